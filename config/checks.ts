@@ -1,0 +1,93 @@
+// Cross-field rules over the two parsed files, each issue with an exact path and a message that says the fix.
+import type { ConfigIssue } from "./issues";
+import { contains, isNetworkOrBroadcast, overlaps, parseCidr } from "./ipv4";
+import type { ClusterConfig, NodeConfig } from "./schema";
+
+/**
+ * Rules between keys and between files. `cluster` is undefined and `nodes` may have holes when the files have
+ * schema errors: the rules that can still be checked are, so that one run reports every problem.
+ */
+export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes: readonly (NodeConfig | undefined)[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const error = (file: ConfigIssue["file"], path: ConfigIssue["path"], message: string) =>
+    issues.push({ file, path, message, severity: "error" });
+  const warn = (file: ConfigIssue["file"], path: ConfigIssue["path"], message: string) =>
+    issues.push({ file, path, message, severity: "warning" });
+  const nodes = maybeNodes.map((node, index) => ({ node, index })).filter((n): n is { node: NodeConfig; index: number } => !!n.node);
+  const nodeRef = (i: number) => `nodes[${i}] (${maybeNodes[i]?.name})`;
+
+  // Unique values across nodes.
+  const uniqueKeys = ["name", "vm_id", "address", "mac_addr"] as const;
+  for (const key of uniqueKeys) {
+    const firstUse = new Map<unknown, number>();
+    nodes.forEach(({ node, index: i }) => {
+      const value = node[key];
+      if (value === undefined) return;
+      const first = firstUse.get(value);
+      if (first === undefined) firstUse.set(value, i);
+      else error("nodes.yaml", ["nodes", i, key], `${value} is already used by ${nodeRef(first)}`);
+    });
+  }
+
+  // Control plane: only meaningful when every entry is valid.
+  const controllers = nodes.filter((n) => n.node.controller).length;
+  if (nodes.length === maybeNodes.length && maybeNodes.length > 0) {
+    if (controllers === 0) {
+      error("nodes.yaml", ["nodes"], "no node has controller: true; a cluster needs at least one control-plane node");
+    } else if (controllers % 2 === 0) {
+      warn("nodes.yaml", ["nodes"], `${controllers} controllers: etcd tolerates no more failures with an even number than with one fewer; use ${controllers - 1} or ${controllers + 1}`);
+    }
+  }
+
+  if (!cluster) return issues;
+
+  // Addresses and networks.
+  const nodeNet = parseCidr(cluster.node_cidr);
+  const nodeByAddress = new Map(nodes.map(({ node, index }) => [node.address, index]));
+  nodes.forEach(({ node, index: i }) => {
+    if (!contains(nodeNet, node.address)) {
+      error("nodes.yaml", ["nodes", i, "address"], `${node.address} is outside node_cidr ${cluster.node_cidr}`);
+    } else if (isNetworkOrBroadcast(nodeNet, node.address)) {
+      error("nodes.yaml", ["nodes", i, "address"], `${node.address} is the network or broadcast address of ${cluster.node_cidr}`);
+    }
+  });
+
+  const api = cluster.cluster_api_addr;
+  if (cluster.cluster_api_vip && !contains(nodeNet, api)) {
+    error("cluster.yaml", ["cluster_api_addr"], `${api} is outside node_cidr ${cluster.node_cidr}; a Talos VIP must be in the nodes' network (or set cluster_api_vip: false for an external load balancer)`);
+  }
+  const apiNode = nodeByAddress.get(api);
+  if (apiNode !== undefined) {
+    error("cluster.yaml", ["cluster_api_addr"], `${api} is the address of ${nodeRef(apiNode)}; the API address must be a free address of its own`);
+  }
+
+  if (cluster.node_default_gateway !== undefined) {
+    const gw = cluster.node_default_gateway;
+    if (!contains(nodeNet, gw)) error("cluster.yaml", ["node_default_gateway"], `${gw} is outside node_cidr ${cluster.node_cidr}`);
+    const gwNode = nodeByAddress.get(gw);
+    if (gwNode !== undefined) error("cluster.yaml", ["node_default_gateway"], `${gw} is the address of ${nodeRef(gwNode)}`);
+    if (gw === api) error("cluster.yaml", ["node_default_gateway"], `${gw} is also cluster_api_addr`);
+  }
+
+  const networks = [
+    ["node_cidr", cluster.node_cidr],
+    ["cluster_pod_cidr", cluster.cluster_pod_cidr],
+    ["cluster_svc_cidr", cluster.cluster_svc_cidr],
+  ] as const;
+  for (let a = 0; a < networks.length; a++) {
+    for (let b = a + 1; b < networks.length; b++) {
+      if (overlaps(parseCidr(networks[a][1]), parseCidr(networks[b][1]))) {
+        error("cluster.yaml", [networks[b][0]], `${networks[b][1]} overlaps ${networks[a][0]} ${networks[a][1]}`);
+      }
+    }
+  }
+
+  // Firmware.
+  if (cluster.proxmox_vm_advanced.bios !== "ovmf") {
+    nodes.forEach(({ node, index: i }) => {
+      if (node.secureboot) error("nodes.yaml", ["nodes", i, "secureboot"], "SecureBoot needs UEFI firmware; set proxmox_vm_advanced.bios: ovmf in cluster.yaml");
+    });
+  }
+
+  return issues;
+}

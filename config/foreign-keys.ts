@@ -1,0 +1,48 @@
+// Keys that are not ours but that users bring along: cluster-template keys we do not use (accepted, reported
+// as ignored) and credentials (rejected, with the environment variable to use instead).
+
+/** onedr0p/cluster-template cluster.yaml keys (YAML generation) this project does not use (yet). */
+export const IGNORED_CLUSTER_KEYS: ReadonlySet<string> = new Set([
+  "cluster_gateway_addr",
+  "cluster_dns_gateway_addr",
+  "cloudflare_domain",
+  "cloudflare_gateway_addr",
+  "repository_name",
+  "repository_branch",
+  "repository_visibility",
+  "cilium_loadbalancer_mode",
+  "cilium_bgp_router_addr",
+  "cilium_bgp_router_asn",
+  "cilium_bgp_node_asn",
+]);
+
+/** onedr0p/cluster-template nodes.yaml node keys this project does not use (yet). */
+export const IGNORED_NODE_KEYS: ReadonlySet<string> = new Set(["encrypt_disk"]);
+
+const CREDENTIAL_HINTS: Readonly<Record<string, string>> = {
+  proxmox_api_token: "set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",
+  proxmox_api_token_id: "set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",
+  proxmox_api_token_secret: "set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",
+  proxmox_password: "set PROXMOX_VE_USERNAME and PROXMOX_VE_PASSWORD in the environment, or better PROXMOX_VE_API_TOKEN",
+  proxmox_csi_token_id: "layer 00-persistent-auth creates the CSI token itself (proxmox_csi_enabled); remove this key",
+  proxmox_csi_token_secret: "layer 00-persistent-auth creates the CSI token itself (proxmox_csi_enabled); remove this key",
+  proxmox_ccm_token_id: "remove this key; credentials never go in cluster.yaml",
+  proxmox_ccm_token_secret: "remove this key; credentials never go in cluster.yaml",
+  tfstate_username: "set TF_HTTP_USERNAME in the environment",
+  tfstate_password: "set TF_HTTP_PASSWORD in the environment",
+  username: "set TF_HTTP_USERNAME in the environment",
+  password: "set TF_HTTP_PASSWORD in the environment",
+  encryption_passphrase: "set TF_VAR_state_passphrase in the environment",
+  cloudflare_token: "this project does not use Cloudflare; remove the key (credentials never go in cluster.yaml)",
+};
+
+const CREDENTIAL_PATTERN = /(token|password|passphrase|secret|private_key|api_key|credential)/i;
+
+/** For a key that looks like a credential: what to do instead. Undefined for ordinary keys. */
+export function credentialHint(key: string): string | undefined {
+  if (CREDENTIAL_HINTS[key]) return CREDENTIAL_HINTS[key];
+  if (CREDENTIAL_PATTERN.test(key)) {
+    return "credentials never go in the config files; Proxmox takes PROXMOX_VE_API_TOKEN, the HTTP state backend TF_HTTP_USERNAME / TF_HTTP_PASSWORD, from the environment";
+  }
+  return undefined;
+}

@@ -1,0 +1,4 @@
+export * from "./issues";
+export * from "./ipv4";
+export * from "./load";
+export * from "./schema";

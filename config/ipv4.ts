@@ -1,0 +1,46 @@
+// Minimal IPv4 arithmetic for the cross-field checks (the schema has already checked the syntax).
+
+export interface Ipv4Network {
+  readonly base: number;
+  readonly prefix: number;
+}
+
+export function ipv4ToInt(address: string): number {
+  return address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+export function parseCidr(cidr: string): Ipv4Network {
+  const [address, prefix] = cidr.split("/");
+  const bits = Number(prefix);
+  return { base: networkBase(ipv4ToInt(address), bits), prefix: bits };
+}
+
+function networkBase(address: number, prefix: number): number {
+  const size = 2 ** (32 - prefix);
+  return Math.floor(address / size) * size;
+}
+
+export function contains(network: Ipv4Network, address: string): boolean {
+  return networkBase(ipv4ToInt(address), network.prefix) === network.base;
+}
+
+export function overlaps(a: Ipv4Network, b: Ipv4Network): boolean {
+  const shorter = Math.min(a.prefix, b.prefix);
+  return networkBase(a.base, shorter) === networkBase(b.base, shorter);
+}
+
+/** True for the network and broadcast addresses of networks with room for hosts (prefix up to /30). */
+export function isNetworkOrBroadcast(network: Ipv4Network, address: string): boolean {
+  if (network.prefix > 30) return false;
+  const value = ipv4ToInt(address);
+  return value === network.base || value === network.base + 2 ** (32 - network.prefix) - 1;
+}
+
+export function intToIpv4(value: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
+}
+
+/** The first host address of a network, the usual gateway of a homelab LAN. */
+export function firstHost(network: Ipv4Network): string {
+  return intToIpv4(network.prefix >= 31 ? network.base : network.base + 1);
+}

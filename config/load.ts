@@ -1,0 +1,214 @@
+// Reads cluster.yaml and nodes.yaml, validates them against the schema and the cross-field rules, and
+// reports every problem at once with its file, line, column and key path.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import type { z } from "zod";
+import { crossFieldIssues } from "./checks";
+import { credentialHint, IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "./foreign-keys";
+import { ConfigError, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
+import { clusterSchema, nodeSchema, nodesFileSchema, type ClusterConfig, type NodeConfig } from "./schema";
+
+export interface ClusterDefinition {
+  readonly cluster: ClusterConfig;
+  readonly nodes: readonly NodeConfig[];
+  /** Warnings (ignored keys, even number of controllers); errors are thrown as ConfigError. */
+  readonly warnings: readonly ConfigIssue[];
+}
+
+export interface ConfigSources {
+  readonly cluster: string;
+  readonly nodes: string;
+}
+
+export function readConfigSources(dir: string): ConfigSources {
+  const read = (file: ConfigFile) => {
+    try {
+      return readFileSync(join(dir, file), "utf8");
+    } catch (e) {
+      throw new ConfigError([{ file, path: [], message: `cannot read ${join(dir, file)}: ${(e as Error).message}`, severity: "error" }], dir);
+    }
+  };
+  return { cluster: read("cluster.yaml"), nodes: read("nodes.yaml") };
+}
+
+/** Loads `<dir>/cluster.yaml` and `<dir>/nodes.yaml`; throws ConfigError listing every problem. */
+export function loadConfig(dir: string): ClusterDefinition {
+  return parseConfig(readConfigSources(dir), dir);
+}
+
+/** Validates the text of the two files; throws ConfigError listing every problem. */
+export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefinition {
+  const clusterFile = new YamlFile("cluster.yaml", sources.cluster);
+  const nodesFile = new YamlFile("nodes.yaml", sources.nodes);
+
+  const cluster = clusterFile.validate(clusterSchema, (raw) => stripForeignKeys(clusterFile, raw, [], IGNORED_CLUSTER_KEYS));
+  const nodesDoc = nodesFile.validate(nodesFileSchema, (raw) => {
+    const nodes = isRecord(raw) && Array.isArray(raw.nodes) ? raw.nodes : [];
+    nodes.forEach((node, i) => stripForeignKeys(nodesFile, node, ["nodes", i], IGNORED_NODE_KEYS));
+  });
+
+  const issues = [...clusterFile.issues, ...nodesFile.issues];
+  // Cross-field rules also run over the entries that are valid on their own, so one run reports everything.
+  const nodes = nodesDoc?.nodes ?? nodesFile.validEntries("nodes", nodeSchema);
+  for (const issue of crossFieldIssues(cluster, nodes)) {
+    issues.push((issue.file === "cluster.yaml" ? clusterFile : nodesFile).locate(issue));
+  }
+  issues.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+  if (!cluster || !nodesDoc || issues.some((i) => i.severity === "error")) throw new ConfigError(issues, dir);
+  return { cluster, nodes: nodesDoc.nodes, warnings: issues };
+}
+
+/** One YAML file: its parsed document, positions, and the issues found in it. */
+class YamlFile {
+  readonly issues: ConfigIssue[] = [];
+  private readonly lines = new LineCounter();
+  private readonly doc: Document.Parsed;
+  /** The document as plain data, foreign keys removed; set by validate(). */
+  private prepared?: Record<string, unknown>;
+
+  constructor(readonly file: ConfigFile, text: string) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    for (const e of this.doc.errors) {
+      const { line, col } = this.lines.linePos(e.pos[0]);
+      this.issues.push({ file, path: [], message: `YAML syntax: ${e.message.split("\n")[0]}`, severity: "error", line, col });
+    }
+  }
+
+  /** The entries of a top-level list that pass the schema on their own (undefined for the others). */
+  validEntries<S extends z.ZodType>(key: string, schema: S): (z.output<S> | undefined)[] {
+    const list = this.prepared?.[key];
+    if (!Array.isArray(list)) return [];
+    return list.map((entry) => {
+      const result = schema.safeParse(entry);
+      return result.success ? result.data : undefined;
+    });
+  }
+
+  /** Runs the schema on the document; undefined when the file has errors. */
+  validate<S extends z.ZodType>(schema: S, prepare: (raw: unknown) => void): z.output<S> | undefined {
+    if (this.issues.length > 0) return undefined;
+    const raw: unknown = this.doc.toJS() ?? {};
+    if (!isRecord(raw)) {
+      this.add({ path: [], message: "expected a mapping of keys to values at the top level" });
+      return undefined;
+    }
+    prepare(raw);
+    this.prepared = raw;
+    const result = schema.safeParse(raw);
+    if (result.success) return this.issues.some((i) => i.severity === "error") ? undefined : result.data;
+    for (const issue of result.error.issues) this.addZodIssue(issue, raw);
+    return undefined;
+  }
+
+  add(issue: { path: KeyPath; message: string; severity?: ConfigIssue["severity"] }, atKey = false): void {
+    this.issues.push(this.locate({ file: this.file, severity: "error", ...issue }, atKey));
+  }
+
+  /** Fills in line and column: the value at the path, its key (atKey), or the nearest parent that exists. */
+  locate(issue: ConfigIssue, atKey = false): ConfigIssue {
+    let node: Node | null | undefined = this.doc.contents;
+    let offset = node?.range?.[0] ?? 0;
+    for (let i = 0; i < issue.path.length && node; i++) {
+      const segment = issue.path[i];
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === segment);
+        if (!pair) break;
+        const key = pair.key as Node;
+        const isLast = i === issue.path.length - 1;
+        offset = (atKey && isLast) || !pair.value ? (key.range?.[0] ?? offset) : ((pair.value as Node).range?.[0] ?? offset);
+        node = pair.value as Node | null;
+      } else if (isSeq(node) && typeof segment === "number" && node.items[segment]) {
+        node = node.items[segment] as Node;
+        offset = node.range?.[0] ?? offset;
+      } else break;
+    }
+    const { line, col } = this.lines.linePos(offset);
+    return { ...issue, line, col };
+  }
+
+  private addZodIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): void {
+    const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeysAt(path, this.file);
+      for (const key of issue.keys) {
+        const suggestion = closest(key, known);
+        this.add({ path: [...path, key], message: `unknown key${suggestion ? `; did you mean "${suggestion}"?` : ""}` }, true);
+      }
+      return;
+    }
+    const value = valueAt(raw, path);
+    if (value === undefined && issue.code === "invalid_type") {
+      this.add({ path, message: `required key is missing (${issue.expected})` });
+      return;
+    }
+    const message = issue.message.replace(/^Invalid input: /, "");
+    this.add({ path, message: `${message}, got ${JSON.stringify(value)}` });
+  }
+}
+
+function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: ReadonlySet<string>): void {
+  if (!isRecord(raw)) return;
+  for (const key of Object.keys(raw)) {
+    const hint = credentialHint(key);
+    if (hint) {
+      file.add({ path: [...path, key], message: `looks like a credential; ${hint}` }, true);
+      delete raw[key];
+    } else if (ignored.has(key)) {
+      file.add({ path: [...path, key], message: "is a cluster-template key this project does not use; ignored", severity: "warning" }, true);
+      delete raw[key];
+    } else if (isRecord(raw[key])) {
+      stripForeignKeys(file, raw[key], [...path, key], new Set());
+    }
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function valueAt(raw: unknown, path: KeyPath): unknown {
+  let value = raw;
+  for (const segment of path) value = (value as Record<string | number, unknown> | undefined)?.[segment];
+  return value;
+}
+
+/** The keys a schema object accepts at a path, for "did you mean" hints. */
+function knownKeysAt(path: KeyPath, file: ConfigFile): string[] {
+  let schema: z.ZodType = file === "cluster.yaml" ? clusterSchema : nodesFileSchema;
+  for (const segment of path) schema = childSchema(schema, segment) ?? schema;
+  const shape = (unwrap(schema) as { shape?: Record<string, unknown> }).shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema as z.ZodType & { unwrap?: () => z.ZodType; def: { innerType?: z.ZodType } };
+  while (s.def.innerType) s = s.def.innerType as typeof s;
+  return s;
+}
+
+function childSchema(schema: z.ZodType, segment: string | number): z.ZodType | undefined {
+  const s = unwrap(schema) as z.ZodType & { shape?: Record<string, z.ZodType>; def: { element?: z.ZodType } };
+  if (typeof segment === "number") return s.def.element;
+  return s.shape?.[segment];
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = levenshtein(word, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}

@@ -1,0 +1,160 @@
+// The one source of truth for cluster.yaml and nodes.yaml: types (z.infer), defaults, per-key docs (they
+// become the generated JSON Schema and the README's reference table). Cross-field rules live in checks.ts.
+import { z } from "zod";
+
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "expected a lower-case DNS label (a-z, 0-9, '-'), at most 63 characters");
+
+const semver = (what: string, example: string) =>
+  z.string().regex(/^v\d+\.\d+\.\d+$/, `expected a ${what} version like "${example}" (with the leading v)`);
+
+const positiveInt = (max: number, unit: string) =>
+  z
+    .number()
+    .int("expected a whole number")
+    .positive("expected a positive number")
+    .max(max, `more than ${max} ${unit} is not a sane VM size`);
+
+const mac = z
+  .string()
+  .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, 'expected a lower-case MAC address like "bc:24:11:00:00:01"')
+  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, "a multicast MAC address cannot be a VM's NIC address");
+
+// ----------------------------------------------------------------------------------------------- cluster.yaml
+
+export const vmDefaultsSchema = z
+  .strictObject({
+    cores: positiveInt(512, "cores").default(4).describe("CPU cores per socket."),
+    sockets: positiveInt(8, "sockets").default(1).describe("CPU sockets."),
+    memory: positiveInt(4 * 1024 * 1024, "MiB")
+      .min(2048, "Talos needs at least 2048 MiB of memory")
+      .default(8192)
+      .describe("Memory in MiB."),
+    disk_size: positiveInt(65536, "GiB").min(10, "Talos needs a disk of at least 10 GiB").default(128).describe("System disk size in GiB."),
+  })
+  .describe("VM sizing used for every node that does not override it with vm_cores, vm_sockets, vm_memory, vm_disk_size.");
+
+export const vmAdvancedSchema = z
+  .strictObject({
+    bios: z.enum(["ovmf", "seabios"]).default("ovmf").describe("Firmware. Talos on Proxmox wants UEFI (ovmf); secureboot nodes require it."),
+    machine: z.string().min(1).default("q35").describe("QEMU machine type."),
+    cpu_type: z.string().min(1).default("host").describe("QEMU CPU type."),
+    scsi_hw: z
+      .enum(["virtio-scsi-pci", "virtio-scsi-single", "lsi", "lsi53c810", "megasas", "pvscsi"])
+      .default("virtio-scsi-pci")
+      .describe("SCSI controller."),
+    balloon: z.number().int().min(0).default(0).describe("Minimum memory in MiB for the balloon device; 0 disables ballooning (Kubernetes wants fixed memory)."),
+    numa: z.boolean().default(true).describe("Enable NUMA."),
+    qemu_agent: z.boolean().default(true).describe("Enable the QEMU guest agent (needs the qemu-guest-agent extension, included by default)."),
+    net_queues: z.number().int().min(0).max(64).default(4).describe("virtio-net multiqueue count; 0 disables it."),
+    disk_discard: z.boolean().default(true).describe("Pass TRIM/discard through to the storage."),
+    disk_ssd: z.boolean().default(true).describe("Present the disk to the guest as an SSD."),
+    tags: z.array(z.string().regex(/^[a-z0-9_][a-z0-9_.+-]*$/, "expected a Proxmox tag (lower-case letters, digits, _ . + -)")).default(["kubernetes", "linux", "talos"]).describe("Proxmox tags on every VM."),
+    network_bridge: z.string().min(1).default("vmbr0").describe("Proxmox bridge the VMs' NIC is attached to."),
+  })
+  .describe("Hardware settings shared by every VM.");
+
+const httpBackendSchema = z
+  .strictObject({
+    type: z.literal("http"),
+    address: z
+      .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
+      .refine((a) => a.includes("{layer}"), 'the address must contain "{layer}" so that each layer has its own state')
+      .describe('State URL; "{layer}" is replaced by the layer name, e.g. https://tfstate.example.com/state/homelab/{layer}.'),
+    lock_address: z
+      .string()
+      .optional()
+      .describe('Lock URL ("{layer}" replaced). @default the state address'),
+    unlock_address: z
+      .string()
+      .optional()
+      .describe('Unlock URL ("{layer}" replaced). @default the state address'),
+    lock_method: z.string().regex(/^[A-Z]+$/).default("LOCK").describe("HTTP method used to lock."),
+    unlock_method: z.string().regex(/^[A-Z]+$/).default("UNLOCK").describe("HTTP method used to unlock."),
+    skip_cert_verification: z.boolean().default(false).describe("Accept a self-signed certificate on the state server."),
+  })
+  .describe("HTTP state backend with locking. Credentials come only from TF_HTTP_USERNAME / TF_HTTP_PASSWORD in the environment.");
+
+const localBackendSchema = z
+  .strictObject({ type: z.literal("local") })
+  .describe("Local state files in state/<layer>.tfstate next to cluster.yaml (gitignored).");
+
+export const stateBackendSchema = z.discriminatedUnion("type", [localBackendSchema, httpBackendSchema]);
+
+export const clusterSchema = z
+  .strictObject({
+    cluster_name: dnsLabel.default("kubernetes").describe("Name of the Kubernetes/Talos cluster; also prefixes the Proxmox CSI user and role."),
+    node_cidr: z.cidrv4("expected an IPv4 network in CIDR notation, e.g. 192.168.1.0/24").describe("Network the nodes live in, e.g. 192.168.1.0/24."),
+    node_default_gateway: z.ipv4("expected an IPv4 address").optional().describe("Default gateway of the nodes. @default the first address in node_cidr"),
+    node_dns_servers: z.array(z.ipv4("expected an IPv4 address")).min(1).default(["1.1.1.1", "1.0.0.1"]).describe("DNS servers of the nodes."),
+    node_ntp_servers: z.array(z.string().min(1)).min(1).default(["162.159.200.1", "162.159.200.123"]).describe("NTP servers of the nodes."),
+    node_vlan_tag: z.number().int().min(1).max(4094).optional().describe("VLAN tag set on the VMs' NIC on the Proxmox bridge. @default untagged"),
+    cluster_api_addr: z.ipv4("expected an IPv4 address").describe("Address of the Kubernetes API: the virtual IP the control planes share (see cluster_api_vip)."),
+    cluster_api_vip: z.boolean().default(true).describe("Let Talos run cluster_api_addr as a shared layer-2 VIP on the controllers. Turn off when cluster_api_addr is an external load balancer."),
+    cluster_api_tls_sans: z.array(z.string().min(1)).default([]).describe("Extra names/addresses in the API server certificate."),
+    cluster_pod_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.42.0.0/16").describe("Pod network."),
+    cluster_svc_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.43.0.0/16").describe("Service network."),
+    cluster_cni: z.enum(["cilium", "flannel", "none"]).default("cilium").describe("CNI. With cilium, Talos' own CNI and kube-proxy are turned off (Cilium replaces them)."),
+    talos_version: semver("Talos", "v1.12.1").describe("Talos version to install, e.g. v1.12.1."),
+    kubernetes_version: semver("Kubernetes", "v1.35.0").describe("Kubernetes version, e.g. v1.35.0."),
+    talos_extensions: z
+      .array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9._-]+$/, 'expected an official extension like "siderolabs/qemu-guest-agent"'))
+      .default(["siderolabs/qemu-guest-agent"])
+      .describe("Official Talos system extensions baked into the image-factory schematic."),
+    talos_image_factory_url: z.url({ protocol: /^https?$/ }).default("https://factory.talos.dev").describe("Talos image factory."),
+    proxmox_api_url: z
+      .url({ protocol: /^https$/, error: 'expected the Proxmox API URL, e.g. "https://pve.example.com:8006/"' })
+      .describe("Proxmox VE API endpoint. The token comes from PROXMOX_VE_API_TOKEN in the environment."),
+    proxmox_api_insecure: z.boolean().default(false).describe("Accept a self-signed certificate on the Proxmox API."),
+    proxmox_node: z.string().min(1).describe("Proxmox host that runs the VMs unless a node says otherwise."),
+    proxmox_iso_storage: z.string().min(1).default("local").describe("Proxmox storage for the Talos ISO (must allow ISO images)."),
+    proxmox_disk_storage: z.string().min(1).default("local-lvm").describe("Proxmox storage for VM disks."),
+    proxmox_vm_defaults: vmDefaultsSchema.prefault({}),
+    proxmox_vm_advanced: vmAdvancedSchema.prefault({}),
+    proxmox_csi_enabled: z.boolean().default(true).describe("Create the Proxmox role, user, API token and ACL for the Proxmox CSI driver in layer 00."),
+    state_backend: stateBackendSchema.default({ type: "local" }).describe("Where OpenTofu keeps each layer's state."),
+  })
+  .describe("cluster.yaml: cluster-wide settings.");
+
+// ------------------------------------------------------------------------------------------------- nodes.yaml
+
+export const nodeSchema = z
+  .strictObject({
+    name: dnsLabel.describe("Hostname of the node; also the VM name and the id of its resources."),
+    address: z.ipv4("expected an IPv4 address").describe("Static IPv4 address, inside node_cidr."),
+    controller: z.boolean().describe("true for a control-plane node, false for a worker."),
+    disk: z.string().regex(/^\/dev\/\S+$/, 'expected a device path like "/dev/sda"').default("/dev/sda").describe("Disk Talos installs to."),
+    mac_addr: mac.optional().describe("MAC address of the VM's NIC. @default assigned by Proxmox"),
+    schematic_id: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "expected a 64-character lower-case hex image-factory schematic id")
+      .optional()
+      .describe("Image-factory schematic for this node. @default the schematic built from talos_extensions"),
+    mtu: z.number().int().min(1450).max(9000).default(1500).describe("MTU of the node's NIC."),
+    secureboot: z.boolean().default(false).describe("Boot the SecureBoot Talos image (UEFI keys enrolled by Talos, TPM 2.0 added)."),
+    vm_id: z.number().int().min(100).max(999999999).optional().describe("Proxmox VM id. @default assigned by Proxmox"),
+    vm_cores: positiveInt(512, "cores").optional().describe("Overrides proxmox_vm_defaults.cores."),
+    vm_sockets: positiveInt(8, "sockets").optional().describe("Overrides proxmox_vm_defaults.sockets."),
+    vm_memory: positiveInt(4 * 1024 * 1024, "MiB").min(2048, "Talos needs at least 2048 MiB of memory").optional().describe("Overrides proxmox_vm_defaults.memory (MiB)."),
+    vm_disk_size: positiveInt(65536, "GiB").min(10, "Talos needs a disk of at least 10 GiB").optional().describe("Overrides proxmox_vm_defaults.disk_size (GiB)."),
+    vm_startup_order: z.number().int().min(0).optional().describe("Proxmox start order. @default controllers before workers"),
+    vm_startup_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits after starting this VM before the next one."),
+    vm_shutdown_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits for this VM to shut down."),
+    kernel_modules: z.array(z.string().regex(/^[a-z0-9_-]+$/, "expected a kernel module name")).default([]).describe("Extra kernel modules Talos loads (the module must be in the image, e.g. through an extension)."),
+    proxmox_node: z.string().min(1).optional().describe("Proxmox host that runs this VM. @default cluster.yaml proxmox_node"),
+  })
+  .describe("One machine of the cluster.");
+
+export const nodesFileSchema = z
+  .strictObject({
+    nodes: z.array(nodeSchema).min(1, "expected at least one node"),
+  })
+  .describe("nodes.yaml: one entry per machine.");
+
+export type ClusterInput = z.input<typeof clusterSchema>;
+export type ClusterConfig = z.output<typeof clusterSchema>;
+export type NodeConfig = z.output<typeof nodeSchema>;
+export type NodesFile = z.output<typeof nodesFileSchema>;
+export type StateBackendConfig = z.output<typeof stateBackendSchema>;
+export type VmAdvanced = z.output<typeof vmAdvancedSchema>;

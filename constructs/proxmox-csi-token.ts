@@ -1,0 +1,82 @@
+import { Construct } from "constructs";
+import { Acl } from "../.gen/providers/proxmox/acl";
+import { UserToken } from "../.gen/providers/proxmox/user-token";
+import { VirtualEnvironmentRole } from "../.gen/providers/proxmox/virtual-environment-role";
+import { VirtualEnvironmentUser } from "../.gen/providers/proxmox/virtual-environment-user";
+
+/** What the Proxmox CSI plugin needs to attach, resize and delete volumes (its documented role). */
+export const PROXMOX_CSI_PRIVILEGES = [
+  "Datastore.Allocate",
+  "Datastore.AllocateSpace",
+  "Datastore.Audit",
+  "Sys.Audit",
+  "VM.Audit",
+  "VM.Config.Disk",
+] as const;
+
+export interface ProxmoxCsiTokenProps {
+  /** Prefix of the role and user, so that several clusters can share one Proxmox. */
+  readonly clusterName: string;
+  /**
+   * Lift `prevent_destroy` (the token is the CSI driver's only credential).
+   * @default false
+   */
+  readonly allowDestroy?: boolean;
+}
+
+/** A Proxmox role, user, API token and ACL for the Proxmox CSI driver; the token secret stays in state. */
+export class ProxmoxCsiToken extends Construct {
+  readonly role: VirtualEnvironmentRole;
+  readonly user: VirtualEnvironmentUser;
+  readonly token: UserToken;
+  readonly acl: Acl;
+
+  constructor(scope: Construct, id: string, props: ProxmoxCsiTokenProps) {
+    super(scope, id);
+    // Replacing any of these invalidates the secret the CSI driver holds: they live as long as layer 00.
+    const lifecycle = { preventDestroy: !props.allowDestroy };
+
+    this.role = new VirtualEnvironmentRole(this, "Role", {
+      roleId: `${props.clusterName}-csi`,
+      privileges: [...PROXMOX_CSI_PRIVILEGES],
+      lifecycle,
+    });
+    this.role.overrideLogicalId("csi");
+
+    this.user = new VirtualEnvironmentUser(this, "User", {
+      userId: `${props.clusterName}-csi@pve`,
+      comment: `Proxmox CSI driver of Kubernetes cluster ${props.clusterName} (managed by OpenTofu)`,
+      enabled: true,
+      lifecycle,
+    });
+    this.user.overrideLogicalId("csi");
+
+    this.token = new UserToken(this, "Token", {
+      userId: this.user.userId,
+      tokenName: "csi",
+      comment: "Proxmox CSI driver",
+      privilegesSeparation: false,
+      lifecycle,
+    });
+    this.token.overrideLogicalId("csi");
+
+    this.acl = new Acl(this, "Acl", {
+      path: "/",
+      userId: this.user.userId,
+      roleId: this.role.roleId,
+      propagate: true,
+      lifecycle,
+    });
+    this.acl.overrideLogicalId("csi");
+  }
+
+  /** `user@realm!token` (not secret). */
+  get tokenId(): string {
+    return this.token.id;
+  }
+
+  /** The token secret (sensitive). */
+  get tokenSecret(): string {
+    return this.token.value;
+  }
+}

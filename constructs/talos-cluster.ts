@@ -1,0 +1,114 @@
+import { sensitiveFile } from "@cdktf/provider-local";
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { ClusterKubeconfig } from "../.gen/providers/talos/cluster-kubeconfig";
+import { DataTalosClientConfiguration } from "../.gen/providers/talos/data-talos-client-configuration";
+import { DataTalosMachineConfiguration, type DataTalosMachineConfigurationMachineSecrets } from "../.gen/providers/talos/data-talos-machine-configuration";
+import { MachineBootstrap } from "../.gen/providers/talos/machine-bootstrap";
+import { MachineConfigurationApply, type MachineConfigurationApplyClientConfiguration } from "../.gen/providers/talos/machine-configuration-apply";
+import { tfName } from "./names";
+import { machineConfigPatch, type TalosClusterNetwork, type TalosNodeSpec } from "./talos-machine-config";
+
+export interface TalosClusterNode extends TalosNodeSpec {
+  /** What must exist before the configuration is applied (the node's VM). */
+  readonly dependsOn: readonly ITerraformDependable[];
+}
+
+export interface TalosClusterProps {
+  readonly clusterName: string;
+  /** Talos version contract of the generated configuration, e.g. "v1.12.1". */
+  readonly talosVersion: string;
+  readonly kubernetesVersion: string;
+  /** The secrets bundle from `talos_machine_secrets` (in layer 00, so a cross-stack reference). */
+  readonly machineSecrets: DataTalosMachineConfigurationMachineSecrets;
+  /** The admin client certificate from `talos_machine_secrets`. */
+  readonly clientConfiguration: MachineConfigurationApplyClientConfiguration;
+  readonly network: TalosClusterNetwork;
+  readonly nodes: readonly TalosClusterNode[];
+  /** Folder (relative to the stack directory) the kubeconfig and talosconfig are written to. */
+  readonly credentialsDir: string;
+}
+
+/**
+ * A Talos cluster on existing machines: each node's configuration generated and applied, etcd bootstrapped
+ * on the first controller, kubeconfig and talosconfig written to local files (mode 0600).
+ */
+export class TalosCluster extends Construct {
+  readonly applies: ReadonlyMap<string, MachineConfigurationApply>;
+  readonly bootstrap: MachineBootstrap;
+  readonly kubeconfig: ClusterKubeconfig;
+  readonly clientConfig: DataTalosClientConfiguration;
+
+  constructor(scope: Construct, id: string, props: TalosClusterProps) {
+    super(scope, id);
+    const controllers = props.nodes.filter((n) => n.controller);
+    if (controllers.length === 0) throw new Error(`TalosCluster ${props.clusterName}: 'nodes' has no controller`);
+    const bootstrapNode = controllers[0];
+    const endpoint = `https://${props.network.apiAddress}:6443`;
+
+    const applies = new Map<string, MachineConfigurationApply>();
+    for (const node of props.nodes) {
+      const name = tfName(node.name);
+      const config = new DataTalosMachineConfiguration(this, `${node.name}-Config`, {
+        clusterName: props.clusterName,
+        clusterEndpoint: endpoint,
+        machineType: node.controller ? "controlplane" : "worker",
+        machineSecrets: props.machineSecrets,
+        talosVersion: props.talosVersion,
+        kubernetesVersion: props.kubernetesVersion,
+        docs: false,
+        examples: false,
+        configPatches: [JSON.stringify(machineConfigPatch(node, props.network))],
+      });
+      config.overrideLogicalId(name);
+
+      const apply = new MachineConfigurationApply(this, `${node.name}-Apply`, {
+        nodeAttribute: node.address,
+        endpoint: node.address,
+        clientConfiguration: props.clientConfiguration,
+        machineConfigurationInput: config.machineConfiguration,
+        dependsOn: [...node.dependsOn],
+      });
+      apply.overrideLogicalId(name);
+      applies.set(node.name, apply);
+    }
+    this.applies = applies;
+
+    this.bootstrap = new MachineBootstrap(this, "Bootstrap", {
+      nodeAttribute: bootstrapNode.address,
+      endpoint: bootstrapNode.address,
+      clientConfiguration: props.clientConfiguration,
+      dependsOn: controllers.map((c) => applies.get(c.name)!),
+    });
+    this.bootstrap.overrideLogicalId(tfName(props.clusterName));
+
+    this.kubeconfig = new ClusterKubeconfig(this, "Kubeconfig", {
+      nodeAttribute: bootstrapNode.address,
+      endpoint: bootstrapNode.address,
+      clientConfiguration: props.clientConfiguration,
+      dependsOn: [this.bootstrap],
+    });
+    this.kubeconfig.overrideLogicalId(tfName(props.clusterName));
+
+    this.clientConfig = new DataTalosClientConfiguration(this, "ClientConfig", {
+      clusterName: props.clusterName,
+      clientConfiguration: props.clientConfiguration,
+      endpoints: controllers.map((c) => c.address),
+      nodes: props.nodes.map((n) => n.address),
+    });
+    this.clientConfig.overrideLogicalId(tfName(props.clusterName));
+
+    const files = [
+      ["kubeconfig", this.kubeconfig.kubeconfigRaw],
+      ["talosconfig", this.clientConfig.talosConfig],
+    ] as const;
+    for (const [file, content] of files) {
+      new sensitiveFile.SensitiveFile(this, `${file}-File`, {
+        filename: `\${path.module}/${props.credentialsDir}/${file}`,
+        content,
+        filePermission: "0600",
+        directoryPermission: "0700",
+      }).overrideLogicalId(file);
+    }
+  }
+}

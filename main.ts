@@ -1,0 +1,20 @@
+// Entry point: load the cluster definition, build every layer, synthesize. Bad input stops here, before
+// anything is written. CONFIG_DIR selects another cluster.yaml/nodes.yaml pair (cdktf passes no arguments).
+import { ConfigError, formatIssue, loadConfig } from "./config";
+import { buildApp } from "./layers/app";
+
+function main(): void {
+  const configDir = process.env.CONFIG_DIR ?? ".";
+  let definition;
+  try {
+    definition = loadConfig(configDir);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`${e.message}\nNothing was synthesized.\n`);
+    process.exit(1);
+  }
+  for (const warning of definition.warnings) process.stderr.write(`${formatIssue(warning, configDir === "." ? undefined : configDir)}\n`);
+  buildApp(definition, { configDir }).synth();
+}
+
+main();
