@@ -1,0 +1,84 @@
+// Everything generated from the schema: the JSON Schemas editors use (schema/*.schema.json) and the README's
+// configuration reference. `npm run schema` writes both; a test fails when the committed copies are stale.
+import { z } from "zod";
+import { IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "./foreign-keys";
+import { clusterSchema, nodesFileSchema } from "./schema";
+
+type JsonSchema = {
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  enum?: unknown[];
+  const?: unknown;
+  oneOf?: JsonSchema[];
+  [key: string]: unknown;
+};
+
+const IGNORED_DESCRIPTION = "onedr0p/cluster-template key this project does not use; accepted and ignored.";
+
+export function clusterJsonSchema(): JsonSchema {
+  const schema = toJsonSchema(clusterSchema, "cluster.schema.json");
+  for (const key of IGNORED_CLUSTER_KEYS) schema.properties![key] = { description: IGNORED_DESCRIPTION };
+  return schema;
+}
+
+export function nodesJsonSchema(): JsonSchema {
+  const schema = toJsonSchema(nodesFileSchema, "nodes.schema.json");
+  const node = schema.properties!.nodes.items!;
+  for (const key of IGNORED_NODE_KEYS) node.properties![key] = { description: IGNORED_DESCRIPTION };
+  return schema;
+}
+
+function toJsonSchema(schema: z.ZodType, id: string): JsonSchema {
+  const json = z.toJSONSchema(schema, { io: "input", target: "draft-2020-12" }) as JsonSchema;
+  return { $id: id, title: json.description, ...json };
+}
+
+/** Markdown tables of every key, with type, default and meaning, for the README. */
+export function referenceMarkdown(): string {
+  const sections = [
+    ["cluster.yaml", clusterJsonSchema(), ""],
+    ["nodes.yaml (each entry of `nodes`)", nodesJsonSchema().properties!.nodes.items!, ""],
+  ] as const;
+  const out: string[] = [];
+  for (const [title, schema] of sections) {
+    out.push(`#### ${title}`, "", "| key | type | default | meaning |", "|---|---|---|---|");
+    for (const row of rows(schema, "")) out.push(row);
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+function rows(schema: JsonSchema, prefix: string): string[] {
+  const out: string[] = [];
+  const required = new Set(schema.required ?? []);
+  for (const [key, prop] of Object.entries(schema.properties ?? {})) {
+    if (prop.description === IGNORED_DESCRIPTION) continue;
+    const [meaning, docDefault] = splitDefault(prop.description ?? "");
+    const def = required.has(key) ? "**required**" : prop.default !== undefined ? `\`${JSON.stringify(prop.default)}\`` : docDefault || "-";
+    out.push(`| \`${prefix}${key}\` | ${typeName(prop)} | ${def} | ${meaning.replace(/\|/g, "\\|")} |`);
+    if (prop.properties && !prop.oneOf) out.push(...rows(prop, `${prefix}${key}.`));
+    for (const variant of prop.oneOf ?? []) {
+      const tag = variant.properties?.type?.const;
+      out.push(...rows({ ...variant, properties: Object.fromEntries(Object.entries(variant.properties ?? {}).filter(([k]) => k !== "type")) }, `${prefix}${key}.`).map((r) => r.replace(/ \| ([^|]*) \|$/, ` | (type: ${tag}) $1 |`)));
+    }
+  }
+  return out;
+}
+
+function splitDefault(description: string): [string, string] {
+  const at = description.indexOf("@default");
+  if (at < 0) return [description, ""];
+  return [description.slice(0, at).trim(), description.slice(at + "@default".length).trim()];
+}
+
+function typeName(prop: JsonSchema): string {
+  if (prop.enum) return prop.enum.map((v) => `\`${v}\``).join(" \\| ");
+  if (prop.oneOf) return prop.oneOf.map((v) => `\`${v.properties?.type?.const}\``).join(" \\| ");
+  if (prop.type === "array") return `list of ${typeName(prop.items ?? {})}`;
+  if (typeof prop.type === "string") return prop.format ? `${prop.type} (${prop.format})` : prop.type;
+  return "any";
+}

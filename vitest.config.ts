@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["__tests__/**/*.test.ts"],
+    // Engine tests build and run real OpenTofu; they have their own command (npm run test:engine).
+    exclude: ["__tests__/engine/**"],
+    testTimeout: 60_000,
+    pool: "forks",
+  },
+});
