@@ -13,7 +13,7 @@ function main(): void {
     process.stderr.write(`${e.message}\nNothing was synthesized.\n`);
     process.exit(1);
   }
-  for (const warning of definition.warnings) process.stderr.write(`${formatIssue(warning, configDir === "." ? undefined : configDir)}\n`);
+  for (const warning of definition.warnings) process.stderr.write(`${formatIssue(warning, configDir)}\n`);
   buildApp(definition, { configDir }).synth();
 }
 

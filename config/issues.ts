@@ -20,7 +20,7 @@ export function formatPath(path: KeyPath): string {
 }
 
 export function formatIssue(issue: ConfigIssue, dir?: string): string {
-  const where = `${dir ? `${dir}/` : ""}${issue.file}${issue.line ? `:${issue.line}:${issue.col}` : ""}`;
+  const where = `${dir && dir !== "." ? `${dir}/` : ""}${issue.file}${issue.line ? `:${issue.line}:${issue.col}` : ""}`;
   const prefix = issue.severity === "warning" ? "warning: " : "";
   return `${where} ${prefix}${formatPath(issue.path)}: ${issue.message}`;
 }
