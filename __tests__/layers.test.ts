@@ -102,7 +102,7 @@ describe("01-infrastructure VMs", () => {
     });
     const vm = resources(infrastructure, "proxmox_virtual_environment_vm").controlplane0;
     expect(vm.network_device[0].vlan_id).toBe(20);
-    expect(vm.network_device[0].queues).toBeUndefined();
+    expect(vm.network_device[0].queues).toBe(0);
     expect(vm.scsi_hardware).toBe("virtio-scsi-single");
     expect(vm.disk[0].iothread).toBe(true);
     expect(vm.memory.floating).toBe(2048);

@@ -99,14 +99,21 @@ export class TalosNodeVm extends Construct {
       cdrom: { fileId: props.isoFileId, interface: "ide2" },
       // The empty disk is not bootable: the first boot falls through to the ISO, later boots start Talos from disk.
       bootOrder: ["scsi0", "ide2"],
+      // network_device is a list-of-objects attribute: in JSON syntax every attribute of the object must be
+      // present, so the provider's defaults are spelled out (0 means "none" for vlan_id, rate_limit, queues);
+      // the deprecated `enabled` is set to null below.
       networkDevice: [
         {
           bridge: props.bridge,
           model: "virtio",
           macAddress: props.macAddress,
-          vlanId: props.vlanId,
+          vlanId: props.vlanId ?? 0,
           mtu: props.mtu,
-          queues: props.netQueues > 0 ? props.netQueues : undefined,
+          queues: props.netQueues,
+          disconnected: false,
+          firewall: false,
+          rateLimit: 0,
+          trunks: "",
         },
       ],
       initialization: {
@@ -121,6 +128,7 @@ export class TalosNodeVm extends Construct {
         ignoreChanges: ["cdrom"],
       },
     });
+    this.resource.addOverride("network_device.0.enabled", null);
     this.resource.overrideLogicalId(tfName(props.name));
   }
 
