@@ -139,6 +139,18 @@ describe("01-infrastructure Talos images", () => {
     expect(patchOf(infrastructure, "gpu0").machine.install.image).toBe("${data.talos_image_factory_urls.talos_abababab.urls.installer}");
   });
 
+  it("tells apart schematic ids that share their first characters", () => {
+    const a = `aaaaaaaa0${"0".repeat(55)}`;
+    const b = `aaaaaaaa1${"0".repeat(55)}`;
+    const { infrastructure } = synth({
+      nodes: (n) => [...n, { name: "a", address: "192.168.10.40", controller: false, schematic_id: a }, { name: "b", address: "192.168.10.41", controller: false, schematic_id: b }],
+    });
+    const urls = infrastructure.data!.talos_image_factory_urls;
+    expect(urls.talos_aaaaaaaa0.schematic_id).toBe(a);
+    expect(urls.talos_aaaaaaaa1.schematic_id).toBe(b);
+    expect(patchOf(infrastructure, "b").machine.install.image).toBe("${data.talos_image_factory_urls.talos_aaaaaaaa1.urls.installer}");
+  });
+
   it("builds the schematic from talos_extensions, for the nocloud platform", () => {
     expect(resources(l01, "talos_image_factory_schematic").default.schematic).toBe(
       "customization:\n  systemExtensions:\n    officialExtensions:\n      - siderolabs/iscsi-tools\n      - siderolabs/qemu-guest-agent\n",

@@ -77,10 +77,19 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
   for (let a = 0; a < networks.length; a++) {
     for (let b = a + 1; b < networks.length; b++) {
       if (overlaps(parseCidr(networks[a][1]), parseCidr(networks[b][1]))) {
-        error("cluster.yaml", [networks[b][0]], `${networks[b][1]} overlaps ${networks[a][0]} ${networks[a][1]}`);
+        error("cluster.yaml", [networks[b][0]], `${networks[b][1]} overlaps ${networks[a][0]} ${networks[a][1]}; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)`);
       }
     }
   }
+
+  // Memory: the balloon floor cannot exceed a VM's memory.
+  const balloon = cluster.proxmox_vm_advanced.balloon;
+  nodes.forEach(({ node, index: i }) => {
+    const memory = node.vm_memory ?? cluster.proxmox_vm_defaults.memory;
+    if (balloon > memory) {
+      error("cluster.yaml", ["proxmox_vm_advanced", "balloon"], `${balloon} MiB is more than the ${memory} MiB of memory of ${nodeRef(i)}`);
+    }
+  });
 
   // Firmware.
   if (cluster.proxmox_vm_advanced.bios !== "ovmf") {

@@ -40,7 +40,7 @@ const CREDENTIAL_PATTERN = /(token|password|passphrase|secret|private_key|api_ke
 
 /** For a key that looks like a credential: what to do instead. Undefined for ordinary keys. */
 export function credentialHint(key: string): string | undefined {
-  if (CREDENTIAL_HINTS[key]) return CREDENTIAL_HINTS[key];
+  if (Object.hasOwn(CREDENTIAL_HINTS, key)) return CREDENTIAL_HINTS[key];
   if (CREDENTIAL_PATTERN.test(key)) {
     return "credentials never go in the config files; Proxmox takes PROXMOX_VE_API_TOKEN, the HTTP state backend TF_HTTP_USERNAME / TF_HTTP_PASSWORD, from the environment";
   }

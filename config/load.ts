@@ -2,7 +2,7 @@
 // reports every problem at once with its file, line, column and key path.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { crossFieldIssues } from "./checks";
 import { credentialHint, IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "./foreign-keys";
@@ -22,14 +22,18 @@ export interface ConfigSources {
 }
 
 export function readConfigSources(dir: string): ConfigSources {
+  const problems: ConfigIssue[] = [];
   const read = (file: ConfigFile) => {
     try {
       return readFileSync(join(dir, file), "utf8");
     } catch (e) {
-      throw new ConfigError([{ file, path: [], message: `cannot read ${join(dir, file)}: ${(e as Error).message}`, severity: "error" }], dir);
+      problems.push({ file, path: [], message: `cannot read ${join(dir, file)}: ${(e as Error).message}`, severity: "error" });
+      return "";
     }
   };
-  return { cluster: read("cluster.yaml"), nodes: read("nodes.yaml") };
+  const sources = { cluster: read("cluster.yaml"), nodes: read("nodes.yaml") };
+  if (problems.length) throw new ConfigError(problems, dir);
+  return sources;
 }
 
 /** Loads `<dir>/cluster.yaml` and `<dir>/nodes.yaml`; throws ConfigError listing every problem. */
@@ -44,6 +48,7 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
 
   const cluster = clusterFile.validate(clusterSchema, (raw) => stripForeignKeys(clusterFile, raw, [], IGNORED_CLUSTER_KEYS));
   const nodesDoc = nodesFile.validate(nodesFileSchema, (raw) => {
+    stripForeignKeys(nodesFile, raw, [], new Set(), false);
     const nodes = isRecord(raw) && Array.isArray(raw.nodes) ? raw.nodes : [];
     nodes.forEach((node, i) => stripForeignKeys(nodesFile, node, ["nodes", i], IGNORED_NODE_KEYS));
   });
@@ -88,7 +93,14 @@ class YamlFile {
   /** Runs the schema on the document; undefined when the file has errors. */
   validate<S extends z.ZodType>(schema: S, prepare: (raw: unknown) => void): z.output<S> | undefined {
     if (this.issues.length > 0) return undefined;
-    const raw: unknown = this.doc.toJS() ?? {};
+    let raw: unknown;
+    try {
+      raw = this.doc.toJS({ maxAliasCount: 1000 }) ?? {};
+    } catch (e) {
+      // Unresolvable or runaway aliases: yaml throws instead of reporting.
+      this.issues.push({ ...this.positionOf(firstAlias(this.doc)), file: this.file, path: [], message: `YAML aliases: ${(e as Error).message}`, severity: "error" });
+      return undefined;
+    }
     if (!isRecord(raw)) {
       this.add({ path: [], message: "expected a mapping of keys to values at the top level" });
       return undefined;
@@ -112,7 +124,7 @@ class YamlFile {
     for (let i = 0; i < issue.path.length && node; i++) {
       const segment = issue.path[i];
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === segment);
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
         if (!pair) break;
         const key = pair.key as Node;
         const isLast = i === issue.path.length - 1;
@@ -123,8 +135,11 @@ class YamlFile {
         offset = node.range?.[0] ?? offset;
       } else break;
     }
-    const { line, col } = this.lines.linePos(offset);
-    return { ...issue, line, col };
+    return { ...issue, ...this.positionOf(offset) };
+  }
+
+  private positionOf(offset: number): { line: number; col: number } {
+    return this.lines.linePos(offset);
   }
 
   private addZodIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): void {
@@ -143,11 +158,12 @@ class YamlFile {
       return;
     }
     const message = issue.message.replace(/^Invalid input: /, "");
-    this.add({ path, message: `${message}, got ${JSON.stringify(value)}` });
+    this.add({ path, message: `${message}, got ${typeof value === "number" ? String(value) : JSON.stringify(value)}` });
   }
 }
 
-function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: ReadonlySet<string>): void {
+/** Reports and removes credential-like keys and ignored cluster-template keys (recursing into mappings). */
+function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: ReadonlySet<string>, recurse = true): void {
   if (!isRecord(raw)) return;
   for (const key of Object.keys(raw)) {
     const hint = credentialHint(key);
@@ -157,10 +173,21 @@ function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: 
     } else if (ignored.has(key)) {
       file.add({ path: [...path, key], message: "is a cluster-template key this project does not use; ignored", severity: "warning" }, true);
       delete raw[key];
-    } else if (isRecord(raw[key])) {
+    } else if (recurse && isRecord(raw[key])) {
       stripForeignKeys(file, raw[key], [...path, key], new Set());
     }
   }
+}
+
+function firstAlias(doc: Document.Parsed): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -9,12 +9,11 @@ const dnsLabel = z
 const semver = (what: string, example: string) =>
   z.string().regex(/^v\d+\.\d+\.\d+$/, `expected a ${what} version like "${example}" (with the leading v)`);
 
-const positiveInt = (max: number, unit: string) =>
-  z
-    .number()
-    .int("expected a whole number")
-    .positive("expected a positive number")
-    .max(max, `more than ${max} ${unit} is not a sane VM size`);
+const boundedInt = (min: number, minMessage: string, max: number, unit: string) =>
+  z.number().int("expected a whole number").min(min, minMessage).max(max, `more than ${max} ${unit} is not a sane VM size`);
+const positiveInt = (max: number, unit: string) => boundedInt(1, "expected a positive number", max, unit);
+const memoryMiB = () => boundedInt(2048, "Talos needs at least 2048 MiB of memory", 4 * 1024 * 1024, "MiB");
+const diskGiB = () => boundedInt(10, "Talos needs a disk of at least 10 GiB", 65536, "GiB");
 
 const mac = z
   .string()
@@ -27,11 +26,10 @@ export const vmDefaultsSchema = z
   .strictObject({
     cores: positiveInt(512, "cores").default(4).describe("CPU cores per socket."),
     sockets: positiveInt(8, "sockets").default(1).describe("CPU sockets."),
-    memory: positiveInt(4 * 1024 * 1024, "MiB")
-      .min(2048, "Talos needs at least 2048 MiB of memory")
+    memory: memoryMiB()
       .default(8192)
       .describe("Memory in MiB."),
-    disk_size: positiveInt(65536, "GiB").min(10, "Talos needs a disk of at least 10 GiB").default(128).describe("System disk size in GiB."),
+    disk_size: diskGiB().default(128).describe("System disk size in GiB."),
   })
   .describe("VM sizing used for every node that does not override it with vm_cores, vm_sockets, vm_memory, vm_disk_size.");
 
@@ -136,8 +134,8 @@ export const nodeSchema = z
     vm_id: z.number().int().min(100).max(999999999).optional().describe("Proxmox VM id. @default assigned by Proxmox"),
     vm_cores: positiveInt(512, "cores").optional().describe("Overrides proxmox_vm_defaults.cores."),
     vm_sockets: positiveInt(8, "sockets").optional().describe("Overrides proxmox_vm_defaults.sockets."),
-    vm_memory: positiveInt(4 * 1024 * 1024, "MiB").min(2048, "Talos needs at least 2048 MiB of memory").optional().describe("Overrides proxmox_vm_defaults.memory (MiB)."),
-    vm_disk_size: positiveInt(65536, "GiB").min(10, "Talos needs a disk of at least 10 GiB").optional().describe("Overrides proxmox_vm_defaults.disk_size (GiB)."),
+    vm_memory: memoryMiB().optional().describe("Overrides proxmox_vm_defaults.memory (MiB)."),
+    vm_disk_size: diskGiB().optional().describe("Overrides proxmox_vm_defaults.disk_size (GiB)."),
     vm_startup_order: z.number().int().min(0).optional().describe("Proxmox start order. @default controllers before workers"),
     vm_startup_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits after starting this VM before the next one."),
     vm_shutdown_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits for this VM to shut down."),

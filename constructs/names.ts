@@ -3,3 +3,11 @@ export function tfName(name: string): string {
   const safe = name.replace(/[^a-zA-Z0-9_-]/g, "_");
   return /^[a-zA-Z_]/.test(safe) ? safe : `_${safe}`;
 }
+
+/** The shortest prefixes (at least `min` characters) that still tell the given ids apart. */
+export function shortLabels(ids: readonly string[], min = 8): Map<string, string> {
+  const unique = [...new Set(ids)];
+  let length = min;
+  while (new Set(unique.map((id) => id.slice(0, length))).size < unique.length) length++;
+  return new Map(unique.map((id) => [id, id.slice(0, length)]));
+}

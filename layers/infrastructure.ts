@@ -9,6 +9,7 @@ import { TalosCluster, type TalosClusterNode } from "../constructs/talos-cluster
 import { TalosImage } from "../constructs/talos-image";
 import { TalosNodeVm } from "../constructs/talos-node-vm";
 import { TalosSchematic } from "../constructs/talos-schematic";
+import { shortLabels } from "../constructs/names";
 import type { PersistentAuthLayer } from "./persistent-auth";
 
 export interface InfrastructureLayerProps {
@@ -37,13 +38,15 @@ export class InfrastructureLayer extends TerraformStack {
     new LocalProvider(this, "local");
 
     const schematic = new TalosSchematic(this, "default", { extensions: cluster.talos_extensions });
+    // Nodes with their own schematic_id use it; the others the schematic built from talos_extensions.
+    const labels = shortLabels([schematic.digest, ...nodes.flatMap((n) => n.schematic_id ?? [])]);
     const images = new Map<string, TalosImage>();
     const imageFor = (schematicId: string | undefined, secureboot: boolean) => {
-      const label = schematicId ? schematicId.slice(0, 8) : schematic.digest;
-      const key = `${label}-${secureboot}`;
+      const label = labels.get(schematicId ?? schematic.digest)!;
+      const key = `${label}${secureboot ? "-secureboot" : ""}`;
       let image = images.get(key);
       if (!image) {
-        image = new TalosImage(this, `Image-${label}${secureboot ? "-secureboot" : ""}`, {
+        image = new TalosImage(this, `Image-${key}`, {
           schematicId: schematicId ?? schematic.schematicId,
           schematicLabel: label,
           talosVersion: cluster.talos_version,
@@ -61,7 +64,7 @@ export class InfrastructureLayer extends TerraformStack {
     const talosNodes: TalosClusterNode[] = nodes.map((node) => {
       const image = imageFor(node.schematic_id, node.secureboot);
       const proxmoxNode = node.proxmox_node ?? cluster.proxmox_node;
-      const machine = new TalosNodeVm(this, node.name, {
+      const machine = new TalosNodeVm(this, `Vm-${node.name}`, {
         name: node.name,
         proxmoxNode,
         vmId: node.vm_id,
