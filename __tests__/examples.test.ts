@@ -34,8 +34,8 @@ it("the multi-host example downloads each ISO variant to each host that runs it"
     expect(Object.values(isos).map((iso: any) => `${iso.node_name}:${iso.file_name}`).sort()).toEqual([
       "pve1:talos-v1.12.1-5af67aa2-nocloud-amd64-secureboot.iso",
       "pve2:talos-v1.12.1-5af67aa2-nocloud-amd64-secureboot.iso",
-      "pve3:talos-v1.12.1-5af67aa2-nocloud-amd64-secureboot.iso",
       "pve3:talos-v1.12.1-37656798-nocloud-amd64.iso",
+      "pve3:talos-v1.12.1-5af67aa2-nocloud-amd64-secureboot.iso",
     ]);
   } finally {
     rmSync(out, { recursive: true, force: true });
