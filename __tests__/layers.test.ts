@@ -259,6 +259,28 @@ describe("state backends", () => {
   });
 });
 
+describe("state encryption", () => {
+  it("is off by default", () => {
+    expect((l00.terraform as any).encryption).toBeUndefined();
+    expect((l01 as any).variable).toBeUndefined();
+  });
+
+  it("encrypts state and plans of every layer and reads remote state with the same key, passphrase from a variable", () => {
+    const { persistentAuth, infrastructure } = synth({ cluster: { state_encryption: true } });
+    for (const stack of [persistentAuth, infrastructure] as any[]) {
+      expect(stack.terraform.encryption).toEqual({
+        key_provider: { pbkdf2: { state: { passphrase: "${var.state_passphrase}" } } },
+        method: { aes_gcm: { state: { keys: "${key_provider.pbkdf2.state}" } } },
+        state: { method: "${method.aes_gcm.state}", enforced: true },
+        plan: { method: "${method.aes_gcm.state}", enforced: true },
+        remote_state_data_sources: { default: { method: "${method.aes_gcm.state}" } },
+      });
+      expect(stack.variable.state_passphrase).toMatchObject({ type: "string", sensitive: true });
+      expect(stack.variable.state_passphrase.default).toBeUndefined();
+    }
+  });
+});
+
 describe("providers and secrets", () => {
   it("pins the providers exactly", () => {
     expect(l01.terraform.required_providers).toEqual({

@@ -32,7 +32,8 @@ const CREDENTIAL_HINTS: Readonly<Record<string, string>> = {
   tfstate_password: "set TF_HTTP_PASSWORD in the environment",
   username: "set TF_HTTP_USERNAME in the environment",
   password: "set TF_HTTP_PASSWORD in the environment",
-  encryption_passphrase: "set TF_VAR_state_passphrase in the environment",
+  encryption_passphrase: "set TF_VAR_state_passphrase in the environment (with state_encryption: true)",
+  state_passphrase: "set TF_VAR_state_passphrase in the environment (with state_encryption: true)",
   cloudflare_token: "this project does not use Cloudflare; remove the key (credentials never go in cluster.yaml)",
 };
 

@@ -112,6 +112,10 @@ export const clusterSchema = z
     proxmox_vm_advanced: vmAdvancedSchema.prefault({}),
     proxmox_csi_enabled: z.boolean().default(true).describe("Create the Proxmox role, user, API token and ACL for the Proxmox CSI driver in layer 00."),
     state_backend: stateBackendSchema.default({ type: "local" }).describe("Where OpenTofu keeps each layer's state."),
+    state_encryption: z
+      .boolean()
+      .default(false)
+      .describe("Encrypt every layer's state and plans at rest (OpenTofu only: pbkdf2 + AES-GCM). The passphrase comes from TF_VAR_state_passphrase in the environment."),
   })
   .describe("cluster.yaml: cluster-wide settings.");
 

@@ -35,11 +35,13 @@ export function buildApp(definition: ClusterDefinition, options: BuildAppOptions
   const persistentAuth = new PersistentAuthLayer(app, {
     cluster: definition.cluster,
     state: state(PersistentAuthLayer.NAME),
+    encryptState: definition.cluster.state_encryption,
     allowDestroy: app.node.tryGetContext(ALLOW_DESTROY_PERSISTENT_AUTH) === definition.cluster.cluster_name,
   });
   new InfrastructureLayer(app, {
     definition,
     state: state(InfrastructureLayer.NAME),
+    encryptState: definition.cluster.state_encryption,
     persistentAuth,
     credentialsDir: fromStack(InfrastructureLayer.NAME, "credentials"),
   });

@@ -5,6 +5,7 @@ import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
 import { TalosProvider } from "../.gen/providers/talos/provider";
 import { firstHost, parseCidr, type ClusterDefinition } from "../config";
 import { configureLayerState, type LayerStateProps } from "../constructs/layer-state";
+import { encryptState } from "../constructs/state-encryption";
 import { TalosCluster, type TalosClusterNode } from "../constructs/talos-cluster";
 import { TalosImage } from "../constructs/talos-image";
 import { TalosNodeVm } from "../constructs/talos-node-vm";
@@ -15,6 +16,8 @@ import type { PersistentAuthLayer } from "./persistent-auth";
 export interface InfrastructureLayerProps {
   readonly definition: ClusterDefinition;
   readonly state: LayerStateProps;
+  /** Encrypt state and plans at rest (OpenTofu). */
+  readonly encryptState: boolean;
   readonly persistentAuth: PersistentAuthLayer;
   /** Folder, relative to the stack directory, for kubeconfig and talosconfig. */
   readonly credentialsDir: string;
@@ -32,6 +35,7 @@ export class InfrastructureLayer extends TerraformStack {
     const vm = cluster.proxmox_vm_advanced;
     const defaults = cluster.proxmox_vm_defaults;
     configureLayerState(this, props.state);
+    if (props.encryptState) encryptState(this);
 
     new ProxmoxProvider(this, "proxmox", { endpoint: cluster.proxmox_api_url, insecure: cluster.proxmox_api_insecure });
     new TalosProvider(this, "talos", { imageFactoryUrl: cluster.talos_image_factory_url });

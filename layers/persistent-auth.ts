@@ -4,12 +4,15 @@ import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
 import { TalosProvider } from "../.gen/providers/talos/provider";
 import type { ClusterConfig } from "../config";
 import { configureLayerState, type LayerStateProps } from "../constructs/layer-state";
+import { encryptState } from "../constructs/state-encryption";
 import { ProxmoxCsiToken } from "../constructs/proxmox-csi-token";
 import { TalosSecrets } from "../constructs/talos-secrets";
 
 export interface PersistentAuthLayerProps {
   readonly cluster: ClusterConfig;
   readonly state: LayerStateProps;
+  /** Encrypt state and plans at rest (OpenTofu). */
+  readonly encryptState: boolean;
   /** Lifts prevent_destroy on everything in this layer; only an explicit synth flag sets it. */
   readonly allowDestroy: boolean;
 }
@@ -24,6 +27,7 @@ export class PersistentAuthLayer extends TerraformStack {
     super(scope, PersistentAuthLayer.NAME);
     const { cluster, allowDestroy } = props;
     configureLayerState(this, props.state);
+    if (props.encryptState) encryptState(this);
 
     new TalosProvider(this, "talos", { imageFactoryUrl: cluster.talos_image_factory_url });
     this.talosSecrets = new TalosSecrets(this, "TalosSecrets", { talosVersion: cluster.talos_version, allowDestroy });
