@@ -416,18 +416,18 @@ describe("credentials are rejected with the environment variable to use instead"
 });
 
 describe("keys of onedr0p/cluster-template are accepted with a warning and otherwise ignored", () => {
-  it("repository_name in cluster.yaml and encrypt_disk on a node", () => {
+  it("cloudflare_domain in cluster.yaml and encrypt_disk on a node", () => {
     const { cluster, nodes, warnings } = parseConfig(
       edited((c) => {
-        c.cluster.repository_name = "onedr0p/home-ops";
+        c.cluster.cloudflare_domain = "example.com";
         c.nodes[2].encrypt_disk = true;
       }),
     );
     expect(warnings.map((w) => formatIssue(w))).toEqual([
-      "cluster.yaml:13:1 warning: repository_name: is a cluster-template key this project does not use; ignored",
+      "cluster.yaml:13:1 warning: cloudflare_domain: is a cluster-template key this project does not use; ignored",
       "nodes.yaml:17:5 warning: nodes[2].encrypt_disk: is a cluster-template key this project does not use; ignored",
     ]);
-    expect(cluster).not.toHaveProperty("repository_name");
+    expect(cluster).not.toHaveProperty("cloudflare_domain");
     expect(nodes[2]).not.toHaveProperty("encrypt_disk");
   });
 
@@ -448,7 +448,7 @@ describe("warnings", () => {
 
   it("a config with only warnings does not throw", () => {
     const sources = edited((c) => {
-      c.cluster.repository_branch = "main";
+      c.cluster.cluster_dns_gateway_addr = "192.168.1.30";
       c.nodes[1].controller = true;
     });
     expect(() => parseConfig(sources)).not.toThrow();
@@ -460,13 +460,13 @@ describe("warnings", () => {
   it("a ConfigError lists the warnings too, but counts only the errors", () => {
     const sources = edited((c) => {
       c.cluster.talos_version = "1.12.1";
-      c.cluster.repository_name = "onedr0p/home-ops";
+      c.cluster.cloudflare_domain = "example.com";
     });
     expect(configErrorOf(sources).message).toBe(
       [
         "1 error in the cluster configuration:",
         '  cluster.yaml:5:16 talos_version: expected a Talos version like "v1.12.1" (with the leading v), got "1.12.1"',
-        "  cluster.yaml:13:1 warning: repository_name: is a cluster-template key this project does not use; ignored",
+        "  cluster.yaml:13:1 warning: cloudflare_domain: is a cluster-template key this project does not use; ignored",
       ].join("\n"),
     );
   });

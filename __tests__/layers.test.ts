@@ -5,7 +5,7 @@ const example = synth();
 const { persistentAuth: l00, infrastructure: l01 } = example;
 
 function resources(stack: StackJson, type: string): Record<string, Record<string, any>> {
-  return (stack.resource[type] ?? {}) as Record<string, Record<string, any>>;
+  return (stack.resource?.[type] ?? {}) as Record<string, Record<string, any>>;
 }
 
 describe("layer snapshots (review aid; the assertions below carry the meaning)", () => {
@@ -15,13 +15,21 @@ describe("layer snapshots (review aid; the assertions below carry the meaning)",
 
 describe("00-persistent-auth", () => {
   it("holds the Talos secrets and the CSI token, all protected by prevent_destroy", () => {
-    const protectedTypes = ["talos_machine_secrets", "proxmox_virtual_environment_role", "proxmox_virtual_environment_user", "proxmox_user_token", "proxmox_acl"];
+    const protectedTypes = [
+      "talos_machine_secrets",
+      "proxmox_virtual_environment_role",
+      "proxmox_virtual_environment_user",
+      "proxmox_user_token",
+      "proxmox_acl",
+      "tls_private_key",
+      "tls_self_signed_cert",
+    ];
     for (const type of protectedTypes) {
       const all = Object.values(resources(l00, type));
       expect(all, type).toHaveLength(1);
       expect(all[0].lifecycle.prevent_destroy, type).toBe(true);
     }
-    expect(Object.keys(l00.resource).sort()).toEqual([...protectedTypes].sort());
+    expect(Object.keys(l00.resource!).sort()).toEqual([...protectedTypes].sort());
   });
 
   it("never replaces the PKI on a Talos upgrade", () => {
@@ -31,7 +39,7 @@ describe("00-persistent-auth", () => {
   it("gives the CSI role exactly the privileges the driver needs, on a cluster-specific user", () => {
     expect(resources(l00, "proxmox_virtual_environment_role").csi).toMatchObject({
       role_id: "homelab-csi",
-      privileges: ["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.Audit", "Sys.Audit", "VM.Audit", "VM.Config.Disk"],
+      privileges: ["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.Audit", "VM.Audit", "VM.Config.Disk"],
     });
     expect(resources(l00, "proxmox_virtual_environment_user").csi.user_id).toBe("homelab-csi@pve");
     expect(resources(l00, "proxmox_acl").csi).toMatchObject({ path: "/", propagate: true });
@@ -39,7 +47,7 @@ describe("00-persistent-auth", () => {
 
   it("has no Proxmox provider or CSI resources when proxmox_csi_enabled is off", () => {
     const { persistentAuth } = synth({ cluster: { proxmox_csi_enabled: false } });
-    expect(Object.keys(persistentAuth.resource)).toEqual(["talos_machine_secrets"]);
+    expect(Object.keys(persistentAuth.resource!).sort()).toEqual(["talos_machine_secrets", "tls_private_key", "tls_self_signed_cert"]);
     expect(persistentAuth.provider.proxmox).toBeUndefined();
   });
 
@@ -49,7 +57,7 @@ describe("00-persistent-auth", () => {
     ["a boolean does not", true, true],
   ])("allowDestroyPersistentAuth context: %s", (_, value, preventDestroy) => {
     const { persistentAuth } = synth({ context: { allowDestroyPersistentAuth: value } });
-    for (const type of Object.keys(persistentAuth.resource)) {
+    for (const type of Object.keys(persistentAuth.resource!)) {
       for (const resource of Object.values(resources(persistentAuth, type))) expect(resource.lifecycle.prevent_destroy).toBe(preventDestroy);
     }
   });
@@ -284,6 +292,7 @@ describe("state encryption", () => {
 describe("providers and secrets", () => {
   it("pins the providers exactly", () => {
     expect(l01.terraform.required_providers).toEqual({
+      helm: { source: "helm", version: "3.1.1" },
       local: { source: "hashicorp/local", version: "2.6.1" },
       proxmox: { source: "bpg/proxmox", version: "0.111.1" },
       talos: { source: "siderolabs/talos", version: "0.11.0" },

@@ -42,10 +42,10 @@ describe("synth command", () => {
   });
 
   it("prints warnings and still synthesizes", () => {
-    const sources = exampleSources({ cluster: { repository_name: "me/home-ops" } });
+    const sources = exampleSources({ cluster: { cloudflare_domain: "example.com" } });
     const { status, stderr } = run("warning", sources);
     expect(status).toBe(0);
-    expect(stderr).toMatch(/cluster\.yaml:\d+:1 warning: repository_name: is a cluster-template key this project does not use; ignored/);
+    expect(stderr).toMatch(/cluster\.yaml:\d+:1 warning: cloudflare_domain: is a cluster-template key this project does not use; ignored/);
   });
 
   it("reports a missing config folder as a config error", () => {

@@ -1,6 +1,6 @@
 // Cross-field rules over the two parsed files, each issue with an exact path and a message that says the fix.
 import type { ConfigIssue } from "./issues";
-import { contains, isNetworkOrBroadcast, overlaps, parseCidr } from "./ipv4";
+import { contains, ipv4ToInt, isNetworkOrBroadcast, overlaps, parseCidr } from "./ipv4";
 import type { ClusterConfig, NodeConfig } from "./schema";
 
 /**
@@ -79,6 +79,26 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
       if (overlaps(parseCidr(networks[a][1]), parseCidr(networks[b][1]))) {
         error("cluster.yaml", [networks[b][0]], `${networks[b][1]} overlaps ${networks[a][0]} ${networks[a][1]}; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)`);
       }
+    }
+  }
+
+  // Cilium's load-balancer pool: in the nodes' network, and clear of every address already in use.
+  const pool = cluster.cilium_loadbalancer_pool;
+  if (pool) {
+    for (const end of ["start", "stop"] as const) {
+      if (!contains(nodeNet, pool[end])) error("cluster.yaml", ["cilium_loadbalancer_pool", end], `${pool[end]} is outside node_cidr ${cluster.node_cidr}; layer-2 announcements only reach the nodes' network`);
+    }
+    const [first, last] = [ipv4ToInt(pool.start), ipv4ToInt(pool.stop)];
+    if (first > last) {
+      error("cluster.yaml", ["cilium_loadbalancer_pool", "stop"], `${pool.stop} comes before start ${pool.start}`);
+    } else {
+      const inPool = (address: string) => ipv4ToInt(address) >= first && ipv4ToInt(address) <= last;
+      nodes.forEach(({ node, index: i }) => {
+        if (inPool(node.address)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes the address of ${nodeRef(i)}`);
+      });
+      if (inPool(api)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes cluster_api_addr ${api}`);
+      const gw = cluster.node_default_gateway;
+      if (gw && inPool(gw)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes node_default_gateway ${gw}`);
     }
   }
 

@@ -165,8 +165,9 @@ class YamlFile {
 /** Reports and removes credential-like keys and ignored cluster-template keys (recursing into mappings). */
 function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: ReadonlySet<string>, recurse = true): void {
   if (!isRecord(raw)) return;
+  const known = new Set(knownKeysAt(path, file.file));
   for (const key of Object.keys(raw)) {
-    const hint = credentialHint(key);
+    const hint = known.has(key) ? undefined : credentialHint(key);
     if (hint) {
       file.add({ path: [...path, key], message: `looks like a credential; ${hint}` }, true);
       delete raw[key];

@@ -20,6 +20,13 @@ const mac = z
   .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, 'expected a lower-case MAC address like "bc:24:11:00:00:01"')
   .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, "a multicast MAC address cannot be a VM's NIC address");
 
+const chartVersion = (chart: string, example: string) =>
+  z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/, `expected a chart version like "${example}"`)
+    .default(example)
+    .describe(`Helm chart version of ${chart}.`);
+
 // ----------------------------------------------------------------------------------------------- cluster.yaml
 
 export const vmDefaultsSchema = z
@@ -110,7 +117,52 @@ export const clusterSchema = z
     proxmox_disk_storage: z.string().min(1).default("local-lvm").describe("Proxmox storage for VM disks."),
     proxmox_vm_defaults: vmDefaultsSchema.prefault({}),
     proxmox_vm_advanced: vmAdvancedSchema.prefault({}),
-    proxmox_csi_enabled: z.boolean().default(true).describe("Create the Proxmox role, user, API token and ACL for the Proxmox CSI driver in layer 00."),
+    proxmox_csi_enabled: z
+      .boolean()
+      .default(true)
+      .describe("Proxmox CSI driver: its Proxmox role, user, API token and ACL in layer 00, the driver and a StorageClass in layer 02."),
+    proxmox_csi_storage: z.string().min(1).optional().describe("Proxmox storage the CSI driver creates volumes on. @default proxmox_disk_storage"),
+    proxmox_csi_version: chartVersion("proxmox-csi-plugin", "0.3.5"),
+    proxmox_region: z
+      .string()
+      .min(1)
+      .default("pve")
+      .describe("Name of the Proxmox cluster, the CSI driver's region (nodes get topology.kubernetes.io/region, and zone = their Proxmox host)."),
+    proxmox_firewall_enabled: z
+      .boolean()
+      .default(false)
+      .describe("Layer 03 enables the Proxmox firewall on every VM: Talos, Kubernetes and Cilium ports between nodes, the API and Talos API from node_cidr, everything else dropped. Needs the datacenter firewall on."),
+    proxmox_firewall_allow_from: z
+      .array(z.cidrv4("expected an IPv4 network in CIDR notation"))
+      .default([])
+      .describe("Networks besides node_cidr (your workstation's) allowed to reach the Kubernetes API and the Talos API through the firewall."),
+    cilium_version: chartVersion("cilium", "1.18.0"),
+    cilium_loadbalancer_mode: z.enum(["dsr", "snat"]).default("dsr").describe("How Cilium's load balancer forwards (cluster-template's key)."),
+    cilium_loadbalancer_pool: z
+      .strictObject({
+        start: z.ipv4("expected an IPv4 address"),
+        stop: z.ipv4("expected an IPv4 address"),
+      })
+      .optional()
+      .describe("Addresses in node_cidr that Cilium hands to LoadBalancer services and announces on layer 2 (layer 03). @default no pool"),
+    sealed_secrets_enabled: z
+      .boolean()
+      .default(true)
+      .describe("sealed-secrets: its keypair in layer 00 (so secrets sealed before a rebuild still decrypt), the controller in layer 02."),
+    sealed_secrets_version: chartVersion("sealed-secrets", "2.17.1"),
+    flux_enabled: z.boolean().default(true).describe("Flux controllers in layer 02; with repository_name, layer 03 syncs the repository."),
+    flux_version: chartVersion("flux2 (fluxcd-community)", "2.15.0"),
+    repository_name: z
+      .string()
+      .regex(/^[\w.-]+\/[\w.-]+$/, 'expected a GitHub repository like "owner/home-ops"')
+      .optional()
+      .describe("GitHub repository Flux syncs (cluster-template's key). @default no sync"),
+    repository_branch: z.string().min(1).default("main").describe("Branch Flux follows."),
+    repository_path: z.string().min(1).default("./kubernetes/flux/cluster").describe("Path in the repository of the Flux Kustomization."),
+    repository_visibility: z
+      .literal("public", "only public repositories: a private one needs a deploy key, which this project does not manage yet")
+      .default("public")
+      .describe("Only public is supported."),
     state_backend: stateBackendSchema.default({ type: "local" }).describe("Where OpenTofu keeps each layer's state."),
     state_encryption: z
       .boolean()
@@ -145,6 +197,7 @@ export const nodeSchema = z
     vm_shutdown_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits for this VM to shut down."),
     kernel_modules: z.array(z.string().regex(/^[a-z0-9_-]+$/, "expected a kernel module name")).default([]).describe("Extra kernel modules Talos loads (the module must be in the image, e.g. through an extension)."),
     proxmox_node: z.string().min(1).optional().describe("Proxmox host that runs this VM. @default cluster.yaml proxmox_node"),
+    vm_ha: z.boolean().default(false).describe("Layer 03 makes the VM a Proxmox HA resource (restarted or moved when its host fails)."),
   })
   .describe("One machine of the cluster.");
 

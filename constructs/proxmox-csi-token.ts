@@ -4,12 +4,11 @@ import { UserToken } from "../.gen/providers/proxmox/user-token";
 import { VirtualEnvironmentRole } from "../.gen/providers/proxmox/virtual-environment-role";
 import { VirtualEnvironmentUser } from "../.gen/providers/proxmox/virtual-environment-user";
 
-/** What the Proxmox CSI plugin needs to attach, resize and delete volumes (its documented role). */
+/** What the Proxmox CSI plugin needs to create, attach, resize and delete volumes (its documented CSI role). */
 export const PROXMOX_CSI_PRIVILEGES = [
   "Datastore.Allocate",
   "Datastore.AllocateSpace",
   "Datastore.Audit",
-  "Sys.Audit",
   "VM.Audit",
   "VM.Config.Disk",
 ] as const;

@@ -3,6 +3,7 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterKubeconfig } from "../.gen/providers/talos/cluster-kubeconfig";
 import { DataTalosClientConfiguration } from "../.gen/providers/talos/data-talos-client-configuration";
+import { DataTalosClusterHealth } from "../.gen/providers/talos/data-talos-cluster-health";
 import { DataTalosMachineConfiguration, type DataTalosMachineConfigurationMachineSecrets } from "../.gen/providers/talos/data-talos-machine-configuration";
 import { MachineBootstrap } from "../.gen/providers/talos/machine-bootstrap";
 import { MachineConfigurationApply, type MachineConfigurationApplyClientConfiguration } from "../.gen/providers/talos/machine-configuration-apply";
@@ -38,6 +39,8 @@ export class TalosCluster extends Construct {
   readonly bootstrap: MachineBootstrap;
   readonly kubeconfig: ClusterKubeconfig;
   readonly clientConfig: DataTalosClientConfiguration;
+  /** Waits until etcd and the control plane are up (Kubernetes checks skipped: nodes need a CNI to be Ready). */
+  readonly controlPlaneHealth: DataTalosClusterHealth;
 
   constructor(scope: Construct, id: string, props: TalosClusterProps) {
     super(scope, id);
@@ -89,6 +92,17 @@ export class TalosCluster extends Construct {
       dependsOn: [this.bootstrap],
     });
     this.kubeconfig.overrideLogicalId(tfName(props.clusterName));
+
+    this.controlPlaneHealth = new DataTalosClusterHealth(this, "Health", {
+      clientConfiguration: props.clientConfiguration,
+      controlPlaneNodes: controllers.map((c) => c.address),
+      workerNodes: props.nodes.filter((n) => !n.controller).map((n) => n.address),
+      endpoints: controllers.map((c) => c.address),
+      skipKubernetesChecks: true,
+      timeouts: { read: "15m" },
+      dependsOn: [this.kubeconfig],
+    });
+    this.controlPlaneHealth.overrideLogicalId(tfName(props.clusterName));
 
     this.clientConfig = new DataTalosClientConfiguration(this, "ClientConfig", {
       clusterName: props.clusterName,

@@ -34,6 +34,8 @@ export interface TalosNodeSpec {
   readonly macAddress?: string;
   readonly mtu: number;
   readonly kernelModules: readonly string[];
+  /** @default - none */
+  readonly nodeLabels?: Readonly<Record<string, string>>;
 }
 
 /** KubePrism: an in-node load balancer for the API on localhost, used by Cilium and host-network pods. */
@@ -57,6 +59,7 @@ export function machineConfigPatch(node: TalosNodeSpec, cluster: TalosClusterNet
     kubelet: { nodeIP: { validSubnets: [cluster.nodeCidr] } },
     features: { kubePrism: { enabled: true, port: KUBEPRISM_PORT } },
   };
+  if (node.nodeLabels && Object.keys(node.nodeLabels).length > 0) machine.nodeLabels = { ...node.nodeLabels };
   if (node.kernelModules.length > 0) machine.kernel = { modules: node.kernelModules.map((name) => ({ name })) };
 
   const clusterPatch: Record<string, unknown> = {

@@ -35,6 +35,11 @@ export interface TalosNodeVmProps {
   /** @default - untagged */
   readonly vlanId?: number;
   readonly mtu: number;
+  /**
+   * Let the Proxmox firewall filter this NIC (its rules come in layer 03).
+   * @default false
+   */
+  readonly firewall?: boolean;
   readonly bridge: string;
   /** virtio-net queues; 0 leaves multiqueue off. */
   readonly netQueues: number;
@@ -111,7 +116,7 @@ export class TalosNodeVm extends Construct {
           mtu: props.mtu,
           queues: props.netQueues,
           disconnected: false,
-          firewall: false,
+          firewall: props.firewall ?? false,
           rateLimit: 0,
           trunks: "",
         },

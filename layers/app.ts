@@ -2,11 +2,13 @@ import { join, relative, resolve } from "node:path";
 import { App } from "cdktf";
 import type { ClusterDefinition, StateBackendConfig } from "../config";
 import type { LayerStateProps } from "../constructs/layer-state";
+import { ConfigurationLayer } from "./configuration";
 import { InfrastructureLayer } from "./infrastructure";
 import { PersistentAuthLayer } from "./persistent-auth";
+import { ServicesLayer } from "./services";
 
 /** The layers, in apply order. */
-export const LAYERS = [PersistentAuthLayer.NAME, InfrastructureLayer.NAME] as const;
+export const LAYERS = [PersistentAuthLayer.NAME, InfrastructureLayer.NAME, ServicesLayer.NAME, ConfigurationLayer.NAME] as const;
 export type LayerName = (typeof LAYERS)[number];
 
 /**
@@ -38,13 +40,16 @@ export function buildApp(definition: ClusterDefinition, options: BuildAppOptions
     encryptState: definition.cluster.state_encryption,
     allowDestroy: app.node.tryGetContext(ALLOW_DESTROY_PERSISTENT_AUTH) === definition.cluster.cluster_name,
   });
-  new InfrastructureLayer(app, {
+  const encrypt = definition.cluster.state_encryption;
+  const infrastructure = new InfrastructureLayer(app, {
     definition,
     state: state(InfrastructureLayer.NAME),
-    encryptState: definition.cluster.state_encryption,
+    encryptState: encrypt,
     persistentAuth,
     credentialsDir: fromStack(InfrastructureLayer.NAME, "credentials"),
   });
+  new ServicesLayer(app, { cluster: definition.cluster, state: state(ServicesLayer.NAME), encryptState: encrypt, persistentAuth, infrastructure });
+  new ConfigurationLayer(app, { definition, state: state(ConfigurationLayer.NAME), encryptState: encrypt, infrastructure });
   return app;
 }
 

@@ -1,9 +1,12 @@
+import { provider as helmProvider } from "@cdktf/provider-helm";
 import { LocalProvider } from "@cdktf/provider-local/lib/provider";
 import { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
 import { TalosProvider } from "../.gen/providers/talos/provider";
 import { firstHost, parseCidr, type ClusterDefinition } from "../config";
+import { Cilium } from "../constructs/cilium";
+import { kubernetesAccessFrom } from "../constructs/kubernetes-access";
 import { configureLayerState, type LayerStateProps } from "../constructs/layer-state";
 import { encryptState } from "../constructs/state-encryption";
 import { TalosCluster, type TalosClusterNode } from "../constructs/talos-cluster";
@@ -23,11 +26,13 @@ export interface InfrastructureLayerProps {
   readonly credentialsDir: string;
 }
 
-/** Layer 01: Talos images, one VM per node, Talos configuration, bootstrap, kubeconfig/talosconfig. */
+/** Layer 01: Talos images, one VM per node, Talos configuration, bootstrap, kubeconfig/talosconfig, the CNI. */
 export class InfrastructureLayer extends TerraformStack {
   static readonly NAME = "01-infrastructure";
   readonly vms: ReadonlyMap<string, TalosNodeVm>;
   readonly talos: TalosCluster;
+  /** The CNI, when cluster_cni is cilium. */
+  readonly cilium?: Cilium;
 
   constructor(scope: Construct, props: InfrastructureLayerProps) {
     super(scope, InfrastructureLayer.NAME);
@@ -97,6 +102,7 @@ export class InfrastructureLayer extends TerraformStack {
         diskDiscard: vm.disk_discard,
         diskSsd: vm.disk_ssd,
         tags: vm.tags,
+        firewall: cluster.proxmox_firewall_enabled,
         startupOrder: node.vm_startup_order ?? (node.controller ? 1 : 2),
         startupDelay: node.vm_startup_delay,
         shutdownDelay: node.vm_shutdown_delay,
@@ -111,6 +117,8 @@ export class InfrastructureLayer extends TerraformStack {
         macAddress: node.mac_addr,
         mtu: node.mtu,
         kernelModules: node.kernel_modules,
+        // The Proxmox CSI driver places volumes by these (region = Proxmox cluster, zone = Proxmox host).
+        nodeLabels: cluster.proxmox_csi_enabled ? { "topology.kubernetes.io/region": cluster.proxmox_region, "topology.kubernetes.io/zone": proxmoxNode } : undefined,
         dependsOn: [machine.resource],
       };
     });
@@ -139,5 +147,16 @@ export class InfrastructureLayer extends TerraformStack {
       nodes: talosNodes,
       credentialsDir: props.credentialsDir,
     });
+
+    if (cluster.cluster_cni === "cilium") {
+      new helmProvider.HelmProvider(this, "helm", { kubernetes: kubernetesAccessFrom(this.talos.kubeconfig) });
+      this.cilium = new Cilium(this, "Cilium", {
+        version: cluster.cilium_version,
+        podCidr: cluster.cluster_pod_cidr,
+        loadBalancerMode: cluster.cilium_loadbalancer_mode,
+        l2Announcements: cluster.cilium_loadbalancer_pool !== undefined,
+        dependsOn: [this.talos.controlPlaneHealth],
+      });
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { provider as tlsProvider } from "@cdktf/provider-tls";
 import { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
@@ -6,6 +7,7 @@ import type { ClusterConfig } from "../config";
 import { configureLayerState, type LayerStateProps } from "../constructs/layer-state";
 import { encryptState } from "../constructs/state-encryption";
 import { ProxmoxCsiToken } from "../constructs/proxmox-csi-token";
+import { SealedSecretsKey } from "../constructs/sealed-secrets-key";
 import { TalosSecrets } from "../constructs/talos-secrets";
 
 export interface PersistentAuthLayerProps {
@@ -17,11 +19,12 @@ export interface PersistentAuthLayerProps {
   readonly allowDestroy: boolean;
 }
 
-/** Layer 00: secrets that outlive the VMs (Talos PKI, Proxmox CSI token). Never destroyed by accident. */
+/** Layer 00: secrets that outlive the VMs (Talos PKI, Proxmox CSI token, sealed-secrets key). Never destroyed by accident. */
 export class PersistentAuthLayer extends TerraformStack {
   static readonly NAME = "00-persistent-auth";
   readonly talosSecrets: TalosSecrets;
   readonly csiToken?: ProxmoxCsiToken;
+  readonly sealedSecretsKey?: SealedSecretsKey;
 
   constructor(scope: Construct, props: PersistentAuthLayerProps) {
     super(scope, PersistentAuthLayer.NAME);
@@ -31,6 +34,11 @@ export class PersistentAuthLayer extends TerraformStack {
 
     new TalosProvider(this, "talos", { imageFactoryUrl: cluster.talos_image_factory_url });
     this.talosSecrets = new TalosSecrets(this, "TalosSecrets", { talosVersion: cluster.talos_version, allowDestroy });
+
+    if (cluster.sealed_secrets_enabled) {
+      new tlsProvider.TlsProvider(this, "tls");
+      this.sealedSecretsKey = new SealedSecretsKey(this, "SealedSecretsKey", { allowDestroy });
+    }
 
     if (cluster.proxmox_csi_enabled) {
       new ProxmoxProvider(this, "proxmox", { endpoint: cluster.proxmox_api_url, insecure: cluster.proxmox_api_insecure });

@@ -17,7 +17,7 @@ export const EXAMPLE = {
 export type StackJson = {
   terraform: { backend: Record<string, Record<string, unknown>>; required_providers: Record<string, { source: string; version: string }> };
   provider: Record<string, Record<string, unknown>[]>;
-  resource: Record<string, Record<string, Record<string, unknown>>>;
+  resource?: Record<string, Record<string, Record<string, unknown>>>;
   data?: Record<string, Record<string, Record<string, unknown>>>;
   output?: Record<string, { value: unknown; sensitive?: boolean }>;
 };
@@ -25,6 +25,8 @@ export type StackJson = {
 export interface Synthesized {
   readonly persistentAuth: StackJson;
   readonly infrastructure: StackJson;
+  readonly services: StackJson;
+  readonly configuration: StackJson;
   /** Raw text of every stack file, for searching. */
   readonly text: string;
 }
@@ -53,8 +55,9 @@ export function synth(options: SynthOptions = {}): Synthesized {
     const app = buildApp(parseConfig(sources), { configDir: dir, outdir: join(dir, "cdktf.out"), context: options.context });
     app.synth();
     const read = (layer: string) => readFileSync(join(dir, "cdktf.out", "stacks", layer, "cdk.tf.json"), "utf8");
-    const texts = [read("00-persistent-auth"), read("01-infrastructure")];
-    return { persistentAuth: JSON.parse(texts[0]), infrastructure: JSON.parse(texts[1]), text: texts.join("\n") };
+    const texts = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"].map(read);
+    const [persistentAuth, infrastructure, services, configuration] = texts.map((t) => JSON.parse(t));
+    return { persistentAuth, infrastructure, services, configuration, text: texts.join("\n") };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,170 @@
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { patchOf, synth, type StackJson } from "./support/synth";
+
+const example = synth();
+const { infrastructure: l01, services: l02, configuration: l03 } = example;
+
+function resources(stack: StackJson, type: string): Record<string, Record<string, any>> {
+  return (stack.resource?.[type] ?? {}) as Record<string, Record<string, any>>;
+}
+const fromLayer = (layer: string) => new RegExp(`data\\.terraform_remote_state\\.cross-stack-reference-input-${layer}\\.outputs\\.`);
+
+describe("layer snapshots (review aid; the assertions below carry the meaning)", () => {
+  it("02-services", () => expect(l02).toMatchSnapshot());
+  it("03-configuration", () => expect(l03).toMatchSnapshot());
+});
+
+describe("Cilium in 01-infrastructure", () => {
+  const release = resources(l01, "helm_release").cilium;
+
+  it("is installed once the control plane is healthy, with Talos-appropriate values", () => {
+    expect(release).toMatchObject({ chart: "cilium", repository: "https://helm.cilium.io", version: "1.18.0", namespace: "kube-system" });
+    expect(release.depends_on).toEqual(["data.talos_cluster_health.homelab"]);
+    expect(l01.data!.talos_cluster_health.homelab).toMatchObject({ skip_kubernetes_checks: true, depends_on: ["talos_cluster_kubeconfig.homelab"] });
+    const values = parse(release.values[0]);
+    expect(values).toMatchObject({
+      kubeProxyReplacement: true,
+      k8sServiceHost: "localhost",
+      k8sServicePort: 7445,
+      ipv4NativeRoutingCIDR: "10.42.0.0/16",
+      cgroup: { autoMount: { enabled: false }, hostRoot: "/sys/fs/cgroup" },
+      loadBalancer: { mode: "dsr" },
+      l2announcements: { enabled: true },
+    });
+    expect(values.securityContext.capabilities.ciliumAgent).not.toContain("SYS_MODULE");
+  });
+
+  it("reaches the API with the kubeconfig of the same layer", () => {
+    expect(l01.provider.helm[0].kubernetes).toEqual({
+      host: "${talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.host}",
+      cluster_ca_certificate: "${base64decode(talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.ca_certificate)}",
+      client_certificate: "${base64decode(talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.client_certificate)}",
+      client_key: "${base64decode(talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.client_key)}",
+    });
+  });
+
+  it("is absent with flannel or no CNI, and announces nothing without a pool", () => {
+    for (const cni of ["flannel", "none"]) {
+      const { infrastructure } = synth({ cluster: { cluster_cni: cni } });
+      expect(infrastructure.resource!.helm_release).toBeUndefined();
+      expect(infrastructure.provider.helm).toBeUndefined();
+    }
+    const { infrastructure } = synth({ cluster: { cilium_loadbalancer_pool: undefined, cilium_loadbalancer_mode: "snat" } });
+    expect(parse(resources(infrastructure, "helm_release").cilium.values[0])).toMatchObject({ l2announcements: { enabled: false }, loadBalancer: { mode: "snat" } });
+  });
+});
+
+describe("02-services", () => {
+  it("reaches the cluster with layer 01's kubeconfig, read from its state", () => {
+    for (const provider of [l02.provider.kubernetes[0], l02.provider.helm[0].kubernetes as Record<string, string>]) {
+      for (const key of ["host", "cluster_ca_certificate", "client_certificate", "client_key"]) expect(provider[key]).toMatch(fromLayer("01-infrastructure"));
+    }
+  });
+
+  it("starts sealed-secrets with the persisted keypair from layer 00, key secret first and labelled active", () => {
+    const secret = resources(l02, "kubernetes_secret_v1").sealed_secrets_key;
+    expect(secret.metadata.labels).toEqual({ "sealedsecrets.bitnami.com/sealed-secrets-key": "active" });
+    expect(secret.type).toBe("kubernetes.io/tls");
+    expect(secret.data["tls.crt"]).toMatch(fromLayer("00-persistent-auth"));
+    expect(secret.data["tls.key"]).toMatch(fromLayer("00-persistent-auth"));
+    const release = resources(l02, "helm_release").sealed_secrets;
+    expect(release.depends_on).toEqual(["kubernetes_secret_v1.sealed_secrets_key"]);
+    expect(parse(release.values[0])).toMatchObject({ fullnameOverride: "sealed-secrets-controller", keyrenewperiod: "0" });
+  });
+
+  it("configures the Proxmox CSI driver with layer 00's token, kept out of the values", () => {
+    const release = resources(l02, "helm_release").proxmox_csi;
+    expect(release.set_sensitive[0].value).toMatch(fromLayer("00-persistent-auth"));
+    expect(release.set[0]).toMatchObject({ name: "config.clusters[0].token_id" });
+    const values = parse(release.values[0]);
+    expect(values.config.clusters).toEqual([{ url: "https://pve.home.arpa:8006/api2/json", insecure: true, region: "pve" }]);
+    expect(values.storageClass[0]).toMatchObject({ name: "proxmox", storage: "local-lvm" });
+    expect(JSON.stringify(values)).not.toMatch(/token/);
+    expect(resources(l02, "kubernetes_namespace_v1").csi_proxmox.metadata.labels).toEqual({ "pod-security.kubernetes.io/enforce": "privileged" });
+    // The driver places volumes by the nodes' topology labels, set by Talos in layer 01.
+    expect(patchOf(l01, "worker0").machine.nodeLabels).toEqual({ "topology.kubernetes.io/region": "pve", "topology.kubernetes.io/zone": "pve" });
+  });
+
+  it("installs the Flux controllers", () => {
+    expect(resources(l02, "helm_release").flux).toMatchObject({ chart: "flux2", namespace: "flux-system", create_namespace: true, version: "2.15.0" });
+  });
+
+  it.each([
+    ["sealed_secrets_enabled", ["sealed_secrets"], "tls_private_key"],
+    ["proxmox_csi_enabled", ["proxmox_csi"], "proxmox_user_token"],
+    ["flux_enabled", ["flux"], undefined],
+  ])("%s: false removes exactly its part, in every layer", (toggle, releases, layer00Type) => {
+    const { persistentAuth, services, infrastructure } = synth({ cluster: { [toggle]: false } });
+    const remaining = Object.keys(resources(services, "helm_release")).sort();
+    expect(remaining).toEqual(["flux", "proxmox_csi", "sealed_secrets"].filter((r) => !releases.includes(r)));
+    if (layer00Type) expect(persistentAuth.resource![layer00Type]).toBeUndefined();
+    expect(Object.keys(persistentAuth.resource!).length).toBe(Object.keys(example.persistentAuth.resource!).length - (toggle === "sealed_secrets_enabled" ? 2 : toggle === "proxmox_csi_enabled" ? 4 : 0));
+    if (toggle === "proxmox_csi_enabled") expect(patchOf(infrastructure, "worker0").machine.nodeLabels).toBeUndefined();
+  });
+});
+
+describe("03-configuration", () => {
+  it("announces the LoadBalancer pool on layer 2", () => {
+    expect(resources(l03, "kubernetes_manifest").cilium_lb_pool.manifest).toMatchObject({
+      kind: "CiliumLoadBalancerIPPool",
+      spec: { blocks: [{ start: "192.168.10.200", stop: "192.168.10.220" }] },
+    });
+    expect(resources(l03, "kubernetes_manifest").cilium_l2_policy.manifest).toMatchObject({ kind: "CiliumL2AnnouncementPolicy", spec: { loadBalancerIPs: true } });
+    expect(l03.provider.kubernetes[0].host).toMatch(fromLayer("01-infrastructure"));
+  });
+
+  it("syncs the repository with Flux only when repository_name is set and Flux is on", () => {
+    expect(resources(l03, "kubernetes_manifest").flux_git_repository).toBeUndefined();
+    const { configuration } = synth({ cluster: { repository_name: "me/home-ops", repository_branch: "prod" } });
+    const manifests = resources(configuration, "kubernetes_manifest");
+    expect(manifests.flux_git_repository.manifest).toMatchObject({ kind: "GitRepository", spec: { url: "https://github.com/me/home-ops.git", ref: { branch: "prod" } } });
+    expect(manifests.flux_kustomization.manifest).toMatchObject({ kind: "Kustomization", spec: { path: "./kubernetes/flux/cluster", prune: true } });
+    expect(manifests.flux_kustomization.depends_on).toEqual(["kubernetes_manifest.flux_git_repository"]);
+    const off = synth({ cluster: { repository_name: "me/home-ops", flux_enabled: false } });
+    expect(resources(off.configuration, "kubernetes_manifest").flux_git_repository).toBeUndefined();
+  });
+
+  it("is empty when nothing is configured for it", () => {
+    const { configuration } = synth({ cluster: { cilium_loadbalancer_pool: undefined } });
+    expect(configuration.resource).toBeUndefined();
+    expect(configuration.provider).toBeUndefined();
+  });
+
+  it("puts every VM behind the Proxmox firewall when asked, controllers with the API and etcd open", () => {
+    expect(resources(l03, "proxmox_virtual_environment_firewall_options")).toEqual({});
+    const { configuration, infrastructure } = synth({ cluster: { proxmox_firewall_enabled: true, proxmox_firewall_allow_from: ["10.9.0.0/16"] } });
+    const options = resources(configuration, "proxmox_virtual_environment_firewall_options");
+    expect(Object.keys(options).sort()).toEqual(["controlplane0", "controlplane1", "controlplane2", "worker0", "worker1"]);
+    expect(options.worker0).toMatchObject({ enabled: true, input_policy: "DROP", output_policy: "ACCEPT", node_name: "pve", depends_on: ["proxmox_virtual_environment_firewall_rules.worker0"] });
+    expect(options.worker0.vm_id).toMatch(/cross-stack-output-proxmox_virtual_environment_vmworker0vm_id/);
+    const rules = resources(configuration, "proxmox_virtual_environment_firewall_rules");
+    const open = (node: string) => rules[node].rule.map((r: any) => `${r.source} ${r.proto}/${r.dport ?? "-"}`);
+    expect(open("controlplane0")).toEqual(expect.arrayContaining(["192.168.10.0/24 tcp/6443", "192.168.10.0/24 tcp/2379:2380", "192.168.10.0/24 tcp/50000", "10.9.0.0/16 tcp/6443", "10.9.0.0/16 tcp/50000"]));
+    expect(open("worker0")).not.toContain("192.168.10.0/24 tcp/6443");
+    expect(open("worker0")).not.toContain("10.9.0.0/16 tcp/6443");
+    expect(open("worker0")).toEqual(expect.arrayContaining(["192.168.10.0/24 tcp/10250", "192.168.10.0/24 udp/8472", "10.9.0.0/16 tcp/50000"]));
+    expect(resources(infrastructure, "proxmox_virtual_environment_vm").worker0.network_device[0].firewall).toBe(true);
+    expect(resources(l01, "proxmox_virtual_environment_vm").worker0.network_device[0].firewall).toBe(false);
+  });
+
+  it("makes the VMs marked vm_ha Proxmox HA resources, by their VM id from layer 01", () => {
+    const { configuration } = synth({ nodes: (n) => n.map((node) => (node.controller ? { ...node, vm_ha: true } : node)) });
+    const ha = resources(configuration, "proxmox_haresource");
+    expect(Object.keys(ha).sort()).toEqual(["controlplane0", "controlplane1", "controlplane2"]);
+    expect(ha.controlplane1.resource_id).toBe("vm:${data.terraform_remote_state.cross-stack-reference-input-01-infrastructure.outputs.cross-stack-output-proxmox_virtual_environment_vmcontrolplane1vm_id}");
+    expect(ha.controlplane1.state).toBe("started");
+  });
+});
+
+it("no layer contains a credential from the environment", () => {
+  const secrets = { PROXMOX_VE_API_TOKEN: "root@pam!ci=8c0ffee0-dead-beef-0000-5ecret000002", TF_HTTP_PASSWORD: "5ecret-http", TF_VAR_state_passphrase: "5ecret-passphrase-0123456789" };
+  const saved = { ...process.env };
+  Object.assign(process.env, secrets);
+  try {
+    const { text } = synth({ cluster: { state_encryption: true, repository_name: "me/home-ops", proxmox_firewall_enabled: true } });
+    expect(text).not.toMatch(/5ecret/);
+  } finally {
+    process.env = saved;
+  }
+});

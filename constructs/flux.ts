@@ -1,0 +1,26 @@
+import { release } from "@cdktf/provider-helm";
+import { Construct } from "constructs";
+
+export interface FluxProps {
+  /** Helm chart version of flux2 (fluxcd-community). */
+  readonly version: string;
+}
+
+/** The Flux controllers; what they sync is configured in layer 03, once their CRDs exist. */
+export class Flux extends Construct {
+  readonly release: release.Release;
+
+  constructor(scope: Construct, id: string, props: FluxProps) {
+    super(scope, id);
+    this.release = new release.Release(this, "Release", {
+      name: "flux",
+      namespace: "flux-system",
+      createNamespace: true,
+      repository: "https://fluxcd-community.github.io/helm-charts",
+      chart: "flux2",
+      version: props.version,
+      wait: true,
+    });
+    this.release.overrideLogicalId("flux");
+  }
+}
