@@ -1,0 +1,307 @@
+// Usage: npx tsx scripts/diff.ts --base <git ref> [--format text|markdown]      (npm run diff -- --base <ref>)
+//
+// What a change does to the synthesized stacks, for review: synthesizes the working tree and <ref> offline and
+// prints, per layer, the resources, data sources, outputs, providers and backend it adds, changes and removes,
+// with the attribute-level changes. Changes that destroy or may replace what layer 00 keeps for the life of the
+// cluster are flagged at the top. Secrets are never printed.
+// Exit status, like `terraform plan -detailed-exitcode`: 0 no changes, 2 changes, 1 error.
+//
+// Environment:
+//   CONFIG_DIR   folder of cluster.yaml and nodes.yaml (default "."), inside the repository; read from the
+//                working tree on one side and from <ref> on the other, as `npm run synth` reads it.
+//   *TOKEN*, *PASSWORD*, *SECRET*, *PASSPHRASE*, *KEY*   the values of these variables are never printed.
+//
+// How the base is built: a temporary `git worktree` of <ref> (removed afterwards, also on error or Ctrl-C)
+// that shares this tree's node_modules, and its .gen/ too unless <ref> vendors other provider schemas (then it
+// generates its own), compiled with its own scripts/build.mjs. Each side's cluster.yaml and nodes.yaml are
+// copied into a scratch folder with cdktf.out beside them, laid out as in the repository, so that the relative
+// state and credentials paths come out as for a user and equal on both sides.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { treeDigest } from "./bindings-digest";
+import { compare, type Stacks } from "./diff/compare";
+import { Masker } from "./diff/mask";
+import { renderMarkdown, renderText, type RenderInput } from "./diff/render";
+
+const ROOT = resolve(__dirname, "..");
+const CONFIG_FILES = ["cluster.yaml", "nodes.yaml"] as const;
+const FORMATS = ["text", "markdown"] as const;
+const USAGE = "usage: npm run diff -- --base <git ref> [--format text|markdown]";
+
+/** A failure the user can act on: printed as one message without a stack trace, exit status 1. */
+class DiffError extends Error {}
+
+interface Options {
+  /** The git ref to compare with, as given. */
+  readonly base: string;
+  readonly format: (typeof FORMATS)[number];
+  /** The config folder relative to the repository root, "." for the root. */
+  readonly configDir: string;
+}
+
+function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options | "help" {
+  let values: { base?: string; format?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { base: { type: "string" }, format: { type: "string", default: "text" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new DiffError(`${(e as Error).message}\n${USAGE}`);
+  }
+  if (values.help) return "help";
+
+  const problems: string[] = [];
+  if (!values.base) problems.push("--base <git ref> is required, e.g. --base origin/main");
+  const format = FORMATS.find((f) => f === values.format);
+  if (!format) problems.push(`--format must be text or markdown, got "${values.format}"`);
+  const configDir = relative(ROOT, resolve(env.CONFIG_DIR ?? ".")) || ".";
+  if (configDir.startsWith("..") || isAbsolute(configDir)) {
+    problems.push(`CONFIG_DIR ${env.CONFIG_DIR} is outside the repository; the base's config comes from the git ref, so it must be inside`);
+  }
+  if (problems.length) throw new DiffError(`${problems.join("\n")}\n${USAGE}`);
+  return { base: values.base!, format: format!, configDir };
+}
+
+// ----------------------------------------------------------------------------------------- running commands
+
+interface RunOptions {
+  readonly cwd: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Applied to the command's output before it goes into an error message. */
+  readonly rewrite?: (text: string) => string;
+}
+
+/** The command running now, stopped first when a signal arrives. */
+let running: ChildProcess | undefined;
+
+/**
+ * Runs a command to completion and returns its stdout; a failure becomes a DiffError with its output.
+ * Asynchronous on purpose: a blocked event loop would not see Ctrl-C until the command ends.
+ */
+function run(what: string, command: string, args: readonly string[], options: RunOptions): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    running = child;
+    const out: string[] = [];
+    const err: string[] = [];
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => out.push(chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => err.push(chunk));
+    child.on("error", (e) => reject(new DiffError(`${what}: ${e.message}`)));
+    child.on("close", (status, signal) => {
+      running = undefined;
+      if (status === 0) return resolvePromise(out.join("").trim());
+      const output = (options.rewrite ?? ((t: string) => t))(`${err.join("")}${out.join("")}`).trim();
+      reject(new DiffError(`${what} failed (${signal ?? `exit ${status}`})${output ? `:\n${output}` : ""}`));
+    });
+  });
+}
+
+function git(...args: string[]): Promise<string> {
+  return run(`git ${args.join(" ")}`, "git", args, { cwd: ROOT });
+}
+
+/** Stops the running command, if any, and waits (at most 5 s before SIGKILL) until it is gone. */
+function stopRunning(): Promise<void> {
+  const child = running;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const force = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.once("close", () => {
+      clearTimeout(force);
+      done();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+function progress(message: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`synth-diff: ${message}\n`);
+}
+
+// ------------------------------------------------------------------------------------------------ cleanups
+
+/** Undo steps, run newest first on the way out, whether by return, error or signal. */
+const cleanups: (() => void | Promise<void>)[] = [];
+let cleaning: Promise<void> | undefined;
+
+/**
+ * Runs the undo steps once, however many callers ask (the normal exit and a signal may both). Asynchronous, so
+ * that the event loop stays free to acknowledge signals: tsx SIGKILLs a child that leaves a relayed signal
+ * unacknowledged for about 60 ms, which would cut the cleanup short.
+ */
+function runCleanups(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length) {
+      try {
+        await cleanups.pop()!();
+      } catch (e) {
+        process.stderr.write(`synth-diff: cleanup: ${(e as Error).message}\n`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+// ---------------------------------------------------------------------------------------------- synthesis
+
+/**
+ * Compiles the app of `tree` with its own scripts/build.mjs and synthesizes `tree`'s config, copied to
+ * `scratch` with cdktf.out beside it. `label` prefixes file names in error messages ("" or "origin/main:").
+ */
+async function synthesize(tree: string, configDir: string, scratch: string, label: string): Promise<Stacks> {
+  const side = label ? label.slice(0, -1) : "the working tree";
+  await run(`compiling ${side} (scripts/build.mjs)`, process.execPath, [join(tree, "scripts/build.mjs")], { cwd: tree });
+
+  const configCopy = join(scratch, configDir);
+  mkdirSync(configCopy, { recursive: true });
+  for (const file of CONFIG_FILES) {
+    // A missing file is left for the app to report, in its own words.
+    if (existsSync(join(tree, configDir, file))) copyFileSync(join(tree, configDir, file), join(configCopy, file));
+  }
+  const outdir = join(scratch, "cdktf.out");
+  await run(`synthesizing ${side}`, process.execPath, [join(tree, "dist/main.js")], {
+    cwd: tree,
+    env: { ...process.env, CONFIG_DIR: configCopy, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
+    rewrite: (text) => text.split(`${scratch}/`).join(label),
+  });
+  return readStacks(outdir);
+}
+
+/** Every `stacks/<layer>/cdk.tf.json` under a cdktf outdir, by layer. */
+function readStacks(outdir: string): Stacks {
+  const dir = join(outdir, "stacks");
+  if (!existsSync(dir)) return {};
+  const layers = readdirSync(dir).filter((layer) => existsSync(join(dir, layer, "cdk.tf.json"))).sort();
+  return Object.fromEntries(layers.map((layer) => [layer, JSON.parse(readFileSync(join(dir, layer, "cdk.tf.json"), "utf8"))]));
+}
+
+interface BaseSide {
+  readonly stacks: Stacks;
+  /** What the reader should know about how the base was synthesized. */
+  readonly notes: string[];
+}
+
+/** Checks `commit` out in a temporary worktree under `scratch` and synthesizes it there. */
+async function synthesizeBase(ref: string, commit: string, configDir: string, scratch: string): Promise<BaseSide> {
+  const tree = join(scratch, "base-tree");
+  cleanups.push(() => removeWorktree(tree)); // also undoes a half-made worktree
+  await git("worktree", "add", "--detach", "--quiet", tree, commit);
+
+  const missing = ["main.ts", ...CONFIG_FILES.map((f) => join(configDir, f))].filter((path) => !existsSync(join(tree, path)));
+  if (missing.length) {
+    return { stacks: {}, notes: [`${ref} has no ${missing.join(", ")}: it predates the project or this config, so every layer shows as new.`] };
+  }
+  for (const required of ["scripts/build.mjs", "package.json"]) {
+    if (!existsSync(join(tree, required))) throw new DiffError(`cannot synthesize ${ref}: it has main.ts but no ${required}`);
+  }
+
+  const notes: string[] = [];
+  linkInto(tree, "node_modules");
+  if (bindingInputs(tree) === bindingInputs(ROOT)) {
+    if (!existsSync(join(ROOT, ".gen"))) throw new DiffError("the working tree has no .gen/; run npm ci (or npm run gen) first");
+    linkInto(tree, ".gen");
+  } else {
+    progress(`${ref} vendors other provider schemas; generating its bindings`);
+    await run(`generating the provider bindings of ${ref} (scripts/gen-bindings.sh)`, "bash", ["scripts/gen-bindings.sh"], { cwd: tree });
+    notes.push(`${ref} vendors other provider schemas than this branch; its bindings were generated from them.`);
+  }
+  if (readIfExists(join(tree, "package-lock.json")) !== readIfExists(join(ROOT, "package-lock.json"))) {
+    notes.push(`${ref} has another package-lock.json; it was synthesized with this branch's node_modules.`);
+  }
+  return { stacks: await synthesize(tree, configDir, join(scratch, "base"), `${ref}:`), notes };
+}
+
+/** Symlinks `<tree>/<name>` to the working tree's, unless the base has one of its own. */
+function linkInto(tree: string, name: string): void {
+  if (!existsSync(join(tree, name))) symlinkSync(join(ROOT, name), join(tree, name), "dir");
+}
+
+/** Removes a temporary worktree; the links into this tree are unlinked first, never followed. */
+async function removeWorktree(tree: string): Promise<void> {
+  for (const name of ["node_modules", ".gen"]) {
+    if (lstatSync(join(tree, name), { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(join(tree, name));
+  }
+  const removed = await git("worktree", "remove", "--force", tree).then(() => true, () => false);
+  if (!removed) {
+    rmSync(tree, { recursive: true, force: true });
+    await git("worktree", "prune");
+  }
+}
+
+/** What .gen/ is generated from: the vendored provider schemas and the providers cdktf.json asks for. */
+function bindingInputs(tree: string): string {
+  const schemas = join(tree, "providers/schema-cache");
+  const cdktf = readIfExists(join(tree, "cdktf.json"));
+  const providers = cdktf === undefined ? null : (JSON.parse(cdktf).terraformProviders ?? null);
+  return createHash("sha256")
+    .update(existsSync(schemas) ? treeDigest(schemas) : "no schemas")
+    .update(JSON.stringify(providers))
+    .digest("hex");
+}
+
+function readIfExists(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------- main
+
+async function main(argv: readonly string[], masker: Masker): Promise<number> {
+  const options = parseOptions(argv, process.env);
+  if (options === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+
+  const scratch = mkdtempSync(join(tmpdir(), "synth-diff-"));
+  cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
+  try {
+    const commit = spawnSync("git", ["rev-parse", "--verify", "--quiet", "--end-of-options", `${options.base}^{commit}`], { cwd: ROOT, encoding: "utf8" });
+    if (commit.status !== 0) {
+      throw new DiffError(`${options.base} is not a commit in this repository (in CI, check out with fetch-depth: 0 so that the base branch is there)`);
+    }
+    const baseCommit = commit.stdout.trim();
+
+    progress("synthesizing the working tree");
+    const head = await synthesize(ROOT, options.configDir, join(scratch, "head"), "");
+    progress(`synthesizing ${options.base} (${baseCommit.slice(0, 7)})`);
+    const base = await synthesizeBase(options.base, baseCommit, options.configDir, scratch);
+
+    const result = compare(base.stacks, head, { masker });
+    const input: RenderInput = { result, base: options.base, baseCommit, notes: base.notes };
+    process.stdout.write(masker.text(options.format === "markdown" ? renderMarkdown(input) : renderText(input)));
+    return result.changed ? 2 : 0;
+  } finally {
+    await runCleanups();
+  }
+}
+
+if (require.main === module) {
+  // A signal may come more than once (Ctrl-C reaches the whole process group, and tsx relays it again): the
+  // first stops the running command, cleans up and exits; later ones are ignored so they cannot cut that short.
+  let signalled = false;
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      if (signalled) return;
+      signalled = true;
+      // Once cleaning up has begun, the running command is part of it: let it finish.
+      void (cleaning ?? stopRunning().then(runCleanups)).finally(() => process.exit(128 + constants.signals[signal]));
+    });
+  }
+  const masker = Masker.fromEnv(process.env);
+  main(process.argv.slice(2), masker).then(
+    (status) => (process.exitCode = status),
+    (e: unknown) => {
+      if (!(e instanceof DiffError)) throw e;
+      if (signalled) return; // the command it reports was stopped by the signal
+      process.stderr.write(`synth-diff: ${masker.text(e.message)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

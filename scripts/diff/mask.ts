@@ -1,0 +1,113 @@
+// What a synth diff may print. A value is withheld when its attribute name says it is a credential, when it
+// looks like one whatever its name, or when it equals (or contains) the value of a secret environment variable.
+// The diff runs in CI next to the real credentials, and its output ends up in a public PR comment.
+
+/** Printed instead of a withheld value. */
+export const SENSITIVE = "(sensitive)";
+
+/** Attribute names whose values are never printed. Matched against every key on the path to a value. */
+export const SENSITIVE_NAME = /secret|token|password|key|cert|private|machine_secrets|client_configuration|kubeconfig|talosconfig/i;
+
+/** Environment variables whose values are never printed. */
+export const SECRET_ENV_NAME = /TOKEN|PASSWORD|SECRET|PASSPHRASE|KEY/i;
+
+/**
+ * A secret environment value shorter than this is withheld only where it is the whole value: searching text
+ * for a three-letter password would blank out innocent words, and a short value equal to it is still caught.
+ */
+export const MIN_SECRET_SUBSTRING = 6;
+
+const PEM = /-----BEGIN [A-Z0-9 ]*-----/;
+const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\./;
+/** `user@realm!tokenid=uuid`, the Proxmox API token format; `!=` alone (an expression) does not match. */
+const PROXMOX_TOKEN = /[^\s!=]+![^\s!=]+=\S+/;
+const BASE64_RUN = /[A-Za-z0-9+/]{41,}={0,2}/g;
+
+/**
+ * True for strings that look like a credential: a PEM block, a JWT, a Proxmox API token, or a base64 run of more
+ * than 40 characters. A base64 run must mix upper case, lower case and digits (or end in `=` padding), so that
+ * hex ids such as image-factory schematic ids and ordinary long words are printed.
+ */
+export function looksSecret(value: string): boolean {
+  if (PEM.test(value) || JWT.test(value) || PROXMOX_TOKEN.test(value)) return true;
+  for (const [run] of value.matchAll(BASE64_RUN)) {
+    if (run.endsWith("=") || (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run))) return true;
+  }
+  return false;
+}
+
+/** The object or list a string holds as JSON, or undefined when it holds anything else. */
+export function parseJsonContainer(text: string): object | undefined {
+  const start = text.trimStart()[0];
+  if (start !== "{" && start !== "[") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === "object" ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when an attribute of this name holds a credential. */
+export function isSensitiveName(name: string): boolean {
+  return SENSITIVE_NAME.test(name);
+}
+
+/** The non-empty values of the environment variables whose names match SECRET_ENV_NAME. */
+export function secretEnvValues(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => SECRET_ENV_NAME.test(name) && !!value)
+    .map(([, value]) => value as string);
+}
+
+/** One step of the path to a value: an object key or a list index. */
+export type PathSegment = string | number;
+
+/** Withholds secrets from values and text, given the secret values known from the environment. */
+export class Masker {
+  /** A masker that withholds the values of the secret variables of `env`. */
+  static fromEnv(env: NodeJS.ProcessEnv): Masker {
+    return new Masker(secretEnvValues(env));
+  }
+
+  private readonly secrets: readonly string[];
+
+  constructor(secrets: readonly string[] = []) {
+    // Longest first, so that text() replaces a secret before any shorter secret inside it.
+    this.secrets = [...new Set(secrets.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length);
+  }
+
+  /** True when this string must not be printed. */
+  isSecretString(value: string): boolean {
+    return looksSecret(value) || this.secrets.some((s) => value === s || (s.length >= MIN_SECRET_SUBSTRING && value.includes(s)));
+  }
+
+  /**
+   * The value as it may be printed: SENSITIVE when the path names a credential or the value is a secret
+   * string; for objects and lists, a copy with every secret leaf replaced by SENSITIVE.
+   */
+  value(path: readonly PathSegment[], value: unknown): unknown {
+    if (path.some((segment) => typeof segment === "string" && isSensitiveName(segment))) return SENSITIVE;
+    if (typeof value === "string") {
+      if (this.isSecretString(value)) return SENSITIVE;
+      // JSON inside a string (Talos machine-config patches): withheld whole when anything inside is a secret.
+      const inner = parseJsonContainer(value);
+      return inner === undefined || JSON.stringify(this.value(path, inner)) === JSON.stringify(inner) ? value : SENSITIVE;
+    }
+    if (typeof value === "number" || typeof value === "boolean") return this.secrets.includes(String(value)) ? SENSITIVE : value;
+    if (Array.isArray(value)) return value.map((element, i) => this.value([...path, i], element));
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, this.value([...path, key], child)]));
+    }
+    return value;
+  }
+
+  /** The last net, over finished output: every occurrence of a secret environment value replaced. */
+  text(output: string): string {
+    let out = output;
+    for (const secret of this.secrets) {
+      if (secret.length >= MIN_SECRET_SUBSTRING) out = out.split(secret).join(SENSITIVE);
+    }
+    return out;
+  }
+}
