@@ -11,7 +11,13 @@ const RUNS = 3;
 const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
 
 function writeConfig(dir: string, nodes: number): void {
-  const cluster = { ...parse(readFileSync(join(ROOT, "cluster.yaml"), "utf8")), node_cidr: "10.20.0.0/20", node_default_gateway: "10.20.0.1", cluster_api_addr: "10.20.0.2" };
+  const cluster = {
+    ...parse(readFileSync(join(ROOT, "cluster.yaml"), "utf8")),
+    node_cidr: "10.20.0.0/20",
+    node_default_gateway: "10.20.0.1",
+    cluster_api_addr: "10.20.0.2",
+    cilium_loadbalancer_pool: { start: "10.20.15.200", stop: "10.20.15.250" },
+  };
   const list = Array.from({ length: nodes }, (_, i) => ({
     name: `node${i}`,
     address: `10.20.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`,

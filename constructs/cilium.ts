@@ -1,4 +1,4 @@
-import { release } from "@cdktf/provider-helm";
+import * as release from "@cdktf/provider-helm/lib/release";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { stringify } from "yaml";

@@ -1,4 +1,4 @@
-import { manifest } from "@cdktf/provider-kubernetes";
+import * as manifest from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
 
 export interface FluxSyncProps {

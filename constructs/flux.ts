@@ -1,4 +1,4 @@
-import { release } from "@cdktf/provider-helm";
+import * as release from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
 
 export interface FluxProps {

@@ -1,5 +1,5 @@
-import { release } from "@cdktf/provider-helm";
-import { namespaceV1 } from "@cdktf/provider-kubernetes";
+import * as release from "@cdktf/provider-helm/lib/release";
+import * as namespaceV1 from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { stringify } from "yaml";

@@ -1,4 +1,5 @@
-import { privateKey, selfSignedCert } from "@cdktf/provider-tls";
+import * as privateKey from "@cdktf/provider-tls/lib/private-key";
+import * as selfSignedCert from "@cdktf/provider-tls/lib/self-signed-cert";
 import { Construct } from "constructs";
 
 export interface SealedSecretsKeyProps {

@@ -1,5 +1,6 @@
-import { release } from "@cdktf/provider-helm";
-import { namespaceV1, secretV1 } from "@cdktf/provider-kubernetes";
+import * as release from "@cdktf/provider-helm/lib/release";
+import * as namespaceV1 from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import * as secretV1 from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { Construct } from "constructs";
 import { stringify } from "yaml";
 

@@ -1,4 +1,4 @@
-import { sensitiveFile } from "@cdktf/provider-local";
+import * as sensitiveFile from "@cdktf/provider-local/lib/sensitive-file";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterKubeconfig } from "../.gen/providers/talos/cluster-kubeconfig";

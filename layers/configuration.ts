@@ -1,4 +1,4 @@
-import { provider as kubernetesProvider } from "@cdktf/provider-kubernetes";
+import * as kubernetesProvider from "@cdktf/provider-kubernetes/lib/provider";
 import { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";

@@ -1,4 +1,4 @@
-import { provider as helmProvider } from "@cdktf/provider-helm";
+import * as helmProvider from "@cdktf/provider-helm/lib/provider";
 import { LocalProvider } from "@cdktf/provider-local/lib/provider";
 import { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";

@@ -1,4 +1,4 @@
-import { provider as tlsProvider } from "@cdktf/provider-tls";
+import * as tlsProvider from "@cdktf/provider-tls/lib/provider";
 import { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";

@@ -1,5 +1,5 @@
-import { provider as helmProvider } from "@cdktf/provider-helm";
-import { provider as kubernetesProvider } from "@cdktf/provider-kubernetes";
+import * as helmProvider from "@cdktf/provider-helm/lib/provider";
+import * as kubernetesProvider from "@cdktf/provider-kubernetes/lib/provider";
 import { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { ClusterConfig } from "../config";
