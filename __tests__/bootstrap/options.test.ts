@@ -1,0 +1,106 @@
+// Arguments of ./bootstrap.sh: what each accepted command line means, and every refusal with its reason.
+import { describe, expect, it } from "vitest";
+import { destroysPersistentAuth, parseOptions, UsageError, type BootstrapOptions } from "../../scripts/bootstrap/options";
+
+const defaults: BootstrapOptions = {
+  help: false,
+  action: "apply",
+  planOnly: false,
+  autoApprove: false,
+  allowDirty: false,
+  only: undefined,
+  startFrom: undefined,
+  destroyTo: undefined,
+  includingPersistentAuth: false,
+  yesDestroyPersistentAuth: undefined,
+};
+
+function problems(argv: string[]): string[] {
+  try {
+    parseOptions(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return [...e.problems];
+    throw e;
+  }
+  throw new Error(`accepted: ${argv.join(" ")}`);
+}
+
+describe("parseOptions accepts", () => {
+  it.each<[string[], Partial<BootstrapOptions>]>([
+    [[], {}],
+    [["--help"], { help: true }],
+    [["-h"], { help: true }],
+    [["--plan"], { planOnly: true }],
+    [["--auto-approve", "--allow-dirty"], { autoApprove: true, allowDirty: true }],
+    [["--only=persistent-auth", "--auto-approve"], { only: "persistent-auth", autoApprove: true }],
+    [["--only", "01-infrastructure"], { only: "01-infrastructure" }],
+    [["--start-from=infrastructure"], { startFrom: "infrastructure" }],
+    [["--start-from", "01", "--plan"], { startFrom: "01", planOnly: true }],
+    [["--destroy"], { action: "destroy" }],
+    [["--destroy=services"], { action: "destroy", destroyTo: "services" }],
+    [["--destroy", "--plan"], { action: "destroy", planOnly: true }],
+    [["--destroy", "--including-persistent-auth"], { action: "destroy", includingPersistentAuth: true }],
+    [
+      ["--destroy=persistent-auth", "--including-persistent-auth", "--yes-destroy-persistent-auth=homelab"],
+      { action: "destroy", destroyTo: "persistent-auth", includingPersistentAuth: true, yesDestroyPersistentAuth: "homelab" },
+    ],
+    [
+      ["--destroy=00-persistent-auth", "--including-persistent-auth", "--yes-destroy-persistent-auth", "homelab"],
+      { action: "destroy", destroyTo: "00-persistent-auth", includingPersistentAuth: true, yesDestroyPersistentAuth: "homelab" },
+    ],
+    // --help wins over everything else, so that it always prints the usage.
+    [["--help", "--only=x", "--start-from=y"], { help: true, only: "x", startFrom: "y" }],
+  ])("%j", (argv, expected) => {
+    expect(parseOptions(argv)).toEqual({ ...defaults, ...expected });
+  });
+});
+
+describe("parseOptions refuses", () => {
+  it.each<[string[], RegExp]>([
+    [["--bogus"], /^unknown option --bogus/],
+    [["apply"], /^unexpected argument 'apply'/],
+    [["--plan=yes"], /^--plan takes no value, got 'yes'/],
+    [["--only"], /^--only needs a value: --only=<layer>/],
+    [["--only="], /^--only needs a value/],
+    [["--only", "--plan"], /^--only needs a value/],
+    [["--plan", "--plan"], /^--plan is given twice/],
+    [["--only=00", "--start-from=01"], /^--only and --start-from exclude each other/],
+    [["--destroy", "--only=01"], /^--only does not combine with --destroy/],
+    [["--destroy", "--start-from=01"], /^--start-from does not combine with --destroy/],
+    [["--including-persistent-auth"], /^--including-persistent-auth only goes with --destroy/],
+    [["--destroy", "--yes-destroy-persistent-auth=homelab"], /^--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth/],
+    [["--destroy=infrastructure", "--including-persistent-auth"], /^--including-persistent-auth destroys down to 00-persistent-auth, but --destroy=infrastructure stops above it/],
+  ])("%j", (argv, message) => {
+    const found = problems(argv);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+  });
+
+  it.each(["persistent-auth", "00-persistent-auth", "00", "0"])("--destroy=%s without --including-persistent-auth: the first key is missing", (layer) => {
+    const found = problems([`--destroy=${layer}`, "--auto-approve"]);
+    expect(found).toEqual([expect.stringMatching(/^refused: --destroy=\S+ destroys 00-persistent-auth .* takes two keys: --including-persistent-auth and the cluster name/)]);
+  });
+
+  it("even with the second key alone", () => {
+    expect(problems(["--destroy=persistent-auth", "--yes-destroy-persistent-auth=homelab"])).toEqual([
+      expect.stringMatching(/^refused:/),
+      expect.stringMatching(/^--yes-destroy-persistent-auth is the second key/),
+    ]);
+  });
+
+  it("reports every problem at once", () => {
+    expect(problems(["--bogus", "x", "--only=a", "--start-from=b", "--including-persistent-auth"])).toHaveLength(4);
+  });
+});
+
+describe("destroysPersistentAuth", () => {
+  it.each<[string[], boolean]>([
+    [[], false],
+    [["--destroy"], false],
+    [["--destroy=services"], false],
+    [["--destroy", "--including-persistent-auth"], true],
+    [["--destroy=persistent-auth", "--including-persistent-auth"], true],
+  ])("%j → %s", (argv, expected) => {
+    expect(destroysPersistentAuth(parseOptions(argv))).toBe(expected);
+  });
+});

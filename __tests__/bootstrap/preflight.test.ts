@@ -1,0 +1,240 @@
+// Preflight with the outside world replaced: every check runs, every problem is collected with a one-line reason
+// and a hint, checks are skipped only when what they need is missing, and the engine is never reached once the
+// run is refused.
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig, type ClusterDefinition } from "../../config";
+import type { EngineBinary, EngineRun } from "../../scripts/bootstrap/engine-binary";
+import type { Layer, StackJson } from "../../scripts/bootstrap/layers";
+import { parseOptions } from "../../scripts/bootstrap/options";
+import { countStateResources, runPreflight, type PreflightDeps, type PreflightInput } from "../../scripts/bootstrap/preflight";
+import { formatProblems } from "../../scripts/bootstrap/problem";
+import { exampleSources } from "../support/synth";
+
+const TOKEN = "root@pam!ci=00000000-0000-0000-0000-000000000000";
+const TOFU: EngineBinary = { path: "/bin/tofu", kind: "opentofu", version: "1.11.14" };
+const LAYERS: Layer[] = [
+  { name: "00-persistent-auth", dir: "/out/stacks/00-persistent-auth", dependencies: [] },
+  { name: "01-infrastructure", dir: "/out/stacks/01-infrastructure", dependencies: ["00-persistent-auth"] },
+];
+
+function definition(cluster: Record<string, unknown> = {}): ClusterDefinition {
+  return parseConfig(exampleSources({ cluster: { proxmox_csi_enabled: false, ...cluster } }));
+}
+
+interface World {
+  gitChanges?: string[];
+  notGit?: boolean;
+  missingNodeDeps?: string[];
+  config?: ClusterDefinition | ConfigError;
+  engine?: EngineBinary | string;
+  synthStatus?: number;
+  /** Validate diagnostics per layer. */
+  validate?: Record<string, Array<{ severity: "error" | "warning"; summary: string; detail?: string; address?: string }>>;
+  /** Failing backend init per layer. */
+  backendInitFails?: string[];
+  /** Resources in 00's state. */
+  persistentAuthResources?: number;
+}
+
+/** Fake deps that record every engine call and the synth environment. */
+function fakeDeps(world: World) {
+  const engineCalls: string[] = [];
+  const synthEnvs: NodeJS.ProcessEnv[] = [];
+  const log: string[] = [];
+  const deps: PreflightDeps = {
+    gitStatus: (dir) => (world.notGit ? { changes: [] } : { toplevel: dir, changes: world.gitChanges ?? [] }),
+    missingNodeDeps: () => world.missingNodeDeps ?? [],
+    loadConfig: () => {
+      const c = world.config ?? definition();
+      if (c instanceof ConfigError) throw c;
+      return c;
+    },
+    findEngine: () => world.engine ?? TOFU,
+    synth: (_repo, env) => {
+      synthEnvs.push(env);
+      return { status: world.synthStatus ?? 0, output: world.synthStatus ? "boom\nError: synth broke" : "" };
+    },
+    prepareStack: () => ({ status: 0, output: "" }),
+    readLayers: () => LAYERS,
+    readStack: (layer): StackJson =>
+      layer.name === "01-infrastructure"
+        ? { provider: { proxmox: [{ endpoint: "https://pve.example:8006/" }] }, resource: { local_sensitive_file: { kubeconfig: { filename: "${path.module}/../../../credentials/kubeconfig" } } } }
+        : { provider: { talos: [{}] } },
+    engine: (_engine, dir, args): EngineRun => {
+      const layer = dir.split("/").pop()!;
+      engineCalls.push(`${layer} ${args.filter((a) => a !== "-no-color" && a !== "-input=false").join(" ")}`);
+      if (args[0] === "init" && !args.includes("-backend=false") && world.backendInitFails?.includes(layer)) {
+        return { status: 1, stdout: "", stderr: "Error: Failed to get existing workspaces: HTTP remote state endpoint requires auth\n" };
+      }
+      if (args[0] === "validate") {
+        const diagnostics = world.validate?.[layer] ?? [];
+        return { status: diagnostics.some((d) => d.severity === "error") ? 1 : 0, stdout: JSON.stringify({ valid: true, diagnostics }), stderr: "" };
+      }
+      if (args[0] === "show") {
+        const n = world.persistentAuthResources ?? 1;
+        return { status: 0, stdout: JSON.stringify({ values: { root_module: { resources: Array(n).fill({}) } } }), stderr: "" };
+      }
+      return { status: 0, stdout: "", stderr: "" };
+    },
+    log: (line) => log.push(line),
+  };
+  return { deps, engineCalls, synthEnvs, log };
+}
+
+function run(argv: string[], world: World = {}, input: Partial<PreflightInput> = {}) {
+  const fake = fakeDeps(world);
+  const result = runPreflight(
+    {
+      options: parseOptions(argv),
+      repo: "/repo",
+      configDir: "/config",
+      outdir: "/out",
+      env: { PATH: "/bin", PROXMOX_VE_API_TOKEN: TOKEN, TF_HTTP_USERNAME: "u", TF_HTTP_PASSWORD: "p", TF_VAR_state_passphrase: "a passphrase of 16+ chars" },
+      stdinIsTTY: false,
+      ...input,
+    },
+    fake.deps,
+  );
+  return { ...result, ...fake, checks: result.problems.map((p) => p.check) };
+}
+
+const invalidConfig = () => {
+  try {
+    parseConfig(exampleSources({ cluster: { node_cidr: "not a cidr" } }));
+  } catch (e) {
+    return e as ConfigError;
+  }
+  throw new Error("expected an invalid config");
+};
+
+describe("preflight", () => {
+  it("passes a first bootstrap and plans 00 then 01 and the API wait", () => {
+    const r = run(["--auto-approve"], { persistentAuthResources: 0 });
+    expect(r.problems).toEqual([]);
+    expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(["apply 00-persistent-auth", "apply 01-infrastructure", "wait-api 01-infrastructure"]);
+    expect(r.engineCalls).toEqual([
+      "00-persistent-auth init -backend=false",
+      "00-persistent-auth validate -json",
+      "01-infrastructure init -backend=false",
+      "01-infrastructure validate -json",
+      "00-persistent-auth init",
+      "01-infrastructure init",
+      "00-persistent-auth show -json",
+    ]);
+  });
+
+  it("starts at 01 when 00 holds its secrets", () => {
+    expect(run(["--auto-approve"], { persistentAuthResources: 1 }).phases?.map((p) => p.layer)).toEqual(["01-infrastructure", "01-infrastructure"]);
+  });
+
+  // One table row per check: the world that breaks it, the reason and the hint.
+  it.each<[string, string[], World, Partial<PreflightInput>, RegExp, RegExp]>([
+    ["dirty work tree", ["--auto-approve"], { gitChanges: ["cluster.yaml", "notes.txt"] }, {}, /^the work tree \/config has uncommitted changes: cluster\.yaml, notes\.txt$/, /^commit or stash them, or pass --allow-dirty$/],
+    ["own outputs not ignored", ["--auto-approve"], { gitChanges: ["logs/bootstrap-1.log"] }, {}, /uncommitted changes: logs\/bootstrap-1\.log$/, /logs\/, state\/, credentials\/ and cdktf\.out\/ belong in \.gitignore/],
+    ["not in git", ["--auto-approve"], { notGit: true }, {}, /^\/config is not inside a git work tree/, /--allow-dirty/],
+    ["no node_modules", ["--auto-approve"], { missingNodeDeps: ["node_modules/cdktf/package.json"] }, {}, /^Node dependencies are not installed \(missing node_modules\/cdktf\/package\.json\)$/, /^run npm ci in \/repo$/],
+    ["invalid config", ["--auto-approve"], { config: invalidConfig() }, {}, /^the cluster configuration in \/config is invalid \(\d+ errors?\)$/, /^fix the lines above/],
+    ["no terminal to confirm on", [], {}, {}, /^stdin is not a terminal, so the plans cannot be confirmed$/, /--auto-approve .* or --plan/],
+    ["no engine", ["--auto-approve"], { engine: "neither tofu nor terraform is on PATH" }, {}, /^neither tofu nor terraform is on PATH$/, /^install OpenTofu .* or point TF_BINARY at tofu or terraform$/],
+    ["terraform with state_encryption", ["--auto-approve"], { engine: { path: "/bin/terraform", kind: "terraform", version: "1.9.8" }, config: definition({ state_encryption: true }) }, {}, /^state_encryption is on, and \/bin\/terraform is Terraform 1\.9\.8, which has no state encryption$/, /^use OpenTofu/],
+    ["http backend without credentials", ["--auto-approve"], { config: definition({ state_backend: { type: "http", address: "https://s.example/{layer}" } }) }, { env: { PROXMOX_VE_API_TOKEN: TOKEN, TF_HTTP_USERNAME: "u" } }, /^the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; TF_HTTP_PASSWORD is not set$/, /^export them/],
+    ["encryption without passphrase", ["--auto-approve"], { config: definition({ state_encryption: true }) }, { env: { PROXMOX_VE_API_TOKEN: TOKEN } }, /^state_encryption is on and TF_VAR_state_passphrase is not set$/, /^export TF_VAR_state_passphrase/],
+    ["short passphrase", ["--auto-approve"], { config: definition({ state_encryption: true }) }, { env: { PROXMOX_VE_API_TOKEN: TOKEN, TF_VAR_state_passphrase: "short" } }, /TF_VAR_state_passphrase is shorter than 16 characters$/, /16 characters or more/],
+    ["no Proxmox token for 01", ["--auto-approve"], {}, { env: {} }, /^01-infrastructure needs the Proxmox API: PROXMOX_VE_API_TOKEN is not set$/, /^export PROXMOX_VE_API_TOKEN=/],
+    ["malformed Proxmox token", ["--auto-approve"], {}, { env: { PROXMOX_VE_API_TOKEN: "root@pam:secret" } }, /^PROXMOX_VE_API_TOKEN is not of the form user@realm!tokenid=uuid$/, /API Tokens/],
+    ["synthesis fails", ["--auto-approve"], { synthStatus: 1 }, {}, /^synthesis failed \(exit 1\)$/, /^CONFIG_DIR=\/config npm run synth reproduces it$/],
+    ["unknown layer", ["--only=storage", "--auto-approve"], {}, {}, /^--only=storage names no layer; the layers are 00-persistent-auth, 01-infrastructure$/, /infrastructure/],
+    ["validate fails", ["--auto-approve"], { validate: { "01-infrastructure": [{ severity: "error", summary: "Unsupported argument", detail: "An argument named \"bogus\" is not expected here.", address: "proxmox_virtual_environment_vm.controlplane0" }] } }, {}, /^01-infrastructure: 1 error from tofu validate$/, /validate shows them in place/],
+    ["backend unreachable", ["--auto-approve"], { backendInitFails: ["01-infrastructure"] }, {}, /^01-infrastructure: the state backend could not be initialized$/, /^check state_backend in cluster\.yaml/],
+    ["01 before 00 ever existed", ["--start-from=01", "--auto-approve"], { persistentAuthResources: 0 }, {}, /^00-persistent-auth has never been applied/, /--only=persistent-auth first/],
+  ])("%s: one problem, one-line reason and hint", (_, argv, world, input, reason, hint) => {
+    const r = run(argv, world, input);
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0].reason).toMatch(reason);
+    expect(r.problems[0].hint).toMatch(hint);
+    expect(r.problems[0].reason).not.toContain("\n");
+    expect(r.problems[0].hint).not.toContain("\n");
+    expect(r.phases).toBeUndefined();
+  });
+
+  it("collects every problem of a run at once, and still validates", () => {
+    const r = run([], { gitChanges: ["cluster.yaml"], validate: { "00-persistent-auth": [{ severity: "error", summary: "Reference to undeclared input variable" }] } }, { env: {} });
+    expect(r.checks).toEqual(["git", "terminal", "environment", "validate"]);
+    expect(r.problems.find((p) => p.check === "validate")?.details).toEqual(["error: Reference to undeclared input variable"]);
+    // With problems found, the state backends are not touched.
+    expect(r.engineCalls.filter((c) => / init$| show /.test(c))).toEqual([]);
+    const text = formatProblems(r.problems);
+    expect(text.split("\n")[0]).toBe("preflight found 4 problems; nothing was changed:");
+    expect(text.match(/^ {4}hint: /gm)).toHaveLength(4);
+  });
+
+  it("an invalid config lists its file:line:col lines and skips synthesis and the engine", () => {
+    const r = run(["--auto-approve"], { config: invalidConfig() });
+    expect(r.problems[0].details).toEqual([expect.stringMatching(/^\/config\/cluster\.yaml:\d+:\d+ node_cidr: /)]);
+    expect(r.synthEnvs).toEqual([]);
+    expect(r.engineCalls).toEqual([]);
+    expect(r.log).toContain("  - synth, validate: skipped (the config is invalid)");
+  });
+
+  describe("the two keys of layer 00", () => {
+    const destroy00 = ["--destroy", "--including-persistent-auth", "--auto-approve"];
+
+    it.each<[string, string[], Partial<PreflightInput>, RegExp]>([
+      ["no second key, no terminal", destroy00, {}, /^destroying 00-persistent-auth needs the cluster name typed on a terminal, and stdin is not one$/],
+      ["no second key typed", destroy00, { stdinIsTTY: true }, /^destroying 00-persistent-auth needs the cluster name typed when asked$/],
+      ["the wrong name typed", destroy00, { stdinIsTTY: true, typedClusterName: "homelab2" }, /^refused: 'homelab2' is not the name of this cluster, so 00-persistent-auth stays$/],
+      ["the wrong name given", [...destroy00, "--yes-destroy-persistent-auth=prod"], {}, /^refused: 'prod' is not the name of this cluster/],
+    ])("%s: refused before synthesis and before the engine runs", (_, argv, input, reason) => {
+      const r = run(argv, {}, input);
+      expect(r.problems).toEqual([expect.objectContaining({ check: "persistent-auth", reason: expect.stringMatching(reason) })]);
+      expect(r.synthEnvs).toEqual([]);
+      expect(r.engineCalls).toEqual([]);
+    });
+
+    it.each<[string, string[], Partial<PreflightInput>]>([
+      ["typed", destroy00, { stdinIsTTY: true, typedClusterName: "homelab" }],
+      ["given", [...destroy00, "--yes-destroy-persistent-auth=homelab"], {}],
+    ])("both keys (%s): synthesized with the context that lifts prevent_destroy, destroyed top-down", (_, argv, input) => {
+      const r = run(argv, {}, input);
+      expect(r.problems).toEqual([]);
+      expect(r.synthEnvs.map((e) => e.CDKTF_CONTEXT_JSON)).toEqual(['{"allowDestroyPersistentAuth":"homelab"}']);
+      expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(["destroy 01-infrastructure", "destroy 00-persistent-auth"]);
+    });
+
+    it("any other run synthesizes without that context, even when the user exported it", () => {
+      const r = run(["--destroy", "--auto-approve"], {}, { env: { PROXMOX_VE_API_TOKEN: TOKEN, CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}' } });
+      expect(r.problems).toEqual([]);
+      expect(r.synthEnvs).toHaveLength(1);
+      expect(r.synthEnvs[0].CDKTF_CONTEXT_JSON).toBeUndefined();
+      expect(r.synthEnvs[0]).toMatchObject({ CONFIG_DIR: "/config", CDKTF_OUTDIR: "/out" });
+    });
+  });
+
+  it("--allow-dirty skips the git check", () => {
+    const r = run(["--allow-dirty", "--auto-approve"], { gitChanges: ["cluster.yaml"] });
+    expect(r.problems).toEqual([]);
+    expect(r.log).toContain("  - git: skipped (--allow-dirty)");
+  });
+
+  it("--plan needs no terminal, validates every layer and reads no state", () => {
+    const r = run(["--plan"]);
+    expect(r.problems).toEqual([]);
+    expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(["plan 00-persistent-auth", "plan 01-infrastructure"]);
+    expect(r.engineCalls.filter((c) => c.includes("show"))).toEqual([]);
+  });
+
+  it("--only=persistent-auth needs no Proxmox token (00 configures no proxmox provider here)", () => {
+    expect(run(["--only=persistent-auth", "--auto-approve"], {}, { env: {} }).problems).toEqual([]);
+  });
+});
+
+describe("countStateResources", () => {
+  it.each<[unknown, number]>([
+    [{ format_version: "1.0" }, 0],
+    [{ values: { root_module: {} } }, 0],
+    [{ values: { root_module: { resources: [{}, {}] } } }, 2],
+    [{ values: { root_module: { resources: [{}], child_modules: [{ resources: [{}], child_modules: [{ resources: [{}] }] }] } } }, 3],
+  ])("%j → %d", (state, expected) => {
+    expect(countStateResources(state as never)).toBe(expected);
+  });
+});

@@ -1,0 +1,124 @@
+// Runs the real ./bootstrap.sh of this checkout against a config folder of its own (CONFIG_DIR: a temporary git
+// repository), with a fake engine that records every call, for the fast tests. The engine tests
+// (__tests__/engine/bootstrap.test.ts) run the same script with the real OpenTofu.
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exampleSources, REPO, type SynthOptions } from "../support/synth";
+
+export { REPO };
+export const BOOTSTRAP = join(REPO, "bootstrap.sh");
+
+export interface ConfigRepo {
+  readonly dir: string;
+  /** Commits everything (the tree is clean afterwards). */
+  commit(message?: string): void;
+  remove(): void;
+}
+
+/**
+ * A temporary git repository holding cluster.yaml and nodes.yaml (the root example with `options` applied)
+ * and this repo's .gitignore (logs/, state/, credentials/ ignored), committed.
+ */
+export function configRepo(prefix: string, options: SynthOptions = {}): ConfigRepo {
+  const dir = mkdtempSync(join(tmpdir(), `bootstrap-${prefix}-`));
+  const sources = exampleSources(options);
+  writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
+  writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
+  copyFileSync(join(REPO, ".gitignore"), join(dir, ".gitignore"));
+  const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.invalid", ...args], { stdio: "pipe" });
+  git("init", "-q");
+  const repo: ConfigRepo = {
+    dir,
+    commit: (message = "config") => {
+      git("add", "-A");
+      git("commit", "-q", "--allow-empty", "-m", message);
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+  repo.commit();
+  return repo;
+}
+
+export interface RunResult {
+  readonly status: number | null;
+  /** stdout and stderr, interleaved as the script writes them (it sends both through one tee). */
+  readonly output: string;
+}
+
+export interface RunOptions {
+  readonly env?: Record<string, string | undefined>;
+  /** Run under `script`, so stdin is a terminal; `input` is typed into it. */
+  readonly tty?: boolean;
+  readonly input?: string;
+  readonly timeoutMs?: number;
+}
+
+/** Runs ./bootstrap.sh with CONFIG_DIR and the given arguments; stdin is /dev/null unless `tty`. */
+export function runBootstrap(configDir: string, args: readonly string[], options: RunOptions = {}): RunResult {
+  const env: NodeJS.ProcessEnv = { ...process.env, CONFIG_DIR: configDir, ...options.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const result = options.tty
+    ? spawnSync("script", ["-qec", [BOOTSTRAP, ...args].map(quote).join(" "), "/dev/null"], { cwd: REPO, env, input: options.input ?? "", encoding: "utf8", timeout: options.timeoutMs ?? 120_000 })
+    : spawnSync(BOOTSTRAP, args, { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", timeout: options.timeoutMs ?? 120_000 });
+  return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}`.replace(/\r\n/g, "\n") };
+}
+
+/** The log files bootstrap wrote under `<configDir>/logs`. */
+export function logFiles(configDir: string): string[] {
+  const dir = join(configDir, "logs");
+  return existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : [];
+}
+
+export interface FakeEngine {
+  /** Path for TF_BINARY. */
+  readonly path: string;
+  /** The environment that makes bootstrap use it. */
+  readonly env: Record<string, string>;
+  /** Every call so far, as its argument line. */
+  calls(): string[];
+}
+
+/**
+ * A stand-in for tofu: says it is OpenTofu 1.11.14, validates everything, reads a state of FAKE_STATE_RESOURCES
+ * resources (default 0), plans `planJson` (default: one resource to create), and records each call. With
+ * FAKE_APPLY_WAIT set, `apply` prints "applying (fake)" and waits for SIGINT, then says so and exits 1, as the
+ * real engine does after saving its state.
+ */
+export function fakeEngine(dir: string, planJson: object = { resource_changes: [{ address: "a.b", change: { actions: ["create"] } }] }): FakeEngine {
+  mkdirSync(dir, { recursive: true });
+  const log = join(dir, "calls.log");
+  const plan = join(dir, "plan.json");
+  writeFileSync(plan, JSON.stringify(planJson));
+  const path = join(dir, "tofu");
+  writeFileSync(
+    path,
+    `#!/usr/bin/env bash
+printf '%s\\n' "$*" >>"${log}"
+case "$1" in
+  version) echo "OpenTofu v1.11.14" ;;
+  validate) echo '{"valid":true,"error_count":0,"warning_count":0,"diagnostics":[]}' ;;
+  show)
+    if [[ "$*" == *.tfplan* ]]; then cat "${plan}"
+    elif (( \${FAKE_STATE_RESOURCES:-0} > 0 )); then echo '{"values":{"root_module":{"resources":[{}]}}}'
+    else echo '{"format_version":"1.0"}'; fi ;;
+  plan) echo "Plan: (fake)" ;;
+  apply)
+    if [[ -n "\${FAKE_APPLY_WAIT:-}" ]]; then
+      sleep 60 >/dev/null 2>&1 &
+      trap 'kill \$! 2>/dev/null; echo "engine: interrupted, state saved, lock released"; exit 1' INT
+      echo "applying (fake)"
+      wait
+    fi ;;
+esac
+`,
+  );
+  chmodSync(path, 0o755);
+  return {
+    path,
+    env: { TF_BINARY: path },
+    calls: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []),
+  };
+}

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# Brings the cluster described by cluster.yaml and nodes.yaml from nothing to working, layer by layer, and tears
+# layers down again. Every check runs before anything changes; the engine (OpenTofu or Terraform) runs directly in
+# each synthesized stack: init, plan -out, the plan shown and confirmed, apply of exactly that plan.
+#
+# Usage: ./bootstrap.sh [options]
+#
+#   (no option)               apply 00-persistent-auth if its state is empty (first bootstrap), then every layer
+#                             above it in order; after the layer that writes credentials/kubeconfig (01), wait
+#                             until the Kubernetes API answers before going on
+#   --start-from=<layer>      apply <layer> and every layer above it (00 included when named)
+#   --only=<layer>            apply <layer> alone
+#   --plan                    plan every layer in scope, in order, and apply nothing; a layer that reads a layer
+#                             with changes still to apply is not planned (it was validated by preflight)
+#   --auto-approve            apply each plan without asking (otherwise each plan's summary is shown and only
+#                             "yes" applies it; without a terminal on stdin the run refuses to start)
+#   --allow-dirty             skip the check that the git work tree holding the config is clean
+#   --destroy[=<layer>]       destroy from the highest layer down to <layer> (default 01-infrastructure),
+#                             top-down, each layer's destroy plan shown and confirmed first
+#   --including-persistent-auth
+#                             with --destroy: go down to 00-persistent-auth too (Talos PKI, CSI token,
+#                             sealed-secrets key). Second key: type the cluster name when asked, or
+#                             --yes-destroy-persistent-auth=<cluster name>. Only with both keys is the app
+#                             synthesized with the context that lifts prevent_destroy; without them the run stops
+#                             before the engine runs, and the engine itself would refuse (prevent_destroy)
+#   --yes-destroy-persistent-auth=<cluster name>
+#                             the second key without a terminal, for automation
+#   -h, --help                this text
+#
+#   <layer> is a stack name (01-infrastructure), the same without its number (infrastructure), or the number
+#   (01 or 1). The layers are those synthesized (cdktf.out/manifest.json), in name order.
+#
+# Preflight, every problem reported at once (one line each, with a hint), nothing changed when any is found:
+#   git work tree clean, Node dependencies installed, config valid, engine present (OpenTofu required with
+#   state_encryption), environment present, synthesis succeeds, `validate` of every stack in scope, state backends
+#   reachable, and whether layer 00's state is empty. Without a terminal, --auto-approve or --plan is required.
+#
+# Progress: a header and the elapsed time per phase, a summary table at the end (layer, action, result,
+# added/changed/destroyed, time); the first failing phase stops the run, naming the layer and the log. Everything
+# is also written to <log dir>/bootstrap-<UTC timestamp>.log.
+#
+# Environment:
+#   CONFIG_DIR              folder of cluster.yaml and nodes.yaml (default: this repository). state/,
+#                           credentials/ and logs/ live beside them; the git check covers the work tree holding it
+#   CDKTF_OUTDIR            where to synthesize (default: a private folder per run, removed at the end, so two runs
+#                           never share a working directory)
+#   TF_BINARY               the engine (default: tofu on PATH, else terraform)
+#   TF_CLI_CONFIG_FILE      the engine's CLI configuration (provider mirrors, ...), read by the engine
+#   PROXMOX_VE_API_TOKEN    Proxmox API token, user@realm!tokenid=uuid; needed by every layer that configures
+#                           the proxmox provider
+#   PROXMOX_VE_ENDPOINT     Proxmox API URL when a stack configures none (the config's proxmox_api_url wins)
+#   TF_HTTP_USERNAME, TF_HTTP_PASSWORD
+#                           credentials of the http state backend (state_backend.type: http)
+#   TF_VAR_state_passphrase passphrase of state_encryption (16 characters or more)
+#   BOOTSTRAP_LOG_DIR       folder of the log files (default: $CONFIG_DIR/logs)
+#   BOOTSTRAP_LOCK_TIMEOUT  how long the engine waits for a state lock held by someone else (default: 0s, fail
+#                           at once)
+#   BOOTSTRAP_API_TIMEOUT   seconds to wait for the Kubernetes API (default: 600)
+#   BOOTSTRAP_API_INTERVAL  seconds between two attempts (default: 10)
+#   BOOTSTRAP_PREPARE_STACK TESTS ONLY: a shell command run in each stack folder right after synthesis, with
+#                           BOOTSTRAP_STACK_DIR set to it (the engine tests rewrite stand-in provider versions
+#                           with it); never set it for a real cluster
+#   TMPDIR                  where the per-run folder is created (default: /tmp)
+#
+# Exit status: 0 done, 1 a check or a phase failed (or a plan was declined), 2 bad arguments.
+set -Eeuo pipefail
+shopt -s inherit_errexit
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly REPO TOOL="${REPO}/dist/bootstrap.cjs"
+readonly LOCK_TIMEOUT="${BOOTSTRAP_LOCK_TIMEOUT:-0s}"
+export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
+
+CONFIG_DIR="${CONFIG_DIR:-${REPO}}"
+ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 ENGINE="" LOG_FILE="" RUN_DIR="" OUTDIR="" TEE_PID="" FINISHED=""
+PHASES=()
+
+# The one way to stop: message on stderr, exit 1 (the EXIT trap prints the summary and removes the run folder).
+fail() {
+  printf 'bootstrap: error: %s\n' "$*" >&2
+  exit 1
+}
+
+log() { printf '%s\n' "$*"; }
+
+header() { printf '\n=== %s\n' "$*"; }
+
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
+
+# tee that outlives Ctrl-C: an interrupted engine still prints, saves its state and releases its lock.
+keep_tee() {
+  trap '' INT TERM
+  exec tee "$@"
+}
+
+# The TypeScript half (scripts/bootstrap/cli.ts), compiled by prepare_tool.
+ts() { node "${TOOL}" "$@"; }
+
+prepare_tool() {
+  command -v node >/dev/null || fail "node is not on PATH: install Node.js 20.19 or newer"
+  [[ -d "${REPO}/node_modules/esbuild" ]] || fail "Node dependencies are not installed: run npm ci in ${REPO}"
+  node "${REPO}/scripts/bootstrap/build.mjs" || fail "could not compile scripts/bootstrap (see above)"
+  [[ -d "${CONFIG_DIR}" ]] || fail "CONFIG_DIR=${CONFIG_DIR} is not a directory"
+  CONFIG_DIR="$(cd "${CONFIG_DIR}" && pwd)"
+}
+
+parse_arguments() {
+  local out key value status=0
+  out="$(ts args -- "$@")" || status=$?
+  ((status == 0)) || exit "${status}"
+  while IFS='=' read -r key value; do
+    case "${key}" in
+      help) if ((value)); then usage && exit 0; fi ;;
+      ask_cluster_name) ASK_CLUSTER_NAME="${value}" ;;
+      auto_approve) AUTO_APPROVE="${value}" ;;
+    esac
+  done <<<"${out}"
+}
+
+start_log() {
+  local dir="${BOOTSTRAP_LOG_DIR:-${CONFIG_DIR}/logs}" stamp version
+  umask 077
+  mkdir -p "${dir}" || fail "cannot create the log folder ${dir}"
+  stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+  LOG_FILE="${dir}/bootstrap-${stamp}.log"
+  [[ ! -e "${LOG_FILE}" ]] || LOG_FILE="${dir}/bootstrap-${stamp}-$$.log"
+  RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bootstrap.XXXXXX")"
+  OUTDIR="${CDKTF_OUTDIR:-${RUN_DIR}/cdktf.out}"
+  trap finish EXIT
+  exec > >(keep_tee -a "${LOG_FILE}") 2>&1
+  TEE_PID=$!
+  version="$(git -C "${REPO}" describe --always --dirty 2>/dev/null || printf 'not a git checkout')"
+  header "bootstrap $*"
+  log "config: ${CONFIG_DIR}"
+  log "code:   ${REPO} (${version})"
+  log "synth:  ${OUTDIR}"
+  log "log:    ${LOG_FILE}"
+}
+
+# Layer 00's second key, typed: asked before preflight so that nothing runs until both keys are in. Without a
+# terminal or a valid config nothing is asked, and preflight refuses with the reason.
+confirm_persistent_auth() {
+  local name
+  ((ASK_CLUSTER_NAME)) || return 0
+  [[ -t 0 ]] || return 0
+  name="$(ts cluster-name --config-dir "${CONFIG_DIR}")" || return 0
+  header "confirm: destroy 00-persistent-auth of ${name}"
+  log "This destroys the cluster's Talos PKI and tokens (and the CSI token, sealed-secrets key). Nodes built"
+  log "from them can never join again and sealed secrets can never be decrypted again."
+  read -r -p "Type the cluster name (${name}) to confirm: " TYPED_CLUSTER_NAME || TYPED_CLUSTER_NAME=""
+}
+
+preflight() {
+  local out line status=0 start=${SECONDS} typed=()
+  header "preflight"
+  if [[ -n "${TYPED_CLUSTER_NAME+set}" ]]; then typed=(--typed-cluster-name "${TYPED_CLUSTER_NAME}"); fi
+  out="$(ts preflight --config-dir "${CONFIG_DIR}" --outdir "${OUTDIR}" --run-dir "${RUN_DIR}" "${typed[@]}" -- "$@")" ||
+    status=$?
+  ((status == 0)) || fail "preflight failed; nothing was changed"
+  while IFS= read -r line; do
+    case "${line}" in
+      engine=*) ENGINE="${line#engine=}" ;;
+      phase=*) PHASES+=("${line#phase=}") ;;
+    esac
+  done <<<"${out}"
+  log "-- preflight passed in $((SECONDS - start))s: ${#PHASES[@]} phase(s)"
+}
+
+# Appends a line to results.tsv: layer action result add change destroy seconds.
+record() {
+  local seconds=$((SECONDS - $7))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "${seconds}" >>"${RUN_DIR}/results.tsv"
+  log "-- ${1}: ${3} in ${seconds}s"
+}
+
+# fail_phase <layer> <action> <start> <message>
+fail_phase() {
+  record "$1" "$2" failed - - - "$3"
+  fail "$4"
+}
+
+# Runs the engine in a stack folder; its output is shown, logged and kept for explain-failure.
+engine_in() {
+  local dir="$1"
+  shift
+  (cd "${dir}" && "${ENGINE}" "$@") 2>&1 | keep_tee "${RUN_DIR}/engine.out"
+}
+
+# engine_failed <layer> <action> <start> <command>
+engine_failed() {
+  ts explain-failure --layer "$1" --engine "${ENGINE}" --output "${RUN_DIR}/engine.out" --config-dir "${CONFIG_DIR}" || true
+  fail_phase "$1" "$2" "$3" "${4} of ${1} failed"
+}
+
+confirm_apply() {
+  local answer=""
+  ((AUTO_APPROVE)) && return 0
+  read -r -p "${1} ${2}: apply this plan? Only 'yes' is accepted: " answer || return 1
+  [[ "${answer}" == yes ]]
+}
+
+# apply | destroy | plan | plan-destroy of one layer: plan -out, summary, confirm, apply that plan.
+engine_phase() {
+  local action="$1" layer="$2" dir="$3" start=${SECONDS} blocker counts add change destroy changes
+  local plan_file="${RUN_DIR}/${layer}.tfplan" destroy_flag=() done_result=applied none_result="no changes"
+  if [[ "${action}" == plan ]]; then
+    blocker="$(ts blocked-by --run-dir "${RUN_DIR}" "${layer}")" || fail_phase "${layer}" "${action}" "${start}" "internal: blocked-by"
+    if [[ -n "${blocker}" ]]; then
+      log "not planned: ${blocker} has changes still to apply and ${layer} reads it; preflight validated ${layer}"
+      record "${layer}" "${action}" "validated only" - - - "${start}"
+      return
+    fi
+  fi
+  if [[ "${action}" == destroy || "${action}" == plan-destroy ]]; then
+    destroy_flag=(-destroy) done_result=destroyed none_result="nothing to destroy"
+    # An empty layer is not planned: its configuration may read layers below that are gone already.
+    counts="$(ts state-resources --engine "${ENGINE}" --dir "${dir}")" ||
+      fail_phase "${layer}" "${action}" "${start}" "could not read the state of ${layer}"
+    if ((counts == 0)); then
+      record "${layer}" "${action}" "${none_result}" 0 0 0 "${start}"
+      return
+    fi
+  fi
+  engine_in "${dir}" plan -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${destroy_flag[@]}" "-out=${plan_file}" ||
+    engine_failed "${layer}" "${action}" "${start}" plan
+  counts="$(ts plan-summary --engine "${ENGINE}" --dir "${dir}" --plan "${plan_file}")" ||
+    fail_phase "${layer}" "${action}" "${start}" "could not read the plan of ${layer}"
+  read -r add change destroy changes <<<"${counts}"
+  if ((changes == 0)); then
+    record "${layer}" "${action}" "${none_result}" "${add}" "${change}" "${destroy}" "${start}"
+    return
+  fi
+  if [[ "${action}" == plan || "${action}" == plan-destroy ]]; then
+    record "${layer}" "${action}" planned "${add}" "${change}" "${destroy}" "${start}"
+    return
+  fi
+  if ! confirm_apply "${layer}" "${action}"; then
+    record "${layer}" "${action}" declined "${add}" "${change}" "${destroy}" "${start}"
+    fail "${action} of ${layer} declined; the layers after it were not touched"
+  fi
+  engine_in "${dir}" apply -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${plan_file}" ||
+    engine_failed "${layer}" "${action}" "${start}" apply
+  record "${layer}" "${action}" "${done_result}" "${add}" "${change}" "${destroy}" "${start}"
+}
+
+wait_api_phase() {
+  local layer="$1" kubeconfig="$2" start=${SECONDS}
+  ts wait-api --kubeconfig "${kubeconfig}" ||
+    fail_phase "${layer}" wait-api "${start}" "the Kubernetes API of the cluster did not become ready"
+  record "${layer}" wait-api ready - - - "${start}"
+}
+
+run_phases() {
+  local i=0 phase action layer target
+  for phase in "${PHASES[@]}"; do
+    i=$((i + 1))
+    IFS=$'\t' read -r action layer target <<<"${phase}"
+    header "[${i}/${#PHASES[@]}] ${action} ${layer}"
+    case "${action}" in
+      apply | destroy | plan | plan-destroy) engine_phase "${action}" "${layer}" "${target}" ;;
+      wait-api) wait_api_phase "${layer}" "${target}" ;;
+      *) fail "internal: unknown phase ${action}" ;;
+    esac
+  done
+}
+
+# EXIT trap: the summary table, the verdict, the run folder removed. Safe to run twice.
+finish() {
+  local status=$?
+  [[ -z "${FINISHED}" ]] || return 0
+  FINISHED=1
+  if [[ -n "${RUN_DIR}" && -d "${RUN_DIR}" ]]; then
+    ts summary --run-dir "${RUN_DIR}" --seconds "${SECONDS}" || true
+    rm -rf "${RUN_DIR:?}"
+  fi
+  if ((status == 0)); then
+    log "bootstrap: done in ${SECONDS}s; log: ${LOG_FILE}"
+  else
+    log "bootstrap: failed (exit ${status}); log: ${LOG_FILE}" >&2
+  fi
+  # Let the log's tee finish before the shell returns.
+  if [[ -n "${TEE_PID}" ]]; then
+    exec >&- 2>&-
+    wait "${TEE_PID}" || true
+  fi
+}
+
+main() {
+  prepare_tool
+  parse_arguments "$@"
+  start_log "$@"
+  confirm_persistent_auth
+  preflight "$@"
+  run_phases
+}
+
+main "$@"

@@ -1,0 +1,151 @@
+// Command-line options of ./bootstrap.sh. Pure: no config, no engine, no files. Layer names stay as typed
+// here (the layers are only known after synthesis); only layer 00 is recognized now, because refusing to
+// destroy it must happen before anything else runs.
+import { isPersistentAuth } from "./layers";
+
+export interface BootstrapOptions {
+  /** `--help`: print the usage and do nothing else. */
+  readonly help: boolean;
+  /** What the run does to each layer in scope. */
+  readonly action: "apply" | "destroy";
+  /** `--plan`: plan every layer in scope, apply nothing. */
+  readonly planOnly: boolean;
+  /** `--auto-approve`: apply each plan without asking. */
+  readonly autoApprove: boolean;
+  /** `--allow-dirty`: skip the clean git work tree check. */
+  readonly allowDirty: boolean;
+  /** `--only=<layer>`, as typed. */
+  readonly only?: string;
+  /** `--start-from=<layer>`, as typed. */
+  readonly startFrom?: string;
+  /**
+   * Lowest layer `--destroy` goes down to, as typed.
+   * @default - 01-infrastructure; 00-persistent-auth with --including-persistent-auth
+   */
+  readonly destroyTo?: string;
+  /** `--including-persistent-auth`: the first key to destroy layer 00. */
+  readonly includingPersistentAuth: boolean;
+  /** `--yes-destroy-persistent-auth=<cluster name>`: the second key, instead of typing the cluster name. */
+  readonly yesDestroyPersistentAuth?: string;
+}
+
+/** Bad command line: every problem, one per line. Exit status 2. */
+export class UsageError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("\n"));
+    this.name = "UsageError";
+  }
+}
+
+interface OptionSpec {
+  /** `none`: a flag; `required`: `--x=v` or `--x v`; `optional`: only `--x=v` gives a value. */
+  readonly value: "none" | "required" | "optional";
+  readonly meta?: string;
+}
+
+/** Every option, for the parser and for the test that checks the usage text documents each one. */
+export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  help: { value: "none" },
+  plan: { value: "none" },
+  "auto-approve": { value: "none" },
+  "allow-dirty": { value: "none" },
+  only: { value: "required", meta: "<layer>" },
+  "start-from": { value: "required", meta: "<layer>" },
+  destroy: { value: "optional", meta: "<layer>" },
+  "including-persistent-auth": { value: "none" },
+  "yes-destroy-persistent-auth": { value: "required", meta: "<cluster name>" },
+};
+
+/** Parses the arguments of ./bootstrap.sh; throws UsageError listing every problem. */
+export function parseOptions(argv: readonly string[]): BootstrapOptions {
+  const problems: string[] = [];
+  const given = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "-h") {
+      given.set("help", true);
+      continue;
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    if (!m) {
+      problems.push(`unexpected argument '${arg}' (options start with --; see --help)`);
+      continue;
+    }
+    const [, name, inline] = m;
+    const spec = OPTIONS[name];
+    if (!spec) {
+      problems.push(`unknown option --${name} (see --help)`);
+      continue;
+    }
+    let value: string | true = true;
+    if (spec.value === "none") {
+      if (inline !== undefined) problems.push(`--${name} takes no value, got '${inline}'`);
+    } else if (inline !== undefined) {
+      value = inline;
+    } else if (spec.value === "required") {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith("-")) {
+        problems.push(`--${name} needs a value: --${name}=${spec.meta}`);
+        continue;
+      }
+      value = next;
+      i++;
+    }
+    if (value === "") {
+      problems.push(`--${name} needs a value: --${name}=${spec.meta}`);
+      continue;
+    }
+    if (given.has(name)) problems.push(`--${name} is given twice`);
+    given.set(name, value);
+  }
+
+  const str = (name: string) => {
+    const v = given.get(name);
+    return typeof v === "string" ? v : undefined;
+  };
+  const destroy = given.get("destroy");
+  const options: BootstrapOptions = {
+    help: given.has("help"),
+    action: destroy === undefined ? "apply" : "destroy",
+    planOnly: given.has("plan"),
+    autoApprove: given.has("auto-approve"),
+    allowDirty: given.has("allow-dirty"),
+    only: str("only"),
+    startFrom: str("start-from"),
+    destroyTo: typeof destroy === "string" ? destroy : undefined,
+    includingPersistentAuth: given.has("including-persistent-auth"),
+    yesDestroyPersistentAuth: str("yes-destroy-persistent-auth"),
+  };
+  if (options.help) return options;
+
+  if (options.only !== undefined && options.startFrom !== undefined) {
+    problems.push("--only and --start-from exclude each other: --only runs one layer, --start-from that layer and every one above it");
+  }
+  if (options.action === "destroy") {
+    for (const name of ["only", "start-from"] as const) {
+      if (given.has(name)) problems.push(`--${name} does not combine with --destroy: --destroy=<layer> destroys from the highest layer down to <layer>`);
+    }
+    const to = options.destroyTo;
+    if (to !== undefined && isPersistentAuth(to) && !options.includingPersistentAuth) {
+      problems.push(
+        `refused: --destroy=${to} destroys 00-persistent-auth (the cluster's PKI and tokens), which takes two keys: ` +
+          `--including-persistent-auth and the cluster name (typed when asked, or --yes-destroy-persistent-auth=<cluster name>)`,
+      );
+    }
+    if (to !== undefined && !isPersistentAuth(to) && options.includingPersistentAuth) {
+      problems.push(`--including-persistent-auth destroys down to 00-persistent-auth, but --destroy=${to} stops above it: use --destroy alone`);
+    }
+  } else {
+    if (options.includingPersistentAuth) problems.push("--including-persistent-auth only goes with --destroy");
+  }
+  if (options.yesDestroyPersistentAuth !== undefined && !options.includingPersistentAuth) {
+    problems.push("--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth (and --destroy) as well");
+  }
+  if (problems.length > 0) throw new UsageError(problems);
+  return options;
+}
+
+/** Whether the run destroys layer 00 (both keys still to be checked against the cluster name). */
+export function destroysPersistentAuth(options: BootstrapOptions): boolean {
+  return options.action === "destroy" && options.includingPersistentAuth;
+}
