@@ -279,9 +279,9 @@ describe("state encryption", () => {
       expect(stack.terraform.encryption).toEqual({
         key_provider: { pbkdf2: { state: { passphrase: "${var.state_passphrase}" } } },
         method: { aes_gcm: { state: { keys: "${key_provider.pbkdf2.state}" } } },
-        state: { method: "${method.aes_gcm.state}", enforced: true },
-        plan: { method: "${method.aes_gcm.state}", enforced: true },
-        remote_state_data_sources: { default: { method: "${method.aes_gcm.state}" } },
+        state: { method: "method.aes_gcm.state", enforced: true },
+        plan: { method: "method.aes_gcm.state", enforced: true },
+        remote_state_data_sources: { default: { method: "method.aes_gcm.state" } },
       });
       expect(stack.variable.state_passphrase).toMatchObject({ type: "string", sensitive: true });
       expect(stack.variable.state_passphrase.default).toBeUndefined();

@@ -16,7 +16,8 @@ export function encryptState(stack: TerraformStack): void {
     description: "Passphrase of the state encryption (at least 16 characters); set TF_VAR_state_passphrase.",
   });
   passphrase.overrideLogicalId(STATE_PASSPHRASE_VARIABLE);
-  const method = "${method.aes_gcm.state}";
+  // Encryption settings are static references: in JSON syntax a bare expression, not a "${...}" template.
+  const method = "method.aes_gcm.state";
   stack.addOverride("terraform.encryption", {
     key_provider: { pbkdf2: { state: { passphrase: `\${var.${STATE_PASSPHRASE_VARIABLE}}` } } },
     method: { aes_gcm: { state: { keys: "${key_provider.pbkdf2.state}" } } },

@@ -106,7 +106,7 @@ export class TalosNodeVm extends Construct {
       bootOrder: ["scsi0", "ide2"],
       // network_device is a list-of-objects attribute: in JSON syntax every attribute of the object must be
       // present, so the provider's defaults are spelled out (0 means "none" for vlan_id, rate_limit, queues);
-      // the deprecated `enabled` is set to null below.
+      // the deprecated `enabled`, and mac_address when Proxmox assigns it, are set to null below.
       networkDevice: [
         {
           bridge: props.bridge,
@@ -134,6 +134,7 @@ export class TalosNodeVm extends Construct {
       },
     });
     this.resource.addOverride("network_device.0.enabled", null);
+    if (props.macAddress === undefined) this.resource.addOverride("network_device.0.mac_address", null);
     this.resource.overrideLogicalId(tfName(props.name));
   }
 

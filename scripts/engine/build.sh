@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Builds the OpenTofu CLI and the Terraform providers our stacks use from their Go modules, fetched
+# through the Go module proxy only and pinned by tools/<name>/go.mod + go.sum, into a cache outside
+# the repo:
+#
+#   <dir>/bin/tofu
+#   <dir>/mirror/<host>/<namespace>/<type>/<built version>/<os>_<arch>/terraform-provider-<type>_v<built version>
+#   <dir>/tofurc           CLI config whose only content is a filesystem_mirror on <dir>/mirror
+#   <dir>/providers.json   {"<ns>/<type>": {"pinned": ..., "built": ..., "why": ...}} (see BINARIES)
+#
+# <dir> is ${XDG_CACHE_HOME:-$HOME/.cache}/talos-proxmox-cdktf/engine/<key>, where <key> hashes the
+# table below, tools/*/go.mod and go.sum, and the Go version: a changed pin builds into a new
+# directory. Binaries already there are skipped; re-running is safe.
+#
+# Usage:
+#   scripts/engine/build.sh               build what is missing, then print the env lines
+#   scripts/engine/build.sh --print-env   print the env lines only; exit 1 if not fully built
+# The env lines are:
+#   TOFU=<dir>/bin/tofu
+#   TF_CLI_CONFIG_FILE=<dir>/tofurc
+#   ENGINE_PROVIDERS=<dir>/providers.json
+#
+# Environment:
+#   XDG_CACHE_HOME        cache root (default: $HOME/.cache)
+#   GOPROXY, GOMODCACHE,  Go's own settings, used as they are (the build is GOTOOLCHAIN=local,
+#   GOCACHE               CGO_ENABLED=0, -mod=readonly: it never changes a version)
+set -Eeuo pipefail
+shopt -s inherit_errexit
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly ROOT TOOLS="${ROOT}/tools"
+readonly HOSTS=(registry.opentofu.org registry.terraform.io)
+
+# The one record of what is built. A provider's "built" version differs from its "pinned" one (the
+# version our stacks require) only when the proxy does not serve the pinned release: then a STAND-IN
+# is built, its mirror entry carries the built version, and the engine tests rewrite the stacks'
+# required version to it (nothing else).
+# name|namespace/type (- for the CLI)|pinned|built|package|extra -ldflags as upstream's release sets them|why
+readonly BINARIES=(
+  "tofu|-|1.11.14|1.11.14|github.com/opentofu/opentofu/cmd/tofu|-X github.com/opentofu/opentofu/version.dev=no|"
+  "proxmox|bpg/proxmox|0.111.1|0.111.1|github.com/bpg/terraform-provider-proxmox|-X main.version=0.111.1 -X main.commit=b22fe919fc34476b232191b69c8907f0c1aa5bea|"
+  "talos|siderolabs/talos|0.11.0|0.8.0|github.com/siderolabs/terraform-provider-talos|-X main.version=0.8.0 -X main.commit=782cb2ceb6edb0f3098f03dddd0333ac33febd29|the Go module proxy serves v0.8.0 and v0.7.1 of github.com/siderolabs/terraform-provider-talos, not v0.8.1 or v0.9.0 and later"
+  "local|hashicorp/local|2.6.1|2.9.0|github.com/terraform-providers/terraform-provider-local||the Go module proxy serves only 2.9.0 (as a pseudo-version of its tag commit 3561e410f9fe), not 2.6.1"
+  "tls|hashicorp/tls|4.1.0|4.3.1-0.20260819085117-d044ca7c6f52|github.com/hashicorp/terraform-provider-tls||the Go module proxy serves no tagged release, only main-branch commit d044ca7c6f52 after 4.3.0 (labelled like a Go pseudo-version)"
+  "helm|hashicorp/helm|3.1.1|3.2.1-0.20260629194918-a4f1c1d8b008|github.com/hashicorp/terraform-provider-helm|-X main.Version=3.2.1-0.20260629194918-a4f1c1d8b008|the Go module proxy serves no tagged release, only main-branch commit a4f1c1d8b008 after 3.2.0 (labelled like a Go pseudo-version)"
+  "kubernetes|hashicorp/kubernetes|2.38.0|3.2.2-0.20260821094251-3a33fb6cc605|github.com/hashicorp/terraform-provider-kubernetes|-X main.Version=3.2.2-0.20260821094251-3a33fb6cc605|the Go module proxy serves no tagged release, only main-branch commit 3a33fb6cc605 after 3.2.1 (labelled like a Go pseudo-version)"
+)
+
+export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
+
+log() { printf '[engine] %s\n' "$*" >&2; }
+fail() { printf '[engine] error: %s\n' "$*" >&2; exit 1; }
+
+preflight() {
+  local missing=() tool
+  for tool in go sha256sum; do
+    command -v "${tool}" >/dev/null || missing+=("command not found: ${tool}")
+  done
+  [[ -d "${TOOLS}" ]] || missing+=("no tools/ directory at ${TOOLS}")
+  ((${#missing[@]} == 0)) || fail "$(printf '\n  %s' "${missing[@]}")"
+}
+
+engine_dir() {
+  local key
+  key="$(
+    {
+      go env GOVERSION GOOS GOARCH
+      printf '%s\n' "${BINARIES[@]}"
+      cd "${TOOLS}"
+      for f in */go.mod */go.sum; do printf '== %s\n' "${f}" && cat "${f}"; done
+    } | sha256sum | cut -c1-12
+  )"
+  printf '%s/talos-proxmox-cdktf/engine/%s' "${XDG_CACHE_HOME:-${HOME}/.cache}" "${key}"
+}
+
+# Where binary $1 (a BINARIES row) goes, under host $2 (default: the first one).
+target_of() {
+  local name addr built
+  IFS='|' read -r name addr _ built _ <<<"$1"
+  if [[ "${addr}" == - ]]; then
+    printf '%s/bin/%s' "${DIR}" "${name}"
+  else
+    printf '%s/mirror/%s/%s/%s/%s_%s/terraform-provider-%s_v%s' "${DIR}" "${2:-${HOSTS[0]}}" "${addr}" \
+      "${built}" "${GOOS}" "${GOARCH}" "${addr#*/}" "${built}"
+  fi
+}
+
+build_one() {
+  local row="$1" name addr pinned built pkg ldflags out host start=${SECONDS}
+  IFS='|' read -r name addr pinned built pkg ldflags _ <<<"${row}"
+  out="$(target_of "${row}")"
+  if [[ -f "${out}" ]]; then
+    log "${name} ${built}: already built"
+  else
+    log "${name} ${built}$([[ "${built}" == "${pinned}" ]] || printf ' (STAND-IN for %s)' "${pinned}"): building ${pkg}"
+    mkdir -p "$(dirname "${out}")"
+    (cd "${TOOLS}/${name}" && go build -trimpath -ldflags "-s -w ${ldflags}" -o "${out}.tmp" "${pkg}") ||
+      fail "${name}: go build failed in tools/${name}"
+    mv "${out}.tmp" "${out}"
+    log "${name} ${built}: built in $((SECONDS - start))s"
+  fi
+  # The other hosts get hard links (real files, no symlinks), for sources written as
+  # registry.terraform.io/<ns>/<type>.
+  [[ "${addr}" == - ]] && return
+  for host in "${HOSTS[@]:1}"; do
+    mkdir -p "$(dirname "$(target_of "${row}" "${host}")")" && ln -f "${out}" "$(target_of "${row}" "${host}")"
+  done
+}
+
+write_config() {
+  local includes row addr pinned built why sep=''
+  includes="$(printf '"%s/*/*", ' "${HOSTS[@]}")"
+  printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s/mirror"\n    include = [%s]\n  }\n}\n' \
+    "${DIR}" "${includes%, }" >"${DIR}/tofurc.tmp"
+  {
+    printf '{'
+    for row in "${BINARIES[@]}"; do
+      IFS='|' read -r _ addr pinned built _ _ why <<<"${row}"
+      [[ "${addr}" == - ]] && continue
+      printf '%s\n  "%s": {"pinned": "%s", "built": "%s"%s}' "${sep}" "${addr}" "${pinned}" "${built}" \
+        "$([[ -z "${why}" ]] || printf ', "why": "%s"' "${why}")"
+      sep=','
+    done
+    printf '\n}\n'
+  } >"${DIR}/providers.json.tmp"
+  mv "${DIR}/tofurc.tmp" "${DIR}/tofurc" && mv "${DIR}/providers.json.tmp" "${DIR}/providers.json"
+}
+
+print_env() {
+  printf 'TOFU=%s/bin/tofu\nTF_CLI_CONFIG_FILE=%s/tofurc\nENGINE_PROVIDERS=%s/providers.json\n' "${DIR}" "${DIR}" "${DIR}"
+}
+
+is_built() {
+  local row
+  [[ -f "${DIR}/tofurc" && -f "${DIR}/providers.json" ]] || return 1
+  for row in "${BINARIES[@]}"; do [[ -f "$(target_of "${row}")" ]] || return 1; done
+}
+
+main() {
+  preflight
+  GOOS="$(go env GOOS)" GOARCH="$(go env GOARCH)" DIR="$(engine_dir)"
+  readonly GOOS GOARCH DIR
+  if [[ "${1:-}" == --print-env ]]; then
+    is_built || fail "engine not built in ${DIR}: run scripts/engine/build.sh"
+    print_env
+    return
+  fi
+  [[ $# -eq 0 ]] || fail "unknown argument: $1 (usage: build.sh [--print-env])"
+  log "$(go env GOVERSION) ${GOOS}/${GOARCH} into ${DIR}"
+  local row start=${SECONDS}
+  for row in "${BINARIES[@]}"; do build_one "${row}"; done
+  write_config
+  log "done in $((SECONDS - start))s"
+  print_env
+}
+
+main "$@"
