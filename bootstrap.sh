@@ -99,7 +99,7 @@ ts() { node "${TOOL}" "$@"; }
 prepare_tool() {
   command -v node >/dev/null || fail "node is not on PATH: install Node.js 20.19 or newer"
   [[ -d "${REPO}/node_modules/esbuild" ]] || fail "Node dependencies are not installed: run npm ci in ${REPO}"
-  node "${REPO}/scripts/bootstrap/build.mjs" || fail "could not compile scripts/bootstrap (see above)"
+  node "${REPO}/scripts/build.mjs" bootstrap || fail "could not compile scripts/bootstrap (see above)"
   [[ -d "${CONFIG_DIR}" ]] || fail "CONFIG_DIR=${CONFIG_DIR} is not a directory"
   CONFIG_DIR="$(cd "${CONFIG_DIR}" && pwd)"
 }

@@ -1,12 +1,18 @@
-// Compiles the app once into dist/main.js (esbuild, transpile-only, .gen tree-shaken in) so that synth runs
-// plain node. Type checking is separate: `npm run typecheck`. Skips the work when dist/ is newer than every source.
-import { statSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+// Compiles the TypeScript entry points once with esbuild (transpile only, .gen tree-shaken in, node_modules
+// external) so that they run with plain node: `app` (main.ts → dist/main.js, what synth runs) and `bootstrap`
+// (scripts/bootstrap/cli.ts → dist/bootstrap.cjs, what bootstrap.sh calls). Type checking is separate:
+// `npm run typecheck`. A target is rebuilt only when a source is newer than its output, and written through a
+// temporary file so that concurrent runs never see half a file.
+// Usage: node scripts/build.mjs [app|bootstrap ...] [--force]   (default: app)
+import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
-const sources = ["main.ts", "config", "constructs", "layers", ".gen"];
-const outfile = join(root, "dist/main.js");
+const TARGETS = {
+  app: { entry: "main.ts", outfile: "dist/main.js", sources: ["main.ts", "config", "constructs", "layers", ".gen"] },
+  bootstrap: { entry: "scripts/bootstrap/cli.ts", outfile: "dist/bootstrap.cjs", sources: ["scripts/bootstrap", "config"] },
+};
 
 function newestMtime(path) {
   const stat = statSync(path, { throwIfNoEntry: false });
@@ -15,10 +21,16 @@ function newestMtime(path) {
   return readdirSync(path).reduce((max, entry) => Math.max(max, newestMtime(join(path, entry))), stat.mtimeMs);
 }
 
-const built = statSync(outfile, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-if (process.argv.includes("--force") || sources.some((s) => newestMtime(join(root, s)) > built)) {
-  await build({
-    entryPoints: [join(root, "main.ts")],
+const force = process.argv.includes("--force");
+const names = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+for (const name of names.length ? names : ["app"]) {
+  const target = TARGETS[name];
+  if (!target) throw new Error(`unknown build target "${name}"; expected one of ${Object.keys(TARGETS).join(", ")}`);
+  const outfile = join(root, target.outfile);
+  const built = statSync(outfile, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (!force && target.sources.every((s) => newestMtime(join(root, s)) <= built)) continue;
+  const result = await build({
+    entryPoints: [join(root, target.entry)],
     outfile,
     bundle: true,
     platform: "node",
@@ -27,5 +39,12 @@ if (process.argv.includes("--force") || sources.some((s) => newestMtime(join(roo
     packages: "external",
     sourcemap: "linked",
     logLevel: "warning",
+    write: false,
   });
+  for (const file of result.outputFiles) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    const tmp = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, file.contents);
+    renameSync(tmp, file.path);
+  }
 }

@@ -1,4 +1,4 @@
-// The logic behind ./bootstrap.sh, one subcommand per question the script asks; compiled by build.mjs into
+// The logic behind ./bootstrap.sh, one subcommand per question the script asks; compiled by scripts/build.mjs into
 // dist/bootstrap.cjs and run with plain node. Human output goes to stderr (bootstrap.sh logs it); stdout carries
 // only what the script reads back. The config loader (zod, yaml) is loaded only by the commands that need it.
 // Exit 0 = ok, 1 = failed, 2 = bad usage.
