@@ -67,8 +67,8 @@ export class InfrastructureLayer extends TerraformStack {
       return image;
     };
 
-    const gateway = cluster.node_default_gateway ?? firstHost(parseCidr(cluster.node_cidr));
-    const prefix = cluster.node_cidr.split("/")[1];
+    const nodeNetwork = parseCidr(cluster.node_cidr);
+    const gateway = cluster.node_default_gateway ?? firstHost(nodeNetwork);
     const vms = new Map<string, TalosNodeVm>();
     const talosNodes: TalosClusterNode[] = nodes.map((node) => {
       const image = imageFor(node.schematic_id, node.secureboot);
@@ -85,7 +85,7 @@ export class InfrastructureLayer extends TerraformStack {
         diskStorage: cluster.proxmox_disk_storage,
         isoFileId: image.isoOn(proxmoxNode),
         secureboot: node.secureboot,
-        address: `${node.address}/${prefix}`,
+        address: `${node.address}/${nodeNetwork.prefix}`,
         gateway,
         dnsServers: cluster.node_dns_servers,
         macAddress: node.mac_addr,
