@@ -1,0 +1,45 @@
+// The layers, as facts: names, apply order, what each needs reachable to plan, which writes the credentials.
+// Imported by layers/app.ts, bootstrap and the PR diff, so no layer fact is defined twice or read back out of
+// synthesized JSON. Pure data: importing it must not pull in the provider bindings.
+
+/** An API a layer's providers talk to while planning (refreshing existing resources). */
+export type PlanDependency = "proxmox" | "kubernetes";
+
+export interface LayerFacts {
+  /** Stack name and folder under cdktf.out/stacks, e.g. "01-infrastructure". */
+  readonly name: string;
+  /** What must be reachable to plan this layer once it has state. */
+  readonly plansAgainst: readonly PlanDependency[];
+  /** Writes kubeconfig and talosconfig into credentials/ beside cluster.yaml. */
+  readonly writesCredentials: boolean;
+  /** Everything in it carries prevent_destroy, lifted only by the two-key guard. */
+  readonly persistent: boolean;
+}
+
+/** In apply order. */
+export const LAYER_CATALOG = [
+  { name: "00-persistent-auth", plansAgainst: ["proxmox"], writesCredentials: false, persistent: true },
+  { name: "01-infrastructure", plansAgainst: ["proxmox"], writesCredentials: true, persistent: false },
+  { name: "02-services", plansAgainst: ["kubernetes"], writesCredentials: false, persistent: false },
+  { name: "03-configuration", plansAgainst: ["kubernetes", "proxmox"], writesCredentials: false, persistent: false },
+] as const satisfies readonly LayerFacts[];
+
+export type LayerName = (typeof LAYER_CATALOG)[number]["name"];
+
+/** Layer names in apply order. */
+export const LAYERS: readonly LayerName[] = LAYER_CATALOG.map((l) => l.name);
+
+export const PERSISTENT_AUTH_LAYER: LayerName = "00-persistent-auth";
+
+/**
+ * Synth context key that lifts prevent_destroy on layer 00. Its value must be the cluster name, a second key
+ * so that a stray flag meant for another cluster does nothing.
+ */
+export const ALLOW_DESTROY_PERSISTENT_AUTH = "allowDestroyPersistentAuth";
+
+/** Folder beside cluster.yaml where the credentials layer writes kubeconfig and talosconfig. */
+export const CREDENTIALS_DIR = "credentials";
+
+export function layerFacts(name: LayerName): LayerFacts {
+  return LAYER_CATALOG.find((l) => l.name === name)!;
+}
