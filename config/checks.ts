@@ -1,6 +1,7 @@
 // Cross-field rules over the two parsed files, each issue with an exact path and a message that says the fix.
 import type { ConfigIssue } from "./issues";
-import { contains, ipv4ToInt, isNetworkOrBroadcast, overlaps, parseCidr } from "./ipv4";
+import { contains, ipv4ToInt, isNetworkOrBroadcast, overlaps } from "./ipv4";
+import { resolveNode, resolveSettings } from "./resolve";
 import type { ClusterConfig, NodeConfig } from "./schema";
 
 /**
@@ -42,7 +43,8 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
   if (!cluster) return issues;
 
   // Addresses and networks.
-  const nodeNet = parseCidr(cluster.node_cidr);
+  const settings = resolveSettings(cluster);
+  const nodeNet = settings.network.nodes;
   const nodeByAddress = new Map(nodes.map(({ node, index }) => [node.address, index]));
   nodes.forEach(({ node, index: i }) => {
     if (!contains(nodeNet, node.address)) {
@@ -70,14 +72,14 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
   }
 
   const networks = [
-    ["node_cidr", cluster.node_cidr],
-    ["cluster_pod_cidr", cluster.cluster_pod_cidr],
-    ["cluster_svc_cidr", cluster.cluster_svc_cidr],
+    ["node_cidr", nodeNet],
+    ["cluster_pod_cidr", settings.network.pods],
+    ["cluster_svc_cidr", settings.network.services],
   ] as const;
   for (let a = 0; a < networks.length; a++) {
     for (let b = a + 1; b < networks.length; b++) {
-      if (overlaps(parseCidr(networks[a][1]), parseCidr(networks[b][1]))) {
-        error("cluster.yaml", [networks[b][0]], `${networks[b][1]} overlaps ${networks[a][0]} ${networks[a][1]}; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)`);
+      if (overlaps(networks[a][1], networks[b][1])) {
+        error("cluster.yaml", [networks[b][0]], `${networks[b][1].cidr} overlaps ${networks[a][0]} ${networks[a][1].cidr}; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)`);
       }
     }
   }
@@ -103,16 +105,16 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
   }
 
   // Memory: the balloon floor cannot exceed a VM's memory.
-  const balloon = cluster.proxmox_vm_advanced.balloon;
+  const balloon = settings.proxmox.vm.hardware.balloon;
   nodes.forEach(({ node, index: i }) => {
-    const memory = node.vm_memory ?? cluster.proxmox_vm_defaults.memory;
+    const { memory } = resolveNode(cluster, nodeNet, node).sizing;
     if (balloon > memory) {
       error("cluster.yaml", ["proxmox_vm_advanced", "balloon"], `${balloon} MiB is more than the ${memory} MiB of memory of ${nodeRef(i)}`);
     }
   });
 
   // Firmware.
-  if (cluster.proxmox_vm_advanced.bios !== "ovmf") {
+  if (settings.proxmox.vm.boot.bios !== "ovmf") {
     nodes.forEach(({ node, index: i }) => {
       if (node.secureboot) error("nodes.yaml", ["nodes", i, "secureboot"], "SecureBoot needs UEFI firmware; set proxmox_vm_advanced.bios: ovmf in cluster.yaml");
     });

@@ -2,3 +2,4 @@ export * from "./issues";
 export * from "./ipv4";
 export * from "./load";
 export * from "./schema";
+export * from "./resolve";

@@ -1,6 +1,8 @@
 // Minimal IPv4 arithmetic for the cross-field checks (the schema has already checked the syntax).
 
 export interface Ipv4Network {
+  /** As written, e.g. "192.168.1.0/24". */
+  readonly cidr: string;
   readonly base: number;
   readonly prefix: number;
 }
@@ -12,7 +14,7 @@ export function ipv4ToInt(address: string): number {
 export function parseCidr(cidr: string): Ipv4Network {
   const [address, prefix] = cidr.split("/");
   const bits = Number(prefix);
-  return { base: networkBase(ipv4ToInt(address), bits), prefix: bits };
+  return { cidr, base: networkBase(ipv4ToInt(address), bits), prefix: bits };
 }
 
 function networkBase(address: number, prefix: number): number {

@@ -1,0 +1,245 @@
+// The validated files resolved into the values the cluster is built from: every default that depends on another
+// key applied, every network parsed, every switch folded into its feature. Computed once after validation (the
+// cross-field checks resolve the entries that are valid on their own); nothing downstream derives these again.
+import { firstHost, parseCidr, type Ipv4Network } from "./ipv4";
+import type { ClusterConfig, NodeConfig, StateBackendConfig } from "./schema";
+
+export type Cni = ClusterConfig["cluster_cni"];
+
+export interface ResolvedNetwork {
+  /** The nodes' network (node_cidr). */
+  readonly nodes: Ipv4Network;
+  /** node_default_gateway, else the first address of node_cidr. */
+  readonly gateway: string;
+  readonly dnsServers: readonly string[];
+  readonly ntpServers: readonly string[];
+  /** VLAN tag of the VMs' NIC; undefined: untagged. */
+  readonly vlanId?: number;
+  readonly pods: Ipv4Network;
+  readonly services: Ipv4Network;
+}
+
+/** What every VM shares (proxmox_vm_advanced), by concern. */
+export interface ResolvedVmSettings {
+  readonly hardware: {
+    readonly cpuType: string;
+    readonly scsiHardware: string;
+    /** Balloon floor in MiB; 0: ballooning off. */
+    readonly balloon: number;
+    readonly numa: boolean;
+    readonly qemuAgent: boolean;
+    readonly diskDiscard: boolean;
+    readonly diskSsd: boolean;
+  };
+  readonly boot: { readonly bios: "ovmf" | "seabios"; readonly machine: string };
+  readonly nic: {
+    readonly bridge: string;
+    /** virtio-net queues; 0: multiqueue off. */
+    readonly queues: number;
+  };
+  readonly tags: readonly string[];
+}
+
+export interface ResolvedProxmox {
+  readonly apiUrl: string;
+  readonly insecure: boolean;
+  /** Name of the Proxmox cluster (the CSI driver's region). */
+  readonly region: string;
+  readonly isoStorage: string;
+  readonly diskStorage: string;
+  readonly vm: ResolvedVmSettings;
+}
+
+/** Optional parts of the cluster; each is present only when it is switched on. */
+export interface ResolvedFeatures {
+  /** cluster_cni: cilium. */
+  readonly cilium?: {
+    readonly version: string;
+    readonly loadBalancerMode: "dsr" | "snat";
+    /** Addresses announced on layer 2 (layer 03). */
+    readonly pool?: { readonly start: string; readonly stop: string };
+  };
+  readonly proxmoxCsi?: {
+    readonly version: string;
+    /** proxmox_csi_storage, else proxmox_disk_storage. */
+    readonly storage: string;
+  };
+  readonly sealedSecrets?: { readonly version: string };
+  readonly flux?: {
+    readonly version: string;
+    /** With repository_name: the repository the cluster follows (layer 03). */
+    readonly sync?: { readonly repository: string; readonly branch: string; readonly path: string };
+  };
+  /** proxmox_firewall_enabled. */
+  readonly firewall?: {
+    /** Networks besides the nodes' that may reach the APIs. */
+    readonly allowFrom: readonly string[];
+  };
+}
+
+/** The cluster-wide part of the resolved model: cluster.yaml alone. */
+export interface ResolvedSettings {
+  readonly name: string;
+  readonly talos: {
+    readonly version: string;
+    readonly kubernetesVersion: string;
+    readonly imageFactoryUrl: string;
+    /** Official extensions of the cluster's schematic. */
+    readonly extensions: readonly string[];
+  };
+  readonly network: ResolvedNetwork;
+  readonly api: {
+    readonly address: string;
+    /** Run the address as a layer-2 VIP on the controllers. */
+    readonly vip: boolean;
+    readonly certSans: readonly string[];
+  };
+  readonly cni: Cni;
+  readonly proxmox: ResolvedProxmox;
+  readonly features: ResolvedFeatures;
+  readonly state: {
+    readonly backend: StateBackendConfig;
+    /** OpenTofu state encryption on every layer. */
+    readonly encrypted: boolean;
+  };
+}
+
+export interface ResolvedNode {
+  readonly name: string;
+  readonly controller: boolean;
+  /** Static IPv4 address. */
+  readonly address: string;
+  /** The address with node_cidr's prefix, e.g. "192.168.1.21/24". */
+  readonly addressCidr: string;
+  /** Proxmox host of the VM: the node's proxmox_node, else the cluster's. */
+  readonly host: string;
+  /** undefined: assigned by Proxmox. */
+  readonly vmId?: number;
+  /** undefined: assigned by Proxmox. */
+  readonly macAddress?: string;
+  readonly mtu: number;
+  readonly installDisk: string;
+  readonly kernelModules: readonly string[];
+  readonly image: {
+    /** The node's own schematic; undefined: the cluster's, built from talos_extensions. */
+    readonly schematicId?: string;
+    readonly secureboot: boolean;
+  };
+  /** The node's vm_* sizes, else proxmox_vm_defaults. */
+  readonly sizing: { readonly cores: number; readonly sockets: number; readonly memory: number; readonly diskSize: number };
+  readonly startup: {
+    /** vm_startup_order, else controllers (1) before workers (2). */
+    readonly order: number;
+    readonly upDelay?: number;
+    readonly downDelay?: number;
+  };
+  /** A Proxmox HA resource (layer 03). */
+  readonly ha: boolean;
+}
+
+export interface ResolvedCluster extends ResolvedSettings {
+  readonly nodes: readonly ResolvedNode[];
+  /** Workloads may run on the controllers: true when there are no workers. */
+  readonly schedulingOnControllers: boolean;
+}
+
+export function resolveCluster(definition: { readonly cluster: ClusterConfig; readonly nodes: readonly NodeConfig[] }): ResolvedCluster {
+  const settings = resolveSettings(definition.cluster);
+  const nodes = definition.nodes.map((node) => resolveNode(definition.cluster, settings.network.nodes, node));
+  return { ...settings, nodes, schedulingOnControllers: nodes.every((n) => n.controller) };
+}
+
+export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
+  const nodes = parseCidr(cluster.node_cidr);
+  const vm = cluster.proxmox_vm_advanced;
+  return {
+    name: cluster.cluster_name,
+    talos: {
+      version: cluster.talos_version,
+      kubernetesVersion: cluster.kubernetes_version,
+      imageFactoryUrl: cluster.talos_image_factory_url,
+      extensions: cluster.talos_extensions,
+    },
+    network: {
+      nodes,
+      gateway: cluster.node_default_gateway ?? firstHost(nodes),
+      dnsServers: cluster.node_dns_servers,
+      ntpServers: cluster.node_ntp_servers,
+      vlanId: cluster.node_vlan_tag,
+      pods: parseCidr(cluster.cluster_pod_cidr),
+      services: parseCidr(cluster.cluster_svc_cidr),
+    },
+    api: { address: cluster.cluster_api_addr, vip: cluster.cluster_api_vip, certSans: cluster.cluster_api_tls_sans },
+    cni: cluster.cluster_cni,
+    proxmox: {
+      apiUrl: cluster.proxmox_api_url,
+      insecure: cluster.proxmox_api_insecure,
+      region: cluster.proxmox_region,
+      isoStorage: cluster.proxmox_iso_storage,
+      diskStorage: cluster.proxmox_disk_storage,
+      vm: {
+        hardware: {
+          cpuType: vm.cpu_type,
+          scsiHardware: vm.scsi_hw,
+          balloon: vm.balloon,
+          numa: vm.numa,
+          qemuAgent: vm.qemu_agent,
+          diskDiscard: vm.disk_discard,
+          diskSsd: vm.disk_ssd,
+        },
+        boot: { bios: vm.bios, machine: vm.machine },
+        nic: { bridge: vm.network_bridge, queues: vm.net_queues },
+        tags: vm.tags,
+      },
+    },
+    features: resolveFeatures(cluster),
+    state: { backend: cluster.state_backend, encrypted: cluster.state_encryption },
+  };
+}
+
+function resolveFeatures(cluster: ClusterConfig): ResolvedFeatures {
+  const repository = cluster.repository_name;
+  return {
+    cilium:
+      cluster.cluster_cni === "cilium"
+        ? { version: cluster.cilium_version, loadBalancerMode: cluster.cilium_loadbalancer_mode, pool: cluster.cilium_loadbalancer_pool }
+        : undefined,
+    proxmoxCsi: cluster.proxmox_csi_enabled
+      ? { version: cluster.proxmox_csi_version, storage: cluster.proxmox_csi_storage ?? cluster.proxmox_disk_storage }
+      : undefined,
+    sealedSecrets: cluster.sealed_secrets_enabled ? { version: cluster.sealed_secrets_version } : undefined,
+    flux: cluster.flux_enabled
+      ? {
+          version: cluster.flux_version,
+          sync: repository ? { repository, branch: cluster.repository_branch, path: cluster.repository_path } : undefined,
+        }
+      : undefined,
+    firewall: cluster.proxmox_firewall_enabled ? { allowFrom: cluster.proxmox_firewall_allow_from } : undefined,
+  };
+}
+
+/** One node with the cluster's defaults applied (proxmox_node, proxmox_vm_defaults) in the parsed node_cidr. */
+export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, node: NodeConfig): ResolvedNode {
+  const sizes = cluster.proxmox_vm_defaults;
+  return {
+    name: node.name,
+    controller: node.controller,
+    address: node.address,
+    addressCidr: `${node.address}/${nodeNetwork.prefix}`,
+    host: node.proxmox_node ?? cluster.proxmox_node,
+    vmId: node.vm_id,
+    macAddress: node.mac_addr,
+    mtu: node.mtu,
+    installDisk: node.disk,
+    kernelModules: node.kernel_modules,
+    image: { schematicId: node.schematic_id, secureboot: node.secureboot },
+    sizing: {
+      cores: node.vm_cores ?? sizes.cores,
+      sockets: node.vm_sockets ?? sizes.sockets,
+      memory: node.vm_memory ?? sizes.memory,
+      diskSize: node.vm_disk_size ?? sizes.disk_size,
+    },
+    startup: { order: node.vm_startup_order ?? (node.controller ? 1 : 2), upDelay: node.vm_startup_delay, downDelay: node.vm_shutdown_delay },
+    ha: node.vm_ha,
+  };
+}
