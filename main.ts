@@ -1,6 +1,6 @@
 // Entry point: load the cluster definition, build every layer, synthesize. Bad input stops here, before
 // anything is written. CONFIG_DIR selects another cluster.yaml/nodes.yaml pair (cdktf passes no arguments).
-import { ConfigError, formatIssue, loadConfig } from "./config";
+import { ConfigError, formatIssue, loadConfig, resolveCluster } from "./config";
 import { buildApp } from "./layers/app";
 
 function main(): void {
@@ -14,7 +14,7 @@ function main(): void {
     process.exit(1);
   }
   for (const warning of definition.warnings) process.stderr.write(`${formatIssue(warning, configDir)}\n`);
-  buildApp(definition, { configDir }).synth();
+  buildApp(resolveCluster(definition), { configDir }).synth();
 }
 
 main();

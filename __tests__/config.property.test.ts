@@ -4,7 +4,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { ConfigError, parseConfig, type ClusterDefinition, type ConfigSources, type KeyPath } from "../config";
+import { ConfigError, parseConfig, resolveCluster, type ClusterDefinition, type ConfigSources, type KeyPath } from "../config";
 import { IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "../config/foreign-keys";
 import { clusterSchema, nodeSchema, vmAdvancedSchema, vmDefaultsSchema } from "../config/schema";
 import { buildApp } from "../layers/app";
@@ -219,7 +219,7 @@ function synthesizedVms(definition: ClusterDefinition): Record<string, { name: s
   const dir = mkdtempSync(join(tmpdir(), "config-property-"));
   try {
     const outdir = join(dir, "cdktf.out");
-    buildApp(definition, { configDir: dir, outdir }).synth();
+    buildApp(resolveCluster(definition), { configDir: dir, outdir }).synth();
     const stack = JSON.parse(readFileSync(join(outdir, "stacks", "01-infrastructure", "cdk.tf.json"), "utf8"));
     return stack.resource.proxmox_virtual_environment_vm ?? {};
   } finally {

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../config";
+import { loadConfig, resolveCluster } from "../config";
 import { buildApp } from "../layers/app";
 import { REPO } from "./support/synth";
 
@@ -15,7 +15,7 @@ describe.each(examples)("examples/%s", (example) => {
     expect(definition.warnings).toEqual([]);
     const out = mkdtempSync(join(tmpdir(), "example-"));
     try {
-      buildApp(definition, { configDir: dir, outdir: out }).synth();
+      buildApp(resolveCluster(definition), { configDir: dir, outdir: out }).synth();
       const stack = JSON.parse(readFileSync(join(out, "stacks/01-infrastructure/cdk.tf.json"), "utf8"));
       expect(Object.keys(stack.resource.proxmox_virtual_environment_vm).sort()).toEqual(definition.nodes.map((n) => n.name).sort());
     } finally {
@@ -28,7 +28,7 @@ it("the multi-host example downloads each ISO variant to each host that runs it"
   const definition = loadConfig(join(REPO, "examples/multi-host-secureboot"));
   const out = mkdtempSync(join(tmpdir(), "example-"));
   try {
-    buildApp(definition, { configDir: join(REPO, "examples/multi-host-secureboot"), outdir: out }).synth();
+    buildApp(resolveCluster(definition), { configDir: join(REPO, "examples/multi-host-secureboot"), outdir: out }).synth();
     const isos = JSON.parse(readFileSync(join(out, "stacks/01-infrastructure/cdk.tf.json"), "utf8")).resource.proxmox_download_file;
     // SecureBoot default schematic on pve1..3; the GPU schematic (plain) on pve3 only.
     expect(Object.values(isos).map((iso: any) => `${iso.node_name}:${iso.file_name}`).sort()).toEqual([

@@ -12,3 +12,8 @@ it.each(sources)("%s imports prebuilt providers by deep path", (file) => {
   const text = readFileSync(join(REPO, file), "utf8");
   expect(text).not.toMatch(/from "@cdktf\/provider-[a-z]+"/);
 });
+
+// Layers compose constructs; the generated bindings (and providers) are reached only through constructs/.
+it.each(sources.filter((f) => f.startsWith("layers/")))("%s does not import the generated bindings", (file) => {
+  expect(readFileSync(join(REPO, file), "utf8")).not.toMatch(/from "\.\.\/\.gen\//);
+});

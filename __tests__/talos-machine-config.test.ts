@@ -3,6 +3,7 @@ import { machineConfigPatch, type TalosClusterNetwork, type TalosNodeSpec } from
 
 const network: TalosClusterNetwork = {
   nodeCidr: "10.0.0.0/23",
+  nodePrefix: 23,
   gateway: "10.0.0.1",
   dnsServers: ["10.0.0.1"],
   ntpServers: ["pool.ntp.org"],

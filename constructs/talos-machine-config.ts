@@ -4,8 +4,10 @@ export type Cni = "cilium" | "flannel" | "none";
 
 /** Cluster-wide settings every node's configuration shares. */
 export interface TalosClusterNetwork {
-  /** Nodes' network in CIDR form; gives each node address its prefix length and the kubelet its node IP. */
+  /** Nodes' network in CIDR form; gives the kubelet its node IP. */
   readonly nodeCidr: string;
+  /** Prefix length of the nodes' network, for each node's address. */
+  readonly nodePrefix: number;
   readonly gateway: string;
   readonly dnsServers: readonly string[];
   readonly ntpServers: readonly string[];
@@ -42,11 +44,10 @@ export interface TalosNodeSpec {
 export const KUBEPRISM_PORT = 7445;
 
 export function machineConfigPatch(node: TalosNodeSpec, cluster: TalosClusterNetwork): Record<string, unknown> {
-  const prefix = cluster.nodeCidr.split("/")[1];
   const iface: Record<string, unknown> = {
     deviceSelector: node.macAddress ? { hardwareAddr: node.macAddress } : { physical: true },
     dhcp: false,
-    addresses: [`${node.address}/${prefix}`],
+    addresses: [`${node.address}/${cluster.nodePrefix}`],
     routes: [{ network: "0.0.0.0/0", gateway: cluster.gateway }],
     mtu: node.mtu,
   };

@@ -2,6 +2,100 @@ import { Construct } from "constructs";
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
 import { tfName } from "./names";
 
+export interface TalosNodeVmHardware {
+  /** @default 4 */
+  readonly cores?: number;
+  /** @default 1 */
+  readonly sockets?: number;
+  /**
+   * Memory in MiB.
+   * @default 8192
+   */
+  readonly memory?: number;
+  /**
+   * Minimum memory in MiB for the balloon device; 0 turns ballooning off (Kubernetes wants fixed memory).
+   * @default 0
+   */
+  readonly balloon?: number;
+  /** @default "host" */
+  readonly cpuType?: string;
+  /** @default true */
+  readonly numa?: boolean;
+  /**
+   * System disk size in GiB.
+   * @default 128
+   */
+  readonly diskSize?: number;
+  /**
+   * Storage of the system disk, the EFI disk, the TPM state and the cloud-init drive.
+   * @default "local-lvm"
+   */
+  readonly diskStorage?: string;
+  /** @default "virtio-scsi-pci" */
+  readonly scsiHardware?: string;
+  /**
+   * Pass TRIM/discard through to the storage.
+   * @default true
+   */
+  readonly diskDiscard?: boolean;
+  /** @default true */
+  readonly diskSsd?: boolean;
+  /**
+   * QEMU guest agent (the image needs the qemu-guest-agent extension).
+   * @default true
+   */
+  readonly qemuAgent?: boolean;
+}
+
+export interface TalosNodeVmBoot {
+  /** Volume id of the Talos ISO (nocloud platform) to boot from until Talos is installed. */
+  readonly isoFileId: string;
+  /**
+   * Adds a TPM 2.0; the EFI disk never has pre-enrolled keys, so Talos can enroll its own. Needs "ovmf".
+   * @default false
+   */
+  readonly secureboot?: boolean;
+  /** @default "ovmf" */
+  readonly bios?: "ovmf" | "seabios";
+  /** @default "q35" */
+  readonly machine?: string;
+}
+
+export interface TalosNodeVmNetwork {
+  /** Static address in CIDR form ("192.168.1.21/24"), given through cloud-init so maintenance mode needs no DHCP. */
+  readonly address: string;
+  readonly gateway: string;
+  /** @default ["1.1.1.1", "1.0.0.1"] */
+  readonly dnsServers?: readonly string[];
+  /** @default - assigned by Proxmox */
+  readonly macAddress?: string;
+  /** @default - untagged */
+  readonly vlanId?: number;
+  /** @default 1500 */
+  readonly mtu?: number;
+  /** @default "vmbr0" */
+  readonly bridge?: string;
+  /**
+   * virtio-net queues; 0 leaves multiqueue off.
+   * @default 4
+   */
+  readonly queues?: number;
+  /**
+   * Let the Proxmox firewall filter this NIC (its rules come separately).
+   * @default false
+   */
+  readonly firewall?: boolean;
+}
+
+export interface TalosNodeVmStartup {
+  /** Proxmox start order (lower starts first). */
+  readonly order: number;
+  /** @default - Proxmox default */
+  readonly upDelay?: number;
+  /** @default - Proxmox default */
+  readonly downDelay?: number;
+}
+
 export interface TalosNodeVmProps {
   /** VM name and hostname. */
   readonly name: string;
@@ -9,67 +103,66 @@ export interface TalosNodeVmProps {
   readonly proxmoxNode: string;
   /** @default - assigned by Proxmox */
   readonly vmId?: number;
-  readonly cores: number;
-  readonly sockets: number;
-  /** Memory in MiB. */
-  readonly memory: number;
+  readonly boot: TalosNodeVmBoot;
+  readonly network: TalosNodeVmNetwork;
+  /** @default - the defaults of each field */
+  readonly hardware?: TalosNodeVmHardware;
+  /** @default - no start order */
+  readonly startup?: TalosNodeVmStartup;
   /**
-   * Minimum memory in MiB for the balloon device.
-   * @default 0 (ballooning off)
+   * Proxmox tags (sorted, as Proxmox stores them).
+   * @default ["kubernetes", "linux", "talos"]
    */
-  readonly balloon?: number;
-  /** System disk size in GiB. */
-  readonly diskSize: number;
-  /** Storage of the system disk, the EFI disk, the TPM state and the cloud-init drive. */
-  readonly diskStorage: string;
-  /** Volume id of the Talos ISO (nocloud platform) to boot from until Talos is installed. */
-  readonly isoFileId: string;
-  /** Adds a TPM 2.0; the EFI disk never has pre-enrolled keys, so Talos can enroll its own. */
-  readonly secureboot: boolean;
-  /** Static address in CIDR form ("192.168.1.21/24"), given through cloud-init so maintenance mode needs no DHCP. */
-  readonly address: string;
-  readonly gateway: string;
-  readonly dnsServers: readonly string[];
-  /** @default - assigned by Proxmox */
-  readonly macAddress?: string;
-  /** @default - untagged */
-  readonly vlanId?: number;
-  readonly mtu: number;
-  /**
-   * Let the Proxmox firewall filter this NIC (its rules come in layer 03).
-   * @default false
-   */
-  readonly firewall?: boolean;
-  readonly bridge: string;
-  /** virtio-net queues; 0 leaves multiqueue off. */
-  readonly netQueues: number;
-  readonly bios: "ovmf" | "seabios";
-  readonly machine: string;
-  readonly cpuType: string;
-  readonly numa: boolean;
-  readonly scsiHardware: string;
-  readonly qemuAgent: boolean;
-  readonly diskDiscard: boolean;
-  readonly diskSsd: boolean;
-  readonly tags: readonly string[];
-  /** Proxmox start order (lower starts first). */
-  readonly startupOrder: number;
-  /** @default - Proxmox default */
-  readonly startupDelay?: number;
-  /** @default - Proxmox default */
-  readonly shutdownDelay?: number;
+  readonly tags?: readonly string[];
 }
+
+type Resolved<T, Optional extends keyof T = never> = Required<Omit<T, Optional>> & Pick<T, Optional>;
 
 /** A Proxmox VM ready for Talos: UEFI, empty system disk, Talos ISO in the CD-ROM, static address via cloud-init. */
 export class TalosNodeVm extends Construct {
   readonly resource: VirtualEnvironmentVm;
+  readonly hardware: Resolved<TalosNodeVmHardware>;
+  readonly boot: Resolved<TalosNodeVmBoot>;
+  readonly network: Resolved<TalosNodeVmNetwork, "macAddress" | "vlanId">;
+  readonly tags: readonly string[];
 
   constructor(scope: Construct, id: string, props: TalosNodeVmProps) {
     super(scope, id);
+    const h = props.hardware ?? {};
+    const hardware = (this.hardware = {
+      cores: h.cores ?? 4,
+      sockets: h.sockets ?? 1,
+      memory: h.memory ?? 8192,
+      balloon: h.balloon ?? 0,
+      cpuType: h.cpuType ?? "host",
+      numa: h.numa ?? true,
+      diskSize: h.diskSize ?? 128,
+      diskStorage: h.diskStorage ?? "local-lvm",
+      scsiHardware: h.scsiHardware ?? "virtio-scsi-pci",
+      diskDiscard: h.diskDiscard ?? true,
+      diskSsd: h.diskSsd ?? true,
+      qemuAgent: h.qemuAgent ?? true,
+    });
+    const b = props.boot;
+    const boot = (this.boot = { isoFileId: b.isoFileId, secureboot: b.secureboot ?? false, bios: b.bios ?? "ovmf", machine: b.machine ?? "q35" });
+    const n = props.network;
+    const network = (this.network = {
+      address: n.address,
+      gateway: n.gateway,
+      dnsServers: n.dnsServers ?? ["1.1.1.1", "1.0.0.1"],
+      macAddress: n.macAddress,
+      vlanId: n.vlanId,
+      mtu: n.mtu ?? 1500,
+      bridge: n.bridge ?? "vmbr0",
+      queues: n.queues ?? 4,
+      firewall: n.firewall ?? false,
+    });
+    this.tags = props.tags ?? ["kubernetes", "linux", "talos"];
+
     const problems: string[] = [];
-    if (props.secureboot && props.bios !== "ovmf") problems.push(`'secureboot' needs 'bios' "ovmf", got "${props.bios}"`);
-    if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(props.address)) problems.push(`'address' must be in CIDR form, got "${props.address}"`);
-    if (props.balloon !== undefined && props.balloon > props.memory) problems.push(`'balloon' (${props.balloon}) must not exceed 'memory' (${props.memory})`);
+    if (boot.secureboot && boot.bios !== "ovmf") problems.push(`'boot.secureboot' needs 'boot.bios' "ovmf", got "${boot.bios}"`);
+    if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(network.address)) problems.push(`'network.address' must be in CIDR form, got "${network.address}"`);
+    if (hardware.balloon > hardware.memory) problems.push(`'hardware.balloon' (${hardware.balloon}) must not exceed 'hardware.memory' (${hardware.memory})`);
     if (problems.length) throw new Error(`TalosNodeVm ${props.name}: ${problems.join("; ")}`);
 
     this.resource = new VirtualEnvironmentVm(this, "Resource", {
@@ -77,31 +170,31 @@ export class TalosNodeVm extends Construct {
       nodeName: props.proxmoxNode,
       vmId: props.vmId,
       description: "Talos Linux node, managed by OpenTofu (talos-proxmox-cdktf)",
-      tags: [...props.tags].sort(),
-      bios: props.bios,
-      machine: props.machine,
-      scsiHardware: props.scsiHardware,
+      tags: [...this.tags].sort(),
+      bios: boot.bios,
+      machine: boot.machine,
+      scsiHardware: hardware.scsiHardware,
       onBoot: true,
       started: true,
       stopOnDestroy: true,
       operatingSystem: { type: "l26" },
-      cpu: { cores: props.cores, sockets: props.sockets, type: props.cpuType, numa: props.numa },
-      memory: { dedicated: props.memory, floating: props.balloon ?? 0 },
-      agent: { enabled: props.qemuAgent, trim: props.qemuAgent && props.diskDiscard },
-      efiDisk: props.bios === "ovmf" ? { datastoreId: props.diskStorage, type: "4m", preEnrolledKeys: false } : undefined,
-      tpmState: props.secureboot ? { datastoreId: props.diskStorage, version: "v2.0" } : undefined,
+      cpu: { cores: hardware.cores, sockets: hardware.sockets, type: hardware.cpuType, numa: hardware.numa },
+      memory: { dedicated: hardware.memory, floating: hardware.balloon },
+      agent: { enabled: hardware.qemuAgent, trim: hardware.qemuAgent && hardware.diskDiscard },
+      efiDisk: boot.bios === "ovmf" ? { datastoreId: hardware.diskStorage, type: "4m", preEnrolledKeys: false } : undefined,
+      tpmState: boot.secureboot ? { datastoreId: hardware.diskStorage, version: "v2.0" } : undefined,
       disk: [
         {
           interface: "scsi0",
-          datastoreId: props.diskStorage,
-          size: props.diskSize,
+          datastoreId: hardware.diskStorage,
+          size: hardware.diskSize,
           fileFormat: "raw",
-          discard: props.diskDiscard ? "on" : "ignore",
-          ssd: props.diskSsd,
-          iothread: props.scsiHardware === "virtio-scsi-single",
+          discard: hardware.diskDiscard ? "on" : "ignore",
+          ssd: hardware.diskSsd,
+          iothread: hardware.scsiHardware === "virtio-scsi-single",
         },
       ],
-      cdrom: { fileId: props.isoFileId, interface: "ide2" },
+      cdrom: { fileId: boot.isoFileId, interface: "ide2" },
       // The empty disk is not bootable: the first boot falls through to the ISO, later boots start Talos from disk.
       bootOrder: ["scsi0", "ide2"],
       // network_device is a list-of-objects attribute: in JSON syntax every attribute of the object must be
@@ -109,24 +202,24 @@ export class TalosNodeVm extends Construct {
       // the deprecated `enabled`, and mac_address when Proxmox assigns it, are set to null below.
       networkDevice: [
         {
-          bridge: props.bridge,
+          bridge: network.bridge,
           model: "virtio",
-          macAddress: props.macAddress,
-          vlanId: props.vlanId ?? 0,
-          mtu: props.mtu,
-          queues: props.netQueues,
+          macAddress: network.macAddress,
+          vlanId: network.vlanId ?? 0,
+          mtu: network.mtu,
+          queues: network.queues,
           disconnected: false,
-          firewall: props.firewall ?? false,
+          firewall: network.firewall,
           rateLimit: 0,
           trunks: "",
         },
       ],
       initialization: {
-        datastoreId: props.diskStorage,
-        ipConfig: [{ ipv4: { address: props.address, gateway: props.gateway } }],
-        dns: { servers: [...props.dnsServers] },
+        datastoreId: hardware.diskStorage,
+        ipConfig: [{ ipv4: { address: network.address, gateway: network.gateway } }],
+        dns: { servers: [...network.dnsServers] },
       },
-      startup: { order: props.startupOrder, upDelay: props.startupDelay, downDelay: props.shutdownDelay },
+      startup: props.startup && { order: props.startup.order, upDelay: props.startup.upDelay, downDelay: props.startup.downDelay },
       serialDevice: [{ device: "socket" }],
       lifecycle: {
         // Talos upgrades and the ISO swap are Talos' business once the node is installed.
@@ -134,7 +227,7 @@ export class TalosNodeVm extends Construct {
       },
     });
     this.resource.addOverride("network_device.0.enabled", null);
-    if (props.macAddress === undefined) this.resource.addOverride("network_device.0.mac_address", null);
+    if (network.macAddress === undefined) this.resource.addOverride("network_device.0.mac_address", null);
     this.resource.overrideLogicalId(tfName(props.name));
   }
 

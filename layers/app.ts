@@ -1,21 +1,13 @@
 import { join, relative, resolve } from "node:path";
 import { App } from "cdktf";
-import type { ClusterDefinition, StateBackendConfig } from "../config";
+import type { ResolvedCluster, StateBackendConfig } from "../config";
 import type { LayerStateProps } from "../constructs/layer-state";
+import { ALLOW_DESTROY_PERSISTENT_AUTH, CREDENTIALS_DIR, type LayerName } from "./catalog";
 import { ConfigurationLayer } from "./configuration";
 import { InfrastructureLayer } from "./infrastructure";
+import type { LayerProps } from "./layer-stack";
 import { PersistentAuthLayer } from "./persistent-auth";
 import { ServicesLayer } from "./services";
-
-/** The layers, in apply order. */
-export const LAYERS = [PersistentAuthLayer.NAME, InfrastructureLayer.NAME, ServicesLayer.NAME, ConfigurationLayer.NAME] as const;
-export type LayerName = (typeof LAYERS)[number];
-
-/**
- * Synth context key that lifts prevent_destroy on layer 00. Its value must be the cluster name, a second key
- * so that a stray flag meant for another cluster does nothing.
- */
-export const ALLOW_DESTROY_PERSISTENT_AUTH = "allowDestroyPersistentAuth";
 
 export interface BuildAppOptions {
   /** Folder of cluster.yaml and nodes.yaml; state/ and credentials/ live beside them. */
@@ -26,30 +18,28 @@ export interface BuildAppOptions {
   readonly context?: Record<string, unknown>;
 }
 
-/** Builds every layer of the cluster into one cdktf App (not synthesized). */
-export function buildApp(definition: ClusterDefinition, options: BuildAppOptions): App {
+/** Builds every layer of the cluster into one cdktf App (not synthesized), the stacks in catalog order. */
+export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): App {
   const app = new App({ outdir: options.outdir, context: options.context, skipValidation: false });
   const configDir = resolve(options.configDir);
   const stackDir = (layer: LayerName) => join(resolve(app.outdir), "stacks", layer);
   const fromStack = (layer: LayerName, target: string) => relative(stackDir(layer), join(configDir, target));
-  const state = (layer: LayerName) => layerState(definition.cluster.state_backend, layer, fromStack(layer, `state/${layer}.tfstate`));
+  const layer = (name: LayerName): LayerProps => ({
+    cluster,
+    state: layerState(cluster.state.backend, name, fromStack(name, `state/${name}.tfstate`)),
+  });
 
-  const persistentAuth = new PersistentAuthLayer(app, {
-    cluster: definition.cluster,
-    state: state(PersistentAuthLayer.NAME),
-    encryptState: definition.cluster.state_encryption,
-    allowDestroy: app.node.tryGetContext(ALLOW_DESTROY_PERSISTENT_AUTH) === definition.cluster.cluster_name,
+  const persistentAuth = new PersistentAuthLayer(app, "00-persistent-auth", {
+    ...layer("00-persistent-auth"),
+    allowDestroy: app.node.tryGetContext(ALLOW_DESTROY_PERSISTENT_AUTH) === cluster.name,
   });
-  const encrypt = definition.cluster.state_encryption;
-  const infrastructure = new InfrastructureLayer(app, {
-    definition,
-    state: state(InfrastructureLayer.NAME),
-    encryptState: encrypt,
+  const infrastructure = new InfrastructureLayer(app, "01-infrastructure", {
+    ...layer("01-infrastructure"),
     persistentAuth,
-    credentialsDir: fromStack(InfrastructureLayer.NAME, "credentials"),
+    credentialsDir: fromStack("01-infrastructure", CREDENTIALS_DIR),
   });
-  new ServicesLayer(app, { cluster: definition.cluster, state: state(ServicesLayer.NAME), encryptState: encrypt, persistentAuth, infrastructure });
-  new ConfigurationLayer(app, { definition, state: state(ConfigurationLayer.NAME), encryptState: encrypt, infrastructure });
+  new ServicesLayer(app, "02-services", { ...layer("02-services"), persistentAuth, infrastructure });
+  new ConfigurationLayer(app, "03-configuration", { ...layer("03-configuration"), infrastructure });
   return app;
 }
 

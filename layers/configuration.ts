@@ -1,21 +1,14 @@
-import * as kubernetesProvider from "@cdktf/provider-kubernetes/lib/provider";
-import { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
-import { ProxmoxProvider } from "../.gen/providers/proxmox/provider";
-import type { ClusterDefinition } from "../config";
 import { CiliumL2Pool } from "../constructs/cilium-l2-pool";
 import { FluxSync } from "../constructs/flux-sync";
-import { kubernetesAccessFrom } from "../constructs/kubernetes-access";
-import { configureLayerState, type LayerStateProps } from "../constructs/layer-state";
+import { kubernetesProvider, proxmoxProvider } from "../constructs/providers";
 import { ProxmoxHa } from "../constructs/proxmox-ha";
 import { ProxmoxVmFirewall } from "../constructs/proxmox-vm-firewall";
-import { encryptState } from "../constructs/state-encryption";
+import type { LayerName } from "./catalog";
 import type { InfrastructureLayer } from "./infrastructure";
+import { LayerStack, type LayerProps } from "./layer-stack";
 
-export interface ConfigurationLayerProps {
-  readonly definition: ClusterDefinition;
-  readonly state: LayerStateProps;
-  readonly encryptState: boolean;
+export interface ConfigurationLayerProps extends LayerProps {
   readonly infrastructure: InfrastructureLayer;
 }
 
@@ -23,43 +16,33 @@ export interface ConfigurationLayerProps {
  * Layer 03: configuration that needs the CRDs and controllers of layer 02 (Flux sync, Cilium's LB pool), and
  * Proxmox-side configuration of the cluster's VMs (firewall, HA).
  */
-export class ConfigurationLayer extends TerraformStack {
-  static readonly NAME = "03-configuration";
+export class ConfigurationLayer extends LayerStack {
+  constructor(scope: Construct, name: LayerName, props: ConfigurationLayerProps) {
+    super(scope, name, props);
+    const { cluster, infrastructure } = props;
+    const { firewall } = cluster.features;
+    const sync = cluster.features.flux?.sync;
+    const pool = cluster.features.cilium?.pool;
 
-  constructor(scope: Construct, props: ConfigurationLayerProps) {
-    super(scope, ConfigurationLayer.NAME);
-    const { cluster, nodes } = props.definition;
-    configureLayerState(this, props.state);
-    if (props.encryptState) encryptState(this);
+    if (sync || pool) kubernetesProvider(this, infrastructure.talos.kubeconfig);
+    if (sync) new FluxSync(this, "FluxSync", sync);
+    if (pool) new CiliumL2Pool(this, "CiliumL2Pool", pool);
 
-    const needsKubernetes = (cluster.flux_enabled && cluster.repository_name) || (cluster.cluster_cni === "cilium" && cluster.cilium_loadbalancer_pool);
-    if (needsKubernetes) {
-      new kubernetesProvider.KubernetesProvider(this, "kubernetes", kubernetesAccessFrom(props.infrastructure.talos.kubeconfig));
-    }
-    if (cluster.flux_enabled && cluster.repository_name) {
-      new FluxSync(this, "FluxSync", { repository: cluster.repository_name, branch: cluster.repository_branch, path: cluster.repository_path });
-    }
-    if (cluster.cluster_cni === "cilium" && cluster.cilium_loadbalancer_pool) {
-      new CiliumL2Pool(this, "CiliumL2Pool", cluster.cilium_loadbalancer_pool);
-    }
-
-    const haNodes = nodes.filter((n) => n.vm_ha);
-    if (cluster.proxmox_firewall_enabled || haNodes.length > 0) {
-      new ProxmoxProvider(this, "proxmox", { endpoint: cluster.proxmox_api_url, insecure: cluster.proxmox_api_insecure });
-    }
-    for (const node of nodes) {
-      const vm = props.infrastructure.vms.get(node.name)!;
-      if (cluster.proxmox_firewall_enabled) {
+    const haNodes = cluster.nodes.filter((n) => n.ha);
+    if (firewall || haNodes.length > 0) proxmoxProvider(this, cluster.proxmox);
+    for (const node of cluster.nodes) {
+      const vmId = infrastructure.vms.get(node.name)!.vmId;
+      if (firewall) {
         new ProxmoxVmFirewall(this, `Firewall-${node.name}`, {
           name: node.name,
-          proxmoxNode: node.proxmox_node ?? cluster.proxmox_node,
-          vmId: vm.vmId,
+          proxmoxNode: node.host,
+          vmId,
           controller: node.controller,
-          nodeCidr: cluster.node_cidr,
-          adminCidrs: cluster.proxmox_firewall_allow_from,
+          nodeCidr: cluster.network.nodes.cidr,
+          adminCidrs: firewall.allowFrom,
         });
       }
-      if (node.vm_ha) new ProxmoxHa(this, `Ha-${node.name}`, { name: node.name, vmId: vm.vmId });
+      if (node.ha) new ProxmoxHa(this, `Ha-${node.name}`, { name: node.name, vmId });
     }
   }
 }

@@ -1,58 +1,47 @@
-import * as helmProvider from "@cdktf/provider-helm/lib/provider";
-import * as kubernetesProvider from "@cdktf/provider-kubernetes/lib/provider";
-import { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
-import type { ClusterConfig } from "../config";
 import { Flux } from "../constructs/flux";
-import { kubernetesAccessFrom } from "../constructs/kubernetes-access";
-import { configureLayerState, type LayerStateProps } from "../constructs/layer-state";
+import { helmProvider, kubernetesProvider } from "../constructs/providers";
 import { ProxmoxCsi } from "../constructs/proxmox-csi";
 import { SealedSecrets } from "../constructs/sealed-secrets";
-import { encryptState } from "../constructs/state-encryption";
+import type { LayerName } from "./catalog";
 import type { InfrastructureLayer } from "./infrastructure";
+import { LayerStack, type LayerProps } from "./layer-stack";
 import type { PersistentAuthLayer } from "./persistent-auth";
 
-export interface ServicesLayerProps {
-  readonly cluster: ClusterConfig;
-  readonly state: LayerStateProps;
-  readonly encryptState: boolean;
+export interface ServicesLayerProps extends LayerProps {
   readonly persistentAuth: PersistentAuthLayer;
   readonly infrastructure: InfrastructureLayer;
 }
 
 /** Layer 02: core services on the running cluster: sealed-secrets with the persisted key, Proxmox CSI, Flux. */
-export class ServicesLayer extends TerraformStack {
-  static readonly NAME = "02-services";
-
-  constructor(scope: Construct, props: ServicesLayerProps) {
-    super(scope, ServicesLayer.NAME);
+export class ServicesLayer extends LayerStack {
+  constructor(scope: Construct, name: LayerName, props: ServicesLayerProps) {
+    super(scope, name, props);
     const { cluster, persistentAuth } = props;
-    configureLayerState(this, props.state);
-    if (props.encryptState) encryptState(this);
+    const { sealedSecrets, proxmoxCsi, flux } = cluster.features;
 
     // Credentials come from layer 01's state (terraform_remote_state), never from files.
-    const access = kubernetesAccessFrom(props.infrastructure.talos.kubeconfig);
-    new helmProvider.HelmProvider(this, "helm", { kubernetes: access });
-    new kubernetesProvider.KubernetesProvider(this, "kubernetes", access);
+    helmProvider(this, props.infrastructure.talos.kubeconfig);
+    kubernetesProvider(this, props.infrastructure.talos.kubeconfig);
 
-    if (persistentAuth.sealedSecretsKey) {
+    if (sealedSecrets && persistentAuth.sealedSecretsKey) {
       new SealedSecrets(this, "SealedSecrets", {
-        version: cluster.sealed_secrets_version,
+        version: sealedSecrets.version,
         certificatePem: persistentAuth.sealedSecretsKey.certificatePem,
         privateKeyPem: persistentAuth.sealedSecretsKey.privateKeyPem,
       });
     }
-    if (persistentAuth.csiToken) {
+    if (proxmoxCsi && persistentAuth.csiToken) {
       new ProxmoxCsi(this, "ProxmoxCsi", {
-        version: cluster.proxmox_csi_version,
-        apiUrl: cluster.proxmox_api_url,
-        insecure: cluster.proxmox_api_insecure,
-        region: cluster.proxmox_region,
+        version: proxmoxCsi.version,
+        apiUrl: cluster.proxmox.apiUrl,
+        insecure: cluster.proxmox.insecure,
+        region: cluster.proxmox.region,
         tokenId: persistentAuth.csiToken.tokenId,
         tokenValue: persistentAuth.csiToken.tokenSecret,
-        storage: cluster.proxmox_csi_storage ?? cluster.proxmox_disk_storage,
+        storage: proxmoxCsi.storage,
       });
     }
-    if (cluster.flux_enabled) new Flux(this, "Flux", { version: cluster.flux_version });
+    if (flux) new Flux(this, "Flux", { version: flux.version });
   }
 }

@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ALLOW_DESTROY_PERSISTENT_AUTH } from "../../layers/app";
-import { PersistentAuthLayer } from "../../layers/persistent-auth";
+import { ALLOW_DESTROY_PERSISTENT_AUTH, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
 import {
   ALLOW_DESTROY_CONTEXT_KEY,
   findLayer,
@@ -29,7 +28,7 @@ const KUBECONFIG = new Map([["01-infrastructure", "/config/credentials/kubeconfi
 
 describe("layer names", () => {
   it("the tool's constants are the app's (the tool does not import layers/)", () => {
-    expect(PERSISTENT_AUTH).toBe(PersistentAuthLayer.NAME);
+    expect(PERSISTENT_AUTH).toBe(PERSISTENT_AUTH_LAYER);
     expect(ALLOW_DESTROY_CONTEXT_KEY).toBe(ALLOW_DESTROY_PERSISTENT_AUTH);
   });
 

@@ -9,11 +9,11 @@ import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { LAYERS, type LayerName as Layer } from "../../layers/app";
+import { LAYERS, type LayerName as Layer } from "../../layers/catalog";
 import { loadEngine, prepareStack, REPO, runTofu, runTofuAsync, type Engine, type TofuOptions, type TofuResult } from "../../scripts/engine/engine";
 
 export { REPO };
-export { LAYERS, type LayerName as Layer } from "../../layers/app";
+export { LAYERS, type LayerName as Layer } from "../../layers/catalog";
 
 /** The built engine; fails the test with "run scripts/engine/build.sh" when it is not built. */
 export function engine(): Engine {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { parseConfig } from "../../config";
+import { parseConfig, resolveCluster } from "../../config";
 import { buildApp } from "../../layers/app";
 
 export const REPO = join(__dirname, "..", "..");
@@ -52,7 +52,7 @@ export function synth(options: SynthOptions = {}): Synthesized {
     const sources = exampleSources(options);
     writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
     writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
-    const app = buildApp(parseConfig(sources), { configDir: dir, outdir: join(dir, "cdktf.out"), context: options.context });
+    const app = buildApp(resolveCluster(parseConfig(sources)), { configDir: dir, outdir: join(dir, "cdktf.out"), context: options.context });
     app.synth();
     const read = (layer: string) => readFileSync(join(dir, "cdktf.out", "stacks", layer, "cdk.tf.json"), "utf8");
     const texts = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"].map(read);

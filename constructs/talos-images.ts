@@ -1,0 +1,69 @@
+import { Construct } from "constructs";
+import { shortLabels } from "./names";
+import { TalosImage } from "./talos-image";
+import { TalosSchematic } from "./talos-schematic";
+
+export interface TalosImagesProps {
+  /** Talos version of every image, e.g. "v1.12.1". */
+  readonly talosVersion: string;
+  /** Official extensions of the cluster's own schematic, e.g. ["siderolabs/qemu-guest-agent"]. */
+  readonly extensions: readonly string[];
+  /**
+   * Image-factory schematics of their own that nodes boot, besides the cluster's. Known up front, so that every
+   * schematic gets the shortest label that tells it apart from all the others.
+   * @default - none
+   */
+  readonly schematicIds?: readonly string[];
+  /** Proxmox storage the ISOs are downloaded to (must allow ISO images). */
+  readonly isoStorage: string;
+}
+
+/** Which image a node boots. */
+export interface TalosImageChoice {
+  /** @default - the cluster's schematic, built from `extensions` */
+  readonly schematicId?: string;
+  /** @default false */
+  readonly secureboot?: boolean;
+}
+
+/**
+ * The Talos images of a cluster: its schematic (from the extensions), one image per schematic and SecureBoot
+ * variant that some node boots, and each image's ISO downloaded once to each Proxmox host that needs it.
+ */
+export class TalosImages extends Construct {
+  readonly schematic: TalosSchematic;
+  private readonly labels: ReadonlyMap<string, string>;
+  private readonly images = new Map<string, TalosImage>();
+
+  constructor(scope: Construct, id: string, private readonly props: TalosImagesProps) {
+    super(scope, id);
+    this.schematic = new TalosSchematic(this, "default", { extensions: props.extensions });
+    this.labels = shortLabels([this.schematic.digest, ...(props.schematicIds ?? [])]);
+  }
+
+  /** The image for a choice; one per schematic and variant, however many nodes boot it. */
+  image(choice: TalosImageChoice): TalosImage {
+    const schematicId = choice.schematicId ?? this.schematic.digest;
+    const label = this.labels.get(schematicId);
+    if (label === undefined) throw new Error(`TalosImages: schematic "${schematicId}" is not among 'schematicIds'`);
+    const secureboot = choice.secureboot ?? false;
+    const key = `${label}${secureboot ? "-secureboot" : ""}`;
+    let image = this.images.get(key);
+    if (!image) {
+      image = new TalosImage(this, `Image-${key}`, {
+        schematicId: choice.schematicId ?? this.schematic.schematicId,
+        schematicLabel: label,
+        talosVersion: this.props.talosVersion,
+        secureboot,
+        isoStorage: this.props.isoStorage,
+      });
+      this.images.set(key, image);
+    }
+    return image;
+  }
+
+  /** The chosen image's ISO on a Proxmox host, as a volume id for a VM's CD-ROM. */
+  isoOn(proxmoxNode: string, choice: TalosImageChoice): string {
+    return this.image(choice).isoOn(proxmoxNode);
+  }
+}
