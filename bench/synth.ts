@@ -1,9 +1,12 @@
-// Synth time and peak memory against node count, each run a cold `node dist/main.js` as a user runs it.
+// Synth time and peak memory against node count, each run a cold `node dist/main.js` as a user runs it, beside
+// the floor: a bare cdktf app with as many minimal VMs (bench/floor-app.ts), measured in the same run, so that
+// the ratio means something on a loaded machine.
 // Usage: npm run bench [-- 5 50 500]. Prints a table; the growth column shows whether cost per node is flat.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buildSync } from "esbuild";
 import { parse, stringify } from "yaml";
 
 const ROOT = join(__dirname, "..");
@@ -29,13 +32,12 @@ function writeConfig(dir: string, nodes: number): void {
   writeFileSync(join(dir, "nodes.yaml"), stringify({ nodes: list }));
 }
 
-function runOnce(dir: string): { seconds: number; peakMb: number } {
+const FLOOR = join(ROOT, "dist/bench-floor.js");
+buildSync({ entryPoints: [join(__dirname, "floor-app.ts")], outfile: FLOOR, bundle: true, platform: "node", target: "node20", format: "cjs", packages: "external", logLevel: "warning" });
+
+function runOnce(script: string, env: Record<string, string>): { seconds: number; peakMb: number } {
   const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, ["--require", join(__dirname, "report-peak.cjs"), join(ROOT, "dist/main.js")], {
-    cwd: ROOT,
-    env: { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: join(dir, "cdktf.out") },
-    encoding: "utf8",
-  });
+  const result = spawnSync(process.execPath, ["--require", join(__dirname, "report-peak.cjs"), script], { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8" });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (result.status !== 0) throw new Error(`synth failed: ${result.stderr}`);
   const peak = /peak-rss-kb=(\d+)/.exec(result.stderr);
@@ -44,22 +46,40 @@ function runOnce(dir: string): { seconds: number; peakMb: number } {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-const rows: { nodes: number; seconds: number; peakMb: number }[] = [];
+type Measure = { seconds: number; peakMb: number };
+const summary = (runs: Measure[]): Measure => ({ seconds: median(runs.map((r) => r.seconds)), peakMb: Math.max(...runs.map((r) => r.peakMb)) });
+
+const rows: { nodes: number; app: Measure; floor: Measure }[] = [];
 for (const nodes of counts.length ? counts : [5, 50, 500]) {
   const dir = mkdtempSync(join(tmpdir(), "bench-"));
   try {
     writeConfig(dir, nodes);
-    const runs = Array.from({ length: RUNS }, () => runOnce(dir));
-    rows.push({ nodes, seconds: median(runs.map((r) => r.seconds)), peakMb: Math.max(...runs.map((r) => r.peakMb)) });
+    const app: Measure[] = [];
+    const floor: Measure[] = [];
+    // Interleaved, so that both see the same load.
+    for (let run = 0; run < RUNS; run++) {
+      app.push(runOnce(join(ROOT, "dist/main.js"), { CONFIG_DIR: dir, CDKTF_OUTDIR: join(dir, "cdktf.out") }));
+      floor.push(runOnce(FLOOR, { BENCH_VMS: String(nodes), CDKTF_OUTDIR: join(dir, "floor.out") }));
+    }
+    rows.push({ nodes, app: summary(app), floor: summary(floor) });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 console.log(`synth (cold node dist/main.js, median of ${RUNS}), ${new Date().toISOString()}`);
-console.log("nodes | seconds | peak MB | ms per added node");
+console.log("nodes | seconds | peak MB | ms per added node | floor s | floor MB | x floor (time, memory)");
 rows.forEach((row, i) => {
   const prev = rows[i - 1];
-  const perNode = prev ? ((row.seconds - prev.seconds) * 1000) / (row.nodes - prev.nodes) : NaN;
-  console.log(`${String(row.nodes).padStart(5)} | ${row.seconds.toFixed(2).padStart(7)} | ${row.peakMb.toFixed(0).padStart(7)} | ${Number.isNaN(perNode) ? "-" : perNode.toFixed(2)}`);
+  const perNode = prev ? ((row.app.seconds - prev.app.seconds) * 1000) / (row.nodes - prev.nodes) : NaN;
+  const cells = [
+    String(row.nodes).padStart(5),
+    row.app.seconds.toFixed(2).padStart(7),
+    row.app.peakMb.toFixed(0).padStart(7),
+    (Number.isNaN(perNode) ? "-" : perNode.toFixed(2)).padStart(17),
+    row.floor.seconds.toFixed(2).padStart(7),
+    row.floor.peakMb.toFixed(0).padStart(8),
+    `${(row.app.seconds / row.floor.seconds).toFixed(2)}, ${(row.app.peakMb / row.floor.peakMb).toFixed(2)}`,
+  ];
+  console.log(cells.join(" | "));
 });
