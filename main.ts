@@ -1,7 +1,7 @@
 // Entry point: load the cluster definition, build every layer, synthesize. Bad input stops here, before
 // anything is written. CONFIG_DIR selects another cluster.yaml/nodes.yaml pair (cdktf passes no arguments).
 import { ConfigError, formatIssue, loadConfig, resolveCluster } from "./config";
-import { buildApp } from "./layers/app";
+import { synthesize } from "./layers/app";
 
 function main(): void {
   const configDir = process.env.CONFIG_DIR ?? ".";
@@ -14,7 +14,7 @@ function main(): void {
     process.exit(1);
   }
   for (const warning of definition.warnings) process.stderr.write(`${formatIssue(warning, configDir)}\n`);
-  buildApp(resolveCluster(definition), { configDir }).synth();
+  synthesize(resolveCluster(definition), { configDir });
 }
 
 main();

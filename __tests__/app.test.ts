@@ -1,12 +1,12 @@
 // The app against the layer catalog: the stacks it builds are the catalog's, and the facts the catalog states
 // about each layer hold in what it synthesizes.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { parseConfig, resolveCluster } from "../config";
-import { buildApp } from "../layers/app";
+import { buildApp, synthesize, withoutTokenTraces } from "../layers/app";
 import { LAYER_CATALOG, LAYERS } from "../layers/catalog";
 import { exampleSources, synth, type StackJson } from "./support/synth";
 
@@ -47,5 +47,36 @@ describe("buildApp and the layer catalog", () => {
     const resources = Object.values(stacks[name].resource ?? {}).flatMap((byName) => Object.values(byName));
     expect(resources.length).toBeGreaterThan(0);
     expect(resources.every((r: any) => r.lifecycle?.prevent_destroy === true)).toBe(facts.persistent);
+  });
+});
+
+describe("synthesize", () => {
+  const cluster = () => resolveCluster(parseConfig(exampleSources()));
+  const stackFiles = (outdir: string) => LAYERS.map((layer) => readFileSync(join(outdir, "stacks", layer, "cdk.tf.json"), "utf8"));
+
+  it("writes what buildApp().synth() writes, and puts stack traces back as they were", () => {
+    const dir = mkdtempSync(join(tmpdir(), "app-"));
+    try {
+      const before = Error.prepareStackTrace;
+      synthesize(cluster(), { configDir: dir, outdir: join(dir, "fast") });
+      expect(Error.prepareStackTrace).toBe(before);
+      buildApp(cluster(), { configDir: dir, outdir: join(dir, "plain") }).synth();
+      expect(readdirSync(join(dir, "fast", "stacks"))).toEqual([...LAYERS]);
+      expect(stackFiles(join(dir, "fast"))).toEqual(stackFiles(join(dir, "plain")));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("empties only the traces captured on plain objects, as cdktf's tokens do, and puts the formatter back", () => {
+    const before = Error.prepareStackTrace;
+    const [plain, error] = withoutTokenTraces(() => {
+      const object = { stack: "" };
+      Error.captureStackTrace(object);
+      return [object.stack, new Error("boom").stack];
+    });
+    expect(plain).toBe("");
+    expect(error).toMatch(/^Error: boom\n    at .*app\.test\.ts/);
+    expect(Error.prepareStackTrace).toBe(before);
   });
 });

@@ -43,6 +43,29 @@ export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): Ap
   return app;
 }
 
+/** Builds and synthesizes the app, without cdktf's token traces (see withoutTokenTraces). */
+export function synthesize(cluster: ResolvedCluster, options: BuildAppOptions): void {
+  withoutTokenTraces(() => buildApp(cluster, options).synth());
+}
+
+/**
+ * Runs `fn` while stack traces captured on plain objects come out empty. cdktf captures one on every token it
+ * creates, used only in its messages about tokens it cannot resolve; formatting them took about 40 % of the time
+ * and 50 MB of a 500-node synth. Errors keep their traces.
+ */
+export function withoutTokenTraces<T>(fn: () => T): T {
+  const previous = Error.prepareStackTrace;
+  Error.prepareStackTrace = (error, frames) => {
+    if (!(error instanceof Error)) return "";
+    return previous ? previous(error, frames) : `${error}${frames.map((frame) => `\n    at ${frame}`).join("")}`;
+  };
+  try {
+    return fn();
+  } finally {
+    Error.prepareStackTrace = previous;
+  }
+}
+
 function layerState(backend: StateBackendConfig, layer: LayerName, localPath: string): LayerStateProps {
   if (backend.type === "local") return { type: "local", path: localPath };
   const expand = (template: string) => template.replaceAll("{layer}", layer);
