@@ -54,12 +54,10 @@ describe("synthesize", () => {
   const cluster = () => resolveCluster(parseConfig(exampleSources()));
   const stackFiles = (outdir: string) => LAYERS.map((layer) => readFileSync(join(outdir, "stacks", layer, "cdk.tf.json"), "utf8"));
 
-  it("writes what buildApp().synth() writes, and puts stack traces back as they were", () => {
+  it("writes what buildApp().synth() writes", () => {
     const dir = mkdtempSync(join(tmpdir(), "app-"));
     try {
-      const before = Error.prepareStackTrace;
       synthesize(cluster(), { configDir: dir, outdir: join(dir, "fast") });
-      expect(Error.prepareStackTrace).toBe(before);
       buildApp(cluster(), { configDir: dir, outdir: join(dir, "plain") }).synth();
       expect(readdirSync(join(dir, "fast", "stacks"))).toEqual([...LAYERS]);
       expect(stackFiles(join(dir, "fast"))).toEqual(stackFiles(join(dir, "plain")));
@@ -68,15 +66,17 @@ describe("synthesize", () => {
     }
   });
 
-  it("empties only the traces captured on plain objects, as cdktf's tokens do, and puts the formatter back", () => {
-    const before = Error.prepareStackTrace;
+  it("captures no trace on plain objects, as cdktf's tokens ask for, keeps errors' traces, and puts things back", () => {
+    const before = Error.captureStackTrace;
     const [plain, error] = withoutTokenTraces(() => {
       const object = { stack: "" };
       Error.captureStackTrace(object);
-      return [object.stack, new Error("boom").stack];
+      const e = new Error("boom");
+      Error.captureStackTrace(e);
+      return [object.stack, e.stack];
     });
     expect(plain).toBe("");
     expect(error).toMatch(/^Error: boom\n    at .*app\.test\.ts/);
-    expect(Error.prepareStackTrace).toBe(before);
+    expect(Error.captureStackTrace).toBe(before);
   });
 });
