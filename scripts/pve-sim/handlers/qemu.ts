@@ -1,0 +1,208 @@
+/**
+ * /nodes/{node}/qemu (PVE::API2::Qemu): create, config read and update (with `digest`, `delete`, pending
+ * changes), status and power actions, destroy, and the guest agent's network-get-interfaces answering the
+ * address of the VM's cloud-init ipconfig0.
+ */
+import { randomUUID } from "node:crypto";
+import { ApiError, need, paramError, str, type Ctx, type Routes } from "../api";
+import { PROPERTY_FORMATS } from "../formats";
+import { booleanString, parsePropertyString, parseBoolean, type ParamValue } from "../params";
+import { vmConfigProperties } from "../schema";
+import { configDigest, type SimState, type VmState } from "../state";
+import { applyChange, applyPending, claimPciDevices, referencedVolumes } from "./vm-config";
+
+/** Request parameters that steer the call instead of being config options. */
+const CONTROL = new Set(["node", "vmid", "digest", "delete", "revert", "skiplock", "force", "background_delay", "start", "pool", "unique", "archive", "storage", "live-restore", "bwlimit"]);
+
+function vmOf(ctx: Ctx): VmState {
+  const node = need(ctx, "node");
+  const vmid = need(ctx, "vmid");
+  const vm = ctx.state.vms[vmid];
+  if (!vm || vm.node !== node) throw new ApiError(500, `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`);
+  return vm;
+}
+
+/** The config options of a request, booleans as 1/0 as PVE stores them. */
+function optionsOf(ctx: Ctx): Record<string, string> {
+  const properties = vmConfigProperties();
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(ctx.params) as Array<[string, ParamValue]>) {
+    if (CONTROL.has(key)) continue;
+    if (typeof value !== "string") throw paramError(key, "an option may only be given once");
+    const spec = properties[key] ?? properties[key.replace(/\d+$/, "[n]")];
+    out[key] = spec?.type === "boolean" ? booleanString(value) : value;
+  }
+  return out;
+}
+
+function deletesOf(ctx: Ctx): string[] {
+  return (str(ctx, "delete") ?? "").split(/[,; ]+/).filter(Boolean);
+}
+
+/** A config as the API returns it: integers and booleans as JSON numbers, the rest as strings. */
+function typed(config: Readonly<Record<string, string>>): Record<string, string | number> {
+  const properties = vmConfigProperties();
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const type = (properties[key] ?? properties[key.replace(/\d+$/, "[n]")])?.type;
+    out[key] = (type === "integer" || type === "boolean" || type === "number") && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  }
+  return out;
+}
+
+function checkDigest(ctx: Ctx, vm: VmState): void {
+  const digest = str(ctx, "digest");
+  if (digest !== undefined && digest !== configDigest(vm)) throw new ApiError(500, "detected modified configuration - file changed by other user? Try again.");
+}
+
+function updateConfig(ctx: Ctx): void {
+  const vm = vmOf(ctx);
+  checkDigest(ctx, vm);
+  if (str(ctx, "revert") !== undefined) throw new ApiError(501, "not modelled by the simulator: revert of pending changes");
+  applyChange(ctx.state, vm, { set: optionsOf(ctx), delete: deletesOf(ctx) });
+}
+
+function agentAddresses(state: SimState, vm: VmState) {
+  if (vm.status !== "running") throw new ApiError(500, `VM ${vm.vmid} is not running`);
+  if (!parseBoolean(parsePropertyString(agentKeys(), vm.config.agent ?? "0").enabled ?? "0")) throw new ApiError(500, "No QEMU guest agent configured");
+  if (!state.guestAgent) throw new ApiError(500, "QEMU guest agent is not running");
+  const interfaces = [{ name: "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", prefix: 8 }] }];
+  for (const key of Object.keys(vm.config).filter((k) => /^net\d+$/.test(k)).sort()) {
+    const n = key.slice(3);
+    const net = parsePropertyString(vmConfigProperties()["net[n]"].format as never, vm.config[key]);
+    const ip = vm.config[`ipconfig${n}`] ? parsePropertyString(PROPERTY_FORMATS["pve-qm-ipconfig"], vm.config[`ipconfig${n}`]).ip : undefined;
+    const [address, prefix] = ip && ip.includes("/") ? ip.split("/") : [undefined, undefined];
+    interfaces.push({
+      name: `eth${n}`,
+      "hardware-address": (net.macaddr ?? "").toLowerCase(),
+      "ip-addresses": address ? [{ "ip-address": address, "ip-address-type": "ipv4", prefix: Number(prefix) }] : [],
+    });
+  }
+  return { result: interfaces };
+}
+
+const agentKeys = () => vmConfigProperties().agent.format as never;
+
+export const qemuRoutes: Routes = {
+  "GET /nodes/{node}/qemu": (ctx) => {
+    const node = need(ctx, "node");
+    return Object.values(ctx.state.vms)
+      .filter((vm) => vm.node === node)
+      .map((vm) => ({ vmid: vm.vmid, name: vm.config.name, status: vm.status, template: 0, tags: vm.config.tags }));
+  },
+  "POST /nodes/{node}/qemu": (ctx) => {
+    const node = need(ctx, "node");
+    const vmid = Number(need(ctx, "vmid"));
+    for (const key of ["archive", "storage", "live-restore", "pool", "start"]) {
+      if (str(ctx, key) !== undefined && !(key === "start" && !parseBoolean(str(ctx, key)!))) throw new ApiError(501, `not modelled by the simulator: create with '${key}'`);
+    }
+    const existing = ctx.state.vms[String(vmid)];
+    if (existing) throw new ApiError(500, `unable to create VM ${vmid} - VM ${vmid} already exists on node '${existing.node}'`);
+    const vm: VmState = { vmid, node, config: {}, pending: {}, pendingDelete: [], status: "stopped" };
+    const options = optionsOf(ctx);
+    // PVE generates the SMBIOS uuid and the VM generation id of every new VM.
+    options.smbios1 ??= `uuid=${randomUUID()}`;
+    options.vmgenid ??= randomUUID();
+    applyChange(ctx.state, vm, { set: options, delete: [] });
+    ctx.state.vms[String(vmid)] = vm;
+    return ctx.task(node, "qmcreate", String(vmid), () => [`created VM ${vmid}`]);
+  },
+  "GET /nodes/{node}/qemu/{vmid}/config": (ctx) => {
+    const vm = vmOf(ctx);
+    const current = parseBoolean(str(ctx, "current") ?? "0");
+    const config = current ? { ...vm.config } : { ...vm.config, ...vm.pending };
+    if (!current) for (const key of vm.pendingDelete) delete config[key];
+    return { ...typed(config), digest: configDigest(vm) };
+  },
+  "GET /nodes/{node}/qemu/{vmid}/pending": (ctx) => {
+    const vm = vmOf(ctx);
+    const keys = new Set([...Object.keys(vm.config), ...Object.keys(vm.pending), ...vm.pendingDelete]);
+    return [...keys].sort().map((key) => ({
+      key,
+      ...(vm.config[key] !== undefined ? { value: typed({ [key]: vm.config[key] })[key] } : {}),
+      ...(vm.pending[key] !== undefined ? { pending: typed({ [key]: vm.pending[key] })[key] } : {}),
+      ...(vm.pendingDelete.includes(key) ? { delete: 1 } : {}),
+    }));
+  },
+  "PUT /nodes/{node}/qemu/{vmid}/config": (ctx) => {
+    updateConfig(ctx);
+  },
+  "POST /nodes/{node}/qemu/{vmid}/config": (ctx) => {
+    updateConfig(ctx);
+    const vm = vmOf(ctx);
+    return ctx.task(vm.node, "qmconfig", String(vm.vmid), () => ["update VM config"]);
+  },
+  "PUT /nodes/{node}/qemu/{vmid}/resize": () => {
+    throw new ApiError(501, "not modelled by the simulator: disk resize");
+  },
+  "GET /nodes/{node}/qemu/{vmid}/status/current": (ctx) => {
+    const vm = vmOf(ctx);
+    const agent = parseBoolean(parsePropertyString(agentKeys(), vm.config.agent ?? "0").enabled ?? "0");
+    return {
+      vmid: vm.vmid,
+      name: vm.config.name,
+      status: vm.status,
+      qmpstatus: vm.status,
+      agent: agent ? 1 : 0,
+      uptime: vm.status === "running" ? 60 : 0,
+      cpus: Number(vm.config.cores ?? 1) * Number(vm.config.sockets ?? 1),
+      maxmem: Number(/^(?:current=)?(\d+)/.exec(vm.config.memory ?? "512")?.[1] ?? 512) * 1024 * 1024,
+      ha: { managed: ctx.state.ha[`vm:${vm.vmid}`] ? 1 : 0 },
+    };
+  },
+  "POST /nodes/{node}/qemu/{vmid}/status/start": (ctx) => {
+    const vm = vmOf(ctx);
+    if (vm.status === "running") throw new ApiError(500, `VM ${vm.vmid} already running`);
+    return ctx.task(vm.node, "qmstart", String(vm.vmid), () => {
+      applyPending(ctx.state, vm);
+      for (const { key, volid } of referencedVolumes(vm)) {
+        if (!ctx.state.volumes.some((v) => v.volid === volid)) throw new ApiError(500, `${key}: volume '${volid}' does not exist`);
+      }
+      const devices = claimPciDevices(ctx.state, vm);
+      vm.status = "running";
+      return devices.map((d) => `passing through PCI device ${d}`);
+    });
+  },
+  "POST /nodes/{node}/qemu/{vmid}/status/stop": (ctx) => {
+    const vm = vmOf(ctx);
+    return ctx.task(vm.node, "qmstop", String(vm.vmid), () => {
+      vm.status = "stopped";
+    });
+  },
+  "POST /nodes/{node}/qemu/{vmid}/status/shutdown": (ctx) => {
+    const vm = vmOf(ctx);
+    return ctx.task(vm.node, "qmshutdown", String(vm.vmid), () => {
+      if (vm.status !== "running") throw new ApiError(500, `VM ${vm.vmid} not running`);
+      vm.status = "stopped";
+    });
+  },
+  "POST /nodes/{node}/qemu/{vmid}/status/reboot": (ctx) => {
+    const vm = vmOf(ctx);
+    return ctx.task(vm.node, "qmreboot", String(vm.vmid), () => {
+      if (vm.status !== "running") throw new ApiError(500, `VM ${vm.vmid} not running`);
+      applyPending(ctx.state, vm);
+      claimPciDevices(ctx.state, vm);
+    });
+  },
+  "DELETE /nodes/{node}/qemu/{vmid}": (ctx) => {
+    const vm = vmOf(ctx);
+    if (vm.status === "running") throw new ApiError(500, `VM ${vm.vmid} is running - destroy failed`);
+    if (parseBoolean(vm.config.protection ?? "0")) throw new ApiError(500, `VM ${vm.vmid} is protected - destroy failed`);
+    const purge = parseBoolean(str(ctx, "purge") ?? "0");
+    return ctx.task(vm.node, "qmdestroy", String(vm.vmid), () => {
+      ctx.state.volumes = ctx.state.volumes.filter((v) => v.vmid !== vm.vmid);
+      delete ctx.state.vms[String(vm.vmid)];
+      delete ctx.state.firewall[String(vm.vmid)];
+      if (purge) {
+        delete ctx.state.ha[`vm:${vm.vmid}`];
+        ctx.state.acl = ctx.state.acl.filter((e) => e.path !== `/vms/${vm.vmid}`);
+      }
+      return [`destroyed VM ${vm.vmid}`];
+    });
+  },
+  "GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces": (ctx) => agentAddresses(ctx.state, vmOf(ctx)),
+  "POST /nodes/{node}/qemu/{vmid}/agent/ping": (ctx) => {
+    agentAddresses(ctx.state, vmOf(ctx));
+    return {};
+  },
+};
