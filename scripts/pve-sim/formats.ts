@@ -75,6 +75,7 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   "pve-userid": test(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid user name"),
   "pve-userid-list": list(test(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid user name")),
   "pve-tokenid-list": list(test(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid token ID")),
+  "email-opt": test(/^(|[\w+\-~.]+@[A-Za-z0-9.\-]+)$/, "value does not look like a valid email address"),
   "pve-realm": test(/^[A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid realm"),
   "pve-groupid": test(/^[A-Za-z0-9.\-_]+$/, "invalid group ID"),
   "pve-groupid-list": list(test(/^[A-Za-z0-9.\-_]+$/, "invalid group ID")),

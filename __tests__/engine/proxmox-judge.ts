@@ -1,0 +1,191 @@
+// Proxmox as the judge, for the engine tests: the Proxmox VE API simulator (scripts/pve-sim) and a stand-in
+// for the Talos image factory on 127.0.0.1, a config pointed at them, and the real tofu + bpg/proxmox applying
+// layers into the simulator. Reusable: start a judge, write a config for it, synthesize, apply/plan/destroy a
+// layer without what needs a live cluster, read the simulator's state.
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { loadConfig } from "../../config";
+import { startPveSim, type PveSim, type PveSimOptions } from "../../scripts/pve-sim/server";
+import type { InitialCluster, StorageDef, VmState } from "../../scripts/pve-sim/state";
+import { startImageFactory, synthesize, tofu, type Layer, type StubServer, type SynthesizedStack } from "./support";
+
+export interface Judge {
+  readonly sim: PveSim;
+  readonly factory: StubServer;
+  /** `PROXMOX_VE_API_TOKEN` for the simulator (root@pam). */
+  readonly token: string;
+  /** The environment tofu needs to reach the simulator, plus `extra`. */
+  env(extra?: Record<string, string>): Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Starts the simulator (with `options`, usually from `simulatedCluster()`) and the image factory stand-in. */
+export async function startJudge(options: PveSimOptions = {}): Promise<Judge> {
+  const token = `root@pam!judge=${randomUUID()}`;
+  const [sim, factory] = await Promise.all([startPveSim({ ...options, tokens: [token] }), startImageFactory()]);
+  return {
+    sim,
+    factory,
+    token,
+    env: (extra = {}) => ({ PROXMOX_VE_API_TOKEN: token, ...extra }),
+    close: async () => {
+      await Promise.all([sim.close(), factory.close()]);
+    },
+  };
+}
+
+/** A private IPv4 address moved into 127.0.0.0/8 (10.a.b.c, 172.a.b.c, 192.168.b.c -> 127.a.b.c), so nothing can leave the machine. */
+export function loopbackAddresses(text: string): string {
+  return text.replace(/\b(?:10|172|192)\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b/g, "127.$1.$2.$3");
+}
+
+export interface JudgedConfigOptions {
+  /** Folder with cluster.yaml and nodes.yaml. @default the repository root */
+  readonly from?: string;
+  /** Top-level cluster.yaml keys merged over the source's. @default {} */
+  readonly cluster?: Record<string, unknown>;
+  /** Rewrites the node list. @default unchanged */
+  readonly nodes?: (nodes: Array<Record<string, unknown>>) => Array<Record<string, unknown>>;
+}
+
+/** Placeholder endpoints of a config not yet pointed at a judge (nothing listens there). */
+const UNSET = "https://127.0.0.1:1/";
+
+/**
+ * Writes into `dir` the config at `options.from` with its addresses moved to loopback, local state beside it,
+ * and `options.cluster` merged over it; `startJudgeFor(dir)` then points it at a judge. Returns `dir`.
+ */
+export function judgedConfig(dir: string, options: JudgedConfigOptions = {}): string {
+  const from = options.from ?? join(__dirname, "..", "..");
+  mkdirSync(dir, { recursive: true });
+  const cluster = parse(loopbackAddresses(readFileSync(join(from, "cluster.yaml"), "utf8"))) as Record<string, unknown>;
+  const nodes = parse(loopbackAddresses(readFileSync(join(from, "nodes.yaml"), "utf8"))) as { nodes: Array<Record<string, unknown>> };
+  const merged = { ...cluster, proxmox_api_url: UNSET, proxmox_api_insecure: true, talos_image_factory_url: UNSET, state_backend: { type: "local" }, ...options.cluster };
+  writeFileSync(join(dir, "cluster.yaml"), stringify(merged));
+  writeFileSync(join(dir, "nodes.yaml"), stringify({ nodes: options.nodes ? options.nodes(nodes.nodes) : nodes.nodes }));
+  return dir;
+}
+
+/**
+ * Starts a judge whose simulated cluster is the one the config in `configDir` expects (`simulatedCluster`),
+ * and points the config's Proxmox API and image factory at it.
+ */
+export async function startJudgeFor(configDir: string, extra: SimulatedClusterExtra = {}): Promise<Judge> {
+  const judge = await startJudge(simulatedCluster(configDir, extra));
+  const file = join(configDir, "cluster.yaml");
+  const cluster = parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  writeFileSync(file, stringify({ ...cluster, proxmox_api_url: judge.sim.url, talos_image_factory_url: judge.factory.url }));
+  return judge;
+}
+
+export interface SimulatedClusterExtra {
+  /** PVE type of an ISO storage other than `local`. @default "cephfs" */
+  readonly isoType?: string;
+  /** PCI devices per host. @default - none */
+  readonly pciDevices?: Record<string, string[]>;
+  /** PCI resource mappings: name -> host -> device. @default - none */
+  readonly pciMappings?: Record<string, Record<string, string>>;
+}
+
+/** PVE storage types that are one volume for the whole cluster. */
+const SHARED_TYPES = new Set(["cephfs", "rbd", "nfs", "cifs", "glusterfs", "iscsi", "pbs"]);
+
+/**
+ * The Proxmox cluster a config expects: its hosts, and its ISO, disk and CSI storages (ISO storage `local`
+ * a per-host dir, any other ISO storage of the type `isoType`; disk storages `local-lvm` per host, others rbd),
+ * plus `pciDevices`/`pciMappings` for GPU nodes.
+ */
+export function simulatedCluster(configDir: string, extra: SimulatedClusterExtra = {}): InitialCluster {
+  const { cluster, nodes } = loadConfig(configDir);
+  const hosts = [...new Set([cluster.proxmox_node, ...nodes.map((n) => n.proxmox_node ?? cluster.proxmox_node)])].sort();
+  const storages: StorageDef[] = [];
+  const add = (s: StorageDef) => {
+    if (!storages.some((x) => x.id === s.id)) storages.push(s);
+  };
+  const isoType = cluster.proxmox_iso_storage === "local" ? "dir" : (extra.isoType ?? "cephfs");
+  add({ id: cluster.proxmox_iso_storage, type: isoType, content: ["iso", "vztmpl", "snippets", "import"], shared: SHARED_TYPES.has(isoType) });
+  for (const id of [cluster.proxmox_disk_storage, cluster.proxmox_csi_storage ?? cluster.proxmox_disk_storage]) {
+    const type = id === "local-lvm" ? "lvmthin" : "rbd";
+    add({ id, type, content: ["images", "rootdir"], shared: SHARED_TYPES.has(type) });
+  }
+  return { nodes: hosts, storages, pciDevices: extra.pciDevices, pciMappings: extra.pciMappings };
+}
+
+/** Synthesizes the config in `configDir` into `outdir` (see support.ts). */
+export function synthesizeFor(configDir: string, outdir: string): Record<Layer, SynthesizedStack> {
+  return synthesize(configDir, outdir);
+}
+
+/**
+ * What tofu cannot apply without a live cluster or the internet: the Talos resources that talk to a node,
+ * the cluster health check, files written from them, and everything Kubernetes or Helm. `-exclude` these.
+ */
+const NEEDS_LIVE_CLUSTER = new Set([
+  "talos_machine_configuration_apply",
+  "talos_machine_bootstrap",
+  "talos_cluster_kubeconfig",
+  "data.talos_cluster_health",
+  "local_file",
+  "local_sensitive_file",
+  "helm_release",
+  "kubernetes_manifest",
+  "kubernetes_namespace",
+  "kubernetes_secret",
+  "kubernetes_secret_v1",
+]);
+
+/** The addresses of `stack` that need a live cluster (see NEEDS_LIVE_CLUSTER), sorted. */
+export function liveClusterAddresses(stack: SynthesizedStack): string[] {
+  const out: string[] = [];
+  for (const [type, byName] of Object.entries(stack.json.resource ?? {})) {
+    if (NEEDS_LIVE_CLUSTER.has(type)) out.push(...Object.keys(byName).map((n) => `${type}.${n}`));
+  }
+  for (const [type, byName] of Object.entries(stack.json.data ?? {})) {
+    if (NEEDS_LIVE_CLUSTER.has(`data.${type}`)) out.push(...Object.keys(byName).map((n) => `data.${type}.${n}`));
+  }
+  return out.sort();
+}
+
+export interface LayerRun {
+  /** Addresses to leave out. @default liveClusterAddresses(stack) */
+  readonly excludes?: readonly string[];
+  /** Extra environment. @default {} */
+  readonly env?: Record<string, string>;
+}
+
+const excludeArgs = (stack: SynthesizedStack, run: LayerRun) => (run.excludes ?? liveClusterAddresses(stack)).map((a) => `-exclude=${a}`);
+
+/** `tofu init` then `tofu apply` of the layer (without what needs a live cluster); throws with tofu's output on failure. */
+export async function applyLayer(judge: Judge, stack: SynthesizedStack, run: LayerRun = {}) {
+  await tofu(stack, ["init", "-input=false", "-no-color"], { env: judge.env(run.env) });
+  return tofu(stack, ["apply", "-auto-approve", "-input=false", "-no-color", ...excludeArgs(stack, run)], { env: judge.env(run.env) });
+}
+
+export interface PlanJson {
+  resource_changes?: Array<{ address: string; type: string; mode: string; change: { actions: string[]; before?: unknown; after?: unknown } }>;
+}
+
+/** `tofu plan` of the layer (same excludes) read back as JSON. */
+export async function planLayer(judge: Judge, stack: SynthesizedStack, run: LayerRun = {}): Promise<PlanJson> {
+  await tofu(stack, ["plan", "-input=false", "-no-color", "-out=judge.tfplan", ...excludeArgs(stack, run)], { env: judge.env(run.env) });
+  return JSON.parse((await tofu(stack, ["show", "-json", "judge.tfplan"], { env: judge.env(run.env) })).stdout) as PlanJson;
+}
+
+/** The resource changes of a plan other than no-ops and reads, as "address: actions" lines. */
+export function changesOf(plan: PlanJson): string[] {
+  return (plan.resource_changes ?? [])
+    .filter((rc) => rc.mode === "managed" && !rc.change.actions.every((a) => a === "no-op" || a === "read"))
+    .map((rc) => `${rc.address}: ${rc.change.actions.join("+")}`);
+}
+
+/** `tofu destroy` of the layer (same excludes). */
+export async function destroyLayer(judge: Judge, stack: SynthesizedStack, run: LayerRun = {}) {
+  return tofu(stack, ["destroy", "-auto-approve", "-input=false", "-no-color", ...excludeArgs(stack, run)], { env: judge.env(run.env) });
+}
+
+/** The simulator's VMs by name. */
+export function vmsByName(sim: PveSim): Record<string, VmState> {
+  return Object.fromEntries(Object.values(sim.state.vms).map((vm) => [vm.config.name ?? String(vm.vmid), vm]));
+}

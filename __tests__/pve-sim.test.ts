@@ -1,0 +1,236 @@
+// The Proxmox VE API simulator (scripts/pve-sim) on its own: schema matching and parameter verification as
+// PVE does it, then the rules it enforces over HTTPS, request by request, as the provider would send them.
+import { request } from "node:https";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NotModelled, parsePropertyString, printPropertyString, verifyParams } from "../scripts/pve-sim/params";
+import { apiSchema, vmConfigProperties } from "../scripts/pve-sim/schema";
+import { startPveSim, type PveSim } from "../scripts/pve-sim/server";
+
+describe("schema matching", () => {
+  it.each([
+    ["GET", "/nodes/pve/qemu/100/config", "/nodes/{node}/qemu/{vmid}/config"],
+    ["GET", "/nodes/pve/storage/local/content/local%3Aiso%2Ftalos.iso", "/nodes/{node}/storage/{storage}/content/{volume}"],
+    ["GET", "/cluster/nextid", "/cluster/nextid"],
+    ["POST", "/access/users/a%40pve/token/csi", "/access/users/{userid}/token/{tokenid}"],
+  ])("%s %s is %s", (method, path, template) => {
+    expect(apiSchema().match(method, path)?.template).toBe(template);
+  });
+
+  it("decodes path parameters", () => {
+    expect(apiSchema().match("GET", "/nodes/pve/storage/local/content/local%3Aiso%2Ftalos.iso")?.pathParams.volume).toBe("local:iso/talos.iso");
+  });
+
+  it("knows no path outside the schema, and a path without the method has no method entry", () => {
+    expect(apiSchema().match("GET", "/nodes/pve/qemu/100/nonsense")).toBeUndefined();
+    expect(apiSchema().match("DELETE", "/version")?.method).toBeUndefined();
+  });
+});
+
+describe("parameter verification", () => {
+  const vm = vmConfigProperties();
+  it.each([
+    [{ bogus: "1" }, "bogus", /not defined in schema/],
+    [{ cores: "four" }, "cores", /type check \('integer'\) failed/],
+    [{ cores: "0" }, "cores", /minimum value of 1/],
+    [{ scsihw: "virtio" }, "scsihw", /enumeration/],
+    [{ onboot: "maybe" }, "onboot", /type check \('boolean'\)/],
+    [{ net0: "virtio,bridge=vmbr0,tag=0" }, "net0", /net0\.tag: value must have a minimum value of 1/],
+    [{ net0: "virtio,bridge=vmbr0,trunks=" }, "net0", /missing key/],
+    [{ net0: "virtio,bridge=vmbr0,colour=red" }, "net0", /invalid key in comma-separated list property: colour/],
+    [{ net0: "virtio,bridge=vmbr0,bridge=vmbr1" }, "net0", /duplicate key/],
+    [{ net0: "virtio=02:00:00:00:00:01,model=e1000" }, "net0", /duplicate key|already defined/],
+    [{ net0: "virtio=03:00:00:00:00:01" }, "net0", /unicast MAC/],
+    [{ ide4: "local:iso/a.iso,media=cdrom" }, "ide4", /not defined in schema/],
+    [{ ide2: "local:iso/a.iso,media=floppy" }, "ide2", /ide2\.media.*enumeration/],
+    [{ efidisk0: "local-lvm:1,efitype=3m" }, "efidisk0", /efitype/],
+    [{ ipconfig0: "ip=192.168.1.300/24" }, "ipconfig0", /ipconfig0\.ip/],
+    [{ hostpci0: "host=zz:00.0" }, "hostpci0", /hostpci0\.host: value does not match the regex pattern/],
+    [{ boot: "order=scsi0,ide2" }, "boot", /boot\.legacy: value does not match the regex pattern/],
+    [{ tags: "a b;c%" }, "tags", /invalid tag/],
+  ])("%j is refused on %s", (params, name, message) => {
+    const errors = verifyParams(vm, params);
+    expect(errors[name]).toMatch(message);
+  });
+
+  it.each([
+    { net0: "virtio=BC:24:11:00:10:21,bridge=vmbr0,firewall=0,mtu=9000,queues=4,tag=20" },
+    { ide0: "local-lvm:cloudinit", ide2: "cephfs:iso/talos.iso,media=cdrom", boot: "order=scsi0;ide2;net0" },
+    { scsi0: "local-lvm:64,discard=on,iothread=1,ssd=1", scsihw: "virtio-scsi-single" },
+    { efidisk0: "local-lvm:1,efitype=4m,pre-enrolled-keys=0", tpmstate0: "local-lvm:1,version=v2.0" },
+    { hostpci0: "host=0000:01:00.0,pcie=1,rombar=1,x-vga=1", hostpci1: "mapping=gpu,pcie=1" },
+    { ipconfig0: "ip=192.168.10.21/24,gw=192.168.10.1", nameserver: "192.168.10.1 1.1.1.1" },
+  ])("%j is accepted", (params) => {
+    expect(verifyParams(vm, { node: "pve", vmid: "100", ...params })).toEqual({});
+  });
+
+  it("reports a missing required parameter", () => {
+    expect(verifyParams({ vmid: { type: "integer" } }, {})).toEqual({ vmid: "property is missing and it is not optional" });
+  });
+
+  it("answers an unknown named format with NotModelled instead of accepting it", () => {
+    expect(() => verifyParams({ x: { type: "string", format: "pve-something-new", optional: 1 } }, { x: "1" })).toThrow(NotModelled);
+  });
+
+  it("parses and prints property strings as PVE does (default key first, key alias, booleans as 1/0)", () => {
+    const net = vm["net[n]"].format as never;
+    const parsed = parsePropertyString(net, "virtio=BC:24:11:00:10:21,firewall=true,bridge=vmbr0");
+    expect(parsed).toEqual({ model: "virtio", macaddr: "BC:24:11:00:10:21", firewall: "1", bridge: "vmbr0" });
+    expect(printPropertyString(net, parsed)).toBe("virtio=BC:24:11:00:10:21,bridge=vmbr0,firewall=1");
+  });
+});
+
+const TOKEN = "root@pam!test=5ecret";
+
+function call(sim: PveSim, method: string, path: string, params: Record<string, string> = {}, token = TOKEN): Promise<{ status: number; body: { data: unknown; errors?: Record<string, string>; message?: string } }> {
+  const form = new URLSearchParams(params).toString();
+  const withQuery = method === "GET" || method === "DELETE";
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${sim.url}api2/json${path}${withQuery && form ? `?${form}` : ""}`,
+      { method, rejectUnauthorized: false, headers: { Authorization: `PVEAPIToken=${token}`, ...(withQuery ? {} : { "Content-Type": "application/x-www-form-urlencoded" }) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) }));
+      },
+    );
+    req.on("error", reject);
+    req.end(withQuery ? undefined : form);
+  });
+}
+
+describe("the simulator over HTTPS", () => {
+  let sim: PveSim;
+  const vm = (vmid: number, extra: Record<string, string> = {}) => ({
+    vmid: String(vmid),
+    name: `vm${vmid}`,
+    machine: "q35",
+    memory: "4096",
+    scsi0: "local-lvm:8,iothread=1",
+    ide0: "local-lvm:cloudinit",
+    ide2: "local:iso/talos.iso,media=cdrom",
+    net0: "virtio,bridge=vmbr0",
+    boot: "order=scsi0;ide2",
+    ...extra,
+  });
+
+  beforeAll(async () => {
+    sim = await startPveSim({ tokens: [TOKEN], nodes: ["pve1", "pve2"], pciDevices: { pve1: ["0000:01:00.0"] } });
+    const upid = (await call(sim, "POST", "/nodes/pve1/storage/local/download-url", { content: "iso", filename: "talos.iso", url: "https://factory.invalid/talos.iso" })).body.data as string;
+    expect((await call(sim, "GET", `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`)).body.data).toMatchObject({ status: "stopped", exitstatus: "OK" });
+  });
+  afterAll(async () => sim?.close());
+
+  it("answers 401 without a valid API token", async () => {
+    expect((await call(sim, "GET", "/version", {}, "root@pam!test=wrong")).status).toBe(401);
+  });
+
+  it("answers 501 naming the path for what it does not model, and for paths outside the schema", async () => {
+    const lxc = await call(sim, "GET", "/nodes/pve1/lxc");
+    expect(lxc.status).toBe(501);
+    expect(lxc.body.message).toContain("/nodes/{node}/lxc");
+    expect((await call(sim, "GET", "/nodes/pve1/nonsense")).status).toBe(501);
+  });
+
+  it("answers 400 with the per-parameter errors of a bad request", async () => {
+    const res = await call(sim, "POST", "/nodes/pve1/qemu", vm(100, { cores: "x", net0: "virtio,tag=5000" }));
+    expect(res.status).toBe(400);
+    expect(Object.keys(res.body.errors ?? {}).sort()).toEqual(["cores", "net0"]);
+  });
+
+  it("creates a VM as PVE stores it: disks allocated with their size, cloud-init drive, a MAC for the NIC, a digest", async () => {
+    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(101))).status).toBe(200);
+    const config = (await call(sim, "GET", "/nodes/pve1/qemu/101/config")).body.data as Record<string, string>;
+    expect(config.scsi0).toBe("local-lvm:vm-101-disk-0,iothread=1,size=8G");
+    expect(config.ide0).toBe("local-lvm:vm-101-cloudinit,media=cdrom,size=4M");
+    expect(config.ide2).toMatch(/^local:iso\/talos\.iso,media=cdrom,size=\d+M$/);
+    expect(config.net0).toMatch(/^virtio=BC:24:11(:[0-9A-F]{2}){3},bridge=vmbr0$/);
+    expect(config.digest).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it("refuses a VM id already used anywhere in the cluster", async () => {
+    const res = await call(sim, "POST", "/nodes/pve2/qemu", vm(101));
+    expect(res.status).toBe(500);
+    expect(res.body.message).toMatch(/already exists on node 'pve1'/);
+  });
+
+  it.each([
+    [{ ide1: "none,media=cdrom" }, "ide1", /q35/],
+    [{ balloon: "8192" }, "balloon", /balloon value too large/],
+    [{ boot: "order=scsi0;ide3" }, "boot", /device 'ide3' does not exist/],
+    [{ hostpci0: "pcie=1" }, "hostpci0", /either 'host' or 'mapping'/],
+  ])("refuses a config breaking a rule: %j", async (extra, name, message) => {
+    const res = await call(sim, "POST", "/nodes/pve1/qemu", vm(102, extra));
+    expect(res.status).toBe(400);
+    expect(res.body.errors?.[name]).toMatch(message);
+  });
+
+  it("refuses a CD-ROM or disk naming a missing volume or one of the wrong content type", async () => {
+    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(103, { ide2: "local:iso/missing.iso,media=cdrom" }))).body.message).toMatch(/does not exist/);
+    expect((await call(sim, "POST", "/nodes/pve2/qemu", vm(103))).body.message).toMatch(/local:iso\/talos.iso' does not exist/);
+    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(103, { ide2: "local-lvm:vm-101-disk-0,media=cdrom" }))).body.errors?.ide2).toMatch(/not an ISO image/);
+  });
+
+  it("records a device that replaces another on its slot", async () => {
+    const before = sim.state.incidents.length;
+    expect((await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { ide0: "local:iso/talos.iso,media=cdrom" })).status).toBe(200);
+    expect(sim.state.incidents.slice(before)).toEqual([expect.objectContaining({ kind: "slot-replaced", vmid: 101, slot: "ide0" })]);
+  });
+
+  it("refuses to delete a volume a VM uses, and a second download of an existing file", async () => {
+    const del = await call(sim, "DELETE", `/nodes/pve1/storage/local/content/${encodeURIComponent("local:iso/talos.iso")}`);
+    expect(del.status).toBe(500);
+    expect(del.body.message).toMatch(/in use by VM 101/);
+    const again = await call(sim, "POST", "/nodes/pve1/storage/local/download-url", { content: "iso", filename: "talos.iso", url: "https://factory.invalid/talos.iso" });
+    expect(again.body.message).toMatch(/refusing to override existing file/);
+  });
+
+  it("rejects a stale digest", async () => {
+    const res = await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { name: "renamed", digest: "0".repeat(40) });
+    expect(res.body.message).toMatch(/detected modified configuration/);
+  });
+
+  it("keeps a reboot-requiring change of a running VM pending until the restart, and applies hot-pluggable ones", async () => {
+    await call(sim, "POST", "/nodes/pve1/qemu/101/status/start");
+    expect(sim.state.vms["101"].status).toBe("running");
+    await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { cores: "8", name: "hot" });
+    expect(sim.state.vms["101"].config).toMatchObject({ name: "hot" });
+    expect(sim.state.vms["101"].config.cores).toBeUndefined();
+    expect(sim.state.vms["101"].pending).toEqual({ cores: "8" });
+    const current = (await call(sim, "GET", "/nodes/pve1/qemu/101/config", { current: "1" })).body.data as Record<string, unknown>;
+    expect(current.cores).toBeUndefined();
+    expect(((await call(sim, "GET", "/nodes/pve1/qemu/101/config")).body.data as Record<string, unknown>).cores).toBe(8);
+    await call(sim, "POST", "/nodes/pve1/qemu/101/status/reboot");
+    expect(sim.state.vms["101"].config.cores).toBe("8");
+    expect(sim.state.vms["101"].pending).toEqual({});
+  });
+
+  it("answers the guest agent with the address of ipconfig0", async () => {
+    await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { agent: "enabled=1", ipconfig0: "ip=127.0.10.21/24,gw=127.0.10.1" });
+    await call(sim, "POST", "/nodes/pve1/qemu/101/status/reboot");
+    const res = (await call(sim, "GET", "/nodes/pve1/qemu/101/agent/network-get-interfaces")).body.data as { result: Array<{ name: string; "ip-addresses": Array<{ "ip-address": string }> }> };
+    expect(res.result.find((i) => i.name === "eth0")?.["ip-addresses"][0]["ip-address"]).toBe("127.0.10.21");
+  });
+
+  it("fails the start task of a VM whose PCI device another running VM on the host holds", async () => {
+    await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { hostpci0: "host=0000:01:00.0,pcie=1" });
+    await call(sim, "POST", "/nodes/pve1/qemu/101/status/reboot");
+    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(104, { hostpci0: "host=01:00.0,pcie=1" }))).status).toBe(200);
+    const upid = (await call(sim, "POST", "/nodes/pve1/qemu/104/status/start")).body.data as string;
+    const status = (await call(sim, "GET", `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`)).body.data as { exitstatus: string };
+    expect(status.exitstatus).toMatch(/PCI device '0000:01:00.0' already in use by VMID '101'/);
+    expect(sim.state.vms["104"].status).toBe("stopped");
+  });
+
+  it("authenticates with a token created through the API", async () => {
+    await call(sim, "POST", "/access/users", { userid: "csi@pve" });
+    const created = (await call(sim, "POST", "/access/users/csi%40pve/token/tok", { privsep: "0" })).body.data as { value: string };
+    expect((await call(sim, "GET", "/version", {}, `csi@pve!tok=${created.value}`)).status).toBe(200);
+  });
+
+  it("refuses a privilege PVE 9 does not have", async () => {
+    const res = await call(sim, "POST", "/access/roles", { roleid: "old", privs: "VM.Audit,VM.Monitor" });
+    expect(res.status).toBe(400);
+    expect(res.body.errors?.privs).toMatch(/VM.Monitor/);
+  });
+});
