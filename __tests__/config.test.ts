@@ -343,6 +343,45 @@ describe("bad input is reported at its file, line and column with a message that
       issues: ["nodes.yaml:1:8 nodes: expected at least one node, got []"],
     },
 
+    // PCI passthrough.
+    {
+      name: "a PCI device given to two VMs on the same Proxmox host (with and without the domain)",
+      sources: edited((c) => {
+        c.nodes[1].pci_devices = [{ id: "0000:01:00.0" }];
+        c.nodes[2].pci_devices = [{ id: "01:00.0" }];
+      }),
+      issues: ["nodes.yaml:20:13 nodes[2].pci_devices[0].id: 0000:01:00.0 is already passed through to nodes[1] (worker0) on Proxmox host pve; a PCI device can belong to one VM of a host"],
+    },
+    {
+      name: "every function of a device and one of its functions on the same host",
+      sources: edited((c) => {
+        c.nodes[1].pci_devices = [{ id: "0000:01:00" }];
+        c.nodes[2].pci_devices = [{ id: "0000:01:00.1" }];
+      }),
+      issues: ["nodes.yaml:20:13 nodes[2].pci_devices[0].id: 0000:01:00.1 is already passed through to nodes[1] (worker0) on Proxmox host pve; a PCI device can belong to one VM of a host"],
+    },
+    {
+      name: "a PCI resource mapping given to two VMs on the same host",
+      sources: edited((c) => {
+        c.nodes[1].pci_devices = [{ mapping: "gpu" }];
+        c.nodes[2].pci_devices = [{ mapping: "gpu" }];
+      }),
+      issues: ["nodes.yaml:20:18 nodes[2].pci_devices[0].mapping: gpu is already passed through to nodes[1] (worker0) on Proxmox host pve; a PCI device can belong to one VM of a host"],
+    },
+    {
+      name: "a PCI device with neither id nor mapping",
+      sources: edited((c) => (c.nodes[2].pci_devices = [{ pcie: true }])),
+      issues: ["nodes.yaml:18:9 nodes[2].pci_devices[0]: set exactly one of id (a raw PCI address) or mapping (a resource mapping name), got {\"pcie\":true}"],
+    },
+    {
+      name: "PCI Express passthrough without q35",
+      sources: edited((c) => {
+        c.cluster.proxmox_vm_advanced = { machine: "pc" };
+        c.nodes[2].pci_devices = [{ id: "0000:01:00.0" }];
+      }),
+      issues: ["nodes.yaml:18:9 nodes[2].pci_devices[0].pcie: PCI Express passthrough needs the q35 machine type (proxmox_vm_advanced.machine is \"pc\"); set pcie: false"],
+    },
+
     // YAML itself.
     {
       name: "YAML syntax error: a mis-indented line",
@@ -368,6 +407,18 @@ describe("bad input is reported at its file, line and column with a message that
 
   it.each(cases)("$name", ({ sources, issues }) => {
     expect(issuesOf(sources)).toEqual(issues);
+  });
+});
+
+describe("PCI passthrough", () => {
+  it("the same device on two different Proxmox hosts is two devices", () => {
+    const sources = edited((c) => {
+      c.nodes[1].pci_devices = [{ id: "0000:01:00.0" }];
+      c.nodes[2].pci_devices = [{ id: "0000:01:00.0", primary_gpu: true }];
+      c.nodes[2].proxmox_node = "pve2";
+    });
+    const { nodes } = parseConfig(sources);
+    expect(nodes[2].pci_devices).toEqual([{ id: "0000:01:00.0", pcie: true, rombar: true, primary_gpu: true }]);
   });
 });
 

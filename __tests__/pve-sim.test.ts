@@ -52,7 +52,7 @@ describe("parameter verification", () => {
     expect(errors[name]).toMatch(message);
   });
 
-  it.each([
+  it.each<Record<string, string>>([
     { net0: "virtio=BC:24:11:00:10:21,bridge=vmbr0,firewall=0,mtu=9000,queues=4,tag=20" },
     { ide0: "local-lvm:cloudinit", ide2: "cephfs:iso/talos.iso,media=cdrom", boot: "order=scsi0;ide2;net0" },
     { scsi0: "local-lvm:64,discard=on,iothread=1,ssd=1", scsihw: "virtio-scsi-single" },

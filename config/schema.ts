@@ -47,8 +47,8 @@ export const vmAdvancedSchema = z
     cpu_type: z.string().min(1).default("host").describe("QEMU CPU type."),
     scsi_hw: z
       .enum(["virtio-scsi-pci", "virtio-scsi-single", "lsi", "lsi53c810", "megasas", "pvscsi"])
-      .default("virtio-scsi-pci")
-      .describe("SCSI controller."),
+      .default("virtio-scsi-single")
+      .describe("SCSI controller. virtio-scsi-single gives the disk its own I/O thread (iothread is set with it)."),
     balloon: z.number().int().min(0).default(0).describe("Minimum memory in MiB for the balloon device; 0 disables ballooning (Kubernetes wants fixed memory)."),
     numa: z.boolean().default(true).describe("Enable NUMA."),
     qemu_agent: z.boolean().default(true).describe("Enable the QEMU guest agent (needs the qemu-guest-agent extension, included by default)."),
@@ -114,6 +114,16 @@ export const clusterSchema = z
     proxmox_api_insecure: z.boolean().default(false).describe("Accept a self-signed certificate on the Proxmox API."),
     proxmox_node: z.string().min(1).describe("Proxmox host that runs the VMs unless a node says otherwise."),
     proxmox_iso_storage: z.string().min(1).default("local").describe("Proxmox storage for the Talos ISO (must allow ISO images)."),
+    proxmox_iso_storage_type: z
+      .enum(["dir", "btrfs", "nfs", "cifs", "cephfs", "glusterfs"])
+      .default("dir")
+      .describe("PVE type of proxmox_iso_storage; cephfs, nfs, cifs and glusterfs are shared by every host."),
+    proxmox_iso_storage_shared: z
+      .boolean()
+      .optional()
+      .describe(
+        "One copy of each ISO serves every host (a shared storage): downloaded once, from proxmox_node, instead of once per host. @default true for the shared types of proxmox_iso_storage_type, else false",
+      ),
     proxmox_disk_storage: z.string().min(1).default("local-lvm").describe("Proxmox storage for VM disks."),
     proxmox_vm_defaults: vmDefaultsSchema.prefault({}),
     proxmox_vm_advanced: vmAdvancedSchema.prefault({}),
@@ -173,6 +183,25 @@ export const clusterSchema = z
 
 // ------------------------------------------------------------------------------------------------- nodes.yaml
 
+export const pciDeviceSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}(\.[0-7])?$/, 'expected a PCI address like "0000:01:00.0" (lower-case; without ".<function>" for every function)')
+      .optional()
+      .describe("Raw PCI address on the VM's Proxmox host. @default - (one of id or mapping)"),
+    mapping: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]*$/i, "expected the name of a Proxmox PCI resource mapping")
+      .optional()
+      .describe("Name of a Proxmox PCI resource mapping (Datacenter > Resource Mappings), which names the device on each host. @default - (one of id or mapping)"),
+    pcie: z.boolean().default(true).describe("Attach as PCI Express (needs the q35 machine type)."),
+    rombar: z.boolean().default(true).describe("Expose the device's ROM to the guest."),
+    primary_gpu: z.boolean().default(false).describe("Make it the VM's primary display (x-vga); for a GPU the guest shows its console on."),
+  })
+  .refine((d) => (d.id === undefined) !== (d.mapping === undefined), "set exactly one of id (a raw PCI address) or mapping (a resource mapping name)")
+  .describe("One host PCI device for a node's VM.");
+
 export const nodeSchema = z
   .strictObject({
     name: dnsLabel.describe("Hostname of the node; also the VM name and the id of its resources."),
@@ -197,6 +226,13 @@ export const nodeSchema = z
     vm_shutdown_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits for this VM to shut down."),
     kernel_modules: z.array(z.string().regex(/^[a-z0-9_-]+$/, "expected a kernel module name")).default([]).describe("Extra kernel modules Talos loads (the module must be in the image, e.g. through an extension)."),
     proxmox_node: z.string().min(1).optional().describe("Proxmox host that runs this VM. @default cluster.yaml proxmox_node"),
+    pci_devices: z
+      .array(pciDeviceSchema)
+      .max(16, "Proxmox has 16 hostpci slots")
+      .default([])
+      .describe(
+        "Host PCI devices passed through to the VM (a GPU for workloads, ...), each at most once per Proxmox host: {id: raw PCI address | mapping: resource mapping name, pcie (default true), rombar (default true), primary_gpu (default false)}.",
+      ),
     vm_ha: z.boolean().default(false).describe("Layer 03 makes the VM a Proxmox HA resource (restarted or moved when its host fails)."),
   })
   .describe("One machine of the cluster.");

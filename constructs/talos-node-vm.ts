@@ -31,7 +31,7 @@ export interface TalosNodeVmHardware {
    * @default "local-lvm"
    */
   readonly diskStorage?: string;
-  /** @default "virtio-scsi-pci" */
+  /** With virtio-scsi-single the disk gets its own I/O thread. @default "virtio-scsi-single" */
   readonly scsiHardware?: string;
   /**
    * Pass TRIM/discard through to the storage.
@@ -138,7 +138,7 @@ export class TalosNodeVm extends Construct {
       numa: h.numa ?? true,
       diskSize: h.diskSize ?? 128,
       diskStorage: h.diskStorage ?? "local-lvm",
-      scsiHardware: h.scsiHardware ?? "virtio-scsi-pci",
+      scsiHardware: h.scsiHardware ?? "virtio-scsi-single",
       diskDiscard: h.diskDiscard ?? true,
       diskSsd: h.diskSsd ?? true,
       qemuAgent: h.qemuAgent ?? true,
@@ -180,7 +180,9 @@ export class TalosNodeVm extends Construct {
       operatingSystem: { type: "l26" },
       cpu: { cores: hardware.cores, sockets: hardware.sockets, type: hardware.cpuType, numa: hardware.numa },
       memory: { dedicated: hardware.memory, floating: hardware.balloon },
-      agent: { enabled: hardware.qemuAgent, trim: hardware.qemuAgent && hardware.diskDiscard },
+      // The address is static and known: never make a refresh wait for the guest agent to report it (bpg waits
+      // up to agent.timeout, 15 minutes by default, for a node whose image lacks the agent extension).
+      agent: { enabled: hardware.qemuAgent, trim: hardware.qemuAgent && hardware.diskDiscard, timeout: "1m", waitForIp: { disabled: true } },
       efiDisk: boot.bios === "ovmf" ? { datastoreId: hardware.diskStorage, type: "4m", preEnrolledKeys: false } : undefined,
       tpmState: boot.secureboot ? { datastoreId: hardware.diskStorage, version: "v2.0" } : undefined,
       disk: [
@@ -215,6 +217,9 @@ export class TalosNodeVm extends Construct {
         },
       ],
       initialization: {
+        // bpg puts the cloud-init drive on ide2 unless told otherwise, where the CD-ROM already is (the CD-ROM
+        // would replace it); q35 has only ide0 and ide2.
+        interface: "ide0",
         datastoreId: hardware.diskStorage,
         ipConfig: [{ ipv4: { address: network.address, gateway: network.gateway } }],
         dns: { servers: [...network.dnsServers] },
