@@ -24,19 +24,19 @@ describe.each(examples)("examples/%s", (example) => {
   });
 });
 
-it("the multi-host example downloads each ISO variant to each host that runs it", () => {
+it("the multi-host example downloads each ISO variant once to its shared CephFS, and passes the GPU through", () => {
   const definition = loadConfig(join(REPO, "examples/multi-host-secureboot"));
   const out = mkdtempSync(join(tmpdir(), "example-"));
   try {
     buildApp(resolveCluster(definition), { configDir: join(REPO, "examples/multi-host-secureboot"), outdir: out }).synth();
-    const isos = JSON.parse(readFileSync(join(out, "stacks/01-infrastructure/cdk.tf.json"), "utf8")).resource.proxmox_download_file;
-    // SecureBoot default schematic on pve1..3; the GPU schematic (plain) on pve3 only.
-    expect(Object.values(isos).map((iso: any) => `${iso.node_name}:${iso.file_name}`).sort()).toEqual([
-      "pve1:talos-v1.12.1-5af67aa2-nocloud-amd64-secureboot.iso",
-      "pve2:talos-v1.12.1-5af67aa2-nocloud-amd64-secureboot.iso",
-      "pve3:talos-v1.12.1-37656798-nocloud-amd64.iso",
-      "pve3:talos-v1.12.1-5af67aa2-nocloud-amd64-secureboot.iso",
+    const resources = JSON.parse(readFileSync(join(out, "stacks/01-infrastructure/cdk.tf.json"), "utf8")).resource;
+    // The SecureBoot default schematic (pve1..3) and the GPU schematic (plain, pve3), each once, from proxmox_node.
+    expect(Object.values(resources.proxmox_download_file).map((iso: any) => `${iso.node_name}:${iso.datastore_id}:${iso.file_name}`).sort()).toEqual([
+      "pve1:cephfs:talos-v1.12.1-37656798-nocloud-amd64.iso",
+      "pve1:cephfs:talos-v1.12.1-5af67aa2-nocloud-amd64-secureboot.iso",
     ]);
+    expect(resources.proxmox_virtual_environment_vm.gpu1.hostpci).toEqual([{ device: "hostpci0", id: "0000:01:00", pcie: true, rombar: true, xvga: false }]);
+    expect(resources.proxmox_virtual_environment_vm.w1.hostpci).toBeUndefined();
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

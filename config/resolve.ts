@@ -46,6 +46,11 @@ export interface ResolvedProxmox {
   /** Name of the Proxmox cluster (the CSI driver's region). */
   readonly region: string;
   readonly isoStorage: string;
+  /**
+   * The host that downloads each ISO once for every host, when the ISO storage is shared
+   * (proxmox_iso_storage_shared, else from proxmox_iso_storage_type); undefined: one download per host.
+   */
+  readonly sharedIsoHost?: string;
   readonly diskStorage: string;
   readonly vm: ResolvedVmSettings;
 }
@@ -135,6 +140,18 @@ export interface ResolvedNode {
   };
   /** A Proxmox HA resource (layer 03). */
   readonly ha: boolean;
+  /** Host PCI devices passed through (pci_devices), in hostpci order. */
+  readonly pciDevices: readonly ResolvedPciDevice[];
+}
+
+export interface ResolvedPciDevice {
+  /** Raw PCI address; undefined: `mapping` names the device. */
+  readonly id?: string;
+  /** Proxmox PCI resource mapping; undefined: `id` names the device. */
+  readonly mapping?: string;
+  readonly pcie: boolean;
+  readonly rombar: boolean;
+  readonly primaryGpu: boolean;
 }
 
 export interface ResolvedCluster extends ResolvedSettings {
@@ -142,6 +159,9 @@ export interface ResolvedCluster extends ResolvedSettings {
   /** Workloads may run on the controllers: true when there are no workers. */
   readonly schedulingOnControllers: boolean;
 }
+
+/** PVE storage types whose content every host of the cluster sees. */
+const SHARED_STORAGE_TYPES: ReadonlySet<string> = new Set(["nfs", "cifs", "cephfs", "glusterfs"]);
 
 export function resolveCluster(definition: { readonly cluster: ClusterConfig; readonly nodes: readonly NodeConfig[] }): ResolvedCluster {
   const settings = resolveSettings(definition.cluster);
@@ -176,6 +196,7 @@ export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
       insecure: cluster.proxmox_api_insecure,
       region: cluster.proxmox_region,
       isoStorage: cluster.proxmox_iso_storage,
+      sharedIsoHost: (cluster.proxmox_iso_storage_shared ?? SHARED_STORAGE_TYPES.has(cluster.proxmox_iso_storage_type)) ? cluster.proxmox_node : undefined,
       diskStorage: cluster.proxmox_disk_storage,
       vm: {
         hardware: {
@@ -241,5 +262,6 @@ export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, no
     },
     startup: { order: node.vm_startup_order ?? (node.controller ? 1 : 2), upDelay: node.vm_startup_delay, downDelay: node.vm_shutdown_delay },
     ha: node.vm_ha,
+    pciDevices: node.pci_devices.map((d) => ({ id: d.id, mapping: d.mapping, pcie: d.pcie, rombar: d.rombar, primaryGpu: d.primary_gpu })),
   };
 }

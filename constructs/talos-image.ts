@@ -14,12 +14,19 @@ export interface TalosImageProps {
   readonly secureboot: boolean;
   /** Proxmox storage the ISO is downloaded to (must allow ISO images). */
   readonly isoStorage: string;
+  /**
+   * The ISO storage is shared by every host (cephfs, nfs, ...): one download, made from `sharedIsoHost`,
+   * serves every VM, instead of one per host racing over the same file.
+   * @default - not shared: one download per host
+   */
+  readonly sharedIsoHost?: string;
 }
 
 /**
  * One Talos image: a schematic in a version, plain or SecureBoot, for the nocloud platform (so a node picks up
  * its static address from the VM's cloud-init drive while still in maintenance mode). The ISO is downloaded
- * to each Proxmox host that asks for it, once.
+ * once per datastore: to each Proxmox host that asks for it, or once for all of them on shared storage. It
+ * exists as long as a node boots this image, so it is never deleted under a VM that uses it.
  */
 export class TalosImage extends Construct {
   readonly urls: DataTalosImageFactoryUrls;
@@ -44,13 +51,15 @@ export class TalosImage extends Construct {
     return this.props.secureboot ? this.urls.urls.installerSecureboot : this.urls.urls.installer;
   }
 
-  /** The ISO on a Proxmox host, as a volume id for the VM's CD-ROM; downloaded once per host. */
+  /** The ISO as seen from a Proxmox host, as a volume id for the VM's CD-ROM; downloaded once per datastore. */
   isoOn(proxmoxNode: string): string {
-    let iso = this.isos.get(proxmoxNode);
+    const { sharedIsoHost, isoStorage } = this.props;
+    const place = sharedIsoHost === undefined ? proxmoxNode : isoStorage;
+    let iso = this.isos.get(place);
     if (!iso) {
-      const { talosVersion, secureboot, schematicLabel, isoStorage } = this.props;
-      iso = new DownloadFile(this, `Iso-${proxmoxNode}`, {
-        nodeName: proxmoxNode,
+      const { talosVersion, secureboot, schematicLabel } = this.props;
+      iso = new DownloadFile(this, `Iso-${place}`, {
+        nodeName: sharedIsoHost ?? proxmoxNode,
         contentType: "iso",
         datastoreId: isoStorage,
         url: secureboot ? this.urls.urls.isoSecureboot : this.urls.urls.iso,
@@ -58,8 +67,8 @@ export class TalosImage extends Construct {
         // Layer 01 is rebuilt freely: adopt an ISO a previous state left behind instead of failing.
         overwriteUnmanaged: true,
       });
-      iso.overrideLogicalId(tfName(`talos_${this.name}_on_${proxmoxNode}`));
-      this.isos.set(proxmoxNode, iso);
+      iso.overrideLogicalId(tfName(`talos_${this.name}_on_${place}`));
+      this.isos.set(place, iso);
     }
     return iso.id;
   }

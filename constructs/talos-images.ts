@@ -16,6 +16,11 @@ export interface TalosImagesProps {
   readonly schematicIds?: readonly string[];
   /** Proxmox storage the ISOs are downloaded to (must allow ISO images). */
   readonly isoStorage: string;
+  /**
+   * The ISO storage is shared by every host: each ISO is downloaded once, from this host.
+   * @default - not shared: once per host
+   */
+  readonly sharedIsoHost?: string;
 }
 
 /** Which image a node boots. */
@@ -28,7 +33,8 @@ export interface TalosImageChoice {
 
 /**
  * The Talos images of a cluster: its schematic (from the extensions), one image per schematic and SecureBoot
- * variant that some node boots, and each image's ISO downloaded once to each Proxmox host that needs it.
+ * variant that some node boots, and each image's ISO downloaded once per datastore (to each Proxmox host that
+ * needs it, or once for all of them on shared storage).
  */
 export class TalosImages extends Construct {
   readonly schematic: TalosSchematic;
@@ -56,6 +62,7 @@ export class TalosImages extends Construct {
         talosVersion: this.props.talosVersion,
         secureboot,
         isoStorage: this.props.isoStorage,
+        sharedIsoHost: this.props.sharedIsoHost,
       });
       this.images.set(key, image);
     }

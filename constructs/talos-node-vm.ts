@@ -96,6 +96,20 @@ export interface TalosNodeVmStartup {
   readonly downDelay?: number;
 }
 
+/** A host PCI device passed through to the VM. */
+export interface TalosNodeVmPciDevice {
+  /** Raw PCI address on the host, e.g. "0000:01:00.0". @default - (one of id or mapping) */
+  readonly id?: string;
+  /** Name of a Proxmox PCI resource mapping. @default - (one of id or mapping) */
+  readonly mapping?: string;
+  /** @default true */
+  readonly pcie?: boolean;
+  /** @default true */
+  readonly rombar?: boolean;
+  /** The VM's primary display (x-vga). @default false */
+  readonly primaryGpu?: boolean;
+}
+
 export interface TalosNodeVmProps {
   /** VM name and hostname. */
   readonly name: string;
@@ -114,6 +128,8 @@ export interface TalosNodeVmProps {
    * @default ["kubernetes", "linux", "talos"]
    */
   readonly tags?: readonly string[];
+  /** @default - none */
+  readonly pciDevices?: readonly TalosNodeVmPciDevice[];
 }
 
 type Resolved<T, Optional extends keyof T = never> = Required<Omit<T, Optional>> & Pick<T, Optional>;
@@ -163,6 +179,9 @@ export class TalosNodeVm extends Construct {
     if (boot.secureboot && boot.bios !== "ovmf") problems.push(`'boot.secureboot' needs 'boot.bios' "ovmf", got "${boot.bios}"`);
     if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(network.address)) problems.push(`'network.address' must be in CIDR form, got "${network.address}"`);
     if (hardware.balloon > hardware.memory) problems.push(`'hardware.balloon' (${hardware.balloon}) must not exceed 'hardware.memory' (${hardware.memory})`);
+    (props.pciDevices ?? []).forEach((d, i) => {
+      if ((d.id === undefined) === (d.mapping === undefined)) problems.push(`'pciDevices[${i}]' needs exactly one of 'id' or 'mapping'`);
+    });
     if (problems.length) throw new Error(`TalosNodeVm ${props.name}: ${problems.join("; ")}`);
 
     this.resource = new VirtualEnvironmentVm(this, "Resource", {
@@ -226,6 +245,16 @@ export class TalosNodeVm extends Construct {
       },
       startup: props.startup && { order: props.startup.order, upDelay: props.startup.upDelay, downDelay: props.startup.downDelay },
       serialDevice: [{ device: "socket" }],
+      hostpci: props.pciDevices?.length
+        ? props.pciDevices.map((d, i) => ({
+            device: `hostpci${i}`,
+            id: d.id,
+            mapping: d.mapping,
+            pcie: d.pcie ?? true,
+            rombar: d.rombar ?? true,
+            xvga: d.primaryGpu ?? false,
+          }))
+        : undefined,
       lifecycle: {
         // Talos upgrades and the ISO swap are Talos' business once the node is installed.
         ignoreChanges: ["cdrom"],

@@ -35,6 +35,7 @@ export class InfrastructureLayer extends LayerStack {
       extensions: cluster.talos.extensions,
       schematicIds: cluster.nodes.flatMap((n) => n.image.schematicId ?? []),
       isoStorage: cluster.proxmox.isoStorage,
+      sharedIsoHost: cluster.proxmox.sharedIsoHost,
     });
     const vms = new Map<string, TalosNodeVm>();
     const talosNodes: TalosClusterNode[] = cluster.nodes.map((node) => {
@@ -90,6 +91,7 @@ function vmProps(cluster: ResolvedCluster, node: ResolvedNode, isoFileId: string
     },
     startup: node.startup,
     tags: vm.tags,
+    pciDevices: node.pciDevices,
   };
 }
 
