@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, parseCidr, firstHost } from "../../config";
+import { PROPERTY_FORMATS } from "../../scripts/pve-sim/formats";
 import { parsePropertyString } from "../../scripts/pve-sim/params";
 import { keysOf } from "../../scripts/pve-sim/handlers/vm-config";
 import type { VmState } from "../../scripts/pve-sim/state";
@@ -84,7 +85,8 @@ describe.each(CASES)("$name: layers 00 and 01 applied into the Proxmox simulator
       const drives = Object.entries(config).filter(([k]) => /^(ide|sata|scsi)\d+$/.test(k)).map(([k, v]): Record<string, string> => ({ ...drive(k, v), key: k }));
       const cloudinit = drives.filter((d) => d.file.includes("-cloudinit"));
       if (cloudinit.length !== 1) say(`expected one cloud-init drive, found ${cloudinit.map((d) => d.key).join(", ") || "none"}`);
-      if (config.ipconfig0 !== `ip=${node.address}/${prefix},gw=${gateway}`) say(`ipconfig0 is ${config.ipconfig0}`);
+      const ipconfig = parsePropertyString(PROPERTY_FORMATS["pve-qm-ipconfig"], config.ipconfig0 ?? "");
+      if (JSON.stringify(ipconfig) !== JSON.stringify({ ...ipconfig, ip: `${node.address}/${prefix}`, gw: gateway })) say(`ipconfig0 is ${config.ipconfig0}`);
       if (config.nameserver !== cluster.node_dns_servers.join(" ")) say(`nameserver is ${config.nameserver}`);
       const isos = drives.filter((d) => d.media === "cdrom" && d.file.startsWith(`${cluster.proxmox_iso_storage}:iso/talos-`));
       if (isos.length !== 1) say(`expected the Talos ISO on one CD-ROM, found ${isos.length}`);
@@ -99,6 +101,13 @@ describe.each(CASES)("$name: layers 00 and 01 applied into the Proxmox simulator
       if (net.mtu !== String(node.mtu)) say(`net0 mtu ${net.mtu}`);
       if (node.secureboot !== (config.tpmstate0 !== undefined)) say(`tpmstate0 ${config.tpmstate0} with secureboot ${node.secureboot}`);
       if (node.secureboot && !config.tpmstate0?.includes("version=v2.0")) say("TPM is not 2.0");
+      const hostpci = Object.keys(config).filter((k) => /^hostpci\d+$/.test(k)).sort();
+      if (hostpci.length !== node.pci_devices.length) say(`${hostpci.length} hostpci entries for ${node.pci_devices.length} pci_devices`);
+      node.pci_devices.forEach((device, i) => {
+        const pci = parsePropertyString(PROPERTY_FORMATS["pve-qm-hostpci"], config[`hostpci${i}`] ?? "");
+        const want = { ...(device.id ? { host: device.id } : { mapping: device.mapping! }), pcie: device.pcie ? "1" : "0", rombar: device.rombar ? "1" : "0", "x-vga": device.primary_gpu ? "1" : "0" };
+        if (JSON.stringify(pci, Object.keys(want).sort()) !== JSON.stringify(want, Object.keys(want).sort())) say(`hostpci${i} is ${config[`hostpci${i}`]}`);
+      });
     }
     expect(problems).toEqual([]);
     expect(state.incidents).toEqual([]);

@@ -58,6 +58,43 @@ interface CompiledPath {
 
 export const SCHEMA_FILE = join(__dirname, "pve-api", "pve-api-schema.json");
 
+/**
+ * Errata of the vendored schema: its transformation dropped every key named "description" (meant: the
+ * human-language field), which also removed the parameters of that name. Re-added where PVE has them, as
+ * qemu-server and pve-container define them (`description => { type => 'string', optional => 1,
+ * maxLength => 8192 }`). Found by the real provider: its VM create was refused for `description`.
+ */
+const DROPPED_DESCRIPTION: ReadonlySet<string> = new Set([
+  "POST /nodes/{node}/qemu",
+  "POST /nodes/{node}/qemu/{vmid}/config",
+  "PUT /nodes/{node}/qemu/{vmid}/config",
+  "POST /nodes/{node}/qemu/{vmid}/snapshot",
+  "PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
+  "POST /nodes/{node}/lxc",
+  "PUT /nodes/{node}/lxc/{vmid}/config",
+  "POST /nodes/{node}/lxc/{vmid}/snapshot",
+  "PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config",
+  "POST /cluster/mapping/pci",
+  "PUT /cluster/mapping/pci/{id}",
+  "POST /cluster/mapping/usb",
+  "PUT /cluster/mapping/usb/{id}",
+  "POST /cluster/mapping/dir",
+  "PUT /cluster/mapping/dir/{id}",
+]);
+const DESCRIPTION: ParamSpec = { type: "string", optional: 1, maxLength: 8192 };
+
+function withErrata(template: string, info: Readonly<Record<string, MethodSpec>>): Readonly<Record<string, MethodSpec>> {
+  const out: Record<string, MethodSpec> = {};
+  for (const [method, spec] of Object.entries(info)) {
+    const properties = spec.parameters?.properties;
+    out[method] =
+      DROPPED_DESCRIPTION.has(`${method} ${template}`) && properties && !properties.description
+        ? { ...spec, parameters: { ...spec.parameters, properties: { ...properties, description: DESCRIPTION } } }
+        : spec;
+  }
+  return out;
+}
+
 /** Every path of the schema that has at least one method. */
 export class ApiSchema {
   private readonly paths: CompiledPath[] = [];
@@ -65,7 +102,7 @@ export class ApiSchema {
   constructor(file: string = SCHEMA_FILE) {
     const walk = (node: TreeNode) => {
       if (node.info && Object.keys(node.info).length > 0) {
-        this.paths.push({ template: node.path, segments: node.path.split("/").filter(Boolean), info: node.info });
+        this.paths.push({ template: node.path, segments: node.path.split("/").filter(Boolean), info: withErrata(node.path, node.info) });
       }
       node.children?.forEach(walk);
     };

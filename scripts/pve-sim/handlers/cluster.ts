@@ -58,6 +58,8 @@ export const clusterRoutes: Routes = {
     if (type !== undefined) throw new ApiError(501, `not modelled by the simulator: cluster resources of type '${type}'`);
     return [...nodeResources(ctx.state), ...storageResources(ctx.state), ...vmResources(ctx.state)];
   },
+  // Pools are not modelled beyond there being none: the provider lists them to find a VM's pool.
+  "GET /pools": () => [],
   "GET /cluster/ha/resources": (ctx) => Object.entries(ctx.state.ha).map(([sid, r]) => ({ sid, type: sid.split(":")[0], ...r })),
   "POST /cluster/ha/resources": (ctx) => {
     const raw = need(ctx, "sid");
