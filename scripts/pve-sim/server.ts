@@ -13,6 +13,7 @@ import { ApiError, runTask, type Ctx, type Routes } from "./api";
 import { selfSignedCertificate } from "./cert";
 import { accessRoutes } from "./handlers/access";
 import { clusterRoutes } from "./handlers/cluster";
+import { firewallRoutes } from "./handlers/firewall";
 import { nodeRoutes } from "./handlers/nodes";
 import { qemuRoutes } from "./handlers/qemu";
 import { NotModelled, verifyParams, type ParamValue } from "./params";
@@ -58,7 +59,7 @@ export interface PveSim {
   close(): Promise<void>;
 }
 
-const ROUTES: Routes = { ...accessRoutes, ...clusterRoutes, ...nodeRoutes, ...qemuRoutes };
+const ROUTES: Routes = { ...accessRoutes, ...clusterRoutes, ...firewallRoutes, ...nodeRoutes, ...qemuRoutes };
 const API_PREFIX = "/api2/json/";
 
 export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> {

@@ -1,0 +1,79 @@
+/**
+ * A VM's firewall (PVE::API2::Firewall::VM): its options and its rule list. As PVE does, a new rule goes in
+ * at `pos` (0, the top, when not given), `moveto` moves one, and a rule is read back with its position.
+ */
+import { ApiError, need, str, type Ctx, type Routes } from "../api";
+import { booleanString } from "../params";
+import type { SimState } from "../state";
+
+const RULE_FIELDS = ["type", "action", "enable", "iface", "log", "macro", "source", "dest", "proto", "dport", "sport", "comment", "icmp-type"];
+const OPTION_FIELDS = ["enable", "dhcp", "ipfilter", "macfilter", "ndp", "radv", "log_level_in", "log_level_out", "policy_in", "policy_out"];
+const BOOLEAN_FIELDS = new Set(["dhcp", "ipfilter", "macfilter", "ndp", "radv"]);
+
+function firewallOf(ctx: Ctx): SimState["firewall"][string] {
+  const vmid = need(ctx, "vmid");
+  const vm = ctx.state.vms[vmid];
+  if (!vm || vm.node !== need(ctx, "node")) throw new ApiError(500, `Configuration file 'nodes/${need(ctx, "node")}/qemu-server/${vmid}.conf' does not exist`);
+  ctx.state.firewall[vmid] ??= { options: {}, rules: [] };
+  return ctx.state.firewall[vmid];
+}
+
+function ruleAt(ctx: Ctx): { rules: Array<Record<string, string>>; pos: number } {
+  const { rules } = firewallOf(ctx);
+  const pos = Number(need(ctx, "pos"));
+  if (!rules[pos]) throw new ApiError(500, `no rule at position ${pos}`);
+  return { rules, pos };
+}
+
+function fields(ctx: Ctx, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = str(ctx, name);
+    if (value !== undefined) out[name] = BOOLEAN_FIELDS.has(name) || name === "enable" ? booleanString(value) : value;
+  }
+  return out;
+}
+
+const typed = (rule: Record<string, string>) => Object.fromEntries(Object.entries(rule).map(([k, v]) => [k, k === "enable" ? Number(v) : v]));
+
+const deletes = (ctx: Ctx) => (str(ctx, "delete") ?? "").split(/[,; ]+/).filter(Boolean);
+
+export const firewallRoutes: Routes = {
+  "GET /nodes/{node}/qemu/{vmid}/firewall/options": (ctx) => {
+    const { options } = firewallOf(ctx);
+    return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, BOOLEAN_FIELDS.has(k) || k === "enable" ? Number(v) : v]));
+  },
+  "PUT /nodes/{node}/qemu/{vmid}/firewall/options": (ctx) => {
+    const firewall = firewallOf(ctx);
+    firewall.options = { ...firewall.options, ...fields(ctx, OPTION_FIELDS) };
+    for (const key of deletes(ctx)) delete firewall.options[key];
+  },
+  "GET /nodes/{node}/qemu/{vmid}/firewall/rules": (ctx) => firewallOf(ctx).rules.map((rule, pos) => ({ pos, ...typed(rule) })),
+  "POST /nodes/{node}/qemu/{vmid}/firewall/rules": (ctx) => {
+    const { rules } = firewallOf(ctx);
+    if (str(ctx, "macro") === undefined && str(ctx, "type") !== "group" && str(ctx, "action") === undefined) throw new ApiError(400, "Parameter verification failed.", { action: "missing property - 'action' is required" });
+    const pos = Math.min(Number(str(ctx, "pos") ?? 0), rules.length);
+    rules.splice(pos, 0, fields(ctx, RULE_FIELDS));
+  },
+  "GET /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => {
+    const { rules, pos } = ruleAt(ctx);
+    // PVE answers a single rule's position as a string (the provider's types note it).
+    return { ...typed(rules[pos]), pos: String(pos) };
+  },
+  "PUT /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => {
+    const { rules, pos } = ruleAt(ctx);
+    const moveto = str(ctx, "moveto");
+    if (moveto !== undefined) {
+      const [rule] = rules.splice(pos, 1);
+      rules.splice(Math.min(Number(moveto), rules.length), 0, rule);
+      return;
+    }
+    const rule = { ...rules[pos], ...fields(ctx, RULE_FIELDS) };
+    for (const key of deletes(ctx)) delete rule[key];
+    rules[pos] = rule;
+  },
+  "DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => {
+    const { rules, pos } = ruleAt(ctx);
+    rules.splice(pos, 1);
+  },
+};
