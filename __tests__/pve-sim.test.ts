@@ -222,6 +222,18 @@ describe("the simulator over HTTPS", () => {
     expect(sim.state.vms["104"].status).toBe("stopped");
   });
 
+  it("keeps a VM's firewall rules in order: a new rule goes in at pos (the top by default)", async () => {
+    await call(sim, "PUT", "/nodes/pve1/qemu/101/firewall/options", { enable: "1", policy_in: "DROP" });
+    await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", { type: "in", action: "ACCEPT", dport: "6443", proto: "tcp", enable: "1" });
+    await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", { type: "in", action: "ACCEPT", dport: "50000", proto: "tcp", enable: "1" });
+    const rules = (await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules")).body.data as Array<{ pos: number; dport: string }>;
+    expect(rules.map((r) => [r.pos, r.dport])).toEqual([[0, "50000"], [1, "6443"]]);
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules/1")).body.data).toMatchObject({ pos: "1", dport: "6443", enable: 1 });
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules/2")).body.message).toMatch(/no rule at position 2/);
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/options")).body.data).toEqual({ enable: 1, policy_in: "DROP" });
+    expect((await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", { type: "in", action: "ACCEPT", dport: "1", proto: "nonsense!" })).status).toBe(400);
+  });
+
   it("authenticates with a token created through the API", async () => {
     await call(sim, "POST", "/access/users", { userid: "csi@pve" });
     const created = (await call(sim, "POST", "/access/users/csi%40pve/token/tok", { privsep: "0" })).body.data as { value: string };

@@ -33,6 +33,19 @@ describe("TalosImages", () => {
     expect(Object.keys(json.data.talos_image_factory_urls).sort()).toEqual([`talos_${digest}`, `talos_${digest}_secureboot`, "talos_37656798"].sort());
   });
 
+  it("on shared ISO storage downloads each image once, from the given host, and every host's VMs use that one file", () => {
+    const stack = new TerraformStack(Testing.app(), "s");
+    const images = new TalosImages(stack, "Images", { ...props, isoStorage: "cephfs", sharedIsoHost: "pve1" });
+    for (const host of ["pve1", "pve2", "pve3"]) new TerraformOutput(stack, `iso-${host}`, { value: images.isoOn(host, {}) });
+    images.isoOn("pve3", { schematicId: GPU });
+    const json = JSON.parse(Testing.synth(stack));
+    const ids = Object.values(json.output).map((o: any) => o.value);
+    const isos = Object.entries(json.resource.proxmox_download_file).map(([name, iso]: [string, any]) => `${name} ${iso.node_name}:${iso.datastore_id}`);
+    const digest = Object.keys(json.data.talos_image_factory_urls).find((k) => k !== "talos_37656798")!.replace("talos_", "");
+    expect(isos.sort()).toEqual([`talos_${digest}_on_cephfs pve1:cephfs`, "talos_37656798_on_cephfs pve1:cephfs"].sort());
+    expect(new Set(ids)).toEqual(new Set([`\${proxmox_download_file.talos_${digest}_on_cephfs.id}`]));
+  });
+
   it("builds the cluster's schematic from the extensions, and uses a node's own schematic as given", () => {
     const { images, json } = synthWith(() => {});
     expect(json.resource.talos_image_factory_schematic.default.schematic).toContain("siderolabs/qemu-guest-agent");

@@ -124,19 +124,19 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
   // "0000:01:00" (every function) and "0000:01:00.1" overlap; mappings are compared by name.
   const claimed: Array<{ host: string; kind: "id" | "mapping"; value: string; node: number }> = [];
   const overlap = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
-  const q35 = /q35/.test(cluster.proxmox_vm_advanced.machine);
+  const { machine } = settings.proxmox.vm.boot;
   nodes.forEach(({ node, index: i }) => {
-    const host = node.proxmox_node ?? cluster.proxmox_node;
-    node.pci_devices.forEach((device, j) => {
+    const { host, pciDevices } = resolveNode(cluster, nodeNet, node);
+    pciDevices.forEach((device, j) => {
       const kind = device.id !== undefined ? "id" : "mapping";
       const value = device.id !== undefined ? pciAddress(device.id) : device.mapping!;
       const holder = claimed.find((c) => c.host === host && c.kind === kind && (kind === "id" ? overlap(c.value, value) : c.value === value));
       if (holder?.node === i) error("nodes.yaml", ["nodes", i, "pci_devices", j, kind], `${value} overlaps ${holder.value}, listed before`);
       else if (holder) error("nodes.yaml", ["nodes", i, "pci_devices", j, kind], `${value} is already passed through to ${nodeRef(holder.node)} on Proxmox host ${host}; a PCI device can belong to one VM of a host`);
       else claimed.push({ host, kind, value, node: i });
-      if (device.pcie && !q35) error("nodes.yaml", ["nodes", i, "pci_devices", j, "pcie"], `PCI Express passthrough needs the q35 machine type (proxmox_vm_advanced.machine is "${cluster.proxmox_vm_advanced.machine}"); set pcie: false`);
+      if (device.pcie && !/q35/.test(machine)) error("nodes.yaml", ["nodes", i, "pci_devices", j, "pcie"], `PCI Express passthrough needs the q35 machine type (proxmox_vm_advanced.machine is "${machine}"); set pcie: false`);
     });
-    const primaries = node.pci_devices.filter((d) => d.primary_gpu).length;
+    const primaries = pciDevices.filter((d) => d.primaryGpu).length;
     if (primaries > 1) error("nodes.yaml", ["nodes", i, "pci_devices"], `${primaries} devices have primary_gpu: true; a VM has one primary display`);
   });
 
