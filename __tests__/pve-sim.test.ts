@@ -1,8 +1,12 @@
 // The Proxmox VE API simulator (scripts/pve-sim) on its own: schema matching and parameter verification as
 // PVE does it, then the rules it enforces over HTTPS, request by request, as the provider would send them.
+import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotModelled, parsePropertyString, printPropertyString, verifyParams } from "../scripts/pve-sim/params";
+import { keysOf } from "../scripts/pve-sim/handlers/vm-config";
 import { apiSchema, vmConfigProperties } from "../scripts/pve-sim/schema";
 import { startPveSim, type PveSim } from "../scripts/pve-sim/server";
 
@@ -72,7 +76,7 @@ describe("parameter verification", () => {
   });
 
   it("parses and prints property strings as PVE does (default key first, key alias, booleans as 1/0)", () => {
-    const net = vm["net[n]"].format as never;
+    const net = keysOf("net0");
     const parsed = parsePropertyString(net, "virtio=BC:24:11:00:10:21,firewall=true,bridge=vmbr0");
     expect(parsed).toEqual({ model: "virtio", macaddr: "BC:24:11:00:10:21", firewall: "1", bridge: "vmbr0" });
     expect(printPropertyString(net, parsed)).toBe("virtio=BC:24:11:00:10:21,bridge=vmbr0,firewall=1");
@@ -244,5 +248,25 @@ describe("the simulator over HTTPS", () => {
     const res = await call(sim, "POST", "/access/roles", { roleid: "old", privs: "VM.Audit,VM.Monitor" });
     expect(res.status).toBe(400);
     expect(res.body.errors?.privs).toMatch(/VM.Monitor/);
+  });
+});
+
+describe("the simulator's --state file", () => {
+  it("keeps the state across restarts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pve-sim-state-"));
+    try {
+      const stateFile = join(dir, "sim.json");
+      const first = await startPveSim({ tokens: [TOKEN], stateFile });
+      expect((await call(first, "POST", "/access/users", { userid: "kept@pve", comment: "survives" })).status).toBe(200);
+      await first.close();
+      const second = await startPveSim({ tokens: [TOKEN], stateFile });
+      try {
+        expect((await call(second, "GET", "/access/users/kept%40pve")).body.data).toMatchObject({ comment: "survives", enable: 1 });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

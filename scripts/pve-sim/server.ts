@@ -6,6 +6,7 @@
  *
  * Library: `startPveSim(options)`; CLI: scripts/pve-sim/cli.ts (`npm run pve-sim`).
  */
+import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -64,7 +65,7 @@ const API_PREFIX = "/api2/json/";
 
 export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> {
   const schema = apiSchema();
-  const state = options.state ?? (options.stateFile && exists(options.stateFile) ? loadState(options.stateFile) : initialState(options));
+  const state = options.state ?? (options.stateFile && existsSync(options.stateFile) ? loadState(options.stateFile) : initialState(options));
   const calls: RecordedCall[] = [];
   const staticTokens = new Map(
     (options.tokens ?? []).map((t) => {
@@ -138,15 +139,6 @@ export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> 
         server.close(() => resolve());
       }),
   };
-}
-
-function exists(file: string): boolean {
-  try {
-    loadState(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -9,7 +9,7 @@ import { PROPERTY_FORMATS } from "../formats";
 import { booleanString, parsePropertyString, parseBoolean, type ParamValue } from "../params";
 import { vmConfigProperties } from "../schema";
 import { configDigest, type SimState, type VmState } from "../state";
-import { applyChange, applyPending, claimPciDevices, referencedVolumes } from "./vm-config";
+import { applyChange, applyPending, claimPciDevices, keysOf, referencedVolumes } from "./vm-config";
 
 /** Request parameters that steer the call instead of being config options. */
 const CONTROL = new Set(["node", "vmid", "digest", "delete", "revert", "skiplock", "force", "background_delay", "start", "pool", "unique", "archive", "storage", "live-restore", "bwlimit"]);
@@ -64,12 +64,12 @@ function updateConfig(ctx: Ctx): void {
 
 function agentAddresses(state: SimState, vm: VmState) {
   if (vm.status !== "running") throw new ApiError(500, `VM ${vm.vmid} is not running`);
-  if (!parseBoolean(parsePropertyString(agentKeys(), vm.config.agent ?? "0").enabled ?? "0")) throw new ApiError(500, "No QEMU guest agent configured");
+  if (!parseBoolean(parsePropertyString(keysOf("agent"), vm.config.agent ?? "0").enabled ?? "0")) throw new ApiError(500, "No QEMU guest agent configured");
   if (!state.guestAgent) throw new ApiError(500, "QEMU guest agent is not running");
   const interfaces = [{ name: "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", prefix: 8 }] }];
   for (const key of Object.keys(vm.config).filter((k) => /^net\d+$/.test(k)).sort()) {
     const n = key.slice(3);
-    const net = parsePropertyString(vmConfigProperties()["net[n]"].format as never, vm.config[key]);
+    const net = parsePropertyString(keysOf(key), vm.config[key]);
     const ip = vm.config[`ipconfig${n}`] ? parsePropertyString(PROPERTY_FORMATS["pve-qm-ipconfig"], vm.config[`ipconfig${n}`]).ip : undefined;
     const [address, prefix] = ip && ip.includes("/") ? ip.split("/") : [undefined, undefined];
     interfaces.push({
@@ -81,7 +81,6 @@ function agentAddresses(state: SimState, vm: VmState) {
   return { result: interfaces };
 }
 
-const agentKeys = () => vmConfigProperties().agent.format as never;
 
 export const qemuRoutes: Routes = {
   "GET /nodes/{node}/qemu": (ctx) => {
@@ -137,7 +136,7 @@ export const qemuRoutes: Routes = {
   },
   "GET /nodes/{node}/qemu/{vmid}/status/current": (ctx) => {
     const vm = vmOf(ctx);
-    const agent = parseBoolean(parsePropertyString(agentKeys(), vm.config.agent ?? "0").enabled ?? "0");
+    const agent = parseBoolean(parsePropertyString(keysOf("agent"), vm.config.agent ?? "0").enabled ?? "0");
     return {
       vmid: vm.vmid,
       name: vm.config.name,

@@ -75,7 +75,7 @@ function nextDiskName(state: SimState, vmid: number): string {
 }
 
 /** A drive option as PVE stores it: the new disk allocated, the volume checked, `size` set. */
-function resolveDrive(state: SimState, vm: VmState, key: string, value: string, format: string | undefined): string {
+function resolveDrive(state: SimState, vm: VmState, key: string, value: string): string {
   const keys = keysOf(key);
   const drive = parsePropertyString(keys, value);
   if (drive["import-from"] !== undefined) throw new ApiError(501, `not modelled by the simulator: ${key} import-from`);
@@ -85,7 +85,7 @@ function resolveDrive(state: SimState, vm: VmState, key: string, value: string, 
   const cloudinit = /^([^:]+):cloudinit$/.exec(file);
   if (cloudinit) {
     if (!/^(ide|sata|scsi)\d+$/.test(key)) throw paramError(key, "cloud-init drive must be on ide, sata or scsi");
-    const existing = Object.entries(vm.config).find(([k, v]) => k !== key && DRIVE.test(k) && v.includes("-cloudinit"));
+    const existing = Object.entries({ ...vm.config, ...vm.pending }).find(([k, v]) => k !== key && DRIVE.test(k) && v.includes("-cloudinit"));
     if (existing) throw paramError(key, `a cloud-init drive already exists (${existing[0]})`);
     const storageId = cloudinit[1];
     const kept = vm.config[key] && parsePropertyString(keys, vm.config[key]).file;
@@ -99,7 +99,7 @@ function resolveDrive(state: SimState, vm: VmState, key: string, value: string, 
       key === "efidisk0" ? (drive.efitype === "4m" ? 4 * 1024 ** 2 : 528 * 1024)
       : key === "tpmstate0" ? 4 * 1024 ** 2
       : Math.round(Number(newDisk[2]) * 1024 ** 3);
-    drive.file = allocate(state, vm, storageId, nextDiskName(state, vm.vmid), size, drive.format ?? format ?? "raw");
+    drive.file = allocate(state, vm, storageId, nextDiskName(state, vm.vmid), size, drive.format ?? "raw");
     drive.size = formatSize(size);
     delete drive.format;
   } else if (file === "none" || file === "cdrom") {
@@ -129,7 +129,7 @@ function normalizeNet(key: string, value: string): string {
 const memoryOf = (config: Readonly<Record<string, string>>) => Number(parsePropertyString(keysOf("memory"), config.memory ?? "512").current ?? 512);
 
 /** The config rules PVE enforces on the config that results from a change; per-option problems. */
-function checkConfig(vm: VmState, config: Readonly<Record<string, string>>): Record<string, string> {
+function checkConfig(config: Readonly<Record<string, string>>): Record<string, string> {
   const errors: Record<string, string> = {};
   const q35 = /q35/.test(config.machine ?? "");
   for (const key of Object.keys(config)) {
@@ -147,7 +147,6 @@ function checkConfig(vm: VmState, config: Readonly<Record<string, string>>): Rec
     const pci = parsePropertyString(keysOf(key), config[key]);
     if ((pci.host === undefined) === (pci.mapping === undefined)) errors[key] = "either 'host' or 'mapping' must be set";
   }
-  void vm;
   return errors;
 }
 
@@ -185,14 +184,14 @@ export function applyChange(state: SimState, vm: VmState, change: ConfigChange):
     delete effective[key];
   }
   const target = { ...effective, ...change.set };
-  const errors = checkConfig(vm, target);
+  const errors = checkConfig(target);
   if (Object.keys(errors).length) throw new ApiError(400, "Parameter verification failed.", errors);
 
   const volumesBefore = state.volumes.length;
   const resolved: Record<string, string> = {};
   try {
     for (const [key, value] of Object.entries(change.set)) {
-      if (DRIVE.test(key)) resolved[key] = resolveDrive(state, vm, key, value, undefined);
+      if (DRIVE.test(key)) resolved[key] = resolveDrive(state, vm, key, value);
       else if (/^net\d+$/.test(key)) resolved[key] = normalizeNet(key, value);
       else resolved[key] = value;
     }
