@@ -238,6 +238,17 @@ describe("the simulator over HTTPS", () => {
     expect((await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", { type: "in", action: "ACCEPT", dport: "1", proto: "nonsense!" })).status).toBe(400);
   });
 
+  it("keeps HA resources of existing VMs, and lists VMs, storages and nodes as cluster resources", async () => {
+    expect((await call(sim, "POST", "/cluster/ha/resources", { sid: "vm:999" })).body.message).toMatch(/no such resource/);
+    expect((await call(sim, "POST", "/cluster/ha/resources", { sid: "vm:101", state: "started" })).status).toBe(200);
+    expect((await call(sim, "GET", "/cluster/ha/resources/vm%3A101")).body.data).toMatchObject({ sid: "vm:101", type: "vm", state: "started" });
+    const vms = (await call(sim, "GET", "/cluster/resources", { type: "vm" })).body.data as Array<{ vmid: number; node: string; hastate?: string }>;
+    expect(vms.find((v) => v.vmid === 101)).toMatchObject({ node: "pve1", hastate: "started" });
+    const storages = (await call(sim, "GET", "/cluster/resources", { type: "storage" })).body.data as Array<{ id: string }>;
+    expect(storages.map((s) => s.id)).toContain("storage/pve2/local-lvm");
+    expect((await call(sim, "DELETE", "/cluster/ha/resources/vm%3A101")).status).toBe(200);
+  });
+
   it("authenticates with a token created through the API", async () => {
     await call(sim, "POST", "/access/users", { userid: "csi@pve" });
     const created = (await call(sim, "POST", "/access/users/csi%40pve/token/tok", { privsep: "0" })).body.data as { value: string };
