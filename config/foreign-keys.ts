@@ -35,8 +35,12 @@ const CREDENTIAL_HINTS: Readonly<Record<string, string>> = {
 
 const CREDENTIAL_PATTERN = /(token|password|passphrase|secret|private_key|api_key|credential)/i;
 
+const WORKLOADS_CREDENTIAL_HINT =
+  "credentials never go in workloads.yaml: SSH keys come from files or TF_VAR_ variables (ssh_keys: [{file: ...}] or [{env: TF_VAR_...}]), the Proxmox Backup Server password from the variable named by password_env";
+
 /** For a key that looks like a credential: what to do instead. Undefined for ordinary keys. */
-export function credentialHint(key: string): string | undefined {
+export function credentialHint(key: string, file?: string): string | undefined {
+  if (file === "workloads.yaml") return CREDENTIAL_PATTERN.test(key) ? WORKLOADS_CREDENTIAL_HINT : undefined;
   if (Object.hasOwn(CREDENTIAL_HINTS, key)) return CREDENTIAL_HINTS[key];
   if (CREDENTIAL_PATTERN.test(key)) {
     return "credentials never go in the config files; Proxmox takes PROXMOX_VE_API_TOKEN, the HTTP state backend TF_HTTP_USERNAME / TF_HTTP_PASSWORD, from the environment";

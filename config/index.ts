@@ -3,3 +3,5 @@ export * from "./ipv4";
 export * from "./load";
 export * from "./schema";
 export * from "./resolve";
+export * from "./workloads";
+export * from "./guests";

@@ -1,6 +1,6 @@
 // Problems found in the input files, reported together as `file:line:col key.path: message`.
 
-export type ConfigFile = "cluster.yaml" | "nodes.yaml";
+export type ConfigFile = "cluster.yaml" | "nodes.yaml" | "workloads.yaml";
 export type KeyPath = readonly (string | number)[];
 
 export interface ConfigIssue {

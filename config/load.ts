@@ -1,6 +1,6 @@
-// Reads cluster.yaml and nodes.yaml, validates them against the schema and the cross-field rules, and
-// reports every problem at once with its file, line, column and key path.
-import { readFileSync } from "node:fs";
+// Reads cluster.yaml, nodes.yaml and the optional workloads.yaml, validates them against the schema and the
+// cross-field rules, and reports every problem at once with its file, line, column and key path.
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import type { z } from "zod";
@@ -8,10 +8,21 @@ import { crossFieldIssues } from "./checks";
 import { credentialHint, IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "./foreign-keys";
 import { ConfigError, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
 import { clusterSchema, nodeSchema, nodesFileSchema, type ClusterConfig, type NodeConfig } from "./schema";
+import { workloadsFileSchema, type WorkloadsConfig } from "./workloads";
+import { readSshKeyFiles, workloadsIssues } from "./workloads-checks";
+
+/** workloads.yaml after validation, with the public key files it names read. */
+export interface Workloads {
+  readonly config: WorkloadsConfig;
+  /** Content of every `ssh_keys: [{file}]` entry, by the path as written. */
+  readonly sshKeyFiles: ReadonlyMap<string, string>;
+}
 
 export interface ClusterDefinition {
   readonly cluster: ClusterConfig;
   readonly nodes: readonly NodeConfig[];
+  /** Present when workloads.yaml exists. */
+  readonly workloads?: Workloads;
   /** Warnings (ignored keys, even number of controllers); errors are thrown as ConfigError. */
   readonly warnings: readonly ConfigIssue[];
 }
@@ -19,6 +30,8 @@ export interface ClusterDefinition {
 export interface ConfigSources {
   readonly cluster: string;
   readonly nodes: string;
+  /** Text of workloads.yaml; undefined when the file does not exist. */
+  readonly workloads?: string;
 }
 
 export function readConfigSources(dir: string): ConfigSources {
@@ -31,17 +44,21 @@ export function readConfigSources(dir: string): ConfigSources {
       return "";
     }
   };
-  const sources = { cluster: read("cluster.yaml"), nodes: read("nodes.yaml") };
+  const workloads = existsSync(join(dir, "workloads.yaml")) ? read("workloads.yaml") : undefined;
+  const sources = { cluster: read("cluster.yaml"), nodes: read("nodes.yaml"), workloads };
   if (problems.length) throw new ConfigError(problems, dir);
   return sources;
 }
 
-/** Loads `<dir>/cluster.yaml` and `<dir>/nodes.yaml`; throws ConfigError listing every problem. */
+/** Loads `<dir>/cluster.yaml`, `<dir>/nodes.yaml` and `<dir>/workloads.yaml` if present; throws ConfigError listing every problem. */
 export function loadConfig(dir: string): ClusterDefinition {
   return parseConfig(readConfigSources(dir), dir);
 }
 
-/** Validates the text of the two files; throws ConfigError listing every problem. */
+/**
+ * Validates the text of the files; throws ConfigError listing every problem. Public key files named in
+ * workloads.yaml are read relative to `dir` (default: the working directory).
+ */
 export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefinition {
   const clusterFile = new YamlFile("cluster.yaml", sources.cluster);
   const nodesFile = new YamlFile("nodes.yaml", sources.nodes);
@@ -53,15 +70,26 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
     nodes.forEach((node, i) => stripForeignKeys(nodesFile, node, ["nodes", i], IGNORED_NODE_KEYS));
   });
 
-  const issues = [...clusterFile.issues, ...nodesFile.issues];
+  const workloadsFile = sources.workloads === undefined ? undefined : new YamlFile("workloads.yaml", sources.workloads);
+  const workloadsDoc = workloadsFile?.validate(workloadsFileSchema, (raw) => stripForeignKeys(workloadsFile, raw, [], new Set(), true, true));
+
+  const files = { "cluster.yaml": clusterFile, "nodes.yaml": nodesFile, "workloads.yaml": workloadsFile };
+  const issues = [...clusterFile.issues, ...nodesFile.issues, ...(workloadsFile?.issues ?? [])];
   // Cross-field rules also run over the entries that are valid on their own, so one run reports everything.
   const nodes = nodesDoc?.nodes ?? nodesFile.validEntries("nodes", nodeSchema);
-  for (const issue of crossFieldIssues(cluster, nodes)) {
-    issues.push((issue.file === "cluster.yaml" ? clusterFile : nodesFile).locate(issue));
+  const crossIssues = crossFieldIssues(cluster, nodes);
+  let sshKeyFiles: ReadonlyMap<string, string> = new Map();
+  if (workloadsDoc) {
+    crossIssues.push(...workloadsIssues(cluster, nodes, workloadsDoc));
+    const keys = readSshKeyFiles(workloadsDoc, dir ?? ".");
+    crossIssues.push(...keys.issues);
+    sshKeyFiles = keys.contents;
   }
+  for (const issue of crossIssues) issues.push(files[issue.file]!.locate(issue));
   issues.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-  if (!cluster || !nodesDoc || issues.some((i) => i.severity === "error")) throw new ConfigError(issues, dir);
-  return { cluster, nodes: nodesDoc.nodes, warnings: issues };
+  if (!cluster || !nodesDoc || (workloadsFile && !workloadsDoc) || issues.some((i) => i.severity === "error")) throw new ConfigError(issues, dir);
+  const workloads = workloadsDoc && { config: workloadsDoc, sshKeyFiles };
+  return { cluster, nodes: nodesDoc.nodes, ...(workloads && { workloads }), warnings: issues };
 }
 
 /** One YAML file: its parsed document, positions, and the issues found in it. */
@@ -162,20 +190,27 @@ class YamlFile {
   }
 }
 
-/** Reports and removes credential-like keys and ignored cluster-template keys (recursing into mappings). */
-function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: ReadonlySet<string>, recurse = true): void {
+/**
+ * Reports and removes credential-like keys and ignored cluster-template keys (recursing into mappings, and
+ * into lists with `intoLists`).
+ */
+function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: ReadonlySet<string>, recurse = true, intoLists = false): void {
+  if (intoLists && Array.isArray(raw)) {
+    raw.forEach((item, i) => stripForeignKeys(file, item, [...path, i], new Set(), true, true));
+    return;
+  }
   if (!isRecord(raw)) return;
   const known = new Set(knownKeysAt(path, file.file));
   for (const key of Object.keys(raw)) {
-    const hint = known.has(key) ? undefined : credentialHint(key);
+    const hint = known.has(key) ? undefined : credentialHint(key, file.file);
     if (hint) {
       file.add({ path: [...path, key], message: `looks like a credential; ${hint}` }, true);
       delete raw[key];
     } else if (ignored.has(key)) {
       file.add({ path: [...path, key], message: "is a cluster-template key this project does not use; ignored", severity: "warning" }, true);
       delete raw[key];
-    } else if (recurse && isRecord(raw[key])) {
-      stripForeignKeys(file, raw[key], [...path, key], new Set());
+    } else if (recurse && (isRecord(raw[key]) || (intoLists && Array.isArray(raw[key])))) {
+      stripForeignKeys(file, raw[key], [...path, key], new Set(), true, intoLists);
     }
   }
 }
@@ -203,7 +238,7 @@ function valueAt(raw: unknown, path: KeyPath): unknown {
 
 /** The keys a schema object accepts at a path, for "did you mean" hints. */
 function knownKeysAt(path: KeyPath, file: ConfigFile): string[] {
-  let schema: z.ZodType = file === "cluster.yaml" ? clusterSchema : nodesFileSchema;
+  let schema: z.ZodType = { "cluster.yaml": clusterSchema, "nodes.yaml": nodesFileSchema, "workloads.yaml": workloadsFileSchema }[file];
   for (const segment of path) schema = childSchema(schema, segment) ?? schema;
   const shape = (unwrap(schema) as { shape?: Record<string, unknown> }).shape;
   return shape ? Object.keys(shape) : [];

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "./foreign-keys";
 import { clusterSchema, nodesFileSchema } from "./schema";
+import { workloadsFileSchema } from "./workloads";
 
 type JsonSchema = {
   type?: string | string[];
@@ -14,6 +15,8 @@ type JsonSchema = {
   enum?: unknown[];
   const?: unknown;
   oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
+  additionalProperties?: JsonSchema | boolean;
   [key: string]: unknown;
 };
 
@@ -32,6 +35,10 @@ export function nodesJsonSchema(): JsonSchema {
   return schema;
 }
 
+export function workloadsJsonSchema(): JsonSchema {
+  return toJsonSchema(workloadsFileSchema, "workloads.schema.json");
+}
+
 function toJsonSchema(schema: z.ZodType, id: string): JsonSchema {
   const json = z.toJSONSchema(schema, { io: "input", target: "draft-2020-12" }) as JsonSchema;
   return { $id: id, title: json.description, ...json };
@@ -42,6 +49,7 @@ export function referenceMarkdown(): string {
   const sections = [
     ["cluster.yaml", clusterJsonSchema(), ""],
     ["nodes.yaml (each entry of `nodes`)", nodesJsonSchema().properties!.nodes.items!, ""],
+    ["workloads.yaml (optional)", workloadsJsonSchema(), ""],
   ] as const;
   const out: string[] = [];
   for (const [title, schema] of sections) {
@@ -61,6 +69,18 @@ function rows(schema: JsonSchema, prefix: string): string[] {
     const def = required.has(key) ? "**required**" : prop.default !== undefined ? `\`${JSON.stringify(prop.default)}\`` : docDefault || "-";
     out.push(`| \`${prefix}${key}\` | ${typeName(prop)} | ${def} | ${meaning.replace(/\|/g, "\\|")} |`);
     if (prop.properties && !prop.oneOf) out.push(...rows(prop, `${prefix}${key}.`));
+    if (prop.items?.properties) out.push(...rows(prop.items, `${prefix}${key}[].`));
+    const values = typeof prop.additionalProperties === "object" ? prop.additionalProperties : undefined;
+    if (values?.properties) out.push(...rows(values, `${prefix}${key}.<name>.`));
+    // A union of objects: the keys of every form, each once.
+    const forms = [...(prop.anyOf ?? []), ...(prop.items?.anyOf ?? [])].filter((v) => v.properties);
+    const formPrefix = `${prefix}${key}${prop.items ? "[]" : ""}.`;
+    const seen = new Set<string>();
+    for (const form of forms) {
+      const fresh = Object.fromEntries(Object.entries(form.properties!).filter(([k]) => !seen.has(k)));
+      Object.keys(fresh).forEach((k) => seen.add(k));
+      out.push(...rows({ ...form, properties: fresh }, formPrefix));
+    }
     for (const variant of prop.oneOf ?? []) {
       const tag = variant.properties?.type?.const;
       out.push(...rows({ ...variant, properties: Object.fromEntries(Object.entries(variant.properties ?? {}).filter(([k]) => k !== "type")) }, `${prefix}${key}.`).map((r) => r.replace(/ \| ([^|]*) \|$/, ` | (type: ${tag}) $1 |`)));
@@ -78,6 +98,8 @@ function splitDefault(description: string): [string, string] {
 function typeName(prop: JsonSchema): string {
   if (prop.enum) return prop.enum.map((v) => `\`${v}\``).join(" \\| ");
   if (prop.oneOf) return prop.oneOf.map((v) => `\`${v.properties?.type?.const}\``).join(" \\| ");
+  if (prop.anyOf) return `one of: ${prop.anyOf.map((v) => (v.properties ? `{${Object.keys(v.properties)[0]}, ...}` : typeName(v))).join(" \\| ")}`;
+  if (typeof prop.additionalProperties === "object") return `map of ${typeName(prop.additionalProperties)}`;
   if (prop.type === "array") return `list of ${typeName(prop.items ?? {})}`;
   if (typeof prop.type === "string") return prop.format ? `${prop.type} (${prop.format})` : prop.type;
   return "any";

@@ -1,0 +1,98 @@
+// The guests of workloads.yaml with their effective values (host, storage, parsed address, zone, DNS name),
+// derived once here and read by the checks, the inventory and layer 01.
+import { firstHost, parseCidr, type Ipv4Network } from "./ipv4";
+import type { KeyPath } from "./issues";
+import type { ClusterConfig } from "./schema";
+import type { ContainerConfig, VmConfig, WorkloadsConfig, ZoneConfig } from "./workloads";
+
+export type Guest = ContainerGuest | VmGuest;
+
+interface GuestBase {
+  /** Key path of the entry in workloads.yaml, e.g. ["containers", 2]. */
+  readonly path: KeyPath;
+  /** "containers[2] (proxy)", for messages. */
+  readonly ref: string;
+  readonly host: string;
+  readonly diskStorage: string;
+  /** The zone the NIC joins, when it names one that exists. */
+  readonly zone?: ResolvedZone;
+  /** Static address without prefix; undefined with DHCP. */
+  readonly address?: string;
+  /** Static address with prefix ("192.168.20.5/24"); undefined with DHCP or without a known prefix. */
+  readonly addressCidr?: string;
+  /** Gateway of a static address: the guest's own, else its zone's. */
+  readonly gateway?: string;
+  readonly dnsServers?: readonly string[];
+  /** <name>.<zone>.<domain>, or <name>.<domain> outside zones. */
+  readonly fqdn: string;
+}
+
+export interface ContainerGuest extends GuestBase {
+  readonly kind: "lxc";
+  readonly config: ContainerConfig;
+}
+
+export interface VmGuest extends GuestBase {
+  readonly kind: "vm";
+  readonly config: VmConfig;
+}
+
+export interface ResolvedZone {
+  readonly config: ZoneConfig;
+  readonly network: Ipv4Network;
+  readonly gateway: string;
+  readonly dnsServers: readonly string[];
+}
+
+export function resolveZones(workloads: WorkloadsConfig): Map<string, ResolvedZone> {
+  const zones = new Map<string, ResolvedZone>();
+  for (const zone of workloads.zones) {
+    if (zones.has(zone.name)) continue;
+    const network = parseCidr(zone.cidr);
+    const gateway = zone.gateway ?? firstHost(network);
+    zones.set(zone.name, { config: zone, network, gateway, dnsServers: zone.dns_servers ?? [gateway] });
+  }
+  return zones;
+}
+
+/** Every container and VM, containers first, in file order. */
+export function resolveGuests(workloads: WorkloadsConfig, cluster: Pick<ClusterConfig, "proxmox_node" | "proxmox_disk_storage">): Guest[] {
+  const zones = resolveZones(workloads);
+  const common = (kind: "containers" | "vms", index: number, config: ContainerConfig | VmConfig) => {
+    const net = config.network;
+    const zone = net.zone === undefined ? undefined : zones.get(net.zone);
+    const [address, prefix] = net.address === "dhcp" ? [undefined, undefined] : net.address.split("/");
+    const knownPrefix = prefix ?? (zone ? String(zone.network.prefix) : undefined);
+    return {
+      path: [kind, index],
+      ref: `${kind}[${index}] (${config.name})`,
+      host: config.host ?? cluster.proxmox_node,
+      diskStorage: config.disk.storage ?? cluster.proxmox_disk_storage,
+      zone,
+      address,
+      addressCidr: address && knownPrefix ? `${address}/${knownPrefix}` : undefined,
+      gateway: address ? (net.gateway ?? zone?.gateway) : undefined,
+      dnsServers: net.dns_servers ?? zone?.dnsServers,
+      fqdn: [config.name, net.zone, workloads.domain].filter(Boolean).join("."),
+    };
+  };
+  return [
+    ...workloads.containers.map((config, i): ContainerGuest => ({ kind: "lxc", config, ...common("containers", i, config) })),
+    ...workloads.vms.map((config, i): VmGuest => ({ kind: "vm", config, ...common("vms", i, config) })),
+  ];
+}
+
+/** The Proxmox hosts of the cluster: workloads.yaml `hosts`, else every host cluster.yaml and nodes.yaml name. */
+export function knownHosts(workloads: WorkloadsConfig, clusterHosts: readonly string[]): string[] {
+  return workloads.hosts ?? [...new Set(clusterHosts)];
+}
+
+/** The guest ids a backup job selects; `nodes` are the Talos VMs with a fixed id. */
+export function selectedIds(job: WorkloadsConfig["backups"][number], guests: readonly Guest[], nodes: readonly { id: number; host: string }[]): number[] {
+  const select = job.select;
+  const onHost = (g: { host: string }) => job.host === undefined || g.host === job.host;
+  if ("all" in select) return [...guests.filter(onHost).map((g) => g.config.id), ...nodes.filter(onHost).map((n) => n.id)];
+  if ("ids" in select) return select.ids;
+  if ("pool" in select) return guests.filter((g) => g.config.pool === select.pool && onHost(g)).map((g) => g.config.id);
+  return guests.filter((g) => g.config.tags.some((t) => select.tags.includes(t))).map((g) => g.config.id);
+}

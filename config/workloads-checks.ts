@@ -1,0 +1,270 @@
+// Rules of workloads.yaml across its entries and across files: conflicts between Talos nodes, VMs and
+// containers (ids, names, addresses, MACs), id ranges by purpose, zones and their subnets, hosts, PCI
+// devices, backups. Each issue has an exact path and a message that says what it collides with.
+import { readFileSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
+import { resolveGuests, resolveZones } from "./guests";
+import { contains, ipv4ToInt, isNetworkOrBroadcast, overlaps, parseCidr } from "./ipv4";
+import type { ConfigIssue, KeyPath } from "./issues";
+import type { ClusterConfig, NodeConfig } from "./schema";
+import type { WorkloadsConfig } from "./workloads";
+
+type Issue = ConfigIssue;
+const W = "workloads.yaml";
+
+/**
+ * Every problem of a schema-valid workloads.yaml. `cluster` is undefined and `nodes` may have holes when the
+ * other files have schema errors: the rules that can still be checked are.
+ */
+export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: readonly (NodeConfig | undefined)[], workloads: WorkloadsConfig): Issue[] {
+  const issues: Issue[] = [];
+  const error = (path: KeyPath, message: string) => issues.push({ file: W, path, message, severity: "error" });
+  const nodes = maybeNodes.flatMap((node, index) => (node ? [{ node, index, ref: `nodes.yaml nodes[${index}] (${node.name})` }] : []));
+  const guests = resolveGuests(workloads, cluster ?? { proxmox_node: "", proxmox_disk_storage: "" });
+  const zones = resolveZones(workloads);
+
+  // ---- names, ids and MACs: unique across Talos nodes, containers and VMs.
+  const claim = <T>(owners: Map<T, string>, value: T | undefined, ref: string, path: KeyPath, what: string) => {
+    if (value === undefined) return;
+    const owner = owners.get(value);
+    if (owner !== undefined) error(path, `${what} ${value} is already used by ${owner}`);
+    else owners.set(value, ref);
+  };
+  const names = new Map<string, string>();
+  const ids = new Map<number, string>();
+  const macs = new Map<string, string>();
+  for (const { node, ref } of nodes) {
+    names.set(node.name, ref);
+    if (node.vm_id !== undefined) ids.set(node.vm_id, ref);
+    if (node.mac_addr !== undefined) macs.set(node.mac_addr, ref);
+  }
+  for (const g of guests) {
+    claim(names, g.config.name, g.ref, [...g.path, "name"], "name");
+    claim(ids, g.config.id, g.ref, [...g.path, "id"], "id");
+    claim(macs, g.config.network.mac_addr, g.ref, [...g.path, "network", "mac_addr"], "MAC address");
+  }
+  workloads.vms.forEach((vm, i) => {
+    const owner = ids.get(vm.clone.template);
+    if (owner !== undefined) error(["vms", i, "clone", "template"], `${vm.clone.template} is the id of ${owner}, not of a template`);
+  });
+
+  // ---- id ranges by purpose.
+  const ranges = Object.entries(workloads.id_ranges);
+  const inRange = (id: number, range: { from: number; to?: number }) => id >= range.from && (range.to === undefined || id <= range.to);
+  const rangeText = (range: { from: number; to?: number }) => (range.to === undefined ? `${range.from}+` : `${range.from}-${range.to}`);
+  ranges.forEach(([name, range], a) => {
+    if (range.to !== undefined && range.to < range.from) error(["id_ranges", name, "to"], `${range.to} is before from ${range.from}`);
+    for (const [other, otherRange] of ranges.slice(0, a)) {
+      const end = (r: { to?: number }) => r.to ?? Infinity;
+      if (range.from <= end(otherRange) && otherRange.from <= end(range)) error(["id_ranges", name], `${rangeText(range)} overlaps the ${other} range ${rangeText(otherRange)}`);
+    }
+  });
+  const templateRange = workloads.id_ranges.template;
+  for (const g of guests) {
+    const range = workloads.id_ranges[g.config.purpose];
+    if (g.config.purpose === "template") {
+      error([...g.path, "purpose"], "this file creates no templates: a guest's purpose names the range of a running guest (clone templates are referenced by vms[].clone.template)");
+    } else if (!range) {
+      error([...g.path, "purpose"], `"${g.config.purpose}" is not a key of id_ranges (${Object.keys(workloads.id_ranges).join(", ")})`);
+    } else if (!inRange(g.config.id, range)) {
+      error([...g.path, "id"], `${g.config.id} is outside the ${g.config.purpose} range ${rangeText(range)}`);
+    }
+  }
+  if (templateRange) {
+    workloads.vms.forEach((vm, i) => {
+      if (!inRange(vm.clone.template, templateRange)) error(["vms", i, "clone", "template"], `${vm.clone.template} is outside the template range ${rangeText(templateRange)}`);
+    });
+    for (const { node, index } of nodes) {
+      if (node.vm_id !== undefined && inRange(node.vm_id, templateRange)) {
+        issues.push({ file: "nodes.yaml", path: ["nodes", index, "vm_id"], message: `${node.vm_id} is in the template range ${rangeText(templateRange)} of workloads.yaml`, severity: "error" });
+      }
+    }
+  }
+
+  // ---- zones.
+  const zoneNames = new Map<string, number>();
+  const vlans = new Map<number, string>();
+  workloads.zones.forEach((zone, i) => {
+    if (zoneNames.has(zone.name)) error(["zones", i, "name"], `${zone.name} is already the name of zones[${zoneNames.get(zone.name)}]`);
+    else zoneNames.set(zone.name, i);
+    if (zone.name === workloads.sdn_zone) error(["zones", i, "name"], `${zone.name} is also sdn_zone; a VNet needs a name of its own`);
+    const vlanOwner = vlans.get(zone.vlan);
+    if (vlanOwner) error(["zones", i, "vlan"], `VLAN ${zone.vlan} is already the VLAN of zone ${vlanOwner}`);
+    else vlans.set(zone.vlan, zone.name);
+    const network = parseCidr(zone.cidr);
+    if (zone.gateway !== undefined && !contains(network, zone.gateway)) error(["zones", i, "gateway"], `${zone.gateway} is outside the zone's cidr ${zone.cidr}`);
+    workloads.zones.slice(0, i).forEach((other, j) => {
+      if (overlaps(network, parseCidr(other.cidr))) error(["zones", i, "cidr"], `${zone.cidr} overlaps zones[${j}] (${other.name}) ${other.cidr}`);
+    });
+  });
+
+  // ---- guest networks: zones exist, addresses in their subnet, addresses unique across everything.
+  const addresses = new Map<string, string>();
+  if (cluster) {
+    addresses.set(cluster.cluster_api_addr, "cluster.yaml cluster_api_addr");
+    if (cluster.node_default_gateway) addresses.set(cluster.node_default_gateway, "cluster.yaml node_default_gateway");
+  }
+  for (const { node, ref } of nodes) addresses.set(node.address, ref);
+  for (const zone of zones.values()) if (!addresses.has(zone.gateway)) addresses.set(zone.gateway, `the gateway of zone ${zone.config.name}`);
+  const pool = cluster?.cilium_loadbalancer_pool;
+  for (const g of guests) {
+    const net = g.config.network;
+    const at = (key: string) => [...g.path, "network", key];
+    if (net.zone !== undefined && !g.zone) error(at("zone"), `no zone is named ${net.zone} (zones: ${[...zoneNames.keys()].join(", ") || "none"})`);
+    if (net.zone !== undefined && net.bridge !== undefined) error(at("bridge"), `a guest in zone ${net.zone} is on the zone's VNet; remove bridge`);
+    if (net.zone !== undefined && net.vlan !== undefined) error(at("vlan"), `zone ${net.zone} brings its own VLAN; remove vlan`);
+    if (net.address === "dhcp") {
+      if (net.gateway !== undefined) error(at("gateway"), "a gateway comes from DHCP with address: dhcp; remove it");
+    } else if (net.zone === undefined && !net.address.includes("/")) {
+      error(at("address"), `${net.address} needs its prefix (like ${net.address}/24) outside a zone`);
+    }
+    const address = g.address;
+    if (address === undefined) continue;
+    if (g.zone) {
+      if (!contains(g.zone.network, address)) error(at("address"), `${address} is outside the subnet ${g.zone.config.cidr} of zone ${g.zone.config.name}`);
+      else if (isNetworkOrBroadcast(g.zone.network, address)) error(at("address"), `${address} is the network or broadcast address of zone ${g.zone.config.name} (${g.zone.config.cidr})`);
+      if (net.address.includes("/") && net.address.split("/")[1] !== String(g.zone.network.prefix)) {
+        error(at("address"), `the prefix of ${net.address} differs from zone ${g.zone.config.name}'s ${g.zone.config.cidr}`);
+      }
+    }
+    if (g.gateway !== undefined && g.addressCidr && !contains(parseCidr(g.addressCidr), g.gateway)) error(at("gateway"), `${g.gateway} is outside ${g.addressCidr}`);
+    claim(addresses, address, g.ref, at("address"), "address");
+    if (pool && ipv4ToInt(address) >= ipv4ToInt(pool.start) && ipv4ToInt(address) <= ipv4ToInt(pool.stop)) {
+      error(at("address"), `${address} is inside cluster.yaml cilium_loadbalancer_pool ${pool.start}-${pool.stop}`);
+    }
+  }
+
+  // ---- hosts.
+  const clusterHosts = cluster ? [cluster.proxmox_node, ...nodes.map(({ node }) => node.proxmox_node ?? cluster.proxmox_node)] : [];
+  const hosts = new Set(workloads.hosts ?? clusterHosts);
+  const hostsText = () => [...hosts].join(", ");
+  const checkHost = (host: string | undefined, path: KeyPath) => {
+    if (cluster && host !== undefined && !hosts.has(host)) error(path, `${host} is not a host of the cluster (${hostsText()})${workloads.hosts ? "" : "; list every host in hosts"}`);
+  };
+  if (workloads.hosts && cluster) {
+    for (const host of new Set(clusterHosts)) {
+      if (!hosts.has(host)) error(["hosts"], `${host} runs Talos nodes (cluster.yaml/nodes.yaml) but is missing here`);
+    }
+  }
+  for (const g of guests) {
+    checkHost(g.config.host, [...g.path, "host"]);
+    if (g.config.replication) {
+      checkHost(g.config.replication.target, [...g.path, "replication", "target"]);
+      if (g.config.replication.target === g.host) error([...g.path, "replication", "target"], `${g.host} is the guest's own host; replicate to another one`);
+    }
+    for (const host of Object.keys(g.config.ha?.hosts ?? {})) checkHost(host, [...g.path, "ha", "hosts", host]);
+  }
+  workloads.vms.forEach((vm, i) => checkHost(vm.clone.host, ["vms", i, "clone", "host"]));
+  workloads.backups.forEach((job, i) => checkHost(job.host, ["backups", i, "host"]));
+
+  // ---- containers.
+  workloads.containers.forEach((ct, i) => {
+    if (ct.privileged && ct.features.keyctl) error(["containers", i, "features", "keyctl"], "keyctl is for unprivileged containers only; remove it or privileged");
+    ct.mount_points.forEach((mp, m) => {
+      const at = ["containers", i, "mount_points", m];
+      if ((mp.storage === undefined) === (mp.host_path === undefined)) error(at, "give exactly one of storage (a new volume) and host_path (a bind mount)");
+      if (mp.storage !== undefined && mp.size === undefined) error([...at, "storage"], "a new volume needs a size in GiB");
+      if (mp.host_path !== undefined && mp.size !== undefined) error([...at, "size"], "a bind mount has no size");
+      if (mp.host_path !== undefined && mp.backup) error([...at, "backup"], "bind mounts are never in backups");
+      ct.mount_points.slice(0, m).forEach((other, o) => {
+        if (other.path === mp.path) error([...at, "path"], `${mp.path} is already mounted by mount_points[${o}]`);
+      });
+    });
+  });
+
+  // ---- VMs: cloud-init carries the network and keys; PCI mappings exist on the host, one running guest each.
+  const mappings = new Map(workloads.pci_mappings.map((m) => [m.name, m]));
+  workloads.pci_mappings.forEach((mapping, i) => {
+    const seen = new Set<string>();
+    mapping.devices.forEach((device, d) => {
+      checkHost(device.host, ["pci_mappings", i, "devices", d, "host"]);
+      if (seen.has(device.host)) error(["pci_mappings", i, "devices", d, "host"], `${mapping.name} already has a device on ${device.host}`);
+      seen.add(device.host);
+    });
+  });
+  const pciUsers = new Map<string, string>();
+  for (const g of guests) {
+    if (g.kind !== "vm") continue;
+    const vm = g.config;
+    if (!vm.cloud_init) {
+      if (vm.network.address !== "dhcp") error([...g.path, "network", "address"], "a static address is set through cloud-init; add cloud_init: {} or use dhcp");
+      if (vm.ssh_keys.length) error([...g.path, "ssh_keys"], "SSH keys are installed through cloud-init; add cloud_init: {user: ...}");
+    }
+    vm.pci.forEach((pci, p) => {
+      const at = [...g.path, "pci", p, "mapping"];
+      const mapping = mappings.get(pci.mapping);
+      if (!mapping) {
+        error(at, `no PCI mapping is named ${pci.mapping} (pci_mappings: ${[...mappings.keys()].join(", ") || "none"})`);
+        return;
+      }
+      if (!mapping.devices.some((d) => d.host === g.host)) {
+        error(at, `${pci.mapping} has no device on ${g.host}, the VM's host`);
+        return;
+      }
+      if (pci.pcie && !vm.machine.startsWith("q35")) error([...g.path, "pci", p, "pcie"], `PCI Express needs the q35 machine type, the VM has ${vm.machine}`);
+      if (!vm.started) return;
+      const key = `${g.host}\0${pci.mapping}`;
+      const user = pciUsers.get(key);
+      if (user) error(at, `${pci.mapping} on ${g.host} is already given to ${user}, which runs too; a PCI device serves one running guest`);
+      else pciUsers.set(key, g.ref);
+    });
+  }
+
+  // ---- backups and their targets.
+  const pbsNames = new Set<string>();
+  workloads.pbs_storages.forEach((pbs, i) => {
+    if (pbsNames.has(pbs.name)) error(["pbs_storages", i, "name"], `${pbs.name} is already the name of another PBS storage`);
+    pbsNames.add(pbs.name);
+  });
+  const jobNames = new Set<string>();
+  workloads.backups.forEach((job, i) => {
+    if (jobNames.has(job.name)) error(["backups", i, "name"], `${job.name} is already the name of another backup job`);
+    jobNames.add(job.name);
+    const select = job.select;
+    if ("ids" in select) {
+      select.ids.forEach((id, k) => {
+        if (!ids.has(id)) error(["backups", i, "select", "ids", k], `no node, VM or container has the id ${id}`);
+      });
+    } else if ("pool" in select) {
+      if (!guests.some((g) => g.config.pool === select.pool)) error(["backups", i, "select", "pool"], `no guest is in pool ${select.pool}`);
+    } else if ("tags" in select) {
+      if (!guests.some((g) => g.config.tags.some((t) => select.tags.includes(t)))) error(["backups", i, "select", "tags"], `no guest has any of the tags ${select.tags.join(", ")}`);
+    }
+  });
+
+  return issues;
+}
+
+/** Reads every public key file of `ssh_keys: [{file}]` (relative to `dir`); a missing or private key is an issue. */
+export function readSshKeyFiles(workloads: WorkloadsConfig, dir: string): { contents: Map<string, string>; issues: Issue[] } {
+  const contents = new Map<string, string>();
+  const issues: Issue[] = [];
+  const lists = [
+    ...workloads.containers.map((c, i) => [["containers", i], c.ssh_keys] as const),
+    ...workloads.vms.map((v, i) => [["vms", i], v.ssh_keys] as const),
+  ];
+  for (const [path, keys] of lists) {
+    keys.forEach((key, k) => {
+      if (!("file" in key)) return;
+      const at = [...path, "ssh_keys", k, "file"];
+      let text: string;
+      try {
+        text = readFileSync(isAbsolute(key.file) ? key.file : join(dir, key.file), "utf8");
+      } catch (e) {
+        issues.push({ file: W, path: at, message: `cannot read ${key.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, severity: "error" });
+        return;
+      }
+      if (/PRIVATE KEY/.test(text)) {
+        issues.push({ file: W, path: at, message: `${key.file} is a private key; name the public key (.pub)`, severity: "error" });
+        return;
+      }
+      const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+      if (lines.length === 0 || !lines.every((l) => /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/.test(l))) {
+        issues.push({ file: W, path: at, message: `${key.file} is not an OpenSSH public key file (one "ssh-ed25519 AAAA... comment" per line)`, severity: "error" });
+        return;
+      }
+      contents.set(key.file, lines.join("\n"));
+    });
+  }
+  return { contents, issues };
+}
