@@ -1,0 +1,140 @@
+import { Construct } from "constructs";
+import { VirtualEnvironmentContainer } from "../.gen/providers/proxmox/virtual-environment-container";
+import { nicProblems, type GuestNic } from "./guest-nic";
+import { tfName } from "./names";
+
+export interface LxcMountPoint {
+  /** Path inside the container. */
+  readonly path: string;
+  /** A storage id (a new volume of `sizeGiB`) or an absolute host path (a bind mount). */
+  readonly volume: string;
+  /** Size of a new volume in GiB; only with a storage id. @default - none (bind mount) */
+  readonly sizeGiB?: number;
+  /** @default false */
+  readonly readOnly?: boolean;
+  /** Include the volume in backups. @default false */
+  readonly backup?: boolean;
+}
+
+export interface LxcFeatures {
+  /** @default false */
+  readonly nesting?: boolean;
+  /** Only for unprivileged containers. @default false */
+  readonly keyctl?: boolean;
+  /** @default false */
+  readonly fuse?: boolean;
+}
+
+export interface LxcContainerProps {
+  /** Hostname and name in Proxmox. */
+  readonly name: string;
+  /** Proxmox host. */
+  readonly host: string;
+  /** VMID. */
+  readonly id: number;
+  /** Volume id of the OS template, e.g. "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst". */
+  readonly templateFileId: string;
+  /** @default "unmanaged" */
+  readonly osType?: string;
+  /** @default 1 */
+  readonly cores?: number;
+  /** MiB. @default 512 */
+  readonly memory?: number;
+  /** MiB. @default 512 */
+  readonly swap?: number;
+  /** Root volume. @default - 8 GiB on "local-lvm" */
+  readonly rootDisk?: { readonly storage?: string; readonly sizeGiB?: number };
+  /** @default - none */
+  readonly mountPoints?: readonly LxcMountPoint[];
+  /** @default - DHCP on vmbr0 */
+  readonly network?: GuestNic;
+  /**
+   * Why the container runs privileged; written into its description. Unprivileged when undefined.
+   * @default - unprivileged
+   */
+  readonly privilegedReason?: string;
+  /** @default - none */
+  readonly features?: LxcFeatures;
+  /** @default - Proxmox default */
+  readonly startup?: { readonly order: number; readonly upDelay?: number; readonly downDelay?: number };
+  /** @default true */
+  readonly onBoot?: boolean;
+  /** @default true */
+  readonly started?: boolean;
+  /** @default - none */
+  readonly tags?: readonly string[];
+  /** Public keys for root (may be a token list). @default - none */
+  readonly sshKeys?: string[];
+  /** @default - none */
+  readonly description?: string;
+  /** @default - none */
+  readonly poolId?: string;
+}
+
+/** An LXC container: unprivileged unless a reason says otherwise, its NIC, volumes and features. */
+export class LxcContainer extends Construct {
+  readonly resource: VirtualEnvironmentContainer;
+  readonly unprivileged: boolean;
+
+  constructor(scope: Construct, id: string, props: LxcContainerProps) {
+    super(scope, id);
+    const features = { nesting: false, keyctl: false, fuse: false, ...props.features };
+    this.unprivileged = props.privilegedReason === undefined;
+    const nic = props.network ?? {};
+    const address = nic.address ?? "dhcp";
+    const problems = nicProblems(nic);
+    if (!this.unprivileged && features.keyctl) problems.push("'features.keyctl' is for unprivileged containers only");
+    if (props.privilegedReason !== undefined && !props.privilegedReason.trim()) problems.push("'privilegedReason' must say why");
+    for (const mp of props.mountPoints ?? []) {
+      const bind = mp.volume.startsWith("/");
+      if (bind === (mp.sizeGiB !== undefined)) problems.push(`mount point ${mp.path}: a storage volume needs 'sizeGiB', a bind mount ('volume' "${mp.volume}") has none`);
+    }
+    if (problems.length) throw new Error(`LxcContainer ${props.name}: ${problems.join("; ")}`);
+
+    const description = [
+      props.description,
+      this.unprivileged ? undefined : `Privileged: ${props.privilegedReason}`,
+      "Managed by OpenTofu (talos-proxmox-cdktf)",
+    ].filter(Boolean);
+    this.resource = new VirtualEnvironmentContainer(this, "Resource", {
+      nodeName: props.host,
+      vmId: props.id,
+      description: description.join("\n\n"),
+      tags: [...(props.tags ?? [])].sort(),
+      unprivileged: this.unprivileged,
+      startOnBoot: props.onBoot ?? true,
+      started: props.started ?? true,
+      poolId: props.poolId,
+      operatingSystem: { templateFileId: props.templateFileId, type: props.osType ?? "unmanaged" },
+      cpu: { cores: props.cores ?? 1 },
+      memory: { dedicated: props.memory ?? 512, swap: props.swap ?? 512 },
+      disk: { datastoreId: props.rootDisk?.storage ?? "local-lvm", size: props.rootDisk?.sizeGiB ?? 8 },
+      mountPoint: props.mountPoints?.length ? props.mountPoints.map((mp) => ({
+        path: mp.path,
+        volume: mp.volume,
+        size: mp.sizeGiB === undefined ? undefined : `${mp.sizeGiB}G`,
+        readOnly: mp.readOnly ?? false,
+        backup: mp.backup ?? false,
+      })) : undefined,
+      // No block when nothing is on: Proxmox lets only root@pam change features other than nesting.
+      features: features.nesting || features.keyctl || features.fuse ? features : undefined,
+      networkInterface: [
+        {
+          name: "eth0",
+          bridge: nic.bridge ?? "vmbr0",
+          vlanId: nic.vlanId,
+          macAddress: nic.macAddress,
+          firewall: nic.firewall ?? false,
+        },
+      ],
+      initialization: {
+        hostname: props.name,
+        ipConfig: [{ ipv4: { address, gateway: nic.gateway } }],
+        dns: nic.dnsServers ? { servers: [...nic.dnsServers] } : undefined,
+        userAccount: props.sshKeys ? { keys: props.sshKeys } : undefined,
+      },
+      startup: props.startup,
+    });
+    this.resource.overrideLogicalId(tfName(props.name));
+  }
+}
