@@ -9,7 +9,7 @@ import { REPO } from "./support/synth";
 const examples = readdirSync(join(REPO, "examples"));
 
 describe.each(examples)("examples/%s", (example) => {
-  it("loads without warnings and synthesizes one VM per node", () => {
+  it("loads without warnings and synthesizes one VM per node and per workloads.yaml VM", () => {
     const dir = join(REPO, "examples", example);
     const definition = loadConfig(dir);
     expect(definition.warnings).toEqual([]);
@@ -17,7 +17,8 @@ describe.each(examples)("examples/%s", (example) => {
     try {
       buildApp(resolveCluster(definition), { configDir: dir, outdir: out }).synth();
       const stack = JSON.parse(readFileSync(join(out, "stacks/01-infrastructure/cdk.tf.json"), "utf8"));
-      expect(Object.keys(stack.resource.proxmox_virtual_environment_vm).sort()).toEqual(definition.nodes.map((n) => n.name).sort());
+      const names = [...definition.nodes.map((n) => n.name), ...(definition.workloads?.config.vms.map((v) => v.name) ?? [])];
+      expect(Object.keys(stack.resource.proxmox_virtual_environment_vm).sort()).toEqual(names.sort());
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -9,6 +9,7 @@ import { TalosNodeVm, type TalosNodeVmProps } from "../constructs/talos-node-vm"
 import type { LayerName } from "./catalog";
 import { LayerStack, type LayerProps } from "./layer-stack";
 import type { PersistentAuthLayer } from "./persistent-auth";
+import { addWorkloads } from "./workloads";
 
 export interface InfrastructureLayerProps extends LayerProps {
   readonly persistentAuth: PersistentAuthLayer;
@@ -44,6 +45,8 @@ export class InfrastructureLayer extends LayerStack {
       return { ...talosNode(cluster, node), installImage: images.image(node.image).installerImage, dependsOn: [vm.resource] };
     });
     this.vms = vms;
+    const workloads = props.definition.workloads;
+    if (workloads) addWorkloads(this, { ...props.definition, workloads });
 
     const secrets = props.persistentAuth.talosSecrets;
     this.talos = new TalosCluster(this, "Talos", {

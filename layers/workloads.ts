@@ -1,0 +1,190 @@
+// workloads.yaml in layer 01, next to the cluster's VMs: network zones, PCI mappings, pools, container
+// templates, containers, cloned VMs, their HA and replication, backup storages and jobs.
+import { Fn, TerraformVariable, Token } from "cdktf";
+import type { Construct } from "constructs";
+import { resolveGuests, resolveZones, selectedIds, type ClusterDefinition, type Guest, type Workloads } from "../config";
+import { ClonedVm } from "../constructs/cloned-vm";
+import { ContainerTemplate } from "../constructs/container-template";
+import type { GuestNic } from "../constructs/guest-nic";
+import { GuestHa } from "../constructs/guest-ha";
+import { GuestReplication } from "../constructs/guest-replication";
+import { LxcContainer } from "../constructs/lxc-container";
+import { NetworkZones } from "../constructs/network-zones";
+import { PbsStorage } from "../constructs/pbs-storage";
+import { PciMapping } from "../constructs/pci-mapping";
+import { ResourcePool } from "../constructs/resource-pool";
+import { VzdumpJob } from "../constructs/vzdump-job";
+
+/** Adds everything workloads.yaml describes to `scope` (layer 01's stack). */
+export function addWorkloads(scope: Construct, definition: ClusterDefinition & { workloads: Workloads }): void {
+  const { cluster, nodes } = definition;
+  const { config, sshKeyFiles } = definition.workloads;
+  const guests = resolveGuests(config, cluster);
+
+  const zones = [...resolveZones(config).values()];
+  const network =
+    zones.length > 0
+      ? new NetworkZones(scope, "Zones", {
+          sdnZone: config.sdn_zone,
+          bridge: config.bridge,
+          zones: zones.map((z) => ({ name: z.config.name, vlan: z.config.vlan, cidr: z.config.cidr, gateway: z.gateway, alias: z.config.description })),
+        })
+      : undefined;
+  const mappings = new Map(
+    config.pci_mappings.map((m) => [
+      m.name,
+      new PciMapping(scope, `Pci-${m.name}`, {
+        name: m.name,
+        comment: m.description,
+        devices: m.devices.map((d) => ({ host: d.host, path: d.path, id: d.id, subsystemId: d.subsystem_id, iommuGroup: d.iommu_group })),
+      }),
+    ]),
+  );
+  const pools = new Map<string, ResourcePool>();
+  for (const pool of new Set(guests.flatMap((g) => g.config.pool ?? []))) pools.set(pool, new ResourcePool(scope, `Pool-${pool}`, { name: pool }));
+
+  // SSH keys: files were read by the loader; each TF_VAR_ environment variable becomes one OpenTofu variable.
+  const keyVariables = new Map<string, TerraformVariable>();
+  const sshKeys = (g: Guest): string[] | undefined => {
+    if (g.config.ssh_keys.length === 0) return undefined;
+    const lists = g.config.ssh_keys.map((key) => {
+      if ("file" in key) return sshKeyFiles.get(key.file)!.split("\n");
+      const name = key.env.slice("TF_VAR_".length);
+      let variable = keyVariables.get(name);
+      if (!variable) {
+        variable = new TerraformVariable(scope, name, { type: "string", nullable: false, description: `Public SSH keys, one per line (from ${key.env})` });
+        keyVariables.set(name, variable);
+      }
+      return Fn.split("\n", Fn.trimspace(variable.stringValue));
+    });
+    return lists.length === 1 ? lists[0] : Token.asList(Fn.concat(lists));
+  };
+  const nic = (g: Guest): GuestNic => {
+    const net = g.config.network;
+    return {
+      bridge: g.zone ? network!.vnets.get(g.zone.config.name)!.id : (net.bridge ?? config.bridge),
+      vlanId: g.zone ? undefined : net.vlan,
+      address: g.addressCidr ?? "dhcp",
+      gateway: g.gateway,
+      dnsServers: g.dnsServers,
+      macAddress: net.mac_addr,
+      firewall: net.firewall,
+    };
+  };
+  const common = (g: Guest) => ({
+    name: g.config.name,
+    host: g.host,
+    id: g.config.id,
+    network: nic(g),
+    startup: g.config.startup && { order: g.config.startup.order, upDelay: g.config.startup.up_delay, downDelay: g.config.startup.down_delay },
+    onBoot: g.config.on_boot,
+    started: g.config.started,
+    tags: g.config.tags,
+    description: g.config.description,
+    poolId: g.config.pool === undefined ? undefined : pools.get(g.config.pool)!.poolId,
+  });
+
+  const templates = new Map<string, ContainerTemplate>();
+  for (const g of guests) {
+    let guest: LxcContainer | ClonedVm;
+    if (g.kind === "lxc") {
+      const ct = g.config;
+      let templateFileId: string;
+      if ("volume" in ct.template) {
+        templateFileId = ct.template.volume;
+      } else {
+        const key = `${ct.template.url}\0${g.host}\0${ct.template.storage}`;
+        let template = templates.get(key);
+        if (!template) {
+          template = new ContainerTemplate(scope, `Template-${templates.size}`, {
+            url: ct.template.url,
+            host: g.host,
+            storage: ct.template.storage,
+            fileName: ct.template.file_name,
+            checksum: ct.template.checksum,
+            checksumAlgorithm: ct.template.checksum_algorithm,
+          });
+          templates.set(key, template);
+        }
+        templateFileId = template.fileId;
+      }
+      const container = new LxcContainer(scope, `Ct-${ct.name}`, {
+        ...common(g),
+        templateFileId,
+        osType: ct.os_type,
+        cores: ct.cores,
+        memory: ct.memory,
+        swap: ct.swap,
+        rootDisk: { storage: g.diskStorage, sizeGiB: ct.disk.size },
+        mountPoints: ct.mount_points.map((mp) => ({ path: mp.path, volume: mp.storage ?? mp.host_path!, sizeGiB: mp.size, readOnly: mp.read_only, backup: mp.backup })),
+        privilegedReason: ct.privileged?.reason,
+        features: ct.features,
+        sshKeys: sshKeys(g),
+      });
+      if (g.zone) container.resource.dependsOn = [network!.applier.fqn];
+      guest = container;
+    } else {
+      const vm = g.config;
+      const machine = new ClonedVm(scope, `Vm-${vm.name}`, {
+        ...common(g),
+        template: { id: vm.clone.template, host: vm.clone.host, full: vm.clone.full },
+        hardware: { cores: vm.cores, sockets: vm.sockets, memory: vm.memory, cpuType: vm.cpu_type, machine: vm.machine, bios: vm.bios, qemuAgent: vm.qemu_agent },
+        disk: { interface: vm.disk.interface, storage: g.diskStorage, sizeGiB: vm.disk.size },
+        cloudInit: vm.cloud_init && { user: vm.cloud_init.user, storage: vm.cloud_init.storage, sshKeys: sshKeys(g) },
+        pci: vm.pci.map((p) => ({ mapping: p.mapping, pcie: p.pcie, primaryGpu: p.primary_gpu, rombar: p.rombar })),
+      });
+      const dependsOn = [...(g.zone ? [network!.applier.fqn] : []), ...vm.pci.map((p) => mappings.get(p.mapping)!.resource.fqn)];
+      if (dependsOn.length) machine.resource.dependsOn = [...new Set(dependsOn)];
+      guest = machine;
+    }
+    if (g.config.ha) {
+      new GuestHa(scope, `Ha-${g.config.name}`, {
+        kind: g.kind === "lxc" ? "ct" : "vm",
+        guestId: g.config.id,
+        guestName: g.config.name,
+        state: g.config.ha.state,
+        hosts: g.config.ha.hosts,
+        strict: g.config.ha.strict,
+      }).resource.dependsOn = [guest.resource.fqn];
+    }
+    if (g.config.replication) {
+      const r = g.config.replication;
+      new GuestReplication(scope, `Replication-${g.config.name}`, { guestId: g.config.id, guestName: g.config.name, target: r.target, schedule: r.schedule, rate: r.rate }).resource.dependsOn = [
+        guest.resource.fqn,
+      ];
+    }
+  }
+
+  const pbs = new Map(
+    config.pbs_storages.map((p) => [
+      p.name,
+      new PbsStorage(scope, `Pbs-${p.name}`, {
+        name: p.name,
+        server: p.server,
+        datastore: p.datastore,
+        username: p.username,
+        passwordVariable: p.password_env.slice("TF_VAR_".length),
+        fingerprint: p.fingerprint,
+        namespace: p.namespace,
+      }),
+    ]),
+  );
+  const talosVms = nodes.flatMap((n) => (n.vm_id === undefined ? [] : [{ id: n.vm_id, host: n.proxmox_node ?? cluster.proxmox_node }]));
+  for (const job of config.backups) {
+    // Tags are resolved to ids here (vzdump selects by id, pool or all); a pool is created by the guests in it.
+    const select = "tags" in job.select ? { ids: selectedIds(job, guests, talosVms) } : "pool" in job.select ? { pool: pools.get(job.select.pool)!.poolId } : job.select;
+    const backup = new VzdumpJob(scope, `Backup-${job.name}`, {
+      name: job.name,
+      schedule: job.schedule,
+      storage: job.storage,
+      select,
+      keep: job.keep,
+      mode: job.mode,
+      compress: job.compress,
+      host: job.host,
+      enabled: job.enabled,
+    });
+    const target = pbs.get(job.storage);
+    if (target) backup.resource.dependsOn = [target.resource.fqn];
+  }
+}
