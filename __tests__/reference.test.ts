@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generatedFiles } from "../scripts/json-schema";
@@ -12,6 +12,10 @@ describe("generated from the zod schema", () => {
   it("the example files point editors at the JSON Schemas", () => {
     expect(readFileSync(join(REPO, "cluster.yaml"), "utf8")).toMatch(/^# yaml-language-server: \$schema=\.\/schema\/cluster\.schema\.json$/m);
     expect(readFileSync(join(REPO, "nodes.yaml"), "utf8")).toMatch(/^# yaml-language-server: \$schema=\.\/schema\/nodes\.schema\.json$/m);
+    for (const example of readdirSync(join(REPO, "examples"))) {
+      const file = join(REPO, "examples", example, "workloads.yaml");
+      if (existsSync(file)) expect(readFileSync(file, "utf8"), file).toMatch(/^# yaml-language-server: \$schema=\.\.\/\.\.\/schema\/workloads\.schema\.json$/m);
+    }
   });
 
   it("the JSON Schema rejects unknown keys and accepts cluster-template ones", () => {

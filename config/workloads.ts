@@ -40,7 +40,7 @@ export const sshKeySchema = z.union([
   z.strictObject({
     env: tfVarEnv.describe("Environment variable holding one or more public keys (one per line), read by OpenTofu at plan time."),
   }),
-]);
+], { error: "expected {file: path/to/key.pub} or {env: TF_VAR_name}; keys are never written inline" });
 
 export const guestNetworkSchema = z
   .strictObject({
@@ -118,7 +118,7 @@ export const containerTemplateSchema = z.union([
     checksum: z.string().regex(/^[0-9a-f]{32,128}$/).optional().describe("Expected checksum of the download. @default not checked"),
     checksum_algorithm: z.enum(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]).default("sha256").describe("Algorithm of checksum."),
   }),
-]);
+], { error: "expected {volume: storage:vztmpl/file} or {url: https://...}" });
 
 export const mountPointSchema = z
   .strictObject({
@@ -276,7 +276,7 @@ export const backupJobSchema = z
         z.strictObject({ ids: z.array(guestId).min(1).describe("These guest ids.") }),
         z.strictObject({ pool: z.string().regex(/^[A-Za-z0-9_-]+$/).describe("Every guest of this pool.") }),
         z.strictObject({ tags: z.array(tag).min(1).describe("Every guest in this file with one of these tags (resolved to ids at synth time).") }),
-      ])
+      ], { error: "expected exactly one of {all: true}, {ids: [...]}, {pool: name}, {tags: [...]}" })
       .describe("Which guests: all, ids, a pool or tags."),
     host: hostName.optional().describe("Run only on this host. @default every host"),
     enabled: z.boolean().default(true).describe("Whether the job runs."),
