@@ -12,6 +12,7 @@ import { ALLOW_DESTROY_CONTEXT_KEY, configuredProviders, kubeconfigWrittenBy, PE
 import { destroysPersistentAuth, type BootstrapOptions } from "./options";
 import { needsPersistentAuthState, planPhases, resolveScope, type Phase } from "./phases";
 import type { Problem } from "./problem";
+import { workloadProblems } from "./workload-checks";
 
 /** What the run was asked to do, and where. */
 export interface PreflightInput {
@@ -248,6 +249,11 @@ export function runPreflight(input: PreflightInput, deps: PreflightDeps): Prefli
     } else if (!endpoint) {
       add({ check: "environment", reason: `${names} configure no Proxmox endpoint and PROXMOX_VE_ENDPOINT is not set`, hint: "set proxmox_api_url in cluster.yaml" });
     } else ok("environment", `PROXMOX_VE_API_TOKEN set for ${endpoint}`);
+  }
+  if (scope.layers.some((l) => l.name === "01-infrastructure")) {
+    const workloads = workloadProblems(definition?.workloads?.config, env);
+    workloads.forEach(add);
+    if (definition?.workloads && workloads.length === 0) ok("workloads", "environment variables set, API user allowed to set every container option");
   }
 
   if (!engine) {

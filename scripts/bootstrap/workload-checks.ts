@@ -1,0 +1,48 @@
+// Preflight for workloads.yaml: what Proxmox and OpenTofu will need that the config cannot hold, checked
+// before anything changes. The environment variables it names, and the API user for LXC settings that
+// Proxmox reserves to root@pam (feature flags other than nesting, any feature of a privileged container,
+// bind mounts of host paths).
+import type { WorkloadsConfig } from "../../config";
+import type { Problem } from "./problem";
+
+export function workloadProblems(workloads: WorkloadsConfig | undefined, env: Readonly<Record<string, string | undefined>>): Problem[] {
+  if (!workloads) return [];
+  const problems: Problem[] = [];
+
+  const needed = new Map<string, string[]>();
+  const need = (variable: string, by: string) => needed.set(variable, [...(needed.get(variable) ?? []), by]);
+  workloads.pbs_storages.forEach((p, i) => need(p.password_env, `pbs_storages[${i}] (${p.name}).password_env`));
+  for (const [kind, guests] of [["containers", workloads.containers], ["vms", workloads.vms]] as const) {
+    guests.forEach((g, i) => g.ssh_keys.forEach((k) => "env" in k && need(k.env, `${kind}[${i}] (${g.name}).ssh_keys`)));
+  }
+  const missing = [...needed].filter(([variable]) => !env[variable]);
+  if (missing.length) {
+    problems.push({
+      check: "environment",
+      reason: `workloads.yaml reads ${missing.map(([v]) => v).join(", ")} from the environment, and ${missing.length === 1 ? "it is" : "they are"} not set`,
+      details: missing.map(([v, by]) => `${v}: ${by.join(", ")}`),
+      hint: "export them (OpenTofu reads TF_VAR_<name> as the variable <name>; they never go into the config)",
+    });
+  }
+
+  const user = env.PROXMOX_VE_API_TOKEN?.split("!")[0];
+  if (user !== undefined && user !== "root@pam") {
+    const rootOnly = workloads.containers.flatMap((ct, i) => {
+      const why = [
+        ...(["keyctl", "fuse"] as const).filter((f) => ct.features[f]).map((f) => `feature ${f}`),
+        ...(ct.privileged && ct.features.nesting ? ["a feature of a privileged container"] : []),
+        ...ct.mount_points.filter((mp) => mp.host_path).map((mp) => `bind mount ${mp.host_path}`),
+      ];
+      return why.length ? [`containers[${i}] (${ct.name}): ${why.join(", ")}`] : [];
+    });
+    if (rootOnly.length) {
+      problems.push({
+        check: "permissions",
+        reason: `Proxmox lets only root@pam set these container options, and PROXMOX_VE_API_TOKEN belongs to ${user}`,
+        details: rootOnly,
+        hint: "use an API token of root@pam (without privilege separation) for layer 01, or remove the options",
+      });
+    }
+  }
+  return problems;
+}
