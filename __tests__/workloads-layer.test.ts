@@ -104,7 +104,7 @@ describe("LXC containers (examples/lxc-homelab)", () => {
 
   it("backups: tags resolved to ids, retention as prune-backups, PBS as a target with its password from a sensitive variable", () => {
     const jobs = res(lxc.infra, "proxmox_backup_job");
-    expect(jobs.nightly).toMatchObject({ storage: "pbs", schedule: "02:30", mode: "snapshot", vmid: ["100", "101", "110", "150"], prune_backups: { "keep-last": "3", "keep-daily": "7", "keep-weekly": "4", "keep-monthly": "6" }, depends_on: ["${proxmox_storage_pbs.pbs}"] });
+    expect(jobs.nightly).toMatchObject({ storage: "pbs", schedule: "02:30", mode: "snapshot", vmid: ["100", "101", "110", "150"], prune_backups: { "keep-last": "3", "keep-daily": "7", "keep-weekly": "4", "keep-monthly": "6" }, depends_on: ["proxmox_storage_pbs.pbs"] });
     expect(jobs["weekly-local"]).toMatchObject({ storage: "local", mode: "stop", vmid: ["120"], prune_backups: { "keep-last": "2" } });
     expect(res(lxc.infra, "proxmox_storage_pbs").pbs).toMatchObject({ server: "pbs.home.arpa", datastore: "homelab", username: "backup@pbs", password: "${var.pbs_password}", content: ["backup"] });
     expect((lxc.infra as unknown as { variable: Record<string, unknown> }).variable.pbs_password).toMatchObject({ sensitive: true });
@@ -129,10 +129,10 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
     expect(vms.nextcloud.network_device).toMatchObject([{ bridge: "${proxmox_sdn_vnet.dmz.id}", vlan_id: 0, firewall: true }]);
     expect(vms.nextcloud.initialization).toMatchObject({ ip_config: [{ ipv4: { address: "10.10.50.10/24", gateway: "10.10.50.1" } }], dns: { servers: ["10.10.50.1"] }, user_account: { username: "ops" } });
     expect(vms["dev-box"].initialization).toMatchObject({ dns: { servers: ["10.10.10.53"] } });
-    expect(vms.nextcloud.depends_on).toEqual(["${proxmox_sdn_applier.homenet}"]);
+    expect(vms.nextcloud.depends_on).toEqual(["proxmox_sdn_applier.homenet"]);
     const mqtt = res(zoned.infra, "proxmox_virtual_environment_container").mqtt;
     expect(mqtt.network_interface).toMatchObject([{ bridge: "${proxmox_sdn_vnet.iot.id}", firewall: true }]);
-    expect(mqtt.depends_on).toEqual(["${proxmox_sdn_applier.homenet}"]);
+    expect(mqtt.depends_on).toEqual(["proxmox_sdn_applier.homenet"]);
   });
 
   it("the firewall starts first; a linked clone stays on the template's storage", () => {
@@ -143,7 +143,7 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
   it("HA resources for vm and ct guests, node-affinity rules for preferred hosts", () => {
     const ha = res(zoned.infra, "proxmox_haresource");
     expect(Object.fromEntries(Object.entries(ha).map(([n, h]) => [n, h.resource_id]))).toEqual({ firewall: "vm:100", dns: "vm:101", nextcloud: "vm:110", mqtt: "ct:120" });
-    expect(ha.firewall).toMatchObject({ state: "started", depends_on: ["${proxmox_virtual_environment_vm.firewall}"] });
+    expect(ha.firewall).toMatchObject({ state: "started", depends_on: ["proxmox_virtual_environment_vm.firewall"] });
     const rules = res(zoned.infra, "proxmox_harule");
     expect(rules.firewall).toMatchObject({ rule: "firewall-hosts", type: "node-affinity", resources: ["vm:100"], nodes: { "pve-a": 2, "pve-b": 1 }, strict: false });
     expect(Object.keys(rules).sort()).toEqual(["firewall", "nextcloud"]);
@@ -157,7 +157,7 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
       nextcloud: "110-0 pve-b */15",
       mqtt: "120-0 pve-a */15",
     });
-    expect(rep.nextcloud).toMatchObject({ type: "local", rate: 50, depends_on: ["${proxmox_virtual_environment_vm.nextcloud}"] });
+    expect(rep.nextcloud).toMatchObject({ type: "local", rate: 50, depends_on: ["proxmox_virtual_environment_vm.nextcloud"] });
   });
 
   it("a pool from the guests in it, a backup job selecting it", () => {
@@ -180,7 +180,7 @@ describe("a GPU VM next to a Talos node (examples/gpu-single-host)", () => {
       map: [{ node: "pve", path: "0000:01:00.0", id: "10de:2204", subsystem_id: "1043:87b3", iommu_group: 14 }],
     });
     expect(vms.ai.hostpci).toEqual([{ device: "hostpci0", mapping: "rtx3090", pcie: true, xvga: false, rombar: true }]);
-    expect(vms.ai.depends_on).toEqual(["${proxmox_hardware_mapping_pci.rtx3090}"]);
+    expect(vms.ai.depends_on).toEqual(["proxmox_hardware_mapping_pci.rtx3090"]);
     expect(vms.ai.machine).toBe("q35");
   });
 

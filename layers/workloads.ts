@@ -1,6 +1,6 @@
 // workloads.yaml in layer 01, next to the cluster's VMs: network zones, PCI mappings, pools, container
 // templates, containers, cloned VMs, their HA and replication, backup storages and jobs.
-import { Fn, TerraformVariable, Token } from "cdktf";
+import { dependable, Fn, TerraformVariable, Token } from "cdktf";
 import type { Construct } from "constructs";
 import { resolveGuests, resolveZones, selectedIds, type ClusterDefinition, type Guest, type Workloads } from "../config";
 import { ClonedVm } from "../constructs/cloned-vm";
@@ -121,7 +121,7 @@ export function addWorkloads(scope: Construct, definition: ClusterDefinition & {
         features: ct.features,
         sshKeys: sshKeys(g),
       });
-      if (g.zone) container.resource.dependsOn = [network!.applier.fqn];
+      if (g.zone) container.resource.dependsOn = [dependable(network!.applier)];
       guest = container;
     } else {
       const vm = g.config;
@@ -133,8 +133,8 @@ export function addWorkloads(scope: Construct, definition: ClusterDefinition & {
         cloudInit: vm.cloud_init && { user: vm.cloud_init.user, storage: vm.cloud_init.storage, sshKeys: sshKeys(g) },
         pci: vm.pci.map((p) => ({ mapping: p.mapping, pcie: p.pcie, primaryGpu: p.primary_gpu, rombar: p.rombar })),
       });
-      const dependsOn = [...(g.zone ? [network!.applier.fqn] : []), ...vm.pci.map((p) => mappings.get(p.mapping)!.resource.fqn)];
-      if (dependsOn.length) machine.resource.dependsOn = [...new Set(dependsOn)];
+      const after = new Set([...(g.zone ? [network!.applier] : []), ...vm.pci.map((p) => mappings.get(p.mapping)!.resource)]);
+      if (after.size) machine.resource.dependsOn = [...after].map((d) => dependable(d));
       guest = machine;
     }
     if (g.config.ha) {
@@ -145,12 +145,12 @@ export function addWorkloads(scope: Construct, definition: ClusterDefinition & {
         state: g.config.ha.state,
         hosts: g.config.ha.hosts,
         strict: g.config.ha.strict,
-      }).resource.dependsOn = [guest.resource.fqn];
+      }).resource.dependsOn = [dependable(guest.resource)];
     }
     if (g.config.replication) {
       const r = g.config.replication;
       new GuestReplication(scope, `Replication-${g.config.name}`, { guestId: g.config.id, guestName: g.config.name, target: r.target, schedule: r.schedule, rate: r.rate }).resource.dependsOn = [
-        guest.resource.fqn,
+        dependable(guest.resource),
       ];
     }
   }
@@ -185,6 +185,6 @@ export function addWorkloads(scope: Construct, definition: ClusterDefinition & {
       enabled: job.enabled,
     });
     const target = pbs.get(job.storage);
-    if (target) backup.resource.dependsOn = [target.resource.fqn];
+    if (target) backup.resource.dependsOn = [dependable(target.resource)];
   }
 }
