@@ -383,6 +383,21 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     }
   });
 
+  it("compares workloads.yaml too, with the key files it names", () => {
+    const file = "examples/lxc-homelab/workloads.yaml";
+    const original = readFileSync(join(project, file), "utf8");
+    try {
+      editYaml(file, (doc) => doc.containers.push({ name: "wiki", id: 130, template: { volume: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" }, ssh_keys: [{ file: "keys/admin.pub" }] }));
+      const { status, stdout, stderr } = runDiff(["--base", "HEAD"], { CONFIG_DIR: "examples/lxc-homelab" });
+      expect(stderr).toBe("");
+      expect(status).toBe(2);
+      expect(stdout).toContain("+ proxmox_virtual_environment_container.wiki");
+      expect(stdout).not.toContain("proxmox_virtual_environment_container.proxy");
+    } finally {
+      writeFileSync(join(project, file), original);
+    }
+  });
+
   it("shows every layer as new, with a note, against a commit that predates the project", () => {
     const { status, stdout } = runDiff(["--base", "HEAD~2"]);
     expect(status).toBe(2);

@@ -13,15 +13,16 @@
 //
 // How the base is built: a temporary `git worktree` of <ref> (removed afterwards, also on error or Ctrl-C)
 // that shares this tree's node_modules, and its .gen/ too unless <ref> vendors other provider schemas (then it
-// generates its own), compiled with its own scripts/build.mjs. Each side's cluster.yaml and nodes.yaml are
-// copied into a scratch folder with cdktf.out beside them, laid out as in the repository, so that the relative
+// generates its own), compiled with its own scripts/build.mjs. Each side's cluster.yaml and nodes.yaml (and
+// workloads.yaml with its key files) are copied into a scratch folder with cdktf.out beside them, laid out as in the repository, so that the relative
 // state and credentials paths come out as for a user and equal on both sides.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
 import { treeDigest } from "./bindings-digest";
 import { compare, type Stacks } from "./diff/compare";
 import { Masker } from "./diff/mask";
@@ -29,6 +30,8 @@ import { renderMarkdown, renderText, type RenderInput } from "./diff/render";
 
 const ROOT = resolve(__dirname, "..");
 const CONFIG_FILES = ["cluster.yaml", "nodes.yaml"] as const;
+/** Optional, with the public key files it names (relative to the config folder). */
+const WORKLOADS_FILE = "workloads.yaml";
 const FORMATS = ["text", "markdown"] as const;
 const USAGE = "usage: npm run diff -- --base <git ref> [--format text|markdown]";
 
@@ -161,9 +164,11 @@ async function synthesize(tree: string, configDir: string, scratch: string, labe
 
   const configCopy = join(scratch, configDir);
   mkdirSync(configCopy, { recursive: true });
-  for (const file of CONFIG_FILES) {
+  for (const file of [...CONFIG_FILES, WORKLOADS_FILE, ...keyFiles(join(tree, configDir))]) {
     // A missing file is left for the app to report, in its own words.
-    if (existsSync(join(tree, configDir, file))) copyFileSync(join(tree, configDir, file), join(configCopy, file));
+    if (!existsSync(join(tree, configDir, file))) continue;
+    mkdirSync(dirname(join(configCopy, file)), { recursive: true });
+    copyFileSync(join(tree, configDir, file), join(configCopy, file));
   }
   const outdir = join(scratch, "cdktf.out");
   await run(`synthesizing ${side}`, process.execPath, [join(tree, "dist/main.js")], {
@@ -172,6 +177,19 @@ async function synthesize(tree: string, configDir: string, scratch: string, labe
     rewrite: (text) => text.split(`${scratch}/`).join(label),
   });
   return readStacks(outdir);
+}
+
+/** The relative public key files workloads.yaml names (`ssh_keys: [{file}]`); none when it is absent or unreadable. */
+function keyFiles(configDir: string): string[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(join(configDir, WORKLOADS_FILE), "utf8"));
+  } catch {
+    return [];
+  }
+  const guests = ["containers", "vms"].flatMap((k) => ((doc as Record<string, unknown> | null)?.[k] as unknown[] | undefined) ?? []);
+  const files = guests.flatMap((g) => ((g as { ssh_keys?: { file?: unknown }[] })?.ssh_keys ?? []).map((k) => k?.file));
+  return files.filter((f): f is string => typeof f === "string" && !isAbsolute(f) && !f.split("/").includes(".."));
 }
 
 /** Every `stacks/<layer>/cdk.tf.json` under a cdktf outdir, by layer. */
