@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig, parseConfig } from "../config";
+import { loadConfig, parseConfig, resolveCluster } from "../config";
 import { inventoryMarkdown, inventoryRows, readmeWithInventory } from "../scripts/inventory";
 import { exampleSources, REPO } from "./support/synth";
 
 describe("npm run inventory", () => {
   it("one row per Talos node, VM and container, by id, with zone, DNS name, sizing, HA and backups", () => {
-    const rows = inventoryRows(loadConfig(join(REPO, "examples/zoned-ha")));
+    const rows = inventoryRows(resolveCluster(loadConfig(join(REPO, "examples/zoned-ha"))));
     expect(rows.map((r) => [r.id, r.name, r.kind, r.host, r.zone, r.dnsName, r.address, r.ha, r.backup])).toEqual([
       ["100", "firewall", "vm", "pve-a", "mgmt", "firewall.mgmt.internal", "10.10.10.2", "started, prefers pve-a > pve-b", "daily"],
       ["101", "dns", "vm", "pve-b", "mgmt", "dns.mgmt.internal", "10.10.10.53", "started", "daily"],
@@ -21,7 +21,7 @@ describe("npm run inventory", () => {
   });
 
   it("sizes and privilege of containers, disks of clones", () => {
-    const rows = Object.fromEntries(inventoryRows(loadConfig(join(REPO, "examples/lxc-homelab"))).map((r) => [r.name, r]));
+    const rows = Object.fromEntries(inventoryRows(resolveCluster(loadConfig(join(REPO, "examples/lxc-homelab")))).map((r) => [r.name, r]));
     expect(rows.apps).toMatchObject({ cores: 4, memory: 4096, disk: "32 GiB + 64 GiB", privileged: "no", backup: "nightly" });
     expect(rows.media).toMatchObject({ disk: "8 GiB + bind /tank/media", privileged: "yes", backup: "-" });
     expect(rows.haos).toMatchObject({ kind: "vm", disk: "64 GiB", privileged: "-", address: "dhcp" });
@@ -29,7 +29,7 @@ describe("npm run inventory", () => {
   });
 
   it("lists just the Talos nodes without workloads.yaml, nodes without a fixed id last", () => {
-    const definition = parseConfig(exampleSources({ nodes: (nodes) => [...nodes, { name: "extra", address: "192.168.10.40", controller: false }] }));
+    const definition = resolveCluster(parseConfig(exampleSources({ nodes: (nodes) => [...nodes, { name: "extra", address: "192.168.10.40", controller: false }] })));
     const rows = inventoryRows(definition);
     expect(rows.map((r) => r.kind)).toEqual(rows.map(() => "talos"));
     expect(rows.at(-1)).toMatchObject({ id: "auto", name: "extra" });

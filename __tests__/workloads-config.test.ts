@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { ConfigError, formatIssue, loadConfig, parseConfig, resolveGuests, type ConfigSources } from "../config";
+import { ConfigError, formatIssue, loadConfig, parseConfig, resolveCluster, resolveGuests, type ConfigSources } from "../config";
 
 // The base cluster (one host "pve", nodes 1021/1031 on 192.168.1.0/24) and a workloads.yaml beside it with one
 // of each part. Every bad-input case below is one edit of it.
@@ -86,7 +86,7 @@ describe("workloads.yaml", () => {
   it("the base file is valid and resolves effective values", () => {
     const { workloads, warnings } = parseConfig(sources());
     expect(warnings).toEqual([]);
-    const guests = resolveGuests(workloads!.config, { proxmox_node: "pve", proxmox_disk_storage: "local-lvm" });
+    const guests = resolveGuests(workloads!.config, { host: "pve", diskStorage: "local-lvm" });
     expect(guests.map((g) => [g.kind, g.config.name, g.host, g.addressCidr, g.gateway, g.fqdn])).toEqual([
       ["lxc", "proxy", "pve", "192.168.10.5/24", "192.168.10.1", "proxy.lan.internal"],
       ["lxc", "apps", "pve2", "192.168.1.50/24", "192.168.1.1", "apps.internal"],
@@ -110,6 +110,8 @@ describe("workloads.yaml", () => {
     expect(workloads).toBeDefined();
     expect(parseConfig(rest).workloads).toBeUndefined();
     expect("workloads" in parseConfig(rest)).toBe(false);
+    expect("workloads" in resolveCluster(parseConfig(rest))).toBe(false);
+    expect(resolveCluster(parseConfig(sources())).workloads?.guests.map((g) => `${g.config.name}@${g.host}`)).toEqual(["proxy@pve", "apps@pve2", "gpu-vm@pve"]);
   });
 
   it("loadConfig reads it from the folder when present, and public key files relative to it", () => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Testing, TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
-import { loadConfig, parseConfig } from "../config";
+import { loadConfig, parseConfig, resolveCluster } from "../config";
 import { ClonedVm } from "../constructs/cloned-vm";
 import { LxcContainer } from "../constructs/lxc-container";
 import { VzdumpJob } from "../constructs/vzdump-job";
@@ -15,7 +15,7 @@ import { exampleSources, REPO, type StackJson } from "./support/synth";
 function synthFolder(dir: string): { infra: StackJson; text: string } {
   const out = mkdtempSync(join(tmpdir(), "workloads-"));
   try {
-    buildApp(loadConfig(dir), { configDir: dir, outdir: out }).synth();
+    buildApp(resolveCluster(loadConfig(dir)), { configDir: dir, outdir: out }).synth();
     const texts = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"].map((l) => readFileSync(join(out, "stacks", l, "cdk.tf.json"), "utf8"));
     return { infra: JSON.parse(texts[1]), text: texts.join("\n") };
   } finally {
@@ -38,7 +38,7 @@ describe("without workloads.yaml", () => {
         writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
         writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
         const out = join(dir, "out");
-        buildApp(parseConfig(sources, dir), { configDir: dir, outdir: out }).synth();
+        buildApp(resolveCluster(parseConfig(sources, dir)), { configDir: dir, outdir: out }).synth();
         return ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"].map((l) => readFileSync(join(out, "stacks", l, "cdk.tf.json"), "utf8")).join("\n");
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,31 @@
-// The guests of workloads.yaml with their effective values (host, storage, parsed address, zone, DNS name),
-// derived once here and read by the checks, the inventory and layer 01.
+// workloads.yaml resolved: the guests with their effective values (host, storage, parsed address, zone, DNS
+// name) and the zones with their gateway and DNS, derived once here and read by the checks, the inventory and
+// layer 01 (through ResolvedCluster.workloads).
 import { firstHost, parseCidr, type Ipv4Network } from "./ipv4";
 import type { KeyPath } from "./issues";
-import type { ClusterConfig } from "./schema";
 import type { ContainerConfig, VmConfig, WorkloadsConfig, ZoneConfig } from "./workloads";
+
+/** The cluster.yaml values guests default to. */
+export interface GuestDefaults {
+  /** proxmox_node. */
+  readonly host: string;
+  /** proxmox_disk_storage. */
+  readonly diskStorage: string;
+}
+
+/** workloads.yaml after validation and resolution. */
+export interface ResolvedWorkloads {
+  readonly config: WorkloadsConfig;
+  /** Content of every `ssh_keys: [{file}]` entry, by the path as written. */
+  readonly sshKeyFiles: ReadonlyMap<string, string>;
+  /** Containers first, then VMs, in file order. */
+  readonly guests: readonly Guest[];
+  readonly zones: readonly ResolvedZone[];
+}
+
+export function resolveWorkloads(workloads: { config: WorkloadsConfig; sshKeyFiles: ReadonlyMap<string, string> }, defaults: GuestDefaults): ResolvedWorkloads {
+  return { ...workloads, guests: resolveGuests(workloads.config, defaults), zones: [...resolveZones(workloads.config).values()] };
+}
 
 export type Guest = ContainerGuest | VmGuest;
 
@@ -56,7 +78,7 @@ export function resolveZones(workloads: WorkloadsConfig): Map<string, ResolvedZo
 }
 
 /** Every container and VM, containers first, in file order. */
-export function resolveGuests(workloads: WorkloadsConfig, cluster: Pick<ClusterConfig, "proxmox_node" | "proxmox_disk_storage">): Guest[] {
+export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefaults): Guest[] {
   const zones = resolveZones(workloads);
   const common = (kind: "containers" | "vms", index: number, config: ContainerConfig | VmConfig) => {
     const net = config.network;
@@ -66,8 +88,8 @@ export function resolveGuests(workloads: WorkloadsConfig, cluster: Pick<ClusterC
     return {
       path: [kind, index],
       ref: `${kind}[${index}] (${config.name})`,
-      host: config.host ?? cluster.proxmox_node,
-      diskStorage: config.disk.storage ?? cluster.proxmox_disk_storage,
+      host: config.host ?? defaults.host,
+      diskStorage: config.disk.storage ?? defaults.diskStorage,
       zone,
       address,
       addressCidr: address && knownPrefix ? `${address}/${knownPrefix}` : undefined,
@@ -80,11 +102,6 @@ export function resolveGuests(workloads: WorkloadsConfig, cluster: Pick<ClusterC
     ...workloads.containers.map((config, i): ContainerGuest => ({ kind: "lxc", config, ...common("containers", i, config) })),
     ...workloads.vms.map((config, i): VmGuest => ({ kind: "vm", config, ...common("vms", i, config) })),
   ];
-}
-
-/** The Proxmox hosts of the cluster: workloads.yaml `hosts`, else every host cluster.yaml and nodes.yaml name. */
-export function knownHosts(workloads: WorkloadsConfig, clusterHosts: readonly string[]): string[] {
-  return workloads.hosts ?? [...new Set(clusterHosts)];
 }
 
 /** The guest ids a backup job selects; `nodes` are the Talos VMs with a fixed id. */

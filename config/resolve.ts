@@ -1,7 +1,9 @@
 // The validated files resolved into the values the cluster is built from: every default that depends on another
 // key applied, every network parsed, every switch folded into its feature. Computed once after validation (the
 // cross-field checks resolve the entries that are valid on their own); nothing downstream derives these again.
+import { resolveWorkloads, type ResolvedWorkloads } from "./guests";
 import { firstHost, parseCidr, type Ipv4Network } from "./ipv4";
+import type { Workloads } from "./load";
 import type { ClusterConfig, NodeConfig, StateBackendConfig } from "./schema";
 
 export type Cni = ClusterConfig["cluster_cni"];
@@ -158,15 +160,23 @@ export interface ResolvedCluster extends ResolvedSettings {
   readonly nodes: readonly ResolvedNode[];
   /** Workloads may run on the controllers: true when there are no workers. */
   readonly schedulingOnControllers: boolean;
+  /** workloads.yaml, when it exists: the guests beside the cluster. */
+  readonly workloads?: ResolvedWorkloads;
 }
 
 /** PVE storage types whose content every host of the cluster sees. */
 const SHARED_STORAGE_TYPES: ReadonlySet<string> = new Set(["nfs", "cifs", "cephfs", "glusterfs"]);
 
-export function resolveCluster(definition: { readonly cluster: ClusterConfig; readonly nodes: readonly NodeConfig[] }): ResolvedCluster {
-  const settings = resolveSettings(definition.cluster);
-  const nodes = definition.nodes.map((node) => resolveNode(definition.cluster, settings.network.nodes, node));
-  return { ...settings, nodes, schedulingOnControllers: nodes.every((n) => n.controller) };
+export function resolveCluster(definition: {
+  readonly cluster: ClusterConfig;
+  readonly nodes: readonly NodeConfig[];
+  readonly workloads?: Workloads;
+}): ResolvedCluster {
+  const { cluster } = definition;
+  const settings = resolveSettings(cluster);
+  const nodes = definition.nodes.map((node) => resolveNode(cluster, settings.network.nodes, node));
+  const workloads = definition.workloads && resolveWorkloads(definition.workloads, { host: cluster.proxmox_node, diskStorage: cluster.proxmox_disk_storage });
+  return { ...settings, nodes, schedulingOnControllers: nodes.every((n) => n.controller), ...(workloads && { workloads }) };
 }
 
 export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {

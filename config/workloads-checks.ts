@@ -6,6 +6,7 @@ import { isAbsolute, join } from "node:path";
 import { resolveGuests, resolveZones } from "./guests";
 import { contains, ipv4ToInt, isNetworkOrBroadcast, overlaps, parseCidr } from "./ipv4";
 import type { ConfigIssue, KeyPath } from "./issues";
+import { resolveNode } from "./resolve";
 import type { ClusterConfig, NodeConfig } from "./schema";
 import type { WorkloadsConfig } from "./workloads";
 
@@ -20,7 +21,7 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
   const issues: Issue[] = [];
   const error = (path: KeyPath, message: string) => issues.push({ file: W, path, message, severity: "error" });
   const nodes = maybeNodes.flatMap((node, index) => (node ? [{ node, index, ref: `nodes.yaml nodes[${index}] (${node.name})` }] : []));
-  const guests = resolveGuests(workloads, cluster ?? { proxmox_node: "", proxmox_disk_storage: "" });
+  const guests = resolveGuests(workloads, { host: cluster?.proxmox_node ?? "", diskStorage: cluster?.proxmox_disk_storage ?? "" });
   const zones = resolveZones(workloads);
 
   // ---- names, ids and MACs: unique across Talos nodes, containers and VMs.
@@ -135,7 +136,8 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
   }
 
   // ---- hosts.
-  const clusterHosts = cluster ? [cluster.proxmox_node, ...nodes.map(({ node }) => node.proxmox_node ?? cluster.proxmox_node)] : [];
+  const nodeNetwork = cluster && parseCidr(cluster.node_cidr);
+  const clusterHosts = cluster ? [cluster.proxmox_node, ...nodes.map(({ node }) => resolveNode(cluster, nodeNetwork!, node).host)] : [];
   const hosts = new Set(workloads.hosts ?? clusterHosts);
   const hostsText = () => [...hosts].join(", ");
   const checkHost = (host: string | undefined, path: KeyPath) => {

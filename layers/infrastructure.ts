@@ -45,8 +45,7 @@ export class InfrastructureLayer extends LayerStack {
       return { ...talosNode(cluster, node), installImage: images.image(node.image).installerImage, dependsOn: [vm.resource] };
     });
     this.vms = vms;
-    const workloads = props.definition.workloads;
-    if (workloads) addWorkloads(this, { ...props.definition, workloads });
+    if (cluster.workloads) addWorkloads(this, cluster.workloads, cluster.nodes);
 
     const secrets = props.persistentAuth.talosSecrets;
     this.talos = new TalosCluster(this, "Talos", {

@@ -2,7 +2,7 @@
 // templates, containers, cloned VMs, their HA and replication, backup storages and jobs.
 import { dependable, Fn, TerraformVariable, Token } from "cdktf";
 import type { Construct } from "constructs";
-import { resolveGuests, resolveZones, selectedIds, type ClusterDefinition, type Guest, type Workloads } from "../config";
+import { selectedIds, type Guest, type ResolvedNode, type ResolvedWorkloads } from "../config";
 import { ClonedVm } from "../constructs/cloned-vm";
 import { ContainerTemplate } from "../constructs/container-template";
 import type { GuestNic } from "../constructs/guest-nic";
@@ -15,13 +15,9 @@ import { PciMapping } from "../constructs/pci-mapping";
 import { ResourcePool } from "../constructs/resource-pool";
 import { VzdumpJob } from "../constructs/vzdump-job";
 
-/** Adds everything workloads.yaml describes to `scope` (layer 01's stack). */
-export function addWorkloads(scope: Construct, definition: ClusterDefinition & { workloads: Workloads }): void {
-  const { cluster, nodes } = definition;
-  const { config, sshKeyFiles } = definition.workloads;
-  const guests = resolveGuests(config, cluster);
-
-  const zones = [...resolveZones(config).values()];
+/** Adds everything workloads.yaml describes to `scope` (layer 01's stack); `nodes` are the Talos VMs beside it. */
+export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nodes: readonly ResolvedNode[]): void {
+  const { config, sshKeyFiles, guests, zones } = workloads;
   const network =
     zones.length > 0
       ? new NetworkZones(scope, "Zones", {
@@ -169,7 +165,7 @@ export function addWorkloads(scope: Construct, definition: ClusterDefinition & {
       }),
     ]),
   );
-  const talosVms = nodes.flatMap((n) => (n.vm_id === undefined ? [] : [{ id: n.vm_id, host: n.proxmox_node ?? cluster.proxmox_node }]));
+  const talosVms = nodes.flatMap((n) => (n.vmId === undefined ? [] : [{ id: n.vmId, host: n.host }]));
   for (const job of config.backups) {
     // Tags are resolved to ids here (vzdump selects by id, pool or all); a pool is created by the guests in it.
     const select = "tags" in job.select ? { ids: selectedIds(job, guests, talosVms) } : "pool" in job.select ? { pool: pools.get(job.select.pool)!.poolId } : job.select;

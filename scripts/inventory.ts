@@ -3,7 +3,7 @@
 // `--readme` rewrites the README's example table (examples/lxc-homelab); a test fails when it is stale.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, loadConfig, resolveGuests, selectedIds, type ClusterDefinition } from "../config";
+import { ConfigError, loadConfig, resolveCluster, selectedIds, type ResolvedCluster } from "../config";
 
 const ROOT = join(__dirname, "..");
 export const README_EXAMPLE = "examples/lxc-homelab";
@@ -15,7 +15,7 @@ export function readmeWithInventory(): string {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
   const [before, rest] = readme.split(START);
   if (rest === undefined || !rest.includes(END)) throw new Error(`README.md lacks the ${START} ... ${END} markers`);
-  return `${before}${START}\n\n${inventoryMarkdown(loadConfig(join(ROOT, README_EXAMPLE)))}\n${rest.slice(rest.indexOf(END))}`;
+  return `${before}${START}\n\n${inventoryMarkdown(resolveCluster(loadConfig(join(ROOT, README_EXAMPLE))))}\n${rest.slice(rest.indexOf(END))}`;
 }
 
 export interface InventoryRow {
@@ -36,30 +36,29 @@ export interface InventoryRow {
 }
 
 /** One row per Talos node, VM and container, ordered by id (nodes without a fixed id last). */
-export function inventoryRows(definition: ClusterDefinition): InventoryRow[] {
-  const { cluster, nodes } = definition;
-  const workloads = definition.workloads?.config;
-  const guests = workloads ? resolveGuests(workloads, cluster) : [];
-  const hostOf = (n: (typeof nodes)[number]) => n.proxmox_node ?? cluster.proxmox_node;
-  const talosVms = nodes.flatMap((n) => (n.vm_id === undefined ? [] : [{ id: n.vm_id, host: hostOf(n) }]));
+export function inventoryRows(cluster: ResolvedCluster): InventoryRow[] {
+  const { nodes } = cluster;
+  const workloads = cluster.workloads?.config;
+  const guests = cluster.workloads?.guests ?? [];
+  const talosVms = nodes.flatMap((n) => (n.vmId === undefined ? [] : [{ id: n.vmId, host: n.host }]));
   const jobsOf = (id: number | undefined) =>
     id === undefined ? "-" : (workloads?.backups.filter((job) => selectedIds(job, guests, talosVms).includes(id)).map((job) => job.name).join(", ") || "-");
 
   const rows: (InventoryRow & { sort: number })[] = nodes.map((n) => ({
-    sort: n.vm_id ?? Number.MAX_SAFE_INTEGER,
-    id: n.vm_id === undefined ? "auto" : String(n.vm_id),
+    sort: n.vmId ?? Number.MAX_SAFE_INTEGER,
+    id: n.vmId === undefined ? "auto" : String(n.vmId),
     name: n.name,
     kind: "talos",
-    host: hostOf(n),
+    host: n.host,
     zone: "-",
     dnsName: "-",
     address: n.address,
-    cores: (n.vm_cores ?? cluster.proxmox_vm_defaults.cores) * (n.vm_sockets ?? cluster.proxmox_vm_defaults.sockets),
-    memory: n.vm_memory ?? cluster.proxmox_vm_defaults.memory,
-    disk: `${n.vm_disk_size ?? cluster.proxmox_vm_defaults.disk_size} GiB`,
+    cores: n.sizing.cores * n.sizing.sockets,
+    memory: n.sizing.memory,
+    disk: `${n.sizing.diskSize} GiB`,
     privileged: "-",
-    ha: n.vm_ha ? "yes" : "-",
-    backup: jobsOf(n.vm_id),
+    ha: n.ha ? "yes" : "-",
+    backup: jobsOf(n.vmId),
   }));
   for (const g of guests) {
     const c = g.config;
@@ -105,9 +104,9 @@ const COLUMNS: [keyof InventoryRow, string][] = [
   ["backup", "backup"],
 ];
 
-export function inventoryMarkdown(definition: ClusterDefinition): string {
+export function inventoryMarkdown(cluster: ResolvedCluster): string {
   const lines = [`| ${COLUMNS.map(([, title]) => title).join(" | ")} |`, `|${COLUMNS.map(() => "---").join("|")}|`];
-  for (const row of inventoryRows(definition)) lines.push(`| ${COLUMNS.map(([key]) => String(row[key]).replace(/\|/g, "\\|")).join(" | ")} |`);
+  for (const row of inventoryRows(cluster)) lines.push(`| ${COLUMNS.map(([key]) => String(row[key]).replace(/\|/g, "\\|")).join(" | ")} |`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -118,7 +117,7 @@ if (require.main === module) {
   }
   const dir = process.argv[2] ?? process.env.CONFIG_DIR ?? ".";
   try {
-    process.stdout.write(inventoryMarkdown(loadConfig(dir)));
+    process.stdout.write(inventoryMarkdown(resolveCluster(loadConfig(dir))));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write(`${e.message}\n`);
