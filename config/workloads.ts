@@ -231,7 +231,7 @@ export const idRangeSchema = z
   })
   .describe("A range of guest ids.");
 
-export const ID_RANGE_DEFAULTS = {
+const ID_RANGE_DEFAULTS = {
   production: { from: 100, to: 199 },
   development: { from: 200, to: 8999 },
   template: { from: 9000 },
@@ -328,9 +328,4 @@ export const workloadsFileSchema = z
 export type WorkloadsConfig = z.output<typeof workloadsFileSchema>;
 export type ContainerConfig = z.output<typeof containerSchema>;
 export type VmConfig = z.output<typeof vmSchema>;
-export type GuestNetworkConfig = z.output<typeof guestNetworkSchema>;
 export type ZoneConfig = z.output<typeof zoneSchema>;
-export type BackupJobConfig = z.output<typeof backupJobSchema>;
-export type SshKeyConfig = z.output<typeof sshKeySchema>;
-export type PciMappingConfig = z.output<typeof pciMappingSchema>;
-export type PbsStorageConfig = z.output<typeof pbsStorageSchema>;
