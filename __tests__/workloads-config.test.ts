@@ -219,6 +219,16 @@ describe("workloads.yaml", () => {
       (w) => w.vms.push({ name: "gpu-vm2", id: 202, purpose: "development", clone: { template: 9000 }, pci: [{ mapping: "gpu" }] }),
       "vms[1].pci[0].mapping: gpu on pve is already given to vms[0] (gpu-vm), which runs too; a PCI device serves one running guest",
     ],
+    [
+      "PCI device of a Talos node given to a running VM on the same host",
+      (_w, _c, n) => (n[1].pci_devices = [{ id: "01:00" }]),
+      "vms[0].pci[0].mapping: gpu on pve is already given to nodes.yaml nodes[1] (worker0), which runs too; a PCI device serves one running guest",
+    ],
+    [
+      "PCI mapping of a Talos node given to a running VM on the same host",
+      (_w, _c, n) => (n[0].pci_devices = [{ mapping: "gpu" }]),
+      "vms[0].pci[0].mapping: gpu on pve is already given to nodes.yaml nodes[0] (controlplane0), which runs too; a PCI device serves one running guest",
+    ],
     ["PCIe on i440fx", (w) => (w.vms[0].machine = "pc"), "vms[0].pci[0].pcie: PCI Express needs the q35 machine type, the VM has pc"],
     ["mapping with two devices on one host", (w) => w.pci_mappings[0].devices.push({ host: "pve", path: "0000:02:00.0", id: "10de:2204" }), "pci_mappings[0].devices[1].host: gpu already has a device on pve"],
     // backups

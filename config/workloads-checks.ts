@@ -6,6 +6,7 @@ import { isAbsolute, join } from "node:path";
 import { resolveGuests, resolveZones } from "./guests";
 import { contains, ipv4ToInt, isNetworkOrBroadcast, overlaps, parseCidr } from "./ipv4";
 import type { ConfigIssue, KeyPath } from "./issues";
+import { pciAddress } from "./checks";
 import { resolveNode } from "./resolve";
 import type { ClusterConfig, NodeConfig } from "./schema";
 import type { WorkloadsConfig } from "./workloads";
@@ -22,6 +23,7 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
   const error = (path: KeyPath, message: string) => issues.push({ file: W, path, message, severity: "error" });
   const nodes = maybeNodes.flatMap((node, index) => (node ? [{ node, index, ref: `nodes.yaml nodes[${index}] (${node.name})` }] : []));
   const guests = resolveGuests(workloads, { host: cluster?.proxmox_node ?? "", diskStorage: cluster?.proxmox_disk_storage ?? "" });
+  const nodeNetwork = cluster && parseCidr(cluster.node_cidr);
   const zones = resolveZones(workloads);
 
   // ---- names, ids and MACs: unique across Talos nodes, containers and VMs.
@@ -136,7 +138,6 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
   }
 
   // ---- hosts.
-  const nodeNetwork = cluster && parseCidr(cluster.node_cidr);
   const clusterHosts = cluster ? [cluster.proxmox_node, ...nodes.map(({ node }) => resolveNode(cluster, nodeNetwork!, node).host)] : [];
   const hosts = new Set(workloads.hosts ?? clusterHosts);
   const hostsText = () => [...hosts].join(", ");
@@ -184,7 +185,19 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
       seen.add(device.host);
     });
   });
-  const pciUsers = new Map<string, string>();
+  // Running guests holding a PCI device, by host: the Talos nodes (always running) first. A device is named by
+  // its mapping and, where workloads.yaml maps it, by its address; "0000:01:00" and "0000:01:00.1" overlap.
+  const pciClaims: Array<{ host: string; mapping?: string; path?: string; ref: string }> = [];
+  const pathOf = (mapping: string, host: string) => mappings.get(mapping)?.devices.find((d) => d.host === host)?.path;
+  const overlap = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+  const holderOf = (claim: { host: string; mapping?: string; path?: string }) =>
+    pciClaims.find((c) => c.host === claim.host && ((c.mapping !== undefined && c.mapping === claim.mapping) || (c.path !== undefined && claim.path !== undefined && overlap(c.path, claim.path))));
+  if (cluster) {
+    for (const { node, ref } of nodes) {
+      const { host, pciDevices } = resolveNode(cluster, nodeNetwork!, node);
+      for (const d of pciDevices) pciClaims.push({ host, mapping: d.mapping, path: d.id !== undefined ? pciAddress(d.id) : d.mapping && pathOf(d.mapping, host), ref });
+    }
+  }
   for (const g of guests) {
     if (g.kind !== "vm") continue;
     const vm = g.config;
@@ -205,10 +218,10 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
       }
       if (pci.pcie && !vm.machine.startsWith("q35")) error([...g.path, "pci", p, "pcie"], `PCI Express needs the q35 machine type, the VM has ${vm.machine}`);
       if (!vm.started) return;
-      const key = `${g.host}\0${pci.mapping}`;
-      const user = pciUsers.get(key);
-      if (user) error(at, `${pci.mapping} on ${g.host} is already given to ${user}, which runs too; a PCI device serves one running guest`);
-      else pciUsers.set(key, g.ref);
+      const claim = { host: g.host, mapping: pci.mapping, path: pathOf(pci.mapping, g.host), ref: g.ref };
+      const holder = holderOf(claim);
+      if (holder) error(at, `${pci.mapping} on ${g.host} is already given to ${holder.ref}, which runs too; a PCI device serves one running guest`);
+      else pciClaims.push(claim);
     });
   }
 
