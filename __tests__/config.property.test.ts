@@ -23,6 +23,8 @@ const NAMES_TAKEN_IN_THE_STACK = ["talos", "proxmox", "local", "default", "backe
 
 // ------------------------------------------------------------------------------------ valid configurations
 
+// 0.0.0.0/8 and 224.0.0.0 and above are no server's address.
+const usableIpV4 = fc.ipV4().filter((a) => Number(a.split(".")[0]) !== 0 && Number(a.split(".")[0]) < 224);
 const dnsLabel = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/);
 const hex = (length: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${length}}$`));
 const unicastMac = fc
@@ -57,7 +59,7 @@ const nodeOverrides = fc.record(
 const optionalClusterKeys = fc.record(
   {
     cluster_name: dnsLabel,
-    node_dns_servers: fc.array(fc.ipV4(), { minLength: 1, maxLength: 3 }),
+    node_dns_servers: fc.array(usableIpV4, { minLength: 1, maxLength: 3 }),
     node_ntp_servers: fc.array(fc.domain(), { minLength: 1, maxLength: 2 }),
     node_vlan_tag: fc.integer({ min: 1, max: 4094 }),
     cluster_api_vip: fc.boolean(),
@@ -272,9 +274,12 @@ const deleteRequiredKey = (config: RawConfig): fc.Arbitrary<Corrupted> =>
     }),
   );
 
-/** Every numeric key takes whole numbers from 0 or 1 up, so a string, a negative number or a fraction is wrong. */
+/**
+ * Every numeric key takes whole numbers from 0 or 1 up, so a string other than digits (which cluster-template's
+ * keys accept), a negative number or a fraction is wrong.
+ */
 const badNumber = fc.oneof(
-  fc.integer({ min: 1, max: 100_000 }).map((n) => String(n)),
+  fc.integer({ min: 1, max: 100_000 }).map((n) => `${n} MiB`),
   fc.integer({ min: -100_000, max: -1 }),
   fc.integer({ min: 0, max: 100_000 }).map((n) => n + 0.5),
 );

@@ -1,14 +1,18 @@
 // Cross-field rules over the two parsed files, each issue with an exact path and a message that says the fix.
 import type { ConfigIssue } from "./issues";
-import { contains, ipv4ToInt, isNetworkOrBroadcast, overlaps } from "./ipv4";
-import { resolveNode, resolveSettings } from "./resolve";
+import { contains, firstHost, intToIpv4, ipv4ToInt, isCanonicalCidr, isNetworkOrBroadcast, overlaps, parseCidr, type Ipv4Network } from "./ipv4";
+import { resolveNode } from "./resolve";
 import type { ClusterConfig, NodeConfig } from "./schema";
 
+/** Each node gets a /24 of the pod network (kube-controller-manager's default node-cidr-mask-size). */
+const NODE_POD_PREFIX = 24;
+
 /**
- * Rules between keys and between files. `cluster` is undefined and `nodes` may have holes when the files have
- * schema errors: the rules that can still be checked are, so that one run reports every problem.
+ * Rules between keys and between files. When the files have schema errors, `cluster` has only the keys that
+ * are valid on their own and `nodes` has holes: the rules that can still be checked are, so that one run
+ * reports every problem.
  */
-export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes: readonly (NodeConfig | undefined)[]): ConfigIssue[] {
+export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: readonly (NodeConfig | undefined)[]): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const error = (file: ConfigIssue["file"], path: ConfigIssue["path"], message: string) =>
     issues.push({ file, path, message, severity: "error" });
@@ -40,55 +44,55 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
     }
   }
 
-  if (!cluster) return issues;
-
-  // Addresses and networks.
-  const settings = resolveSettings(cluster);
-  const nodeNet = settings.network.nodes;
-  const nodeByAddress = new Map(nodes.map(({ node, index }) => [node.address, index]));
-  nodes.forEach(({ node, index: i }) => {
-    if (!contains(nodeNet, node.address)) {
-      error("nodes.yaml", ["nodes", i, "address"], `${node.address} is outside node_cidr ${cluster.node_cidr}`);
-    } else if (isNetworkOrBroadcast(nodeNet, node.address)) {
-      error("nodes.yaml", ["nodes", i, "address"], `${node.address} is the network or broadcast address of ${cluster.node_cidr}`);
+  // Networks: written canonically, big enough, disjoint.
+  const networks = (["node_cidr", "cluster_pod_cidr", "cluster_svc_cidr"] as const).flatMap((key) => {
+    const cidr = cluster[key];
+    if (cidr === undefined) return [];
+    if (!isCanonicalCidr(cidr)) {
+      const net = parseCidr(cidr);
+      error("cluster.yaml", [key], `${cidr} has host bits set; the network is ${intToIpv4(net.base)}/${net.prefix}`);
+      return [];
     }
+    return [{ key, cidr, net: parseCidr(cidr) }];
   });
-
-  const api = cluster.cluster_api_addr;
-  if (cluster.cluster_api_vip && !contains(nodeNet, api)) {
-    error("cluster.yaml", ["cluster_api_addr"], `${api} is outside node_cidr ${cluster.node_cidr}; a Talos VIP must be in the nodes' network (or set cluster_api_vip: false for an external load balancer)`);
-  }
-  const apiNode = nodeByAddress.get(api);
-  if (apiNode !== undefined) {
-    error("cluster.yaml", ["cluster_api_addr"], `${api} is the address of ${nodeRef(apiNode)}; the API address must be a free address of its own`);
-  }
-
-  if (cluster.node_default_gateway !== undefined) {
-    const gw = cluster.node_default_gateway;
-    if (!contains(nodeNet, gw)) error("cluster.yaml", ["node_default_gateway"], `${gw} is outside node_cidr ${cluster.node_cidr}`);
-    const gwNode = nodeByAddress.get(gw);
-    if (gwNode !== undefined) error("cluster.yaml", ["node_default_gateway"], `${gw} is the address of ${nodeRef(gwNode)}`);
-    if (gw === api) error("cluster.yaml", ["node_default_gateway"], `${gw} is also cluster_api_addr`);
-  }
-
-  const networks = [
-    ["node_cidr", nodeNet],
-    ["cluster_pod_cidr", settings.network.pods],
-    ["cluster_svc_cidr", settings.network.services],
-  ] as const;
+  (cluster.proxmox_firewall_allow_from ?? []).forEach((cidr, i) => {
+    const net = parseCidr(cidr);
+    if (!isCanonicalCidr(cidr)) error("cluster.yaml", ["proxmox_firewall_allow_from", i], `${cidr} has host bits set; the network is ${intToIpv4(net.base)}/${net.prefix}`);
+  });
   for (let a = 0; a < networks.length; a++) {
     for (let b = a + 1; b < networks.length; b++) {
-      if (overlaps(networks[a][1], networks[b][1])) {
-        error("cluster.yaml", [networks[b][0]], `${networks[b][1].cidr} overlaps ${networks[a][0]} ${networks[a][1].cidr}; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)`);
+      if (overlaps(networks[a].net, networks[b].net)) {
+        error("cluster.yaml", [networks[b].key], `${networks[b].cidr} overlaps ${networks[a].key} ${networks[a].cidr}; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)`);
       }
     }
+  }
+  const networkOf = (key: (typeof networks)[number]["key"]) => networks.find((n) => n.key === key)?.net;
+  const svcNet = networkOf("cluster_svc_cidr");
+  if (svcNet && svcNet.prefix > 24) {
+    error("cluster.yaml", ["cluster_svc_cidr"], `${cluster.cluster_svc_cidr} is too small for a cluster's services; use a /24 or larger (the default is 10.43.0.0/16)`);
+  } else if (svcNet && svcNet.prefix < 12) {
+    error("cluster.yaml", ["cluster_svc_cidr"], `${cluster.cluster_svc_cidr} is larger than Kubernetes accepts for services (at most a /12)`);
+  }
+  const podNet = networkOf("cluster_pod_cidr");
+  const nodeCount = Math.max(maybeNodes.length, 1);
+  if (podNet && (podNet.prefix > NODE_POD_PREFIX || 2 ** (NODE_POD_PREFIX - podNet.prefix) < nodeCount)) {
+    const needed = NODE_POD_PREFIX - Math.ceil(Math.log2(nodeCount));
+    error("cluster.yaml", ["cluster_pod_cidr"], `${cluster.cluster_pod_cidr} is too small: each node gets a /${NODE_POD_PREFIX} of it, so ${nodeCount} node${nodeCount === 1 ? "" : "s"} need a /${needed} or larger (the default is 10.42.0.0/16)`);
+  }
+
+  // Addresses in the nodes' network.
+  const nodeNet = networkOf("node_cidr");
+  if (nodeNet && nodeNet.prefix > 30) {
+    error("cluster.yaml", ["node_cidr"], `${cluster.node_cidr} leaves no room for nodes, a gateway and the API address; use a /30 or larger, e.g. a /24`);
+  } else if (nodeNet) {
+    addressIssues(cluster, nodeNet, nodes, nodeRef, error);
   }
 
   // Cilium's load-balancer pool: in the nodes' network, and clear of every address already in use.
   const pool = cluster.cilium_loadbalancer_pool;
   if (pool) {
     for (const end of ["start", "stop"] as const) {
-      if (!contains(nodeNet, pool[end])) error("cluster.yaml", ["cilium_loadbalancer_pool", end], `${pool[end]} is outside node_cidr ${cluster.node_cidr}; layer-2 announcements only reach the nodes' network`);
+      if (nodeNet && !contains(nodeNet, pool[end])) error("cluster.yaml", ["cilium_loadbalancer_pool", end], `${pool[end]} is outside node_cidr ${cluster.node_cidr}; layer-2 announcements only reach the nodes' network`);
     }
     const [first, last] = [ipv4ToInt(pool.start), ipv4ToInt(pool.stop)];
     if (first > last) {
@@ -98,23 +102,25 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
       nodes.forEach(({ node, index: i }) => {
         if (inPool(node.address)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes the address of ${nodeRef(i)}`);
       });
-      if (inPool(api)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes cluster_api_addr ${api}`);
+      const api = cluster.cluster_api_addr;
+      if (api && inPool(api)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes cluster_api_addr ${api}`);
       const gw = cluster.node_default_gateway;
       if (gw && inPool(gw)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes node_default_gateway ${gw}`);
     }
   }
 
-  // Memory: the balloon floor cannot exceed a VM's memory.
-  const balloon = settings.proxmox.vm.hardware.balloon;
+  // Memory: the balloon floor cannot exceed a VM's memory (sizing as resolve.ts computes it).
+  const balloon = cluster.proxmox_vm_advanced?.balloon ?? 0;
   nodes.forEach(({ node, index: i }) => {
-    const { memory } = resolveNode(cluster, nodeNet, node).sizing;
-    if (balloon > memory) {
+    // Only the sizing of the resolved node is read: the rest of the cluster may be missing here.
+    const memory = cluster.proxmox_vm_defaults ? resolveNode(cluster as ClusterConfig, parseCidr("0.0.0.0/0"), node).sizing.memory : undefined;
+    if (memory !== undefined && balloon > memory) {
       error("cluster.yaml", ["proxmox_vm_advanced", "balloon"], `${balloon} MiB is more than the ${memory} MiB of memory of ${nodeRef(i)}`);
     }
   });
 
   // Firmware.
-  if (settings.proxmox.vm.boot.bios !== "ovmf") {
+  if (cluster.proxmox_vm_advanced && cluster.proxmox_vm_advanced.bios !== "ovmf") {
     nodes.forEach(({ node, index: i }) => {
       if (node.secureboot) error("nodes.yaml", ["nodes", i, "secureboot"], "SecureBoot needs UEFI firmware; set proxmox_vm_advanced.bios: ovmf in cluster.yaml");
     });
@@ -124,9 +130,10 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
   // "0000:01:00" (every function) and "0000:01:00.1" overlap; mappings are compared by name.
   const claimed: Array<{ host: string; kind: "id" | "mapping"; value: string; node: number }> = [];
   const overlap = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
-  const { machine } = settings.proxmox.vm.boot;
+  const machine = cluster.proxmox_vm_advanced?.machine;
   nodes.forEach(({ node, index: i }) => {
-    const { host, pciDevices } = resolveNode(cluster, nodeNet, node);
+    // Only the host and the devices of the resolved node are read: the rest of the cluster may be missing here.
+    const { host, pciDevices } = resolveNode(cluster as ClusterConfig, nodeNet ?? parseCidr("0.0.0.0/0"), node);
     pciDevices.forEach((device, j) => {
       const kind = device.id !== undefined ? "id" : "mapping";
       const value = device.id !== undefined ? pciAddress(device.id) : device.mapping!;
@@ -134,7 +141,7 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
       if (holder?.node === i) error("nodes.yaml", ["nodes", i, "pci_devices", j, kind], `${value} overlaps ${holder.value}, listed before`);
       else if (holder) error("nodes.yaml", ["nodes", i, "pci_devices", j, kind], `${value} is already passed through to ${nodeRef(holder.node)} on Proxmox host ${host}; a PCI device can belong to one VM of a host`);
       else claimed.push({ host, kind, value, node: i });
-      if (device.pcie && !/q35/.test(machine)) error("nodes.yaml", ["nodes", i, "pci_devices", j, "pcie"], `PCI Express passthrough needs the q35 machine type (proxmox_vm_advanced.machine is "${machine}"); set pcie: false`);
+      if (device.pcie && machine !== undefined && !/q35/.test(machine)) error("nodes.yaml", ["nodes", i, "pci_devices", j, "pcie"], `PCI Express passthrough needs the q35 machine type (proxmox_vm_advanced.machine is "${machine}"); set pcie: false`);
     });
     const primaries = pciDevices.filter((d) => d.primaryGpu).length;
     if (primaries > 1) error("nodes.yaml", ["nodes", i, "pci_devices"], `${primaries} devices have primary_gpu: true; a VM has one primary display`);
@@ -146,4 +153,53 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
 /** A PCI address with its domain ("01:00.0" -> "0000:01:00.0"), as Proxmox names the device. */
 export function pciAddress(id: string): string {
   return /^[0-9a-f]{4}:/.test(id) ? id : `0000:${id}`;
+}
+
+type Report = (file: ConfigIssue["file"], path: ConfigIssue["path"], message: string) => void;
+
+/** Node addresses, the API address and the gateway: inside the nodes' network, usable, and all different. */
+function addressIssues(
+  cluster: Partial<ClusterConfig>,
+  nodeNet: Ipv4Network,
+  nodes: readonly { node: NodeConfig; index: number }[],
+  nodeRef: (i: number) => string,
+  error: Report,
+): void {
+  const cidr = cluster.node_cidr;
+  const nodeByAddress = new Map(nodes.map(({ node, index }) => [node.address, index]));
+  // Without node_default_gateway, the first address of node_cidr is the gateway: it must stay free.
+  const implicitGateway = cluster.node_default_gateway === undefined ? firstHost(nodeNet) : undefined;
+  nodes.forEach(({ node, index: i }) => {
+    if (!contains(nodeNet, node.address)) {
+      error("nodes.yaml", ["nodes", i, "address"], `${node.address} is outside node_cidr ${cidr}`);
+    } else if (isNetworkOrBroadcast(nodeNet, node.address)) {
+      error("nodes.yaml", ["nodes", i, "address"], `${node.address} is the network or broadcast address of ${cidr}`);
+    } else if (node.address === implicitGateway) {
+      error("nodes.yaml", ["nodes", i, "address"], `${node.address} is the default gateway (node_default_gateway defaults to the first address of node_cidr); use another address or set node_default_gateway`);
+    }
+  });
+
+  const api = cluster.cluster_api_addr;
+  if (api !== undefined) {
+    if (cluster.cluster_api_vip !== false && !contains(nodeNet, api)) {
+      error("cluster.yaml", ["cluster_api_addr"], `${api} is outside node_cidr ${cidr}; a Talos VIP must be in the nodes' network (or set cluster_api_vip: false for an external load balancer)`);
+    } else if (contains(nodeNet, api) && isNetworkOrBroadcast(nodeNet, api)) {
+      error("cluster.yaml", ["cluster_api_addr"], `${api} is the network or broadcast address of ${cidr}`);
+    } else if (api === implicitGateway) {
+      error("cluster.yaml", ["cluster_api_addr"], `${api} is the default gateway (node_default_gateway defaults to the first address of node_cidr); use another address or set node_default_gateway`);
+    }
+    const apiNode = nodeByAddress.get(api);
+    if (apiNode !== undefined) {
+      error("cluster.yaml", ["cluster_api_addr"], `${api} is the address of ${nodeRef(apiNode)}; the API address must be a free address of its own`);
+    }
+  }
+
+  const gw = cluster.node_default_gateway;
+  if (gw !== undefined) {
+    if (!contains(nodeNet, gw)) error("cluster.yaml", ["node_default_gateway"], `${gw} is outside node_cidr ${cidr}`);
+    else if (isNetworkOrBroadcast(nodeNet, gw)) error("cluster.yaml", ["node_default_gateway"], `${gw} is the network or broadcast address of ${cidr}`);
+    const gwNode = nodeByAddress.get(gw);
+    if (gwNode !== undefined) error("cluster.yaml", ["node_default_gateway"], `${gw} is the address of ${nodeRef(gwNode)}`);
+    if (gw === api) error("cluster.yaml", ["node_default_gateway"], `${gw} is also cluster_api_addr`);
+  }
 }

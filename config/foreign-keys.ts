@@ -47,3 +47,28 @@ export function credentialHint(key: string, file?: string): string | undefined {
   }
   return undefined;
 }
+
+// scheme://userinfo@ : everything up to the last "@" before the path is userinfo (passwords may contain "@").
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi;
+
+/** True when the text contains a URL with a user name or password in it. */
+export function hasUrlCredentials(text: string): boolean {
+  return new RegExp(URL_USERINFO.source, "i").test(text);
+}
+
+/** The text with the user:password@ part of every URL replaced by "***@". */
+export function maskUrlCredentials(text: string): string {
+  return text.replace(URL_USERINFO, "$1***@");
+}
+
+/** The text with the user:password@ part of every URL removed. */
+export function withoutUrlCredentials(text: string): string {
+  return text.replace(URL_USERINFO, "$1");
+}
+
+/** What to use instead of credentials in the URL at a key. */
+export function urlCredentialHint(key: string): string {
+  if (key === "proxmox_api_url") return "set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)";
+  if (key.endsWith("address")) return "set TF_HTTP_USERNAME and TF_HTTP_PASSWORD in the environment";
+  return "credentials never go in the config files; Proxmox takes PROXMOX_VE_API_TOKEN, the HTTP state backend TF_HTTP_USERNAME / TF_HTTP_PASSWORD, from the environment";
+}

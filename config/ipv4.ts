@@ -46,3 +46,15 @@ export function intToIpv4(value: number): string {
 export function firstHost(network: Ipv4Network): string {
   return intToIpv4(network.prefix >= 31 ? network.base : network.base + 1);
 }
+
+/** False for addresses no server has: 0.0.0.0/8, multicast 224.0.0.0/4, reserved 240.0.0.0/4 and broadcast. */
+export function isUsableHostAddress(address: string): boolean {
+  const first = Number(address.split(".")[0]);
+  return first !== 0 && first < 224;
+}
+
+/** True when the address is the network's own base address (the host bits are all zero). */
+export function isCanonicalCidr(cidr: string): boolean {
+  const [address] = cidr.split("/");
+  return ipv4ToInt(address) === parseCidr(cidr).base;
+}

@@ -13,9 +13,16 @@ export interface ConfigIssue {
   readonly col?: number;
 }
 
+const MAX_SHOWN = 80;
+
+/** Cuts a text to a length fit for one line of an error message. */
+export function shorten(text: string, max = MAX_SHOWN): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length} characters)`;
+}
+
 export function formatPath(path: KeyPath): string {
   let out = "";
-  for (const part of path) out += typeof part === "number" ? `[${part}]` : out ? `.${part}` : part;
+  for (const part of path) out += typeof part === "number" ? `[${part}]` : out ? `.${shorten(part)}` : shorten(part);
   return out || "(top level)";
 }
 

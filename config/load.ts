@@ -1,12 +1,12 @@
 // Reads cluster.yaml, nodes.yaml and the optional workloads.yaml, validates them against the schema and the
 // cross-field rules, and reports every problem at once with its file, line, column and key path.
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from "yaml";
 import type { z } from "zod";
 import { crossFieldIssues } from "./checks";
-import { credentialHint, IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "./foreign-keys";
-import { ConfigError, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
+import { credentialHint, hasUrlCredentials, IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS, maskUrlCredentials, urlCredentialHint, withoutUrlCredentials } from "./foreign-keys";
+import { ConfigError, shorten, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
 import { clusterSchema, nodeSchema, nodesFileSchema, type ClusterConfig, type NodeConfig } from "./schema";
 import { workloadsFileSchema, type WorkloadsConfig } from "./workloads";
 import { readSshKeyFiles, workloadsIssues } from "./workloads-checks";
@@ -34,14 +34,33 @@ export interface ConfigSources {
   readonly workloads?: string;
 }
 
+/** Largest config file read, in bytes: a homelab's files are a few KiB; this stops `/dev/zero` and the like. */
+export const MAX_FILE_BYTES = 1024 * 1024;
+/** Most mapping keys in one file: far above any real cluster, low enough to keep every check fast. */
+export const MAX_KEYS = 10_000;
+
 export function readConfigSources(dir: string): ConfigSources {
   const problems: ConfigIssue[] = [];
   const read = (file: ConfigFile) => {
+    const path = join(dir, file);
+    let fd: number | undefined;
     try {
-      return readFileSync(join(dir, file), "utf8");
+      // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below as not a regular file.
+      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new Error("not a regular file");
+      if (stat.size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+      // Read at most one byte past the limit, in case the file grows while we read it.
+      const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
+      let length = 0;
+      for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n;
+      if (length > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+      return buffer.toString("utf8", 0, length);
     } catch (e) {
-      problems.push({ file, path: [], message: `cannot read ${join(dir, file)}: ${(e as Error).message}`, severity: "error" });
+      problems.push({ file, path: [], message: `cannot read ${path}: ${(e as Error).message}`, severity: "error" });
       return "";
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   };
   const workloads = existsSync(join(dir, "workloads.yaml")) ? read("workloads.yaml") : undefined;
@@ -75,9 +94,10 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
 
   const files = { "cluster.yaml": clusterFile, "nodes.yaml": nodesFile, "workloads.yaml": workloadsFile };
   const issues = [...clusterFile.issues, ...nodesFile.issues, ...(workloadsFile?.issues ?? [])];
-  // Cross-field rules also run over the entries that are valid on their own, so one run reports everything.
+  // Cross-field rules also run over the keys and entries that are valid on their own, so one run reports
+  // everything.
   const nodes = nodesDoc?.nodes ?? nodesFile.validEntries("nodes", nodeSchema);
-  const crossIssues = crossFieldIssues(cluster, nodes);
+  const crossIssues = crossFieldIssues(cluster ?? clusterFile.validKeys(clusterSchema), nodes);
   let sshKeyFiles: ReadonlyMap<string, string> = new Map();
   if (workloadsDoc) {
     crossIssues.push(...workloadsIssues(cluster, nodes, workloadsDoc));
@@ -101,11 +121,34 @@ class YamlFile {
   private prepared?: Record<string, unknown>;
 
   constructor(readonly file: ConfigFile, text: string) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    if (text.length > MAX_FILE_BYTES) {
+      this.doc = parseDocument("");
+      this.issues.push({ file, path: [], message: `larger than ${MAX_FILE_BYTES} bytes; a cluster's configuration is a few KiB`, severity: "error" });
+      return;
+    }
+    // yaml's own uniqueKeys check is quadratic in the number of keys; duplicates are found below instead.
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: false });
     for (const e of this.doc.errors) {
       const { line, col } = this.lines.linePos(e.pos[0]);
-      this.issues.push({ file, path: [], message: `YAML syntax: ${e.message.split("\n")[0]}`, severity: "error", line, col });
+      this.issues.push({ file, path: [], message: `YAML syntax: ${shorten(e.message.split("\n")[0], 200)}`, severity: "error", line, col });
     }
+    let keys = 0;
+    visit(this.doc, {
+      Map: (_, map) => {
+        keys += map.items.length;
+        if (keys > MAX_KEYS) {
+          this.issues.push({ file, path: [], message: `more than ${MAX_KEYS} keys; a cluster's configuration has a few hundred at most`, severity: "error", line: 1, col: 1 });
+          return visit.BREAK;
+        }
+        const seen = new Set<unknown>();
+        for (const pair of map.items) {
+          const key = isScalar(pair.key) ? pair.key.value : pair.key;
+          if (!seen.has(key)) seen.add(key);
+          else this.issues.push({ file, path: [], message: "YAML syntax: Map keys must be unique", severity: "error", ...this.positionOf((pair.key as Node).range?.[0] ?? 0) });
+        }
+        return undefined;
+      },
+    });
   }
 
   /** The entries of a top-level list that pass the schema on their own (undefined for the others). */
@@ -116,6 +159,18 @@ class YamlFile {
       const result = schema.safeParse(entry);
       return result.success ? result.data : undefined;
     });
+  }
+
+  /** The top-level keys that pass the schema on their own, defaults applied (none when the file is unreadable). */
+  validKeys<S extends z.ZodObject>(schema: S): Partial<z.output<S>> {
+    const raw = this.prepared;
+    if (!raw) return {};
+    const valid: Record<string, unknown> = {};
+    for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      const result = field.safeParse(Object.hasOwn(raw, key) ? raw[key] : undefined);
+      if (result.success && result.data !== undefined) valid[key] = result.data;
+    }
+    return valid as Partial<z.output<S>>;
   }
 
   /** Runs the schema on the document; undefined when the file has errors. */
@@ -133,6 +188,7 @@ class YamlFile {
       this.add({ path: [], message: "expected a mapping of keys to values at the top level" });
       return undefined;
     }
+    stripUrlCredentials(this, raw, []);
     prepare(raw);
     this.prepared = raw;
     const result = schema.safeParse(raw);
@@ -152,7 +208,7 @@ class YamlFile {
     for (let i = 0; i < issue.path.length && node; i++) {
       const segment = issue.path[i];
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+        const pair = pairsOf(node).get(String(segment));
         if (!pair) break;
         const key = pair.key as Node;
         const isLast = i === issue.path.length - 1;
@@ -180,13 +236,34 @@ class YamlFile {
       }
       return;
     }
+    // A union (a number also written as digits) reports "Invalid input": say what its first variant expects.
+    if (issue.code === "invalid_union" && issue.errors[0]?.[0]) issue = { ...issue.errors[0][0], path: issue.path } as z.core.$ZodIssue;
     const value = valueAt(raw, path);
     if (value === undefined && issue.code === "invalid_type") {
       this.add({ path, message: `required key is missing (${issue.expected})` });
       return;
     }
     const message = issue.message.replace(/^Invalid input: /, "");
-    this.add({ path, message: `${message}, got ${typeof value === "number" ? String(value) : JSON.stringify(value)}` });
+    this.add({ path, message: `${message}, got ${shown(value)}` });
+  }
+}
+
+/**
+ * Reports credentials in URLs anywhere in the document and removes them (so the rest is still validated),
+ * recursing into mappings and lists.
+ */
+function stripUrlCredentials(file: YamlFile, raw: unknown, path: KeyPath): void {
+  if (!raw || typeof raw !== "object") return;
+  const record = raw as Record<string | number, unknown>;
+  for (const key of Object.keys(record).map((k) => (Array.isArray(raw) ? Number(k) : k))) {
+    const value = record[key];
+    if (typeof value === "string" && hasUrlCredentials(value)) {
+      const named = [...path, key].findLast((p): p is string => typeof p === "string") ?? "";
+      file.add({ path: [...path, key], message: `a URL with a user name or password in it; remove "user:password@" and ${urlCredentialHint(named)}` });
+      Object.defineProperty(record, key, { value: withoutUrlCredentials(value), enumerable: true, writable: true, configurable: true });
+    } else {
+      stripUrlCredentials(file, value, [...path, key]);
+    }
   }
 }
 
@@ -213,6 +290,25 @@ function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: 
       stripForeignKeys(file, raw[key], [...path, key], new Set(), true, intoLists);
     }
   }
+}
+
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+/** A mapping's pairs by key, built once per mapping so that locating n issues stays linear. */
+function pairsOf(map: YAMLMap): Map<string, Pair> {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+    pairIndex.set(map, index);
+  }
+  return index;
+}
+
+/** A value as shown after "got": short, and with any credentials in a URL masked. */
+function shown(value: unknown): string {
+  const text = typeof value === "number" || value === undefined ? String(value) : (JSON.stringify(value) ?? String(value));
+  return shorten(maskUrlCredentials(text));
 }
 
 function firstAlias(doc: Document.Parsed): number {
@@ -253,13 +349,16 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function childSchema(schema: z.ZodType, segment: string | number): z.ZodType | undefined {
   const s = unwrap(schema) as z.ZodType & { shape?: Record<string, z.ZodType>; def: { element?: z.ZodType } };
   if (typeof segment === "number") return s.def.element;
-  return s.shape?.[segment];
+  // Own keys only: a key named "constructor" or "__proto__" must not find Object.prototype's members.
+  return s.shape && Object.hasOwn(s.shape, segment) ? s.shape[segment] : undefined;
 }
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {
+    // The distance is at least the difference in length: skip the quadratic work for hopeless candidates.
+    if (Math.abs(word.length - candidate.length) >= bestDistance) continue;
     const d = levenshtein(word, candidate);
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }

@@ -98,7 +98,10 @@ function splitDefault(description: string): [string, string] {
 function typeName(prop: JsonSchema): string {
   if (prop.enum) return prop.enum.map((v) => `\`${v}\``).join(" \\| ");
   if (prop.oneOf) return prop.oneOf.map((v) => `\`${v.properties?.type?.const}\``).join(" \\| ");
-  if (prop.anyOf) return `one of: ${prop.anyOf.map((v) => (v.properties ? `{${Object.keys(v.properties)[0]}, ...}` : typeName(v))).join(" \\| ")}`;
+  if (prop.anyOf) {
+    const variant = (v: JsonSchema) => (v.properties ? `{${Object.keys(v.properties)[0]}, ...}` : v.type === "string" && v.pattern === "^\\d{1,9}$" ? "digits in a string" : typeName(v));
+    return `one of: ${prop.anyOf.map(variant).join(" \\| ")}`;
+  }
   if (typeof prop.additionalProperties === "object") return `map of ${typeName(prop.additionalProperties)}`;
   if (prop.type === "array") return `list of ${typeName(prop.items ?? {})}`;
   if (typeof prop.type === "string") return prop.format ? `${prop.type} (${prop.format})` : prop.type;

@@ -1,6 +1,9 @@
 // The one source of truth for cluster.yaml and nodes.yaml: types (z.infer), defaults, per-key docs (they
 // become the generated JSON Schema and the README's reference table). Cross-field rules live in checks.ts.
 import { z } from "zod";
+import { isUsableHostAddress } from "./ipv4";
+import { BRIDGE_MAX_LENGTH, PVE_BRIDGE, PVE_NODE_NAME, PVE_STORAGE_ID, PVE_VLAN_TAG } from "./pve";
+import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "./versions";
 
 const dnsLabel = z
   .string()
@@ -8,6 +11,33 @@ const dnsLabel = z
 
 const semver = (what: string, example: string) =>
   z.string().regex(/^v\d+\.\d+\.\d+$/, `expected a ${what} version like "${example}" (with the leading v)`);
+
+/** An integer that may also be written as a string of digits, as cluster-template's samples do ("20"). */
+const integerOrDigits = (schema: z.ZodNumber) =>
+  z.union([schema, z.string().regex(/^\d{1,9}$/, "expected a whole number").transform(Number).pipe(schema)]);
+
+/** A host name per RFC 1123: dot-separated labels of letters, digits and '-', at most 253 characters. */
+const HOST_NAME = /^(?=.{1,253}$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)(\.(?!-)[a-zA-Z0-9-]{1,63}(?<!-))*$/;
+
+/** A server by host name (RFC 1123) or by IPv4 address. */
+const hostOrAddress = z
+  .string()
+  .refine(
+    (v) => (/^[\d.]+$/.test(v) ? z.regexes.ipv4.test(v) && isUsableHostAddress(v) : HOST_NAME.test(v)),
+    "expected a host name (RFC 1123: letters, digits, '-' and dots, at most 253 characters) or a server's IPv4 address",
+  );
+
+/** An IPv4 address a node can talk to: not 0.0.0.0/8, multicast, reserved or broadcast. */
+const hostAddress = z.ipv4("expected an IPv4 address").refine(isUsableHostAddress, "not a server's address (0.0.0.0/8, multicast, reserved or broadcast)");
+
+const pveNodeName = z
+  .string()
+  .max(63, "a Proxmox node name has at most 63 characters")
+  .regex(PVE_NODE_NAME, "expected a Proxmox node name (letters, digits and '-', as Proxmox itself requires)");
+
+const pveStorageId = z
+  .string()
+  .regex(PVE_STORAGE_ID, "expected a Proxmox storage id (a letter, then letters, digits, '-', '_' or '.', as Proxmox itself requires)");
 
 const boundedInt = (min: number, minMessage: string, max: number, unit: string) =>
   z.number().int("expected a whole number").min(min, minMessage).max(max, `more than ${max} ${unit} is not a sane VM size`);
@@ -18,7 +48,8 @@ const diskGiB = () => boundedInt(10, "Talos needs a disk of at least 10 GiB", 65
 const mac = z
   .string()
   .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, 'expected a lower-case MAC address like "bc:24:11:00:00:01"')
-  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, "a multicast MAC address cannot be a VM's NIC address");
+  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, "a multicast MAC address cannot be a VM's NIC address")
+  .refine((m) => m !== "00:00:00:00:00:00", "the all-zero MAC address cannot be a VM's NIC address");
 
 const chartVersion = (chart: string, example: string) =>
   z
@@ -56,7 +87,12 @@ export const vmAdvancedSchema = z
     disk_discard: z.boolean().default(true).describe("Pass TRIM/discard through to the storage."),
     disk_ssd: z.boolean().default(true).describe("Present the disk to the guest as an SSD."),
     tags: z.array(z.string().regex(/^[a-z0-9_][a-z0-9_.+-]*$/, "expected a Proxmox tag (lower-case letters, digits, _ . + -)")).default(["kubernetes", "linux", "talos"]).describe("Proxmox tags on every VM."),
-    network_bridge: z.string().min(1).default("vmbr0").describe("Proxmox bridge the VMs' NIC is attached to."),
+    network_bridge: z
+      .string()
+      .max(BRIDGE_MAX_LENGTH, `a Linux interface name has at most ${BRIDGE_MAX_LENGTH} characters`)
+      .regex(PVE_BRIDGE, "expected a bridge name (letters, digits, '-', '_', '.', as Proxmox itself requires)")
+      .default("vmbr0")
+      .describe("Proxmox bridge the VMs' NIC is attached to."),
   })
   .describe("Hardware settings shared by every VM.");
 
@@ -92,17 +128,20 @@ export const clusterSchema = z
     cluster_name: dnsLabel.default("kubernetes").describe("Name of the Kubernetes/Talos cluster; also prefixes the Proxmox CSI user and role."),
     node_cidr: z.cidrv4("expected an IPv4 network in CIDR notation, e.g. 192.168.1.0/24").describe("Network the nodes live in, e.g. 192.168.1.0/24."),
     node_default_gateway: z.ipv4("expected an IPv4 address").optional().describe("Default gateway of the nodes. @default the first address in node_cidr"),
-    node_dns_servers: z.array(z.ipv4("expected an IPv4 address")).min(1).default(["1.1.1.1", "1.0.0.1"]).describe("DNS servers of the nodes."),
-    node_ntp_servers: z.array(z.string().min(1)).min(1).default(["162.159.200.1", "162.159.200.123"]).describe("NTP servers of the nodes."),
-    node_vlan_tag: z.number().int().min(1).max(4094).optional().describe("VLAN tag set on the VMs' NIC on the Proxmox bridge. @default untagged"),
+    node_dns_servers: z.array(hostAddress).min(1).default(["1.1.1.1", "1.0.0.1"]).describe("DNS servers of the nodes."),
+    node_ntp_servers: z.array(hostOrAddress).min(1).default(["162.159.200.1", "162.159.200.123"]).describe("NTP servers of the nodes."),
+    node_vlan_tag: integerOrDigits(z.number().int("expected a whole number").min(PVE_VLAN_TAG.min).max(PVE_VLAN_TAG.max))
+      .optional().describe("VLAN tag set on the VMs' NIC on the Proxmox bridge. @default untagged"),
     cluster_api_addr: z.ipv4("expected an IPv4 address").describe("Address of the Kubernetes API: the virtual IP the control planes share (see cluster_api_vip)."),
     cluster_api_vip: z.boolean().default(true).describe("Let Talos run cluster_api_addr as a shared layer-2 VIP on the controllers. Turn off when cluster_api_addr is an external load balancer."),
-    cluster_api_tls_sans: z.array(z.string().min(1)).default([]).describe("Extra names/addresses in the API server certificate."),
+    cluster_api_tls_sans: z.array(hostOrAddress).default([]).describe("Extra names/addresses in the API server certificate."),
     cluster_pod_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.42.0.0/16").describe("Pod network."),
     cluster_svc_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.43.0.0/16").describe("Service network."),
     cluster_cni: z.enum(["cilium", "flannel", "none"]).default("cilium").describe("CNI. With cilium, Talos' own CNI and kube-proxy are turned off (Cilium replaces them)."),
-    talos_version: semver("Talos", "v1.12.1").describe("Talos version to install, e.g. v1.12.1."),
-    kubernetes_version: semver("Kubernetes", "v1.35.0").describe("Kubernetes version, e.g. v1.35.0."),
+    talos_version: semver("Talos", TESTED_TALOS_VERSION).default(TESTED_TALOS_VERSION).describe("Talos version to install; the default is the version this release is tested with."),
+    kubernetes_version: semver("Kubernetes", TESTED_KUBERNETES_VERSION)
+      .default(TESTED_KUBERNETES_VERSION)
+      .describe("Kubernetes version; the default is the version this release is tested with."),
     talos_extensions: z
       .array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9._-]+$/, 'expected an official extension like "siderolabs/qemu-guest-agent"'))
       .default(["siderolabs/qemu-guest-agent"])
@@ -112,8 +151,8 @@ export const clusterSchema = z
       .url({ protocol: /^https$/, error: 'expected the Proxmox API URL, e.g. "https://pve.example.com:8006/"' })
       .describe("Proxmox VE API endpoint. The token comes from PROXMOX_VE_API_TOKEN in the environment."),
     proxmox_api_insecure: z.boolean().default(false).describe("Accept a self-signed certificate on the Proxmox API."),
-    proxmox_node: z.string().min(1).describe("Proxmox host that runs the VMs unless a node says otherwise."),
-    proxmox_iso_storage: z.string().min(1).default("local").describe("Proxmox storage for the Talos ISO (must allow ISO images)."),
+    proxmox_node: pveNodeName.describe("Proxmox host that runs the VMs unless a node says otherwise."),
+    proxmox_iso_storage: pveStorageId.default("local").describe("Proxmox storage for the Talos ISO (must allow ISO images)."),
     proxmox_iso_storage_type: z
       .enum(["dir", "btrfs", "nfs", "cifs", "cephfs", "glusterfs"])
       .default("dir")
@@ -124,14 +163,14 @@ export const clusterSchema = z
       .describe(
         "One copy of each ISO serves every host (a shared storage): downloaded once, from proxmox_node, instead of once per host. @default true for the shared types of proxmox_iso_storage_type, else false",
       ),
-    proxmox_disk_storage: z.string().min(1).default("local-lvm").describe("Proxmox storage for VM disks."),
+    proxmox_disk_storage: pveStorageId.default("local-lvm").describe("Proxmox storage for VM disks."),
     proxmox_vm_defaults: vmDefaultsSchema.prefault({}),
     proxmox_vm_advanced: vmAdvancedSchema.prefault({}),
     proxmox_csi_enabled: z
       .boolean()
       .default(true)
       .describe("Proxmox CSI driver: its Proxmox role, user, API token and ACL in layer 00, the driver and a StorageClass in layer 02."),
-    proxmox_csi_storage: z.string().min(1).optional().describe("Proxmox storage the CSI driver creates volumes on. @default proxmox_disk_storage"),
+    proxmox_csi_storage: pveStorageId.optional().describe("Proxmox storage the CSI driver creates volumes on. @default proxmox_disk_storage"),
     proxmox_csi_version: chartVersion("proxmox-csi-plugin", "0.3.5"),
     proxmox_region: z
       .string()
@@ -207,14 +246,19 @@ export const nodeSchema = z
     name: dnsLabel.describe("Hostname of the node; also the VM name and the id of its resources."),
     address: z.ipv4("expected an IPv4 address").describe("Static IPv4 address, inside node_cidr."),
     controller: z.boolean().describe("true for a control-plane node, false for a worker."),
-    disk: z.string().regex(/^\/dev\/\S+$/, 'expected a device path like "/dev/sda"').default("/dev/sda").describe("Disk Talos installs to."),
+    disk: z
+      .string()
+      .regex(/^\/dev(\/(?!\.\.?(\/|$))[\w.:+@-]+)+$/, 'expected a device path like "/dev/sda" or "/dev/disk/by-id/..." (no "." or ".." segments)').default("/dev/sda").describe("Disk Talos installs to."),
     mac_addr: mac.optional().describe("MAC address of the VM's NIC. @default assigned by Proxmox"),
     schematic_id: z
       .string()
       .regex(/^[0-9a-f]{64}$/, "expected a 64-character lower-case hex image-factory schematic id")
       .optional()
       .describe("Image-factory schematic for this node. @default the schematic built from talos_extensions"),
-    mtu: z.number().int().min(1450).max(9000).default(1500).describe("MTU of the node's NIC."),
+    mtu: integerOrDigits(z.number().int("expected a whole number").min(1450).max(9000))
+      .default(1500)
+      // The JSON Schema drops the default of a union with a transform: the README takes it from here.
+      .describe("MTU of the node's NIC. @default 1500"),
     secureboot: z.boolean().default(false).describe("Boot the SecureBoot Talos image (UEFI keys enrolled by Talos, TPM 2.0 added)."),
     vm_id: z.number().int().min(100).max(999999999).optional().describe("Proxmox VM id. @default assigned by Proxmox"),
     vm_cores: positiveInt(512, "cores").optional().describe("Overrides proxmox_vm_defaults.cores."),
@@ -225,7 +269,7 @@ export const nodeSchema = z
     vm_startup_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits after starting this VM before the next one."),
     vm_shutdown_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits for this VM to shut down."),
     kernel_modules: z.array(z.string().regex(/^[a-z0-9_-]+$/, "expected a kernel module name")).default([]).describe("Extra kernel modules Talos loads (the module must be in the image, e.g. through an extension)."),
-    proxmox_node: z.string().min(1).optional().describe("Proxmox host that runs this VM. @default cluster.yaml proxmox_node"),
+    proxmox_node: pveNodeName.optional().describe("Proxmox host that runs this VM. @default cluster.yaml proxmox_node"),
     pci_devices: z
       .array(pciDeviceSchema)
       .max(16, "Proxmox has 16 hostpci slots")
