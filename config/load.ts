@@ -6,6 +6,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type
 import type { z } from "zod";
 import { crossFieldIssues } from "./checks";
 import { credentialHint, hasUrlCredentials, IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS, maskUrlCredentials, urlCredentialHint, withoutUrlCredentials } from "./foreign-keys";
+import { hasTokenMarker, withTerraformLiterals } from "./terraform-literal";
 import { ConfigError, shorten, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
 import { clusterSchema, nodeSchema, nodesFileSchema, type ClusterConfig, type NodeConfig } from "./schema";
 import { workloadsFileSchema, type WorkloadsConfig } from "./workloads";
@@ -19,6 +20,7 @@ export interface Workloads {
 }
 
 export interface ClusterDefinition {
+  /** Strings are Terraform literals: "${" and "%{" escaped (config/terraform-literal.ts); pass them to cdktf as they are. */
   readonly cluster: ClusterConfig;
   readonly nodes: readonly NodeConfig[];
   /** Present when workloads.yaml exists. */
@@ -108,8 +110,8 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
   for (const issue of crossIssues) issues.push(files[issue.file]!.locate(issue));
   issues.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   if (!cluster || !nodesDoc || (workloadsFile && !workloadsDoc) || issues.some((i) => i.severity === "error")) throw new ConfigError(issues, dir);
-  const workloads = workloadsDoc && { config: workloadsDoc, sshKeyFiles };
-  return { cluster, nodes: nodesDoc.nodes, ...(workloads && { workloads }), warnings: issues };
+  const workloads = workloadsDoc && { config: withTerraformLiterals(workloadsDoc), sshKeyFiles };
+  return { cluster: withTerraformLiterals(cluster), nodes: withTerraformLiterals(nodesDoc.nodes), ...(workloads && { workloads }), warnings: issues };
 }
 
 /** One YAML file: its parsed document, positions, and the issues found in it. */
@@ -188,7 +190,7 @@ class YamlFile {
       this.add({ path: [], message: "expected a mapping of keys to values at the top level" });
       return undefined;
     }
-    stripUrlCredentials(this, raw, []);
+    stripUnsafeStrings(this, raw, []);
     prepare(raw);
     this.prepared = raw;
     const result = schema.safeParse(raw);
@@ -249,10 +251,10 @@ class YamlFile {
 }
 
 /**
- * Reports credentials in URLs anywhere in the document and removes them (so the rest is still validated),
- * recursing into mappings and lists.
+ * Reports credentials in URLs and cdktf token markers anywhere in the document and removes them (so the rest is
+ * still validated), recursing into mappings and lists.
  */
-function stripUrlCredentials(file: YamlFile, raw: unknown, path: KeyPath): void {
+function stripUnsafeStrings(file: YamlFile, raw: unknown, path: KeyPath): void {
   if (!raw || typeof raw !== "object") return;
   const record = raw as Record<string | number, unknown>;
   for (const key of Object.keys(record).map((k) => (Array.isArray(raw) ? Number(k) : k))) {
@@ -261,8 +263,11 @@ function stripUrlCredentials(file: YamlFile, raw: unknown, path: KeyPath): void 
       const named = [...path, key].findLast((p): p is string => typeof p === "string") ?? "";
       file.add({ path: [...path, key], message: `a URL with a user name or password in it; remove "user:password@" and ${urlCredentialHint(named)}` });
       Object.defineProperty(record, key, { value: withoutUrlCredentials(value), enumerable: true, writable: true, configurable: true });
+    } else if (typeof value === "string" && hasTokenMarker(value)) {
+      file.add({ path: [...path, key], message: 'contains "TfToken[", the marker of cdktf\'s references, which no configuration value may' });
+      Object.defineProperty(record, key, { value: "", enumerable: true, writable: true, configurable: true });
     } else {
-      stripUrlCredentials(file, value, [...path, key]);
+      stripUnsafeStrings(file, value, [...path, key]);
     }
   }
 }

@@ -25,3 +25,12 @@ export const BRIDGE_MAX_LENGTH = 15;
 
 /** VLAN tag: POST /nodes/{node}/qemu net[n] `tag` minimum and maximum. */
 export const PVE_VLAN_TAG = { min: 1, max: 4094 } as const;
+
+/** QEMU machine types: POST /nodes/{node}/qemu `machine` property string, key `type` (maxLength 40). */
+export const PVE_MACHINE = /^(pc|pc(-i440fx)?-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|q35|pc-q35-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|virt(?:-\d+(\.\d+)+)?(\+pve\d+)?)$/;
+
+/**
+ * CPU models: POST /nodes/{node}/qemu `cpu` (format "pve-vm-cpu-conf"; the schema names the format without
+ * its pattern): a built-in model name or "custom-<name>" (PVE::QemuServer::CPUConfig). Written here.
+ */
+export const PVE_CPU_TYPE = /^(custom-)?[A-Za-z0-9][A-Za-z0-9._-]*$/;

@@ -2,7 +2,7 @@
 // become the generated JSON Schema and the README's reference table). Cross-field rules live in checks.ts.
 import { z } from "zod";
 import { isUsableHostAddress } from "./ipv4";
-import { BRIDGE_MAX_LENGTH, PVE_BRIDGE, PVE_NODE_NAME, PVE_STORAGE_ID, PVE_VLAN_TAG } from "./pve";
+import { BRIDGE_MAX_LENGTH, PVE_BRIDGE, PVE_CPU_TYPE, PVE_MACHINE, PVE_NODE_NAME, PVE_STORAGE_ID, PVE_VLAN_TAG } from "./pve";
 import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "./versions";
 
 const dnsLabel = z
@@ -29,6 +29,13 @@ const hostOrAddress = z
 
 /** An IPv4 address a node can talk to: not 0.0.0.0/8, multicast, reserved or broadcast. */
 const hostAddress = z.ipv4("expected an IPv4 address").refine(isUsableHostAddress, "not a server's address (0.0.0.0/8, multicast, reserved or broadcast)");
+
+/** A Kubernetes label value (k8s.io/apimachinery validation.IsValidLabelValue). */
+const LABEL_VALUE = /^(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** An http(s) URL; "${" and "%{" are refused (Terraform would evaluate them; a URL percent-encodes braces). */
+const httpUrl = (protocol: RegExp, error: string) =>
+  z.url({ protocol, error }).refine((u) => !/[$%]\{/.test(u), 'a URL cannot contain "${" or "%{" (Terraform would evaluate it); percent-encode the brace');
 
 const pveNodeName = z
   .string()
@@ -74,8 +81,8 @@ export const vmDefaultsSchema = z
 export const vmAdvancedSchema = z
   .strictObject({
     bios: z.enum(["ovmf", "seabios"]).default("ovmf").describe("Firmware. Talos on Proxmox wants UEFI (ovmf); secureboot nodes require it."),
-    machine: z.string().min(1).default("q35").describe("QEMU machine type."),
-    cpu_type: z.string().min(1).default("host").describe("QEMU CPU type."),
+    machine: z.string().max(40).regex(PVE_MACHINE, "expected a QEMU machine type Proxmox accepts, e.g. q35 or pc-q35-9.2").default("q35").describe("QEMU machine type."),
+    cpu_type: z.string().regex(PVE_CPU_TYPE, 'expected a CPU model like "host", "x86-64-v2-AES" or "custom-<name>"').default("host").describe("QEMU CPU type."),
     scsi_hw: z
       .enum(["virtio-scsi-pci", "virtio-scsi-single", "lsi", "lsi53c810", "megasas", "pvscsi"])
       .default("virtio-scsi-single")
@@ -99,16 +106,13 @@ export const vmAdvancedSchema = z
 const httpBackendSchema = z
   .strictObject({
     type: z.literal("http"),
-    address: z
-      .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
+    address: httpUrl(/^https?$/, "expected an http(s) URL")
       .refine((a) => a.includes("{layer}"), 'the address must contain "{layer}" so that each layer has its own state')
       .describe('State URL; "{layer}" is replaced by the layer name, e.g. https://tfstate.example.com/state/homelab/{layer}.'),
-    lock_address: z
-      .string()
+    lock_address: httpUrl(/^https?$/, "expected an http(s) URL")
       .optional()
       .describe('Lock URL ("{layer}" replaced). @default the state address'),
-    unlock_address: z
-      .string()
+    unlock_address: httpUrl(/^https?$/, "expected an http(s) URL")
       .optional()
       .describe('Unlock URL ("{layer}" replaced). @default the state address'),
     lock_method: z.string().regex(/^[A-Z]+$/).default("LOCK").describe("HTTP method used to lock."),
@@ -146,9 +150,8 @@ export const clusterSchema = z
       .array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9._-]+$/, 'expected an official extension like "siderolabs/qemu-guest-agent"'))
       .default(["siderolabs/qemu-guest-agent"])
       .describe("Official Talos system extensions baked into the image-factory schematic."),
-    talos_image_factory_url: z.url({ protocol: /^https?$/ }).default("https://factory.talos.dev").describe("Talos image factory."),
-    proxmox_api_url: z
-      .url({ protocol: /^https$/, error: 'expected the Proxmox API URL, e.g. "https://pve.example.com:8006/"' })
+    talos_image_factory_url: httpUrl(/^https?$/, "expected an http(s) URL").default("https://factory.talos.dev").describe("Talos image factory."),
+    proxmox_api_url: httpUrl(/^https$/, 'expected the Proxmox API URL, e.g. "https://pve.example.com:8006/"')
       .describe("Proxmox VE API endpoint. The token comes from PROXMOX_VE_API_TOKEN in the environment."),
     proxmox_api_insecure: z.boolean().default(false).describe("Accept a self-signed certificate on the Proxmox API."),
     proxmox_node: pveNodeName.describe("Proxmox host that runs the VMs unless a node says otherwise."),
@@ -174,7 +177,7 @@ export const clusterSchema = z
     proxmox_csi_version: chartVersion("proxmox-csi-plugin", "0.3.5"),
     proxmox_region: z
       .string()
-      .min(1)
+      .regex(LABEL_VALUE, "expected a Kubernetes label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)")
       .default("pve")
       .describe("Name of the Proxmox cluster, the CSI driver's region (nodes get topology.kubernetes.io/region, and zone = their Proxmox host)."),
     proxmox_firewall_enabled: z
