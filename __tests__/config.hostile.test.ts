@@ -438,3 +438,12 @@ describe("cluster-template's files load as they are", () => {
     expect(issuesOf(edited((c) => (c.cluster.node_vlan_tag = "twenty")))).toEqual(['cluster.yaml:8:16 node_vlan_tag: expected number, received string, got "twenty"']);
   });
 });
+
+describe("cdktf's token marker", () => {
+  // No escape hides "${TfToken[...]}" from cdktf: synthesis would substitute another value or crash.
+  it.each(["${TfToken[TOKEN.1]}", "#{TfToken[TOKEN.2]}", "x&{TfToken[TOKEN.3]}"])("%s in a free-text value is refused", (text) => {
+    expect(issuesOf(edited((c) => (c.cluster.repository_path = text)))).toEqual([
+      `cluster.yaml:8:18 repository_path: contains "TfToken[", the marker of cdktf's references, which no configuration value may`,
+    ]);
+  });
+});

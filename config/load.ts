@@ -265,7 +265,7 @@ function stripUnsafeStrings(file: YamlFile, raw: unknown, path: KeyPath): void {
       Object.defineProperty(record, key, { value: withoutUrlCredentials(value), enumerable: true, writable: true, configurable: true });
     } else if (typeof value === "string" && hasTokenMarker(value)) {
       file.add({ path: [...path, key], message: 'contains "TfToken[", the marker of cdktf\'s references, which no configuration value may' });
-      Object.defineProperty(record, key, { value: "", enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(record, key, { value: value.replaceAll("TfToken[", "TfToken("), enumerable: true, writable: true, configurable: true });
     } else {
       stripUnsafeStrings(file, value, [...path, key]);
     }
