@@ -187,6 +187,33 @@ describe("masking", () => {
     expect(masker.text("pw hunter2-s3cret and 16384")).toBe(`pw ${SENSITIVE} and 16384`); // short values: only whole values
   });
 
+  describe("a secret environment value is withheld in its other forms too", () => {
+    const SECRET = "Hunter2-s3cret/Pw?";
+    const b64 = (text: string) => Buffer.from(text).toString("base64");
+    const forms: [string, string][] = [
+      ["lower case", SECRET.toLowerCase()],
+      ["upper case", SECRET.toUpperCase()],
+      ["base64 with padding", b64(SECRET)],
+      ["base64 without padding", b64(SECRET).replace(/=+$/, "")],
+      ["URL-safe base64", b64(SECRET).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")],
+      ["inside a longer base64 text, one byte in", b64(`a${SECRET}bc`)],
+      ["inside a longer base64 text, two bytes in", b64(`ab${SECRET}`)],
+      ["inside a longer base64 text, three bytes in", b64(`abc${SECRET}d`)],
+    ];
+    const masker = Masker.fromEnv({ TF_HTTP_PASSWORD: SECRET });
+
+    it.each(forms)("%s", (_, form) => {
+      expect(masker.isSecretString(`x ${form} y`)).toBe(true);
+      expect(masker.text(`x ${form} y`)).toContain(SENSITIVE);
+      expect(masker.value(["data"], { inner: form })).toEqual({ inner: SENSITIVE });
+    });
+
+    it("ordinary text and other base64 are still printed", () => {
+      expect(masker.text(`x ${b64("an ordinary value")} y`)).toBe(`x ${b64("an ordinary value")} y`);
+      expect(masker.isSecretString("hunter")).toBe(false);
+    });
+  });
+
   it("withholds sensitive outputs and the content of sensitive files", () => {
     const before: Stacks = { L: { output: { o: { sensitive: true, value: "a" } }, resource: { local_sensitive_file: { f: { content: "plain" } } } } };
     const after: Stacks = { L: { output: { o: { sensitive: true, value: "b" } }, resource: { local_sensitive_file: { f: { content: "other" } } } } };

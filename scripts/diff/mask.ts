@@ -60,6 +60,30 @@ export function secretEnvValues(env: NodeJS.ProcessEnv): string[] {
     .map(([, value]) => value as string);
 }
 
+/**
+ * The forms a secret can take in synthesized text: itself, and its base64 encodings (standard or URL-safe,
+ * with or without padding, and the middle of its encoding inside a longer base64 text at each of the three
+ * byte offsets). Matched case-insensitively, so an upper- or lower-cased secret is caught too.
+ */
+export function secretForms(secret: string): string[] {
+  const bytes = Buffer.from(secret, "utf8");
+  const forms = new Set([secret]);
+  for (let offset = 0; offset < 3; offset++) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64");
+    // Characters that also encode the neighbouring bytes: the first group after an offset, a partial last group.
+    const start = offset === 0 ? 0 : 4;
+    const end = (offset + bytes.length) % 3 === 0 ? encoded.length : encoded.length - 4;
+    const core = encoded.slice(start, end);
+    if (core.length >= MIN_SECRET_SUBSTRING) forms.add(core).add(core.replace(/\+/g, "-").replace(/\//g, "_"));
+    if (offset === 0) {
+      const padded = encoded;
+      const url = padded.replace(/\+/g, "-").replace(/\//g, "_");
+      for (const form of [padded, padded.replace(/=+$/, ""), url, url.replace(/=+$/, "")]) forms.add(form);
+    }
+  }
+  return [...forms].filter((f) => f.length > 0);
+}
+
 /** One step of the path to a value: an object key or a list index. */
 export type PathSegment = string | number;
 
@@ -71,15 +95,23 @@ export class Masker {
   }
 
   private readonly secrets: readonly string[];
+  /** Every form of every secret long enough to be searched for in text, as one case-insensitive pattern. */
+  private readonly searchable?: RegExp;
+  /** The lower-cased forms of the short secrets, withheld only where they are the whole value. */
+  private readonly whole: ReadonlySet<string>;
 
   constructor(secrets: readonly string[] = []) {
+    this.secrets = [...new Set(secrets.filter((s) => s.length > 0))];
+    const forms = [...new Set(this.secrets.flatMap(secretForms))];
     // Longest first, so that text() replaces a secret before any shorter secret inside it.
-    this.secrets = [...new Set(secrets.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length);
+    const long = forms.filter((f) => f.length >= MIN_SECRET_SUBSTRING).sort((a, b) => b.length - a.length);
+    if (long.length) this.searchable = new RegExp(long.map((f) => f.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")).join("|"), "gi");
+    this.whole = new Set(forms.map((f) => f.toLowerCase()));
   }
 
   /** True when this string must not be printed. */
   isSecretString(value: string): boolean {
-    return looksSecret(value) || this.secrets.some((s) => value === s || (s.length >= MIN_SECRET_SUBSTRING && value.includes(s)));
+    return looksSecret(value) || this.whole.has(value.toLowerCase()) || (!!this.searchable && new RegExp(this.searchable.source, "i").test(value));
   }
 
   /**
@@ -104,10 +136,6 @@ export class Masker {
 
   /** The last net, over finished output: every occurrence of a secret environment value replaced. */
   text(output: string): string {
-    let out = output;
-    for (const secret of this.secrets) {
-      if (secret.length >= MIN_SECRET_SUBSTRING) out = out.split(secret).join(SENSITIVE);
-    }
-    return out;
+    return this.searchable ? output.replace(this.searchable, SENSITIVE) : output;
   }
 }
