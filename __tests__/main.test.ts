@@ -1,6 +1,6 @@
 // The synth command end to end, as a user runs it: node dist/main.js with CONFIG_DIR.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,4 +53,63 @@ describe("synth command", () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/cluster\.yaml .*cannot read/);
   });
+});
+
+describe("the output changes all at once", () => {
+  const LAYERS = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"];
+  /** Every stack file of an output folder, undefined for a missing one. */
+  const stacksOf = (outdir: string) => LAYERS.map((layer) => (existsSync(join(outdir, "stacks", layer, "cdk.tf.json")) ? readFileSync(join(outdir, "stacks", layer, "cdk.tf.json"), "utf8") : undefined));
+  /** Names, sizes and times of everything synth writes beside the config: changes as soon as it writes anything. */
+  const fingerprint = (dir: string): string =>
+    readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((entry) => entry.startsWith("cdktf.out"))
+      .sort()
+      .map((entry) => {
+        const stat = statSync(join(dir, entry), { throwIfNoEntry: false });
+        return `${entry}:${stat?.size}:${stat?.mtimeMs}`;
+      })
+      .join("\n");
+
+  it("a synth killed at random points leaves the previous output whole, and the next synth completes", async () => {
+    // The previous output (cluster "alpha") and the one being written when killed (cluster "beta").
+    const alpha = exampleSources({ cluster: { cluster_name: "alpha" } });
+    const beta = exampleSources({ cluster: { cluster_name: "beta" } });
+    const { dir, outdir } = run("atomic", alpha);
+    const old = stacksOf(outdir);
+    const next = stacksOf(run("atomic-reference", beta).outdir);
+    const env = { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: outdir };
+    const synthOf = (sources: { cluster: string }) => {
+      writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
+      return spawnSync("node", [join(REPO, "dist/main.js")], { cwd: REPO, env });
+    };
+
+    const outcomes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      writeFileSync(join(dir, "cluster.yaml"), beta.cluster);
+      const child = spawn("node", [join(REPO, "dist/main.js")], { cwd: REPO, env, stdio: "ignore" });
+      const exited = new Promise((r) => child.once("exit", r));
+      // Half the kills hit the first write, the others a random moment of it (up to 30 ms later).
+      const lag = i % 2 === 0 ? 0 : Math.random() * 30;
+      const initial = fingerprint(dir);
+      let running = true;
+      void exited.then(() => (running = false));
+      while (running && fingerprint(dir) === initial) await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, lag));
+      child.kill("SIGKILL");
+      await exited;
+      // What a reader finds: the previous output, or (for the instant between two renames) the previous output
+      // moved aside, or the new one; never a mix, never half a file.
+      const found = existsSync(outdir) ? stacksOf(outdir) : stacksOf(`${outdir}.previous`);
+      const which = JSON.stringify(found) === JSON.stringify(old) ? "old" : JSON.stringify(found) === JSON.stringify(next) ? "new" : "mixed";
+      outcomes.push(which);
+      expect(which, `kill ${i}, ${lag.toFixed(0)} ms after the first write`).not.toBe("mixed");
+      if (which === "new") expect(synthOf(alpha).status).toBe(0); // the previous output back, for the next round
+    }
+    expect(outcomes, "some kills landed before the output was replaced").toContain("old");
+
+    // The next synth completes and cleans up what the killed ones left.
+    expect(synthOf(beta).status).toBe(0);
+    expect(stacksOf(outdir)).toEqual(next);
+    expect(readdirSync(dir).filter((e) => e.startsWith("cdktf.out"))).toEqual(["cdktf.out"]);
+  }, 120_000);
 });

@@ -8,6 +8,7 @@ import { InfrastructureLayer } from "./infrastructure";
 import type { LayerProps } from "./layer-stack";
 import { PersistentAuthLayer } from "./persistent-auth";
 import { ServicesLayer } from "./services";
+import { synthesizeAtomically } from "./atomic-synth";
 
 export interface BuildAppOptions {
   /** Folder of cluster.yaml and nodes.yaml; state/ and credentials/ live beside them. */
@@ -43,9 +44,13 @@ export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): Ap
   return app;
 }
 
-/** Builds and synthesizes the app, without cdktf's token traces (see withoutTokenTraces). */
+/**
+ * Builds and synthesizes the app, without cdktf's token traces (see withoutTokenTraces), replacing the output
+ * folder all at once (see synthesizeAtomically).
+ */
 export function synthesize(cluster: ResolvedCluster, options: BuildAppOptions): void {
-  withoutTokenTraces(() => buildApp(cluster, options).synth());
+  const outdir = options.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
+  withoutTokenTraces(() => synthesizeAtomically(outdir, (fresh) => buildApp(cluster, { ...options, outdir: fresh })));
 }
 
 /**
