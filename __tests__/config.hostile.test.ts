@@ -435,6 +435,11 @@ describe("cluster-template's files load as they are", () => {
     expect(nodes[0].mtu).toBe(9000);
   });
 
+  it("a private Flux repository is accepted", () => {
+    const { cluster } = parseConfig(edited((c) => Object.assign(c.cluster, { repository_name: "me/home-ops", repository_visibility: "private" })));
+    expect(cluster.repository_visibility).toBe("private");
+  });
+
   it("a string that is not digits is still an error", () => {
     expect(issuesOf(edited((c) => (c.cluster.node_vlan_tag = "twenty")))).toEqual(['cluster.yaml:8:16 node_vlan_tag: expected number, received string, got "twenty"']);
   });

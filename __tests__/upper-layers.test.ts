@@ -125,6 +125,33 @@ describe("03-configuration", () => {
     expect(resources(off.configuration, "kubernetes_manifest").flux_git_repository).toBeUndefined();
   });
 
+  it("a public repository gets no deploy key; a private one a key in layer 00, kept like the others, given to Flux", () => {
+    const pub = synth({ cluster: { repository_name: "me/home-ops" } });
+    expect(resources(pub.persistentAuth, "tls_private_key").flux_deploy_key).toBeUndefined();
+    expect(pub.persistentAuth.output?.flux_deploy_key_public).toBeUndefined();
+    expect(resources(pub.configuration, "kubernetes_secret_v1")).toEqual({});
+
+    const { persistentAuth, configuration } = synth({ cluster: { repository_name: "me/home-ops", repository_visibility: "private", sealed_secrets_enabled: false } });
+    expect(resources(persistentAuth, "tls_private_key").flux_deploy_key).toMatchObject({ algorithm: "ED25519", lifecycle: { prevent_destroy: true } });
+    expect(persistentAuth.provider.tls).toHaveLength(1); // needed by the key alone, without sealed-secrets
+    // The public half is printed by bootstrap; the private half only crosses to layer 03 as a sensitive output.
+    expect(persistentAuth.output!.flux_deploy_key_public).toEqual(expect.objectContaining({ value: "${tls_private_key.flux_deploy_key.public_key_openssh}" }));
+    expect(persistentAuth.output!.flux_deploy_key_public.sensitive).toBeUndefined();
+    const privateOutputs = Object.values(persistentAuth.output!).filter((o) => o.value === "${tls_private_key.flux_deploy_key.private_key_openssh}");
+    expect(privateOutputs.map((o) => o.sensitive)).toEqual([true]);
+
+    const secret = resources(configuration, "kubernetes_secret_v1").flux_deploy_key;
+    expect(secret.metadata).toEqual({ name: "flux-system", namespace: "flux-system" });
+    expect(secret.data.identity).toMatch(fromLayer("00-persistent-auth"));
+    expect(secret.data.known_hosts).toMatch(/^github\.com ssh-ed25519 /);
+    const repository = resources(configuration, "kubernetes_manifest").flux_git_repository;
+    expect(repository.manifest.spec).toMatchObject({ url: "ssh://git@github.com/me/home-ops.git", secretRef: { name: "flux-system" } });
+    expect(repository.depends_on).toEqual(["kubernetes_secret_v1.flux_deploy_key"]);
+
+    const lifted = synth({ cluster: { repository_name: "me/home-ops", repository_visibility: "private" }, context: { allowDestroyPersistentAuth: "homelab" } });
+    expect(resources(lifted.persistentAuth, "tls_private_key").flux_deploy_key.lifecycle).toEqual({ prevent_destroy: false });
+  });
+
   it("is empty when nothing is configured for it", () => {
     const { configuration } = synth({ cluster: { cilium_loadbalancer_pool: undefined } });
     expect(configuration.resource).toBeUndefined();

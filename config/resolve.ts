@@ -75,7 +75,13 @@ export interface ResolvedFeatures {
   readonly flux?: {
     readonly version: string;
     /** With repository_name: the repository the cluster follows (layer 03). */
-    readonly sync?: { readonly repository: string; readonly branch: string; readonly path: string };
+    readonly sync?: {
+      readonly repository: string;
+      readonly branch: string;
+      readonly path: string;
+      /** A private repository: cloned over SSH with the deploy key of layer 00. */
+      readonly private: boolean;
+    };
   };
   /** proxmox_firewall_enabled. */
   readonly firewall?: {
@@ -242,7 +248,9 @@ function resolveFeatures(cluster: ClusterConfig): ResolvedFeatures {
     flux: cluster.flux_enabled
       ? {
           version: cluster.flux_version,
-          sync: repository ? { repository, branch: cluster.repository_branch, path: cluster.repository_path } : undefined,
+          sync: repository
+            ? { repository, branch: cluster.repository_branch, path: cluster.repository_path, private: cluster.repository_visibility === "private" }
+            : undefined,
         }
       : undefined,
     firewall: cluster.proxmox_firewall_enabled ? { allowFrom: cluster.proxmox_firewall_allow_from } : undefined,

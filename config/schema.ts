@@ -212,9 +212,11 @@ export const clusterSchema = z
     repository_branch: z.string().min(1).default("main").describe("Branch Flux follows."),
     repository_path: z.string().min(1).default("./kubernetes/flux/cluster").describe("Path in the repository of the Flux Kustomization."),
     repository_visibility: z
-      .literal("public", "only public repositories: a private one needs a deploy key, which this project does not manage yet")
+      .enum(["public", "private"])
       .default("public")
-      .describe("Only public is supported."),
+      .describe(
+        "public: Flux clones over HTTPS. private: layer 00 keeps an SSH deploy key (ed25519, guarded like the other keys), bootstrap prints its public key for you to add to the repository's deploy keys (read-only), and Flux clones over SSH with it.",
+      ),
     state_backend: stateBackendSchema.default({ type: "local" }).describe("Where OpenTofu keeps each layer's state."),
     state_encryption: z
       .boolean()

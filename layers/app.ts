@@ -40,7 +40,7 @@ export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): Ap
     credentialsDir: fromStack("01-infrastructure", CREDENTIALS_DIR),
   });
   new ServicesLayer(app, "02-services", { ...layer("02-services"), persistentAuth, infrastructure });
-  new ConfigurationLayer(app, "03-configuration", { ...layer("03-configuration"), infrastructure });
+  new ConfigurationLayer(app, "03-configuration", { ...layer("03-configuration"), persistentAuth, infrastructure });
   return app;
 }
 

@@ -6,9 +6,11 @@ import { ProxmoxHa } from "../constructs/proxmox-ha";
 import { ProxmoxVmFirewall } from "../constructs/proxmox-vm-firewall";
 import type { LayerName } from "./catalog";
 import type { InfrastructureLayer } from "./infrastructure";
+import type { PersistentAuthLayer } from "./persistent-auth";
 import { LayerStack, type LayerProps } from "./layer-stack";
 
 export interface ConfigurationLayerProps extends LayerProps {
+  readonly persistentAuth: PersistentAuthLayer;
   readonly infrastructure: InfrastructureLayer;
 }
 
@@ -19,13 +21,16 @@ export interface ConfigurationLayerProps extends LayerProps {
 export class ConfigurationLayer extends LayerStack {
   constructor(scope: Construct, name: LayerName, props: ConfigurationLayerProps) {
     super(scope, name, props);
-    const { cluster, infrastructure } = props;
+    const { cluster, infrastructure, persistentAuth } = props;
     const { firewall } = cluster.features;
     const sync = cluster.features.flux?.sync;
     const pool = cluster.features.cilium?.pool;
 
     if (sync || pool) kubernetesProvider(this, infrastructure.talos.kubeconfig);
-    if (sync) new FluxSync(this, "FluxSync", sync);
+    if (sync) {
+      const key = persistentAuth.fluxDeployKey;
+      new FluxSync(this, "FluxSync", { ...sync, deployKey: key && { privateKey: key.privateKeyOpenssh, publicKey: key.publicKeyOpenssh } });
+    }
     if (pool) new CiliumL2Pool(this, "CiliumL2Pool", pool);
 
     const haNodes = cluster.nodes.filter((n) => n.ha);

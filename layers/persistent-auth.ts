@@ -1,4 +1,6 @@
+import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
+import { FluxDeployKey } from "../constructs/flux-deploy-key";
 import { ProxmoxCsiToken } from "../constructs/proxmox-csi-token";
 import { proxmoxProvider, talosProvider, tlsProvider } from "../constructs/providers";
 import { SealedSecretsKey } from "../constructs/sealed-secrets-key";
@@ -11,11 +13,16 @@ export interface PersistentAuthLayerProps extends LayerProps {
   readonly allowDestroy: boolean;
 }
 
-/** Layer 00: secrets that outlive the VMs (Talos PKI, Proxmox CSI token, sealed-secrets key). Never destroyed by accident. */
+/** Name of layer 00's output with the public half of Flux's deploy key. */
+export const FLUX_DEPLOY_KEY_OUTPUT = "flux_deploy_key_public";
+
+/** Layer 00: secrets that outlive the VMs (Talos PKI, Proxmox CSI token, sealed-secrets key, Flux deploy key). Never destroyed by accident. */
 export class PersistentAuthLayer extends LayerStack {
   readonly talosSecrets: TalosSecrets;
   readonly csiToken?: ProxmoxCsiToken;
   readonly sealedSecretsKey?: SealedSecretsKey;
+  /** The SSH key Flux clones a private repository with. */
+  readonly fluxDeployKey?: FluxDeployKey;
 
   constructor(scope: Construct, name: LayerName, props: PersistentAuthLayerProps) {
     super(scope, name, props);
@@ -24,9 +31,18 @@ export class PersistentAuthLayer extends LayerStack {
     talosProvider(this, cluster.talos.imageFactoryUrl);
     this.talosSecrets = new TalosSecrets(this, "TalosSecrets", { talosVersion: cluster.talos.version, allowDestroy });
 
+    const privateRepository = cluster.features.flux?.sync?.private ?? false;
+    if (cluster.features.sealedSecrets || privateRepository) tlsProvider(this);
     if (cluster.features.sealedSecrets) {
-      tlsProvider(this);
       this.sealedSecretsKey = new SealedSecretsKey(this, "SealedSecretsKey", { allowDestroy });
+    }
+    if (privateRepository) {
+      this.fluxDeployKey = new FluxDeployKey(this, "FluxDeployKey", { allowDestroy });
+      // Printed by bootstrap: the user adds it to the repository's deploy keys.
+      new TerraformOutput(this, FLUX_DEPLOY_KEY_OUTPUT, {
+        value: this.fluxDeployKey.publicKeyOpenssh,
+        description: "Public SSH key to add (read-only) to the deploy keys of the Flux repository",
+      });
     }
 
     if (cluster.features.proxmoxCsi) {

@@ -12,6 +12,10 @@ const configs: Array<[name: string, dir: () => string]> = [
   ["the root example", () => REPO],
   ...readdirSync(join(REPO, "examples")).map((e): [string, () => string] => [`examples/${e}`, () => join(REPO, "examples", e)]),
   ["the root example with state_encryption", () => deriveConfig(join(work.dir, "encrypted-config"), { state_encryption: true })],
+  [
+    "the root example with a private Flux repository",
+    () => deriveConfig(join(work.dir, "private-flux-config"), { repository_name: "owner/home-ops", repository_visibility: "private" }),
+  ],
 ];
 
 describe.each(configs)("%s", (name, configDir) => {
