@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ConfigError, formatIssue, loadConfig, MAX_FILE_BYTES, MAX_KEYS, parseConfig, type ConfigSources } from "../config";
 import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../config/versions";
+import { patchOf, synth } from "./support/synth";
 
 type Entry = Record<string, unknown>;
 interface Config {
@@ -433,6 +434,17 @@ describe("cluster-template's files load as they are", () => {
     );
     expect(cluster.node_vlan_tag).toBe(20);
     expect(nodes[0].mtu).toBe(9000);
+  });
+
+  it("encrypt_disk encrypts the node's disk: sealed to the TPM with secureboot, to the node's id without", () => {
+    const { infrastructure } = synth({
+      nodes: (nodes) => nodes.map((n, i) => (i === 0 ? { ...n, encrypt_disk: true, secureboot: true } : i === 1 ? { ...n, encrypt_disk: true } : n)),
+    });
+    const names = Object.keys(infrastructure.data!.talos_machine_configuration);
+    const keysOf = (name: string) => patchOf(infrastructure, name).machine.systemDiskEncryption;
+    expect(keysOf(names[0])).toEqual({ state: { provider: "luks2", keys: [{ slot: 0, tpm: {} }] }, ephemeral: { provider: "luks2", keys: [{ slot: 0, tpm: {} }] } });
+    expect(keysOf(names[1])).toEqual({ state: { provider: "luks2", keys: [{ slot: 0, nodeID: {} }] }, ephemeral: { provider: "luks2", keys: [{ slot: 0, nodeID: {} }] } });
+    expect(keysOf(names[2])).toBeUndefined();
   });
 
   it("a private Flux repository is accepted", () => {

@@ -36,6 +36,14 @@ describe("machineConfigPatch", () => {
     expect((machineConfigPatch({ ...node, controller: false }, network) as any).cluster.apiServer).toBeUndefined();
   });
 
+  it("encrypts STATE and EPHEMERAL only when asked, with the key sealed as asked", () => {
+    expect((machineConfigPatch(node, network) as any).machine.systemDiskEncryption).toBeUndefined();
+    for (const key of ["tpm", "nodeID"] as const) {
+      const luks2 = { provider: "luks2", keys: [{ slot: 0, [key]: {} }] };
+      expect((machineConfigPatch({ ...node, diskEncryption: key }, network) as any).machine.systemDiskEncryption).toEqual({ state: luks2, ephemeral: luks2 });
+    }
+  });
+
   it("loads extra kernel modules only when asked", () => {
     expect((machineConfigPatch(node, network) as any).machine.kernel).toBeUndefined();
     expect((machineConfigPatch({ ...node, kernelModules: ["drbd", "zfs"] }, network) as any).machine.kernel).toEqual({ modules: [{ name: "drbd" }, { name: "zfs" }] });

@@ -12,8 +12,8 @@ export const IGNORED_CLUSTER_KEYS: ReadonlySet<string> = new Set([
   "cilium_bgp_node_asn",
 ]);
 
-/** onedr0p/cluster-template nodes.yaml node keys this project does not use (yet). */
-export const IGNORED_NODE_KEYS: ReadonlySet<string> = new Set(["encrypt_disk"]);
+/** onedr0p/cluster-template nodes.yaml node keys this project does not use (none at the moment). */
+export const IGNORED_NODE_KEYS: ReadonlySet<string> = new Set();
 
 const CREDENTIAL_HINTS: Readonly<Record<string, string>> = {
   proxmox_api_token: "set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",

@@ -117,6 +117,9 @@ export interface ResolvedSettings {
   };
 }
 
+/** What Talos seals a partition's encryption key to. */
+export type DiskEncryptionKey = "tpm" | "nodeID";
+
 export interface ResolvedNode {
   readonly name: string;
   readonly controller: boolean;
@@ -132,6 +135,8 @@ export interface ResolvedNode {
   readonly macAddress?: string;
   readonly mtu: number;
   readonly installDisk: string;
+  /** encrypt_disk: the TPM on secureboot nodes (they have one), else the node's id. undefined: not encrypted. */
+  readonly diskEncryption?: DiskEncryptionKey;
   readonly kernelModules: readonly string[];
   readonly image: {
     /** The node's own schematic; undefined: the cluster's, built from talos_extensions. */
@@ -270,6 +275,7 @@ export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, no
     macAddress: node.mac_addr,
     mtu: node.mtu,
     installDisk: node.disk,
+    diskEncryption: node.encrypt_disk ? (node.secureboot ? "tpm" : "nodeID") : undefined,
     kernelModules: node.kernel_modules,
     image: { schematicId: node.schematic_id, secureboot: node.secureboot },
     sizing: {

@@ -282,6 +282,12 @@ export const nodeSchema = z
       .describe(
         "Host PCI devices passed through to the VM (a GPU for workloads, ...), each at most once per Proxmox host: {id: raw PCI address | mapping: resource mapping name, pcie (default true), rombar (default true), primary_gpu (default false)}.",
       ),
+    encrypt_disk: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Encrypt Talos' STATE and EPHEMERAL partitions (LUKS2). The key is sealed to the VM's TPM on secureboot nodes; on the others it is derived from the node's id, which protects a disk taken away from its VM, not a copied VM (cluster-template's key).",
+      ),
     vm_ha: z.boolean().default(false).describe("Layer 03 makes the VM a Proxmox HA resource (restarted or moved when its host fails)."),
   })
   .describe("One machine of the cluster.");

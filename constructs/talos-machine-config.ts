@@ -36,6 +36,8 @@ export interface TalosNodeSpec {
   readonly macAddress?: string;
   readonly mtu: number;
   readonly kernelModules: readonly string[];
+  /** Encrypt STATE and EPHEMERAL with a key sealed to the TPM or derived from the node's id. @default - not encrypted */
+  readonly diskEncryption?: "tpm" | "nodeID";
   /** @default - none */
   readonly nodeLabels?: Readonly<Record<string, string>>;
 }
@@ -62,6 +64,10 @@ export function machineConfigPatch(node: TalosNodeSpec, cluster: TalosClusterNet
   };
   if (node.nodeLabels && Object.keys(node.nodeLabels).length > 0) machine.nodeLabels = { ...node.nodeLabels };
   if (node.kernelModules.length > 0) machine.kernel = { modules: node.kernelModules.map((name) => ({ name })) };
+  if (node.diskEncryption) {
+    const luks2 = { provider: "luks2", keys: [{ slot: 0, [node.diskEncryption]: {} }] };
+    machine.systemDiskEncryption = { state: luks2, ephemeral: luks2 };
+  }
 
   const clusterPatch: Record<string, unknown> = {
     network: {

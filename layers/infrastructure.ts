@@ -121,6 +121,7 @@ function talosNode(cluster: ResolvedCluster, node: ResolvedNode): Omit<TalosClus
     address: node.address,
     controller: node.controller,
     installDisk: node.installDisk,
+    diskEncryption: node.diskEncryption,
     macAddress: node.macAddress,
     mtu: node.mtu,
     kernelModules: node.kernelModules,
