@@ -447,6 +447,15 @@ describe("cluster-template's files load as they are", () => {
     expect(keysOf(names[2])).toBeUndefined();
   });
 
+  it("node_ntp_servers and cluster_api_tls_sans reach every node's Talos configuration", () => {
+    const { infrastructure } = synth({ cluster: { node_ntp_servers: ["time.example.com", "192.0.2.123"], cluster_api_tls_sans: ["k8s.example.com"] } });
+    for (const name of Object.keys(infrastructure.data!.talos_machine_configuration)) {
+      const patch = patchOf(infrastructure, name);
+      expect(patch.machine.time.servers).toEqual(["time.example.com", "192.0.2.123"]);
+      if (name.startsWith("controlplane")) expect(patch.cluster.apiServer.certSANs).toContain("k8s.example.com");
+    }
+  });
+
   it("a private Flux repository is accepted", () => {
     const { cluster } = parseConfig(edited((c) => Object.assign(c.cluster, { repository_name: "me/home-ops", repository_visibility: "private" })));
     expect(cluster.repository_visibility).toBe("private");
