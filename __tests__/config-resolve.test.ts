@@ -4,7 +4,7 @@ import { stringify } from "yaml";
 import { parseConfig, resolveCluster, type ResolvedCluster } from "../config";
 
 const CLUSTER = {
-  node_cidr: "192.168.1.0/23",
+  node_cidr: "192.168.0.0/23",
   cluster_api_addr: "192.168.1.10",
   talos_version: "v1.12.1",
   kubernetes_version: "v1.35.0",
@@ -26,7 +26,7 @@ describe("resolveCluster", () => {
   const [cp0, w0] = model.nodes;
 
   it("parses node_cidr once: its prefix is on the network and in every node's address", () => {
-    expect(model.network.nodes).toEqual({ cidr: "192.168.1.0/23", base: 0xc0a80000, prefix: 23 });
+    expect(model.network.nodes).toEqual({ cidr: "192.168.0.0/23", base: 0xc0a80000, prefix: 23 });
     expect(cp0.addressCidr).toBe("192.168.1.21/23");
   });
 
