@@ -58,7 +58,12 @@ describe("resolveCluster", () => {
   });
 
   it.each([
-    ["flux with repository_name syncs it", { repository_name: "me/ops" }, { version: "2.15.0", sync: { repository: "me/ops", branch: "main", path: "./kubernetes/flux/cluster" } }],
+    ["flux with repository_name syncs it", { repository_name: "me/ops" }, { version: "2.15.0", sync: { repository: "me/ops", branch: "main", path: "./kubernetes/flux/cluster", private: false } }],
+    [
+      "flux with a private repository syncs it with the deploy key",
+      { repository_name: "me/ops", repository_visibility: "private" },
+      { version: "2.15.0", sync: { repository: "me/ops", branch: "main", path: "./kubernetes/flux/cluster", private: true } },
+    ],
     ["flux without repository_name syncs nothing", {}, { version: "2.15.0", sync: undefined }],
     ["flux_enabled: false wins over repository_name", { flux_enabled: false, repository_name: "me/ops" }, undefined],
   ])("features: %s", (_, cluster, flux) => {
