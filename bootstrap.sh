@@ -61,6 +61,10 @@
 #                           BOOTSTRAP_STACK_DIR set to it (the engine tests rewrite stand-in provider versions
 #                           with it); never set it for a real cluster
 #   TMPDIR                  where the per-run folder is created (default: /tmp)
+#   BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH
+#                           not yours to set: bootstrap sets it, for the synth only, to the cluster name once a
+#                           destroy of layer 00 is confirmed; exported by you, it is removed. A synth context with
+#                           allowDestroyPersistentAuth (cdktf.json, CDKTF_CONTEXT_JSON) is refused
 #
 # Exit status: 0 done, 1 a check or a phase failed (or a plan was declined), 2 bad arguments.
 set -Eeuo pipefail

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { cliEnv } from "../scripts/diff/cli-env";
 import { compare, PERSISTENT_LAYER, type DiffResult, type ItemDiff, type StackJson, type Stacks } from "../scripts/diff/compare";
 import { looksSecret, Masker, SENSITIVE } from "../scripts/diff/mask";
 import { MARKER, MAX_VALUE_LENGTH, renderMarkdown, renderText } from "../scripts/diff/render";
@@ -124,10 +125,28 @@ describe("warnings on layer 00", () => {
     expect(warnings.find((w) => w.address === "proxmox_user_token.csi")?.message).toContain("CSI token");
   });
 
-  it("the allowDestroyPersistentAuth flag lifting prevent_destroy is flagged for every resource of layer 00", () => {
-    const warnings = diff({ context: { allowDestroyPersistentAuth: "homelab" } }).warnings;
+  it("prevent_destroy lifted by a destroy confirmation is flagged for every resource of layer 00", () => {
+    const warnings = diff({ allowDestroyPersistentAuth: "homelab" }).warnings;
     expect(warnings.map((w) => w.address).sort()).toEqual(addresses(example.persistentAuth).sort());
     for (const w of warnings) expect(w.message).toBe("loses lifecycle.prevent_destroy; the engine would let it be destroyed.");
+  });
+
+  it("prevent_destroy coming back is flagged too", () => {
+    const warnings = diff({}, { allowDestroyPersistentAuth: "homelab" }).warnings;
+    expect(warnings.map((w) => w.address).sort()).toEqual(addresses(example.persistentAuth).sort());
+    for (const w of warnings) expect(w.message).toBe("gets lifecycle.prevent_destroy back; the base let the engine destroy it.");
+  });
+
+  it("runs each side's app with the context cdktf's CLI would give it, and never with bootstrap's confirmation", () => {
+    const tree = mkdtempSync(join(tmpdir(), "cli-env-"));
+    try {
+      const env = { PATH: "/bin", CDKTF_CONTEXT_JSON: '{"a":1}', BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "homelab" };
+      expect(cliEnv(tree, env)).toEqual({ PATH: "/bin" });
+      writeFileSync(join(tree, "cdktf.json"), JSON.stringify({ app: "x", context: { allowDestroyPersistentAuth: "homelab" } }));
+      expect(cliEnv(tree, env)).toEqual({ PATH: "/bin", CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}' });
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
   });
 
   it("stays quiet about additions and about layer 01", () => {

@@ -54,9 +54,8 @@ describe("00-persistent-auth", () => {
   it.each([
     ["the cluster name lifts prevent_destroy", "homelab", false],
     ["another cluster's name does not", "other", true],
-    ["a boolean does not", true, true],
-  ])("allowDestroyPersistentAuth context: %s", (_, value, preventDestroy) => {
-    const { persistentAuth } = synth({ context: { allowDestroyPersistentAuth: value } });
+  ])("bootstrap's confirmation of a destroy: %s", (_, value, preventDestroy) => {
+    const { persistentAuth } = synth({ allowDestroyPersistentAuth: value });
     for (const type of Object.keys(persistentAuth.resource!)) {
       for (const resource of Object.values(resources(persistentAuth, type))) expect(resource.lifecycle.prevent_destroy).toBe(preventDestroy);
     }

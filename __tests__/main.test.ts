@@ -55,6 +55,44 @@ describe("synth command", () => {
   });
 });
 
+describe("the destroy key of layer 00 comes only from bootstrap's confirmation", () => {
+  const preventDestroy = (outdir: string) =>
+    Object.values(JSON.parse(readFileSync(join(outdir, "stacks", "00-persistent-auth", "cdk.tf.json"), "utf8")).resource as Record<string, Record<string, { lifecycle: { prevent_destroy: boolean } }>>).flatMap((r) =>
+      Object.values(r).map((x) => x.lifecycle.prevent_destroy),
+    );
+  const synthIn = (name: string, env: Record<string, string>, cwd = REPO) => {
+    const { dir } = run(name, exampleSources());
+    const outdir = join(dir, "again");
+    const result = spawnSync("node", [join(REPO, "dist/main.js")], { cwd, env: { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: outdir, ...env }, encoding: "utf8" });
+    return { ...result, outdir };
+  };
+
+  it("allowDestroyPersistentAuth in CDKTF_CONTEXT_JSON is refused with a clear error, nothing written", () => {
+    const { status, stderr, outdir } = synthIn("context-env", { CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}' });
+    expect(status).toBe(1);
+    expect(stderr).toContain("allowDestroyPersistentAuth in CDKTF_CONTEXT_JSON is refused: only ./bootstrap.sh --destroy lifts prevent_destroy on layer 00");
+    expect(stderr).not.toMatch(/\bat .*\.js:\d+/);
+    expect(existsSync(outdir)).toBe(false);
+  });
+
+  it("allowDestroyPersistentAuth in cdktf.json's context is refused too", () => {
+    const cwd = join(work, "cdktf-json");
+    execFileSync("mkdir", ["-p", cwd]);
+    writeFileSync(join(cwd, "cdktf.json"), JSON.stringify({ language: "typescript", app: "node dist/main.js", context: { allowDestroyPersistentAuth: "homelab" } }));
+    const { status, stderr } = synthIn("context-file", {}, cwd);
+    expect(status).toBe(1);
+    expect(stderr).toContain('allowDestroyPersistentAuth in the "context" of cdktf.json is refused');
+  });
+
+  it("bootstrap's confirmation (the cluster name) lifts prevent_destroy; another name does not", () => {
+    const lifted = synthIn("confirmed", { BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "homelab" });
+    expect(lifted.status).toBe(0);
+    expect(new Set(preventDestroy(lifted.outdir))).toEqual(new Set([false]));
+    const other = synthIn("other-cluster", { BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "other" });
+    expect(new Set(preventDestroy(other.outdir))).toEqual(new Set([true]));
+  });
+});
+
 describe("the output changes all at once", () => {
   const LAYERS = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"];
   /** Every stack file of an output folder, undefined for a missing one. */

@@ -148,7 +148,7 @@ describe("03-configuration", () => {
     expect(repository.manifest.spec).toMatchObject({ url: "ssh://git@github.com/me/home-ops.git", secretRef: { name: "flux-system" } });
     expect(repository.depends_on).toEqual(["kubernetes_secret_v1.flux_deploy_key"]);
 
-    const lifted = synth({ cluster: { repository_name: "me/home-ops", repository_visibility: "private" }, context: { allowDestroyPersistentAuth: "homelab" } });
+    const lifted = synth({ cluster: { repository_name: "me/home-ops", repository_visibility: "private" }, allowDestroyPersistentAuth: "homelab" });
     expect(resources(lifted.persistentAuth, "tls_private_key").flux_deploy_key.lifecycle).toEqual({ prevent_destroy: false });
   });
 

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { App } from "cdktf";
 import type { ResolvedCluster, StateBackendConfig } from "../config";
@@ -15,13 +16,45 @@ export interface BuildAppOptions {
   readonly configDir: string;
   /** @default - cdktf's default (CDKTF_OUTDIR or cdktf.out) */
   readonly outdir?: string;
-  /** Extra synth context, e.g. { allowDestroyPersistentAuth: "<cluster name>" }. */
+  /** Extra synth context (cdktf's); allowDestroyPersistentAuth in it is refused. @default - none */
   readonly context?: Record<string, unknown>;
+  /**
+   * bootstrap's confirmation of `--destroy` (ALLOW_DESTROY_ENV): lifts prevent_destroy on layer 00 when it is the
+   * cluster name. @default - prevent_destroy stays
+   */
+  readonly allowDestroyPersistentAuth?: string;
+}
+
+/**
+ * Why the synth context must be refused: it carries ALLOW_DESTROY_PERSISTENT_AUTH, from `cdktf.json` (its
+ * "context", which cdktf's CLI hands to the app as CDKTF_CONTEXT_JSON) or CDKTF_CONTEXT_JSON itself. undefined
+ * when it is fine.
+ */
+export function refusedContext(env: NodeJS.ProcessEnv, cdktfJsonPath = "cdktf.json"): string | undefined {
+  const sources: [string, () => unknown][] = [
+    ["CDKTF_CONTEXT_JSON", () => (env.CDKTF_CONTEXT_JSON ? JSON.parse(env.CDKTF_CONTEXT_JSON) : undefined)],
+    [`the "context" of ${cdktfJsonPath}`, () => (existsSync(cdktfJsonPath) ? JSON.parse(readFileSync(cdktfJsonPath, "utf8")).context : undefined)],
+  ];
+  for (const [where, read] of sources) {
+    let context: unknown;
+    try {
+      context = read();
+    } catch {
+      continue; // cdktf reports unreadable JSON in its own words
+    }
+    if (context && typeof context === "object" && Object.hasOwn(context, ALLOW_DESTROY_PERSISTENT_AUTH)) {
+      return `${ALLOW_DESTROY_PERSISTENT_AUTH} in ${where} is refused: only ./bootstrap.sh --destroy lifts prevent_destroy on layer 00, after you confirm it with the cluster name. Remove the key.`;
+    }
+  }
+  return undefined;
 }
 
 /** Builds every layer of the cluster into one cdktf App (not synthesized), the stacks in catalog order. */
 export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): App {
   const app = new App({ outdir: options.outdir, context: options.context, skipValidation: false });
+  if (app.node.tryGetContext(ALLOW_DESTROY_PERSISTENT_AUTH) !== undefined) {
+    throw new Error(`buildApp: the synth context has ${ALLOW_DESTROY_PERSISTENT_AUTH}; only options.allowDestroyPersistentAuth (bootstrap's confirmation) lifts prevent_destroy`);
+  }
   const configDir = resolve(options.configDir);
   const stackDir = (layer: LayerName) => join(resolve(app.outdir), "stacks", layer);
   const fromStack = (layer: LayerName, target: string) => relative(stackDir(layer), join(configDir, target));
@@ -32,7 +65,7 @@ export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): Ap
 
   const persistentAuth = new PersistentAuthLayer(app, "00-persistent-auth", {
     ...layer("00-persistent-auth"),
-    allowDestroy: app.node.tryGetContext(ALLOW_DESTROY_PERSISTENT_AUTH) === cluster.name,
+    allowDestroy: options.allowDestroyPersistentAuth === cluster.name,
   });
   const infrastructure = new InfrastructureLayer(app, "01-infrastructure", {
     ...layer("01-infrastructure"),

@@ -32,10 +32,17 @@ export const LAYERS: readonly LayerName[] = LAYER_CATALOG.map((l) => l.name);
 export const PERSISTENT_AUTH_LAYER: LayerName = "00-persistent-auth";
 
 /**
- * Synth context key that lifts prevent_destroy on layer 00. Its value must be the cluster name, a second key
- * so that a stray flag meant for another cluster does nothing.
+ * The synth context key that once lifted prevent_destroy on layer 00. A context comes from cdktf.json or
+ * CDKTF_CONTEXT_JSON, where a stray flag lives on unseen: the synth refuses this key (see refusedContext).
  */
 export const ALLOW_DESTROY_PERSISTENT_AUTH = "allowDestroyPersistentAuth";
+
+/**
+ * Set by bootstrap alone, for one synth, after `--destroy` of layer 00 was confirmed (the typed or given
+ * cluster name): lifts prevent_destroy on layer 00 when it equals the cluster name, a second key so that a
+ * confirmation meant for another cluster does nothing.
+ */
+export const ALLOW_DESTROY_ENV = "BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH";
 
 /** Folder beside cluster.yaml where the credentials layer writes kubeconfig and talosconfig. */
 export const CREDENTIALS_DIR = "credentials";

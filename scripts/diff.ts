@@ -24,6 +24,7 @@ import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { treeDigest } from "./bindings-digest";
+import { cliEnv } from "./diff/cli-env";
 import { compare, type Stacks } from "./diff/compare";
 import { Masker } from "./diff/mask";
 import { renderMarkdown, renderText, type RenderInput } from "./diff/render";
@@ -173,7 +174,7 @@ async function synthesize(tree: string, configDir: string, scratch: string, labe
   const outdir = join(scratch, "cdktf.out");
   await run(`synthesizing ${side}`, process.execPath, [join(tree, "dist/main.js")], {
     cwd: tree,
-    env: { ...process.env, CONFIG_DIR: configCopy, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
+    env: { ...cliEnv(tree, process.env), CONFIG_DIR: configCopy, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
     rewrite: (text) => text.split(`${scratch}/`).join(label),
   });
   return readStacks(outdir);

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ALLOW_DESTROY_PERSISTENT_AUTH, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
+import { ALLOW_DESTROY_ENV as CATALOG_ALLOW_DESTROY_ENV, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
 import {
-  ALLOW_DESTROY_CONTEXT_KEY,
+  ALLOW_DESTROY_ENV,
   findLayer,
   isPersistentAuth,
   kubeconfigWrittenBy,
@@ -29,7 +29,7 @@ const KUBECONFIG = new Map([["01-infrastructure", "/config/credentials/kubeconfi
 describe("layer names", () => {
   it("the tool's constants are the app's (the tool does not import layers/)", () => {
     expect(PERSISTENT_AUTH).toBe(PERSISTENT_AUTH_LAYER);
-    expect(ALLOW_DESTROY_CONTEXT_KEY).toBe(ALLOW_DESTROY_PERSISTENT_AUTH);
+    expect(ALLOW_DESTROY_ENV).toBe(CATALOG_ALLOW_DESTROY_ENV);
   });
 
   it("a layer answers to its name, its name without the number, and its number", () => {

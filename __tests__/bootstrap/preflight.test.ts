@@ -194,18 +194,21 @@ describe("preflight", () => {
     it.each<[string, string[], Partial<PreflightInput>]>([
       ["typed", destroy00, { stdinIsTTY: true, typedClusterName: "homelab" }],
       ["given", [...destroy00, "--yes-destroy-persistent-auth=homelab"], {}],
-    ])("both keys (%s): synthesized with the context that lifts prevent_destroy, destroyed top-down", (_, argv, input) => {
+    ])("both keys (%s): synthesized with the confirmation that lifts prevent_destroy, destroyed top-down", (_, argv, input) => {
       const r = run(argv, {}, input);
       expect(r.problems).toEqual([]);
-      expect(r.synthEnvs.map((e) => e.CDKTF_CONTEXT_JSON)).toEqual(['{"allowDestroyPersistentAuth":"homelab"}']);
+      expect(r.synthEnvs.map((e) => e.BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH)).toEqual(["homelab"]);
+      expect(r.synthEnvs[0].CDKTF_CONTEXT_JSON).toBeUndefined();
       expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(["destroy 01-infrastructure", "destroy 00-persistent-auth"]);
     });
 
-    it("any other run synthesizes without that context, even when the user exported it", () => {
-      const r = run(["--destroy", "--auto-approve"], {}, { env: { PROXMOX_VE_API_TOKEN: TOKEN, CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}' } });
+    it("any other run synthesizes without that confirmation or a context, even when the user exported them", () => {
+      const env = { PROXMOX_VE_API_TOKEN: TOKEN, CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}', BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "homelab" };
+      const r = run(["--destroy", "--auto-approve"], {}, { env });
       expect(r.problems).toEqual([]);
       expect(r.synthEnvs).toHaveLength(1);
       expect(r.synthEnvs[0].CDKTF_CONTEXT_JSON).toBeUndefined();
+      expect(r.synthEnvs[0].BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH).toBeUndefined();
       expect(r.synthEnvs[0]).toMatchObject({ CONFIG_DIR: "/config", CDKTF_OUTDIR: "/out" });
     });
   });

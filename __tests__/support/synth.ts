@@ -37,6 +37,8 @@ export interface SynthOptions {
   /** Replaces the example nodes, or edits them. */
   readonly nodes?: Record<string, unknown>[] | ((nodes: Record<string, unknown>[]) => Record<string, unknown>[]);
   readonly context?: Record<string, unknown>;
+  /** bootstrap's confirmation of a destroy of layer 00 (the cluster name lifts prevent_destroy). */
+  readonly allowDestroyPersistentAuth?: string;
 }
 
 export function exampleSources(options: SynthOptions = {}): { cluster: string; nodes: string } {
@@ -52,7 +54,7 @@ export function synth(options: SynthOptions = {}): Synthesized {
     const sources = exampleSources(options);
     writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
     writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
-    const app = buildApp(resolveCluster(parseConfig(sources)), { configDir: dir, outdir: join(dir, "cdktf.out"), context: options.context });
+    const app = buildApp(resolveCluster(parseConfig(sources)), { configDir: dir, outdir: join(dir, "cdktf.out"), context: options.context, allowDestroyPersistentAuth: options.allowDestroyPersistentAuth });
     app.synth();
     const read = (layer: string) => readFileSync(join(dir, "cdktf.out", "stacks", layer, "cdk.tf.json"), "utf8");
     const texts = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"].map(read);

@@ -9,8 +9,8 @@ import { join, resolve } from "node:path";
  */
 export const PERSISTENT_AUTH = "00-persistent-auth";
 
-/** Synth context key that lifts prevent_destroy on layer 00; same as ALLOW_DESTROY_PERSISTENT_AUTH in layers/app.ts. */
-export const ALLOW_DESTROY_CONTEXT_KEY = "allowDestroyPersistentAuth";
+/** The environment variable of a synth that lifts prevent_destroy on layer 00; same as ALLOW_DESTROY_ENV in layers/catalog.ts. */
+export const ALLOW_DESTROY_ENV = "BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH";
 
 export interface Layer {
   /** Stack name, e.g. `01-infrastructure`. */

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, formatIssue, loadConfig, type ClusterDefinition } from "../../config";
 import { engineErrors, findEngine, runEngine, type EngineBinary, type EngineRun } from "./engine-binary";
-import { ALLOW_DESTROY_CONTEXT_KEY, configuredProviders, kubeconfigWrittenBy, PERSISTENT_AUTH, readLayers, readStack, type Layer, type StackJson } from "./layers";
+import { ALLOW_DESTROY_ENV, configuredProviders, kubeconfigWrittenBy, PERSISTENT_AUTH, readLayers, readStack, type Layer, type StackJson } from "./layers";
 import { destroysPersistentAuth, type BootstrapOptions } from "./options";
 import { needsPersistentAuthState, planPhases, resolveScope, type Phase } from "./phases";
 import type { Problem } from "./problem";
@@ -194,9 +194,10 @@ export function runPreflight(input: PreflightInput, deps: PreflightDeps): Prefli
   }
 
   const synthEnv: NodeJS.ProcessEnv = { ...env, CONFIG_DIR: input.configDir, CDKTF_OUTDIR: input.outdir, CHECKPOINT_DISABLE: "1" };
-  // A context exported by the user could lift prevent_destroy behind bootstrap's back: only the two keys set it.
+  // Only the two keys lift prevent_destroy: a context or a confirmation exported by the user does not reach the synth.
   delete synthEnv.CDKTF_CONTEXT_JSON;
-  if (liftPreventDestroy) synthEnv.CDKTF_CONTEXT_JSON = JSON.stringify({ [ALLOW_DESTROY_CONTEXT_KEY]: definition.cluster.cluster_name });
+  delete synthEnv[ALLOW_DESTROY_ENV];
+  if (liftPreventDestroy) synthEnv[ALLOW_DESTROY_ENV] = definition.cluster.cluster_name;
   const synth = deps.synth(input.repo, synthEnv);
   if (synth.status !== 0) {
     add({
@@ -208,7 +209,7 @@ export function runPreflight(input: PreflightInput, deps: PreflightDeps): Prefli
     return { problems, engine, clusterName: cluster?.cluster_name };
   }
   const layers = deps.readLayers(input.outdir);
-  ok("synth", `${layers.map((l) => l.name).join(", ")} in ${input.outdir}${liftPreventDestroy ? ` (context ${ALLOW_DESTROY_CONTEXT_KEY})` : ""}`);
+  ok("synth", `${layers.map((l) => l.name).join(", ")} in ${input.outdir}${liftPreventDestroy ? ` (prevent_destroy lifted on ${PERSISTENT_AUTH})` : ""}`);
 
   const prepare = env.BOOTSTRAP_PREPARE_STACK;
   if (prepare) {

@@ -309,6 +309,8 @@ function persistentLayerWarnings(layer: LayerDiff, base: StackJson | undefined, 
     const lifecycleAfter = record(record(after.get(item.address)?.body).lifecycle);
     if (lifecycleBefore.prevent_destroy === true && lifecycleAfter.prevent_destroy !== true) {
       warn(item.address, "loses lifecycle.prevent_destroy; the engine would let it be destroyed.");
+    } else if (lifecycleBefore.prevent_destroy !== true && lifecycleAfter.prevent_destroy === true) {
+      warn(item.address, "gets lifecycle.prevent_destroy back; the base let the engine destroy it.");
     }
     const attributes = [...new Set(item.changes.map((c) => topLevel(c.path)).filter((name) => !META_ARGUMENTS.has(name)))];
     if (!attributes.length) continue;
