@@ -231,6 +231,15 @@ describe("preflight", () => {
   });
 });
 
+describe("the versions in the plan output", () => {
+  it("names the Talos and Kubernetes versions, and whether they are the ones this release is tested with", () => {
+    const tested = run(["--plan"], {}, {});
+    expect(tested.log).toContainEqual(expect.stringMatching(/✓ config: .* \(cluster homelab; Talos v1\.12\.1, Kubernetes v1\.35\.0 \(the versions this release is tested with\)\)$/));
+    const other = run(["--plan"], { config: definition({ talos_version: "v1.11.0" }) }, {});
+    expect(other.log).toContainEqual(expect.stringMatching(/Talos v1\.11\.0, Kubernetes v1\.35\.0 \(this release is tested with Talos v1\.12\.1, Kubernetes v1\.35\.0\)\)$/));
+  });
+});
+
 describe("countStateResources", () => {
   it.each<[unknown, number]>([
     [{ format_version: "1.0" }, 0],

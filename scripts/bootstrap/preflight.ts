@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, formatIssue, loadConfig, type ClusterDefinition } from "../../config";
+import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/versions";
 import { engineErrors, findEngine, runEngine, type EngineBinary, type EngineRun } from "./engine-binary";
 import { ALLOW_DESTROY_ENV, configuredProviders, kubeconfigWrittenBy, PERSISTENT_AUTH, readLayers, readStack, type Layer, type StackJson } from "./layers";
 import { destroysPersistentAuth, type BootstrapOptions } from "./options";
@@ -109,7 +110,7 @@ export function runPreflight(input: PreflightInput, deps: PreflightDeps): Prefli
   let definition: ClusterDefinition | undefined;
   try {
     definition = deps.loadConfig(input.configDir);
-    ok("config", `${join(input.configDir, "cluster.yaml")} and nodes.yaml are valid (cluster ${definition.cluster.cluster_name})`);
+    ok("config", `${join(input.configDir, "cluster.yaml")} and nodes.yaml are valid (cluster ${definition.cluster.cluster_name}; ${describeVersions(definition.cluster)})`);
     for (const w of definition.warnings) deps.log(`      ${formatIssue(w, input.configDir)}`);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -406,4 +407,11 @@ export function realDeps(log: (line: string) => void): PreflightDeps {
     engine: runEngine,
     log,
   };
+}
+
+/** "Talos v1.12.1, Kubernetes v1.35.0 (the versions this release is tested with)", or which differ from them. */
+export function describeVersions(cluster: { readonly talos_version: string; readonly kubernetes_version: string }): string {
+  const versions = `Talos ${cluster.talos_version}, Kubernetes ${cluster.kubernetes_version}`;
+  if (cluster.talos_version === TESTED_TALOS_VERSION && cluster.kubernetes_version === TESTED_KUBERNETES_VERSION) return `${versions} (the versions this release is tested with)`;
+  return `${versions} (this release is tested with Talos ${TESTED_TALOS_VERSION}, Kubernetes ${TESTED_KUBERNETES_VERSION})`;
 }
