@@ -245,6 +245,9 @@ engine_phase() {
   engine_in "${dir}" apply -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${plan_file}" ||
     engine_failed "${layer}" "${action}" "${start}" apply
   record "${layer}" "${action}" "${done_result}" "${add}" "${change}" "${destroy}" "${start}"
+  if [[ "${action}" == apply && "${layer}" == 00-* ]]; then
+    ts deploy-key --engine "${ENGINE}" --dir "${dir}" || log "could not read the outputs of ${layer}"
+  fi
 }
 
 wait_api_phase() {

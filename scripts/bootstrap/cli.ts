@@ -15,10 +15,12 @@
 //   explain-failure --layer L --engine E --output F --config-dir D
 //   summary --run-dir R [--seconds S]
 //   wait-api --kubeconfig K          (BOOTSTRAP_API_TIMEOUT, BOOTSTRAP_API_INTERVAL)
+//   deploy-key --engine E --dir D    after layer 00 is applied: prints Flux's deploy key to add to the repository
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runEngine, type EngineBinary } from "./engine-binary";
+import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
 import type { Layer } from "./layers";
 import { destroysPersistentAuth, parseOptions, UsageError } from "./options";
@@ -131,6 +133,18 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const summary = summarizePlan(JSON.parse(show.stdout) as PlanJson);
     err(`  plan: ${describePlan(summary)}`);
     out(`${summary.add} ${summary.change} ${summary.destroy} ${summary.hasChanges ? 1 : 0}`);
+    return 0;
+  },
+
+  "deploy-key"(args) {
+    const { values } = flags(args, ["engine", "dir"]);
+    const output = runEngine({ path: need(values, "engine") } as EngineBinary, need(values, "dir"), ["output", "-json", "-no-color"], process.env);
+    if (output.status !== 0) {
+      err(output.stderr.trim());
+      return 1;
+    }
+    const notice = deployKeyNotice(output.stdout);
+    if (notice.length) err(["", ...notice.map((l) => `  ${l}`), ""].join("\n"));
     return 0;
   },
 
