@@ -2,7 +2,7 @@
 import type { ConfigIssue } from "./issues";
 import { contains, firstHost, intToIpv4, ipv4ToInt, isCanonicalCidr, isNetworkOrBroadcast, overlaps, parseCidr, type Ipv4Network } from "./ipv4";
 import { resolveNode } from "./resolve";
-import type { ClusterConfig, NodeConfig } from "./schema";
+import { vmDefaultsSchema, type ClusterConfig, type NodeConfig } from "./schema";
 
 /** Each node gets a /24 of the pod network (kube-controller-manager's default node-cidr-mask-size). */
 const NODE_POD_PREFIX = 24;
@@ -20,6 +20,9 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
     issues.push({ file, path, message, severity: "warning" });
   const nodes = maybeNodes.map((node, index) => ({ node, index })).filter((n): n is { node: NodeConfig; index: number } => !!n.node);
   const nodeRef = (i: number) => `nodes[${i}] (${maybeNodes[i]?.name})`;
+  // A node resolved against a cluster.yaml that may have only some valid keys: read only what they give.
+  const partlyResolved = (node: NodeConfig) =>
+    resolveNode({ proxmox_vm_defaults: vmDefaultsSchema.parse({}), ...cluster } as ClusterConfig, parseCidr(cluster.node_cidr ?? "0.0.0.0/0"), node);
 
   // Unique values across nodes.
   const uniqueKeys = ["name", "vm_id", "address", "mac_addr"] as const;
@@ -112,8 +115,7 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
   // Memory: the balloon floor cannot exceed a VM's memory (sizing as resolve.ts computes it).
   const balloon = cluster.proxmox_vm_advanced?.balloon ?? 0;
   nodes.forEach(({ node, index: i }) => {
-    // Only the sizing of the resolved node is read: the rest of the cluster may be missing here.
-    const memory = cluster.proxmox_vm_defaults ? resolveNode(cluster as ClusterConfig, parseCidr("0.0.0.0/0"), node).sizing.memory : undefined;
+    const memory = cluster.proxmox_vm_defaults ? partlyResolved(node).sizing.memory : undefined;
     if (memory !== undefined && balloon > memory) {
       error("cluster.yaml", ["proxmox_vm_advanced", "balloon"], `${balloon} MiB is more than the ${memory} MiB of memory of ${nodeRef(i)}`);
     }
@@ -132,8 +134,7 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
   const overlap = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
   const machine = cluster.proxmox_vm_advanced?.machine;
   nodes.forEach(({ node, index: i }) => {
-    // Only the host and the devices of the resolved node are read: the rest of the cluster may be missing here.
-    const { host, pciDevices } = resolveNode(cluster as ClusterConfig, nodeNet ?? parseCidr("0.0.0.0/0"), node);
+    const { host, pciDevices } = partlyResolved(node);
     pciDevices.forEach((device, j) => {
       const kind = device.id !== undefined ? "id" : "mapping";
       const value = device.id !== undefined ? pciAddress(device.id) : device.mapping!;
