@@ -238,8 +238,9 @@ class YamlFile {
       }
       return;
     }
-    // A union (a number also written as digits) reports "Invalid input": say what its first variant expects.
-    if (issue.code === "invalid_union" && issue.errors[0]?.[0]) issue = { ...issue.errors[0][0], path: issue.path } as z.core.$ZodIssue;
+    // A union without a message of its own (a number also written as digits) reports "Invalid input": say what
+    // its first variant expects.
+    if (issue.code === "invalid_union" && issue.message === "Invalid input" && issue.errors[0]?.[0]) issue = { ...issue.errors[0][0], path: issue.path } as z.core.$ZodIssue;
     const value = valueAt(raw, path);
     if (value === undefined && issue.code === "invalid_type") {
       this.add({ path, message: `required key is missing (${issue.expected})` });
