@@ -22,6 +22,6 @@ describe("generated from the zod schema", () => {
     const schema = JSON.parse(generatedFiles()["schema/cluster.schema.json"]);
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.repository_name).toBeDefined();
-    expect(schema.required).toEqual(expect.arrayContaining(["node_cidr", "cluster_api_addr", "talos_version", "proxmox_api_url"]));
+    expect(schema.required).toEqual(expect.arrayContaining(["node_cidr", "cluster_api_addr", "proxmox_api_url"]));
   });
 });

@@ -19,7 +19,7 @@ describe("Cilium in 01-infrastructure", () => {
   const release = resources(l01, "helm_release").cilium;
 
   it("is installed once the control plane is healthy, with Talos-appropriate values", () => {
-    expect(release).toMatchObject({ chart: "cilium", repository: "https://helm.cilium.io", version: "1.18.0", namespace: "kube-system" });
+    expect(release).toMatchObject({ chart: "cilium", repository: "https://helm.cilium.io", version: "1.19.3", namespace: "kube-system" });
     expect(release.depends_on).toEqual(["data.talos_cluster_health.homelab"]);
     expect(l01.data!.talos_cluster_health.homelab).toMatchObject({ skip_kubernetes_checks: true, depends_on: ["talos_cluster_kubeconfig.homelab"] });
     const values = parse(release.values[0]);
@@ -107,6 +107,7 @@ describe("02-services", () => {
 describe("03-configuration", () => {
   it("announces the LoadBalancer pool on layer 2", () => {
     expect(resources(l03, "kubernetes_manifest").cilium_lb_pool.manifest).toMatchObject({
+      apiVersion: "cilium.io/v2",
       kind: "CiliumLoadBalancerIPPool",
       spec: { blocks: [{ start: "192.168.10.200", stop: "192.168.10.220" }] },
     });

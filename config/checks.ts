@@ -3,6 +3,7 @@ import type { ConfigIssue } from "./issues";
 import { contains, ipv4ToInt, isNetworkOrBroadcast, overlaps } from "./ipv4";
 import { resolveNode, resolveSettings } from "./resolve";
 import type { ClusterConfig, NodeConfig } from "./schema";
+import { CILIUM_RELEASES, inRange, minorOf, TALOS_RELEASES } from "./versions";
 
 /**
  * Rules between keys and between files. `cluster` is undefined and `nodes` may have holes when the files have
@@ -40,7 +41,36 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
     }
   }
 
+  nodes.forEach(({ node, index: i }) => {
+    if (node.disk !== undefined && node.disk_selector !== undefined) {
+      error("nodes.yaml", ["nodes", i, "disk_selector"], `both disk (${node.disk}) and disk_selector are set; keep one: Talos installs to the disk path, or to the disk the selector finds`);
+    }
+  });
+
   if (!cluster) return issues;
+
+  // Versions that work together: Kubernetes on this Talos, Cilium on this Kubernetes.
+  const talos = TALOS_RELEASES[minorOf(cluster.talos_version)];
+  const kubernetes = cluster.kubernetes_version;
+  if (talos && !inRange(kubernetes, talos.kubernetes)) {
+    error("cluster.yaml", ["kubernetes_version"], `Talos ${cluster.talos_version} supports Kubernetes ${talos.kubernetes.min} to ${talos.kubernetes.max}, not ${kubernetes}`);
+  }
+  if (cluster.cluster_cni === "cilium") {
+    const cilium = CILIUM_RELEASES[minorOf(cluster.cilium_version)];
+    const known = Object.entries(CILIUM_RELEASES).map(([minor, r]) => `${minor} (Kubernetes ${r.kubernetes.min}-${r.kubernetes.max})`).join(", ");
+    if (!cilium) {
+      error("cluster.yaml", ["cilium_version"], `cilium ${cluster.cilium_version}: no documented Kubernetes range is known for Cilium ${minorOf(cluster.cilium_version)}; supported: ${known}`);
+    } else if (!inRange(kubernetes, cilium.kubernetes)) {
+      error("cluster.yaml", ["cilium_version"], `cilium ${cluster.cilium_version} is tested with Kubernetes ${cilium.kubernetes.min} to ${cilium.kubernetes.max} (Cilium's compatibility documentation), not kubernetes_version ${kubernetes}; supported: ${known}`);
+    }
+  }
+  if (cluster.proxmox_csi_enabled) {
+    nodes.forEach(({ node, index: i }) => {
+      for (const key of Object.keys(node.labels).filter((k) => k.startsWith("topology.kubernetes.io/"))) {
+        error("nodes.yaml", ["nodes", i, "labels", key], "the Proxmox CSI driver sets the topology.kubernetes.io/ labels (region = proxmox_region, zone = the Proxmox host); set proxmox_region instead, or proxmox_csi_enabled: false");
+      }
+    });
+  }
 
   // Addresses and networks.
   const settings = resolveSettings(cluster);

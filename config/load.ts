@@ -180,6 +180,12 @@ class YamlFile {
       }
       return;
     }
+    if (issue.code === "invalid_key") {
+      // A record key that fails its schema: report the key's own message, at the key.
+      const key = path[path.length - 1];
+      this.add({ path, message: `${issue.issues[0]?.message ?? issue.message}, got ${JSON.stringify(key)}` }, true);
+      return;
+    }
     const value = valueAt(raw, path);
     if (value === undefined && issue.code === "invalid_type") {
       this.add({ path, message: `required key is missing (${issue.expected})` });

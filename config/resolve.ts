@@ -125,8 +125,15 @@ export interface ResolvedNode {
   /** undefined: assigned by Proxmox. */
   readonly macAddress?: string;
   readonly mtu: number;
-  readonly installDisk: string;
+  /** Where Talos installs itself: disk, else disk_selector, else /dev/sda. */
+  readonly installDisk: { readonly path: string } | { readonly selector: NonNullable<NodeConfig["disk_selector"]> };
   readonly kernelModules: readonly string[];
+  readonly sysctls: Readonly<Record<string, string>>;
+  /** Extra names in the node's certificates. */
+  readonly certSans: readonly string[];
+  /** The node's own Kubernetes labels and taints ("[value:]Effect" by key). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: Readonly<Record<string, string>>;
   readonly image: {
     /** The node's own schematic; undefined: the cluster's, built from talos_extensions. */
     readonly schematicId?: string;
@@ -261,8 +268,12 @@ export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, no
     vmId: node.vm_id,
     macAddress: node.mac_addr,
     mtu: node.mtu,
-    installDisk: node.disk,
+    installDisk: node.disk === undefined && node.disk_selector ? { selector: node.disk_selector } : { path: node.disk ?? "/dev/sda" },
     kernelModules: node.kernel_modules,
+    sysctls: node.sysctls,
+    certSans: node.cert_sans,
+    labels: node.labels,
+    taints: node.taints,
     image: { schematicId: node.schematic_id, secureboot: node.secureboot },
     sizing: {
       cores: node.vm_cores ?? sizes.cores,

@@ -1,6 +1,7 @@
 // The one source of truth for cluster.yaml and nodes.yaml: types (z.infer), defaults, per-key docs (they
 // become the generated JSON Schema and the README's reference table). Cross-field rules live in checks.ts.
 import { z } from "zod";
+import { CILIUM_RELEASES, describeMinors, TALOS_RELEASES, type KubernetesRange } from "./versions";
 
 const dnsLabel = z
   .string()
@@ -8,6 +9,27 @@ const dnsLabel = z
 
 const semver = (what: string, example: string) =>
   z.string().regex(/^v\d+\.\d+\.\d+$/, `expected a ${what} version like "${example}" (with the leading v)`);
+
+// Only the Talos minors whose machine configurations Talos' own machinery judges in the engine tests.
+const supportedTalos = new RegExp(`^v(${Object.keys(TALOS_RELEASES).map((m) => m.replace(".", "\\.")).join("|")})\\.\\d+$`);
+const talosVersion = z
+  .string()
+  .regex(/^v\d+\.\d+\.\d+$/, { message: 'expected a Talos version like "v1.12.7" (with the leading v)', abort: true })
+  .regex(supportedTalos, `only Talos ${describeMinors(TALOS_RELEASES)} is supported: the machine configurations are checked with Talos' own machinery of each of these minors`);
+
+const ranges = (releases: Readonly<Record<string, { kubernetes: KubernetesRange }>>) =>
+  Object.entries(releases)
+    .map(([minor, { kubernetes }]) => `${minor}: ${kubernetes.min}-${kubernetes.max}`)
+    .join(", ");
+
+// Kubernetes label keys and values, and Talos' taint values ("[value:]Effect").
+const labelKey = z
+  .string()
+  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'expected a Kubernetes label key like "example.com/role" or "role"');
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, "expected a Kubernetes label value (at most 63 letters, digits, '-', '_', '.')");
+const taintValue = z
+  .string()
+  .regex(/^(([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?:)?(NoSchedule|PreferNoSchedule|NoExecute)$/, 'expected "[value:]Effect" with Effect NoSchedule, PreferNoSchedule or NoExecute, e.g. "gpu:NoSchedule"');
 
 const boundedInt = (min: number, minMessage: string, max: number, unit: string) =>
   z.number().int("expected a whole number").min(min, minMessage).max(max, `more than ${max} ${unit} is not a sane VM size`);
@@ -101,8 +123,12 @@ export const clusterSchema = z
     cluster_pod_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.42.0.0/16").describe("Pod network."),
     cluster_svc_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.43.0.0/16").describe("Service network."),
     cluster_cni: z.enum(["cilium", "flannel", "none"]).default("cilium").describe("CNI. With cilium, Talos' own CNI and kube-proxy are turned off (Cilium replaces them)."),
-    talos_version: semver("Talos", "v1.12.1").describe("Talos version to install, e.g. v1.12.1."),
-    kubernetes_version: semver("Kubernetes", "v1.35.0").describe("Kubernetes version, e.g. v1.35.0."),
+    talos_version: talosVersion
+      .default("v1.12.7")
+      .describe(`Talos version to install, ${describeMinors(TALOS_RELEASES)} (each checked by Talos' own machinery of that minor).`),
+    kubernetes_version: semver("Kubernetes", "v1.35.4")
+      .default("v1.35.4")
+      .describe(`Kubernetes version; one the Talos version supports (Talos ${ranges(TALOS_RELEASES)}).`),
     talos_extensions: z
       .array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9._-]+$/, 'expected an official extension like "siderolabs/qemu-guest-agent"'))
       .default(["siderolabs/qemu-guest-agent"])
@@ -146,7 +172,9 @@ export const clusterSchema = z
       .array(z.cidrv4("expected an IPv4 network in CIDR notation"))
       .default([])
       .describe("Networks besides node_cidr (your workstation's) allowed to reach the Kubernetes API and the Talos API through the firewall."),
-    cilium_version: chartVersion("cilium", "1.18.0"),
+    cilium_version: chartVersion("cilium", "1.19.3").describe(
+      `Helm chart version of cilium; its minor must be tested with kubernetes_version (Cilium ${ranges(CILIUM_RELEASES)}, from Cilium's compatibility documentation).`,
+    ),
     cilium_loadbalancer_mode: z.enum(["dsr", "snat"]).default("dsr").describe("How Cilium's load balancer forwards (cluster-template's key)."),
     cilium_loadbalancer_pool: z
       .strictObject({
@@ -207,7 +235,24 @@ export const nodeSchema = z
     name: dnsLabel.describe("Hostname of the node; also the VM name and the id of its resources."),
     address: z.ipv4("expected an IPv4 address").describe("Static IPv4 address, inside node_cidr."),
     controller: z.boolean().describe("true for a control-plane node, false for a worker."),
-    disk: z.string().regex(/^\/dev\/\S+$/, 'expected a device path like "/dev/sda"').default("/dev/sda").describe("Disk Talos installs to."),
+    disk: z
+      .string()
+      .regex(/^\/dev\/\S+$/, 'expected a device path like "/dev/sda"')
+      .optional()
+      .describe("Disk Talos installs to. @default /dev/sda, unless disk_selector is set"),
+    disk_selector: z
+      .strictObject({
+        size: z
+          .string()
+          .regex(/^(<=|>=|<|>|==)?\s*\d+(\.\d+)?\s*([KMGTP]i?B|B)?$/, 'expected a size with an optional comparison, e.g. ">= 100GB" or "64GiB"')
+          .optional()
+          .describe('Size, e.g. ">= 100GB".'),
+        model: z.string().min(1).optional().describe('Model, a glob, e.g. "QEMU HARDDISK*".'),
+        serial: z.string().min(1).optional().describe("Serial number, a glob."),
+      })
+      .refine((s) => Object.keys(s).length > 0, "give at least one of size, model, serial")
+      .optional()
+      .describe("Let Talos pick its install disk by size, model and/or serial (every given field must match) instead of a fixed disk path. @default the disk path"),
     mac_addr: mac.optional().describe("MAC address of the VM's NIC. @default assigned by Proxmox"),
     schematic_id: z
       .string()
@@ -225,6 +270,13 @@ export const nodeSchema = z
     vm_startup_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits after starting this VM before the next one."),
     vm_shutdown_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits for this VM to shut down."),
     kernel_modules: z.array(z.string().regex(/^[a-z0-9_-]+$/, "expected a kernel module name")).default([]).describe("Extra kernel modules Talos loads (the module must be in the image, e.g. through an extension)."),
+    sysctls: z
+      .record(z.string().regex(/^[a-z0-9_]+([./][a-z0-9_-]+)+$/, 'expected a kernel parameter like "vm.max_map_count"'), z.string({ error: 'expected the value as a string, e.g. "262144"' }))
+      .default({})
+      .describe('Kernel parameters Talos sets, e.g. {"vm.max_map_count": "262144"} (values as strings).'),
+    cert_sans: z.array(z.string().min(1)).default([]).describe("Extra names/addresses in this node's Talos API certificate, and on a controller in the Kubernetes API server certificate."),
+    labels: z.record(labelKey, labelValue).default({}).describe("Kubernetes labels of the node."),
+    taints: z.record(labelKey, taintValue).default({}).describe('Kubernetes taints of the node, key to "[value:]Effect", e.g. {"dedicated": "gpu:NoSchedule"}.'),
     proxmox_node: z.string().min(1).optional().describe("Proxmox host that runs this VM. @default cluster.yaml proxmox_node"),
     pci_devices: z
       .array(pciDeviceSchema)

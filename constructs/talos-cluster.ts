@@ -8,7 +8,7 @@ import { DataTalosMachineConfiguration, type DataTalosMachineConfigurationMachin
 import { MachineBootstrap } from "../.gen/providers/talos/machine-bootstrap";
 import { MachineConfigurationApply, type MachineConfigurationApplyClientConfiguration } from "../.gen/providers/talos/machine-configuration-apply";
 import { tfName } from "./names";
-import { machineConfigPatch, type TalosClusterNetwork, type TalosNodeSpec } from "./talos-machine-config";
+import { machineConfigPatches, type TalosClusterNetwork, type TalosNodeSpec } from "./talos-machine-config";
 
 export interface TalosClusterNode extends TalosNodeSpec {
   /** What must exist before the configuration is applied (the node's VM). */
@@ -61,7 +61,7 @@ export class TalosCluster extends Construct {
         kubernetesVersion: props.kubernetesVersion,
         docs: false,
         examples: false,
-        configPatches: [JSON.stringify(machineConfigPatch(node, props.network))],
+        configPatches: machineConfigPatches(node, props.network, props.talosVersion).map((patch) => JSON.stringify(patch)),
       });
       config.overrideLogicalId(name);
 

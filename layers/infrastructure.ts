@@ -124,9 +124,13 @@ function talosNode(cluster: ResolvedCluster, node: ResolvedNode): Omit<TalosClus
     macAddress: node.macAddress,
     mtu: node.mtu,
     kernelModules: node.kernelModules,
-    // The Proxmox CSI driver places volumes by these (region = Proxmox cluster, zone = Proxmox host).
-    nodeLabels: cluster.features.proxmoxCsi
-      ? { "topology.kubernetes.io/region": cluster.proxmox.region, "topology.kubernetes.io/zone": node.host }
-      : undefined,
+    sysctls: node.sysctls,
+    certSans: node.certSans,
+    nodeLabels: {
+      ...node.labels,
+      // The Proxmox CSI driver places volumes by these (region = Proxmox cluster, zone = Proxmox host).
+      ...(cluster.features.proxmoxCsi ? { "topology.kubernetes.io/region": cluster.proxmox.region, "topology.kubernetes.io/zone": node.host } : {}),
+    },
+    nodeTaints: node.taints,
   };
 }
