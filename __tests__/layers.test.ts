@@ -186,9 +186,9 @@ describe("01-infrastructure Talos configuration", () => {
       mtu: 1500,
       vip: { ip: "192.168.10.20" },
     });
-    // Talos 1.12 generates a HostnameConfig document: the static name goes there, not into machine.network.
-    expect(patch.machine.network.hostname).toBeUndefined();
-    expect(patchesOf(l01, "controlplane1")[1]).toEqual({ apiVersion: "v1alpha1", kind: "HostnameConfig", auto: "off", hostname: "controlplane1" });
+    expect(patch.machine.network.hostname).toBe("controlplane1");
+    // Talos 1.12 generates a HostnameConfig document that conflicts with a static hostname: deleted.
+    expect(patchesOf(l01, "controlplane1")[1]).toEqual({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
     expect(patch.machine.install.disk).toBe("/dev/sda");
     expect(patch.machine.features.kubePrism).toEqual({ enabled: true, port: 7445 });
     expect(patchOf(l01, "worker0").machine.network.interfaces[0].vip).toBeUndefined();

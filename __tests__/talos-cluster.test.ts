@@ -40,7 +40,8 @@ describe("TalosCluster", () => {
   it("writes one config patch per Talos document, as the Talos version expects them", () => {
     const patchesOf = (json: any) => json.data.talos_machine_configuration.cp0.config_patches.map((p: string) => JSON.parse(p));
     expect(patchesOf(json).map((p: any) => p.kind ?? "v1alpha1")).toEqual(["v1alpha1", "HostnameConfig"]);
-    expect(patchesOf(json)[1]).toMatchObject({ hostname: "cp0", auto: "off" });
+    expect(patchesOf(json)[0].machine.network.hostname).toBe("cp0");
+    expect(patchesOf(json)[1]).toEqual({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
     const v111 = synthCluster({ ...props, talosVersion: "v1.11.6" });
     expect(patchesOf(v111)).toHaveLength(1);
     expect(patchesOf(v111)[0].machine.network.hostname).toBe("cp0");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { machineConfigPatches, type HostnameConfigPatch, type TalosClusterNetwork, type TalosNodeSpec, type V1Alpha1Patch } from "../constructs/talos-machine-config";
+import { machineConfigPatches, type DeleteHostnameConfigPatch, type TalosClusterNetwork, type TalosNodeSpec, type V1Alpha1Patch } from "../constructs/talos-machine-config";
 
 const network: TalosClusterNetwork = {
   nodeCidr: "10.0.0.0/23",
@@ -34,17 +34,10 @@ describe("machineConfigPatches", () => {
     ["v1.11.6", false],
     ["v1.12.1", true],
     ["v1.13.0", true],
-  ])("Talos %s: the hostname in a HostnameConfig document (auto off): %s", (talos, document) => {
+  ])("Talos %s: the static hostname, and the generated HostnameConfig document deleted: %s", (talos, document) => {
     const patches = machineConfigPatches(node, network, talos);
-    expect(patches[0]).toHaveProperty("machine.network");
-    if (document) {
-      expect(patches).toHaveLength(2);
-      expect(patches[1]).toEqual({ apiVersion: "v1alpha1", kind: "HostnameConfig", auto: "off", hostname: "cp0" } satisfies HostnameConfigPatch);
-      expect((patches[0] as V1Alpha1Patch).machine.network.hostname).toBeUndefined();
-    } else {
-      expect(patches).toHaveLength(1);
-      expect((patches[0] as V1Alpha1Patch).machine.network.hostname).toBe("cp0");
-    }
+    expect((patches[0] as V1Alpha1Patch).machine.network.hostname).toBe("cp0");
+    expect(patches.slice(1)).toEqual(document ? [{ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" } satisfies DeleteHostnameConfigPatch] : []);
   });
 
   it("puts the VIP only on controllers, and not at all when cluster_api_vip is off", () => {

@@ -89,8 +89,7 @@ export interface MachinePatch {
     readonly image: string;
   };
   readonly network: {
-    /** Only before Talos 1.12; from 1.12 on the hostname is a HostnameConfig document. */
-    readonly hostname?: string;
+    readonly hostname: string;
     readonly nameservers: readonly string[];
     readonly interfaces: readonly NetworkInterface[];
   };
@@ -121,22 +120,25 @@ export interface V1Alpha1Patch {
   readonly cluster: ClusterPatch;
 }
 
-/** Talos 1.12+: the hostname document Talos generates with `auto: stable`; a static name turns `auto` off. */
-export interface HostnameConfigPatch {
+/**
+ * Talos 1.12+ generates a HostnameConfig document (`auto: stable`), which conflicts with the static
+ * `machine.network.hostname`; this patch removes it. (Setting the name in that document instead is what Talos
+ * 1.12 prefers, but the talos provider built for the engine tests, 0.8.0, embeds Talos 1.10's machinery, which
+ * cannot parse a HostnameConfig patch at all; a delete patch it parses.)
+ */
+export interface DeleteHostnameConfigPatch {
   readonly apiVersion: "v1alpha1";
   readonly kind: "HostnameConfig";
-  readonly auto: "off";
-  readonly hostname: string;
+  readonly $patch: "delete";
 }
 
-export type TalosConfigPatch = V1Alpha1Patch | HostnameConfigPatch;
+export type TalosConfigPatch = V1Alpha1Patch | DeleteHostnameConfigPatch;
 
 /**
  * The patches of one node's configuration for Talos `talosVersion`, one document each (the provider's
  * `config_patches` takes one patch per string; JSON is YAML).
  */
 export function machineConfigPatches(node: TalosNodeSpec, cluster: TalosClusterNetwork, talosVersion: string): TalosConfigPatch[] {
-  const hostnameDocument = talosHasHostnameConfig(talosVersion);
   const iface: NetworkInterface = {
     deviceSelector: node.macAddress ? { hardwareAddr: node.macAddress } : { physical: true },
     dhcp: false,
@@ -154,7 +156,7 @@ export function machineConfigPatches(node: TalosNodeSpec, cluster: TalosClusterN
   const nonEmpty = <T extends object>(value: T | undefined): T | undefined => (value && Object.keys(value).length > 0 ? value : undefined);
   const machine: MachinePatch = {
     install,
-    network: { ...(hostnameDocument ? {} : { hostname: node.name }), nameservers: [...cluster.dnsServers], interfaces: [iface] },
+    network: { hostname: node.name, nameservers: [...cluster.dnsServers], interfaces: [iface] },
     time: { servers: [...cluster.ntpServers] },
     kubelet: { nodeIP: { validSubnets: [cluster.nodeCidr] } },
     features: { kubePrism: { enabled: true, port: KUBEPRISM_PORT } },
@@ -177,6 +179,6 @@ export function machineConfigPatches(node: TalosNodeSpec, cluster: TalosClusterN
   };
 
   const patches: TalosConfigPatch[] = [{ machine, cluster: clusterPatch }];
-  if (hostnameDocument) patches.push({ apiVersion: "v1alpha1", kind: "HostnameConfig", auto: "off", hostname: node.name });
+  if (talosHasHostnameConfig(talosVersion)) patches.push({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
   return patches;
 }

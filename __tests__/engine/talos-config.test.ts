@@ -166,7 +166,7 @@ describe.each(minors)("Talos %s", (minor) => {
     expectAccepted(name, { cluster, nodes: config.nodes }, minor);
   });
 
-  it("rejects what Talos rejects: an unknown key; from 1.12 on, the static hostname in machine.network", () => {
+  it("rejects what Talos rejects: an unknown key; from 1.12 on, a static hostname beside the generated HostnameConfig", () => {
     const [, root] = examples[0];
     const base = casesOf(`${minor} negative`, { nodes: root.nodes.slice(0, 1), cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) } })[0];
     const withV1alpha1 = (edit: (patch: any) => void) => {
