@@ -45,10 +45,27 @@ describe("00-persistent-auth", () => {
     expect(resources(l00, "proxmox_acl").csi).toMatchObject({ path: "/", propagate: true });
   });
 
-  it("has no Proxmox provider or CSI resources when proxmox_csi_enabled is off", () => {
+  it("forgets the CSI resources without destroying them when proxmox_csi_enabled is off", () => {
     const { persistentAuth } = synth({ cluster: { proxmox_csi_enabled: false } });
     expect(Object.keys(persistentAuth.resource!).sort()).toEqual(["talos_machine_secrets", "tls_private_key", "tls_self_signed_cert"]);
     expect(persistentAuth.provider.proxmox).toBeUndefined();
+    expect(persistentAuth.removed).toEqual(
+      ["proxmox_virtual_environment_role", "proxmox_virtual_environment_user", "proxmox_user_token", "proxmox_acl"].map((type) => ({
+        from: `${type}.csi`,
+        lifecycle: { destroy: false },
+      })),
+    );
+    // Every block names a resource the layer creates when the feature is on.
+    for (const { from } of persistentAuth.removed!) expect(Object.keys(resources(l00, from.split(".")[0]))).toContain(from.split(".")[1]);
+    expect(l00.removed).toBeUndefined();
+  });
+
+  it("keeps the sealed-secrets keypair, unchanged, when sealed_secrets_enabled is off", () => {
+    const off = synth({ cluster: { sealed_secrets_enabled: false } });
+    for (const type of ["tls_private_key", "tls_self_signed_cert"]) expect(resources(off.persistentAuth, type)).toEqual(resources(l00, type));
+    expect(off.persistentAuth.removed).toBeUndefined();
+    expect(off.services.resource?.helm_release?.sealed_secrets).toBeUndefined();
+    expect(example.services.resource?.helm_release).toHaveProperty("sealed_secrets");
   });
 
   it.each([

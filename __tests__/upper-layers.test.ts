@@ -90,16 +90,18 @@ describe("02-services", () => {
     expect(resources(l02, "helm_release").flux).toMatchObject({ chart: "flux2", namespace: "flux-system", create_namespace: true, version: "2.15.0" });
   });
 
+  // Layer 00 never destroys by a toggle: the sealed-secrets keypair stays, the CSI token is only forgotten.
   it.each([
-    ["sealed_secrets_enabled", ["sealed_secrets"], "tls_private_key"],
-    ["proxmox_csi_enabled", ["proxmox_csi"], "proxmox_user_token"],
-    ["flux_enabled", ["flux"], undefined],
-  ])("%s: false removes exactly its part, in every layer", (toggle, releases, layer00Type) => {
+    ["sealed_secrets_enabled", ["sealed_secrets"], 0],
+    ["proxmox_csi_enabled", ["proxmox_csi"], 4],
+    ["flux_enabled", ["flux"], 0],
+  ])("%s: false removes exactly its part, in every layer", (toggle, releases, layer00Forgotten) => {
     const { persistentAuth, services, infrastructure } = synth({ cluster: { [toggle]: false } });
     const remaining = Object.keys(resources(services, "helm_release")).sort();
     expect(remaining).toEqual(["flux", "proxmox_csi", "sealed_secrets"].filter((r) => !releases.includes(r)));
-    if (layer00Type) expect(persistentAuth.resource![layer00Type]).toBeUndefined();
-    expect(Object.keys(persistentAuth.resource!).length).toBe(Object.keys(example.persistentAuth.resource!).length - (toggle === "sealed_secrets_enabled" ? 2 : toggle === "proxmox_csi_enabled" ? 4 : 0));
+    const count = (stack: typeof persistentAuth) => Object.values(stack.resource!).reduce((n, byName) => n + Object.keys(byName).length, 0);
+    expect(count(persistentAuth)).toBe(count(example.persistentAuth) - layer00Forgotten);
+    expect(persistentAuth.removed?.length ?? 0).toBe(layer00Forgotten);
     if (toggle === "proxmox_csi_enabled") expect(patchOf(infrastructure, "worker0").machine.nodeLabels).toBeUndefined();
   });
 });

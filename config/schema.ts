@@ -156,7 +156,7 @@ export const clusterSchema = z
     proxmox_csi_enabled: z
       .boolean()
       .default(true)
-      .describe("Proxmox CSI driver: its Proxmox role, user, API token and ACL in layer 00, the driver and a StorageClass in layer 02."),
+      .describe("Proxmox CSI driver: its Proxmox role, user, API token and ACL in layer 00, the driver and a StorageClass in layer 02. Turned off, layer 00 forgets the token without deleting it from Proxmox."),
     proxmox_csi_storage: z.string().min(1).optional().describe("Proxmox storage the CSI driver creates volumes on. @default proxmox_disk_storage"),
     proxmox_csi_version: chartVersion("proxmox-csi-plugin", "0.3.5"),
     proxmox_region: z
@@ -186,7 +186,7 @@ export const clusterSchema = z
     sealed_secrets_enabled: z
       .boolean()
       .default(true)
-      .describe("sealed-secrets: its keypair in layer 00 (so secrets sealed before a rebuild still decrypt), the controller in layer 02."),
+      .describe("sealed-secrets: the controller in layer 02, started with the keypair of layer 00 (so secrets sealed before a rebuild still decrypt). Layer 00 keeps the keypair when this is off, so turning it on again finds the same key."),
     sealed_secrets_version: chartVersion("sealed-secrets", "2.17.1"),
     flux_enabled: z.boolean().default(true).describe("Flux controllers in layer 02; with repository_name, layer 03 syncs the repository."),
     flux_version: chartVersion("flux2 (fluxcd-community)", "2.15.0"),

@@ -1,4 +1,5 @@
 import type { Construct } from "constructs";
+import { forgetWithoutDestroying } from "../constructs/forget-without-destroying";
 import { ProxmoxCsiToken } from "../constructs/proxmox-csi-token";
 import { proxmoxProvider, talosProvider, tlsProvider } from "../constructs/providers";
 import { SealedSecretsKey } from "../constructs/sealed-secrets-key";
@@ -15,7 +16,8 @@ export interface PersistentAuthLayerProps extends LayerProps {
 export class PersistentAuthLayer extends LayerStack {
   readonly talosSecrets: TalosSecrets;
   readonly csiToken?: ProxmoxCsiToken;
-  readonly sealedSecretsKey?: SealedSecretsKey;
+  /** Always present: kept while sealed-secrets is off. */
+  readonly sealedSecretsKey: SealedSecretsKey;
 
   constructor(scope: Construct, name: LayerName, props: PersistentAuthLayerProps) {
     super(scope, name, props);
@@ -24,14 +26,18 @@ export class PersistentAuthLayer extends LayerStack {
     talosProvider(this, cluster.talos.imageFactoryUrl);
     this.talosSecrets = new TalosSecrets(this, "TalosSecrets", { talosVersion: cluster.talos.version, allowDestroy });
 
-    if (cluster.features.sealedSecrets) {
-      tlsProvider(this);
-      this.sealedSecretsKey = new SealedSecretsKey(this, "SealedSecretsKey", { allowDestroy });
-    }
+    // Kept whether sealed-secrets is on or off (it is local and cheap): switching the controller off and on
+    // again must find the same key, or every secret sealed in git is lost.
+    tlsProvider(this);
+    this.sealedSecretsKey = new SealedSecretsKey(this, "SealedSecretsKey", { allowDestroy });
 
     if (cluster.features.proxmoxCsi) {
       proxmoxProvider(this, cluster.proxmox);
       this.csiToken = new ProxmoxCsiToken(this, "ProxmoxCsiToken", { clusterName: cluster.name, allowDestroy });
+    } else {
+      // The token is created in Proxmox, so it cannot be kept without Proxmox access; switched off, the state
+      // forgets it and Proxmox keeps it.
+      forgetWithoutDestroying(this, ProxmoxCsiToken.ADDRESSES);
     }
   }
 }

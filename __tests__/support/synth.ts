@@ -20,6 +20,7 @@ export type StackJson = {
   resource?: Record<string, Record<string, Record<string, unknown>>>;
   data?: Record<string, Record<string, Record<string, unknown>>>;
   output?: Record<string, { value: unknown; sensitive?: boolean }>;
+  removed?: Array<{ from: string; lifecycle: { destroy: boolean } }>;
 };
 
 export interface Synthesized {
