@@ -185,6 +185,42 @@ describe("01-infrastructure Talos images", () => {
   });
 });
 
+describe("01-infrastructure day-2 lifecycle", () => {
+  const vms = resources(l01, "proxmox_virtual_environment_vm");
+
+  it("never restarts a VM by itself after an update: a pending change is rolled out node by node", () => {
+    for (const vm of Object.values(vms)) expect(vm.reboot_after_update).toBe(false);
+  });
+
+  it("migrates a VM to a new host (proxmox_node, or one HA moved it to) instead of replacing it", () => {
+    for (const vm of Object.values(vms)) expect(vm.migrate).toBe(true);
+    const moved = synth({ nodes: (n) => n.map((node) => (node.name === "worker1" ? { ...node, proxmox_node: "pve2" } : node)) });
+    const worker1 = resources(moved.infrastructure, "proxmox_virtual_environment_vm").worker1;
+    expect(worker1).toMatchObject({ node_name: "pve2", migrate: true, vm_id: 1032 });
+    expect(worker1.cdrom.file_id).toBe("${proxmox_download_file.talos_a21512b3_on_pve2.id}");
+  });
+
+  it("keeps each CD-ROM on its ISO, and downloads a new ISO before the old one goes", () => {
+    for (const vm of Object.values(vms)) {
+      expect(vm.lifecycle?.ignore_changes ?? []).not.toContain("cdrom");
+      expect(vm.cdrom.file_id).toBe("${proxmox_download_file.talos_a21512b3_on_pve.id}");
+    }
+    expect(resources(l01, "proxmox_download_file").talos_a21512b3_on_pve.lifecycle).toEqual({ create_before_destroy: true });
+    const upgraded = synth({ cluster: { talos_version: "v1.12.2" } });
+    const iso = resources(upgraded.infrastructure, "proxmox_download_file").talos_a21512b3_on_pve;
+    expect(iso.file_name).toBe("talos-v1.12.2-a21512b3-nocloud-amd64.iso");
+    expect(iso.lifecycle).toEqual({ create_before_destroy: true });
+  });
+
+  it("applies a node's configuration again when its VM is replaced, not when it is only changed", () => {
+    const applies = resources(l01, "talos_machine_configuration_apply");
+    for (const [name, apply] of Object.entries(applies)) {
+      expect(apply.lifecycle.replace_triggered_by).toEqual([`proxmox_virtual_environment_vm.${name}.id`]);
+      expect(vms[name]).toBeDefined();
+    }
+  });
+});
+
 describe("01-infrastructure Talos configuration", () => {
   it("configures each node as its role, with a static address, and applies it after its VM exists", () => {
     const configs = l01.data!.talos_machine_configuration;

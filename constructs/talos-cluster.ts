@@ -1,5 +1,5 @@
 import * as sensitiveFile from "@cdktf/provider-local/lib/sensitive-file";
-import type { ITerraformDependable } from "cdktf";
+import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterKubeconfig } from "../.gen/providers/talos/cluster-kubeconfig";
 import { DataTalosClientConfiguration } from "../.gen/providers/talos/data-talos-client-configuration";
@@ -11,8 +11,11 @@ import { tfName } from "./names";
 import { machineConfigPatches, type TalosClusterNetwork, type TalosNodeSpec } from "./talos-machine-config";
 
 export interface TalosClusterNode extends TalosNodeSpec {
-  /** What must exist before the configuration is applied (the node's VM). */
-  readonly dependsOn: readonly ITerraformDependable[];
+  /**
+   * The node's machine (its VM): the configuration is applied once it exists, and applied again whenever it
+   * is replaced (a new VM boots into maintenance mode and knows nothing of its old configuration).
+   */
+  readonly machine: TerraformResource;
 }
 
 export interface TalosClusterProps {
@@ -70,7 +73,9 @@ export class TalosCluster extends Construct {
         endpoint: node.address,
         clientConfiguration: props.clientConfiguration,
         machineConfigurationInput: config.machineConfiguration,
-        dependsOn: [...node.dependsOn],
+        dependsOn: [node.machine],
+        // The id, not the whole resource: an in-place change of the VM (memory, cores) needs no new apply.
+        lifecycle: { replaceTriggeredBy: [`${node.machine.terraformResourceType}.${node.machine.friendlyUniqueId}.id`] },
       });
       apply.overrideLogicalId(name);
       applies.set(node.name, apply);

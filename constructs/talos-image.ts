@@ -66,6 +66,9 @@ export class TalosImage extends Construct {
         fileName: `talos-${talosVersion}-${schematicLabel}-nocloud-amd64${secureboot ? "-secureboot" : ""}.iso`,
         // Layer 01 is rebuilt freely: adopt an ISO a previous state left behind instead of failing.
         overwriteUnmanaged: true,
+        // A new version or schematic downloads its ISO before the old one goes, and the VMs' CD-ROMs move to it
+        // in between (they depend on it).
+        lifecycle: { createBeforeDestroy: true },
       });
       iso.overrideLogicalId(tfName(`talos_${this.name}_on_${place}`));
       this.isos.set(place, iso);

@@ -42,7 +42,7 @@ export class InfrastructureLayer extends LayerStack {
     const talosNodes: TalosClusterNode[] = cluster.nodes.map((node) => {
       const vm = new TalosNodeVm(this, `Vm-${node.name}`, vmProps(cluster, node, images.isoOn(node.host, node.image)));
       vms.set(node.name, vm);
-      return { ...talosNode(cluster, node), installImage: images.image(node.image).installerImage, dependsOn: [vm.resource] };
+      return { ...talosNode(cluster, node), installImage: images.image(node.image).installerImage, machine: vm.resource };
     });
     this.vms = vms;
     if (cluster.workloads) addWorkloads(this, cluster.workloads, cluster.nodes);
@@ -115,7 +115,7 @@ function talosNetwork(cluster: ResolvedCluster): TalosClusterNetwork {
   };
 }
 
-function talosNode(cluster: ResolvedCluster, node: ResolvedNode): Omit<TalosClusterNode, "installImage" | "dependsOn"> {
+function talosNode(cluster: ResolvedCluster, node: ResolvedNode): Omit<TalosClusterNode, "installImage" | "machine"> {
   return {
     name: node.name,
     address: node.address,
