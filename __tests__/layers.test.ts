@@ -212,6 +212,18 @@ describe("01-infrastructure day-2 lifecycle", () => {
     expect(iso.lifecycle).toEqual({ create_before_destroy: true });
   });
 
+  it("exports each node's address, role and installer image without tag for ./bootstrap.sh upgrade", () => {
+    const value = (l01.output!.talos_nodes as { value: Array<Record<string, unknown>> }).value;
+    expect(value.map((n) => n.name)).toEqual(["controlplane0", "controlplane1", "controlplane2", "worker0", "worker1"]);
+    expect(value[3]).toEqual({
+      name: "worker0",
+      address: "192.168.10.31",
+      controller: false,
+      installer: '${replace(data.talos_image_factory_urls.talos_a21512b3.urls.installer, "/:[^:/]+$/", "")}',
+    });
+    expect(l01.output!.talos_nodes.sensitive).toBeUndefined();
+  });
+
   it("applies a node's configuration again when its VM is replaced, not when it is only changed", () => {
     const applies = resources(l01, "talos_machine_configuration_apply");
     for (const [name, apply] of Object.entries(applies)) {

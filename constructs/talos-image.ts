@@ -1,3 +1,4 @@
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { DownloadFile } from "../.gen/providers/proxmox/download-file";
 import { DataTalosImageFactoryUrls } from "../.gen/providers/talos/data-talos-image-factory-urls";
@@ -49,6 +50,14 @@ export class TalosImage extends Construct {
   /** The installer image Talos installs to disk (`machine.install.image`). */
   get installerImage(): string {
     return this.props.secureboot ? this.urls.urls.installerSecureboot : this.urls.urls.installer;
+  }
+
+  /**
+   * The installer image without its tag (`<factory>/<platform>-installer/<schematic id>`): `talosctl upgrade`
+   * takes it with the new version as tag.
+   */
+  get installerRepository(): string {
+    return Fn.replace(this.installerImage, "/:[^:/]+$/", "");
   }
 
   /** The ISO as seen from a Proxmox host, as a volume id for the VM's CD-ROM; downloaded once per datastore. */

@@ -1,3 +1,4 @@
+import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { ResolvedCluster, ResolvedNode } from "../config";
 import { Cilium } from "../constructs/cilium";
@@ -46,6 +47,16 @@ export class InfrastructureLayer extends LayerStack {
     });
     this.vms = vms;
     if (cluster.workloads) addWorkloads(this, cluster.workloads, cluster.nodes);
+    // What `./bootstrap.sh upgrade` needs of each node, read with `tofu output -json talos_nodes` (no secret).
+    new TerraformOutput(this, "talos_nodes", {
+      value: cluster.nodes.map((node) => ({
+        name: node.name,
+        address: node.address,
+        controller: node.controller,
+        installer: images.image(node.image).installerRepository,
+      })),
+      description: "Each node's name, Talos API address, role and installer image without tag, for rolling upgrades.",
+    });
 
     const secrets = props.persistentAuth.talosSecrets;
     this.talos = new TalosCluster(this, "Talos", {
