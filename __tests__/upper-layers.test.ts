@@ -151,6 +151,34 @@ describe("03-configuration", () => {
     expect(resources(l01, "proxmox_virtual_environment_vm").worker0.network_device[0].firewall).toBe(false);
   });
 
+  it("lets through what Cilium's native routing needs: pods, webhooks, NodePorts, LoadBalancer addresses", () => {
+    const { configuration } = synth({ cluster: { proxmox_firewall_enabled: true } });
+    for (const node of ["controlplane0", "worker0"]) {
+      const rules = resources(configuration, "proxmox_virtual_environment_firewall_rules")[node].rule as Array<Record<string, unknown>>;
+      const accepts = (match: Record<string, unknown>) => rules.some((r) => r.type === "in" && r.action === "ACCEPT" && Object.entries(match).every(([k, v]) => r[k] === v));
+      // Pod-to-pod across nodes keeps the pod source address, on any port and protocol.
+      expect(rules).toContainEqual(expect.objectContaining({ source: "10.42.0.0/16", action: "ACCEPT" }));
+      expect(rules.find((r) => r.source === "10.42.0.0/16")).not.toHaveProperty("dport");
+      expect(rules.find((r) => r.source === "10.42.0.0/16")).not.toHaveProperty("proto");
+      // The API server calls webhooks in pods from its node address.
+      expect(accepts({ source: "192.168.10.0/24", proto: "tcp", dport: "443,4443,8443,9443" })).toBe(true);
+      // NodePorts and the announced LoadBalancer addresses, from anywhere.
+      for (const proto of ["tcp", "udp"]) {
+        const nodePort = rules.find((r) => r.dport === "30000:32767" && r.proto === proto);
+        expect(nodePort).toMatchObject({ type: "in", action: "ACCEPT" });
+        expect(nodePort).not.toHaveProperty("source");
+      }
+      const lb = rules.find((r) => r.dest === "192.168.10.200-192.168.10.220");
+      expect(lb).toMatchObject({ type: "in", action: "ACCEPT" });
+      expect(lb).not.toHaveProperty("source");
+      expect(lb).not.toHaveProperty("dport");
+    }
+    const withoutPool = synth({ cluster: { proxmox_firewall_enabled: true, cilium_loadbalancer_pool: undefined, cluster_pod_cidr: "10.50.0.0/16" } });
+    const rules = resources(withoutPool.configuration, "proxmox_virtual_environment_firewall_rules").worker0.rule as Array<Record<string, unknown>>;
+    expect(rules.filter((r) => r.dest !== undefined)).toEqual([]);
+    expect(rules.map((r) => r.source)).toContain("10.50.0.0/16");
+  });
+
   it("makes the VMs marked vm_ha Proxmox HA resources, by their VM id from layer 01", () => {
     const { configuration } = synth({ nodes: (n) => n.map((node) => (node.controller ? { ...node, vm_ha: true } : node)) });
     const ha = resources(configuration, "proxmox_haresource");

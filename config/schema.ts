@@ -167,7 +167,7 @@ export const clusterSchema = z
     proxmox_firewall_enabled: z
       .boolean()
       .default(false)
-      .describe("Layer 03 enables the Proxmox firewall on every VM: Talos, Kubernetes and Cilium ports between nodes, the API and Talos API from node_cidr, everything else dropped. Needs the datacenter firewall on."),
+      .describe("Layer 03 enables the Proxmox firewall on every VM: Talos, Kubernetes, Cilium and webhook ports between nodes, the API and Talos API from node_cidr, pod traffic from cluster_pod_cidr (Cilium routes natively), NodePorts and the cilium_loadbalancer_pool addresses from anywhere, everything else dropped. Needs the datacenter firewall on."),
     proxmox_firewall_allow_from: z
       .array(z.cidrv4("expected an IPv4 network in CIDR notation"))
       .default([])
