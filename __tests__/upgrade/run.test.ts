@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatUpgradePlan, planRemoval, planUpgrade, type UpgradeNode } from "../../scripts/upgrade/plan";
+import { UNKNOWN_INSTALLER } from "../../scripts/upgrade/nodes";
 import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../../scripts/upgrade/run";
 import { TalosctlCli, tagIn } from "../../scripts/upgrade/talosctl";
 
@@ -162,6 +163,15 @@ describe("upgradePreflight", () => {
     const problems = upgradePreflight(fake.talosctl, TARGET);
     expect(problems).toHaveLength(expected.length);
     expected.forEach((re, i) => expect(problems[i]).toMatch(re));
+  });
+
+  it("reports nodes whose installer image layer 01 has not recorded, beside the talosctl problem", () => {
+    const nodes = [...NODES.slice(0, 2), { ...NODES[2], installer: UNKNOWN_INSTALLER }];
+    const fake = standIn({ client: "v1.11.0" });
+    expect(upgradePreflight(fake.talosctl, TARGET, nodes)).toEqual([
+      "layer 01 has recorded no installer image for controlplane1; apply layer 01 first (./bootstrap.sh)",
+      expect.stringMatching(/^talosctl v1\.11\.0 is older/),
+    ]);
   });
 
   it("reports a missing talosctl", () => {

@@ -2,6 +2,7 @@
 // before it is back at the target version and the cluster is healthy. The first failure stops the run; a
 // rerun asks every node its version again and resumes with the first that is not at the target.
 import { compareVersions, formatUpgradePlan, planUpgrade, type UpgradeNode, type UpgradeStep, type UpgradeTarget } from "./plan";
+import { UNKNOWN_INSTALLER } from "./nodes";
 import { TalosctlError, type Talosctl } from "./talosctl";
 
 export interface UpgradeRunOptions {
@@ -24,20 +25,26 @@ export interface UpgradeResult {
   readonly failed?: { readonly step: UpgradeStep; readonly error: string };
 }
 
-/** Every problem that stops an upgrade before it starts: talosctl missing, or older than the target. */
-export function upgradePreflight(talosctl: Talosctl, target: UpgradeTarget): string[] {
+/**
+ * Every problem that stops an upgrade before it starts: talosctl missing or older than the target, a node
+ * whose installer image layer 01 has not recorded.
+ */
+export function upgradePreflight(talosctl: Talosctl, target: UpgradeTarget, nodes: readonly UpgradeNode[] = []): string[] {
+  const problems: string[] = [];
+  const unknown = nodes.filter((n) => n.installer === UNKNOWN_INSTALLER).map((n) => n.name);
+  if (unknown.length) problems.push(`layer 01 has recorded no installer image for ${unknown.join(", ")}; apply layer 01 first (./bootstrap.sh)`);
   let client: string;
   try {
     client = talosctl.clientVersion();
   } catch (e) {
-    return [`talosctl is not usable (${(e as Error).message}); install talosctl ${target.talosVersion} or newer`];
+    return [...problems, `talosctl is not usable (${(e as Error).message}); install talosctl ${target.talosVersion} or newer`];
   }
   // talosctl drives upgrades to versions up to its own; an older client may not know the target's API.
   const minor = (v: string) => v.replace(/^v?(\d+\.\d+).*$/, "$1");
   if (compareVersions(`${minor(client)}.0`, `${minor(target.talosVersion)}.0`) < 0) {
-    return [`talosctl ${client} is older than the target Talos ${target.talosVersion}; install talosctl ${minor(target.talosVersion)} or newer`];
+    problems.push(`talosctl ${client} is older than the target Talos ${target.talosVersion}; install talosctl ${minor(target.talosVersion)} or newer`);
   }
-  return [];
+  return problems;
 }
 
 /** Each node's running Talos version (nodes that do not answer are left out, so they are upgraded). */
