@@ -303,6 +303,12 @@ describe("bad input is reported at its file, line and column with a message that
       issues: ["cluster.yaml:11:11 proxmox_vm_defaults.memory: Talos needs at least 2048 MiB of memory, got 1024"],
     },
 
+    {
+      name: "state_encryption_migrate without state_encryption",
+      sources: edited((c) => ((c.cluster as Record<string, unknown>).state_encryption_migrate = true)),
+      issues: ["cluster.yaml:13:27 state_encryption_migrate: migrates existing state to encryption, which is off; set state_encryption: true as well"],
+    },
+
     // Formats.
     {
       name: "talos_version without the leading v",

@@ -354,6 +354,20 @@ describe("state encryption", () => {
       expect(stack.variable.state_passphrase.default).toBeUndefined();
     }
   });
+
+  it("with state_encryption_migrate also reads unencrypted state and plans, not enforced, in every layer", () => {
+    const { persistentAuth, infrastructure, services, configuration } = synth({ cluster: { state_encryption: true, state_encryption_migrate: true } });
+    const fallback = { method: "method.unencrypted.migrate" };
+    for (const stack of [persistentAuth, infrastructure, services, configuration] as any[]) {
+      expect(stack.terraform.encryption).toEqual({
+        key_provider: { pbkdf2: { state: { passphrase: "${var.state_passphrase}" } } },
+        method: { aes_gcm: { state: { keys: "${key_provider.pbkdf2.state}" } }, unencrypted: { migrate: {} } },
+        state: { method: "method.aes_gcm.state", enforced: false, fallback },
+        plan: { method: "method.aes_gcm.state", enforced: false, fallback },
+        remote_state_data_sources: { default: { method: "method.aes_gcm.state", fallback } },
+      });
+    }
+  });
 });
 
 describe("providers and secrets", () => {

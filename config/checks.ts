@@ -84,6 +84,10 @@ export function crossFieldIssues(cluster: ClusterConfig | undefined, maybeNodes:
     }
   });
 
+  if (cluster.state_encryption_migrate && !cluster.state_encryption) {
+    error("cluster.yaml", ["state_encryption_migrate"], "migrates existing state to encryption, which is off; set state_encryption: true as well");
+  }
+
   const api = cluster.cluster_api_addr;
   if (cluster.cluster_api_vip && !contains(nodeNet, api)) {
     error("cluster.yaml", ["cluster_api_addr"], `${api} is outside node_cidr ${cluster.node_cidr}; a Talos VIP must be in the nodes' network (or set cluster_api_vip: false for an external load balancer)`);

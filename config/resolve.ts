@@ -108,6 +108,8 @@ export interface ResolvedSettings {
     readonly backend: StateBackendConfig;
     /** OpenTofu state encryption on every layer. */
     readonly encrypted: boolean;
+    /** Still read unencrypted state and plans (state_encryption_migrate). */
+    readonly migrateFromPlaintext: boolean;
   };
 }
 
@@ -231,7 +233,7 @@ export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
       },
     },
     features: resolveFeatures(cluster),
-    state: { backend: cluster.state_backend, encrypted: cluster.state_encryption },
+    state: { backend: cluster.state_backend, encrypted: cluster.state_encryption, migrateFromPlaintext: cluster.state_encryption && cluster.state_encryption_migrate },
   };
 }
 

@@ -206,6 +206,10 @@ export const clusterSchema = z
       .boolean()
       .default(false)
       .describe("Encrypt every layer's state and plans at rest (OpenTofu only: pbkdf2 + AES-GCM). The passphrase comes from TF_VAR_state_passphrase in the environment."),
+    state_encryption_migrate: z
+      .boolean()
+      .default(false)
+      .describe("With state_encryption: also read state and plans that are not encrypted yet (OpenTofu's unencrypted fallback), to turn encryption on for existing state. Apply every layer once with it, then remove it: without it, unencrypted state is refused."),
   })
   .describe("cluster.yaml: cluster-wide settings.");
 
