@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { TalosCluster, type TalosClusterNode, type TalosClusterProps } from "../constructs/talos-cluster";
 
 const node = (name: string, address: string, controller: boolean): TalosClusterNode => ({
-  name, address, controller, installDisk: { path: "/dev/sda" }, installImage: "factory.talos.dev/installer/x:v1.12.1", mtu: 1500, kernelModules: [], dependsOn: [],
+  name, address, controller, installDisk: { path: "/dev/sda" }, installImage: "factory.talos.dev/installer/x:v1.12.1", mtu: 1500, kernelModules: [],
 });
 
 const props: TalosClusterProps = {

@@ -14,8 +14,9 @@ export interface TalosClusterNode extends TalosNodeSpec {
   /**
    * The node's machine (its VM): the configuration is applied once it exists, and applied again whenever it
    * is replaced (a new VM boots into maintenance mode and knows nothing of its old configuration).
+   * @default - a machine outside this stack: applied as soon as the node answers
    */
-  readonly machine: TerraformResource;
+  readonly machine?: TerraformResource;
 }
 
 export interface TalosClusterProps {
@@ -73,9 +74,9 @@ export class TalosCluster extends Construct {
         endpoint: node.address,
         clientConfiguration: props.clientConfiguration,
         machineConfigurationInput: config.machineConfiguration,
-        dependsOn: [node.machine],
+        dependsOn: node.machine && [node.machine],
         // The id, not the whole resource: an in-place change of the VM (memory, cores) needs no new apply.
-        lifecycle: { replaceTriggeredBy: [`${node.machine.terraformResourceType}.${node.machine.friendlyUniqueId}.id`] },
+        lifecycle: node.machine && { replaceTriggeredBy: [`${node.machine.terraformResourceType}.${node.machine.friendlyUniqueId}.id`] },
       });
       apply.overrideLogicalId(name);
       applies.set(node.name, apply);
