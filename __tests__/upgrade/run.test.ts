@@ -50,11 +50,11 @@ function standIn(world: Partial<World> = {}) {
 /** The calls that change something, as "verb address-or-version". */
 const actions = (calls: string[][]) =>
   calls.filter((c) => c[0] !== "version").map((c) => `${c[0]} ${(c.find((a) => a.startsWith("--to=")) ?? c.find((a) => a.startsWith("--nodes=")) ?? "").replace(/^--\w+=/, "")}`);
-const noSleep = () => {};
-const run = (talosctl: TalosctlCli, log: string[] = []) => runUpgrade({ nodes: NODES, target: TARGET, talosctl, log: (l) => log.push(l), sleep: noSleep, pollIntervalMs: 1, rejoinTimeoutMs: 10 });
+const noSleep = async () => {};
+const run = (talosctl: TalosctlCli, log: string[] = []) => runUpgrade({ nodes: NODES, target: TARGET, talosctl, log: (l) => log.push(l), sleep: noSleep, pollIntervalMs: 5, rejoinTimeoutMs: 20 });
 
 describe("planUpgrade", () => {
-  it("upgrades controllers one at a time first, then workers, each to its own schematic's installer, Kubernetes last", () => {
+  it("upgrades controllers one at a time first, then workers, each to its own schematic's installer, Kubernetes last", async () => {
     const steps = planUpgrade(NODES, TARGET);
     expect(steps.map((s) => (s.kind === "talos" ? `${s.node.name} ${s.image}` : `kubernetes ${s.to} via ${s.via.name}`))).toEqual([
       `controlplane0 ${FACTORY}/a215:v1.12.2`,
@@ -66,22 +66,22 @@ describe("planUpgrade", () => {
     ]);
   });
 
-  it("leaves out nodes already at the target", () => {
+  it("leaves out nodes already at the target", async () => {
     const running = new Map([["controlplane0", "v1.12.2"], ["worker0", "v1.12.2"], ["gpu0", "v1.12.1"]]);
     const steps = planUpgrade(NODES, TARGET, running);
     expect(steps.map((s) => (s.kind === "talos" ? s.node.name : s.kind))).toEqual(["controlplane1", "controlplane2", "gpu0", "kubernetes"]);
     expect(formatUpgradePlan(steps, ["controlplane0", "worker0"])).toMatch(/^1\. +talos +controlplane1 .*\n(.*\n){3}already at the target Talos version, skipped: controlplane0, worker0$/);
   });
 
-  it("refuses a cluster without controllers", () => {
+  it("refuses a cluster without controllers", async () => {
     expect(() => planUpgrade(NODES.filter((n) => !n.controller), TARGET)).toThrow(/no controller/);
   });
 });
 
 describe("runUpgrade against the stand-in talosctl", () => {
-  it("upgrades node by node, each only after the one before is back at the target and the cluster is healthy", () => {
+  it("upgrades node by node, each only after the one before is back at the target and the cluster is healthy", async () => {
     const fake = standIn();
-    const result = run(fake.talosctl);
+    const result = await run(fake.talosctl);
     expect(result.failed).toBeUndefined();
     expect(actions(fake.calls())).toEqual([
       "upgrade 127.0.10.21", "health 127.0.10.21",
@@ -101,10 +101,10 @@ describe("runUpgrade against the stand-in talosctl", () => {
     expect(fake.world().kubernetes).toBe("v1.35.1");
   });
 
-  it("stops at the first failure: no later node and no Kubernetes upgrade; a rerun resumes where it stopped", () => {
+  it("stops at the first failure: no later node and no Kubernetes upgrade; a rerun resumes where it stopped", async () => {
     const fake = standIn({ failUpgradeOn: "127.0.10.22" });
     const log: string[] = [];
-    const first = run(fake.talosctl, log);
+    const first = await run(fake.talosctl, log);
     expect(first.failed?.step).toMatchObject({ kind: "talos", node: { name: "controlplane1" } });
     expect(first.failed?.error).toMatch(/upgrade .*127\.0\.10\.22.*image pull error/);
     expect(first.done.map((s) => (s.kind === "talos" ? s.node.name : s.kind))).toEqual(["controlplane0"]);
@@ -114,7 +114,7 @@ describe("runUpgrade against the stand-in talosctl", () => {
 
     fake.set({ failUpgradeOn: undefined });
     const before = fake.calls().length;
-    const second = run(fake.talosctl, log);
+    const second = await run(fake.talosctl, log);
     expect(second.failed).toBeUndefined();
     expect(actions(fake.calls().slice(before)).filter((a) => a.startsWith("upgrade"))).toEqual([
       "upgrade 127.0.10.22", "upgrade 127.0.10.23", "upgrade 127.0.10.31", "upgrade 127.0.10.32", "upgrade-k8s v1.35.1",
@@ -122,23 +122,23 @@ describe("runUpgrade against the stand-in talosctl", () => {
     expect(log).toContain("already at Talos v1.12.2: controlplane0");
   });
 
-  it("stops when a node does not come back with the target version in time", () => {
+  it("stops when a node does not come back with the target version in time", async () => {
     const fake = standIn({ rejoinPolls: 1000 });
-    const result = run(fake.talosctl);
+    const result = await run(fake.talosctl);
     expect(result.failed?.error).toMatch(/controlplane0 did not come back with Talos v1\.12\.2 within 0 s \(it answers nothing\)/);
     expect(actions(fake.calls())).toEqual(["upgrade 127.0.10.21"]);
   });
 
-  it("stops when the cluster is not healthy after a node", () => {
+  it("stops when the cluster is not healthy after a node", async () => {
     const fake = standIn({ failHealth: true });
-    expect(run(fake.talosctl).failed?.error).toMatch(/health.*etcd is unhealthy/);
+    expect((await run(fake.talosctl)).failed?.error).toMatch(/health.*etcd is unhealthy/);
     expect(actions(fake.calls())).toEqual(["upgrade 127.0.10.21", "health 127.0.10.21"]);
   });
 
-  it("--plan prints the rolling order from the nodes' running versions and changes nothing", () => {
+  it("--plan prints the rolling order from the nodes' running versions and changes nothing", async () => {
     const fake = standIn();
     fake.set({ nodes: { ...fake.world().nodes, "127.0.10.21": { version: "v1.12.2" } } });
-    const text = describeUpgrade(NODES, TARGET, fake.talosctl);
+    const text = await describeUpgrade(NODES, TARGET, fake.talosctl);
     expect(text.split("\n").map((l) => l.split(/\s+/).slice(0, 3).join(" "))).toEqual([
       "1. talos controlplane1",
       "2. talos controlplane2",
@@ -158,28 +158,28 @@ describe("upgradePreflight", () => {
     ["a newer client", "v1.13.0", []],
     ["an older patch of the same minor", "v1.12.0", []],
     ["an older minor", "v1.11.5", [/talosctl v1\.11\.5 is older than the target Talos v1\.12\.2; install talosctl 1\.12 or newer/]],
-  ])("%s", (_, client, expected) => {
+  ])("%s", async (_, client, expected) => {
     const fake = standIn({ client });
-    const problems = upgradePreflight(fake.talosctl, TARGET);
+    const problems = await upgradePreflight(fake.talosctl, TARGET);
     expect(problems).toHaveLength(expected.length);
     expected.forEach((re, i) => expect(problems[i]).toMatch(re));
   });
 
-  it("reports nodes whose installer image layer 01 has not recorded, beside the talosctl problem", () => {
+  it("reports nodes whose installer image layer 01 has not recorded, beside the talosctl problem", async () => {
     const nodes = [...NODES.slice(0, 2), { ...NODES[2], installer: UNKNOWN_INSTALLER }];
     const fake = standIn({ client: "v1.11.0" });
-    expect(upgradePreflight(fake.talosctl, TARGET, nodes)).toEqual([
+    expect(await upgradePreflight(fake.talosctl, TARGET, nodes)).toEqual([
       "layer 01 has recorded no installer image for controlplane1; apply layer 01 first (./bootstrap.sh)",
       expect.stringMatching(/^talosctl v1\.11\.0 is older/),
     ]);
   });
 
-  it("reports a missing talosctl", () => {
+  it("reports a missing talosctl", async () => {
     const missing = new TalosctlCli({ binary: "/nonexistent/talosctl", talosconfig: "x" });
-    expect(upgradePreflight(missing, TARGET)).toEqual([expect.stringMatching(/^talosctl is not usable \(.*ENOENT.*\); install talosctl v1\.12\.2 or newer$/)]);
+    expect(await upgradePreflight(missing, TARGET)).toEqual([expect.stringMatching(/^talosctl is not usable \(.*ENOENT.*\); install talosctl v1\.12\.2 or newer$/)]);
   });
 
-  it("reads the tag of the right section", () => {
+  it("reads the tag of the right section", async () => {
     const out = "Client:\n\tTag:         v1.13.0\nServer:\n\tNODE:        1.2.3.4\n\tTag:         v1.12.1\n";
     expect([tagIn(out, "Client"), tagIn(out, "Server"), tagIn("Client:\n\tTag: v1\n", "Server")]).toEqual(["v1.13.0", "v1.12.1", undefined]);
   });
@@ -205,13 +205,13 @@ describe("node removal", () => {
     expect(names(plan.remove)).toEqual(names(controllers.slice(total - leaving)));
   });
 
-  it("resets the leaving nodes gracefully, workers first, one at a time, and stops at a failure", () => {
+  it("resets the leaving nodes gracefully, workers first, one at a time, and stops at a failure", async () => {
     const keep = new Set(["controlplane0", "controlplane2", "gpu0"]);
     const plan = planRemoval(NODES, keep);
     expect(plan.problems).toEqual([]);
     expect(names(plan.remove)).toEqual(["worker0", "controlplane1"]);
     const fake = standIn();
-    const result = runRemoval(plan.remove, fake.talosctl, () => {});
+    const result = await runRemoval(plan.remove, fake.talosctl, () => {});
     expect(result).toEqual({ done: ["worker0", "controlplane1"] });
     const resets = fake.calls().filter((c) => c[0] === "reset");
     expect(resets.map((c) => c.find((a) => a.startsWith("--nodes=")))).toEqual(["--nodes=127.0.10.31", "--nodes=127.0.10.22"]);
@@ -220,6 +220,6 @@ describe("node removal", () => {
     expect(fake.world().nodes["127.0.10.21"].reset).toBeUndefined();
 
     const failing = new TalosctlCli({ binary: "/nonexistent/talosctl", talosconfig: "x" });
-    expect(runRemoval(plan.remove, failing, () => {})).toMatchObject({ done: [], failed: expect.stringMatching(/ENOENT/) });
+    expect(await runRemoval(plan.remove, failing, () => {})).toMatchObject({ done: [], failed: expect.stringMatching(/ENOENT/) });
   });
 });

@@ -14,8 +14,8 @@ export interface UpgradeRunOptions {
   readonly rejoinTimeoutMs?: number;
   /** @default 5_000 */
   readonly pollIntervalMs?: number;
-  /** @default - blocks the thread */
-  readonly sleep?: (ms: number) => void;
+  /** @default - a timer */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface UpgradeResult {
@@ -29,13 +29,13 @@ export interface UpgradeResult {
  * Every problem that stops an upgrade before it starts: talosctl missing or older than the target, a node
  * whose installer image layer 01 has not recorded.
  */
-export function upgradePreflight(talosctl: Talosctl, target: UpgradeTarget, nodes: readonly UpgradeNode[] = []): string[] {
+export async function upgradePreflight(talosctl: Talosctl, target: UpgradeTarget, nodes: readonly UpgradeNode[] = []): Promise<string[]> {
   const problems: string[] = [];
   const unknown = nodes.filter((n) => n.installer === UNKNOWN_INSTALLER).map((n) => n.name);
   if (unknown.length) problems.push(`layer 01 has recorded no installer image for ${unknown.join(", ")}; apply layer 01 first (./bootstrap.sh)`);
   let client: string;
   try {
-    client = talosctl.clientVersion();
+    client = await talosctl.clientVersion();
   } catch (e) {
     return [...problems, `talosctl is not usable (${(e as Error).message}); install talosctl ${target.talosVersion} or newer`];
   }
@@ -48,30 +48,30 @@ export function upgradePreflight(talosctl: Talosctl, target: UpgradeTarget, node
 }
 
 /** Each node's running Talos version (nodes that do not answer are left out, so they are upgraded). */
-export function runningVersions(nodes: readonly UpgradeNode[], talosctl: Talosctl): Map<string, string> {
+export async function runningVersions(nodes: readonly UpgradeNode[], talosctl: Talosctl): Promise<Map<string, string>> {
   const versions = new Map<string, string>();
   for (const node of nodes) {
-    const version = talosctl.serverVersion(node.address);
+    const version = await talosctl.serverVersion(node.address);
     if (version) versions.set(node.name, version);
   }
   return versions;
 }
 
 /** The plan against the nodes' running versions, printed. */
-export function describeUpgrade(nodes: readonly UpgradeNode[], target: UpgradeTarget, talosctl: Talosctl): string {
-  const running = runningVersions(nodes, talosctl);
+export async function describeUpgrade(nodes: readonly UpgradeNode[], target: UpgradeTarget, talosctl: Talosctl): Promise<string> {
+  const running = await runningVersions(nodes, talosctl);
   const steps = planUpgrade(nodes, target, running);
   return formatUpgradePlan(steps, nodes.filter((n) => running.get(n.name) === target.talosVersion).map((n) => n.name));
 }
 
-export function runUpgrade(options: UpgradeRunOptions): UpgradeResult {
+export async function runUpgrade(options: UpgradeRunOptions): Promise<UpgradeResult> {
   const { nodes, target, talosctl, log } = options;
-  const sleep = options.sleep ?? ((ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms));
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const interval = options.pollIntervalMs ?? 5_000;
   const controllers = nodes.filter((n) => n.controller).map((n) => n.address);
   const workers = nodes.filter((n) => !n.controller).map((n) => n.address);
 
-  const running = runningVersions(nodes, talosctl);
+  const running = await runningVersions(nodes, talosctl);
   const steps = planUpgrade(nodes, target, running);
   const skipped = nodes.filter((n) => running.get(n.name) === target.talosVersion).map((n) => n.name);
   if (skipped.length) log(`already at Talos ${target.talosVersion}: ${skipped.join(", ")}`);
@@ -81,13 +81,13 @@ export function runUpgrade(options: UpgradeRunOptions): UpgradeResult {
     try {
       if (step.kind === "talos") {
         log(`upgrading ${step.node.name} (${step.node.address}) to ${step.image}`);
-        talosctl.upgrade(step.node.address, step.image);
-        waitForVersion(step.node, target.talosVersion, talosctl, options.rejoinTimeoutMs ?? 600_000, interval, sleep);
+        await talosctl.upgrade(step.node.address, step.image);
+        await waitForVersion(step.node, target.talosVersion, talosctl, options.rejoinTimeoutMs ?? 600_000, interval, sleep);
         log(`${step.node.name} runs Talos ${target.talosVersion}; waiting for the cluster to be healthy`);
-        talosctl.health(controllers, workers);
+        await talosctl.health(controllers, workers);
       } else {
         log(`upgrading Kubernetes to ${step.to} through ${step.via.name}`);
-        talosctl.upgradeKubernetes(step.via.address, step.to);
+        await talosctl.upgradeKubernetes(step.via.address, step.to);
       }
       done.push(step);
     } catch (e) {
@@ -99,24 +99,24 @@ export function runUpgrade(options: UpgradeRunOptions): UpgradeResult {
   return { done };
 }
 
-function waitForVersion(node: UpgradeNode, version: string, talosctl: Talosctl, timeoutMs: number, interval: number, sleep: (ms: number) => void): void {
+async function waitForVersion(node: UpgradeNode, version: string, talosctl: Talosctl, timeoutMs: number, interval: number, sleep: (ms: number) => Promise<void>): Promise<void> {
   let last: string | undefined;
   for (let waited = 0; ; waited += interval) {
-    last = talosctl.serverVersion(node.address);
+    last = await talosctl.serverVersion(node.address);
     if (last === version) return;
     if (waited >= timeoutMs) break;
-    sleep(interval);
+    await sleep(interval);
   }
   throw new TalosctlError(`${node.name} did not come back with Talos ${version} within ${Math.round(timeoutMs / 1000)} s (it answers ${last ?? "nothing"})`);
 }
 
 /** Resets the leaving nodes gracefully, one at a time, in the plan's order (workers, then controllers). */
-export function runRemoval(remove: readonly UpgradeNode[], talosctl: Talosctl, log: (line: string) => void): { readonly done: readonly string[]; readonly failed?: string } {
+export async function runRemoval(remove: readonly UpgradeNode[], talosctl: Talosctl, log: (line: string) => void): Promise<{ readonly done: readonly string[]; readonly failed?: string }> {
   const done: string[] = [];
   for (const node of remove) {
     log(`resetting ${node.name} (${node.address}) gracefully${node.controller ? ", leaving etcd first" : ""}`);
     try {
-      talosctl.resetGracefully(node.address);
+      await talosctl.resetGracefully(node.address);
     } catch (e) {
       if (!(e instanceof TalosctlError)) throw e;
       log(`stopped: ${e.message}`);

@@ -1,23 +1,23 @@
 // The talosctl commands an upgrade and a node removal need, behind one interface so that the runner is tested
-// against a recording stand-in (no Talos node exists in the tests).
-import { spawnSync } from "node:child_process";
+// against a recording stand-in (no Talos node exists in the tests). Asynchronous: an upgrade waits for minutes.
+import { spawn } from "node:child_process";
 
 export interface Talosctl {
   /** The client's own version (`talosctl version --client`), e.g. "v1.12.2". */
-  clientVersion(): string;
+  clientVersion(): Promise<string>;
   /** The Talos version a node runs, or undefined when it does not answer. */
-  serverVersion(address: string): string | undefined;
+  serverVersion(address: string): Promise<string | undefined>;
   /** `talosctl upgrade --image`, waiting until the node has rebooted into it. */
-  upgrade(address: string, image: string): void;
+  upgrade(address: string, image: string): Promise<void>;
   /** `talosctl health`: etcd, the control plane and every node answer (Kubernetes checks included). */
-  health(controllers: readonly string[], workers: readonly string[]): void;
+  health(controllers: readonly string[], workers: readonly string[]): Promise<void>;
   /** `talosctl upgrade-k8s --to`, through one controller. */
-  upgradeKubernetes(controller: string, to: string): void;
+  upgradeKubernetes(controller: string, to: string): Promise<void>;
   /**
    * `talosctl reset --graceful --reboot=false`: cordon and drain the node, and on a controller leave etcd
    * (its member is removed before anything is wiped); then wipe and power off.
    */
-  resetGracefully(address: string): void;
+  resetGracefully(address: string): Promise<void>;
 }
 
 export class TalosctlError extends Error {}
@@ -42,23 +42,23 @@ export class TalosctlCli implements Talosctl {
     this.timeout = options.timeout ?? "10m";
   }
 
-  clientVersion(): string {
-    const tag = tagIn(this.run(["version", "--client"]).stdout, "Client");
+  async clientVersion(): Promise<string> {
+    const tag = tagIn((await this.run(["version", "--client"])).stdout, "Client");
     if (!tag) throw new TalosctlError(`${this.binary} version --client printed no Tag`);
     return tag;
   }
 
-  serverVersion(address: string): string | undefined {
-    const result = this.run(["version", ...this.at(address)], false);
+  async serverVersion(address: string): Promise<string | undefined> {
+    const result = await this.run(["version", ...this.at(address)], false);
     return result.status === 0 ? tagIn(result.stdout, "Server") : undefined;
   }
 
-  upgrade(address: string, image: string): void {
-    this.run(["upgrade", ...this.at(address), `--image=${image}`, "--wait", `--timeout=${this.timeout}`]);
+  async upgrade(address: string, image: string): Promise<void> {
+    await this.run(["upgrade", ...this.at(address), `--image=${image}`, "--wait", `--timeout=${this.timeout}`]);
   }
 
-  health(controllers: readonly string[], workers: readonly string[]): void {
-    this.run([
+  async health(controllers: readonly string[], workers: readonly string[]): Promise<void> {
+    await this.run([
       "health",
       ...this.at(controllers[0]),
       `--control-plane-nodes=${controllers.join(",")}`,
@@ -67,26 +67,35 @@ export class TalosctlCli implements Talosctl {
     ]);
   }
 
-  upgradeKubernetes(controller: string, to: string): void {
-    this.run(["upgrade-k8s", ...this.at(controller), `--to=${to}`]);
+  async upgradeKubernetes(controller: string, to: string): Promise<void> {
+    await this.run(["upgrade-k8s", ...this.at(controller), `--to=${to}`]);
   }
 
-  resetGracefully(address: string): void {
-    this.run(["reset", ...this.at(address), "--graceful=true", "--reboot=false", "--wait", `--timeout=${this.timeout}`]);
+  async resetGracefully(address: string): Promise<void> {
+    await this.run(["reset", ...this.at(address), "--graceful=true", "--reboot=false", "--wait", `--timeout=${this.timeout}`]);
   }
 
   private at(address: string): string[] {
     return [`--talosconfig=${this.options.talosconfig}`, `--nodes=${address}`, `--endpoints=${address}`];
   }
 
-  private run(args: string[], check = true): { status: number; stdout: string } {
-    const result = spawnSync(this.binary, args, { encoding: "utf8", env: this.options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    const status = result.status ?? -1;
-    if (check && status !== 0) {
-      const why = result.error ? result.error.message : `exited ${status}: ${(result.stderr ?? "").trim().split("\n").at(-1) ?? ""}`;
-      throw new TalosctlError(`${this.binary} ${args.filter((a) => !a.startsWith("--talosconfig")).join(" ")}: ${why}`);
-    }
-    return { status, stdout: result.stdout ?? "" };
+  private run(args: string[], check = true): Promise<{ status: number; stdout: string }> {
+    const shown = `${this.binary} ${args.filter((a) => !a.startsWith("--talosconfig")).join(" ")}`;
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.binary, args, { env: this.options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+      const stdout: Buffer[] = [];
+      const stderr: Buffer[] = [];
+      child.stdout.on("data", (c: Buffer) => stdout.push(c));
+      child.stderr.on("data", (c: Buffer) => stderr.push(c));
+      child.on("error", (e) => (check ? reject(new TalosctlError(`${shown}: ${e.message}`)) : resolve({ status: -1, stdout: "" })));
+      child.on("close", (code) => {
+        const status = code ?? -1;
+        if (check && status !== 0) {
+          const last = Buffer.concat(stderr).toString("utf8").trim().split("\n").at(-1) ?? "";
+          reject(new TalosctlError(`${shown}: exited ${status}: ${last}`));
+        } else resolve({ status, stdout: Buffer.concat(stdout).toString("utf8") });
+      });
+    });
   }
 }
 
