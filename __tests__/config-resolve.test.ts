@@ -45,6 +45,14 @@ describe("resolveCluster", () => {
     expect(resolved({}, [NODES[0], { ...NODES[1], vm_startup_order: undefined }]).nodes[1].startup.order).toBe(2);
   });
 
+  it.each([
+    ["/dev/sda without disk or disk_selector", {}, { path: "/dev/sda" }],
+    ["the disk path when set", { disk: "/dev/vda" }, { path: "/dev/vda" }],
+    ["the selector when set", { disk_selector: { model: "QEMU*" } }, { selector: { model: "QEMU*" } }],
+  ])("install disk: %s", (_, settings, installDisk) => {
+    expect(resolved({}, [{ ...NODES[0], ...settings }, NODES[1]]).nodes[0].installDisk).toEqual(installDisk);
+  });
+
   it("keeps the node's schematic choice (undefined: the cluster's)", () => {
     expect(cp0.image).toEqual({ schematicId: undefined, secureboot: false });
     expect(w0.image.schematicId).toBe("a".repeat(64));
@@ -74,7 +82,7 @@ describe("resolveCluster", () => {
     const pool = { start: "192.168.1.200", stop: "192.168.1.210" };
     const off = resolved({ proxmox_csi_enabled: false, sealed_secrets_enabled: false, cluster_cni: "flannel", cilium_loadbalancer_pool: pool });
     expect(off.features).toEqual({ cilium: undefined, proxmoxCsi: undefined, sealedSecrets: undefined, flux: expect.anything(), firewall: undefined });
-    expect(resolved({ cilium_loadbalancer_pool: pool }).features.cilium).toEqual({ version: "1.18.0", loadBalancerMode: "dsr", pool });
+    expect(resolved({ cilium_loadbalancer_pool: pool }).features.cilium).toEqual({ version: "1.19.3", loadBalancerMode: "dsr", pool });
     expect(resolved({ proxmox_firewall_enabled: true }).features.firewall).toEqual({ allowFrom: [] });
   });
 

@@ -220,7 +220,7 @@ describe("one run reports every problem", () => {
     });
     expect(issuesOf(sources)).toEqual([
       "cluster.yaml:3:19 cluster_api_addr: 192.168.1.21 is the address of nodes[0] (controlplane0); the API address must be a free address of its own",
-      'cluster.yaml:4:16 talos_version: expected a Talos version like "v1.12.1" (with the leading v), got "1.12.1"',
+      'cluster.yaml:4:16 talos_version: expected a Talos version like "v1.12.7" (with the leading v), got "1.12.1"',
       "cluster.yaml:8:19 cluster_svc_cidr: 10.42.0.0/16 overlaps cluster_pod_cidr 10.42.0.0/16; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)",
     ]);
   });
@@ -330,7 +330,7 @@ describe("identifiers follow Proxmox' own rules; names, hosts and paths are refu
       }),
     );
     expect(cluster.node_ntp_servers).toEqual(["time.cloudflare.com", "162.159.200.1", "ntp"]);
-    expect(nodes.map((n) => n.disk)).toEqual(["/dev/disk/by-id/nvme-Samsung_SSD_980_1TB_S649NF0R123456A", "/dev/disk/by-path/pci-0000:00:05.0-scsi-0:0:0:0", "/dev/sda"]);
+    expect(nodes.map((n) => n.disk)).toEqual(["/dev/disk/by-id/nvme-Samsung_SSD_980_1TB_S649NF0R123456A", "/dev/disk/by-path/pci-0000:00:05.0-scsi-0:0:0:0", undefined]); // no disk: resolved to /dev/sda
   });
 });
 

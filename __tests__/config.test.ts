@@ -142,8 +142,22 @@ describe("the example cluster.yaml and nodes.yaml at the repo root", () => {
       cluster_cni: "cilium",
       state_backend: { type: "local" },
     });
-    expect(nodes[0]).toMatchObject({ disk: "/dev/sda", mtu: 1500, secureboot: false, kernel_modules: [] });
+    expect(nodes[0]).toMatchObject({ mtu: 1500, secureboot: false, kernel_modules: [], sysctls: {}, cert_sans: [], labels: {}, taints: {} });
+    expect(nodes[0].disk).toBeUndefined();
     expect(nodes[0].vm_memory).toBeUndefined();
+  });
+});
+
+describe("default versions", () => {
+  it("work together: the default Kubernetes on the default Talos, the default Cilium tested with it", () => {
+    const sources = edited((c) => {
+      delete c.cluster.talos_version;
+      delete c.cluster.kubernetes_version;
+    });
+    const { cluster, warnings } = parseConfig(sources);
+    expect([cluster.talos_version, cluster.kubernetes_version, cluster.cilium_version]).toEqual(["v1.12.7", "v1.35.4", "1.19.3"]);
+    expect(cluster.cluster_cni).toBe("cilium");
+    expect(warnings).toEqual([]);
   });
 });
 
@@ -289,11 +303,91 @@ describe("bad input is reported at its file, line and column with a message that
       issues: ["cluster.yaml:11:11 proxmox_vm_defaults.memory: Talos needs at least 2048 MiB of memory, got 1024"],
     },
 
+    {
+      name: "state_encryption_migrate without state_encryption",
+      sources: edited((c) => ((c.cluster as Record<string, unknown>).state_encryption_migrate = true)),
+      issues: ["cluster.yaml:13:27 state_encryption_migrate: migrates existing state to encryption, which is off; set state_encryption: true as well"],
+    },
+
     // Formats.
     {
       name: "talos_version without the leading v",
       sources: edited((c) => (c.cluster.talos_version = "1.12.1")),
-      issues: ['cluster.yaml:5:16 talos_version: expected a Talos version like "v1.12.1" (with the leading v), got "1.12.1"'],
+      issues: ['cluster.yaml:5:16 talos_version: expected a Talos version like "v1.12.7" (with the leading v), got "1.12.1"'],
+    },
+    // Versions that work together.
+    {
+      name: "a Talos minor outside the supported range",
+      sources: edited((c) => (c.cluster.talos_version = "v1.9.5")),
+      issues: ["cluster.yaml:5:16 talos_version: only Talos 1.10 to 1.13 is supported: the machine configurations are checked with Talos' own machinery of each of these minors, got \"v1.9.5\""],
+    },
+    {
+      name: "a Kubernetes version this Talos does not support",
+      sources: edited((c) => {
+        c.cluster.talos_version = "v1.10.9";
+        c.cluster.kubernetes_version = "v1.35.0";
+        c.cluster.cluster_cni = "flannel";
+      }),
+      issues: ["cluster.yaml:6:21 kubernetes_version: Talos v1.10.9 supports Kubernetes 1.28 to 1.33, not v1.35.0"],
+    },
+    {
+      name: "a Cilium not tested with the Kubernetes version",
+      sources: edited((c) => (c.cluster.cilium_version = "1.18.0")),
+      issues: [
+        "cluster.yaml:13:17 cilium_version: cilium 1.18.0 is tested with Kubernetes 1.30 to 1.33 (Cilium's compatibility documentation), not kubernetes_version v1.35.0; supported: 1.18 (Kubernetes 1.30-1.33), 1.19 (Kubernetes 1.32-1.35)",
+      ],
+    },
+    {
+      name: "a Cilium minor without a documented Kubernetes range",
+      sources: edited((c) => (c.cluster.cilium_version = "1.16.5")),
+      issues: ["cluster.yaml:13:17 cilium_version: cilium 1.16.5: no documented Kubernetes range is known for Cilium 1.16; supported: 1.18 (Kubernetes 1.30-1.33), 1.19 (Kubernetes 1.32-1.35)"],
+    },
+
+    // Per-node Talos settings.
+    {
+      name: "both disk and disk_selector",
+      sources: edited((c) => {
+        c.nodes[2].disk = "/dev/sdb";
+        c.nodes[2].disk_selector = { size: ">= 100GB" };
+      }),
+      issues: ["nodes.yaml:19:7 nodes[2].disk_selector: both disk (/dev/sdb) and disk_selector are set; keep one: Talos installs to the disk path, or to the disk the selector finds"],
+    },
+    {
+      name: "an empty disk_selector and a size Talos cannot read",
+      sources: edited((c) => {
+        c.nodes[1].disk_selector = {};
+        c.nodes[2].disk_selector = { size: "big" };
+      }),
+      issues: [
+        "nodes.yaml:12:20 nodes[1].disk_selector: give at least one of size, model, serial, got {}",
+        'nodes.yaml:19:13 nodes[2].disk_selector.size: expected a size with an optional comparison, e.g. ">= 100GB" or "64GiB", got "big"',
+      ],
+    },
+    {
+      name: "a sysctl that is not a kernel parameter, and a number as its value",
+      sources: edited((c) => (c.nodes[2].sysctls = { "not a key": "1", "vm.max_map_count": 262144 })),
+      issues: [
+        'nodes.yaml:18:7 nodes[2].sysctls.not a key: expected a kernel parameter like "vm.max_map_count", got "not a key"',
+        'nodes.yaml:19:25 nodes[2].sysctls.vm.max_map_count: expected the value as a string, e.g. "262144", got 262144',
+      ],
+    },
+    {
+      name: "a taint without an effect, a label value with a space",
+      sources: edited((c) => {
+        c.nodes[2].taints = { dedicated: "gpu" };
+        c.nodes[2].labels = { role: "data base" };
+      }),
+      issues: [
+        'nodes.yaml:18:18 nodes[2].taints.dedicated: expected "[value:]Effect" with Effect NoSchedule, PreferNoSchedule or NoExecute, e.g. "gpu:NoSchedule", got "gpu"',
+        "nodes.yaml:20:13 nodes[2].labels.role: expected a Kubernetes label value (at most 63 letters, digits, '-', '_', '.'), got \"data base\"",
+      ],
+    },
+    {
+      name: "a topology label the Proxmox CSI driver sets",
+      sources: edited((c) => (c.nodes[2].labels = { "topology.kubernetes.io/zone": "rack1" })),
+      issues: [
+        "nodes.yaml:18:36 nodes[2].labels.topology.kubernetes.io/zone: the Proxmox CSI driver sets the topology.kubernetes.io/ labels (region = proxmox_region, zone = the Proxmox host); set proxmox_region instead, or proxmox_csi_enabled: false",
+      ],
     },
     {
       name: "schematic_id one character short",
@@ -514,7 +608,7 @@ describe("warnings", () => {
     expect(configErrorOf(sources).message).toBe(
       [
         "1 error in the cluster configuration:",
-        '  cluster.yaml:5:16 talos_version: expected a Talos version like "v1.12.1" (with the leading v), got "1.12.1"',
+        '  cluster.yaml:5:16 talos_version: expected a Talos version like "v1.12.7" (with the leading v), got "1.12.1"',
         "  cluster.yaml:13:1 warning: cloudflare_domain: is a cluster-template key this project does not use; ignored",
       ].join("\n"),
     );
@@ -536,7 +630,7 @@ describe("one run reports every problem", () => {
     expect(error.message).toBe(
       [
         "5 errors in the cluster configuration:",
-        '  clusters/home/cluster.yaml:5:16 talos_version: expected a Talos version like "v1.12.1" (with the leading v), got "1.12.1"',
+        '  clusters/home/cluster.yaml:5:16 talos_version: expected a Talos version like "v1.12.7" (with the leading v), got "1.12.1"',
         "  clusters/home/cluster.yaml:13:1 proxmox_api_token: looks like a credential; set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",
         '  clusters/home/nodes.yaml:9:17 nodes[1].controller: expected boolean, received string, got "yes"',
         '  clusters/home/nodes.yaml:10:15 nodes[1].mac_addr: expected a lower-case MAC address like "bc:24:11:00:00:01", got "BC:24:11:00:00:31"',

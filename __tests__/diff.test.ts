@@ -151,7 +151,7 @@ describe("warnings on layer 00", () => {
 
   it("stays quiet about additions and about layer 01", () => {
     expect(diff({ nodes: (n) => n.slice(0, 3) }).warnings).toEqual([]);
-    expect(diff({ cluster: { proxmox_csi_enabled: false } }, { cluster: { proxmox_csi_enabled: false, talos_version: "v1.11.0" } }).warnings).toHaveLength(1);
+    expect(diff({ cluster: { proxmox_csi_enabled: false } }, { cluster: { proxmox_csi_enabled: false, talos_version: "v1.11.0", kubernetes_version: "v1.34.0" } }).warnings).toHaveLength(1);
     expect(diff({}, { cluster: { proxmox_csi_enabled: false } }).warnings).toEqual([]);
   });
 });

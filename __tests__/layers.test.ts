@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { patchOf, synth, type StackJson } from "./support/synth";
+import { patchOf, patchesOf, synth, type StackJson } from "./support/synth";
 
 const example = synth();
 const { persistentAuth: l00, infrastructure: l01 } = example;
@@ -45,10 +45,27 @@ describe("00-persistent-auth", () => {
     expect(resources(l00, "proxmox_acl").csi).toMatchObject({ path: "/", propagate: true });
   });
 
-  it("has no Proxmox provider or CSI resources when proxmox_csi_enabled is off", () => {
+  it("forgets the CSI resources without destroying them when proxmox_csi_enabled is off", () => {
     const { persistentAuth } = synth({ cluster: { proxmox_csi_enabled: false } });
     expect(Object.keys(persistentAuth.resource!).sort()).toEqual(["talos_machine_secrets", "tls_private_key", "tls_self_signed_cert"]);
     expect(persistentAuth.provider.proxmox).toBeUndefined();
+    expect(persistentAuth.removed).toEqual(
+      ["proxmox_virtual_environment_role", "proxmox_virtual_environment_user", "proxmox_user_token", "proxmox_acl"].map((type) => ({
+        from: `${type}.csi`,
+        lifecycle: { destroy: false },
+      })),
+    );
+    // Every block names a resource the layer creates when the feature is on.
+    for (const { from } of persistentAuth.removed!) expect(Object.keys(resources(l00, from.split(".")[0]))).toContain(from.split(".")[1]);
+    expect(l00.removed).toBeUndefined();
+  });
+
+  it("keeps the sealed-secrets keypair, unchanged, when sealed_secrets_enabled is off", () => {
+    const off = synth({ cluster: { sealed_secrets_enabled: false } });
+    for (const type of ["tls_private_key", "tls_self_signed_cert"]) expect(resources(off.persistentAuth, type)).toEqual(resources(l00, type));
+    expect(off.persistentAuth.removed).toBeUndefined();
+    expect(off.services.resource?.helm_release?.sealed_secrets).toBeUndefined();
+    expect(example.services.resource?.helm_release).toHaveProperty("sealed_secrets");
   });
 
   it.each([
@@ -167,6 +184,54 @@ describe("01-infrastructure Talos images", () => {
   });
 });
 
+describe("01-infrastructure day-2 lifecycle", () => {
+  const vms = resources(l01, "proxmox_virtual_environment_vm");
+
+  it("never restarts a VM by itself after an update: a pending change is rolled out node by node", () => {
+    for (const vm of Object.values(vms)) expect(vm.reboot_after_update).toBe(false);
+  });
+
+  it("migrates a VM to a new host (proxmox_node, or one HA moved it to) instead of replacing it", () => {
+    for (const vm of Object.values(vms)) expect(vm.migrate).toBe(true);
+    const moved = synth({ nodes: (n) => n.map((node) => (node.name === "worker1" ? { ...node, proxmox_node: "pve2" } : node)) });
+    const worker1 = resources(moved.infrastructure, "proxmox_virtual_environment_vm").worker1;
+    expect(worker1).toMatchObject({ node_name: "pve2", migrate: true, vm_id: 1032 });
+    expect(worker1.cdrom.file_id).toBe("${proxmox_download_file.talos_a21512b3_on_pve2.id}");
+  });
+
+  it("keeps each CD-ROM on its ISO, and downloads a new ISO before the old one goes", () => {
+    for (const vm of Object.values(vms)) {
+      expect(vm.lifecycle?.ignore_changes ?? []).not.toContain("cdrom");
+      expect(vm.cdrom.file_id).toBe("${proxmox_download_file.talos_a21512b3_on_pve.id}");
+    }
+    expect(resources(l01, "proxmox_download_file").talos_a21512b3_on_pve.lifecycle).toEqual({ create_before_destroy: true });
+    const upgraded = synth({ cluster: { talos_version: "v1.12.2" } });
+    const iso = resources(upgraded.infrastructure, "proxmox_download_file").talos_a21512b3_on_pve;
+    expect(iso.file_name).toBe("talos-v1.12.2-a21512b3-nocloud-amd64.iso");
+    expect(iso.lifecycle).toEqual({ create_before_destroy: true });
+  });
+
+  it("exports each node's address, role and installer image without tag for ./bootstrap.sh upgrade", () => {
+    const value = (l01.output!.talos_nodes as { value: Array<Record<string, unknown>> }).value;
+    expect(value.map((n) => n.name)).toEqual(["controlplane0", "controlplane1", "controlplane2", "worker0", "worker1"]);
+    expect(value[3]).toEqual({
+      name: "worker0",
+      address: "192.168.10.31",
+      controller: false,
+      installer: '${replace(data.talos_image_factory_urls.talos_a21512b3.urls.installer, "/:[^:/]+$/", "")}',
+    });
+    expect(l01.output!.talos_nodes.sensitive).toBeUndefined();
+  });
+
+  it("applies a node's configuration again when its VM is replaced, not when it is only changed", () => {
+    const applies = resources(l01, "talos_machine_configuration_apply");
+    for (const [name, apply] of Object.entries(applies)) {
+      expect(apply.lifecycle.replace_triggered_by).toEqual([`proxmox_virtual_environment_vm.${name}.id`]);
+      expect(vms[name]).toBeDefined();
+    }
+  });
+});
+
 describe("01-infrastructure Talos configuration", () => {
   it("configures each node as its role, with a static address, and applies it after its VM exists", () => {
     const configs = l01.data!.talos_machine_configuration;
@@ -186,6 +251,8 @@ describe("01-infrastructure Talos configuration", () => {
       vip: { ip: "192.168.10.20" },
     });
     expect(patch.machine.network.hostname).toBe("controlplane1");
+    // Talos 1.12 generates a HostnameConfig document that conflicts with a static hostname: deleted.
+    expect(patchesOf(l01, "controlplane1")[1]).toEqual({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
     expect(patch.machine.install.disk).toBe("/dev/sda");
     expect(patch.machine.features.kubePrism).toEqual({ enabled: true, port: 7445 });
     expect(patchOf(l01, "worker0").machine.network.interfaces[0].vip).toBeUndefined();
@@ -284,6 +351,20 @@ describe("state encryption", () => {
       });
       expect(stack.variable.state_passphrase).toMatchObject({ type: "string", sensitive: true });
       expect(stack.variable.state_passphrase.default).toBeUndefined();
+    }
+  });
+
+  it("with state_encryption_migrate also reads unencrypted state and plans, not enforced, in every layer", () => {
+    const { persistentAuth, infrastructure, services, configuration } = synth({ cluster: { state_encryption: true, state_encryption_migrate: true } });
+    const fallback = { method: "method.unencrypted.migrate" };
+    for (const stack of [persistentAuth, infrastructure, services, configuration] as any[]) {
+      expect(stack.terraform.encryption).toEqual({
+        key_provider: { pbkdf2: { state: { passphrase: "${var.state_passphrase}" } } },
+        method: { aes_gcm: { state: { keys: "${key_provider.pbkdf2.state}" } }, unencrypted: { migrate: {} } },
+        state: { method: "method.aes_gcm.state", enforced: false, fallback },
+        plan: { method: "method.aes_gcm.state", enforced: false, fallback },
+        remote_state_data_sources: { default: { method: "method.aes_gcm.state", fallback } },
+      });
     }
   });
 });

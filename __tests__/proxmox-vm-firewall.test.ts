@@ -2,7 +2,7 @@ import { TerraformStack, Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { ProxmoxVmFirewall, type ProxmoxVmFirewallProps } from "../constructs/proxmox-vm-firewall";
 
-const props: ProxmoxVmFirewallProps = { name: "cp0", proxmoxNode: "pve", vmId: 1021, controller: true, nodeCidr: "10.0.0.0/24" };
+const props: ProxmoxVmFirewallProps = { name: "cp0", proxmoxNode: "pve", vmId: 1021, controller: true, nodeCidr: "10.0.0.0/24", podCidr: "10.42.0.0/16" };
 
 function synthFirewall(p: ProxmoxVmFirewallProps): { rules: any; options: any } {
   const stack = new TerraformStack(Testing.app(), "s");
@@ -31,8 +31,16 @@ describe("ProxmoxVmFirewall", () => {
     expect(sources(rules, "2379:2380")).toEqual(controller ? ["10.0.0.0/24"] : []);
   });
 
-  it("lets in only the nodes' network without admin networks", () => {
+  it("without admin networks lets in the nodes' and the pods' networks, and from anywhere only NodePorts", () => {
     const { rules } = synthFirewall(props);
-    expect(new Set(rules.rule.map((r: any) => r.source))).toEqual(new Set(["10.0.0.0/24"]));
+    expect(new Set(rules.rule.map((r: any) => r.source))).toEqual(new Set(["10.0.0.0/24", "10.42.0.0/16", undefined]));
+    expect(rules.rule.filter((r: any) => r.source === undefined).map((r: any) => `${r.proto}/${r.dport}`)).toEqual(["tcp/30000:32767", "udp/30000:32767"]);
+  });
+
+  it("lets in the LoadBalancer addresses from anywhere, on any port", () => {
+    const { rules } = synthFirewall({ ...props, loadBalancerRange: { start: "10.0.0.200", stop: "10.0.0.220" } });
+    const lb = rules.rule.filter((r: any) => r.dest !== undefined);
+    expect(lb).toEqual([expect.objectContaining({ type: "in", action: "ACCEPT", dest: "10.0.0.200-10.0.0.220" })]);
+    expect(lb[0].source ?? lb[0].dport ?? lb[0].proto).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { TalosCluster, type TalosClusterNode, type TalosClusterProps } from "../constructs/talos-cluster";
 
 const node = (name: string, address: string, controller: boolean): TalosClusterNode => ({
-  name, address, controller, installDisk: "/dev/sda", installImage: "factory.talos.dev/installer/x:v1.12.1", mtu: 1500, kernelModules: [], dependsOn: [],
+  name, address, controller, installDisk: { path: "/dev/sda" }, installImage: "factory.talos.dev/installer/x:v1.12.1", mtu: 1500, kernelModules: [],
 });
 
 const props: TalosClusterProps = {
@@ -35,6 +35,16 @@ describe("TalosCluster", () => {
     expect(configs.w0).toMatchObject({ machine_type: "worker", cluster_endpoint: "https://10.0.0.5:6443", cluster_name: "lab" });
     expect(configs.cp0.machine_type).toBe("controlplane");
     expect(json.resource.talos_machine_configuration_apply.w0).toMatchObject({ node: "10.0.0.31", endpoint: "10.0.0.31" });
+  });
+
+  it("writes one config patch per Talos document, as the Talos version expects them", () => {
+    const patchesOf = (json: any) => json.data.talos_machine_configuration.cp0.config_patches.map((p: string) => JSON.parse(p));
+    expect(patchesOf(json).map((p: any) => p.kind ?? "v1alpha1")).toEqual(["v1alpha1", "HostnameConfig"]);
+    expect(patchesOf(json)[0].machine.network.hostname).toBe("cp0");
+    expect(patchesOf(json)[1]).toEqual({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
+    const v111 = synthCluster({ ...props, talosVersion: "v1.11.6" });
+    expect(patchesOf(v111)).toHaveLength(1);
+    expect(patchesOf(v111)[0].machine.network.hostname).toBe("cp0");
   });
 
   it("bootstraps the first controller in the list once every controller has its configuration", () => {

@@ -19,7 +19,7 @@ describe("Cilium in 01-infrastructure", () => {
   const release = resources(l01, "helm_release").cilium;
 
   it("is installed once the control plane is healthy, with Talos-appropriate values", () => {
-    expect(release).toMatchObject({ chart: "cilium", repository: "https://helm.cilium.io", version: "1.18.0", namespace: "kube-system" });
+    expect(release).toMatchObject({ chart: "cilium", repository: "https://helm.cilium.io", version: "1.19.3", namespace: "kube-system" });
     expect(release.depends_on).toEqual(["data.talos_cluster_health.homelab"]);
     expect(l01.data!.talos_cluster_health.homelab).toMatchObject({ skip_kubernetes_checks: true, depends_on: ["talos_cluster_kubeconfig.homelab"] });
     const values = parse(release.values[0]);
@@ -90,16 +90,18 @@ describe("02-services", () => {
     expect(resources(l02, "helm_release").flux).toMatchObject({ chart: "flux2", namespace: "flux-system", create_namespace: true, version: "2.15.0" });
   });
 
+  // Layer 00 never destroys by a toggle: the sealed-secrets keypair stays, the CSI token is only forgotten.
   it.each([
-    ["sealed_secrets_enabled", ["sealed_secrets"], "tls_private_key"],
-    ["proxmox_csi_enabled", ["proxmox_csi"], "proxmox_user_token"],
-    ["flux_enabled", ["flux"], undefined],
-  ])("%s: false removes exactly its part, in every layer", (toggle, releases, layer00Type) => {
+    ["sealed_secrets_enabled", ["sealed_secrets"], 0],
+    ["proxmox_csi_enabled", ["proxmox_csi"], 4],
+    ["flux_enabled", ["flux"], 0],
+  ])("%s: false removes exactly its part, in every layer", (toggle, releases, layer00Forgotten) => {
     const { persistentAuth, services, infrastructure } = synth({ cluster: { [toggle]: false } });
     const remaining = Object.keys(resources(services, "helm_release")).sort();
     expect(remaining).toEqual(["flux", "proxmox_csi", "sealed_secrets"].filter((r) => !releases.includes(r)));
-    if (layer00Type) expect(persistentAuth.resource![layer00Type]).toBeUndefined();
-    expect(Object.keys(persistentAuth.resource!).length).toBe(Object.keys(example.persistentAuth.resource!).length - (toggle === "sealed_secrets_enabled" ? 2 : toggle === "proxmox_csi_enabled" ? 4 : 0));
+    const count = (stack: typeof persistentAuth) => Object.values(stack.resource!).reduce((n, byName) => n + Object.keys(byName).length, 0);
+    expect(count(persistentAuth)).toBe(count(example.persistentAuth) - layer00Forgotten);
+    expect(persistentAuth.removed?.length ?? 0).toBe(layer00Forgotten);
     if (toggle === "proxmox_csi_enabled") expect(patchOf(infrastructure, "worker0").machine.nodeLabels).toBeUndefined();
   });
 });
@@ -107,6 +109,7 @@ describe("02-services", () => {
 describe("03-configuration", () => {
   it("announces the LoadBalancer pool on layer 2", () => {
     expect(resources(l03, "kubernetes_manifest").cilium_lb_pool.manifest).toMatchObject({
+      apiVersion: "cilium.io/v2",
       kind: "CiliumLoadBalancerIPPool",
       spec: { blocks: [{ start: "192.168.10.200", stop: "192.168.10.220" }] },
     });
@@ -173,6 +176,34 @@ describe("03-configuration", () => {
     expect(open("worker0")).toEqual(expect.arrayContaining(["192.168.10.0/24 tcp/10250", "192.168.10.0/24 udp/8472", "10.9.0.0/16 tcp/50000"]));
     expect(resources(infrastructure, "proxmox_virtual_environment_vm").worker0.network_device[0].firewall).toBe(true);
     expect(resources(l01, "proxmox_virtual_environment_vm").worker0.network_device[0].firewall).toBe(false);
+  });
+
+  it("lets through what Cilium's native routing needs: pods, webhooks, NodePorts, LoadBalancer addresses", () => {
+    const { configuration } = synth({ cluster: { proxmox_firewall_enabled: true } });
+    for (const node of ["controlplane0", "worker0"]) {
+      const rules = resources(configuration, "proxmox_virtual_environment_firewall_rules")[node].rule as Array<Record<string, unknown>>;
+      const accepts = (match: Record<string, unknown>) => rules.some((r) => r.type === "in" && r.action === "ACCEPT" && Object.entries(match).every(([k, v]) => r[k] === v));
+      // Pod-to-pod across nodes keeps the pod source address, on any port and protocol.
+      expect(rules).toContainEqual(expect.objectContaining({ source: "10.42.0.0/16", action: "ACCEPT" }));
+      expect(rules.find((r) => r.source === "10.42.0.0/16")).not.toHaveProperty("dport");
+      expect(rules.find((r) => r.source === "10.42.0.0/16")).not.toHaveProperty("proto");
+      // The API server calls webhooks in pods from its node address.
+      expect(accepts({ source: "192.168.10.0/24", proto: "tcp", dport: "443,4443,8443,9443" })).toBe(true);
+      // NodePorts and the announced LoadBalancer addresses, from anywhere.
+      for (const proto of ["tcp", "udp"]) {
+        const nodePort = rules.find((r) => r.dport === "30000:32767" && r.proto === proto);
+        expect(nodePort).toMatchObject({ type: "in", action: "ACCEPT" });
+        expect(nodePort).not.toHaveProperty("source");
+      }
+      const lb = rules.find((r) => r.dest === "192.168.10.200-192.168.10.220");
+      expect(lb).toMatchObject({ type: "in", action: "ACCEPT" });
+      expect(lb).not.toHaveProperty("source");
+      expect(lb).not.toHaveProperty("dport");
+    }
+    const withoutPool = synth({ cluster: { proxmox_firewall_enabled: true, cilium_loadbalancer_pool: undefined, cluster_pod_cidr: "10.50.0.0/16" } });
+    const rules = resources(withoutPool.configuration, "proxmox_virtual_environment_firewall_rules").worker0.rule as Array<Record<string, unknown>>;
+    expect(rules.filter((r) => r.dest !== undefined)).toEqual([]);
+    expect(rules.map((r) => r.source)).toContain("10.50.0.0/16");
   });
 
   it("makes the VMs marked vm_ha Proxmox HA resources, by their VM id from layer 01", () => {

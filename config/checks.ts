@@ -3,6 +3,7 @@ import type { ConfigIssue } from "./issues";
 import { contains, firstHost, intToIpv4, ipv4ToInt, isCanonicalCidr, isNetworkOrBroadcast, overlaps, parseCidr, type Ipv4Network } from "./ipv4";
 import { resolveNode } from "./resolve";
 import { vmDefaultsSchema, type ClusterConfig, type NodeConfig } from "./schema";
+import { CILIUM_RELEASES, inRange, minorOf, TALOS_RELEASES } from "./versions";
 
 /** Each node gets a /24 of the pod network (kube-controller-manager's default node-cidr-mask-size). */
 const NODE_POD_PREFIX = 24;
@@ -45,6 +46,39 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
     } else if (controllers % 2 === 0) {
       warn("nodes.yaml", ["nodes"], `${controllers} controllers: etcd tolerates no more failures with an even number than with one fewer; use ${controllers - 1} or ${controllers + 1}`);
     }
+  }
+
+  nodes.forEach(({ node, index: i }) => {
+    if (node.disk !== undefined && node.disk_selector !== undefined) {
+      error("nodes.yaml", ["nodes", i, "disk_selector"], `both disk (${node.disk}) and disk_selector are set; keep one: Talos installs to the disk path, or to the disk the selector finds`);
+    }
+  });
+
+  // Versions that work together: Kubernetes on this Talos, Cilium on this Kubernetes.
+  const kubernetes = cluster.kubernetes_version;
+  const talos = cluster.talos_version === undefined ? undefined : TALOS_RELEASES[minorOf(cluster.talos_version)];
+  if (talos && kubernetes && !inRange(kubernetes, talos.kubernetes)) {
+    error("cluster.yaml", ["kubernetes_version"], `Talos ${cluster.talos_version} supports Kubernetes ${talos.kubernetes.min} to ${talos.kubernetes.max}, not ${kubernetes}`);
+  }
+  if (cluster.cluster_cni === "cilium" && cluster.cilium_version !== undefined && kubernetes) {
+    const cilium = CILIUM_RELEASES[minorOf(cluster.cilium_version)];
+    const known = Object.entries(CILIUM_RELEASES).map(([minor, r]) => `${minor} (Kubernetes ${r.kubernetes.min}-${r.kubernetes.max})`).join(", ");
+    if (!cilium) {
+      error("cluster.yaml", ["cilium_version"], `cilium ${cluster.cilium_version}: no documented Kubernetes range is known for Cilium ${minorOf(cluster.cilium_version)}; supported: ${known}`);
+    } else if (!inRange(kubernetes, cilium.kubernetes)) {
+      error("cluster.yaml", ["cilium_version"], `cilium ${cluster.cilium_version} is tested with Kubernetes ${cilium.kubernetes.min} to ${cilium.kubernetes.max} (Cilium's compatibility documentation), not kubernetes_version ${kubernetes}; supported: ${known}`);
+    }
+  }
+  if (cluster.proxmox_csi_enabled) {
+    nodes.forEach(({ node, index: i }) => {
+      for (const key of Object.keys(node.labels).filter((k) => k.startsWith("topology.kubernetes.io/"))) {
+        error("nodes.yaml", ["nodes", i, "labels", key], "the Proxmox CSI driver sets the topology.kubernetes.io/ labels (region = proxmox_region, zone = the Proxmox host); set proxmox_region instead, or proxmox_csi_enabled: false");
+      }
+    });
+  }
+
+  if (cluster.state_encryption_migrate && !cluster.state_encryption) {
+    error("cluster.yaml", ["state_encryption_migrate"], "migrates existing state to encryption, which is off; set state_encryption: true as well");
   }
 
   // Networks: written canonically, big enough, disjoint.

@@ -241,6 +241,12 @@ class YamlFile {
     // A union without a message of its own (a number also written as digits) reports "Invalid input": say what
     // its first variant expects.
     if (issue.code === "invalid_union" && issue.message === "Invalid input" && issue.errors[0]?.[0]) issue = { ...issue.errors[0][0], path: issue.path } as z.core.$ZodIssue;
+    if (issue.code === "invalid_key") {
+      // A record key that fails its schema: report the key's own message, at the key.
+      const key = path[path.length - 1];
+      this.add({ path, message: `${issue.issues[0]?.message ?? issue.message}, got ${JSON.stringify(key)}` }, true);
+      return;
+    }
     const value = valueAt(raw, path);
     if (value === undefined && issue.code === "invalid_type") {
       this.add({ path, message: `required key is missing (${issue.expected})` });

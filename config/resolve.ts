@@ -114,6 +114,8 @@ export interface ResolvedSettings {
     readonly backend: StateBackendConfig;
     /** OpenTofu state encryption on every layer. */
     readonly encrypted: boolean;
+    /** Still read unencrypted state and plans (state_encryption_migrate). */
+    readonly migrateFromPlaintext: boolean;
   };
 }
 
@@ -134,10 +136,17 @@ export interface ResolvedNode {
   /** undefined: assigned by Proxmox. */
   readonly macAddress?: string;
   readonly mtu: number;
-  readonly installDisk: string;
+  /** Where Talos installs itself: disk, else disk_selector, else /dev/sda. */
+  readonly installDisk: { readonly path: string } | { readonly selector: NonNullable<NodeConfig["disk_selector"]> };
   /** encrypt_disk: the TPM on secureboot nodes (they have one), else the node's id. undefined: not encrypted. */
   readonly diskEncryption?: DiskEncryptionKey;
   readonly kernelModules: readonly string[];
+  readonly sysctls: Readonly<Record<string, string>>;
+  /** Extra names in the node's certificates. */
+  readonly certSans: readonly string[];
+  /** The node's own Kubernetes labels and taints ("[value:]Effect" by key). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: Readonly<Record<string, string>>;
   readonly image: {
     /** The node's own schematic; undefined: the cluster's, built from talos_extensions. */
     readonly schematicId?: string;
@@ -235,7 +244,7 @@ export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
       },
     },
     features: resolveFeatures(cluster),
-    state: { backend: cluster.state_backend, encrypted: cluster.state_encryption },
+    state: { backend: cluster.state_backend, encrypted: cluster.state_encryption, migrateFromPlaintext: cluster.state_encryption && cluster.state_encryption_migrate },
   };
 }
 
@@ -274,9 +283,13 @@ export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, no
     vmId: node.vm_id,
     macAddress: node.mac_addr,
     mtu: node.mtu,
-    installDisk: node.disk,
+    installDisk: node.disk === undefined && node.disk_selector ? { selector: node.disk_selector } : { path: node.disk ?? "/dev/sda" },
     diskEncryption: node.encrypt_disk ? (node.secureboot ? "tpm" : "nodeID") : undefined,
     kernelModules: node.kernel_modules,
+    sysctls: node.sysctls,
+    certSans: node.cert_sans,
+    labels: node.labels,
+    taints: node.taints,
     image: { schematicId: node.schematic_id, secureboot: node.secureboot },
     sizing: {
       cores: node.vm_cores ?? sizes.cores,

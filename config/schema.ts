@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { isUsableHostAddress } from "./ipv4";
 import { BRIDGE_MAX_LENGTH, PVE_BRIDGE, PVE_CPU_TYPE, PVE_MACHINE, PVE_NODE_NAME, PVE_STORAGE_ID, PVE_VLAN_TAG } from "./pve";
-import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "./versions";
+import { CILIUM_RELEASES, describeMinors, TALOS_RELEASES, TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION, type KubernetesRange } from "./versions";
 
 const dnsLabel = z
   .string()
@@ -45,6 +45,26 @@ const pveNodeName = z
 const pveStorageId = z
   .string()
   .regex(PVE_STORAGE_ID, "expected a Proxmox storage id (a letter, then letters, digits, '-', '_' or '.', as Proxmox itself requires)");
+// Only the Talos minors whose machine configurations Talos' own machinery judges in the engine tests.
+const supportedTalos = new RegExp(`^v(${Object.keys(TALOS_RELEASES).map((m) => m.replace(".", "\\.")).join("|")})\\.\\d+$`);
+const talosVersion = z
+  .string()
+  .regex(/^v\d+\.\d+\.\d+$/, { message: 'expected a Talos version like "v1.12.7" (with the leading v)', abort: true })
+  .regex(supportedTalos, `only Talos ${describeMinors(TALOS_RELEASES)} is supported: the machine configurations are checked with Talos' own machinery of each of these minors`);
+
+const ranges = (releases: Readonly<Record<string, { kubernetes: KubernetesRange }>>) =>
+  Object.entries(releases)
+    .map(([minor, { kubernetes }]) => `${minor}: ${kubernetes.min}-${kubernetes.max}`)
+    .join(", ");
+
+// Kubernetes label keys and values, and Talos' taint values ("[value:]Effect").
+const labelKey = z
+  .string()
+  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'expected a Kubernetes label key like "example.com/role" or "role"');
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, "expected a Kubernetes label value (at most 63 letters, digits, '-', '_', '.')");
+const taintValue = z
+  .string()
+  .regex(/^(([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?:)?(NoSchedule|PreferNoSchedule|NoExecute)$/, 'expected "[value:]Effect" with Effect NoSchedule, PreferNoSchedule or NoExecute, e.g. "gpu:NoSchedule"');
 
 const boundedInt = (min: number, minMessage: string, max: number, unit: string) =>
   z.number().int("expected a whole number").min(min, minMessage).max(max, `more than ${max} ${unit} is not a sane VM size`);
@@ -142,10 +162,12 @@ export const clusterSchema = z
     cluster_pod_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.42.0.0/16").describe("Pod network."),
     cluster_svc_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.43.0.0/16").describe("Service network."),
     cluster_cni: z.enum(["cilium", "flannel", "none"]).default("cilium").describe("CNI. With cilium, Talos' own CNI and kube-proxy are turned off (Cilium replaces them)."),
-    talos_version: semver("Talos", TESTED_TALOS_VERSION).default(TESTED_TALOS_VERSION).describe("Talos version to install; the default is the version this release is tested with."),
+    talos_version: talosVersion
+      .default(TESTED_TALOS_VERSION)
+      .describe(`Talos version to install, ${describeMinors(TALOS_RELEASES)} (each checked by Talos' own machinery of that minor).`),
     kubernetes_version: semver("Kubernetes", TESTED_KUBERNETES_VERSION)
       .default(TESTED_KUBERNETES_VERSION)
-      .describe("Kubernetes version; the default is the version this release is tested with."),
+      .describe(`Kubernetes version; one the Talos version supports (Talos ${ranges(TALOS_RELEASES)}).`),
     talos_extensions: z
       .array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9._-]+$/, 'expected an official extension like "siderolabs/qemu-guest-agent"'))
       .default(["siderolabs/qemu-guest-agent"])
@@ -172,7 +194,7 @@ export const clusterSchema = z
     proxmox_csi_enabled: z
       .boolean()
       .default(true)
-      .describe("Proxmox CSI driver: its Proxmox role, user, API token and ACL in layer 00, the driver and a StorageClass in layer 02."),
+      .describe("Proxmox CSI driver: its Proxmox role, user, API token and ACL in layer 00, the driver and a StorageClass in layer 02. Turned off, layer 00 forgets the token without deleting it from Proxmox."),
     proxmox_csi_storage: pveStorageId.optional().describe("Proxmox storage the CSI driver creates volumes on. @default proxmox_disk_storage"),
     proxmox_csi_version: chartVersion("proxmox-csi-plugin", "0.3.5"),
     proxmox_region: z
@@ -183,12 +205,14 @@ export const clusterSchema = z
     proxmox_firewall_enabled: z
       .boolean()
       .default(false)
-      .describe("Layer 03 enables the Proxmox firewall on every VM: Talos, Kubernetes and Cilium ports between nodes, the API and Talos API from node_cidr, everything else dropped. Needs the datacenter firewall on."),
+      .describe("Layer 03 enables the Proxmox firewall on every VM: Talos, Kubernetes, Cilium and webhook ports between nodes, the API and Talos API from node_cidr, pod traffic from cluster_pod_cidr (Cilium routes natively), NodePorts and the cilium_loadbalancer_pool addresses from anywhere, everything else dropped. Needs the datacenter firewall on."),
     proxmox_firewall_allow_from: z
       .array(z.cidrv4("expected an IPv4 network in CIDR notation"))
       .default([])
       .describe("Networks besides node_cidr (your workstation's) allowed to reach the Kubernetes API and the Talos API through the firewall."),
-    cilium_version: chartVersion("cilium", "1.18.0"),
+    cilium_version: chartVersion("cilium", "1.19.3").describe(
+      `Helm chart version of cilium; its minor must be tested with kubernetes_version (Cilium ${ranges(CILIUM_RELEASES)}, from Cilium's compatibility documentation).`,
+    ),
     cilium_loadbalancer_mode: z.enum(["dsr", "snat"]).default("dsr").describe("How Cilium's load balancer forwards (cluster-template's key)."),
     cilium_loadbalancer_pool: z
       .strictObject({
@@ -200,7 +224,7 @@ export const clusterSchema = z
     sealed_secrets_enabled: z
       .boolean()
       .default(true)
-      .describe("sealed-secrets: its keypair in layer 00 (so secrets sealed before a rebuild still decrypt), the controller in layer 02."),
+      .describe("sealed-secrets: the controller in layer 02, started with the keypair of layer 00 (so secrets sealed before a rebuild still decrypt). Layer 00 keeps the keypair when this is off, so turning it on again finds the same key."),
     sealed_secrets_version: chartVersion("sealed-secrets", "2.17.1"),
     flux_enabled: z.boolean().default(true).describe("Flux controllers in layer 02; with repository_name, layer 03 syncs the repository."),
     flux_version: chartVersion("flux2 (fluxcd-community)", "2.15.0"),
@@ -222,6 +246,10 @@ export const clusterSchema = z
       .boolean()
       .default(false)
       .describe("Encrypt every layer's state and plans at rest (OpenTofu only: pbkdf2 + AES-GCM). The passphrase comes from TF_VAR_state_passphrase in the environment."),
+    state_encryption_migrate: z
+      .boolean()
+      .default(false)
+      .describe("With state_encryption: also read state and plans that are not encrypted yet (OpenTofu's unencrypted fallback), to turn encryption on for existing state. Apply every layer once with it, then remove it: without it, unencrypted state is refused."),
   })
   .describe("cluster.yaml: cluster-wide settings.");
 
@@ -253,7 +281,22 @@ export const nodeSchema = z
     controller: z.boolean().describe("true for a control-plane node, false for a worker."),
     disk: z
       .string()
-      .regex(/^\/dev(\/(?!\.\.?(\/|$))[\w.:+@-]+)+$/, 'expected a device path like "/dev/sda" or "/dev/disk/by-id/..." (no "." or ".." segments)').default("/dev/sda").describe("Disk Talos installs to."),
+      .regex(/^\/dev(\/(?!\.\.?(\/|$))[\w.:+@-]+)+$/, 'expected a device path like "/dev/sda" or "/dev/disk/by-id/..." (no "." or ".." segments)')
+      .optional()
+      .describe("Disk Talos installs to. @default /dev/sda, unless disk_selector is set"),
+    disk_selector: z
+      .strictObject({
+        size: z
+          .string()
+          .regex(/^(<=|>=|<|>|==)?\s*\d+(\.\d+)?\s*([KMGTP]i?B|B)?$/, 'expected a size with an optional comparison, e.g. ">= 100GB" or "64GiB"')
+          .optional()
+          .describe('Size, e.g. ">= 100GB".'),
+        model: z.string().min(1).optional().describe('Model, a glob, e.g. "QEMU HARDDISK*".'),
+        serial: z.string().min(1).optional().describe("Serial number, a glob."),
+      })
+      .refine((s) => Object.keys(s).length > 0, "give at least one of size, model, serial")
+      .optional()
+      .describe("Let Talos pick its install disk by size, model and/or serial (every given field must match) instead of a fixed disk path. @default the disk path"),
     mac_addr: mac.optional().describe("MAC address of the VM's NIC. @default assigned by Proxmox"),
     schematic_id: z
       .string()
@@ -274,6 +317,13 @@ export const nodeSchema = z
     vm_startup_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits after starting this VM before the next one."),
     vm_shutdown_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits for this VM to shut down."),
     kernel_modules: z.array(z.string().regex(/^[a-z0-9_-]+$/, "expected a kernel module name")).default([]).describe("Extra kernel modules Talos loads (the module must be in the image, e.g. through an extension)."),
+    sysctls: z
+      .record(z.string().regex(/^[a-z0-9_]+([./][a-z0-9_-]+)+$/, 'expected a kernel parameter like "vm.max_map_count"'), z.string({ error: 'expected the value as a string, e.g. "262144"' }))
+      .default({})
+      .describe('Kernel parameters Talos sets, e.g. {"vm.max_map_count": "262144"} (values as strings).'),
+    cert_sans: z.array(z.string().min(1)).default([]).describe("Extra names/addresses in this node's Talos API certificate, and on a controller in the Kubernetes API server certificate."),
+    labels: z.record(labelKey, labelValue).default({}).describe("Kubernetes labels of the node."),
+    taints: z.record(labelKey, taintValue).default({}).describe('Kubernetes taints of the node, key to "[value:]Effect", e.g. {"dedicated": "gpu:NoSchedule"}.'),
     proxmox_node: pveNodeName.optional().describe("Proxmox host that runs this VM. @default cluster.yaml proxmox_node"),
     pci_devices: z
       .array(pciDeviceSchema)

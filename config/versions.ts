@@ -1,8 +1,71 @@
-// The versions this release is tested with: the defaults of talos_version and kubernetes_version, shown in
-// the README's configuration reference and in bootstrap's plan output. Change them here only.
+// Which versions work together: the Talos minors this project generates machine configurations for, the
+// Kubernetes minors each of them supports, and the Kubernetes minors each Cilium minor is tested with; and the
+// versions this release is tested with, the defaults of talos_version and kubernetes_version (shown in the
+// README's configuration reference and in bootstrap's plan output). Change them here only.
 
 /** Talos version installed when cluster.yaml does not set talos_version. */
-export const TESTED_TALOS_VERSION = "v1.12.1";
+export const TESTED_TALOS_VERSION = "v1.12.7";
 
 /** Kubernetes version installed when cluster.yaml does not set kubernetes_version. */
-export const TESTED_KUBERNETES_VERSION = "v1.35.0";
+export const TESTED_KUBERNETES_VERSION = "v1.35.4";
+
+/** A version as [major, minor, patch]; a leading "v" is allowed. */
+export type Version = readonly [number, number, number];
+
+export function parseVersion(version: string): Version {
+  const [major, minor, patch] = version.replace(/^v/, "").split(".").map(Number);
+  return [major, minor, patch ?? 0];
+}
+
+/** "1.12" for "v1.12.1". */
+export function minorOf(version: string): string {
+  const [major, minor] = parseVersion(version);
+  return `${major}.${minor}`;
+}
+
+/** A Kubernetes minor range, both ends included, e.g. { min: "1.30", max: "1.35" }. */
+export interface KubernetesRange {
+  readonly min: string;
+  readonly max: string;
+}
+
+/**
+ * Talos minors whose machine configurations this project generates, each judged by Talos' own machinery of that
+ * minor in `npm run test:engine` (tools/talos-config/v<minor>/). The Kubernetes ranges are Talos' own
+ * (github.com/siderolabs/talos/pkg/machinery/compatibility/talos1xx, what talosctl checks), and the tests hold
+ * them against the machinery.
+ */
+export const TALOS_RELEASES: Readonly<Record<string, { readonly kubernetes: KubernetesRange }>> = {
+  "1.10": { kubernetes: { min: "1.28", max: "1.33" } },
+  "1.11": { kubernetes: { min: "1.29", max: "1.34" } },
+  "1.12": { kubernetes: { min: "1.30", max: "1.35" } },
+  "1.13": { kubernetes: { min: "1.31", max: "1.36" } },
+};
+
+/**
+ * Cilium minors with the Kubernetes minors they are end-to-end tested with, from Cilium's documentation
+ * (Documentation/network/kubernetes/compatibility.rst of each release: 1.18.14 lists 1.30-1.33, 1.19.3
+ * lists 1.32-1.35).
+ */
+export const CILIUM_RELEASES: Readonly<Record<string, { readonly kubernetes: KubernetesRange }>> = {
+  "1.18": { kubernetes: { min: "1.30", max: "1.33" } },
+  "1.19": { kubernetes: { min: "1.32", max: "1.35" } },
+};
+
+/** Whether the minor of `version` is within `range`. */
+export function inRange(version: string, range: KubernetesRange): boolean {
+  const [major, minor] = parseVersion(version);
+  return major === 1 && minor >= parseVersion(range.min)[1] && minor <= parseVersion(range.max)[1];
+}
+
+/** "1.10 to 1.13" for the keys of a release table. */
+export function describeMinors(releases: Readonly<Record<string, unknown>>): string {
+  const minors = Object.keys(releases);
+  return `${minors[0]} to ${minors[minors.length - 1]}`;
+}
+
+/** Whether Talos `version` generates a separate HostnameConfig document (Talos 1.12 and later). */
+export function talosHasHostnameConfig(version: string): boolean {
+  const [major, minor] = parseVersion(version);
+  return major > 1 || minor >= 12;
+}

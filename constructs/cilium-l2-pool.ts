@@ -13,7 +13,8 @@ export class CiliumL2Pool extends Construct {
     super(scope, id);
     new manifest.Manifest(this, "Pool", {
       manifest: {
-        apiVersion: "cilium.io/v2alpha1",
+        // Served as v2 since Cilium 1.18 (v2alpha1 deprecated); the L2 announcement policy is still v2alpha1.
+        apiVersion: "cilium.io/v2",
         kind: "CiliumLoadBalancerIPPool",
         metadata: { name: "pool" },
         spec: { allowFirstLastIPs: "Yes", blocks: [{ start: props.start, stop: props.stop }] },

@@ -5,7 +5,7 @@ import { stringify } from "yaml";
 import { KUBEPRISM_PORT } from "./talos-machine-config";
 
 export interface CiliumProps {
-  /** Helm chart version, e.g. "1.18.0". */
+  /** Helm chart version, e.g. "1.19.3". */
   readonly version: string;
   /** Pod network, routed natively between nodes. */
   readonly podCidr: string;

@@ -13,6 +13,9 @@ export const PROXMOX_CSI_PRIVILEGES = [
   "VM.Config.Disk",
 ] as const;
 
+/** Every resource's logical id: one of each type per stack. */
+const LOGICAL_ID = "csi";
+
 export interface ProxmoxCsiTokenProps {
   /** Prefix of the role and user, so that several clusters can share one Proxmox. */
   readonly clusterName: string;
@@ -25,6 +28,9 @@ export interface ProxmoxCsiTokenProps {
 
 /** A Proxmox role, user, API token and ACL for the Proxmox CSI driver; the token secret stays in state. */
 export class ProxmoxCsiToken extends Construct {
+  /** The addresses (`type.name`) of everything this construct creates. */
+  static readonly ADDRESSES = [VirtualEnvironmentRole, VirtualEnvironmentUser, UserToken, Acl].map((r) => `${r.tfResourceType}.${LOGICAL_ID}`);
+
   readonly role: VirtualEnvironmentRole;
   readonly user: VirtualEnvironmentUser;
   readonly token: UserToken;
@@ -40,7 +46,7 @@ export class ProxmoxCsiToken extends Construct {
       privileges: [...PROXMOX_CSI_PRIVILEGES],
       lifecycle,
     });
-    this.role.overrideLogicalId("csi");
+    this.role.overrideLogicalId(LOGICAL_ID);
 
     this.user = new VirtualEnvironmentUser(this, "User", {
       userId: `${props.clusterName}-csi@pve`,
@@ -48,7 +54,7 @@ export class ProxmoxCsiToken extends Construct {
       enabled: true,
       lifecycle,
     });
-    this.user.overrideLogicalId("csi");
+    this.user.overrideLogicalId(LOGICAL_ID);
 
     this.token = new UserToken(this, "Token", {
       userId: this.user.userId,
@@ -57,7 +63,7 @@ export class ProxmoxCsiToken extends Construct {
       privilegesSeparation: false,
       lifecycle,
     });
-    this.token.overrideLogicalId("csi");
+    this.token.overrideLogicalId(LOGICAL_ID);
 
     this.acl = new Acl(this, "Acl", {
       path: "/",
@@ -66,7 +72,7 @@ export class ProxmoxCsiToken extends Construct {
       propagate: true,
       lifecycle,
     });
-    this.acl.overrideLogicalId("csi");
+    this.acl.overrideLogicalId(LOGICAL_ID);
   }
 
   /** `user@realm!token` (not secret). */

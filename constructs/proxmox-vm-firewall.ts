@@ -15,6 +15,16 @@ export interface ProxmoxVmFirewallProps {
    * @default - none
    */
   readonly adminCidrs?: readonly string[];
+  /**
+   * The pod network. Cilium routes natively: pod traffic between nodes keeps pod source addresses, on any
+   * port, so it is accepted from here (Cilium's own policies filter it).
+   */
+  readonly podCidr: string;
+  /**
+   * Addresses Cilium announces for LoadBalancer services (`start`-`stop`): accepted from anywhere, on any port.
+   * @default - no LoadBalancer addresses
+   */
+  readonly loadBalancerRange?: { readonly start: string; readonly stop: string };
 }
 
 interface Port {
@@ -35,6 +45,18 @@ export const NODE_PORTS: readonly Port[] = [
   { proto: "tcp", dport: "7946", comment: "Cilium L2 / memberlist" },
 ];
 
+/**
+ * Ports of pods that the control plane (on the host network, so from node addresses) calls across nodes:
+ * admission webhooks and aggregated APIs (cert-manager, metrics-server, ...).
+ */
+export const WEBHOOK_PORTS: readonly Port[] = [{ proto: "tcp", dport: "443,4443,8443,9443", comment: "webhooks and aggregated APIs in pods" }];
+
+/** Kubernetes' NodePort range, open to every source like the services it exposes. */
+export const NODEPORT_PORTS: readonly Port[] = [
+  { proto: "tcp", dport: "30000:32767", comment: "NodePort services" },
+  { proto: "udp", dport: "30000:32767", comment: "NodePort services" },
+];
+
 /** Ports controllers open in addition. */
 export const CONTROLLER_PORTS: readonly Port[] = [
   { proto: "tcp", dport: "6443", comment: "Kubernetes API" },
@@ -51,7 +73,8 @@ export const ADMIN_PORTS: readonly Port[] = [
 
 /**
  * The Proxmox firewall of one VM, firewall first: the Talos, Kubernetes and Cilium ports from the nodes'
- * network and ICMP are accepted, everything else in is dropped. Outbound stays open.
+ * network, pod traffic, NodePorts, the LoadBalancer addresses and ICMP are accepted, everything else in is
+ * dropped. Outbound stays open.
  */
 export class ProxmoxVmFirewall extends Construct {
   constructor(scope: Construct, id: string, props: ProxmoxVmFirewallProps) {
@@ -62,7 +85,12 @@ export class ProxmoxVmFirewall extends Construct {
       vmId: props.vmId,
       rule: [
         { type: "in", action: "ACCEPT", proto: "icmp", source: props.nodeCidr, comment: "ping", enabled: true },
-        ...ports.map((p) => ({ type: "in", action: "ACCEPT", proto: p.proto, dport: p.dport, source: props.nodeCidr, comment: p.comment, enabled: true })),
+        ...[...ports, ...WEBHOOK_PORTS].map((p) => ({ type: "in", action: "ACCEPT", proto: p.proto, dport: p.dport, source: props.nodeCidr, comment: p.comment, enabled: true })),
+        { type: "in", action: "ACCEPT", source: props.podCidr, comment: "pods on other nodes (Cilium native routing)", enabled: true },
+        ...NODEPORT_PORTS.map((p) => ({ type: "in", action: "ACCEPT", proto: p.proto, dport: p.dport, comment: p.comment, enabled: true })),
+        ...(props.loadBalancerRange
+          ? [{ type: "in", action: "ACCEPT", dest: `${props.loadBalancerRange.start}-${props.loadBalancerRange.stop}`, comment: "Cilium LoadBalancer addresses", enabled: true }]
+          : []),
         ...(props.adminCidrs ?? []).flatMap((source) =>
           ADMIN_PORTS.filter((p) => props.controller || p.dport !== "6443").map((p) => ({ type: "in", action: "ACCEPT", proto: p.proto, dport: p.dport, source, comment: `${p.comment} (admin)`, enabled: true })),
         ),

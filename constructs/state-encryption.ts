@@ -9,7 +9,17 @@ export const STATE_PASSPHRASE_VARIABLE = "state_passphrase";
  * a sensitive variable with no default, so it only ever comes from the environment. Terraform has no state
  * encryption and rejects the block.
  */
-export function encryptState(stack: TerraformStack): void {
+export interface EncryptStateOptions {
+  /**
+   * Also read state and plans that are not encrypted yet (an `unencrypted` method as fallback, not enforced),
+   * so that turning encryption on for existing state works: the next apply writes it encrypted. Leave it on
+   * only for that run: it also accepts a state someone replaced with an unencrypted one.
+   * @default false
+   */
+  readonly migrateFromPlaintext?: boolean;
+}
+
+export function encryptState(stack: TerraformStack, options: EncryptStateOptions = {}): void {
   const passphrase = new TerraformVariable(stack, STATE_PASSPHRASE_VARIABLE, {
     type: "string",
     sensitive: true,
@@ -18,11 +28,13 @@ export function encryptState(stack: TerraformStack): void {
   passphrase.overrideLogicalId(STATE_PASSPHRASE_VARIABLE);
   // Encryption settings are static references: in JSON syntax a bare expression, not a "${...}" template.
   const method = "method.aes_gcm.state";
+  const migrate = options.migrateFromPlaintext ?? false;
+  const fallback = migrate ? { fallback: { method: "method.unencrypted.migrate" } } : {};
   stack.addOverride("terraform.encryption", {
     key_provider: { pbkdf2: { state: { passphrase: `\${var.${STATE_PASSPHRASE_VARIABLE}}` } } },
-    method: { aes_gcm: { state: { keys: "${key_provider.pbkdf2.state}" } } },
-    state: { method, enforced: true },
-    plan: { method, enforced: true },
-    remote_state_data_sources: { default: { method } },
+    method: { aes_gcm: { state: { keys: "${key_provider.pbkdf2.state}" } }, ...(migrate ? { unencrypted: { migrate: {} } } : {}) },
+    state: { method, enforced: !migrate, ...fallback },
+    plan: { method, enforced: !migrate, ...fallback },
+    remote_state_data_sources: { default: { method, ...fallback } },
   });
 }

@@ -1,5 +1,5 @@
 import * as sensitiveFile from "@cdktf/provider-local/lib/sensitive-file";
-import type { ITerraformDependable } from "cdktf";
+import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterKubeconfig } from "../.gen/providers/talos/cluster-kubeconfig";
 import { DataTalosClientConfiguration } from "../.gen/providers/talos/data-talos-client-configuration";
@@ -8,11 +8,15 @@ import { DataTalosMachineConfiguration, type DataTalosMachineConfigurationMachin
 import { MachineBootstrap } from "../.gen/providers/talos/machine-bootstrap";
 import { MachineConfigurationApply, type MachineConfigurationApplyClientConfiguration } from "../.gen/providers/talos/machine-configuration-apply";
 import { tfName } from "./names";
-import { machineConfigPatch, type TalosClusterNetwork, type TalosNodeSpec } from "./talos-machine-config";
+import { machineConfigPatches, type TalosClusterNetwork, type TalosNodeSpec } from "./talos-machine-config";
 
 export interface TalosClusterNode extends TalosNodeSpec {
-  /** What must exist before the configuration is applied (the node's VM). */
-  readonly dependsOn: readonly ITerraformDependable[];
+  /**
+   * The node's machine (its VM): the configuration is applied once it exists, and applied again whenever it
+   * is replaced (a new VM boots into maintenance mode and knows nothing of its old configuration).
+   * @default - a machine outside this stack: applied as soon as the node answers
+   */
+  readonly machine?: TerraformResource;
 }
 
 export interface TalosClusterProps {
@@ -61,7 +65,7 @@ export class TalosCluster extends Construct {
         kubernetesVersion: props.kubernetesVersion,
         docs: false,
         examples: false,
-        configPatches: [JSON.stringify(machineConfigPatch(node, props.network))],
+        configPatches: machineConfigPatches(node, props.network, props.talosVersion).map((patch) => JSON.stringify(patch)),
       });
       config.overrideLogicalId(name);
 
@@ -70,7 +74,9 @@ export class TalosCluster extends Construct {
         endpoint: node.address,
         clientConfiguration: props.clientConfiguration,
         machineConfigurationInput: config.machineConfiguration,
-        dependsOn: [...node.dependsOn],
+        dependsOn: node.machine && [node.machine],
+        // The id, not the whole resource: an in-place change of the VM (memory, cores) needs no new apply.
+        lifecycle: node.machine && { replaceTriggeredBy: [`${node.machine.terraformResourceType}.${node.machine.friendlyUniqueId}.id`] },
       });
       apply.overrideLogicalId(name);
       applies.set(node.name, apply);

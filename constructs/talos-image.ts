@@ -1,3 +1,4 @@
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { DownloadFile } from "../.gen/providers/proxmox/download-file";
 import { DataTalosImageFactoryUrls } from "../.gen/providers/talos/data-talos-image-factory-urls";
@@ -51,6 +52,14 @@ export class TalosImage extends Construct {
     return this.props.secureboot ? this.urls.urls.installerSecureboot : this.urls.urls.installer;
   }
 
+  /**
+   * The installer image without its tag (`<factory>/<platform>-installer/<schematic id>`): `talosctl upgrade`
+   * takes it with the new version as tag.
+   */
+  get installerRepository(): string {
+    return Fn.replace(this.installerImage, "/:[^:/]+$/", "");
+  }
+
   /** The ISO as seen from a Proxmox host, as a volume id for the VM's CD-ROM; downloaded once per datastore. */
   isoOn(proxmoxNode: string): string {
     const { sharedIsoHost, isoStorage } = this.props;
@@ -66,6 +75,9 @@ export class TalosImage extends Construct {
         fileName: `talos-${talosVersion}-${schematicLabel}-nocloud-amd64${secureboot ? "-secureboot" : ""}.iso`,
         // Layer 01 is rebuilt freely: adopt an ISO a previous state left behind instead of failing.
         overwriteUnmanaged: true,
+        // A new version or schematic downloads its ISO before the old one goes, and the VMs' CD-ROMs move to it
+        // in between (they depend on it).
+        lifecycle: { createBeforeDestroy: true },
       });
       iso.overrideLogicalId(tfName(`talos_${this.name}_on_${place}`));
       this.isos.set(place, iso);

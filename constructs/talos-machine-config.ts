@@ -1,4 +1,6 @@
-// The per-node Talos machine-configuration patch, as plain data (unit-tested on its own).
+// The per-node Talos machine-configuration patches, as plain typed data (unit-tested on its own, judged by
+// Talos' own machinery in the engine tests: __tests__/engine/talos-config.test.ts).
+import { talosHasHostnameConfig } from "../config/versions";
 
 export type Cni = "cilium" | "flannel" | "none";
 
@@ -25,61 +27,177 @@ export interface TalosClusterNetwork {
   readonly schedulingOnControllers: boolean;
 }
 
+/** Talos' install disk selector (`machine.install.diskSelector`): every given field must match. */
+export interface InstallDiskSelector {
+  /** Size with an optional comparison, e.g. ">= 100GB". @default - any size */
+  readonly size?: string;
+  /** Disk model, a glob, e.g. "QEMU HARDDISK". @default - any model */
+  readonly model?: string;
+  /** Disk serial number, a glob. @default - any serial */
+  readonly serial?: string;
+}
+
 export interface TalosNodeSpec {
   readonly name: string;
   readonly address: string;
   readonly controller: boolean;
-  readonly installDisk: string;
+  /** Where Talos installs itself: a device path, or a selector. */
+  readonly installDisk: { readonly path: string } | { readonly selector: InstallDiskSelector };
   /** Installer image from the image factory, for the node's schematic and SecureBoot variant. */
   readonly installImage: string;
   /** @default - the VM's only physical NIC */
   readonly macAddress?: string;
   readonly mtu: number;
-  readonly kernelModules: readonly string[];
+  /** @default - none */
+  readonly kernelModules?: readonly string[];
+  /** Kernel parameters, e.g. { "vm.max_map_count": "262144" }. @default - none */
+  readonly sysctls?: Readonly<Record<string, string>>;
   /** Encrypt STATE and EPHEMERAL with a key sealed to the TPM or derived from the node's id. @default - not encrypted */
-  readonly diskEncryption?: "tpm" | "nodeID";
+  readonly diskEncryption?: DiskEncryptionKey;
+  /** Extra names/addresses in the node's certificates (Talos API; on controllers the Kubernetes API too). @default - none */
+  readonly certSans?: readonly string[];
   /** @default - none */
   readonly nodeLabels?: Readonly<Record<string, string>>;
+  /** Taint key to "[value:]Effect", as Talos spells them, e.g. { dedicated: "gpu:NoSchedule" }. @default - none */
+  readonly nodeTaints?: Readonly<Record<string, string>>;
 }
 
 /** KubePrism: an in-node load balancer for the API on localhost, used by Cilium and host-network pods. */
 export const KUBEPRISM_PORT = 7445;
 
-export function machineConfigPatch(node: TalosNodeSpec, cluster: TalosClusterNetwork): Record<string, unknown> {
-  const iface: Record<string, unknown> = {
+// ---------------------------------------------------------------------------------------- the patch model
+// The part of Talos' machine configuration we write, with Talos' field names (reference:
+// https://www.talos.dev/v1.12/reference/configuration/). Field presence is what Talos merges: an absent field
+// keeps what Talos generated.
+
+/** What a node's system disks are encrypted with: a key sealed to the TPM, or one derived from the node's id. */
+export type DiskEncryptionKey = "tpm" | "nodeID";
+
+/** Talos' v1alpha1 EncryptionConfig of one system volume. */
+export interface DiskEncryption {
+  readonly provider: "luks2";
+  readonly keys: readonly ({ readonly slot: number } & Partial<Record<DiskEncryptionKey, Record<string, never>>>)[];
+}
+
+/** `$patch: delete` removes the field from what Talos generated (its strategic merge). */
+export interface DeleteField {
+  readonly $patch: "delete";
+}
+
+export interface NetworkInterface {
+  readonly deviceSelector: { readonly hardwareAddr: string } | { readonly physical: true };
+  readonly dhcp: false;
+  readonly addresses: readonly string[];
+  readonly routes: readonly { readonly network: string; readonly gateway: string }[];
+  readonly mtu: number;
+  readonly vip?: { readonly ip: string };
+}
+
+export interface MachinePatch {
+  readonly install: {
+    readonly disk: string | DeleteField;
+    readonly diskSelector?: InstallDiskSelector;
+    readonly image: string;
+  };
+  readonly network: {
+    readonly hostname: string;
+    readonly nameservers: readonly string[];
+    readonly interfaces: readonly NetworkInterface[];
+  };
+  readonly time: { readonly servers: readonly string[] };
+  readonly kubelet: { readonly nodeIP: { readonly validSubnets: readonly string[] } };
+  readonly features: { readonly kubePrism: { readonly enabled: boolean; readonly port: number } };
+  readonly certSANs?: readonly string[];
+  readonly nodeLabels?: Readonly<Record<string, string>>;
+  readonly nodeTaints?: Readonly<Record<string, string>>;
+  readonly kernel?: { readonly modules: readonly { readonly name: string }[] };
+  readonly sysctls?: Readonly<Record<string, string>>;
+  readonly systemDiskEncryption?: { readonly state: DiskEncryption; readonly ephemeral: DiskEncryption };
+}
+
+export interface ClusterPatch {
+  readonly network: {
+    readonly podSubnets: readonly string[];
+    readonly serviceSubnets: readonly string[];
+    readonly cni?: { readonly name: "none" };
+  };
+  readonly proxy?: { readonly disabled: true };
+  readonly apiServer?: { readonly certSANs: readonly string[] };
+  readonly allowSchedulingOnControlPlanes?: true;
+}
+
+/** The v1alpha1 document (the one without `kind`). */
+export interface V1Alpha1Patch {
+  readonly machine: MachinePatch;
+  readonly cluster: ClusterPatch;
+}
+
+/**
+ * Talos 1.12+ generates a HostnameConfig document (`auto: stable`), which conflicts with the static
+ * `machine.network.hostname`; this patch removes it. (Setting the name in that document instead is what Talos
+ * 1.12 prefers, but the talos provider built for the engine tests, 0.8.0, embeds Talos 1.10's machinery, which
+ * cannot parse a HostnameConfig patch at all; a delete patch it parses.)
+ */
+export interface DeleteHostnameConfigPatch {
+  readonly apiVersion: "v1alpha1";
+  readonly kind: "HostnameConfig";
+  readonly $patch: "delete";
+}
+
+export type TalosConfigPatch = V1Alpha1Patch | DeleteHostnameConfigPatch;
+
+/**
+ * The patches of one node's configuration for Talos `talosVersion`, one document each (the provider's
+ * `config_patches` takes one patch per string; JSON is YAML).
+ */
+export function machineConfigPatches(node: TalosNodeSpec, cluster: TalosClusterNetwork, talosVersion: string): TalosConfigPatch[] {
+  const iface: NetworkInterface = {
     deviceSelector: node.macAddress ? { hardwareAddr: node.macAddress } : { physical: true },
     dhcp: false,
     addresses: [`${node.address}/${cluster.nodePrefix}`],
     routes: [{ network: "0.0.0.0/0", gateway: cluster.gateway }],
     mtu: node.mtu,
+    ...(node.controller && cluster.apiVip ? { vip: { ip: cluster.apiAddress } } : {}),
   };
-  if (node.controller && cluster.apiVip) iface.vip = { ip: cluster.apiAddress };
+  // Talos generates `disk: /dev/sda`; with a selector that default has to go, or it would win.
+  const install =
+    "path" in node.installDisk
+      ? { disk: node.installDisk.path, image: node.installImage }
+      : { disk: { $patch: "delete" as const }, diskSelector: { ...node.installDisk.selector }, image: node.installImage };
 
-  const machine: Record<string, unknown> = {
-    install: { disk: node.installDisk, image: node.installImage },
+  const nonEmpty = <T extends object>(value: T | undefined): T | undefined => (value && Object.keys(value).length > 0 ? value : undefined);
+  const machine: MachinePatch = {
+    install,
     network: { hostname: node.name, nameservers: [...cluster.dnsServers], interfaces: [iface] },
     time: { servers: [...cluster.ntpServers] },
     kubelet: { nodeIP: { validSubnets: [cluster.nodeCidr] } },
     features: { kubePrism: { enabled: true, port: KUBEPRISM_PORT } },
+    ...(node.certSans?.length ? { certSANs: [...node.certSans] } : {}),
+    ...(nonEmpty(node.nodeLabels) ? { nodeLabels: { ...node.nodeLabels } } : {}),
+    ...(nonEmpty(node.nodeTaints) ? { nodeTaints: { ...node.nodeTaints } } : {}),
+    ...(node.kernelModules?.length ? { kernel: { modules: node.kernelModules.map((name) => ({ name })) } } : {}),
+    ...(nonEmpty(node.sysctls) ? { sysctls: { ...node.sysctls } } : {}),
+    ...(node.diskEncryption ? { systemDiskEncryption: luks2(node.diskEncryption) } : {}),
   };
-  if (node.nodeLabels && Object.keys(node.nodeLabels).length > 0) machine.nodeLabels = { ...node.nodeLabels };
-  if (node.kernelModules.length > 0) machine.kernel = { modules: node.kernelModules.map((name) => ({ name })) };
-  if (node.diskEncryption) {
-    const luks2 = { provider: "luks2", keys: [{ slot: 0, [node.diskEncryption]: {} }] };
-    machine.systemDiskEncryption = { state: luks2, ephemeral: luks2 };
-  }
 
-  const clusterPatch: Record<string, unknown> = {
+  const clusterPatch: ClusterPatch = {
     network: {
       podSubnets: [cluster.podCidr],
       serviceSubnets: [cluster.serviceCidr],
-      ...(cluster.cni === "flannel" ? {} : { cni: { name: "none" } }),
+      ...(cluster.cni === "flannel" ? {} : { cni: { name: "none" as const } }),
     },
+    ...(cluster.cni === "cilium" ? { proxy: { disabled: true as const } } : {}),
+    ...(node.controller ? { apiServer: { certSANs: [...new Set([cluster.apiAddress, ...cluster.certSans, ...(node.certSans ?? [])])] } } : {}),
+    ...(node.controller && cluster.schedulingOnControllers ? { allowSchedulingOnControlPlanes: true as const } : {}),
   };
-  if (cluster.cni === "cilium") clusterPatch.proxy = { disabled: true };
-  if (node.controller) {
-    clusterPatch.apiServer = { certSANs: [...new Set([cluster.apiAddress, ...cluster.certSans])] };
-    if (cluster.schedulingOnControllers) clusterPatch.allowSchedulingOnControlPlanes = true;
-  }
-  return { machine, cluster: clusterPatch };
+
+  const patches: TalosConfigPatch[] = [{ machine, cluster: clusterPatch }];
+  if (talosHasHostnameConfig(talosVersion)) patches.push({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
+  return patches;
+}
+
+/** STATE and EPHEMERAL encrypted alike, with one key in slot 0. */
+function luks2(key: DiskEncryptionKey): { state: DiskEncryption; ephemeral: DiskEncryption } {
+  const volume: DiskEncryption = { provider: "luks2", keys: [{ slot: 0, [key]: {} }] };
+  return { state: volume, ephemeral: volume };
 }

@@ -196,6 +196,11 @@ export class TalosNodeVm extends Construct {
       onBoot: true,
       started: true,
       stopOnDestroy: true,
+      // A change that needs a restart (cores, memory) stays pending in Proxmox instead of restarting the VM:
+      // otherwise one apply would restart every control plane at once. The restart is rolled out node by node.
+      rebootAfterUpdate: false,
+      // A new proxmox_node, or a host that HA moved the VM to, migrates the VM instead of replacing it.
+      migrate: true,
       operatingSystem: { type: "l26" },
       cpu: { cores: hardware.cores, sockets: hardware.sockets, type: hardware.cpuType, numa: hardware.numa },
       memory: { dedicated: hardware.memory, floating: hardware.balloon },
@@ -215,6 +220,8 @@ export class TalosNodeVm extends Construct {
           iothread: hardware.scsiHardware === "virtio-scsi-single",
         },
       ],
+      // The CD-ROM follows the ISO (swapped in place, no restart), so that an ISO of an old Talos version is
+      // never deleted while a VM still points at it: Proxmox would refuse to start that VM.
       cdrom: { fileId: boot.isoFileId, interface: "ide2" },
       // The empty disk is not bootable: the first boot falls through to the ISO, later boots start Talos from disk.
       bootOrder: ["scsi0", "ide2"],
@@ -255,10 +262,6 @@ export class TalosNodeVm extends Construct {
             xvga: d.primaryGpu ?? false,
           }))
         : undefined,
-      lifecycle: {
-        // Talos upgrades and the ISO swap are Talos' business once the node is installed.
-        ignoreChanges: ["cdrom"],
-      },
     });
     this.resource.addOverride("network_device.0.enabled", null);
     if (network.macAddress === undefined) this.resource.addOverride("network_device.0.mac_address", null);

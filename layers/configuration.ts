@@ -45,6 +45,8 @@ export class ConfigurationLayer extends LayerStack {
           controller: node.controller,
           nodeCidr: cluster.network.nodes.cidr,
           adminCidrs: firewall.allowFrom,
+          podCidr: cluster.network.pods.cidr,
+          loadBalancerRange: pool,
         });
       }
       if (node.ha) new ProxmoxHa(this, `Ha-${node.name}`, { name: node.name, vmId });

@@ -1,3 +1,4 @@
+import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { ResolvedCluster, ResolvedNode } from "../config";
 import { Cilium } from "../constructs/cilium";
@@ -42,10 +43,20 @@ export class InfrastructureLayer extends LayerStack {
     const talosNodes: TalosClusterNode[] = cluster.nodes.map((node) => {
       const vm = new TalosNodeVm(this, `Vm-${node.name}`, vmProps(cluster, node, images.isoOn(node.host, node.image)));
       vms.set(node.name, vm);
-      return { ...talosNode(cluster, node), installImage: images.image(node.image).installerImage, dependsOn: [vm.resource] };
+      return { ...talosNode(cluster, node), installImage: images.image(node.image).installerImage, machine: vm.resource };
     });
     this.vms = vms;
     if (cluster.workloads) addWorkloads(this, cluster.workloads, cluster.nodes);
+    // What `./bootstrap.sh upgrade` needs of each node, read with `tofu output -json talos_nodes` (no secret).
+    new TerraformOutput(this, "talos_nodes", {
+      value: cluster.nodes.map((node) => ({
+        name: node.name,
+        address: node.address,
+        controller: node.controller,
+        installer: images.image(node.image).installerRepository,
+      })),
+      description: "Each node's name, Talos API address, role and installer image without tag, for rolling upgrades.",
+    });
 
     const secrets = props.persistentAuth.talosSecrets;
     this.talos = new TalosCluster(this, "Talos", {
@@ -115,7 +126,7 @@ function talosNetwork(cluster: ResolvedCluster): TalosClusterNetwork {
   };
 }
 
-function talosNode(cluster: ResolvedCluster, node: ResolvedNode): Omit<TalosClusterNode, "installImage" | "dependsOn"> {
+function talosNode(cluster: ResolvedCluster, node: ResolvedNode): Omit<TalosClusterNode, "installImage" | "machine"> {
   return {
     name: node.name,
     address: node.address,
@@ -125,9 +136,13 @@ function talosNode(cluster: ResolvedCluster, node: ResolvedNode): Omit<TalosClus
     macAddress: node.macAddress,
     mtu: node.mtu,
     kernelModules: node.kernelModules,
-    // The Proxmox CSI driver places volumes by these (region = Proxmox cluster, zone = Proxmox host).
-    nodeLabels: cluster.features.proxmoxCsi
-      ? { "topology.kubernetes.io/region": cluster.proxmox.region, "topology.kubernetes.io/zone": node.host }
-      : undefined,
+    sysctls: node.sysctls,
+    certSans: node.certSans,
+    nodeLabels: {
+      ...node.labels,
+      // The Proxmox CSI driver places volumes by these (region = Proxmox cluster, zone = Proxmox host).
+      ...(cluster.features.proxmoxCsi ? { "topology.kubernetes.io/region": cluster.proxmox.region, "topology.kubernetes.io/zone": node.host } : {}),
+    },
+    nodeTaints: node.taints,
   };
 }

@@ -1,6 +1,7 @@
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { FluxDeployKey } from "../constructs/flux-deploy-key";
+import { forgetWithoutDestroying } from "../constructs/forget-without-destroying";
 import { ProxmoxCsiToken } from "../constructs/proxmox-csi-token";
 import { proxmoxProvider, talosProvider, tlsProvider } from "../constructs/providers";
 import { SealedSecretsKey } from "../constructs/sealed-secrets-key";
@@ -20,7 +21,8 @@ export const FLUX_DEPLOY_KEY_OUTPUT = "flux_deploy_key_public";
 export class PersistentAuthLayer extends LayerStack {
   readonly talosSecrets: TalosSecrets;
   readonly csiToken?: ProxmoxCsiToken;
-  readonly sealedSecretsKey?: SealedSecretsKey;
+  /** Always present: kept while sealed-secrets is off. */
+  readonly sealedSecretsKey: SealedSecretsKey;
   /** The SSH key Flux clones a private repository with. */
   readonly fluxDeployKey?: FluxDeployKey;
 
@@ -31,12 +33,11 @@ export class PersistentAuthLayer extends LayerStack {
     talosProvider(this, cluster.talos.imageFactoryUrl);
     this.talosSecrets = new TalosSecrets(this, "TalosSecrets", { talosVersion: cluster.talos.version, allowDestroy });
 
-    const privateRepository = cluster.features.flux?.sync?.private ?? false;
-    if (cluster.features.sealedSecrets || privateRepository) tlsProvider(this);
-    if (cluster.features.sealedSecrets) {
-      this.sealedSecretsKey = new SealedSecretsKey(this, "SealedSecretsKey", { allowDestroy });
-    }
-    if (privateRepository) {
+    // Kept whether sealed-secrets is on or off (it is local and cheap): switching the controller off and on
+    // again must find the same key, or every secret sealed in git is lost.
+    tlsProvider(this);
+    this.sealedSecretsKey = new SealedSecretsKey(this, "SealedSecretsKey", { allowDestroy });
+    if (cluster.features.flux?.sync?.private) {
       this.fluxDeployKey = new FluxDeployKey(this, "FluxDeployKey", { allowDestroy });
       // Printed by bootstrap: the user adds it to the repository's deploy keys.
       new TerraformOutput(this, FLUX_DEPLOY_KEY_OUTPUT, {
@@ -48,6 +49,10 @@ export class PersistentAuthLayer extends LayerStack {
     if (cluster.features.proxmoxCsi) {
       proxmoxProvider(this, cluster.proxmox);
       this.csiToken = new ProxmoxCsiToken(this, "ProxmoxCsiToken", { clusterName: cluster.name, allowDestroy });
+    } else {
+      // The token is created in Proxmox, so it cannot be kept without Proxmox access; switched off, the state
+      // forgets it and Proxmox keeps it.
+      forgetWithoutDestroying(this, ProxmoxCsiToken.ADDRESSES);
     }
   }
 }

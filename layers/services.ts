@@ -24,7 +24,7 @@ export class ServicesLayer extends LayerStack {
     helmProvider(this, props.infrastructure.talos.kubeconfig);
     kubernetesProvider(this, props.infrastructure.talos.kubeconfig);
 
-    if (sealedSecrets && persistentAuth.sealedSecretsKey) {
+    if (sealedSecrets) {
       new SealedSecrets(this, "SealedSecrets", {
         version: sealedSecrets.version,
         certificatePem: persistentAuth.sealedSecretsKey.certificatePem,

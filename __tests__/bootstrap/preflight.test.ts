@@ -8,6 +8,7 @@ import type { Layer, StackJson } from "../../scripts/bootstrap/layers";
 import { parseOptions } from "../../scripts/bootstrap/options";
 import { countStateResources, runPreflight, type PreflightDeps, type PreflightInput } from "../../scripts/bootstrap/preflight";
 import { formatProblems } from "../../scripts/bootstrap/problem";
+import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/versions";
 import { exampleSources } from "../support/synth";
 
 const TOKEN = "root@pam!ci=00000000-0000-0000-0000-000000000000";
@@ -233,10 +234,10 @@ describe("preflight", () => {
 
 describe("the versions in the plan output", () => {
   it("names the Talos and Kubernetes versions, and whether they are the ones this release is tested with", () => {
-    const tested = run(["--plan"], {}, {});
-    expect(tested.log).toContainEqual(expect.stringMatching(/✓ config: .* \(cluster homelab; Talos v1\.12\.1, Kubernetes v1\.35\.0 \(the versions this release is tested with\)\)$/));
-    const other = run(["--plan"], { config: definition({ talos_version: "v1.11.0" }) }, {});
-    expect(other.log).toContainEqual(expect.stringMatching(/Talos v1\.11\.0, Kubernetes v1\.35\.0 \(this release is tested with Talos v1\.12\.1, Kubernetes v1\.35\.0\)\)$/));
+    const tested = run(["--plan"], { config: definition({ talos_version: TESTED_TALOS_VERSION, kubernetes_version: TESTED_KUBERNETES_VERSION }) }, {});
+    expect(tested.log).toContainEqual(expect.stringMatching(/✓ config: .* \(cluster homelab; Talos v1\.12\.7, Kubernetes v1\.35\.4 \(the versions this release is tested with\)\)$/));
+    const other = run(["--plan"], { config: definition({ talos_version: "v1.11.0", kubernetes_version: "v1.34.0" }) }, {});
+    expect(other.log).toContainEqual(expect.stringMatching(/Talos v1\.11\.0, Kubernetes v1\.34\.0 \(this release is tested with Talos v1\.12\.7, Kubernetes v1\.35\.4\)\)$/));
   });
 });
 

@@ -60,6 +60,7 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 type PlanJson = Parameters<typeof plannedActions>[0] & {
+  planned_values?: { outputs?: Record<string, { value?: unknown }> };
   prior_state?: { values?: { root_module?: { resources?: Array<{ address: string; values: Record<string, unknown> }> } } };
 };
 
@@ -174,6 +175,11 @@ describe("HTTP state backend", () => {
     const [urls] = dataRead(plan, "data.talos_image_factory_urls.");
     expect((urls.values.urls as { iso: string }).iso).toMatch(new RegExp(`^${factory.url}/image/[0-9a-f]{64}/v1\\.12\\.1/nocloud-amd64\\.iso$`));
     expect(plannedActions(plan).talos_image_factory_schematic).toBeUndefined();
+    // The upgrade's seam: each node's installer image without its tag, from the same factory and schematic.
+    const talosNodes = plan.planned_values?.outputs?.talos_nodes?.value as Array<{ name: string; installer: string; controller: boolean }>;
+    expect(talosNodes.map((n) => n.name)).toEqual(NODES);
+    const factoryHost = factory.url.replace(/^https?:\/\//, "");
+    for (const node of talosNodes) expect(node.installer).toMatch(new RegExp(`^${factoryHost}/[a-z-]*installer/[0-9a-f]{64}$`));
     // Their install image now known, the machine configurations are rendered at plan time, from layer 00's secrets.
     const configs = dataRead(plan, "data.talos_machine_configuration.");
     expect(configs.map((r) => r.address.split(".")[2]).sort()).toEqual(NODES);

@@ -20,6 +20,7 @@ export type StackJson = {
   resource?: Record<string, Record<string, Record<string, unknown>>>;
   data?: Record<string, Record<string, Record<string, unknown>>>;
   output?: Record<string, { value: unknown; sensitive?: boolean }>;
+  removed?: Array<{ from: string; lifecycle: { destroy: boolean } }>;
 };
 
 export interface Synthesized {
@@ -65,8 +66,13 @@ export function synth(options: SynthOptions = {}): Synthesized {
   }
 }
 
-/** The Talos machine-config patch of a node, parsed. */
+/** The v1alpha1 Talos machine-config patch of a node (the first), parsed. */
 export function patchOf(stack: StackJson, node: string): any {
+  return patchesOf(stack, node)[0];
+}
+
+/** Every Talos machine-config patch of a node, parsed. */
+export function patchesOf(stack: StackJson, node: string): any[] {
   const config = stack.data!.talos_machine_configuration[node];
-  return JSON.parse((config.config_patches as string[])[0]);
+  return (config.config_patches as string[]).map((p) => JSON.parse(p));
 }

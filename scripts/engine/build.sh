@@ -8,9 +8,18 @@
 #   <dir>/tofurc           CLI config whose only content is a filesystem_mirror on <dir>/mirror
 #   <dir>/providers.json   {"<ns>/<type>": {"pinned": ..., "built": ..., "why": ...}} (see BINARIES)
 #
+# and the Talos config checkers, one per supported Talos minor (tools/talos-config/<minor>/go.mod pins
+# github.com/siderolabs/talos/pkg/machinery; tools/talos-config/checker/ is their one main package):
+#
+#   <checkers dir>/bin/talos-config-check-<minor>
+#   <checkers dir>/checkers.json  {"<minor>": {"machinery": <version>, "binary": <path>}}
+#
 # <dir> is ${XDG_CACHE_HOME:-$HOME/.cache}/talos-proxmox-cdktf/engine/<key>, where <key> hashes the
 # table below, tools/*/go.mod and go.sum, and the Go version: a changed pin builds into a new
-# directory. Binaries already there are skipped; re-running is safe.
+# directory. Binaries already there are skipped; re-running is safe. The checkers are keyed apart, in
+# ${XDG_CACHE_HOME:-$HOME/.cache}/talos-proxmox-cdktf/talos-config/<key> (the key hashes tools/talos-config/
+# and the Go version; the engine key's tools/*/go.mod glob does not reach that nested folder on purpose):
+# a checker change or a new Talos minor never rebuilds OpenTofu and the providers.
 #
 # Usage:
 #   scripts/engine/build.sh               build what is missing, then print the env lines
@@ -19,6 +28,7 @@
 #   TOFU=<dir>/bin/tofu
 #   TF_CLI_CONFIG_FILE=<dir>/tofurc
 #   ENGINE_PROVIDERS=<dir>/providers.json
+#   TALOS_CONFIG_CHECKERS=<checkers dir>/checkers.json
 #
 # Environment:
 #   XDG_CACHE_HOME        cache root (default: $HOME/.cache)
@@ -29,6 +39,7 @@ shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly ROOT TOOLS="${ROOT}/tools"
+readonly CHECKERS="${TOOLS}/talos-config"
 readonly HOSTS=(registry.opentofu.org registry.terraform.io)
 
 # The one record of what is built. A provider's "built" version differs from its "pinned" one (the
@@ -71,6 +82,53 @@ engine_dir() {
     } | sha256sum | cut -c1-12
   )"
   printf '%s/talos-proxmox-cdktf/engine/%s' "${XDG_CACHE_HOME:-${HOME}/.cache}" "${key}"
+}
+
+checkers_dir() {
+  local key
+  key="$(
+    {
+      go env GOVERSION GOOS GOARCH
+      cd "${CHECKERS}"
+      for f in checker/* v*/go.mod v*/go.sum; do printf '== %s\n' "${f}" && cat "${f}"; done
+    } | sha256sum | cut -c1-12
+  )"
+  printf '%s/talos-proxmox-cdktf/talos-config/%s' "${XDG_CACHE_HOME:-${HOME}/.cache}" "${key}"
+}
+
+# The supported Talos minors: the folders tools/talos-config/v<major>.<minor>.
+checker_minors() {
+  local d
+  for d in "${CHECKERS}"/v*/; do d="${d%/}" && printf '%s\n' "${d##*/}"; done
+}
+
+build_checker() {
+  local minor="$1" out="${CDIR}/bin/talos-config-check-$1" start=${SECONDS}
+  if [[ -f "${out}" ]]; then
+    log "talos-config-check ${minor}: already built"
+    return
+  fi
+  log "talos-config-check ${minor}: building against $(cd "${CHECKERS}/${minor}" && go list -m -f '{{.Path}} {{.Version}}' github.com/siderolabs/talos/pkg/machinery)"
+  mkdir -p "${CDIR}/bin"
+  (cd "${CHECKERS}/${minor}" && go build -trimpath -ldflags "-s -w" -o "${out}.tmp" talos-proxmox-cdktf/tools/talos-config/checker) ||
+    fail "talos-config-check ${minor}: go build failed in tools/talos-config/${minor}"
+  mv "${out}.tmp" "${out}"
+  log "talos-config-check ${minor}: built in $((SECONDS - start))s"
+}
+
+write_checkers() {
+  local minor sep=''
+  {
+    printf '{'
+    while read -r minor; do
+      printf '%s\n  "%s": {"machinery": "%s", "binary": "%s"}' "${sep}" "${minor}" \
+        "$(cd "${CHECKERS}/${minor}" && go list -m -f '{{.Version}}' github.com/siderolabs/talos/pkg/machinery)" \
+        "${CDIR}/bin/talos-config-check-${minor}"
+      sep=','
+    done < <(checker_minors)
+    printf '\n}\n'
+  } >"${CDIR}/checkers.json.tmp"
+  mv "${CDIR}/checkers.json.tmp" "${CDIR}/checkers.json"
 }
 
 # Where binary $1 (a BINARIES row) goes, under host $2 (default: the first one).
@@ -128,18 +186,21 @@ write_config() {
 
 print_env() {
   printf 'TOFU=%s/bin/tofu\nTF_CLI_CONFIG_FILE=%s/tofurc\nENGINE_PROVIDERS=%s/providers.json\n' "${DIR}" "${DIR}" "${DIR}"
+  printf 'TALOS_CONFIG_CHECKERS=%s/checkers.json\n' "${CDIR}"
 }
 
 is_built() {
-  local row
+  local row minor
   [[ -f "${DIR}/tofurc" && -f "${DIR}/providers.json" ]] || return 1
   for row in "${BINARIES[@]}"; do [[ -f "$(target_of "${row}")" ]] || return 1; done
+  [[ -f "${CDIR}/checkers.json" ]] || return 1
+  while read -r minor; do [[ -f "${CDIR}/bin/talos-config-check-${minor}" ]] || return 1; done < <(checker_minors)
 }
 
 main() {
   preflight
-  GOOS="$(go env GOOS)" GOARCH="$(go env GOARCH)" DIR="$(engine_dir)"
-  readonly GOOS GOARCH DIR
+  GOOS="$(go env GOOS)" GOARCH="$(go env GOARCH)" DIR="$(engine_dir)" CDIR="$(checkers_dir)"
+  readonly GOOS GOARCH DIR CDIR
   if [[ "${1:-}" == --print-env ]]; then
     is_built || fail "engine not built in ${DIR}: run scripts/engine/build.sh"
     print_env
@@ -147,9 +208,12 @@ main() {
   fi
   [[ $# -eq 0 ]] || fail "unknown argument: $1 (usage: build.sh [--print-env])"
   log "$(go env GOVERSION) ${GOOS}/${GOARCH} into ${DIR}"
-  local row start=${SECONDS}
+  local row minor start=${SECONDS}
   for row in "${BINARIES[@]}"; do build_one "${row}"; done
   write_config
+  log "talos config checkers into ${CDIR}"
+  while read -r minor; do build_checker "${minor}"; done < <(checker_minors)
+  write_checkers
   log "done in $((SECONDS - start))s"
   print_env
 }

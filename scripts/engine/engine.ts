@@ -1,7 +1,7 @@
 /**
  * The real engine (OpenTofu and the providers built by scripts/engine/build.sh), for the engine tests and
  * scripts/engine/provider-schema.ts:
- * - `loadEngine()` finds the built engine through `build.sh --print-env`;
+ * - `loadEngine()` finds the built engine through `build.sh --print-env`, with the Talos config checkers;
  * - `prepareStack()` makes a synthesized stack installable from the engine's mirror: the one rewrite allowed
  *   is a stand-in provider's required version, from the pinned release to the one built;
  * - `runTofu()` / `runTofuAsync()` run tofu offline, in automation mode.
@@ -24,6 +24,13 @@ export interface EngineProvider {
   readonly why?: string;
 }
 
+/** A Talos config checker (tools/talos-config), as build.sh records it in checkers.json. */
+export interface TalosConfigChecker {
+  /** The github.com/siderolabs/talos/pkg/machinery version it is built with, e.g. `v1.12.7`. */
+  readonly machinery: string;
+  readonly binary: string;
+}
+
 export interface Engine {
   /** The tofu binary. */
   readonly tofu: string;
@@ -31,6 +38,8 @@ export interface Engine {
   readonly cliConfig: string;
   /** By source address without host, e.g. `siderolabs/talos`. */
   readonly providers: Readonly<Record<string, EngineProvider>>;
+  /** By Talos minor, e.g. `v1.12`. */
+  readonly talosConfigCheckers: Readonly<Record<string, TalosConfigChecker>>;
 }
 
 let cached: Engine | undefined;
@@ -51,12 +60,13 @@ export function loadEngine(): Engine {
       .split('\n')
       .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
   );
-  const missing = ['TOFU', 'TF_CLI_CONFIG_FILE', 'ENGINE_PROVIDERS'].filter((key) => !env[key]);
+  const missing = ['TOFU', 'TF_CLI_CONFIG_FILE', 'ENGINE_PROVIDERS', 'TALOS_CONFIG_CHECKERS'].filter((key) => !env[key]);
   if (missing.length > 0) throw new Error(`build.sh --print-env printed no ${missing.join(', ')}:\n${result.stdout}`);
   cached = {
     tofu: env.TOFU,
     cliConfig: env.TF_CLI_CONFIG_FILE,
     providers: JSON.parse(readFileSync(env.ENGINE_PROVIDERS, 'utf8')) as Record<string, EngineProvider>,
+    talosConfigCheckers: JSON.parse(readFileSync(env.TALOS_CONFIG_CHECKERS, 'utf8')) as Record<string, TalosConfigChecker>,
   };
   return cached;
 }

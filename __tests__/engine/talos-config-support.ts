@@ -1,0 +1,96 @@
+// Talos as the judge: the `talos_machine_configuration` data sources of a synthesized layer 01, handed to the
+// Talos config checker of their Talos minor (tools/talos-config, built by scripts/engine/build.sh), which
+// generates each configuration as the provider does, applies our patches and validates the result with
+// Talos' own machinery (metal mode, strict).
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { engine, type StackJson } from "./support";
+
+/** One machine configuration to judge: the data source's inputs, with references replaced. */
+export interface CheckCase {
+  readonly id: string;
+  readonly clusterName: string;
+  readonly endpoint: string;
+  readonly kubernetesVersion: string;
+  readonly talosVersion: string;
+  readonly machineType: string;
+  readonly patches: readonly string[];
+}
+
+export interface CheckResult {
+  readonly id: string;
+  readonly errors: string[];
+  readonly warnings: string[];
+  /** The configuration as the node would receive it (throwaway secrets), when it could be generated. */
+  readonly config?: string;
+}
+
+/** "v1.12" for "v1.12.1". */
+export function talosMinor(version: string): string {
+  return version.split(".").slice(0, 2).join(".");
+}
+
+/**
+ * The only Terraform references a patch may hold: the installer image of the node's image-factory URLs.
+ * Each is replaced by a value of the shape the provider computes (`<factory host>/installer[-secureboot]/
+ * <schematic id>:<talos version>`); any other reference fails, since the checker could not judge it.
+ */
+const INSTALLER_REFERENCE = /\$\{data\.talos_image_factory_urls\.([\w-]+)\.urls\.(installer|installer_secureboot)\}/g;
+
+function resolvePatch(patch: string, talosVersion: string, where: string): string {
+  const resolved = patch.replace(INSTALLER_REFERENCE, (_, name: string, kind: string) => {
+    const schematic = createHash("sha256").update(name).digest("hex");
+    return `factory.talos.dev/${kind === "installer" ? "installer" : "installer-secureboot"}/${schematic}:${talosVersion}`;
+  });
+  const left = /\$\{[^}]*\}/.exec(resolved);
+  if (left) throw new Error(`${where}: a config patch holds ${left[0]}, which the Talos config check cannot resolve`);
+  return resolved;
+}
+
+/** Every `talos_machine_configuration` of a synthesized layer 01, as checker input; `label` prefixes each id. */
+export function machineConfigCases(json: StackJson, label: string): CheckCase[] {
+  const sources = json.data?.talos_machine_configuration ?? {};
+  return Object.entries(sources).map(([name, source]) => {
+    const where = `${label} data.talos_machine_configuration.${name}`;
+    const literal = (key: string): string => {
+      const value = source[key];
+      if (typeof value !== "string" || value.includes("${")) throw new Error(`${where}: ${key} is not a literal string: ${JSON.stringify(value)}`);
+      return value;
+    };
+    const talosVersion = literal("talos_version");
+    return {
+      id: `${label} ${name}`,
+      clusterName: literal("cluster_name"),
+      endpoint: literal("cluster_endpoint"),
+      kubernetesVersion: literal("kubernetes_version"),
+      talosVersion,
+      machineType: literal("machine_type"),
+      patches: ((source.config_patches ?? []) as string[]).map((p) => resolvePatch(p, talosVersion, where)),
+    };
+  });
+}
+
+/** Judges `cases` (all of one Talos minor) with that minor's checker; one result per case, in order. */
+export function checkMachineConfigs(minor: string, cases: readonly CheckCase[]): { machinery: string; results: CheckResult[] } {
+  const checker = engine().talosConfigCheckers[minor];
+  if (!checker) throw new Error(`no Talos config checker for ${minor}; built: ${Object.keys(engine().talosConfigCheckers).join(", ")}`);
+  const run = spawnSync(checker.binary, [], { input: JSON.stringify({ cases }), encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  if (run.status !== 0) throw new Error(`${checker.binary} exited with ${run.status}: ${run.stderr}${run.error?.message ?? ""}`);
+  return JSON.parse(run.stdout) as { machinery: string; results: CheckResult[] };
+}
+
+/** "<id>: <message>" for every error and warning, for assertion messages. */
+export function describeFindings(results: readonly CheckResult[]): string[] {
+  return results.flatMap((r) => [...r.errors.map((e) => `${r.id}: ${e}`), ...r.warnings.map((w) => `${r.id}: warning: ${w}`)]);
+}
+
+/** Writes cluster.yaml and nodes.yaml into `dir`; returns `dir`. */
+export function writeConfig(dir: string, cluster: Record<string, unknown>, nodes: readonly Record<string, unknown>[]): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "cluster.yaml"), stringify(cluster));
+  writeFileSync(join(dir, "nodes.yaml"), stringify({ nodes }));
+  return dir;
+}

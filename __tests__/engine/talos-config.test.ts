@@ -1,0 +1,207 @@
+// Talos as the judge: every machine configuration the app generates, for the root example, every folder in
+// examples/ and a matrix of the settings that shape a node's configuration, is accepted by Talos' own
+// machinery (generate as the provider does, apply our patches, validate for metal in strict mode) of every
+// supported Talos minor, with no error and no warning.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { CILIUM_RELEASES, TALOS_RELEASES, minorOf, parseVersion } from "../../config/versions";
+import { clusterSchema } from "../../config/schema";
+import { engine, REPO, synthesize, tempDir } from "./support";
+import { checkMachineConfigs, describeFindings, machineConfigCases, talosMinor, writeConfig, type CheckCase } from "./talos-config-support";
+
+const work = tempDir("talos-config");
+afterAll(() => work.remove());
+
+type Config = { cluster: Record<string, unknown>; nodes: Record<string, unknown>[] };
+const read = (dir: string): Config => ({
+  cluster: parse(readFileSync(join(dir, "cluster.yaml"), "utf8")) as Record<string, unknown>,
+  nodes: (parse(readFileSync(join(dir, "nodes.yaml"), "utf8")) as { nodes: Record<string, unknown>[] }).nodes,
+});
+
+const examples: Array<[string, Config]> = [
+  ["the root example", read(REPO)],
+  ...readdirSync(join(REPO, "examples")).map((e): [string, Config] => [`examples/${e}`, read(join(REPO, "examples", e))]),
+];
+
+const proxmox = { proxmox_api_url: "https://pve.example.com:8006/", proxmox_node: "pve" };
+/** The settings that shape a node's machine configuration, each in at least one case. */
+const matrix: Array<[string, Config]> = [
+  [
+    "matrix: three controllers on a VIP and workers, VLAN, MTU, SecureBoot, several DNS and NTP servers",
+    {
+      cluster: {
+        ...proxmox,
+        cluster_name: "matrix",
+        node_cidr: "10.10.0.0/24",
+        node_vlan_tag: 30,
+        node_dns_servers: ["10.10.0.1", "1.1.1.1", "9.9.9.9"],
+        node_ntp_servers: ["time.cloudflare.com", "10.10.0.1", "pool.ntp.org"],
+        cluster_api_addr: "10.10.0.5",
+        cluster_api_tls_sans: ["k8s.example.com", "10.10.0.5"],
+        talos_version: "v1.12.1",
+        kubernetes_version: "v1.35.0",
+      },
+      nodes: [
+        { name: "cp-a", address: "10.10.0.11", controller: true, secureboot: true, mac_addr: "bc:24:11:00:00:11" },
+        { name: "cp-b", address: "10.10.0.12", controller: true, mtu: 9000, cert_sans: ["cp-b.example.com", "10.10.0.112"], sysctls: { "net.core.somaxconn": "65535" } },
+        { name: "cp-c", address: "10.10.0.13", controller: true, disk: "/dev/vda", labels: { "example.com/tier": "control" } },
+        {
+          name: "w-a",
+          address: "10.10.0.21",
+          controller: false,
+          secureboot: true,
+          mtu: 9000,
+          disk_selector: { size: ">= 100GB", model: "QEMU HARDDISK*" },
+          labels: { "example.com/role": "storage", role: "storage" },
+          taints: { dedicated: "storage:NoSchedule", maintenance: "NoExecute" },
+        },
+        {
+          name: "w-b",
+          address: "10.10.0.22",
+          controller: false,
+          mac_addr: "bc:24:11:00:00:22",
+          kernel_modules: ["drbd", "nvme_tcp"],
+          sysctls: { "vm.max_map_count": "262144", "net.ipv4.ip_forward": "1" },
+          disk_selector: { serial: "drive-scsi0" },
+          cert_sans: ["w-b.example.com"],
+        },
+      ],
+    },
+  ],
+  [
+    "matrix: an external load balancer instead of the VIP, flannel",
+    {
+      cluster: {
+        ...proxmox,
+        cluster_name: "external",
+        node_cidr: "10.20.0.0/24",
+        cluster_api_addr: "10.30.0.10",
+        cluster_api_vip: false,
+        cluster_cni: "flannel",
+        talos_version: "v1.12.1",
+        kubernetes_version: "v1.35.0",
+      },
+      nodes: [
+        { name: "cp", address: "10.20.0.11", controller: true },
+        { name: "w", address: "10.20.0.21", controller: false },
+      ],
+    },
+  ],
+  [
+    "matrix: a single node with workloads on the controller, no CNI",
+    {
+      cluster: { ...proxmox, cluster_name: "single", node_cidr: "10.40.0.0/24", cluster_api_addr: "10.40.0.10", cluster_cni: "none", talos_version: "v1.12.1", kubernetes_version: "v1.35.0" },
+      nodes: [{ name: "solo", address: "10.40.0.11", controller: true }],
+    },
+  ],
+];
+
+const checkers = engine().talosConfigCheckers;
+const minors = Object.keys(checkers);
+
+/** The newest Kubernetes minor both the Talos minor and the default Cilium support. */
+function kubernetesFor(talos: string): string {
+  const cilium = CILIUM_RELEASES[minorOf(clusterSchema.shape.cilium_version.parse(undefined))].kubernetes;
+  const max = Math.min(parseVersion(TALOS_RELEASES[talos].kubernetes.max)[1], parseVersion(cilium.max)[1]);
+  return `v1.${max}.0`;
+}
+
+let synthesized = 0;
+/** Synthesizes `config` and returns its machine configurations as checker input. */
+function casesOf(name: string, config: Config): CheckCase[] {
+  const dir = join(work.dir, `${name.replace(/[^a-z0-9]+/gi, "-")}-${synthesized++}`);
+  const stacks = synthesize(writeConfig(join(dir, "config"), config.cluster, config.nodes), dir);
+  const byId = new Map(machineConfigCases(stacks["01-infrastructure"].json, name).map((c) => [c.id, c]));
+  const ids = config.nodes.map((n) => `${name} ${n.name}`);
+  expect([...byId.keys()].sort(), "one machine configuration per node").toEqual([...ids].sort());
+  return ids.map((id) => byId.get(id)!);
+}
+
+/** Checks every node of `config`, expecting no finding, and that each configuration is the node's own. */
+function expectAccepted(name: string, config: Config, minor: string): void {
+  const cases = casesOf(name, config);
+  const { machinery, results } = checkMachineConfigs(minor, cases);
+  expect(machinery).toBe(checkers[minor].machinery);
+  expect(describeFindings(results), `Talos machinery ${machinery} on ${name}`).toEqual([]);
+  results.forEach((result, i) => {
+    const node = config.nodes[i];
+    const docs = parseAllDocuments(result.config ?? "").map((d) => d.toJS() as Record<string, any>);
+    const v1alpha1 = docs.find((d) => d.version === "v1alpha1")!;
+    const hostnameConfig = docs.find((d) => d.kind === "HostnameConfig");
+    expect(hostnameConfig?.hostname ?? v1alpha1.machine.network?.hostname, `${result.id}: hostname`).toBe(node.name);
+    expect(v1alpha1.machine.type).toBe(node.controller ? "controlplane" : "worker");
+    expect(v1alpha1.machine.install.image).toMatch(/^factory\.talos\.dev\/installer(-secureboot)?\/[0-9a-f]{64}:v\d+\.\d+\.\d+$/);
+    // The per-node settings reach the configuration Talos accepted.
+    const machine = v1alpha1.machine;
+    if (node.disk_selector) {
+      expect(machine.install.disk, `${result.id}: no fixed disk with a selector`).toBeUndefined();
+      expect(Object.keys(machine.install.diskSelector)).toEqual(Object.keys(node.disk_selector as object));
+    } else {
+      expect(machine.install.disk).toBe(node.disk ?? "/dev/sda");
+    }
+    if (node.kernel_modules) expect(machine.kernel.modules.map((m: { name: string }) => m.name)).toEqual(node.kernel_modules);
+    if (node.sysctls) expect(machine.sysctls).toEqual(node.sysctls);
+    if (node.labels) expect(machine.nodeLabels).toMatchObject(node.labels as object);
+    if (node.taints) expect(machine.nodeTaints).toEqual(node.taints);
+    if (node.cert_sans) expect(machine.certSANs).toEqual(expect.arrayContaining(node.cert_sans as string[]));
+    if (node.cert_sans && node.controller) expect(v1alpha1.cluster.apiServer.certSANs).toEqual(expect.arrayContaining(node.cert_sans as string[]));
+  });
+}
+
+describe("every example as configured, judged by the machinery of its Talos minor", () => {
+  it.each(examples)("%s", (name, config) => {
+    const minor = talosMinor(config.cluster.talos_version as string);
+    expect(minors, `a checker for ${name}'s Talos ${minor}`).toContain(minor);
+    expectAccepted(name, config, minor);
+  });
+});
+
+describe.each(minors)("Talos %s", (minor) => {
+  const version = () => checkers[minor].machinery;
+
+  it.each([...examples, ...matrix])("%s: every node accepted", (name, config) => {
+    const cluster = { ...config.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) };
+    expectAccepted(name, { cluster, nodes: config.nodes }, minor);
+  });
+
+  it("rejects what Talos rejects: an unknown key; from 1.12 on, a static hostname beside the generated HostnameConfig", () => {
+    const [, root] = examples[0];
+    const base = casesOf(`${minor} negative`, { nodes: root.nodes.slice(0, 1), cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) } })[0];
+    const withV1alpha1 = (edit: (patch: any) => void) => {
+      const patch = JSON.parse(base.patches[0]);
+      edit(patch);
+      return JSON.stringify(patch);
+    };
+    const { results } = checkMachineConfigs(minor, [
+      { ...base, id: "unknown key", patches: [withV1alpha1((p) => (p.machine.kubelet.nodeIp = p.machine.kubelet.nodeIP)), ...base.patches.slice(1)] },
+      { ...base, id: "hostname in machine.network", patches: [withV1alpha1((p) => (p.machine.network.hostname = "cp0"))] },
+    ]);
+    expect(results[0].errors.join("\n")).toMatch(/nodeIp/);
+    if (minors.indexOf(minor) >= minors.indexOf("v1.12")) {
+      expect(results[1].errors).toEqual(["validate: static hostname is already set in v1alpha1 config"]);
+    } else {
+      expect(results[1].errors).toEqual([]);
+    }
+  });
+
+  it("supports exactly the Kubernetes minors config/versions.ts declares for it", () => {
+    const range = TALOS_RELEASES[minor.slice(1)].kubernetes;
+    const [low, high] = [parseVersion(range.min)[1], parseVersion(range.max)[1]];
+    const [, root] = examples[0];
+    const base = casesOf(`${minor} range`, { nodes: root.nodes, cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) } })[0];
+    const at = (k8sMinor: number) => ({ ...base, id: `v1.${k8sMinor}`, kubernetesVersion: `v1.${k8sMinor}.0` });
+    const { results } = checkMachineConfigs(minor, [at(low - 1), at(low), at(high), at(high + 1)]);
+    expect(results.map((r) => [r.id, r.errors.some((e) => e.startsWith("kubernetesVersion"))])).toEqual([
+      [`v1.${low - 1}`, true],
+      [`v1.${low}`, false],
+      [`v1.${high}`, false],
+      [`v1.${high + 1}`, true],
+    ]);
+  });
+});
+
+it("a checker is built for every Talos minor config/versions.ts supports, and no other", () => {
+  expect(minors.map((m) => m.slice(1))).toEqual(Object.keys(TALOS_RELEASES));
+});

@@ -1,0 +1,94 @@
+// The rolling order of `./bootstrap.sh upgrade`: Talos first, one node at a time (controllers first, so etcd
+// loses at most one member at a time), each to the factory installer image of its own schematic; then
+// Kubernetes, once, with `talosctl upgrade-k8s` (it orders the control plane before the kubelets). Pure: what
+// runs it is run.ts.
+
+/** A node as the upgrade needs it. */
+export interface UpgradeNode {
+  readonly name: string;
+  /** The Talos API address. */
+  readonly address: string;
+  readonly controller: boolean;
+  /** The installer image without its tag, e.g. `factory.talos.dev/installer/<schematic id>` (or `installer-secureboot`). */
+  readonly installer: string;
+}
+
+export interface UpgradeTarget {
+  /** e.g. "v1.12.2" */
+  readonly talosVersion: string;
+  /** e.g. "v1.35.1" */
+  readonly kubernetesVersion: string;
+}
+
+export type UpgradeStep =
+  | { readonly kind: "talos"; readonly node: UpgradeNode; readonly image: string; readonly from?: string }
+  | { readonly kind: "kubernetes"; readonly to: string; readonly via: UpgradeNode };
+
+/**
+ * The steps, in order. `running` holds each node's current Talos version when known: a node already at the
+ * target is left out, so a run that stopped midway resumes where it stopped. Kubernetes always comes last
+ * (`upgrade-k8s` itself skips what is up to date).
+ */
+export function planUpgrade(nodes: readonly UpgradeNode[], target: UpgradeTarget, running: ReadonlyMap<string, string> = new Map()): UpgradeStep[] {
+  const controllers = nodes.filter((n) => n.controller);
+  if (controllers.length === 0) throw new Error("planUpgrade: 'nodes' has no controller");
+  const ordered = [...controllers, ...nodes.filter((n) => !n.controller)];
+  const steps: UpgradeStep[] = ordered
+    .filter((node) => running.get(node.name) !== target.talosVersion)
+    .map((node) => ({ kind: "talos", node, image: `${node.installer}:${target.talosVersion}`, from: running.get(node.name) }));
+  steps.push({ kind: "kubernetes", to: target.kubernetesVersion, via: controllers[0] });
+  return steps;
+}
+
+/** One line per step, numbered, as `upgrade --plan` prints it. */
+export function formatUpgradePlan(steps: readonly UpgradeStep[], skipped: readonly string[] = []): string {
+  const lines = steps.map((step, i) => {
+    const n = `${i + 1}.`.padEnd(4);
+    if (step.kind === "kubernetes") return `${n}kubernetes  talosctl upgrade-k8s --to ${step.to} (through ${step.via.name}; control plane first, then every kubelet)`;
+    const role = step.node.controller ? "controller" : "worker";
+    return `${n}talos       ${step.node.name} (${role}, ${step.node.address})${step.from ? ` ${step.from} →` : ""} ${step.image}; then wait until it is back and etcd is healthy`;
+  });
+  if (skipped.length) lines.push(`already at the target Talos version, skipped: ${skipped.join(", ")}`);
+  return lines.join("\n");
+}
+
+/** Talos versions `vMAJOR.MINOR.PATCH`, compared numerically; a pre-release suffix is ignored. */
+export function compareVersions(a: string, b: string): number {
+  const parse = (v: string) => (/^v?(\d+)\.(\d+)\.(\d+)/.exec(v) ?? [, "0", "0", "0"]).slice(1).map(Number);
+  const [x, y] = [parse(a), parse(b)];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return 0;
+}
+
+/** What leaving the cluster takes, for the nodes that are in the cluster now and no longer in nodes.yaml. */
+export interface RemovalPlan {
+  /** In order: workers first, then controllers one at a time. */
+  readonly remove: readonly UpgradeNode[];
+  /** Why the change is refused (then nothing is removed). */
+  readonly problems: readonly string[];
+}
+
+/**
+ * Nodes that leave: each is reset gracefully (cordoned, drained, and a controller leaves etcd first) before
+ * its VM is destroyed. Removing several controllers at once is refused when the remaining ones would not be a
+ * majority of the current etcd members (etcd could lose quorum on the way): remove them over several runs.
+ */
+export function planRemoval(current: readonly UpgradeNode[], keep: ReadonlySet<string>): RemovalPlan {
+  const leaving = current.filter((n) => !keep.has(n.name));
+  const controllers = current.filter((n) => n.controller);
+  const leavingControllers = leaving.filter((n) => n.controller);
+  const remaining = controllers.length - leavingControllers.length;
+  const quorum = Math.floor(controllers.length / 2) + 1;
+  const names = leavingControllers.map((n) => n.name).join(", ");
+  const problems: string[] = [];
+  if (leavingControllers.length > 0 && remaining === 0) {
+    problems.push(`removing ${names} leaves no controller: the cluster would be gone; keep at least one`);
+  } else if (leavingControllers.length > 1 && remaining < quorum) {
+    // One member leaving gracefully is always safe; several at once can leave etcd without a majority.
+    problems.push(
+      `removing ${names} at once leaves ${remaining} of ${controllers.length} controllers, below etcd's quorum of ${quorum}: ` +
+        `remove at most ${Math.max(1, controllers.length - quorum)} controller${controllers.length - quorum > 1 ? "s" : ""} per run`,
+    );
+  }
+  return { remove: [...leaving.filter((n) => !n.controller), ...leavingControllers], problems };
+}
