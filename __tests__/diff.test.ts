@@ -6,13 +6,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { compare, PERSISTENT_LAYER, type DiffResult, type ItemDiff, type StackJson, type Stacks } from "../scripts/diff/compare";
+import { PERSISTENT_AUTH_LAYER } from "../layers/catalog";
+import { compare, type DiffResult, type ItemDiff, type StackJson, type Stacks } from "../scripts/diff/compare";
 import { looksSecret, Masker, SENSITIVE } from "../scripts/diff/mask";
 import { MARKER, MAX_VALUE_LENGTH, renderMarkdown, renderText } from "../scripts/diff/render";
 import { REPO, synth, type SynthOptions, type Synthesized } from "./support/synth";
 
 const INFRA = "01-infrastructure";
-const layers = (s: Synthesized): Stacks => ({ [PERSISTENT_LAYER]: s.persistentAuth, [INFRA]: s.infrastructure });
+const layers = (s: Synthesized): Stacks => ({ [PERSISTENT_AUTH_LAYER]: s.persistentAuth, [INFRA]: s.infrastructure });
 const example = synth();
 const noEnv = new Masker([]);
 const diff = (head: SynthOptions, base: SynthOptions = {}): DiffResult =>
@@ -27,7 +28,7 @@ describe("compare", () => {
   it("finds nothing between two synths of the same config", () => {
     const result = compare(layers(example), layers(synth()), { masker: noEnv });
     expect(result.changed).toBe(false);
-    expect(result.layers.map((l) => [l.layer, l.items.length])).toEqual([[PERSISTENT_LAYER, 0], [INFRA, 0]]);
+    expect(result.layers.map((l) => [l.layer, l.items.length])).toEqual([[PERSISTENT_AUTH_LAYER, 0], [INFRA, 0]]);
     expect(result.warnings).toEqual([]);
   });
 
@@ -36,7 +37,7 @@ describe("compare", () => {
     expect(item(result, INFRA, "proxmox_virtual_environment_vm.worker2")).toMatchObject({ action: "add", kind: "resource", description: "4 cores, 8 GiB, 64 GiB disk, on pve" });
     expect(item(result, INFRA, "talos_machine_configuration_apply.worker2")?.action).toBe("add");
     expect(item(result, INFRA, "data.talos_machine_configuration.worker2")).toMatchObject({ action: "add", kind: "data" });
-    expect(result.layers.find((l) => l.layer === PERSISTENT_LAYER)?.items).toEqual([]);
+    expect(result.layers.find((l) => l.layer === PERSISTENT_AUTH_LAYER)?.items).toEqual([]);
     expect(result.warnings).toEqual([]);
   });
 
@@ -83,18 +84,18 @@ describe("compare", () => {
       { path: "config[0].endpoint", action: "change", before: "https://pve.home.arpa:8006/", after: "https://pve2.home.arpa:8006/" },
     ]);
     expect(item(result, INFRA, "backend")?.changes).toContainEqual({ path: "http", action: "add", after: expect.objectContaining({ address: "https://s/01-infrastructure" }) });
-    const outputs = compare(layers(example), { ...layers(example), [PERSISTENT_LAYER]: { ...example.persistentAuth, output: {} } }, { masker: noEnv });
-    expect(item(outputs, PERSISTENT_LAYER, "output.cross-stack-output-talos_machine_secretsclustermachine_secrets")?.action).toBe("remove");
+    const outputs = compare(layers(example), { ...layers(example), [PERSISTENT_AUTH_LAYER]: { ...example.persistentAuth, output: {} } }, { masker: noEnv });
+    expect(item(outputs, PERSISTENT_AUTH_LAYER, "output.cross-stack-output-talos_machine_secretsclustermachine_secrets")?.action).toBe("remove");
   });
 
   it("shows a layer that exists on one side only as added or removed as a whole", () => {
-    const added = compare({ [PERSISTENT_LAYER]: example.persistentAuth }, layers(example), { masker: noEnv });
+    const added = compare({ [PERSISTENT_AUTH_LAYER]: example.persistentAuth }, layers(example), { masker: noEnv });
     const infra = added.layers.find((l) => l.layer === INFRA)!;
     expect(infra.presence).toBe("added");
     expect(infra.items.every((i) => i.action === "add")).toBe(true);
     expect(added.changed).toBe(true);
     const removed = compare(layers(example), { [INFRA]: example.infrastructure }, { masker: noEnv });
-    expect(removed.layers.find((l) => l.layer === PERSISTENT_LAYER)?.presence).toBe("removed");
+    expect(removed.layers.find((l) => l.layer === PERSISTENT_AUTH_LAYER)?.presence).toBe("removed");
     expect(removed.warnings.map((w) => w.address)).toContain("talos_machine_secrets.cluster");
   });
 });
@@ -109,7 +110,7 @@ describe("warnings on layer 00", () => {
     ],
   ])("%s", (_, head, expected) => {
     const warnings = diff(head).warnings;
-    expect(warnings.every((w) => w.layer === PERSISTENT_LAYER)).toBe(true);
+    expect(warnings.every((w) => w.layer === PERSISTENT_AUTH_LAYER)).toBe(true);
     for (const pattern of expected) expect(warnings.map((w) => `${w.address} ${w.message}`)).toContainEqual(expect.stringMatching(pattern));
   });
 
@@ -202,9 +203,9 @@ describe("render", () => {
   // A small pair of apps, so that the exact format is pinned whatever the project's layers grow into.
   const vm = (memory: number) => ({ cpu: { cores: 4, sockets: 1 }, memory: { dedicated: memory }, disk: [{ size: 128 }], node_name: "pve" });
   const auth = { resource: { talos_machine_secrets: { cluster: { talos_version: "v1.12.1", lifecycle: { prevent_destroy: true } } } } };
-  const before: Stacks = { [PERSISTENT_LAYER]: auth, [INFRA]: { resource: { proxmox_virtual_environment_vm: { controlplane0: vm(8192) } } } };
+  const before: Stacks = { [PERSISTENT_AUTH_LAYER]: auth, [INFRA]: { resource: { proxmox_virtual_environment_vm: { controlplane0: vm(8192) } } } };
   const after: Stacks = {
-    [PERSISTENT_LAYER]: auth,
+    [PERSISTENT_AUTH_LAYER]: auth,
     [INFRA]: { resource: { proxmox_virtual_environment_vm: { controlplane0: vm(16384), worker2: vm(8192) } }, data: { talos_machine_configuration: { worker2: {} } } },
   };
   const input = { result: compare(before, after, { masker: noEnv }), base: "origin/main", baseCommit: "0123456789abcdef" };
