@@ -2,7 +2,7 @@
 // and a hint, stages are skipped only when what they need is missing, and the engine is never reached once the
 // run is refused. Then each check alone, with the facts it reads set by hand.
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, type ClusterDefinition } from "../../config";
+import { ConfigError, parseConfig, resolveCluster, type ClusterDefinition } from "../../config";
 import type { EngineBinary, EngineRun } from "../../scripts/bootstrap/engine-binary";
 import { LAYERS } from "../../layers/catalog";
 import type { Layer } from "../../scripts/bootstrap/layers";
@@ -283,7 +283,7 @@ describe("the stages", () => {
 
 describe("each check alone", () => {
   const { git, terminal, persistentAuthKeys, layers, stateBackendCredentials, statePassphrase, engine, synth, proxmoxToken, validate, backends, persistentAuthState, sequence } = CHECKS;
-  const synthesized = () => ({ definition: definition(), scope: resolveScope(parseOptions([])).scope, layers: SYNTHESIZED, engine: TOFU });
+  const synthesized = () => ({ cluster: resolveCluster(definition()), scope: resolveScope(parseOptions([])).scope, layers: SYNTHESIZED, engine: TOFU });
 
   it("git: a clean tree is named; more than five changes are counted, not listed", () => {
     expect(check(git, []).log).toEqual(["  ✓ git: /config is clean"]);
@@ -321,7 +321,7 @@ describe("each check alone", () => {
   });
 
   it("environment: nothing to check for local state without encryption", () => {
-    for (const c of [stateBackendCredentials, statePassphrase]) expect(check(c, [], { definition: definition() }, {}, { env: {} }).log).toEqual([]);
+    for (const c of [stateBackendCredentials, statePassphrase]) expect(check(c, [], { cluster: resolveCluster(definition()) }, {}, { env: {} }).log).toEqual([]);
   });
 
   it("engine: the engine found becomes a fact; none found is a problem and no fact", () => {
@@ -332,21 +332,21 @@ describe("each check alone", () => {
   });
 
   it("synth: the synthesized layers become a fact only when the test hook ran in every stack", () => {
-    const facts: Facts = { definition: definition() };
+    const facts: Facts = { cluster: resolveCluster(definition()) };
     const ok = check(synth, [], facts);
     expect(ok.facts.layers).toEqual(SYNTHESIZED);
     expect(ok.log).toEqual(["  ✓ synth: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration in /out"]);
     const fake = fakeDeps({});
     fake.deps.prepareStack = (_command, dir) => ({ status: dir.endsWith("02-services") ? 3 : 0, output: "no such file" });
     const problems: Problem[] = [];
-    const hooked: Facts = { definition: definition() };
+    const hooked: Facts = { cluster: resolveCluster(definition()) };
     runCheck(synth, preflightInput([], { env: { BOOTSTRAP_PREPARE_STACK: "false" } }), fake.deps, hooked, problems);
     expect(problems.map((p) => p.reason)).toEqual(["BOOTSTRAP_PREPARE_STACK failed in 02-services (exit 3)"]);
     expect(hooked.layers).toBeUndefined();
   });
 
   it("environment (Proxmox): names the endpoint of cluster.yaml; silent when no layer in scope talks to Proxmox", () => {
-    const facts = { ...synthesized(), definition: definition({ proxmox_api_url: "https://pve.example.com:8006/" }) };
+    const facts = { ...synthesized(), cluster: resolveCluster(definition({ proxmox_api_url: "https://pve.example.com:8006/" })) };
     expect(check(proxmoxToken, [], facts).log).toEqual(["  ✓ environment: PROXMOX_VE_API_TOKEN set for https://pve.example.com:8006/"]);
     const servicesOnly = { ...synthesized(), scope: resolveScope(parseOptions(["--only=services"])).scope };
     expect(check(proxmoxToken, [], servicesOnly, {}, { env: {} }).log).toEqual([]);

@@ -86,9 +86,9 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
 
   async "cluster-name"(argv) {
     const doc = readRun(parse(argv, []).runDir);
-    const { ConfigError, loadConfig } = await import("../../config");
+    const { ConfigError, loadConfig, resolveCluster } = await import("../../config");
     try {
-      answer({ CLUSTER_NAME: loadConfig(doc.configDir).cluster.cluster_name });
+      answer({ CLUSTER_NAME: resolveCluster(loadConfig(doc.configDir)).name });
       return 0;
     } catch (e) {
       if (e instanceof ConfigError) return 1;

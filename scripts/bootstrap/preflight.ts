@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, formatIssue, loadConfig, type ClusterDefinition } from "../../config";
+import { ConfigError, formatIssue, loadConfig, resolveCluster, type ClusterDefinition, type ResolvedCluster } from "../../config";
 import { ALLOW_DESTROY_PERSISTENT_AUTH, CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER, type LayerName } from "../../layers/catalog";
 import { engineErrors, findEngine, runEngine, type EngineBinary, type EngineRun } from "./engine-binary";
 import { configuredProviders, readLayers, type Layer } from "./layers";
@@ -60,7 +60,8 @@ export interface PreflightDeps {
 
 /** What the checks found; a later check reads what an earlier one learned. */
 export interface Facts {
-  definition?: ClusterDefinition;
+  /** The config, validated and resolved. */
+  cluster?: ResolvedCluster;
   /** workloads.yaml, validated, when it exists. */
   workloads?: NonNullable<ClusterDefinition["workloads"]>["config"];
   nodeDepsMissing?: boolean;
@@ -151,9 +152,9 @@ const config: Check = {
   run({ input, deps, facts, ok, fail, note }) {
     try {
       const definition = deps.loadConfig(input.configDir);
-      facts.definition = definition;
+      facts.cluster = resolveCluster(definition);
       facts.workloads = definition.workloads?.config;
-      ok(`${join(input.configDir, "cluster.yaml")} and nodes.yaml are valid (cluster ${definition.cluster.cluster_name})`);
+      ok(`${join(input.configDir, "cluster.yaml")} and nodes.yaml are valid (cluster ${facts.cluster.name})`);
       for (const w of definition.warnings) note(formatIssue(w, input.configDir));
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
@@ -184,7 +185,7 @@ const persistentAuthKeys: Check = {
   run({ input, facts, ok, fail, skip }) {
     if (!destroysPersistentAuth(input.options)) return;
     const given = input.options.yesDestroyPersistentAuth ?? input.typedClusterName;
-    const cluster = facts.definition?.cluster;
+    const cluster = facts.cluster;
     facts.refused = true;
     if (given === undefined) {
       return fail({
@@ -195,7 +196,7 @@ const persistentAuthKeys: Check = {
       });
     }
     if (cluster === undefined) return skip("the config is invalid, so the cluster name is unknown; refused");
-    if (given !== cluster.cluster_name) {
+    if (given !== cluster.name) {
       return fail({
         reason: `refused: '${given}' is not the name of this cluster, so ${PERSISTENT_AUTH_LAYER} stays`,
         hint: "give the cluster name exactly as cluster.yaml spells it (cluster_name)",
@@ -203,7 +204,7 @@ const persistentAuthKeys: Check = {
     }
     facts.refused = false;
     facts.liftPreventDestroy = true;
-    ok(`both keys given for ${cluster.cluster_name}: prevent_destroy is lifted for this run`);
+    ok(`both keys given for ${cluster.name}: prevent_destroy is lifted for this run`);
   },
 };
 
@@ -225,7 +226,7 @@ const layers: Check = {
 const stateBackendCredentials: Check = {
   name: "environment",
   run({ input: { env }, facts, ok, fail }) {
-    if (facts.definition?.cluster.state_backend.type !== "http") return;
+    if (facts.cluster?.state.backend.type !== "http") return;
     const absent = ["TF_HTTP_USERNAME", "TF_HTTP_PASSWORD"].filter((v) => !env[v]);
     if (absent.length === 0) return ok("TF_HTTP_USERNAME and TF_HTTP_PASSWORD set for the http state backend");
     fail({
@@ -238,7 +239,7 @@ const stateBackendCredentials: Check = {
 const statePassphrase: Check = {
   name: "environment",
   run({ input: { env }, facts, ok, fail }) {
-    if (!facts.definition?.cluster.state_encryption) return;
+    if (!facts.cluster?.state.encrypted) return;
     const passphrase = env.TF_VAR_state_passphrase ?? "";
     if (passphrase.length >= 16) return ok("TF_VAR_state_passphrase set for state_encryption");
     fail({
@@ -257,7 +258,7 @@ const engine: Check = {
     if (typeof found === "string") {
       return fail({ reason: found, hint: "install OpenTofu (https://opentofu.org/docs/intro/install/), or point TF_BINARY at tofu or terraform" });
     }
-    if (found.kind === "terraform" && facts.definition?.cluster.state_encryption) {
+    if (found.kind === "terraform" && facts.cluster?.state.encrypted) {
       return fail({ reason: `state_encryption is on, and ${found.path} is Terraform ${found.version}, which has no state encryption`, hint: "use OpenTofu (tofu on PATH, or TF_BINARY)" });
     }
     facts.engine = found;
@@ -274,7 +275,7 @@ const synth: Check = {
     const synthEnv: NodeJS.ProcessEnv = { ...env, CONFIG_DIR: input.configDir, CDKTF_OUTDIR: input.outdir, CHECKPOINT_DISABLE: "1" };
     // A context exported by the user could lift prevent_destroy behind bootstrap's back: only the two keys set it.
     delete synthEnv.CDKTF_CONTEXT_JSON;
-    if (facts.liftPreventDestroy) synthEnv.CDKTF_CONTEXT_JSON = JSON.stringify({ [ALLOW_DESTROY_PERSISTENT_AUTH]: facts.definition!.cluster.cluster_name });
+    if (facts.liftPreventDestroy) synthEnv.CDKTF_CONTEXT_JSON = JSON.stringify({ [ALLOW_DESTROY_PERSISTENT_AUTH]: facts.cluster!.name });
     const run = deps.synth(input.repo, synthEnv);
     if (run.status !== 0) {
       return fail({
@@ -331,7 +332,7 @@ const proxmoxToken: Check = {
         hint: "copy the token id and secret from Datacenter → Permissions → API Tokens as user@realm!tokenid=secret",
       });
     }
-    ok(`PROXMOX_VE_API_TOKEN set for ${facts.definition!.cluster.proxmox_api_url}`);
+    ok(`PROXMOX_VE_API_TOKEN set for ${facts.cluster!.proxmox.apiUrl}`);
   },
 };
 
@@ -447,7 +448,7 @@ const REFUSED = "refused before the engine runs";
 
 function beforeSynth(facts: Facts): string | undefined {
   if (facts.refused) return REFUSED;
-  if (!facts.definition) return "the config is invalid";
+  if (!facts.cluster) return "the config is invalid";
   if (facts.nodeDepsMissing) return "Node dependencies missing";
   return undefined;
 }
@@ -461,7 +462,7 @@ const everythingInOrder = (facts: Facts, problems: readonly Problem[]) => before
 /** Every check, by stage, in the order they run. */
 export const STAGES: readonly Stage[] = [
   { name: "input", checks: [git, node, config, terminal, persistentAuthKeys, layers] },
-  { name: "environment", blockedBy: (f) => (f.definition ? undefined : "the config is invalid"), checks: [stateBackendCredentials, statePassphrase] },
+  { name: "environment", blockedBy: (f) => (f.cluster ? undefined : "the config is invalid"), checks: [stateBackendCredentials, statePassphrase] },
   { name: "engine", blockedBy: (f) => (f.refused ? REFUSED : undefined), checks: [engine] },
   { name: "synth", blockedBy: beforeSynth, checks: [synth] },
   { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, validate] },
@@ -527,7 +528,7 @@ export function runPreflight(input: PreflightInput, deps: PreflightDeps, stages:
     engine: facts.engine,
     layers: facts.layers,
     phases: problems.length === 0 ? facts.phases : undefined,
-    clusterName: facts.definition?.cluster.cluster_name,
+    clusterName: facts.cluster?.name,
   };
 }
 
