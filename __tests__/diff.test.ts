@@ -1,6 +1,6 @@
 // The synth diff (scripts/diff.ts): compare/render/mask on stacks synthesized from edited example configs, then
 // the command end to end in a temporary git copy of the project, as a reviewer and the PR workflow run it.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -299,14 +299,20 @@ describe("npm run diff, end to end in a git copy of the project", () => {
   };
   /** What the diff left in its temporary folder (tsx keeps a cache of its own there). */
   const leftovers = () => readdirSync(scratch).filter((entry) => entry.startsWith("synth-diff-"));
-  const runDiff = (args: string[], env: Record<string, string> = {}) => {
-    const result = spawnSync(join(project, "node_modules/.bin/tsx"), [join(project, "scripts/diff.ts"), ...args], {
+  /** Asynchronous, so that the test worker keeps answering vitest while the diff synthesizes twice. */
+  const runDiff = async (args: string[], env: Record<string, string> = {}) => {
+    const child = spawn(join(project, "node_modules/.bin/tsx"), [join(project, "scripts/diff.ts"), ...args], {
       cwd: project,
       env: { ...process.env, ...SECRETS, ...env, TMPDIR: scratch },
-      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
     });
-    for (const secret of Object.values({ ...SECRETS, ...env })) expect(result.stdout + result.stderr).not.toContain(secret);
-    return result;
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    const status = await new Promise<number | null>((resolve, reject) => child.on("error", reject).on("close", resolve));
+    for (const secret of Object.values({ ...SECRETS, ...env })) expect(stdout + stderr).not.toContain(secret);
+    return { status, stdout, stderr };
   };
 
   beforeAll(() => {
@@ -342,8 +348,8 @@ describe("npm run diff, end to end in a git copy of the project", () => {
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it("prints the added worker and the memory change, exit 2, and leaves no worktree or scratch files", () => {
-    const { status, stdout, stderr } = runDiff(["--base", "HEAD~1"]);
+  it("prints the added worker and the memory change, exit 2, and leaves no worktree or scratch files", async () => {
+    const { status, stdout, stderr } = await runDiff(["--base", "HEAD~1"]);
     expect(stderr).toBe("");
     expect(status).toBe(2);
     expect(stdout).toMatch(/^Synthesized changes against HEAD~1 \([0-9a-f]{7}\):\n {2}00-persistent-auth: no changes\n {2}01-infrastructure: \d+ to add, \d+ to change/);
@@ -354,8 +360,8 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     expect(leftovers()).toEqual([]);
   });
 
-  it("prints markdown for the PR comment, and never the value of a secret environment variable, even one the stacks hold", () => {
-    const { status, stdout } = runDiff(["--base", "HEAD~1", "--format", "markdown"], { TF_HTTP_PASSWORD: "16384" });
+  it("prints markdown for the PR comment, and never the value of a secret environment variable, even one the stacks hold", async () => {
+    const { status, stdout } = await runDiff(["--base", "HEAD~1", "--format", "markdown"], { TF_HTTP_PASSWORD: "16384" });
     expect(status).toBe(2);
     const lines = stdout.split("\n");
     expect(lines[0]).toBe(MARKER);
@@ -365,17 +371,17 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     expect(stdout).toContain(`    memory.dedicated: 8192 → ${SENSITIVE}`);
   });
 
-  it("exits 0 with no changes against the same commit", () => {
-    const { status, stdout } = runDiff(["--base", "HEAD"]);
+  it("exits 0 with no changes against the same commit", async () => {
+    const { status, stdout } = await runDiff(["--base", "HEAD"]);
     expect(status).toBe(0);
     expect(stdout).toMatch(/^No synthesized changes against HEAD \([0-9a-f]{7}\)\.\n {2}00-persistent-auth: no changes\n {2}01-infrastructure: no changes\n( {2}\S+: no changes\n)*$/);
   });
 
-  it("compares uncommitted changes, and flags a layer-00 change loudly at the top", () => {
+  it("compares uncommitted changes, and flags a layer-00 change loudly at the top", async () => {
     const original = readFileSync(join(project, "cluster.yaml"), "utf8");
     try {
       editYaml("cluster.yaml", (doc) => (doc.cluster_name = "prod"));
-      const { status, stdout } = runDiff(["--base", "HEAD"]);
+      const { status, stdout } = await runDiff(["--base", "HEAD"]);
       expect(status).toBe(2);
       expect(stdout.split("\n")[0]).toMatch(/^!! 00-persistent-auth: proxmox_virtual_environment_role\.csi may be REPLACED/);
       expect(stdout).toContain('role_id: "homelab-csi" → "prod-csi"');
@@ -384,12 +390,12 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     }
   });
 
-  it("compares workloads.yaml too, with the key files it names", () => {
+  it("compares workloads.yaml too, with the key files it names", async () => {
     const file = "examples/lxc-homelab/workloads.yaml";
     const original = readFileSync(join(project, file), "utf8");
     try {
       editYaml(file, (doc) => doc.containers.push({ name: "wiki", id: 130, template: { volume: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" }, ssh_keys: [{ file: "keys/admin.pub" }] }));
-      const { status, stdout, stderr } = runDiff(["--base", "HEAD"], { CONFIG_DIR: "examples/lxc-homelab" });
+      const { status, stdout, stderr } = await runDiff(["--base", "HEAD"], { CONFIG_DIR: "examples/lxc-homelab" });
       expect(stderr).toBe("");
       expect(status).toBe(2);
       expect(stdout).toContain("+ proxmox_virtual_environment_container.wiki");
@@ -399,8 +405,8 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     }
   });
 
-  it("shows every layer as new, with a note, against a commit that predates the project", () => {
-    const { status, stdout } = runDiff(["--base", "HEAD~2"]);
+  it("shows every layer as new, with a note, against a commit that predates the project", async () => {
+    const { status, stdout } = await runDiff(["--base", "HEAD~2"]);
     expect(status).toBe(2);
     expect(stdout).toMatch(/^note: HEAD~2 has no main\.ts, cluster\.yaml, nodes\.yaml: it predates the project/);
     expect(stdout).toContain("00-persistent-auth: new layer: ");
@@ -427,8 +433,8 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     ["a base whose config does not validate", ["--base", "broken"], /synthesizing broken failed \(exit 1\):\n.*\n {2}broken:nodes\.yaml:\d+:\d+ nodes\[1\]\.vm_memory: Talos needs at least 2048 MiB/],
     ["a missing --base", [], /--base <git ref> is required/],
     ["an unknown format", ["--base", "HEAD", "--format", "html"], /--format must be text or markdown, got "html"/],
-  ])("exits 1 on %s, with the reason and no stack trace", (_, args, message) => {
-    const { status, stdout, stderr } = runDiff(args);
+  ])("exits 1 on %s, with the reason and no stack trace", async (_, args, message) => {
+    const { status, stdout, stderr } = await runDiff(args);
     expect(status).toBe(1);
     expect(stdout).toBe("");
     expect(stderr).toMatch(message);
