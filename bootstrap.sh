@@ -28,7 +28,7 @@
 #   -h, --help                this text
 #
 #   <layer> is a stack name (01-infrastructure), the same without its number (infrastructure), or the number
-#   (01 or 1). The layers are those synthesized (cdktf.out/manifest.json), in name order.
+#   (01 or 1). The layers, in apply order: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration.
 #
 # Preflight, every problem reported at once (one line each, with a hint), nothing changed when any is found:
 #   git work tree clean, Node dependencies installed, config valid, engine present (OpenTofu required with
@@ -47,8 +47,7 @@
 #   TF_BINARY               the engine (default: tofu on PATH, else terraform)
 #   TF_CLI_CONFIG_FILE      the engine's CLI configuration (provider mirrors, ...), read by the engine
 #   PROXMOX_VE_API_TOKEN    Proxmox API token, user@realm!tokenid=uuid; needed by every layer that configures
-#                           the proxmox provider
-#   PROXMOX_VE_ENDPOINT     Proxmox API URL when a stack configures none (the config's proxmox_api_url wins)
+#                           the proxmox provider (for the proxmox_api_url of cluster.yaml)
 #   TF_HTTP_USERNAME, TF_HTTP_PASSWORD
 #                           credentials of the http state backend (state_backend.type: http)
 #   TF_VAR_state_passphrase passphrase of state_encryption (16 characters or more)
@@ -76,8 +75,9 @@ readonly LOCK_TIMEOUT="${BOOTSTRAP_LOCK_TIMEOUT:-0s}"
 export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 
 CONFIG_DIR="${CONFIG_DIR:-${REPO}}"
-ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 ENGINE="" LOG_FILE="" RUN_DIR="" OUTDIR="" TEE_PID="" FINISHED=""
-PHASES=()
+LOG_FILE="" RUN_DIR="" OUTDIR="" TEE_PID="" FINISHED=""
+# Set by load (the TypeScript's answers): see the commands in scripts/bootstrap/cli.ts.
+HELP=0 ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 ENGINE="" PHASE_COUNT=0
 
 # The one way to stop: message on stderr, exit 1 (the EXIT trap prints the summary and removes the run folder).
 fail() {
@@ -97,8 +97,16 @@ keep_tee() {
   exec tee "$@"
 }
 
-# The TypeScript half (scripts/bootstrap/cli.ts), compiled by prepare_tool.
-ts() { node "${TOOL}" "$@"; }
+# The TypeScript half (scripts/bootstrap/cli.ts), compiled by prepare_tool: ts <command> [flags]. Every command
+# works on this run's document, <run dir>/run.json.
+ts() { node "${TOOL}" "$1" --run-dir "${RUN_DIR}" "${@:2}"; }
+
+# ts, and the NAME='value' lines it answers with (quoted by scripts/bootstrap/shell.ts) set as shell variables.
+load() {
+  local answer
+  answer="$(ts "$@")" || return
+  eval "${answer}"
+}
 
 prepare_tool() {
   command -v node >/dev/null || fail "node is not on PATH: install Node.js 20.19 or newer"
@@ -108,17 +116,16 @@ prepare_tool() {
   CONFIG_DIR="$(cd "${CONFIG_DIR}" && pwd)"
 }
 
-parse_arguments() {
-  local out key value status=0
-  out="$(ts args -- "$@")" || status=$?
+# The run folder and its document, with the command line parsed (once, by the TypeScript). Bad arguments exit 2
+# and --help exits 0, both before any log exists.
+init_run() {
+  local status=0
+  RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bootstrap.XXXXXX")"
+  OUTDIR="${CDKTF_OUTDIR:-${RUN_DIR}/cdktf.out}"
+  trap finish EXIT
+  load init --config-dir "${CONFIG_DIR}" --outdir "${OUTDIR}" -- "$@" || status=$?
   ((status == 0)) || exit "${status}"
-  while IFS='=' read -r key value; do
-    case "${key}" in
-      help) if ((value)); then usage && exit 0; fi ;;
-      ask_cluster_name) ASK_CLUSTER_NAME="${value}" ;;
-      auto_approve) AUTO_APPROVE="${value}" ;;
-    esac
-  done <<<"${out}"
+  if ((HELP)); then usage && exit 0; fi
 }
 
 start_log() {
@@ -128,9 +135,6 @@ start_log() {
   stamp="$(date -u +%Y%m%dT%H%M%SZ)"
   LOG_FILE="${dir}/bootstrap-${stamp}.log"
   [[ ! -e "${LOG_FILE}" ]] || LOG_FILE="${dir}/bootstrap-${stamp}-$$.log"
-  RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bootstrap.XXXXXX")"
-  OUTDIR="${CDKTF_OUTDIR:-${RUN_DIR}/cdktf.out}"
-  trap finish EXIT
   exec > >(keep_tee -a "${LOG_FILE}") 2>&1
   TEE_PID=$!
   version="$(git -C "${REPO}" describe --always --dirty 2>/dev/null || printf 'not a git checkout')"
@@ -144,43 +148,34 @@ start_log() {
 # Layer 00's second key, typed: asked before preflight so that nothing runs until both keys are in. Without a
 # terminal or a valid config nothing is asked, and preflight refuses with the reason.
 confirm_persistent_auth() {
-  local name
+  local CLUSTER_NAME=""
   ((ASK_CLUSTER_NAME)) || return 0
   [[ -t 0 ]] || return 0
-  name="$(ts cluster-name --config-dir "${CONFIG_DIR}")" || return 0
-  header "confirm: destroy 00-persistent-auth of ${name}"
+  load cluster-name || return 0
+  header "confirm: destroy 00-persistent-auth of ${CLUSTER_NAME}"
   log "This destroys the cluster's Talos PKI and tokens (and the CSI token, sealed-secrets key). Nodes built"
   log "from them can never join again and sealed secrets can never be decrypted again."
-  read -r -p "Type the cluster name (${name}) to confirm: " TYPED_CLUSTER_NAME || TYPED_CLUSTER_NAME=""
+  read -r -p "Type the cluster name (${CLUSTER_NAME}) to confirm: " TYPED_CLUSTER_NAME || TYPED_CLUSTER_NAME=""
 }
 
 preflight() {
-  local out line status=0 start=${SECONDS} typed=()
+  local start=${SECONDS} typed=()
   header "preflight"
   if [[ -n "${TYPED_CLUSTER_NAME+set}" ]]; then typed=(--typed-cluster-name "${TYPED_CLUSTER_NAME}"); fi
-  out="$(ts preflight --config-dir "${CONFIG_DIR}" --outdir "${OUTDIR}" --run-dir "${RUN_DIR}" "${typed[@]}" -- "$@")" ||
-    status=$?
-  ((status == 0)) || fail "preflight failed; nothing was changed"
-  while IFS= read -r line; do
-    case "${line}" in
-      engine=*) ENGINE="${line#engine=}" ;;
-      phase=*) PHASES+=("${line#phase=}") ;;
-    esac
-  done <<<"${out}"
-  log "-- preflight passed in $((SECONDS - start))s: ${#PHASES[@]} phase(s)"
+  load preflight "${typed[@]}" || fail "preflight failed; nothing was changed"
+  log "-- preflight passed in $((SECONDS - start))s: ${PHASE_COUNT} phase(s)"
 }
 
-# Appends a line to results.tsv: layer action result add change destroy seconds.
+# record <phase> <outcome> <start>: the phase's result into the run document (completed, nothing, skipped, declined,
+# failed; the TypeScript words it for the phase's action).
 record() {
-  local seconds=$((SECONDS - $7))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "${seconds}" >>"${RUN_DIR}/results.tsv"
-  log "-- ${1}: ${3} in ${seconds}s"
+  ts record --index "$1" --outcome "$2" --seconds "$((SECONDS - $3))"
 }
 
-# fail_phase <layer> <action> <start> <message>
+# fail_phase <phase> <start> <message>
 fail_phase() {
-  record "$1" "$2" failed - - - "$3"
-  fail "$4"
+  record "$1" failed "$2" || true
+  fail "$3"
 }
 
 # Runs the engine in a stack folder; its output is shown, logged and kept for explain-failure.
@@ -190,83 +185,74 @@ engine_in() {
   (cd "${dir}" && "${ENGINE}" "$@") 2>&1 | keep_tee "${RUN_DIR}/engine.out"
 }
 
-# engine_failed <layer> <action> <start> <command>
+# engine_failed <phase> <start> <command>
 engine_failed() {
-  ts explain-failure --layer "$1" --engine "${ENGINE}" --output "${RUN_DIR}/engine.out" --config-dir "${CONFIG_DIR}" || true
-  fail_phase "$1" "$2" "$3" "${4} of ${1} failed"
+  ts explain-failure --index "$1" --output "${RUN_DIR}/engine.out" || true
+  fail_phase "$1" "$2" "${3} of ${PHASE_LAYER} failed"
 }
 
 confirm_apply() {
   local answer=""
   ((AUTO_APPROVE)) && return 0
-  read -r -p "${1} ${2}: apply this plan? Only 'yes' is accepted: " answer || return 1
+  read -r -p "${PHASE_LAYER} ${PHASE_ACTION}: apply this plan? Only 'yes' is accepted: " answer || return 1
   [[ "${answer}" == yes ]]
 }
 
-# apply | destroy | plan | plan-destroy of one layer: plan -out, summary, confirm, apply that plan.
+# apply | destroy | plan | plan-destroy of phase <i>: plan -out, summary, confirm, apply that plan.
 engine_phase() {
-  local action="$1" layer="$2" dir="$3" start=${SECONDS} blocker counts add change destroy changes
-  local plan_file="${RUN_DIR}/${layer}.tfplan" destroy_flag=() done_result=applied none_result="no changes"
-  if [[ "${action}" == plan ]]; then
-    blocker="$(ts blocked-by --run-dir "${RUN_DIR}" "${layer}")" || fail_phase "${layer}" "${action}" "${start}" "internal: blocked-by"
-    if [[ -n "${blocker}" ]]; then
-      log "not planned: ${blocker} has changes still to apply and ${layer} reads it; preflight validated ${layer}"
-      record "${layer}" "${action}" "validated only" - - - "${start}"
-      return
-    fi
+  local i="$1" start=${SECONDS} plan_file="${RUN_DIR}/${PHASE_LAYER}.tfplan" destroy_flag=() STATE_RESOURCES=0 PLAN_CHANGES=0
+  if [[ -n "${PHASE_BLOCKER}" ]]; then
+    log "not planned: ${PHASE_BLOCKER} has changes still to apply and ${PHASE_LAYER} reads it; preflight validated ${PHASE_LAYER}"
+    record "${i}" skipped "${start}"
+    return
   fi
-  if [[ "${action}" == destroy || "${action}" == plan-destroy ]]; then
-    destroy_flag=(-destroy) done_result=destroyed none_result="nothing to destroy"
+  if [[ "${PHASE_ACTION}" == destroy || "${PHASE_ACTION}" == plan-destroy ]]; then
+    destroy_flag=(-destroy)
     # An empty layer is not planned: its configuration may read layers below that are gone already.
-    counts="$(ts state-resources --engine "${ENGINE}" --dir "${dir}")" ||
-      fail_phase "${layer}" "${action}" "${start}" "could not read the state of ${layer}"
-    if ((counts == 0)); then
-      record "${layer}" "${action}" "${none_result}" 0 0 0 "${start}"
+    load state-resources --index "${i}" || fail_phase "${i}" "${start}" "could not read the state of ${PHASE_LAYER}"
+    if ((STATE_RESOURCES == 0)); then
+      record "${i}" nothing "${start}"
       return
     fi
   fi
-  engine_in "${dir}" plan -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${destroy_flag[@]}" "-out=${plan_file}" ||
-    engine_failed "${layer}" "${action}" "${start}" plan
-  counts="$(ts plan-summary --engine "${ENGINE}" --dir "${dir}" --plan "${plan_file}")" ||
-    fail_phase "${layer}" "${action}" "${start}" "could not read the plan of ${layer}"
-  read -r add change destroy changes <<<"${counts}"
-  if ((changes == 0)); then
-    record "${layer}" "${action}" "${none_result}" "${add}" "${change}" "${destroy}" "${start}"
+  engine_in "${PHASE_TARGET}" plan -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${destroy_flag[@]}" "-out=${plan_file}" ||
+    engine_failed "${i}" "${start}" plan
+  load plan-summary --index "${i}" --plan "${plan_file}" || fail_phase "${i}" "${start}" "could not read the plan of ${PHASE_LAYER}"
+  if ((!PLAN_CHANGES)); then
+    record "${i}" nothing "${start}"
     return
   fi
-  if [[ "${action}" == plan || "${action}" == plan-destroy ]]; then
-    record "${layer}" "${action}" planned "${add}" "${change}" "${destroy}" "${start}"
+  if [[ "${PHASE_ACTION}" == plan || "${PHASE_ACTION}" == plan-destroy ]]; then
+    record "${i}" completed "${start}"
     return
   fi
-  if ! confirm_apply "${layer}" "${action}"; then
-    record "${layer}" "${action}" declined "${add}" "${change}" "${destroy}" "${start}"
-    fail "${action} of ${layer} declined; the layers after it were not touched"
+  if ! confirm_apply; then
+    record "${i}" declined "${start}"
+    fail "${PHASE_ACTION} of ${PHASE_LAYER} declined; the layers after it were not touched"
   fi
-  engine_in "${dir}" apply -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${plan_file}" ||
-    engine_failed "${layer}" "${action}" "${start}" apply
-  record "${layer}" "${action}" "${done_result}" "${add}" "${change}" "${destroy}" "${start}"
-  if [[ "${action}" == apply && "${layer}" == 00-* ]]; then
-    ts deploy-key --engine "${ENGINE}" --dir "${dir}" || log "could not read the outputs of ${layer}"
+  engine_in "${PHASE_TARGET}" apply -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${plan_file}" ||
+    engine_failed "${i}" "${start}" apply
+  record "${i}" completed "${start}"
+  if [[ "${PHASE_ACTION}" == apply && "${PHASE_LAYER}" == 00-* ]]; then
+    ts deploy-key --index "${i}" || log "could not read the outputs of ${PHASE_LAYER}"
   fi
 }
 
 wait_api_phase() {
-  local layer="$1" kubeconfig="$2" start=${SECONDS}
-  ts wait-api --kubeconfig "${kubeconfig}" ||
-    fail_phase "${layer}" wait-api "${start}" "the Kubernetes API of the cluster did not become ready"
-  record "${layer}" wait-api ready - - - "${start}"
+  local i="$1" start=${SECONDS}
+  ts wait-api --index "${i}" || fail_phase "${i}" "${start}" "the Kubernetes API of the cluster did not become ready"
+  record "${i}" completed "${start}"
 }
 
 run_phases() {
-  local i=0 phase action layer target
-  for phase in "${PHASES[@]}"; do
-    i=$((i + 1))
-    IFS=$'\t' read -r action layer target <<<"${phase}"
-    header "[${i}/${#PHASES[@]}] ${action} ${layer}"
-    case "${action}" in
-      apply | destroy | plan | plan-destroy) engine_phase "${action}" "${layer}" "${target}" ;;
-      wait-api) wait_api_phase "${layer}" "${target}" ;;
-      *) fail "internal: unknown phase ${action}" ;;
+  local i PHASE_ACTION PHASE_LAYER PHASE_TARGET PHASE_BLOCKER
+  for ((i = 0; i < PHASE_COUNT; i++)); do
+    load phase --index "${i}" || fail "internal: could not read phase ${i} of the run"
+    header "[$((i + 1))/${PHASE_COUNT}] ${PHASE_ACTION} ${PHASE_LAYER}"
+    case "${PHASE_ACTION}" in
+      apply | destroy | plan | plan-destroy) engine_phase "${i}" ;;
+      wait-api) wait_api_phase "${i}" ;;
+      *) fail "internal: unknown phase ${PHASE_ACTION}" ;;
     esac
   done
 }
@@ -277,9 +263,11 @@ finish() {
   [[ -z "${FINISHED}" ]] || return 0
   FINISHED=1
   if [[ -n "${RUN_DIR}" && -d "${RUN_DIR}" ]]; then
-    ts summary --run-dir "${RUN_DIR}" --seconds "${SECONDS}" || true
+    [[ -z "${LOG_FILE}" ]] || ts summary --seconds "${SECONDS}" || true
     rm -rf "${RUN_DIR:?}"
   fi
+  # Before the log starts (bad arguments, --help) there is no verdict to give.
+  [[ -n "${LOG_FILE}" ]] || return 0
   if ((status == 0)); then
     log "bootstrap: done in ${SECONDS}s; log: ${LOG_FILE}"
   else
@@ -294,10 +282,10 @@ finish() {
 
 main() {
   prepare_tool
-  parse_arguments "$@"
+  init_run "$@"
   start_log "$@"
   confirm_persistent_auth
-  preflight "$@"
+  preflight
   run_phases
 }
 

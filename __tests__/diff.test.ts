@@ -1,19 +1,20 @@
 // The synth diff (scripts/diff.ts): compare/render/mask on stacks synthesized from edited example configs, then
 // the command end to end in a temporary git copy of the project, as a reviewer and the PR workflow run it.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { PERSISTENT_AUTH_LAYER } from "../layers/catalog";
 import { cliEnv } from "../scripts/diff/cli-env";
-import { compare, PERSISTENT_LAYER, type DiffResult, type ItemDiff, type StackJson, type Stacks } from "../scripts/diff/compare";
+import { compare, type DiffResult, type ItemDiff, type StackJson, type Stacks } from "../scripts/diff/compare";
 import { looksSecret, Masker, SENSITIVE } from "../scripts/diff/mask";
 import { MARKER, MAX_VALUE_LENGTH, renderMarkdown, renderText } from "../scripts/diff/render";
 import { REPO, synth, type SynthOptions, type Synthesized } from "./support/synth";
 
 const INFRA = "01-infrastructure";
-const layers = (s: Synthesized): Stacks => ({ [PERSISTENT_LAYER]: s.persistentAuth, [INFRA]: s.infrastructure });
+const layers = (s: Synthesized): Stacks => ({ [PERSISTENT_AUTH_LAYER]: s.persistentAuth, [INFRA]: s.infrastructure });
 const example = synth();
 const noEnv = new Masker([]);
 const diff = (head: SynthOptions, base: SynthOptions = {}): DiffResult =>
@@ -28,7 +29,7 @@ describe("compare", () => {
   it("finds nothing between two synths of the same config", () => {
     const result = compare(layers(example), layers(synth()), { masker: noEnv });
     expect(result.changed).toBe(false);
-    expect(result.layers.map((l) => [l.layer, l.items.length])).toEqual([[PERSISTENT_LAYER, 0], [INFRA, 0]]);
+    expect(result.layers.map((l) => [l.layer, l.items.length])).toEqual([[PERSISTENT_AUTH_LAYER, 0], [INFRA, 0]]);
     expect(result.warnings).toEqual([]);
   });
 
@@ -37,7 +38,7 @@ describe("compare", () => {
     expect(item(result, INFRA, "proxmox_virtual_environment_vm.worker2")).toMatchObject({ action: "add", kind: "resource", description: "4 cores, 8 GiB, 64 GiB disk, on pve" });
     expect(item(result, INFRA, "talos_machine_configuration_apply.worker2")?.action).toBe("add");
     expect(item(result, INFRA, "data.talos_machine_configuration.worker2")).toMatchObject({ action: "add", kind: "data" });
-    expect(result.layers.find((l) => l.layer === PERSISTENT_LAYER)?.items).toEqual([]);
+    expect(result.layers.find((l) => l.layer === PERSISTENT_AUTH_LAYER)?.items).toEqual([]);
     expect(result.warnings).toEqual([]);
   });
 
@@ -84,18 +85,18 @@ describe("compare", () => {
       { path: "config[0].endpoint", action: "change", before: "https://pve.home.arpa:8006/", after: "https://pve2.home.arpa:8006/" },
     ]);
     expect(item(result, INFRA, "backend")?.changes).toContainEqual({ path: "http", action: "add", after: expect.objectContaining({ address: "https://s/01-infrastructure" }) });
-    const outputs = compare(layers(example), { ...layers(example), [PERSISTENT_LAYER]: { ...example.persistentAuth, output: {} } }, { masker: noEnv });
-    expect(item(outputs, PERSISTENT_LAYER, "output.cross-stack-output-talos_machine_secretsclustermachine_secrets")?.action).toBe("remove");
+    const outputs = compare(layers(example), { ...layers(example), [PERSISTENT_AUTH_LAYER]: { ...example.persistentAuth, output: {} } }, { masker: noEnv });
+    expect(item(outputs, PERSISTENT_AUTH_LAYER, "output.cross-stack-output-talos_machine_secretsclustermachine_secrets")?.action).toBe("remove");
   });
 
   it("shows a layer that exists on one side only as added or removed as a whole", () => {
-    const added = compare({ [PERSISTENT_LAYER]: example.persistentAuth }, layers(example), { masker: noEnv });
+    const added = compare({ [PERSISTENT_AUTH_LAYER]: example.persistentAuth }, layers(example), { masker: noEnv });
     const infra = added.layers.find((l) => l.layer === INFRA)!;
     expect(infra.presence).toBe("added");
     expect(infra.items.every((i) => i.action === "add")).toBe(true);
     expect(added.changed).toBe(true);
     const removed = compare(layers(example), { [INFRA]: example.infrastructure }, { masker: noEnv });
-    expect(removed.layers.find((l) => l.layer === PERSISTENT_LAYER)?.presence).toBe("removed");
+    expect(removed.layers.find((l) => l.layer === PERSISTENT_AUTH_LAYER)?.presence).toBe("removed");
     expect(removed.warnings.map((w) => w.address)).toContain("talos_machine_secrets.cluster");
   });
 });
@@ -110,7 +111,7 @@ describe("warnings on layer 00", () => {
     ],
   ])("%s", (_, head, expected) => {
     const warnings = diff(head).warnings;
-    expect(warnings.every((w) => w.layer === PERSISTENT_LAYER)).toBe(true);
+    expect(warnings.every((w) => w.layer === PERSISTENT_AUTH_LAYER)).toBe(true);
     for (const pattern of expected) expect(warnings.map((w) => `${w.address} ${w.message}`)).toContainEqual(expect.stringMatching(pattern));
   });
 
@@ -248,9 +249,9 @@ describe("render", () => {
   // A small pair of apps, so that the exact format is pinned whatever the project's layers grow into.
   const vm = (memory: number) => ({ cpu: { cores: 4, sockets: 1 }, memory: { dedicated: memory }, disk: [{ size: 128 }], node_name: "pve" });
   const auth = { resource: { talos_machine_secrets: { cluster: { talos_version: "v1.12.1", lifecycle: { prevent_destroy: true } } } } };
-  const before: Stacks = { [PERSISTENT_LAYER]: auth, [INFRA]: { resource: { proxmox_virtual_environment_vm: { controlplane0: vm(8192) } } } };
+  const before: Stacks = { [PERSISTENT_AUTH_LAYER]: auth, [INFRA]: { resource: { proxmox_virtual_environment_vm: { controlplane0: vm(8192) } } } };
   const after: Stacks = {
-    [PERSISTENT_LAYER]: auth,
+    [PERSISTENT_AUTH_LAYER]: auth,
     [INFRA]: { resource: { proxmox_virtual_environment_vm: { controlplane0: vm(16384), worker2: vm(8192) } }, data: { talos_machine_configuration: { worker2: {} } } },
   };
   const input = { result: compare(before, after, { masker: noEnv }), base: "origin/main", baseCommit: "0123456789abcdef" };
@@ -344,14 +345,20 @@ describe("npm run diff, end to end in a git copy of the project", () => {
   };
   /** What the diff left in its temporary folder (tsx keeps a cache of its own there). */
   const leftovers = () => readdirSync(scratch).filter((entry) => entry.startsWith("synth-diff-"));
-  const runDiff = (args: string[], env: Record<string, string> = {}) => {
-    const result = spawnSync(join(project, "node_modules/.bin/tsx"), [join(project, "scripts/diff.ts"), ...args], {
+  /** Asynchronous, so that the test worker keeps answering vitest while the diff synthesizes twice. */
+  const runDiff = async (args: string[], env: Record<string, string> = {}) => {
+    const child = spawn(join(project, "node_modules/.bin/tsx"), [join(project, "scripts/diff.ts"), ...args], {
       cwd: project,
       env: { ...process.env, ...SECRETS, ...env, TMPDIR: scratch },
-      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
     });
-    for (const secret of Object.values({ ...SECRETS, ...env })) expect(result.stdout + result.stderr).not.toContain(secret);
-    return result;
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    const status = await new Promise<number | null>((resolve, reject) => child.on("error", reject).on("close", resolve));
+    for (const secret of Object.values({ ...SECRETS, ...env })) expect(stdout + stderr).not.toContain(secret);
+    return { status, stdout, stderr };
   };
 
   beforeAll(() => {
@@ -387,8 +394,8 @@ describe("npm run diff, end to end in a git copy of the project", () => {
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it("prints the added worker and the memory change, exit 2, and leaves no worktree or scratch files", () => {
-    const { status, stdout, stderr } = runDiff(["--base", "HEAD~1"]);
+  it("prints the added worker and the memory change, exit 2, and leaves no worktree or scratch files", async () => {
+    const { status, stdout, stderr } = await runDiff(["--base", "HEAD~1"]);
     expect(stderr).toBe("");
     expect(status).toBe(2);
     expect(stdout).toMatch(/^Synthesized changes against HEAD~1 \([0-9a-f]{7}\):\n {2}00-persistent-auth: no changes\n {2}01-infrastructure: \d+ to add, \d+ to change/);
@@ -399,8 +406,8 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     expect(leftovers()).toEqual([]);
   });
 
-  it("prints markdown for the PR comment, and never the value of a secret environment variable, even one the stacks hold", () => {
-    const { status, stdout } = runDiff(["--base", "HEAD~1", "--format", "markdown"], { TF_HTTP_PASSWORD: "16384" });
+  it("prints markdown for the PR comment, and never the value of a secret environment variable, even one the stacks hold", async () => {
+    const { status, stdout } = await runDiff(["--base", "HEAD~1", "--format", "markdown"], { TF_HTTP_PASSWORD: "16384" });
     expect(status).toBe(2);
     const lines = stdout.split("\n");
     expect(lines[0]).toBe(MARKER);
@@ -410,17 +417,17 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     expect(stdout).toContain(`    memory.dedicated: 8192 → ${SENSITIVE}`);
   });
 
-  it("exits 0 with no changes against the same commit", () => {
-    const { status, stdout } = runDiff(["--base", "HEAD"]);
+  it("exits 0 with no changes against the same commit", async () => {
+    const { status, stdout } = await runDiff(["--base", "HEAD"]);
     expect(status).toBe(0);
     expect(stdout).toMatch(/^No synthesized changes against HEAD \([0-9a-f]{7}\)\.\n {2}00-persistent-auth: no changes\n {2}01-infrastructure: no changes\n( {2}\S+: no changes\n)*$/);
   });
 
-  it("compares uncommitted changes, and flags a layer-00 change loudly at the top", () => {
+  it("compares uncommitted changes, and flags a layer-00 change loudly at the top", async () => {
     const original = readFileSync(join(project, "cluster.yaml"), "utf8");
     try {
       editYaml("cluster.yaml", (doc) => (doc.cluster_name = "prod"));
-      const { status, stdout } = runDiff(["--base", "HEAD"]);
+      const { status, stdout } = await runDiff(["--base", "HEAD"]);
       expect(status).toBe(2);
       expect(stdout.split("\n")[0]).toMatch(/^!! 00-persistent-auth: proxmox_virtual_environment_role\.csi may be REPLACED/);
       expect(stdout).toContain('role_id: "homelab-csi" → "prod-csi"');
@@ -429,12 +436,12 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     }
   });
 
-  it("compares workloads.yaml too, with the key files it names", () => {
+  it("compares workloads.yaml too, with the key files it names", async () => {
     const file = "examples/lxc-homelab/workloads.yaml";
     const original = readFileSync(join(project, file), "utf8");
     try {
       editYaml(file, (doc) => doc.containers.push({ name: "wiki", id: 130, template: { volume: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" }, ssh_keys: [{ file: "keys/admin.pub" }] }));
-      const { status, stdout, stderr } = runDiff(["--base", "HEAD"], { CONFIG_DIR: "examples/lxc-homelab" });
+      const { status, stdout, stderr } = await runDiff(["--base", "HEAD"], { CONFIG_DIR: "examples/lxc-homelab" });
       expect(stderr).toBe("");
       expect(status).toBe(2);
       expect(stdout).toContain("+ proxmox_virtual_environment_container.wiki");
@@ -444,8 +451,8 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     }
   });
 
-  it("shows every layer as new, with a note, against a commit that predates the project", () => {
-    const { status, stdout } = runDiff(["--base", "HEAD~2"]);
+  it("shows every layer as new, with a note, against a commit that predates the project", async () => {
+    const { status, stdout } = await runDiff(["--base", "HEAD~2"]);
     expect(status).toBe(2);
     expect(stdout).toMatch(/^note: HEAD~2 has no main\.ts, cluster\.yaml, nodes\.yaml: it predates the project/);
     expect(stdout).toContain("00-persistent-auth: new layer: ");
@@ -472,8 +479,8 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     ["a base whose config does not validate", ["--base", "broken"], /synthesizing broken failed \(exit 1\):\n.*\n {2}broken:nodes\.yaml:\d+:\d+ nodes\[1\]\.vm_memory: Talos needs at least 2048 MiB/],
     ["a missing --base", [], /--base <git ref> is required/],
     ["an unknown format", ["--base", "HEAD", "--format", "html"], /--format must be text or markdown, got "html"/],
-  ])("exits 1 on %s, with the reason and no stack trace", (_, args, message) => {
-    const { status, stdout, stderr } = runDiff(args);
+  ])("exits 1 on %s, with the reason and no stack trace", async (_, args, message) => {
+    const { status, stdout, stderr } = await runDiff(args);
     expect(status).toBe(1);
     expect(stdout).toBe("");
     expect(stderr).toMatch(message);

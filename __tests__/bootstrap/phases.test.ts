@@ -1,35 +1,19 @@
-// Layer names, the layers in scope, the phases of a run and which layers a --plan run cannot plan.
+// Layer names, the layers in scope and the phases of a run.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ALLOW_DESTROY_ENV as CATALOG_ALLOW_DESTROY_ENV, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
-import {
-  ALLOW_DESTROY_ENV,
-  findLayer,
-  isPersistentAuth,
-  kubeconfigWrittenBy,
-  layerAliases,
-  PERSISTENT_AUTH,
-  readLayers,
-  type Layer,
-} from "../../scripts/bootstrap/layers";
+import { LAYERS, type LayerName } from "../../layers/catalog";
+import { findLayer, isPersistentAuth, layerAliases, readLayers } from "../../scripts/bootstrap/layers";
 import { parseOptions } from "../../scripts/bootstrap/options";
-import { blockedBy, needsPersistentAuthState, planPhases, resolveScope, type LayerOutcome } from "../../scripts/bootstrap/phases";
+import { needsPersistentAuthState, planPhases, resolveScope } from "../../scripts/bootstrap/phases";
 
-const layer = (name: string, dependencies: string[] = []): Layer => ({ name, dir: `/out/stacks/${name}`, dependencies });
-const LAYERS = [
-  layer("00-persistent-auth"),
-  layer("01-infrastructure", ["00-persistent-auth"]),
-  layer("02-services", ["00-persistent-auth", "01-infrastructure"]),
-  layer("03-configuration", ["01-infrastructure"]),
-];
-const KUBECONFIG = new Map([["01-infrastructure", "/config/credentials/kubeconfig"]]);
+const stackDir = (name: LayerName) => `/out/stacks/${name}`;
+const KUBECONFIG = "/config/credentials/kubeconfig";
 
 describe("layer names", () => {
-  it("the tool's constants are the app's (the tool does not import layers/)", () => {
-    expect(PERSISTENT_AUTH).toBe(PERSISTENT_AUTH_LAYER);
-    expect(ALLOW_DESTROY_ENV).toBe(CATALOG_ALLOW_DESTROY_ENV);
+  it("a run without --only/--start-from/--destroy covers the catalog's layers, in apply order", () => {
+    expect(resolveScope(parseOptions(["--plan"])).scope?.layers).toEqual(LAYERS);
   });
 
   it("a layer answers to its name, its name without the number, and its number", () => {
@@ -48,7 +32,7 @@ describe("layer names", () => {
     ["infra", undefined],
     ["Infrastructure", undefined],
   ])("%s → %s", (input, expected) => {
-    expect(findLayer(input, LAYERS)?.name).toBe(expected);
+    expect(findLayer(input)).toBe(expected);
   });
 
   it.each([
@@ -66,53 +50,37 @@ describe("layer names", () => {
 describe("readLayers", () => {
   const dir = mkdtempSync(join(tmpdir(), "bootstrap-layers-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const stack = (name: string, dependencies: string[]) => ({ name, workingDirectory: `stacks/${name}`, dependencies });
+  const manifest = (stacks: ReturnType<typeof stack>[]) =>
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify({ version: "0.21.0", stacks: Object.fromEntries(stacks.map((s) => [s.name, s])) }));
 
-  it("takes the stacks of cdktf's manifest.json, sorted by name, with absolute folders", () => {
-    const stack = (name: string, dependencies: string[]) => ({ name, workingDirectory: `stacks/${name}`, dependencies });
-    writeFileSync(
-      join(dir, "manifest.json"),
-      JSON.stringify({
-        version: "0.21.0",
-        stacks: {
-          "01-infrastructure": stack("01-infrastructure", ["00-persistent-auth"]),
-          "00-persistent-auth": stack("00-persistent-auth", []),
-          "02-services": stack("02-services", ["01-infrastructure", "00-persistent-auth"]),
-        },
-      }),
-    );
+  it("takes each catalog layer's folder and dependencies from cdktf's manifest.json, in the catalog's order", () => {
+    manifest([
+      stack("02-services", ["01-infrastructure", "00-persistent-auth"]),
+      stack("01-infrastructure", ["00-persistent-auth"]),
+      stack("00-persistent-auth", []),
+      stack("03-configuration", ["01-infrastructure"]),
+    ]);
     expect(readLayers(dir)).toEqual([
       { name: "00-persistent-auth", dir: join(dir, "stacks/00-persistent-auth"), dependencies: [] },
       { name: "01-infrastructure", dir: join(dir, "stacks/01-infrastructure"), dependencies: ["00-persistent-auth"] },
       { name: "02-services", dir: join(dir, "stacks/02-services"), dependencies: ["00-persistent-auth", "01-infrastructure"] },
+      { name: "03-configuration", dir: join(dir, "stacks/03-configuration"), dependencies: ["01-infrastructure"] },
     ]);
   });
-});
 
-describe("kubeconfigWrittenBy", () => {
-  it("finds the local file named kubeconfig, relative to the stack folder", () => {
-    const stack = {
-      resource: {
-        local_sensitive_file: {
-          talosconfig: { filename: "${path.module}/../../../credentials/talosconfig" },
-          kubeconfig: { filename: "${path.module}/../../../credentials/kubeconfig" },
-        },
-      },
-    };
-    expect(kubeconfigWrittenBy(layer("01-infrastructure"), stack)).toBe("/credentials/kubeconfig");
-    expect(kubeconfigWrittenBy({ ...layer("01-infrastructure"), dir: "/c/cdktf.out/stacks/01-infrastructure" }, stack)).toBe("/c/credentials/kubeconfig");
-  });
-
-  it("is undefined for a layer that writes none", () => {
-    expect(kubeconfigWrittenBy(layer("00-persistent-auth"), { resource: { talos_machine_secrets: { cluster: {} } } })).toBeUndefined();
+  it("throws when the synthesized stacks are not the catalog's layers (the app and the catalog disagree)", () => {
+    manifest([stack("00-persistent-auth", []), stack("01-infrastructure", ["00-persistent-auth"])]);
+    expect(() => readLayers(dir)).toThrow(/holds the stacks 00-persistent-auth, 01-infrastructure, the layer catalog 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration/);
   });
 });
 
 /** The phases as `action layer` strings. */
 function phases(argv: string[], persistentAuthEmpty?: boolean) {
   const options = parseOptions(argv);
-  const { scope, problems } = resolveScope(options, LAYERS);
+  const { scope, problems } = resolveScope(options);
   expect(problems).toEqual([]);
-  const result = planPhases(options, scope!, { persistentAuthEmpty, kubeconfigs: KUBECONFIG });
+  const result = planPhases(options, scope!, { persistentAuthEmpty, stackDir, kubeconfig: KUBECONFIG });
   return { phases: result.phases.map((p) => `${p.action} ${p.layer}`), problems: result.problems, needs00: needsPersistentAuthState(options, scope!) };
 }
 
@@ -160,35 +128,17 @@ describe("the phases of a run", () => {
     [["--start-from=04"], /^--start-from=04 names no layer/],
     [["--destroy=storage"], /^--destroy=storage names no layer/],
   ])("%j: an unknown layer is a problem naming the known ones", (argv, reason) => {
-    const { scope, problems } = resolveScope(parseOptions(argv), LAYERS);
+    const { scope, problems } = resolveScope(parseOptions(argv));
     expect(scope).toBeUndefined();
     expect(problems).toEqual([expect.objectContaining({ check: "layers", reason: expect.stringMatching(reason), hint: expect.stringContaining("infrastructure") })]);
   });
 
-  it("the phase targets are the stack folders, and the kubeconfig for the wait", () => {
+  it("the phase targets are the stack folders, and the kubeconfig for the wait after the layer that writes it", () => {
     const options = parseOptions(["--only=01"]);
-    const { phases: list } = planPhases(options, resolveScope(options, LAYERS).scope!, { kubeconfigs: KUBECONFIG });
+    const { phases: list } = planPhases(options, resolveScope(options).scope!, { stackDir, kubeconfig: KUBECONFIG });
     expect(list).toEqual([
       { action: "apply", layer: "01-infrastructure", target: "/out/stacks/01-infrastructure" },
       { action: "wait-api", layer: "01-infrastructure", target: "/config/credentials/kubeconfig" },
     ]);
-  });
-});
-
-describe("blockedBy: which layers a --plan run cannot plan", () => {
-  const outcomes = (entries: Record<string, LayerOutcome>) => new Map(Object.entries(entries));
-  const clean = { pending: false, skipped: false };
-  const pending = { pending: true, skipped: false };
-  const skipped = { pending: false, skipped: true };
-
-  it.each<[string, Record<string, LayerOutcome>, string, string | undefined]>([
-    ["nothing planned yet", {}, "01-infrastructure", undefined],
-    ["00 has no changes", { "00-persistent-auth": clean }, "01-infrastructure", undefined],
-    ["00 is still to create (first bootstrap)", { "00-persistent-auth": pending }, "01-infrastructure", "00-persistent-auth"],
-    ["01 has changes: 02 reads it", { "00-persistent-auth": clean, "01-infrastructure": pending }, "02-services", "01-infrastructure"],
-    ["01 was not planned: neither is 03", { "00-persistent-auth": pending, "01-infrastructure": skipped }, "03-configuration", "01-infrastructure"],
-    ["03 does not read 00", { "00-persistent-auth": pending, "01-infrastructure": clean }, "03-configuration", undefined],
-  ])("%s", (_, results, name, expected) => {
-    expect(blockedBy(LAYERS.find((l) => l.name === name)!, outcomes(results))).toBe(expected);
   });
 });

@@ -1,22 +1,38 @@
 // Preflight with the outside world replaced: every check runs, every problem is collected with a one-line reason
-// and a hint, checks are skipped only when what they need is missing, and the engine is never reached once the
-// run is refused.
+// and a hint, stages are skipped only when what they need is missing, and the engine is never reached once the
+// run is refused. Then each check alone, with the facts it reads set by hand.
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, type ClusterDefinition } from "../../config";
+import { ConfigError, parseConfig, resolveCluster, type ClusterDefinition } from "../../config";
 import type { EngineBinary, EngineRun } from "../../scripts/bootstrap/engine-binary";
-import type { Layer, StackJson } from "../../scripts/bootstrap/layers";
+import { LAYERS } from "../../layers/catalog";
+import type { Layer } from "../../scripts/bootstrap/layers";
 import { parseOptions } from "../../scripts/bootstrap/options";
-import { countStateResources, runPreflight, type PreflightDeps, type PreflightInput } from "../../scripts/bootstrap/preflight";
-import { formatProblems } from "../../scripts/bootstrap/problem";
+import { resolveScope } from "../../scripts/bootstrap/phases";
+import {
+  CHECKS,
+  countStateResources,
+  runCheck,
+  runPreflight,
+  STAGES,
+  type Check,
+  type Facts,
+  type PreflightDeps,
+  type PreflightInput,
+} from "../../scripts/bootstrap/preflight";
+import { formatProblems, type Problem } from "../../scripts/bootstrap/problem";
 import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/versions";
 import { exampleSources } from "../support/synth";
 
 const TOKEN = "root@pam!ci=00000000-0000-0000-0000-000000000000";
 const TOFU: EngineBinary = { path: "/bin/tofu", kind: "opentofu", version: "1.11.14" };
-const LAYERS: Layer[] = [
-  { name: "00-persistent-auth", dir: "/out/stacks/00-persistent-auth", dependencies: [] },
-  { name: "01-infrastructure", dir: "/out/stacks/01-infrastructure", dependencies: ["00-persistent-auth"] },
-];
+const SYNTHESIZED: Layer[] = LAYERS.map((name, i) => ({ name, dir: `/out/stacks/${name}`, dependencies: LAYERS.slice(0, i) }));
+/** The providers each synthesized stack configures in these tests: only 01 talks to Proxmox. */
+const PROVIDERS: Record<string, string[]> = {
+  "00-persistent-auth": ["talos"],
+  "01-infrastructure": ["proxmox", "talos", "local", "helm"],
+  "02-services": ["helm", "kubernetes"],
+  "03-configuration": ["kubernetes"],
+};
 
 function definition(cluster: Record<string, unknown> = {}): ClusterDefinition {
   return parseConfig(exampleSources({ cluster: { proxmox_csi_enabled: false, ...cluster } }));
@@ -56,11 +72,8 @@ function fakeDeps(world: World) {
       return { status: world.synthStatus ?? 0, output: world.synthStatus ? "boom\nError: synth broke" : "" };
     },
     prepareStack: () => ({ status: 0, output: "" }),
-    readLayers: () => LAYERS,
-    readStack: (layer): StackJson =>
-      layer.name === "01-infrastructure"
-        ? { provider: { proxmox: [{ endpoint: "https://pve.example:8006/" }] }, resource: { local_sensitive_file: { kubeconfig: { filename: "${path.module}/../../../credentials/kubeconfig" } } } }
-        : { provider: { talos: [{}] } },
+    readLayers: () => SYNTHESIZED,
+    configuredProviders: (layer) => PROVIDERS[layer.name],
     engine: (_engine, dir, args): EngineRun => {
       const layer = dir.split("/").pop()!;
       engineCalls.push(`${layer} ${args.filter((a) => a !== "-no-color" && a !== "-input=false").join(" ")}`);
@@ -82,21 +95,30 @@ function fakeDeps(world: World) {
   return { deps, engineCalls, synthEnvs, log };
 }
 
+function preflightInput(argv: string[], input: Partial<PreflightInput>): PreflightInput {
+  return {
+    options: parseOptions(argv),
+    repo: "/repo",
+    configDir: "/config",
+    outdir: "/out",
+    env: { PATH: "/bin", PROXMOX_VE_API_TOKEN: TOKEN, TF_HTTP_USERNAME: "u", TF_HTTP_PASSWORD: "p", TF_VAR_state_passphrase: "a passphrase of 16+ chars" },
+    stdinIsTTY: false,
+    ...input,
+  };
+}
+
 function run(argv: string[], world: World = {}, input: Partial<PreflightInput> = {}) {
   const fake = fakeDeps(world);
-  const result = runPreflight(
-    {
-      options: parseOptions(argv),
-      repo: "/repo",
-      configDir: "/config",
-      outdir: "/out",
-      env: { PATH: "/bin", PROXMOX_VE_API_TOKEN: TOKEN, TF_HTTP_USERNAME: "u", TF_HTTP_PASSWORD: "p", TF_VAR_state_passphrase: "a passphrase of 16+ chars" },
-      stdinIsTTY: false,
-      ...input,
-    },
-    fake.deps,
-  );
+  const result = runPreflight(preflightInput(argv, input), fake.deps);
   return { ...result, ...fake, checks: result.problems.map((p) => p.check) };
+}
+
+/** One check alone, with the facts it reads given by hand. */
+function check(c: Check, argv: string[], facts: Facts = {}, world: World = {}, input: Partial<PreflightInput> = {}) {
+  const fake = fakeDeps(world);
+  const problems: Problem[] = [];
+  runCheck(c, preflightInput(argv, input), fake.deps, facts, problems);
+  return { problems, facts, log: fake.log, engineCalls: fake.engineCalls };
 }
 
 const invalidConfig = () => {
@@ -109,23 +131,26 @@ const invalidConfig = () => {
 };
 
 describe("preflight", () => {
-  it("passes a first bootstrap and plans 00 then 01 and the API wait", () => {
+  it("passes a first bootstrap and plans 00, 01, the API wait, 02 and 03", () => {
     const r = run(["--auto-approve"], { persistentAuthResources: 0 });
     expect(r.problems).toEqual([]);
-    expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(["apply 00-persistent-auth", "apply 01-infrastructure", "wait-api 01-infrastructure"]);
+    expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual([
+      "apply 00-persistent-auth",
+      "apply 01-infrastructure",
+      "wait-api 01-infrastructure",
+      "apply 02-services",
+      "apply 03-configuration",
+    ]);
+    expect(r.phases?.find((p) => p.action === "wait-api")?.target).toBe("/config/credentials/kubeconfig");
     expect(r.engineCalls).toEqual([
-      "00-persistent-auth init -backend=false",
-      "00-persistent-auth validate -json",
-      "01-infrastructure init -backend=false",
-      "01-infrastructure validate -json",
-      "00-persistent-auth init",
-      "01-infrastructure init",
+      ...LAYERS.flatMap((l) => [`${l} init -backend=false`, `${l} validate -json`]),
+      ...LAYERS.map((l) => `${l} init`),
       "00-persistent-auth show -json",
     ]);
   });
 
   it("starts at 01 when 00 holds its secrets", () => {
-    expect(run(["--auto-approve"], { persistentAuthResources: 1 }).phases?.map((p) => p.layer)).toEqual(["01-infrastructure", "01-infrastructure"]);
+    expect(run(["--auto-approve"], { persistentAuthResources: 1 }).phases?.map((p) => p.layer)).toEqual(["01-infrastructure", "01-infrastructure", "02-services", "03-configuration"]);
   });
 
   // One table row per check: the world that breaks it, the reason and the hint.
@@ -144,7 +169,7 @@ describe("preflight", () => {
     ["no Proxmox token for 01", ["--auto-approve"], {}, { env: {} }, /^01-infrastructure needs the Proxmox API: PROXMOX_VE_API_TOKEN is not set$/, /^export PROXMOX_VE_API_TOKEN=/],
     ["malformed Proxmox token", ["--auto-approve"], {}, { env: { PROXMOX_VE_API_TOKEN: "root@pam:secret" } }, /^PROXMOX_VE_API_TOKEN is not of the form user@realm!tokenid=uuid$/, /API Tokens/],
     ["synthesis fails", ["--auto-approve"], { synthStatus: 1 }, {}, /^synthesis failed \(exit 1\)$/, /^CONFIG_DIR=\/config npm run synth reproduces it$/],
-    ["unknown layer", ["--only=storage", "--auto-approve"], {}, {}, /^--only=storage names no layer; the layers are 00-persistent-auth, 01-infrastructure$/, /infrastructure/],
+    ["unknown layer", ["--only=storage", "--auto-approve"], {}, {}, /^--only=storage names no layer; the layers are 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration$/, /infrastructure/],
     ["validate fails", ["--auto-approve"], { validate: { "01-infrastructure": [{ severity: "error", summary: "Unsupported argument", detail: "An argument named \"bogus\" is not expected here.", address: "proxmox_virtual_environment_vm.controlplane0" }] } }, {}, /^01-infrastructure: 1 error from tofu validate$/, /validate shows them in place/],
     ["backend unreachable", ["--auto-approve"], { backendInitFails: ["01-infrastructure"] }, {}, /^01-infrastructure: the state backend could not be initialized$/, /^check state_backend in cluster\.yaml/],
     ["01 before 00 ever existed", ["--start-from=01", "--auto-approve"], { persistentAuthResources: 0 }, {}, /^00-persistent-auth has never been applied/, /--only=persistent-auth first/],
@@ -174,7 +199,8 @@ describe("preflight", () => {
     expect(r.problems[0].details).toEqual([expect.stringMatching(/^\/config\/cluster\.yaml:\d+:\d+ node_cidr: /)]);
     expect(r.synthEnvs).toEqual([]);
     expect(r.engineCalls).toEqual([]);
-    expect(r.log).toContain("  - synth, validate: skipped (the config is invalid)");
+    expect(r.log).toContain("  - environment: skipped (the config is invalid)");
+    expect(r.log).toContain("  - synth, validate, state, sequence: skipped (the config is invalid)");
   });
 
   describe("the two keys of layer 00", () => {
@@ -200,7 +226,7 @@ describe("preflight", () => {
       expect(r.problems).toEqual([]);
       expect(r.synthEnvs.map((e) => e.BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH)).toEqual(["homelab"]);
       expect(r.synthEnvs[0].CDKTF_CONTEXT_JSON).toBeUndefined();
-      expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(["destroy 01-infrastructure", "destroy 00-persistent-auth"]);
+      expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(["destroy 03-configuration", "destroy 02-services", "destroy 01-infrastructure", "destroy 00-persistent-auth"]);
     });
 
     it("any other run synthesizes without that confirmation or a context, even when the user exported them", () => {
@@ -223,7 +249,7 @@ describe("preflight", () => {
   it("--plan needs no terminal, validates every layer and reads no state", () => {
     const r = run(["--plan"]);
     expect(r.problems).toEqual([]);
-    expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(["plan 00-persistent-auth", "plan 01-infrastructure"]);
+    expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(LAYERS.map((l) => `plan ${l}`));
     expect(r.engineCalls.filter((c) => c.includes("show"))).toEqual([]);
   });
 
@@ -249,5 +275,118 @@ describe("countStateResources", () => {
     [{ values: { root_module: { resources: [{}], child_modules: [{ resources: [{}], child_modules: [{ resources: [{}] }] }] } } }, 3],
   ])("%j → %d", (state, expected) => {
     expect(countStateResources(state as never)).toBe(expected);
+  });
+});
+
+describe("the stages", () => {
+  it("run in this order, and every check belongs to exactly one", () => {
+    expect(STAGES.map((s) => s.name)).toEqual(["input", "environment", "engine", "synth", "validate", "state", "sequence"]);
+    const staged = STAGES.flatMap((s) => s.checks);
+    expect(new Set(staged).size).toBe(staged.length);
+    expect(new Set(staged)).toEqual(new Set(Object.values(CHECKS)));
+  });
+
+  it("stages skipped one after the other for the same reason share one line", () => {
+    const r = run(["--destroy", "--including-persistent-auth", "--auto-approve"]);
+    expect(r.log.filter((l) => l.startsWith("  - "))).toEqual([
+      "  - engine, synth, validate, state, sequence: skipped (refused before the engine runs)",
+    ]);
+  });
+});
+
+describe("each check alone", () => {
+  const { git, terminal, persistentAuthKeys, layers, stateBackendCredentials, statePassphrase, engine, synth, proxmoxToken, validate, backends, persistentAuthState, sequence } = CHECKS;
+  const synthesized = () => ({ cluster: resolveCluster(definition()), scope: resolveScope(parseOptions([])).scope, layers: SYNTHESIZED, engine: TOFU });
+
+  it("git: a clean tree is named; more than five changes are counted, not listed", () => {
+    expect(check(git, []).log).toEqual(["  ✓ git: /config is clean"]);
+    const many = check(git, [], {}, { gitChanges: ["a", "b", "c", "d", "e", "f", "g"] });
+    expect(many.problems[0].reason).toBe("the work tree /config has uncommitted changes: a, b, c, d, e, and 2 more");
+  });
+
+  it.each<[string[], boolean, boolean]>([
+    [[], false, true],
+    [[], true, false],
+    [["--auto-approve"], false, false],
+    [["--plan"], false, false],
+  ])("terminal: %j with a terminal %s: a problem %s", (argv, stdinIsTTY, problem) => {
+    expect(check(terminal, argv, {}, {}, { stdinIsTTY }).problems.length).toBe(problem ? 1 : 0);
+  });
+
+  it("persistent-auth: silent and not refused unless the run destroys 00; with an invalid config it refuses without a second problem", () => {
+    const plain = check(persistentAuthKeys, ["--destroy", "--auto-approve"]);
+    expect([plain.log, plain.problems, plain.facts.refused]).toEqual([[], [], undefined]);
+    const unknown = check(persistentAuthKeys, ["--destroy", "--including-persistent-auth", "--yes-destroy-persistent-auth=homelab"]);
+    expect(unknown.problems).toEqual([]);
+    expect(unknown.facts).toEqual({ refused: true });
+    expect(unknown.log).toEqual(["  - persistent-auth: skipped (the config is invalid, so the cluster name is unknown; refused)"]);
+  });
+
+  it.each<[string[], string]>([
+    [[], "apply 00-persistent-auth → 01-infrastructure → 02-services → 03-configuration (00-persistent-auth only if its state is empty)"],
+    [["--plan", "--start-from=services"], "plan 02-services → 03-configuration"],
+    [["--destroy"], "destroy 03-configuration ← 02-services ← 01-infrastructure"],
+    [["--only=1"], "apply 01-infrastructure"],
+  ])("layers: %j resolves against the catalog before synthesis: %s", (argv, line) => {
+    const r = check(layers, argv);
+    expect(r.log).toEqual([`  ✓ layers: ${line}`]);
+    expect(r.facts.scope?.layers).toEqual(line.split(" ").filter((w) => /^\d\d-/.test(w)));
+  });
+
+  it("environment: nothing to check for local state without encryption", () => {
+    for (const c of [stateBackendCredentials, statePassphrase]) expect(check(c, [], { cluster: resolveCluster(definition()) }, {}, { env: {} }).log).toEqual([]);
+  });
+
+  it("engine: the engine found becomes a fact; none found is a problem and no fact", () => {
+    expect(check(engine, []).facts.engine).toEqual(TOFU);
+    const none = check(engine, [], {}, { engine: "neither tofu nor terraform is on PATH" });
+    expect(none.facts.engine).toBeUndefined();
+    expect(none.problems.map((p) => p.check)).toEqual(["engine"]);
+  });
+
+  it("synth: the synthesized layers become a fact only when the test hook ran in every stack", () => {
+    const facts: Facts = { cluster: resolveCluster(definition()) };
+    const ok = check(synth, [], facts);
+    expect(ok.facts.layers).toEqual(SYNTHESIZED);
+    expect(ok.log).toEqual(["  ✓ synth: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration in /out"]);
+    const fake = fakeDeps({});
+    fake.deps.prepareStack = (_command, dir) => ({ status: dir.endsWith("02-services") ? 3 : 0, output: "no such file" });
+    const problems: Problem[] = [];
+    const hooked: Facts = { cluster: resolveCluster(definition()) };
+    runCheck(synth, preflightInput([], { env: { BOOTSTRAP_PREPARE_STACK: "false" } }), fake.deps, hooked, problems);
+    expect(problems.map((p) => p.reason)).toEqual(["BOOTSTRAP_PREPARE_STACK failed in 02-services (exit 3)"]);
+    expect(hooked.layers).toBeUndefined();
+  });
+
+  it("environment (Proxmox): names the endpoint of cluster.yaml; silent when no layer in scope talks to Proxmox", () => {
+    const facts = { ...synthesized(), cluster: resolveCluster(definition({ proxmox_api_url: "https://pve.example.com:8006/" })) };
+    expect(check(proxmoxToken, [], facts).log).toEqual(["  ✓ environment: PROXMOX_VE_API_TOKEN set for https://pve.example.com:8006/"]);
+    const servicesOnly = { ...synthesized(), scope: resolveScope(parseOptions(["--only=services"])).scope };
+    expect(check(proxmoxToken, [], servicesOnly, {}, { env: {} }).log).toEqual([]);
+  });
+
+  it("validate: a warning is shown under its layer and is no problem", () => {
+    const r = check(validate, ["--only=00"], { ...synthesized(), scope: resolveScope(parseOptions(["--only=00"])).scope }, {
+      validate: { "00-persistent-auth": [{ severity: "warning", summary: "Deprecated attribute" }] },
+    });
+    expect(r.problems).toEqual([]);
+    expect(r.log).toEqual(["  ✓ validate: 00-persistent-auth (1 warning)", "      warning: Deprecated attribute"]);
+  });
+
+  it("state: the backends of the layers in scope, and 00's when the run must know whether it is empty", () => {
+    const scope = resolveScope(parseOptions(["--start-from=02"])).scope;
+    const r = check(backends, ["--start-from=02"], { ...synthesized(), scope });
+    expect(r.engineCalls).toEqual(["02-services init", "03-configuration init", "00-persistent-auth init"]);
+    expect(r.facts.backendsReady).toBe(true);
+    const unread = check(persistentAuthState, ["--start-from=02"], { ...synthesized(), scope, backendsReady: false });
+    expect(unread.engineCalls).toEqual([]);
+  });
+
+  it("sequence: the phases, waiting for the API with <config dir>/credentials/kubeconfig after the layer that writes it", () => {
+    const r = check(sequence, ["--only=01"], { ...synthesized(), scope: resolveScope(parseOptions(["--only=01"])).scope, persistentAuthEmpty: false });
+    expect(r.facts.phases).toEqual([
+      { action: "apply", layer: "01-infrastructure", target: "/out/stacks/01-infrastructure" },
+      { action: "wait-api", layer: "01-infrastructure", target: "/config/credentials/kubeconfig" },
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 // Runs the real ./bootstrap.sh of this checkout against a config folder of its own (CONFIG_DIR: a temporary git
 // repository), with a fake engine that records every call, for the fast tests. The engine tests
 // (__tests__/engine/bootstrap.test.ts) run the same script with the real OpenTofu.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,15 +55,30 @@ export interface RunOptions {
   readonly timeoutMs?: number;
 }
 
-/** Runs ./bootstrap.sh with CONFIG_DIR and the given arguments; stdin is /dev/null unless `tty`. */
-export function runBootstrap(configDir: string, args: readonly string[], options: RunOptions = {}): RunResult {
+/**
+ * Runs ./bootstrap.sh with CONFIG_DIR and the given arguments; stdin is /dev/null unless `tty`. Asynchronous, so that
+ * the test worker keeps answering vitest while the script runs (a long synchronous spawn starves its RPC).
+ */
+export function runBootstrap(configDir: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, CONFIG_DIR: configDir, ...options.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const result = options.tty
-    ? spawnSync("script", ["-qec", [BOOTSTRAP, ...args].map(quote).join(" "), "/dev/null"], { cwd: REPO, env, input: options.input ?? "", encoding: "utf8", timeout: options.timeoutMs ?? 120_000 })
-    : spawnSync(BOOTSTRAP, args, { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", timeout: options.timeoutMs ?? 120_000 });
-  return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}`.replace(/\r\n/g, "\n") };
+  const child = options.tty
+    ? spawn("script", ["-qec", [BOOTSTRAP, ...args].map(quote).join(" "), "/dev/null"], { cwd: REPO, env, stdio: ["pipe", "pipe", "pipe"] })
+    : spawn(BOOTSTRAP, args, { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdin?.end(options.input ?? "");
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+  const timer = setTimeout(() => child.kill("SIGTERM"), options.timeoutMs ?? 120_000);
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, output: `${stdout}${stderr}`.replace(/\r\n/g, "\n") });
+    });
+  });
 }
 
 /** The log files bootstrap wrote under `<configDir>/logs`. */

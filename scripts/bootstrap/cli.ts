@@ -1,77 +1,96 @@
 // The logic behind ./bootstrap.sh, one subcommand per question the script asks; compiled by scripts/build.mjs into
-// dist/bootstrap.cjs and run with plain node. Human output goes to stderr (bootstrap.sh logs it); stdout carries
-// only what the script reads back. The config loader (zod, yaml) is loaded only by the commands that need it.
-// Exit 0 = ok, 1 = failed, 2 = bad usage.
+// dist/bootstrap.cjs and run with plain node. Every command reads and updates the run document
+// (<run dir>/run.json, run.ts); what bash needs back is printed on stdout as NAME='value' lines (shell.ts), human
+// output goes to stderr (bootstrap.sh logs both). The config loader (zod, yaml) is loaded only by the commands that
+// need it. Exit 0 = ok, 1 = failed, 2 = bad usage.
 //
-//   args -- <argv>                   parse; prints key=value lines (help, ask_cluster_name)
-//   cluster-name --config-dir D      prints cluster_name (exit 1 when the config is invalid)
-//   preflight --config-dir D --outdir O --run-dir R [--typed-cluster-name N] -- <argv>
-//                                    every check; prints engine=<path> and phase=<action>\t<layer>\t<target> lines
-//   blocked-by --run-dir R <layer>   prints the lower layer whose pending changes keep <layer> from being planned
-//   plan-summary --engine E --dir D --plan P
-//                                    prints "<add> <change> <destroy> <changes:0|1>"
-//   state-resources --engine E --dir D
-//                                    prints how many resources the stack's state holds
-//   explain-failure --layer L --engine E --output F --config-dir D
+//   init --run-dir R --config-dir D --outdir O -- <argv>
+//                              parses the command line once, writes the document; HELP, ASK_CLUSTER_NAME, AUTO_APPROVE
+//   cluster-name --run-dir R   CLUSTER_NAME (exit 1 when the config is invalid)
+//   preflight --run-dir R [--typed-cluster-name N]
+//                              every check; adds the engine, the layers and the phases; ENGINE, PHASE_COUNT
+//   phase --run-dir R --index I
+//                              PHASE_ACTION, PHASE_LAYER, PHASE_TARGET, PHASE_BLOCKER (a lower layer with changes still
+//                              to apply that keeps a plan phase from being planned, or empty)
+//   state-resources --run-dir R --index I
+//                              STATE_RESOURCES: how many resources the state of the phase's layer holds
+//   plan-summary --run-dir R --index I --plan P
+//                              adds the counts of the saved plan to the phase; PLAN_CHANGES (1 or 0)
+//   record --run-dir R --index I --outcome completed|nothing|skipped|declined|failed --seconds S
+//   explain-failure --run-dir R --index I --output F
 //   summary --run-dir R [--seconds S]
-//   wait-api --kubeconfig K          (BOOTSTRAP_API_TIMEOUT, BOOTSTRAP_API_INTERVAL)
-//   deploy-key --engine E --dir D    after layer 00 is applied: prints Flux's deploy key to add to the repository
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+//   wait-api --run-dir R --index I       (BOOTSTRAP_API_TIMEOUT, BOOTSTRAP_API_INTERVAL)
+//   deploy-key --run-dir R --index I     after layer 00 is applied: prints Flux's deploy key to add to the repository
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runEngine, type EngineBinary } from "./engine-binary";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
-import type { Layer } from "./layers";
-import { destroysPersistentAuth, parseOptions, UsageError } from "./options";
-import { blockedBy, type LayerOutcome } from "./phases";
+import { asksClusterName, parseOptions, UsageError } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
 import { formatProblems } from "./problem";
-import { formatSummary, readResults } from "./report";
+import { formatSummary, resultsOf } from "./report";
+import { blockedBy, OUTCOMES, phaseAt, readRun, resultOf, updatePhase, writeRun, type Outcome, type RunDocument } from "./run";
+import { shellAssignments, type ShellValue } from "./shell";
 
 /** The repository: dist/bootstrap.cjs lives in <repo>/dist. */
 const REPO = resolve(__dirname, "..");
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
-const out = (line: string) => process.stdout.write(`${line}\n`);
+const answer = (values: Record<string, ShellValue>) => process.stdout.write(shellAssignments(values));
 
-function flags(args: string[], names: string[]): { values: Record<string, string | undefined>; positionals: string[] } {
+interface Args {
+  /** The command's own flags. */
+  readonly values: Readonly<Record<string, string | undefined>>;
+  /** After `--`: the user's command line (init only). */
+  readonly rest: readonly string[];
+  readonly runDir: string;
+}
+
+function parse(args: string[], names: readonly string[]): Args {
   const { values, positionals } = parseArgs({
     args,
     strict: true,
     allowPositionals: true,
-    options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
+    options: Object.fromEntries(["run-dir", ...names].map((n) => [n, { type: "string" as const }])),
   });
-  return { values: values as Record<string, string | undefined>, positionals };
+  const runDir = values["run-dir"];
+  if (runDir === undefined) throw new UsageError(["internal: --run-dir is required"]);
+  return { values: values as Record<string, string | undefined>, rest: positionals, runDir };
 }
 
-function need(values: Record<string, string | undefined>, name: string): string {
-  const v = values[name];
+function need(args: Args, name: string): string {
+  const v = args.values[name];
   if (v === undefined) throw new UsageError([`internal: --${name} is required`]);
   return v;
 }
 
-/** Splits `<own flags> -- <user argv>`. */
-function splitAtDashes(args: string[]): [string[], string[]] {
-  const i = args.indexOf("--");
-  return i < 0 ? [args, []] : [args.slice(0, i), args.slice(i + 1)];
+function index(args: Args): number {
+  const raw = need(args, "index");
+  if (!/^\d+$/.test(raw)) throw new UsageError([`internal: --index ${raw} is not a phase number`]);
+  return Number(raw);
+}
+
+function engineOf(doc: RunDocument): EngineBinary {
+  if (!doc.engine) throw new Error("internal: the run document has no engine (preflight did not pass)");
+  return doc.engine;
 }
 
 const commands: Record<string, (args: string[]) => Promise<number> | number> = {
-  args(args) {
-    const [, argv] = splitAtDashes(args);
-    const options = parseOptions(argv);
-    out(`help=${options.help ? 1 : 0}`);
-    out(`ask_cluster_name=${destroysPersistentAuth(options) && options.yesDestroyPersistentAuth === undefined ? 1 : 0}`);
-    out(`auto_approve=${options.autoApprove ? 1 : 0}`);
+  init(argv) {
+    const args = parse(argv, ["config-dir", "outdir"]);
+    const options = parseOptions(args.rest);
+    writeRun(args.runDir, { options, configDir: need(args, "config-dir"), outdir: need(args, "outdir"), phases: [] });
+    answer({ HELP: options.help, ASK_CLUSTER_NAME: asksClusterName(options), AUTO_APPROVE: options.autoApprove });
     return 0;
   },
 
-  async "cluster-name"(args) {
-    const { values } = flags(args, ["config-dir"]);
-    const { ConfigError, loadConfig } = await import("../../config");
+  async "cluster-name"(argv) {
+    const doc = readRun(parse(argv, []).runDir);
+    const { ConfigError, loadConfig, resolveCluster } = await import("../../config");
     try {
-      out(loadConfig(need(values, "config-dir")).cluster.cluster_name);
+      answer({ CLUSTER_NAME: resolveCluster(loadConfig(doc.configDir)).name });
       return 0;
     } catch (e) {
       if (e instanceof ConfigError) return 1;
@@ -79,20 +98,19 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     }
   },
 
-  async preflight(args) {
-    const [own, argv] = splitAtDashes(args);
+  async preflight(argv) {
+    const args = parse(argv, ["typed-cluster-name"]);
+    const doc = readRun(args.runDir);
     const { realDeps, runPreflight } = await import("./preflight");
-    const { values } = flags(own, ["config-dir", "outdir", "run-dir", "typed-cluster-name"]);
-    const runDir = need(values, "run-dir");
     const result = runPreflight(
       {
-        options: parseOptions(argv),
+        options: doc.options,
         repo: REPO,
-        configDir: need(values, "config-dir"),
-        outdir: need(values, "outdir"),
+        configDir: doc.configDir,
+        outdir: doc.outdir,
         env: process.env,
         stdinIsTTY: process.stdin.isTTY === true,
-        typedClusterName: values["typed-cluster-name"],
+        typedClusterName: args.values["typed-cluster-name"],
       },
       realDeps(err),
     );
@@ -101,44 +119,24 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       err(formatProblems(result.problems));
       return 1;
     }
-    writeFileSync(join(runDir, "run.json"), JSON.stringify({ engine: result.engine, layers: result.layers }, null, 2));
-    out(`engine=${result.engine.path}`);
-    for (const p of result.phases) out(`phase=${p.action}\t${p.layer}\t${p.target}`);
+    writeRun(args.runDir, { ...doc, engine: result.engine, layers: result.layers, phases: result.phases });
+    answer({ ENGINE: result.engine.path, PHASE_COUNT: result.phases.length });
     return 0;
   },
 
-  "blocked-by"(args) {
-    const { values, positionals } = flags(args, ["run-dir"]);
-    const runDir = need(values, "run-dir");
-    const { layers } = JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as { layers: Layer[] };
-    const layer = layers.find((l) => l.name === positionals[0]);
-    if (!layer) throw new UsageError([`internal: unknown layer ${positionals[0]}`]);
-    const outcomes = new Map<string, LayerOutcome>();
-    for (const r of readResults(join(runDir, "results.tsv"))) {
-      outcomes.set(r.layer, { pending: r.result === "planned", skipped: r.result === "validated only" });
-    }
-    const blocker = blockedBy(layer, outcomes);
-    if (blocker) out(blocker);
+  phase(argv) {
+    const args = parse(argv, ["index"]);
+    const doc = readRun(args.runDir);
+    const i = index(args);
+    const phase = phaseAt(doc, i);
+    answer({ PHASE_ACTION: phase.action, PHASE_LAYER: phase.layer, PHASE_TARGET: phase.target, PHASE_BLOCKER: phase.action === "plan" ? blockedBy(doc, i) : undefined });
     return 0;
   },
 
-  "plan-summary"(args) {
-    const { values } = flags(args, ["engine", "dir", "plan"]);
-    const engine = { path: need(values, "engine") } as EngineBinary;
-    const show = runEngine(engine, need(values, "dir"), ["show", "-json", "-no-color", need(values, "plan")], process.env);
-    if (show.status !== 0) {
-      err(show.stderr.trim());
-      return 1;
-    }
-    const summary = summarizePlan(JSON.parse(show.stdout) as PlanJson);
-    err(`  plan: ${describePlan(summary)}`);
-    out(`${summary.add} ${summary.change} ${summary.destroy} ${summary.hasChanges ? 1 : 0}`);
-    return 0;
-  },
-
-  "deploy-key"(args) {
-    const { values } = flags(args, ["engine", "dir"]);
-    const output = runEngine({ path: need(values, "engine") } as EngineBinary, need(values, "dir"), ["output", "-json", "-no-color"], process.env);
+  "deploy-key"(argv) {
+    const args = parse(argv, ["index"]);
+    const doc = readRun(args.runDir);
+    const output = runEngine(engineOf(doc), phaseAt(doc, index(args)).target, ["output", "-json", "-no-color"], process.env);
     if (output.status !== 0) {
       err(output.stderr.trim());
       return 1;
@@ -148,44 +146,76 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     return 0;
   },
 
-  async "state-resources"(args) {
-    const { values } = flags(args, ["engine", "dir"]);
+  async "state-resources"(argv) {
+    const args = parse(argv, ["index"]);
+    const doc = readRun(args.runDir);
     const { countStateResources } = await import("./preflight");
-    const show = runEngine({ path: need(values, "engine") } as EngineBinary, need(values, "dir"), ["show", "-json", "-no-color"], process.env);
+    const show = runEngine(engineOf(doc), phaseAt(doc, index(args)).target, ["show", "-json", "-no-color"], process.env);
     if (show.status !== 0) {
       err(show.stderr.trim());
       return 1;
     }
-    out(String(countStateResources(JSON.parse(show.stdout))));
+    answer({ STATE_RESOURCES: countStateResources(JSON.parse(show.stdout)) });
     return 0;
   },
 
-  "explain-failure"(args) {
-    const { values } = flags(args, ["layer", "engine", "output", "config-dir"]);
-    const file = need(values, "output");
+  "plan-summary"(argv) {
+    const args = parse(argv, ["index", "plan"]);
+    const doc = readRun(args.runDir);
+    const i = index(args);
+    const show = runEngine(engineOf(doc), phaseAt(doc, i).target, ["show", "-json", "-no-color", need(args, "plan")], process.env);
+    if (show.status !== 0) {
+      err(show.stderr.trim());
+      return 1;
+    }
+    const summary = summarizePlan(JSON.parse(show.stdout) as PlanJson);
+    err(`  plan: ${describePlan(summary)}`);
+    const { add, change, destroy } = summary;
+    writeRun(args.runDir, updatePhase(doc, i, (p) => ({ ...p, plan: { add, change, destroy } })));
+    answer({ PLAN_CHANGES: summary.hasChanges });
+    return 0;
+  },
+
+  record(argv) {
+    const args = parse(argv, ["index", "outcome", "seconds"]);
+    const doc = readRun(args.runDir);
+    const outcome = need(args, "outcome") as Outcome;
+    if (!OUTCOMES.includes(outcome)) throw new UsageError([`internal: --outcome ${outcome} is not one of ${OUTCOMES.join(", ")}`]);
+    const seconds = Number(need(args, "seconds"));
+    const updated = updatePhase(doc, index(args), (p) => ({ ...p, result: resultOf(p.action, outcome), seconds }));
+    writeRun(args.runDir, updated);
+    const phase = phaseAt(updated, index(args));
+    err(`-- ${phase.layer}: ${phase.result} in ${seconds}s`);
+    return 0;
+  },
+
+  "explain-failure"(argv) {
+    const args = parse(argv, ["index", "output"]);
+    const doc = readRun(args.runDir);
+    const file = need(args, "output");
     const text = existsSync(file) ? readFileSync(file, "utf8") : "";
     const explanation = explainFailure(text, {
-      layer: need(values, "layer"),
-      engineName: basename(need(values, "engine")),
+      layer: phaseAt(doc, index(args)).layer,
+      engineName: basename(engineOf(doc).path),
       repo: REPO,
-      configDir: need(values, "config-dir"),
+      configDir: doc.configDir,
     });
     if (explanation) err(`\n${explanation}`);
     return 0;
   },
 
-  summary(args) {
-    const { values } = flags(args, ["run-dir", "seconds"]);
-    const results = readResults(join(need(values, "run-dir"), "results.tsv"));
+  summary(argv) {
+    const args = parse(argv, ["seconds"]);
+    const results = resultsOf(readRun(args.runDir).phases);
     if (results.length === 0) return 0;
     err("\n=== summary");
-    err(formatSummary(results, values.seconds === undefined ? undefined : Number(values.seconds)));
+    err(formatSummary(results, args.values.seconds === undefined ? undefined : Number(args.values.seconds)));
     return 0;
   },
 
-  async "wait-api"(args) {
-    const { values } = flags(args, ["kubeconfig"]);
-    const file = need(values, "kubeconfig");
+  async "wait-api"(argv) {
+    const args = parse(argv, ["index"]);
+    const file = phaseAt(readRun(args.runDir), index(args)).target;
     if (!existsSync(file)) {
       err(`  ${file} does not exist: the layer that should write it did not`);
       return 1;

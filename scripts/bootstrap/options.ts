@@ -1,6 +1,7 @@
-// Command-line options of ./bootstrap.sh. Pure: no config, no engine, no files. Layer names stay as typed
-// here (the layers are only known after synthesis); only layer 00 is recognized now, because refusing to
-// destroy it must happen before anything else runs.
+// Command-line options of ./bootstrap.sh, parsed once (by `init`, into the run document). Pure: no config, no
+// engine, no files. Layer names stay as typed here (scope.ts resolves them against the catalog); only layer 00 is
+// recognized now, because refusing to destroy it must happen before anything else runs.
+import { parseArgs } from "node:util";
 import { isPersistentAuth } from "./layers";
 
 export interface BootstrapOptions {
@@ -41,11 +42,12 @@ interface OptionSpec {
   /** `none`: a flag; `required`: `--x=v` or `--x v`; `optional`: only `--x=v` gives a value. */
   readonly value: "none" | "required" | "optional";
   readonly meta?: string;
+  readonly short?: string;
 }
 
 /** Every option, for the parser and for the test that checks the usage text documents each one. */
-export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  help: { value: "none" },
+export const OPTIONS = {
+  help: { value: "none", short: "h" },
   plan: { value: "none" },
   "auto-approve": { value: "none" },
   "allow-dirty": { value: "none" },
@@ -54,52 +56,59 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   destroy: { value: "optional", meta: "<layer>" },
   "including-persistent-auth": { value: "none" },
   "yes-destroy-persistent-auth": { value: "required", meta: "<cluster name>" },
-};
+} as const satisfies Readonly<Record<string, OptionSpec>>;
+
+type OptionName = keyof typeof OPTIONS;
 
 /** Parses the arguments of ./bootstrap.sh; throws UsageError listing every problem. */
 export function parseOptions(argv: readonly string[]): BootstrapOptions {
   const problems: string[] = [];
-  const given = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "-h") {
-      given.set("help", true);
+  const given = new Map<OptionName, string | true>();
+  // Lenient parse, then our own checks on its tokens: every problem is reported, not only the first.
+  const { tokens } = parseArgs({
+    args: [...argv],
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+    options: Object.fromEntries(
+      Object.entries(OPTIONS).map(([name, spec]: [string, OptionSpec]) => [
+        name,
+        { type: spec.value === "required" ? ("string" as const) : ("boolean" as const), ...(spec.short ? { short: spec.short } : {}) },
+      ]),
+    ),
+  });
+  for (const token of tokens) {
+    if (token.kind === "positional") {
+      problems.push(`unexpected argument '${token.value}' (options start with --; see --help)`);
       continue;
     }
-    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!m) {
-      problems.push(`unexpected argument '${arg}' (options start with --; see --help)`);
+    if (token.kind === "option-terminator") continue;
+    if (!(token.name in OPTIONS)) {
+      problems.push(`unknown option ${token.rawName} (see --help)`);
       continue;
     }
-    const [, name, inline] = m;
-    const spec = OPTIONS[name];
-    if (!spec) {
-      problems.push(`unknown option --${name} (see --help)`);
-      continue;
-    }
+    const name = token.name as OptionName;
+    const spec: OptionSpec = OPTIONS[name];
+    const needsValue = () => problems.push(`--${name} needs a value: --${name}=${spec.meta}`);
     let value: string | true = true;
     if (spec.value === "none") {
-      if (inline !== undefined) problems.push(`--${name} takes no value, got '${inline}'`);
-    } else if (inline !== undefined) {
-      value = inline;
-    } else if (spec.value === "required") {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith("-")) {
-        problems.push(`--${name} needs a value: --${name}=${spec.meta}`);
+      if (token.value !== undefined) problems.push(`--${name} takes no value, got '${token.value}'`);
+    } else if (token.value !== undefined) {
+      // `--only --plan` gives --only the value "--plan": a value is never an option.
+      if (token.value === "" || (!token.inlineValue && token.value.startsWith("-"))) {
+        needsValue();
         continue;
       }
-      value = next;
-      i++;
-    }
-    if (value === "") {
-      problems.push(`--${name} needs a value: --${name}=${spec.meta}`);
+      value = token.value;
+    } else if (spec.value === "required") {
+      needsValue();
       continue;
     }
     if (given.has(name)) problems.push(`--${name} is given twice`);
     given.set(name, value);
   }
 
-  const str = (name: string) => {
+  const str = (name: OptionName) => {
     const v = given.get(name);
     return typeof v === "string" ? v : undefined;
   };
@@ -148,4 +157,9 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
 /** Whether the run destroys layer 00 (both keys still to be checked against the cluster name). */
 export function destroysPersistentAuth(options: BootstrapOptions): boolean {
   return options.action === "destroy" && options.includingPersistentAuth;
+}
+
+/** Whether layer 00's second key must be typed on the terminal (it was not given on the command line). */
+export function asksClusterName(options: BootstrapOptions): boolean {
+  return destroysPersistentAuth(options) && options.yesDestroyPersistentAuth === undefined;
 }

@@ -1,6 +1,7 @@
-// Which layers a run touches, in which order, and what it does to each: pure functions of the options, the
-// synthesized layers and two facts found by preflight (is layer 00's state empty, which layer writes the kubeconfig).
-import { findLayer, PERSISTENT_AUTH, type Layer } from "./layers";
+// Which layers a run touches, in which order, and what it does to each: pure functions of the options, the layer
+// catalog and two facts found by preflight (is layer 00's state empty, where the synthesized stacks are).
+import { LAYERS, layerFacts, PERSISTENT_AUTH_LAYER, type LayerName } from "../../layers/catalog";
+import { findLayer } from "./layers";
 import type { BootstrapOptions } from "./options";
 import type { Problem } from "./problem";
 
@@ -18,41 +19,40 @@ export type PhaseAction =
 
 export interface Phase {
   readonly action: PhaseAction;
-  readonly layer: string;
+  readonly layer: LayerName;
   /** The stack directory, or the kubeconfig for `wait-api`. */
   readonly target: string;
 }
 
 export interface Scope {
   /** Layers in run order: bottom-up to apply or plan, top-down to destroy. */
-  readonly layers: readonly Layer[];
+  readonly layers: readonly LayerName[];
   /** The default apply scope: layer 00 takes part only when its state is empty (a first bootstrap). */
   readonly persistentAuthIfEmpty: boolean;
 }
 
-/** Resolves --only, --start-from and --destroy against the synthesized layers. */
-export function resolveScope(options: BootstrapOptions, layers: readonly Layer[]): { scope?: Scope; problems: Problem[] } {
+/** Resolves --only, --start-from and --destroy against the layer catalog. */
+export function resolveScope(options: BootstrapOptions, layers: readonly LayerName[] = LAYERS): { scope?: Scope; problems: Problem[] } {
   const problems: Problem[] = [];
-  const known = layers.map((l) => l.name).join(", ");
-  const resolveName = (option: string, input: string | undefined): Layer | undefined => {
+  const resolveName = (option: string, input: string | undefined): LayerName | undefined => {
     if (input === undefined) return undefined;
     const layer = findLayer(input, layers);
     if (!layer) {
       problems.push({
         check: "layers",
-        reason: `--${option}=${input} names no layer; the layers are ${known}`,
+        reason: `--${option}=${input} names no layer; the layers are ${layers.join(", ")}`,
         hint: "use a layer's full name, its name without the number, or its number (01-infrastructure, infrastructure, 01)",
       });
     }
     return layer;
   };
-  const index = (layer: Layer) => layers.indexOf(layer);
+  const from = (layer: LayerName) => layers.slice(layers.indexOf(layer));
 
   if (options.action === "destroy") {
-    const input = options.destroyTo ?? (options.includingPersistentAuth ? PERSISTENT_AUTH : undefined);
-    const lowest = input === undefined ? layers.find((l) => l.name !== PERSISTENT_AUTH) : resolveName("destroy", input);
+    const input = options.destroyTo ?? (options.includingPersistentAuth ? PERSISTENT_AUTH_LAYER : undefined);
+    const lowest = input === undefined ? layers.find((l) => l !== PERSISTENT_AUTH_LAYER) : resolveName("destroy", input);
     if (!lowest) return { problems };
-    return { scope: { layers: layers.slice(index(lowest)).reverse(), persistentAuthIfEmpty: false }, problems };
+    return { scope: { layers: from(lowest).reverse(), persistentAuthIfEmpty: false }, problems };
   }
   if (options.only !== undefined) {
     const layer = resolveName("only", options.only);
@@ -60,7 +60,7 @@ export function resolveScope(options: BootstrapOptions, layers: readonly Layer[]
   }
   if (options.startFrom !== undefined) {
     const layer = resolveName("start-from", options.startFrom);
-    return layer ? { scope: { layers: layers.slice(index(layer)), persistentAuthIfEmpty: false }, problems } : { problems };
+    return layer ? { scope: { layers: from(layer), persistentAuthIfEmpty: false }, problems } : { problems };
   }
   // --plan shows every layer; an apply touches layer 00 only on a first bootstrap.
   return { scope: { layers: [...layers], persistentAuthIfEmpty: !options.planOnly }, problems };
@@ -72,64 +72,45 @@ export function resolveScope(options: BootstrapOptions, layers: readonly Layer[]
  */
 export function needsPersistentAuthState(options: BootstrapOptions, scope: Scope): boolean {
   if (options.action !== "apply" || options.planOnly) return false;
-  return scope.persistentAuthIfEmpty || !scope.layers.some((l) => l.name === PERSISTENT_AUTH);
+  return scope.persistentAuthIfEmpty || !scope.layers.includes(PERSISTENT_AUTH_LAYER);
 }
 
 export interface PhaseFacts {
   /** Layer 00 has no resources in its state; known when needsPersistentAuthState(). */
   readonly persistentAuthEmpty?: boolean;
-  /** The kubeconfig each layer writes, by layer name. */
-  readonly kubeconfigs: ReadonlyMap<string, string>;
+  /** The stack folder of each layer. */
+  readonly stackDir: (layer: LayerName) => string;
+  /** The kubeconfig the credentials layer writes (<config dir>/credentials/kubeconfig). */
+  readonly kubeconfig: string;
 }
 
 /** The phases of the run, in order. */
 export function planPhases(options: BootstrapOptions, scope: Scope, facts: PhaseFacts): { phases: Phase[]; problems: Problem[] } {
   const problems: Problem[] = [];
   let layers = scope.layers;
-  if (scope.persistentAuthIfEmpty && facts.persistentAuthEmpty === false) layers = layers.filter((l) => l.name !== PERSISTENT_AUTH);
+  if (scope.persistentAuthIfEmpty && facts.persistentAuthEmpty === false) layers = layers.filter((l) => l !== PERSISTENT_AUTH_LAYER);
   if (
     options.action === "apply" &&
     !options.planOnly &&
     facts.persistentAuthEmpty === true &&
     layers.length > 0 &&
-    !layers.some((l) => l.name === PERSISTENT_AUTH)
+    !layers.includes(PERSISTENT_AUTH_LAYER)
   ) {
     problems.push({
       check: "sequence",
-      reason: `${PERSISTENT_AUTH} has never been applied (its state is empty), and ${layers[0].name} reads its outputs`,
+      reason: `${PERSISTENT_AUTH_LAYER} has never been applied (its state is empty), and ${layers[0]} reads its outputs`,
       hint: "run without --start-from/--only (a first bootstrap starts at 00), or --only=persistent-auth first",
     });
   }
   const phases: Phase[] = [];
   for (const layer of layers) {
+    const target = facts.stackDir(layer);
     if (options.action === "destroy") {
-      phases.push({ action: options.planOnly ? "plan-destroy" : "destroy", layer: layer.name, target: layer.dir });
+      phases.push({ action: options.planOnly ? "plan-destroy" : "destroy", layer, target });
       continue;
     }
-    phases.push({ action: options.planOnly ? "plan" : "apply", layer: layer.name, target: layer.dir });
-    const kubeconfig = facts.kubeconfigs.get(layer.name);
-    if (!options.planOnly && kubeconfig !== undefined) phases.push({ action: "wait-api", layer: layer.name, target: kubeconfig });
+    phases.push({ action: options.planOnly ? "plan" : "apply", layer, target });
+    if (!options.planOnly && layerFacts(layer).writesCredentials) phases.push({ action: "wait-api", layer, target: facts.kubeconfig });
   }
   return { phases, problems };
-}
-
-/** What a finished phase left behind, as far as the layers above it care. */
-export interface LayerOutcome {
-  /** The plan had resource changes that were not applied (a --plan run). */
-  readonly pending: boolean;
-  /** Not planned at all (validated only), because a layer below had pending changes. */
-  readonly skipped: boolean;
-}
-
-/**
- * In a --plan run, the layer below `layer` whose pending changes keep it from being planned, or undefined. A
- * plan of a layer is computed against what the layers it reads hold now; when one of them has changes still to
- * apply (on a first bootstrap: everything), the plan would be wrong or fail (outputs that do not exist yet, a
- * Kubernetes API that is not there yet). Such a layer is covered by preflight's `validate` instead.
- */
-export function blockedBy(layer: Layer, outcomes: ReadonlyMap<string, LayerOutcome>): string | undefined {
-  return layer.dependencies.find((dep) => {
-    const outcome = outcomes.get(dep);
-    return outcome !== undefined && (outcome.pending || outcome.skipped);
-  });
 }

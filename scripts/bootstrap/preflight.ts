@@ -1,17 +1,18 @@
-// Everything ./bootstrap.sh checks before it changes anything. Every check runs and every problem is collected,
-// so one run lists them all; a check is skipped only when what it needs is missing (no synthesis from an
-// invalid config, no engine run without an engine), or when the run was refused before the engine may run (the
-// two keys of layer 00). Nothing here writes state: `init` and `validate` touch only the synthesized folders,
-// and layer 00's state is read without a lock.
+// Everything ./bootstrap.sh checks before it changes anything: named checks grouped by stage. Every check runs and
+// every problem is collected, so one run lists them all; a stage is skipped only when what it needs is missing (no
+// synthesis from an invalid config, no engine run without an engine), or when the run was refused before the engine
+// may run (the two keys of layer 00). Nothing here writes state: `init` and `validate` touch only the synthesized
+// folders, and layer 00's state is read without a lock.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, formatIssue, loadConfig, type ClusterDefinition } from "../../config";
+import { ConfigError, formatIssue, loadConfig, resolveCluster, type ClusterDefinition, type ResolvedCluster } from "../../config";
+import { ALLOW_DESTROY_ENV, CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER, type LayerName } from "../../layers/catalog";
 import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/versions";
 import { engineErrors, findEngine, runEngine, type EngineBinary, type EngineRun } from "./engine-binary";
-import { ALLOW_DESTROY_ENV, configuredProviders, kubeconfigWrittenBy, PERSISTENT_AUTH, readLayers, readStack, type Layer, type StackJson } from "./layers";
+import { configuredProviders, readLayers, type Layer } from "./layers";
 import { destroysPersistentAuth, type BootstrapOptions } from "./options";
-import { needsPersistentAuthState, planPhases, resolveScope, type Phase } from "./phases";
+import { needsPersistentAuthState, planPhases, resolveScope, type Phase, type Scope } from "./phases";
 import type { Problem } from "./problem";
 import { workloadProblems } from "./workload-checks";
 
@@ -51,18 +52,60 @@ export interface PreflightDeps {
   /** Runs BOOTSTRAP_PREPARE_STACK in a stack folder. */
   prepareStack(command: string, dir: string, env: NodeJS.ProcessEnv): { status: number; output: string };
   readLayers(outdir: string): Layer[];
-  readStack(layer: Layer): StackJson;
+  /** The providers a synthesized stack configures. */
+  configuredProviders(layer: Layer): string[];
   engine(engine: EngineBinary, dir: string, args: readonly string[], env: NodeJS.ProcessEnv): EngineRun;
   /** Progress, one line per check. */
   log(line: string): void;
 }
 
-export interface PreflightResult {
-  readonly problems: Problem[];
-  readonly engine?: EngineBinary;
-  readonly layers?: Layer[];
-  readonly phases?: Phase[];
-  readonly clusterName?: string;
+/** What the checks found; a later check reads what an earlier one learned. */
+export interface Facts {
+  /** The config, validated and resolved. */
+  cluster?: ResolvedCluster;
+  /** workloads.yaml, validated, when it exists. */
+  workloads?: NonNullable<ClusterDefinition["workloads"]>["config"];
+  nodeDepsMissing?: boolean;
+  /** The layers in scope, resolved against the catalog. */
+  scope?: Scope;
+  /** Layer 00's second key is missing or wrong: the engine must not run. */
+  refused?: boolean;
+  /** Both keys of layer 00 are right: synthesize with the context that lifts prevent_destroy. */
+  liftPreventDestroy?: boolean;
+  engine?: EngineBinary;
+  /** The synthesized (and prepared) layers. */
+  layers?: Layer[];
+  /** The state backends in scope answered. */
+  backendsReady?: boolean;
+  persistentAuthEmpty?: boolean;
+  phases?: Phase[];
+}
+
+export interface CheckContext {
+  readonly input: PreflightInput;
+  readonly deps: PreflightDeps;
+  readonly facts: Facts;
+  /** `✓ <check>: what` */
+  ok(what: string): void;
+  /** `✗ <check>: reason`, and the problem collected. */
+  fail(problem: Omit<Problem, "check">): void;
+  /** `- <check>: skipped (why)` */
+  skip(why: string): void;
+  /** An indented line under the check's. */
+  note(line: string): void;
+}
+
+export interface Check {
+  /** Shown before each line of the check and in its problems: `git`, `config`, `environment`, ... */
+  readonly name: string;
+  run(ctx: CheckContext): void;
+}
+
+export interface Stage {
+  readonly name: string;
+  /** Why the stage cannot run, given what the stages before it found; undefined to run it. */
+  readonly blockedBy?: (facts: Facts, problems: readonly Problem[]) => string | undefined;
+  readonly checks: readonly Check[];
 }
 
 /** Paths bootstrap itself writes beside the config; they belong in the config repository's .gitignore. */
@@ -71,271 +114,424 @@ const OWN_OUTPUT = /^(?:.*\/)?(logs|state|credentials|cdktf\.out)\//;
 /** A Proxmox API token as the provider takes it: `user@realm!tokenid=uuid`. */
 const PROXMOX_TOKEN = /^[^@\s]+@[^!\s]+![^=\s]+=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function runPreflight(input: PreflightInput, deps: PreflightDeps): PreflightResult {
-  const { options, env } = input;
-  const problems: Problem[] = [];
-  const ok = (check: string, what: string) => deps.log(`  ✓ ${check}: ${what}`);
-  const skip = (check: string, why: string) => deps.log(`  - ${check}: skipped (${why})`);
-  const add = (p: Problem) => {
-    problems.push(p);
-    deps.log(`  ✗ ${p.check}: ${p.reason}`);
-  };
+// --- Stage input: the command line, the config and the work tree; no synthesis, no engine.
 
-  // --- Stage 1: no synthesis, no engine.
-  if (options.allowDirty) skip("git", "--allow-dirty");
-  else {
-    const git = deps.gitStatus(input.configDir);
-    if (git.error !== undefined || git.toplevel === undefined) {
-      add({
-        check: "git",
-        reason: git.error ?? `${input.configDir} is not inside a git work tree, so what is applied cannot be traced to a commit`,
+const git: Check = {
+  name: "git",
+  run({ input, deps, ok, fail, skip }) {
+    if (input.options.allowDirty) return skip("--allow-dirty");
+    const status = deps.gitStatus(input.configDir);
+    if (status.error !== undefined || status.toplevel === undefined) {
+      return fail({
+        reason: status.error ?? `${input.configDir} is not inside a git work tree, so what is applied cannot be traced to a commit`,
         hint: "keep cluster.yaml and nodes.yaml in a git repository, or pass --allow-dirty",
       });
-    } else if (git.changes.length > 0) {
-      const shown = git.changes.slice(0, 5).join(", ") + (git.changes.length > 5 ? `, and ${git.changes.length - 5} more` : "");
-      const own = git.changes.some((c) => OWN_OUTPUT.test(c));
-      add({
-        check: "git",
-        reason: `the work tree ${git.toplevel} has uncommitted changes: ${shown}`,
-        hint: `commit or stash them, or pass --allow-dirty${own ? " (logs/, state/, credentials/ and cdktf.out/ belong in .gitignore)" : ""}`,
-      });
-    } else ok("git", `${git.toplevel} is clean`);
-  }
-
-  const missing = deps.missingNodeDeps(input.repo);
-  if (missing.length > 0) {
-    add({ check: "node", reason: `Node dependencies are not installed (missing ${missing.join(", ")})`, hint: `run npm ci in ${input.repo}` });
-  } else ok("node", "dependencies installed");
-
-  let definition: ClusterDefinition | undefined;
-  try {
-    definition = deps.loadConfig(input.configDir);
-    ok("config", `${join(input.configDir, "cluster.yaml")} and nodes.yaml are valid (cluster ${definition.cluster.cluster_name}; ${describeVersions(definition.cluster)})`);
-    for (const w of definition.warnings) deps.log(`      ${formatIssue(w, input.configDir)}`);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    const errors = e.issues.filter((i) => i.severity === "error").length;
-    add({
-      check: "config",
-      reason: `the cluster configuration in ${input.configDir} is invalid (${errors} error${errors === 1 ? "" : "s"})`,
-      details: e.issues.map((i) => formatIssue(i, input.configDir)),
-      hint: "fix the lines above (npm run synth reports the same); nothing is synthesized from an invalid config",
+    }
+    const { changes } = status;
+    if (changes.length === 0) return ok(`${status.toplevel} is clean`);
+    const shown = changes.slice(0, 5).join(", ") + (changes.length > 5 ? `, and ${changes.length - 5} more` : "");
+    const own = changes.some((c) => OWN_OUTPUT.test(c));
+    fail({
+      reason: `the work tree ${status.toplevel} has uncommitted changes: ${shown}`,
+      hint: `commit or stash them, or pass --allow-dirty${own ? " (logs/, state/, credentials/ and cdktf.out/ belong in .gitignore)" : ""}`,
     });
-  }
-  const cluster = definition?.cluster;
+  },
+};
 
-  if (!options.planOnly && !options.autoApprove && !input.stdinIsTTY) {
-    add({
-      check: "terminal",
+const node: Check = {
+  name: "node",
+  run({ input, deps, facts, ok, fail }) {
+    const missing = deps.missingNodeDeps(input.repo);
+    facts.nodeDepsMissing = missing.length > 0;
+    if (missing.length === 0) return ok("dependencies installed");
+    fail({ reason: `Node dependencies are not installed (missing ${missing.join(", ")})`, hint: `run npm ci in ${input.repo}` });
+  },
+};
+
+const config: Check = {
+  name: "config",
+  run({ input, deps, facts, ok, fail, note }) {
+    try {
+      const definition = deps.loadConfig(input.configDir);
+      facts.cluster = resolveCluster(definition);
+      facts.workloads = definition.workloads?.config;
+      ok(`${join(input.configDir, "cluster.yaml")} and nodes.yaml are valid (cluster ${facts.cluster.name}; ${describeVersions(definition.cluster)})`);
+      for (const w of definition.warnings) note(formatIssue(w, input.configDir));
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const errors = e.issues.filter((i) => i.severity === "error").length;
+      fail({
+        reason: `the cluster configuration in ${input.configDir} is invalid (${errors} error${errors === 1 ? "" : "s"})`,
+        details: e.issues.map((i) => formatIssue(i, input.configDir)),
+        hint: "fix the lines above (npm run synth reports the same); nothing is synthesized from an invalid config",
+      });
+    }
+  },
+};
+
+const terminal: Check = {
+  name: "terminal",
+  run({ input: { options, stdinIsTTY }, fail }) {
+    if (options.planOnly || options.autoApprove || stdinIsTTY) return;
+    fail({
       reason: "stdin is not a terminal, so the plans cannot be confirmed",
       hint: "pass --auto-approve to apply each plan without asking, or --plan to apply nothing",
     });
-  }
+  },
+};
 
-  // The two keys of layer 00: --including-persistent-auth (checked with the arguments) and the cluster name.
-  let liftPreventDestroy = false;
-  let refused = false;
-  if (destroysPersistentAuth(options)) {
-    const given = options.yesDestroyPersistentAuth ?? input.typedClusterName;
+/** The two keys of layer 00: --including-persistent-auth (checked with the arguments) and the cluster name. */
+const persistentAuthKeys: Check = {
+  name: "persistent-auth",
+  run({ input, facts, ok, fail, skip }) {
+    if (!destroysPersistentAuth(input.options)) return;
+    const given = input.options.yesDestroyPersistentAuth ?? input.typedClusterName;
+    const cluster = facts.cluster;
+    facts.refused = true;
     if (given === undefined) {
-      refused = true;
-      add({
-        check: "persistent-auth",
+      return fail({
         reason: input.stdinIsTTY
-          ? `destroying ${PERSISTENT_AUTH} needs the cluster name typed when asked`
-          : `destroying ${PERSISTENT_AUTH} needs the cluster name typed on a terminal, and stdin is not one`,
+          ? `destroying ${PERSISTENT_AUTH_LAYER} needs the cluster name typed when asked`
+          : `destroying ${PERSISTENT_AUTH_LAYER} needs the cluster name typed on a terminal, and stdin is not one`,
         hint: "pass --yes-destroy-persistent-auth=<cluster name> for automation",
       });
-    } else if (cluster === undefined) {
-      refused = true;
-      skip("persistent-auth", "the config is invalid, so the cluster name is unknown; refused");
-    } else if (given !== cluster.cluster_name) {
-      refused = true;
-      add({
-        check: "persistent-auth",
-        reason: `refused: '${given}' is not the name of this cluster, so ${PERSISTENT_AUTH} stays`,
-        hint: `give the cluster name exactly as cluster.yaml spells it (cluster_name)`,
-      });
-    } else {
-      liftPreventDestroy = true;
-      ok("persistent-auth", `both keys given for ${cluster.cluster_name}: prevent_destroy is lifted for this run`);
     }
-  }
+    if (cluster === undefined) return skip("the config is invalid, so the cluster name is unknown; refused");
+    if (given !== cluster.name) {
+      return fail({
+        reason: `refused: '${given}' is not the name of this cluster, so ${PERSISTENT_AUTH_LAYER} stays`,
+        hint: "give the cluster name exactly as cluster.yaml spells it (cluster_name)",
+      });
+    }
+    facts.refused = false;
+    facts.liftPreventDestroy = true;
+    ok(`both keys given for ${cluster.name}: prevent_destroy is lifted for this run`);
+  },
+};
 
-  if (cluster?.state_backend.type === "http") {
+const layers: Check = {
+  name: "layers",
+  run({ input: { options }, facts, ok, fail }) {
+    const { scope, problems } = resolveScope(options);
+    problems.forEach(fail);
+    if (!scope) return;
+    facts.scope = scope;
+    const verb = options.action === "destroy" ? "destroy" : options.planOnly ? "plan" : "apply";
+    const arrow = options.action === "destroy" ? " ← " : " → ";
+    ok(`${verb} ${scope.layers.join(arrow)}` + (scope.persistentAuthIfEmpty ? ` (${PERSISTENT_AUTH_LAYER} only if its state is empty)` : ""));
+  },
+};
+
+// --- Stage environment: what the engine and the providers read from the environment, as the config asks.
+
+const stateBackendCredentials: Check = {
+  name: "environment",
+  run({ input: { env }, facts, ok, fail }) {
+    if (facts.cluster?.state.backend.type !== "http") return;
     const absent = ["TF_HTTP_USERNAME", "TF_HTTP_PASSWORD"].filter((v) => !env[v]);
-    if (absent.length > 0) {
-      add({
-        check: "environment",
-        reason: `the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; ${absent.join(" and ")} ${absent.length === 1 ? "is" : "are"} not set`,
-        hint: "export them (the engine reads them itself; they never go into the config)",
-      });
-    } else ok("environment", "TF_HTTP_USERNAME and TF_HTTP_PASSWORD set for the http state backend");
-  }
-  if (cluster?.state_encryption) {
-    const passphrase = env.TF_VAR_state_passphrase ?? "";
-    if (passphrase.length < 16) {
-      add({
-        check: "environment",
-        reason: `state_encryption is on and TF_VAR_state_passphrase is ${passphrase ? "shorter than 16 characters" : "not set"}`,
-        hint: "export TF_VAR_state_passphrase (16 characters or more; without it the state cannot be read again)",
-      });
-    } else ok("environment", "TF_VAR_state_passphrase set for state_encryption");
-  }
-
-  // --- Stage 2: synthesis and the engine's validate.
-  if (refused) {
-    skip("engine, synth, validate", "refused before the engine runs");
-    return { problems, clusterName: cluster?.cluster_name };
-  }
-  const engine = checkEngine();
-  if (!definition || missing.length > 0) {
-    skip("synth, validate", definition ? "Node dependencies missing" : "the config is invalid");
-    return { problems, engine, clusterName: cluster?.cluster_name };
-  }
-
-  const synthEnv: NodeJS.ProcessEnv = { ...env, CONFIG_DIR: input.configDir, CDKTF_OUTDIR: input.outdir, CHECKPOINT_DISABLE: "1" };
-  // Only the two keys lift prevent_destroy: a context or a confirmation exported by the user does not reach the synth.
-  delete synthEnv.CDKTF_CONTEXT_JSON;
-  delete synthEnv[ALLOW_DESTROY_ENV];
-  if (liftPreventDestroy) synthEnv[ALLOW_DESTROY_ENV] = definition.cluster.cluster_name;
-  const synth = deps.synth(input.repo, synthEnv);
-  if (synth.status !== 0) {
-    add({
-      check: "synth",
-      reason: `synthesis failed (exit ${synth.status})`,
-      details: synth.output.trim().split("\n").slice(-20),
-      hint: `CONFIG_DIR=${input.configDir} npm run synth reproduces it`,
+    if (absent.length === 0) return ok("TF_HTTP_USERNAME and TF_HTTP_PASSWORD set for the http state backend");
+    fail({
+      reason: `the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; ${absent.join(" and ")} ${absent.length === 1 ? "is" : "are"} not set`,
+      hint: "export them (the engine reads them itself; they never go into the config)",
     });
-    return { problems, engine, clusterName: cluster?.cluster_name };
-  }
-  const layers = deps.readLayers(input.outdir);
-  ok("synth", `${layers.map((l) => l.name).join(", ")} in ${input.outdir}${liftPreventDestroy ? ` (prevent_destroy lifted on ${PERSISTENT_AUTH})` : ""}`);
+  },
+};
 
-  const prepare = env.BOOTSTRAP_PREPARE_STACK;
-  if (prepare) {
-    let prepared = true;
-    for (const layer of layers) {
-      const run = deps.prepareStack(prepare, layer.dir, env);
-      if (run.status !== 0) {
-        prepared = false;
-        add({
-          check: "synth",
-          reason: `BOOTSTRAP_PREPARE_STACK failed in ${layer.name} (exit ${run.status})`,
-          details: run.output.trim().split("\n").slice(0, 10),
-          hint: "BOOTSTRAP_PREPARE_STACK is for tests only: unset it",
-        });
-      }
-    }
-    if (!prepared) return { problems, engine, layers, clusterName: cluster?.cluster_name };
-    deps.log(`      BOOTSTRAP_PREPARE_STACK (test hook) ran in every stack`);
-  }
+const statePassphrase: Check = {
+  name: "environment",
+  run({ input: { env }, facts, ok, fail }) {
+    if (!facts.cluster?.state.encrypted) return;
+    const passphrase = env.TF_VAR_state_passphrase ?? "";
+    if (passphrase.length >= 16) return ok("TF_VAR_state_passphrase set for state_encryption");
+    fail({
+      reason: `state_encryption is on and TF_VAR_state_passphrase is ${passphrase ? "shorter than 16 characters" : "not set"}`,
+      hint: "export TF_VAR_state_passphrase (16 characters or more; without it the state cannot be read again)",
+    });
+  },
+};
 
-  const { scope, problems: scopeProblems } = resolveScope(options, layers);
-  scopeProblems.forEach(add);
-  if (!scope) return { problems, engine, layers, clusterName: cluster?.cluster_name };
-  const verb = options.action === "destroy" ? "destroy" : options.planOnly ? "plan" : "apply";
-  ok("layers", `${verb} ${scope.layers.map((l) => l.name).join(scope.layers.length > 1 ? (options.action === "destroy" ? " ← " : " → ") : "")}` +
-    (scope.persistentAuthIfEmpty ? ` (${PERSISTENT_AUTH} only if its state is empty)` : ""));
+// --- Stage engine.
 
-  const stacks = new Map(scope.layers.map((l) => [l.name, deps.readStack(l)] as const));
-  const proxmox = scope.layers.filter((l) => configuredProviders(stacks.get(l.name)!).includes("proxmox"));
-  if (proxmox.length > 0) {
-    const names = proxmox.map((l) => l.name).join(", ");
-    const token = env.PROXMOX_VE_API_TOKEN;
-    const endpoint = stacks.get(proxmox[0].name)!.provider?.proxmox?.[0]?.endpoint ?? env.PROXMOX_VE_ENDPOINT;
-    if (!token) {
-      add({ check: "environment", reason: `${names} need${proxmox.length === 1 ? "s" : ""} the Proxmox API: PROXMOX_VE_API_TOKEN is not set`, hint: "export PROXMOX_VE_API_TOKEN='user@realm!tokenid=uuid' (the provider reads it itself)" });
-    } else if (!PROXMOX_TOKEN.test(token)) {
-      add({ check: "environment", reason: "PROXMOX_VE_API_TOKEN is not of the form user@realm!tokenid=uuid", hint: "copy the token id and secret from Datacenter → Permissions → API Tokens as user@realm!tokenid=secret" });
-    } else if (!endpoint) {
-      add({ check: "environment", reason: `${names} configure no Proxmox endpoint and PROXMOX_VE_ENDPOINT is not set`, hint: "set proxmox_api_url in cluster.yaml" });
-    } else ok("environment", `PROXMOX_VE_API_TOKEN set for ${endpoint}`);
-  }
-  if (scope.layers.some((l) => l.name === "01-infrastructure")) {
-    const workloads = workloadProblems(definition?.workloads?.config, env);
-    workloads.forEach(add);
-    if (definition?.workloads && workloads.length === 0) ok("workloads", "environment variables set, API user allowed to set every container option");
-  }
-
-  if (!engine) {
-    skip("validate", "no usable engine");
-    return { problems, layers, clusterName: cluster?.cluster_name };
-  }
-  for (const layer of scope.layers) {
-    const init = deps.engine(engine, layer.dir, ["init", "-backend=false", "-input=false", "-no-color"], env);
-    if (init.status !== 0) {
-      add({ check: "validate", reason: `${layer.name}: init -backend=false failed`, details: engineErrors(init), hint: "the stack could not be loaded or its providers installed (the engine's errors above say which); providers come from the registry or the mirrors of TF_CLI_CONFIG_FILE" });
-      continue;
-    }
-    const validate = deps.engine(engine, layer.dir, ["validate", "-json", "-no-color"], env);
-    const diagnostics = parseValidate(validate);
-    const errors = diagnostics.filter((d) => d.severity === "error");
-    if (validate.status !== 0 || errors.length > 0) {
-      add({
-        check: "validate",
-        reason: `${layer.name}: ${Math.max(errors.length, 1)} error${errors.length > 1 ? "s" : ""} from ${engine.kind === "opentofu" ? "tofu" : "terraform"} validate`,
-        details: errors.length ? errors.map(describeDiagnostic) : engineErrors(validate),
-        hint: `cd ${layer.dir} && ${engine.path} validate shows them in place; a stack bootstrap did not synthesize itself points at a bug in layers/ or constructs/`,
-      });
-    } else {
-      ok("validate", `${layer.name}${diagnostics.length ? ` (${diagnostics.length} warning${diagnostics.length === 1 ? "" : "s"})` : ""}`);
-      for (const d of diagnostics) deps.log(`      ${describeDiagnostic(d)}`);
-    }
-  }
-
-  // --- Stage 3: the state backends, only when everything else is in order.
-  if (problems.length > 0) {
-    skip("state", "fix the problems above first");
-    return { problems, engine, layers, clusterName: cluster?.cluster_name };
-  }
-  const needs00 = needsPersistentAuthState(options, scope);
-  const backendLayers = [...scope.layers];
-  const persistentAuth = layers.find((l) => l.name === PERSISTENT_AUTH);
-  if (needs00 && persistentAuth && !backendLayers.includes(persistentAuth)) backendLayers.push(persistentAuth);
-  for (const layer of backendLayers) {
-    const init = deps.engine(engine, layer.dir, ["init", "-input=false", "-no-color"], env);
-    if (init.status !== 0) {
-      add({ check: "state", reason: `${layer.name}: the state backend could not be initialized`, details: engineErrors(init), hint: "check state_backend in cluster.yaml, that the state server answers, and its credentials" });
-    }
-  }
-  if (problems.length > 0) return { problems, engine, layers, clusterName: cluster?.cluster_name };
-  ok("state", `backends of ${backendLayers.map((l) => l.name).join(", ")} initialized`);
-
-  let persistentAuthEmpty: boolean | undefined;
-  if (needs00 && persistentAuth) {
-    const show = deps.engine(engine, persistentAuth.dir, ["show", "-json", "-no-color"], env);
-    if (show.status !== 0) {
-      add({ check: "state", reason: `${PERSISTENT_AUTH}: its state could not be read`, details: engineErrors(show), hint: "check the state backend and, with state_encryption, TF_VAR_state_passphrase" });
-      return { problems, engine, layers, clusterName: cluster?.cluster_name };
-    }
-    const count = countStateResources(JSON.parse(show.stdout));
-    persistentAuthEmpty = count === 0;
-    ok("state", `${PERSISTENT_AUTH} holds ${count} resource${count === 1 ? "" : "s"}${persistentAuthEmpty ? ": first bootstrap, it is applied first" : ""}`);
-  }
-
-  const kubeconfigs = new Map<string, string>();
-  for (const layer of scope.layers) {
-    const kubeconfig = kubeconfigWrittenBy(layer, stacks.get(layer.name)!);
-    if (kubeconfig) kubeconfigs.set(layer.name, kubeconfig);
-  }
-  const { phases, problems: sequenceProblems } = planPhases(options, scope, { persistentAuthEmpty, kubeconfigs });
-  sequenceProblems.forEach(add);
-  return { problems, engine, layers, phases: problems.length ? undefined : phases, clusterName: cluster?.cluster_name };
-
-  function checkEngine(): EngineBinary | undefined {
+const engine: Check = {
+  name: "engine",
+  run({ input: { env }, deps, facts, ok, fail }) {
     const found = deps.findEngine(env);
     if (typeof found === "string") {
-      add({ check: "engine", reason: found, hint: "install OpenTofu (https://opentofu.org/docs/intro/install/), or point TF_BINARY at tofu or terraform" });
-      return undefined;
+      return fail({ reason: found, hint: "install OpenTofu (https://opentofu.org/docs/intro/install/), or point TF_BINARY at tofu or terraform" });
     }
-    if (found.kind === "terraform" && cluster?.state_encryption) {
-      add({ check: "engine", reason: `state_encryption is on, and ${found.path} is Terraform ${found.version}, which has no state encryption`, hint: "use OpenTofu (tofu on PATH, or TF_BINARY)" });
-      return undefined;
+    if (found.kind === "terraform" && facts.cluster?.state.encrypted) {
+      return fail({ reason: `state_encryption is on, and ${found.path} is Terraform ${found.version}, which has no state encryption`, hint: "use OpenTofu (tofu on PATH, or TF_BINARY)" });
     }
-    ok("engine", `${found.kind === "opentofu" ? "OpenTofu" : "Terraform"} ${found.version} (${found.path})`);
-    return found;
+    facts.engine = found;
+    ok(`${found.kind === "opentofu" ? "OpenTofu" : "Terraform"} ${found.version} (${found.path})`);
+  },
+};
+
+// --- Stage synth.
+
+const synth: Check = {
+  name: "synth",
+  run({ input, deps, facts, ok, fail, note }) {
+    const { env } = input;
+    const synthEnv: NodeJS.ProcessEnv = { ...env, CONFIG_DIR: input.configDir, CDKTF_OUTDIR: input.outdir, CHECKPOINT_DISABLE: "1" };
+    // Only the two keys lift prevent_destroy: a context or a confirmation exported by the user does not reach the synth.
+    delete synthEnv.CDKTF_CONTEXT_JSON;
+    delete synthEnv[ALLOW_DESTROY_ENV];
+    if (facts.liftPreventDestroy) synthEnv[ALLOW_DESTROY_ENV] = facts.cluster!.name;
+    const run = deps.synth(input.repo, synthEnv);
+    if (run.status !== 0) {
+      return fail({
+        reason: `synthesis failed (exit ${run.status})`,
+        details: run.output.trim().split("\n").slice(-20),
+        hint: `CONFIG_DIR=${input.configDir} npm run synth reproduces it`,
+      });
+    }
+    const synthesized = deps.readLayers(input.outdir);
+    ok(`${synthesized.map((l) => l.name).join(", ")} in ${input.outdir}${facts.liftPreventDestroy ? ` (prevent_destroy lifted on ${PERSISTENT_AUTH_LAYER})` : ""}`);
+
+    const prepare = env.BOOTSTRAP_PREPARE_STACK;
+    if (prepare) {
+      const failed = synthesized.filter((layer) => {
+        const hook = deps.prepareStack(prepare, layer.dir, env);
+        if (hook.status === 0) return false;
+        fail({
+          reason: `BOOTSTRAP_PREPARE_STACK failed in ${layer.name} (exit ${hook.status})`,
+          details: hook.output.trim().split("\n").slice(0, 10),
+          hint: "BOOTSTRAP_PREPARE_STACK is for tests only: unset it",
+        });
+        return true;
+      });
+      if (failed.length > 0) return;
+      note("BOOTSTRAP_PREPARE_STACK (test hook) ran in every stack");
+    }
+    facts.layers = synthesized;
+  },
+};
+
+// --- Stage validate: the synthesized stacks in scope.
+
+/** The layers in scope, as synthesized. */
+function inScope(facts: Facts): Layer[] {
+  return facts.scope!.layers.map((name) => facts.layers!.find((l) => l.name === name)!);
+}
+
+const proxmoxToken: Check = {
+  name: "environment",
+  run({ input: { env }, deps, facts, ok, fail }) {
+    const proxmox = inScope(facts).filter((l) => deps.configuredProviders(l).includes("proxmox"));
+    if (proxmox.length === 0) return;
+    const names = proxmox.map((l) => l.name).join(", ");
+    const token = env.PROXMOX_VE_API_TOKEN;
+    if (!token) {
+      return fail({
+        reason: `${names} need${proxmox.length === 1 ? "s" : ""} the Proxmox API: PROXMOX_VE_API_TOKEN is not set`,
+        hint: "export PROXMOX_VE_API_TOKEN='user@realm!tokenid=uuid' (the provider reads it itself)",
+      });
+    }
+    if (!PROXMOX_TOKEN.test(token)) {
+      return fail({
+        reason: "PROXMOX_VE_API_TOKEN is not of the form user@realm!tokenid=uuid",
+        hint: "copy the token id and secret from Datacenter → Permissions → API Tokens as user@realm!tokenid=secret",
+      });
+    }
+    ok(`PROXMOX_VE_API_TOKEN set for ${facts.cluster!.proxmox.apiUrl}`);
+  },
+};
+
+/** What workloads.yaml needs from the environment and the API user; its VMs and containers are in layer 01. */
+const workloads: Check = {
+  name: "workloads",
+  run({ input: { env }, facts, ok, fail }) {
+    if (!facts.workloads || !facts.scope!.layers.includes("01-infrastructure")) return;
+    const problems = workloadProblems(facts.workloads, env);
+    problems.forEach(fail);
+    if (problems.length === 0) ok("environment variables set, API user allowed to set every container option");
+  },
+};
+
+const validate: Check = {
+  name: "validate",
+  run({ input: { env }, deps, facts, ok, fail, skip, note }) {
+    const engine = facts.engine;
+    if (!engine) return skip("no usable engine");
+    for (const layer of inScope(facts)) {
+      const init = deps.engine(engine, layer.dir, ["init", "-backend=false", "-input=false", "-no-color"], env);
+      if (init.status !== 0) {
+        fail({
+          reason: `${layer.name}: init -backend=false failed`,
+          details: engineErrors(init),
+          hint: "the stack could not be loaded or its providers installed (the engine's errors above say which); providers come from the registry or the mirrors of TF_CLI_CONFIG_FILE",
+        });
+        continue;
+      }
+      const run = deps.engine(engine, layer.dir, ["validate", "-json", "-no-color"], env);
+      const diagnostics = parseValidate(run);
+      const errors = diagnostics.filter((d) => d.severity === "error");
+      if (run.status !== 0 || errors.length > 0) {
+        fail({
+          reason: `${layer.name}: ${Math.max(errors.length, 1)} error${errors.length > 1 ? "s" : ""} from ${engine.kind === "opentofu" ? "tofu" : "terraform"} validate`,
+          details: errors.length ? errors.map(describeDiagnostic) : engineErrors(run),
+          hint: `cd ${layer.dir} && ${engine.path} validate shows them in place; a stack bootstrap did not synthesize itself points at a bug in layers/ or constructs/`,
+        });
+        continue;
+      }
+      ok(`${layer.name}${diagnostics.length ? ` (${diagnostics.length} warning${diagnostics.length === 1 ? "" : "s"})` : ""}`);
+      for (const d of diagnostics) note(describeDiagnostic(d));
+    }
+  },
+};
+
+// --- Stage state: the state backends, only when everything else is in order.
+
+/** The layers whose state preflight reads: those in scope, and 00 when the run must know whether it is empty. */
+function stateLayers(input: PreflightInput, facts: Facts): Layer[] {
+  const layers = inScope(facts);
+  const persistentAuth = facts.layers!.find((l) => l.name === PERSISTENT_AUTH_LAYER)!;
+  if (needsPersistentAuthState(input.options, facts.scope!) && !layers.includes(persistentAuth)) layers.push(persistentAuth);
+  return layers;
+}
+
+const backends: Check = {
+  name: "state",
+  run({ input, deps, facts, ok, fail }) {
+    const layers = stateLayers(input, facts);
+    let ready = true;
+    for (const layer of layers) {
+      const init = deps.engine(facts.engine!, layer.dir, ["init", "-input=false", "-no-color"], input.env);
+      if (init.status === 0) continue;
+      ready = false;
+      fail({
+        reason: `${layer.name}: the state backend could not be initialized`,
+        details: engineErrors(init),
+        hint: "check state_backend in cluster.yaml, that the state server answers, and its credentials",
+      });
+    }
+    facts.backendsReady = ready;
+    if (ready) ok(`backends of ${layers.map((l) => l.name).join(", ")} initialized`);
+  },
+};
+
+const persistentAuthState: Check = {
+  name: "state",
+  run({ input, deps, facts, ok, fail }) {
+    if (!facts.backendsReady || !needsPersistentAuthState(input.options, facts.scope!)) return;
+    const layer = facts.layers!.find((l) => l.name === PERSISTENT_AUTH_LAYER)!;
+    const show = deps.engine(facts.engine!, layer.dir, ["show", "-json", "-no-color"], input.env);
+    if (show.status !== 0) {
+      return fail({
+        reason: `${PERSISTENT_AUTH_LAYER}: its state could not be read`,
+        details: engineErrors(show),
+        hint: "check the state backend and, with state_encryption, TF_VAR_state_passphrase",
+      });
+    }
+    const count = countStateResources(JSON.parse(show.stdout));
+    facts.persistentAuthEmpty = count === 0;
+    ok(`${PERSISTENT_AUTH_LAYER} holds ${count} resource${count === 1 ? "" : "s"}${facts.persistentAuthEmpty ? ": first bootstrap, it is applied first" : ""}`);
+  },
+};
+
+// --- Stage sequence: the phases of the run.
+
+const sequence: Check = {
+  name: "sequence",
+  run({ input, facts, fail }) {
+    const dirs = new Map(facts.layers!.map((l) => [l.name, l.dir]));
+    const { phases, problems } = planPhases(input.options, facts.scope!, {
+      persistentAuthEmpty: facts.persistentAuthEmpty,
+      stackDir: (layer: LayerName) => dirs.get(layer)!,
+      kubeconfig: join(input.configDir, CREDENTIALS_DIR, "kubeconfig"),
+    });
+    problems.forEach(fail);
+    if (problems.length === 0) facts.phases = phases;
+  },
+};
+
+const REFUSED = "refused before the engine runs";
+
+function beforeSynth(facts: Facts): string | undefined {
+  if (facts.refused) return REFUSED;
+  if (!facts.cluster) return "the config is invalid";
+  if (facts.nodeDepsMissing) return "Node dependencies missing";
+  return undefined;
+}
+
+function beforeValidate(facts: Facts): string | undefined {
+  return beforeSynth(facts) ?? (!facts.layers ? "no synthesized stacks" : !facts.scope ? "no layers in scope" : undefined);
+}
+
+const everythingInOrder = (facts: Facts, problems: readonly Problem[]) => beforeValidate(facts) ?? (problems.length > 0 ? "fix the problems above first" : undefined);
+
+/** Every check, by stage, in the order they run. */
+export const STAGES: readonly Stage[] = [
+  { name: "input", checks: [git, node, config, terminal, persistentAuthKeys, layers] },
+  { name: "environment", blockedBy: (f) => (f.cluster ? undefined : "the config is invalid"), checks: [stateBackendCredentials, statePassphrase] },
+  { name: "engine", blockedBy: (f) => (f.refused ? REFUSED : undefined), checks: [engine] },
+  { name: "synth", blockedBy: beforeSynth, checks: [synth] },
+  { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, validate] },
+  { name: "state", blockedBy: everythingInOrder, checks: [backends, persistentAuthState] },
+  { name: "sequence", blockedBy: everythingInOrder, checks: [sequence] },
+];
+
+/** The checks by name, for their unit tests. */
+export const CHECKS = { git, node, config, terminal, persistentAuthKeys, layers, stateBackendCredentials, statePassphrase, engine, synth, proxmoxToken, workloads, validate, backends, persistentAuthState, sequence };
+
+export interface PreflightResult {
+  readonly problems: Problem[];
+  readonly engine?: EngineBinary;
+  readonly layers?: Layer[];
+  /** Set when there is no problem. */
+  readonly phases?: Phase[];
+  readonly clusterName?: string;
+}
+
+/** Runs `check` with a context that logs its lines and collects its problems into `problems`. */
+export function runCheck(check: Check, input: PreflightInput, deps: PreflightDeps, facts: Facts, problems: Problem[]): void {
+  check.run({
+    input,
+    deps,
+    facts,
+    ok: (what) => deps.log(`  ✓ ${check.name}: ${what}`),
+    fail: (p) => {
+      // A problem may name a check of its own (workload-checks.ts reports "environment").
+      const problem = { check: check.name, ...p };
+      problems.push(problem);
+      deps.log(`  ✗ ${problem.check}: ${p.reason}`);
+    },
+    skip: (why) => deps.log(`  - ${check.name}: skipped (${why})`),
+    note: (line) => deps.log(`      ${line}`),
+  });
+}
+
+export function runPreflight(input: PreflightInput, deps: PreflightDeps, stages: readonly Stage[] = STAGES): PreflightResult {
+  const facts: Facts = {};
+  const problems: Problem[] = [];
+  // Stages skipped one after the other for the same reason are reported on one line.
+  let skipped: { names: string[]; why: string } | undefined;
+  const flush = () => {
+    if (skipped) deps.log(`  - ${skipped.names.join(", ")}: skipped (${skipped.why})`);
+    skipped = undefined;
+  };
+  for (const stage of stages) {
+    const why = stage.blockedBy?.(facts, problems);
+    if (why !== undefined) {
+      if (skipped?.why === why) skipped.names.push(stage.name);
+      else {
+        flush();
+        skipped = { names: [stage.name], why };
+      }
+      continue;
+    }
+    flush();
+    for (const check of stage.checks) runCheck(check, input, deps, facts, problems);
   }
+  flush();
+  return {
+    problems,
+    engine: facts.engine,
+    layers: facts.layers,
+    phases: problems.length === 0 ? facts.phases : undefined,
+    clusterName: facts.cluster?.name,
+  };
 }
 
 interface Diagnostic {
@@ -403,13 +599,13 @@ export function realDeps(log: (line: string) => void): PreflightDeps {
       return { status: run.status ?? -1, output: `${run.stdout}${run.stderr}` };
     },
     readLayers,
-    readStack,
+    configuredProviders,
     engine: runEngine,
     log,
   };
 }
 
-/** "Talos v1.12.1, Kubernetes v1.35.0 (the versions this release is tested with)", or which differ from them. */
+/** "Talos v1.12.7, Kubernetes v1.35.4 (the versions this release is tested with)", or which differ from them. */
 export function describeVersions(cluster: { readonly talos_version: string; readonly kubernetes_version: string }): string {
   const versions = `Talos ${cluster.talos_version}, Kubernetes ${cluster.kubernetes_version}`;
   if (cluster.talos_version === TESTED_TALOS_VERSION && cluster.kubernetes_version === TESTED_KUBERNETES_VERSION) return `${versions} (the versions this release is tested with)`;

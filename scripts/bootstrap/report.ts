@@ -1,5 +1,5 @@
-// What each phase did (results.tsv, one line per phase, written by bootstrap.sh) and the table printed at the end.
-import { existsSync, readFileSync } from "node:fs";
+// The table printed at the end of every run: one row per finished phase of the run document.
+import type { PhaseRecord } from "./run";
 
 /** One finished (or failed) phase. */
 export interface PhaseResult {
@@ -13,17 +13,13 @@ export interface PhaseResult {
   readonly seconds: number;
 }
 
-/** Parses results.tsv: layer, action, result, add, change, destroy, seconds (`-` for no count). */
-export function readResults(file: string): PhaseResult[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((line) => {
-      const [layer, action, result, add, change, destroy, seconds] = line.split("\t");
-      const count = (v: string | undefined) => (v === undefined || v === "" || v === "-" ? undefined : Number(v));
-      return { layer, action, result, add: count(add), change: count(change), destroy: count(destroy), seconds: Number(seconds) || 0 };
-    });
+/** The finished phases of a run, in order. */
+export function resultsOf(phases: readonly PhaseRecord[]): PhaseResult[] {
+  return phases.flatMap((p) =>
+    p.result === undefined
+      ? []
+      : [{ layer: p.layer, action: p.action, result: p.result, add: p.plan?.add, change: p.plan?.change, destroy: p.plan?.destroy, seconds: p.seconds ?? 0 }],
+  );
 }
 
 /** `1m05s`, `42s`. */

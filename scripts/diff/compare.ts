@@ -3,6 +3,7 @@
 // changes to layer 00 that cannot be undone. Pure: parsed cdk.tf.json in, data out (render.ts prints it).
 // Every value in the result has been through the masker, so no printer can leak a secret.
 import { isDeepStrictEqual } from "node:util";
+import { LAYER_CATALOG, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
 import { Masker, parseJsonContainer, SENSITIVE, type PathSegment } from "./mask";
 
 /** Terraform JSON of one stack, as cdktf writes it to `stacks/<layer>/cdk.tf.json`. */
@@ -66,8 +67,8 @@ export interface CompareOptions {
   readonly masker?: Masker;
 }
 
-/** The layer whose resources outlive the cluster: losing or replacing one is not fixed by a re-apply. */
-export const PERSISTENT_LAYER = "00-persistent-auth";
+/** The layers whose resources outlive the cluster: losing or replacing one is not fixed by a re-apply. */
+const PERSISTENT_LAYERS: ReadonlySet<string> = new Set(LAYER_CATALOG.filter((l) => l.persistent).map((l) => l.name));
 
 /**
  * What replacing a resource of the persistent layer costs, by type. Any attribute change of any resource of
@@ -84,7 +85,7 @@ export const IRREPLACEABLE: Readonly<Record<string, string>> = {
 };
 
 /** The cost of replacing a resource of the persistent layer whose type IRREPLACEABLE does not know. */
-const DEFAULT_COST = `${PERSISTENT_LAYER} keeps it for the life of the cluster; whatever depends on it must be redone`;
+const DEFAULT_COST = `${PERSISTENT_AUTH_LAYER} keeps it for the life of the cluster; whatever depends on it must be redone`;
 
 /** Attributes that are Terraform meta-arguments, not provider attributes: they never force a replacement. */
 const META_ARGUMENTS = new Set(["lifecycle", "depends_on", "provider", "count", "for_each", "connection", "provisioner"]);
@@ -96,7 +97,7 @@ export function compare(base: Stacks, head: Stacks, options: CompareOptions = {}
   const masker = options.masker ?? Masker.fromEnv(process.env);
   const names = [...new Set([...Object.keys(base), ...Object.keys(head)])].sort();
   const layers = names.map((layer) => compareLayer(layer, base[layer], head[layer], masker));
-  const warnings = layers.flatMap((layer) => (layer.layer === PERSISTENT_LAYER ? persistentLayerWarnings(layer, base[layer.layer], head[layer.layer]) : []));
+  const warnings = layers.flatMap((layer) => (PERSISTENT_LAYERS.has(layer.layer) ? persistentLayerWarnings(layer, base[layer.layer], head[layer.layer]) : []));
   return { layers, warnings, changed: layers.some((l) => l.items.length > 0) };
 }
 
