@@ -250,7 +250,10 @@ const NUMERIC_NODE_KEYS = ["mtu", "vm_id", "vm_cores", "vm_sockets", "vm_memory"
 /** Sets a value at a path, creating the mappings on the way. */
 function setAt(root: Entry, path: readonly string[], value: unknown): void {
   let target = root;
-  for (const key of path.slice(0, -1)) target = (target[key] ??= {}) as Entry;
+  for (const key of path.slice(0, -1)) {
+    target[key] ??= {};
+    target = target[key] as Entry;
+  }
   target[path[path.length - 1]] = value;
 }
 

@@ -145,7 +145,7 @@ export class TalosNodeVm extends Construct {
   constructor(scope: Construct, id: string, props: TalosNodeVmProps) {
     super(scope, id);
     const h = props.hardware ?? {};
-    const hardware = (this.hardware = {
+    const hardware = {
       cores: h.cores ?? 4,
       sockets: h.sockets ?? 1,
       memory: h.memory ?? 8192,
@@ -158,11 +158,13 @@ export class TalosNodeVm extends Construct {
       diskDiscard: h.diskDiscard ?? true,
       diskSsd: h.diskSsd ?? true,
       qemuAgent: h.qemuAgent ?? true,
-    });
+    };
+    this.hardware = hardware;
     const b = props.boot;
-    const boot = (this.boot = { isoFileId: b.isoFileId, secureboot: b.secureboot ?? false, bios: b.bios ?? "ovmf", machine: b.machine ?? "q35" });
+    const boot = { isoFileId: b.isoFileId, secureboot: b.secureboot ?? false, bios: b.bios ?? "ovmf", machine: b.machine ?? "q35" };
+    this.boot = boot;
     const n = props.network;
-    const network = (this.network = {
+    const network = {
       address: n.address,
       gateway: n.gateway,
       dnsServers: n.dnsServers ?? ["1.1.1.1", "1.0.0.1"],
@@ -172,7 +174,8 @@ export class TalosNodeVm extends Construct {
       bridge: n.bridge ?? "vmbr0",
       queues: n.queues ?? 4,
       firewall: n.firewall ?? false,
-    });
+    };
+    this.network = network;
     this.tags = props.tags ?? ["kubernetes", "linux", "talos"];
 
     const problems: string[] = [];

@@ -93,8 +93,8 @@ export function synthesize(cluster: ResolvedCluster, options: BuildAppOptions): 
  */
 export function withoutTokenTraces<T>(fn: () => T): T {
   const capture = Error.captureStackTrace;
-  const errorsOnly: typeof capture = (target, constructor) => {
-    if (target instanceof Error) capture(target, constructor ?? errorsOnly);
+  const errorsOnly: typeof capture = (target, callee) => {
+    if (target instanceof Error) capture(target, callee ?? errorsOnly);
   };
   Error.captureStackTrace = errorsOnly;
   try {

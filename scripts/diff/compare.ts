@@ -240,7 +240,10 @@ function attributeChanges(before: Item, after: Item, masker: Masker): AttributeC
     }
     if (typeof b === "string" && typeof a === "string") {
       const [jb, ja] = [parseJsonContainer(b), parseJsonContainer(a)];
-      if (jb !== undefined && ja !== undefined) return walk(jb, ja, [...path, IN_JSON]);
+      if (jb !== undefined && ja !== undefined) {
+        walk(jb, ja, [...path, IN_JSON]);
+        return;
+      }
     }
     changes.push({ path: formatPath(path), action: "change", before: mask(path, b), after: mask(path, a) });
   };

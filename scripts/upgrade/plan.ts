@@ -54,7 +54,7 @@ export function formatUpgradePlan(steps: readonly UpgradeStep[], skipped: readon
 
 /** Talos versions `vMAJOR.MINOR.PATCH`, compared numerically; a pre-release suffix is ignored. */
 export function compareVersions(a: string, b: string): number {
-  const parse = (v: string) => (/^v?(\d+)\.(\d+)\.(\d+)/.exec(v) ?? [, "0", "0", "0"]).slice(1).map(Number);
+  const parse = (v: string) => (/^v?(\d+)\.(\d+)\.(\d+)/.exec(v)?.slice(1) ?? ["0", "0", "0"]).map(Number);
   const [x, y] = [parse(a), parse(b)];
   for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
   return 0;
