@@ -24,7 +24,7 @@ const repo = (prefix: string, cluster: Record<string, unknown> = {}) => {
 // Nothing from the caller's environment decides a test's outcome.
 const CLEAN_ENV = { PROXMOX_VE_API_TOKEN: undefined, TF_HTTP_USERNAME: undefined, TF_HTTP_PASSWORD: undefined, TF_VAR_state_passphrase: undefined, CDKTF_OUTDIR: undefined, CDKTF_CONTEXT_JSON: undefined, BOOTSTRAP_PREPARE_STACK: undefined };
 
-beforeAll(() => execFileSync(process.execPath, [join(REPO, "scripts", "build.mjs")]));
+beforeAll(() => execFileSync(process.execPath, [join(REPO, "scripts", "build.mjs"), "app", "bootstrap"]));
 afterAll(() => {
   for (const r of repos) r.remove();
   rmSync(work, { recursive: true, force: true });
