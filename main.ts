@@ -11,7 +11,7 @@ function main(): void {
     process.stderr.write(`${refused}\nNothing was synthesized.\n`);
     process.exit(1);
   }
-  let definition;
+  let definition: ReturnType<typeof loadConfig>;
   try {
     definition = loadConfig(configDir);
   } catch (e) {

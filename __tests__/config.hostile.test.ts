@@ -97,7 +97,8 @@ describe("the loader never throws anything but a ConfigError", () => {
   const hostile = fc.tuple(fc.array(fc.tuple(keyName, value, fc.nat({ max: 4 })), { minLength: 1, maxLength: 4 }), fc.boolean()).map(([entries, replace]) =>
     edited((c) => {
       for (const [key, v, at] of entries) {
-        const targets = [c.cluster, (c.cluster.proxmox_vm_defaults ??= {}) as Entry, ...c.nodes];
+        c.cluster.proxmox_vm_defaults ??= {};
+        const targets = [c.cluster, c.cluster.proxmox_vm_defaults as Entry, ...c.nodes];
         const target = targets[at % targets.length];
         // Also replace known keys' values: the key is then one the schema knows.
         const name = replace ? (Object.keys(target)[at] ?? key) : key;

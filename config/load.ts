@@ -55,7 +55,11 @@ export function readConfigSources(dir: string): ConfigSources {
       // Read at most one byte past the limit, in case the file grows while we read it.
       const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
       let length = 0;
-      for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n;
+      while (length < buffer.length) {
+        const n = readSync(fd, buffer, length, buffer.length - length, null);
+        if (n <= 0) break;
+        length += n;
+      }
       if (length > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
       return buffer.toString("utf8", 0, length);
     } catch (e) {

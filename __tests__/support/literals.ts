@@ -44,7 +44,10 @@ export function sourcesWith(key: StringKey, value: string): { options: SynthOpti
   };
   const set = (target: Record<string, unknown>, path: KeyPath) => {
     let t = target;
-    for (const segment of path.slice(0, -1)) t = (t[segment as string] ??= {}) as Record<string, unknown>;
+    for (const segment of path.slice(0, -1)) {
+      t[segment as string] ??= {};
+      t = t[segment as string] as Record<string, unknown>;
+    }
     t[path[path.length - 1] as string] = key.list ? [value] : value;
   };
   if (key.file === "cluster.yaml") {
