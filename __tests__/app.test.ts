@@ -32,27 +32,45 @@ describe("buildApp and the layer catalog", () => {
 
   // One way only: 01's helm provider (Cilium) also talks to the Kubernetes API of the cluster 01 itself builds,
   // which the catalog does not list for 01.
-  it.each(LAYER_CATALOG.map((facts) => [facts.name, facts] as const))("%s has a provider for every API the catalog says it plans against", (name, facts) => {
-    const providers = Object.keys(stacks[name].provider);
-    const clients = { proxmox: ["proxmox"], kubernetes: ["helm", "kubernetes"] };
-    for (const api of facts.plansAgainst) expect(providers.some((p) => clients[api].includes(p)), api).toBe(true);
-  });
+  it.each(LAYER_CATALOG.map((facts) => [facts.name, facts] as const))(
+    "%s has a provider for every API the catalog says it plans against",
+    (name, facts) => {
+      const providers = Object.keys(stacks[name].provider);
+      const clients = { proxmox: ["proxmox"], kubernetes: ["helm", "kubernetes"] };
+      for (const api of facts.plansAgainst)
+        expect(
+          providers.some((p) => clients[api].includes(p)),
+          api,
+        ).toBe(true);
+    },
+  );
 
-  it.each(LAYER_CATALOG.map((facts) => [facts.name, facts] as const))("%s writes the credentials only when the catalog says so", (name, facts) => {
-    const files = Object.values(stacks[name].resource?.local_sensitive_file ?? {}).map((f: any) => f.filename);
-    expect(files).toEqual(facts.writesCredentials ? ["${path.module}/../../../credentials/kubeconfig", "${path.module}/../../../credentials/talosconfig"] : []);
-  });
+  it.each(LAYER_CATALOG.map((facts) => [facts.name, facts] as const))(
+    "%s writes the credentials only when the catalog says so",
+    (name, facts) => {
+      const files = Object.values(stacks[name].resource?.local_sensitive_file ?? {}).map((f: any) => f.filename);
+      expect(files).toEqual(
+        facts.writesCredentials
+          ? ["${path.module}/../../../credentials/kubeconfig", "${path.module}/../../../credentials/talosconfig"]
+          : [],
+      );
+    },
+  );
 
-  it.each(LAYER_CATALOG.map((facts) => [facts.name, facts] as const))("%s protects its resources only when the catalog says it is persistent", (name, facts) => {
-    const resources = Object.values(stacks[name].resource ?? {}).flatMap((byName) => Object.values(byName));
-    expect(resources.length).toBeGreaterThan(0);
-    expect(resources.every((r: any) => r.lifecycle?.prevent_destroy === true)).toBe(facts.persistent);
-  });
+  it.each(LAYER_CATALOG.map((facts) => [facts.name, facts] as const))(
+    "%s protects its resources only when the catalog says it is persistent",
+    (name, facts) => {
+      const resources = Object.values(stacks[name].resource ?? {}).flatMap((byName) => Object.values(byName));
+      expect(resources.length).toBeGreaterThan(0);
+      expect(resources.every((r: any) => r.lifecycle?.prevent_destroy === true)).toBe(facts.persistent);
+    },
+  );
 });
 
 describe("synthesize", () => {
   const cluster = () => resolveCluster(parseConfig(exampleSources()));
-  const stackFiles = (outdir: string) => LAYERS.map((layer) => readFileSync(join(outdir, "stacks", layer, "cdk.tf.json"), "utf8"));
+  const stackFiles = (outdir: string) =>
+    LAYERS.map((layer) => readFileSync(join(outdir, "stacks", layer, "cdk.tf.json"), "utf8"));
 
   it("writes what buildApp().synth() writes", () => {
     const dir = mkdtempSync(join(tmpdir(), "app-"));

@@ -14,7 +14,15 @@ const CLUSTER = {
 };
 const NODES = [
   { name: "cp0", address: "192.168.1.21", controller: true },
-  { name: "w0", address: "192.168.1.31", controller: false, proxmox_node: "pve2", vm_memory: 16384, vm_startup_order: 7, schematic_id: "a".repeat(64) },
+  {
+    name: "w0",
+    address: "192.168.1.31",
+    controller: false,
+    proxmox_node: "pve2",
+    vm_memory: 16384,
+    vm_startup_order: 7,
+    schematic_id: "a".repeat(64),
+  },
 ];
 
 function resolved(cluster: Record<string, unknown> = {}, nodes: Record<string, unknown>[] = NODES): ResolvedCluster {
@@ -66,11 +74,21 @@ describe("resolveCluster", () => {
   });
 
   it.each([
-    ["flux with repository_name syncs it", { repository_name: "me/ops" }, { version: "2.15.0", sync: { repository: "me/ops", branch: "main", path: "./kubernetes/flux/cluster", private: false } }],
+    [
+      "flux with repository_name syncs it",
+      { repository_name: "me/ops" },
+      {
+        version: "2.15.0",
+        sync: { repository: "me/ops", branch: "main", path: "./kubernetes/flux/cluster", private: false },
+      },
+    ],
     [
       "flux with a private repository syncs it with the deploy key",
       { repository_name: "me/ops", repository_visibility: "private" },
-      { version: "2.15.0", sync: { repository: "me/ops", branch: "main", path: "./kubernetes/flux/cluster", private: true } },
+      {
+        version: "2.15.0",
+        sync: { repository: "me/ops", branch: "main", path: "./kubernetes/flux/cluster", private: true },
+      },
     ],
     ["flux without repository_name syncs nothing", {}, { version: "2.15.0", sync: undefined }],
     ["flux_enabled: false wins over repository_name", { flux_enabled: false, repository_name: "me/ops" }, undefined],
@@ -80,9 +98,24 @@ describe("resolveCluster", () => {
 
   it("folds each switch into its feature, and Cilium's pool into Cilium", () => {
     const pool = { start: "192.168.1.200", stop: "192.168.1.210" };
-    const off = resolved({ proxmox_csi_enabled: false, sealed_secrets_enabled: false, cluster_cni: "flannel", cilium_loadbalancer_pool: pool });
-    expect(off.features).toEqual({ cilium: undefined, proxmoxCsi: undefined, sealedSecrets: undefined, flux: expect.anything(), firewall: undefined });
-    expect(resolved({ cilium_loadbalancer_pool: pool }).features.cilium).toEqual({ version: "1.19.3", loadBalancerMode: "dsr", pool });
+    const off = resolved({
+      proxmox_csi_enabled: false,
+      sealed_secrets_enabled: false,
+      cluster_cni: "flannel",
+      cilium_loadbalancer_pool: pool,
+    });
+    expect(off.features).toEqual({
+      cilium: undefined,
+      proxmoxCsi: undefined,
+      sealedSecrets: undefined,
+      flux: expect.anything(),
+      firewall: undefined,
+    });
+    expect(resolved({ cilium_loadbalancer_pool: pool }).features.cilium).toEqual({
+      version: "1.19.3",
+      loadBalancerMode: "dsr",
+      pool,
+    });
     expect(resolved({ proxmox_firewall_enabled: true }).features.firewall).toEqual({ allowFrom: [] });
   });
 

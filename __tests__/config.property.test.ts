@@ -4,7 +4,14 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { ConfigError, parseConfig, resolveCluster, type ClusterDefinition, type ConfigSources, type KeyPath } from "../config";
+import {
+  ConfigError,
+  parseConfig,
+  resolveCluster,
+  type ClusterDefinition,
+  type ConfigSources,
+  type KeyPath,
+} from "../config";
 import { IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "../config/foreign-keys";
 import { clusterSchema, nodeSchema, vmAdvancedSchema, vmDefaultsSchema } from "../config/schema";
 import { buildApp } from "../layers/app";
@@ -15,7 +22,10 @@ interface RawConfig {
   nodes: Entry[];
 }
 
-const serialize = (config: RawConfig): ConfigSources => ({ cluster: stringify(config.cluster), nodes: stringify({ nodes: config.nodes }) });
+const serialize = (config: RawConfig): ConfigSources => ({
+  cluster: stringify(config.cluster),
+  nodes: stringify({ nodes: config.nodes }),
+});
 
 // Names of other constructs in the 01-infrastructure stack; nodes with these names once collided with them
 // (regression test below).
@@ -131,10 +141,7 @@ const validConfig: fc.Arbitrary<RawConfig> = fc.integer({ min: 1, max: 9 }).chai
       net: network24,
       // Host octets from .2: .1 is the gateway when one is set; the last one is cluster_api_addr.
       hosts: fc.uniqueArray(fc.integer({ min: 2, max: 254 }), { minLength: n + 1, maxLength: n + 1 }),
-      names: fc.uniqueArray(
-        dnsLabel,
-        { minLength: n, maxLength: n },
-      ),
+      names: fc.uniqueArray(dnsLabel, { minLength: n, maxLength: n }),
       vmIds: fc.uniqueArray(fc.integer({ min: 100, max: 999_999_999 }), { minLength: n, maxLength: n }),
       macs: fc.uniqueArray(unicastMac, { minLength: n, maxLength: n }),
       controllers: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
@@ -149,7 +156,12 @@ const validConfig: fc.Arbitrary<RawConfig> = fc.integer({ min: 1, max: 9 }).chai
     .map((g): RawConfig => {
       const seabios = (g.optional.proxmox_vm_advanced as Entry | undefined)?.bios === "seabios";
       const nodes = g.names.map((name, i) => {
-        const node: Entry = { name, address: `${g.net}.${g.hosts[i]}`, controller: g.controllers[i] || i === g.alwaysController, ...g.overrides[i] };
+        const node: Entry = {
+          name,
+          address: `${g.net}.${g.hosts[i]}`,
+          controller: g.controllers[i] || i === g.alwaysController,
+          ...g.overrides[i],
+        };
         if (g.withVmId[i]) node.vm_id = g.vmIds[i];
         if (g.withMac[i]) node.mac_addr = g.macs[i];
         if (seabios) delete node.secureboot; // SecureBoot needs OVMF
@@ -244,8 +256,23 @@ const requiredKeys = (schema: { shape: Record<string, { safeParse(value: unknown
   Object.entries(schema.shape).flatMap(([key, value]) => (value.safeParse(undefined).success ? [] : [key]));
 const REQUIRED_CLUSTER_KEYS = requiredKeys(clusterSchema);
 const REQUIRED_NODE_KEYS = requiredKeys(nodeSchema);
-const NUMERIC_CLUSTER_PATHS = [["node_vlan_tag"], ...["cores", "sockets", "memory", "disk_size"].map((k) => ["proxmox_vm_defaults", k]), ["proxmox_vm_advanced", "balloon"], ["proxmox_vm_advanced", "net_queues"]];
-const NUMERIC_NODE_KEYS = ["mtu", "vm_id", "vm_cores", "vm_sockets", "vm_memory", "vm_disk_size", "vm_startup_order", "vm_startup_delay", "vm_shutdown_delay"];
+const NUMERIC_CLUSTER_PATHS = [
+  ["node_vlan_tag"],
+  ...["cores", "sockets", "memory", "disk_size"].map((k) => ["proxmox_vm_defaults", k]),
+  ["proxmox_vm_advanced", "balloon"],
+  ["proxmox_vm_advanced", "net_queues"],
+];
+const NUMERIC_NODE_KEYS = [
+  "mtu",
+  "vm_id",
+  "vm_cores",
+  "vm_sockets",
+  "vm_memory",
+  "vm_disk_size",
+  "vm_startup_order",
+  "vm_startup_delay",
+  "vm_shutdown_delay",
+];
 
 /** Sets a value at a path, creating the mappings on the way. */
 function setAt(root: Entry, path: readonly string[], value: unknown): void {
@@ -257,7 +284,11 @@ function setAt(root: Entry, path: readonly string[], value: unknown): void {
   target[path[path.length - 1]] = value;
 }
 
-const corrupted = (config: RawConfig, description: string, expectedErrorAt?: Corrupted["expectedErrorAt"]): Corrupted => ({
+const corrupted = (
+  config: RawConfig,
+  description: string,
+  expectedErrorAt?: Corrupted["expectedErrorAt"],
+): Corrupted => ({
   description,
   sources: serialize(config),
   expectedErrorAt,
@@ -294,11 +325,16 @@ const breakNumber = (config: RawConfig): fc.Arbitrary<Corrupted> =>
       setAt(c.cluster, path, value);
       return corrupted(c, `cluster.yaml ${path.join(".")}: ${JSON.stringify(value)}`, { file: "cluster.yaml", path });
     }),
-    fc.tuple(fc.nat({ max: config.nodes.length - 1 }), fc.constantFrom(...NUMERIC_NODE_KEYS), badNumber).map(([i, key, value]) => {
-      const c = structuredClone(config);
-      c.nodes[i][key] = value;
-      return corrupted(c, `nodes[${i}].${key}: ${JSON.stringify(value)}`, { file: "nodes.yaml", path: ["nodes", i, key] });
-    }),
+    fc
+      .tuple(fc.nat({ max: config.nodes.length - 1 }), fc.constantFrom(...NUMERIC_NODE_KEYS), badNumber)
+      .map(([i, key, value]) => {
+        const c = structuredClone(config);
+        c.nodes[i][key] = value;
+        return corrupted(c, `nodes[${i}].${key}: ${JSON.stringify(value)}`, {
+          file: "nodes.yaml",
+          path: ["nodes", i, key],
+        });
+      }),
   );
 
 const duplicateNode = (config: RawConfig): fc.Arbitrary<Corrupted> =>
@@ -307,7 +343,10 @@ const duplicateNode = (config: RawConfig): fc.Arbitrary<Corrupted> =>
     c.nodes.splice(at, 0, structuredClone(config.nodes[source]));
     // The copy and the original: the later of the two is reported.
     const original = at <= source ? source + 1 : source;
-    return corrupted(c, `nodes[${source}] copied to nodes[${at}]`, { file: "nodes.yaml", path: ["nodes", Math.max(original, at), "name"] });
+    return corrupted(c, `nodes[${source}] copied to nodes[${at}]`, {
+      file: "nodes.yaml",
+      path: ["nodes", Math.max(original, at), "name"],
+    });
   });
 
 // Built once: constructing a stringMatching arbitrary is costly, and the known keys do not depend on the config.
@@ -345,19 +384,28 @@ const insertUnknownKey = (config: RawConfig): fc.Arbitrary<Corrupted> =>
     }),
     fc.tuple(UNKNOWN_KEY.nodesFile, anyScalar).map(([key, value]) => {
       const sources = serialize(config);
-      return { description: `nodes.yaml ${key}`, sources: { ...sources, nodes: `${sources.nodes}${stringify({ [key]: value })}` }, expectedErrorAt: { file: "nodes.yaml" as const, path: [key] } };
+      return {
+        description: `nodes.yaml ${key}`,
+        sources: { ...sources, nodes: `${sources.nodes}${stringify({ [key]: value })}` },
+        expectedErrorAt: { file: "nodes.yaml" as const, path: [key] },
+      };
     }),
   );
 
 /** Certainly invalid: each must be reported as a ConfigError with an error at the corrupted path. */
-const invalidCorruption = validConfig.chain((config) => fc.oneof(deleteRequiredKey(config), breakNumber(config), duplicateNode(config), insertUnknownKey(config)));
+const invalidCorruption = validConfig.chain((config) =>
+  fc.oneof(deleteRequiredKey(config), breakNumber(config), duplicateNode(config), insertUnknownKey(config)),
+);
 
 const truncate = (config: RawConfig): fc.Arbitrary<Corrupted> =>
   fc.tuple(fc.boolean(), fc.double({ min: 0, max: 1, noNaN: true })).map(([inCluster, fraction]) => {
     const sources = serialize(config);
     const file = inCluster ? "cluster" : "nodes";
     const at = Math.floor(sources[file].length * fraction);
-    return { description: `${file}.yaml cut after ${at} characters`, sources: { ...sources, [file]: sources[file].slice(0, at) } };
+    return {
+      description: `${file}.yaml cut after ${at} characters`,
+      sources: { ...sources, [file]: sources[file].slice(0, at) },
+    };
   });
 
 // Raw text for a YAML value, YAML's syntax characters included ("*" too: an alias without its anchor is reported
@@ -378,7 +426,10 @@ const replaceValueText = (config: RawConfig): fc.Arbitrary<Corrupted> =>
     const i = valueLines[pick % valueLines.length];
     const key = /^(\s*(?:- )?[a-z_]+: )/.exec(lines[i])![1];
     lines[i] = key + text;
-    return { description: `${file}.yaml line ${i + 1} set to ${JSON.stringify(lines[i])}`, sources: { ...sources, [file]: lines.join("\n") } };
+    return {
+      description: `${file}.yaml line ${i + 1} set to ${JSON.stringify(lines[i])}`,
+      sources: { ...sources, [file]: lines.join("\n") },
+    };
   });
 
 /** A random value replaced by a random unicode string, serialized properly. */
@@ -395,7 +446,15 @@ const replaceValue = (config: RawConfig): fc.Arbitrary<Corrupted> =>
   });
 
 const anyCorruption = validConfig.chain((config) =>
-  fc.oneof(deleteRequiredKey(config), breakNumber(config), duplicateNode(config), insertUnknownKey(config), truncate(config), replaceValueText(config), replaceValue(config)),
+  fc.oneof(
+    deleteRequiredKey(config),
+    breakNumber(config),
+    duplicateNode(config),
+    insertUnknownKey(config),
+    truncate(config),
+    replaceValueText(config),
+    replaceValue(config),
+  ),
 );
 
 /** parseConfig's ConfigError, undefined when it accepts the input; any other exception propagates. */
@@ -413,7 +472,9 @@ function configErrorOf(sources: ConfigSources): ConfigError | undefined {
 function expectWellFormed(error: ConfigError): void {
   const errors = error.issues.filter((i) => i.severity === "error");
   expect(errors.length).toBeGreaterThan(0);
-  expect(error.message.startsWith(`${errors.length} error${errors.length === 1 ? "" : "s"} in the cluster configuration:\n`)).toBe(true);
+  expect(
+    error.message.startsWith(`${errors.length} error${errors.length === 1 ? "" : "s"} in the cluster configuration:\n`),
+  ).toBe(true);
   for (const issue of error.issues) {
     expect(["cluster.yaml", "nodes.yaml"]).toContain(issue.file);
     expect(issue.line).toBeGreaterThanOrEqual(1);

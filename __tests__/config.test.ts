@@ -118,7 +118,11 @@ describe("the example cluster.yaml and nodes.yaml at the repo root", () => {
   it("load without warnings", () => {
     expect(warnings).toEqual([]);
     expect(nodes).toHaveLength(5);
-    expect(nodes.filter((n) => n.controller).map((n) => n.name)).toEqual(["controlplane0", "controlplane1", "controlplane2"]);
+    expect(nodes.filter((n) => n.controller).map((n) => n.name)).toEqual([
+      "controlplane0",
+      "controlplane1",
+      "controlplane2",
+    ]);
   });
 
   it("keep the values they set", () => {
@@ -129,11 +133,22 @@ describe("the example cluster.yaml and nodes.yaml at the repo root", () => {
       talos_extensions: ["siderolabs/qemu-guest-agent", "siderolabs/iscsi-tools"],
       proxmox_vm_defaults: { cores: 4, memory: 8192, disk_size: 64 },
     });
-    expect(nodes.find((n) => n.name === "worker1")).toMatchObject({ vm_cores: 8, vm_memory: 16384, vm_disk_size: 256, vm_id: 1032 });
+    expect(nodes.find((n) => n.name === "worker1")).toMatchObject({
+      vm_cores: 8,
+      vm_memory: 16384,
+      vm_disk_size: 256,
+      vm_id: 1032,
+    });
   });
 
   it("get the schema defaults for what they leave out", () => {
-    expect(cluster.proxmox_vm_advanced).toMatchObject({ bios: "ovmf", machine: "q35", cpu_type: "host", balloon: 0, network_bridge: "vmbr0" });
+    expect(cluster.proxmox_vm_advanced).toMatchObject({
+      bios: "ovmf",
+      machine: "q35",
+      cpu_type: "host",
+      balloon: 0,
+      network_bridge: "vmbr0",
+    });
     expect(cluster.proxmox_vm_defaults.sockets).toBe(1);
     expect(cluster).toMatchObject({
       cluster_api_vip: true,
@@ -142,7 +157,15 @@ describe("the example cluster.yaml and nodes.yaml at the repo root", () => {
       cluster_cni: "cilium",
       state_backend: { type: "local" },
     });
-    expect(nodes[0]).toMatchObject({ mtu: 1500, secureboot: false, kernel_modules: [], sysctls: {}, cert_sans: [], labels: {}, taints: {} });
+    expect(nodes[0]).toMatchObject({
+      mtu: 1500,
+      secureboot: false,
+      kernel_modules: [],
+      sysctls: {},
+      cert_sans: [],
+      labels: {},
+      taints: {},
+    });
     expect(nodes[0].disk).toBeUndefined();
     expect(nodes[0].vm_memory).toBeUndefined();
   });
@@ -155,7 +178,11 @@ describe("default versions", () => {
       delete c.cluster.kubernetes_version;
     });
     const { cluster, warnings } = parseConfig(sources);
-    expect([cluster.talos_version, cluster.kubernetes_version, cluster.cilium_version]).toEqual(["v1.12.7", "v1.35.4", "1.19.3"]);
+    expect([cluster.talos_version, cluster.kubernetes_version, cluster.cilium_version]).toEqual([
+      "v1.12.7",
+      "v1.35.4",
+      "1.19.3",
+    ]);
     expect(cluster.cluster_cni).toBe("cilium");
     expect(warnings).toEqual([]);
   });
@@ -166,7 +193,9 @@ describe("loadConfig", () => {
     const dir = mkdtempSync(join(tmpdir(), "config-test-"));
     try {
       expect(() => loadConfig(dir)).toThrow(ConfigError);
-      expect(() => loadConfig(dir)).toThrow(`${dir}/cluster.yaml (top level): cannot read ${join(dir, "cluster.yaml")}: ENOENT`);
+      expect(() => loadConfig(dir)).toThrow(
+        `${dir}/cluster.yaml (top level): cannot read ${join(dir, "cluster.yaml")}: ENOENT`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -224,7 +253,9 @@ describe("bad input is reported at its file, line and column with a message that
     {
       name: "cluster_api_addr is a node's address",
       sources: edited((c) => (c.cluster.cluster_api_addr = "192.168.1.31")),
-      issues: ["cluster.yaml:4:19 cluster_api_addr: 192.168.1.31 is the address of nodes[1] (worker0); the API address must be a free address of its own"],
+      issues: [
+        "cluster.yaml:4:19 cluster_api_addr: 192.168.1.31 is the address of nodes[1] (worker0); the API address must be a free address of its own",
+      ],
     },
     {
       name: "node_default_gateway outside node_cidr",
@@ -239,12 +270,18 @@ describe("bad input is reported at its file, line and column with a message that
     {
       name: "cluster_pod_cidr overlaps node_cidr",
       sources: edited((c) => (c.cluster.cluster_pod_cidr = "192.168.0.0/16")),
-      issues: ["cluster.yaml:13:19 cluster_pod_cidr: 192.168.0.0/16 overlaps node_cidr 192.168.1.0/24; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)"],
+      issues: [
+        "cluster.yaml:13:19 cluster_pod_cidr: 192.168.0.0/16 overlaps node_cidr 192.168.1.0/24; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)",
+      ],
     },
     {
       name: "cluster_svc_cidr overlaps cluster_pod_cidr",
-      sources: edited((c) => Object.assign(c.cluster, { cluster_pod_cidr: "10.42.0.0/16", cluster_svc_cidr: "10.42.128.0/17" })),
-      issues: ["cluster.yaml:14:19 cluster_svc_cidr: 10.42.128.0/17 overlaps cluster_pod_cidr 10.42.0.0/16; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)"],
+      sources: edited((c) =>
+        Object.assign(c.cluster, { cluster_pod_cidr: "10.42.0.0/16", cluster_svc_cidr: "10.42.128.0/17" }),
+      ),
+      issues: [
+        "cluster.yaml:14:19 cluster_svc_cidr: 10.42.128.0/17 overlaps cluster_pod_cidr 10.42.0.0/16; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)",
+      ],
     },
 
     // Control plane and firmware.
@@ -259,23 +296,21 @@ describe("bad input is reported at its file, line and column with a message that
         c.cluster.proxmox_vm_advanced = { bios: "seabios" };
         c.nodes[2].secureboot = true;
       }),
-      issues: ["nodes.yaml:17:17 nodes[2].secureboot: SecureBoot needs UEFI firmware; set proxmox_vm_advanced.bios: ovmf in cluster.yaml"],
+      issues: [
+        "nodes.yaml:17:17 nodes[2].secureboot: SecureBoot needs UEFI firmware; set proxmox_vm_advanced.bios: ovmf in cluster.yaml",
+      ],
     },
 
     // VM sizes.
     {
       name: "vm_memory 0",
       sources: edited((c) => (c.nodes[2].vm_memory = 0)),
-      issues: [
-        "nodes.yaml:17:16 nodes[2].vm_memory: Talos needs at least 2048 MiB of memory, got 0",
-      ],
+      issues: ["nodes.yaml:17:16 nodes[2].vm_memory: Talos needs at least 2048 MiB of memory, got 0"],
     },
     {
       name: "vm_memory negative",
       sources: edited((c) => (c.nodes[2].vm_memory = -512)),
-      issues: [
-        "nodes.yaml:17:16 nodes[2].vm_memory: Talos needs at least 2048 MiB of memory, got -512",
-      ],
+      issues: ["nodes.yaml:17:16 nodes[2].vm_memory: Talos needs at least 2048 MiB of memory, got -512"],
     },
     {
       name: "vm_memory 1024, below the minimum",
@@ -306,20 +341,26 @@ describe("bad input is reported at its file, line and column with a message that
     {
       name: "state_encryption_migrate without state_encryption",
       sources: edited((c) => ((c.cluster as Record<string, unknown>).state_encryption_migrate = true)),
-      issues: ["cluster.yaml:13:27 state_encryption_migrate: migrates existing state to encryption, which is off; set state_encryption: true as well"],
+      issues: [
+        "cluster.yaml:13:27 state_encryption_migrate: migrates existing state to encryption, which is off; set state_encryption: true as well",
+      ],
     },
 
     // Formats.
     {
       name: "talos_version without the leading v",
       sources: edited((c) => (c.cluster.talos_version = "1.12.1")),
-      issues: ['cluster.yaml:5:16 talos_version: expected a Talos version like "v1.12.7" (with the leading v), got "1.12.1"'],
+      issues: [
+        'cluster.yaml:5:16 talos_version: expected a Talos version like "v1.12.7" (with the leading v), got "1.12.1"',
+      ],
     },
     // Versions that work together.
     {
       name: "a Talos minor outside the supported range",
       sources: edited((c) => (c.cluster.talos_version = "v1.9.5")),
-      issues: ["cluster.yaml:5:16 talos_version: only Talos 1.10 to 1.13 is supported: the machine configurations are checked with Talos' own machinery of each of these minors, got \"v1.9.5\""],
+      issues: [
+        'cluster.yaml:5:16 talos_version: only Talos 1.10 to 1.13 is supported: the machine configurations are checked with Talos\' own machinery of each of these minors, got "v1.9.5"',
+      ],
     },
     {
       name: "a Kubernetes version this Talos does not support",
@@ -340,7 +381,9 @@ describe("bad input is reported at its file, line and column with a message that
     {
       name: "a Cilium minor without a documented Kubernetes range",
       sources: edited((c) => (c.cluster.cilium_version = "1.16.5")),
-      issues: ["cluster.yaml:13:17 cilium_version: cilium 1.16.5: no documented Kubernetes range is known for Cilium 1.16; supported: 1.18 (Kubernetes 1.30-1.33), 1.19 (Kubernetes 1.32-1.35)"],
+      issues: [
+        "cluster.yaml:13:17 cilium_version: cilium 1.16.5: no documented Kubernetes range is known for Cilium 1.16; supported: 1.18 (Kubernetes 1.30-1.33), 1.19 (Kubernetes 1.32-1.35)",
+      ],
     },
 
     // Per-node Talos settings.
@@ -350,7 +393,9 @@ describe("bad input is reported at its file, line and column with a message that
         c.nodes[2].disk = "/dev/sdb";
         c.nodes[2].disk_selector = { size: ">= 100GB" };
       }),
-      issues: ["nodes.yaml:19:7 nodes[2].disk_selector: both disk (/dev/sdb) and disk_selector are set; keep one: Talos installs to the disk path, or to the disk the selector finds"],
+      issues: [
+        "nodes.yaml:19:7 nodes[2].disk_selector: both disk (/dev/sdb) and disk_selector are set; keep one: Talos installs to the disk path, or to the disk the selector finds",
+      ],
     },
     {
       name: "an empty disk_selector and a size Talos cannot read",
@@ -392,17 +437,23 @@ describe("bad input is reported at its file, line and column with a message that
     {
       name: "schematic_id one character short",
       sources: edited((c) => (c.nodes[2].schematic_id = SCHEMATIC_63)),
-      issues: [`nodes.yaml:17:19 nodes[2].schematic_id: expected a 64-character lower-case hex image-factory schematic id, got "${SCHEMATIC_63}"`],
+      issues: [
+        `nodes.yaml:17:19 nodes[2].schematic_id: expected a 64-character lower-case hex image-factory schematic id, got "${SCHEMATIC_63}"`,
+      ],
     },
     {
       name: "upper-case MAC address",
       sources: edited((c) => (c.nodes[1].mac_addr = "BC:24:11:00:00:31")),
-      issues: ['nodes.yaml:10:15 nodes[1].mac_addr: expected a lower-case MAC address like "bc:24:11:00:00:01", got "BC:24:11:00:00:31"'],
+      issues: [
+        'nodes.yaml:10:15 nodes[1].mac_addr: expected a lower-case MAC address like "bc:24:11:00:00:01", got "BC:24:11:00:00:31"',
+      ],
     },
     {
       name: "multicast MAC address",
       sources: edited((c) => (c.nodes[1].mac_addr = "01:00:5e:00:00:31")),
-      issues: ['nodes.yaml:10:15 nodes[1].mac_addr: a multicast MAC address cannot be a VM\'s NIC address, got "01:00:5e:00:00:31"'],
+      issues: [
+        'nodes.yaml:10:15 nodes[1].mac_addr: a multicast MAC address cannot be a VM\'s NIC address, got "01:00:5e:00:00:31"',
+      ],
     },
 
     // Keys: unknown (located at the key), missing (located at the enclosing mapping), wrong type.
@@ -444,7 +495,9 @@ describe("bad input is reported at its file, line and column with a message that
         c.nodes[1].pci_devices = [{ id: "0000:01:00.0" }];
         c.nodes[2].pci_devices = [{ id: "01:00.0" }];
       }),
-      issues: ["nodes.yaml:20:13 nodes[2].pci_devices[0].id: 0000:01:00.0 is already passed through to nodes[1] (worker0) on Proxmox host pve; a PCI device can belong to one VM of a host"],
+      issues: [
+        "nodes.yaml:20:13 nodes[2].pci_devices[0].id: 0000:01:00.0 is already passed through to nodes[1] (worker0) on Proxmox host pve; a PCI device can belong to one VM of a host",
+      ],
     },
     {
       name: "every function of a device and one of its functions on the same host",
@@ -452,7 +505,9 @@ describe("bad input is reported at its file, line and column with a message that
         c.nodes[1].pci_devices = [{ id: "0000:01:00" }];
         c.nodes[2].pci_devices = [{ id: "0000:01:00.1" }];
       }),
-      issues: ["nodes.yaml:20:13 nodes[2].pci_devices[0].id: 0000:01:00.1 is already passed through to nodes[1] (worker0) on Proxmox host pve; a PCI device can belong to one VM of a host"],
+      issues: [
+        "nodes.yaml:20:13 nodes[2].pci_devices[0].id: 0000:01:00.1 is already passed through to nodes[1] (worker0) on Proxmox host pve; a PCI device can belong to one VM of a host",
+      ],
     },
     {
       name: "a PCI resource mapping given to two VMs on the same host",
@@ -460,12 +515,16 @@ describe("bad input is reported at its file, line and column with a message that
         c.nodes[1].pci_devices = [{ mapping: "gpu" }];
         c.nodes[2].pci_devices = [{ mapping: "gpu" }];
       }),
-      issues: ["nodes.yaml:20:18 nodes[2].pci_devices[0].mapping: gpu is already passed through to nodes[1] (worker0) on Proxmox host pve; a PCI device can belong to one VM of a host"],
+      issues: [
+        "nodes.yaml:20:18 nodes[2].pci_devices[0].mapping: gpu is already passed through to nodes[1] (worker0) on Proxmox host pve; a PCI device can belong to one VM of a host",
+      ],
     },
     {
       name: "a PCI device with neither id nor mapping",
       sources: edited((c) => (c.nodes[2].pci_devices = [{ pcie: true }])),
-      issues: ["nodes.yaml:18:9 nodes[2].pci_devices[0]: set exactly one of id (a raw PCI address) or mapping (a resource mapping name), got {\"pcie\":true}"],
+      issues: [
+        'nodes.yaml:18:9 nodes[2].pci_devices[0]: set exactly one of id (a raw PCI address) or mapping (a resource mapping name), got {"pcie":true}',
+      ],
     },
     {
       name: "PCI Express passthrough without q35",
@@ -473,7 +532,9 @@ describe("bad input is reported at its file, line and column with a message that
         c.cluster.proxmox_vm_advanced = { machine: "pc" };
         c.nodes[2].pci_devices = [{ id: "0000:01:00.0" }];
       }),
-      issues: ["nodes.yaml:18:9 nodes[2].pci_devices[0].pcie: PCI Express passthrough needs the q35 machine type (proxmox_vm_advanced.machine is \"pc\"); set pcie: false"],
+      issues: [
+        'nodes.yaml:18:9 nodes[2].pci_devices[0].pcie: PCI Express passthrough needs the q35 machine type (proxmox_vm_advanced.machine is "pc"); set pcie: false',
+      ],
     },
 
     // YAML itself.
@@ -484,7 +545,10 @@ describe("bad input is reported at its file, line and column with a message that
     },
     {
       name: "YAML syntax error: a key given twice",
-      sources: { ...edited(), nodes: edited().nodes.replace("    controller: false\n", "    controller: false\n    controller: true\n") },
+      sources: {
+        ...edited(),
+        nodes: edited().nodes.replace("    controller: false\n", "    controller: false\n    controller: true\n"),
+      },
       issues: ["nodes.yaml:10:5 (top level): YAML syntax: Map keys must be unique"],
     },
     {
@@ -522,17 +586,34 @@ describe("credentials are rejected with the environment variable to use instead"
     {
       name: "proxmox_api_token",
       sources: edited((c) => (c.cluster.proxmox_api_token = `root@pam!tofu=${SECRET}`)),
-      issue: "cluster.yaml:13:1 proxmox_api_token: looks like a credential; set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",
+      issue:
+        "cluster.yaml:13:1 proxmox_api_token: looks like a credential; set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",
     },
     {
       name: "state_backend.password",
-      sources: edited((c) => (c.cluster.state_backend = { type: "http", address: "https://tfstate.example.com/state/{layer}", password: SECRET })),
-      issue: "cluster.yaml:16:3 state_backend.password: looks like a credential; set TF_HTTP_PASSWORD in the environment",
+      sources: edited(
+        (c) =>
+          (c.cluster.state_backend = {
+            type: "http",
+            address: "https://tfstate.example.com/state/{layer}",
+            password: SECRET,
+          }),
+      ),
+      issue:
+        "cluster.yaml:16:3 state_backend.password: looks like a credential; set TF_HTTP_PASSWORD in the environment",
     },
     {
       name: "state_backend.username",
-      sources: edited((c) => (c.cluster.state_backend = { type: "http", address: "https://tfstate.example.com/state/{layer}", username: SECRET })),
-      issue: "cluster.yaml:16:3 state_backend.username: looks like a credential; set TF_HTTP_USERNAME in the environment",
+      sources: edited(
+        (c) =>
+          (c.cluster.state_backend = {
+            type: "http",
+            address: "https://tfstate.example.com/state/{layer}",
+            username: SECRET,
+          }),
+      ),
+      issue:
+        "cluster.yaml:16:3 state_backend.username: looks like a credential; set TF_HTTP_USERNAME in the environment",
     },
     {
       name: "a generic *_secret key",
@@ -543,7 +624,8 @@ describe("credentials are rejected with the environment variable to use instead"
     {
       name: "cloudflare_token (cluster-template)",
       sources: edited((c) => (c.cluster.cloudflare_token = SECRET)),
-      issue: "cluster.yaml:13:1 cloudflare_token: looks like a credential; this project does not use Cloudflare; remove the key (credentials never go in cluster.yaml)",
+      issue:
+        "cluster.yaml:13:1 cloudflare_token: looks like a credential; this project does not use Cloudflare; remove the key (credentials never go in cluster.yaml)",
     },
     {
       name: "a password on a node",
@@ -569,14 +651,18 @@ describe("keys of onedr0p/cluster-template are accepted with a warning and other
       }),
     );
     // encrypt_disk is one of ours now (Talos disk encryption).
-    expect(warnings.map((w) => formatIssue(w))).toEqual(["cluster.yaml:13:1 warning: cloudflare_domain: is a cluster-template key this project does not use; ignored"]);
+    expect(warnings.map((w) => formatIssue(w))).toEqual([
+      "cluster.yaml:13:1 warning: cloudflare_domain: is a cluster-template key this project does not use; ignored",
+    ]);
     expect(cluster).not.toHaveProperty("cloudflare_domain");
     expect(nodes[2].encrypt_disk).toBe(true);
   });
 
   it.each([...IGNORED_CLUSTER_KEYS])("%s", (key) => {
     const { warnings } = parseConfig(edited((c) => (c.cluster[key] = "anything")));
-    expect(warnings.map((w) => formatIssue(w))).toEqual([`cluster.yaml:13:1 warning: ${key}: is a cluster-template key this project does not use; ignored`]);
+    expect(warnings.map((w) => formatIssue(w))).toEqual([
+      `cluster.yaml:13:1 warning: ${key}: is a cluster-template key this project does not use; ignored`,
+    ]);
   });
 });
 
@@ -663,7 +749,10 @@ describe("regressions", () => {
   // load.ts: same place; yaml's alias-count guard throws a ReferenceError ("Excessive alias count ...").
   it("an alias bomb is a ConfigError, not a ReferenceError", () => {
     let bomb = "lol0: &lol0 [x, x, x, x, x, x, x, x, x, x]\n";
-    for (let i = 1; i < 7; i++) bomb += `lol${i}: &lol${i} [${Array(10).fill(`*lol${i - 1}`).join(", ")}]\n`;
+    for (let i = 1; i < 7; i++)
+      bomb += `lol${i}: &lol${i} [${Array(10)
+        .fill(`*lol${i - 1}`)
+        .join(", ")}]\n`;
     expect(() => parseConfig({ ...edited(), cluster: edited().cluster + bomb })).toThrow(ConfigError);
   });
 

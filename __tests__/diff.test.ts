@@ -1,7 +1,17 @@
 // The synth diff (scripts/diff.ts): compare/render/mask on stacks synthesized from edited example configs, then
 // the command end to end in a temporary git copy of the project, as a reviewer and the PR workflow run it.
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,24 +39,41 @@ describe("compare", () => {
   it("finds nothing between two synths of the same config", () => {
     const result = compare(layers(example), layers(synth()), { masker: noEnv });
     expect(result.changed).toBe(false);
-    expect(result.layers.map((l) => [l.layer, l.items.length])).toEqual([[PERSISTENT_AUTH_LAYER, 0], [INFRA, 0]]);
+    expect(result.layers.map((l) => [l.layer, l.items.length])).toEqual([
+      [PERSISTENT_AUTH_LAYER, 0],
+      [INFRA, 0],
+    ]);
     expect(result.warnings).toEqual([]);
   });
 
   it("lists an added worker's VM with its size, its Talos configuration and apply, and nothing in layer 00", () => {
     const result = diff({ nodes: (n) => [...n, worker2] });
-    expect(item(result, INFRA, "proxmox_virtual_environment_vm.worker2")).toMatchObject({ action: "add", kind: "resource", description: "4 cores, 8 GiB, 64 GiB disk, on pve" });
+    expect(item(result, INFRA, "proxmox_virtual_environment_vm.worker2")).toMatchObject({
+      action: "add",
+      kind: "resource",
+      description: "4 cores, 8 GiB, 64 GiB disk, on pve",
+    });
     expect(item(result, INFRA, "talos_machine_configuration_apply.worker2")?.action).toBe("add");
-    expect(item(result, INFRA, "data.talos_machine_configuration.worker2")).toMatchObject({ action: "add", kind: "data" });
+    expect(item(result, INFRA, "data.talos_machine_configuration.worker2")).toMatchObject({
+      action: "add",
+      kind: "data",
+    });
     expect(result.layers.find((l) => l.layer === PERSISTENT_AUTH_LAYER)?.items).toEqual([]);
     expect(result.warnings).toEqual([]);
   });
 
   it("describes VM sizes with sockets, several disks and the Proxmox host", () => {
-    const result = diff({ nodes: (n) => [...n, { ...worker2, vm_cores: 2, vm_sockets: 2, vm_memory: 3072, proxmox_node: "pve2" }] });
-    expect(item(result, INFRA, "proxmox_virtual_environment_vm.worker2")?.description).toBe("2 cores × 2 sockets, 3 GiB, 64 GiB disk, on pve2");
+    const result = diff({
+      nodes: (n) => [...n, { ...worker2, vm_cores: 2, vm_sockets: 2, vm_memory: 3072, proxmox_node: "pve2" }],
+    });
+    expect(item(result, INFRA, "proxmox_virtual_environment_vm.worker2")?.description).toBe(
+      "2 cores × 2 sockets, 3 GiB, 64 GiB disk, on pve2",
+    );
     const removed = diff({ nodes: (n) => n.slice(0, 4) });
-    expect(item(removed, INFRA, "proxmox_virtual_environment_vm.worker1")).toMatchObject({ action: "remove", description: "8 cores, 16 GiB, 256 GiB disk, on pve" });
+    expect(item(removed, INFRA, "proxmox_virtual_environment_vm.worker1")).toMatchObject({
+      action: "remove",
+      description: "8 cores, 16 GiB, 256 GiB disk, on pve",
+    });
   });
 
   it("reports a memory change as the one attribute that changed", () => {
@@ -68,8 +95,14 @@ describe("compare", () => {
     const changes = item(result, INFRA, "proxmox_virtual_environment_vm.worker0")?.changes;
     expect(changes).toContainEqual({ path: "network_device[0].vlan_id", action: "change", before: 0, after: 20 });
     expect(changes).toContainEqual({ path: "initialization.dns.servers[1]", action: "remove", before: "1.1.1.1" });
-    const back = compare(layers(synth({ cluster: { node_dns_servers: ["192.168.10.1"] } })), layers(example), { masker: noEnv });
-    expect(item(back, INFRA, "proxmox_virtual_environment_vm.worker0")?.changes).toContainEqual({ path: "initialization.dns.servers[1]", action: "add", after: "1.1.1.1" });
+    const back = compare(layers(synth({ cluster: { node_dns_servers: ["192.168.10.1"] } })), layers(example), {
+      masker: noEnv,
+    });
+    expect(item(back, INFRA, "proxmox_virtual_environment_vm.worker0")?.changes).toContainEqual({
+      path: "initialization.dns.servers[1]",
+      action: "add",
+      after: "1.1.1.1",
+    });
   });
 
   it("ignores cdktf's // metadata", () => {
@@ -80,13 +113,34 @@ describe("compare", () => {
   });
 
   it("compares providers, outputs and the backend too", () => {
-    const result = diff({ cluster: { proxmox_api_url: "https://pve2.home.arpa:8006/", state_backend: { type: "http", address: "https://s/{layer}" } } });
+    const result = diff({
+      cluster: {
+        proxmox_api_url: "https://pve2.home.arpa:8006/",
+        state_backend: { type: "http", address: "https://s/{layer}" },
+      },
+    });
     expect(item(result, INFRA, "provider.proxmox")?.changes).toEqual([
-      { path: "config[0].endpoint", action: "change", before: "https://pve.home.arpa:8006/", after: "https://pve2.home.arpa:8006/" },
+      {
+        path: "config[0].endpoint",
+        action: "change",
+        before: "https://pve.home.arpa:8006/",
+        after: "https://pve2.home.arpa:8006/",
+      },
     ]);
-    expect(item(result, INFRA, "backend")?.changes).toContainEqual({ path: "http", action: "add", after: expect.objectContaining({ address: "https://s/01-infrastructure" }) });
-    const outputs = compare(layers(example), { ...layers(example), [PERSISTENT_AUTH_LAYER]: { ...example.persistentAuth, output: {} } }, { masker: noEnv });
-    expect(item(outputs, PERSISTENT_AUTH_LAYER, "output.cross-stack-output-talos_machine_secretsclustermachine_secrets")?.action).toBe("remove");
+    expect(item(result, INFRA, "backend")?.changes).toContainEqual({
+      path: "http",
+      action: "add",
+      after: expect.objectContaining({ address: "https://s/01-infrastructure" }),
+    });
+    const outputs = compare(
+      layers(example),
+      { ...layers(example), [PERSISTENT_AUTH_LAYER]: { ...example.persistentAuth, output: {} } },
+      { masker: noEnv },
+    );
+    expect(
+      item(outputs, PERSISTENT_AUTH_LAYER, "output.cross-stack-output-talos_machine_secretsclustermachine_secrets")
+        ?.action,
+    ).toBe("remove");
   });
 
   it("shows a layer that exists on one side only as added or removed as a whole", () => {
@@ -103,39 +157,66 @@ describe("compare", () => {
 
 describe("warnings on layer 00", () => {
   it.each<[string, SynthOptions, RegExp[]]>([
-    ["a Talos version change may replace the machine secrets (ignored by lifecycle)", { cluster: { talos_version: "v1.13.0" } }, [/^talos_machine_secrets\.cluster may be REPLACED \(talos_version changed\): a new cluster PKI.*lifecycle\.ignore_changes/]],
+    [
+      "a Talos version change may replace the machine secrets (ignored by lifecycle)",
+      { cluster: { talos_version: "v1.13.0" } },
+      [
+        /^talos_machine_secrets\.cluster may be REPLACED \(talos_version changed\): a new cluster PKI.*lifecycle\.ignore_changes/,
+      ],
+    ],
     [
       "a cluster rename may replace the CSI role and user",
       { cluster: { cluster_name: "prod" } },
-      [/^proxmox_virtual_environment_role\.csi may be REPLACED \(role_id changed\)/, /^proxmox_virtual_environment_user\.csi may be REPLACED \(comment, user_id changed\)/],
+      [
+        /^proxmox_virtual_environment_role\.csi may be REPLACED \(role_id changed\)/,
+        /^proxmox_virtual_environment_user\.csi may be REPLACED \(comment, user_id changed\)/,
+      ],
     ],
   ])("%s", (_, head, expected) => {
     const warnings = diff(head).warnings;
     expect(warnings.every((w) => w.layer === PERSISTENT_AUTH_LAYER)).toBe(true);
-    for (const pattern of expected) expect(warnings.map((w) => `${w.address} ${w.message}`)).toContainEqual(expect.stringMatching(pattern));
+    for (const pattern of expected)
+      expect(warnings.map((w) => `${w.address} ${w.message}`)).toContainEqual(expect.stringMatching(pattern));
   });
 
-  const addresses = (stack: StackJson) => Object.entries(stack.resource as object).flatMap(([type, byName]) => Object.keys(byName).map((name) => `${type}.${name}`));
+  const addresses = (stack: StackJson) =>
+    Object.entries(stack.resource as object).flatMap(([type, byName]) =>
+      Object.keys(byName).map((name) => `${type}.${name}`),
+    );
 
   it("turning the CSI off destroys its user, role, token and ACL, each flagged", () => {
-    const gone = addresses(example.persistentAuth).filter((a) => !addresses(synth({ cluster: { proxmox_csi_enabled: false } }).persistentAuth).includes(a));
-    expect(gone).toEqual(expect.arrayContaining(["proxmox_acl.csi", "proxmox_user_token.csi", "proxmox_virtual_environment_role.csi", "proxmox_virtual_environment_user.csi"]));
+    const gone = addresses(example.persistentAuth).filter(
+      (a) => !addresses(synth({ cluster: { proxmox_csi_enabled: false } }).persistentAuth).includes(a),
+    );
+    expect(gone).toEqual(
+      expect.arrayContaining([
+        "proxmox_acl.csi",
+        "proxmox_user_token.csi",
+        "proxmox_virtual_environment_role.csi",
+        "proxmox_virtual_environment_user.csi",
+      ]),
+    );
     const warnings = diff({ cluster: { proxmox_csi_enabled: false } }).warnings;
     expect(warnings.map((w) => w.address).sort()).toEqual(gone.sort());
-    for (const w of warnings) expect(w.message).toMatch(/^would be DESTROYED: .*Removing it from the configuration removes its prevent_destroy too/);
+    for (const w of warnings)
+      expect(w.message).toMatch(
+        /^would be DESTROYED: .*Removing it from the configuration removes its prevent_destroy too/,
+      );
     expect(warnings.find((w) => w.address === "proxmox_user_token.csi")?.message).toContain("CSI token");
   });
 
   it("prevent_destroy lifted by a destroy confirmation is flagged for every resource of layer 00", () => {
     const warnings = diff({ allowDestroyPersistentAuth: "homelab" }).warnings;
     expect(warnings.map((w) => w.address).sort()).toEqual(addresses(example.persistentAuth).sort());
-    for (const w of warnings) expect(w.message).toBe("loses lifecycle.prevent_destroy; the engine would let it be destroyed.");
+    for (const w of warnings)
+      expect(w.message).toBe("loses lifecycle.prevent_destroy; the engine would let it be destroyed.");
   });
 
   it("prevent_destroy coming back is flagged too", () => {
     const warnings = diff({}, { allowDestroyPersistentAuth: "homelab" }).warnings;
     expect(warnings.map((w) => w.address).sort()).toEqual(addresses(example.persistentAuth).sort());
-    for (const w of warnings) expect(w.message).toBe("gets lifecycle.prevent_destroy back; the base let the engine destroy it.");
+    for (const w of warnings)
+      expect(w.message).toBe("gets lifecycle.prevent_destroy back; the base let the engine destroy it.");
   });
 
   it("runs each side's app with the context cdktf's CLI would give it, and never with bootstrap's confirmation", () => {
@@ -143,8 +224,14 @@ describe("warnings on layer 00", () => {
     try {
       const env = { PATH: "/bin", CDKTF_CONTEXT_JSON: '{"a":1}', BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "homelab" };
       expect(cliEnv(tree, env)).toEqual({ PATH: "/bin" });
-      writeFileSync(join(tree, "cdktf.json"), JSON.stringify({ app: "x", context: { allowDestroyPersistentAuth: "homelab" } }));
-      expect(cliEnv(tree, env)).toEqual({ PATH: "/bin", CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}' });
+      writeFileSync(
+        join(tree, "cdktf.json"),
+        JSON.stringify({ app: "x", context: { allowDestroyPersistentAuth: "homelab" } }),
+      );
+      expect(cliEnv(tree, env)).toEqual({
+        PATH: "/bin",
+        CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}',
+      });
     } finally {
       rmSync(tree, { recursive: true, force: true });
     }
@@ -152,14 +239,22 @@ describe("warnings on layer 00", () => {
 
   it("stays quiet about additions and about layer 01", () => {
     expect(diff({ nodes: (n) => n.slice(0, 3) }).warnings).toEqual([]);
-    expect(diff({ cluster: { proxmox_csi_enabled: false } }, { cluster: { proxmox_csi_enabled: false, talos_version: "v1.11.0", kubernetes_version: "v1.34.0" } }).warnings).toHaveLength(1);
+    expect(
+      diff(
+        { cluster: { proxmox_csi_enabled: false } },
+        { cluster: { proxmox_csi_enabled: false, talos_version: "v1.11.0", kubernetes_version: "v1.34.0" } },
+      ).warnings,
+    ).toHaveLength(1);
     expect(diff({}, { cluster: { proxmox_csi_enabled: false } }).warnings).toEqual([]);
   });
 });
 
 describe("masking", () => {
-  const PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----";
-  const stack = (attributes: Record<string, unknown>): Stacks => ({ L: { resource: { null_resource: { x: attributes } } } });
+  const PEM =
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----";
+  const stack = (attributes: Record<string, unknown>): Stacks => ({
+    L: { resource: { null_resource: { x: attributes } } },
+  });
   const changesOf = (before: Record<string, unknown>, after: Record<string, unknown>, masker = noEnv) =>
     compare(stack(before), stack(after), { masker }).layers[0].items[0].changes;
 
@@ -170,16 +265,27 @@ describe("masking", () => {
     ["a base64 blob", "c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZ2VyLXRoYW4tZm9ydHktY2hhcnM=", true],
     ["a base64 run inside text", "token: QWxhZGRpbjpvcGVuIHNlc2FtZUFsYWRkaW46b3BlbiBzZXNhbWU0Mg more", true],
     ["a 64-character hex schematic id", "ab".repeat(32), false],
-    ["a cross-stack reference", "${data.terraform_remote_state.cross-stack-reference-input-00-persistent-auth.outputs.x}", false],
+    [
+      "a cross-stack reference",
+      "${data.terraform_remote_state.cross-stack-reference-input-00-persistent-auth.outputs.x}",
+      false,
+    ],
     ["an ISO file name", "talos-v1.12.1-a21512b3-nocloud-amd64-secureboot.iso", false],
     ["an expression with !=", "${var.a != var.b ? 1 : 0}", false],
-    ["a URL", "https://factory.talos.dev/image/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba/v1.12.1/nocloud-amd64.iso", false],
+    [
+      "a URL",
+      "https://factory.talos.dev/image/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba/v1.12.1/nocloud-amd64.iso",
+      false,
+    ],
   ])("looksSecret: %s → %s", (_, value, expected) => {
     expect(looksSecret(value)).toBe(expected);
   });
 
   it("withholds a PEM key under an innocent name and any value under a credential-like name", () => {
-    const changes = changesOf({ user_data: "a", private_key: "old", count_of_things: 1, token_name: "ci" }, { user_data: PEM, private_key: "new", count_of_things: 2, token_name: "cd" });
+    const changes = changesOf(
+      { user_data: "a", private_key: "old", count_of_things: 1, token_name: "ci" },
+      { user_data: PEM, private_key: "new", count_of_things: 2, token_name: "cd" },
+    );
     expect(changes).toEqual([
       { path: "count_of_things", action: "change", before: 1, after: 2 },
       { path: "private_key", action: "change", before: SENSITIVE, after: SENSITIVE },
@@ -189,7 +295,10 @@ describe("masking", () => {
   });
 
   it("withholds secrets nested in added objects and inside JSON strings", () => {
-    const changes = changesOf({ a: 1, patch: JSON.stringify({ x: 1 }) }, { a: 1, b: { ok: "yes", tls: { cert: "x" } }, patch: JSON.stringify({ x: 1, key: PEM }) });
+    const changes = changesOf(
+      { a: 1, patch: JSON.stringify({ x: 1 }) },
+      { a: 1, b: { ok: "yes", tls: { cert: "x" } }, patch: JSON.stringify({ x: 1, key: PEM }) },
+    );
     expect(changes).toEqual([
       { path: "b", action: "add", after: { ok: "yes", tls: { cert: SENSITIVE } } },
       { path: "patch(json).key", action: "add", after: SENSITIVE },
@@ -197,8 +306,17 @@ describe("masking", () => {
   });
 
   it("withholds the values of secret environment variables, equal or contained, strings or numbers", () => {
-    const masker = Masker.fromEnv({ TF_HTTP_PASSWORD: "hunter2-s3cret", MY_API_KEY: "16384", HOME: "/root", EMPTY_TOKEN: "" });
-    const changes = changesOf({ memory: 8192, url: "https://x/", home: "/tmp" }, { memory: 16384, url: "https://u:hunter2-s3cret@x/", home: "/root" }, masker);
+    const masker = Masker.fromEnv({
+      TF_HTTP_PASSWORD: "hunter2-s3cret",
+      MY_API_KEY: "16384",
+      HOME: "/root",
+      EMPTY_TOKEN: "",
+    });
+    const changes = changesOf(
+      { memory: 8192, url: "https://x/", home: "/tmp" },
+      { memory: 16384, url: "https://u:hunter2-s3cret@x/", home: "/root" },
+      masker,
+    );
     expect(changes).toEqual([
       { path: "home", action: "change", before: "/tmp", after: "/root" },
       { path: "memory", action: "change", before: 8192, after: SENSITIVE },
@@ -235,8 +353,18 @@ describe("masking", () => {
   });
 
   it("withholds sensitive outputs and the content of sensitive files", () => {
-    const before: Stacks = { L: { output: { o: { sensitive: true, value: "a" } }, resource: { local_sensitive_file: { f: { content: "plain" } } } } };
-    const after: Stacks = { L: { output: { o: { sensitive: true, value: "b" } }, resource: { local_sensitive_file: { f: { content: "other" } } } } };
+    const before: Stacks = {
+      L: {
+        output: { o: { sensitive: true, value: "a" } },
+        resource: { local_sensitive_file: { f: { content: "plain" } } },
+      },
+    };
+    const after: Stacks = {
+      L: {
+        output: { o: { sensitive: true, value: "b" } },
+        resource: { local_sensitive_file: { f: { content: "other" } } },
+      },
+    };
     const changes = compare(before, after, { masker: noEnv }).layers[0].items.flatMap((i) => i.changes);
     expect(changes).toEqual([
       { path: "content", action: "change", before: SENSITIVE, after: SENSITIVE },
@@ -247,14 +375,33 @@ describe("masking", () => {
 
 describe("render", () => {
   // A small pair of apps, so that the exact format is pinned whatever the project's layers grow into.
-  const vm = (memory: number) => ({ cpu: { cores: 4, sockets: 1 }, memory: { dedicated: memory }, disk: [{ size: 128 }], node_name: "pve" });
-  const auth = { resource: { talos_machine_secrets: { cluster: { talos_version: "v1.12.1", lifecycle: { prevent_destroy: true } } } } };
-  const before: Stacks = { [PERSISTENT_AUTH_LAYER]: auth, [INFRA]: { resource: { proxmox_virtual_environment_vm: { controlplane0: vm(8192) } } } };
+  const vm = (memory: number) => ({
+    cpu: { cores: 4, sockets: 1 },
+    memory: { dedicated: memory },
+    disk: [{ size: 128 }],
+    node_name: "pve",
+  });
+  const auth = {
+    resource: {
+      talos_machine_secrets: { cluster: { talos_version: "v1.12.1", lifecycle: { prevent_destroy: true } } },
+    },
+  };
+  const before: Stacks = {
+    [PERSISTENT_AUTH_LAYER]: auth,
+    [INFRA]: { resource: { proxmox_virtual_environment_vm: { controlplane0: vm(8192) } } },
+  };
   const after: Stacks = {
     [PERSISTENT_AUTH_LAYER]: auth,
-    [INFRA]: { resource: { proxmox_virtual_environment_vm: { controlplane0: vm(16384), worker2: vm(8192) } }, data: { talos_machine_configuration: { worker2: {} } } },
+    [INFRA]: {
+      resource: { proxmox_virtual_environment_vm: { controlplane0: vm(16384), worker2: vm(8192) } },
+      data: { talos_machine_configuration: { worker2: {} } },
+    },
   };
-  const input = { result: compare(before, after, { masker: noEnv }), base: "origin/main", baseCommit: "0123456789abcdef" };
+  const input = {
+    result: compare(before, after, { masker: noEnv }),
+    base: "origin/main",
+    baseCommit: "0123456789abcdef",
+  };
 
   it("prints text: a summary line per layer, then each changed layer's items with their attribute changes", () => {
     expect(renderText(input)).toBe(
@@ -275,8 +422,13 @@ describe("render", () => {
 
   it("prints markdown for a sticky PR comment: marker, one-line summary, one collapsible section per layer", () => {
     const md = renderMarkdown(input);
-    expect(md.split("\n").slice(0, 2)).toEqual([MARKER, "**Synthesized changes:** 00-persistent-auth: no changes · 01-infrastructure: 1 to add, 1 to change; 1 data source changed"]);
-    expect(md).toContain("<details><summary><b>00-persistent-auth</b>: no changes</summary>\n\nNo changes.\n\n</details>");
+    expect(md.split("\n").slice(0, 2)).toEqual([
+      MARKER,
+      "**Synthesized changes:** 00-persistent-auth: no changes · 01-infrastructure: 1 to add, 1 to change; 1 data source changed",
+    ]);
+    expect(md).toContain(
+      "<details><summary><b>00-persistent-auth</b>: no changes</summary>\n\nNo changes.\n\n</details>",
+    );
     expect(md).toContain(
       [
         "<details><summary><b>01-infrastructure</b>: 1 to add, 1 to change; 1 data source changed</summary>",
@@ -292,7 +444,9 @@ describe("render", () => {
       ].join("\n"),
     );
     expect(md).not.toContain("> [!CAUTION]");
-    expect(md.trimEnd().split("\n").at(-1)).toBe("<sub>Synthesized offline from this branch and `origin/main (0123456)`. Reproduce with `npm run diff -- --base origin/main`.</sub>");
+    expect(md.trimEnd().split("\n").at(-1)).toBe(
+      "<sub>Synthesized offline from this branch and `origin/main (0123456)`. Reproduce with `npm run diff -- --base origin/main`.</sub>",
+    );
   });
 
   it("puts layer-00 warnings first: !! lines in text, a CAUTION block in markdown", () => {
@@ -303,23 +457,42 @@ describe("render", () => {
     const md = renderMarkdown(warned).split("\n");
     expect(md.slice(0, 2)).toEqual([MARKER, "> [!CAUTION]"]);
     expect(md[3]).toMatch(/^> - `proxmox_virtual_environment_role\.csi` may be REPLACED/);
-    expect(md).toContainEqual(expect.stringMatching(/^<details open><summary><b>00-persistent-auth<\/b>: \d+ to change<\/summary>$/));
+    expect(md).toContainEqual(
+      expect.stringMatching(/^<details open><summary><b>00-persistent-auth<\/b>: \d+ to change<\/summary>$/),
+    );
   });
 
   it("says no changes when there are none", () => {
     const same = { result: compare(before, before, { masker: noEnv }), base: "main" };
-    expect(renderText(same)).toBe("No synthesized changes against main.\n  00-persistent-auth: no changes\n  01-infrastructure: no changes\n");
-    expect(renderMarkdown(same).split("\n")[1]).toBe("**Synthesized changes:** 00-persistent-auth: no changes · 01-infrastructure: no changes");
+    expect(renderText(same)).toBe(
+      "No synthesized changes against main.\n  00-persistent-auth: no changes\n  01-infrastructure: no changes\n",
+    );
+    expect(renderMarkdown(same).split("\n")[1]).toBe(
+      "**Synthesized changes:** 00-persistent-auth: no changes · 01-infrastructure: no changes",
+    );
   });
 
   it("shortens long values, fences backticks, and cuts lists short to fit a comment", () => {
     const long = "x".repeat(200);
-    const result = compare({ L: { resource: { t: { a: { v: "short", w: "`" } } } } }, { L: { resource: { t: { a: { v: long, w: "```" } } } } }, { masker: noEnv });
+    const result = compare(
+      { L: { resource: { t: { a: { v: "short", w: "`" } } } } },
+      { L: { resource: { t: { a: { v: long, w: "```" } } } } },
+      { masker: noEnv },
+    );
     const text = renderText({ result, base: "b" });
     expect(text).toContain(`v: "short" → "${"x".repeat(MAX_VALUE_LENGTH - 2)}…`);
     expect(renderMarkdown({ result, base: "b" })).toContain("````diff");
 
-    const many = diff({ nodes: (n) => [...n, ...Array.from({ length: 40 }, (_, i) => ({ name: `w${i}`, address: `192.168.10.${100 + i}`, controller: false }))] });
+    const many = diff({
+      nodes: (n) => [
+        ...n,
+        ...Array.from({ length: 40 }, (_, i) => ({
+          name: `w${i}`,
+          address: `192.168.10.${100 + i}`,
+          controller: false,
+        })),
+      ],
+    });
     const md = renderMarkdown({ result: many, base: "main" }, 3000);
     expect(md.length).toBeLessThanOrEqual(3000);
     expect(md).toMatch(/… \d+ more lines; run `npm run diff -- --base main` for all of them/);
@@ -337,7 +510,21 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     TF_HTTP_PASSWORD: "state-pass-do-not-print",
   };
   const sh = (command: string, ...args: string[]) => execFileSync(command, args, { cwd: project, encoding: "utf8" });
-  const commit = (message: string) => sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "commit", "--quiet", "--allow-empty", "-m", message);
+  const commit = (message: string) =>
+    sh(
+      "git",
+      "-c",
+      "user.name=t",
+      "-c",
+      "user.email=t@t",
+      "-c",
+      "commit.gpgsign=false",
+      "commit",
+      "--quiet",
+      "--allow-empty",
+      "-m",
+      message,
+    );
   const editYaml = (file: string, edit: (doc: any) => void) => {
     const doc = parse(readFileSync(join(project, file), "utf8"));
     edit(doc);
@@ -356,7 +543,9 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-    const status = await new Promise<number | null>((resolve, reject) => child.on("error", reject).on("close", resolve));
+    const status = await new Promise<number | null>((resolve, reject) =>
+      child.on("error", reject).on("close", resolve),
+    );
     for (const secret of Object.values({ ...SECRETS, ...env })) expect(stdout + stderr).not.toContain(secret);
     return { status, stdout, stderr };
   };
@@ -365,7 +554,10 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     mkdirSync(scratch);
     mkdirSync(project);
     // The project as it is in the working tree (tracked and new files), with this tree's node_modules and .gen.
-    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: REPO, encoding: "utf8" }).split("\0");
+    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+      cwd: REPO,
+      encoding: "utf8",
+    }).split("\0");
     for (const file of files.filter((f) => f && existsSync(join(REPO, f)))) {
       mkdirSync(dirname(join(project, file)), { recursive: true });
       copyFileSync(join(REPO, file), join(project, file));
@@ -398,7 +590,9 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     const { status, stdout, stderr } = await runDiff(["--base", "HEAD~1"]);
     expect(stderr).toBe("");
     expect(status).toBe(2);
-    expect(stdout).toMatch(/^Synthesized changes against HEAD~1 \([0-9a-f]{7}\):\n {2}00-persistent-auth: no changes\n {2}01-infrastructure: \d+ to add, \d+ to change/);
+    expect(stdout).toMatch(
+      /^Synthesized changes against HEAD~1 \([0-9a-f]{7}\):\n {2}00-persistent-auth: no changes\n {2}01-infrastructure: \d+ to add, \d+ to change/,
+    );
     expect(stdout).toContain("+ proxmox_virtual_environment_vm.worker2 (4 cores, 8 GiB, 64 GiB disk, on pve)");
     expect(stdout).toContain("memory.dedicated: 8192 → 16384");
     expect(stdout).not.toContain("!!");
@@ -407,11 +601,15 @@ describe("npm run diff, end to end in a git copy of the project", () => {
   });
 
   it("prints markdown for the PR comment, and never the value of a secret environment variable, even one the stacks hold", async () => {
-    const { status, stdout } = await runDiff(["--base", "HEAD~1", "--format", "markdown"], { TF_HTTP_PASSWORD: "16384" });
+    const { status, stdout } = await runDiff(["--base", "HEAD~1", "--format", "markdown"], {
+      TF_HTTP_PASSWORD: "16384",
+    });
     expect(status).toBe(2);
     const lines = stdout.split("\n");
     expect(lines[0]).toBe(MARKER);
-    expect(lines[1]).toMatch(/^\*\*Synthesized changes:\*\* 00-persistent-auth: no changes · 01-infrastructure: \d+ to add, \d+ to change/);
+    expect(lines[1]).toMatch(
+      /^\*\*Synthesized changes:\*\* 00-persistent-auth: no changes · 01-infrastructure: \d+ to add, \d+ to change/,
+    );
     expect(stdout).toContain("<details><summary><b>01-infrastructure</b>");
     expect(stdout).toContain("+ proxmox_virtual_environment_vm.worker2 (4 cores, 8 GiB, 64 GiB disk, on pve)");
     expect(stdout).toContain(`    memory.dedicated: 8192 → ${SENSITIVE}`);
@@ -420,7 +618,9 @@ describe("npm run diff, end to end in a git copy of the project", () => {
   it("exits 0 with no changes against the same commit", async () => {
     const { status, stdout } = await runDiff(["--base", "HEAD"]);
     expect(status).toBe(0);
-    expect(stdout).toMatch(/^No synthesized changes against HEAD \([0-9a-f]{7}\)\.\n {2}00-persistent-auth: no changes\n {2}01-infrastructure: no changes\n( {2}\S+: no changes\n)*$/);
+    expect(stdout).toMatch(
+      /^No synthesized changes against HEAD \([0-9a-f]{7}\)\.\n {2}00-persistent-auth: no changes\n {2}01-infrastructure: no changes\n( {2}\S+: no changes\n)*$/,
+    );
   });
 
   it("compares uncommitted changes, and flags a layer-00 change loudly at the top", async () => {
@@ -429,7 +629,9 @@ describe("npm run diff, end to end in a git copy of the project", () => {
       editYaml("cluster.yaml", (doc) => (doc.cluster_name = "prod"));
       const { status, stdout } = await runDiff(["--base", "HEAD"]);
       expect(status).toBe(2);
-      expect(stdout.split("\n")[0]).toMatch(/^!! 00-persistent-auth: proxmox_virtual_environment_role\.csi may be REPLACED/);
+      expect(stdout.split("\n")[0]).toMatch(
+        /^!! 00-persistent-auth: proxmox_virtual_environment_role\.csi may be REPLACED/,
+      );
       expect(stdout).toContain('role_id: "homelab-csi" → "prod-csi"');
     } finally {
       writeFileSync(join(project, "cluster.yaml"), original);
@@ -440,7 +642,14 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     const file = "examples/lxc-homelab/workloads.yaml";
     const original = readFileSync(join(project, file), "utf8");
     try {
-      editYaml(file, (doc) => doc.containers.push({ name: "wiki", id: 130, template: { volume: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" }, ssh_keys: [{ file: "keys/admin.pub" }] }));
+      editYaml(file, (doc) =>
+        doc.containers.push({
+          name: "wiki",
+          id: 130,
+          template: { volume: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" },
+          ssh_keys: [{ file: "keys/admin.pub" }],
+        }),
+      );
       const { status, stdout, stderr } = await runDiff(["--base", "HEAD"], { CONFIG_DIR: "examples/lxc-homelab" });
       expect(stderr).toBe("");
       expect(status).toBe(2);
@@ -460,14 +669,19 @@ describe("npm run diff, end to end in a git copy of the project", () => {
   });
 
   it("removes the base worktree and its scratch files when interrupted", async () => {
-    const child = spawn(join(project, "node_modules/.bin/tsx"), [join(project, "scripts/diff.ts"), "--base", "HEAD~1"], {
-      cwd: project,
-      env: { ...process.env, TMPDIR: scratch },
-      stdio: "ignore",
-    });
+    const child = spawn(
+      join(project, "node_modules/.bin/tsx"),
+      [join(project, "scripts/diff.ts"), "--base", "HEAD~1"],
+      {
+        cwd: project,
+        env: { ...process.env, TMPDIR: scratch },
+        stdio: "ignore",
+      },
+    );
     const exited = new Promise<number | null>((done) => child.on("exit", (status) => done(status)));
     const deadline = Date.now() + 30_000;
-    while (sh("git", "worktree", "list").trim().split("\n").length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (sh("git", "worktree", "list").trim().split("\n").length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     child.kill("SIGINT");
     expect(await exited).toBe(130);
     expect(sh("git", "worktree", "list").trim().split("\n")).toHaveLength(1);
@@ -476,7 +690,11 @@ describe("npm run diff, end to end in a git copy of the project", () => {
 
   it.each<[string, string[], RegExp]>([
     ["an unknown ref", ["--base", "no-such-ref"], /^synth-diff: no-such-ref is not a commit in this repository/],
-    ["a base whose config does not validate", ["--base", "broken"], /synthesizing broken failed \(exit 1\):\n.*\n {2}broken:nodes\.yaml:\d+:\d+ nodes\[1\]\.vm_memory: Talos needs at least 2048 MiB/],
+    [
+      "a base whose config does not validate",
+      ["--base", "broken"],
+      /synthesizing broken failed \(exit 1\):\n.*\n {2}broken:nodes\.yaml:\d+:\d+ nodes\[1\]\.vm_memory: Talos needs at least 2048 MiB/,
+    ],
     ["a missing --base", [], /--base <git ref> is required/],
     ["an unknown format", ["--base", "HEAD", "--format", "html"], /--format must be text or markdown, got "html"/],
   ])("exits 1 on %s, with the reason and no stack trace", async (_, args, message) => {

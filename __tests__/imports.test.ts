@@ -6,7 +6,10 @@ import { join } from "node:path";
 import { expect, it } from "vitest";
 import { REPO } from "./support/synth";
 
-const sources = ["main.ts", ...["config", "constructs", "layers"].flatMap((dir) => readdirSync(join(REPO, dir)).map((f) => `${dir}/${f}`))];
+const sources = [
+  "main.ts",
+  ...["config", "constructs", "layers"].flatMap((dir) => readdirSync(join(REPO, dir)).map((f) => `${dir}/${f}`)),
+];
 
 it.each(sources)("%s imports prebuilt providers by deep path", (file) => {
   const text = readFileSync(join(REPO, file), "utf8");

@@ -47,22 +47,30 @@ describe("00-persistent-auth", () => {
 
   it("forgets the CSI resources without destroying them when proxmox_csi_enabled is off", () => {
     const { persistentAuth } = synth({ cluster: { proxmox_csi_enabled: false } });
-    expect(Object.keys(persistentAuth.resource!).sort()).toEqual(["talos_machine_secrets", "tls_private_key", "tls_self_signed_cert"]);
+    expect(Object.keys(persistentAuth.resource!).sort()).toEqual([
+      "talos_machine_secrets",
+      "tls_private_key",
+      "tls_self_signed_cert",
+    ]);
     expect(persistentAuth.provider.proxmox).toBeUndefined();
     expect(persistentAuth.removed).toEqual(
-      ["proxmox_virtual_environment_role", "proxmox_virtual_environment_user", "proxmox_user_token", "proxmox_acl"].map((type) => ({
-        from: `${type}.csi`,
-        lifecycle: { destroy: false },
-      })),
+      ["proxmox_virtual_environment_role", "proxmox_virtual_environment_user", "proxmox_user_token", "proxmox_acl"].map(
+        (type) => ({
+          from: `${type}.csi`,
+          lifecycle: { destroy: false },
+        }),
+      ),
     );
     // Every block names a resource the layer creates when the feature is on.
-    for (const { from } of persistentAuth.removed!) expect(Object.keys(resources(l00, from.split(".")[0]))).toContain(from.split(".")[1]);
+    for (const { from } of persistentAuth.removed!)
+      expect(Object.keys(resources(l00, from.split(".")[0]))).toContain(from.split(".")[1]);
     expect(l00.removed).toBeUndefined();
   });
 
   it("keeps the sealed-secrets keypair, unchanged, when sealed_secrets_enabled is off", () => {
     const off = synth({ cluster: { sealed_secrets_enabled: false } });
-    for (const type of ["tls_private_key", "tls_self_signed_cert"]) expect(resources(off.persistentAuth, type)).toEqual(resources(l00, type));
+    for (const type of ["tls_private_key", "tls_self_signed_cert"])
+      expect(resources(off.persistentAuth, type)).toEqual(resources(l00, type));
     expect(off.persistentAuth.removed).toBeUndefined();
     expect(off.services.resource?.helm_release?.sealed_secrets).toBeUndefined();
     expect(example.services.resource?.helm_release).toHaveProperty("sealed_secrets");
@@ -74,7 +82,8 @@ describe("00-persistent-auth", () => {
   ])("bootstrap's confirmation of a destroy: %s", (_, value, preventDestroy) => {
     const { persistentAuth } = synth({ allowDestroyPersistentAuth: value });
     for (const type of Object.keys(persistentAuth.resource!)) {
-      for (const resource of Object.values(resources(persistentAuth, type))) expect(resource.lifecycle.prevent_destroy).toBe(preventDestroy);
+      for (const resource of Object.values(resources(persistentAuth, type)))
+        expect(resource.lifecycle.prevent_destroy).toBe(preventDestroy);
     }
   });
 
@@ -91,14 +100,29 @@ describe("01-infrastructure VMs", () => {
   it("has one VM per node, named and addressed from nodes.yaml", () => {
     expect(Object.keys(vms).sort()).toEqual(["controlplane0", "controlplane1", "controlplane2", "worker0", "worker1"]);
     expect(vms.worker1).toMatchObject({ name: "worker1", vm_id: 1032, node_name: "pve" });
-    expect(vms.worker1.initialization.ip_config[0].ipv4).toEqual({ address: "192.168.10.32/24", gateway: "192.168.10.1" });
-    expect(vms.worker1.network_device[0]).toMatchObject({ mac_address: "bc:24:11:00:10:32", bridge: "vmbr0", model: "virtio", queues: 4, mtu: 1500 });
+    expect(vms.worker1.initialization.ip_config[0].ipv4).toEqual({
+      address: "192.168.10.32/24",
+      gateway: "192.168.10.1",
+    });
+    expect(vms.worker1.network_device[0]).toMatchObject({
+      mac_address: "bc:24:11:00:10:32",
+      bridge: "vmbr0",
+      model: "virtio",
+      queues: 4,
+      mtu: 1500,
+    });
   });
 
   it("sizes VMs from proxmox_vm_defaults unless a node overrides", () => {
     expect(vms.controlplane0.cpu).toMatchObject({ cores: 4, sockets: 1, type: "host", numa: true });
     expect(vms.controlplane0.memory).toEqual({ dedicated: 8192, floating: 0 });
-    expect(vms.controlplane0.disk[0]).toMatchObject({ size: 64, datastore_id: "local-lvm", interface: "scsi0", ssd: true, discard: "on" });
+    expect(vms.controlplane0.disk[0]).toMatchObject({
+      size: 64,
+      datastore_id: "local-lvm",
+      interface: "scsi0",
+      ssd: true,
+      discard: "on",
+    });
     expect(vms.worker0.cpu.cores).toBe(8);
     expect(vms.worker0.memory.dedicated).toBe(16384);
     expect(vms.worker0.disk[0].size).toBe(256);
@@ -106,7 +130,12 @@ describe("01-infrastructure VMs", () => {
 
   it("boots UEFI without pre-enrolled keys, from the Talos ISO until Talos is on disk", () => {
     for (const vm of Object.values(vms)) {
-      expect(vm).toMatchObject({ bios: "ovmf", machine: "q35", boot_order: ["scsi0", "ide2"], agent: { enabled: true } });
+      expect(vm).toMatchObject({
+        bios: "ovmf",
+        machine: "q35",
+        boot_order: ["scsi0", "ide2"],
+        agent: { enabled: true },
+      });
       expect(vm.efi_disk.pre_enrolled_keys).toBe(false);
       expect(vm.cdrom.file_id).toBe("${proxmox_download_file.talos_a21512b3_on_pve.id}");
       expect(vm.tpm_state).toBeUndefined();
@@ -116,13 +145,25 @@ describe("01-infrastructure VMs", () => {
   it("starts controllers before workers, and honours vm_startup_order and delays", () => {
     expect(vms.controlplane0.startup).toEqual({ order: 1 });
     expect(vms.worker0.startup).toEqual({ order: 2 });
-    const { infrastructure } = synth({ nodes: (n) => n.map((node, i) => (i === 3 ? { ...node, vm_startup_order: 9, vm_startup_delay: 30, vm_shutdown_delay: 60 } : node)) });
-    expect(resources(infrastructure, "proxmox_virtual_environment_vm").worker0.startup).toEqual({ order: 9, up_delay: 30, down_delay: 60 });
+    const { infrastructure } = synth({
+      nodes: (n) =>
+        n.map((node, i) =>
+          i === 3 ? { ...node, vm_startup_order: 9, vm_startup_delay: 30, vm_shutdown_delay: 60 } : node,
+        ),
+    });
+    expect(resources(infrastructure, "proxmox_virtual_environment_vm").worker0.startup).toEqual({
+      order: 9,
+      up_delay: 30,
+      down_delay: 60,
+    });
   });
 
   it("tags the NIC with node_vlan_tag and applies proxmox_vm_advanced", () => {
     const { infrastructure } = synth({
-      cluster: { node_vlan_tag: 20, proxmox_vm_advanced: { scsi_hw: "virtio-scsi-single", net_queues: 0, balloon: 2048, tags: ["k8s"] } },
+      cluster: {
+        node_vlan_tag: 20,
+        proxmox_vm_advanced: { scsi_hw: "virtio-scsi-single", net_queues: 0, balloon: 2048, tags: ["k8s"] },
+      },
     });
     const vm = resources(infrastructure, "proxmox_virtual_environment_vm").controlplane0;
     expect(vm.network_device[0].vlan_id).toBe(20);
@@ -146,7 +187,12 @@ describe("01-infrastructure Talos images", () => {
       ],
     });
     const isos = resources(infrastructure, "proxmox_download_file");
-    expect(Object.keys(isos).sort()).toEqual(["talos_a21512b3_on_pve", "talos_a21512b3_on_pve2", "talos_a21512b3_secureboot_on_pve2", "talos_abababab_on_pve"]);
+    expect(Object.keys(isos).sort()).toEqual([
+      "talos_a21512b3_on_pve",
+      "talos_a21512b3_on_pve2",
+      "talos_a21512b3_secureboot_on_pve2",
+      "talos_abababab_on_pve",
+    ]);
     expect(isos.talos_a21512b3_secureboot_on_pve2).toMatchObject({
       node_name: "pve2",
       datastore_id: "local",
@@ -159,27 +205,41 @@ describe("01-infrastructure Talos images", () => {
     const vms = resources(infrastructure, "proxmox_virtual_environment_vm");
     expect(vms.worker3.tpm_state).toEqual({ datastore_id: "local-lvm", version: "v2.0" });
     expect(vms.worker3.efi_disk.pre_enrolled_keys).toBe(false);
-    expect(patchOf(infrastructure, "worker3").machine.install.image).toBe("${data.talos_image_factory_urls.talos_a21512b3_secureboot.urls.installer_secureboot}");
-    expect(patchOf(infrastructure, "gpu0").machine.install.image).toBe("${data.talos_image_factory_urls.talos_abababab.urls.installer}");
+    expect(patchOf(infrastructure, "worker3").machine.install.image).toBe(
+      "${data.talos_image_factory_urls.talos_a21512b3_secureboot.urls.installer_secureboot}",
+    );
+    expect(patchOf(infrastructure, "gpu0").machine.install.image).toBe(
+      "${data.talos_image_factory_urls.talos_abababab.urls.installer}",
+    );
   });
 
   it("tells apart schematic ids that share their first characters", () => {
     const a = `aaaaaaaa0${"0".repeat(55)}`;
     const b = `aaaaaaaa1${"0".repeat(55)}`;
     const { infrastructure } = synth({
-      nodes: (n) => [...n, { name: "a", address: "192.168.10.40", controller: false, schematic_id: a }, { name: "b", address: "192.168.10.41", controller: false, schematic_id: b }],
+      nodes: (n) => [
+        ...n,
+        { name: "a", address: "192.168.10.40", controller: false, schematic_id: a },
+        { name: "b", address: "192.168.10.41", controller: false, schematic_id: b },
+      ],
     });
     const urls = infrastructure.data!.talos_image_factory_urls;
     expect(urls.talos_aaaaaaaa0.schematic_id).toBe(a);
     expect(urls.talos_aaaaaaaa1.schematic_id).toBe(b);
-    expect(patchOf(infrastructure, "b").machine.install.image).toBe("${data.talos_image_factory_urls.talos_aaaaaaaa1.urls.installer}");
+    expect(patchOf(infrastructure, "b").machine.install.image).toBe(
+      "${data.talos_image_factory_urls.talos_aaaaaaaa1.urls.installer}",
+    );
   });
 
   it("builds the schematic from talos_extensions, for the nocloud platform", () => {
     expect(resources(l01, "talos_image_factory_schematic").default.schematic).toBe(
       "customization:\n  systemExtensions:\n    officialExtensions:\n      - siderolabs/iscsi-tools\n      - siderolabs/qemu-guest-agent\n",
     );
-    expect(l01.data!.talos_image_factory_urls.talos_a21512b3).toMatchObject({ platform: "nocloud", architecture: "amd64", talos_version: "v1.12.1" });
+    expect(l01.data!.talos_image_factory_urls.talos_a21512b3).toMatchObject({
+      platform: "nocloud",
+      architecture: "amd64",
+      talos_version: "v1.12.1",
+    });
     expect(l01.provider.talos[0].image_factory_url).toBe("https://factory.talos.dev");
   });
 });
@@ -193,7 +253,9 @@ describe("01-infrastructure day-2 lifecycle", () => {
 
   it("migrates a VM to a new host (proxmox_node, or one HA moved it to) instead of replacing it", () => {
     for (const vm of Object.values(vms)) expect(vm.migrate).toBe(true);
-    const moved = synth({ nodes: (n) => n.map((node) => (node.name === "worker1" ? { ...node, proxmox_node: "pve2" } : node)) });
+    const moved = synth({
+      nodes: (n) => n.map((node) => (node.name === "worker1" ? { ...node, proxmox_node: "pve2" } : node)),
+    });
     const worker1 = resources(moved.infrastructure, "proxmox_virtual_environment_vm").worker1;
     expect(worker1).toMatchObject({ node_name: "pve2", migrate: true, vm_id: 1032 });
     expect(worker1.cdrom.file_id).toBe("${proxmox_download_file.talos_a21512b3_on_pve2.id}");
@@ -204,7 +266,9 @@ describe("01-infrastructure day-2 lifecycle", () => {
       expect(vm.lifecycle?.ignore_changes ?? []).not.toContain("cdrom");
       expect(vm.cdrom.file_id).toBe("${proxmox_download_file.talos_a21512b3_on_pve.id}");
     }
-    expect(resources(l01, "proxmox_download_file").talos_a21512b3_on_pve.lifecycle).toEqual({ create_before_destroy: true });
+    expect(resources(l01, "proxmox_download_file").talos_a21512b3_on_pve.lifecycle).toEqual({
+      create_before_destroy: true,
+    });
     const upgraded = synth({ cluster: { talos_version: "v1.12.2" } });
     const iso = resources(upgraded.infrastructure, "proxmox_download_file").talos_a21512b3_on_pve;
     expect(iso.file_name).toBe("talos-v1.12.2-a21512b3-nocloud-amd64.iso");
@@ -235,11 +299,20 @@ describe("01-infrastructure day-2 lifecycle", () => {
 describe("01-infrastructure Talos configuration", () => {
   it("configures each node as its role, with a static address, and applies it after its VM exists", () => {
     const configs = l01.data!.talos_machine_configuration;
-    expect(configs.controlplane0).toMatchObject({ machine_type: "controlplane", cluster_endpoint: "https://192.168.10.20:6443", cluster_name: "homelab", talos_version: "v1.12.1", kubernetes_version: "v1.35.0" });
+    expect(configs.controlplane0).toMatchObject({
+      machine_type: "controlplane",
+      cluster_endpoint: "https://192.168.10.20:6443",
+      cluster_name: "homelab",
+      talos_version: "v1.12.1",
+      kubernetes_version: "v1.35.0",
+    });
     expect(configs.worker0.machine_type).toBe("worker");
     const applies = resources(l01, "talos_machine_configuration_apply");
     expect(Object.keys(applies)).toHaveLength(5);
-    expect(applies.worker1).toMatchObject({ node: "192.168.10.32", depends_on: ["proxmox_virtual_environment_vm.worker1"] });
+    expect(applies.worker1).toMatchObject({
+      node: "192.168.10.32",
+      depends_on: ["proxmox_virtual_environment_vm.worker1"],
+    });
 
     const patch = patchOf(l01, "controlplane1");
     expect(patch.machine.network.interfaces[0]).toEqual({
@@ -252,7 +325,11 @@ describe("01-infrastructure Talos configuration", () => {
     });
     expect(patch.machine.network.hostname).toBe("controlplane1");
     // Talos 1.12 generates a HostnameConfig document that conflicts with a static hostname: deleted.
-    expect(patchesOf(l01, "controlplane1")[1]).toEqual({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
+    expect(patchesOf(l01, "controlplane1")[1]).toEqual({
+      apiVersion: "v1alpha1",
+      kind: "HostnameConfig",
+      $patch: "delete",
+    });
     expect(patch.machine.install.disk).toBe("/dev/sda");
     expect(patch.machine.features.kubePrism).toEqual({ enabled: true, port: 7445 });
     expect(patchOf(l01, "worker0").machine.network.interfaces[0].vip).toBeUndefined();
@@ -275,16 +352,31 @@ describe("01-infrastructure Talos configuration", () => {
   it("bootstraps the first controller once every controller is configured", () => {
     expect(resources(l01, "talos_machine_bootstrap").homelab).toMatchObject({
       node: "192.168.10.21",
-      depends_on: ["talos_machine_configuration_apply.controlplane0", "talos_machine_configuration_apply.controlplane1", "talos_machine_configuration_apply.controlplane2"],
+      depends_on: [
+        "talos_machine_configuration_apply.controlplane0",
+        "talos_machine_configuration_apply.controlplane1",
+        "talos_machine_configuration_apply.controlplane2",
+      ],
     });
     expect(resources(l01, "talos_cluster_kubeconfig").homelab.depends_on).toEqual(["talos_machine_bootstrap.homelab"]);
   });
 
   it("writes kubeconfig and talosconfig to the gitignored credentials/ folder beside the config, mode 0600", () => {
     const files = resources(l01, "local_sensitive_file");
-    expect(files.kubeconfig).toMatchObject({ filename: "${path.module}/../../../credentials/kubeconfig", file_permission: "0600", content: "${talos_cluster_kubeconfig.homelab.kubeconfig_raw}" });
-    expect(files.talosconfig).toMatchObject({ filename: "${path.module}/../../../credentials/talosconfig", content: "${data.talos_client_configuration.homelab.talos_config}" });
-    expect(l01.data!.talos_client_configuration.homelab.endpoints).toEqual(["192.168.10.21", "192.168.10.22", "192.168.10.23"]);
+    expect(files.kubeconfig).toMatchObject({
+      filename: "${path.module}/../../../credentials/kubeconfig",
+      file_permission: "0600",
+      content: "${talos_cluster_kubeconfig.homelab.kubeconfig_raw}",
+    });
+    expect(files.talosconfig).toMatchObject({
+      filename: "${path.module}/../../../credentials/talosconfig",
+      content: "${data.talos_client_configuration.homelab.talos_config}",
+    });
+    expect(l01.data!.talos_client_configuration.homelab.endpoints).toEqual([
+      "192.168.10.21",
+      "192.168.10.22",
+      "192.168.10.23",
+    ]);
   });
 });
 
@@ -292,11 +384,14 @@ describe("cross-layer references", () => {
   it("01 reads the Talos secrets from 00's state through terraform_remote_state", () => {
     const remote = l01.data!.terraform_remote_state["cross-stack-reference-input-00-persistent-auth"];
     expect(remote).toMatchObject({ backend: "local", config: { path: "../../../state/00-persistent-auth.tfstate" } });
-    const fromRemote = /^\$\{data\.terraform_remote_state\.cross-stack-reference-input-00-persistent-auth\.outputs\.cross-stack-output-talos_machine_secrets/;
+    const fromRemote =
+      /^\$\{data\.terraform_remote_state\.cross-stack-reference-input-00-persistent-auth\.outputs\.cross-stack-output-talos_machine_secrets/;
     expect(l01.data!.talos_machine_configuration.controlplane0.machine_secrets).toMatch(fromRemote);
     expect(resources(l01, "talos_machine_configuration_apply").controlplane0.client_configuration).toMatch(fromRemote);
     expect(resources(l01, "talos_machine_bootstrap").homelab.client_configuration).toMatch(fromRemote);
-    const output = (l01.data!.talos_machine_configuration.controlplane0.machine_secrets as string).split(".outputs.")[1].replace("}", "");
+    const output = (l01.data!.talos_machine_configuration.controlplane0.machine_secrets as string)
+      .split(".outputs.")[1]
+      .replace("}", "");
     expect(l00.output![output]).toEqual({ sensitive: true, value: "${talos_machine_secrets.cluster.machine_secrets}" });
   });
 });
@@ -309,7 +404,13 @@ describe("state backends", () => {
 
   it("uses one HTTP address template per layer with locking, and no credentials", () => {
     const { persistentAuth, infrastructure, text } = synth({
-      cluster: { state_backend: { type: "http", address: "https://tfstate.example.com/states/homelab/{layer}", skip_cert_verification: true } },
+      cluster: {
+        state_backend: {
+          type: "http",
+          address: "https://tfstate.example.com/states/homelab/{layer}",
+          skip_cert_verification: true,
+        },
+      },
     });
     expect(persistentAuth.terraform.backend.http).toEqual({
       address: "https://tfstate.example.com/states/homelab/00-persistent-auth",
@@ -319,17 +420,36 @@ describe("state backends", () => {
       unlock_method: "UNLOCK",
       skip_cert_verification: true,
     });
-    expect(infrastructure.terraform.backend.http.address).toBe("https://tfstate.example.com/states/homelab/01-infrastructure");
+    expect(infrastructure.terraform.backend.http.address).toBe(
+      "https://tfstate.example.com/states/homelab/01-infrastructure",
+    );
     const remote = infrastructure.data!.terraform_remote_state["cross-stack-reference-input-00-persistent-auth"];
-    expect(remote).toMatchObject({ backend: "http", config: { address: "https://tfstate.example.com/states/homelab/00-persistent-auth" } });
+    expect(remote).toMatchObject({
+      backend: "http",
+      config: { address: "https://tfstate.example.com/states/homelab/00-persistent-auth" },
+    });
     expect(text).not.toMatch(/"(username|password)"/);
   });
 
   it("expands {layer} in separate lock and unlock addresses", () => {
     const { infrastructure } = synth({
-      cluster: { state_backend: { type: "http", address: "http://s/{layer}", lock_address: "http://s/{layer}/lock", unlock_address: "http://s/{layer}/unlock", lock_method: "POST", unlock_method: "DELETE" } },
+      cluster: {
+        state_backend: {
+          type: "http",
+          address: "http://s/{layer}",
+          lock_address: "http://s/{layer}/lock",
+          unlock_address: "http://s/{layer}/unlock",
+          lock_method: "POST",
+          unlock_method: "DELETE",
+        },
+      },
     });
-    expect(infrastructure.terraform.backend.http).toMatchObject({ lock_address: "http://s/01-infrastructure/lock", unlock_address: "http://s/01-infrastructure/unlock", lock_method: "POST", unlock_method: "DELETE" });
+    expect(infrastructure.terraform.backend.http).toMatchObject({
+      lock_address: "http://s/01-infrastructure/lock",
+      unlock_address: "http://s/01-infrastructure/unlock",
+      lock_method: "POST",
+      unlock_method: "DELETE",
+    });
   });
 });
 
@@ -355,7 +475,9 @@ describe("state encryption", () => {
   });
 
   it("with state_encryption_migrate also reads unencrypted state and plans, not enforced, in every layer", () => {
-    const { persistentAuth, infrastructure, services, configuration } = synth({ cluster: { state_encryption: true, state_encryption_migrate: true } });
+    const { persistentAuth, infrastructure, services, configuration } = synth({
+      cluster: { state_encryption: true, state_encryption_migrate: true },
+    });
     const fallback = { method: "method.unencrypted.migrate" };
     for (const stack of [persistentAuth, infrastructure, services, configuration] as any[]) {
       expect(stack.terraform.encryption).toEqual({
@@ -405,7 +527,11 @@ describe("providers and secrets", () => {
 
 describe("scaling", () => {
   it.each([1, 3, 12])("%i nodes give that many VMs, configurations and applies, and one ISO", (count) => {
-    const nodes = Array.from({ length: count }, (_, i) => ({ name: `node${i}`, address: `192.168.10.${100 + i}`, controller: i === 0 }));
+    const nodes = Array.from({ length: count }, (_, i) => ({
+      name: `node${i}`,
+      address: `192.168.10.${100 + i}`,
+      controller: i === 0,
+    }));
     const { infrastructure } = synth({ nodes });
     expect(Object.keys(resources(infrastructure, "proxmox_virtual_environment_vm"))).toHaveLength(count);
     expect(Object.keys(infrastructure.data!.talos_machine_configuration)).toHaveLength(count);

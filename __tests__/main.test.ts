@@ -16,7 +16,11 @@ function run(name: string, sources: { cluster: string; nodes: string }) {
   writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
   writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
   const outdir = join(dir, "cdktf.out");
-  const result = spawnSync("node", [join(REPO, "dist/main.js")], { cwd: REPO, env: { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: outdir }, encoding: "utf8" });
+  const result = spawnSync("node", [join(REPO, "dist/main.js")], {
+    cwd: REPO,
+    env: { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: outdir },
+    encoding: "utf8",
+  });
   return { ...result, dir, outdir };
 }
 
@@ -35,7 +39,9 @@ describe("synth command", () => {
     const { status, stderr, outdir, dir } = run("invalid", sources);
     expect(status).toBe(1);
     expect(stderr).toContain(`${dir}/nodes.yaml:`);
-    expect(stderr).toMatch(/nodes\.yaml:\d+:\d+ nodes\[5\]\.vm_memory: Talos needs at least 2048 MiB of memory, got 100/);
+    expect(stderr).toMatch(
+      /nodes\.yaml:\d+:\d+ nodes\[5\]\.vm_memory: Talos needs at least 2048 MiB of memory, got 100/,
+    );
     expect(stderr).toContain("Nothing was synthesized.");
     expect(stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
     expect(existsSync(outdir)).toBe(false);
@@ -45,11 +51,17 @@ describe("synth command", () => {
     const sources = exampleSources({ cluster: { cloudflare_domain: "example.com" } });
     const { status, stderr } = run("warning", sources);
     expect(status).toBe(0);
-    expect(stderr).toMatch(/cluster\.yaml:\d+:1 warning: cloudflare_domain: is a cluster-template key this project does not use; ignored/);
+    expect(stderr).toMatch(
+      /cluster\.yaml:\d+:1 warning: cloudflare_domain: is a cluster-template key this project does not use; ignored/,
+    );
   });
 
   it("reports a missing config folder as a config error", () => {
-    const result = spawnSync("node", [join(REPO, "dist/main.js")], { cwd: REPO, env: { ...process.env, CONFIG_DIR: join(work, "absent") }, encoding: "utf8" });
+    const result = spawnSync("node", [join(REPO, "dist/main.js")], {
+      cwd: REPO,
+      env: { ...process.env, CONFIG_DIR: join(work, "absent") },
+      encoding: "utf8",
+    });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/cluster\.yaml .*cannot read/);
   });
@@ -57,20 +69,31 @@ describe("synth command", () => {
 
 describe("the destroy key of layer 00 comes only from bootstrap's confirmation", () => {
   const preventDestroy = (outdir: string) =>
-    Object.values(JSON.parse(readFileSync(join(outdir, "stacks", "00-persistent-auth", "cdk.tf.json"), "utf8")).resource as Record<string, Record<string, { lifecycle: { prevent_destroy: boolean } }>>).flatMap((r) =>
-      Object.values(r).map((x) => x.lifecycle.prevent_destroy),
-    );
+    Object.values(
+      JSON.parse(readFileSync(join(outdir, "stacks", "00-persistent-auth", "cdk.tf.json"), "utf8")).resource as Record<
+        string,
+        Record<string, { lifecycle: { prevent_destroy: boolean } }>
+      >,
+    ).flatMap((r) => Object.values(r).map((x) => x.lifecycle.prevent_destroy));
   const synthIn = (name: string, env: Record<string, string>, cwd = REPO) => {
     const { dir } = run(name, exampleSources());
     const outdir = join(dir, "again");
-    const result = spawnSync("node", [join(REPO, "dist/main.js")], { cwd, env: { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: outdir, ...env }, encoding: "utf8" });
+    const result = spawnSync("node", [join(REPO, "dist/main.js")], {
+      cwd,
+      env: { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: outdir, ...env },
+      encoding: "utf8",
+    });
     return { ...result, outdir };
   };
 
   it("allowDestroyPersistentAuth in CDKTF_CONTEXT_JSON is refused with a clear error, nothing written", () => {
-    const { status, stderr, outdir } = synthIn("context-env", { CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}' });
+    const { status, stderr, outdir } = synthIn("context-env", {
+      CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}',
+    });
     expect(status).toBe(1);
-    expect(stderr).toContain("allowDestroyPersistentAuth in CDKTF_CONTEXT_JSON is refused: only ./bootstrap.sh --destroy lifts prevent_destroy on layer 00");
+    expect(stderr).toContain(
+      "allowDestroyPersistentAuth in CDKTF_CONTEXT_JSON is refused: only ./bootstrap.sh --destroy lifts prevent_destroy on layer 00",
+    );
     expect(stderr).not.toMatch(/\bat .*\.js:\d+/);
     expect(existsSync(outdir)).toBe(false);
   });
@@ -78,7 +101,14 @@ describe("the destroy key of layer 00 comes only from bootstrap's confirmation",
   it("allowDestroyPersistentAuth in cdktf.json's context is refused too", () => {
     const cwd = join(work, "cdktf-json");
     execFileSync("mkdir", ["-p", cwd]);
-    writeFileSync(join(cwd, "cdktf.json"), JSON.stringify({ language: "typescript", app: "node dist/main.js", context: { allowDestroyPersistentAuth: "homelab" } }));
+    writeFileSync(
+      join(cwd, "cdktf.json"),
+      JSON.stringify({
+        language: "typescript",
+        app: "node dist/main.js",
+        context: { allowDestroyPersistentAuth: "homelab" },
+      }),
+    );
     const { status, stderr } = synthIn("context-file", {}, cwd);
     expect(status).toBe(1);
     expect(stderr).toContain('allowDestroyPersistentAuth in the "context" of cdktf.json is refused');
@@ -96,7 +126,12 @@ describe("the destroy key of layer 00 comes only from bootstrap's confirmation",
 describe("the output changes all at once", () => {
   const LAYERS = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"];
   /** Every stack file of an output folder, undefined for a missing one. */
-  const stacksOf = (outdir: string) => LAYERS.map((layer) => (existsSync(join(outdir, "stacks", layer, "cdk.tf.json")) ? readFileSync(join(outdir, "stacks", layer, "cdk.tf.json"), "utf8") : undefined));
+  const stacksOf = (outdir: string) =>
+    LAYERS.map((layer) =>
+      existsSync(join(outdir, "stacks", layer, "cdk.tf.json"))
+        ? readFileSync(join(outdir, "stacks", layer, "cdk.tf.json"), "utf8")
+        : undefined,
+    );
   /** Names, sizes and times of everything synth writes beside the config: changes as soon as it writes anything. */
   const fingerprint = (dir: string): string => {
     try {
@@ -145,7 +180,12 @@ describe("the output changes all at once", () => {
       // What a reader finds: the previous output, or (for the instant between two renames) the previous output
       // moved aside, or the new one; never a mix, never half a file.
       const found = existsSync(outdir) ? stacksOf(outdir) : stacksOf(`${outdir}.previous`);
-      const which = JSON.stringify(found) === JSON.stringify(old) ? "old" : JSON.stringify(found) === JSON.stringify(next) ? "new" : "mixed";
+      const which =
+        JSON.stringify(found) === JSON.stringify(old)
+          ? "old"
+          : JSON.stringify(found) === JSON.stringify(next)
+            ? "new"
+            : "mixed";
       outcomes.push(which);
       expect(which, `kill ${i}, ${lag.toFixed(0)} ms after the first write`).not.toBe("mixed");
       if (which === "new") expect(synthOf(alpha).status).toBe(0); // the previous output back, for the next round

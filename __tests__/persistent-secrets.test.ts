@@ -6,12 +6,18 @@ import { SealedSecretsKey } from "../constructs/sealed-secrets-key";
 import { TalosSecrets } from "../constructs/talos-secrets";
 
 const constructs = {
-  TalosSecrets: (stack: TerraformStack, allowDestroy?: boolean) => new TalosSecrets(stack, "X", { talosVersion: "v1.12.1", allowDestroy }),
-  SealedSecretsKey: (stack: TerraformStack, allowDestroy?: boolean) => new SealedSecretsKey(stack, "X", { allowDestroy }),
-  ProxmoxCsiToken: (stack: TerraformStack, allowDestroy?: boolean) => new ProxmoxCsiToken(stack, "X", { clusterName: "lab", allowDestroy }),
+  TalosSecrets: (stack: TerraformStack, allowDestroy?: boolean) =>
+    new TalosSecrets(stack, "X", { talosVersion: "v1.12.1", allowDestroy }),
+  SealedSecretsKey: (stack: TerraformStack, allowDestroy?: boolean) =>
+    new SealedSecretsKey(stack, "X", { allowDestroy }),
+  ProxmoxCsiToken: (stack: TerraformStack, allowDestroy?: boolean) =>
+    new ProxmoxCsiToken(stack, "X", { clusterName: "lab", allowDestroy }),
 };
 
-function preventDestroyOf(make: (stack: TerraformStack, allowDestroy?: boolean) => unknown, allowDestroy?: boolean): boolean[] {
+function preventDestroyOf(
+  make: (stack: TerraformStack, allowDestroy?: boolean) => unknown,
+  allowDestroy?: boolean,
+): boolean[] {
   const stack = new TerraformStack(Testing.app(), "s");
   make(stack, allowDestroy);
   const resources = JSON.parse(Testing.synth(stack)).resource as Record<string, Record<string, any>>;
@@ -33,7 +39,9 @@ describe.each(Object.entries(constructs))("%s", (_, make) => {
 it("TalosSecrets keeps the PKI across Talos upgrades", () => {
   const stack = new TerraformStack(Testing.app(), "s");
   new TalosSecrets(stack, "X", { talosVersion: "v1.12.1" });
-  expect(JSON.parse(Testing.synth(stack)).resource.talos_machine_secrets.cluster.lifecycle.ignore_changes).toEqual(["talos_version"]);
+  expect(JSON.parse(Testing.synth(stack)).resource.talos_machine_secrets.cluster.lifecycle.ignore_changes).toEqual([
+    "talos_version",
+  ]);
 });
 
 it("SealedSecretsKey's certificate is valid for 10 years unless told otherwise", () => {

@@ -13,7 +13,11 @@ import { startPveSim, type PveSim } from "../scripts/pve-sim/server";
 describe("schema matching", () => {
   it.each([
     ["GET", "/nodes/pve/qemu/100/config", "/nodes/{node}/qemu/{vmid}/config"],
-    ["GET", "/nodes/pve/storage/local/content/local%3Aiso%2Ftalos.iso", "/nodes/{node}/storage/{storage}/content/{volume}"],
+    [
+      "GET",
+      "/nodes/pve/storage/local/content/local%3Aiso%2Ftalos.iso",
+      "/nodes/{node}/storage/{storage}/content/{volume}",
+    ],
     ["GET", "/cluster/nextid", "/cluster/nextid"],
     ["POST", "/access/users/a%40pve/token/csi", "/access/users/{userid}/token/{tokenid}"],
   ])("%s %s is %s", (method, path, template) => {
@@ -21,7 +25,9 @@ describe("schema matching", () => {
   });
 
   it("decodes path parameters", () => {
-    expect(apiSchema().match("GET", "/nodes/pve/storage/local/content/local%3Aiso%2Ftalos.iso")?.pathParams.volume).toBe("local:iso/talos.iso");
+    expect(
+      apiSchema().match("GET", "/nodes/pve/storage/local/content/local%3Aiso%2Ftalos.iso")?.pathParams.volume,
+    ).toBe("local:iso/talos.iso");
   });
 
   it("knows no path outside the schema, and a path without the method has no method entry", () => {
@@ -68,11 +74,15 @@ describe("parameter verification", () => {
   });
 
   it("reports a missing required parameter", () => {
-    expect(verifyParams({ vmid: { type: "integer" } }, {})).toEqual({ vmid: "property is missing and it is not optional" });
+    expect(verifyParams({ vmid: { type: "integer" } }, {})).toEqual({
+      vmid: "property is missing and it is not optional",
+    });
   });
 
   it("answers an unknown named format with NotModelled instead of accepting it", () => {
-    expect(() => verifyParams({ x: { type: "string", format: "pve-something-new", optional: 1 } }, { x: "1" })).toThrow(NotModelled);
+    expect(() => verifyParams({ x: { type: "string", format: "pve-something-new", optional: 1 } }, { x: "1" })).toThrow(
+      NotModelled,
+    );
   });
 
   it("parses and prints property strings as PVE does (default key first, key alias, booleans as 1/0)", () => {
@@ -85,17 +95,32 @@ describe("parameter verification", () => {
 
 const TOKEN = "root@pam!test=5ecret";
 
-function call(sim: PveSim, method: string, path: string, params: Record<string, string> = {}, token = TOKEN): Promise<{ status: number; body: { data: unknown; errors?: Record<string, string>; message?: string } }> {
+function call(
+  sim: PveSim,
+  method: string,
+  path: string,
+  params: Record<string, string> = {},
+  token = TOKEN,
+): Promise<{ status: number; body: { data: unknown; errors?: Record<string, string>; message?: string } }> {
   const form = new URLSearchParams(params).toString();
   const withQuery = method === "GET" || method === "DELETE";
   return new Promise((resolve, reject) => {
     const req = request(
       `${sim.url}api2/json${path}${withQuery && form ? `?${form}` : ""}`,
-      { method, rejectUnauthorized: false, headers: { Authorization: `PVEAPIToken=${token}`, ...(withQuery ? {} : { "Content-Type": "application/x-www-form-urlencoded" }) } },
+      {
+        method,
+        rejectUnauthorized: false,
+        headers: {
+          Authorization: `PVEAPIToken=${token}`,
+          ...(withQuery ? {} : { "Content-Type": "application/x-www-form-urlencoded" }),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) }),
+        );
       },
     );
     req.on("error", reject);
@@ -120,8 +145,17 @@ describe("the simulator over HTTPS", () => {
 
   beforeAll(async () => {
     sim = await startPveSim({ tokens: [TOKEN], nodes: ["pve1", "pve2"], pciDevices: { pve1: ["0000:01:00.0"] } });
-    const upid = (await call(sim, "POST", "/nodes/pve1/storage/local/download-url", { content: "iso", filename: "talos.iso", url: "https://factory.invalid/talos.iso" })).body.data as string;
-    expect((await call(sim, "GET", `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`)).body.data).toMatchObject({ status: "stopped", exitstatus: "OK" });
+    const upid = (
+      await call(sim, "POST", "/nodes/pve1/storage/local/download-url", {
+        content: "iso",
+        filename: "talos.iso",
+        url: "https://factory.invalid/talos.iso",
+      })
+    ).body.data as string;
+    expect((await call(sim, "GET", `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`)).body.data).toMatchObject({
+      status: "stopped",
+      exitstatus: "OK",
+    });
   });
   afterAll(async () => sim?.close());
 
@@ -170,22 +204,42 @@ describe("the simulator over HTTPS", () => {
   });
 
   it("refuses a CD-ROM or disk naming a missing volume or one of the wrong content type", async () => {
-    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(103, { ide2: "local:iso/missing.iso,media=cdrom" }))).body.message).toMatch(/does not exist/);
-    expect((await call(sim, "POST", "/nodes/pve2/qemu", vm(103))).body.message).toMatch(/local:iso\/talos.iso' does not exist/);
-    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(103, { ide2: "local-lvm:vm-101-disk-0,media=cdrom" }))).body.errors?.ide2).toMatch(/not an ISO image/);
+    expect(
+      (await call(sim, "POST", "/nodes/pve1/qemu", vm(103, { ide2: "local:iso/missing.iso,media=cdrom" }))).body
+        .message,
+    ).toMatch(/does not exist/);
+    expect((await call(sim, "POST", "/nodes/pve2/qemu", vm(103))).body.message).toMatch(
+      /local:iso\/talos.iso' does not exist/,
+    );
+    expect(
+      (await call(sim, "POST", "/nodes/pve1/qemu", vm(103, { ide2: "local-lvm:vm-101-disk-0,media=cdrom" }))).body
+        .errors?.ide2,
+    ).toMatch(/not an ISO image/);
   });
 
   it("records a device that replaces another on its slot", async () => {
     const before = sim.state.incidents.length;
-    expect((await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { ide0: "local:iso/talos.iso,media=cdrom" })).status).toBe(200);
-    expect(sim.state.incidents.slice(before)).toEqual([expect.objectContaining({ kind: "slot-replaced", vmid: 101, slot: "ide0" })]);
+    expect(
+      (await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { ide0: "local:iso/talos.iso,media=cdrom" })).status,
+    ).toBe(200);
+    expect(sim.state.incidents.slice(before)).toEqual([
+      expect.objectContaining({ kind: "slot-replaced", vmid: 101, slot: "ide0" }),
+    ]);
   });
 
   it("refuses to delete a volume a VM uses, and a second download of an existing file", async () => {
-    const del = await call(sim, "DELETE", `/nodes/pve1/storage/local/content/${encodeURIComponent("local:iso/talos.iso")}`);
+    const del = await call(
+      sim,
+      "DELETE",
+      `/nodes/pve1/storage/local/content/${encodeURIComponent("local:iso/talos.iso")}`,
+    );
     expect(del.status).toBe(500);
     expect(del.body.message).toMatch(/in use by VM 101/);
-    const again = await call(sim, "POST", "/nodes/pve1/storage/local/download-url", { content: "iso", filename: "talos.iso", url: "https://factory.invalid/talos.iso" });
+    const again = await call(sim, "POST", "/nodes/pve1/storage/local/download-url", {
+      content: "iso",
+      filename: "talos.iso",
+      url: "https://factory.invalid/talos.iso",
+    });
     expect(again.body.message).toMatch(/refusing to override existing file/);
   });
 
@@ -201,57 +255,121 @@ describe("the simulator over HTTPS", () => {
     expect(sim.state.vms["101"].config).toMatchObject({ name: "hot" });
     expect(sim.state.vms["101"].config.cores).toBeUndefined();
     expect(sim.state.vms["101"].pending).toEqual({ cores: "8" });
-    const current = (await call(sim, "GET", "/nodes/pve1/qemu/101/config", { current: "1" })).body.data as Record<string, unknown>;
+    const current = (await call(sim, "GET", "/nodes/pve1/qemu/101/config", { current: "1" })).body.data as Record<
+      string,
+      unknown
+    >;
     expect(current.cores).toBeUndefined();
-    expect(((await call(sim, "GET", "/nodes/pve1/qemu/101/config")).body.data as Record<string, unknown>).cores).toBe(8);
+    expect(((await call(sim, "GET", "/nodes/pve1/qemu/101/config")).body.data as Record<string, unknown>).cores).toBe(
+      8,
+    );
     await call(sim, "POST", "/nodes/pve1/qemu/101/status/reboot");
     expect(sim.state.vms["101"].config.cores).toBe("8");
     expect(sim.state.vms["101"].pending).toEqual({});
   });
 
   it("answers the guest agent with the address of ipconfig0", async () => {
-    await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { agent: "enabled=1", ipconfig0: "ip=127.0.10.21/24,gw=127.0.10.1" });
+    await call(sim, "PUT", "/nodes/pve1/qemu/101/config", {
+      agent: "enabled=1",
+      ipconfig0: "ip=127.0.10.21/24,gw=127.0.10.1",
+    });
     await call(sim, "POST", "/nodes/pve1/qemu/101/status/reboot");
-    const res = (await call(sim, "GET", "/nodes/pve1/qemu/101/agent/network-get-interfaces")).body.data as { result: Array<{ name: string; "ip-addresses": Array<{ "ip-address": string }> }> };
+    const res = (await call(sim, "GET", "/nodes/pve1/qemu/101/agent/network-get-interfaces")).body.data as {
+      result: Array<{ name: string; "ip-addresses": Array<{ "ip-address": string }> }>;
+    };
     expect(res.result.find((i) => i.name === "eth0")?.["ip-addresses"][0]["ip-address"]).toBe("127.0.10.21");
   });
 
   it("fails the start task of a VM whose PCI device another running VM on the host holds", async () => {
     await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { hostpci0: "host=0000:01:00.0,pcie=1" });
     await call(sim, "POST", "/nodes/pve1/qemu/101/status/reboot");
-    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(104, { hostpci0: "host=01:00.0,pcie=1" }))).status).toBe(200);
+    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(104, { hostpci0: "host=01:00.0,pcie=1" }))).status).toBe(
+      200,
+    );
     const upid = (await call(sim, "POST", "/nodes/pve1/qemu/104/status/start")).body.data as string;
-    const status = (await call(sim, "GET", `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`)).body.data as { exitstatus: string };
+    const status = (await call(sim, "GET", `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`)).body.data as {
+      exitstatus: string;
+    };
     expect(status.exitstatus).toMatch(/PCI device '0000:01:00.0' already in use by VMID '101'/);
     expect(sim.state.vms["104"].status).toBe("stopped");
   });
 
   it("keeps a VM's firewall rules in order: a new rule goes in at pos (the top by default)", async () => {
     await call(sim, "PUT", "/nodes/pve1/qemu/101/firewall/options", { enable: "1", policy_in: "DROP" });
-    await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", { type: "in", action: "ACCEPT", dport: "6443", proto: "tcp", enable: "1" });
-    await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", { type: "in", action: "ACCEPT", dport: "50000", proto: "tcp", enable: "1" });
-    const rules = (await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules")).body.data as Array<{ pos: number; dport: string }>;
-    expect(rules.map((r) => [r.pos, r.dport])).toEqual([[0, "50000"], [1, "6443"]]);
-    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules/1")).body.data).toMatchObject({ pos: "1", dport: "6443", enable: 1 });
-    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules/2")).body.message).toMatch(/no rule at position 2/);
-    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/options")).body.data).toEqual({ enable: 1, policy_in: "DROP" });
-    expect((await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", { type: "in", action: "ACCEPT", dport: "1", proto: "nonsense!" })).status).toBe(400);
+    await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", {
+      type: "in",
+      action: "ACCEPT",
+      dport: "6443",
+      proto: "tcp",
+      enable: "1",
+    });
+    await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", {
+      type: "in",
+      action: "ACCEPT",
+      dport: "50000",
+      proto: "tcp",
+      enable: "1",
+    });
+    const rules = (await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules")).body.data as Array<{
+      pos: number;
+      dport: string;
+    }>;
+    expect(rules.map((r) => [r.pos, r.dport])).toEqual([
+      [0, "50000"],
+      [1, "6443"],
+    ]);
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules/1")).body.data).toMatchObject({
+      pos: "1",
+      dport: "6443",
+      enable: 1,
+    });
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules/2")).body.message).toMatch(
+      /no rule at position 2/,
+    );
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/options")).body.data).toEqual({
+      enable: 1,
+      policy_in: "DROP",
+    });
+    expect(
+      (
+        await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", {
+          type: "in",
+          action: "ACCEPT",
+          dport: "1",
+          proto: "nonsense!",
+        })
+      ).status,
+    ).toBe(400);
   });
 
   it("keeps HA resources of existing VMs, and lists VMs, storages and nodes as cluster resources", async () => {
-    expect((await call(sim, "POST", "/cluster/ha/resources", { sid: "vm:999" })).body.message).toMatch(/no such resource/);
+    expect((await call(sim, "POST", "/cluster/ha/resources", { sid: "vm:999" })).body.message).toMatch(
+      /no such resource/,
+    );
     expect((await call(sim, "POST", "/cluster/ha/resources", { sid: "vm:101", state: "started" })).status).toBe(200);
-    expect((await call(sim, "GET", "/cluster/ha/resources/vm%3A101")).body.data).toMatchObject({ sid: "vm:101", type: "vm", state: "started" });
-    const vms = (await call(sim, "GET", "/cluster/resources", { type: "vm" })).body.data as Array<{ vmid: number; node: string; hastate?: string }>;
+    expect((await call(sim, "GET", "/cluster/ha/resources/vm%3A101")).body.data).toMatchObject({
+      sid: "vm:101",
+      type: "vm",
+      state: "started",
+    });
+    const vms = (await call(sim, "GET", "/cluster/resources", { type: "vm" })).body.data as Array<{
+      vmid: number;
+      node: string;
+      hastate?: string;
+    }>;
     expect(vms.find((v) => v.vmid === 101)).toMatchObject({ node: "pve1", hastate: "started" });
-    const storages = (await call(sim, "GET", "/cluster/resources", { type: "storage" })).body.data as Array<{ id: string }>;
+    const storages = (await call(sim, "GET", "/cluster/resources", { type: "storage" })).body.data as Array<{
+      id: string;
+    }>;
     expect(storages.map((s) => s.id)).toContain("storage/pve2/local-lvm");
     expect((await call(sim, "DELETE", "/cluster/ha/resources/vm%3A101")).status).toBe(200);
   });
 
   it("authenticates with a token created through the API", async () => {
     await call(sim, "POST", "/access/users", { userid: "csi@pve" });
-    const created = (await call(sim, "POST", "/access/users/csi%40pve/token/tok", { privsep: "0" })).body.data as { value: string };
+    const created = (await call(sim, "POST", "/access/users/csi%40pve/token/tok", { privsep: "0" })).body.data as {
+      value: string;
+    };
     expect((await call(sim, "GET", "/version", {}, `csi@pve!tok=${created.value}`)).status).toBe(200);
   });
 
@@ -268,11 +386,16 @@ describe("the simulator's --state file", () => {
     try {
       const stateFile = join(dir, "sim.json");
       const first = await startPveSim({ tokens: [TOKEN], stateFile });
-      expect((await call(first, "POST", "/access/users", { userid: "kept@pve", comment: "survives" })).status).toBe(200);
+      expect((await call(first, "POST", "/access/users", { userid: "kept@pve", comment: "survives" })).status).toBe(
+        200,
+      );
       await first.close();
       const second = await startPveSim({ tokens: [TOKEN], stateFile });
       try {
-        expect((await call(second, "GET", "/access/users/kept%40pve")).body.data).toMatchObject({ comment: "survives", enable: 1 });
+        expect((await call(second, "GET", "/access/users/kept%40pve")).body.data).toMatchObject({
+          comment: "survives",
+          enable: 1,
+        });
       } finally {
         await second.close();
       }

@@ -10,11 +10,18 @@ describe("generated from the zod schema", () => {
   });
 
   it("the example files point editors at the JSON Schemas", () => {
-    expect(readFileSync(join(REPO, "cluster.yaml"), "utf8")).toMatch(/^# yaml-language-server: \$schema=\.\/schema\/cluster\.schema\.json$/m);
-    expect(readFileSync(join(REPO, "nodes.yaml"), "utf8")).toMatch(/^# yaml-language-server: \$schema=\.\/schema\/nodes\.schema\.json$/m);
+    expect(readFileSync(join(REPO, "cluster.yaml"), "utf8")).toMatch(
+      /^# yaml-language-server: \$schema=\.\/schema\/cluster\.schema\.json$/m,
+    );
+    expect(readFileSync(join(REPO, "nodes.yaml"), "utf8")).toMatch(
+      /^# yaml-language-server: \$schema=\.\/schema\/nodes\.schema\.json$/m,
+    );
     for (const example of readdirSync(join(REPO, "examples"))) {
       const file = join(REPO, "examples", example, "workloads.yaml");
-      if (existsSync(file)) expect(readFileSync(file, "utf8"), file).toMatch(/^# yaml-language-server: \$schema=\.\.\/\.\.\/schema\/workloads\.schema\.json$/m);
+      if (existsSync(file))
+        expect(readFileSync(file, "utf8"), file).toMatch(
+          /^# yaml-language-server: \$schema=\.\.\/\.\.\/schema\/workloads\.schema\.json$/m,
+        );
     }
   });
 

@@ -3,7 +3,13 @@ import { describe, expect, it } from "vitest";
 import { TalosCluster, type TalosClusterNode, type TalosClusterProps } from "../constructs/talos-cluster";
 
 const node = (name: string, address: string, controller: boolean): TalosClusterNode => ({
-  name, address, controller, installDisk: { path: "/dev/sda" }, installImage: "factory.talos.dev/installer/x:v1.12.1", mtu: 1500, kernelModules: [],
+  name,
+  address,
+  controller,
+  installDisk: { path: "/dev/sda" },
+  installImage: "factory.talos.dev/installer/x:v1.12.1",
+  mtu: 1500,
+  kernelModules: [],
 });
 
 const props: TalosClusterProps = {
@@ -13,8 +19,18 @@ const props: TalosClusterProps = {
   machineSecrets: { certs: {} as never, cluster: {} as never, secrets: {} as never, trustdinfo: {} as never },
   clientConfiguration: { caCertificate: "ca", clientCertificate: "crt", clientKey: "key" },
   network: {
-    nodeCidr: "10.0.0.0/24", nodePrefix: 24, gateway: "10.0.0.1", dnsServers: ["10.0.0.1"], ntpServers: ["pool.ntp.org"], podCidr: "10.42.0.0/16",
-    serviceCidr: "10.43.0.0/16", apiAddress: "10.0.0.5", apiVip: true, certSans: [], cni: "cilium", schedulingOnControllers: false,
+    nodeCidr: "10.0.0.0/24",
+    nodePrefix: 24,
+    gateway: "10.0.0.1",
+    dnsServers: ["10.0.0.1"],
+    ntpServers: ["pool.ntp.org"],
+    podCidr: "10.42.0.0/16",
+    serviceCidr: "10.43.0.0/16",
+    apiAddress: "10.0.0.5",
+    apiVip: true,
+    certSans: [],
+    cni: "cilium",
+    schedulingOnControllers: false,
   },
   nodes: [node("w0", "10.0.0.31", false), node("cp0", "10.0.0.21", true), node("cp1", "10.0.0.22", true)],
   credentialsDir: "../../credentials",
@@ -32,13 +48,21 @@ describe("TalosCluster", () => {
   it("configures every node for its role against the API address", () => {
     const configs = json.data.talos_machine_configuration;
     expect(Object.keys(configs).sort()).toEqual(["cp0", "cp1", "w0"]);
-    expect(configs.w0).toMatchObject({ machine_type: "worker", cluster_endpoint: "https://10.0.0.5:6443", cluster_name: "lab" });
+    expect(configs.w0).toMatchObject({
+      machine_type: "worker",
+      cluster_endpoint: "https://10.0.0.5:6443",
+      cluster_name: "lab",
+    });
     expect(configs.cp0.machine_type).toBe("controlplane");
-    expect(json.resource.talos_machine_configuration_apply.w0).toMatchObject({ node: "10.0.0.31", endpoint: "10.0.0.31" });
+    expect(json.resource.talos_machine_configuration_apply.w0).toMatchObject({
+      node: "10.0.0.31",
+      endpoint: "10.0.0.31",
+    });
   });
 
   it("writes one config patch per Talos document, as the Talos version expects them", () => {
-    const patchesOf = (json: any) => json.data.talos_machine_configuration.cp0.config_patches.map((p: string) => JSON.parse(p));
+    const patchesOf = (json: any) =>
+      json.data.talos_machine_configuration.cp0.config_patches.map((p: string) => JSON.parse(p));
     expect(patchesOf(json).map((p: any) => p.kind ?? "v1alpha1")).toEqual(["v1alpha1", "HostnameConfig"]);
     expect(patchesOf(json)[0].machine.network.hostname).toBe("cp0");
     expect(patchesOf(json)[1]).toEqual({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
@@ -55,7 +79,11 @@ describe("TalosCluster", () => {
   });
 
   it("checks health through the controllers and writes both credential files with mode 0600", () => {
-    expect(json.data.talos_cluster_health.lab).toMatchObject({ control_plane_nodes: ["10.0.0.21", "10.0.0.22"], worker_nodes: ["10.0.0.31"], endpoints: ["10.0.0.21", "10.0.0.22"] });
+    expect(json.data.talos_cluster_health.lab).toMatchObject({
+      control_plane_nodes: ["10.0.0.21", "10.0.0.22"],
+      worker_nodes: ["10.0.0.31"],
+      endpoints: ["10.0.0.21", "10.0.0.22"],
+    });
     const files = json.resource.local_sensitive_file;
     expect(Object.values(files).map((f: any) => [f.filename, f.file_permission])).toEqual([
       ["${path.module}/../../credentials/kubeconfig", "0600"],
@@ -64,6 +92,8 @@ describe("TalosCluster", () => {
   });
 
   it("refuses a cluster without a controller, naming the prop", () => {
-    expect(() => synthCluster({ ...props, nodes: [node("w0", "10.0.0.31", false)] })).toThrow("TalosCluster lab: 'nodes' has no controller");
+    expect(() => synthCluster({ ...props, nodes: [node("w0", "10.0.0.31", false)] })).toThrow(
+      "TalosCluster lab: 'nodes' has no controller",
+    );
   });
 });

@@ -3,7 +3,12 @@ import { describe, expect, it } from "vitest";
 import { TalosImages, type TalosImagesProps } from "../constructs/talos-images";
 
 const GPU = `37656798${"0".repeat(56)}`;
-const props: TalosImagesProps = { talosVersion: "v1.12.1", extensions: ["siderolabs/qemu-guest-agent"], schematicIds: [GPU], isoStorage: "local" };
+const props: TalosImagesProps = {
+  talosVersion: "v1.12.1",
+  extensions: ["siderolabs/qemu-guest-agent"],
+  schematicIds: [GPU],
+  isoStorage: "local",
+};
 
 function synthWith(use: (images: TalosImages) => void): { images: TalosImages; json: any } {
   const stack = new TerraformStack(Testing.app(), "s");
@@ -20,7 +25,9 @@ describe("TalosImages", () => {
       images.isoOn("pve2", { schematicId: GPU });
       images.isoOn("pve2", { schematicId: GPU });
     });
-    const isos = Object.values(json.resource.proxmox_download_file).map((iso: any) => `${iso.node_name}:${iso.file_name}`);
+    const isos = Object.values(json.resource.proxmox_download_file).map(
+      (iso: any) => `${iso.node_name}:${iso.file_name}`,
+    );
     const digest = Object.keys(json.data.talos_image_factory_urls)[0].replace("talos_", "");
     expect(isos.sort()).toEqual(
       [
@@ -30,19 +37,28 @@ describe("TalosImages", () => {
         "pve2:talos-v1.12.1-37656798-nocloud-amd64.iso",
       ].sort(),
     );
-    expect(Object.keys(json.data.talos_image_factory_urls).sort()).toEqual([`talos_${digest}`, `talos_${digest}_secureboot`, "talos_37656798"].sort());
+    expect(Object.keys(json.data.talos_image_factory_urls).sort()).toEqual(
+      [`talos_${digest}`, `talos_${digest}_secureboot`, "talos_37656798"].sort(),
+    );
   });
 
   it("on shared ISO storage downloads each image once, from the given host, and every host's VMs use that one file", () => {
     const stack = new TerraformStack(Testing.app(), "s");
     const images = new TalosImages(stack, "Images", { ...props, isoStorage: "cephfs", sharedIsoHost: "pve1" });
-    for (const host of ["pve1", "pve2", "pve3"]) new TerraformOutput(stack, `iso-${host}`, { value: images.isoOn(host, {}) });
+    for (const host of ["pve1", "pve2", "pve3"])
+      new TerraformOutput(stack, `iso-${host}`, { value: images.isoOn(host, {}) });
     images.isoOn("pve3", { schematicId: GPU });
     const json = JSON.parse(Testing.synth(stack));
     const ids = Object.values(json.output).map((o: any) => o.value);
-    const isos = Object.entries(json.resource.proxmox_download_file).map(([name, iso]: [string, any]) => `${name} ${iso.node_name}:${iso.datastore_id}`);
-    const digest = Object.keys(json.data.talos_image_factory_urls).find((k) => k !== "talos_37656798")!.replace("talos_", "");
-    expect(isos.sort()).toEqual([`talos_${digest}_on_cephfs pve1:cephfs`, "talos_37656798_on_cephfs pve1:cephfs"].sort());
+    const isos = Object.entries(json.resource.proxmox_download_file).map(
+      ([name, iso]: [string, any]) => `${name} ${iso.node_name}:${iso.datastore_id}`,
+    );
+    const digest = Object.keys(json.data.talos_image_factory_urls)
+      .find((k) => k !== "talos_37656798")!
+      .replace("talos_", "");
+    expect(isos.sort()).toEqual(
+      [`talos_${digest}_on_cephfs pve1:cephfs`, "talos_37656798_on_cephfs pve1:cephfs"].sort(),
+    );
     expect(new Set(ids)).toEqual(new Set([`\${proxmox_download_file.talos_${digest}_on_cephfs.id}`]));
   });
 
@@ -67,6 +83,8 @@ describe("TalosImages", () => {
 
   it("refuses a schematic it was not told about, since labels depend on all of them", () => {
     const stack = new TerraformStack(Testing.app(), "s");
-    expect(() => new TalosImages(stack, "Images", props).image({ schematicId: "f".repeat(64) })).toThrow(/is not among 'schematicIds'/);
+    expect(() => new TalosImages(stack, "Images", props).image({ schematicId: "f".repeat(64) })).toThrow(
+      /is not among 'schematicIds'/,
+    );
   });
 });

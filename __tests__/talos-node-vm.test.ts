@@ -26,11 +26,27 @@ describe("TalosNodeVm alone, with only the essentials", () => {
 
   it("applies its documented defaults and exposes them", () => {
     expect(vm.hardware).toEqual({
-      cores: 4, sockets: 1, memory: 8192, balloon: 0, cpuType: "host", numa: true, diskSize: 128, diskStorage: "local-lvm",
-      scsiHardware: "virtio-scsi-single", diskDiscard: true, diskSsd: true, qemuAgent: true,
+      cores: 4,
+      sockets: 1,
+      memory: 8192,
+      balloon: 0,
+      cpuType: "host",
+      numa: true,
+      diskSize: 128,
+      diskStorage: "local-lvm",
+      scsiHardware: "virtio-scsi-single",
+      diskDiscard: true,
+      diskSsd: true,
+      qemuAgent: true,
     });
     expect(vm.boot).toEqual({ isoFileId: "local:iso/talos.iso", secureboot: false, bios: "ovmf", machine: "q35" });
-    expect(vm.network).toMatchObject({ dnsServers: ["1.1.1.1", "1.0.0.1"], mtu: 1500, bridge: "vmbr0", queues: 4, firewall: false });
+    expect(vm.network).toMatchObject({
+      dnsServers: ["1.1.1.1", "1.0.0.1"],
+      mtu: 1500,
+      bridge: "vmbr0",
+      queues: 4,
+      firewall: false,
+    });
     expect(vm.network.macAddress).toBeUndefined();
     expect(vm.tags).toEqual(["kubernetes", "linux", "talos"]);
   });
@@ -45,16 +61,27 @@ describe("TalosNodeVm alone, with only the essentials", () => {
       efi_disk: { datastore_id: "local-lvm", pre_enrolled_keys: false },
       cdrom: { file_id: "local:iso/talos.iso" },
       boot_order: ["scsi0", "ide2"],
-      initialization: { ip_config: [{ ipv4: { address: "10.0.0.5/24", gateway: "10.0.0.1" } }], dns: { servers: ["1.1.1.1", "1.0.0.1"] } },
+      initialization: {
+        ip_config: [{ ipv4: { address: "10.0.0.5/24", gateway: "10.0.0.1" } }],
+        dns: { servers: ["1.1.1.1", "1.0.0.1"] },
+      },
     });
-    expect(resource.disk).toEqual([expect.objectContaining({ size: 128, datastore_id: "local-lvm", discard: "on", ssd: true, iothread: true })]);
+    expect(resource.disk).toEqual([
+      expect.objectContaining({ size: 128, datastore_id: "local-lvm", discard: "on", ssd: true, iothread: true }),
+    ]);
     expect(resource.scsi_hardware).toBe("virtio-scsi-single");
     // The CD-ROM is on ide2, so the cloud-init drive must not be (bpg's default); q35 has only ide0 and ide2.
     expect(resource.initialization.interface).toBe("ide0");
     // The address is static: a refresh never waits for the guest agent to report it.
     expect(resource.agent).toMatchObject({ enabled: true, wait_for_ip: { disabled: true } });
     expect(resource.hostpci).toBeUndefined();
-    expect(resource.network_device[0]).toMatchObject({ mac_address: null, vlan_id: 0, mtu: 1500, queues: 4, firewall: false });
+    expect(resource.network_device[0]).toMatchObject({
+      mac_address: null,
+      vlan_id: 0,
+      mtu: 1500,
+      queues: 4,
+      firewall: false,
+    });
     expect(resource.tpm_state).toBeUndefined();
     expect(resource.startup).toBeUndefined();
     expect(resource.vm_id).toBeUndefined();
@@ -79,7 +106,8 @@ describe("TalosNodeVm alone, with only the essentials", () => {
       const fromConfig = stack.resource.proxmox_virtual_environment_vm.n1;
       // What only the layer knows: the ISO it downloads and the start order of controllers.
       const differing = ["//", "cdrom", "startup"];
-      const without = (vm: Record<string, unknown>) => Object.fromEntries(Object.entries(vm).filter(([k]) => !differing.includes(k)));
+      const without = (vm: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(vm).filter(([k]) => !differing.includes(k)));
       expect(without(fromConfig)).toEqual(without(resource));
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -92,9 +120,26 @@ describe("TalosNodeVm with grouped props", () => {
     const { resource } = synthVm({
       ...essentials,
       vmId: 1234,
-      hardware: { cores: 2, sockets: 2, memory: 4096, balloon: 2048, diskSize: 20, diskStorage: "ceph", scsiHardware: "virtio-scsi-single", diskDiscard: false },
+      hardware: {
+        cores: 2,
+        sockets: 2,
+        memory: 4096,
+        balloon: 2048,
+        diskSize: 20,
+        diskStorage: "ceph",
+        scsiHardware: "virtio-scsi-single",
+        diskDiscard: false,
+      },
       boot: { ...essentials.boot, secureboot: true, machine: "pc" },
-      network: { ...essentials.network, macAddress: "bc:24:11:00:00:01", vlanId: 20, mtu: 9000, bridge: "vmbr1", queues: 0, firewall: true },
+      network: {
+        ...essentials.network,
+        macAddress: "bc:24:11:00:00:01",
+        vlanId: 20,
+        mtu: 9000,
+        bridge: "vmbr1",
+        queues: 0,
+        firewall: true,
+      },
       startup: { order: 3, upDelay: 10, downDelay: 20 },
       tags: ["b", "a"],
     });
@@ -109,11 +154,21 @@ describe("TalosNodeVm with grouped props", () => {
       agent: { enabled: true, trim: false },
     });
     expect(resource.disk[0]).toMatchObject({ datastore_id: "ceph", size: 20, discard: "ignore", iothread: true });
-    expect(resource.network_device[0]).toMatchObject({ mac_address: "bc:24:11:00:00:01", vlan_id: 20, mtu: 9000, bridge: "vmbr1", queues: 0, firewall: true });
+    expect(resource.network_device[0]).toMatchObject({
+      mac_address: "bc:24:11:00:00:01",
+      vlan_id: 20,
+      mtu: 9000,
+      bridge: "vmbr1",
+      queues: 0,
+      firewall: true,
+    });
   });
 
   it("passes PCI devices through, by raw id or resource mapping, in hostpci order", () => {
-    const { resource } = synthVm({ ...essentials, pciDevices: [{ id: "0000:01:00" }, { mapping: "nic", pcie: false, rombar: false, primaryGpu: true }] });
+    const { resource } = synthVm({
+      ...essentials,
+      pciDevices: [{ id: "0000:01:00" }, { mapping: "nic", pcie: false, rombar: false, primaryGpu: true }],
+    });
     expect(resource.hostpci).toEqual([
       { device: "hostpci0", id: "0000:01:00", pcie: true, rombar: true, xvga: false },
       { device: "hostpci1", mapping: "nic", pcie: false, rombar: false, xvga: true },
@@ -122,7 +177,9 @@ describe("TalosNodeVm with grouped props", () => {
 
   it("rejects a PCI device with both or neither of id and mapping", () => {
     const stack = new TerraformStack(Testing.app(), "s");
-    expect(() => new TalosNodeVm(stack, "n1", { ...essentials, pciDevices: [{ id: "0000:01:00", mapping: "gpu" }, {}] })).toThrow(
+    expect(
+      () => new TalosNodeVm(stack, "n1", { ...essentials, pciDevices: [{ id: "0000:01:00", mapping: "gpu" }, {}] }),
+    ).toThrow(
       `TalosNodeVm n1: 'pciDevices[0]' needs exactly one of 'id' or 'mapping'; 'pciDevices[1]' needs exactly one of 'id' or 'mapping'`,
     );
   });

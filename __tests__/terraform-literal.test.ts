@@ -28,8 +28,10 @@ describe("terraformLiteral", () => {
         // Read it as HCL's template scanner does: an escape, an expression start, or one literal character.
         let read = "";
         for (let i = 0; i < literal.length; ) {
-          if (literal.startsWith("$${", i) || literal.startsWith("%%{", i)) [read, i] = [read + literal.slice(i + 1, i + 3), i + 3];
-          else if (literal.startsWith("${", i) || literal.startsWith("%{", i)) throw new Error(`${JSON.stringify(text)} -> ${JSON.stringify(literal)}: expression at ${i}`);
+          if (literal.startsWith("$${", i) || literal.startsWith("%%{", i))
+            [read, i] = [read + literal.slice(i + 1, i + 3), i + 3];
+          else if (literal.startsWith("${", i) || literal.startsWith("%{", i))
+            throw new Error(`${JSON.stringify(text)} -> ${JSON.stringify(literal)}: expression at ${i}`);
           else [read, i] = [read + literal[i], i + 1];
         }
         expect(read).toBe(text);
@@ -44,7 +46,15 @@ describe("every string key of the config refuses a template or hands it on escap
 
   it("the schema walk finds the string keys", () => {
     const names = keys.map((k) => `${k.file}:${k.path.join(".")}`);
-    expect(names).toEqual(expect.arrayContaining(["cluster.yaml:proxmox_node", "cluster.yaml:repository_path", "cluster.yaml:state_backend.address", "nodes.yaml:disk", "nodes.yaml:name"]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "cluster.yaml:proxmox_node",
+        "cluster.yaml:repository_path",
+        "cluster.yaml:state_backend.address",
+        "nodes.yaml:disk",
+        "nodes.yaml:name",
+      ]),
+    );
     expect(keys.length).toBeGreaterThan(25);
   });
 
@@ -58,15 +68,22 @@ describe("every string key of the config refuses a template or hands it on escap
     }
     if (error) {
       expect(error).toBeInstanceOf(ConfigError);
-      const at = (error as ConfigError).issues.filter((i) => i.severity === "error").map((i) => `${i.file}:${i.path.join(".")}`);
+      const at = (error as ConfigError).issues
+        .filter((i) => i.severity === "error")
+        .map((i) => `${i.file}:${i.path.join(".")}`);
       const path = key.file === "nodes.yaml" ? ["nodes", 0, ...key.path] : key.path;
       expect([...new Set(at)]).toEqual([`${key.file}:${[...path, ...(key.list ? [0] : [])].join(".")}`]);
       return;
     }
     const stacks = synth(options);
-    const leaves = [stacks.persistentAuth, stacks.infrastructure, stacks.services, stacks.configuration].flatMap(stringLeavesOf);
+    const leaves = [stacks.persistentAuth, stacks.infrastructure, stacks.services, stacks.configuration].flatMap(
+      stringLeavesOf,
+    );
     for (const leaf of leaves) expect(leaf).not.toMatch(UNESCAPED);
     // The value did reach a stack, escaped.
-    expect(leaves.filter((leaf) => leaf.includes("$${path.cwd}")).length, "stack strings with the escaped value").toBeGreaterThan(0);
+    expect(
+      leaves.filter((leaf) => leaf.includes("$${path.cwd}")).length,
+      "stack strings with the escaped value",
+    ).toBeGreaterThan(0);
   });
 });

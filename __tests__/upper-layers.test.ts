@@ -8,7 +8,8 @@ const { infrastructure: l01, services: l02, configuration: l03 } = example;
 function resources(stack: StackJson, type: string): Record<string, Record<string, any>> {
   return (stack.resource?.[type] ?? {}) as Record<string, Record<string, any>>;
 }
-const fromLayer = (layer: string) => new RegExp(`data\\.terraform_remote_state\\.cross-stack-reference-input-${layer}\\.outputs\\.`);
+const fromLayer = (layer: string) =>
+  new RegExp(`data\\.terraform_remote_state\\.cross-stack-reference-input-${layer}\\.outputs\\.`);
 
 describe("layer snapshots (review aid; the assertions below carry the meaning)", () => {
   it("02-services", () => expect(l02).toMatchSnapshot());
@@ -19,9 +20,17 @@ describe("Cilium in 01-infrastructure", () => {
   const release = resources(l01, "helm_release").cilium;
 
   it("is installed once the control plane is healthy, with Talos-appropriate values", () => {
-    expect(release).toMatchObject({ chart: "cilium", repository: "https://helm.cilium.io", version: "1.19.3", namespace: "kube-system" });
+    expect(release).toMatchObject({
+      chart: "cilium",
+      repository: "https://helm.cilium.io",
+      version: "1.19.3",
+      namespace: "kube-system",
+    });
     expect(release.depends_on).toEqual(["data.talos_cluster_health.homelab"]);
-    expect(l01.data!.talos_cluster_health.homelab).toMatchObject({ skip_kubernetes_checks: true, depends_on: ["talos_cluster_kubeconfig.homelab"] });
+    expect(l01.data!.talos_cluster_health.homelab).toMatchObject({
+      skip_kubernetes_checks: true,
+      depends_on: ["talos_cluster_kubeconfig.homelab"],
+    });
     const values = parse(release.values[0]);
     expect(values).toMatchObject({
       kubeProxyReplacement: true,
@@ -38,8 +47,10 @@ describe("Cilium in 01-infrastructure", () => {
   it("reaches the API with the kubeconfig of the same layer", () => {
     expect(l01.provider.helm[0].kubernetes).toEqual({
       host: "${talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.host}",
-      cluster_ca_certificate: "${base64decode(talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.ca_certificate)}",
-      client_certificate: "${base64decode(talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.client_certificate)}",
+      cluster_ca_certificate:
+        "${base64decode(talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.ca_certificate)}",
+      client_certificate:
+        "${base64decode(talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.client_certificate)}",
       client_key: "${base64decode(talos_cluster_kubeconfig.homelab.kubernetes_client_configuration.client_key)}",
     });
   });
@@ -50,15 +61,21 @@ describe("Cilium in 01-infrastructure", () => {
       expect(infrastructure.resource!.helm_release).toBeUndefined();
       expect(infrastructure.provider.helm).toBeUndefined();
     }
-    const { infrastructure } = synth({ cluster: { cilium_loadbalancer_pool: undefined, cilium_loadbalancer_mode: "snat" } });
-    expect(parse(resources(infrastructure, "helm_release").cilium.values[0])).toMatchObject({ l2announcements: { enabled: false }, loadBalancer: { mode: "snat" } });
+    const { infrastructure } = synth({
+      cluster: { cilium_loadbalancer_pool: undefined, cilium_loadbalancer_mode: "snat" },
+    });
+    expect(parse(resources(infrastructure, "helm_release").cilium.values[0])).toMatchObject({
+      l2announcements: { enabled: false },
+      loadBalancer: { mode: "snat" },
+    });
   });
 });
 
 describe("02-services", () => {
   it("reaches the cluster with layer 01's kubeconfig, read from its state", () => {
     for (const provider of [l02.provider.kubernetes[0], l02.provider.helm[0].kubernetes as Record<string, string>]) {
-      for (const key of ["host", "cluster_ca_certificate", "client_certificate", "client_key"]) expect(provider[key]).toMatch(fromLayer("01-infrastructure"));
+      for (const key of ["host", "cluster_ca_certificate", "client_certificate", "client_key"])
+        expect(provider[key]).toMatch(fromLayer("01-infrastructure"));
     }
   });
 
@@ -70,7 +87,10 @@ describe("02-services", () => {
     expect(secret.data["tls.key"]).toMatch(fromLayer("00-persistent-auth"));
     const release = resources(l02, "helm_release").sealed_secrets;
     expect(release.depends_on).toEqual(["kubernetes_secret_v1.sealed_secrets_key"]);
-    expect(parse(release.values[0])).toMatchObject({ fullnameOverride: "sealed-secrets-controller", keyrenewperiod: "0" });
+    expect(parse(release.values[0])).toMatchObject({
+      fullnameOverride: "sealed-secrets-controller",
+      keyrenewperiod: "0",
+    });
   });
 
   it("configures the Proxmox CSI driver with layer 00's token, kept out of the values", () => {
@@ -78,16 +98,28 @@ describe("02-services", () => {
     expect(release.set_sensitive[0].value).toMatch(fromLayer("00-persistent-auth"));
     expect(release.set[0]).toMatchObject({ name: "config.clusters[0].token_id" });
     const values = parse(release.values[0]);
-    expect(values.config.clusters).toEqual([{ url: "https://pve.home.arpa:8006/api2/json", insecure: true, region: "pve" }]);
+    expect(values.config.clusters).toEqual([
+      { url: "https://pve.home.arpa:8006/api2/json", insecure: true, region: "pve" },
+    ]);
     expect(values.storageClass[0]).toMatchObject({ name: "proxmox", storage: "local-lvm" });
     expect(JSON.stringify(values)).not.toMatch(/token/);
-    expect(resources(l02, "kubernetes_namespace_v1").csi_proxmox.metadata.labels).toEqual({ "pod-security.kubernetes.io/enforce": "privileged" });
+    expect(resources(l02, "kubernetes_namespace_v1").csi_proxmox.metadata.labels).toEqual({
+      "pod-security.kubernetes.io/enforce": "privileged",
+    });
     // The driver places volumes by the nodes' topology labels, set by Talos in layer 01.
-    expect(patchOf(l01, "worker0").machine.nodeLabels).toEqual({ "topology.kubernetes.io/region": "pve", "topology.kubernetes.io/zone": "pve" });
+    expect(patchOf(l01, "worker0").machine.nodeLabels).toEqual({
+      "topology.kubernetes.io/region": "pve",
+      "topology.kubernetes.io/zone": "pve",
+    });
   });
 
   it("installs the Flux controllers", () => {
-    expect(resources(l02, "helm_release").flux).toMatchObject({ chart: "flux2", namespace: "flux-system", create_namespace: true, version: "2.15.0" });
+    expect(resources(l02, "helm_release").flux).toMatchObject({
+      chart: "flux2",
+      namespace: "flux-system",
+      create_namespace: true,
+      version: "2.15.0",
+    });
   });
 
   // Layer 00 never destroys by a toggle: the sealed-secrets keypair stays, the CSI token is only forgotten.
@@ -99,7 +131,8 @@ describe("02-services", () => {
     const { persistentAuth, services, infrastructure } = synth({ cluster: { [toggle]: false } });
     const remaining = Object.keys(resources(services, "helm_release")).sort();
     expect(remaining).toEqual(["flux", "proxmox_csi", "sealed_secrets"].filter((r) => !releases.includes(r)));
-    const count = (stack: typeof persistentAuth) => Object.values(stack.resource!).reduce((n, byName) => n + Object.keys(byName).length, 0);
+    const count = (stack: typeof persistentAuth) =>
+      Object.values(stack.resource!).reduce((n, byName) => n + Object.keys(byName).length, 0);
     expect(count(persistentAuth)).toBe(count(example.persistentAuth) - layer00Forgotten);
     expect(persistentAuth.removed?.length ?? 0).toBe(layer00Forgotten);
     if (toggle === "proxmox_csi_enabled") expect(patchOf(infrastructure, "worker0").machine.nodeLabels).toBeUndefined();
@@ -113,7 +146,10 @@ describe("03-configuration", () => {
       kind: "CiliumLoadBalancerIPPool",
       spec: { blocks: [{ start: "192.168.10.200", stop: "192.168.10.220" }] },
     });
-    expect(resources(l03, "kubernetes_manifest").cilium_l2_policy.manifest).toMatchObject({ kind: "CiliumL2AnnouncementPolicy", spec: { loadBalancerIPs: true } });
+    expect(resources(l03, "kubernetes_manifest").cilium_l2_policy.manifest).toMatchObject({
+      kind: "CiliumL2AnnouncementPolicy",
+      spec: { loadBalancerIPs: true },
+    });
     expect(l03.provider.kubernetes[0].host).toMatch(fromLayer("01-infrastructure"));
   });
 
@@ -121,8 +157,14 @@ describe("03-configuration", () => {
     expect(resources(l03, "kubernetes_manifest").flux_git_repository).toBeUndefined();
     const { configuration } = synth({ cluster: { repository_name: "me/home-ops", repository_branch: "prod" } });
     const manifests = resources(configuration, "kubernetes_manifest");
-    expect(manifests.flux_git_repository.manifest).toMatchObject({ kind: "GitRepository", spec: { url: "https://github.com/me/home-ops.git", ref: { branch: "prod" } } });
-    expect(manifests.flux_kustomization.manifest).toMatchObject({ kind: "Kustomization", spec: { path: "./kubernetes/flux/cluster", prune: true } });
+    expect(manifests.flux_git_repository.manifest).toMatchObject({
+      kind: "GitRepository",
+      spec: { url: "https://github.com/me/home-ops.git", ref: { branch: "prod" } },
+    });
+    expect(manifests.flux_kustomization.manifest).toMatchObject({
+      kind: "Kustomization",
+      spec: { path: "./kubernetes/flux/cluster", prune: true },
+    });
     expect(manifests.flux_kustomization.depends_on).toEqual(["kubernetes_manifest.flux_git_repository"]);
     const off = synth({ cluster: { repository_name: "me/home-ops", flux_enabled: false } });
     expect(resources(off.configuration, "kubernetes_manifest").flux_git_repository).toBeUndefined();
@@ -134,13 +176,22 @@ describe("03-configuration", () => {
     expect(pub.persistentAuth.output?.flux_deploy_key_public).toBeUndefined();
     expect(resources(pub.configuration, "kubernetes_secret_v1")).toEqual({});
 
-    const { persistentAuth, configuration } = synth({ cluster: { repository_name: "me/home-ops", repository_visibility: "private", sealed_secrets_enabled: false } });
-    expect(resources(persistentAuth, "tls_private_key").flux_deploy_key).toMatchObject({ algorithm: "ED25519", lifecycle: { prevent_destroy: true } });
+    const { persistentAuth, configuration } = synth({
+      cluster: { repository_name: "me/home-ops", repository_visibility: "private", sealed_secrets_enabled: false },
+    });
+    expect(resources(persistentAuth, "tls_private_key").flux_deploy_key).toMatchObject({
+      algorithm: "ED25519",
+      lifecycle: { prevent_destroy: true },
+    });
     expect(persistentAuth.provider.tls).toHaveLength(1); // needed by the key alone, without sealed-secrets
     // The public half is printed by bootstrap; the private half only crosses to layer 03 as a sensitive output.
-    expect(persistentAuth.output!.flux_deploy_key_public).toEqual(expect.objectContaining({ value: "${tls_private_key.flux_deploy_key.public_key_openssh}" }));
+    expect(persistentAuth.output!.flux_deploy_key_public).toEqual(
+      expect.objectContaining({ value: "${tls_private_key.flux_deploy_key.public_key_openssh}" }),
+    );
     expect(persistentAuth.output!.flux_deploy_key_public.sensitive).toBeUndefined();
-    const privateOutputs = Object.values(persistentAuth.output!).filter((o) => o.value === "${tls_private_key.flux_deploy_key.private_key_openssh}");
+    const privateOutputs = Object.values(persistentAuth.output!).filter(
+      (o) => o.value === "${tls_private_key.flux_deploy_key.private_key_openssh}",
+    );
     expect(privateOutputs.map((o) => o.sensitive)).toEqual([true]);
 
     const secret = resources(configuration, "kubernetes_secret_v1").flux_deploy_key;
@@ -148,11 +199,19 @@ describe("03-configuration", () => {
     expect(secret.data.identity).toMatch(fromLayer("00-persistent-auth"));
     expect(secret.data.known_hosts).toMatch(/^github\.com ssh-ed25519 /);
     const repository = resources(configuration, "kubernetes_manifest").flux_git_repository;
-    expect(repository.manifest.spec).toMatchObject({ url: "ssh://git@github.com/me/home-ops.git", secretRef: { name: "flux-system" } });
+    expect(repository.manifest.spec).toMatchObject({
+      url: "ssh://git@github.com/me/home-ops.git",
+      secretRef: { name: "flux-system" },
+    });
     expect(repository.depends_on).toEqual(["kubernetes_secret_v1.flux_deploy_key"]);
 
-    const lifted = synth({ cluster: { repository_name: "me/home-ops", repository_visibility: "private" }, allowDestroyPersistentAuth: "homelab" });
-    expect(resources(lifted.persistentAuth, "tls_private_key").flux_deploy_key.lifecycle).toEqual({ prevent_destroy: false });
+    const lifted = synth({
+      cluster: { repository_name: "me/home-ops", repository_visibility: "private" },
+      allowDestroyPersistentAuth: "homelab",
+    });
+    expect(resources(lifted.persistentAuth, "tls_private_key").flux_deploy_key.lifecycle).toEqual({
+      prevent_destroy: false,
+    });
   });
 
   it("is empty when nothing is configured for it", () => {
@@ -163,17 +222,41 @@ describe("03-configuration", () => {
 
   it("puts every VM behind the Proxmox firewall when asked, controllers with the API and etcd open", () => {
     expect(resources(l03, "proxmox_virtual_environment_firewall_options")).toEqual({});
-    const { configuration, infrastructure } = synth({ cluster: { proxmox_firewall_enabled: true, proxmox_firewall_allow_from: ["10.9.0.0/16"] } });
+    const { configuration, infrastructure } = synth({
+      cluster: { proxmox_firewall_enabled: true, proxmox_firewall_allow_from: ["10.9.0.0/16"] },
+    });
     const options = resources(configuration, "proxmox_virtual_environment_firewall_options");
-    expect(Object.keys(options).sort()).toEqual(["controlplane0", "controlplane1", "controlplane2", "worker0", "worker1"]);
-    expect(options.worker0).toMatchObject({ enabled: true, input_policy: "DROP", output_policy: "ACCEPT", node_name: "pve", depends_on: ["proxmox_virtual_environment_firewall_rules.worker0"] });
+    expect(Object.keys(options).sort()).toEqual([
+      "controlplane0",
+      "controlplane1",
+      "controlplane2",
+      "worker0",
+      "worker1",
+    ]);
+    expect(options.worker0).toMatchObject({
+      enabled: true,
+      input_policy: "DROP",
+      output_policy: "ACCEPT",
+      node_name: "pve",
+      depends_on: ["proxmox_virtual_environment_firewall_rules.worker0"],
+    });
     expect(options.worker0.vm_id).toMatch(/cross-stack-output-proxmox_virtual_environment_vmworker0vm_id/);
     const rules = resources(configuration, "proxmox_virtual_environment_firewall_rules");
     const open = (node: string) => rules[node].rule.map((r: any) => `${r.source} ${r.proto}/${r.dport ?? "-"}`);
-    expect(open("controlplane0")).toEqual(expect.arrayContaining(["192.168.10.0/24 tcp/6443", "192.168.10.0/24 tcp/2379:2380", "192.168.10.0/24 tcp/50000", "10.9.0.0/16 tcp/6443", "10.9.0.0/16 tcp/50000"]));
+    expect(open("controlplane0")).toEqual(
+      expect.arrayContaining([
+        "192.168.10.0/24 tcp/6443",
+        "192.168.10.0/24 tcp/2379:2380",
+        "192.168.10.0/24 tcp/50000",
+        "10.9.0.0/16 tcp/6443",
+        "10.9.0.0/16 tcp/50000",
+      ]),
+    );
     expect(open("worker0")).not.toContain("192.168.10.0/24 tcp/6443");
     expect(open("worker0")).not.toContain("10.9.0.0/16 tcp/6443");
-    expect(open("worker0")).toEqual(expect.arrayContaining(["192.168.10.0/24 tcp/10250", "192.168.10.0/24 udp/8472", "10.9.0.0/16 tcp/50000"]));
+    expect(open("worker0")).toEqual(
+      expect.arrayContaining(["192.168.10.0/24 tcp/10250", "192.168.10.0/24 udp/8472", "10.9.0.0/16 tcp/50000"]),
+    );
     expect(resources(infrastructure, "proxmox_virtual_environment_vm").worker0.network_device[0].firewall).toBe(true);
     expect(resources(l01, "proxmox_virtual_environment_vm").worker0.network_device[0].firewall).toBe(false);
   });
@@ -181,8 +264,13 @@ describe("03-configuration", () => {
   it("lets through what Cilium's native routing needs: pods, webhooks, NodePorts, LoadBalancer addresses", () => {
     const { configuration } = synth({ cluster: { proxmox_firewall_enabled: true } });
     for (const node of ["controlplane0", "worker0"]) {
-      const rules = resources(configuration, "proxmox_virtual_environment_firewall_rules")[node].rule as Array<Record<string, unknown>>;
-      const accepts = (match: Record<string, unknown>) => rules.some((r) => r.type === "in" && r.action === "ACCEPT" && Object.entries(match).every(([k, v]) => r[k] === v));
+      const rules = resources(configuration, "proxmox_virtual_environment_firewall_rules")[node].rule as Array<
+        Record<string, unknown>
+      >;
+      const accepts = (match: Record<string, unknown>) =>
+        rules.some(
+          (r) => r.type === "in" && r.action === "ACCEPT" && Object.entries(match).every(([k, v]) => r[k] === v),
+        );
       // Pod-to-pod across nodes keeps the pod source address, on any port and protocol.
       expect(rules).toContainEqual(expect.objectContaining({ source: "10.42.0.0/16", action: "ACCEPT" }));
       expect(rules.find((r) => r.source === "10.42.0.0/16")).not.toHaveProperty("dport");
@@ -200,27 +288,44 @@ describe("03-configuration", () => {
       expect(lb).not.toHaveProperty("source");
       expect(lb).not.toHaveProperty("dport");
     }
-    const withoutPool = synth({ cluster: { proxmox_firewall_enabled: true, cilium_loadbalancer_pool: undefined, cluster_pod_cidr: "10.50.0.0/16" } });
-    const rules = resources(withoutPool.configuration, "proxmox_virtual_environment_firewall_rules").worker0.rule as Array<Record<string, unknown>>;
+    const withoutPool = synth({
+      cluster: {
+        proxmox_firewall_enabled: true,
+        cilium_loadbalancer_pool: undefined,
+        cluster_pod_cidr: "10.50.0.0/16",
+      },
+    });
+    const rules = resources(withoutPool.configuration, "proxmox_virtual_environment_firewall_rules").worker0
+      .rule as Array<Record<string, unknown>>;
     expect(rules.filter((r) => r.dest !== undefined)).toEqual([]);
     expect(rules.map((r) => r.source)).toContain("10.50.0.0/16");
   });
 
   it("makes the VMs marked vm_ha Proxmox HA resources, by their VM id from layer 01", () => {
-    const { configuration } = synth({ nodes: (n) => n.map((node) => (node.controller ? { ...node, vm_ha: true } : node)) });
+    const { configuration } = synth({
+      nodes: (n) => n.map((node) => (node.controller ? { ...node, vm_ha: true } : node)),
+    });
     const ha = resources(configuration, "proxmox_haresource");
     expect(Object.keys(ha).sort()).toEqual(["controlplane0", "controlplane1", "controlplane2"]);
-    expect(ha.controlplane1.resource_id).toBe("vm:${data.terraform_remote_state.cross-stack-reference-input-01-infrastructure.outputs.cross-stack-output-proxmox_virtual_environment_vmcontrolplane1vm_id}");
+    expect(ha.controlplane1.resource_id).toBe(
+      "vm:${data.terraform_remote_state.cross-stack-reference-input-01-infrastructure.outputs.cross-stack-output-proxmox_virtual_environment_vmcontrolplane1vm_id}",
+    );
     expect(ha.controlplane1.state).toBe("started");
   });
 });
 
 it("no layer contains a credential from the environment", () => {
-  const secrets = { PROXMOX_VE_API_TOKEN: "root@pam!ci=8c0ffee0-dead-beef-0000-5ecret000002", TF_HTTP_PASSWORD: "5ecret-http", TF_VAR_state_passphrase: "5ecret-passphrase-0123456789" };
+  const secrets = {
+    PROXMOX_VE_API_TOKEN: "root@pam!ci=8c0ffee0-dead-beef-0000-5ecret000002",
+    TF_HTTP_PASSWORD: "5ecret-http",
+    TF_VAR_state_passphrase: "5ecret-passphrase-0123456789",
+  };
   const saved = { ...process.env };
   Object.assign(process.env, secrets);
   try {
-    const { text } = synth({ cluster: { state_encryption: true, repository_name: "me/home-ops", proxmox_firewall_enabled: true } });
+    const { text } = synth({
+      cluster: { state_encryption: true, repository_name: "me/home-ops", proxmox_firewall_enabled: true },
+    });
     expect(text).not.toMatch(/5ecret/);
   } finally {
     process.env = saved;

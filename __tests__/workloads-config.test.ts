@@ -3,7 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { ConfigError, formatIssue, loadConfig, parseConfig, resolveCluster, resolveGuests, type ConfigSources } from "../config";
+import {
+  ConfigError,
+  formatIssue,
+  loadConfig,
+  parseConfig,
+  resolveCluster,
+  resolveGuests,
+  type ConfigSources,
+} from "../config";
 
 // The base cluster (one host "pve", nodes 1021/1031 on 192.168.1.0/24) and a workloads.yaml beside it with one
 // of each part. Every bad-input case below is one edit of it.
@@ -31,8 +39,18 @@ const WORKLOADS: Entry = {
     { name: "iot", vlan: 20, cidr: "192.168.20.0/24", gateway: "192.168.20.254" },
   ],
   pci_mappings: [{ name: "gpu", devices: [{ host: "pve", path: "0000:01:00.0", id: "10de:2204" }] }],
-  pbs_storages: [{ name: "pbs", server: "pbs.home.arpa", datastore: "main", username: "backup@pbs", password_env: "TF_VAR_pbs_password" }],
-  backups: [{ name: "nightly", schedule: "02:30", storage: "pbs", keep: { daily: 7, weekly: 4 }, select: { tags: ["backup"] } }],
+  pbs_storages: [
+    {
+      name: "pbs",
+      server: "pbs.home.arpa",
+      datastore: "main",
+      username: "backup@pbs",
+      password_env: "TF_VAR_pbs_password",
+    },
+  ],
+  backups: [
+    { name: "nightly", schedule: "02:30", storage: "pbs", keep: { daily: 7, weekly: 4 }, select: { tags: ["backup"] } },
+  ],
   containers: [
     {
       name: "proxy",
@@ -94,15 +112,15 @@ describe("workloads.yaml", () => {
     ]);
     // Defaults the constructs rely on.
     const proxy = workloads!.config.containers[0];
-    expect([proxy.privileged, proxy.features, proxy.on_boot, proxy.cores, proxy.memory, proxy.swap, proxy.purpose]).toEqual([
-      undefined,
-      { nesting: false, keyctl: false, fuse: false },
-      true,
-      1,
-      512,
-      512,
-      "production",
-    ]);
+    expect([
+      proxy.privileged,
+      proxy.features,
+      proxy.on_boot,
+      proxy.cores,
+      proxy.memory,
+      proxy.swap,
+      proxy.purpose,
+    ]).toEqual([undefined, { nesting: false, keyctl: false, fuse: false }, true, 1, 512, 512, "production"]);
   });
 
   it("is optional: without it the definition has no workloads", () => {
@@ -111,7 +129,11 @@ describe("workloads.yaml", () => {
     expect(parseConfig(rest).workloads).toBeUndefined();
     expect("workloads" in parseConfig(rest)).toBe(false);
     expect("workloads" in resolveCluster(parseConfig(rest))).toBe(false);
-    expect(resolveCluster(parseConfig(sources())).workloads?.guests.map((g) => `${g.config.name}@${g.host}`)).toEqual(["proxy@pve", "apps@pve2", "gpu-vm@pve"]);
+    expect(resolveCluster(parseConfig(sources())).workloads?.guests.map((g) => `${g.config.name}@${g.host}`)).toEqual([
+      "proxy@pve",
+      "apps@pve2",
+      "gpu-vm@pve",
+    ]);
   });
 
   it("loadConfig reads it from the folder when present, and public key files relative to it", () => {
@@ -122,12 +144,21 @@ describe("workloads.yaml", () => {
       writeFileSync(join(dir, "nodes.yaml"), s.nodes);
       expect(loadConfig(dir).workloads).toBeUndefined();
       writeFileSync(join(dir, "workloads.yaml"), s.workloads!);
-      expect(() => loadConfig(dir)).toThrow(/workloads.yaml:\d+:\d+ containers\[0\].ssh_keys\[0\].file: cannot read keys\/admin.pub: ENOENT/);
+      expect(() => loadConfig(dir)).toThrow(
+        /workloads.yaml:\d+:\d+ containers\[0\].ssh_keys\[0\].file: cannot read keys\/admin.pub: ENOENT/,
+      );
       require("node:fs").mkdirSync(join(dir, "keys"));
       writeFileSync(join(dir, "keys/admin.pub"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbq admin@laptop\n");
-      expect(loadConfig(dir).workloads!.sshKeyFiles.get("keys/admin.pub")).toBe("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbq admin@laptop");
-      writeFileSync(join(dir, "keys/admin.pub"), "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
-      expect(() => loadConfig(dir)).toThrow(/containers\[0\].ssh_keys\[0\].file: keys\/admin.pub is a private key; name the public key/);
+      expect(loadConfig(dir).workloads!.sshKeyFiles.get("keys/admin.pub")).toBe(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbq admin@laptop",
+      );
+      writeFileSync(
+        join(dir, "keys/admin.pub"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+      );
+      expect(() => loadConfig(dir)).toThrow(
+        /containers\[0\].ssh_keys\[0\].file: keys\/admin.pub is a private key; name the public key/,
+      );
       writeFileSync(join(dir, "keys/admin.pub"), "hunter2\n");
       expect(() => loadConfig(dir)).toThrow(/is not an OpenSSH public key file/);
     } finally {
@@ -152,71 +183,295 @@ describe("workloads.yaml", () => {
   // [what, edit, expected issue (formatted, without the line:col)]
   const cases: [string, (w: Entry, c: Entry, n: Entry[]) => void, string][] = [
     // schema
-    ["unknown key with a hint", (w) => (w.containers[0].memroy = 1), "containers[0].memroy: unknown key; did you mean \"memory\"?"],
-    ["inline secret", (w) => (w.containers[0].password = "hunter2"), "containers[0].password: looks like a credential; credentials never go in workloads.yaml"],
-    ["secret in a nested list entry", (w) => (w.pbs_storages[0].password = "x"), "pbs_storages[0].password: looks like a credential; credentials never go in workloads.yaml"],
-    ["inline SSH key", (w) => (w.containers[0].ssh_keys = ["ssh-ed25519 AAAA"]), "containers[0].ssh_keys[0]: expected {file: path/to/key.pub} or {env: TF_VAR_name}; keys are never written inline"],
-    ["SSH key env not TF_VAR_", (w) => (w.containers[0].ssh_keys = [{ env: "ADMIN_KEY" }]), "containers[0].ssh_keys[0].env: expected an environment variable named TF_VAR_<name>"],
-    ["template neither volume nor URL", (w) => (w.containers[0].template = { vol: "x" }), "containers[0].template: expected {volume: storage:vztmpl/file} or {url: https://...}"],
-    ["backup selection with two forms", (w) => (w.backups[0].select = { all: true, ids: [101] }), "backups[0].select: expected exactly one of {all: true}, {ids: [...]}, {pool: name}, {tags: [...]}"],
-    ["privileged without a reason", (w) => (w.containers[0].privileged = {}), "containers[0].privileged.reason: required key is missing"],
-    ["privileged with a too short reason", (w) => (w.containers[0].privileged = { reason: "docker" }), "containers[0].privileged.reason: say why in a sentence"],
+    [
+      "unknown key with a hint",
+      (w) => (w.containers[0].memroy = 1),
+      'containers[0].memroy: unknown key; did you mean "memory"?',
+    ],
+    [
+      "inline secret",
+      (w) => (w.containers[0].password = "hunter2"),
+      "containers[0].password: looks like a credential; credentials never go in workloads.yaml",
+    ],
+    [
+      "secret in a nested list entry",
+      (w) => (w.pbs_storages[0].password = "x"),
+      "pbs_storages[0].password: looks like a credential; credentials never go in workloads.yaml",
+    ],
+    [
+      "inline SSH key",
+      (w) => (w.containers[0].ssh_keys = ["ssh-ed25519 AAAA"]),
+      "containers[0].ssh_keys[0]: expected {file: path/to/key.pub} or {env: TF_VAR_name}; keys are never written inline",
+    ],
+    [
+      "SSH key env not TF_VAR_",
+      (w) => (w.containers[0].ssh_keys = [{ env: "ADMIN_KEY" }]),
+      "containers[0].ssh_keys[0].env: expected an environment variable named TF_VAR_<name>",
+    ],
+    [
+      "template neither volume nor URL",
+      (w) => (w.containers[0].template = { vol: "x" }),
+      "containers[0].template: expected {volume: storage:vztmpl/file} or {url: https://...}",
+    ],
+    [
+      "backup selection with two forms",
+      (w) => (w.backups[0].select = { all: true, ids: [101] }),
+      "backups[0].select: expected exactly one of {all: true}, {ids: [...]}, {pool: name}, {tags: [...]}",
+    ],
+    [
+      "privileged without a reason",
+      (w) => (w.containers[0].privileged = {}),
+      "containers[0].privileged.reason: required key is missing",
+    ],
+    [
+      "privileged with a too short reason",
+      (w) => (w.containers[0].privileged = { reason: "docker" }),
+      "containers[0].privileged.reason: say why in a sentence",
+    ],
     ["bad SDN zone name", (w) => (w.zones[0].name = "Lan-Zone"), "zones[0].name: expected a Proxmox SDN id"],
-    ["retention without a value", (w) => (w.backups[0].keep = {}), "backups[0].keep: give at least one of last, daily, weekly, monthly, yearly"],
+    [
+      "retention without a value",
+      (w) => (w.backups[0].keep = {}),
+      "backups[0].keep: give at least one of last, daily, weekly, monthly, yearly",
+    ],
     // names, ids, MACs, addresses across Talos nodes, containers and VMs
-    ["name of a Talos node", (w) => (w.containers[0].name = "worker0"), "containers[0].name: name worker0 is already used by nodes.yaml nodes[1] (worker0)"],
-    ["name of another guest", (w) => (w.vms[0].name = "proxy"), "vms[0].name: name proxy is already used by containers[0] (proxy)"],
-    ["id of another guest", (w) => (w.containers[1].id = 101), "containers[1].id: id 101 is already used by containers[0] (proxy)"],
-    ["id of a Talos node", (w) => { w.id_ranges = { production: { from: 100, to: 1999 } }; w.vms[0].purpose = "production"; w.containers[1].id = 1031; }, "containers[1].id: id 1031 is already used by nodes.yaml nodes[1] (worker0)"],
-    ["MAC of a Talos node", (w) => (w.containers[0].network.mac_addr = "bc:24:11:00:00:21"), "containers[0].network.mac_addr: MAC address bc:24:11:00:00:21 is already used by nodes.yaml nodes[0] (controlplane0)"],
-    ["MAC of another guest", (w) => (w.vms[0].network.mac_addr = "bc:24:11:00:01:01"), "vms[0].network.mac_addr: MAC address bc:24:11:00:01:01 is already used by containers[0] (proxy)"],
-    ["address of a Talos node", (w) => (w.containers[1].network.address = "192.168.1.31/24"), "containers[1].network.address: address 192.168.1.31 is already used by nodes.yaml nodes[1] (worker0)"],
-    ["address of the API VIP", (w) => (w.containers[1].network.address = "192.168.1.10/24"), "containers[1].network.address: address 192.168.1.10 is already used by cluster.yaml cluster_api_addr"],
-    ["address of another guest", (w) => (w.vms[0].network = { zone: "lan", address: "192.168.10.5" }), "vms[0].network.address: address 192.168.10.5 is already used by containers[0] (proxy)"],
-    ["address of a zone gateway", (w) => (w.containers[0].network.address = "192.168.10.1"), "containers[0].network.address: address 192.168.10.1 is already used by the gateway of zone lan"],
-    ["address in the load-balancer pool", (w) => (w.containers[1].network.address = "192.168.1.201/24"), "containers[1].network.address: 192.168.1.201 is inside cluster.yaml cilium_loadbalancer_pool 192.168.1.200-192.168.1.220"],
+    [
+      "name of a Talos node",
+      (w) => (w.containers[0].name = "worker0"),
+      "containers[0].name: name worker0 is already used by nodes.yaml nodes[1] (worker0)",
+    ],
+    [
+      "name of another guest",
+      (w) => (w.vms[0].name = "proxy"),
+      "vms[0].name: name proxy is already used by containers[0] (proxy)",
+    ],
+    [
+      "id of another guest",
+      (w) => (w.containers[1].id = 101),
+      "containers[1].id: id 101 is already used by containers[0] (proxy)",
+    ],
+    [
+      "id of a Talos node",
+      (w) => {
+        w.id_ranges = { production: { from: 100, to: 1999 } };
+        w.vms[0].purpose = "production";
+        w.containers[1].id = 1031;
+      },
+      "containers[1].id: id 1031 is already used by nodes.yaml nodes[1] (worker0)",
+    ],
+    [
+      "MAC of a Talos node",
+      (w) => (w.containers[0].network.mac_addr = "bc:24:11:00:00:21"),
+      "containers[0].network.mac_addr: MAC address bc:24:11:00:00:21 is already used by nodes.yaml nodes[0] (controlplane0)",
+    ],
+    [
+      "MAC of another guest",
+      (w) => (w.vms[0].network.mac_addr = "bc:24:11:00:01:01"),
+      "vms[0].network.mac_addr: MAC address bc:24:11:00:01:01 is already used by containers[0] (proxy)",
+    ],
+    [
+      "address of a Talos node",
+      (w) => (w.containers[1].network.address = "192.168.1.31/24"),
+      "containers[1].network.address: address 192.168.1.31 is already used by nodes.yaml nodes[1] (worker0)",
+    ],
+    [
+      "address of the API VIP",
+      (w) => (w.containers[1].network.address = "192.168.1.10/24"),
+      "containers[1].network.address: address 192.168.1.10 is already used by cluster.yaml cluster_api_addr",
+    ],
+    [
+      "address of another guest",
+      (w) => (w.vms[0].network = { zone: "lan", address: "192.168.10.5" }),
+      "vms[0].network.address: address 192.168.10.5 is already used by containers[0] (proxy)",
+    ],
+    [
+      "address of a zone gateway",
+      (w) => (w.containers[0].network.address = "192.168.10.1"),
+      "containers[0].network.address: address 192.168.10.1 is already used by the gateway of zone lan",
+    ],
+    [
+      "address in the load-balancer pool",
+      (w) => (w.containers[1].network.address = "192.168.1.201/24"),
+      "containers[1].network.address: 192.168.1.201 is inside cluster.yaml cilium_loadbalancer_pool 192.168.1.200-192.168.1.220",
+    ],
     // id ranges
-    ["id outside its purpose", (w) => (w.containers[0].id = 250), "containers[0].id: 250 is outside the production range 100-199"],
-    ["unknown purpose", (w) => (w.containers[0].purpose = "staging"), 'containers[0].purpose: "staging" is not a key of id_ranges (production, development, template)'],
-    ["purpose template", (w) => (w.containers[0].purpose = "template"), "containers[0].purpose: this file creates no templates"],
-    ["clone source outside the template range", (w) => (w.vms[0].clone.template = 150), "vms[0].clone.template: 150 is outside the template range 9000+"],
-    ["clone source is a managed guest", (w) => (w.vms[0].clone.template = 101), "vms[0].clone.template: 101 is the id of containers[0] (proxy), not of a template"],
-    ["Talos node in the template range", (_w, _c, n) => (n[1].vm_id = 9001), "nodes.yaml nodes[1].vm_id: 9001 is in the template range 9000+ of workloads.yaml"],
-    ["overlapping ranges", (w) => (w.id_ranges = { production: { from: 100, to: 199 }, development: { from: 150 }, template: { from: 9000 } }), "id_ranges.development: 150+ overlaps the production range 100-199"],
-    ["range ends before it starts", (w) => (w.id_ranges = { production: { from: 199, to: 100 }, template: { from: 9000 } }), "id_ranges.production.to: 100 is before from 199"],
+    [
+      "id outside its purpose",
+      (w) => (w.containers[0].id = 250),
+      "containers[0].id: 250 is outside the production range 100-199",
+    ],
+    [
+      "unknown purpose",
+      (w) => (w.containers[0].purpose = "staging"),
+      'containers[0].purpose: "staging" is not a key of id_ranges (production, development, template)',
+    ],
+    [
+      "purpose template",
+      (w) => (w.containers[0].purpose = "template"),
+      "containers[0].purpose: this file creates no templates",
+    ],
+    [
+      "clone source outside the template range",
+      (w) => (w.vms[0].clone.template = 150),
+      "vms[0].clone.template: 150 is outside the template range 9000+",
+    ],
+    [
+      "clone source is a managed guest",
+      (w) => (w.vms[0].clone.template = 101),
+      "vms[0].clone.template: 101 is the id of containers[0] (proxy), not of a template",
+    ],
+    [
+      "Talos node in the template range",
+      (_w, _c, n) => (n[1].vm_id = 9001),
+      "nodes.yaml nodes[1].vm_id: 9001 is in the template range 9000+ of workloads.yaml",
+    ],
+    [
+      "overlapping ranges",
+      (w) =>
+        (w.id_ranges = { production: { from: 100, to: 199 }, development: { from: 150 }, template: { from: 9000 } }),
+      "id_ranges.development: 150+ overlaps the production range 100-199",
+    ],
+    [
+      "range ends before it starts",
+      (w) => (w.id_ranges = { production: { from: 199, to: 100 }, template: { from: 9000 } }),
+      "id_ranges.production.to: 100 is before from 199",
+    ],
     // zones
-    ["address outside its zone", (w) => (w.containers[0].network.address = "192.168.11.5"), "containers[0].network.address: 192.168.11.5 is outside the subnet 192.168.10.0/24 of zone lan"],
-    ["broadcast address of its zone", (w) => (w.containers[0].network.address = "192.168.10.255"), "containers[0].network.address: 192.168.10.255 is the network or broadcast address of zone lan"],
-    ["prefix differs from the zone", (w) => (w.containers[0].network.address = "192.168.10.5/16"), "containers[0].network.address: the prefix of 192.168.10.5/16 differs from zone lan's 192.168.10.0/24"],
-    ["unknown zone", (w) => (w.containers[0].network.zone = "dmz"), "containers[0].network.zone: no zone is named dmz (zones: lan, iot)"],
-    ["bridge with a zone", (w) => (w.containers[0].network.bridge = "vmbr1"), "containers[0].network.bridge: a guest in zone lan is on the zone's VNet; remove bridge"],
-    ["VLAN with a zone", (w) => (w.containers[0].network.vlan = 30), "containers[0].network.vlan: zone lan brings its own VLAN; remove vlan"],
-    ["address without prefix outside zones", (w) => (w.containers[1].network.address = "192.168.1.50"), "containers[1].network.address: 192.168.1.50 needs its prefix (like 192.168.1.50/24) outside a zone"],
-    ["gateway outside the subnet", (w) => (w.containers[1].network.gateway = "10.0.0.1"), "containers[1].network.gateway: 10.0.0.1 is outside 192.168.1.50/24"],
-    ["gateway with DHCP", (w) => (w.containers[1].network = { address: "dhcp", gateway: "192.168.1.1" }), "containers[1].network.gateway: a gateway comes from DHCP with address: dhcp; remove it"],
-    ["zone gateway outside its cidr", (w) => (w.zones[1].gateway = "192.168.21.1"), "zones[1].gateway: 192.168.21.1 is outside the zone's cidr 192.168.20.0/24"],
-    ["overlapping zones", (w) => (w.zones[1].cidr = "192.168.10.128/25"), "zones[1].cidr: 192.168.10.128/25 overlaps zones[0] (lan) 192.168.10.0/24"],
+    [
+      "address outside its zone",
+      (w) => (w.containers[0].network.address = "192.168.11.5"),
+      "containers[0].network.address: 192.168.11.5 is outside the subnet 192.168.10.0/24 of zone lan",
+    ],
+    [
+      "broadcast address of its zone",
+      (w) => (w.containers[0].network.address = "192.168.10.255"),
+      "containers[0].network.address: 192.168.10.255 is the network or broadcast address of zone lan",
+    ],
+    [
+      "prefix differs from the zone",
+      (w) => (w.containers[0].network.address = "192.168.10.5/16"),
+      "containers[0].network.address: the prefix of 192.168.10.5/16 differs from zone lan's 192.168.10.0/24",
+    ],
+    [
+      "unknown zone",
+      (w) => (w.containers[0].network.zone = "dmz"),
+      "containers[0].network.zone: no zone is named dmz (zones: lan, iot)",
+    ],
+    [
+      "bridge with a zone",
+      (w) => (w.containers[0].network.bridge = "vmbr1"),
+      "containers[0].network.bridge: a guest in zone lan is on the zone's VNet; remove bridge",
+    ],
+    [
+      "VLAN with a zone",
+      (w) => (w.containers[0].network.vlan = 30),
+      "containers[0].network.vlan: zone lan brings its own VLAN; remove vlan",
+    ],
+    [
+      "address without prefix outside zones",
+      (w) => (w.containers[1].network.address = "192.168.1.50"),
+      "containers[1].network.address: 192.168.1.50 needs its prefix (like 192.168.1.50/24) outside a zone",
+    ],
+    [
+      "gateway outside the subnet",
+      (w) => (w.containers[1].network.gateway = "10.0.0.1"),
+      "containers[1].network.gateway: 10.0.0.1 is outside 192.168.1.50/24",
+    ],
+    [
+      "gateway with DHCP",
+      (w) => (w.containers[1].network = { address: "dhcp", gateway: "192.168.1.1" }),
+      "containers[1].network.gateway: a gateway comes from DHCP with address: dhcp; remove it",
+    ],
+    [
+      "zone gateway outside its cidr",
+      (w) => (w.zones[1].gateway = "192.168.21.1"),
+      "zones[1].gateway: 192.168.21.1 is outside the zone's cidr 192.168.20.0/24",
+    ],
+    [
+      "overlapping zones",
+      (w) => (w.zones[1].cidr = "192.168.10.128/25"),
+      "zones[1].cidr: 192.168.10.128/25 overlaps zones[0] (lan) 192.168.10.0/24",
+    ],
     ["duplicate VLAN", (w) => (w.zones[1].vlan = 10), "zones[1].vlan: VLAN 10 is already the VLAN of zone lan"],
     ["duplicate zone", (w) => (w.zones[1].name = "lan"), "zones[1].name: lan is already the name of zones[0]"],
     ["zone named like the SDN zone", (w) => (w.zones[1].name = "homelab"), "zones[1].name: homelab is also sdn_zone"],
     // hosts, replication, HA
-    ["unknown host", (w) => (w.containers[0].host = "pve3"), "containers[0].host: pve3 is not a host of the cluster (pve, pve2)"],
-    ["hosts misses a Talos host", (w) => (w.hosts = ["pve2"]), "hosts: pve runs Talos nodes (cluster.yaml/nodes.yaml) but is missing here"],
-    ["replication to its own host", (w) => (w.containers[1].replication.target = "pve2"), "containers[1].replication.target: pve2 is the guest's own host; replicate to another one"],
-    ["replication to an unknown host", (w) => (w.containers[1].replication.target = "pve9"), "containers[1].replication.target: pve9 is not a host of the cluster"],
-    ["HA preference for an unknown host", (w) => (w.vms[0].ha.hosts = { pve7: 1 }), "vms[0].ha.hosts.pve7: pve7 is not a host of the cluster"],
+    [
+      "unknown host",
+      (w) => (w.containers[0].host = "pve3"),
+      "containers[0].host: pve3 is not a host of the cluster (pve, pve2)",
+    ],
+    [
+      "hosts misses a Talos host",
+      (w) => (w.hosts = ["pve2"]),
+      "hosts: pve runs Talos nodes (cluster.yaml/nodes.yaml) but is missing here",
+    ],
+    [
+      "replication to its own host",
+      (w) => (w.containers[1].replication.target = "pve2"),
+      "containers[1].replication.target: pve2 is the guest's own host; replicate to another one",
+    ],
+    [
+      "replication to an unknown host",
+      (w) => (w.containers[1].replication.target = "pve9"),
+      "containers[1].replication.target: pve9 is not a host of the cluster",
+    ],
+    [
+      "HA preference for an unknown host",
+      (w) => (w.vms[0].ha.hosts = { pve7: 1 }),
+      "vms[0].ha.hosts.pve7: pve7 is not a host of the cluster",
+    ],
     // containers
-    ["keyctl on a privileged container", (w) => (w.containers[1].privileged = { reason: "needs raw access to /dev/net/tun" }), "containers[1].features.keyctl: keyctl is for unprivileged containers only"],
-    ["mount point with storage and host path", (w) => (w.containers[0].mount_points = [{ path: "/data", storage: "local-lvm", size: 8, host_path: "/tank" }]), "containers[0].mount_points[0]: give exactly one of storage (a new volume) and host_path (a bind mount)"],
-    ["volume without size", (w) => (w.containers[0].mount_points = [{ path: "/data", storage: "local-lvm" }]), "containers[0].mount_points[0].storage: a new volume needs a size in GiB"],
-    ["same mount path twice", (w) => (w.containers[0].mount_points = [{ path: "/data", host_path: "/a" }, { path: "/data", host_path: "/b" }]), "containers[0].mount_points[1].path: /data is already mounted by mount_points[0]"],
+    [
+      "keyctl on a privileged container",
+      (w) => (w.containers[1].privileged = { reason: "needs raw access to /dev/net/tun" }),
+      "containers[1].features.keyctl: keyctl is for unprivileged containers only",
+    ],
+    [
+      "mount point with storage and host path",
+      (w) => (w.containers[0].mount_points = [{ path: "/data", storage: "local-lvm", size: 8, host_path: "/tank" }]),
+      "containers[0].mount_points[0]: give exactly one of storage (a new volume) and host_path (a bind mount)",
+    ],
+    [
+      "volume without size",
+      (w) => (w.containers[0].mount_points = [{ path: "/data", storage: "local-lvm" }]),
+      "containers[0].mount_points[0].storage: a new volume needs a size in GiB",
+    ],
+    [
+      "same mount path twice",
+      (w) =>
+        (w.containers[0].mount_points = [
+          { path: "/data", host_path: "/a" },
+          { path: "/data", host_path: "/b" },
+        ]),
+      "containers[0].mount_points[1].path: /data is already mounted by mount_points[0]",
+    ],
     // VMs and PCI
-    ["static address without cloud-init", (w) => delete w.vms[0].cloud_init, "vms[0].network.address: a static address is set through cloud-init"],
-    ["unknown PCI mapping", (w) => (w.vms[0].pci = [{ mapping: "tpu" }]), "vms[0].pci[0].mapping: no PCI mapping is named tpu (pci_mappings: gpu)"],
-    ["PCI mapping without a device on the host", (w) => (w.vms[0].host = "pve2"), "vms[0].pci[0].mapping: gpu has no device on pve2, the VM's host"],
+    [
+      "static address without cloud-init",
+      (w) => delete w.vms[0].cloud_init,
+      "vms[0].network.address: a static address is set through cloud-init",
+    ],
+    [
+      "unknown PCI mapping",
+      (w) => (w.vms[0].pci = [{ mapping: "tpu" }]),
+      "vms[0].pci[0].mapping: no PCI mapping is named tpu (pci_mappings: gpu)",
+    ],
+    [
+      "PCI mapping without a device on the host",
+      (w) => (w.vms[0].host = "pve2"),
+      "vms[0].pci[0].mapping: gpu has no device on pve2, the VM's host",
+    ],
     [
       "PCI device given to two running guests on one host",
-      (w) => w.vms.push({ name: "gpu-vm2", id: 202, purpose: "development", clone: { template: 9000 }, pci: [{ mapping: "gpu" }] }),
+      (w) =>
+        w.vms.push({
+          name: "gpu-vm2",
+          id: 202,
+          purpose: "development",
+          clone: { template: 9000 },
+          pci: [{ mapping: "gpu" }],
+        }),
       "vms[1].pci[0].mapping: gpu on pve is already given to vms[0] (gpu-vm), which runs too; a PCI device serves one running guest",
     ],
     [
@@ -229,20 +484,52 @@ describe("workloads.yaml", () => {
       (_w, _c, n) => (n[0].pci_devices = [{ mapping: "gpu" }]),
       "vms[0].pci[0].mapping: gpu on pve is already given to nodes.yaml nodes[0] (controlplane0), which runs too; a PCI device serves one running guest",
     ],
-    ["PCIe on i440fx", (w) => (w.vms[0].machine = "pc"), "vms[0].pci[0].pcie: PCI Express needs the q35 machine type, the VM has pc"],
-    ["mapping with two devices on one host", (w) => w.pci_mappings[0].devices.push({ host: "pve", path: "0000:02:00.0", id: "10de:2204" }), "pci_mappings[0].devices[1].host: gpu already has a device on pve"],
+    [
+      "PCIe on i440fx",
+      (w) => (w.vms[0].machine = "pc"),
+      "vms[0].pci[0].pcie: PCI Express needs the q35 machine type, the VM has pc",
+    ],
+    [
+      "mapping with two devices on one host",
+      (w) => w.pci_mappings[0].devices.push({ host: "pve", path: "0000:02:00.0", id: "10de:2204" }),
+      "pci_mappings[0].devices[1].host: gpu already has a device on pve",
+    ],
     // backups
-    ["backup of an unknown id", (w) => (w.backups[0].select = { ids: [101, 777] }), "backups[0].select.ids[1]: no node, VM or container has the id 777"],
-    ["backup of an empty pool", (w) => (w.backups[0].select = { pool: "media" }), "backups[0].select.pool: no guest is in pool media"],
-    ["backup of an unused tag", (w) => (w.backups[0].select = { tags: ["nope"] }), "backups[0].select.tags: no guest has any of the tags nope"],
-    ["duplicate backup job", (w) => w.backups.push(structuredClone(w.backups[0])), "backups[1].name: nightly is already the name of another backup job"],
-    ["backup on an unknown host", (w) => (w.backups[0].host = "pve5"), "backups[0].host: pve5 is not a host of the cluster"],
+    [
+      "backup of an unknown id",
+      (w) => (w.backups[0].select = { ids: [101, 777] }),
+      "backups[0].select.ids[1]: no node, VM or container has the id 777",
+    ],
+    [
+      "backup of an empty pool",
+      (w) => (w.backups[0].select = { pool: "media" }),
+      "backups[0].select.pool: no guest is in pool media",
+    ],
+    [
+      "backup of an unused tag",
+      (w) => (w.backups[0].select = { tags: ["nope"] }),
+      "backups[0].select.tags: no guest has any of the tags nope",
+    ],
+    [
+      "duplicate backup job",
+      (w) => w.backups.push(structuredClone(w.backups[0])),
+      "backups[1].name: nightly is already the name of another backup job",
+    ],
+    [
+      "backup on an unknown host",
+      (w) => (w.backups[0].host = "pve5"),
+      "backups[0].host: pve5 is not a host of the cluster",
+    ],
   ];
 
   it.each(cases)("rejects %s", (_what, edit, expected) => {
     const issues = issuesOf(sources(edit));
-    const [file, text] = expected.startsWith("nodes.yaml ") ? ["nodes.yaml", expected.slice("nodes.yaml ".length)] : ["workloads.yaml", expected];
-    const match = issues.filter((i) => new RegExp(`^${file}:\\d+:\\d+ `).test(i) && i.slice(i.indexOf(" ") + 1).startsWith(text));
+    const [file, text] = expected.startsWith("nodes.yaml ")
+      ? ["nodes.yaml", expected.slice("nodes.yaml ".length)]
+      : ["workloads.yaml", expected];
+    const match = issues.filter(
+      (i) => new RegExp(`^${file}:\\d+:\\d+ `).test(i) && i.slice(i.indexOf(" ") + 1).startsWith(text),
+    );
     expect(match, `expected one issue "${expected}", got:\n${issues.join("\n")}`).toHaveLength(1);
   });
 });

@@ -16,7 +16,9 @@ function synthFolder(dir: string): { infra: StackJson; text: string } {
   const out = mkdtempSync(join(tmpdir(), "workloads-"));
   try {
     buildApp(resolveCluster(loadConfig(dir)), { configDir: dir, outdir: out }).synth();
-    const texts = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"].map((l) => readFileSync(join(out, "stacks", l, "cdk.tf.json"), "utf8"));
+    const texts = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"].map((l) =>
+      readFileSync(join(out, "stacks", l, "cdk.tf.json"), "utf8"),
+    );
     return { infra: JSON.parse(texts[1]), text: texts.join("\n") };
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -39,14 +41,22 @@ describe("without workloads.yaml", () => {
         writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
         const out = join(dir, "out");
         buildApp(resolveCluster(parseConfig(sources, dir)), { configDir: dir, outdir: out }).synth();
-        return ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"].map((l) => readFileSync(join(out, "stacks", l, "cdk.tf.json"), "utf8")).join("\n");
+        return ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"]
+          .map((l) => readFileSync(join(out, "stacks", l, "cdk.tf.json"), "utf8"))
+          .join("\n");
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     };
     const without = synthText(undefined);
     expect(synthText("# nothing yet\n")).toBe(without);
-    for (const type of ["proxmox_virtual_environment_container", "proxmox_backup_job", "proxmox_sdn_zone_vlan", "proxmox_replication", "variable"]) {
+    for (const type of [
+      "proxmox_virtual_environment_container",
+      "proxmox_backup_job",
+      "proxmox_sdn_zone_vlan",
+      "proxmox_replication",
+      "variable",
+    ]) {
       expect(without).not.toContain(`"${type}"`);
     }
   });
@@ -57,7 +67,11 @@ describe("LXC containers (examples/lxc-homelab)", () => {
 
   it("one container per entry, unprivileged unless a reason is given, the reason in the description", () => {
     expect(Object.keys(cts).sort()).toEqual(["apps", "dns", "media", "proxy", "uptime"]);
-    expect(Object.entries(cts).filter(([, c]) => c.unprivileged === false).map(([n]) => n)).toEqual(["media"]);
+    expect(
+      Object.entries(cts)
+        .filter(([, c]) => c.unprivileged === false)
+        .map(([n]) => n),
+    ).toEqual(["media"]);
     expect(cts.media.description).toContain("Privileged: Intel Quick Sync transcoding needs /dev/dri");
     expect(cts.proxy.description).not.toContain("Privileged");
   });
@@ -66,48 +80,102 @@ describe("LXC containers (examples/lxc-homelab)", () => {
     expect(cts.apps.features).toEqual({ nesting: true, keyctl: true, fuse: true });
     expect(cts.media.features).toEqual({ nesting: true, keyctl: false, fuse: false });
     expect(cts.proxy.features).toBeUndefined();
-    expect(cts.apps).toMatchObject({ node_name: "pve1", vm_id: 110, cpu: { cores: 4 }, memory: { dedicated: 4096, swap: 512 }, disk: { datastore_id: "local-zfs", size: 32 } });
-    expect(cts.apps.mount_point).toEqual([{ path: "/srv/appdata", volume: "local-zfs", size: "64G", read_only: false, backup: true }]);
+    expect(cts.apps).toMatchObject({
+      node_name: "pve1",
+      vm_id: 110,
+      cpu: { cores: 4 },
+      memory: { dedicated: 4096, swap: 512 },
+      disk: { datastore_id: "local-zfs", size: 32 },
+    });
+    expect(cts.apps.mount_point).toEqual([
+      { path: "/srv/appdata", volume: "local-zfs", size: "64G", read_only: false, backup: true },
+    ]);
     expect(cts.media.mount_point).toEqual([{ path: "/media", volume: "/tank/media", read_only: true, backup: false }]);
-    expect(cts.dns).toMatchObject({ memory: { dedicated: 256, swap: 0 }, startup: { order: 0, up_delay: 10 }, start_on_boot: true, started: true });
-    expect(cts.proxy.initialization).toMatchObject({ hostname: "proxy", ip_config: [{ ipv4: { address: "192.168.1.10/24", gateway: "192.168.1.1" } }], dns: { servers: ["192.168.1.53"] } });
-    expect(cts.proxy.network_interface).toEqual([{ name: "eth0", bridge: "vmbr0", mac_address: "bc:24:11:01:01:00", firewall: false }]);
+    expect(cts.dns).toMatchObject({
+      memory: { dedicated: 256, swap: 0 },
+      startup: { order: 0, up_delay: 10 },
+      start_on_boot: true,
+      started: true,
+    });
+    expect(cts.proxy.initialization).toMatchObject({
+      hostname: "proxy",
+      ip_config: [{ ipv4: { address: "192.168.1.10/24", gateway: "192.168.1.1" } }],
+      dns: { servers: ["192.168.1.53"] },
+    });
+    expect(cts.proxy.network_interface).toEqual([
+      { name: "eth0", bridge: "vmbr0", mac_address: "bc:24:11:01:01:00", firewall: false },
+    ]);
     expect(cts.uptime.initialization).toMatchObject({ ip_config: [{ ipv4: { address: "dhcp" } }] });
     expect(cts.proxy.tags).toEqual(["backup", "edge"]);
   });
 
   it("templates: a volume id as is; a URL downloaded once per host and storage", () => {
-    expect(cts.proxy.operating_system).toEqual({ template_file_id: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", type: "debian" });
-    const downloads = Object.entries(res(lxc.infra, "proxmox_download_file")).filter(([, d]) => d.content_type === "vztmpl");
+    expect(cts.proxy.operating_system).toEqual({
+      template_file_id: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+      type: "debian",
+    });
+    const downloads = Object.entries(res(lxc.infra, "proxmox_download_file")).filter(
+      ([, d]) => d.content_type === "vztmpl",
+    );
     expect(downloads.map(([, d]) => `${d.node_name}:${d.datastore_id}:${d.file_name}`).sort()).toEqual([
       "pve1:local:debian-12-standard_12.7-1_amd64.tar.zst",
       "pve2:local:debian-12-standard_12.7-1_amd64.tar.zst",
     ]);
     const pve1 = downloads.find(([, d]) => d.node_name === "pve1")![0];
-    expect((cts.apps.operating_system as { template_file_id: string }).template_file_id).toBe(`\${proxmox_download_file.${pve1}.id}`);
+    expect((cts.apps.operating_system as { template_file_id: string }).template_file_id).toBe(
+      `\${proxmox_download_file.${pve1}.id}`,
+    );
   });
 
   it("SSH keys: the file's public key inline, the environment's through an OpenTofu variable, never a private key", () => {
     const pub = readFileSync(join(REPO, "examples/lxc-homelab/keys/admin.pub"), "utf8").trim();
     expect(cts.proxy.initialization).toMatchObject({ user_account: { keys: [pub] } });
     expect(JSON.stringify(cts.apps.initialization)).toContain("var.extra_ssh_keys");
-    expect(lxc.infra as unknown as { variable: Record<string, unknown> }).toMatchObject({ variable: { extra_ssh_keys: { type: "string", nullable: false } } });
+    expect(lxc.infra as unknown as { variable: Record<string, unknown> }).toMatchObject({
+      variable: { extra_ssh_keys: { type: "string", nullable: false } },
+    });
     expect(lxc.text).not.toMatch(/PRIVATE KEY|"password":\s*"[^$]/);
   });
 
   it("the appliance VM is a clone of its template on DHCP, without cloud-init", () => {
     const haos = res(lxc.infra, "proxmox_virtual_environment_vm").haos;
-    expect(haos).toMatchObject({ vm_id: 150, node_name: "pve1", clone: { vm_id: 9000, full: true, datastore_id: "local-zfs" }, bios: "ovmf", disk: [{ interface: "scsi0", size: 64 }] });
+    expect(haos).toMatchObject({
+      vm_id: 150,
+      node_name: "pve1",
+      clone: { vm_id: 9000, full: true, datastore_id: "local-zfs" },
+      bios: "ovmf",
+      disk: [{ interface: "scsi0", size: 64 }],
+    });
     expect(haos.initialization).toBeUndefined();
     expect(haos.description).toContain("Home Assistant OS appliance");
   });
 
   it("backups: tags resolved to ids, retention as prune-backups, PBS as a target with its password from a sensitive variable", () => {
     const jobs = res(lxc.infra, "proxmox_backup_job");
-    expect(jobs.nightly).toMatchObject({ storage: "pbs", schedule: "02:30", mode: "snapshot", vmid: ["100", "101", "110", "150"], prune_backups: { "keep-last": "3", "keep-daily": "7", "keep-weekly": "4", "keep-monthly": "6" }, depends_on: ["proxmox_storage_pbs.pbs"] });
-    expect(jobs["weekly-local"]).toMatchObject({ storage: "local", mode: "stop", vmid: ["120"], prune_backups: { "keep-last": "2" } });
-    expect(res(lxc.infra, "proxmox_storage_pbs").pbs).toMatchObject({ server: "pbs.home.arpa", datastore: "homelab", username: "backup@pbs", password: "${var.pbs_password}", content: ["backup"] });
-    expect((lxc.infra as unknown as { variable: Record<string, unknown> }).variable.pbs_password).toMatchObject({ sensitive: true });
+    expect(jobs.nightly).toMatchObject({
+      storage: "pbs",
+      schedule: "02:30",
+      mode: "snapshot",
+      vmid: ["100", "101", "110", "150"],
+      prune_backups: { "keep-last": "3", "keep-daily": "7", "keep-weekly": "4", "keep-monthly": "6" },
+      depends_on: ["proxmox_storage_pbs.pbs"],
+    });
+    expect(jobs["weekly-local"]).toMatchObject({
+      storage: "local",
+      mode: "stop",
+      vmid: ["120"],
+      prune_backups: { "keep-last": "2" },
+    });
+    expect(res(lxc.infra, "proxmox_storage_pbs").pbs).toMatchObject({
+      server: "pbs.home.arpa",
+      datastore: "homelab",
+      username: "backup@pbs",
+      password: "${var.pbs_password}",
+      content: ["backup"],
+    });
+    expect((lxc.infra as unknown as { variable: Record<string, unknown> }).variable.pbs_password).toMatchObject({
+      sensitive: true,
+    });
   });
 });
 
@@ -117,17 +185,32 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
   it("one SDN VLAN zone, a VNet per zone with its tag, a subnet with its gateway, then one apply", () => {
     expect(res(zoned.infra, "proxmox_sdn_zone_vlan").homenet).toMatchObject({ id: "homenet", bridge: "vmbr0" });
     const vnets = res(zoned.infra, "proxmox_sdn_vnet");
-    expect(Object.fromEntries(Object.entries(vnets).map(([n, v]) => [n, v.tag]))).toEqual({ mgmt: 10, lan: 20, iot: 30, dmz: 50 });
+    expect(Object.fromEntries(Object.entries(vnets).map(([n, v]) => [n, v.tag]))).toEqual({
+      mgmt: 10,
+      lan: 20,
+      iot: 30,
+      dmz: 50,
+    });
     expect(vnets.mgmt).toMatchObject({ zone: "${proxmox_sdn_zone_vlan.homenet.id}", alias: "management" });
     const subnets = res(zoned.infra, "proxmox_sdn_subnet");
-    expect(subnets.iot).toMatchObject({ cidr: "10.10.30.0/24", gateway: "10.10.30.254", vnet: "${proxmox_sdn_vnet.iot.id}" });
+    expect(subnets.iot).toMatchObject({
+      cidr: "10.10.30.0/24",
+      gateway: "10.10.30.254",
+      vnet: "${proxmox_sdn_vnet.iot.id}",
+    });
     expect(subnets.lan.gateway).toBe("10.10.20.1");
     expect((res(zoned.infra, "proxmox_sdn_applier").homenet.depends_on as string[]).length).toBe(1 + 4 + 4);
   });
 
   it("guests join their zone's VNet after the apply, with the zone's prefix, gateway and DNS", () => {
-    expect(vms.nextcloud.network_device).toMatchObject([{ bridge: "${proxmox_sdn_vnet.dmz.id}", vlan_id: 0, firewall: true }]);
-    expect(vms.nextcloud.initialization).toMatchObject({ ip_config: [{ ipv4: { address: "10.10.50.10/24", gateway: "10.10.50.1" } }], dns: { servers: ["10.10.50.1"] }, user_account: { username: "ops" } });
+    expect(vms.nextcloud.network_device).toMatchObject([
+      { bridge: "${proxmox_sdn_vnet.dmz.id}", vlan_id: 0, firewall: true },
+    ]);
+    expect(vms.nextcloud.initialization).toMatchObject({
+      ip_config: [{ ipv4: { address: "10.10.50.10/24", gateway: "10.10.50.1" } }],
+      dns: { servers: ["10.10.50.1"] },
+      user_account: { username: "ops" },
+    });
     expect(vms["dev-box"].initialization).toMatchObject({ dns: { servers: ["10.10.10.53"] } });
     expect(vms.nextcloud.depends_on).toEqual(["proxmox_sdn_applier.homenet"]);
     const mqtt = res(zoned.infra, "proxmox_virtual_environment_container").mqtt;
@@ -142,10 +225,21 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
 
   it("HA resources for vm and ct guests, node-affinity rules for preferred hosts", () => {
     const ha = res(zoned.infra, "proxmox_haresource");
-    expect(Object.fromEntries(Object.entries(ha).map(([n, h]) => [n, h.resource_id]))).toEqual({ firewall: "vm:100", dns: "vm:101", nextcloud: "vm:110", mqtt: "ct:120" });
+    expect(Object.fromEntries(Object.entries(ha).map(([n, h]) => [n, h.resource_id]))).toEqual({
+      firewall: "vm:100",
+      dns: "vm:101",
+      nextcloud: "vm:110",
+      mqtt: "ct:120",
+    });
     expect(ha.firewall).toMatchObject({ state: "started", depends_on: ["proxmox_virtual_environment_vm.firewall"] });
     const rules = res(zoned.infra, "proxmox_harule");
-    expect(rules.firewall).toMatchObject({ rule: "firewall-hosts", type: "node-affinity", resources: ["vm:100"], nodes: { "pve-a": 2, "pve-b": 1 }, strict: false });
+    expect(rules.firewall).toMatchObject({
+      rule: "firewall-hosts",
+      type: "node-affinity",
+      resources: ["vm:100"],
+      nodes: { "pve-a": 2, "pve-b": 1 },
+      strict: false,
+    });
     expect(Object.keys(rules).sort()).toEqual(["firewall", "nextcloud"]);
   });
 
@@ -157,13 +251,20 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
       nextcloud: "110-0 pve-b */15",
       mqtt: "120-0 pve-a */15",
     });
-    expect(rep.nextcloud).toMatchObject({ type: "local", rate: 50, depends_on: ["proxmox_virtual_environment_vm.nextcloud"] });
+    expect(rep.nextcloud).toMatchObject({
+      type: "local",
+      rate: 50,
+      depends_on: ["proxmox_virtual_environment_vm.nextcloud"],
+    });
   });
 
   it("a pool from the guests in it, a backup job selecting it", () => {
     expect(res(zoned.infra, "proxmox_virtual_environment_pool").critical).toMatchObject({ pool_id: "critical" });
     expect(vms.firewall.pool_id).toBe("${proxmox_virtual_environment_pool.critical.pool_id}");
-    expect(res(zoned.infra, "proxmox_backup_job").daily).toMatchObject({ pool: "${proxmox_virtual_environment_pool.critical.pool_id}", storage: "backup-nfs" });
+    expect(res(zoned.infra, "proxmox_backup_job").daily).toMatchObject({
+      pool: "${proxmox_virtual_environment_pool.critical.pool_id}",
+      storage: "backup-nfs",
+    });
   });
 
   it("the Talos nodes' HA stays in layer 03 as before", () => {
@@ -191,19 +292,89 @@ describe("a GPU VM next to a Talos node (examples/gpu-single-host)", () => {
   });
 
   it("SSH keys from the environment only", () => {
-    expect(vms.ai.initialization).toMatchObject({ user_account: { username: "ai", keys: '${split("\\n", trimspace(var.ai_ssh_keys))}' } });
+    expect(vms.ai.initialization).toMatchObject({
+      user_account: { username: "ai", keys: '${split("\\n", trimspace(var.ai_ssh_keys))}' },
+    });
   });
 });
 
 describe("constructs refuse misuse", () => {
   const stack = () => new TerraformStack(Testing.app(), "test");
   it.each([
-    ["LxcContainer keyctl when privileged", () => new LxcContainer(stack(), "c", { name: "c", host: "pve", id: 100, templateFileId: "local:vztmpl/x.tar.zst", privilegedReason: "a reason", features: { keyctl: true } }), /'features.keyctl' is for unprivileged containers only/],
-    ["LxcContainer volume without size", () => new LxcContainer(stack(), "c", { name: "c", host: "pve", id: 100, templateFileId: "t", mountPoints: [{ path: "/d", volume: "local-lvm" }] }), /needs 'sizeGiB'/],
-    ["LxcContainer gateway with DHCP", () => new LxcContainer(stack(), "c", { name: "c", host: "pve", id: 100, templateFileId: "t", network: { gateway: "10.0.0.1" } }), /'network.gateway' \(10.0.0.1\) needs a static 'network.address'/],
-    ["ClonedVm static address without cloud-init", () => new ClonedVm(stack(), "v", { name: "v", host: "pve", id: 100, template: { id: 9000 }, network: { address: "10.0.0.5/24" } }), /needs 'cloudInit'/],
-    ["ClonedVm PCIe on i440fx", () => new ClonedVm(stack(), "v", { name: "v", host: "pve", id: 100, template: { id: 9000 }, hardware: { machine: "pc" }, pci: [{ mapping: "gpu" }] }), /'pcie' needs the q35 machine, got "pc"/],
-    ["VzdumpJob without retention", () => new VzdumpJob(stack(), "b", { name: "b", schedule: "02:00", storage: "local", select: { all: true }, keep: {} }), /'keep' needs at least one/],
+    [
+      "LxcContainer keyctl when privileged",
+      () =>
+        new LxcContainer(stack(), "c", {
+          name: "c",
+          host: "pve",
+          id: 100,
+          templateFileId: "local:vztmpl/x.tar.zst",
+          privilegedReason: "a reason",
+          features: { keyctl: true },
+        }),
+      /'features.keyctl' is for unprivileged containers only/,
+    ],
+    [
+      "LxcContainer volume without size",
+      () =>
+        new LxcContainer(stack(), "c", {
+          name: "c",
+          host: "pve",
+          id: 100,
+          templateFileId: "t",
+          mountPoints: [{ path: "/d", volume: "local-lvm" }],
+        }),
+      /needs 'sizeGiB'/,
+    ],
+    [
+      "LxcContainer gateway with DHCP",
+      () =>
+        new LxcContainer(stack(), "c", {
+          name: "c",
+          host: "pve",
+          id: 100,
+          templateFileId: "t",
+          network: { gateway: "10.0.0.1" },
+        }),
+      /'network.gateway' \(10.0.0.1\) needs a static 'network.address'/,
+    ],
+    [
+      "ClonedVm static address without cloud-init",
+      () =>
+        new ClonedVm(stack(), "v", {
+          name: "v",
+          host: "pve",
+          id: 100,
+          template: { id: 9000 },
+          network: { address: "10.0.0.5/24" },
+        }),
+      /needs 'cloudInit'/,
+    ],
+    [
+      "ClonedVm PCIe on i440fx",
+      () =>
+        new ClonedVm(stack(), "v", {
+          name: "v",
+          host: "pve",
+          id: 100,
+          template: { id: 9000 },
+          hardware: { machine: "pc" },
+          pci: [{ mapping: "gpu" }],
+        }),
+      /'pcie' needs the q35 machine, got "pc"/,
+    ],
+    [
+      "VzdumpJob without retention",
+      () =>
+        new VzdumpJob(stack(), "b", {
+          name: "b",
+          schedule: "02:00",
+          storage: "local",
+          select: { all: true },
+          keep: {},
+        }),
+      /'keep' needs at least one/,
+    ],
   ])("%s", (_what, make, message) => {
     expect(make).toThrow(message);
   });

@@ -7,5 +7,6 @@ import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environm
 const app = new App({ skipValidation: false });
 const stack = new TerraformStack(app, "floor");
 new ProxmoxProvider(stack, "proxmox", { endpoint: "https://127.0.0.1:8006/" });
-for (let i = 0; i < Number(process.env.BENCH_VMS); i++) new VirtualEnvironmentVm(stack, `vm${i}`, { nodeName: "pve", name: `vm${i}` });
+for (let i = 0; i < Number(process.env.BENCH_VMS); i++)
+  new VirtualEnvironmentVm(stack, `vm${i}`, { nodeName: "pve", name: `vm${i}` });
 app.synth();

@@ -11,7 +11,10 @@ import { parse, stringify } from "yaml";
 
 const ROOT = join(__dirname, "..");
 const RUNS = 3;
-const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const counts = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 
 function writeConfig(dir: string, nodes: number): void {
   const cluster = {
@@ -33,11 +36,24 @@ function writeConfig(dir: string, nodes: number): void {
 }
 
 const FLOOR = join(ROOT, "dist/bench-floor.js");
-buildSync({ entryPoints: [join(__dirname, "floor-app.ts")], outfile: FLOOR, bundle: true, platform: "node", target: "node20", format: "cjs", packages: "external", logLevel: "warning" });
+buildSync({
+  entryPoints: [join(__dirname, "floor-app.ts")],
+  outfile: FLOOR,
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  packages: "external",
+  logLevel: "warning",
+});
 
 function runOnce(script: string, env: Record<string, string>): { seconds: number; peakMb: number } {
   const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, ["--require", join(__dirname, "report-peak.cjs"), script], { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8" });
+  const result = spawnSync(process.execPath, ["--require", join(__dirname, "report-peak.cjs"), script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (result.status !== 0) throw new Error(`synth failed: ${result.stderr}`);
   const peak = /peak-rss-kb=(\d+)/.exec(result.stderr);
@@ -47,7 +63,10 @@ function runOnce(script: string, env: Record<string, string>): { seconds: number
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 type Measure = { seconds: number; peakMb: number };
-const summary = (runs: Measure[]): Measure => ({ seconds: median(runs.map((r) => r.seconds)), peakMb: Math.max(...runs.map((r) => r.peakMb)) });
+const summary = (runs: Measure[]): Measure => ({
+  seconds: median(runs.map((r) => r.seconds)),
+  peakMb: Math.max(...runs.map((r) => r.peakMb)),
+});
 
 const rows: { nodes: number; app: Measure; floor: Measure }[] = [];
 for (const nodes of counts.length ? counts : [5, 50, 500]) {

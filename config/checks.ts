@@ -1,6 +1,16 @@
 // Cross-field rules over the two parsed files, each issue with an exact path and a message that says the fix.
 import type { ConfigIssue } from "./issues";
-import { contains, firstHost, intToIpv4, ipv4ToInt, isCanonicalCidr, isNetworkOrBroadcast, overlaps, parseCidr, type Ipv4Network } from "./ipv4";
+import {
+  contains,
+  firstHost,
+  intToIpv4,
+  ipv4ToInt,
+  isCanonicalCidr,
+  isNetworkOrBroadcast,
+  overlaps,
+  parseCidr,
+  type Ipv4Network,
+} from "./ipv4";
 import { resolveNode } from "./resolve";
 import { vmDefaultsSchema, type ClusterConfig, type NodeConfig } from "./schema";
 import { CILIUM_RELEASES, inRange, minorOf, TALOS_RELEASES } from "./versions";
@@ -13,17 +23,26 @@ const NODE_POD_PREFIX = 24;
  * are valid on their own and `nodes` has holes: the rules that can still be checked are, so that one run
  * reports every problem.
  */
-export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: readonly (NodeConfig | undefined)[]): ConfigIssue[] {
+export function crossFieldIssues(
+  cluster: Partial<ClusterConfig>,
+  maybeNodes: readonly (NodeConfig | undefined)[],
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const error = (file: ConfigIssue["file"], path: ConfigIssue["path"], message: string) =>
     issues.push({ file, path, message, severity: "error" });
   const warn = (file: ConfigIssue["file"], path: ConfigIssue["path"], message: string) =>
     issues.push({ file, path, message, severity: "warning" });
-  const nodes = maybeNodes.map((node, index) => ({ node, index })).filter((n): n is { node: NodeConfig; index: number } => !!n.node);
+  const nodes = maybeNodes
+    .map((node, index) => ({ node, index }))
+    .filter((n): n is { node: NodeConfig; index: number } => !!n.node);
   const nodeRef = (i: number) => `nodes[${i}] (${maybeNodes[i]?.name})`;
   // A node resolved against a cluster.yaml that may have only some valid keys: read only what they give.
   const partlyResolved = (node: NodeConfig) =>
-    resolveNode({ proxmox_vm_defaults: vmDefaultsSchema.parse({}), ...cluster } as ClusterConfig, parseCidr(cluster.node_cidr ?? "0.0.0.0/0"), node);
+    resolveNode(
+      { proxmox_vm_defaults: vmDefaultsSchema.parse({}), ...cluster } as ClusterConfig,
+      parseCidr(cluster.node_cidr ?? "0.0.0.0/0"),
+      node,
+    );
 
   // Unique values across nodes.
   const uniqueKeys = ["name", "vm_id", "address", "mac_addr"] as const;
@@ -44,13 +63,21 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
     if (controllers === 0) {
       error("nodes.yaml", ["nodes"], "no node has controller: true; a cluster needs at least one control-plane node");
     } else if (controllers % 2 === 0) {
-      warn("nodes.yaml", ["nodes"], `${controllers} controllers: etcd tolerates no more failures with an even number than with one fewer; use ${controllers - 1} or ${controllers + 1}`);
+      warn(
+        "nodes.yaml",
+        ["nodes"],
+        `${controllers} controllers: etcd tolerates no more failures with an even number than with one fewer; use ${controllers - 1} or ${controllers + 1}`,
+      );
     }
   }
 
   nodes.forEach(({ node, index: i }) => {
     if (node.disk !== undefined && node.disk_selector !== undefined) {
-      error("nodes.yaml", ["nodes", i, "disk_selector"], `both disk (${node.disk}) and disk_selector are set; keep one: Talos installs to the disk path, or to the disk the selector finds`);
+      error(
+        "nodes.yaml",
+        ["nodes", i, "disk_selector"],
+        `both disk (${node.disk}) and disk_selector are set; keep one: Talos installs to the disk path, or to the disk the selector finds`,
+      );
     }
   });
 
@@ -58,27 +85,49 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
   const kubernetes = cluster.kubernetes_version;
   const talos = cluster.talos_version === undefined ? undefined : TALOS_RELEASES[minorOf(cluster.talos_version)];
   if (talos && kubernetes && !inRange(kubernetes, talos.kubernetes)) {
-    error("cluster.yaml", ["kubernetes_version"], `Talos ${cluster.talos_version} supports Kubernetes ${talos.kubernetes.min} to ${talos.kubernetes.max}, not ${kubernetes}`);
+    error(
+      "cluster.yaml",
+      ["kubernetes_version"],
+      `Talos ${cluster.talos_version} supports Kubernetes ${talos.kubernetes.min} to ${talos.kubernetes.max}, not ${kubernetes}`,
+    );
   }
   if (cluster.cluster_cni === "cilium" && cluster.cilium_version !== undefined && kubernetes) {
     const cilium = CILIUM_RELEASES[minorOf(cluster.cilium_version)];
-    const known = Object.entries(CILIUM_RELEASES).map(([minor, r]) => `${minor} (Kubernetes ${r.kubernetes.min}-${r.kubernetes.max})`).join(", ");
+    const known = Object.entries(CILIUM_RELEASES)
+      .map(([minor, r]) => `${minor} (Kubernetes ${r.kubernetes.min}-${r.kubernetes.max})`)
+      .join(", ");
     if (!cilium) {
-      error("cluster.yaml", ["cilium_version"], `cilium ${cluster.cilium_version}: no documented Kubernetes range is known for Cilium ${minorOf(cluster.cilium_version)}; supported: ${known}`);
+      error(
+        "cluster.yaml",
+        ["cilium_version"],
+        `cilium ${cluster.cilium_version}: no documented Kubernetes range is known for Cilium ${minorOf(cluster.cilium_version)}; supported: ${known}`,
+      );
     } else if (!inRange(kubernetes, cilium.kubernetes)) {
-      error("cluster.yaml", ["cilium_version"], `cilium ${cluster.cilium_version} is tested with Kubernetes ${cilium.kubernetes.min} to ${cilium.kubernetes.max} (Cilium's compatibility documentation), not kubernetes_version ${kubernetes}; supported: ${known}`);
+      error(
+        "cluster.yaml",
+        ["cilium_version"],
+        `cilium ${cluster.cilium_version} is tested with Kubernetes ${cilium.kubernetes.min} to ${cilium.kubernetes.max} (Cilium's compatibility documentation), not kubernetes_version ${kubernetes}; supported: ${known}`,
+      );
     }
   }
   if (cluster.proxmox_csi_enabled) {
     nodes.forEach(({ node, index: i }) => {
       for (const key of Object.keys(node.labels).filter((k) => k.startsWith("topology.kubernetes.io/"))) {
-        error("nodes.yaml", ["nodes", i, "labels", key], "the Proxmox CSI driver sets the topology.kubernetes.io/ labels (region = proxmox_region, zone = the Proxmox host); set proxmox_region instead, or proxmox_csi_enabled: false");
+        error(
+          "nodes.yaml",
+          ["nodes", i, "labels", key],
+          "the Proxmox CSI driver sets the topology.kubernetes.io/ labels (region = proxmox_region, zone = the Proxmox host); set proxmox_region instead, or proxmox_csi_enabled: false",
+        );
       }
     });
   }
 
   if (cluster.state_encryption_migrate && !cluster.state_encryption) {
-    error("cluster.yaml", ["state_encryption_migrate"], "migrates existing state to encryption, which is off; set state_encryption: true as well");
+    error(
+      "cluster.yaml",
+      ["state_encryption_migrate"],
+      "migrates existing state to encryption, which is off; set state_encryption: true as well",
+    );
   }
 
   // Networks: written canonically, big enough, disjoint.
@@ -94,33 +143,58 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
   });
   (cluster.proxmox_firewall_allow_from ?? []).forEach((cidr, i) => {
     const net = parseCidr(cidr);
-    if (!isCanonicalCidr(cidr)) error("cluster.yaml", ["proxmox_firewall_allow_from", i], `${cidr} has host bits set; the network is ${intToIpv4(net.base)}/${net.prefix}`);
+    if (!isCanonicalCidr(cidr))
+      error(
+        "cluster.yaml",
+        ["proxmox_firewall_allow_from", i],
+        `${cidr} has host bits set; the network is ${intToIpv4(net.base)}/${net.prefix}`,
+      );
   });
   for (let a = 0; a < networks.length; a++) {
     for (let b = a + 1; b < networks.length; b++) {
       if (overlaps(networks[a].net, networks[b].net)) {
-        error("cluster.yaml", [networks[b].key], `${networks[b].cidr} overlaps ${networks[a].key} ${networks[a].cidr}; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)`);
+        error(
+          "cluster.yaml",
+          [networks[b].key],
+          `${networks[b].cidr} overlaps ${networks[a].key} ${networks[a].cidr}; the three networks must be disjoint (pod and service networks default to 10.42.0.0/16 and 10.43.0.0/16)`,
+        );
       }
     }
   }
   const networkOf = (key: (typeof networks)[number]["key"]) => networks.find((n) => n.key === key)?.net;
   const svcNet = networkOf("cluster_svc_cidr");
   if (svcNet && svcNet.prefix > 24) {
-    error("cluster.yaml", ["cluster_svc_cidr"], `${cluster.cluster_svc_cidr} is too small for a cluster's services; use a /24 or larger (the default is 10.43.0.0/16)`);
+    error(
+      "cluster.yaml",
+      ["cluster_svc_cidr"],
+      `${cluster.cluster_svc_cidr} is too small for a cluster's services; use a /24 or larger (the default is 10.43.0.0/16)`,
+    );
   } else if (svcNet && svcNet.prefix < 12) {
-    error("cluster.yaml", ["cluster_svc_cidr"], `${cluster.cluster_svc_cidr} is larger than Kubernetes accepts for services (at most a /12)`);
+    error(
+      "cluster.yaml",
+      ["cluster_svc_cidr"],
+      `${cluster.cluster_svc_cidr} is larger than Kubernetes accepts for services (at most a /12)`,
+    );
   }
   const podNet = networkOf("cluster_pod_cidr");
   const nodeCount = Math.max(maybeNodes.length, 1);
   if (podNet && (podNet.prefix > NODE_POD_PREFIX || 2 ** (NODE_POD_PREFIX - podNet.prefix) < nodeCount)) {
     const needed = NODE_POD_PREFIX - Math.ceil(Math.log2(nodeCount));
-    error("cluster.yaml", ["cluster_pod_cidr"], `${cluster.cluster_pod_cidr} is too small: each node gets a /${NODE_POD_PREFIX} of it, so ${nodeCount} node${nodeCount === 1 ? "" : "s"} need a /${needed} or larger (the default is 10.42.0.0/16)`);
+    error(
+      "cluster.yaml",
+      ["cluster_pod_cidr"],
+      `${cluster.cluster_pod_cidr} is too small: each node gets a /${NODE_POD_PREFIX} of it, so ${nodeCount} node${nodeCount === 1 ? "" : "s"} need a /${needed} or larger (the default is 10.42.0.0/16)`,
+    );
   }
 
   // Addresses in the nodes' network.
   const nodeNet = networkOf("node_cidr");
   if (nodeNet && nodeNet.prefix > 30) {
-    error("cluster.yaml", ["node_cidr"], `${cluster.node_cidr} leaves no room for nodes, a gateway and the API address; use a /30 or larger, e.g. a /24`);
+    error(
+      "cluster.yaml",
+      ["node_cidr"],
+      `${cluster.node_cidr} leaves no room for nodes, a gateway and the API address; use a /30 or larger, e.g. a /24`,
+    );
   } else if (nodeNet) {
     addressIssues(cluster, nodeNet, nodes, nodeRef, error);
   }
@@ -129,7 +203,12 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
   const pool = cluster.cilium_loadbalancer_pool;
   if (pool) {
     for (const end of ["start", "stop"] as const) {
-      if (nodeNet && !contains(nodeNet, pool[end])) error("cluster.yaml", ["cilium_loadbalancer_pool", end], `${pool[end]} is outside node_cidr ${cluster.node_cidr}; layer-2 announcements only reach the nodes' network`);
+      if (nodeNet && !contains(nodeNet, pool[end]))
+        error(
+          "cluster.yaml",
+          ["cilium_loadbalancer_pool", end],
+          `${pool[end]} is outside node_cidr ${cluster.node_cidr}; layer-2 announcements only reach the nodes' network`,
+        );
     }
     const [first, last] = [ipv4ToInt(pool.start), ipv4ToInt(pool.stop)];
     if (first > last) {
@@ -137,12 +216,27 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
     } else {
       const inPool = (address: string) => ipv4ToInt(address) >= first && ipv4ToInt(address) <= last;
       nodes.forEach(({ node, index: i }) => {
-        if (inPool(node.address)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes the address of ${nodeRef(i)}`);
+        if (inPool(node.address))
+          error(
+            "cluster.yaml",
+            ["cilium_loadbalancer_pool"],
+            `${pool.start}-${pool.stop} includes the address of ${nodeRef(i)}`,
+          );
       });
       const api = cluster.cluster_api_addr;
-      if (api && inPool(api)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes cluster_api_addr ${api}`);
+      if (api && inPool(api))
+        error(
+          "cluster.yaml",
+          ["cilium_loadbalancer_pool"],
+          `${pool.start}-${pool.stop} includes cluster_api_addr ${api}`,
+        );
       const gw = cluster.node_default_gateway;
-      if (gw && inPool(gw)) error("cluster.yaml", ["cilium_loadbalancer_pool"], `${pool.start}-${pool.stop} includes node_default_gateway ${gw}`);
+      if (gw && inPool(gw))
+        error(
+          "cluster.yaml",
+          ["cilium_loadbalancer_pool"],
+          `${pool.start}-${pool.stop} includes node_default_gateway ${gw}`,
+        );
     }
   }
 
@@ -151,14 +245,23 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
   nodes.forEach(({ node, index: i }) => {
     const memory = cluster.proxmox_vm_defaults ? partlyResolved(node).sizing.memory : undefined;
     if (memory !== undefined && balloon > memory) {
-      error("cluster.yaml", ["proxmox_vm_advanced", "balloon"], `${balloon} MiB is more than the ${memory} MiB of memory of ${nodeRef(i)}`);
+      error(
+        "cluster.yaml",
+        ["proxmox_vm_advanced", "balloon"],
+        `${balloon} MiB is more than the ${memory} MiB of memory of ${nodeRef(i)}`,
+      );
     }
   });
 
   // Firmware.
   if (cluster.proxmox_vm_advanced && cluster.proxmox_vm_advanced.bios !== "ovmf") {
     nodes.forEach(({ node, index: i }) => {
-      if (node.secureboot) error("nodes.yaml", ["nodes", i, "secureboot"], "SecureBoot needs UEFI firmware; set proxmox_vm_advanced.bios: ovmf in cluster.yaml");
+      if (node.secureboot)
+        error(
+          "nodes.yaml",
+          ["nodes", i, "secureboot"],
+          "SecureBoot needs UEFI firmware; set proxmox_vm_advanced.bios: ovmf in cluster.yaml",
+        );
     });
   }
 
@@ -172,14 +275,32 @@ export function crossFieldIssues(cluster: Partial<ClusterConfig>, maybeNodes: re
     pciDevices.forEach((device, j) => {
       const kind = device.id !== undefined ? "id" : "mapping";
       const value = device.id !== undefined ? pciAddress(device.id) : device.mapping!;
-      const holder = claimed.find((c) => c.host === host && c.kind === kind && (kind === "id" ? overlap(c.value, value) : c.value === value));
-      if (holder?.node === i) error("nodes.yaml", ["nodes", i, "pci_devices", j, kind], `${value} overlaps ${holder.value}, listed before`);
-      else if (holder) error("nodes.yaml", ["nodes", i, "pci_devices", j, kind], `${value} is already passed through to ${nodeRef(holder.node)} on Proxmox host ${host}; a PCI device can belong to one VM of a host`);
+      const holder = claimed.find(
+        (c) => c.host === host && c.kind === kind && (kind === "id" ? overlap(c.value, value) : c.value === value),
+      );
+      if (holder?.node === i)
+        error("nodes.yaml", ["nodes", i, "pci_devices", j, kind], `${value} overlaps ${holder.value}, listed before`);
+      else if (holder)
+        error(
+          "nodes.yaml",
+          ["nodes", i, "pci_devices", j, kind],
+          `${value} is already passed through to ${nodeRef(holder.node)} on Proxmox host ${host}; a PCI device can belong to one VM of a host`,
+        );
       else claimed.push({ host, kind, value, node: i });
-      if (device.pcie && machine !== undefined && !/q35/.test(machine)) error("nodes.yaml", ["nodes", i, "pci_devices", j, "pcie"], `PCI Express passthrough needs the q35 machine type (proxmox_vm_advanced.machine is "${machine}"); set pcie: false`);
+      if (device.pcie && machine !== undefined && !/q35/.test(machine))
+        error(
+          "nodes.yaml",
+          ["nodes", i, "pci_devices", j, "pcie"],
+          `PCI Express passthrough needs the q35 machine type (proxmox_vm_advanced.machine is "${machine}"); set pcie: false`,
+        );
     });
     const primaries = pciDevices.filter((d) => d.primaryGpu).length;
-    if (primaries > 1) error("nodes.yaml", ["nodes", i, "pci_devices"], `${primaries} devices have primary_gpu: true; a VM has one primary display`);
+    if (primaries > 1)
+      error(
+        "nodes.yaml",
+        ["nodes", i, "pci_devices"],
+        `${primaries} devices have primary_gpu: true; a VM has one primary display`,
+      );
   });
 
   return issues;
@@ -210,31 +331,49 @@ function addressIssues(
     } else if (isNetworkOrBroadcast(nodeNet, node.address)) {
       error("nodes.yaml", ["nodes", i, "address"], `${node.address} is the network or broadcast address of ${cidr}`);
     } else if (node.address === implicitGateway) {
-      error("nodes.yaml", ["nodes", i, "address"], `${node.address} is the default gateway (node_default_gateway defaults to the first address of node_cidr); use another address or set node_default_gateway`);
+      error(
+        "nodes.yaml",
+        ["nodes", i, "address"],
+        `${node.address} is the default gateway (node_default_gateway defaults to the first address of node_cidr); use another address or set node_default_gateway`,
+      );
     }
   });
 
   const api = cluster.cluster_api_addr;
   if (api !== undefined) {
     if (cluster.cluster_api_vip !== false && !contains(nodeNet, api)) {
-      error("cluster.yaml", ["cluster_api_addr"], `${api} is outside node_cidr ${cidr}; a Talos VIP must be in the nodes' network (or set cluster_api_vip: false for an external load balancer)`);
+      error(
+        "cluster.yaml",
+        ["cluster_api_addr"],
+        `${api} is outside node_cidr ${cidr}; a Talos VIP must be in the nodes' network (or set cluster_api_vip: false for an external load balancer)`,
+      );
     } else if (contains(nodeNet, api) && isNetworkOrBroadcast(nodeNet, api)) {
       error("cluster.yaml", ["cluster_api_addr"], `${api} is the network or broadcast address of ${cidr}`);
     } else if (api === implicitGateway) {
-      error("cluster.yaml", ["cluster_api_addr"], `${api} is the default gateway (node_default_gateway defaults to the first address of node_cidr); use another address or set node_default_gateway`);
+      error(
+        "cluster.yaml",
+        ["cluster_api_addr"],
+        `${api} is the default gateway (node_default_gateway defaults to the first address of node_cidr); use another address or set node_default_gateway`,
+      );
     }
     const apiNode = nodeByAddress.get(api);
     if (apiNode !== undefined) {
-      error("cluster.yaml", ["cluster_api_addr"], `${api} is the address of ${nodeRef(apiNode)}; the API address must be a free address of its own`);
+      error(
+        "cluster.yaml",
+        ["cluster_api_addr"],
+        `${api} is the address of ${nodeRef(apiNode)}; the API address must be a free address of its own`,
+      );
     }
   }
 
   const gw = cluster.node_default_gateway;
   if (gw !== undefined) {
     if (!contains(nodeNet, gw)) error("cluster.yaml", ["node_default_gateway"], `${gw} is outside node_cidr ${cidr}`);
-    else if (isNetworkOrBroadcast(nodeNet, gw)) error("cluster.yaml", ["node_default_gateway"], `${gw} is the network or broadcast address of ${cidr}`);
+    else if (isNetworkOrBroadcast(nodeNet, gw))
+      error("cluster.yaml", ["node_default_gateway"], `${gw} is the network or broadcast address of ${cidr}`);
     const gwNode = nodeByAddress.get(gw);
-    if (gwNode !== undefined) error("cluster.yaml", ["node_default_gateway"], `${gw} is the address of ${nodeRef(gwNode)}`);
+    if (gwNode !== undefined)
+      error("cluster.yaml", ["node_default_gateway"], `${gw} is the address of ${nodeRef(gwNode)}`);
     if (gw === api) error("cluster.yaml", ["node_default_gateway"], `${gw} is also cluster_api_addr`);
   }
 }

@@ -19,9 +19,11 @@ const CREDENTIAL_HINTS: Readonly<Record<string, string>> = {
   proxmox_api_token: "set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",
   proxmox_api_token_id: "set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",
   proxmox_api_token_secret: "set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)",
-  proxmox_password: "set PROXMOX_VE_USERNAME and PROXMOX_VE_PASSWORD in the environment, or better PROXMOX_VE_API_TOKEN",
+  proxmox_password:
+    "set PROXMOX_VE_USERNAME and PROXMOX_VE_PASSWORD in the environment, or better PROXMOX_VE_API_TOKEN",
   proxmox_csi_token_id: "layer 00-persistent-auth creates the CSI token itself (proxmox_csi_enabled); remove this key",
-  proxmox_csi_token_secret: "layer 00-persistent-auth creates the CSI token itself (proxmox_csi_enabled); remove this key",
+  proxmox_csi_token_secret:
+    "layer 00-persistent-auth creates the CSI token itself (proxmox_csi_enabled); remove this key",
   proxmox_ccm_token_id: "remove this key; credentials never go in cluster.yaml",
   proxmox_ccm_token_secret: "remove this key; credentials never go in cluster.yaml",
   tfstate_username: "set TF_HTTP_USERNAME in the environment",

@@ -23,8 +23,15 @@ export interface ResolvedWorkloads {
   readonly zones: readonly ResolvedZone[];
 }
 
-export function resolveWorkloads(workloads: { config: WorkloadsConfig; sshKeyFiles: ReadonlyMap<string, string> }, defaults: GuestDefaults): ResolvedWorkloads {
-  return { ...workloads, guests: resolveGuests(workloads.config, defaults), zones: [...resolveZones(workloads.config).values()] };
+export function resolveWorkloads(
+  workloads: { config: WorkloadsConfig; sshKeyFiles: ReadonlyMap<string, string> },
+  defaults: GuestDefaults,
+): ResolvedWorkloads {
+  return {
+    ...workloads,
+    guests: resolveGuests(workloads.config, defaults),
+    zones: [...resolveZones(workloads.config).values()],
+  };
 }
 
 export type Guest = ContainerGuest | VmGuest;
@@ -99,16 +106,23 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
     };
   };
   return [
-    ...workloads.containers.map((config, i): ContainerGuest => ({ kind: "lxc", config, ...common("containers", i, config) })),
+    ...workloads.containers.map(
+      (config, i): ContainerGuest => ({ kind: "lxc", config, ...common("containers", i, config) }),
+    ),
     ...workloads.vms.map((config, i): VmGuest => ({ kind: "vm", config, ...common("vms", i, config) })),
   ];
 }
 
 /** The guest ids a backup job selects; `nodes` are the Talos VMs with a fixed id. */
-export function selectedIds(job: WorkloadsConfig["backups"][number], guests: readonly Guest[], nodes: readonly { id: number; host: string }[]): number[] {
+export function selectedIds(
+  job: WorkloadsConfig["backups"][number],
+  guests: readonly Guest[],
+  nodes: readonly { id: number; host: string }[],
+): number[] {
   const select = job.select;
   const onHost = (g: { host: string }) => job.host === undefined || g.host === job.host;
-  if ("all" in select) return [...guests.filter(onHost).map((g) => g.config.id), ...nodes.filter(onHost).map((n) => n.id)];
+  if ("all" in select)
+    return [...guests.filter(onHost).map((g) => g.config.id), ...nodes.filter(onHost).map((n) => n.id)];
   if ("ids" in select) return select.ids;
   if ("pool" in select) return guests.filter((g) => g.config.pool === select.pool && onHost(g)).map((g) => g.config.id);
   return guests.filter((g) => g.config.tags.some((t) => select.tags.includes(t))).map((g) => g.config.id);

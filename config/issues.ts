@@ -34,7 +34,10 @@ export function formatIssue(issue: ConfigIssue, dir?: string): string {
 
 /** Thrown when the input has at least one error; carries every issue found, warnings included. */
 export class ConfigError extends Error {
-  constructor(readonly issues: readonly ConfigIssue[], readonly dir?: string) {
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    readonly dir?: string,
+  ) {
     const errors = issues.filter((i) => i.severity === "error");
     super(
       `${errors.length} error${errors.length === 1 ? "" : "s"} in the cluster configuration:\n` +

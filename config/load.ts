@@ -2,10 +2,30 @@
 // cross-field rules, and reports every problem at once with its file, line, column and key path.
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from "yaml";
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from "yaml";
 import type { z } from "zod";
 import { crossFieldIssues } from "./checks";
-import { credentialHint, hasUrlCredentials, IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS, maskUrlCredentials, urlCredentialHint, withoutUrlCredentials } from "./foreign-keys";
+import {
+  credentialHint,
+  hasUrlCredentials,
+  IGNORED_CLUSTER_KEYS,
+  IGNORED_NODE_KEYS,
+  maskUrlCredentials,
+  urlCredentialHint,
+  withoutUrlCredentials,
+} from "./foreign-keys";
 import { hasTokenMarker, withTerraformLiterals } from "./terraform-literal";
 import { ConfigError, shorten, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
 import { clusterSchema, nodeSchema, nodesFileSchema, type ClusterConfig, type NodeConfig } from "./schema";
@@ -88,7 +108,9 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
   const clusterFile = new YamlFile("cluster.yaml", sources.cluster);
   const nodesFile = new YamlFile("nodes.yaml", sources.nodes);
 
-  const cluster = clusterFile.validate(clusterSchema, (raw) => stripForeignKeys(clusterFile, raw, [], IGNORED_CLUSTER_KEYS));
+  const cluster = clusterFile.validate(clusterSchema, (raw) =>
+    stripForeignKeys(clusterFile, raw, [], IGNORED_CLUSTER_KEYS),
+  );
   const nodesDoc = nodesFile.validate(nodesFileSchema, (raw) => {
     stripForeignKeys(nodesFile, raw, [], new Set(), false);
     const nodes = isRecord(raw) && Array.isArray(raw.nodes) ? raw.nodes : [];
@@ -96,7 +118,9 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
   });
 
   const workloadsFile = sources.workloads === undefined ? undefined : new YamlFile("workloads.yaml", sources.workloads);
-  const workloadsDoc = workloadsFile?.validate(workloadsFileSchema, (raw) => stripForeignKeys(workloadsFile, raw, [], new Set(), true, true));
+  const workloadsDoc = workloadsFile?.validate(workloadsFileSchema, (raw) =>
+    stripForeignKeys(workloadsFile, raw, [], new Set(), true, true),
+  );
 
   const files = { "cluster.yaml": clusterFile, "nodes.yaml": nodesFile, "workloads.yaml": workloadsFile };
   const issues = [...clusterFile.issues, ...nodesFile.issues, ...(workloadsFile?.issues ?? [])];
@@ -113,9 +137,15 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
   }
   for (const issue of crossIssues) issues.push(files[issue.file]!.locate(issue));
   issues.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-  if (!cluster || !nodesDoc || (workloadsFile && !workloadsDoc) || issues.some((i) => i.severity === "error")) throw new ConfigError(issues, dir);
+  if (!cluster || !nodesDoc || (workloadsFile && !workloadsDoc) || issues.some((i) => i.severity === "error"))
+    throw new ConfigError(issues, dir);
   const workloads = workloadsDoc && { config: withTerraformLiterals(workloadsDoc), sshKeyFiles };
-  return { cluster: withTerraformLiterals(cluster), nodes: withTerraformLiterals(nodesDoc.nodes), ...(workloads && { workloads }), warnings: issues };
+  return {
+    cluster: withTerraformLiterals(cluster),
+    nodes: withTerraformLiterals(nodesDoc.nodes),
+    ...(workloads && { workloads }),
+    warnings: issues,
+  };
 }
 
 /** One YAML file: its parsed document, positions, and the issues found in it. */
@@ -126,31 +156,60 @@ class YamlFile {
   /** The document as plain data, foreign keys removed; set by validate(). */
   private prepared?: Record<string, unknown>;
 
-  constructor(readonly file: ConfigFile, text: string) {
+  constructor(
+    readonly file: ConfigFile,
+    text: string,
+  ) {
     if (text.length > MAX_FILE_BYTES) {
       this.doc = parseDocument("");
-      this.issues.push({ file, path: [], message: `larger than ${MAX_FILE_BYTES} bytes; a cluster's configuration is a few KiB`, severity: "error" });
+      this.issues.push({
+        file,
+        path: [],
+        message: `larger than ${MAX_FILE_BYTES} bytes; a cluster's configuration is a few KiB`,
+        severity: "error",
+      });
       return;
     }
     // yaml's own uniqueKeys check is quadratic in the number of keys; duplicates are found below instead.
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: false });
     for (const e of this.doc.errors) {
       const { line, col } = this.lines.linePos(e.pos[0]);
-      this.issues.push({ file, path: [], message: `YAML syntax: ${shorten(e.message.split("\n")[0], 200)}`, severity: "error", line, col });
+      this.issues.push({
+        file,
+        path: [],
+        message: `YAML syntax: ${shorten(e.message.split("\n")[0], 200)}`,
+        severity: "error",
+        line,
+        col,
+      });
     }
     let keys = 0;
     visit(this.doc, {
       Map: (_, map) => {
         keys += map.items.length;
         if (keys > MAX_KEYS) {
-          this.issues.push({ file, path: [], message: `more than ${MAX_KEYS} keys; a cluster's configuration has a few hundred at most`, severity: "error", line: 1, col: 1 });
+          this.issues.push({
+            file,
+            path: [],
+            message: `more than ${MAX_KEYS} keys; a cluster's configuration has a few hundred at most`,
+            severity: "error",
+            line: 1,
+            col: 1,
+          });
           return visit.BREAK;
         }
         const seen = new Set<unknown>();
         for (const pair of map.items) {
           const key = isScalar(pair.key) ? pair.key.value : pair.key;
           if (!seen.has(key)) seen.add(key);
-          else this.issues.push({ file, path: [], message: "YAML syntax: Map keys must be unique", severity: "error", ...this.positionOf((pair.key as Node).range?.[0] ?? 0) });
+          else
+            this.issues.push({
+              file,
+              path: [],
+              message: "YAML syntax: Map keys must be unique",
+              severity: "error",
+              ...this.positionOf((pair.key as Node).range?.[0] ?? 0),
+            });
         }
         return undefined;
       },
@@ -187,7 +246,13 @@ class YamlFile {
       raw = this.doc.toJS({ maxAliasCount: 1000 }) ?? {};
     } catch (e) {
       // Unresolvable or runaway aliases: yaml throws instead of reporting.
-      this.issues.push({ ...this.positionOf(firstAlias(this.doc)), file: this.file, path: [], message: `YAML aliases: ${(e as Error).message}`, severity: "error" });
+      this.issues.push({
+        ...this.positionOf(firstAlias(this.doc)),
+        file: this.file,
+        path: [],
+        message: `YAML aliases: ${(e as Error).message}`,
+        severity: "error",
+      });
       return undefined;
     }
     if (!isRecord(raw)) {
@@ -218,7 +283,8 @@ class YamlFile {
         if (!pair) break;
         const key = pair.key as Node;
         const isLast = i === issue.path.length - 1;
-        offset = (atKey && isLast) || !pair.value ? (key.range?.[0] ?? offset) : ((pair.value as Node).range?.[0] ?? offset);
+        offset =
+          (atKey && isLast) || !pair.value ? (key.range?.[0] ?? offset) : ((pair.value as Node).range?.[0] ?? offset);
         node = pair.value as Node | null;
       } else if (isSeq(node) && typeof segment === "number" && node.items[segment]) {
         node = node.items[segment] as Node;
@@ -238,13 +304,17 @@ class YamlFile {
       const known = knownKeysAt(path, this.file);
       for (const key of issue.keys) {
         const suggestion = closest(key, known);
-        this.add({ path: [...path, key], message: `unknown key${suggestion ? `; did you mean "${suggestion}"?` : ""}` }, true);
+        this.add(
+          { path: [...path, key], message: `unknown key${suggestion ? `; did you mean "${suggestion}"?` : ""}` },
+          true,
+        );
       }
       return;
     }
     // A union without a message of its own (a number also written as digits) reports "Invalid input": say what
     // its first variant expects.
-    if (issue.code === "invalid_union" && issue.message === "Invalid input" && issue.errors[0]?.[0]) issue = { ...issue.errors[0][0], path: issue.path } as z.core.$ZodIssue;
+    if (issue.code === "invalid_union" && issue.message === "Invalid input" && issue.errors[0]?.[0])
+      issue = { ...issue.errors[0][0], path: issue.path } as z.core.$ZodIssue;
     if (issue.code === "invalid_key") {
       // A record key that fails its schema: report the key's own message, at the key.
       const key = path[path.length - 1];
@@ -272,11 +342,27 @@ function stripUnsafeStrings(file: YamlFile, raw: unknown, path: KeyPath): void {
     const value = record[key];
     if (typeof value === "string" && hasUrlCredentials(value)) {
       const named = [...path, key].findLast((p): p is string => typeof p === "string") ?? "";
-      file.add({ path: [...path, key], message: `a URL with a user name or password in it; remove "user:password@" and ${urlCredentialHint(named)}` });
-      Object.defineProperty(record, key, { value: withoutUrlCredentials(value), enumerable: true, writable: true, configurable: true });
+      file.add({
+        path: [...path, key],
+        message: `a URL with a user name or password in it; remove "user:password@" and ${urlCredentialHint(named)}`,
+      });
+      Object.defineProperty(record, key, {
+        value: withoutUrlCredentials(value),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     } else if (typeof value === "string" && hasTokenMarker(value)) {
-      file.add({ path: [...path, key], message: 'contains "TfToken[", the marker of cdktf\'s references, which no configuration value may' });
-      Object.defineProperty(record, key, { value: value.replaceAll("TfToken[", "TfToken("), enumerable: true, writable: true, configurable: true });
+      file.add({
+        path: [...path, key],
+        message: 'contains "TfToken[", the marker of cdktf\'s references, which no configuration value may',
+      });
+      Object.defineProperty(record, key, {
+        value: value.replaceAll("TfToken[", "TfToken("),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     } else {
       stripUnsafeStrings(file, value, [...path, key]);
     }
@@ -287,7 +373,14 @@ function stripUnsafeStrings(file: YamlFile, raw: unknown, path: KeyPath): void {
  * Reports and removes credential-like keys and ignored cluster-template keys (recursing into mappings, and
  * into lists with `intoLists`).
  */
-function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: ReadonlySet<string>, recurse = true, intoLists = false): void {
+function stripForeignKeys(
+  file: YamlFile,
+  raw: unknown,
+  path: KeyPath,
+  ignored: ReadonlySet<string>,
+  recurse = true,
+  intoLists = false,
+): void {
   if (intoLists && Array.isArray(raw)) {
     raw.forEach((item, i) => stripForeignKeys(file, item, [...path, i], new Set(), true, true));
     return;
@@ -300,7 +393,14 @@ function stripForeignKeys(file: YamlFile, raw: unknown, path: KeyPath, ignored: 
       file.add({ path: [...path, key], message: `looks like a credential; ${hint}` }, true);
       delete raw[key];
     } else if (ignored.has(key)) {
-      file.add({ path: [...path, key], message: "is a cluster-template key this project does not use; ignored", severity: "warning" }, true);
+      file.add(
+        {
+          path: [...path, key],
+          message: "is a cluster-template key this project does not use; ignored",
+          severity: "warning",
+        },
+        true,
+      );
       delete raw[key];
     } else if (recurse && (isRecord(raw[key]) || (intoLists && Array.isArray(raw[key])))) {
       stripForeignKeys(file, raw[key], [...path, key], new Set(), true, intoLists);
@@ -315,7 +415,8 @@ function pairsOf(map: YAMLMap): Map<string, Pair> {
   let index = pairIndex.get(map);
   if (!index) {
     index = new Map();
-    for (const p of map.items) if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+    for (const p of map.items)
+      if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
     pairIndex.set(map, index);
   }
   return index;
@@ -323,7 +424,8 @@ function pairsOf(map: YAMLMap): Map<string, Pair> {
 
 /** A value as shown after "got": short, and with any credentials in a URL masked. */
 function shown(value: unknown): string {
-  const text = typeof value === "number" || value === undefined ? String(value) : (JSON.stringify(value) ?? String(value));
+  const text =
+    typeof value === "number" || value === undefined ? String(value) : (JSON.stringify(value) ?? String(value));
   return shorten(maskUrlCredentials(text));
 }
 
@@ -350,7 +452,11 @@ function valueAt(raw: unknown, path: KeyPath): unknown {
 
 /** The keys a schema object accepts at a path, for "did you mean" hints. */
 function knownKeysAt(path: KeyPath, file: ConfigFile): string[] {
-  let schema: z.ZodType = { "cluster.yaml": clusterSchema, "nodes.yaml": nodesFileSchema, "workloads.yaml": workloadsFileSchema }[file];
+  let schema: z.ZodType = {
+    "cluster.yaml": clusterSchema,
+    "nodes.yaml": nodesFileSchema,
+    "workloads.yaml": workloadsFileSchema,
+  }[file];
   for (const segment of path) schema = childSchema(schema, segment) ?? schema;
   const shape = (unwrap(schema) as { shape?: Record<string, unknown> }).shape;
   return shape ? Object.keys(shape) : [];
@@ -385,7 +491,8 @@ function levenshtein(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[b.length];

@@ -27,7 +27,8 @@ export const BRIDGE_MAX_LENGTH = 15;
 export const PVE_VLAN_TAG = { min: 1, max: 4094 } as const;
 
 /** QEMU machine types: POST /nodes/{node}/qemu `machine` property string, key `type` (maxLength 40). */
-export const PVE_MACHINE = /^(pc|pc(-i440fx)?-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|q35|pc-q35-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|virt(?:-\d+(\.\d+)+)?(\+pve\d+)?)$/;
+export const PVE_MACHINE =
+  /^(pc|pc(-i440fx)?-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|q35|pc-q35-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|virt(?:-\d+(\.\d+)+)?(\+pve\d+)?)$/;
 
 /**
  * CPU models: POST /nodes/{node}/qemu `cpu` (format "pve-vm-cpu-conf"; the schema names the format without

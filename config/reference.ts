@@ -66,7 +66,11 @@ function rows(schema: JsonSchema, prefix: string): string[] {
   for (const [key, prop] of Object.entries(schema.properties ?? {})) {
     if (prop.description === IGNORED_DESCRIPTION) continue;
     const [meaning, docDefault] = splitDefault(prop.description ?? "");
-    const def = required.has(key) ? "**required**" : prop.default !== undefined ? `\`${JSON.stringify(prop.default)}\`` : docDefault || "-";
+    const def = required.has(key)
+      ? "**required**"
+      : prop.default !== undefined
+        ? `\`${JSON.stringify(prop.default)}\``
+        : docDefault || "-";
     out.push(`| \`${prefix}${key}\` | ${typeName(prop)} | ${def} | ${meaning.replace(/\|/g, "\\|")} |`);
     if (prop.properties && !prop.oneOf) out.push(...rows(prop, `${prefix}${key}.`));
     if (prop.items?.properties) out.push(...rows(prop.items, `${prefix}${key}[].`));
@@ -83,7 +87,15 @@ function rows(schema: JsonSchema, prefix: string): string[] {
     }
     for (const variant of prop.oneOf ?? []) {
       const tag = variant.properties?.type?.const;
-      out.push(...rows({ ...variant, properties: Object.fromEntries(Object.entries(variant.properties ?? {}).filter(([k]) => k !== "type")) }, `${prefix}${key}.`).map((r) => r.replace(/ \| ([^|]*) \|$/, ` | (type: ${tag}) $1 |`)));
+      out.push(
+        ...rows(
+          {
+            ...variant,
+            properties: Object.fromEntries(Object.entries(variant.properties ?? {}).filter(([k]) => k !== "type")),
+          },
+          `${prefix}${key}.`,
+        ).map((r) => r.replace(/ \| ([^|]*) \|$/, ` | (type: ${tag}) $1 |`)),
+      );
     }
   }
   return out;
@@ -99,7 +111,12 @@ function typeName(prop: JsonSchema): string {
   if (prop.enum) return prop.enum.map((v) => `\`${v}\``).join(" \\| ");
   if (prop.oneOf) return prop.oneOf.map((v) => `\`${v.properties?.type?.const}\``).join(" \\| ");
   if (prop.anyOf) {
-    const variant = (v: JsonSchema) => (v.properties ? `{${Object.keys(v.properties)[0]}, ...}` : v.type === "string" && v.pattern === "^\\d{1,9}$" ? "digits in a string" : typeName(v));
+    const variant = (v: JsonSchema) =>
+      v.properties
+        ? `{${Object.keys(v.properties)[0]}, ...}`
+        : v.type === "string" && v.pattern === "^\\d{1,9}$"
+          ? "digits in a string"
+          : typeName(v);
     return `one of: ${prop.anyOf.map(variant).join(" \\| ")}`;
   }
   if (typeof prop.additionalProperties === "object") return `map of ${typeName(prop.additionalProperties)}`;

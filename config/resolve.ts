@@ -153,7 +153,12 @@ export interface ResolvedNode {
     readonly secureboot: boolean;
   };
   /** The node's vm_* sizes, else proxmox_vm_defaults. */
-  readonly sizing: { readonly cores: number; readonly sockets: number; readonly memory: number; readonly diskSize: number };
+  readonly sizing: {
+    readonly cores: number;
+    readonly sockets: number;
+    readonly memory: number;
+    readonly diskSize: number;
+  };
   readonly startup: {
     /** vm_startup_order, else controllers (1) before workers (2). */
     readonly order: number;
@@ -195,8 +200,15 @@ export function resolveCluster(definition: {
   const { cluster } = definition;
   const settings = resolveSettings(cluster);
   const nodes = definition.nodes.map((node) => resolveNode(cluster, settings.network.nodes, node));
-  const workloads = definition.workloads && resolveWorkloads(definition.workloads, { host: cluster.proxmox_node, diskStorage: cluster.proxmox_disk_storage });
-  return { ...settings, nodes, schedulingOnControllers: nodes.every((n) => n.controller), ...(workloads && { workloads }) };
+  const workloads =
+    definition.workloads &&
+    resolveWorkloads(definition.workloads, { host: cluster.proxmox_node, diskStorage: cluster.proxmox_disk_storage });
+  return {
+    ...settings,
+    nodes,
+    schedulingOnControllers: nodes.every((n) => n.controller),
+    ...(workloads && { workloads }),
+  };
 }
 
 export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
@@ -226,7 +238,10 @@ export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
       insecure: cluster.proxmox_api_insecure,
       region: cluster.proxmox_region,
       isoStorage: cluster.proxmox_iso_storage,
-      sharedIsoHost: (cluster.proxmox_iso_storage_shared ?? SHARED_STORAGE_TYPES.has(cluster.proxmox_iso_storage_type)) ? cluster.proxmox_node : undefined,
+      sharedIsoHost:
+        (cluster.proxmox_iso_storage_shared ?? SHARED_STORAGE_TYPES.has(cluster.proxmox_iso_storage_type))
+          ? cluster.proxmox_node
+          : undefined,
       diskStorage: cluster.proxmox_disk_storage,
       vm: {
         hardware: {
@@ -244,7 +259,11 @@ export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
       },
     },
     features: resolveFeatures(cluster),
-    state: { backend: cluster.state_backend, encrypted: cluster.state_encryption, migrateFromPlaintext: cluster.state_encryption && cluster.state_encryption_migrate },
+    state: {
+      backend: cluster.state_backend,
+      encrypted: cluster.state_encryption,
+      migrateFromPlaintext: cluster.state_encryption && cluster.state_encryption_migrate,
+    },
   };
 }
 
@@ -253,7 +272,11 @@ function resolveFeatures(cluster: ClusterConfig): ResolvedFeatures {
   return {
     cilium:
       cluster.cluster_cni === "cilium"
-        ? { version: cluster.cilium_version, loadBalancerMode: cluster.cilium_loadbalancer_mode, pool: cluster.cilium_loadbalancer_pool }
+        ? {
+            version: cluster.cilium_version,
+            loadBalancerMode: cluster.cilium_loadbalancer_mode,
+            pool: cluster.cilium_loadbalancer_pool,
+          }
         : undefined,
     proxmoxCsi: cluster.proxmox_csi_enabled
       ? { version: cluster.proxmox_csi_version, storage: cluster.proxmox_csi_storage ?? cluster.proxmox_disk_storage }
@@ -263,7 +286,12 @@ function resolveFeatures(cluster: ClusterConfig): ResolvedFeatures {
       ? {
           version: cluster.flux_version,
           sync: repository
-            ? { repository, branch: cluster.repository_branch, path: cluster.repository_path, private: cluster.repository_visibility === "private" }
+            ? {
+                repository,
+                branch: cluster.repository_branch,
+                path: cluster.repository_path,
+                private: cluster.repository_visibility === "private",
+              }
             : undefined,
         }
       : undefined,
@@ -283,7 +311,10 @@ export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, no
     vmId: node.vm_id,
     macAddress: node.mac_addr,
     mtu: node.mtu,
-    installDisk: node.disk === undefined && node.disk_selector ? { selector: node.disk_selector } : { path: node.disk ?? "/dev/sda" },
+    installDisk:
+      node.disk === undefined && node.disk_selector
+        ? { selector: node.disk_selector }
+        : { path: node.disk ?? "/dev/sda" },
     diskEncryption: node.encrypt_disk ? (node.secureboot ? "tpm" : "nodeID") : undefined,
     kernelModules: node.kernel_modules,
     sysctls: node.sysctls,
@@ -297,8 +328,18 @@ export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, no
       memory: node.vm_memory ?? sizes.memory,
       diskSize: node.vm_disk_size ?? sizes.disk_size,
     },
-    startup: { order: node.vm_startup_order ?? (node.controller ? 1 : 2), upDelay: node.vm_startup_delay, downDelay: node.vm_shutdown_delay },
+    startup: {
+      order: node.vm_startup_order ?? (node.controller ? 1 : 2),
+      upDelay: node.vm_startup_delay,
+      downDelay: node.vm_shutdown_delay,
+    },
     ha: node.vm_ha,
-    pciDevices: node.pci_devices.map((d) => ({ id: d.id, mapping: d.mapping, pcie: d.pcie, rombar: d.rombar, primaryGpu: d.primary_gpu })),
+    pciDevices: node.pci_devices.map((d) => ({
+      id: d.id,
+      mapping: d.mapping,
+      pcie: d.pcie,
+      rombar: d.rombar,
+      primaryGpu: d.primary_gpu,
+    })),
   };
 }

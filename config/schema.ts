@@ -2,19 +2,44 @@
 // become the generated JSON Schema and the README's reference table). Cross-field rules live in checks.ts.
 import { z } from "zod";
 import { isUsableHostAddress } from "./ipv4";
-import { BRIDGE_MAX_LENGTH, PVE_BRIDGE, PVE_CPU_TYPE, PVE_MACHINE, PVE_NODE_NAME, PVE_STORAGE_ID, PVE_VLAN_TAG } from "./pve";
-import { CILIUM_RELEASES, describeMinors, TALOS_RELEASES, TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION, type KubernetesRange } from "./versions";
+import {
+  BRIDGE_MAX_LENGTH,
+  PVE_BRIDGE,
+  PVE_CPU_TYPE,
+  PVE_MACHINE,
+  PVE_NODE_NAME,
+  PVE_STORAGE_ID,
+  PVE_VLAN_TAG,
+} from "./pve";
+import {
+  CILIUM_RELEASES,
+  describeMinors,
+  TALOS_RELEASES,
+  TESTED_KUBERNETES_VERSION,
+  TESTED_TALOS_VERSION,
+  type KubernetesRange,
+} from "./versions";
 
 const dnsLabel = z
   .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "expected a lower-case DNS label (a-z, 0-9, '-'), at most 63 characters");
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    "expected a lower-case DNS label (a-z, 0-9, '-'), at most 63 characters",
+  );
 
 const semver = (what: string, example: string) =>
   z.string().regex(/^v\d+\.\d+\.\d+$/, `expected a ${what} version like "${example}" (with the leading v)`);
 
 /** An integer that may also be written as a string of digits, as cluster-template's samples do ("20"). */
 const integerOrDigits = (schema: z.ZodNumber) =>
-  z.union([schema, z.string().regex(/^\d{1,9}$/, "expected a whole number").transform(Number).pipe(schema)]);
+  z.union([
+    schema,
+    z
+      .string()
+      .regex(/^\d{1,9}$/, "expected a whole number")
+      .transform(Number)
+      .pipe(schema),
+  ]);
 
 /** A host name per RFC 1123: dot-separated labels of letters, digits and '-', at most 253 characters. */
 const HOST_NAME = /^(?=.{1,253}$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)(\.(?!-)[a-zA-Z0-9-]{1,63}(?<!-))*$/;
@@ -28,14 +53,21 @@ const hostOrAddress = z
   );
 
 /** An IPv4 address a node can talk to: not 0.0.0.0/8, multicast, reserved or broadcast. */
-const hostAddress = z.ipv4("expected an IPv4 address").refine(isUsableHostAddress, "not a server's address (0.0.0.0/8, multicast, reserved or broadcast)");
+const hostAddress = z
+  .ipv4("expected an IPv4 address")
+  .refine(isUsableHostAddress, "not a server's address (0.0.0.0/8, multicast, reserved or broadcast)");
 
 /** A Kubernetes label value (k8s.io/apimachinery validation.IsValidLabelValue). */
 const LABEL_VALUE = /^(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 /** An http(s) URL; "${" and "%{" are refused (Terraform would evaluate them; a URL percent-encodes braces). */
 const httpUrl = (protocol: RegExp, error: string) =>
-  z.url({ protocol, error }).refine((u) => !/[$%]\{/.test(u), 'a URL cannot contain "${" or "%{" (Terraform would evaluate it); percent-encode the brace');
+  z
+    .url({ protocol, error })
+    .refine(
+      (u) => !/[$%]\{/.test(u),
+      'a URL cannot contain "${" or "%{" (Terraform would evaluate it); percent-encode the brace',
+    );
 
 const pveNodeName = z
   .string()
@@ -44,13 +76,23 @@ const pveNodeName = z
 
 const pveStorageId = z
   .string()
-  .regex(PVE_STORAGE_ID, "expected a Proxmox storage id (a letter, then letters, digits, '-', '_' or '.', as Proxmox itself requires)");
+  .regex(
+    PVE_STORAGE_ID,
+    "expected a Proxmox storage id (a letter, then letters, digits, '-', '_' or '.', as Proxmox itself requires)",
+  );
 // Only the Talos minors whose machine configurations Talos' own machinery judges in the engine tests.
-const supportedTalos = new RegExp(`^v(${Object.keys(TALOS_RELEASES).map((m) => m.replace(".", "\\.")).join("|")})\\.\\d+$`);
+const supportedTalos = new RegExp(
+  `^v(${Object.keys(TALOS_RELEASES)
+    .map((m) => m.replace(".", "\\."))
+    .join("|")})\\.\\d+$`,
+);
 const talosVersion = z
   .string()
   .regex(/^v\d+\.\d+\.\d+$/, { message: 'expected a Talos version like "v1.12.7" (with the leading v)', abort: true })
-  .regex(supportedTalos, `only Talos ${describeMinors(TALOS_RELEASES)} is supported: the machine configurations are checked with Talos' own machinery of each of these minors`);
+  .regex(
+    supportedTalos,
+    `only Talos ${describeMinors(TALOS_RELEASES)} is supported: the machine configurations are checked with Talos' own machinery of each of these minors`,
+  );
 
 const ranges = (releases: Readonly<Record<string, { kubernetes: KubernetesRange }>>) =>
   Object.entries(releases)
@@ -60,14 +102,29 @@ const ranges = (releases: Readonly<Record<string, { kubernetes: KubernetesRange 
 // Kubernetes label keys and values, and Talos' taint values ("[value:]Effect").
 const labelKey = z
   .string()
-  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'expected a Kubernetes label key like "example.com/role" or "role"');
-const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, "expected a Kubernetes label value (at most 63 letters, digits, '-', '_', '.')");
+  .regex(
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    'expected a Kubernetes label key like "example.com/role" or "role"',
+  );
+const labelValue = z
+  .string()
+  .regex(
+    /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/,
+    "expected a Kubernetes label value (at most 63 letters, digits, '-', '_', '.')",
+  );
 const taintValue = z
   .string()
-  .regex(/^(([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?:)?(NoSchedule|PreferNoSchedule|NoExecute)$/, 'expected "[value:]Effect" with Effect NoSchedule, PreferNoSchedule or NoExecute, e.g. "gpu:NoSchedule"');
+  .regex(
+    /^(([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?:)?(NoSchedule|PreferNoSchedule|NoExecute)$/,
+    'expected "[value:]Effect" with Effect NoSchedule, PreferNoSchedule or NoExecute, e.g. "gpu:NoSchedule"',
+  );
 
 const boundedInt = (min: number, minMessage: string, max: number, unit: string) =>
-  z.number().int("expected a whole number").min(min, minMessage).max(max, `more than ${max} ${unit} is not a sane VM size`);
+  z
+    .number()
+    .int("expected a whole number")
+    .min(min, minMessage)
+    .max(max, `more than ${max} ${unit} is not a sane VM size`);
 const positiveInt = (max: number, unit: string) => boundedInt(1, "expected a positive number", max, unit);
 const memoryMiB = () => boundedInt(2048, "Talos needs at least 2048 MiB of memory", 4 * 1024 * 1024, "MiB");
 const diskGiB = () => boundedInt(10, "Talos needs a disk of at least 10 GiB", 65536, "GiB");
@@ -91,29 +148,54 @@ export const vmDefaultsSchema = z
   .strictObject({
     cores: positiveInt(512, "cores").default(4).describe("CPU cores per socket."),
     sockets: positiveInt(8, "sockets").default(1).describe("CPU sockets."),
-    memory: memoryMiB()
-      .default(8192)
-      .describe("Memory in MiB."),
+    memory: memoryMiB().default(8192).describe("Memory in MiB."),
     disk_size: diskGiB().default(128).describe("System disk size in GiB."),
   })
-  .describe("VM sizing used for every node that does not override it with vm_cores, vm_sockets, vm_memory, vm_disk_size.");
+  .describe(
+    "VM sizing used for every node that does not override it with vm_cores, vm_sockets, vm_memory, vm_disk_size.",
+  );
 
 export const vmAdvancedSchema = z
   .strictObject({
-    bios: z.enum(["ovmf", "seabios"]).default("ovmf").describe("Firmware. Talos on Proxmox wants UEFI (ovmf); secureboot nodes require it."),
-    machine: z.string().max(40).regex(PVE_MACHINE, "expected a QEMU machine type Proxmox accepts, e.g. q35 or pc-q35-9.2").default("q35").describe("QEMU machine type."),
-    cpu_type: z.string().regex(PVE_CPU_TYPE, 'expected a CPU model like "host", "x86-64-v2-AES" or "custom-<name>"').default("host").describe("QEMU CPU type."),
+    bios: z
+      .enum(["ovmf", "seabios"])
+      .default("ovmf")
+      .describe("Firmware. Talos on Proxmox wants UEFI (ovmf); secureboot nodes require it."),
+    machine: z
+      .string()
+      .max(40)
+      .regex(PVE_MACHINE, "expected a QEMU machine type Proxmox accepts, e.g. q35 or pc-q35-9.2")
+      .default("q35")
+      .describe("QEMU machine type."),
+    cpu_type: z
+      .string()
+      .regex(PVE_CPU_TYPE, 'expected a CPU model like "host", "x86-64-v2-AES" or "custom-<name>"')
+      .default("host")
+      .describe("QEMU CPU type."),
     scsi_hw: z
       .enum(["virtio-scsi-pci", "virtio-scsi-single", "lsi", "lsi53c810", "megasas", "pvscsi"])
       .default("virtio-scsi-single")
       .describe("SCSI controller. virtio-scsi-single gives the disk its own I/O thread (iothread is set with it)."),
-    balloon: z.number().int().min(0).default(0).describe("Minimum memory in MiB for the balloon device; 0 disables ballooning (Kubernetes wants fixed memory)."),
+    balloon: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("Minimum memory in MiB for the balloon device; 0 disables ballooning (Kubernetes wants fixed memory)."),
     numa: z.boolean().default(true).describe("Enable NUMA."),
-    qemu_agent: z.boolean().default(true).describe("Enable the QEMU guest agent (needs the qemu-guest-agent extension, included by default)."),
+    qemu_agent: z
+      .boolean()
+      .default(true)
+      .describe("Enable the QEMU guest agent (needs the qemu-guest-agent extension, included by default)."),
     net_queues: z.number().int().min(0).max(64).default(4).describe("virtio-net multiqueue count; 0 disables it."),
     disk_discard: z.boolean().default(true).describe("Pass TRIM/discard through to the storage."),
     disk_ssd: z.boolean().default(true).describe("Present the disk to the guest as an SSD."),
-    tags: z.array(z.string().regex(/^[a-z0-9_][a-z0-9_.+-]*$/, "expected a Proxmox tag (lower-case letters, digits, _ . + -)")).default(["kubernetes", "linux", "talos"]).describe("Proxmox tags on every VM."),
+    tags: z
+      .array(
+        z.string().regex(/^[a-z0-9_][a-z0-9_.+-]*$/, "expected a Proxmox tag (lower-case letters, digits, _ . + -)"),
+      )
+      .default(["kubernetes", "linux", "talos"])
+      .describe("Proxmox tags on every VM."),
     network_bridge: z
       .string()
       .max(BRIDGE_MAX_LENGTH, `a Linux interface name has at most ${BRIDGE_MAX_LENGTH} characters`)
@@ -128,18 +210,33 @@ const httpBackendSchema = z
     type: z.literal("http"),
     address: httpUrl(/^https?$/, "expected an http(s) URL")
       .refine((a) => a.includes("{layer}"), 'the address must contain "{layer}" so that each layer has its own state')
-      .describe('State URL; "{layer}" is replaced by the layer name, e.g. https://tfstate.example.com/state/homelab/{layer}.'),
+      .describe(
+        'State URL; "{layer}" is replaced by the layer name, e.g. https://tfstate.example.com/state/homelab/{layer}.',
+      ),
     lock_address: httpUrl(/^https?$/, "expected an http(s) URL")
       .optional()
       .describe('Lock URL ("{layer}" replaced). @default the state address'),
     unlock_address: httpUrl(/^https?$/, "expected an http(s) URL")
       .optional()
       .describe('Unlock URL ("{layer}" replaced). @default the state address'),
-    lock_method: z.string().regex(/^[A-Z]+$/).default("LOCK").describe("HTTP method used to lock."),
-    unlock_method: z.string().regex(/^[A-Z]+$/).default("UNLOCK").describe("HTTP method used to unlock."),
-    skip_cert_verification: z.boolean().default(false).describe("Accept a self-signed certificate on the state server."),
+    lock_method: z
+      .string()
+      .regex(/^[A-Z]+$/)
+      .default("LOCK")
+      .describe("HTTP method used to lock."),
+    unlock_method: z
+      .string()
+      .regex(/^[A-Z]+$/)
+      .default("UNLOCK")
+      .describe("HTTP method used to unlock."),
+    skip_cert_verification: z
+      .boolean()
+      .default(false)
+      .describe("Accept a self-signed certificate on the state server."),
   })
-  .describe("HTTP state backend with locking. Credentials come only from TF_HTTP_USERNAME / TF_HTTP_PASSWORD in the environment.");
+  .describe(
+    "HTTP state backend with locking. Credentials come only from TF_HTTP_USERNAME / TF_HTTP_PASSWORD in the environment.",
+  );
 
 const localBackendSchema = z
   .strictObject({ type: z.literal("local") })
@@ -149,35 +246,79 @@ export const stateBackendSchema = z.discriminatedUnion("type", [localBackendSche
 
 export const clusterSchema = z
   .strictObject({
-    cluster_name: dnsLabel.default("kubernetes").describe("Name of the Kubernetes/Talos cluster; also prefixes the Proxmox CSI user and role."),
-    node_cidr: z.cidrv4("expected an IPv4 network in CIDR notation, e.g. 192.168.1.0/24").describe("Network the nodes live in, e.g. 192.168.1.0/24."),
-    node_default_gateway: z.ipv4("expected an IPv4 address").optional().describe("Default gateway of the nodes. @default the first address in node_cidr"),
+    cluster_name: dnsLabel
+      .default("kubernetes")
+      .describe("Name of the Kubernetes/Talos cluster; also prefixes the Proxmox CSI user and role."),
+    node_cidr: z
+      .cidrv4("expected an IPv4 network in CIDR notation, e.g. 192.168.1.0/24")
+      .describe("Network the nodes live in, e.g. 192.168.1.0/24."),
+    node_default_gateway: z
+      .ipv4("expected an IPv4 address")
+      .optional()
+      .describe("Default gateway of the nodes. @default the first address in node_cidr"),
     node_dns_servers: z.array(hostAddress).min(1).default(["1.1.1.1", "1.0.0.1"]).describe("DNS servers of the nodes."),
-    node_ntp_servers: z.array(hostOrAddress).min(1).default(["162.159.200.1", "162.159.200.123"]).describe("NTP servers of the nodes."),
-    node_vlan_tag: integerOrDigits(z.number().int("expected a whole number").min(PVE_VLAN_TAG.min).max(PVE_VLAN_TAG.max))
-      .optional().describe("VLAN tag set on the VMs' NIC on the Proxmox bridge. @default untagged"),
-    cluster_api_addr: z.ipv4("expected an IPv4 address").describe("Address of the Kubernetes API: the virtual IP the control planes share (see cluster_api_vip)."),
-    cluster_api_vip: z.boolean().default(true).describe("Let Talos run cluster_api_addr as a shared layer-2 VIP on the controllers. Turn off when cluster_api_addr is an external load balancer."),
-    cluster_api_tls_sans: z.array(hostOrAddress).default([]).describe("Extra names/addresses in the API server certificate."),
-    cluster_pod_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.42.0.0/16").describe("Pod network."),
-    cluster_svc_cidr: z.cidrv4("expected an IPv4 network in CIDR notation").default("10.43.0.0/16").describe("Service network."),
-    cluster_cni: z.enum(["cilium", "flannel", "none"]).default("cilium").describe("CNI. With cilium, Talos' own CNI and kube-proxy are turned off (Cilium replaces them)."),
+    node_ntp_servers: z
+      .array(hostOrAddress)
+      .min(1)
+      .default(["162.159.200.1", "162.159.200.123"])
+      .describe("NTP servers of the nodes."),
+    node_vlan_tag: integerOrDigits(
+      z.number().int("expected a whole number").min(PVE_VLAN_TAG.min).max(PVE_VLAN_TAG.max),
+    )
+      .optional()
+      .describe("VLAN tag set on the VMs' NIC on the Proxmox bridge. @default untagged"),
+    cluster_api_addr: z
+      .ipv4("expected an IPv4 address")
+      .describe("Address of the Kubernetes API: the virtual IP the control planes share (see cluster_api_vip)."),
+    cluster_api_vip: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Let Talos run cluster_api_addr as a shared layer-2 VIP on the controllers. Turn off when cluster_api_addr is an external load balancer.",
+      ),
+    cluster_api_tls_sans: z
+      .array(hostOrAddress)
+      .default([])
+      .describe("Extra names/addresses in the API server certificate."),
+    cluster_pod_cidr: z
+      .cidrv4("expected an IPv4 network in CIDR notation")
+      .default("10.42.0.0/16")
+      .describe("Pod network."),
+    cluster_svc_cidr: z
+      .cidrv4("expected an IPv4 network in CIDR notation")
+      .default("10.43.0.0/16")
+      .describe("Service network."),
+    cluster_cni: z
+      .enum(["cilium", "flannel", "none"])
+      .default("cilium")
+      .describe("CNI. With cilium, Talos' own CNI and kube-proxy are turned off (Cilium replaces them)."),
     talos_version: talosVersion
       .default(TESTED_TALOS_VERSION)
-      .describe(`Talos version to install, ${describeMinors(TALOS_RELEASES)} (each checked by Talos' own machinery of that minor).`),
+      .describe(
+        `Talos version to install, ${describeMinors(TALOS_RELEASES)} (each checked by Talos' own machinery of that minor).`,
+      ),
     kubernetes_version: semver("Kubernetes", TESTED_KUBERNETES_VERSION)
       .default(TESTED_KUBERNETES_VERSION)
       .describe(`Kubernetes version; one the Talos version supports (Talos ${ranges(TALOS_RELEASES)}).`),
     talos_extensions: z
-      .array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9._-]+$/, 'expected an official extension like "siderolabs/qemu-guest-agent"'))
+      .array(
+        z
+          .string()
+          .regex(/^[a-z0-9-]+\/[a-z0-9._-]+$/, 'expected an official extension like "siderolabs/qemu-guest-agent"'),
+      )
       .default(["siderolabs/qemu-guest-agent"])
       .describe("Official Talos system extensions baked into the image-factory schematic."),
-    talos_image_factory_url: httpUrl(/^https?$/, "expected an http(s) URL").default("https://factory.talos.dev").describe("Talos image factory."),
-    proxmox_api_url: httpUrl(/^https$/, 'expected the Proxmox API URL, e.g. "https://pve.example.com:8006/"')
-      .describe("Proxmox VE API endpoint. The token comes from PROXMOX_VE_API_TOKEN in the environment."),
+    talos_image_factory_url: httpUrl(/^https?$/, "expected an http(s) URL")
+      .default("https://factory.talos.dev")
+      .describe("Talos image factory."),
+    proxmox_api_url: httpUrl(/^https$/, 'expected the Proxmox API URL, e.g. "https://pve.example.com:8006/"').describe(
+      "Proxmox VE API endpoint. The token comes from PROXMOX_VE_API_TOKEN in the environment.",
+    ),
     proxmox_api_insecure: z.boolean().default(false).describe("Accept a self-signed certificate on the Proxmox API."),
     proxmox_node: pveNodeName.describe("Proxmox host that runs the VMs unless a node says otherwise."),
-    proxmox_iso_storage: pveStorageId.default("local").describe("Proxmox storage for the Talos ISO (must allow ISO images)."),
+    proxmox_iso_storage: pveStorageId
+      .default("local")
+      .describe("Proxmox storage for the Talos ISO (must allow ISO images)."),
     proxmox_iso_storage_type: z
       .enum(["dir", "btrfs", "nfs", "cifs", "cephfs", "glusterfs"])
       .default("dir")
@@ -194,39 +335,62 @@ export const clusterSchema = z
     proxmox_csi_enabled: z
       .boolean()
       .default(true)
-      .describe("Proxmox CSI driver: its Proxmox role, user, API token and ACL in layer 00, the driver and a StorageClass in layer 02. Turned off, layer 00 forgets the token without deleting it from Proxmox."),
-    proxmox_csi_storage: pveStorageId.optional().describe("Proxmox storage the CSI driver creates volumes on. @default proxmox_disk_storage"),
+      .describe(
+        "Proxmox CSI driver: its Proxmox role, user, API token and ACL in layer 00, the driver and a StorageClass in layer 02. Turned off, layer 00 forgets the token without deleting it from Proxmox.",
+      ),
+    proxmox_csi_storage: pveStorageId
+      .optional()
+      .describe("Proxmox storage the CSI driver creates volumes on. @default proxmox_disk_storage"),
     proxmox_csi_version: chartVersion("proxmox-csi-plugin", "0.3.5"),
     proxmox_region: z
       .string()
-      .regex(LABEL_VALUE, "expected a Kubernetes label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)")
+      .regex(
+        LABEL_VALUE,
+        "expected a Kubernetes label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)",
+      )
       .default("pve")
-      .describe("Name of the Proxmox cluster, the CSI driver's region (nodes get topology.kubernetes.io/region, and zone = their Proxmox host)."),
+      .describe(
+        "Name of the Proxmox cluster, the CSI driver's region (nodes get topology.kubernetes.io/region, and zone = their Proxmox host).",
+      ),
     proxmox_firewall_enabled: z
       .boolean()
       .default(false)
-      .describe("Layer 03 enables the Proxmox firewall on every VM: Talos, Kubernetes, Cilium and webhook ports between nodes, the API and Talos API from node_cidr, pod traffic from cluster_pod_cidr (Cilium routes natively), NodePorts and the cilium_loadbalancer_pool addresses from anywhere, everything else dropped. Needs the datacenter firewall on."),
+      .describe(
+        "Layer 03 enables the Proxmox firewall on every VM: Talos, Kubernetes, Cilium and webhook ports between nodes, the API and Talos API from node_cidr, pod traffic from cluster_pod_cidr (Cilium routes natively), NodePorts and the cilium_loadbalancer_pool addresses from anywhere, everything else dropped. Needs the datacenter firewall on.",
+      ),
     proxmox_firewall_allow_from: z
       .array(z.cidrv4("expected an IPv4 network in CIDR notation"))
       .default([])
-      .describe("Networks besides node_cidr (your workstation's) allowed to reach the Kubernetes API and the Talos API through the firewall."),
+      .describe(
+        "Networks besides node_cidr (your workstation's) allowed to reach the Kubernetes API and the Talos API through the firewall.",
+      ),
     cilium_version: chartVersion("cilium", "1.19.3").describe(
       `Helm chart version of cilium; its minor must be tested with kubernetes_version (Cilium ${ranges(CILIUM_RELEASES)}, from Cilium's compatibility documentation).`,
     ),
-    cilium_loadbalancer_mode: z.enum(["dsr", "snat"]).default("dsr").describe("How Cilium's load balancer forwards (cluster-template's key)."),
+    cilium_loadbalancer_mode: z
+      .enum(["dsr", "snat"])
+      .default("dsr")
+      .describe("How Cilium's load balancer forwards (cluster-template's key)."),
     cilium_loadbalancer_pool: z
       .strictObject({
         start: z.ipv4("expected an IPv4 address"),
         stop: z.ipv4("expected an IPv4 address"),
       })
       .optional()
-      .describe("Addresses in node_cidr that Cilium hands to LoadBalancer services and announces on layer 2 (layer 03). @default no pool"),
+      .describe(
+        "Addresses in node_cidr that Cilium hands to LoadBalancer services and announces on layer 2 (layer 03). @default no pool",
+      ),
     sealed_secrets_enabled: z
       .boolean()
       .default(true)
-      .describe("sealed-secrets: the controller in layer 02, started with the keypair of layer 00 (so secrets sealed before a rebuild still decrypt). Layer 00 keeps the keypair when this is off, so turning it on again finds the same key."),
+      .describe(
+        "sealed-secrets: the controller in layer 02, started with the keypair of layer 00 (so secrets sealed before a rebuild still decrypt). Layer 00 keeps the keypair when this is off, so turning it on again finds the same key.",
+      ),
     sealed_secrets_version: chartVersion("sealed-secrets", "2.17.1"),
-    flux_enabled: z.boolean().default(true).describe("Flux controllers in layer 02; with repository_name, layer 03 syncs the repository."),
+    flux_enabled: z
+      .boolean()
+      .default(true)
+      .describe("Flux controllers in layer 02; with repository_name, layer 03 syncs the repository."),
     flux_version: chartVersion("flux2 (fluxcd-community)", "2.15.0"),
     repository_name: z
       .string()
@@ -234,7 +398,11 @@ export const clusterSchema = z
       .optional()
       .describe("GitHub repository Flux syncs (cluster-template's key). @default no sync"),
     repository_branch: z.string().min(1).default("main").describe("Branch Flux follows."),
-    repository_path: z.string().min(1).default("./kubernetes/flux/cluster").describe("Path in the repository of the Flux Kustomization."),
+    repository_path: z
+      .string()
+      .min(1)
+      .default("./kubernetes/flux/cluster")
+      .describe("Path in the repository of the Flux Kustomization."),
     repository_visibility: z
       .enum(["public", "private"])
       .default("public")
@@ -245,11 +413,15 @@ export const clusterSchema = z
     state_encryption: z
       .boolean()
       .default(false)
-      .describe("Encrypt every layer's state and plans at rest (OpenTofu only: pbkdf2 + AES-GCM). The passphrase comes from TF_VAR_state_passphrase in the environment."),
+      .describe(
+        "Encrypt every layer's state and plans at rest (OpenTofu only: pbkdf2 + AES-GCM). The passphrase comes from TF_VAR_state_passphrase in the environment.",
+      ),
     state_encryption_migrate: z
       .boolean()
       .default(false)
-      .describe("With state_encryption: also read state and plans that are not encrypted yet (OpenTofu's unencrypted fallback), to turn encryption on for existing state. Apply every layer once with it, then remove it: without it, unencrypted state is refused."),
+      .describe(
+        "With state_encryption: also read state and plans that are not encrypted yet (OpenTofu's unencrypted fallback), to turn encryption on for existing state. Apply every layer once with it, then remove it: without it, unencrypted state is refused.",
+      ),
   })
   .describe("cluster.yaml: cluster-wide settings.");
 
@@ -259,19 +431,30 @@ export const pciDeviceSchema = z
   .strictObject({
     id: z
       .string()
-      .regex(/^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}(\.[0-7])?$/, 'expected a PCI address like "0000:01:00.0" (lower-case; without ".<function>" for every function)')
+      .regex(
+        /^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}(\.[0-7])?$/,
+        'expected a PCI address like "0000:01:00.0" (lower-case; without ".<function>" for every function)',
+      )
       .optional()
       .describe("Raw PCI address on the VM's Proxmox host. @default - (one of id or mapping)"),
     mapping: z
       .string()
       .regex(/^[a-z][a-z0-9_-]*$/i, "expected the name of a Proxmox PCI resource mapping")
       .optional()
-      .describe("Name of a Proxmox PCI resource mapping (Datacenter > Resource Mappings), which names the device on each host. @default - (one of id or mapping)"),
+      .describe(
+        "Name of a Proxmox PCI resource mapping (Datacenter > Resource Mappings), which names the device on each host. @default - (one of id or mapping)",
+      ),
     pcie: z.boolean().default(true).describe("Attach as PCI Express (needs the q35 machine type)."),
     rombar: z.boolean().default(true).describe("Expose the device's ROM to the guest."),
-    primary_gpu: z.boolean().default(false).describe("Make it the VM's primary display (x-vga); for a GPU the guest shows its console on."),
+    primary_gpu: z
+      .boolean()
+      .default(false)
+      .describe("Make it the VM's primary display (x-vga); for a GPU the guest shows its console on."),
   })
-  .refine((d) => (d.id === undefined) !== (d.mapping === undefined), "set exactly one of id (a raw PCI address) or mapping (a resource mapping name)")
+  .refine(
+    (d) => (d.id === undefined) !== (d.mapping === undefined),
+    "set exactly one of id (a raw PCI address) or mapping (a resource mapping name)",
+  )
   .describe("One host PCI device for a node's VM.");
 
 export const nodeSchema = z
@@ -281,14 +464,20 @@ export const nodeSchema = z
     controller: z.boolean().describe("true for a control-plane node, false for a worker."),
     disk: z
       .string()
-      .regex(/^\/dev(\/(?!\.\.?(\/|$))[\w.:+@-]+)+$/, 'expected a device path like "/dev/sda" or "/dev/disk/by-id/..." (no "." or ".." segments)')
+      .regex(
+        /^\/dev(\/(?!\.\.?(\/|$))[\w.:+@-]+)+$/,
+        'expected a device path like "/dev/sda" or "/dev/disk/by-id/..." (no "." or ".." segments)',
+      )
       .optional()
       .describe("Disk Talos installs to. @default /dev/sda, unless disk_selector is set"),
     disk_selector: z
       .strictObject({
         size: z
           .string()
-          .regex(/^(<=|>=|<|>|==)?\s*\d+(\.\d+)?\s*([KMGTP]i?B|B)?$/, 'expected a size with an optional comparison, e.g. ">= 100GB" or "64GiB"')
+          .regex(
+            /^(<=|>=|<|>|==)?\s*\d+(\.\d+)?\s*([KMGTP]i?B|B)?$/,
+            'expected a size with an optional comparison, e.g. ">= 100GB" or "64GiB"',
+          )
           .optional()
           .describe('Size, e.g. ">= 100GB".'),
         model: z.string().min(1).optional().describe('Model, a glob, e.g. "QEMU HARDDISK*".'),
@@ -296,7 +485,9 @@ export const nodeSchema = z
       })
       .refine((s) => Object.keys(s).length > 0, "give at least one of size, model, serial")
       .optional()
-      .describe("Let Talos pick its install disk by size, model and/or serial (every given field must match) instead of a fixed disk path. @default the disk path"),
+      .describe(
+        "Let Talos pick its install disk by size, model and/or serial (every given field must match) instead of a fixed disk path. @default the disk path",
+      ),
     mac_addr: mac.optional().describe("MAC address of the VM's NIC. @default assigned by Proxmox"),
     schematic_id: z
       .string()
@@ -307,23 +498,57 @@ export const nodeSchema = z
       .default(1500)
       // The JSON Schema drops the default of a union with a transform: the README takes it from here.
       .describe("MTU of the node's NIC. @default 1500"),
-    secureboot: z.boolean().default(false).describe("Boot the SecureBoot Talos image (UEFI keys enrolled by Talos, TPM 2.0 added)."),
+    secureboot: z
+      .boolean()
+      .default(false)
+      .describe("Boot the SecureBoot Talos image (UEFI keys enrolled by Talos, TPM 2.0 added)."),
     vm_id: z.number().int().min(100).max(999999999).optional().describe("Proxmox VM id. @default assigned by Proxmox"),
     vm_cores: positiveInt(512, "cores").optional().describe("Overrides proxmox_vm_defaults.cores."),
     vm_sockets: positiveInt(8, "sockets").optional().describe("Overrides proxmox_vm_defaults.sockets."),
     vm_memory: memoryMiB().optional().describe("Overrides proxmox_vm_defaults.memory (MiB)."),
     vm_disk_size: diskGiB().optional().describe("Overrides proxmox_vm_defaults.disk_size (GiB)."),
-    vm_startup_order: z.number().int().min(0).optional().describe("Proxmox start order. @default controllers before workers"),
-    vm_startup_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits after starting this VM before the next one."),
-    vm_shutdown_delay: z.number().int().min(0).max(3600).optional().describe("Seconds Proxmox waits for this VM to shut down."),
-    kernel_modules: z.array(z.string().regex(/^[a-z0-9_-]+$/, "expected a kernel module name")).default([]).describe("Extra kernel modules Talos loads (the module must be in the image, e.g. through an extension)."),
+    vm_startup_order: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Proxmox start order. @default controllers before workers"),
+    vm_startup_delay: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .optional()
+      .describe("Seconds Proxmox waits after starting this VM before the next one."),
+    vm_shutdown_delay: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .optional()
+      .describe("Seconds Proxmox waits for this VM to shut down."),
+    kernel_modules: z
+      .array(z.string().regex(/^[a-z0-9_-]+$/, "expected a kernel module name"))
+      .default([])
+      .describe("Extra kernel modules Talos loads (the module must be in the image, e.g. through an extension)."),
     sysctls: z
-      .record(z.string().regex(/^[a-z0-9_]+([./][a-z0-9_-]+)+$/, 'expected a kernel parameter like "vm.max_map_count"'), z.string({ error: 'expected the value as a string, e.g. "262144"' }))
+      .record(
+        z.string().regex(/^[a-z0-9_]+([./][a-z0-9_-]+)+$/, 'expected a kernel parameter like "vm.max_map_count"'),
+        z.string({ error: 'expected the value as a string, e.g. "262144"' }),
+      )
       .default({})
       .describe('Kernel parameters Talos sets, e.g. {"vm.max_map_count": "262144"} (values as strings).'),
-    cert_sans: z.array(z.string().min(1)).default([]).describe("Extra names/addresses in this node's Talos API certificate, and on a controller in the Kubernetes API server certificate."),
+    cert_sans: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "Extra names/addresses in this node's Talos API certificate, and on a controller in the Kubernetes API server certificate.",
+      ),
     labels: z.record(labelKey, labelValue).default({}).describe("Kubernetes labels of the node."),
-    taints: z.record(labelKey, taintValue).default({}).describe('Kubernetes taints of the node, key to "[value:]Effect", e.g. {"dedicated": "gpu:NoSchedule"}.'),
+    taints: z
+      .record(labelKey, taintValue)
+      .default({})
+      .describe('Kubernetes taints of the node, key to "[value:]Effect", e.g. {"dedicated": "gpu:NoSchedule"}.'),
     proxmox_node: pveNodeName.optional().describe("Proxmox host that runs this VM. @default cluster.yaml proxmox_node"),
     pci_devices: z
       .array(pciDeviceSchema)
@@ -338,7 +563,10 @@ export const nodeSchema = z
       .describe(
         "Encrypt Talos' STATE and EPHEMERAL partitions (LUKS2). The key is sealed to the VM's TPM on secureboot nodes; on the others it is derived from the node's id, which protects a disk taken away from its VM, not a copied VM (cluster-template's key).",
       ),
-    vm_ha: z.boolean().default(false).describe("Layer 03 makes the VM a Proxmox HA resource (restarted or moved when its host fails)."),
+    vm_ha: z
+      .boolean()
+      .default(false)
+      .describe("Layer 03 makes the VM a Proxmox HA resource (restarted or moved when its host fails)."),
   })
   .describe("One machine of the cluster.");
 

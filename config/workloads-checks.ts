@@ -18,11 +18,20 @@ const W = "workloads.yaml";
  * Every problem of a schema-valid workloads.yaml. `cluster` is undefined and `nodes` may have holes when the
  * other files have schema errors: the rules that can still be checked are.
  */
-export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: readonly (NodeConfig | undefined)[], workloads: WorkloadsConfig): Issue[] {
+export function workloadsIssues(
+  cluster: ClusterConfig | undefined,
+  maybeNodes: readonly (NodeConfig | undefined)[],
+  workloads: WorkloadsConfig,
+): Issue[] {
   const issues: Issue[] = [];
   const error = (path: KeyPath, message: string) => issues.push({ file: W, path, message, severity: "error" });
-  const nodes = maybeNodes.flatMap((node, index) => (node ? [{ node, index, ref: `nodes.yaml nodes[${index}] (${node.name})` }] : []));
-  const guests = resolveGuests(workloads, { host: cluster?.proxmox_node ?? "", diskStorage: cluster?.proxmox_disk_storage ?? "" });
+  const nodes = maybeNodes.flatMap((node, index) =>
+    node ? [{ node, index, ref: `nodes.yaml nodes[${index}] (${node.name})` }] : [],
+  );
+  const guests = resolveGuests(workloads, {
+    host: cluster?.proxmox_node ?? "",
+    diskStorage: cluster?.proxmox_disk_storage ?? "",
+  });
   const nodeNetwork = cluster && parseCidr(cluster.node_cidr);
   const zones = resolveZones(workloads);
 
@@ -48,38 +57,58 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
   }
   workloads.vms.forEach((vm, i) => {
     const owner = ids.get(vm.clone.template);
-    if (owner !== undefined) error(["vms", i, "clone", "template"], `${vm.clone.template} is the id of ${owner}, not of a template`);
+    if (owner !== undefined)
+      error(["vms", i, "clone", "template"], `${vm.clone.template} is the id of ${owner}, not of a template`);
   });
 
   // ---- id ranges by purpose.
   const ranges = Object.entries(workloads.id_ranges);
-  const inRange = (id: number, range: { from: number; to?: number }) => id >= range.from && (range.to === undefined || id <= range.to);
-  const rangeText = (range: { from: number; to?: number }) => (range.to === undefined ? `${range.from}+` : `${range.from}-${range.to}`);
+  const inRange = (id: number, range: { from: number; to?: number }) =>
+    id >= range.from && (range.to === undefined || id <= range.to);
+  const rangeText = (range: { from: number; to?: number }) =>
+    range.to === undefined ? `${range.from}+` : `${range.from}-${range.to}`;
   ranges.forEach(([name, range], a) => {
-    if (range.to !== undefined && range.to < range.from) error(["id_ranges", name, "to"], `${range.to} is before from ${range.from}`);
+    if (range.to !== undefined && range.to < range.from)
+      error(["id_ranges", name, "to"], `${range.to} is before from ${range.from}`);
     for (const [other, otherRange] of ranges.slice(0, a)) {
       const end = (r: { to?: number }) => r.to ?? Infinity;
-      if (range.from <= end(otherRange) && otherRange.from <= end(range)) error(["id_ranges", name], `${rangeText(range)} overlaps the ${other} range ${rangeText(otherRange)}`);
+      if (range.from <= end(otherRange) && otherRange.from <= end(range))
+        error(["id_ranges", name], `${rangeText(range)} overlaps the ${other} range ${rangeText(otherRange)}`);
     }
   });
   const templateRange = workloads.id_ranges.template;
   for (const g of guests) {
     const range = workloads.id_ranges[g.config.purpose];
     if (g.config.purpose === "template") {
-      error([...g.path, "purpose"], "this file creates no templates: a guest's purpose names the range of a running guest (clone templates are referenced by vms[].clone.template)");
+      error(
+        [...g.path, "purpose"],
+        "this file creates no templates: a guest's purpose names the range of a running guest (clone templates are referenced by vms[].clone.template)",
+      );
     } else if (!range) {
-      error([...g.path, "purpose"], `"${g.config.purpose}" is not a key of id_ranges (${Object.keys(workloads.id_ranges).join(", ")})`);
+      error(
+        [...g.path, "purpose"],
+        `"${g.config.purpose}" is not a key of id_ranges (${Object.keys(workloads.id_ranges).join(", ")})`,
+      );
     } else if (!inRange(g.config.id, range)) {
       error([...g.path, "id"], `${g.config.id} is outside the ${g.config.purpose} range ${rangeText(range)}`);
     }
   }
   if (templateRange) {
     workloads.vms.forEach((vm, i) => {
-      if (!inRange(vm.clone.template, templateRange)) error(["vms", i, "clone", "template"], `${vm.clone.template} is outside the template range ${rangeText(templateRange)}`);
+      if (!inRange(vm.clone.template, templateRange))
+        error(
+          ["vms", i, "clone", "template"],
+          `${vm.clone.template} is outside the template range ${rangeText(templateRange)}`,
+        );
     });
     for (const { node, index } of nodes) {
       if (node.vm_id !== undefined && inRange(node.vm_id, templateRange)) {
-        issues.push({ file: "nodes.yaml", path: ["nodes", index, "vm_id"], message: `${node.vm_id} is in the template range ${rangeText(templateRange)} of workloads.yaml`, severity: "error" });
+        issues.push({
+          file: "nodes.yaml",
+          path: ["nodes", index, "vm_id"],
+          message: `${node.vm_id} is in the template range ${rangeText(templateRange)} of workloads.yaml`,
+          severity: "error",
+        });
       }
     }
   }
@@ -88,16 +117,20 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
   const zoneNames = new Map<string, number>();
   const vlans = new Map<number, string>();
   workloads.zones.forEach((zone, i) => {
-    if (zoneNames.has(zone.name)) error(["zones", i, "name"], `${zone.name} is already the name of zones[${zoneNames.get(zone.name)}]`);
+    if (zoneNames.has(zone.name))
+      error(["zones", i, "name"], `${zone.name} is already the name of zones[${zoneNames.get(zone.name)}]`);
     else zoneNames.set(zone.name, i);
-    if (zone.name === workloads.sdn_zone) error(["zones", i, "name"], `${zone.name} is also sdn_zone; a VNet needs a name of its own`);
+    if (zone.name === workloads.sdn_zone)
+      error(["zones", i, "name"], `${zone.name} is also sdn_zone; a VNet needs a name of its own`);
     const vlanOwner = vlans.get(zone.vlan);
     if (vlanOwner) error(["zones", i, "vlan"], `VLAN ${zone.vlan} is already the VLAN of zone ${vlanOwner}`);
     else vlans.set(zone.vlan, zone.name);
     const network = parseCidr(zone.cidr);
-    if (zone.gateway !== undefined && !contains(network, zone.gateway)) error(["zones", i, "gateway"], `${zone.gateway} is outside the zone's cidr ${zone.cidr}`);
+    if (zone.gateway !== undefined && !contains(network, zone.gateway))
+      error(["zones", i, "gateway"], `${zone.gateway} is outside the zone's cidr ${zone.cidr}`);
     workloads.zones.slice(0, i).forEach((other, j) => {
-      if (overlaps(network, parseCidr(other.cidr))) error(["zones", i, "cidr"], `${zone.cidr} overlaps zones[${j}] (${other.name}) ${other.cidr}`);
+      if (overlaps(network, parseCidr(other.cidr)))
+        error(["zones", i, "cidr"], `${zone.cidr} overlaps zones[${j}] (${other.name}) ${other.cidr}`);
     });
   });
 
@@ -108,14 +141,18 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
     if (cluster.node_default_gateway) addresses.set(cluster.node_default_gateway, "cluster.yaml node_default_gateway");
   }
   for (const { node, ref } of nodes) addresses.set(node.address, ref);
-  for (const zone of zones.values()) if (!addresses.has(zone.gateway)) addresses.set(zone.gateway, `the gateway of zone ${zone.config.name}`);
+  for (const zone of zones.values())
+    if (!addresses.has(zone.gateway)) addresses.set(zone.gateway, `the gateway of zone ${zone.config.name}`);
   const pool = cluster?.cilium_loadbalancer_pool;
   for (const g of guests) {
     const net = g.config.network;
     const at = (key: string) => [...g.path, "network", key];
-    if (net.zone !== undefined && !g.zone) error(at("zone"), `no zone is named ${net.zone} (zones: ${[...zoneNames.keys()].join(", ") || "none"})`);
-    if (net.zone !== undefined && net.bridge !== undefined) error(at("bridge"), `a guest in zone ${net.zone} is on the zone's VNet; remove bridge`);
-    if (net.zone !== undefined && net.vlan !== undefined) error(at("vlan"), `zone ${net.zone} brings its own VLAN; remove vlan`);
+    if (net.zone !== undefined && !g.zone)
+      error(at("zone"), `no zone is named ${net.zone} (zones: ${[...zoneNames.keys()].join(", ") || "none"})`);
+    if (net.zone !== undefined && net.bridge !== undefined)
+      error(at("bridge"), `a guest in zone ${net.zone} is on the zone's VNet; remove bridge`);
+    if (net.zone !== undefined && net.vlan !== undefined)
+      error(at("vlan"), `zone ${net.zone} brings its own VLAN; remove vlan`);
     if (net.address === "dhcp") {
       if (net.gateway !== undefined) error(at("gateway"), "a gateway comes from DHCP with address: dhcp; remove it");
     } else if (net.zone === undefined && !net.address.includes("/")) {
@@ -124,13 +161,22 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
     const address = g.address;
     if (address === undefined) continue;
     if (g.zone) {
-      if (!contains(g.zone.network, address)) error(at("address"), `${address} is outside the subnet ${g.zone.config.cidr} of zone ${g.zone.config.name}`);
-      else if (isNetworkOrBroadcast(g.zone.network, address)) error(at("address"), `${address} is the network or broadcast address of zone ${g.zone.config.name} (${g.zone.config.cidr})`);
+      if (!contains(g.zone.network, address))
+        error(at("address"), `${address} is outside the subnet ${g.zone.config.cidr} of zone ${g.zone.config.name}`);
+      else if (isNetworkOrBroadcast(g.zone.network, address))
+        error(
+          at("address"),
+          `${address} is the network or broadcast address of zone ${g.zone.config.name} (${g.zone.config.cidr})`,
+        );
       if (net.address.includes("/") && net.address.split("/")[1] !== String(g.zone.network.prefix)) {
-        error(at("address"), `the prefix of ${net.address} differs from zone ${g.zone.config.name}'s ${g.zone.config.cidr}`);
+        error(
+          at("address"),
+          `the prefix of ${net.address} differs from zone ${g.zone.config.name}'s ${g.zone.config.cidr}`,
+        );
       }
     }
-    if (g.gateway !== undefined && g.addressCidr && !contains(parseCidr(g.addressCidr), g.gateway)) error(at("gateway"), `${g.gateway} is outside ${g.addressCidr}`);
+    if (g.gateway !== undefined && g.addressCidr && !contains(parseCidr(g.addressCidr), g.gateway))
+      error(at("gateway"), `${g.gateway} is outside ${g.addressCidr}`);
     claim(addresses, address, g.ref, at("address"), "address");
     if (pool && ipv4ToInt(address) >= ipv4ToInt(pool.start) && ipv4ToInt(address) <= ipv4ToInt(pool.stop)) {
       error(at("address"), `${address} is inside cluster.yaml cilium_loadbalancer_pool ${pool.start}-${pool.stop}`);
@@ -138,11 +184,17 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
   }
 
   // ---- hosts.
-  const clusterHosts = cluster ? [cluster.proxmox_node, ...nodes.map(({ node }) => resolveNode(cluster, nodeNetwork!, node).host)] : [];
+  const clusterHosts = cluster
+    ? [cluster.proxmox_node, ...nodes.map(({ node }) => resolveNode(cluster, nodeNetwork!, node).host)]
+    : [];
   const hosts = new Set(workloads.hosts ?? clusterHosts);
   const hostsText = () => [...hosts].join(", ");
   const checkHost = (host: string | undefined, path: KeyPath) => {
-    if (cluster && host !== undefined && !hosts.has(host)) error(path, `${host} is not a host of the cluster (${hostsText()})${workloads.hosts ? "" : "; list every host in hosts"}`);
+    if (cluster && host !== undefined && !hosts.has(host))
+      error(
+        path,
+        `${host} is not a host of the cluster (${hostsText()})${workloads.hosts ? "" : "; list every host in hosts"}`,
+      );
   };
   if (workloads.hosts && cluster) {
     for (const host of new Set(clusterHosts)) {
@@ -153,7 +205,8 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
     checkHost(g.config.host, [...g.path, "host"]);
     if (g.config.replication) {
       checkHost(g.config.replication.target, [...g.path, "replication", "target"]);
-      if (g.config.replication.target === g.host) error([...g.path, "replication", "target"], `${g.host} is the guest's own host; replicate to another one`);
+      if (g.config.replication.target === g.host)
+        error([...g.path, "replication", "target"], `${g.host} is the guest's own host; replicate to another one`);
     }
     for (const host of Object.keys(g.config.ha?.hosts ?? {})) checkHost(host, [...g.path, "ha", "hosts", host]);
   }
@@ -162,11 +215,17 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
 
   // ---- containers.
   workloads.containers.forEach((ct, i) => {
-    if (ct.privileged && ct.features.keyctl) error(["containers", i, "features", "keyctl"], "keyctl is for unprivileged containers only; remove it or privileged");
+    if (ct.privileged && ct.features.keyctl)
+      error(
+        ["containers", i, "features", "keyctl"],
+        "keyctl is for unprivileged containers only; remove it or privileged",
+      );
     ct.mount_points.forEach((mp, m) => {
       const at = ["containers", i, "mount_points", m];
-      if ((mp.storage === undefined) === (mp.host_path === undefined)) error(at, "give exactly one of storage (a new volume) and host_path (a bind mount)");
-      if (mp.storage !== undefined && mp.size === undefined) error([...at, "storage"], "a new volume needs a size in GiB");
+      if ((mp.storage === undefined) === (mp.host_path === undefined))
+        error(at, "give exactly one of storage (a new volume) and host_path (a bind mount)");
+      if (mp.storage !== undefined && mp.size === undefined)
+        error([...at, "storage"], "a new volume needs a size in GiB");
       if (mp.host_path !== undefined && mp.size !== undefined) error([...at, "size"], "a bind mount has no size");
       if (mp.host_path !== undefined && mp.backup) error([...at, "backup"], "bind mounts are never in backups");
       ct.mount_points.slice(0, m).forEach((other, o) => {
@@ -181,7 +240,8 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
     const seen = new Set<string>();
     mapping.devices.forEach((device, d) => {
       checkHost(device.host, ["pci_mappings", i, "devices", d, "host"]);
-      if (seen.has(device.host)) error(["pci_mappings", i, "devices", d, "host"], `${mapping.name} already has a device on ${device.host}`);
+      if (seen.has(device.host))
+        error(["pci_mappings", i, "devices", d, "host"], `${mapping.name} already has a device on ${device.host}`);
       seen.add(device.host);
     });
   });
@@ -191,36 +251,60 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
   const pathOf = (mapping: string, host: string) => mappings.get(mapping)?.devices.find((d) => d.host === host)?.path;
   const overlap = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
   const holderOf = (claim: { host: string; mapping?: string; path?: string }) =>
-    pciClaims.find((c) => c.host === claim.host && ((c.mapping !== undefined && c.mapping === claim.mapping) || (c.path !== undefined && claim.path !== undefined && overlap(c.path, claim.path))));
+    pciClaims.find(
+      (c) =>
+        c.host === claim.host &&
+        ((c.mapping !== undefined && c.mapping === claim.mapping) ||
+          (c.path !== undefined && claim.path !== undefined && overlap(c.path, claim.path))),
+    );
   if (cluster) {
     for (const { node, ref } of nodes) {
       const { host, pciDevices } = resolveNode(cluster, nodeNetwork!, node);
-      for (const d of pciDevices) pciClaims.push({ host, mapping: d.mapping, path: d.id !== undefined ? pciAddress(d.id) : d.mapping && pathOf(d.mapping, host), ref });
+      for (const d of pciDevices)
+        pciClaims.push({
+          host,
+          mapping: d.mapping,
+          path: d.id !== undefined ? pciAddress(d.id) : d.mapping && pathOf(d.mapping, host),
+          ref,
+        });
     }
   }
   for (const g of guests) {
     if (g.kind !== "vm") continue;
     const vm = g.config;
     if (!vm.cloud_init) {
-      if (vm.network.address !== "dhcp") error([...g.path, "network", "address"], "a static address is set through cloud-init; add cloud_init: {} or use dhcp");
-      if (vm.ssh_keys.length) error([...g.path, "ssh_keys"], "SSH keys are installed through cloud-init; add cloud_init: {user: ...}");
+      if (vm.network.address !== "dhcp")
+        error(
+          [...g.path, "network", "address"],
+          "a static address is set through cloud-init; add cloud_init: {} or use dhcp",
+        );
+      if (vm.ssh_keys.length)
+        error([...g.path, "ssh_keys"], "SSH keys are installed through cloud-init; add cloud_init: {user: ...}");
     }
     vm.pci.forEach((pci, p) => {
       const at = [...g.path, "pci", p, "mapping"];
       const mapping = mappings.get(pci.mapping);
       if (!mapping) {
-        error(at, `no PCI mapping is named ${pci.mapping} (pci_mappings: ${[...mappings.keys()].join(", ") || "none"})`);
+        error(
+          at,
+          `no PCI mapping is named ${pci.mapping} (pci_mappings: ${[...mappings.keys()].join(", ") || "none"})`,
+        );
         return;
       }
       if (!mapping.devices.some((d) => d.host === g.host)) {
         error(at, `${pci.mapping} has no device on ${g.host}, the VM's host`);
         return;
       }
-      if (pci.pcie && !vm.machine.startsWith("q35")) error([...g.path, "pci", p, "pcie"], `PCI Express needs the q35 machine type, the VM has ${vm.machine}`);
+      if (pci.pcie && !vm.machine.startsWith("q35"))
+        error([...g.path, "pci", p, "pcie"], `PCI Express needs the q35 machine type, the VM has ${vm.machine}`);
       if (!vm.started) return;
       const claim = { host: g.host, mapping: pci.mapping, path: pathOf(pci.mapping, g.host), ref: g.ref };
       const holder = holderOf(claim);
-      if (holder) error(at, `${pci.mapping} on ${g.host} is already given to ${holder.ref}, which runs too; a PCI device serves one running guest`);
+      if (holder)
+        error(
+          at,
+          `${pci.mapping} on ${g.host} is already given to ${holder.ref}, which runs too; a PCI device serves one running guest`,
+        );
       else pciClaims.push(claim);
     });
   }
@@ -228,7 +312,8 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
   // ---- backups and their targets.
   const pbsNames = new Set<string>();
   workloads.pbs_storages.forEach((pbs, i) => {
-    if (pbsNames.has(pbs.name)) error(["pbs_storages", i, "name"], `${pbs.name} is already the name of another PBS storage`);
+    if (pbsNames.has(pbs.name))
+      error(["pbs_storages", i, "name"], `${pbs.name} is already the name of another PBS storage`);
     pbsNames.add(pbs.name);
   });
   const jobNames = new Set<string>();
@@ -241,9 +326,11 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
         if (!ids.has(id)) error(["backups", i, "select", "ids", k], `no node, VM or container has the id ${id}`);
       });
     } else if ("pool" in select) {
-      if (!guests.some((g) => g.config.pool === select.pool)) error(["backups", i, "select", "pool"], `no guest is in pool ${select.pool}`);
+      if (!guests.some((g) => g.config.pool === select.pool))
+        error(["backups", i, "select", "pool"], `no guest is in pool ${select.pool}`);
     } else if ("tags" in select) {
-      if (!guests.some((g) => g.config.tags.some((t) => select.tags.includes(t)))) error(["backups", i, "select", "tags"], `no guest has any of the tags ${select.tags.join(", ")}`);
+      if (!guests.some((g) => g.config.tags.some((t) => select.tags.includes(t))))
+        error(["backups", i, "select", "tags"], `no guest has any of the tags ${select.tags.join(", ")}`);
     }
   });
 
@@ -251,7 +338,10 @@ export function workloadsIssues(cluster: ClusterConfig | undefined, maybeNodes: 
 }
 
 /** Reads every public key file of `ssh_keys: [{file}]` (relative to `dir`); a missing or private key is an issue. */
-export function readSshKeyFiles(workloads: WorkloadsConfig, dir: string): { contents: Map<string, string>; issues: Issue[] } {
+export function readSshKeyFiles(
+  workloads: WorkloadsConfig,
+  dir: string,
+): { contents: Map<string, string>; issues: Issue[] } {
   const contents = new Map<string, string>();
   const issues: Issue[] = [];
   const lists = [
@@ -266,16 +356,41 @@ export function readSshKeyFiles(workloads: WorkloadsConfig, dir: string): { cont
       try {
         text = readFileSync(isAbsolute(key.file) ? key.file : join(dir, key.file), "utf8");
       } catch (e) {
-        issues.push({ file: W, path: at, message: `cannot read ${key.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, severity: "error" });
+        issues.push({
+          file: W,
+          path: at,
+          message: `cannot read ${key.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          severity: "error",
+        });
         return;
       }
       if (/PRIVATE KEY/.test(text)) {
-        issues.push({ file: W, path: at, message: `${key.file} is a private key; name the public key (.pub)`, severity: "error" });
+        issues.push({
+          file: W,
+          path: at,
+          message: `${key.file} is a private key; name the public key (.pub)`,
+          severity: "error",
+        });
         return;
       }
-      const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-      if (lines.length === 0 || !lines.every((l) => /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/.test(l))) {
-        issues.push({ file: W, path: at, message: `${key.file} is not an OpenSSH public key file (one "ssh-ed25519 AAAA... comment" per line)`, severity: "error" });
+      const lines = text
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith("#"));
+      if (
+        lines.length === 0 ||
+        !lines.every((l) =>
+          /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/.test(
+            l,
+          ),
+        )
+      ) {
+        issues.push({
+          file: W,
+          path: at,
+          message: `${key.file} is not an OpenSSH public key file (one "ssh-ed25519 AAAA... comment" per line)`,
+          severity: "error",
+        });
         return;
       }
       contents.set(key.file, lines.join("\n"));

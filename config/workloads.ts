@@ -6,14 +6,28 @@ import { z } from "zod";
 
 const guestName = z
   .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "expected a lower-case DNS label (a-z, 0-9, '-'), at most 63 characters");
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    "expected a lower-case DNS label (a-z, 0-9, '-'), at most 63 characters",
+  );
 
 // PVE's SDN ids (zones and vnets): a letter, then letters and digits, at most 8 characters.
-const sdnId = z.string().regex(/^[a-z][a-z0-9]{0,7}$/, "expected a Proxmox SDN id: a lower-case letter, then letters or digits, at most 8 characters");
+const sdnId = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9]{0,7}$/,
+    "expected a Proxmox SDN id: a lower-case letter, then letters or digits, at most 8 characters",
+  );
 
-const tag = z.string().regex(/^[a-z0-9_][a-z0-9_.+-]*$/, "expected a Proxmox tag (lower-case letters, digits, _ . + -)");
+const tag = z
+  .string()
+  .regex(/^[a-z0-9_][a-z0-9_.+-]*$/, "expected a Proxmox tag (lower-case letters, digits, _ . + -)");
 
-const guestId = z.number().int("expected a whole number").min(100, "Proxmox guest ids start at 100").max(999999999, "Proxmox guest ids end at 999999999");
+const guestId = z
+  .number()
+  .int("expected a whole number")
+  .min(100, "Proxmox guest ids start at 100")
+  .max(999999999, "Proxmox guest ids end at 999999999");
 
 const mac = z
   .string()
@@ -26,34 +40,72 @@ const storageId = z.string().regex(/^[a-zA-Z][a-zA-Z0-9._-]*$/, 'expected a Prox
 
 const tfVarEnv = z
   .string()
-  .regex(/^TF_VAR_[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected an environment variable named TF_VAR_<name> (OpenTofu reads it as the variable <name>), e.g. "TF_VAR_admin_ssh_key"');
+  .regex(
+    /^TF_VAR_[a-zA-Z_][a-zA-Z0-9_]*$/,
+    'expected an environment variable named TF_VAR_<name> (OpenTofu reads it as the variable <name>), e.g. "TF_VAR_admin_ssh_key"',
+  );
 
 /** A systemd calendar event as PVE's schedulers accept it ("*\/15", "02:30", "sat 03:00", "daily"). */
-const calendarEvent = z.string().regex(/^[a-z0-9*/:,. -]+$/i, 'expected a Proxmox calendar event like "*/15", "02:30" or "sun 01:00"');
+const calendarEvent = z
+  .string()
+  .regex(/^[a-z0-9*/:,. -]+$/i, 'expected a Proxmox calendar event like "*/15", "02:30" or "sun 01:00"');
 
 // --------------------------------------------------------------------------------------------- shared parts
 
-export const sshKeySchema = z.union([
-  z.strictObject({
-    file: z.string().min(1).describe("Path of an OpenSSH public key file (relative to the config folder), read at synth time."),
-  }),
-  z.strictObject({
-    env: tfVarEnv.describe("Environment variable holding one or more public keys (one per line), read by OpenTofu at plan time."),
-  }),
-], { error: "expected {file: path/to/key.pub} or {env: TF_VAR_name}; keys are never written inline" });
+export const sshKeySchema = z.union(
+  [
+    z.strictObject({
+      file: z
+        .string()
+        .min(1)
+        .describe("Path of an OpenSSH public key file (relative to the config folder), read at synth time."),
+    }),
+    z.strictObject({
+      env: tfVarEnv.describe(
+        "Environment variable holding one or more public keys (one per line), read by OpenTofu at plan time.",
+      ),
+    }),
+  ],
+  { error: "expected {file: path/to/key.pub} or {env: TF_VAR_name}; keys are never written inline" },
+);
 
 export const guestNetworkSchema = z
   .strictObject({
-    zone: sdnId.optional().describe("Network zone (an entry of zones) the NIC joins, through the zone's SDN VNet. @default no zone: the bridge below"),
-    bridge: z.string().min(1).optional().describe("Bridge of the NIC when the guest is in no zone. @default the top-level bridge"),
-    vlan: z.number().int().min(1).max(4094).optional().describe("VLAN tag on the bridge, when the guest is in no zone (a zone brings its own). @default untagged"),
+    zone: sdnId
+      .optional()
+      .describe(
+        "Network zone (an entry of zones) the NIC joins, through the zone's SDN VNet. @default no zone: the bridge below",
+      ),
+    bridge: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Bridge of the NIC when the guest is in no zone. @default the top-level bridge"),
+    vlan: z
+      .number()
+      .int()
+      .min(1)
+      .max(4094)
+      .optional()
+      .describe("VLAN tag on the bridge, when the guest is in no zone (a zone brings its own). @default untagged"),
     address: z
       .string()
-      .regex(/^(dhcp|\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?)$/, 'expected "dhcp", an IPv4 address in a zone, or an address with its prefix like "192.168.1.5/24"')
+      .regex(
+        /^(dhcp|\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?)$/,
+        'expected "dhcp", an IPv4 address in a zone, or an address with its prefix like "192.168.1.5/24"',
+      )
       .default("dhcp")
-      .describe('"dhcp", or a static IPv4 address: with its prefix ("192.168.1.5/24"), or without it inside a zone (the zone gives the prefix).'),
-    gateway: z.ipv4("expected an IPv4 address").optional().describe("Default gateway with a static address. @default the zone's gateway; none without a zone"),
-    dns_servers: z.array(z.ipv4("expected an IPv4 address")).optional().describe("DNS servers. @default the zone's DNS servers; the host's without a zone"),
+      .describe(
+        '"dhcp", or a static IPv4 address: with its prefix ("192.168.1.5/24"), or without it inside a zone (the zone gives the prefix).',
+      ),
+    gateway: z
+      .ipv4("expected an IPv4 address")
+      .optional()
+      .describe("Default gateway with a static address. @default the zone's gateway; none without a zone"),
+    dns_servers: z
+      .array(z.ipv4("expected an IPv4 address"))
+      .optional()
+      .describe("DNS servers. @default the zone's DNS servers; the host's without a zone"),
     mac_addr: mac.optional().describe("MAC address of the NIC. @default assigned by Proxmox"),
     firewall: z.boolean().default(false).describe("Let the Proxmox firewall filter this NIC."),
   })
@@ -62,14 +114,29 @@ export const guestNetworkSchema = z
 export const startupSchema = z
   .strictObject({
     order: z.number().int().min(0).describe("Start order on boot (lower first)."),
-    up_delay: z.number().int().min(0).max(3600).optional().describe("Seconds to wait after starting this guest before the next. @default Proxmox default"),
-    down_delay: z.number().int().min(0).max(3600).optional().describe("Seconds to wait for this guest to shut down. @default Proxmox default"),
+    up_delay: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .optional()
+      .describe("Seconds to wait after starting this guest before the next. @default Proxmox default"),
+    down_delay: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .optional()
+      .describe("Seconds to wait for this guest to shut down. @default Proxmox default"),
   })
   .describe("Start and shutdown order.");
 
 export const haSchema = z
   .strictObject({
-    state: z.enum(["started", "stopped", "ignored", "disabled"]).default("started").describe("State the HA manager keeps the guest in."),
+    state: z
+      .enum(["started", "stopped", "ignored", "disabled"])
+      .default("started")
+      .describe("State the HA manager keeps the guest in."),
     hosts: z
       .record(hostName, z.number().int().min(0).max(1000))
       .optional()
@@ -80,7 +147,9 @@ export const haSchema = z
 
 export const replicationSchema = z
   .strictObject({
-    target: hostName.describe("Host the guest's disks are replicated to (another host of the cluster; needs ZFS storage on both)."),
+    target: hostName.describe(
+      "Host the guest's disks are replicated to (another host of the cluster; needs ZFS storage on both).",
+    ),
     schedule: calendarEvent.default("*/15").describe("How often, as a calendar event."),
     rate: z.number().positive().optional().describe("Rate limit in MB/s. @default unlimited"),
   })
@@ -88,44 +157,100 @@ export const replicationSchema = z
 
 const guestCommon = {
   name: guestName.describe("Guest name (hostname); also its resource id and its DNS label."),
-  id: guestId.describe("Proxmox guest id (VMID); unique across nodes, VMs and containers, and inside the range of its purpose."),
-  purpose: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("production").describe("Which id range the id must be in (a key of id_ranges)."),
+  id: guestId.describe(
+    "Proxmox guest id (VMID); unique across nodes, VMs and containers, and inside the range of its purpose.",
+  ),
+  purpose: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]*$/)
+    .default("production")
+    .describe("Which id range the id must be in (a key of id_ranges)."),
   host: hostName.optional().describe("Proxmox host that runs the guest. @default cluster.yaml proxmox_node"),
   description: z.string().max(4000).optional().describe("Free text shown in Proxmox. @default none"),
   cores: z.number().int().min(1).max(512).default(1).describe("CPU cores."),
-  memory: z.number().int().min(16).max(4 * 1024 * 1024).default(512).describe("Memory in MiB."),
+  memory: z
+    .number()
+    .int()
+    .min(16)
+    .max(4 * 1024 * 1024)
+    .default(512)
+    .describe("Memory in MiB."),
   network: guestNetworkSchema.prefault({}),
   started: z.boolean().default(true).describe("Keep the guest running."),
   on_boot: z.boolean().default(true).describe("Start the guest when its host boots."),
   startup: startupSchema.optional().describe("Start and shutdown order. @default Proxmox default"),
   tags: z.array(tag).default([]).describe("Proxmox tags (also usable to select backups)."),
-  pool: z.string().regex(/^[A-Za-z0-9_-]+$/).optional().describe("Proxmox resource pool the guest belongs to (created if needed; usable to select backups). @default none"),
-  ssh_keys: z.array(sshKeySchema).default([]).describe("Public SSH keys for root (containers) or the cloud-init user (VMs): from files or TF_VAR_ environment variables, never inline."),
+  pool: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .optional()
+    .describe(
+      "Proxmox resource pool the guest belongs to (created if needed; usable to select backups). @default none",
+    ),
+  ssh_keys: z
+    .array(sshKeySchema)
+    .default([])
+    .describe(
+      "Public SSH keys for root (containers) or the cloud-init user (VMs): from files or TF_VAR_ environment variables, never inline.",
+    ),
   ha: haSchema.optional(),
   replication: replicationSchema.optional(),
 };
 
 // ----------------------------------------------------------------------------------------------- containers
 
-export const containerTemplateSchema = z.union([
-  z.strictObject({
-    volume: z.string().regex(/^[a-zA-Z][a-zA-Z0-9._-]*:vztmpl\/\S+$/, 'expected a template volume id like "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"').describe("Volume id of a template already on the host's storage."),
-  }),
-  z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).describe("Where to download the template from (a download-file resource per host)."),
-    storage: storageId.default("local").describe("Storage the template is downloaded to (must allow container templates)."),
-    file_name: z.string().regex(/^[\w.+-]+\.(tar\.(gz|xz|zst)|tgz)$/).optional().describe("File name on the storage. @default the last part of the URL"),
-    checksum: z.string().regex(/^[0-9a-f]{32,128}$/).optional().describe("Expected checksum of the download. @default not checked"),
-    checksum_algorithm: z.enum(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]).default("sha256").describe("Algorithm of checksum."),
-  }),
-], { error: "expected {volume: storage:vztmpl/file} or {url: https://...}" });
+export const containerTemplateSchema = z.union(
+  [
+    z.strictObject({
+      volume: z
+        .string()
+        .regex(
+          /^[a-zA-Z][a-zA-Z0-9._-]*:vztmpl\/\S+$/,
+          'expected a template volume id like "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"',
+        )
+        .describe("Volume id of a template already on the host's storage."),
+    }),
+    z.strictObject({
+      url: z
+        .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
+        .describe("Where to download the template from (a download-file resource per host)."),
+      storage: storageId
+        .default("local")
+        .describe("Storage the template is downloaded to (must allow container templates)."),
+      file_name: z
+        .string()
+        .regex(/^[\w.+-]+\.(tar\.(gz|xz|zst)|tgz)$/)
+        .optional()
+        .describe("File name on the storage. @default the last part of the URL"),
+      checksum: z
+        .string()
+        .regex(/^[0-9a-f]{32,128}$/)
+        .optional()
+        .describe("Expected checksum of the download. @default not checked"),
+      checksum_algorithm: z
+        .enum(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"])
+        .default("sha256")
+        .describe("Algorithm of checksum."),
+    }),
+  ],
+  { error: "expected {volume: storage:vztmpl/file} or {url: https://...}" },
+);
 
 export const mountPointSchema = z
   .strictObject({
-    path: z.string().regex(/^\/\S*$/, "expected an absolute path inside the container").describe("Path inside the container."),
-    storage: storageId.optional().describe("Storage a new volume is allocated on (with size). Exactly one of storage and host_path."),
+    path: z
+      .string()
+      .regex(/^\/\S*$/, "expected an absolute path inside the container")
+      .describe("Path inside the container."),
+    storage: storageId
+      .optional()
+      .describe("Storage a new volume is allocated on (with size). Exactly one of storage and host_path."),
     size: z.number().int().min(1).max(65536).optional().describe("Size in GiB of a new volume (with storage)."),
-    host_path: z.string().regex(/^\/\S+$/, "expected an absolute path on the host").optional().describe("Host directory bind-mounted into the container (bind mounts need a privileged API user, root@pam)."),
+    host_path: z
+      .string()
+      .regex(/^\/\S+$/, "expected an absolute path on the host")
+      .optional()
+      .describe("Host directory bind-mounted into the container (bind mounts need a privileged API user, root@pam)."),
     read_only: z.boolean().default(false).describe("Mount read-only."),
     backup: z.boolean().default(false).describe("Include the volume in backups (volumes only)."),
   })
@@ -134,15 +259,37 @@ export const mountPointSchema = z
 export const containerSchema = z
   .strictObject({
     ...guestCommon,
-    template: containerTemplateSchema.describe("OS template: a volume id on the host, or a URL downloaded once per host."),
+    template: containerTemplateSchema.describe(
+      "OS template: a volume id on the host, or a URL downloaded once per host.",
+    ),
     os_type: z
-      .enum(["alpine", "archlinux", "centos", "debian", "devuan", "fedora", "gentoo", "nixos", "opensuse", "ubuntu", "unmanaged"])
+      .enum([
+        "alpine",
+        "archlinux",
+        "centos",
+        "debian",
+        "devuan",
+        "fedora",
+        "gentoo",
+        "nixos",
+        "opensuse",
+        "ubuntu",
+        "unmanaged",
+      ])
       .default("unmanaged")
       .describe("Distribution of the template; Proxmox configures network and hostname for the managed ones."),
-    swap: z.number().int().min(0).max(4 * 1024 * 1024).default(512).describe("Swap in MiB."),
+    swap: z
+      .number()
+      .int()
+      .min(0)
+      .max(4 * 1024 * 1024)
+      .default(512)
+      .describe("Swap in MiB."),
     disk: z
       .strictObject({
-        storage: storageId.optional().describe("Storage of the root volume. @default cluster.yaml proxmox_disk_storage"),
+        storage: storageId
+          .optional()
+          .describe("Storage of the root volume. @default cluster.yaml proxmox_disk_storage"),
         size: z.number().int().min(1).max(65536).default(8).describe("Root volume size in GiB."),
       })
       .prefault({})
@@ -150,18 +297,26 @@ export const containerSchema = z
     mount_points: z.array(mountPointSchema).default([]).describe("Extra volumes and bind mounts."),
     privileged: z
       .strictObject({
-        reason: z.string().min(10, "say why in a sentence: the reason goes into the container's description").describe("Why this container cannot run unprivileged; written into its description."),
+        reason: z
+          .string()
+          .min(10, "say why in a sentence: the reason goes into the container's description")
+          .describe("Why this container cannot run unprivileged; written into its description."),
       })
       .optional()
       .describe("Run the container privileged (root in the container is root on the host). @default unprivileged"),
     features: z
       .strictObject({
         nesting: z.boolean().default(false).describe("Allow nested containers (Docker, systemd features)."),
-        keyctl: z.boolean().default(false).describe("Allow the keyctl() system call (Docker in unprivileged containers); unprivileged only."),
+        keyctl: z
+          .boolean()
+          .default(false)
+          .describe("Allow the keyctl() system call (Docker in unprivileged containers); unprivileged only."),
         fuse: z.boolean().default(false).describe("Allow FUSE mounts."),
       })
       .prefault({})
-      .describe("LXC features. Proxmox lets only root@pam set any but nesting, so keyctl and fuse need an API token of root@pam."),
+      .describe(
+        "LXC features. Proxmox lets only root@pam set any but nesting, so keyctl and fuse need an API token of root@pam.",
+      ),
   })
   .describe("An LXC container.");
 
@@ -174,30 +329,54 @@ export const vmSchema = z
       .strictObject({
         template: guestId.describe("VMID of the golden template to clone (in the template id range)."),
         host: hostName.optional().describe("Host holding the template. @default the VM's host"),
-        full: z.boolean().default(true).describe("Full clone (false: a linked clone, which needs the template's storage to support it)."),
+        full: z
+          .boolean()
+          .default(true)
+          .describe("Full clone (false: a linked clone, which needs the template's storage to support it)."),
       })
       .describe("The template the VM is cloned from."),
     sockets: z.number().int().min(1).max(8).default(1).describe("CPU sockets."),
     cpu_type: z.string().min(1).default("host").describe("QEMU CPU type."),
     disk: z
       .strictObject({
-        storage: storageId.optional().describe("Storage of the cloned system disk. @default cluster.yaml proxmox_disk_storage"),
-        size: z.number().int().min(1).max(65536).optional().describe("Grow the template's disk to this size in GiB (never shrinks). @default the template's size"),
-        interface: z.string().regex(/^(scsi|virtio|sata)\d+$/).default("scsi0").describe("Disk slot of the template's system disk."),
+        storage: storageId
+          .optional()
+          .describe("Storage of the cloned system disk. @default cluster.yaml proxmox_disk_storage"),
+        size: z
+          .number()
+          .int()
+          .min(1)
+          .max(65536)
+          .optional()
+          .describe("Grow the template's disk to this size in GiB (never shrinks). @default the template's size"),
+        interface: z
+          .string()
+          .regex(/^(scsi|virtio|sata)\d+$/)
+          .default("scsi0")
+          .describe("Disk slot of the template's system disk."),
       })
       .prefault({})
       .describe("System disk."),
     cloud_init: z
       .strictObject({
-        user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional().describe("User created by cloud-init (with ssh_keys). @default the template's"),
+        user: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]*$/)
+          .optional()
+          .describe("User created by cloud-init (with ssh_keys). @default the template's"),
         storage: storageId.optional().describe("Storage of the cloud-init drive. @default the disk's storage"),
       })
       .optional()
-      .describe("Configure the clone with cloud-init (network, user, SSH keys). @default the template's own configuration"),
+      .describe(
+        "Configure the clone with cloud-init (network, user, SSH keys). @default the template's own configuration",
+      ),
     pci: z
       .array(
         z.strictObject({
-          mapping: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/).describe("Name of a PCI mapping (pci_mappings) with an entry for the VM's host."),
+          mapping: z
+            .string()
+            .regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/)
+            .describe("Name of a PCI mapping (pci_mappings) with an entry for the VM's host."),
           pcie: z.boolean().default(true).describe("Attach as PCI Express (needs the q35 machine type)."),
           primary_gpu: z.boolean().default(false).describe("Use as the VM's primary GPU (x-vga)."),
           rombar: z.boolean().default(true).describe("Expose the device's ROM."),
@@ -215,11 +394,21 @@ export const vmSchema = z
 
 export const zoneSchema = z
   .strictObject({
-    name: sdnId.describe("Zone name: the SDN VNet id guests attach to, and the middle of their DNS names (<guest>.<zone>.<domain>)."),
+    name: sdnId.describe(
+      "Zone name: the SDN VNet id guests attach to, and the middle of their DNS names (<guest>.<zone>.<domain>).",
+    ),
     vlan: z.number().int().min(1).max(4094).describe("VLAN tag of the zone."),
-    cidr: z.cidrv4("expected an IPv4 network in CIDR notation").describe("Subnet of the zone; static addresses of its guests must be inside it."),
-    gateway: z.ipv4("expected an IPv4 address").optional().describe("Gateway of the subnet. @default the first address in cidr"),
-    dns_servers: z.array(z.ipv4("expected an IPv4 address")).optional().describe("DNS servers given to the zone's guests. @default the gateway"),
+    cidr: z
+      .cidrv4("expected an IPv4 network in CIDR notation")
+      .describe("Subnet of the zone; static addresses of its guests must be inside it."),
+    gateway: z
+      .ipv4("expected an IPv4 address")
+      .optional()
+      .describe("Gateway of the subnet. @default the first address in cidr"),
+    dns_servers: z
+      .array(z.ipv4("expected an IPv4 address"))
+      .optional()
+      .describe("DNS servers given to the zone's guests. @default the gateway"),
     description: z.string().max(200).optional().describe("Alias of the VNet in Proxmox. @default none"),
   })
   .describe("A network zone (VLAN): an SDN VNet with its subnet.");
@@ -242,24 +431,40 @@ export const pbsStorageSchema = z
     name: storageId.describe("Storage id in Proxmox (a backup job's storage)."),
     server: z.string().min(1).describe("Address or DNS name of the Proxmox Backup Server."),
     datastore: z.string().min(1).describe("Datastore on the server."),
-    username: z.string().regex(/^[^@\s]+@[^@\s!]+$/, 'expected a PBS user like "backup@pbs"').describe("PBS user (user@realm)."),
-    password_env: tfVarEnv.describe("Environment variable holding the PBS password (never in the file); OpenTofu reads it as a sensitive variable."),
+    username: z
+      .string()
+      .regex(/^[^@\s]+@[^@\s!]+$/, 'expected a PBS user like "backup@pbs"')
+      .describe("PBS user (user@realm)."),
+    password_env: tfVarEnv.describe(
+      "Environment variable holding the PBS password (never in the file); OpenTofu reads it as a sensitive variable.",
+    ),
     fingerprint: z
       .string()
-      .regex(/^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$/, "expected the SHA-256 fingerprint of the server's certificate (32 hex pairs separated by colons)")
+      .regex(
+        /^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$/,
+        "expected the SHA-256 fingerprint of the server's certificate (32 hex pairs separated by colons)",
+      )
       .optional()
-      .describe("Fingerprint of the server's certificate (needed for a self-signed one). @default the system's trust store"),
+      .describe(
+        "Fingerprint of the server's certificate (needed for a self-signed one). @default the system's trust store",
+      ),
     namespace: z.string().min(1).optional().describe("Namespace on the datastore. @default the root namespace"),
   })
   .describe("A Proxmox Backup Server datastore added as storage.");
 
 export const backupJobSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-z][a-z0-9-]{1,49}$/, "expected a job id: lower-case letter, then letters, digits, '-'").describe("Job id."),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{1,49}$/, "expected a job id: lower-case letter, then letters, digits, '-'")
+      .describe("Job id."),
     schedule: calendarEvent.describe('When it runs, as a calendar event ("02:30", "sun 01:00").'),
     storage: storageId.describe("Target storage (a pbs_storages name for Proxmox Backup Server)."),
     mode: z.enum(["snapshot", "suspend", "stop"]).default("snapshot").describe("vzdump mode."),
-    compress: z.enum(["zstd", "lzo", "gzip", "0"]).default("zstd").describe("Compression (ignored by PBS, which always compresses)."),
+    compress: z
+      .enum(["zstd", "lzo", "gzip", "0"])
+      .default("zstd")
+      .describe("Compression (ignored by PBS, which always compresses)."),
     keep: z
       .strictObject({
         last: z.number().int().min(1).optional().describe("Keep the last n backups."),
@@ -268,15 +473,31 @@ export const backupJobSchema = z
         monthly: z.number().int().min(1).optional().describe("Keep one a month for n months."),
         yearly: z.number().int().min(1).optional().describe("Keep one a year for n years."),
       })
-      .refine((k) => Object.values(k).some((v) => v !== undefined), "give at least one of last, daily, weekly, monthly, yearly")
+      .refine(
+        (k) => Object.values(k).some((v) => v !== undefined),
+        "give at least one of last, daily, weekly, monthly, yearly",
+      )
       .describe("Retention (prune) policy."),
     select: z
-      .union([
-        z.strictObject({ all: z.literal(true).describe("Every guest.") }),
-        z.strictObject({ ids: z.array(guestId).min(1).describe("These guest ids.") }),
-        z.strictObject({ pool: z.string().regex(/^[A-Za-z0-9_-]+$/).describe("Every guest of this pool.") }),
-        z.strictObject({ tags: z.array(tag).min(1).describe("Every guest in this file with one of these tags (resolved to ids at synth time).") }),
-      ], { error: "expected exactly one of {all: true}, {ids: [...]}, {pool: name}, {tags: [...]}" })
+      .union(
+        [
+          z.strictObject({ all: z.literal(true).describe("Every guest.") }),
+          z.strictObject({ ids: z.array(guestId).min(1).describe("These guest ids.") }),
+          z.strictObject({
+            pool: z
+              .string()
+              .regex(/^[A-Za-z0-9_-]+$/)
+              .describe("Every guest of this pool."),
+          }),
+          z.strictObject({
+            tags: z
+              .array(tag)
+              .min(1)
+              .describe("Every guest in this file with one of these tags (resolved to ids at synth time)."),
+          }),
+        ],
+        { error: "expected exactly one of {all: true}, {ids: [...]}, {pool: name}, {tags: [...]}" },
+      )
       .describe("Which guests: all, ids, a pool or tags."),
     host: hostName.optional().describe("Run only on this host. @default every host"),
     enabled: z.boolean().default(true).describe("Whether the job runs."),
@@ -285,15 +506,28 @@ export const backupJobSchema = z
 
 export const pciMappingSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/).describe("Mapping name, referenced by a VM's pci.mapping."),
+    name: z
+      .string()
+      .regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/)
+      .describe("Mapping name, referenced by a VM's pci.mapping."),
     description: z.string().max(200).optional().describe("Comment in Proxmox. @default none"),
     devices: z
       .array(
         z.strictObject({
           host: hostName.describe("Host of the device."),
-          path: z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/, 'expected a PCI address like "0000:01:00.0"').describe("PCI address on the host."),
-          id: z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{4}$/, 'expected vendor:device like "10de:2204"').describe("Vendor and device id."),
-          subsystem_id: z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{4}$/).optional().describe("Subsystem vendor and device id. @default not checked"),
+          path: z
+            .string()
+            .regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/, 'expected a PCI address like "0000:01:00.0"')
+            .describe("PCI address on the host."),
+          id: z
+            .string()
+            .regex(/^[0-9a-f]{4}:[0-9a-f]{4}$/, 'expected vendor:device like "10de:2204"')
+            .describe("Vendor and device id."),
+          subsystem_id: z
+            .string()
+            .regex(/^[0-9a-f]{4}:[0-9a-f]{4}$/)
+            .optional()
+            .describe("Subsystem vendor and device id. @default not checked"),
           iommu_group: z.number().int().min(0).optional().describe("IOMMU group. @default not checked"),
         }),
       )
@@ -304,21 +538,34 @@ export const pciMappingSchema = z
 
 export const workloadsFileSchema = z
   .strictObject({
-    hosts: z.array(hostName).optional().describe("Every Proxmox host of the cluster (HA, replication and placement are checked against it). @default the hosts cluster.yaml and nodes.yaml use"),
+    hosts: z
+      .array(hostName)
+      .optional()
+      .describe(
+        "Every Proxmox host of the cluster (HA, replication and placement are checked against it). @default the hosts cluster.yaml and nodes.yaml use",
+      ),
     domain: z
       .string()
-      .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'expected a DNS domain like "internal"')
+      .regex(
+        /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+        'expected a DNS domain like "internal"',
+      )
       .default("internal")
       .describe("DNS domain of the guests: <guest>.<zone>.<domain>."),
     id_ranges: z
       .record(z.string().regex(/^[a-z][a-z0-9_-]*$/), idRangeSchema)
       .default(ID_RANGE_DEFAULTS)
-      .describe("Guest id ranges by purpose; a guest's id must be in the range of its purpose, a clone's template in the range named template."),
+      .describe(
+        "Guest id ranges by purpose; a guest's id must be in the range of its purpose, a clone's template in the range named template.",
+      ),
     sdn_zone: sdnId.default("homelab").describe("Id of the SDN VLAN zone holding the zones' VNets."),
     bridge: z.string().min(1).default("vmbr0").describe("Bridge of the SDN VLAN zone, and of guests in no zone."),
     zones: z.array(zoneSchema).default([]).describe("Network zones (VLANs)."),
     pci_mappings: z.array(pciMappingSchema).default([]).describe("PCI hardware mappings VMs can use."),
-    pbs_storages: z.array(pbsStorageSchema).default([]).describe("Proxmox Backup Server datastores, as backup targets."),
+    pbs_storages: z
+      .array(pbsStorageSchema)
+      .default([])
+      .describe("Proxmox Backup Server datastores, as backup targets."),
     backups: z.array(backupJobSchema).default([]).describe("Backup jobs."),
     containers: z.array(containerSchema).default([]).describe("LXC containers."),
     vms: z.array(vmSchema).default([]).describe("VMs cloned from templates."),

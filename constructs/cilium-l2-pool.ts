@@ -25,7 +25,11 @@ export class CiliumL2Pool extends Construct {
         apiVersion: "cilium.io/v2alpha1",
         kind: "CiliumL2AnnouncementPolicy",
         metadata: { name: "l2-policy" },
-        spec: { loadBalancerIPs: true, interfaces: ["^e.*"], nodeSelector: { matchLabels: { "kubernetes.io/os": "linux" } } },
+        spec: {
+          loadBalancerIPs: true,
+          interfaces: ["^e.*"],
+          nodeSelector: { matchLabels: { "kubernetes.io/os": "linux" } },
+        },
       },
     }).overrideLogicalId("cilium_l2_policy");
   }

@@ -17,7 +17,9 @@ export interface CiliumProps {
 }
 
 /** Cilium's Helm values for Talos: kube-proxy replacement, API through KubePrism, Talos' cgroup mount, no SYS_MODULE. */
-export function ciliumValues(props: Pick<CiliumProps, "podCidr" | "loadBalancerMode" | "l2Announcements">): Record<string, unknown> {
+export function ciliumValues(
+  props: Pick<CiliumProps, "podCidr" | "loadBalancerMode" | "l2Announcements">,
+): Record<string, unknown> {
   return {
     ipam: { mode: "kubernetes" },
     kubeProxyReplacement: true,
@@ -32,7 +34,19 @@ export function ciliumValues(props: Pick<CiliumProps, "podCidr" | "loadBalancerM
     cgroup: { autoMount: { enabled: false }, hostRoot: "/sys/fs/cgroup" },
     securityContext: {
       capabilities: {
-        ciliumAgent: ["CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN", "SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
+        ciliumAgent: [
+          "CHOWN",
+          "KILL",
+          "NET_ADMIN",
+          "NET_RAW",
+          "IPC_LOCK",
+          "SYS_ADMIN",
+          "SYS_RESOURCE",
+          "DAC_OVERRIDE",
+          "FOWNER",
+          "SETGID",
+          "SETUID",
+        ],
         cleanCiliumState: ["NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"],
       },
     },

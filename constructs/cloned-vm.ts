@@ -91,9 +91,11 @@ export class ClonedVm extends Construct {
     const machine = hw.machine ?? "q35";
     const storage = props.disk?.storage ?? "local-lvm";
     const problems = nicProblems(nic);
-    if (!props.cloudInit && (nic.address ?? "dhcp") !== "dhcp") problems.push("a static 'network.address' needs 'cloudInit'");
+    if (!props.cloudInit && (nic.address ?? "dhcp") !== "dhcp")
+      problems.push("a static 'network.address' needs 'cloudInit'");
     (props.pci ?? []).forEach((pci) => {
-      if ((pci.pcie ?? true) && !machine.startsWith("q35")) problems.push(`PCI device ${pci.mapping}: 'pcie' needs the q35 machine, got "${machine}"`);
+      if ((pci.pcie ?? true) && !machine.startsWith("q35"))
+        problems.push(`PCI device ${pci.mapping}: 'pcie' needs the q35 machine, got "${machine}"`);
     });
     if (props.pci?.length && props.pci.length > 16) problems.push(`at most 16 PCI devices, got ${props.pci.length}`);
     if (problems.length) throw new Error(`ClonedVm ${props.name}: ${problems.join("; ")}`);
@@ -110,13 +112,21 @@ export class ClonedVm extends Construct {
       started: props.started ?? true,
       stopOnDestroy: true,
       // Proxmox takes a target storage only for full clones; a linked clone stays on the template's storage.
-      clone: { vmId: props.template.id, nodeName: props.template.host, full: props.template.full ?? true, datastoreId: (props.template.full ?? true) ? storage : undefined },
+      clone: {
+        vmId: props.template.id,
+        nodeName: props.template.host,
+        full: props.template.full ?? true,
+        datastoreId: (props.template.full ?? true) ? storage : undefined,
+      },
       machine,
       bios: hw.bios,
       cpu: { cores: hw.cores ?? 1, sockets: hw.sockets ?? 1, type: hw.cpuType ?? "host" },
       memory: { dedicated: hw.memory ?? 512 },
       agent: { enabled: hw.qemuAgent ?? true },
-      disk: props.disk?.sizeGiB === undefined ? undefined : [{ interface: props.disk.interface ?? "scsi0", datastoreId: storage, size: props.disk.sizeGiB }],
+      disk:
+        props.disk?.sizeGiB === undefined
+          ? undefined
+          : [{ interface: props.disk.interface ?? "scsi0", datastoreId: storage, size: props.disk.sizeGiB }],
       // network_device is a list-of-objects attribute: in JSON syntax every attribute must be present (as in TalosNodeVm).
       networkDevice: [
         {
@@ -138,13 +148,15 @@ export class ClonedVm extends Construct {
         dns: nic.dnsServers ? { servers: [...nic.dnsServers] } : undefined,
         userAccount: ci.user || ci.sshKeys ? { username: ci.user, keys: ci.sshKeys } : undefined,
       },
-      hostpci: props.pci?.length ? props.pci.map((pci, i) => ({
-        device: `hostpci${i}`,
-        mapping: pci.mapping,
-        pcie: pci.pcie ?? true,
-        xvga: pci.primaryGpu ?? false,
-        rombar: pci.rombar ?? true,
-      })) : undefined,
+      hostpci: props.pci?.length
+        ? props.pci.map((pci, i) => ({
+            device: `hostpci${i}`,
+            mapping: pci.mapping,
+            pcie: pci.pcie ?? true,
+            xvga: pci.primaryGpu ?? false,
+            rombar: pci.rombar ?? true,
+          }))
+        : undefined,
       startup: props.startup,
     });
     this.resource.addOverride("network_device.0.enabled", null);

@@ -18,7 +18,10 @@ export class FluxDeployKey extends Construct {
 
   constructor(scope: Construct, id: string, props: FluxDeployKeyProps = {}) {
     super(scope, id);
-    this.key = new privateKey.PrivateKey(this, "Key", { algorithm: "ED25519", lifecycle: { preventDestroy: !props.allowDestroy } });
+    this.key = new privateKey.PrivateKey(this, "Key", {
+      algorithm: "ED25519",
+      lifecycle: { preventDestroy: !props.allowDestroy },
+    });
     this.key.overrideLogicalId("flux_deploy_key");
   }
 

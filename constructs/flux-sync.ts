@@ -6,7 +6,8 @@ import { Construct } from "constructs";
  * github.com's SSH host key (docs.github.com, "GitHub's SSH key fingerprints"), so that Flux checks whom it
  * clones from.
  */
-export const GITHUB_KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+export const GITHUB_KNOWN_HOSTS =
+  "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
 export interface FluxSyncProps {
   /** GitHub repository, "owner/name". */
@@ -36,7 +37,11 @@ export class FluxSync extends Construct {
       // The keys Flux's source-controller reads from an SSH secret.
       this.deployKeySecret = new secretV1.SecretV1(this, "DeployKey", {
         metadata,
-        data: { identity: props.deployKey.privateKey, "identity.pub": props.deployKey.publicKey, known_hosts: GITHUB_KNOWN_HOSTS },
+        data: {
+          identity: props.deployKey.privateKey,
+          "identity.pub": props.deployKey.publicKey,
+          known_hosts: GITHUB_KNOWN_HOSTS,
+        },
       });
       this.deployKeySecret.overrideLogicalId("flux_deploy_key");
     }
@@ -57,7 +62,13 @@ export class FluxSync extends Construct {
         apiVersion: "kustomize.toolkit.fluxcd.io/v1",
         kind: "Kustomization",
         metadata,
-        spec: { interval: "1h", path: props.path, prune: true, sourceRef: { kind: "GitRepository", name: "flux-system" }, wait: false },
+        spec: {
+          interval: "1h",
+          path: props.path,
+          prune: true,
+          sourceRef: { kind: "GitRepository", name: "flux-system" },
+          wait: false,
+        },
       },
       dependsOn: [this.gitRepository],
     });

@@ -30,7 +30,9 @@ export interface GuestNic {
 export function nicProblems(nic: GuestNic): string[] {
   const address = nic.address ?? "dhcp";
   const problems: string[] = [];
-  if (address !== "dhcp" && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(address)) problems.push(`'network.address' must be "dhcp" or in CIDR form, got "${address}"`);
-  if (address === "dhcp" && nic.gateway !== undefined) problems.push(`'network.gateway' (${nic.gateway}) needs a static 'network.address'`);
+  if (address !== "dhcp" && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(address))
+    problems.push(`'network.address' must be "dhcp" or in CIDR form, got "${address}"`);
+  if (address === "dhcp" && nic.gateway !== undefined)
+    problems.push(`'network.gateway' (${nic.gateway}) needs a static 'network.address'`);
   return problems;
 }

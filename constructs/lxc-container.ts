@@ -84,10 +84,14 @@ export class LxcContainer extends Construct {
     const address = nic.address ?? "dhcp";
     const problems = nicProblems(nic);
     if (!this.unprivileged && features.keyctl) problems.push("'features.keyctl' is for unprivileged containers only");
-    if (props.privilegedReason !== undefined && !props.privilegedReason.trim()) problems.push("'privilegedReason' must say why");
+    if (props.privilegedReason !== undefined && !props.privilegedReason.trim())
+      problems.push("'privilegedReason' must say why");
     for (const mp of props.mountPoints ?? []) {
       const bind = mp.volume.startsWith("/");
-      if (bind === (mp.sizeGiB !== undefined)) problems.push(`mount point ${mp.path}: a storage volume needs 'sizeGiB', a bind mount ('volume' "${mp.volume}") has none`);
+      if (bind === (mp.sizeGiB !== undefined))
+        problems.push(
+          `mount point ${mp.path}: a storage volume needs 'sizeGiB', a bind mount ('volume' "${mp.volume}") has none`,
+        );
     }
     if (problems.length) throw new Error(`LxcContainer ${props.name}: ${problems.join("; ")}`);
 
@@ -109,13 +113,15 @@ export class LxcContainer extends Construct {
       cpu: { cores: props.cores ?? 1 },
       memory: { dedicated: props.memory ?? 512, swap: props.swap ?? 512 },
       disk: { datastoreId: props.rootDisk?.storage ?? "local-lvm", size: props.rootDisk?.sizeGiB ?? 8 },
-      mountPoint: props.mountPoints?.length ? props.mountPoints.map((mp) => ({
-        path: mp.path,
-        volume: mp.volume,
-        size: mp.sizeGiB === undefined ? undefined : `${mp.sizeGiB}G`,
-        readOnly: mp.readOnly ?? false,
-        backup: mp.backup ?? false,
-      })) : undefined,
+      mountPoint: props.mountPoints?.length
+        ? props.mountPoints.map((mp) => ({
+            path: mp.path,
+            volume: mp.volume,
+            size: mp.sizeGiB === undefined ? undefined : `${mp.sizeGiB}G`,
+            readOnly: mp.readOnly ?? false,
+            backup: mp.backup ?? false,
+          }))
+        : undefined,
       // No block when nothing is on: Proxmox lets only root@pam change features other than nesting.
       features: features.nesting || features.keyctl || features.fuse ? features : undefined,
       networkInterface: [

@@ -36,9 +36,18 @@ export class NetworkZones extends Construct {
     const vnets = new Map<string, SdnVnet>();
     const subnets: SdnSubnet[] = [];
     for (const zone of props.zones) {
-      const vnet = new SdnVnet(this, `Vnet-${zone.name}`, { id: zone.name, zone: this.zone.id, tag: zone.vlan, alias: zone.alias });
+      const vnet = new SdnVnet(this, `Vnet-${zone.name}`, {
+        id: zone.name,
+        zone: this.zone.id,
+        tag: zone.vlan,
+        alias: zone.alias,
+      });
       vnet.overrideLogicalId(zone.name);
-      const subnet = new SdnSubnet(this, `Subnet-${zone.name}`, { vnet: vnet.id, cidr: zone.cidr, gateway: zone.gateway });
+      const subnet = new SdnSubnet(this, `Subnet-${zone.name}`, {
+        vnet: vnet.id,
+        cidr: zone.cidr,
+        gateway: zone.gateway,
+      });
       subnet.overrideLogicalId(zone.name);
       vnets.set(zone.name, vnet);
       subnets.push(subnet);

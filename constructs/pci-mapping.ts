@@ -29,7 +29,13 @@ export class PciMapping extends Construct {
     this.resource = new HardwareMappingPci(this, "Resource", {
       name: props.name,
       comment: props.comment,
-      map: props.devices.map((d) => ({ nodeAttribute: d.host, path: d.path, id: d.id, subsystemId: d.subsystemId, iommuGroup: d.iommuGroup })),
+      map: props.devices.map((d) => ({
+        nodeAttribute: d.host,
+        path: d.path,
+        id: d.id,
+        subsystemId: d.subsystemId,
+        iommuGroup: d.iommuGroup,
+      })),
     });
     this.resource.overrideLogicalId(props.name);
   }

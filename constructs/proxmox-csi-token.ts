@@ -29,7 +29,9 @@ export interface ProxmoxCsiTokenProps {
 /** A Proxmox role, user, API token and ACL for the Proxmox CSI driver; the token secret stays in state. */
 export class ProxmoxCsiToken extends Construct {
   /** The addresses (`type.name`) of everything this construct creates. */
-  static readonly ADDRESSES = [VirtualEnvironmentRole, VirtualEnvironmentUser, UserToken, Acl].map((r) => `${r.tfResourceType}.${LOGICAL_ID}`);
+  static readonly ADDRESSES = [VirtualEnvironmentRole, VirtualEnvironmentUser, UserToken, Acl].map(
+    (r) => `${r.tfResourceType}.${LOGICAL_ID}`,
+  );
 
   readonly role: VirtualEnvironmentRole;
   readonly user: VirtualEnvironmentUser;

@@ -35,7 +35,11 @@ export class ProxmoxCsi extends Construct {
     ns.overrideLogicalId("csi_proxmox");
 
     const values = {
-      config: { clusters: [{ url: `${props.apiUrl.replace(/\/+$/, "")}/api2/json`, insecure: props.insecure, region: props.region }] },
+      config: {
+        clusters: [
+          { url: `${props.apiUrl.replace(/\/+$/, "")}/api2/json`, insecure: props.insecure, region: props.region },
+        ],
+      },
       node: { tolerations: [{ operator: "Exists" }] },
       storageClass: [
         {
@@ -56,7 +60,9 @@ export class ProxmoxCsi extends Construct {
       version: props.version,
       values: [stringify(values)],
       set: [{ name: "config.clusters[0].token_id", value: props.tokenId }],
-      setSensitive: [{ name: "config.clusters[0].token_secret", value: Fn.element(Fn.split("=", props.tokenValue), 1) }],
+      setSensitive: [
+        { name: "config.clusters[0].token_secret", value: Fn.element(Fn.split("=", props.tokenValue), 1) },
+      ],
       wait: true,
     });
     this.release.overrideLogicalId("proxmox_csi");

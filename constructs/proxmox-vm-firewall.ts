@@ -49,7 +49,9 @@ export const NODE_PORTS: readonly Port[] = [
  * Ports of pods that the control plane (on the host network, so from node addresses) calls across nodes:
  * admission webhooks and aggregated APIs (cert-manager, metrics-server, ...).
  */
-export const WEBHOOK_PORTS: readonly Port[] = [{ proto: "tcp", dport: "443,4443,8443,9443", comment: "webhooks and aggregated APIs in pods" }];
+export const WEBHOOK_PORTS: readonly Port[] = [
+  { proto: "tcp", dport: "443,4443,8443,9443", comment: "webhooks and aggregated APIs in pods" },
+];
 
 /** Kubernetes' NodePort range, open to every source like the services it exposes. */
 export const NODEPORT_PORTS: readonly Port[] = [
@@ -85,14 +87,51 @@ export class ProxmoxVmFirewall extends Construct {
       vmId: props.vmId,
       rule: [
         { type: "in", action: "ACCEPT", proto: "icmp", source: props.nodeCidr, comment: "ping", enabled: true },
-        ...[...ports, ...WEBHOOK_PORTS].map((p) => ({ type: "in", action: "ACCEPT", proto: p.proto, dport: p.dport, source: props.nodeCidr, comment: p.comment, enabled: true })),
-        { type: "in", action: "ACCEPT", source: props.podCidr, comment: "pods on other nodes (Cilium native routing)", enabled: true },
-        ...NODEPORT_PORTS.map((p) => ({ type: "in", action: "ACCEPT", proto: p.proto, dport: p.dport, comment: p.comment, enabled: true })),
+        ...[...ports, ...WEBHOOK_PORTS].map((p) => ({
+          type: "in",
+          action: "ACCEPT",
+          proto: p.proto,
+          dport: p.dport,
+          source: props.nodeCidr,
+          comment: p.comment,
+          enabled: true,
+        })),
+        {
+          type: "in",
+          action: "ACCEPT",
+          source: props.podCidr,
+          comment: "pods on other nodes (Cilium native routing)",
+          enabled: true,
+        },
+        ...NODEPORT_PORTS.map((p) => ({
+          type: "in",
+          action: "ACCEPT",
+          proto: p.proto,
+          dport: p.dport,
+          comment: p.comment,
+          enabled: true,
+        })),
         ...(props.loadBalancerRange
-          ? [{ type: "in", action: "ACCEPT", dest: `${props.loadBalancerRange.start}-${props.loadBalancerRange.stop}`, comment: "Cilium LoadBalancer addresses", enabled: true }]
+          ? [
+              {
+                type: "in",
+                action: "ACCEPT",
+                dest: `${props.loadBalancerRange.start}-${props.loadBalancerRange.stop}`,
+                comment: "Cilium LoadBalancer addresses",
+                enabled: true,
+              },
+            ]
           : []),
         ...(props.adminCidrs ?? []).flatMap((source) =>
-          ADMIN_PORTS.filter((p) => props.controller || p.dport !== "6443").map((p) => ({ type: "in", action: "ACCEPT", proto: p.proto, dport: p.dport, source, comment: `${p.comment} (admin)`, enabled: true })),
+          ADMIN_PORTS.filter((p) => props.controller || p.dport !== "6443").map((p) => ({
+            type: "in",
+            action: "ACCEPT",
+            proto: p.proto,
+            dport: p.dport,
+            source,
+            comment: `${p.comment} (admin)`,
+            enabled: true,
+          })),
         ),
       ],
     });

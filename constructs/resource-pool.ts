@@ -11,7 +11,10 @@ export class ResourcePool extends Construct {
 
   constructor(scope: Construct, id: string, props: ResourcePoolProps) {
     super(scope, id);
-    this.resource = new VirtualEnvironmentPool(this, "Resource", { poolId: props.name, comment: "Managed by OpenTofu (talos-proxmox-cdktf)" });
+    this.resource = new VirtualEnvironmentPool(this, "Resource", {
+      poolId: props.name,
+      comment: "Managed by OpenTofu (talos-proxmox-cdktf)",
+    });
     this.resource.overrideLogicalId(props.name);
   }
 

@@ -32,7 +32,10 @@ export function encryptState(stack: TerraformStack, options: EncryptStateOptions
   const fallback = migrate ? { fallback: { method: "method.unencrypted.migrate" } } : {};
   stack.addOverride("terraform.encryption", {
     key_provider: { pbkdf2: { state: { passphrase: `\${var.${STATE_PASSPHRASE_VARIABLE}}` } } },
-    method: { aes_gcm: { state: { keys: "${key_provider.pbkdf2.state}" } }, ...(migrate ? { unencrypted: { migrate: {} } } : {}) },
+    method: {
+      aes_gcm: { state: { keys: "${key_provider.pbkdf2.state}" } },
+      ...(migrate ? { unencrypted: { migrate: {} } } : {}),
+    },
     state: { method, enforced: !migrate, ...fallback },
     plan: { method, enforced: !migrate, ...fallback },
     remote_state_data_sources: { default: { method, ...fallback } },

@@ -4,9 +4,15 @@ import { Construct } from "constructs";
 import { ClusterKubeconfig } from "../.gen/providers/talos/cluster-kubeconfig";
 import { DataTalosClientConfiguration } from "../.gen/providers/talos/data-talos-client-configuration";
 import { DataTalosClusterHealth } from "../.gen/providers/talos/data-talos-cluster-health";
-import { DataTalosMachineConfiguration, type DataTalosMachineConfigurationMachineSecrets } from "../.gen/providers/talos/data-talos-machine-configuration";
+import {
+  DataTalosMachineConfiguration,
+  type DataTalosMachineConfigurationMachineSecrets,
+} from "../.gen/providers/talos/data-talos-machine-configuration";
 import { MachineBootstrap } from "../.gen/providers/talos/machine-bootstrap";
-import { MachineConfigurationApply, type MachineConfigurationApplyClientConfiguration } from "../.gen/providers/talos/machine-configuration-apply";
+import {
+  MachineConfigurationApply,
+  type MachineConfigurationApplyClientConfiguration,
+} from "../.gen/providers/talos/machine-configuration-apply";
 import { tfName } from "./names";
 import { machineConfigPatches, type TalosClusterNetwork, type TalosNodeSpec } from "./talos-machine-config";
 
@@ -65,7 +71,9 @@ export class TalosCluster extends Construct {
         kubernetesVersion: props.kubernetesVersion,
         docs: false,
         examples: false,
-        configPatches: machineConfigPatches(node, props.network, props.talosVersion).map((patch) => JSON.stringify(patch)),
+        configPatches: machineConfigPatches(node, props.network, props.talosVersion).map((patch) =>
+          JSON.stringify(patch),
+        ),
       });
       config.overrideLogicalId(name);
 
@@ -76,7 +84,9 @@ export class TalosCluster extends Construct {
         machineConfigurationInput: config.machineConfiguration,
         dependsOn: node.machine && [node.machine],
         // The id, not the whole resource: an in-place change of the VM (memory, cores) needs no new apply.
-        lifecycle: node.machine && { replaceTriggeredBy: [`${node.machine.terraformResourceType}.${node.machine.friendlyUniqueId}.id`] },
+        lifecycle: node.machine && {
+          replaceTriggeredBy: [`${node.machine.terraformResourceType}.${node.machine.friendlyUniqueId}.id`],
+        },
       });
       apply.overrideLogicalId(name);
       applies.set(node.name, apply);

@@ -35,7 +35,11 @@ export class TalosImage extends Construct {
   readonly name: string;
   private readonly isos = new Map<string, DownloadFile>();
 
-  constructor(scope: Construct, id: string, private readonly props: TalosImageProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: TalosImageProps,
+  ) {
     super(scope, id);
     this.name = `${props.schematicLabel}${props.secureboot ? "_secureboot" : ""}`;
     this.urls = new DataTalosImageFactoryUrls(this, "Urls", {

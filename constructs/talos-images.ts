@@ -41,7 +41,11 @@ export class TalosImages extends Construct {
   private readonly labels: ReadonlyMap<string, string>;
   private readonly images = new Map<string, TalosImage>();
 
-  constructor(scope: Construct, id: string, private readonly props: TalosImagesProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: TalosImagesProps,
+  ) {
     super(scope, id);
     this.schematic = new TalosSchematic(this, "default", { extensions: props.extensions });
     this.labels = shortLabels([this.schematic.digest, ...(props.schematicIds ?? [])]);

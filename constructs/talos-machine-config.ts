@@ -150,7 +150,11 @@ export type TalosConfigPatch = V1Alpha1Patch | DeleteHostnameConfigPatch;
  * The patches of one node's configuration for Talos `talosVersion`, one document each (the provider's
  * `config_patches` takes one patch per string; JSON is YAML).
  */
-export function machineConfigPatches(node: TalosNodeSpec, cluster: TalosClusterNetwork, talosVersion: string): TalosConfigPatch[] {
+export function machineConfigPatches(
+  node: TalosNodeSpec,
+  cluster: TalosClusterNetwork,
+  talosVersion: string,
+): TalosConfigPatch[] {
   const iface: NetworkInterface = {
     deviceSelector: node.macAddress ? { hardwareAddr: node.macAddress } : { physical: true },
     dhcp: false,
@@ -163,9 +167,14 @@ export function machineConfigPatches(node: TalosNodeSpec, cluster: TalosClusterN
   const install =
     "path" in node.installDisk
       ? { disk: node.installDisk.path, image: node.installImage }
-      : { disk: { $patch: "delete" as const }, diskSelector: { ...node.installDisk.selector }, image: node.installImage };
+      : {
+          disk: { $patch: "delete" as const },
+          diskSelector: { ...node.installDisk.selector },
+          image: node.installImage,
+        };
 
-  const nonEmpty = <T extends object>(value: T | undefined): T | undefined => (value && Object.keys(value).length > 0 ? value : undefined);
+  const nonEmpty = <T extends object>(value: T | undefined): T | undefined =>
+    value && Object.keys(value).length > 0 ? value : undefined;
   const machine: MachinePatch = {
     install,
     network: { hostname: node.name, nameservers: [...cluster.dnsServers], interfaces: [iface] },
@@ -187,12 +196,15 @@ export function machineConfigPatches(node: TalosNodeSpec, cluster: TalosClusterN
       ...(cluster.cni === "flannel" ? {} : { cni: { name: "none" as const } }),
     },
     ...(cluster.cni === "cilium" ? { proxy: { disabled: true as const } } : {}),
-    ...(node.controller ? { apiServer: { certSANs: [...new Set([cluster.apiAddress, ...cluster.certSans, ...(node.certSans ?? [])])] } } : {}),
+    ...(node.controller
+      ? { apiServer: { certSANs: [...new Set([cluster.apiAddress, ...cluster.certSans, ...(node.certSans ?? [])])] } }
+      : {}),
     ...(node.controller && cluster.schedulingOnControllers ? { allowSchedulingOnControlPlanes: true as const } : {}),
   };
 
   const patches: TalosConfigPatch[] = [{ machine, cluster: clusterPatch }];
-  if (talosHasHostnameConfig(talosVersion)) patches.push({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
+  if (talosHasHostnameConfig(talosVersion))
+    patches.push({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
   return patches;
 }
 

@@ -161,7 +161,12 @@ export class TalosNodeVm extends Construct {
     };
     this.hardware = hardware;
     const b = props.boot;
-    const boot = { isoFileId: b.isoFileId, secureboot: b.secureboot ?? false, bios: b.bios ?? "ovmf", machine: b.machine ?? "q35" };
+    const boot = {
+      isoFileId: b.isoFileId,
+      secureboot: b.secureboot ?? false,
+      bios: b.bios ?? "ovmf",
+      machine: b.machine ?? "q35",
+    };
     this.boot = boot;
     const n = props.network;
     const network = {
@@ -179,11 +184,15 @@ export class TalosNodeVm extends Construct {
     this.tags = props.tags ?? ["kubernetes", "linux", "talos"];
 
     const problems: string[] = [];
-    if (boot.secureboot && boot.bios !== "ovmf") problems.push(`'boot.secureboot' needs 'boot.bios' "ovmf", got "${boot.bios}"`);
-    if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(network.address)) problems.push(`'network.address' must be in CIDR form, got "${network.address}"`);
-    if (hardware.balloon > hardware.memory) problems.push(`'hardware.balloon' (${hardware.balloon}) must not exceed 'hardware.memory' (${hardware.memory})`);
+    if (boot.secureboot && boot.bios !== "ovmf")
+      problems.push(`'boot.secureboot' needs 'boot.bios' "ovmf", got "${boot.bios}"`);
+    if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(network.address))
+      problems.push(`'network.address' must be in CIDR form, got "${network.address}"`);
+    if (hardware.balloon > hardware.memory)
+      problems.push(`'hardware.balloon' (${hardware.balloon}) must not exceed 'hardware.memory' (${hardware.memory})`);
     (props.pciDevices ?? []).forEach((d, i) => {
-      if ((d.id === undefined) === (d.mapping === undefined)) problems.push(`'pciDevices[${i}]' needs exactly one of 'id' or 'mapping'`);
+      if ((d.id === undefined) === (d.mapping === undefined))
+        problems.push(`'pciDevices[${i}]' needs exactly one of 'id' or 'mapping'`);
     });
     if (problems.length) throw new Error(`TalosNodeVm ${props.name}: ${problems.join("; ")}`);
 
@@ -209,8 +218,14 @@ export class TalosNodeVm extends Construct {
       memory: { dedicated: hardware.memory, floating: hardware.balloon },
       // The address is static and known: never make a refresh wait for the guest agent to report it (bpg waits
       // up to agent.timeout, 15 minutes by default, for a node whose image lacks the agent extension).
-      agent: { enabled: hardware.qemuAgent, trim: hardware.qemuAgent && hardware.diskDiscard, timeout: "1m", waitForIp: { disabled: true } },
-      efiDisk: boot.bios === "ovmf" ? { datastoreId: hardware.diskStorage, type: "4m", preEnrolledKeys: false } : undefined,
+      agent: {
+        enabled: hardware.qemuAgent,
+        trim: hardware.qemuAgent && hardware.diskDiscard,
+        timeout: "1m",
+        waitForIp: { disabled: true },
+      },
+      efiDisk:
+        boot.bios === "ovmf" ? { datastoreId: hardware.diskStorage, type: "4m", preEnrolledKeys: false } : undefined,
       tpmState: boot.secureboot ? { datastoreId: hardware.diskStorage, version: "v2.0" } : undefined,
       disk: [
         {
@@ -253,7 +268,11 @@ export class TalosNodeVm extends Construct {
         ipConfig: [{ ipv4: { address: network.address, gateway: network.gateway } }],
         dns: { servers: [...network.dnsServers] },
       },
-      startup: props.startup && { order: props.startup.order, upDelay: props.startup.upDelay, downDelay: props.startup.downDelay },
+      startup: props.startup && {
+        order: props.startup.order,
+        upDelay: props.startup.upDelay,
+        downDelay: props.startup.downDelay,
+      },
       serialDevice: [{ device: "socket" }],
       hostpci: props.pciDevices?.length
         ? props.pciDevices.map((d, i) => ({

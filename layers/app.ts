@@ -33,7 +33,10 @@ export interface BuildAppOptions {
 export function refusedContext(env: NodeJS.ProcessEnv, cdktfJsonPath = "cdktf.json"): string | undefined {
   const sources: [string, () => unknown][] = [
     ["CDKTF_CONTEXT_JSON", () => (env.CDKTF_CONTEXT_JSON ? JSON.parse(env.CDKTF_CONTEXT_JSON) : undefined)],
-    [`the "context" of ${cdktfJsonPath}`, () => (existsSync(cdktfJsonPath) ? JSON.parse(readFileSync(cdktfJsonPath, "utf8")).context : undefined)],
+    [
+      `the "context" of ${cdktfJsonPath}`,
+      () => (existsSync(cdktfJsonPath) ? JSON.parse(readFileSync(cdktfJsonPath, "utf8")).context : undefined),
+    ],
   ];
   for (const [where, read] of sources) {
     let context: unknown;
@@ -53,7 +56,9 @@ export function refusedContext(env: NodeJS.ProcessEnv, cdktfJsonPath = "cdktf.js
 export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): App {
   const app = new App({ outdir: options.outdir, context: options.context, skipValidation: false });
   if (app.node.tryGetContext(ALLOW_DESTROY_PERSISTENT_AUTH) !== undefined) {
-    throw new Error(`buildApp: the synth context has ${ALLOW_DESTROY_PERSISTENT_AUTH}; only options.allowDestroyPersistentAuth (bootstrap's confirmation) lifts prevent_destroy`);
+    throw new Error(
+      `buildApp: the synth context has ${ALLOW_DESTROY_PERSISTENT_AUTH}; only options.allowDestroyPersistentAuth (bootstrap's confirmation) lifts prevent_destroy`,
+    );
   }
   const configDir = resolve(options.configDir);
   const stackDir = (layer: LayerName) => join(resolve(app.outdir), "stacks", layer);

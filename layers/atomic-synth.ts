@@ -31,7 +31,8 @@ function recoverInterrupted(target: string, previous: string): void {
   const prefix = `${basename(target)}.new-`;
   for (const entry of existsSync(parent) ? readdirSync(parent) : []) {
     const pid = Number(entry.slice(prefix.length));
-    if (entry.startsWith(prefix) && Number.isInteger(pid) && !isRunning(pid)) rmSync(join(parent, entry), { recursive: true, force: true });
+    if (entry.startsWith(prefix) && Number.isInteger(pid) && !isRunning(pid))
+      rmSync(join(parent, entry), { recursive: true, force: true });
   }
 }
 

@@ -29,7 +29,10 @@ export class ConfigurationLayer extends LayerStack {
     if (sync || pool) kubernetesProvider(this, infrastructure.talos.kubeconfig);
     if (sync) {
       const key = persistentAuth.fluxDeployKey;
-      new FluxSync(this, "FluxSync", { ...sync, deployKey: key && { privateKey: key.privateKeyOpenssh, publicKey: key.publicKeyOpenssh } });
+      new FluxSync(this, "FluxSync", {
+        ...sync,
+        deployKey: key && { privateKey: key.privateKeyOpenssh, publicKey: key.publicKeyOpenssh },
+      });
     }
     if (pool) new CiliumL2Pool(this, "CiliumL2Pool", pool);
 

@@ -43,7 +43,11 @@ export class InfrastructureLayer extends LayerStack {
     const talosNodes: TalosClusterNode[] = cluster.nodes.map((node) => {
       const vm = new TalosNodeVm(this, `Vm-${node.name}`, vmProps(cluster, node, images.isoOn(node.host, node.image)));
       vms.set(node.name, vm);
-      return { ...talosNode(cluster, node), installImage: images.image(node.image).installerImage, machine: vm.resource };
+      return {
+        ...talosNode(cluster, node),
+        installImage: images.image(node.image).installerImage,
+        machine: vm.resource,
+      };
     });
     this.vms = vms;
     if (cluster.workloads) addWorkloads(this, cluster.workloads, cluster.nodes);
@@ -141,7 +145,9 @@ function talosNode(cluster: ResolvedCluster, node: ResolvedNode): Omit<TalosClus
     nodeLabels: {
       ...node.labels,
       // The Proxmox CSI driver places volumes by these (region = Proxmox cluster, zone = Proxmox host).
-      ...(cluster.features.proxmoxCsi ? { "topology.kubernetes.io/region": cluster.proxmox.region, "topology.kubernetes.io/zone": node.host } : {}),
+      ...(cluster.features.proxmoxCsi
+        ? { "topology.kubernetes.io/region": cluster.proxmox.region, "topology.kubernetes.io/zone": node.host }
+        : {}),
     },
     nodeTaints: node.taints,
   };

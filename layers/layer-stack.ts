@@ -17,6 +17,7 @@ export abstract class LayerStack extends TerraformStack {
   constructor(scope: Construct, name: LayerName, props: LayerProps) {
     super(scope, name);
     configureLayerState(this, props.state);
-    if (props.cluster.state.encrypted) encryptState(this, { migrateFromPlaintext: props.cluster.state.migrateFromPlaintext });
+    if (props.cluster.state.encrypted)
+      encryptState(this, { migrateFromPlaintext: props.cluster.state.migrateFromPlaintext });
   }
 }

@@ -23,7 +23,13 @@ export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nod
       ? new NetworkZones(scope, "Zones", {
           sdnZone: config.sdn_zone,
           bridge: config.bridge,
-          zones: zones.map((z) => ({ name: z.config.name, vlan: z.config.vlan, cidr: z.config.cidr, gateway: z.gateway, alias: z.config.description })),
+          zones: zones.map((z) => ({
+            name: z.config.name,
+            vlan: z.config.vlan,
+            cidr: z.config.cidr,
+            gateway: z.gateway,
+            alias: z.config.description,
+          })),
         })
       : undefined;
   const mappings = new Map(
@@ -32,12 +38,19 @@ export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nod
       new PciMapping(scope, `Pci-${m.name}`, {
         name: m.name,
         comment: m.description,
-        devices: m.devices.map((d) => ({ host: d.host, path: d.path, id: d.id, subsystemId: d.subsystem_id, iommuGroup: d.iommu_group })),
+        devices: m.devices.map((d) => ({
+          host: d.host,
+          path: d.path,
+          id: d.id,
+          subsystemId: d.subsystem_id,
+          iommuGroup: d.iommu_group,
+        })),
       }),
     ]),
   );
   const pools = new Map<string, ResourcePool>();
-  for (const pool of new Set(guests.flatMap((g) => g.config.pool ?? []))) pools.set(pool, new ResourcePool(scope, `Pool-${pool}`, { name: pool }));
+  for (const pool of new Set(guests.flatMap((g) => g.config.pool ?? [])))
+    pools.set(pool, new ResourcePool(scope, `Pool-${pool}`, { name: pool }));
 
   // SSH keys: files were read by the loader; each TF_VAR_ environment variable becomes one OpenTofu variable.
   const keyVariables = new Map<string, TerraformVariable>();
@@ -48,7 +61,11 @@ export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nod
       const name = key.env.slice("TF_VAR_".length);
       let variable = keyVariables.get(name);
       if (!variable) {
-        variable = new TerraformVariable(scope, name, { type: "string", nullable: false, description: `Public SSH keys, one per line (from ${key.env})` });
+        variable = new TerraformVariable(scope, name, {
+          type: "string",
+          nullable: false,
+          description: `Public SSH keys, one per line (from ${key.env})`,
+        });
         keyVariables.set(name, variable);
       }
       return Fn.split("\n", Fn.trimspace(variable.stringValue));
@@ -72,7 +89,11 @@ export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nod
     host: g.host,
     id: g.config.id,
     network: nic(g),
-    startup: g.config.startup && { order: g.config.startup.order, upDelay: g.config.startup.up_delay, downDelay: g.config.startup.down_delay },
+    startup: g.config.startup && {
+      order: g.config.startup.order,
+      upDelay: g.config.startup.up_delay,
+      downDelay: g.config.startup.down_delay,
+    },
     onBoot: g.config.on_boot,
     started: g.config.started,
     tags: g.config.tags,
@@ -112,7 +133,13 @@ export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nod
         memory: ct.memory,
         swap: ct.swap,
         rootDisk: { storage: g.diskStorage, sizeGiB: ct.disk.size },
-        mountPoints: ct.mount_points.map((mp) => ({ path: mp.path, volume: mp.storage ?? mp.host_path!, sizeGiB: mp.size, readOnly: mp.read_only, backup: mp.backup })),
+        mountPoints: ct.mount_points.map((mp) => ({
+          path: mp.path,
+          volume: mp.storage ?? mp.host_path!,
+          sizeGiB: mp.size,
+          readOnly: mp.read_only,
+          backup: mp.backup,
+        })),
         privilegedReason: ct.privileged?.reason,
         features: ct.features,
         sshKeys: sshKeys(g),
@@ -124,12 +151,23 @@ export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nod
       const machine = new ClonedVm(scope, `Vm-${vm.name}`, {
         ...common(g),
         template: { id: vm.clone.template, host: vm.clone.host, full: vm.clone.full },
-        hardware: { cores: vm.cores, sockets: vm.sockets, memory: vm.memory, cpuType: vm.cpu_type, machine: vm.machine, bios: vm.bios, qemuAgent: vm.qemu_agent },
+        hardware: {
+          cores: vm.cores,
+          sockets: vm.sockets,
+          memory: vm.memory,
+          cpuType: vm.cpu_type,
+          machine: vm.machine,
+          bios: vm.bios,
+          qemuAgent: vm.qemu_agent,
+        },
         disk: { interface: vm.disk.interface, storage: g.diskStorage, sizeGiB: vm.disk.size },
         cloudInit: vm.cloud_init && { user: vm.cloud_init.user, storage: vm.cloud_init.storage, sshKeys: sshKeys(g) },
         pci: vm.pci.map((p) => ({ mapping: p.mapping, pcie: p.pcie, primaryGpu: p.primary_gpu, rombar: p.rombar })),
       });
-      const after = new Set([...(g.zone ? [network!.applier] : []), ...vm.pci.map((p) => mappings.get(p.mapping)!.resource)]);
+      const after = new Set([
+        ...(g.zone ? [network!.applier] : []),
+        ...vm.pci.map((p) => mappings.get(p.mapping)!.resource),
+      ]);
       if (after.size) machine.resource.dependsOn = [...after].map((d) => dependable(d));
       guest = machine;
     }
@@ -145,9 +183,13 @@ export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nod
     }
     if (g.config.replication) {
       const r = g.config.replication;
-      new GuestReplication(scope, `Replication-${g.config.name}`, { guestId: g.config.id, guestName: g.config.name, target: r.target, schedule: r.schedule, rate: r.rate }).resource.dependsOn = [
-        dependable(guest.resource),
-      ];
+      new GuestReplication(scope, `Replication-${g.config.name}`, {
+        guestId: g.config.id,
+        guestName: g.config.name,
+        target: r.target,
+        schedule: r.schedule,
+        rate: r.rate,
+      }).resource.dependsOn = [dependable(guest.resource)];
     }
   }
 
@@ -168,7 +210,12 @@ export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nod
   const talosVms = nodes.flatMap((n) => (n.vmId === undefined ? [] : [{ id: n.vmId, host: n.host }]));
   for (const job of config.backups) {
     // Tags are resolved to ids here (vzdump selects by id, pool or all); a pool is created by the guests in it.
-    const select = "tags" in job.select ? { ids: selectedIds(job, guests, talosVms) } : "pool" in job.select ? { pool: pools.get(job.select.pool)!.poolId } : job.select;
+    const select =
+      "tags" in job.select
+        ? { ids: selectedIds(job, guests, talosVms) }
+        : "pool" in job.select
+          ? { pool: pools.get(job.select.pool)!.poolId }
+          : job.select;
     const backup = new VzdumpJob(scope, `Backup-${job.name}`, {
       name: job.name,
       schedule: job.schedule,

@@ -10,7 +10,11 @@ export function treeDigest(dir: string): string {
     for (const entry of readdirSync(d).sort()) {
       const path = join(d, entry);
       if (statSync(path).isDirectory()) walk(path);
-      else hash.update(`${relative(dir, path)}\0`).update(readFileSync(path)).update("\0");
+      else
+        hash
+          .update(`${relative(dir, path)}\0`)
+          .update(readFileSync(path))
+          .update("\0");
     }
   };
   walk(dir);

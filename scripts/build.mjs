@@ -11,7 +11,11 @@ import { build } from "esbuild";
 const root = new URL("..", import.meta.url).pathname;
 const TARGETS = {
   app: { entry: "main.ts", outfile: "dist/main.js", sources: ["main.ts", "config", "constructs", "layers", ".gen"] },
-  bootstrap: { entry: "scripts/bootstrap/cli.ts", outfile: "dist/bootstrap.cjs", sources: ["scripts/bootstrap", "config", "layers/catalog.ts"] },
+  bootstrap: {
+    entry: "scripts/bootstrap/cli.ts",
+    outfile: "dist/bootstrap.cjs",
+    sources: ["scripts/bootstrap", "config", "layers/catalog.ts"],
+  },
 };
 
 function newestMtime(path) {

@@ -18,7 +18,17 @@
 // state and credentials paths come out as for a user and equal on both sides.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -52,7 +62,11 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: { base: { type: "string" }, format: { type: "string", default: "text" }, help: { type: "boolean", short: "h" } },
+      options: {
+        base: { type: "string" },
+        format: { type: "string", default: "text" },
+        help: { type: "boolean", short: "h" },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -67,7 +81,9 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   if (!format) problems.push(`--format must be text or markdown, got "${values.format}"`);
   const configDir = relative(ROOT, resolve(env.CONFIG_DIR ?? ".")) || ".";
   if (configDir.startsWith("..") || isAbsolute(configDir)) {
-    problems.push(`CONFIG_DIR ${env.CONFIG_DIR} is outside the repository; the base's config comes from the git ref, so it must be inside`);
+    problems.push(
+      `CONFIG_DIR ${env.CONFIG_DIR} is outside the repository; the base's config comes from the git ref, so it must be inside`,
+    );
   }
   if (problems.length) throw new DiffError(`${problems.join("\n")}\n${USAGE}`);
   return { base: values.base!, format: format!, configDir };
@@ -91,7 +107,11 @@ let running: ChildProcess | undefined;
  */
 function run(what: string, command: string, args: readonly string[], options: RunOptions): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     running = child;
     const out: string[] = [];
     const err: string[] = [];
@@ -161,7 +181,9 @@ function runCleanups(): Promise<void> {
  */
 async function synthesize(tree: string, configDir: string, scratch: string, label: string): Promise<Stacks> {
   const side = label ? label.slice(0, -1) : "the working tree";
-  await run(`compiling ${side} (scripts/build.mjs)`, process.execPath, [join(tree, "scripts/build.mjs")], { cwd: tree });
+  await run(`compiling ${side} (scripts/build.mjs)`, process.execPath, [join(tree, "scripts/build.mjs")], {
+    cwd: tree,
+  });
 
   const configCopy = join(scratch, configDir);
   mkdirSync(configCopy, { recursive: true });
@@ -188,7 +210,9 @@ function keyFiles(configDir: string): string[] {
   } catch {
     return [];
   }
-  const guests = ["containers", "vms"].flatMap((k) => ((doc as Record<string, unknown> | null)?.[k] as unknown[] | undefined) ?? []);
+  const guests = ["containers", "vms"].flatMap(
+    (k) => ((doc as Record<string, unknown> | null)?.[k] as unknown[] | undefined) ?? [],
+  );
   const files = guests.flatMap((g) => ((g as { ssh_keys?: { file?: unknown }[] })?.ssh_keys ?? []).map((k) => k?.file));
   return files.filter((f): f is string => typeof f === "string" && !isAbsolute(f) && !f.split("/").includes(".."));
 }
@@ -197,8 +221,12 @@ function keyFiles(configDir: string): string[] {
 function readStacks(outdir: string): Stacks {
   const dir = join(outdir, "stacks");
   if (!existsSync(dir)) return {};
-  const layers = readdirSync(dir).filter((layer) => existsSync(join(dir, layer, "cdk.tf.json"))).sort();
-  return Object.fromEntries(layers.map((layer) => [layer, JSON.parse(readFileSync(join(dir, layer, "cdk.tf.json"), "utf8"))]));
+  const layers = readdirSync(dir)
+    .filter((layer) => existsSync(join(dir, layer, "cdk.tf.json")))
+    .sort();
+  return Object.fromEntries(
+    layers.map((layer) => [layer, JSON.parse(readFileSync(join(dir, layer, "cdk.tf.json"), "utf8"))]),
+  );
 }
 
 interface BaseSide {
@@ -213,22 +241,36 @@ async function synthesizeBase(ref: string, commit: string, configDir: string, sc
   cleanups.push(() => removeWorktree(tree)); // also undoes a half-made worktree
   await git("worktree", "add", "--detach", "--quiet", tree, commit);
 
-  const missing = ["main.ts", ...CONFIG_FILES.map((f) => join(configDir, f))].filter((path) => !existsSync(join(tree, path)));
+  const missing = ["main.ts", ...CONFIG_FILES.map((f) => join(configDir, f))].filter(
+    (path) => !existsSync(join(tree, path)),
+  );
   if (missing.length) {
-    return { stacks: {}, notes: [`${ref} has no ${missing.join(", ")}: it predates the project or this config, so every layer shows as new.`] };
+    return {
+      stacks: {},
+      notes: [
+        `${ref} has no ${missing.join(", ")}: it predates the project or this config, so every layer shows as new.`,
+      ],
+    };
   }
   for (const required of ["scripts/build.mjs", "package.json"]) {
-    if (!existsSync(join(tree, required))) throw new DiffError(`cannot synthesize ${ref}: it has main.ts but no ${required}`);
+    if (!existsSync(join(tree, required)))
+      throw new DiffError(`cannot synthesize ${ref}: it has main.ts but no ${required}`);
   }
 
   const notes: string[] = [];
   linkInto(tree, "node_modules");
   if (bindingInputs(tree) === bindingInputs(ROOT)) {
-    if (!existsSync(join(ROOT, ".gen"))) throw new DiffError("the working tree has no .gen/; run npm ci (or npm run gen) first");
+    if (!existsSync(join(ROOT, ".gen")))
+      throw new DiffError("the working tree has no .gen/; run npm ci (or npm run gen) first");
     linkInto(tree, ".gen");
   } else {
     progress(`${ref} vendors other provider schemas; generating its bindings`);
-    await run(`generating the provider bindings of ${ref} (scripts/gen-bindings.sh)`, "bash", ["scripts/gen-bindings.sh"], { cwd: tree });
+    await run(
+      `generating the provider bindings of ${ref} (scripts/gen-bindings.sh)`,
+      "bash",
+      ["scripts/gen-bindings.sh"],
+      { cwd: tree },
+    );
     notes.push(`${ref} vendors other provider schemas than this branch; its bindings were generated from them.`);
   }
   if (readIfExists(join(tree, "package-lock.json")) !== readIfExists(join(ROOT, "package-lock.json"))) {
@@ -247,7 +289,10 @@ async function removeWorktree(tree: string): Promise<void> {
   for (const name of ["node_modules", ".gen"]) {
     if (lstatSync(join(tree, name), { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(join(tree, name));
   }
-  const removed = await git("worktree", "remove", "--force", tree).then(() => true, () => false);
+  const removed = await git("worktree", "remove", "--force", tree).then(
+    () => true,
+    () => false,
+  );
   if (!removed) {
     rmSync(tree, { recursive: true, force: true });
     await git("worktree", "prune");
@@ -281,9 +326,15 @@ async function main(argv: readonly string[], masker: Masker): Promise<number> {
   const scratch = mkdtempSync(join(tmpdir(), "synth-diff-"));
   cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
   try {
-    const commit = spawnSync("git", ["rev-parse", "--verify", "--quiet", "--end-of-options", `${options.base}^{commit}`], { cwd: ROOT, encoding: "utf8" });
+    const commit = spawnSync(
+      "git",
+      ["rev-parse", "--verify", "--quiet", "--end-of-options", `${options.base}^{commit}`],
+      { cwd: ROOT, encoding: "utf8" },
+    );
     if (commit.status !== 0) {
-      throw new DiffError(`${options.base} is not a commit in this repository (in CI, check out with fetch-depth: 0 so that the base branch is there)`);
+      throw new DiffError(
+        `${options.base} is not a commit in this repository (in CI, check out with fetch-depth: 0 so that the base branch is there)`,
+      );
     }
     const baseCommit = commit.stdout.trim();
 

@@ -42,7 +42,12 @@ export function inventoryRows(cluster: ResolvedCluster): InventoryRow[] {
   const guests = cluster.workloads?.guests ?? [];
   const talosVms = nodes.flatMap((n) => (n.vmId === undefined ? [] : [{ id: n.vmId, host: n.host }]));
   const jobsOf = (id: number | undefined) =>
-    id === undefined ? "-" : (workloads?.backups.filter((job) => selectedIds(job, guests, talosVms).includes(id)).map((job) => job.name).join(", ") || "-");
+    id === undefined
+      ? "-"
+      : workloads?.backups
+          .filter((job) => selectedIds(job, guests, talosVms).includes(id))
+          .map((job) => job.name)
+          .join(", ") || "-";
 
   const rows: (InventoryRow & { sort: number })[] = nodes.map((n) => ({
     sort: n.vmId ?? Number.MAX_SAFE_INTEGER,
@@ -64,7 +69,10 @@ export function inventoryRows(cluster: ResolvedCluster): InventoryRow[] {
     const c = g.config;
     const disk =
       g.kind === "lxc"
-        ? [`${g.config.disk.size} GiB`, ...g.config.mount_points.flatMap((mp) => (mp.size ? [`${mp.size} GiB`] : [`bind ${mp.host_path}`]))].join(" + ")
+        ? [
+            `${g.config.disk.size} GiB`,
+            ...g.config.mount_points.flatMap((mp) => (mp.size ? [`${mp.size} GiB`] : [`bind ${mp.host_path}`])),
+          ].join(" + ")
         : g.config.disk.size === undefined
           ? "template's"
           : `${g.config.disk.size} GiB`;
@@ -81,7 +89,14 @@ export function inventoryRows(cluster: ResolvedCluster): InventoryRow[] {
       memory: c.memory,
       disk,
       privileged: g.kind === "lxc" ? (g.config.privileged ? "yes" : "no") : "-",
-      ha: c.ha ? (c.ha.hosts ? `${c.ha.state}, prefers ${Object.entries(c.ha.hosts).sort((a, b) => b[1] - a[1]).map(([h]) => h).join(" > ")}` : c.ha.state) : "-",
+      ha: c.ha
+        ? c.ha.hosts
+          ? `${c.ha.state}, prefers ${Object.entries(c.ha.hosts)
+              .sort((a, b) => b[1] - a[1])
+              .map(([h]) => h)
+              .join(" > ")}`
+          : c.ha.state
+        : "-",
       backup: jobsOf(c.id),
     });
   }
@@ -106,7 +121,8 @@ const COLUMNS: [keyof InventoryRow, string][] = [
 
 export function inventoryMarkdown(cluster: ResolvedCluster): string {
   const lines = [`| ${COLUMNS.map(([, title]) => title).join(" | ")} |`, `|${COLUMNS.map(() => "---").join("|")}|`];
-  for (const row of inventoryRows(cluster)) lines.push(`| ${COLUMNS.map(([key]) => String(row[key]).replace(/\|/g, "\\|")).join(" | ")} |`);
+  for (const row of inventoryRows(cluster))
+    lines.push(`| ${COLUMNS.map(([key]) => String(row[key]).replace(/\|/g, "\\|")).join(" | ")} |`);
   return `${lines.join("\n")}\n`;
 }
 

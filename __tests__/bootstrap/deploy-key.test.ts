@@ -9,7 +9,10 @@ describe("the Flux deploy key printed after layer 00 is applied", () => {
 
   it("prints the public key for the user to add to the repository", () => {
     const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheTest";
-    const lines = deployKeyNotice(JSON.stringify({ [FLUX_DEPLOY_KEY_OUTPUT]: { sensitive: false, type: "string", value: `${key}\n` } }), "me/home-ops");
+    const lines = deployKeyNotice(
+      JSON.stringify({ [FLUX_DEPLOY_KEY_OUTPUT]: { sensitive: false, type: "string", value: `${key}\n` } }),
+      "me/home-ops",
+    );
     expect(lines[0]).toContain("me/home-ops");
     expect(lines.join("\n")).toContain("Deploy keys");
     expect(lines[lines.length - 1]).toBe(`  ${key}`);

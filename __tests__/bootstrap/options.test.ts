@@ -1,6 +1,11 @@
 // Arguments of ./bootstrap.sh: what each accepted command line means, and every refusal with its reason.
 import { describe, expect, it } from "vitest";
-import { destroysPersistentAuth, parseOptions, UsageError, type BootstrapOptions } from "../../scripts/bootstrap/options";
+import {
+  destroysPersistentAuth,
+  parseOptions,
+  UsageError,
+  type BootstrapOptions,
+} from "../../scripts/bootstrap/options";
 
 const defaults: BootstrapOptions = {
   help: false,
@@ -42,11 +47,21 @@ describe("parseOptions accepts", () => {
     [["--destroy", "--including-persistent-auth"], { action: "destroy", includingPersistentAuth: true }],
     [
       ["--destroy=persistent-auth", "--including-persistent-auth", "--yes-destroy-persistent-auth=homelab"],
-      { action: "destroy", destroyTo: "persistent-auth", includingPersistentAuth: true, yesDestroyPersistentAuth: "homelab" },
+      {
+        action: "destroy",
+        destroyTo: "persistent-auth",
+        includingPersistentAuth: true,
+        yesDestroyPersistentAuth: "homelab",
+      },
     ],
     [
       ["--destroy=00-persistent-auth", "--including-persistent-auth", "--yes-destroy-persistent-auth", "homelab"],
-      { action: "destroy", destroyTo: "00-persistent-auth", includingPersistentAuth: true, yesDestroyPersistentAuth: "homelab" },
+      {
+        action: "destroy",
+        destroyTo: "00-persistent-auth",
+        includingPersistentAuth: true,
+        yesDestroyPersistentAuth: "homelab",
+      },
     ],
     // --help wins over everything else, so that it always prints the usage.
     [["--help", "--only=x", "--start-from=y"], { help: true, only: "x", startFrom: "y" }],
@@ -68,18 +83,31 @@ describe("parseOptions refuses", () => {
     [["--destroy", "--only=01"], /^--only does not combine with --destroy/],
     [["--destroy", "--start-from=01"], /^--start-from does not combine with --destroy/],
     [["--including-persistent-auth"], /^--including-persistent-auth only goes with --destroy/],
-    [["--destroy", "--yes-destroy-persistent-auth=homelab"], /^--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth/],
-    [["--destroy=infrastructure", "--including-persistent-auth"], /^--including-persistent-auth destroys down to 00-persistent-auth, but --destroy=infrastructure stops above it/],
+    [
+      ["--destroy", "--yes-destroy-persistent-auth=homelab"],
+      /^--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth/,
+    ],
+    [
+      ["--destroy=infrastructure", "--including-persistent-auth"],
+      /^--including-persistent-auth destroys down to 00-persistent-auth, but --destroy=infrastructure stops above it/,
+    ],
   ])("%j", (argv, message) => {
     const found = problems(argv);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(message);
   });
 
-  it.each(["persistent-auth", "00-persistent-auth", "00", "0"])("--destroy=%s without --including-persistent-auth: the first key is missing", (layer) => {
-    const found = problems([`--destroy=${layer}`, "--auto-approve"]);
-    expect(found).toEqual([expect.stringMatching(/^refused: --destroy=\S+ destroys 00-persistent-auth .* takes two keys: --including-persistent-auth and the cluster name/)]);
-  });
+  it.each(["persistent-auth", "00-persistent-auth", "00", "0"])(
+    "--destroy=%s without --including-persistent-auth: the first key is missing",
+    (layer) => {
+      const found = problems([`--destroy=${layer}`, "--auto-approve"]);
+      expect(found).toEqual([
+        expect.stringMatching(
+          /^refused: --destroy=\S+ destroys 00-persistent-auth .* takes two keys: --including-persistent-auth and the cluster name/,
+        ),
+      ]);
+    },
+  );
 
   it("even with the second key alone", () => {
     expect(problems(["--destroy=persistent-auth", "--yes-destroy-persistent-auth=homelab"])).toEqual([

@@ -5,13 +5,19 @@ import { persistentLosses } from "../../scripts/bootstrap/persistent-guard";
 import type { PlanJson } from "../../scripts/bootstrap/plan-summary";
 
 // Real `tofu show -json` output of plans over terraform_data resources.
-const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, "fixtures", `${name}.show.json`), "utf8")) as PlanJson;
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(join(__dirname, "fixtures", `${name}.show.json`), "utf8")) as PlanJson;
 const change = (address: string, ...actions: string[]) => ({ address, mode: "managed", change: { actions } });
 
 describe("persistentLosses", () => {
   it("names every deletion and replacement, in either order of a replacement's actions", () => {
-    expect(persistentLosses(fixture("plan-mixed"))).toEqual(["terraform_data.gone (delete)", "terraform_data.replace (replace)"]);
-    expect(persistentLosses({ resource_changes: [change("tls_private_key.sealed_secrets", "create", "delete")] })).toEqual(["tls_private_key.sealed_secrets (replace)"]);
+    expect(persistentLosses(fixture("plan-mixed"))).toEqual([
+      "terraform_data.gone (delete)",
+      "terraform_data.replace (replace)",
+    ]);
+    expect(
+      persistentLosses({ resource_changes: [change("tls_private_key.sealed_secrets", "create", "delete")] }),
+    ).toEqual(["tls_private_key.sealed_secrets (replace)"]);
   });
 
   it("allows what keeps every object: no-op, create, update, forget, and data sources", () => {

@@ -12,8 +12,18 @@ const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, "fixtu
 describe("summarizePlan", () => {
   it("counts as the engine's own 'Plan:' line does (the fixture's was 2 to add, 1 to change, 2 to destroy)", () => {
     // gone: delete; keep: no-op; new: create; replace: delete+create; update: update; output `changes` updated.
-    expect(summarizePlan(fixture("plan-mixed.show.json"))).toEqual({ add: 2, change: 1, destroy: 2, forget: 0, import: 0, outputs: 1, hasChanges: true });
-    expect(describePlan(summarizePlan(fixture("plan-mixed.show.json")))).toBe("2 to add, 1 to change, 2 to destroy, 1 output changed");
+    expect(summarizePlan(fixture("plan-mixed.show.json"))).toEqual({
+      add: 2,
+      change: 1,
+      destroy: 2,
+      forget: 0,
+      import: 0,
+      outputs: 1,
+      hasChanges: true,
+    });
+    expect(describePlan(summarizePlan(fixture("plan-mixed.show.json")))).toBe(
+      "2 to add, 1 to change, 2 to destroy, 1 output changed",
+    );
   });
 
   it("a plan of no-ops has no changes", () => {
@@ -23,14 +33,35 @@ describe("summarizePlan", () => {
   });
 
   it("a destroy plan", () => {
-    expect(summarizePlan(fixture("plan-destroy.show.json"))).toMatchObject({ add: 0, change: 0, destroy: 4, hasChanges: true });
+    expect(summarizePlan(fixture("plan-destroy.show.json"))).toMatchObject({
+      add: 0,
+      change: 0,
+      destroy: 4,
+      hasChanges: true,
+    });
   });
 
   it.each<[string, PlanJson, Partial<ReturnType<typeof summarizePlan>>]>([
-    ["create-before-destroy replacement", { resource_changes: [{ address: "a.b", change: { actions: ["create", "delete"] } }] }, { add: 1, destroy: 1 }],
-    ["data sources are not counted", { resource_changes: [{ address: "data.a.b", mode: "data", change: { actions: ["read"] } }] }, { hasChanges: false }],
-    ["forget (removed block)", { resource_changes: [{ address: "a.b", change: { actions: ["forget"] } }] }, { forget: 1, hasChanges: true }],
-    ["import", { resource_changes: [{ address: "a.b", change: { actions: ["no-op"], importing: { id: "x" } } }] }, { import: 1, hasChanges: true }],
+    [
+      "create-before-destroy replacement",
+      { resource_changes: [{ address: "a.b", change: { actions: ["create", "delete"] } }] },
+      { add: 1, destroy: 1 },
+    ],
+    [
+      "data sources are not counted",
+      { resource_changes: [{ address: "data.a.b", mode: "data", change: { actions: ["read"] } }] },
+      { hasChanges: false },
+    ],
+    [
+      "forget (removed block)",
+      { resource_changes: [{ address: "a.b", change: { actions: ["forget"] } }] },
+      { forget: 1, hasChanges: true },
+    ],
+    [
+      "import",
+      { resource_changes: [{ address: "a.b", change: { actions: ["no-op"], importing: { id: "x" } } }] },
+      { import: 1, hasChanges: true },
+    ],
     ["only outputs change", { output_changes: { x: { actions: ["create"] } } }, { outputs: 1, hasChanges: true }],
     ["nothing at all", {}, { hasChanges: false }],
   ])("%s", (_, plan, expected) => {
@@ -47,7 +78,15 @@ describe("the summary table", () => {
     const table = formatSummary(
       [
         { layer: "00-persistent-auth", action: "apply", result: "applied", add: 1, change: 0, destroy: 0, seconds: 4 },
-        { layer: "01-infrastructure", action: "apply", result: "applied", add: 16, change: 0, destroy: 0, seconds: 312 },
+        {
+          layer: "01-infrastructure",
+          action: "apply",
+          result: "applied",
+          add: 16,
+          change: 0,
+          destroy: 0,
+          seconds: 312,
+        },
         { layer: "01-infrastructure", action: "wait-api", result: "ready", seconds: 40 },
         { layer: "02-services", action: "plan", result: "validated only", seconds: 0 },
       ],
@@ -97,7 +136,12 @@ flag, but this is not recommended.
 
 describe("explainFailure", () => {
   it("reads the holder of a state lock", () => {
-    expect(parseLockError(LOCKED)).toEqual({ id: "abc-123", who: "alice@box", operation: "apply", created: "2025-11-23 15:00:00 +0000 UTC" });
+    expect(parseLockError(LOCKED)).toEqual({
+      id: "abc-123",
+      who: "alice@box",
+      operation: "apply",
+      created: "2025-11-23 15:00:00 +0000 UTC",
+    });
   });
 
   const place = { layer: "00-persistent-auth", engineName: "tofu", repo: "/repo", configDir: "/repo" };
@@ -112,7 +156,9 @@ describe("explainFailure", () => {
   });
 
   it("names CONFIG_DIR when the config is elsewhere", () => {
-    expect(explainFailure(LOCKED, { ...place, configDir: "/clusters/homelab" })).toContain("cd /repo && CONFIG_DIR=/clusters/homelab npm run synth && ");
+    expect(explainFailure(LOCKED, { ...place, configDir: "/clusters/homelab" })).toContain(
+      "cd /repo && CONFIG_DIR=/clusters/homelab npm run synth && ",
+    );
   });
 
   it("has nothing to add to other failures", () => {

@@ -25,7 +25,11 @@ import { exampleSources } from "../support/synth";
 
 const TOKEN = "root@pam!ci=00000000-0000-0000-0000-000000000000";
 const TOFU: EngineBinary = { path: "/bin/tofu", kind: "opentofu", version: "1.11.14" };
-const SYNTHESIZED: Layer[] = LAYERS.map((name, i) => ({ name, dir: `/out/stacks/${name}`, dependencies: LAYERS.slice(0, i) }));
+const SYNTHESIZED: Layer[] = LAYERS.map((name, i) => ({
+  name,
+  dir: `/out/stacks/${name}`,
+  dependencies: LAYERS.slice(0, i),
+}));
 /** The providers each synthesized stack configures in these tests: only 01 talks to Proxmox. */
 const PROVIDERS: Record<string, string[]> = {
   "00-persistent-auth": ["talos"],
@@ -46,7 +50,10 @@ interface World {
   engine?: EngineBinary | string;
   synthStatus?: number;
   /** Validate diagnostics per layer. */
-  validate?: Record<string, Array<{ severity: "error" | "warning"; summary: string; detail?: string; address?: string }>>;
+  validate?: Record<
+    string,
+    Array<{ severity: "error" | "warning"; summary: string; detail?: string; address?: string }>
+  >;
   /** Failing backend init per layer. */
   backendInitFails?: string[];
   /** Resources in 00's state. */
@@ -78,15 +85,27 @@ function fakeDeps(world: World) {
       const layer = dir.split("/").pop()!;
       engineCalls.push(`${layer} ${args.filter((a) => a !== "-no-color" && a !== "-input=false").join(" ")}`);
       if (args[0] === "init" && !args.includes("-backend=false") && world.backendInitFails?.includes(layer)) {
-        return { status: 1, stdout: "", stderr: "Error: Failed to get existing workspaces: HTTP remote state endpoint requires auth\n" };
+        return {
+          status: 1,
+          stdout: "",
+          stderr: "Error: Failed to get existing workspaces: HTTP remote state endpoint requires auth\n",
+        };
       }
       if (args[0] === "validate") {
         const diagnostics = world.validate?.[layer] ?? [];
-        return { status: diagnostics.some((d) => d.severity === "error") ? 1 : 0, stdout: JSON.stringify({ valid: true, diagnostics }), stderr: "" };
+        return {
+          status: diagnostics.some((d) => d.severity === "error") ? 1 : 0,
+          stdout: JSON.stringify({ valid: true, diagnostics }),
+          stderr: "",
+        };
       }
       if (args[0] === "show") {
         const n = world.persistentAuthResources ?? 1;
-        return { status: 0, stdout: JSON.stringify({ values: { root_module: { resources: Array(n).fill({}) } } }), stderr: "" };
+        return {
+          status: 0,
+          stdout: JSON.stringify({ values: { root_module: { resources: Array(n).fill({}) } } }),
+          stderr: "",
+        };
       }
       return { status: 0, stdout: "", stderr: "" };
     },
@@ -101,7 +120,13 @@ function preflightInput(argv: string[], input: Partial<PreflightInput>): Preflig
     repo: "/repo",
     configDir: "/config",
     outdir: "/out",
-    env: { PATH: "/bin", PROXMOX_VE_API_TOKEN: TOKEN, TF_HTTP_USERNAME: "u", TF_HTTP_PASSWORD: "p", TF_VAR_state_passphrase: "a passphrase of 16+ chars" },
+    env: {
+      PATH: "/bin",
+      PROXMOX_VE_API_TOKEN: TOKEN,
+      TF_HTTP_USERNAME: "u",
+      TF_HTTP_PASSWORD: "p",
+      TF_VAR_state_passphrase: "a passphrase of 16+ chars",
+    },
     stdinIsTTY: false,
     ...input,
   };
@@ -150,29 +175,174 @@ describe("preflight", () => {
   });
 
   it("starts at 01 when 00 holds its secrets", () => {
-    expect(run(["--auto-approve"], { persistentAuthResources: 1 }).phases?.map((p) => p.layer)).toEqual(["01-infrastructure", "01-infrastructure", "02-services", "03-configuration"]);
+    expect(run(["--auto-approve"], { persistentAuthResources: 1 }).phases?.map((p) => p.layer)).toEqual([
+      "01-infrastructure",
+      "01-infrastructure",
+      "02-services",
+      "03-configuration",
+    ]);
   });
 
   // One table row per check: the world that breaks it, the reason and the hint.
   it.each<[string, string[], World, Partial<PreflightInput>, RegExp, RegExp]>([
-    ["dirty work tree", ["--auto-approve"], { gitChanges: ["cluster.yaml", "notes.txt"] }, {}, /^the work tree \/config has uncommitted changes: cluster\.yaml, notes\.txt$/, /^commit or stash them, or pass --allow-dirty$/],
-    ["own outputs not ignored", ["--auto-approve"], { gitChanges: ["logs/bootstrap-1.log"] }, {}, /uncommitted changes: logs\/bootstrap-1\.log$/, /logs\/, state\/, credentials\/ and cdktf\.out\/ belong in \.gitignore/],
-    ["not in git", ["--auto-approve"], { notGit: true }, {}, /^\/config is not inside a git work tree/, /--allow-dirty/],
-    ["no node_modules", ["--auto-approve"], { missingNodeDeps: ["node_modules/cdktf/package.json"] }, {}, /^Node dependencies are not installed \(missing node_modules\/cdktf\/package\.json\)$/, /^run npm ci in \/repo$/],
-    ["invalid config", ["--auto-approve"], { config: invalidConfig() }, {}, /^the cluster configuration in \/config is invalid \(\d+ errors?\)$/, /^fix the lines above/],
-    ["no terminal to confirm on", [], {}, {}, /^stdin is not a terminal, so the plans cannot be confirmed$/, /--auto-approve .* or --plan/],
-    ["no engine", ["--auto-approve"], { engine: "neither tofu nor terraform is on PATH" }, {}, /^neither tofu nor terraform is on PATH$/, /^install OpenTofu .* or point TF_BINARY at tofu or terraform$/],
-    ["terraform with state_encryption", ["--auto-approve"], { engine: { path: "/bin/terraform", kind: "terraform", version: "1.9.8" }, config: definition({ state_encryption: true }) }, {}, /^state_encryption is on, and \/bin\/terraform is Terraform 1\.9\.8, which has no state encryption$/, /^use OpenTofu/],
-    ["http backend without credentials", ["--auto-approve"], { config: definition({ state_backend: { type: "http", address: "https://s.example/{layer}" } }) }, { env: { PROXMOX_VE_API_TOKEN: TOKEN, TF_HTTP_USERNAME: "u" } }, /^the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; TF_HTTP_PASSWORD is not set$/, /^export them/],
-    ["encryption without passphrase", ["--auto-approve"], { config: definition({ state_encryption: true }) }, { env: { PROXMOX_VE_API_TOKEN: TOKEN } }, /^state_encryption is on and TF_VAR_state_passphrase is not set$/, /^export TF_VAR_state_passphrase/],
-    ["short passphrase", ["--auto-approve"], { config: definition({ state_encryption: true }) }, { env: { PROXMOX_VE_API_TOKEN: TOKEN, TF_VAR_state_passphrase: "short" } }, /TF_VAR_state_passphrase is shorter than 16 characters$/, /16 characters or more/],
-    ["no Proxmox token for 01", ["--auto-approve"], {}, { env: {} }, /^01-infrastructure needs the Proxmox API: PROXMOX_VE_API_TOKEN is not set$/, /^export PROXMOX_VE_API_TOKEN=/],
-    ["malformed Proxmox token", ["--auto-approve"], {}, { env: { PROXMOX_VE_API_TOKEN: "root@pam:secret" } }, /^PROXMOX_VE_API_TOKEN is not of the form user@realm!tokenid=uuid$/, /API Tokens/],
-    ["synthesis fails", ["--auto-approve"], { synthStatus: 1 }, {}, /^synthesis failed \(exit 1\)$/, /^CONFIG_DIR=\/config npm run synth reproduces it$/],
-    ["unknown layer", ["--only=storage", "--auto-approve"], {}, {}, /^--only=storage names no layer; the layers are 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration$/, /infrastructure/],
-    ["validate fails", ["--auto-approve"], { validate: { "01-infrastructure": [{ severity: "error", summary: "Unsupported argument", detail: "An argument named \"bogus\" is not expected here.", address: "proxmox_virtual_environment_vm.controlplane0" }] } }, {}, /^01-infrastructure: 1 error from tofu validate$/, /validate shows them in place/],
-    ["backend unreachable", ["--auto-approve"], { backendInitFails: ["01-infrastructure"] }, {}, /^01-infrastructure: the state backend could not be initialized$/, /^check state_backend in cluster\.yaml/],
-    ["01 before 00 ever existed", ["--start-from=01", "--auto-approve"], { persistentAuthResources: 0 }, {}, /^00-persistent-auth has never been applied/, /--only=persistent-auth first/],
+    [
+      "dirty work tree",
+      ["--auto-approve"],
+      { gitChanges: ["cluster.yaml", "notes.txt"] },
+      {},
+      /^the work tree \/config has uncommitted changes: cluster\.yaml, notes\.txt$/,
+      /^commit or stash them, or pass --allow-dirty$/,
+    ],
+    [
+      "own outputs not ignored",
+      ["--auto-approve"],
+      { gitChanges: ["logs/bootstrap-1.log"] },
+      {},
+      /uncommitted changes: logs\/bootstrap-1\.log$/,
+      /logs\/, state\/, credentials\/ and cdktf\.out\/ belong in \.gitignore/,
+    ],
+    [
+      "not in git",
+      ["--auto-approve"],
+      { notGit: true },
+      {},
+      /^\/config is not inside a git work tree/,
+      /--allow-dirty/,
+    ],
+    [
+      "no node_modules",
+      ["--auto-approve"],
+      { missingNodeDeps: ["node_modules/cdktf/package.json"] },
+      {},
+      /^Node dependencies are not installed \(missing node_modules\/cdktf\/package\.json\)$/,
+      /^run npm ci in \/repo$/,
+    ],
+    [
+      "invalid config",
+      ["--auto-approve"],
+      { config: invalidConfig() },
+      {},
+      /^the cluster configuration in \/config is invalid \(\d+ errors?\)$/,
+      /^fix the lines above/,
+    ],
+    [
+      "no terminal to confirm on",
+      [],
+      {},
+      {},
+      /^stdin is not a terminal, so the plans cannot be confirmed$/,
+      /--auto-approve .* or --plan/,
+    ],
+    [
+      "no engine",
+      ["--auto-approve"],
+      { engine: "neither tofu nor terraform is on PATH" },
+      {},
+      /^neither tofu nor terraform is on PATH$/,
+      /^install OpenTofu .* or point TF_BINARY at tofu or terraform$/,
+    ],
+    [
+      "terraform with state_encryption",
+      ["--auto-approve"],
+      {
+        engine: { path: "/bin/terraform", kind: "terraform", version: "1.9.8" },
+        config: definition({ state_encryption: true }),
+      },
+      {},
+      /^state_encryption is on, and \/bin\/terraform is Terraform 1\.9\.8, which has no state encryption$/,
+      /^use OpenTofu/,
+    ],
+    [
+      "http backend without credentials",
+      ["--auto-approve"],
+      { config: definition({ state_backend: { type: "http", address: "https://s.example/{layer}" } }) },
+      { env: { PROXMOX_VE_API_TOKEN: TOKEN, TF_HTTP_USERNAME: "u" } },
+      /^the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; TF_HTTP_PASSWORD is not set$/,
+      /^export them/,
+    ],
+    [
+      "encryption without passphrase",
+      ["--auto-approve"],
+      { config: definition({ state_encryption: true }) },
+      { env: { PROXMOX_VE_API_TOKEN: TOKEN } },
+      /^state_encryption is on and TF_VAR_state_passphrase is not set$/,
+      /^export TF_VAR_state_passphrase/,
+    ],
+    [
+      "short passphrase",
+      ["--auto-approve"],
+      { config: definition({ state_encryption: true }) },
+      { env: { PROXMOX_VE_API_TOKEN: TOKEN, TF_VAR_state_passphrase: "short" } },
+      /TF_VAR_state_passphrase is shorter than 16 characters$/,
+      /16 characters or more/,
+    ],
+    [
+      "no Proxmox token for 01",
+      ["--auto-approve"],
+      {},
+      { env: {} },
+      /^01-infrastructure needs the Proxmox API: PROXMOX_VE_API_TOKEN is not set$/,
+      /^export PROXMOX_VE_API_TOKEN=/,
+    ],
+    [
+      "malformed Proxmox token",
+      ["--auto-approve"],
+      {},
+      { env: { PROXMOX_VE_API_TOKEN: "root@pam:secret" } },
+      /^PROXMOX_VE_API_TOKEN is not of the form user@realm!tokenid=uuid$/,
+      /API Tokens/,
+    ],
+    [
+      "synthesis fails",
+      ["--auto-approve"],
+      { synthStatus: 1 },
+      {},
+      /^synthesis failed \(exit 1\)$/,
+      /^CONFIG_DIR=\/config npm run synth reproduces it$/,
+    ],
+    [
+      "unknown layer",
+      ["--only=storage", "--auto-approve"],
+      {},
+      {},
+      /^--only=storage names no layer; the layers are 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration$/,
+      /infrastructure/,
+    ],
+    [
+      "validate fails",
+      ["--auto-approve"],
+      {
+        validate: {
+          "01-infrastructure": [
+            {
+              severity: "error",
+              summary: "Unsupported argument",
+              detail: 'An argument named "bogus" is not expected here.',
+              address: "proxmox_virtual_environment_vm.controlplane0",
+            },
+          ],
+        },
+      },
+      {},
+      /^01-infrastructure: 1 error from tofu validate$/,
+      /validate shows them in place/,
+    ],
+    [
+      "backend unreachable",
+      ["--auto-approve"],
+      { backendInitFails: ["01-infrastructure"] },
+      {},
+      /^01-infrastructure: the state backend could not be initialized$/,
+      /^check state_backend in cluster\.yaml/,
+    ],
+    [
+      "01 before 00 ever existed",
+      ["--start-from=01", "--auto-approve"],
+      { persistentAuthResources: 0 },
+      {},
+      /^00-persistent-auth has never been applied/,
+      /--only=persistent-auth first/,
+    ],
   ])("%s: one problem, one-line reason and hint", (_, argv, world, input, reason, hint) => {
     const r = run(argv, world, input);
     expect(r.problems).toHaveLength(1);
@@ -184,9 +354,18 @@ describe("preflight", () => {
   });
 
   it("collects every problem of a run at once, and still validates", () => {
-    const r = run([], { gitChanges: ["cluster.yaml"], validate: { "00-persistent-auth": [{ severity: "error", summary: "Reference to undeclared input variable" }] } }, { env: {} });
+    const r = run(
+      [],
+      {
+        gitChanges: ["cluster.yaml"],
+        validate: { "00-persistent-auth": [{ severity: "error", summary: "Reference to undeclared input variable" }] },
+      },
+      { env: {} },
+    );
     expect(r.checks).toEqual(["git", "terminal", "environment", "validate"]);
-    expect(r.problems.find((p) => p.check === "validate")?.details).toEqual(["error: Reference to undeclared input variable"]);
+    expect(r.problems.find((p) => p.check === "validate")?.details).toEqual([
+      "error: Reference to undeclared input variable",
+    ]);
     // With problems found, the state backends are not touched.
     expect(r.engineCalls.filter((c) => / init$| show /.test(c))).toEqual([]);
     const text = formatProblems(r.problems);
@@ -207,13 +386,35 @@ describe("preflight", () => {
     const destroy00 = ["--destroy", "--including-persistent-auth", "--auto-approve"];
 
     it.each<[string, string[], Partial<PreflightInput>, RegExp]>([
-      ["no second key, no terminal", destroy00, {}, /^destroying 00-persistent-auth needs the cluster name typed on a terminal, and stdin is not one$/],
-      ["no second key typed", destroy00, { stdinIsTTY: true }, /^destroying 00-persistent-auth needs the cluster name typed when asked$/],
-      ["the wrong name typed", destroy00, { stdinIsTTY: true, typedClusterName: "homelab2" }, /^refused: 'homelab2' is not the name of this cluster, so 00-persistent-auth stays$/],
-      ["the wrong name given", [...destroy00, "--yes-destroy-persistent-auth=prod"], {}, /^refused: 'prod' is not the name of this cluster/],
+      [
+        "no second key, no terminal",
+        destroy00,
+        {},
+        /^destroying 00-persistent-auth needs the cluster name typed on a terminal, and stdin is not one$/,
+      ],
+      [
+        "no second key typed",
+        destroy00,
+        { stdinIsTTY: true },
+        /^destroying 00-persistent-auth needs the cluster name typed when asked$/,
+      ],
+      [
+        "the wrong name typed",
+        destroy00,
+        { stdinIsTTY: true, typedClusterName: "homelab2" },
+        /^refused: 'homelab2' is not the name of this cluster, so 00-persistent-auth stays$/,
+      ],
+      [
+        "the wrong name given",
+        [...destroy00, "--yes-destroy-persistent-auth=prod"],
+        {},
+        /^refused: 'prod' is not the name of this cluster/,
+      ],
     ])("%s: refused before synthesis and before the engine runs", (_, argv, input, reason) => {
       const r = run(argv, {}, input);
-      expect(r.problems).toEqual([expect.objectContaining({ check: "persistent-auth", reason: expect.stringMatching(reason) })]);
+      expect(r.problems).toEqual([
+        expect.objectContaining({ check: "persistent-auth", reason: expect.stringMatching(reason) }),
+      ]);
       expect(r.synthEnvs).toEqual([]);
       expect(r.engineCalls).toEqual([]);
     });
@@ -221,16 +422,28 @@ describe("preflight", () => {
     it.each<[string, string[], Partial<PreflightInput>]>([
       ["typed", destroy00, { stdinIsTTY: true, typedClusterName: "homelab" }],
       ["given", [...destroy00, "--yes-destroy-persistent-auth=homelab"], {}],
-    ])("both keys (%s): synthesized with the confirmation that lifts prevent_destroy, destroyed top-down", (_, argv, input) => {
-      const r = run(argv, {}, input);
-      expect(r.problems).toEqual([]);
-      expect(r.synthEnvs.map((e) => e.BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH)).toEqual(["homelab"]);
-      expect(r.synthEnvs[0].CDKTF_CONTEXT_JSON).toBeUndefined();
-      expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual(["destroy 03-configuration", "destroy 02-services", "destroy 01-infrastructure", "destroy 00-persistent-auth"]);
-    });
+    ])(
+      "both keys (%s): synthesized with the confirmation that lifts prevent_destroy, destroyed top-down",
+      (_, argv, input) => {
+        const r = run(argv, {}, input);
+        expect(r.problems).toEqual([]);
+        expect(r.synthEnvs.map((e) => e.BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH)).toEqual(["homelab"]);
+        expect(r.synthEnvs[0].CDKTF_CONTEXT_JSON).toBeUndefined();
+        expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual([
+          "destroy 03-configuration",
+          "destroy 02-services",
+          "destroy 01-infrastructure",
+          "destroy 00-persistent-auth",
+        ]);
+      },
+    );
 
     it("any other run synthesizes without that confirmation or a context, even when the user exported them", () => {
-      const env = { PROXMOX_VE_API_TOKEN: TOKEN, CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}', BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "homelab" };
+      const env = {
+        PROXMOX_VE_API_TOKEN: TOKEN,
+        CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}',
+        BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "homelab",
+      };
       const r = run(["--destroy", "--auto-approve"], {}, { env });
       expect(r.problems).toEqual([]);
       expect(r.synthEnvs).toHaveLength(1);
@@ -260,10 +473,26 @@ describe("preflight", () => {
 
 describe("the versions in the plan output", () => {
   it("names the Talos and Kubernetes versions, and whether they are the ones this release is tested with", () => {
-    const tested = run(["--plan"], { config: definition({ talos_version: TESTED_TALOS_VERSION, kubernetes_version: TESTED_KUBERNETES_VERSION }) }, {});
-    expect(tested.log).toContainEqual(expect.stringMatching(/✓ config: .* \(cluster homelab; Talos v1\.12\.7, Kubernetes v1\.35\.4 \(the versions this release is tested with\)\)$/));
-    const other = run(["--plan"], { config: definition({ talos_version: "v1.11.0", kubernetes_version: "v1.34.0" }) }, {});
-    expect(other.log).toContainEqual(expect.stringMatching(/Talos v1\.11\.0, Kubernetes v1\.34\.0 \(this release is tested with Talos v1\.12\.7, Kubernetes v1\.35\.4\)\)$/));
+    const tested = run(
+      ["--plan"],
+      { config: definition({ talos_version: TESTED_TALOS_VERSION, kubernetes_version: TESTED_KUBERNETES_VERSION }) },
+      {},
+    );
+    expect(tested.log).toContainEqual(
+      expect.stringMatching(
+        /✓ config: .* \(cluster homelab; Talos v1\.12\.7, Kubernetes v1\.35\.4 \(the versions this release is tested with\)\)$/,
+      ),
+    );
+    const other = run(
+      ["--plan"],
+      { config: definition({ talos_version: "v1.11.0", kubernetes_version: "v1.34.0" }) },
+      {},
+    );
+    expect(other.log).toContainEqual(
+      expect.stringMatching(
+        /Talos v1\.11\.0, Kubernetes v1\.34\.0 \(this release is tested with Talos v1\.12\.7, Kubernetes v1\.35\.4\)\)$/,
+      ),
+    );
   });
 });
 
@@ -272,7 +501,14 @@ describe("countStateResources", () => {
     [{ format_version: "1.0" }, 0],
     [{ values: { root_module: {} } }, 0],
     [{ values: { root_module: { resources: [{}, {}] } } }, 2],
-    [{ values: { root_module: { resources: [{}], child_modules: [{ resources: [{}], child_modules: [{ resources: [{}] }] }] } } }, 3],
+    [
+      {
+        values: {
+          root_module: { resources: [{}], child_modules: [{ resources: [{}], child_modules: [{ resources: [{}] }] }] },
+        },
+      },
+      3,
+    ],
   ])("%j → %d", (state, expected) => {
     expect(countStateResources(state as never)).toBe(expected);
   });
@@ -280,7 +516,15 @@ describe("countStateResources", () => {
 
 describe("the stages", () => {
   it("run in this order, and every check belongs to exactly one", () => {
-    expect(STAGES.map((s) => s.name)).toEqual(["input", "environment", "engine", "synth", "validate", "state", "sequence"]);
+    expect(STAGES.map((s) => s.name)).toEqual([
+      "input",
+      "environment",
+      "engine",
+      "synth",
+      "validate",
+      "state",
+      "sequence",
+    ]);
     const staged = STAGES.flatMap((s) => s.checks);
     expect(new Set(staged).size).toBe(staged.length);
     expect(new Set(staged)).toEqual(new Set(Object.values(CHECKS)));
@@ -295,8 +539,27 @@ describe("the stages", () => {
 });
 
 describe("each check alone", () => {
-  const { git, terminal, persistentAuthKeys, layers, stateBackendCredentials, statePassphrase, engine, synth, proxmoxToken, validate, backends, persistentAuthState, sequence } = CHECKS;
-  const synthesized = () => ({ cluster: resolveCluster(definition()), scope: resolveScope(parseOptions([])).scope, layers: SYNTHESIZED, engine: TOFU });
+  const {
+    git,
+    terminal,
+    persistentAuthKeys,
+    layers,
+    stateBackendCredentials,
+    statePassphrase,
+    engine,
+    synth,
+    proxmoxToken,
+    validate,
+    backends,
+    persistentAuthState,
+    sequence,
+  } = CHECKS;
+  const synthesized = () => ({
+    cluster: resolveCluster(definition()),
+    scope: resolveScope(parseOptions([])).scope,
+    layers: SYNTHESIZED,
+    engine: TOFU,
+  });
 
   it("git: a clean tree is named; more than five changes are counted, not listed", () => {
     expect(check(git, []).log).toEqual(["  ✓ git: /config is clean"]);
@@ -316,14 +579,23 @@ describe("each check alone", () => {
   it("persistent-auth: silent and not refused unless the run destroys 00; with an invalid config it refuses without a second problem", () => {
     const plain = check(persistentAuthKeys, ["--destroy", "--auto-approve"]);
     expect([plain.log, plain.problems, plain.facts.refused]).toEqual([[], [], undefined]);
-    const unknown = check(persistentAuthKeys, ["--destroy", "--including-persistent-auth", "--yes-destroy-persistent-auth=homelab"]);
+    const unknown = check(persistentAuthKeys, [
+      "--destroy",
+      "--including-persistent-auth",
+      "--yes-destroy-persistent-auth=homelab",
+    ]);
     expect(unknown.problems).toEqual([]);
     expect(unknown.facts).toEqual({ refused: true });
-    expect(unknown.log).toEqual(["  - persistent-auth: skipped (the config is invalid, so the cluster name is unknown; refused)"]);
+    expect(unknown.log).toEqual([
+      "  - persistent-auth: skipped (the config is invalid, so the cluster name is unknown; refused)",
+    ]);
   });
 
   it.each<[string[], string]>([
-    [[], "apply 00-persistent-auth → 01-infrastructure → 02-services → 03-configuration (00-persistent-auth only if its state is empty)"],
+    [
+      [],
+      "apply 00-persistent-auth → 01-infrastructure → 02-services → 03-configuration (00-persistent-auth only if its state is empty)",
+    ],
     [["--plan", "--start-from=services"], "plan 02-services → 03-configuration"],
     [["--destroy"], "destroy 03-configuration ← 02-services ← 01-infrastructure"],
     [["--only=1"], "apply 01-infrastructure"],
@@ -334,7 +606,8 @@ describe("each check alone", () => {
   });
 
   it("environment: nothing to check for local state without encryption", () => {
-    for (const c of [stateBackendCredentials, statePassphrase]) expect(check(c, [], { cluster: resolveCluster(definition()) }, {}, { env: {} }).log).toEqual([]);
+    for (const c of [stateBackendCredentials, statePassphrase])
+      expect(check(c, [], { cluster: resolveCluster(definition()) }, {}, { env: {} }).log).toEqual([]);
   });
 
   it("engine: the engine found becomes a fact; none found is a problem and no fact", () => {
@@ -350,7 +623,10 @@ describe("each check alone", () => {
     expect(ok.facts.layers).toEqual(SYNTHESIZED);
     expect(ok.log).toEqual(["  ✓ synth: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration in /out"]);
     const fake = fakeDeps({});
-    fake.deps.prepareStack = (_command, dir) => ({ status: dir.endsWith("02-services") ? 3 : 0, output: "no such file" });
+    fake.deps.prepareStack = (_command, dir) => ({
+      status: dir.endsWith("02-services") ? 3 : 0,
+      output: "no such file",
+    });
     const problems: Problem[] = [];
     const hooked: Facts = { cluster: resolveCluster(definition()) };
     runCheck(synth, preflightInput([], { env: { BOOTSTRAP_PREPARE_STACK: "false" } }), fake.deps, hooked, problems);
@@ -359,16 +635,26 @@ describe("each check alone", () => {
   });
 
   it("environment (Proxmox): names the endpoint of cluster.yaml; silent when no layer in scope talks to Proxmox", () => {
-    const facts = { ...synthesized(), cluster: resolveCluster(definition({ proxmox_api_url: "https://pve.example.com:8006/" })) };
-    expect(check(proxmoxToken, [], facts).log).toEqual(["  ✓ environment: PROXMOX_VE_API_TOKEN set for https://pve.example.com:8006/"]);
+    const facts = {
+      ...synthesized(),
+      cluster: resolveCluster(definition({ proxmox_api_url: "https://pve.example.com:8006/" })),
+    };
+    expect(check(proxmoxToken, [], facts).log).toEqual([
+      "  ✓ environment: PROXMOX_VE_API_TOKEN set for https://pve.example.com:8006/",
+    ]);
     const servicesOnly = { ...synthesized(), scope: resolveScope(parseOptions(["--only=services"])).scope };
     expect(check(proxmoxToken, [], servicesOnly, {}, { env: {} }).log).toEqual([]);
   });
 
   it("validate: a warning is shown under its layer and is no problem", () => {
-    const r = check(validate, ["--only=00"], { ...synthesized(), scope: resolveScope(parseOptions(["--only=00"])).scope }, {
-      validate: { "00-persistent-auth": [{ severity: "warning", summary: "Deprecated attribute" }] },
-    });
+    const r = check(
+      validate,
+      ["--only=00"],
+      { ...synthesized(), scope: resolveScope(parseOptions(["--only=00"])).scope },
+      {
+        validate: { "00-persistent-auth": [{ severity: "warning", summary: "Deprecated attribute" }] },
+      },
+    );
     expect(r.problems).toEqual([]);
     expect(r.log).toEqual(["  ✓ validate: 00-persistent-auth (1 warning)", "      warning: Deprecated attribute"]);
   });
@@ -383,7 +669,11 @@ describe("each check alone", () => {
   });
 
   it("sequence: the phases, waiting for the API with <config dir>/credentials/kubeconfig after the layer that writes it", () => {
-    const r = check(sequence, ["--only=01"], { ...synthesized(), scope: resolveScope(parseOptions(["--only=01"])).scope, persistentAuthEmpty: false });
+    const r = check(sequence, ["--only=01"], {
+      ...synthesized(),
+      scope: resolveScope(parseOptions(["--only=01"])).scope,
+      persistentAuthEmpty: false,
+    });
     expect(r.facts.phases).toEqual([
       { action: "apply", layer: "01-infrastructure", target: "/out/stacks/01-infrastructure" },
       { action: "wait-api", layer: "01-infrastructure", target: "/config/credentials/kubeconfig" },

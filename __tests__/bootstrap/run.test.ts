@@ -7,10 +7,24 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseOptions } from "../../scripts/bootstrap/options";
 import type { PhaseAction } from "../../scripts/bootstrap/phases";
 import { resultsOf } from "../../scripts/bootstrap/report";
-import { blockedBy, readRun, resultOf, updatePhase, writeRun, type Outcome, type PhaseRecord, type RunDocument } from "../../scripts/bootstrap/run";
+import {
+  blockedBy,
+  readRun,
+  resultOf,
+  updatePhase,
+  writeRun,
+  type Outcome,
+  type PhaseRecord,
+  type RunDocument,
+} from "../../scripts/bootstrap/run";
 
 const layer = (name: string, dependencies: string[]) => ({ name, dir: `/out/stacks/${name}`, dependencies }) as const;
-const plan = (name: string, result?: string): PhaseRecord => ({ action: "plan", layer: name as PhaseRecord["layer"], target: `/out/stacks/${name}`, result });
+const plan = (name: string, result?: string): PhaseRecord => ({
+  action: "plan",
+  layer: name as PhaseRecord["layer"],
+  target: `/out/stacks/${name}`,
+  result,
+});
 
 /** A --plan run over the four layers, with the results of the phases before the one asked about. */
 function planRun(results: Array<string | undefined>): RunDocument {
@@ -67,7 +81,12 @@ describe("the document", () => {
 
   it("a phase updated, written and read back; only finished phases reach the summary, with their plan's counts", () => {
     let doc = planRun([]);
-    doc = updatePhase(doc, 0, (p) => ({ ...p, plan: { add: 3, change: 0, destroy: 0 }, result: resultOf(p.action, "completed"), seconds: 4 }));
+    doc = updatePhase(doc, 0, (p) => ({
+      ...p,
+      plan: { add: 3, change: 0, destroy: 0 },
+      result: resultOf(p.action, "completed"),
+      seconds: 4,
+    }));
     doc = updatePhase(doc, 1, (p) => ({ ...p, result: resultOf(p.action, "skipped"), seconds: 0 }));
     writeRun(dir, doc);
     expect(readdirSync(dir)).toEqual(["run.json"]);
@@ -76,7 +95,15 @@ describe("the document", () => {
     expect(read).toEqual(doc);
     expect(resultsOf(read.phases)).toEqual([
       { layer: "00-persistent-auth", action: "plan", result: "planned", add: 3, change: 0, destroy: 0, seconds: 4 },
-      { layer: "01-infrastructure", action: "plan", result: "validated only", add: undefined, change: undefined, destroy: undefined, seconds: 0 },
+      {
+        layer: "01-infrastructure",
+        action: "plan",
+        result: "validated only",
+        add: undefined,
+        change: undefined,
+        destroy: undefined,
+        seconds: 0,
+      },
     ]);
   });
 

@@ -2,7 +2,16 @@
 // failures in a config folder of its own (a temporary git repository given as CONFIG_DIR; the script runs from
 // this checkout). The engine is a recording fake here; __tests__/engine/bootstrap.test.ts runs the real one.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +22,9 @@ import { BOOTSTRAP, configRepo, fakeEngine, logFiles, REPO, runBootstrap, type C
 const script = readFileSync(BOOTSTRAP, "utf8");
 /** The *.sh files under `dir`, recursively. */
 const shellScripts = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? shellScripts(join(dir, e.name)) : e.name.endsWith(".sh") ? [join(dir, e.name)] : []));
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? shellScripts(join(dir, e.name)) : e.name.endsWith(".sh") ? [join(dir, e.name)] : [],
+  );
 const work = mkdtempSync(join(tmpdir(), "bootstrap-script-"));
 const repos: ConfigRepo[] = [];
 const repo = (prefix: string, cluster: Record<string, unknown> = {}) => {
@@ -22,7 +33,15 @@ const repo = (prefix: string, cluster: Record<string, unknown> = {}) => {
   return r;
 };
 // Nothing from the caller's environment decides a test's outcome.
-const CLEAN_ENV = { PROXMOX_VE_API_TOKEN: undefined, TF_HTTP_USERNAME: undefined, TF_HTTP_PASSWORD: undefined, TF_VAR_state_passphrase: undefined, CDKTF_OUTDIR: undefined, CDKTF_CONTEXT_JSON: undefined, BOOTSTRAP_PREPARE_STACK: undefined };
+const CLEAN_ENV = {
+  PROXMOX_VE_API_TOKEN: undefined,
+  TF_HTTP_USERNAME: undefined,
+  TF_HTTP_PASSWORD: undefined,
+  TF_VAR_state_passphrase: undefined,
+  CDKTF_OUTDIR: undefined,
+  CDKTF_CONTEXT_JSON: undefined,
+  BOOTSTRAP_PREPARE_STACK: undefined,
+};
 
 beforeAll(() => execFileSync(process.execPath, [join(REPO, "scripts", "build.mjs"), "app", "bootstrap"]));
 afterAll(() => {
@@ -34,7 +53,8 @@ describe("the script itself", () => {
   it("every shell script of the repository is shellcheck-clean", (ctx) => {
     if (spawnSync("shellcheck", ["--version"]).error) {
       // .ci/run installs it: under CI a missing shellcheck is a broken setup, never a pass.
-      if (process.env.CI) expect.fail("shellcheck is not installed and CI is set: .ci/run installs it (apt-get install shellcheck)");
+      if (process.env.CI)
+        expect.fail("shellcheck is not installed and CI is set: .ci/run installs it (apt-get install shellcheck)");
       ctx.skip("shellcheck is not installed (outside CI: skipped; apt-get install shellcheck)");
     }
     const scripts = [BOOTSTRAP, join(REPO, ".ci", "run"), ...shellScripts(join(REPO, "scripts"))];
@@ -60,7 +80,14 @@ describe("the script itself", () => {
 
   it("fail() exits 1 at once, also from a subshell-free function several calls deep", () => {
     const fail = /^fail\(\) \{\n(?:.*\n)*?\}\n/m.exec(script)![0];
-    const result = spawnSync("bash", ["-c", `set -Eeuo pipefail\n${fail}\nphase() { fail "broken: $1"; echo "after fail"; }\nmain() { phase x; echo "after phase"; }\nmain`], { encoding: "utf8" });
+    const result = spawnSync(
+      "bash",
+      [
+        "-c",
+        `set -Eeuo pipefail\n${fail}\nphase() { fail "broken: $1"; echo "after fail"; }\nmain() { phase x; echo "after phase"; }\nmain`,
+      ],
+      { encoding: "utf8" },
+    );
     expect(result.status).toBe(1);
     expect(result.stderr).toBe("bootstrap: error: broken: x\n");
     expect(result.stdout).toBe("");
@@ -83,8 +110,19 @@ describe("--help", () => {
   });
 
   it("documents every environment variable the script and its TypeScript read", async () => {
-    const sources = [script, ...readdirSync(join(REPO, "scripts", "bootstrap")).filter((f) => f.endsWith(".ts")).map((f) => readFileSync(join(REPO, "scripts", "bootstrap", f), "utf8"))].join("\n");
-    const used = new Set([...sources.matchAll(/\b(BOOTSTRAP_[A-Z_]+|TF_(?:BINARY|CLI_CONFIG_FILE|HTTP_[A-Z]+|VAR_state_passphrase)|PROXMOX_VE_[A-Z_]+|CONFIG_DIR|CDKTF_OUTDIR|TMPDIR)\b/g)].map((m) => m[1]));
+    const sources = [
+      script,
+      ...readdirSync(join(REPO, "scripts", "bootstrap"))
+        .filter((f) => f.endsWith(".ts"))
+        .map((f) => readFileSync(join(REPO, "scripts", "bootstrap", f), "utf8")),
+    ].join("\n");
+    const used = new Set(
+      [
+        ...sources.matchAll(
+          /\b(BOOTSTRAP_[A-Z_]+|TF_(?:BINARY|CLI_CONFIG_FILE|HTTP_[A-Z]+|VAR_state_passphrase)|PROXMOX_VE_[A-Z_]+|CONFIG_DIR|CDKTF_OUTDIR|TMPDIR)\b/g,
+        ),
+      ].map((m) => m[1]),
+    );
     const environment = (await help()).split("Environment:")[1];
     expect(used.size).toBeGreaterThan(10);
     for (const name of used) expect(environment, name).toContain(name);
@@ -92,7 +130,11 @@ describe("--help", () => {
 
   it("works from any folder, and creates no log", () => {
     const dir = repo("help");
-    const result = spawnSync(BOOTSTRAP, ["-h"], { cwd: tmpdir(), env: { ...process.env, CONFIG_DIR: dir.dir }, encoding: "utf8" });
+    const result = spawnSync(BOOTSTRAP, ["-h"], {
+      cwd: tmpdir(),
+      env: { ...process.env, CONFIG_DIR: dir.dir },
+      encoding: "utf8",
+    });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("--yes-destroy-persistent-auth=<cluster name>");
     expect(logFiles(dir.dir)).toEqual([]);
@@ -103,7 +145,10 @@ describe("refusals before anything runs", () => {
   it.each<[string[], RegExp]>([
     [["--bogus"], /^bootstrap: unknown option --bogus/m],
     [["--only=00", "--start-from=01"], /^bootstrap: --only and --start-from exclude each other/m],
-    [["--destroy=persistent-auth", "--auto-approve"], /^bootstrap: refused: --destroy=persistent-auth destroys 00-persistent-auth .* takes two keys/m],
+    [
+      ["--destroy=persistent-auth", "--auto-approve"],
+      /^bootstrap: refused: --destroy=persistent-auth destroys 00-persistent-auth .* takes two keys/m,
+    ],
   ])("%j: exit 2, the reason, no log, the engine never called", async (args, message) => {
     const dir = repo("usage");
     const engine = fakeEngine(join(work, `usage-${args.join("")}`));
@@ -125,11 +170,16 @@ describe("refusals before anything runs", () => {
 describe("preflight failures, as a user sees them", () => {
   it("an invalid config: its file:line:col lines, a hint, exit 1, nothing synthesized, the engine never run", async () => {
     const dir = repo("invalid");
-    writeFileSync(join(dir.dir, "cluster.yaml"), readFileSync(join(dir.dir, "cluster.yaml"), "utf8").replace(/^node_cidr: .*$/m, "node_cidr: 192.168.10.0/33"));
+    writeFileSync(
+      join(dir.dir, "cluster.yaml"),
+      readFileSync(join(dir.dir, "cluster.yaml"), "utf8").replace(/^node_cidr: .*$/m, "node_cidr: 192.168.10.0/33"),
+    );
     dir.commit("broken");
     const engine = fakeEngine(join(work, "invalid-engine"));
     const outdir = join(work, "invalid-out");
-    const result = await runBootstrap(dir.dir, ["--plan"], { env: { ...CLEAN_ENV, ...engine.env, CDKTF_OUTDIR: outdir } });
+    const result = await runBootstrap(dir.dir, ["--plan"], {
+      env: { ...CLEAN_ENV, ...engine.env, CDKTF_OUTDIR: outdir },
+    });
     expect(result.status).toBe(1);
     expect(result.output).toMatch(/^ {2}✗ config: the cluster configuration in \S+ is invalid \(\d+ errors?\)$/m);
     expect(result.output).toMatch(new RegExp(`^ {6}${dir.dir}/cluster\\.yaml:\\d+:\\d+ node_cidr: `, "m"));
@@ -154,17 +204,25 @@ describe("preflight failures, as a user sees them", () => {
     expect(problems).toMatch(/^preflight found 3 problems; nothing was changed:$/m);
     expect(problems).toMatch(/^ {2}✗ git: the work tree \S+ has uncommitted changes: cluster\.yaml$/m);
     expect(problems).toMatch(/^ {2}✗ terminal: stdin is not a terminal, so the plans cannot be confirmed$/m);
-    expect(problems).toMatch(/^ {2}✗ environment: 01-infrastructure(?:, \S+)* needs? the Proxmox API: PROXMOX_VE_API_TOKEN is not set$/m);
+    expect(problems).toMatch(
+      /^ {2}✗ environment: 01-infrastructure(?:, \S+)* needs? the Proxmox API: PROXMOX_VE_API_TOKEN is not set$/m,
+    );
     expect(problems.match(/^ {4}hint: /gm)).toHaveLength(3);
     // Validated, but no backend touched: no init with a backend, no plan, no apply.
-    expect(engine.calls().filter((c) => !/^(version|init -backend=false -input=false -no-color|validate -json -no-color)$/.test(c))).toEqual([]);
+    expect(
+      engine
+        .calls()
+        .filter((c) => !/^(version|init -backend=false -input=false -no-color|validate -json -no-color)$/.test(c)),
+    ).toEqual([]);
   });
 
   it("the same tree with --allow-dirty and the environment gets past preflight", async () => {
     const dir = repo("allow-dirty");
     appendFileSync(join(dir.dir, "cluster.yaml"), "# an uncommitted edit\n");
     const engine = fakeEngine(join(work, "allow-dirty-engine"), {});
-    const result = await runBootstrap(dir.dir, ["--allow-dirty", "--plan", "--only=persistent-auth"], { env: { ...CLEAN_ENV, ...engine.env } });
+    const result = await runBootstrap(dir.dir, ["--allow-dirty", "--plan", "--only=persistent-auth"], {
+      env: { ...CLEAN_ENV, ...engine.env },
+    });
     expect(result.output).toContain("  - git: skipped (--allow-dirty)");
     expect(result.status).toBe(0);
     expect(result.output).toMatch(/^00-persistent-auth\s+plan\s+no changes\s+0\s+0\s+0\s+\d+s$/m);
@@ -175,7 +233,11 @@ describe("confirmations on a terminal", () => {
   it("a plan is applied only after 'yes': anything else stops the run, and nothing is applied", async () => {
     const dir = repo("decline");
     const engine = fakeEngine(join(work, "decline-engine"));
-    const result = await runBootstrap(dir.dir, ["--only=persistent-auth"], { tty: true, input: "y\n", env: { ...CLEAN_ENV, ...engine.env } });
+    const result = await runBootstrap(dir.dir, ["--only=persistent-auth"], {
+      tty: true,
+      input: "y\n",
+      env: { ...CLEAN_ENV, ...engine.env },
+    });
     expect(result.output).toContain("00-persistent-auth apply: apply this plan? Only 'yes' is accepted:");
     expect(result.output).toMatch(/bootstrap: error: apply of 00-persistent-auth declined/);
     expect(result.output).toMatch(/^00-persistent-auth\s+apply\s+declined\s+1\s+0\s+0/m);
@@ -186,34 +248,62 @@ describe("confirmations on a terminal", () => {
   it("'yes' applies exactly the plan that was shown", async () => {
     const dir = repo("accept");
     const engine = fakeEngine(join(work, "accept-engine"));
-    const result = await runBootstrap(dir.dir, ["--only=persistent-auth"], { tty: true, input: "yes\n", env: { ...CLEAN_ENV, ...engine.env } });
+    const result = await runBootstrap(dir.dir, ["--only=persistent-auth"], {
+      tty: true,
+      input: "yes\n",
+      env: { ...CLEAN_ENV, ...engine.env },
+    });
     expect(result.status).toBe(0);
     const plan = engine.calls().find((c) => c.startsWith("plan "))!;
     const planFile = /-out=(\S+)/.exec(plan)![1];
-    expect(engine.calls().filter((c) => c.startsWith("apply "))).toEqual([`apply -input=false -no-color -lock-timeout=0s ${planFile}`]);
+    expect(engine.calls().filter((c) => c.startsWith("apply "))).toEqual([
+      `apply -input=false -no-color -lock-timeout=0s ${planFile}`,
+    ]);
   });
 
   it.each<[string, string, RegExp]>([
-    ["a wrong name", "homelab-x\n", /✗ persistent-auth: refused: 'homelab-x' is not the name of this cluster, so 00-persistent-auth stays/],
+    [
+      "a wrong name",
+      "homelab-x\n",
+      /✗ persistent-auth: refused: 'homelab-x' is not the name of this cluster, so 00-persistent-auth stays/,
+    ],
     ["nothing", "\n", /✗ persistent-auth: refused: '' is not the name of this cluster/],
-  ])("destroying 00 with %s typed is refused before synthesis and before the engine runs", async (_, typed, message) => {
-    const dir = repo("typed-wrong");
-    const engine = fakeEngine(join(work, `typed-${typed.trim() || "empty"}`));
-    const outdir = join(work, `typed-out-${typed.trim() || "empty"}`);
-    const result = await runBootstrap(dir.dir, ["--destroy", "--including-persistent-auth", "--auto-approve"], { tty: true, input: typed, env: { ...CLEAN_ENV, ...engine.env, CDKTF_OUTDIR: outdir } });
-    expect(result.output).toContain("Type the cluster name (homelab) to confirm:");
-    expect(result.output).toMatch(message);
-    expect(result.status).toBe(1);
-    expect(engine.calls()).toEqual([]);
-    expect(existsSync(outdir)).toBe(false);
-  });
+  ])(
+    "destroying 00 with %s typed is refused before synthesis and before the engine runs",
+    async (_, typed, message) => {
+      const dir = repo("typed-wrong");
+      const engine = fakeEngine(join(work, `typed-${typed.trim() || "empty"}`));
+      const outdir = join(work, `typed-out-${typed.trim() || "empty"}`);
+      const result = await runBootstrap(dir.dir, ["--destroy", "--including-persistent-auth", "--auto-approve"], {
+        tty: true,
+        input: typed,
+        env: { ...CLEAN_ENV, ...engine.env, CDKTF_OUTDIR: outdir },
+      });
+      expect(result.output).toContain("Type the cluster name (homelab) to confirm:");
+      expect(result.output).toMatch(message);
+      expect(result.status).toBe(1);
+      expect(engine.calls()).toEqual([]);
+      expect(existsSync(outdir)).toBe(false);
+    },
+  );
 
   it("destroying 00 with the name typed synthesizes with the context that lifts prevent_destroy", async () => {
     const dir = repo("typed-right");
     const engine = fakeEngine(join(work, "typed-right-engine"));
     const outdir = join(work, "typed-right-out");
-    const result = await runBootstrap(dir.dir, ["--destroy", "--including-persistent-auth", "--auto-approve"], { tty: true, input: "homelab\n", env: { ...CLEAN_ENV, ...engine.env, CDKTF_OUTDIR: outdir, PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000" } });
-    expect(result.output).toContain("✓ persistent-auth: both keys given for homelab: prevent_destroy is lifted for this run");
+    const result = await runBootstrap(dir.dir, ["--destroy", "--including-persistent-auth", "--auto-approve"], {
+      tty: true,
+      input: "homelab\n",
+      env: {
+        ...CLEAN_ENV,
+        ...engine.env,
+        CDKTF_OUTDIR: outdir,
+        PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000",
+      },
+    });
+    expect(result.output).toContain(
+      "✓ persistent-auth: both keys given for homelab: prevent_destroy is lifted for this run",
+    );
     expect(result.status).toBe(0);
     const stack = readFileSync(join(outdir, "stacks", "00-persistent-auth", "cdk.tf.json"), "utf8");
     expect(stack).toContain('"prevent_destroy": false');
@@ -240,13 +330,24 @@ describe("phases after preflight", () => {
         "current-context": "admin@homelab",
       }),
     );
-    const env = { ...CLEAN_ENV, ...engine.env, FAKE_STATE_RESOURCES: "1", PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000", BOOTSTRAP_API_TIMEOUT: "2", BOOTSTRAP_API_INTERVAL: "1" };
+    const env = {
+      ...CLEAN_ENV,
+      ...engine.env,
+      FAKE_STATE_RESOURCES: "1",
+      PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000",
+      BOOTSTRAP_API_TIMEOUT: "2",
+      BOOTSTRAP_API_INTERVAL: "1",
+    };
     const result = await runBootstrap(dir.dir, ["--only=infrastructure", "--auto-approve"], { env });
     expect(result.status).toBe(1);
     expect(result.output).toMatch(/^=== \[1\/2\] apply 01-infrastructure$/m);
     expect(result.output).toMatch(/^=== \[2\/2\] wait-api 01-infrastructure$/m);
     expect(result.output).toContain("  waiting for https://127.0.0.1:9/readyz (every 1s, at most 2s)");
-    expect(result.output.match(/^ {2}attempt \d\/3 \(\d+s of 2s\): https:\/\/127\.0\.0\.1:9\/readyz: connect ECONNREFUSED/gm)).toHaveLength(3);
+    expect(
+      result.output.match(
+        /^ {2}attempt \d\/3 \(\d+s of 2s\): https:\/\/127\.0\.0\.1:9\/readyz: connect ECONNREFUSED/gm,
+      ),
+    ).toHaveLength(3);
     expect(result.output).toMatch(/^bootstrap: error: the Kubernetes API of the cluster did not become ready$/m);
     expect(result.output).toMatch(/^01-infrastructure\s+apply\s+applied\s+1\s+0\s+0/m);
     expect(result.output).toMatch(/^01-infrastructure\s+wait-api\s+failed\s+-\s+-\s+-/m);
@@ -258,7 +359,13 @@ describe("phases after preflight", () => {
     const engine = fakeEngine(join(work, "interrupt-engine"));
     const child = spawn(BOOTSTRAP, ["--only=persistent-auth", "--auto-approve"], {
       cwd: REPO,
-      env: { ...process.env, ...CLEAN_ENV, ...engine.env, CONFIG_DIR: dir.dir, FAKE_APPLY_WAIT: "1" } as NodeJS.ProcessEnv,
+      env: {
+        ...process.env,
+        ...CLEAN_ENV,
+        ...engine.env,
+        CONFIG_DIR: dir.dir,
+        FAKE_APPLY_WAIT: "1",
+      } as NodeJS.ProcessEnv,
       stdio: ["ignore", "pipe", "pipe"],
       detached: true, // its own process group, as a terminal's foreground job
     });
@@ -267,7 +374,8 @@ describe("phases after preflight", () => {
     child.stderr.on("data", (c: Buffer) => (output += c));
     const status = new Promise<number | null>((resolve) => child.on("close", resolve));
     const start = Date.now();
-    while (!output.includes("applying (fake)") && Date.now() - start < 60_000) await new Promise((r) => setTimeout(r, 100));
+    while (!output.includes("applying (fake)") && Date.now() - start < 60_000)
+      await new Promise((r) => setTimeout(r, 100));
     process.kill(-child.pid!, "SIGINT");
     expect(await status).toBe(1);
     expect(output).toContain("engine: interrupted, state saved, lock released");

@@ -15,9 +15,15 @@ function throughBash(values: Record<string, string | number | boolean | undefine
 
 describe("shellAssignments", () => {
   it("one NAME='value' line per value; booleans as 1/0, undefined as empty", () => {
-    expect(shellAssignments({ ENGINE: "/usr/bin/tofu", PHASE_COUNT: 3, HELP: false, AUTO_APPROVE: true, PHASE_BLOCKER: undefined })).toBe(
-      "ENGINE='/usr/bin/tofu'\nPHASE_COUNT='3'\nHELP='0'\nAUTO_APPROVE='1'\nPHASE_BLOCKER=''\n",
-    );
+    expect(
+      shellAssignments({
+        ENGINE: "/usr/bin/tofu",
+        PHASE_COUNT: 3,
+        HELP: false,
+        AUTO_APPROVE: true,
+        PHASE_BLOCKER: undefined,
+      }),
+    ).toBe("ENGINE='/usr/bin/tofu'\nPHASE_COUNT='3'\nHELP='0'\nAUTO_APPROVE='1'\nPHASE_BLOCKER=''\n");
   });
 
   it.each([

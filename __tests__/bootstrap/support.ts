@@ -2,7 +2,17 @@
 // repository), with a fake engine that records every call, for the fast tests. The engine tests
 // (__tests__/engine/bootstrap.test.ts) run the same script with the real OpenTofu.
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exampleSources, REPO, type SynthOptions } from "../support/synth";
@@ -27,7 +37,10 @@ export function configRepo(prefix: string, options: SynthOptions = {}): ConfigRe
   writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
   writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
   copyFileSync(join(REPO, ".gitignore"), join(dir, ".gitignore"));
-  const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.invalid", ...args], { stdio: "pipe" });
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.invalid", ...args], {
+      stdio: "pipe",
+    });
   git("init", "-q");
   const repo: ConfigRepo = {
     dir,
@@ -64,7 +77,11 @@ export function runBootstrap(configDir: string, args: readonly string[], options
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const child = options.tty
-    ? spawn("script", ["-qec", [BOOTSTRAP, ...args].map(quote).join(" "), "/dev/null"], { cwd: REPO, env, stdio: ["pipe", "pipe", "pipe"] })
+    ? spawn("script", ["-qec", [BOOTSTRAP, ...args].map(quote).join(" "), "/dev/null"], {
+        cwd: REPO,
+        env,
+        stdio: ["pipe", "pipe", "pipe"],
+      })
     : spawn(BOOTSTRAP, args, { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
   child.stdin?.end(options.input ?? "");
   let stdout = "";
@@ -102,7 +119,10 @@ export interface FakeEngine {
  * FAKE_APPLY_WAIT set, `apply` prints "applying (fake)" and waits for SIGINT, then says so and exits 1, as the
  * real engine does after saving its state.
  */
-export function fakeEngine(dir: string, planJson: object = { resource_changes: [{ address: "a.b", change: { actions: ["create"] } }] }): FakeEngine {
+export function fakeEngine(
+  dir: string,
+  planJson: object = { resource_changes: [{ address: "a.b", change: { actions: ["create"] } }] },
+): FakeEngine {
   mkdirSync(dir, { recursive: true });
   const log = join(dir, "calls.log");
   const plan = join(dir, "plan.json");

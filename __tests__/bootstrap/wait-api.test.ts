@@ -8,7 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { probeApi, readKubeconfig, waitForApi, type ApiEndpoint, type ProbeResult } from "../../scripts/bootstrap/wait-api";
+import {
+  probeApi,
+  readKubeconfig,
+  waitForApi,
+  type ApiEndpoint,
+  type ProbeResult,
+} from "../../scripts/bootstrap/wait-api";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
@@ -27,12 +33,20 @@ function kubeconfig(server: string, ca: string, cert: string, key: string): stri
 describe("readKubeconfig", () => {
   it("takes the current context's server, CA and client certificate", () => {
     const api = readKubeconfig(kubeconfig("https://192.168.10.20:6443/", "CA", "CERT", "KEY"));
-    expect(api).toEqual({ server: "https://192.168.10.20:6443", ca: Buffer.from("CA"), cert: Buffer.from("CERT"), key: Buffer.from("KEY"), insecure: false });
+    expect(api).toEqual({
+      server: "https://192.168.10.20:6443",
+      ca: Buffer.from("CA"),
+      cert: Buffer.from("CERT"),
+      key: Buffer.from("KEY"),
+      insecure: false,
+    });
   });
 
   it("names what is missing", () => {
     expect(() => readKubeconfig(stringify({ contexts: [] }))).toThrow(/no current-context among its 0 contexts/);
-    expect(() => readKubeconfig(stringify({ contexts: [{ name: "a", context: { cluster: "c", user: "u" } }], clusters: [] }))).toThrow(/cluster c has no server/);
+    expect(() =>
+      readKubeconfig(stringify({ contexts: [{ name: "a", context: { cluster: "c", user: "u" } }], clusters: [] })),
+    ).toThrow(/cluster c has no server/);
   });
 });
 
@@ -83,16 +97,72 @@ describe("probeApi against a real HTTPS server that requires the client certific
 
   beforeAll(async () => {
     const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=kubernetes");
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=kubernetes",
+    );
     writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-    for (const [name, subject, ext] of [["server", "/CN=kube-apiserver", ["-extfile", "san.ext"]], ["client", "/O=system:masters/CN=admin", []]] as const) {
-      openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
-      openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "1", ...ext);
+    for (const [name, subject, ext] of [
+      ["server", "/CN=kube-apiserver", ["-extfile", "san.ext"]],
+      ["client", "/O=system:masters/CN=admin", []],
+    ] as const) {
+      openssl(
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        `${name}.key`,
+        "-out",
+        `${name}.csr`,
+        "-subj",
+        subject,
+      );
+      openssl(
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        `${name}.crt`,
+        "-days",
+        "1",
+        ...ext,
+      );
     }
-    server = createServer({ key: pem("server.key"), cert: pem("server.crt"), ca: pem("ca.crt"), requestCert: true, rejectUnauthorized: true }, (req, res) => {
-      if (req.url !== "/readyz") return void res.writeHead(404).end();
-      res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "[-]etcd failed: reason withheld\nreadyz check failed");
-    });
+    server = createServer(
+      {
+        key: pem("server.key"),
+        cert: pem("server.crt"),
+        ca: pem("ca.crt"),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (req, res) => {
+        if (req.url !== "/readyz") return void res.writeHead(404).end();
+        res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "[-]etcd failed: reason withheld\nreadyz check failed");
+      },
+    );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

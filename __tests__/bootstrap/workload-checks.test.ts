@@ -9,7 +9,10 @@ const TOKEN = "00000000-0000-0000-0000-000000000000";
 
 describe("preflight for workloads.yaml", () => {
   it("names every TF_VAR_ the file reads that is not set, with who reads it", () => {
-    const problems = workloadProblems(homelab, { PROXMOX_VE_API_TOKEN: `root@pam!ops=${TOKEN}`, TF_VAR_extra_ssh_keys: "ssh-ed25519 AAAA x" });
+    const problems = workloadProblems(homelab, {
+      PROXMOX_VE_API_TOKEN: `root@pam!ops=${TOKEN}`,
+      TF_VAR_extra_ssh_keys: "ssh-ed25519 AAAA x",
+    });
     expect(problems).toEqual([
       expect.objectContaining({
         check: "environment",
@@ -25,14 +28,23 @@ describe("preflight for workloads.yaml", () => {
       {
         check: "permissions",
         reason: "Proxmox lets only root@pam set these container options, and PROXMOX_VE_API_TOKEN belongs to ops@pve",
-        details: ["containers[2] (apps): feature keyctl, feature fuse", "containers[3] (media): a feature of a privileged container, bind mount /tank/media"],
+        details: [
+          "containers[2] (apps): feature keyctl, feature fuse",
+          "containers[3] (media): a feature of a privileged container, bind mount /tank/media",
+        ],
         hint: expect.stringContaining("root@pam"),
       },
     ]);
   });
 
   it("nothing to say with root@pam and every variable set, or without workloads.yaml", () => {
-    expect(workloadProblems(homelab, { PROXMOX_VE_API_TOKEN: `root@pam!tofu=${TOKEN}`, TF_VAR_pbs_password: "x", TF_VAR_extra_ssh_keys: "k" })).toEqual([]);
+    expect(
+      workloadProblems(homelab, {
+        PROXMOX_VE_API_TOKEN: `root@pam!tofu=${TOKEN}`,
+        TF_VAR_pbs_password: "x",
+        TF_VAR_extra_ssh_keys: "k",
+      }),
+    ).toEqual([]);
     expect(workloadProblems(undefined, {})).toEqual([]);
   });
 });

@@ -49,7 +49,11 @@ export interface BootstrapRun {
 }
 
 /** Starts ./bootstrap.sh; resolves when it exits. stdin is /dev/null (not a terminal). */
-export function startBootstrap(args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 600_000): Promise<BootstrapRun> {
+export function startBootstrap(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 600_000,
+): Promise<BootstrapRun> {
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
   return new Promise((resolve, reject) => {
@@ -129,7 +133,12 @@ export async function startHoldingProxy(target: string): Promise<HoldingProxy> {
 }
 
 /** Resolves once `condition()` holds; rejects after `timeoutMs`, or when `running` ends first (with its output). */
-export async function waitFor(condition: () => boolean, what: string, running?: Promise<BootstrapRun>, timeoutMs = 300_000): Promise<void> {
+export async function waitFor(
+  condition: () => boolean,
+  what: string,
+  running?: Promise<BootstrapRun>,
+  timeoutMs = 300_000,
+): Promise<void> {
   let ended: BootstrapRun | undefined;
   void running?.then((run) => (ended = run));
   const start = Date.now();

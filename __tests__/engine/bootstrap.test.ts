@@ -61,12 +61,24 @@ function cluster(name: string, stateUrl = state.url, extra: Record<string, unkno
     dir: repo.dir,
     path,
     /** The state of a layer on the server, parsed, or undefined. */
-    state: (layer = "00-persistent-auth") => state.getState(path(layer)) as { serial: number; lineage: string; resources: Array<{ type: string }> } | undefined,
+    state: (layer = "00-persistent-auth") =>
+      state.getState(path(layer)) as
+        | { serial: number; lineage: string; resources: Array<{ type: string }> }
+        | undefined,
     raw: (layer = "00-persistent-auth") => state.getRawState(path(layer)),
     /** Requests to this cluster's states since `from` (an index into state.requests). */
     requestsSince: (from: number) => state.requests.slice(from).filter((r) => r.url.startsWith(`/${name}/`)),
     run: (args: string[], env: Record<string, string | undefined> = {}): Promise<BootstrapRun> =>
-      startBootstrap(args, { CONFIG_DIR: repo.dir, ...engineEnv(), TF_HTTP_USERNAME: AUTH.username, TF_HTTP_PASSWORD: AUTH.password, PROXMOX_VE_API_TOKEN: DUMMY_PROXMOX_TOKEN, CDKTF_OUTDIR: undefined, CDKTF_CONTEXT_JSON: undefined, ...env }),
+      startBootstrap(args, {
+        CONFIG_DIR: repo.dir,
+        ...engineEnv(),
+        TF_HTTP_USERNAME: AUTH.username,
+        TF_HTTP_PASSWORD: AUTH.password,
+        PROXMOX_VE_API_TOKEN: DUMMY_PROXMOX_TOKEN,
+        CDKTF_OUTDIR: undefined,
+        CDKTF_CONTEXT_JSON: undefined,
+        ...env,
+      }),
   };
 }
 
@@ -88,9 +100,15 @@ describe("1. a first --only=persistent-auth --auto-approve applies 00 into the H
     expectStatus(run, 0);
     const applied = c().state()!;
     expect(applied.resources.map((r) => r.type)).toContain("talos_machine_secrets");
-    expect(summaryRow(run.output, "00-persistent-auth", "apply")?.slice(0, 3)).toEqual(["00-persistent-auth", "apply", "applied"]);
+    expect(summaryRow(run.output, "00-persistent-auth", "apply")?.slice(0, 3)).toEqual([
+      "00-persistent-auth",
+      "apply",
+      "applied",
+    ]);
     // The apply took the lock, wrote under it (POST ?ID=<lock id>), and released it.
-    const methods = c().requestsSince(from).map((r) => `${r.method} ${r.url.replace(/ID=[^&]+/, "ID=<lock>")}`);
+    const methods = c()
+      .requestsSince(from)
+      .map((r) => `${r.method} ${r.url.replace(/ID=[^&]+/, "ID=<lock>")}`);
     const lock = methods.indexOf(`LOCK ${c().path("00-persistent-auth")}`);
     const write = methods.indexOf(`POST ${c().path("00-persistent-auth")}?ID=<lock>`);
     const unlock = methods.lastIndexOf(`UNLOCK ${c().path("00-persistent-auth")}`);
@@ -106,9 +124,20 @@ describe("1. a first --only=persistent-auth --auto-approve applies 00 into the H
     const from = state.requests.length;
     const run = await c().run(["--only=persistent-auth", "--auto-approve"]);
     expectStatus(run, 0);
-    expect(summaryRow(run.output, "00-persistent-auth", "apply")?.slice(0, 6)).toEqual(["00-persistent-auth", "apply", "no changes", "0", "0", "0"]);
+    expect(summaryRow(run.output, "00-persistent-auth", "apply")?.slice(0, 6)).toEqual([
+      "00-persistent-auth",
+      "apply",
+      "no changes",
+      "0",
+      "0",
+      "0",
+    ]);
     expect(c().raw()).toBe(before);
-    expect(c().requestsSince(from).filter((r) => r.method === "POST")).toEqual([]);
+    expect(
+      c()
+        .requestsSince(from)
+        .filter((r) => r.method === "POST"),
+    ).toEqual([]);
   });
 });
 
@@ -120,9 +149,29 @@ describe("2. destroying 00 takes both keys; without them the script refuses befo
   });
 
   it.each<[string, string[], number, RegExp]>([
-    ["--destroy=persistent-auth alone", ["--destroy=persistent-auth", "--auto-approve"], 2, /^bootstrap: refused: --destroy=persistent-auth destroys 00-persistent-auth .* takes two keys/m],
-    ["the first key, no cluster name", ["--destroy", "--including-persistent-auth", "--auto-approve"], 1, /✗ persistent-auth: destroying 00-persistent-auth needs the cluster name typed on a terminal, and stdin is not one/],
-    ["the first key, the wrong cluster name", ["--destroy=persistent-auth", "--including-persistent-auth", "--yes-destroy-persistent-auth=prod", "--auto-approve"], 1, /✗ persistent-auth: refused: 'prod' is not the name of this cluster/],
+    [
+      "--destroy=persistent-auth alone",
+      ["--destroy=persistent-auth", "--auto-approve"],
+      2,
+      /^bootstrap: refused: --destroy=persistent-auth destroys 00-persistent-auth .* takes two keys/m,
+    ],
+    [
+      "the first key, no cluster name",
+      ["--destroy", "--including-persistent-auth", "--auto-approve"],
+      1,
+      /✗ persistent-auth: destroying 00-persistent-auth needs the cluster name typed on a terminal, and stdin is not one/,
+    ],
+    [
+      "the first key, the wrong cluster name",
+      [
+        "--destroy=persistent-auth",
+        "--including-persistent-auth",
+        "--yes-destroy-persistent-auth=prod",
+        "--auto-approve",
+      ],
+      1,
+      /✗ persistent-auth: refused: 'prod' is not the name of this cluster/,
+    ],
   ])("%s: refused, no engine run, no state request", async (_, args, status, message) => {
     const before = c.raw();
     const from = state.requests.length;
@@ -138,7 +187,11 @@ describe("2. destroying 00 takes both keys; without them the script refuses befo
     const stacks = synthesize(c.dir, join(work.dir, "raw-destroy"));
     const env = { TF_HTTP_USERNAME: AUTH.username, TF_HTTP_PASSWORD: AUTH.password };
     await tofu(stacks["00-persistent-auth"], ["init", "-input=false", "-no-color"], { env });
-    const destroy = await tofu(stacks["00-persistent-auth"], ["destroy", "-auto-approve", "-input=false", "-no-color"], { env, ok: [1] });
+    const destroy = await tofu(
+      stacks["00-persistent-auth"],
+      ["destroy", "-auto-approve", "-input=false", "-no-color"],
+      { env, ok: [1] },
+    );
     expect(destroy.stderr).toMatch(/Instance cannot be destroyed/);
     expect(destroy.stderr).toMatch(/talos_machine_secrets\.cluster has lifecycle\.prevent_destroy set/);
     expect(c.raw()).toBe(before);
@@ -146,10 +199,26 @@ describe("2. destroying 00 takes both keys; without them the script refuses befo
   });
 
   it("with both keys, every layer is destroyed top-down, 00 last", async () => {
-    const run = await c.run(["--destroy", "--including-persistent-auth", "--yes-destroy-persistent-auth=homelab", "--auto-approve"]);
+    const run = await c.run([
+      "--destroy",
+      "--including-persistent-auth",
+      "--yes-destroy-persistent-auth=homelab",
+      "--auto-approve",
+    ]);
     expectStatus(run, 0);
-    expect(run.output).toContain("✓ persistent-auth: both keys given for homelab: prevent_destroy is lifted for this run");
-    const rows = run.output.slice(run.output.lastIndexOf("=== summary")).split("\n").filter((l) => /^\d+-\S+\s{2,}destroy\s/.test(l)).map((l) => l.split(/\s{2,}/).slice(0, 3).join(" "));
+    expect(run.output).toContain(
+      "✓ persistent-auth: both keys given for homelab: prevent_destroy is lifted for this run",
+    );
+    const rows = run.output
+      .slice(run.output.lastIndexOf("=== summary"))
+      .split("\n")
+      .filter((l) => /^\d+-\S+\s{2,}destroy\s/.test(l))
+      .map((l) =>
+        l
+          .split(/\s{2,}/)
+          .slice(0, 3)
+          .join(" "),
+      );
     expect(rows.at(-1)).toBe("00-persistent-auth destroy destroyed");
     expect(rows.slice(0, -1).every((r) => r.endsWith("nothing to destroy"))).toBe(true);
     expect(rows.map((r) => r.split(" ")[0])).toEqual([...rows.map((r) => r.split(" ")[0])].sort().reverse());
@@ -166,7 +235,9 @@ describe("3. preflight failures stop the run with their message and leave the st
   });
 
   const clusterYaml = () => join(c.dir, "cluster.yaml");
-  const cases: Array<[string, () => { args?: string[]; env?: Record<string, string | undefined>; undo?: () => void }, RegExp]> = [
+  const cases: Array<
+    [string, () => { args?: string[]; env?: Record<string, string | undefined>; undo?: () => void }, RegExp]
+  > = [
     [
       "dirty tree",
       () => {
@@ -186,7 +257,11 @@ describe("3. preflight failures stop the run with their message and leave the st
       },
       /✗ config: the cluster configuration in \S+ is invalid \(\d+ errors?\)\n {6}\S+\/cluster\.yaml:\d+:\d+ cluster_api_addr: /,
     ],
-    ["missing environment variable", () => ({ env: { TF_HTTP_PASSWORD: undefined } }), /✗ environment: the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; TF_HTTP_PASSWORD is not set/],
+    [
+      "missing environment variable",
+      () => ({ env: { TF_HTTP_PASSWORD: undefined } }),
+      /✗ environment: the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; TF_HTTP_PASSWORD is not set/,
+    ],
     [
       "validate failure",
       () => ({ env: { BOOTSTRAP_PREPARE_STACK: prepareCommand({ breakValidate: "00-persistent-auth" }) } }),
@@ -235,7 +310,9 @@ describe("4. a second bootstrap while the first holds the state lock fails clear
       const second = await c.run(["--only=persistent-auth", "--auto-approve"]);
       expectStatus(second, 1);
       expect(second.output).toMatch(/Error acquiring the state lock/);
-      expect(second.output).toContain(`bootstrap: the state of 00-persistent-auth is locked by another run (${holder!.Who}, running apply`);
+      expect(second.output).toContain(
+        `bootstrap: the state of 00-persistent-auth is locked by another run (${holder!.Who}, running apply`,
+      );
       expect(second.output).toContain(`lock ID ${holder!.ID}`);
       expect(second.output).toMatch(/^bootstrap: error: plan of 00-persistent-auth failed$/m);
       expect(summaryRow(second.output, "00-persistent-auth", "apply")?.[2]).toBe("failed");
@@ -258,10 +335,12 @@ describe("4. a second bootstrap while the first holds the state lock fails clear
 });
 
 describe("5. --plan goes through every layer in order and applies nothing", () => {
-  const layers = () => Object.keys(JSON.parse(readFileSync(join(synthesizedOut, "manifest.json"), "utf8")).stacks).sort();
+  const layers = () =>
+    Object.keys(JSON.parse(readFileSync(join(synthesizedOut, "manifest.json"), "utf8")).stacks).sort();
   const planned = (output: string) => [...output.matchAll(/^=== \[\d+\/\d+\] plan (\S+)$/gm)].map((m) => m[1]);
   /** Planning locks each state (LOCK, UNLOCK) and reads it; it never writes one. */
-  const writes = (c: ReturnType<typeof cluster>, from: number) => c.requestsSince(from).filter((r) => r.method === "POST" || r.method === "DELETE");
+  const writes = (c: ReturnType<typeof cluster>, from: number) =>
+    c.requestsSince(from).filter((r) => r.method === "POST" || r.method === "DELETE");
   let synthesizedOut: string;
 
   it("on a first bootstrap: 00 is planned, the layers above are validated only (they read 00's outputs)", async () => {
@@ -273,7 +352,10 @@ describe("5. --plan goes through every layer in order and applies nothing", () =
     const all = layers();
     expect(planned(run.output)).toEqual(all);
     for (const layer of all) expect(run.output, layer).toMatch(new RegExp(`^ {2}✓ validate: ${layer}`, "m"));
-    expect(summaryRow(run.output, "00-persistent-auth", "plan")?.slice(2, 4)).toEqual(["planned", expect.stringMatching(/^[1-9]/)]);
+    expect(summaryRow(run.output, "00-persistent-auth", "plan")?.slice(2, 4)).toEqual([
+      "planned",
+      expect.stringMatching(/^[1-9]/),
+    ]);
     for (const layer of all.slice(1)) expect(summaryRow(run.output, layer, "plan")?.[2], layer).toBe("validated only");
     for (const layer of all) expect(c.raw(layer), layer).toBeUndefined();
     expect(writes(c, from)).toEqual([]);
@@ -297,12 +379,17 @@ describe("5. --plan goes through every layer in order and applies nothing", () =
     expect(Number(infrastructure[3])).toBeGreaterThan(0);
     expect(infrastructure.slice(4, 6)).toEqual(["0", "0"]);
     // A layer that reads 01 (or a layer not planned) is validated only; one that reads nothing pending is planned.
-    const manifest = JSON.parse(readFileSync(join(synthesizedOut, "manifest.json"), "utf8")).stacks as Record<string, { dependencies: string[] }>;
+    const manifest = JSON.parse(readFileSync(join(synthesizedOut, "manifest.json"), "utf8")).stacks as Record<
+      string,
+      { dependencies: string[] }
+    >;
     const notPlanned = new Set(["01-infrastructure"]);
     for (const layer of all.slice(2)) {
       const blocked = manifest[layer].dependencies.some((d) => notPlanned.has(d));
       if (blocked) notPlanned.add(layer);
-      expect(summaryRow(run.output, layer, "plan")?.[2], layer).toMatch(blocked ? /^validated only$/ : /^(no changes|planned)$/);
+      expect(summaryRow(run.output, layer, "plan")?.[2], layer).toMatch(
+        blocked ? /^validated only$/ : /^(no changes|planned)$/,
+      );
     }
     expect(notPlanned.has("02-services")).toBe(true);
     // Applied nothing: 00 unchanged, no other state, nothing written, Proxmox never called.

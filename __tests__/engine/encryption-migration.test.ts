@@ -11,9 +11,16 @@ afterAll(() => work.remove());
 
 const configDir = join(work.dir, "config");
 /** With a well-formed Proxmox token (never sent anywhere: layer 01 plans new VMs only), as bpg/proxmox needs one to configure. */
-const PASSPHRASE = { TF_VAR_state_passphrase: "engine-test passphrase, not a secret", PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000" };
+const PASSPHRASE = {
+  TF_VAR_state_passphrase: "engine-test passphrase, not a secret",
+  PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000",
+};
 /** Never contacted: the root example without Proxmox CSI (its token needs a Proxmox API to apply). */
-const LOOPBACK = { proxmox_csi_enabled: false, proxmox_api_url: "https://127.0.0.1:9/", talos_image_factory_url: "http://127.0.0.1:9" };
+const LOOPBACK = {
+  proxmox_csi_enabled: false,
+  proxmox_api_url: "https://127.0.0.1:9/",
+  talos_image_factory_url: "http://127.0.0.1:9",
+};
 
 let synths = 0;
 function stacks(cluster: Record<string, unknown>): Record<Layer, SynthesizedStack> {
@@ -66,7 +73,10 @@ describe("state_encryption on existing unencrypted state", () => {
     await tofu(layer00, ["init", "-input=false", "-no-color"], { env: PASSPHRASE });
     await tofu(layer00, ["plan", "-detailed-exitcode", "-input=false", "-no-color"], { env: PASSPHRASE });
     await planLayer01(enforced["01-infrastructure"], PASSPHRASE);
-    const wrong = await tofu(layer00, ["plan", "-input=false", "-no-color"], { env: { ...PASSPHRASE, TF_VAR_state_passphrase: "a wrong passphrase of enough length" }, ok: [1] });
+    const wrong = await tofu(layer00, ["plan", "-input=false", "-no-color"], {
+      env: { ...PASSPHRASE, TF_VAR_state_passphrase: "a wrong passphrase of enough length" },
+      ok: [1],
+    });
     expect(wrong.stderr).toMatch(/decryption failed/);
   });
 });

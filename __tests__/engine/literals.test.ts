@@ -31,7 +31,23 @@ function throughTheEngine(name: string, inputs: readonly string[]): string[] {
 
 describe("the engine reads config strings as literals", () => {
   it("terraformLiteral: tricky texts arrive verbatim", () => {
-    const texts = [TEMPLATE, "${", "%{", "$${x}", "%%{x}", "$$${x}", "a$", "a%", "$%{x}", "%${x}", "}${", '${"}"}', "\\${x}", "${file(\"/etc/hostname\")}", "%{ for x in [1] }${x}%{ endfor }"];
+    const texts = [
+      TEMPLATE,
+      "${",
+      "%{",
+      "$${x}",
+      "%%{x}",
+      "$$${x}",
+      "a$",
+      "a%",
+      "$%{x}",
+      "%${x}",
+      "}${",
+      '${"}"}',
+      "\\${x}",
+      '${file("/etc/hostname")}',
+      "%{ for x in [1] }${x}%{ endfor }",
+    ];
     expect(throughTheEngine("texts", texts.map(terraformLiteral))).toEqual(texts);
   });
 
@@ -48,18 +64,23 @@ describe("the engine reads config strings as literals", () => {
   });
 
   it("some keys take free text (otherwise this test proves nothing)", () => {
-    expect(accepted.map((k) => k.path.join("."))).toEqual(expect.arrayContaining(["repository_branch", "repository_path"]));
+    expect(accepted.map((k) => k.path.join("."))).toEqual(
+      expect.arrayContaining(["repository_branch", "repository_path"]),
+    );
   });
 
-  it.each(accepted.map((k) => [`${k.file} ${k.path.join(".")}`, k] as const))("%s: every stack string with the value arrives with it verbatim", (_, key) => {
-    const stacks = synth(sourcesWith(key, TEMPLATE).options);
-    // A carrier may also hold the stack's own references (a machine config patch names the installer image's
-    // data source): outside their stack they are undeclared, so each becomes plain text; escaped "$${" is kept.
-    const carriers = [stacks.persistentAuth, stacks.infrastructure, stacks.services, stacks.configuration]
-      .flatMap(stringLeavesOf)
-      .filter((s) => s.includes("path.cwd"))
-      .map((s) => s.replace(/(?<!\$)\$\{(data|var|local|module)\.[\w.-]+\}/g, "<reference>"));
-    expect(carriers.length).toBeGreaterThan(0);
-    for (const value of throughTheEngine(key.path.join("_"), carriers)) expect(value).toContain(TEMPLATE);
-  });
+  it.each(accepted.map((k) => [`${k.file} ${k.path.join(".")}`, k] as const))(
+    "%s: every stack string with the value arrives with it verbatim",
+    (_, key) => {
+      const stacks = synth(sourcesWith(key, TEMPLATE).options);
+      // A carrier may also hold the stack's own references (a machine config patch names the installer image's
+      // data source): outside their stack they are undeclared, so each becomes plain text; escaped "$${" is kept.
+      const carriers = [stacks.persistentAuth, stacks.infrastructure, stacks.services, stacks.configuration]
+        .flatMap(stringLeavesOf)
+        .filter((s) => s.includes("path.cwd"))
+        .map((s) => s.replace(/(?<!\$)\$\{(data|var|local|module)\.[\w.-]+\}/g, "<reference>"));
+      expect(carriers.length).toBeGreaterThan(0);
+      for (const value of throughTheEngine(key.path.join("_"), carriers)) expect(value).toContain(TEMPLATE);
+    },
+  );
 });

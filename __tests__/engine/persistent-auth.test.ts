@@ -10,7 +10,11 @@ afterAll(() => work.remove());
 
 /** Never contacted: the root example without Proxmox CSI (its token needs a Proxmox API to apply). */
 const configDir = join(work.dir, "config");
-const LOOPBACK = { proxmox_csi_enabled: false, proxmox_api_url: "https://127.0.0.1:9/", talos_image_factory_url: "http://127.0.0.1:9" };
+const LOOPBACK = {
+  proxmox_csi_enabled: false,
+  proxmox_api_url: "https://127.0.0.1:9/",
+  talos_image_factory_url: "http://127.0.0.1:9",
+};
 
 let synths = 0;
 /** Layer 00 of the example with `cluster` merged over it, synthesized beside the others so they share state/. */
@@ -25,14 +29,18 @@ type Plan = { resource_changes?: ResourceChange[]; output_changes?: Record<strin
 /** `tofu plan` into a file and its JSON; the exit status is -detailed-exitcode's (0 no changes, 2 changes). */
 async function plan(stack: SynthesizedStack): Promise<{ json: Plan; exitCode: number }> {
   await tofu(stack, ["init", "-input=false", "-no-color"]);
-  const run = await tofu(stack, ["plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=test.tfplan"], { ok: [0, 2] });
+  const run = await tofu(stack, ["plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=test.tfplan"], {
+    ok: [0, 2],
+  });
   const json = JSON.parse((await tofu(stack, ["show", "-json", "test.tfplan"])).stdout) as Plan;
   return { json, exitCode: run.status };
 }
 
 /** "address: action" for every resource the plan does something to. */
 function actions(json: Plan): string[] {
-  return (json.resource_changes ?? []).filter((rc) => rc.change.actions.join("+") !== "no-op").map((rc) => `${rc.address}: ${rc.change.actions.join("+")}`);
+  return (json.resource_changes ?? [])
+    .filter((rc) => rc.change.actions.join("+") !== "no-op")
+    .map((rc) => `${rc.address}: ${rc.change.actions.join("+")}`);
 }
 
 async function keyFingerprint(stack: SynthesizedStack): Promise<string> {
@@ -60,7 +68,11 @@ describe("layer 00 feature switches", () => {
     const off = layer00({ sealed_secrets_enabled: false });
     const { json } = await plan(off);
     expect(actions(json)).toEqual([]);
-    expect((json.resource_changes ?? []).map((rc) => rc.address).sort()).toEqual(["talos_machine_secrets.cluster", "tls_private_key.sealed_secrets", "tls_self_signed_cert.sealed_secrets"]);
+    expect((json.resource_changes ?? []).map((rc) => rc.address).sort()).toEqual([
+      "talos_machine_secrets.cluster",
+      "tls_private_key.sealed_secrets",
+      "tls_self_signed_cert.sealed_secrets",
+    ]);
     const apply = await tofu(off, ["apply", "-input=false", "-no-color", "test.tfplan"]);
     expect(apply.stdout).toMatch(/0 destroyed|No changes/);
     expect(await keyFingerprint(off)).toBe(fingerprint);

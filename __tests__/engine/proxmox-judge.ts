@@ -61,10 +61,22 @@ export function judgedConfig(dir: string, options: JudgedConfigOptions = {}): st
   const from = options.from ?? join(__dirname, "..", "..");
   mkdirSync(dir, { recursive: true });
   const cluster = parse(loopbackAddresses(readFileSync(join(from, "cluster.yaml"), "utf8"))) as Record<string, unknown>;
-  const nodes = parse(loopbackAddresses(readFileSync(join(from, "nodes.yaml"), "utf8"))) as { nodes: Array<Record<string, unknown>> };
-  const merged = { ...cluster, proxmox_api_url: UNSET, proxmox_api_insecure: true, talos_image_factory_url: UNSET, state_backend: { type: "local" }, ...options.cluster };
+  const nodes = parse(loopbackAddresses(readFileSync(join(from, "nodes.yaml"), "utf8"))) as {
+    nodes: Array<Record<string, unknown>>;
+  };
+  const merged = {
+    ...cluster,
+    proxmox_api_url: UNSET,
+    proxmox_api_insecure: true,
+    talos_image_factory_url: UNSET,
+    state_backend: { type: "local" },
+    ...options.cluster,
+  };
   writeFileSync(join(dir, "cluster.yaml"), stringify(merged));
-  writeFileSync(join(dir, "nodes.yaml"), stringify({ nodes: options.nodes ? options.nodes(nodes.nodes) : nodes.nodes }));
+  writeFileSync(
+    join(dir, "nodes.yaml"),
+    stringify({ nodes: options.nodes ? options.nodes(nodes.nodes) : nodes.nodes }),
+  );
   return dir;
 }
 
@@ -76,7 +88,10 @@ export async function startJudgeFor(configDir: string, extra: SimulatedClusterEx
   const judge = await startJudge(simulatedCluster(configDir, extra));
   const file = join(configDir, "cluster.yaml");
   const cluster = parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  writeFileSync(file, stringify({ ...cluster, proxmox_api_url: judge.sim.url, talos_image_factory_url: judge.factory.url }));
+  writeFileSync(
+    file,
+    stringify({ ...cluster, proxmox_api_url: judge.sim.url, talos_image_factory_url: judge.factory.url }),
+  );
   return judge;
 }
 
@@ -99,13 +114,20 @@ const SHARED_TYPES = new Set(["cephfs", "rbd", "nfs", "cifs", "glusterfs", "iscs
  */
 export function simulatedCluster(configDir: string, extra: SimulatedClusterExtra = {}): InitialCluster {
   const { cluster, nodes } = loadConfig(configDir);
-  const hosts = [...new Set([cluster.proxmox_node, ...nodes.map((n) => n.proxmox_node ?? cluster.proxmox_node)])].sort();
+  const hosts = [
+    ...new Set([cluster.proxmox_node, ...nodes.map((n) => n.proxmox_node ?? cluster.proxmox_node)]),
+  ].sort();
   const storages: StorageDef[] = [];
   const add = (s: StorageDef) => {
     if (!storages.some((x) => x.id === s.id)) storages.push(s);
   };
   const isoType = cluster.proxmox_iso_storage === "local" ? "dir" : (extra.isoType ?? "cephfs");
-  add({ id: cluster.proxmox_iso_storage, type: isoType, content: ["iso", "vztmpl", "snippets", "import"], shared: SHARED_TYPES.has(isoType) });
+  add({
+    id: cluster.proxmox_iso_storage,
+    type: isoType,
+    content: ["iso", "vztmpl", "snippets", "import"],
+    shared: SHARED_TYPES.has(isoType),
+  });
   for (const id of [cluster.proxmox_disk_storage, cluster.proxmox_csi_storage ?? cluster.proxmox_disk_storage]) {
     const type = id === "local-lvm" ? "lvmthin" : "rbd";
     add({ id, type, content: ["images", "rootdir"], shared: SHARED_TYPES.has(type) });
@@ -155,22 +177,34 @@ export interface LayerRun {
   readonly env?: Record<string, string>;
 }
 
-const excludeArgs = (stack: SynthesizedStack, run: LayerRun) => (run.excludes ?? liveClusterAddresses(stack)).map((a) => `-exclude=${a}`);
+const excludeArgs = (stack: SynthesizedStack, run: LayerRun) =>
+  (run.excludes ?? liveClusterAddresses(stack)).map((a) => `-exclude=${a}`);
 
 /** `tofu init` then `tofu apply` of the layer (without what needs a live cluster); throws with tofu's output on failure. */
 export async function applyLayer(judge: Judge, stack: SynthesizedStack, run: LayerRun = {}) {
   await tofu(stack, ["init", "-input=false", "-no-color"], { env: judge.env(run.env) });
-  return tofu(stack, ["apply", "-auto-approve", "-input=false", "-no-color", ...excludeArgs(stack, run)], { env: judge.env(run.env) });
+  return tofu(stack, ["apply", "-auto-approve", "-input=false", "-no-color", ...excludeArgs(stack, run)], {
+    env: judge.env(run.env),
+  });
 }
 
 export interface PlanJson {
-  resource_changes?: Array<{ address: string; type: string; mode: string; change: { actions: string[]; before?: unknown; after?: unknown } }>;
+  resource_changes?: Array<{
+    address: string;
+    type: string;
+    mode: string;
+    change: { actions: string[]; before?: unknown; after?: unknown };
+  }>;
 }
 
 /** `tofu plan` of the layer (same excludes) read back as JSON. */
 export async function planLayer(judge: Judge, stack: SynthesizedStack, run: LayerRun = {}): Promise<PlanJson> {
-  await tofu(stack, ["plan", "-input=false", "-no-color", "-out=judge.tfplan", ...excludeArgs(stack, run)], { env: judge.env(run.env) });
-  return JSON.parse((await tofu(stack, ["show", "-json", "judge.tfplan"], { env: judge.env(run.env) })).stdout) as PlanJson;
+  await tofu(stack, ["plan", "-input=false", "-no-color", "-out=judge.tfplan", ...excludeArgs(stack, run)], {
+    env: judge.env(run.env),
+  });
+  return JSON.parse(
+    (await tofu(stack, ["show", "-json", "judge.tfplan"], { env: judge.env(run.env) })).stdout,
+  ) as PlanJson;
 }
 
 /** The resource changes of a plan other than no-ops and reads, as "address: actions" lines. */
@@ -182,7 +216,9 @@ export function changesOf(plan: PlanJson): string[] {
 
 /** `tofu destroy` of the layer (same excludes). */
 export async function destroyLayer(judge: Judge, stack: SynthesizedStack, run: LayerRun = {}) {
-  return tofu(stack, ["destroy", "-auto-approve", "-input=false", "-no-color", ...excludeArgs(stack, run)], { env: judge.env(run.env) });
+  return tofu(stack, ["destroy", "-auto-approve", "-input=false", "-no-color", ...excludeArgs(stack, run)], {
+    env: judge.env(run.env),
+  });
 }
 
 /** The simulator's VMs by name. */

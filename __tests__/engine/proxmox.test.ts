@@ -9,7 +9,18 @@ import { PROPERTY_FORMATS } from "../../scripts/pve-sim/formats";
 import { parsePropertyString } from "../../scripts/pve-sim/params";
 import { keysOf } from "../../scripts/pve-sim/handlers/vm-config";
 import type { VmState } from "../../scripts/pve-sim/state";
-import { applyLayer, changesOf, destroyLayer, judgedConfig, planLayer, startJudgeFor, synthesizeFor, vmsByName, type Judge, type SimulatedClusterExtra } from "./proxmox-judge";
+import {
+  applyLayer,
+  changesOf,
+  destroyLayer,
+  judgedConfig,
+  planLayer,
+  startJudgeFor,
+  synthesizeFor,
+  vmsByName,
+  type Judge,
+  type SimulatedClusterExtra,
+} from "./proxmox-judge";
 import { REPO, tempDir, type Layer, type SynthesizedStack } from "./support";
 
 const work = tempDir("proxmox");
@@ -26,7 +37,11 @@ interface Case {
 const CASES: Case[] = [
   { name: "root example", from: REPO },
   { name: "examples/single-node", from: join(REPO, "examples", "single-node") },
-  { name: "examples/multi-host-secureboot (shared ISO storage)", from: join(REPO, "examples", "multi-host-secureboot"), extra: { pciDevices: { pve3: ["0000:01:00.0", "0000:01:00.1"] } } },
+  {
+    name: "examples/multi-host-secureboot (shared ISO storage)",
+    from: join(REPO, "examples", "multi-host-secureboot"),
+    extra: { pciDevices: { pve3: ["0000:01:00.0", "0000:01:00.1"] } },
+  },
   {
     name: "multi-host with local ISO storage",
     from: REPO,
@@ -59,11 +74,19 @@ describe.each(CASES)("$name: layers 00 and 01 applied into the Proxmox simulator
       return;
     }
     const user = `${cluster.cluster_name}-csi@pve`;
-    expect(state.roles[`${cluster.cluster_name}-csi`]?.privs.sort()).toEqual(["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.Audit", "VM.Audit", "VM.Config.Disk"]);
+    expect(state.roles[`${cluster.cluster_name}-csi`]?.privs.sort()).toEqual([
+      "Datastore.Allocate",
+      "Datastore.AllocateSpace",
+      "Datastore.Audit",
+      "VM.Audit",
+      "VM.Config.Disk",
+    ]);
     expect(state.users[user]?.enable).toBe(1);
     expect(Object.keys(state.users[user].tokens)).toEqual(["csi"]);
     expect(state.users[user].tokens.csi.privsep).toBe(0);
-    expect(state.acl).toEqual([{ path: "/", type: "user", ugid: user, roleid: `${cluster.cluster_name}-csi`, propagate: 1 }]);
+    expect(state.acl).toEqual([
+      { path: "/", type: "user", ugid: user, roleid: `${cluster.cluster_name}-csi`, propagate: 1 },
+    ]);
   });
 
   it("layer 01's Proxmox resources apply, and every VM is configured as its node needs", async () => {
@@ -82,31 +105,49 @@ describe.each(CASES)("$name: layers 00 and 01 applied into the Proxmox simulator
       expect(vm.node).toBe(node.proxmox_node ?? cluster.proxmox_node);
       expect(vm.status).toBe("running");
       if (node.vm_id !== undefined) expect(vm.vmid).toBe(node.vm_id);
-      const drives = Object.entries(config).filter(([k]) => /^(ide|sata|scsi)\d+$/.test(k)).map(([k, v]): Record<string, string> => ({ ...drive(k, v), key: k }));
+      const drives = Object.entries(config)
+        .filter(([k]) => /^(ide|sata|scsi)\d+$/.test(k))
+        .map(([k, v]): Record<string, string> => ({ ...drive(k, v), key: k }));
       const cloudinit = drives.filter((d) => d.file.includes("-cloudinit"));
-      if (cloudinit.length !== 1) say(`expected one cloud-init drive, found ${cloudinit.map((d) => d.key).join(", ") || "none"}`);
+      if (cloudinit.length !== 1)
+        say(`expected one cloud-init drive, found ${cloudinit.map((d) => d.key).join(", ") || "none"}`);
       const ipconfig = parsePropertyString(PROPERTY_FORMATS["pve-qm-ipconfig"], config.ipconfig0 ?? "");
-      if (JSON.stringify(ipconfig) !== JSON.stringify({ ...ipconfig, ip: `${node.address}/${prefix}`, gw: gateway })) say(`ipconfig0 is ${config.ipconfig0}`);
+      if (JSON.stringify(ipconfig) !== JSON.stringify({ ...ipconfig, ip: `${node.address}/${prefix}`, gw: gateway }))
+        say(`ipconfig0 is ${config.ipconfig0}`);
       if (config.nameserver !== cluster.node_dns_servers.join(" ")) say(`nameserver is ${config.nameserver}`);
-      const isos = drives.filter((d) => d.media === "cdrom" && d.file.startsWith(`${cluster.proxmox_iso_storage}:iso/talos-`));
+      const isos = drives.filter(
+        (d) => d.media === "cdrom" && d.file.startsWith(`${cluster.proxmox_iso_storage}:iso/talos-`),
+      );
       if (isos.length !== 1) say(`expected the Talos ISO on one CD-ROM, found ${isos.length}`);
-      if (isos.length === 1 && cloudinit.length === 1 && isos[0].key === cloudinit[0].key) say("ISO and cloud-init on one slot");
+      if (isos.length === 1 && cloudinit.length === 1 && isos[0].key === cloudinit[0].key)
+        say("ISO and cloud-init on one slot");
       const order = parsePropertyString(keysOf("boot"), config.boot ?? "").order?.split(";") ?? [];
       if (order[0] !== "scsi0") say(`boot order ${config.boot} does not start with the disk`);
       const efi = drive("efidisk0", config.efidisk0 ?? "");
       if (efi["pre-enrolled-keys"] !== "0" || efi.efitype !== "4m") say(`efidisk0 ${config.efidisk0}`);
       const net = parsePropertyString(keysOf("net0"), config.net0 ?? "");
       if (node.mac_addr && net.macaddr?.toLowerCase() !== node.mac_addr.toLowerCase()) say(`net0 MAC ${net.macaddr}`);
-      if (net.tag !== (cluster.node_vlan_tag === undefined ? undefined : String(cluster.node_vlan_tag))) say(`net0 tag ${net.tag}`);
+      if (net.tag !== (cluster.node_vlan_tag === undefined ? undefined : String(cluster.node_vlan_tag)))
+        say(`net0 tag ${net.tag}`);
       if (net.mtu !== String(node.mtu)) say(`net0 mtu ${net.mtu}`);
-      if (node.secureboot !== (config.tpmstate0 !== undefined)) say(`tpmstate0 ${config.tpmstate0} with secureboot ${node.secureboot}`);
+      if (node.secureboot !== (config.tpmstate0 !== undefined))
+        say(`tpmstate0 ${config.tpmstate0} with secureboot ${node.secureboot}`);
       if (node.secureboot && !config.tpmstate0?.includes("version=v2.0")) say("TPM is not 2.0");
-      const hostpci = Object.keys(config).filter((k) => /^hostpci\d+$/.test(k)).sort();
-      if (hostpci.length !== node.pci_devices.length) say(`${hostpci.length} hostpci entries for ${node.pci_devices.length} pci_devices`);
+      const hostpci = Object.keys(config)
+        .filter((k) => /^hostpci\d+$/.test(k))
+        .sort();
+      if (hostpci.length !== node.pci_devices.length)
+        say(`${hostpci.length} hostpci entries for ${node.pci_devices.length} pci_devices`);
       node.pci_devices.forEach((device, i) => {
         const pci = parsePropertyString(PROPERTY_FORMATS["pve-qm-hostpci"], config[`hostpci${i}`] ?? "");
-        const want = { ...(device.id ? { host: device.id } : { mapping: device.mapping! }), pcie: device.pcie ? "1" : "0", rombar: device.rombar ? "1" : "0", "x-vga": device.primary_gpu ? "1" : "0" };
-        if (JSON.stringify(pci, Object.keys(want).sort()) !== JSON.stringify(want, Object.keys(want).sort())) say(`hostpci${i} is ${config[`hostpci${i}`]}`);
+        const want = {
+          ...(device.id ? { host: device.id } : { mapping: device.mapping! }),
+          pcie: device.pcie ? "1" : "0",
+          rombar: device.rombar ? "1" : "0",
+          "x-vga": device.primary_gpu ? "1" : "0",
+        };
+        if (JSON.stringify(pci, Object.keys(want).sort()) !== JSON.stringify(want, Object.keys(want).sort()))
+          say(`hostpci${i} is ${config[`hostpci${i}`]}`);
       });
     }
     expect(problems).toEqual([]);
@@ -132,7 +173,11 @@ describe.each(CASES)("$name: layers 00 and 01 applied into the Proxmox simulator
   });
 
   it("destroying 01 leaves only what layer 00 keeps", async () => {
-    const before = JSON.stringify({ users: judge.sim.state.users, roles: judge.sim.state.roles, acl: judge.sim.state.acl });
+    const before = JSON.stringify({
+      users: judge.sim.state.users,
+      roles: judge.sim.state.roles,
+      acl: judge.sim.state.acl,
+    });
     await destroyLayer(judge, stacks["01-infrastructure"]);
     const { state } = judge.sim;
     expect(state.vms).toEqual({});

@@ -3,7 +3,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sourceKey, standIns } from "../../scripts/engine/engine";
-import { dumpSchemas, normaliseSchema, VENDORED, type Block, type ProviderSchema, type SchemaDump } from "../../scripts/engine/provider-schema";
+import {
+  dumpSchemas,
+  normaliseSchema,
+  VENDORED,
+  type Block,
+  type ProviderSchema,
+  type SchemaDump,
+} from "../../scripts/engine/provider-schema";
 import { deriveConfig, engine, LAYERS, REPO, synthesize, tempDir, type StackJson } from "./support";
 
 const work = tempDir("schema");
@@ -26,7 +33,17 @@ beforeAll(() => {
 afterAll(() => work.remove());
 
 /** Meta-arguments and cdktf's metadata: not provider attributes. */
-const META = new Set(["//", "count", "for_each", "depends_on", "lifecycle", "provider", "provisioner", "connection", "alias"]);
+const META = new Set([
+  "//",
+  "count",
+  "for_each",
+  "depends_on",
+  "lifecycle",
+  "provider",
+  "provisioner",
+  "connection",
+  "alias",
+]);
 
 /** Every attribute or block path of `value` (a resource body) that `block` does not define. */
 function unknownNames(block: Block, value: Record<string, unknown>, at: string): string[] {
@@ -34,7 +51,8 @@ function unknownNames(block: Block, value: Record<string, unknown>, at: string):
     if (META.has(name)) return [];
     const attribute = block.attributes?.[name];
     const nested = block.block_types?.[name];
-    if (attribute?.nested_type) return each(v, (o, p) => unknownNames({ attributes: attribute.nested_type!.attributes }, o, p), `${at}.${name}`);
+    if (attribute?.nested_type)
+      return each(v, (o, p) => unknownNames({ attributes: attribute.nested_type!.attributes }, o, p), `${at}.${name}`);
     if (attribute) return each(v, (o, p) => unknownObjectKeys(attribute.type, o, p), `${at}.${name}`);
     if (nested) return each(v, (o, p) => unknownNames(nested.block, o, p), `${at}.${name}`);
     return [`${at}.${name}`];
@@ -47,7 +65,9 @@ function unknownObjectKeys(type: unknown, value: Record<string, unknown>, at: st
   while (Array.isArray(t) && ["list", "set", "map"].includes(t[0] as string)) t = t[1];
   if (!Array.isArray(t) || t[0] !== "object") return [];
   const fields = t[1] as Record<string, unknown>;
-  return Object.keys(value).flatMap((k) => (k in fields ? each(value[k], (o, p) => unknownObjectKeys(fields[k], o, p), `${at}.${k}`) : [`${at}.${k}`]));
+  return Object.keys(value).flatMap((k) =>
+    k in fields ? each(value[k], (o, p) => unknownObjectKeys(fields[k], o, p), `${at}.${k}`) : [`${at}.${k}`],
+  );
 }
 
 /** Applies `check` to an object value or to each object of an array value; strings (expressions) are skipped. */
@@ -61,16 +81,23 @@ function each(value: unknown, check: (o: Record<string, unknown>, at: string) =>
  * What `stacks` use of one provider that its schema lacks (types, attributes, nested names), and how many
  * resource and data-source bodies were checked.
  */
-function usage(source: string, stacks: readonly StackJson[] = used, dump: SchemaDump = real): { missing: string[]; checked: number } {
+function usage(
+  source: string,
+  stacks: readonly StackJson[] = used,
+  dump: SchemaDump = real,
+): { missing: string[]; checked: number } {
   const key = `registry.terraform.io/${source}`;
   const schema: ProviderSchema | undefined = dump.provider_schemas[key];
   if (!schema) return { missing: [`${key}: no such provider in the dump`], checked: 0 };
   const problems = new Set<string>();
   let checked = 0;
   for (const stack of stacks) {
-    const local = Object.entries(stack.terraform?.required_providers ?? {}).find(([, r]) => sourceKey(r.source) === source)?.[0];
+    const local = Object.entries(stack.terraform?.required_providers ?? {}).find(
+      ([, r]) => sourceKey(r.source) === source,
+    )?.[0];
     if (!local) continue;
-    for (const config of stack.provider?.[local] ?? []) for (const p of unknownNames(schema.provider.block, config, `provider.${local}`)) problems.add(p);
+    for (const config of stack.provider?.[local] ?? [])
+      for (const p of unknownNames(schema.provider.block, config, `provider.${local}`)) problems.add(p);
     const kinds = [
       ["resource", stack.resource, schema.resource_schemas],
       ["data", stack.data, schema.data_source_schemas],
@@ -80,12 +107,15 @@ function usage(source: string, stacks: readonly StackJson[] = used, dump: Schema
         if (!type.startsWith(`${local}_`) && type !== local) continue;
         const typeSchema = schemas?.[type];
         if (!typeSchema) {
-          problems.add(`${kind === "data" ? "data." : ""}${type}: no such ${kind === "data" ? "data source" : "resource type"}`);
+          problems.add(
+            `${kind === "data" ? "data." : ""}${type}: no such ${kind === "data" ? "data source" : "resource type"}`,
+          );
           continue;
         }
         for (const [name, body] of Object.entries(byName)) {
           checked++;
-          for (const p of unknownNames(typeSchema.block, body, `${kind === "data" ? "data." : ""}${type}.${name}`)) problems.add(p);
+          for (const p of unknownNames(typeSchema.block, body, `${kind === "data" ? "data." : ""}${type}.${name}`))
+            problems.add(p);
         }
       }
     }
@@ -101,8 +131,13 @@ describe("bpg/proxmox (built at the pinned version)", () => {
     // toEqual on a 4 MB document prints an unreadable diff: compare per type first.
     const [a, b] = [vendored, ours].map((d) => d.provider_schemas[`registry.terraform.io/${VENDORED.source}`]);
     for (const kind of ["resource_schemas", "data_source_schemas"] as const) {
-      const differing = Object.keys({ ...a[kind], ...b[kind] }).filter((t) => JSON.stringify(a[kind]?.[t]) !== JSON.stringify(b[kind]?.[t]));
-      expect(differing, `${kind} that differ from the real dump (run npx tsx scripts/engine/provider-schema.ts)`).toEqual([]);
+      const differing = Object.keys({ ...a[kind], ...b[kind] }).filter(
+        (t) => JSON.stringify(a[kind]?.[t]) !== JSON.stringify(b[kind]?.[t]),
+      );
+      expect(
+        differing,
+        `${kind} that differ from the real dump (run npx tsx scripts/engine/provider-schema.ts)`,
+      ).toEqual([]);
     }
     expect(JSON.stringify(vendored) === JSON.stringify(ours), "vendored schema == real dump").toBe(true);
   });
@@ -145,13 +180,30 @@ describe("the usage walk", () => {
       terraform: { required_providers: { x: { source: "acme/x", version: "1.0.0" } } },
       provider: { x: [{ url: "u", token: "t" }] },
       resource: {
-        x_vm: { a: { name: "a", nme: "typo", nic: [{ mac: "m", mtu: 1 }], disk: [{ size: 1, sise: 2 }], depends_on: [], lifecycle: {}, "//": {} } },
+        x_vm: {
+          a: {
+            name: "a",
+            nme: "typo",
+            nic: [{ mac: "m", mtu: 1 }],
+            disk: [{ size: 1, sise: 2 }],
+            depends_on: [],
+            lifecycle: {},
+            "//": {},
+          },
+        },
         x_gone: { b: {} },
       },
       data: { x_info: { c: {} } },
     };
     expect(usage("acme/x", [stack], schema)).toEqual({
-      missing: ["data.x_info: no such data source", "provider.x.token", "x_gone: no such resource type", "x_vm.a.disk[0].sise", "x_vm.a.nic[0].mtu", "x_vm.a.nme"],
+      missing: [
+        "data.x_info: no such data source",
+        "provider.x.token",
+        "x_gone: no such resource type",
+        "x_vm.a.disk[0].sise",
+        "x_vm.a.nic[0].mtu",
+        "x_vm.a.nme",
+      ],
       checked: 1,
     });
   });

@@ -56,12 +56,19 @@ function synthFor(prefix: string, extra: Record<string, unknown> = {}): Record<L
 }
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { TF_HTTP_USERNAME: AUTH.username, TF_HTTP_PASSWORD: AUTH.password, PROXMOX_VE_API_TOKEN: DUMMY_PROXMOX_TOKEN, ...extra };
+  return {
+    TF_HTTP_USERNAME: AUTH.username,
+    TF_HTTP_PASSWORD: AUTH.password,
+    PROXMOX_VE_API_TOKEN: DUMMY_PROXMOX_TOKEN,
+    ...extra,
+  };
 }
 
 type PlanJson = Parameters<typeof plannedActions>[0] & {
   planned_values?: { outputs?: Record<string, { value?: unknown }> };
-  prior_state?: { values?: { root_module?: { resources?: Array<{ address: string; values: Record<string, unknown> }> } } };
+  prior_state?: {
+    values?: { root_module?: { resources?: Array<{ address: string; values: Record<string, unknown> }> } };
+  };
 };
 
 /**
@@ -91,7 +98,9 @@ function allCreated(stack: SynthesizedStack): Record<string, Record<string, numb
 
 /** The managed resources of the stack as synthesized: `type.name`, sorted. */
 function addresses(stack: SynthesizedStack): string[] {
-  return Object.entries(stack.json.resource ?? {}).flatMap(([type, byName]) => Object.keys(byName).map((name) => `${type}.${name}`)).sort();
+  return Object.entries(stack.json.resource ?? {})
+    .flatMap(([type, byName]) => Object.keys(byName).map((name) => `${type}.${name}`))
+    .sort();
 }
 
 /** The data sources read at plan time (in the plan's prior state) whose address starts with `prefix`. */
@@ -102,7 +111,9 @@ function dataRead(plan: PlanJson, prefix: string): Array<{ address: string; valu
 type Attributes = { machine_secrets: { cluster: { id: string } }; client_configuration: { ca_certificate: string } };
 
 function talosSecretsInState(): Attributes {
-  const state = server.getState("/state/00-persistent-auth") as { resources: Array<{ type: string; instances: Array<{ attributes: Attributes }> }> };
+  const state = server.getState("/state/00-persistent-auth") as {
+    resources: Array<{ type: string; instances: Array<{ attributes: Attributes }> }>;
+  };
   return state.resources.find((r) => r.type === "talos_machine_secrets")!.instances[0].attributes;
 }
 
@@ -127,7 +138,10 @@ describe("HTTP state backend", () => {
     const state = server.getState(path00) as { resources: Array<{ type: string; name: string }> };
     expect(state.resources.map((r) => `${r.type}.${r.name}`).sort()).toEqual(addresses(layer00));
     expect(addresses(layer00)).toContain("talos_machine_secrets.cluster");
-    const methods = server.requests.slice(seenBefore).filter((r) => r.url.startsWith(path00)).map((r) => r.method);
+    const methods = server.requests
+      .slice(seenBefore)
+      .filter((r) => r.url.startsWith(path00))
+      .map((r) => r.method);
     expect(methods).toContain("LOCK");
     expect(methods).toContain("POST");
     expect(methods.at(-1)).toBe("UNLOCK");
@@ -166,20 +180,31 @@ describe("HTTP state backend", () => {
 
   it("layer 01 creates the image-factory schematic offline against the loopback factory", async () => {
     const layer01 = stacks["01-infrastructure"];
-    const apply = await tofu(layer01, ["apply", "-auto-approve", "-input=false", "-no-color", "-target=talos_image_factory_schematic.default"], { env: env() });
+    const apply = await tofu(
+      layer01,
+      ["apply", "-auto-approve", "-input=false", "-no-color", "-target=talos_image_factory_schematic.default"],
+      { env: env() },
+    );
     expect(apply.stdout).toMatch(/1 added, 0 changed, 0 destroyed/);
     expect(factory.requests.map((r) => `${r.method} ${r.url}`)).toEqual(["POST /schematics"]);
     expect(factory.requests[0].body).toContain("siderolabs/iscsi-tools");
     // With the schematic id known, the image URLs are read at plan time; they point at the factory.
     const plan = await savedPlan(layer01);
     const [urls] = dataRead(plan, "data.talos_image_factory_urls.");
-    expect((urls.values.urls as { iso: string }).iso).toMatch(new RegExp(`^${factory.url}/image/[0-9a-f]{64}/v1\\.12\\.1/nocloud-amd64\\.iso$`));
+    expect((urls.values.urls as { iso: string }).iso).toMatch(
+      new RegExp(`^${factory.url}/image/[0-9a-f]{64}/v1\\.12\\.1/nocloud-amd64\\.iso$`),
+    );
     expect(plannedActions(plan).talos_image_factory_schematic).toBeUndefined();
     // The upgrade's seam: each node's installer image without its tag, from the same factory and schematic.
-    const talosNodes = plan.planned_values?.outputs?.talos_nodes?.value as Array<{ name: string; installer: string; controller: boolean }>;
+    const talosNodes = plan.planned_values?.outputs?.talos_nodes?.value as Array<{
+      name: string;
+      installer: string;
+      controller: boolean;
+    }>;
     expect(talosNodes.map((n) => n.name)).toEqual(NODES);
     const factoryHost = factory.url.replace(/^https?:\/\//, "");
-    for (const node of talosNodes) expect(node.installer).toMatch(new RegExp(`^${factoryHost}/[a-z-]*installer/[0-9a-f]{64}$`));
+    for (const node of talosNodes)
+      expect(node.installer).toMatch(new RegExp(`^${factoryHost}/[a-z-]*installer/[0-9a-f]{64}$`));
     // Their install image now known, the machine configurations are rendered at plan time, from layer 00's secrets.
     const configs = dataRead(plan, "data.talos_machine_configuration.");
     expect(configs.map((r) => r.address.split(".")[2]).sort()).toEqual(NODES);
@@ -192,10 +217,21 @@ describe("HTTP state backend", () => {
     const layer00 = stacks["00-persistent-auth"];
     const before = server.getRawState(path00);
     const serial = serialOf(path00);
-    const lock = { ID: randomUUID(), Operation: "OperationTypeApply", Info: "", Who: "someone@elsewhere", Version: "1.11.14", Created: new Date().toISOString(), Path: "" };
+    const lock = {
+      ID: randomUUID(),
+      Operation: "OperationTypeApply",
+      Info: "",
+      Who: "someone@elsewhere",
+      Version: "1.11.14",
+      Created: new Date().toISOString(),
+      Path: "",
+    };
     expect((await rawRequest(`${server.url}${path00}`, "LOCK", JSON.stringify(lock), AUTH)).status).toBe(200);
     try {
-      const plan = await tofu(layer00, ["plan", "-lock-timeout=0s", "-input=false", "-no-color"], { env: env(), ok: [1] });
+      const plan = await tofu(layer00, ["plan", "-lock-timeout=0s", "-input=false", "-no-color"], {
+        env: env(),
+        ok: [1],
+      });
       expect(plan.stderr).toMatch(/Error acquiring the state lock/);
       expect(plan.stderr).toContain(lock.ID);
       expect(plan.stderr).toContain(lock.Who);
@@ -203,9 +239,13 @@ describe("HTTP state backend", () => {
       expect(serialOf(path00)).toBe(serial);
       expect(server.getRawState(path00)).toBe(before);
     } finally {
-      expect((await rawRequest(`${server.url}${path00}`, "UNLOCK", JSON.stringify({ ID: lock.ID }), AUTH)).status).toBe(200);
+      expect((await rawRequest(`${server.url}${path00}`, "UNLOCK", JSON.stringify({ ID: lock.ID }), AUTH)).status).toBe(
+        200,
+      );
     }
-    await tofu(layer00, ["plan", "-detailed-exitcode", "-lock-timeout=0s", "-input=false", "-no-color"], { env: env() });
+    await tofu(layer00, ["plan", "-detailed-exitcode", "-lock-timeout=0s", "-input=false", "-no-color"], {
+      env: env(),
+    });
   });
 });
 
@@ -228,13 +268,20 @@ describe("state encryption (state_encryption: true)", () => {
     expect(stored).not.toMatch(/BEGIN|PRIVATE|talos_machine_secrets/);
 
     // The real values, read back through the engine with the right passphrase: none is in the stored body.
-    const state = JSON.parse((await tofu(layer00, ["show", "-json", "-no-color"], { env: withPassphrase() })).stdout) as {
+    const state = JSON.parse(
+      (await tofu(layer00, ["show", "-json", "-no-color"], { env: withPassphrase() })).stdout,
+    ) as {
       values: { root_module: { resources: Array<{ address: string; values: Record<string, unknown> }> } };
     };
     const secrets = state.values.root_module.resources.find((r) => r.address === "talos_machine_secrets.cluster")!;
-    const outputs = JSON.parse((await tofu(layer00, ["output", "-json", "-no-color"], { env: withPassphrase() })).stdout) as Record<string, { value: unknown }>;
+    const outputs = JSON.parse(
+      (await tofu(layer00, ["output", "-json", "-no-color"], { env: withPassphrase() })).stdout,
+    ) as Record<string, { value: unknown }>;
     const clusterId = (secrets.values.machine_secrets as { cluster: { id: string } }).cluster.id;
-    const material = [...state.values.root_module.resources.flatMap((r) => stringLeaves(r.values)), ...stringLeaves(outputs)].filter((v) => v.length >= 20);
+    const material = [
+      ...state.values.root_module.resources.flatMap((r) => stringLeaves(r.values)),
+      ...stringLeaves(outputs),
+    ].filter((v) => v.length >= 20);
     expect(material.some((v) => v.includes("PRIVATE KEY"))).toBe(true);
     expect(material).toContain(clusterId);
     expect(material.length).toBeGreaterThan(10);

@@ -10,7 +10,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { LAYERS, type LayerName as Layer } from "../../layers/catalog";
-import { loadEngine, prepareStack, REPO, runTofu, runTofuAsync, type Engine, type TofuOptions, type TofuResult } from "../../scripts/engine/engine";
+import {
+  loadEngine,
+  prepareStack,
+  REPO,
+  runTofu,
+  runTofuAsync,
+  type Engine,
+  type TofuOptions,
+  type TofuResult,
+} from "../../scripts/engine/engine";
 
 export { REPO };
 export { LAYERS, type LayerName as Layer } from "../../layers/catalog";
@@ -46,7 +55,10 @@ export interface SynthesizedStack {
 }
 
 export type StackJson = {
-  terraform?: { required_providers?: Record<string, { source: string; version: string }>; backend?: Record<string, unknown> };
+  terraform?: {
+    required_providers?: Record<string, { source: string; version: string }>;
+    backend?: Record<string, unknown>;
+  };
   provider?: Record<string, Record<string, unknown>[]>;
   resource?: Record<string, Record<string, Record<string, unknown>>>;
   data?: Record<string, Record<string, Record<string, unknown>>>;
@@ -80,12 +92,20 @@ export function synthesize(configDir: string, outdir: string): Record<Layer, Syn
  * Runs tofu in a stack (offline, automation mode; see scripts/engine/engine.ts), without blocking this
  * process: the HTTP state server and the stubs of a test live in it and must keep answering.
  */
-export function tofu(stack: { dir: string }, args: readonly string[], options: Omit<TofuOptions, "cwd"> = {}): Promise<TofuResult> {
+export function tofu(
+  stack: { dir: string },
+  args: readonly string[],
+  options: Omit<TofuOptions, "cwd"> = {},
+): Promise<TofuResult> {
   return runTofuAsync(args, { ...options, cwd: stack.dir });
 }
 
 /** tofu in a stack, blocking: only for runs that reach no server of this process (init -backend=false, validate). */
-export function tofuSync(stack: { dir: string }, args: readonly string[], options: Omit<TofuOptions, "cwd"> = {}): TofuResult {
+export function tofuSync(
+  stack: { dir: string },
+  args: readonly string[],
+  options: Omit<TofuOptions, "cwd"> = {},
+): TofuResult {
   return runTofu(args, { ...options, cwd: stack.dir });
 }
 
@@ -123,14 +143,17 @@ export function addressAt(text: string, line: number): string {
 export function describeDiagnostics(stack: SynthesizedStack, diagnostics: readonly Diagnostic[]): string[] {
   const text = readFileSync(join(stack.dir, "cdk.tf.json"), "utf8");
   return diagnostics.map((d) => {
-    const where = d.address ?? (d.range ? addressAt(text, d.range.start.line) : (d.snippet?.context ?? "(no location)"));
+    const where =
+      d.address ?? (d.range ? addressAt(text, d.range.start.line) : (d.snippet?.context ?? "(no location)"));
     const line = d.range ? ` (cdk.tf.json:${d.range.start.line})` : "";
     return `${stack.layer} ${where}${line}: ${d.severity}: ${d.summary}${d.detail ? `: ${d.detail.replace(/\s+/g, " ")}` : ""}`;
   });
 }
 
 /** Planned changes (no-ops left out) by resource type, from `tofu show -json <plan>`: { proxmox_virtual_environment_vm: { create: 5 } }. */
-export function plannedActions(planJson: { resource_changes?: Array<{ type: string; mode: string; change: { actions: string[] } }> }) {
+export function plannedActions(planJson: {
+  resource_changes?: Array<{ type: string; mode: string; change: { actions: string[] } }>;
+}) {
   const counts: Record<string, Record<string, number>> = {};
   for (const rc of planJson.resource_changes ?? []) {
     const action = rc.change.actions.join("+");
@@ -174,8 +197,10 @@ export async function startImageFactory(versions: readonly string[] = ["v1.12.1"
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
       requests.push({ method: req.method ?? "", url: req.url ?? "", body });
-      const json = (status: number, value: unknown) => res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(value));
-      if (req.method === "POST" && req.url === "/schematics") json(201, { id: createHash("sha256").update(body).digest("hex") });
+      const json = (status: number, value: unknown) =>
+        res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(value));
+      if (req.method === "POST" && req.url === "/schematics")
+        json(201, { id: createHash("sha256").update(body).digest("hex") });
       else if (req.method === "GET" && req.url === "/versions") json(200, versions);
       else json(404, { error: `not served by the test factory: ${req.method} ${req.url}` });
     });
@@ -184,7 +209,11 @@ export async function startImageFactory(versions: readonly string[] = ["v1.12.1"
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -207,13 +236,22 @@ export async function startTrap(): Promise<{ url: string; connections: () => num
 }
 
 /** Sends one raw request, as another client of the state server would; resolves with status and body. */
-export function rawRequest(url: string, method: string, body: string, auth: { username: string; password: string }): Promise<{ status: number; body: string }> {
+export function rawRequest(
+  url: string,
+  method: string,
+  body: string,
+  auth: { username: string; password: string },
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, auth: `${auth.username}:${auth.password}`, headers: { "Content-Type": "application/json" } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-    });
+    const req = request(
+      url,
+      { method, auth: `${auth.username}:${auth.password}`, headers: { "Content-Type": "application/json" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });

@@ -57,7 +57,8 @@ export function machineConfigCases(json: StackJson, label: string): CheckCase[] 
     const where = `${label} data.talos_machine_configuration.${name}`;
     const literal = (key: string): string => {
       const value = source[key];
-      if (typeof value !== "string" || value.includes("${")) throw new Error(`${where}: ${key} is not a literal string: ${JSON.stringify(value)}`);
+      if (typeof value !== "string" || value.includes("${"))
+        throw new Error(`${where}: ${key} is not a literal string: ${JSON.stringify(value)}`);
       return value;
     };
     const talosVersion = literal("talos_version");
@@ -74,21 +75,39 @@ export function machineConfigCases(json: StackJson, label: string): CheckCase[] 
 }
 
 /** Judges `cases` (all of one Talos minor) with that minor's checker; one result per case, in order. */
-export function checkMachineConfigs(minor: string, cases: readonly CheckCase[]): { machinery: string; results: CheckResult[] } {
+export function checkMachineConfigs(
+  minor: string,
+  cases: readonly CheckCase[],
+): { machinery: string; results: CheckResult[] } {
   const checker = engine().talosConfigCheckers[minor];
-  if (!checker) throw new Error(`no Talos config checker for ${minor}; built: ${Object.keys(engine().talosConfigCheckers).join(", ")}`);
-  const run = spawnSync(checker.binary, [], { input: JSON.stringify({ cases }), encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-  if (run.status !== 0) throw new Error(`${checker.binary} exited with ${run.status}: ${run.stderr}${run.error?.message ?? ""}`);
+  if (!checker)
+    throw new Error(
+      `no Talos config checker for ${minor}; built: ${Object.keys(engine().talosConfigCheckers).join(", ")}`,
+    );
+  const run = spawnSync(checker.binary, [], {
+    input: JSON.stringify({ cases }),
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (run.status !== 0)
+    throw new Error(`${checker.binary} exited with ${run.status}: ${run.stderr}${run.error?.message ?? ""}`);
   return JSON.parse(run.stdout) as { machinery: string; results: CheckResult[] };
 }
 
 /** "<id>: <message>" for every error and warning, for assertion messages. */
 export function describeFindings(results: readonly CheckResult[]): string[] {
-  return results.flatMap((r) => [...r.errors.map((e) => `${r.id}: ${e}`), ...r.warnings.map((w) => `${r.id}: warning: ${w}`)]);
+  return results.flatMap((r) => [
+    ...r.errors.map((e) => `${r.id}: ${e}`),
+    ...r.warnings.map((w) => `${r.id}: warning: ${w}`),
+  ]);
 }
 
 /** Writes cluster.yaml and nodes.yaml into `dir`; returns `dir`. */
-export function writeConfig(dir: string, cluster: Record<string, unknown>, nodes: readonly Record<string, unknown>[]): string {
+export function writeConfig(
+  dir: string,
+  cluster: Record<string, unknown>,
+  nodes: readonly Record<string, unknown>[],
+): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "cluster.yaml"), stringify(cluster));
   writeFileSync(join(dir, "nodes.yaml"), stringify({ nodes }));

@@ -9,7 +9,14 @@ import { parse, parseAllDocuments } from "yaml";
 import { CILIUM_RELEASES, TALOS_RELEASES, minorOf, parseVersion } from "../../config/versions";
 import { clusterSchema } from "../../config/schema";
 import { engine, REPO, synthesize, tempDir } from "./support";
-import { checkMachineConfigs, describeFindings, machineConfigCases, talosMinor, writeConfig, type CheckCase } from "./talos-config-support";
+import {
+  checkMachineConfigs,
+  describeFindings,
+  machineConfigCases,
+  talosMinor,
+  writeConfig,
+  type CheckCase,
+} from "./talos-config-support";
 
 const work = tempDir("talos-config");
 afterAll(() => work.remove());
@@ -22,7 +29,10 @@ const read = (dir: string): Config => ({
 
 const examples: Array<[string, Config]> = [
   ["the root example", read(REPO)],
-  ...readdirSync(join(REPO, "examples")).map((e): [string, Config] => [`examples/${e}`, read(join(REPO, "examples", e))]),
+  ...readdirSync(join(REPO, "examples")).map((e): [string, Config] => [
+    `examples/${e}`,
+    read(join(REPO, "examples", e)),
+  ]),
 ];
 
 const proxmox = { proxmox_api_url: "https://pve.example.com:8006/", proxmox_node: "pve" };
@@ -45,8 +55,21 @@ const matrix: Array<[string, Config]> = [
       },
       nodes: [
         { name: "cp-a", address: "10.10.0.11", controller: true, secureboot: true, mac_addr: "bc:24:11:00:00:11" },
-        { name: "cp-b", address: "10.10.0.12", controller: true, mtu: 9000, cert_sans: ["cp-b.example.com", "10.10.0.112"], sysctls: { "net.core.somaxconn": "65535" } },
-        { name: "cp-c", address: "10.10.0.13", controller: true, disk: "/dev/vda", labels: { "example.com/tier": "control" } },
+        {
+          name: "cp-b",
+          address: "10.10.0.12",
+          controller: true,
+          mtu: 9000,
+          cert_sans: ["cp-b.example.com", "10.10.0.112"],
+          sysctls: { "net.core.somaxconn": "65535" },
+        },
+        {
+          name: "cp-c",
+          address: "10.10.0.13",
+          controller: true,
+          disk: "/dev/vda",
+          labels: { "example.com/tier": "control" },
+        },
         {
           name: "w-a",
           address: "10.10.0.21",
@@ -92,7 +115,15 @@ const matrix: Array<[string, Config]> = [
   [
     "matrix: a single node with workloads on the controller, no CNI",
     {
-      cluster: { ...proxmox, cluster_name: "single", node_cidr: "10.40.0.0/24", cluster_api_addr: "10.40.0.10", cluster_cni: "none", talos_version: "v1.12.1", kubernetes_version: "v1.35.0" },
+      cluster: {
+        ...proxmox,
+        cluster_name: "single",
+        node_cidr: "10.40.0.0/24",
+        cluster_api_addr: "10.40.0.10",
+        cluster_cni: "none",
+        talos_version: "v1.12.1",
+        kubernetes_version: "v1.35.0",
+      },
       nodes: [{ name: "solo", address: "10.40.0.11", controller: true }],
     },
   ],
@@ -132,7 +163,9 @@ function expectAccepted(name: string, config: Config, minor: string): void {
     const hostnameConfig = docs.find((d) => d.kind === "HostnameConfig");
     expect(hostnameConfig?.hostname ?? v1alpha1.machine.network?.hostname, `${result.id}: hostname`).toBe(node.name);
     expect(v1alpha1.machine.type).toBe(node.controller ? "controlplane" : "worker");
-    expect(v1alpha1.machine.install.image).toMatch(/^factory\.talos\.dev\/installer(-secureboot)?\/[0-9a-f]{64}:v\d+\.\d+\.\d+$/);
+    expect(v1alpha1.machine.install.image).toMatch(
+      /^factory\.talos\.dev\/installer(-secureboot)?\/[0-9a-f]{64}:v\d+\.\d+\.\d+$/,
+    );
     // The per-node settings reach the configuration Talos accepted.
     const machine = v1alpha1.machine;
     if (node.disk_selector) {
@@ -141,12 +174,14 @@ function expectAccepted(name: string, config: Config, minor: string): void {
     } else {
       expect(machine.install.disk).toBe(node.disk ?? "/dev/sda");
     }
-    if (node.kernel_modules) expect(machine.kernel.modules.map((m: { name: string }) => m.name)).toEqual(node.kernel_modules);
+    if (node.kernel_modules)
+      expect(machine.kernel.modules.map((m: { name: string }) => m.name)).toEqual(node.kernel_modules);
     if (node.sysctls) expect(machine.sysctls).toEqual(node.sysctls);
     if (node.labels) expect(machine.nodeLabels).toMatchObject(node.labels as object);
     if (node.taints) expect(machine.nodeTaints).toEqual(node.taints);
     if (node.cert_sans) expect(machine.certSANs).toEqual(expect.arrayContaining(node.cert_sans as string[]));
-    if (node.cert_sans && node.controller) expect(v1alpha1.cluster.apiServer.certSANs).toEqual(expect.arrayContaining(node.cert_sans as string[]));
+    if (node.cert_sans && node.controller)
+      expect(v1alpha1.cluster.apiServer.certSANs).toEqual(expect.arrayContaining(node.cert_sans as string[]));
   });
 }
 
@@ -168,15 +203,26 @@ describe.each(minors)("Talos %s", (minor) => {
 
   it("rejects what Talos rejects: an unknown key; from 1.12 on, a static hostname beside the generated HostnameConfig", () => {
     const [, root] = examples[0];
-    const base = casesOf(`${minor} negative`, { nodes: root.nodes.slice(0, 1), cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) } })[0];
+    const base = casesOf(`${minor} negative`, {
+      nodes: root.nodes.slice(0, 1),
+      cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) },
+    })[0];
     const withV1alpha1 = (edit: (patch: any) => void) => {
       const patch = JSON.parse(base.patches[0]);
       edit(patch);
       return JSON.stringify(patch);
     };
     const { results } = checkMachineConfigs(minor, [
-      { ...base, id: "unknown key", patches: [withV1alpha1((p) => (p.machine.kubelet.nodeIp = p.machine.kubelet.nodeIP)), ...base.patches.slice(1)] },
-      { ...base, id: "hostname in machine.network", patches: [withV1alpha1((p) => (p.machine.network.hostname = "cp0"))] },
+      {
+        ...base,
+        id: "unknown key",
+        patches: [withV1alpha1((p) => (p.machine.kubelet.nodeIp = p.machine.kubelet.nodeIP)), ...base.patches.slice(1)],
+      },
+      {
+        ...base,
+        id: "hostname in machine.network",
+        patches: [withV1alpha1((p) => (p.machine.network.hostname = "cp0"))],
+      },
     ]);
     expect(results[0].errors.join("\n")).toMatch(/nodeIp/);
     if (minors.indexOf(minor) >= minors.indexOf("v1.12")) {
@@ -190,7 +236,10 @@ describe.each(minors)("Talos %s", (minor) => {
     const range = TALOS_RELEASES[minor.slice(1)].kubernetes;
     const [low, high] = [parseVersion(range.min)[1], parseVersion(range.max)[1]];
     const [, root] = examples[0];
-    const base = casesOf(`${minor} range`, { nodes: root.nodes, cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) } })[0];
+    const base = casesOf(`${minor} range`, {
+      nodes: root.nodes,
+      cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) },
+    })[0];
     const at = (k8sMinor: number) => ({ ...base, id: `v1.${k8sMinor}`, kubernetesVersion: `v1.${k8sMinor}.0` });
     const { results } = checkMachineConfigs(minor, [at(low - 1), at(low), at(high), at(high + 1)]);
     expect(results.map((r) => [r.id, r.errors.some((e) => e.startsWith("kubernetesVersion"))])).toEqual([

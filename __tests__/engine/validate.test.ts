@@ -3,18 +3,38 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { deriveConfig, describeDiagnostics, LAYERS, REPO, synthesize, tempDir, tofuSync, type Diagnostic, type SynthesizedStack } from "./support";
+import {
+  deriveConfig,
+  describeDiagnostics,
+  LAYERS,
+  REPO,
+  synthesize,
+  tempDir,
+  tofuSync,
+  type Diagnostic,
+  type SynthesizedStack,
+} from "./support";
 
 const work = tempDir("validate");
 afterAll(() => work.remove());
 
 const configs: Array<[name: string, dir: () => string]> = [
   ["the root example", () => REPO],
-  ...readdirSync(join(REPO, "examples")).map((e): [string, () => string] => [`examples/${e}`, () => join(REPO, "examples", e)]),
-  ["the root example with state_encryption", () => deriveConfig(join(work.dir, "encrypted-config"), { state_encryption: true })],
+  ...readdirSync(join(REPO, "examples")).map((e): [string, () => string] => [
+    `examples/${e}`,
+    () => join(REPO, "examples", e),
+  ]),
+  [
+    "the root example with state_encryption",
+    () => deriveConfig(join(work.dir, "encrypted-config"), { state_encryption: true }),
+  ],
   [
     "the root example with a private Flux repository",
-    () => deriveConfig(join(work.dir, "private-flux-config"), { repository_name: "owner/home-ops", repository_visibility: "private" }),
+    () =>
+      deriveConfig(join(work.dir, "private-flux-config"), {
+        repository_name: "owner/home-ops",
+        repository_visibility: "private",
+      }),
   ],
 ];
 

@@ -19,11 +19,16 @@ export interface StringKey {
 export function stringKeys(): StringKey[] {
   const out: StringKey[] = [];
   const walk = (schema: z.ZodType, path: KeyPath, file: "cluster.yaml" | "nodes.yaml") => {
-    let s = schema as z.ZodType & { def: { innerType?: z.ZodType; type: string; element?: z.ZodType; options?: z.ZodType[] }; shape?: Record<string, z.ZodType> };
+    let s = schema as z.ZodType & {
+      def: { innerType?: z.ZodType; type: string; element?: z.ZodType; options?: z.ZodType[] };
+      shape?: Record<string, z.ZodType>;
+    };
     while (s.def.innerType) s = s.def.innerType as typeof s;
     if (s.def.type === "string") out.push({ path, list: false, file });
-    else if (s.def.type === "array" && (s.def.element as { def: { type: string } }).def.type === "string") out.push({ path, list: true, file });
-    else if (s.def.type === "object") for (const [key, child] of Object.entries(s.shape!)) walk(child, [...path, key], file);
+    else if (s.def.type === "array" && (s.def.element as { def: { type: string } }).def.type === "string")
+      out.push({ path, list: true, file });
+    else if (s.def.type === "object")
+      for (const [key, child] of Object.entries(s.shape!)) walk(child, [...path, key], file);
     else if (s.def.type === "union") for (const option of s.def.options ?? []) walk(option, path, file);
   };
   walk(clusterSchema, [], "cluster.yaml");
@@ -33,11 +38,19 @@ export function stringKeys(): StringKey[] {
 }
 
 /** The example with every optional feature on (so that each key is used), and `value` at `key`. */
-export function sourcesWith(key: StringKey, value: string): { options: SynthOptions; sources: { cluster: string; nodes: string } } {
+export function sourcesWith(
+  key: StringKey,
+  value: string,
+): { options: SynthOptions; sources: { cluster: string; nodes: string } } {
   const cluster: Record<string, unknown> = {
     repository_name: "owner/home-ops",
     proxmox_csi_storage: "local-lvm",
-    state_backend: { type: "http", address: "https://tfstate.example.com/state/{layer}", lock_address: "https://tfstate.example.com/lock/{layer}", unlock_address: "https://tfstate.example.com/lock/{layer}" },
+    state_backend: {
+      type: "http",
+      address: "https://tfstate.example.com/state/{layer}",
+      lock_address: "https://tfstate.example.com/lock/{layer}",
+      unlock_address: "https://tfstate.example.com/lock/{layer}",
+    },
     cluster_api_tls_sans: ["k8s.example.com"],
     proxmox_vm_advanced: {},
     cilium_loadbalancer_pool: { start: "192.168.10.200", stop: "192.168.10.220" },

@@ -15,7 +15,10 @@ export const EXAMPLE = {
 
 /** Terraform JSON of one stack. */
 export type StackJson = {
-  terraform: { backend: Record<string, Record<string, unknown>>; required_providers: Record<string, { source: string; version: string }> };
+  terraform: {
+    backend: Record<string, Record<string, unknown>>;
+    required_providers: Record<string, { source: string; version: string }>;
+  };
   provider: Record<string, Record<string, unknown>[]>;
   resource?: Record<string, Record<string, Record<string, unknown>>>;
   data?: Record<string, Record<string, Record<string, unknown>>>;
@@ -55,7 +58,12 @@ export function synth(options: SynthOptions = {}): Synthesized {
     const sources = exampleSources(options);
     writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
     writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
-    const app = buildApp(resolveCluster(parseConfig(sources)), { configDir: dir, outdir: join(dir, "cdktf.out"), context: options.context, allowDestroyPersistentAuth: options.allowDestroyPersistentAuth });
+    const app = buildApp(resolveCluster(parseConfig(sources)), {
+      configDir: dir,
+      outdir: join(dir, "cdktf.out"),
+      context: options.context,
+      allowDestroyPersistentAuth: options.allowDestroyPersistentAuth,
+    });
     app.synth();
     const read = (layer: string) => readFileSync(join(dir, "cdktf.out", "stacks", layer, "cdk.tf.json"), "utf8");
     const texts = ["00-persistent-auth", "01-infrastructure", "02-services", "03-configuration"].map(read);

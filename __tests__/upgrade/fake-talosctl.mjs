@@ -8,7 +8,10 @@ import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 const statePath = process.env.FAKE_TALOSCTL_STATE;
 const world = JSON.parse(readFileSync(statePath, "utf8"));
 const argv = process.argv.slice(2);
-appendFileSync(process.env.FAKE_TALOSCTL_LOG, `${JSON.stringify(argv.filter((a) => !a.startsWith("--talosconfig")))}\n`);
+appendFileSync(
+  process.env.FAKE_TALOSCTL_LOG,
+  `${JSON.stringify(argv.filter((a) => !a.startsWith("--talosconfig")))}\n`,
+);
 const flag = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const save = () => writeFileSync(statePath, JSON.stringify(world));
 const fail = (message) => {

@@ -10,7 +10,12 @@ import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../..
 import { TalosctlCli, tagIn } from "../../scripts/upgrade/talosctl";
 
 const FACTORY = "factory.talos.dev/installer";
-const node = (name: string, address: string, controller: boolean, schematic = "a215"): UpgradeNode => ({ name, address, controller, installer: `${FACTORY}/${schematic}` });
+const node = (name: string, address: string, controller: boolean, schematic = "a215"): UpgradeNode => ({
+  name,
+  address,
+  controller,
+  installer: `${FACTORY}/${schematic}`,
+});
 // Listed workers first, to show the order comes from the roles, not the list.
 const NODES = [
   node("worker0", "127.0.10.31", false),
@@ -21,7 +26,14 @@ const NODES = [
 ];
 const TARGET = { talosVersion: "v1.12.2", kubernetesVersion: "v1.35.1" };
 
-type World = { client: string; nodes: Record<string, { version: string; down?: number; reset?: boolean }>; kubernetes?: string; rejoinPolls?: number; failUpgradeOn?: string; failHealth?: boolean };
+type World = {
+  client: string;
+  nodes: Record<string, { version: string; down?: number; reset?: boolean }>;
+  kubernetes?: string;
+  rejoinPolls?: number;
+  failUpgradeOn?: string;
+  failHealth?: boolean;
+};
 
 let dir: string | undefined;
 afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
@@ -41,22 +53,44 @@ function standIn(world: Partial<World> = {}) {
   });
   return {
     talosctl,
-    calls: () => readFileSync(log, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as string[]),
+    calls: () =>
+      readFileSync(log, "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as string[]),
     world: () => JSON.parse(readFileSync(state, "utf8")) as World,
-    set: (change: Partial<World>) => writeFileSync(state, JSON.stringify({ ...JSON.parse(readFileSync(state, "utf8")), ...change })),
+    set: (change: Partial<World>) =>
+      writeFileSync(state, JSON.stringify({ ...JSON.parse(readFileSync(state, "utf8")), ...change })),
   };
 }
 
 /** The calls that change something, as "verb address-or-version". */
 const actions = (calls: string[][]) =>
-  calls.filter((c) => c[0] !== "version").map((c) => `${c[0]} ${(c.find((a) => a.startsWith("--to=")) ?? c.find((a) => a.startsWith("--nodes=")) ?? "").replace(/^--\w+=/, "")}`);
+  calls
+    .filter((c) => c[0] !== "version")
+    .map(
+      (c) =>
+        `${c[0]} ${(c.find((a) => a.startsWith("--to=")) ?? c.find((a) => a.startsWith("--nodes=")) ?? "").replace(/^--\w+=/, "")}`,
+    );
 const noSleep = async () => {};
-const run = (talosctl: TalosctlCli, log: string[] = []) => runUpgrade({ nodes: NODES, target: TARGET, talosctl, log: (l) => log.push(l), sleep: noSleep, pollIntervalMs: 5, rejoinTimeoutMs: 20 });
+const run = (talosctl: TalosctlCli, log: string[] = []) =>
+  runUpgrade({
+    nodes: NODES,
+    target: TARGET,
+    talosctl,
+    log: (l) => log.push(l),
+    sleep: noSleep,
+    pollIntervalMs: 5,
+    rejoinTimeoutMs: 20,
+  });
 
 describe("planUpgrade", () => {
   it("upgrades controllers one at a time first, then workers, each to its own schematic's installer, Kubernetes last", async () => {
     const steps = planUpgrade(NODES, TARGET);
-    expect(steps.map((s) => (s.kind === "talos" ? `${s.node.name} ${s.image}` : `kubernetes ${s.to} via ${s.via.name}`))).toEqual([
+    expect(
+      steps.map((s) => (s.kind === "talos" ? `${s.node.name} ${s.image}` : `kubernetes ${s.to} via ${s.via.name}`)),
+    ).toEqual([
       `controlplane0 ${FACTORY}/a215:v1.12.2`,
       `controlplane1 ${FACTORY}/a215:v1.12.2`,
       `controlplane2 ${FACTORY}/a215:v1.12.2`,
@@ -67,14 +101,30 @@ describe("planUpgrade", () => {
   });
 
   it("leaves out nodes already at the target", async () => {
-    const running = new Map([["controlplane0", "v1.12.2"], ["worker0", "v1.12.2"], ["gpu0", "v1.12.1"]]);
+    const running = new Map([
+      ["controlplane0", "v1.12.2"],
+      ["worker0", "v1.12.2"],
+      ["gpu0", "v1.12.1"],
+    ]);
     const steps = planUpgrade(NODES, TARGET, running);
-    expect(steps.map((s) => (s.kind === "talos" ? s.node.name : s.kind))).toEqual(["controlplane1", "controlplane2", "gpu0", "kubernetes"]);
-    expect(formatUpgradePlan(steps, ["controlplane0", "worker0"])).toMatch(/^1\. +talos +controlplane1 .*\n(.*\n){3}already at the target Talos version, skipped: controlplane0, worker0$/);
+    expect(steps.map((s) => (s.kind === "talos" ? s.node.name : s.kind))).toEqual([
+      "controlplane1",
+      "controlplane2",
+      "gpu0",
+      "kubernetes",
+    ]);
+    expect(formatUpgradePlan(steps, ["controlplane0", "worker0"])).toMatch(
+      /^1\. +talos +controlplane1 .*\n(.*\n){3}already at the target Talos version, skipped: controlplane0, worker0$/,
+    );
   });
 
   it("refuses a cluster without controllers", async () => {
-    expect(() => planUpgrade(NODES.filter((n) => !n.controller), TARGET)).toThrow(/no controller/);
+    expect(() =>
+      planUpgrade(
+        NODES.filter((n) => !n.controller),
+        TARGET,
+      ),
+    ).toThrow(/no controller/);
   });
 });
 
@@ -84,17 +134,24 @@ describe("runUpgrade against the stand-in talosctl", () => {
     const result = await run(fake.talosctl);
     expect(result.failed).toBeUndefined();
     expect(actions(fake.calls())).toEqual([
-      "upgrade 127.0.10.21", "health 127.0.10.21",
-      "upgrade 127.0.10.22", "health 127.0.10.21",
-      "upgrade 127.0.10.23", "health 127.0.10.21",
-      "upgrade 127.0.10.31", "health 127.0.10.21",
-      "upgrade 127.0.10.32", "health 127.0.10.21",
+      "upgrade 127.0.10.21",
+      "health 127.0.10.21",
+      "upgrade 127.0.10.22",
+      "health 127.0.10.21",
+      "upgrade 127.0.10.23",
+      "health 127.0.10.21",
+      "upgrade 127.0.10.31",
+      "health 127.0.10.21",
+      "upgrade 127.0.10.32",
+      "health 127.0.10.21",
       "upgrade-k8s v1.35.1",
     ]);
     // After each upgrade the node was asked its version until it answered again (2 refused calls, then the target).
     const calls = fake.calls();
     const firstUpgrade = calls.findIndex((c) => c[0] === "upgrade");
-    expect(calls.slice(firstUpgrade + 1, firstUpgrade + 4).map((c) => `${c[0]} ${c.find((a) => a.startsWith("--nodes="))}`)).toEqual(Array(3).fill("version --nodes=127.0.10.21"));
+    expect(
+      calls.slice(firstUpgrade + 1, firstUpgrade + 4).map((c) => `${c[0]} ${c.find((a) => a.startsWith("--nodes="))}`),
+    ).toEqual(Array(3).fill("version --nodes=127.0.10.21"));
     expect(calls[firstUpgrade]).toContain(`--image=${FACTORY}/a215:v1.12.2`);
     expect(calls.find((c) => c[0] === "health")).toContain("--control-plane-nodes=127.0.10.21,127.0.10.22,127.0.10.23");
     expect(Object.values(fake.world().nodes).map((n) => n.version)).toEqual(Array(5).fill("v1.12.2"));
@@ -117,7 +174,11 @@ describe("runUpgrade against the stand-in talosctl", () => {
     const second = await run(fake.talosctl, log);
     expect(second.failed).toBeUndefined();
     expect(actions(fake.calls().slice(before)).filter((a) => a.startsWith("upgrade"))).toEqual([
-      "upgrade 127.0.10.22", "upgrade 127.0.10.23", "upgrade 127.0.10.31", "upgrade 127.0.10.32", "upgrade-k8s v1.35.1",
+      "upgrade 127.0.10.22",
+      "upgrade 127.0.10.23",
+      "upgrade 127.0.10.31",
+      "upgrade 127.0.10.32",
+      "upgrade-k8s v1.35.1",
     ]);
     expect(log).toContain("already at Talos v1.12.2: controlplane0");
   });
@@ -125,7 +186,9 @@ describe("runUpgrade against the stand-in talosctl", () => {
   it("stops when a node does not come back with the target version in time", async () => {
     const fake = standIn({ rejoinPolls: 1000 });
     const result = await run(fake.talosctl);
-    expect(result.failed?.error).toMatch(/controlplane0 did not come back with Talos v1\.12\.2 within 0 s \(it answers nothing\)/);
+    expect(result.failed?.error).toMatch(
+      /controlplane0 did not come back with Talos v1\.12\.2 within 0 s \(it answers nothing\)/,
+    );
     expect(actions(fake.calls())).toEqual(["upgrade 127.0.10.21"]);
   });
 
@@ -147,7 +210,9 @@ describe("runUpgrade against the stand-in talosctl", () => {
       "5. kubernetes talosctl",
       "already at the",
     ]);
-    expect(text).toContain("controlplane1 (controller, 127.0.10.22) v1.12.1 → factory.talos.dev/installer/a215:v1.12.2");
+    expect(text).toContain(
+      "controlplane1 (controller, 127.0.10.22) v1.12.1 → factory.talos.dev/installer/a215:v1.12.2",
+    );
     expect(actions(fake.calls())).toEqual([]);
   });
 });
@@ -157,7 +222,11 @@ describe("upgradePreflight", () => {
     ["a client at the target", "v1.12.2", []],
     ["a newer client", "v1.13.0", []],
     ["an older patch of the same minor", "v1.12.0", []],
-    ["an older minor", "v1.11.5", [/talosctl v1\.11\.5 is older than the target Talos v1\.12\.2; install talosctl 1\.12 or newer/]],
+    [
+      "an older minor",
+      "v1.11.5",
+      [/talosctl v1\.11\.5 is older than the target Talos v1\.12\.2; install talosctl 1\.12 or newer/],
+    ],
   ])("%s", async (_, client, expected) => {
     const fake = standIn({ client });
     const problems = await upgradePreflight(fake.talosctl, TARGET);
@@ -176,12 +245,18 @@ describe("upgradePreflight", () => {
 
   it("reports a missing talosctl", async () => {
     const missing = new TalosctlCli({ binary: "/nonexistent/talosctl", talosconfig: "x" });
-    expect(await upgradePreflight(missing, TARGET)).toEqual([expect.stringMatching(/^talosctl is not usable \(.*ENOENT.*\); install talosctl v1\.12\.2 or newer$/)]);
+    expect(await upgradePreflight(missing, TARGET)).toEqual([
+      expect.stringMatching(/^talosctl is not usable \(.*ENOENT.*\); install talosctl v1\.12\.2 or newer$/),
+    ]);
   });
 
   it("reads the tag of the right section", async () => {
     const out = "Client:\n\tTag:         v1.13.0\nServer:\n\tNODE:        1.2.3.4\n\tTag:         v1.12.1\n";
-    expect([tagIn(out, "Client"), tagIn(out, "Server"), tagIn("Client:\n\tTag: v1\n", "Server")]).toEqual(["v1.13.0", "v1.12.1", undefined]);
+    expect([tagIn(out, "Client"), tagIn(out, "Server"), tagIn("Client:\n\tTag: v1\n", "Server")]).toEqual([
+      "v1.13.0",
+      "v1.12.1",
+      undefined,
+    ]);
   });
 });
 
@@ -193,8 +268,20 @@ describe("node removal", () => {
     ["one of three controllers", 3, 1, []],
     ["two of five", 5, 2, []],
     ["one of two", 2, 1, []],
-    ["two of three at once", 3, 2, [/removing controlplane1, controlplane2 at once leaves 1 of 3 controllers, below etcd's quorum of 2: remove at most 1 controller per run/]],
-    ["three of five at once", 5, 3, [/leaves 2 of 5 controllers, below etcd's quorum of 3: remove at most 2 controllers per run/]],
+    [
+      "two of three at once",
+      3,
+      2,
+      [
+        /removing controlplane1, controlplane2 at once leaves 1 of 3 controllers, below etcd's quorum of 2: remove at most 1 controller per run/,
+      ],
+    ],
+    [
+      "three of five at once",
+      5,
+      3,
+      [/leaves 2 of 5 controllers, below etcd's quorum of 3: remove at most 2 controllers per run/],
+    ],
     ["the only controller", 1, 1, [/leaves no controller/]],
   ])("%s", (_, total, leaving, expected) => {
     const controllers = Array.from({ length: total }, (_, i) => cp(i));
@@ -214,12 +301,18 @@ describe("node removal", () => {
     const result = await runRemoval(plan.remove, fake.talosctl, () => {});
     expect(result).toEqual({ done: ["worker0", "controlplane1"] });
     const resets = fake.calls().filter((c) => c[0] === "reset");
-    expect(resets.map((c) => c.find((a) => a.startsWith("--nodes=")))).toEqual(["--nodes=127.0.10.31", "--nodes=127.0.10.22"]);
+    expect(resets.map((c) => c.find((a) => a.startsWith("--nodes=")))).toEqual([
+      "--nodes=127.0.10.31",
+      "--nodes=127.0.10.22",
+    ]);
     for (const call of resets) expect(call).toEqual(expect.arrayContaining(["--graceful=true", "--reboot=false"]));
     expect(fake.world().nodes["127.0.10.22"].reset).toBe(true);
     expect(fake.world().nodes["127.0.10.21"].reset).toBeUndefined();
 
     const failing = new TalosctlCli({ binary: "/nonexistent/talosctl", talosconfig: "x" });
-    expect(await runRemoval(plan.remove, failing, () => {})).toMatchObject({ done: [], failed: expect.stringMatching(/ENOENT/) });
+    expect(await runRemoval(plan.remove, failing, () => {})).toMatchObject({
+      done: [],
+      failed: expect.stringMatching(/ENOENT/),
+    });
   });
 });

@@ -31,7 +31,17 @@ import { asksClusterName, parseOptions, UsageError } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
 import { formatProblems } from "./problem";
 import { formatSummary, resultsOf } from "./report";
-import { blockedBy, OUTCOMES, phaseAt, readRun, resultOf, updatePhase, writeRun, type Outcome, type RunDocument } from "./run";
+import {
+  blockedBy,
+  OUTCOMES,
+  phaseAt,
+  readRun,
+  resultOf,
+  updatePhase,
+  writeRun,
+  type Outcome,
+  type RunDocument,
+} from "./run";
 import { shellAssignments, type ShellValue } from "./shell";
 
 /** The repository: dist/bootstrap.cjs lives in <repo>/dist. */
@@ -129,14 +139,24 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const doc = readRun(args.runDir);
     const i = index(args);
     const phase = phaseAt(doc, i);
-    answer({ PHASE_ACTION: phase.action, PHASE_LAYER: phase.layer, PHASE_TARGET: phase.target, PHASE_BLOCKER: phase.action === "plan" ? blockedBy(doc, i) : undefined });
+    answer({
+      PHASE_ACTION: phase.action,
+      PHASE_LAYER: phase.layer,
+      PHASE_TARGET: phase.target,
+      PHASE_BLOCKER: phase.action === "plan" ? blockedBy(doc, i) : undefined,
+    });
     return 0;
   },
 
   "deploy-key"(argv) {
     const args = parse(argv, ["index"]);
     const doc = readRun(args.runDir);
-    const output = runEngine(engineOf(doc), phaseAt(doc, index(args)).target, ["output", "-json", "-no-color"], process.env);
+    const output = runEngine(
+      engineOf(doc),
+      phaseAt(doc, index(args)).target,
+      ["output", "-json", "-no-color"],
+      process.env,
+    );
     if (output.status !== 0) {
       err(output.stderr.trim());
       return 1;
@@ -150,7 +170,12 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const args = parse(argv, ["index"]);
     const doc = readRun(args.runDir);
     const { countStateResources } = await import("./preflight");
-    const show = runEngine(engineOf(doc), phaseAt(doc, index(args)).target, ["show", "-json", "-no-color"], process.env);
+    const show = runEngine(
+      engineOf(doc),
+      phaseAt(doc, index(args)).target,
+      ["show", "-json", "-no-color"],
+      process.env,
+    );
     if (show.status !== 0) {
       err(show.stderr.trim());
       return 1;
@@ -163,7 +188,12 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const args = parse(argv, ["index", "plan"]);
     const doc = readRun(args.runDir);
     const i = index(args);
-    const show = runEngine(engineOf(doc), phaseAt(doc, i).target, ["show", "-json", "-no-color", need(args, "plan")], process.env);
+    const show = runEngine(
+      engineOf(doc),
+      phaseAt(doc, i).target,
+      ["show", "-json", "-no-color", need(args, "plan")],
+      process.env,
+    );
     if (show.status !== 0) {
       err(show.stderr.trim());
       return 1;
@@ -171,7 +201,10 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const summary = summarizePlan(JSON.parse(show.stdout) as PlanJson);
     err(`  plan: ${describePlan(summary)}`);
     const { add, change, destroy } = summary;
-    writeRun(args.runDir, updatePhase(doc, i, (p) => ({ ...p, plan: { add, change, destroy } })));
+    writeRun(
+      args.runDir,
+      updatePhase(doc, i, (p) => ({ ...p, plan: { add, change, destroy } })),
+    );
     answer({ PLAN_CHANGES: summary.hasChanges });
     return 0;
   },
@@ -180,7 +213,8 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const args = parse(argv, ["index", "outcome", "seconds"]);
     const doc = readRun(args.runDir);
     const outcome = need(args, "outcome") as Outcome;
-    if (!OUTCOMES.includes(outcome)) throw new UsageError([`internal: --outcome ${outcome} is not one of ${OUTCOMES.join(", ")}`]);
+    if (!OUTCOMES.includes(outcome))
+      throw new UsageError([`internal: --outcome ${outcome} is not one of ${OUTCOMES.join(", ")}`]);
     const seconds = Number(need(args, "seconds"));
     const updated = updatePhase(doc, index(args), (p) => ({ ...p, result: resultOf(p.action, outcome), seconds }));
     writeRun(args.runDir, updated);

@@ -10,7 +10,9 @@ export function deployKeyNotice(outputsJson: string, repository?: string): strin
   try {
     outputs = JSON.parse(outputsJson) as typeof outputs;
   } catch {
-    return ["could not read the outputs of layer 00 (not JSON); a Flux deploy key, if any, is in its output flux_deploy_key_public"];
+    return [
+      "could not read the outputs of layer 00 (not JSON); a Flux deploy key, if any, is in its output flux_deploy_key_public",
+    ];
   }
   const key = outputs?.[FLUX_DEPLOY_KEY_OUTPUT]?.value;
   if (typeof key !== "string" || !key.trim()) return [];

@@ -13,7 +13,12 @@ export interface EngineBinary {
 
 /** Absolute path of `name` on `path` (PATH syntax), or undefined. A name with a slash is taken as a path. */
 export function lookPath(name: string, path: string | undefined, cwd = process.cwd()): string | undefined {
-  const candidates = name.includes("/") ? [resolve(cwd, name)] : (path ?? "").split(delimiter).filter(Boolean).map((d) => join(d, name));
+  const candidates = name.includes("/")
+    ? [resolve(cwd, name)]
+    : (path ?? "")
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, name));
   return candidates.find((c) => {
     try {
       accessSync(c, constants.X_OK);
@@ -36,9 +41,15 @@ export function findEngine(env: NodeJS.ProcessEnv): EngineBinary | string {
   const wanted = env.TF_BINARY ? [env.TF_BINARY] : ["tofu", "terraform"];
   const path = wanted.map((name) => lookPath(name, env.PATH)).find((p) => p !== undefined);
   if (!path) {
-    return env.TF_BINARY ? `TF_BINARY=${env.TF_BINARY} is not an executable file` : "neither tofu nor terraform is on PATH";
+    return env.TF_BINARY
+      ? `TF_BINARY=${env.TF_BINARY} is not an executable file`
+      : "neither tofu nor terraform is on PATH";
   }
-  const result = spawnSync(path, ["version"], { encoding: "utf8", env: { ...env, CHECKPOINT_DISABLE: "1" }, timeout: 60_000 });
+  const result = spawnSync(path, ["version"], {
+    encoding: "utf8",
+    env: { ...env, CHECKPOINT_DISABLE: "1" },
+    timeout: 60_000,
+  });
   const parsed = parseEngineVersion(`${result.stdout ?? ""}`);
   if (result.status !== 0 || !parsed) {
     return `${path} version did not say "OpenTofu v..." or "Terraform v..." (exit ${result.status ?? result.error?.message}): ${firstLine(result.stderr || result.stdout)}`;
@@ -53,7 +64,12 @@ export interface EngineRun {
 }
 
 /** Runs the engine in `dir`, output captured. */
-export function runEngine(engine: EngineBinary, dir: string, args: readonly string[], env: NodeJS.ProcessEnv): EngineRun {
+export function runEngine(
+  engine: EngineBinary,
+  dir: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): EngineRun {
   const result = spawnSync(engine.path, args, {
     cwd: dir,
     encoding: "utf8",

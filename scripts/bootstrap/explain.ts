@@ -12,7 +12,14 @@ export function parseLockError(output: string): LockHolder | undefined {
   if (!/Error acquiring the state lock/.test(output)) return undefined;
   const field = (name: string) => new RegExp(`^\\s*${name}:[ \\t]*(.*)$`, "m").exec(output)?.[1].trim() || undefined;
   const id = field("ID") ?? /ID=(\S+)/.exec(output)?.[1] ?? "(unknown)";
-  return { id, who: field("Who"), operation: field("Operation")?.replace(/^OperationType/, "").toLowerCase(), created: field("Created") };
+  return {
+    id,
+    who: field("Who"),
+    operation: field("Operation")
+      ?.replace(/^OperationType/, "")
+      .toLowerCase(),
+    created: field("Created"),
+  };
 }
 
 /** Where the run was: to name the commands that release a stale lock. */
@@ -29,7 +36,9 @@ export function explainFailure(output: string, place: RunPlace): string | undefi
   const lock = parseLockError(output);
   if (!lock) return undefined;
   const { layer, engineName: e } = place;
-  const holder = [lock.who, lock.operation && `running ${lock.operation}`, lock.created && `since ${lock.created}`].filter(Boolean).join(", ");
+  const holder = [lock.who, lock.operation && `running ${lock.operation}`, lock.created && `since ${lock.created}`]
+    .filter(Boolean)
+    .join(", ");
   const config = place.configDir === place.repo ? "" : `CONFIG_DIR=${place.configDir} `;
   return [
     `bootstrap: the state of ${layer} is locked by another run (${holder || "holder unknown"}; lock ID ${lock.id}).`,

@@ -73,7 +73,10 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     options: Object.fromEntries(
       Object.entries(OPTIONS).map(([name, spec]: [string, OptionSpec]) => [
         name,
-        { type: spec.value === "required" ? ("string" as const) : ("boolean" as const), ...(spec.short ? { short: spec.short } : {}) },
+        {
+          type: spec.value === "required" ? ("string" as const) : ("boolean" as const),
+          ...(spec.short ? { short: spec.short } : {}),
+        },
       ]),
     ),
   });
@@ -128,11 +131,16 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
   if (options.help) return options;
 
   if (options.only !== undefined && options.startFrom !== undefined) {
-    problems.push("--only and --start-from exclude each other: --only runs one layer, --start-from that layer and every one above it");
+    problems.push(
+      "--only and --start-from exclude each other: --only runs one layer, --start-from that layer and every one above it",
+    );
   }
   if (options.action === "destroy") {
     for (const name of ["only", "start-from"] as const) {
-      if (given.has(name)) problems.push(`--${name} does not combine with --destroy: --destroy=<layer> destroys from the highest layer down to <layer>`);
+      if (given.has(name))
+        problems.push(
+          `--${name} does not combine with --destroy: --destroy=<layer> destroys from the highest layer down to <layer>`,
+        );
     }
     const to = options.destroyTo;
     if (to !== undefined && isPersistentAuth(to) && !options.includingPersistentAuth) {
@@ -142,13 +150,17 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
       );
     }
     if (to !== undefined && !isPersistentAuth(to) && options.includingPersistentAuth) {
-      problems.push(`--including-persistent-auth destroys down to 00-persistent-auth, but --destroy=${to} stops above it: use --destroy alone`);
+      problems.push(
+        `--including-persistent-auth destroys down to 00-persistent-auth, but --destroy=${to} stops above it: use --destroy alone`,
+      );
     }
   } else {
     if (options.includingPersistentAuth) problems.push("--including-persistent-auth only goes with --destroy");
   }
   if (options.yesDestroyPersistentAuth !== undefined && !options.includingPersistentAuth) {
-    problems.push("--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth (and --destroy) as well");
+    problems.push(
+      "--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth (and --destroy) as well",
+    );
   }
   if (problems.length > 0) throw new UsageError(problems);
   return options;

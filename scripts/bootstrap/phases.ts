@@ -32,7 +32,10 @@ export interface Scope {
 }
 
 /** Resolves --only, --start-from and --destroy against the layer catalog. */
-export function resolveScope(options: BootstrapOptions, layers: readonly LayerName[] = LAYERS): { scope?: Scope; problems: Problem[] } {
+export function resolveScope(
+  options: BootstrapOptions,
+  layers: readonly LayerName[] = LAYERS,
+): { scope?: Scope; problems: Problem[] } {
   const problems: Problem[] = [];
   const resolveName = (option: string, input: string | undefined): LayerName | undefined => {
     if (input === undefined) return undefined;
@@ -50,7 +53,8 @@ export function resolveScope(options: BootstrapOptions, layers: readonly LayerNa
 
   if (options.action === "destroy") {
     const input = options.destroyTo ?? (options.includingPersistentAuth ? PERSISTENT_AUTH_LAYER : undefined);
-    const lowest = input === undefined ? layers.find((l) => l !== PERSISTENT_AUTH_LAYER) : resolveName("destroy", input);
+    const lowest =
+      input === undefined ? layers.find((l) => l !== PERSISTENT_AUTH_LAYER) : resolveName("destroy", input);
     if (!lowest) return { problems };
     return { scope: { layers: from(lowest).reverse(), persistentAuthIfEmpty: false }, problems };
   }
@@ -85,10 +89,15 @@ export interface PhaseFacts {
 }
 
 /** The phases of the run, in order. */
-export function planPhases(options: BootstrapOptions, scope: Scope, facts: PhaseFacts): { phases: Phase[]; problems: Problem[] } {
+export function planPhases(
+  options: BootstrapOptions,
+  scope: Scope,
+  facts: PhaseFacts,
+): { phases: Phase[]; problems: Problem[] } {
   const problems: Problem[] = [];
   let layers = scope.layers;
-  if (scope.persistentAuthIfEmpty && facts.persistentAuthEmpty === false) layers = layers.filter((l) => l !== PERSISTENT_AUTH_LAYER);
+  if (scope.persistentAuthIfEmpty && facts.persistentAuthEmpty === false)
+    layers = layers.filter((l) => l !== PERSISTENT_AUTH_LAYER);
   if (
     options.action === "apply" &&
     !options.planOnly &&
@@ -110,7 +119,8 @@ export function planPhases(options: BootstrapOptions, scope: Scope, facts: Phase
       continue;
     }
     phases.push({ action: options.planOnly ? "plan" : "apply", layer, target });
-    if (!options.planOnly && layerFacts(layer).writesCredentials) phases.push({ action: "wait-api", layer, target: facts.kubeconfig });
+    if (!options.planOnly && layerFacts(layer).writesCredentials)
+      phases.push({ action: "wait-api", layer, target: facts.kubeconfig });
   }
   return { phases, problems };
 }

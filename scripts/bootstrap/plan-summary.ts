@@ -43,7 +43,15 @@ export function summarizePlan(plan: PlanJson): PlanSummary {
     if (actions.includes("forget")) forget++;
   }
   const outputs = Object.values(plan.output_changes ?? {}).filter((o) => !o.actions.every((a) => a === "no-op")).length;
-  return { add, change, destroy, forget, import: imports, outputs, hasChanges: add + change + destroy + forget + imports + outputs > 0 };
+  return {
+    add,
+    change,
+    destroy,
+    forget,
+    import: imports,
+    outputs,
+    hasChanges: add + change + destroy + forget + imports + outputs > 0,
+  };
 }
 
 /** `1 to add, 0 to change, 0 to destroy` (+ forget, import, outputs when there are any), or `no changes`. */

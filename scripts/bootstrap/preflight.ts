@@ -6,7 +6,14 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, formatIssue, loadConfig, resolveCluster, type ClusterDefinition, type ResolvedCluster } from "../../config";
+import {
+  ConfigError,
+  formatIssue,
+  loadConfig,
+  resolveCluster,
+  type ClusterDefinition,
+  type ResolvedCluster,
+} from "../../config";
 import { ALLOW_DESTROY_ENV, CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER, type LayerName } from "../../layers/catalog";
 import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/versions";
 import { engineErrors, findEngine, runEngine, type EngineBinary, type EngineRun } from "./engine-binary";
@@ -123,7 +130,9 @@ const git: Check = {
     const status = deps.gitStatus(input.configDir);
     if (status.error !== undefined || status.toplevel === undefined) {
       return fail({
-        reason: status.error ?? `${input.configDir} is not inside a git work tree, so what is applied cannot be traced to a commit`,
+        reason:
+          status.error ??
+          `${input.configDir} is not inside a git work tree, so what is applied cannot be traced to a commit`,
         hint: "keep cluster.yaml and nodes.yaml in a git repository, or pass --allow-dirty",
       });
     }
@@ -144,7 +153,10 @@ const node: Check = {
     const missing = deps.missingNodeDeps(input.repo);
     facts.nodeDepsMissing = missing.length > 0;
     if (missing.length === 0) return ok("dependencies installed");
-    fail({ reason: `Node dependencies are not installed (missing ${missing.join(", ")})`, hint: `run npm ci in ${input.repo}` });
+    fail({
+      reason: `Node dependencies are not installed (missing ${missing.join(", ")})`,
+      hint: `run npm ci in ${input.repo}`,
+    });
   },
 };
 
@@ -155,7 +167,9 @@ const config: Check = {
       const definition = deps.loadConfig(input.configDir);
       facts.cluster = resolveCluster(definition);
       facts.workloads = definition.workloads?.config;
-      ok(`${join(input.configDir, "cluster.yaml")} and nodes.yaml are valid (cluster ${facts.cluster.name}; ${describeVersions(definition.cluster)})`);
+      ok(
+        `${join(input.configDir, "cluster.yaml")} and nodes.yaml are valid (cluster ${facts.cluster.name}; ${describeVersions(definition.cluster)})`,
+      );
       for (const w of definition.warnings) note(formatIssue(w, input.configDir));
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
@@ -218,7 +232,10 @@ const layers: Check = {
     facts.scope = scope;
     const verb = options.action === "destroy" ? "destroy" : options.planOnly ? "plan" : "apply";
     const arrow = options.action === "destroy" ? " ← " : " → ";
-    ok(`${verb} ${scope.layers.join(arrow)}` + (scope.persistentAuthIfEmpty ? ` (${PERSISTENT_AUTH_LAYER} only if its state is empty)` : ""));
+    ok(
+      `${verb} ${scope.layers.join(arrow)}` +
+        (scope.persistentAuthIfEmpty ? ` (${PERSISTENT_AUTH_LAYER} only if its state is empty)` : ""),
+    );
   },
 };
 
@@ -257,10 +274,16 @@ const engine: Check = {
   run({ input: { env }, deps, facts, ok, fail }) {
     const found = deps.findEngine(env);
     if (typeof found === "string") {
-      return fail({ reason: found, hint: "install OpenTofu (https://opentofu.org/docs/intro/install/), or point TF_BINARY at tofu or terraform" });
+      return fail({
+        reason: found,
+        hint: "install OpenTofu (https://opentofu.org/docs/intro/install/), or point TF_BINARY at tofu or terraform",
+      });
     }
     if (found.kind === "terraform" && facts.cluster?.state.encrypted) {
-      return fail({ reason: `state_encryption is on, and ${found.path} is Terraform ${found.version}, which has no state encryption`, hint: "use OpenTofu (tofu on PATH, or TF_BINARY)" });
+      return fail({
+        reason: `state_encryption is on, and ${found.path} is Terraform ${found.version}, which has no state encryption`,
+        hint: "use OpenTofu (tofu on PATH, or TF_BINARY)",
+      });
     }
     facts.engine = found;
     ok(`${found.kind === "opentofu" ? "OpenTofu" : "Terraform"} ${found.version} (${found.path})`);
@@ -273,7 +296,12 @@ const synth: Check = {
   name: "synth",
   run({ input, deps, facts, ok, fail, note }) {
     const { env } = input;
-    const synthEnv: NodeJS.ProcessEnv = { ...env, CONFIG_DIR: input.configDir, CDKTF_OUTDIR: input.outdir, CHECKPOINT_DISABLE: "1" };
+    const synthEnv: NodeJS.ProcessEnv = {
+      ...env,
+      CONFIG_DIR: input.configDir,
+      CDKTF_OUTDIR: input.outdir,
+      CHECKPOINT_DISABLE: "1",
+    };
     // Only the two keys lift prevent_destroy: a context or a confirmation exported by the user does not reach the synth.
     delete synthEnv.CDKTF_CONTEXT_JSON;
     delete synthEnv[ALLOW_DESTROY_ENV];
@@ -287,7 +315,9 @@ const synth: Check = {
       });
     }
     const synthesized = deps.readLayers(input.outdir);
-    ok(`${synthesized.map((l) => l.name).join(", ")} in ${input.outdir}${facts.liftPreventDestroy ? ` (prevent_destroy lifted on ${PERSISTENT_AUTH_LAYER})` : ""}`);
+    ok(
+      `${synthesized.map((l) => l.name).join(", ")} in ${input.outdir}${facts.liftPreventDestroy ? ` (prevent_destroy lifted on ${PERSISTENT_AUTH_LAYER})` : ""}`,
+    );
 
     const prepare = env.BOOTSTRAP_PREPARE_STACK;
     if (prepare) {
@@ -375,7 +405,9 @@ const validate: Check = {
         });
         continue;
       }
-      ok(`${layer.name}${diagnostics.length ? ` (${diagnostics.length} warning${diagnostics.length === 1 ? "" : "s"})` : ""}`);
+      ok(
+        `${layer.name}${diagnostics.length ? ` (${diagnostics.length} warning${diagnostics.length === 1 ? "" : "s"})` : ""}`,
+      );
       for (const d of diagnostics) note(describeDiagnostic(d));
     }
   },
@@ -387,7 +419,8 @@ const validate: Check = {
 function stateLayers(input: PreflightInput, facts: Facts): Layer[] {
   const layers = inScope(facts);
   const persistentAuth = facts.layers!.find((l) => l.name === PERSISTENT_AUTH_LAYER)!;
-  if (needsPersistentAuthState(input.options, facts.scope!) && !layers.includes(persistentAuth)) layers.push(persistentAuth);
+  if (needsPersistentAuthState(input.options, facts.scope!) && !layers.includes(persistentAuth))
+    layers.push(persistentAuth);
   return layers;
 }
 
@@ -426,7 +459,9 @@ const persistentAuthState: Check = {
     }
     const count = countStateResources(JSON.parse(show.stdout));
     facts.persistentAuthEmpty = count === 0;
-    ok(`${PERSISTENT_AUTH_LAYER} holds ${count} resource${count === 1 ? "" : "s"}${facts.persistentAuthEmpty ? ": first bootstrap, it is applied first" : ""}`);
+    ok(
+      `${PERSISTENT_AUTH_LAYER} holds ${count} resource${count === 1 ? "" : "s"}${facts.persistentAuthEmpty ? ": first bootstrap, it is applied first" : ""}`,
+    );
   },
 };
 
@@ -456,15 +491,22 @@ function beforeSynth(facts: Facts): string | undefined {
 }
 
 function beforeValidate(facts: Facts): string | undefined {
-  return beforeSynth(facts) ?? (!facts.layers ? "no synthesized stacks" : !facts.scope ? "no layers in scope" : undefined);
+  return (
+    beforeSynth(facts) ?? (!facts.layers ? "no synthesized stacks" : !facts.scope ? "no layers in scope" : undefined)
+  );
 }
 
-const everythingInOrder = (facts: Facts, problems: readonly Problem[]) => beforeValidate(facts) ?? (problems.length > 0 ? "fix the problems above first" : undefined);
+const everythingInOrder = (facts: Facts, problems: readonly Problem[]) =>
+  beforeValidate(facts) ?? (problems.length > 0 ? "fix the problems above first" : undefined);
 
 /** Every check, by stage, in the order they run. */
 export const STAGES: readonly Stage[] = [
   { name: "input", checks: [git, node, config, terminal, persistentAuthKeys, layers] },
-  { name: "environment", blockedBy: (f) => (f.cluster ? undefined : "the config is invalid"), checks: [stateBackendCredentials, statePassphrase] },
+  {
+    name: "environment",
+    blockedBy: (f) => (f.cluster ? undefined : "the config is invalid"),
+    checks: [stateBackendCredentials, statePassphrase],
+  },
   { name: "engine", blockedBy: (f) => (f.refused ? REFUSED : undefined), checks: [engine] },
   { name: "synth", blockedBy: beforeSynth, checks: [synth] },
   { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, validate] },
@@ -473,7 +515,24 @@ export const STAGES: readonly Stage[] = [
 ];
 
 /** The checks by name, for their unit tests. */
-export const CHECKS = { git, node, config, terminal, persistentAuthKeys, layers, stateBackendCredentials, statePassphrase, engine, synth, proxmoxToken, workloads, validate, backends, persistentAuthState, sequence };
+export const CHECKS = {
+  git,
+  node,
+  config,
+  terminal,
+  persistentAuthKeys,
+  layers,
+  stateBackendCredentials,
+  statePassphrase,
+  engine,
+  synth,
+  proxmoxToken,
+  workloads,
+  validate,
+  backends,
+  persistentAuthState,
+  sequence,
+};
 
 export interface PreflightResult {
   readonly problems: Problem[];
@@ -485,7 +544,13 @@ export interface PreflightResult {
 }
 
 /** Runs `check` with a context that logs its lines and collects its problems into `problems`. */
-export function runCheck(check: Check, input: PreflightInput, deps: PreflightDeps, facts: Facts, problems: Problem[]): void {
+export function runCheck(
+  check: Check,
+  input: PreflightInput,
+  deps: PreflightDeps,
+  facts: Facts,
+  problems: Problem[],
+): void {
   check.run({
     input,
     deps,
@@ -502,7 +567,11 @@ export function runCheck(check: Check, input: PreflightInput, deps: PreflightDep
   });
 }
 
-export function runPreflight(input: PreflightInput, deps: PreflightDeps, stages: readonly Stage[] = STAGES): PreflightResult {
+export function runPreflight(
+  input: PreflightInput,
+  deps: PreflightDeps,
+  stages: readonly Stage[] = STAGES,
+): PreflightResult {
   const facts: Facts = {};
   const problems: Problem[] = [];
   // Stages skipped one after the other for the same reason are reported on one line.
@@ -557,7 +626,8 @@ function describeDiagnostic(d: Diagnostic): string {
 
 /** Resources in `<engine> show -json` of a state (root and child modules). */
 export function countStateResources(state: { values?: { root_module?: StateModule } }): number {
-  const count = (m: StateModule | undefined): number => (m?.resources?.length ?? 0) + (m?.child_modules ?? []).reduce((n, c) => n + count(c), 0);
+  const count = (m: StateModule | undefined): number =>
+    (m?.resources?.length ?? 0) + (m?.child_modules ?? []).reduce((n, c) => n + count(c), 0);
   return count(state.values?.root_module);
 }
 
@@ -574,8 +644,11 @@ export function realDeps(log: (line: string) => void): PreflightDeps {
       if (top.error) return { changes: [], error: `git could not run (${top.error.message})` };
       if (top.status !== 0) return { changes: [] };
       const toplevel = top.stdout.trim();
-      const status = spawnSync("git", ["-C", toplevel, "status", "--porcelain=v1", "-z", "--untracked-files=all"], { encoding: "utf8" });
-      if (status.status !== 0) return { toplevel, changes: [], error: `git status failed in ${toplevel}: ${status.stderr.trim()}` };
+      const status = spawnSync("git", ["-C", toplevel, "status", "--porcelain=v1", "-z", "--untracked-files=all"], {
+        encoding: "utf8",
+      });
+      if (status.status !== 0)
+        return { toplevel, changes: [], error: `git status failed in ${toplevel}: ${status.stderr.trim()}` };
       const changes = status.stdout
         .split("\0")
         .filter((e) => e.length > 3)
@@ -583,19 +656,35 @@ export function realDeps(log: (line: string) => void): PreflightDeps {
       return { toplevel, changes };
     },
     missingNodeDeps(repo) {
-      const needed = ["node_modules/cdktf/package.json", "node_modules/constructs/package.json", "node_modules/yaml/package.json", "node_modules/zod/package.json", "node_modules/esbuild/package.json", ".gen"];
+      const needed = [
+        "node_modules/cdktf/package.json",
+        "node_modules/constructs/package.json",
+        "node_modules/yaml/package.json",
+        "node_modules/zod/package.json",
+        "node_modules/esbuild/package.json",
+        ".gen",
+      ];
       return needed.filter((p) => !existsSync(join(repo, p)));
     },
     loadConfig,
     findEngine,
     synth(repo, env) {
-      const build = spawnSync(process.execPath, [join(repo, "scripts", "build.mjs")], { cwd: repo, env, encoding: "utf8" });
+      const build = spawnSync(process.execPath, [join(repo, "scripts", "build.mjs")], {
+        cwd: repo,
+        env,
+        encoding: "utf8",
+      });
       if (build.status !== 0) return { status: build.status ?? -1, output: `${build.stdout}${build.stderr}` };
       const app = spawnSync(process.execPath, [join(repo, "dist", "main.js")], { cwd: repo, env, encoding: "utf8" });
       return { status: app.status ?? -1, output: `${app.stdout}${app.stderr}` };
     },
     prepareStack(command, dir, env) {
-      const run = spawnSync(command, { shell: true, cwd: dir, env: { ...env, BOOTSTRAP_STACK_DIR: dir }, encoding: "utf8" });
+      const run = spawnSync(command, {
+        shell: true,
+        cwd: dir,
+        env: { ...env, BOOTSTRAP_STACK_DIR: dir },
+        encoding: "utf8",
+      });
       return { status: run.status ?? -1, output: `${run.stdout}${run.stderr}` };
     },
     readLayers,
@@ -606,8 +695,12 @@ export function realDeps(log: (line: string) => void): PreflightDeps {
 }
 
 /** "Talos v1.12.7, Kubernetes v1.35.4 (the versions this release is tested with)", or which differ from them. */
-export function describeVersions(cluster: { readonly talos_version: string; readonly kubernetes_version: string }): string {
+export function describeVersions(cluster: {
+  readonly talos_version: string;
+  readonly kubernetes_version: string;
+}): string {
   const versions = `Talos ${cluster.talos_version}, Kubernetes ${cluster.kubernetes_version}`;
-  if (cluster.talos_version === TESTED_TALOS_VERSION && cluster.kubernetes_version === TESTED_KUBERNETES_VERSION) return `${versions} (the versions this release is tested with)`;
+  if (cluster.talos_version === TESTED_TALOS_VERSION && cluster.kubernetes_version === TESTED_KUBERNETES_VERSION)
+    return `${versions} (the versions this release is tested with)`;
   return `${versions} (this release is tested with Talos ${TESTED_TALOS_VERSION}, Kubernetes ${TESTED_KUBERNETES_VERSION})`;
 }

@@ -18,7 +18,17 @@ export function resultsOf(phases: readonly PhaseRecord[]): PhaseResult[] {
   return phases.flatMap((p) =>
     p.result === undefined
       ? []
-      : [{ layer: p.layer, action: p.action, result: p.result, add: p.plan?.add, change: p.plan?.change, destroy: p.plan?.destroy, seconds: p.seconds ?? 0 }],
+      : [
+          {
+            layer: p.layer,
+            action: p.action,
+            result: p.result,
+            add: p.plan?.add,
+            change: p.plan?.change,
+            destroy: p.plan?.destroy,
+            seconds: p.seconds ?? 0,
+          },
+        ],
   );
 }
 

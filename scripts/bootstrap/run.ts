@@ -85,7 +85,13 @@ export function resultOf(action: PhaseAction, outcome: Outcome): string {
     case "nothing":
       return action === "destroy" || action === "plan-destroy" ? "nothing to destroy" : "no changes";
     case "completed":
-      return { apply: "applied", plan: "planned", destroy: "destroyed", "plan-destroy": "planned", "wait-api": "ready" }[action];
+      return {
+        apply: "applied",
+        plan: "planned",
+        destroy: "destroyed",
+        "plan-destroy": "planned",
+        "wait-api": "ready",
+      }[action];
   }
 }
 
@@ -99,5 +105,7 @@ export function blockedBy(doc: RunDocument, index: number): string | undefined {
   const phase = phaseAt(doc, index);
   const dependencies = doc.layers?.find((l) => l.name === phase.layer)?.dependencies ?? [];
   const earlier = doc.phases.slice(0, index);
-  return dependencies.find((dep) => earlier.some((p) => p.layer === dep && (p.result === "planned" || p.result === "validated only")));
+  return dependencies.find((dep) =>
+    earlier.some((p) => p.layer === dep && (p.result === "planned" || p.result === "validated only")),
+  );
 }

@@ -25,10 +25,12 @@ interface KubeconfigDoc {
 export function readKubeconfig(text: string, dir = "."): ApiEndpoint {
   const doc = (parse(text) ?? {}) as KubeconfigDoc;
   const contexts = doc.contexts ?? [];
-  const context = contexts.find((c) => c.name === doc["current-context"]) ?? (contexts.length === 1 ? contexts[0] : undefined);
+  const context =
+    contexts.find((c) => c.name === doc["current-context"]) ?? (contexts.length === 1 ? contexts[0] : undefined);
   if (!context) throw new Error(`the kubeconfig has no current-context among its ${contexts.length} contexts`);
   const cluster = doc.clusters?.find((c) => c.name === context.context.cluster)?.cluster;
-  if (!cluster || typeof cluster.server !== "string") throw new Error(`the kubeconfig's cluster ${context.context.cluster} has no server`);
+  if (!cluster || typeof cluster.server !== "string")
+    throw new Error(`the kubeconfig's cluster ${context.context.cluster} has no server`);
   const user = doc.users?.find((u) => u.name === context.context.user)?.user ?? {};
   const material = (entry: Record<string, unknown>, key: string): Buffer | undefined => {
     const data = entry[`${key}-data`];
@@ -56,7 +58,14 @@ export function probeApi(api: ApiEndpoint, timeoutMs = 5000): Promise<ProbeResul
   return new Promise((done) => {
     const req = request(
       `${api.server}/readyz`,
-      { method: "GET", ca: api.ca, cert: api.cert, key: api.key, rejectUnauthorized: !api.insecure, timeout: timeoutMs },
+      {
+        method: "GET",
+        ca: api.ca,
+        cert: api.cert,
+        key: api.key,
+        rejectUnauthorized: !api.insecure,
+        timeout: timeoutMs,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -93,7 +102,9 @@ export async function waitForApi(api: ApiEndpoint, options: WaitOptions): Promis
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const result = await probe(api);
     const elapsed = Math.round((now() - start) / 1000);
-    options.log(`  attempt ${attempt}/${attempts} (${elapsed}s of ${options.timeoutSeconds}s): ${api.server}/readyz: ${result.detail}`);
+    options.log(
+      `  attempt ${attempt}/${attempts} (${elapsed}s of ${options.timeoutSeconds}s): ${api.server}/readyz: ${result.detail}`,
+    );
     if (result.ready) return true;
     if (attempt < attempts) await sleep(options.intervalSeconds * 1000);
   }

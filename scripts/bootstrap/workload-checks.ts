@@ -5,15 +5,23 @@
 import type { WorkloadsConfig } from "../../config";
 import type { Problem } from "./problem";
 
-export function workloadProblems(workloads: WorkloadsConfig | undefined, env: Readonly<Record<string, string | undefined>>): Problem[] {
+export function workloadProblems(
+  workloads: WorkloadsConfig | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): Problem[] {
   if (!workloads) return [];
   const problems: Problem[] = [];
 
   const needed = new Map<string, string[]>();
   const need = (variable: string, by: string) => needed.set(variable, [...(needed.get(variable) ?? []), by]);
   workloads.pbs_storages.forEach((p, i) => need(p.password_env, `pbs_storages[${i}] (${p.name}).password_env`));
-  for (const [kind, guests] of [["containers", workloads.containers], ["vms", workloads.vms]] as const) {
-    guests.forEach((g, i) => g.ssh_keys.forEach((k) => "env" in k && need(k.env, `${kind}[${i}] (${g.name}).ssh_keys`)));
+  for (const [kind, guests] of [
+    ["containers", workloads.containers],
+    ["vms", workloads.vms],
+  ] as const) {
+    guests.forEach((g, i) =>
+      g.ssh_keys.forEach((k) => "env" in k && need(k.env, `${kind}[${i}] (${g.name}).ssh_keys`)),
+    );
   }
   const missing = [...needed].filter(([variable]) => !env[variable]);
   if (missing.length) {

@@ -16,7 +16,8 @@ export function cliEnv(tree: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv 
   if (existsSync(path)) {
     try {
       const context = (JSON.parse(readFileSync(path, "utf8")) as { context?: unknown }).context;
-      if (context && typeof context === "object" && Object.keys(context).length > 0) out.CDKTF_CONTEXT_JSON = JSON.stringify(context);
+      if (context && typeof context === "object" && Object.keys(context).length > 0)
+        out.CDKTF_CONTEXT_JSON = JSON.stringify(context);
     } catch {
       // A broken cdktf.json: the synth reads it and reports it.
     }

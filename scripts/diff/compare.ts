@@ -75,20 +75,33 @@ const PERSISTENT_LAYERS: ReadonlySet<string> = new Set(LAYER_CATALOG.filter((l) 
  * that layer counts as a possible replacement (the synthesized JSON cannot tell which attributes force one).
  */
 export const IRREPLACEABLE: Readonly<Record<string, string>> = {
-  talos_machine_secrets: "a new cluster PKI, which the running nodes and every existing talosconfig and kubeconfig do not trust",
+  talos_machine_secrets:
+    "a new cluster PKI, which the running nodes and every existing talosconfig and kubeconfig do not trust",
   proxmox_user_token: "a new Proxmox CSI token; the secret deployed to the CSI driver stops working",
-  proxmox_virtual_environment_user: "the CSI user is recreated with a new token; the secret deployed to the CSI driver stops working",
-  proxmox_virtual_environment_role: "the CSI role is recreated; the CSI driver loses its privileges until its ACL is recreated too",
+  proxmox_virtual_environment_user:
+    "the CSI user is recreated with a new token; the secret deployed to the CSI driver stops working",
+  proxmox_virtual_environment_role:
+    "the CSI role is recreated; the CSI driver loses its privileges until its ACL is recreated too",
   proxmox_acl: "the CSI ACL is recreated; the CSI driver loses access in between",
-  tls_private_key: "a new private key; whatever was signed or encrypted for the old one (sealed secrets in git) must be redone",
-  tls_self_signed_cert: "a new certificate; whatever trusts or encrypts to the old one (sealed secrets in git) must be redone",
+  tls_private_key:
+    "a new private key; whatever was signed or encrypted for the old one (sealed secrets in git) must be redone",
+  tls_self_signed_cert:
+    "a new certificate; whatever trusts or encrypts to the old one (sealed secrets in git) must be redone",
 };
 
 /** The cost of replacing a resource of the persistent layer whose type IRREPLACEABLE does not know. */
 const DEFAULT_COST = `${PERSISTENT_AUTH_LAYER} keeps it for the life of the cluster; whatever depends on it must be redone`;
 
 /** Attributes that are Terraform meta-arguments, not provider attributes: they never force a replacement. */
-const META_ARGUMENTS = new Set(["lifecycle", "depends_on", "provider", "count", "for_each", "connection", "provisioner"]);
+const META_ARGUMENTS = new Set([
+  "lifecycle",
+  "depends_on",
+  "provider",
+  "count",
+  "for_each",
+  "connection",
+  "provisioner",
+]);
 
 const KIND_ORDER: readonly ItemKind[] = ["resource", "data", "output", "provider", "backend", "other"];
 
@@ -97,7 +110,9 @@ export function compare(base: Stacks, head: Stacks, options: CompareOptions = {}
   const masker = options.masker ?? Masker.fromEnv(process.env);
   const names = [...new Set([...Object.keys(base), ...Object.keys(head)])].sort();
   const layers = names.map((layer) => compareLayer(layer, base[layer], head[layer], masker));
-  const warnings = layers.flatMap((layer) => (PERSISTENT_LAYERS.has(layer.layer) ? persistentLayerWarnings(layer, base[layer.layer], head[layer.layer]) : []));
+  const warnings = layers.flatMap((layer) =>
+    PERSISTENT_LAYERS.has(layer.layer) ? persistentLayerWarnings(layer, base[layer.layer], head[layer.layer]) : [],
+  );
   return { layers, warnings, changed: layers.some((l) => l.items.length > 0) };
 }
 
@@ -134,7 +149,12 @@ interface Item {
 
 const NONE: ReadonlySet<string> = new Set();
 
-function compareLayer(layer: string, base: StackJson | undefined, head: StackJson | undefined, masker: Masker): LayerDiff {
+function compareLayer(
+  layer: string,
+  base: StackJson | undefined,
+  head: StackJson | undefined,
+  masker: Masker,
+): LayerDiff {
   const before = base ? itemsOf(base) : new Map<string, Item>();
   const after = head ? itemsOf(head) : new Map<string, Item>();
   const items: ItemDiff[] = [];
@@ -177,7 +197,12 @@ function itemsOf(stack: StackJson): Map<string, Item> {
       }
     } else if (section === "output") {
       for (const [name, body] of Object.entries(record(block))) {
-        add({ kind: "output", address: `output.${name}`, body, secretAttributes: record(body).sensitive === true ? new Set(["value"]) : NONE });
+        add({
+          kind: "output",
+          address: `output.${name}`,
+          body,
+          secretAttributes: record(body).sensitive === true ? new Set(["value"]) : NONE,
+        });
       }
     } else if (section === "terraform") {
       for (const [key, value] of Object.entries(record(block))) {
@@ -186,7 +211,8 @@ function itemsOf(stack: StackJson): Map<string, Item> {
       }
     } else if (section !== "provider") {
       const entries = isRecord(block) ? Object.entries(block) : [];
-      if (entries.length && section !== "locals") for (const [name, body] of entries) add({ kind: "other", address: `${section}.${name}`, body });
+      if (entries.length && section !== "locals")
+        for (const [name, body] of entries) add({ kind: "other", address: `${section}.${name}`, body });
       else add({ kind: "other", address: section, body: block });
     }
   }
@@ -195,7 +221,11 @@ function itemsOf(stack: StackJson): Map<string, Item> {
   const required = record(record(clean.terraform).required_providers);
   const configured = record(clean.provider);
   for (const name of new Set([...Object.keys(required), ...Object.keys(configured)])) {
-    add({ kind: "provider", address: `provider.${name}`, body: { ...record(required[name]), ...(name in configured ? { config: configured[name] } : {}) } });
+    add({
+      kind: "provider",
+      address: `provider.${name}`,
+      body: { ...record(required[name]), ...(name in configured ? { config: configured[name] } : {}) },
+    });
   }
   return items;
 }
@@ -203,7 +233,11 @@ function itemsOf(stack: StackJson): Map<string, Item> {
 function withoutMetadata(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutMetadata);
   if (!isRecord(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "//").map(([key, child]) => [key, withoutMetadata(child)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== "//")
+      .map(([key, child]) => [key, withoutMetadata(child)]),
+  );
 }
 
 // ------------------------------------------------------------------------------------------ attribute changes
@@ -216,7 +250,12 @@ function attributeChanges(before: Item, after: Item, masker: Masker): AttributeC
   const changes: AttributeChange[] = [];
   const secret = new Set([...before.secretAttributes, ...after.secretAttributes]);
   const mask = (path: readonly Step[], value: unknown) =>
-    typeof path[0] === "string" && secret.has(path[0]) ? SENSITIVE : masker.value(path.filter((s): s is PathSegment => s !== IN_JSON), value);
+    typeof path[0] === "string" && secret.has(path[0])
+      ? SENSITIVE
+      : masker.value(
+          path.filter((s): s is PathSegment => s !== IN_JSON),
+          value,
+        );
 
   const walk = (b: unknown, a: unknown, path: Step[]): void => {
     if (isDeepStrictEqual(b, a)) return;
@@ -224,7 +263,8 @@ function attributeChanges(before: Item, after: Item, masker: Masker): AttributeC
       for (const key of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
         const at = [...path, key];
         if (!Object.hasOwn(b, key)) changes.push({ path: formatPath(at), action: "add", after: mask(at, a[key]) });
-        else if (!Object.hasOwn(a, key)) changes.push({ path: formatPath(at), action: "remove", before: mask(at, b[key]) });
+        else if (!Object.hasOwn(a, key))
+          changes.push({ path: formatPath(at), action: "remove", before: mask(at, b[key]) });
         else walk(b[key], a[key], at);
       }
       return;
@@ -268,7 +308,10 @@ function formatPath(path: readonly Step[]): string {
 
 // ------------------------------------------------------------------------------------------------ describers
 
-type Describer = (body: Record<string, unknown>, printable: (key: string, value: unknown) => unknown) => string | undefined;
+type Describer = (
+  body: Record<string, unknown>,
+  printable: (key: string, value: unknown) => unknown,
+) => string | undefined;
 
 /** One-line descriptions of the items a reviewer wants to size up without opening them. */
 const DESCRIBERS: Readonly<Record<string, Describer>> = {
@@ -292,7 +335,11 @@ function gib(mib: number): string {
 
 // ------------------------------------------------------------------------------------------------- warnings
 
-function persistentLayerWarnings(layer: LayerDiff, base: StackJson | undefined, head: StackJson | undefined): DiffWarning[] {
+function persistentLayerWarnings(
+  layer: LayerDiff,
+  base: StackJson | undefined,
+  head: StackJson | undefined,
+): DiffWarning[] {
   const warnings: DiffWarning[] = [];
   const warn = (address: string, message: string) => warnings.push({ layer: layer.layer, address, message });
   const before = base ? itemsOf(base) : new Map<string, Item>();
@@ -316,14 +363,18 @@ function persistentLayerWarnings(layer: LayerDiff, base: StackJson | undefined, 
     } else if (lifecycleBefore.prevent_destroy !== true && lifecycleAfter.prevent_destroy === true) {
       warn(item.address, "gets lifecycle.prevent_destroy back; the base let the engine destroy it.");
     }
-    const attributes = [...new Set(item.changes.map((c) => topLevel(c.path)).filter((name) => !META_ARGUMENTS.has(name)))];
+    const attributes = [
+      ...new Set(item.changes.map((c) => topLevel(c.path)).filter((name) => !META_ARGUMENTS.has(name))),
+    ];
     if (!attributes.length) continue;
     const ignored = new Set(Array.isArray(lifecycleAfter.ignore_changes) ? lifecycleAfter.ignore_changes : []);
     const allIgnored = attributes.every((a) => ignored.has(a));
     warn(
       item.address,
       `may be REPLACED (${attributes.join(", ")} changed): ${cost}.` +
-        (allIgnored ? ` ${attributes.join(", ")} ${attributes.length > 1 ? "are" : "is"} in lifecycle.ignore_changes, so the engine should leave it alone; confirm with a plan.` : ""),
+        (allIgnored
+          ? ` ${attributes.join(", ")} ${attributes.length > 1 ? "are" : "is"} in lifecycle.ignore_changes, so the engine should leave it alone; confirm with a plan.`
+          : ""),
     );
   }
   return warnings;

@@ -6,7 +6,8 @@
 export const SENSITIVE = "(sensitive)";
 
 /** Attribute names whose values are never printed. Matched against every key on the path to a value. */
-export const SENSITIVE_NAME = /secret|token|password|key|cert|private|machine_secrets|client_configuration|kubeconfig|talosconfig/i;
+export const SENSITIVE_NAME =
+  /secret|token|password|key|cert|private|machine_secrets|client_configuration|kubeconfig|talosconfig/i;
 
 /** Environment variables whose values are never printed. */
 export const SECRET_ENV_NAME = /TOKEN|PASSWORD|SECRET|PASSPHRASE|KEY/i;
@@ -105,13 +106,18 @@ export class Masker {
     const forms = [...new Set(this.secrets.flatMap(secretForms))];
     // Longest first, so that text() replaces a secret before any shorter secret inside it.
     const long = forms.filter((f) => f.length >= MIN_SECRET_SUBSTRING).sort((a, b) => b.length - a.length);
-    if (long.length) this.searchable = new RegExp(long.map((f) => f.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")).join("|"), "gi");
+    if (long.length)
+      this.searchable = new RegExp(long.map((f) => f.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")).join("|"), "gi");
     this.whole = new Set(forms.map((f) => f.toLowerCase()));
   }
 
   /** True when this string must not be printed. */
   isSecretString(value: string): boolean {
-    return looksSecret(value) || this.whole.has(value.toLowerCase()) || (!!this.searchable && new RegExp(this.searchable.source, "i").test(value));
+    return (
+      looksSecret(value) ||
+      this.whole.has(value.toLowerCase()) ||
+      (!!this.searchable && new RegExp(this.searchable.source, "i").test(value))
+    );
   }
 
   /**
@@ -124,9 +130,12 @@ export class Masker {
       if (this.isSecretString(value)) return SENSITIVE;
       // JSON inside a string (Talos machine-config patches): withheld whole when anything inside is a secret.
       const inner = parseJsonContainer(value);
-      return inner === undefined || JSON.stringify(this.value(path, inner)) === JSON.stringify(inner) ? value : SENSITIVE;
+      return inner === undefined || JSON.stringify(this.value(path, inner)) === JSON.stringify(inner)
+        ? value
+        : SENSITIVE;
     }
-    if (typeof value === "number" || typeof value === "boolean") return this.secrets.includes(String(value)) ? SENSITIVE : value;
+    if (typeof value === "number" || typeof value === "boolean")
+      return this.secrets.includes(String(value)) ? SENSITIVE : value;
     if (Array.isArray(value)) return value.map((element, i) => this.value([...path, i], element));
     if (value !== null && typeof value === "object") {
       return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, this.value([...path, key], child)]));

@@ -38,8 +38,13 @@ export function layerSummary(layer: LayerDiff): string {
     counts.change && `${counts.change} to change`,
     counts.remove && `${counts.remove} to remove`,
   ].filter(Boolean);
-  const others = [counts.dataSources && plural(counts.dataSources, "data source"), counts.other && plural(counts.other, "other item")].filter(Boolean);
-  const parts = [resources.join(", "), others.length ? `${others.join(" and ")} changed` : ""].filter(Boolean).join("; ");
+  const others = [
+    counts.dataSources && plural(counts.dataSources, "data source"),
+    counts.other && plural(counts.other, "other item"),
+  ].filter(Boolean);
+  const parts = [resources.join(", "), others.length ? `${others.join(" and ")} changed` : ""]
+    .filter(Boolean)
+    .join("; ");
   const presence = layer.presence === "added" ? "new layer: " : layer.presence === "removed" ? "layer removed: " : "";
   return `${presence}${parts || "no changes"}`;
 }
@@ -107,21 +112,31 @@ function markdown(input: RenderInput, limit: number): string {
   const out: string[] = [MARKER];
   if (result.warnings.length) {
     const layers = [...new Set(result.warnings.map((w) => w.layer))].map(code).join(", ");
-    out.push("> [!CAUTION]", `> **This change destroys or may replace what ${layers} keeps for the life of the cluster:**`);
+    out.push(
+      "> [!CAUTION]",
+      `> **This change destroys or may replace what ${layers} keeps for the life of the cluster:**`,
+    );
     for (const w of result.warnings) out.push(`> - ${code(w.address)} ${escapeHtml(w.message)}`);
     out.push("");
   }
-  out.push(`**Synthesized changes:** ${result.layers.map((l) => `${l.layer}: ${layerSummary(l)}`).join(" · ") || "no layers"}`, "");
+  out.push(
+    `**Synthesized changes:** ${result.layers.map((l) => `${l.layer}: ${layerSummary(l)}`).join(" · ") || "no layers"}`,
+    "",
+  );
   if (input.notes?.length) {
     out.push("> [!NOTE]", ...input.notes.map((n) => `> ${escapeHtml(n)}`), "");
   }
   for (const layer of result.layers) {
     const warned = result.warnings.some((w) => w.layer === layer.layer);
-    out.push(`<details${warned ? " open" : ""}><summary><b>${escapeHtml(layer.layer)}</b>: ${escapeHtml(layerSummary(layer))}</summary>`, "");
+    out.push(
+      `<details${warned ? " open" : ""}><summary><b>${escapeHtml(layer.layer)}</b>: ${escapeHtml(layerSummary(layer))}</summary>`,
+      "",
+    );
     if (layer.items.length) {
       const lines = layerLines(layer);
       const shown = lines.slice(0, limit);
-      if (shown.length < lines.length) shown.push(`… ${lines.length - shown.length} more lines; run \`${command}\` for all of them`);
+      if (shown.length < lines.length)
+        shown.push(`… ${lines.length - shown.length} more lines; run \`${command}\` for all of them`);
       const fence = "`".repeat(Math.max(3, longestBacktickRun(shown.join("\n")) + 1));
       out.push(`${fence}diff`, ...shown, fence);
     } else {

@@ -7,12 +7,12 @@
  * - `runTofu()` / `runTofuAsync()` run tofu offline, in automation mode.
  * Node 20 built-ins only.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
-export const REPO = join(__dirname, '..', '..');
-const BUILD = join(REPO, 'scripts', 'engine', 'build.sh');
+export const REPO = join(__dirname, "..", "..");
+const BUILD = join(REPO, "scripts", "engine", "build.sh");
 
 /** One provider of the engine, as build.sh records it in providers.json. */
 export interface EngineProvider {
@@ -47,26 +47,31 @@ let cached: Engine | undefined;
 /** The engine built for the current tools/ pins; throws with what to run when it is not built. */
 export function loadEngine(): Engine {
   if (cached) return cached;
-  const result = spawnSync(BUILD, ['--print-env'], { encoding: 'utf8' });
+  const result = spawnSync(BUILD, ["--print-env"], { encoding: "utf8" });
   if (result.status !== 0) {
     throw new Error(
       `The engine (OpenTofu and the providers) is not built for the current tools/ pins: run scripts/engine/build.sh ` +
-        `(about 12 minutes cold on 2 cores; needs Go and the Go module proxy).\n${result.stderr ?? ''}${result.error?.message ?? ''}`,
+        `(about 12 minutes cold on 2 cores; needs Go and the Go module proxy).\n${result.stderr ?? ""}${result.error?.message ?? ""}`,
     );
   }
   const env = Object.fromEntries(
     result.stdout
       .trim()
-      .split('\n')
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+      .split("\n")
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
   );
-  const missing = ['TOFU', 'TF_CLI_CONFIG_FILE', 'ENGINE_PROVIDERS', 'TALOS_CONFIG_CHECKERS'].filter((key) => !env[key]);
-  if (missing.length > 0) throw new Error(`build.sh --print-env printed no ${missing.join(', ')}:\n${result.stdout}`);
+  const missing = ["TOFU", "TF_CLI_CONFIG_FILE", "ENGINE_PROVIDERS", "TALOS_CONFIG_CHECKERS"].filter(
+    (key) => !env[key],
+  );
+  if (missing.length > 0) throw new Error(`build.sh --print-env printed no ${missing.join(", ")}:\n${result.stdout}`);
   cached = {
     tofu: env.TOFU,
     cliConfig: env.TF_CLI_CONFIG_FILE,
-    providers: JSON.parse(readFileSync(env.ENGINE_PROVIDERS, 'utf8')) as Record<string, EngineProvider>,
-    talosConfigCheckers: JSON.parse(readFileSync(env.TALOS_CONFIG_CHECKERS, 'utf8')) as Record<string, TalosConfigChecker>,
+    providers: JSON.parse(readFileSync(env.ENGINE_PROVIDERS, "utf8")) as Record<string, EngineProvider>,
+    talosConfigCheckers: JSON.parse(readFileSync(env.TALOS_CONFIG_CHECKERS, "utf8")) as Record<
+      string,
+      TalosConfigChecker
+    >,
   };
   return cached;
 }
@@ -81,8 +86,8 @@ export function standIns(engine: Engine): Array<[source: string, provider: Engin
  * `bpg/proxmox`; a bare type such as `helm` is in the `hashicorp` namespace, as the engine reads it.
  */
 export function sourceKey(source: string): string {
-  const parts = source.toLowerCase().split('/');
-  return parts.length === 1 ? `hashicorp/${parts[0]}` : parts.slice(-2).join('/');
+  const parts = source.toLowerCase().split("/");
+  return parts.length === 1 ? `hashicorp/${parts[0]}` : parts.slice(-2).join("/");
 }
 
 export interface Rewrite {
@@ -96,10 +101,16 @@ export interface Rewrite {
  * to the built one, for every stand-in provider, and nothing else. Throws when a stack requires a version
  * the engine doesn't pin (the tools/ pins and the bindings have drifted apart).
  */
-export function prepareStack(stackDir: string, engine: Engine = loadEngine(), log: (line: string) => void = defaultLog): Rewrite[] {
-  const file = join(stackDir, 'cdk.tf.json');
-  const text = readFileSync(file, 'utf8');
-  const stack = JSON.parse(text) as { terraform?: { required_providers?: Record<string, { source: string; version?: string }> } };
+export function prepareStack(
+  stackDir: string,
+  engine: Engine = loadEngine(),
+  log: (line: string) => void = defaultLog,
+): Rewrite[] {
+  const file = join(stackDir, "cdk.tf.json");
+  const text = readFileSync(file, "utf8");
+  const stack = JSON.parse(text) as {
+    terraform?: { required_providers?: Record<string, { source: string; version?: string }> };
+  };
   const rewrites: Rewrite[] = [];
   const problems: string[] = [];
   for (const [name, requirement] of Object.entries(stack.terraform?.required_providers ?? {})) {
@@ -107,14 +118,17 @@ export function prepareStack(stackDir: string, engine: Engine = loadEngine(), lo
     if (provider === undefined) {
       problems.push(`${name}: ${requirement.source} is not built by scripts/engine/build.sh`);
     } else if (requirement.version !== provider.pinned) {
-      problems.push(`${name}: the stack requires ${requirement.source} ${requirement.version}, the engine pins ${provider.pinned}`);
+      problems.push(
+        `${name}: the stack requires ${requirement.source} ${requirement.version}, the engine pins ${provider.pinned}`,
+      );
     } else if (provider.built !== provider.pinned) {
       requirement.version = provider.built;
       rewrites.push({ provider: requirement.source, from: provider.pinned, to: provider.built });
     }
   }
-  if (problems.length > 0) throw new Error(`${file}:\n  ${problems.join('\n  ')}`);
-  for (const r of rewrites) log(`${file}: ${r.provider} ${r.from} -> ${r.to} (STAND-IN built for the pinned ${r.from})`);
+  if (problems.length > 0) throw new Error(`${file}:\n  ${problems.join("\n  ")}`);
+  for (const r of rewrites)
+    log(`${file}: ${r.provider} ${r.from} -> ${r.to} (STAND-IN built for the pinned ${r.from})`);
   // cdktf writes 2-space JSON with a trailing newline: same layout, so diagnostics' line numbers still match.
   if (rewrites.length > 0) writeFileSync(file, `${JSON.stringify(stack, null, 2)}\n`);
   return rewrites;
@@ -144,28 +158,30 @@ export interface TofuOptions {
  * The environment tofu runs with: the engine's CLI config, automation mode, no update check, and a proxy
  * that refuses everything, so any attempt to reach the internet fails fast (loopback is never proxied).
  */
-function tofuEnv(engine: Engine, extra: TofuOptions['env']): NodeJS.ProcessEnv {
+function tofuEnv(engine: Engine, extra: TofuOptions["env"]): NodeJS.ProcessEnv {
   // One unpacked copy of each provider per engine build, linked into every stack's .terraform/ (instead of a
   // 100 MB copy per stack).
-  const pluginCache = join(dirname(engine.cliConfig), 'plugin-cache');
+  const pluginCache = join(dirname(engine.cliConfig), "plugin-cache");
   mkdirSync(pluginCache, { recursive: true });
   return {
     ...process.env,
     TF_CLI_CONFIG_FILE: engine.cliConfig,
     TF_PLUGIN_CACHE_DIR: pluginCache,
-    TF_IN_AUTOMATION: '1',
-    TF_INPUT: '0',
-    CHECKPOINT_DISABLE: '1',
-    HTTPS_PROXY: 'http://127.0.0.1:9',
-    HTTP_PROXY: 'http://127.0.0.1:9',
-    NO_PROXY: '127.0.0.1,localhost',
+    TF_IN_AUTOMATION: "1",
+    TF_INPUT: "0",
+    CHECKPOINT_DISABLE: "1",
+    HTTPS_PROXY: "http://127.0.0.1:9",
+    HTTP_PROXY: "http://127.0.0.1:9",
+    NO_PROXY: "127.0.0.1,localhost",
     ...extra,
   };
 }
 
 function checked(args: readonly string[], options: TofuOptions, out: TofuResult, why: string): TofuResult {
   if (!(options.ok ?? [0]).includes(out.status)) {
-    throw new Error(`tofu ${args.join(' ')} (in ${options.cwd}) exited ${out.status}${why}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`);
+    throw new Error(
+      `tofu ${args.join(" ")} (in ${options.cwd}) exited ${out.status}${why}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`,
+    );
   }
   return out;
 }
@@ -178,33 +194,46 @@ function checked(args: readonly string[], options: TofuOptions, out: TofuResult,
 export function runTofu(args: readonly string[], options: TofuOptions, engine: Engine = loadEngine()): TofuResult {
   const result = spawnSync(engine.tofu, args, {
     cwd: options.cwd,
-    encoding: 'utf8',
+    encoding: "utf8",
     timeout: options.timeoutMs ?? 600_000,
     maxBuffer: 256 * 1024 * 1024,
     env: tofuEnv(engine, options.env),
   });
-  const out = { status: result.status ?? -1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
-  return checked(args, options, out, `${result.signal ? ` (${result.signal})` : ''}${result.error ? `: ${result.error.message}` : ''}`);
+  const out = { status: result.status ?? -1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+  return checked(
+    args,
+    options,
+    out,
+    `${result.signal ? ` (${result.signal})` : ""}${result.error ? `: ${result.error.message}` : ""}`,
+  );
 }
 
 /** runTofu without blocking this process, for tofu runs that talk to servers started by this process. */
-export function runTofuAsync(args: readonly string[], options: TofuOptions, engine: Engine = loadEngine()): Promise<TofuResult> {
+export function runTofuAsync(
+  args: readonly string[],
+  options: TofuOptions,
+  engine: Engine = loadEngine(),
+): Promise<TofuResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(engine.tofu, args, {
       cwd: options.cwd,
       env: tofuEnv(engine, options.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ["ignore", "pipe", "pipe"],
       timeout: options.timeoutMs ?? 600_000,
     });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => stdout.push(c));
-    child.stderr.on('data', (c: Buffer) => stderr.push(c));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const out = { status: code ?? -1, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+    child.stdout.on("data", (c: Buffer) => stdout.push(c));
+    child.stderr.on("data", (c: Buffer) => stderr.push(c));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      const out = {
+        status: code ?? -1,
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: Buffer.concat(stderr).toString("utf8"),
+      };
       try {
-        resolve(checked(args, options, out, signal ? ` (${signal})` : ''));
+        resolve(checked(args, options, out, signal ? ` (${signal})` : ""));
       } catch (err) {
         reject(err);
       }

@@ -22,10 +22,10 @@
  *     [--username U --password P] [--lock-method M] [--unlock-method M] [--update-method M]
  * Node 20 built-ins only.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, METHODS, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, METHODS, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseArgs } from "node:util";
 
 /** Lock info as the client sends it (statemgr.LockInfo marshalled). */
 export interface LockInfo {
@@ -100,7 +100,7 @@ export interface StateServer {
 class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly body: string = '',
+    readonly body: string = "",
   ) {
     super(`HTTP ${status}`);
   }
@@ -108,24 +108,27 @@ class HttpError extends Error {
 
 /** Starts the server; resolves once it listens. */
 export async function startStateServer(options: StateServerOptions = {}): Promise<StateServer> {
-  const lockMethod = options.lockMethod ?? 'LOCK';
-  const unlockMethod = options.unlockMethod ?? 'UNLOCK';
-  const updateMethod = options.updateMethod ?? 'POST';
+  const lockMethod = options.lockMethod ?? "LOCK";
+  const unlockMethod = options.unlockMethod ?? "UNLOCK";
+  const updateMethod = options.updateMethod ?? "POST";
   const problems: string[] = [];
   const methods = { lockMethod, unlockMethod, updateMethod };
   for (const [prop, value] of Object.entries(methods)) {
     if (!METHODS.includes(value)) {
-      problems.push(`'${prop}' (${value}) must be a method Node's HTTP parser accepts: ${METHODS.join(', ')}`);
+      problems.push(`'${prop}' (${value}) must be a method Node's HTTP parser accepts: ${METHODS.join(", ")}`);
     }
-    if (value === 'GET' || value === 'DELETE') problems.push(`'${prop}' (${value}) clashes with the ${value} of the state`);
+    if (value === "GET" || value === "DELETE")
+      problems.push(`'${prop}' (${value}) clashes with the ${value} of the state`);
   }
   if (new Set(Object.values(methods)).size !== 3) {
-    problems.push(`'lockMethod' (${lockMethod}), 'unlockMethod' (${unlockMethod}) and 'updateMethod' (${updateMethod}) must differ`);
+    problems.push(
+      `'lockMethod' (${lockMethod}), 'unlockMethod' (${unlockMethod}) and 'updateMethod' (${updateMethod}) must differ`,
+    );
   }
   if (options.password !== undefined && options.username === undefined) {
     problems.push(`'password' is set but 'username' is not`);
   }
-  if (problems.length > 0) throw new Error(`startStateServer: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new Error(`startStateServer: ${problems.join("; ")}`);
 
   const states = new Map<string, string>();
   const locks = new Map<string, LockInfo>();
@@ -133,15 +136,15 @@ export async function startStateServer(options: StateServerOptions = {}): Promis
   const expectedAuth =
     options.username === undefined
       ? undefined
-      : Buffer.from(`Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`);
+      : Buffer.from(`Basic ${Buffer.from(`${options.username}:${options.password ?? ""}`).toString("base64")}`);
 
   function checkAuth(req: IncomingMessage): void {
     if (expectedAuth === undefined) return;
     const given = req.headers.authorization;
-    if (given === undefined) throw new HttpError(401, 'authentication required');
+    if (given === undefined) throw new HttpError(401, "authentication required");
     const buf = Buffer.from(given);
     if (buf.length !== expectedAuth.length || !timingSafeEqual(buf, expectedAuth)) {
-      throw new HttpError(403, 'invalid credentials');
+      throw new HttpError(403, "invalid credentials");
     }
   }
 
@@ -150,47 +153,53 @@ export async function startStateServer(options: StateServerOptions = {}): Promis
     try {
       parsed = JSON.parse(body);
     } catch {
-      throw new HttpError(400, 'lock info must be JSON');
+      throw new HttpError(400, "lock info must be JSON");
     }
     const id = (parsed as { ID?: unknown } | null)?.ID;
-    if (typeof id !== 'string' || id === '') throw new HttpError(400, 'lock info needs a non-empty "ID"');
+    if (typeof id !== "string" || id === "") throw new HttpError(400, 'lock info needs a non-empty "ID"');
     return parsed as LockInfo;
   }
 
-  function handle(method: string, path: string, query: URLSearchParams, req: IncomingMessage, body: string): [number, string] {
+  function handle(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    req: IncomingMessage,
+    body: string,
+  ): [number, string] {
     checkAuth(req);
     const held = locks.get(path);
     switch (method) {
-      case 'GET': {
+      case "GET": {
         const state = states.get(path);
         if (state === undefined) throw new HttpError(404);
         return [200, state];
       }
-      case 'DELETE':
+      case "DELETE":
         states.delete(path);
-        return [200, ''];
+        return [200, ""];
       case updateMethod: {
-        const md5 = req.headers['content-md5'];
-        if (typeof md5 === 'string' && md5 !== createHash('md5').update(body).digest('base64')) {
-          throw new HttpError(400, 'Content-MD5 does not match the body');
+        const md5 = req.headers["content-md5"];
+        if (typeof md5 === "string" && md5 !== createHash("md5").update(body).digest("base64")) {
+          throw new HttpError(400, "Content-MD5 does not match the body");
         }
-        const id = query.get('ID');
+        const id = query.get("ID");
         if (held !== undefined && id !== held.ID) throw new HttpError(423, JSON.stringify(held));
         if (held === undefined && id !== null) throw new HttpError(409, `no lock ${id} on ${path}`);
         states.set(path, body);
-        return [200, ''];
+        return [200, ""];
       }
       case lockMethod: {
         const info = parseLockInfo(body);
         if (held !== undefined) throw new HttpError(423, JSON.stringify(held));
         locks.set(path, info);
-        return [200, ''];
+        return [200, ""];
       }
       case unlockMethod: {
         const info = parseLockInfo(body);
         if (held !== undefined && held.ID !== info.ID) throw new HttpError(423, JSON.stringify(held));
         locks.delete(path);
-        return [200, ''];
+        return [200, ""];
       }
       default:
         throw new HttpError(405, `method ${method} not served`);
@@ -199,37 +208,37 @@ export async function startStateServer(options: StateServerOptions = {}): Promis
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const method = req.method ?? 'GET';
-      const url = new URL(req.url ?? '/', 'http://state.invalid');
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const method = req.method ?? "GET";
+      const url = new URL(req.url ?? "/", "http://state.invalid");
       requests.push({ method, url: `${url.pathname}${url.search}` });
       let status: number;
       let body: string;
       try {
-        [status, body] = handle(method, url.pathname, url.searchParams, req, Buffer.concat(chunks).toString('utf8'));
+        [status, body] = handle(method, url.pathname, url.searchParams, req, Buffer.concat(chunks).toString("utf8"));
       } catch (err) {
         [status, body] = err instanceof HttpError ? [err.status, err.body] : [500, String(err)];
       }
       const headers: Record<string, string> = {};
-      if (status === 401) headers['WWW-Authenticate'] = 'Basic realm="state"';
-      if (body !== '') {
-        headers['Content-Type'] = body.startsWith('{') ? 'application/json' : 'text/plain';
-        headers['Content-MD5'] = createHash('md5').update(body).digest('base64');
+      if (status === 401) headers["WWW-Authenticate"] = 'Basic realm="state"';
+      if (body !== "") {
+        headers["Content-Type"] = body.startsWith("{") ? "application/json" : "text/plain";
+        headers["Content-MD5"] = createHash("md5").update(body).digest("base64");
       }
       res.writeHead(status, headers).end(body);
     });
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
       resolve();
     });
   });
   const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
   return {
     url: `http://${host}:${address.port}`,
@@ -241,7 +250,7 @@ export async function startStateServer(options: StateServerOptions = {}): Promis
     },
     getLock: (path) => locks.get(path),
     setState: (path, state) => {
-      states.set(path, typeof state === 'string' ? state : JSON.stringify(state));
+      states.set(path, typeof state === "string" ? state : JSON.stringify(state));
     },
     lock: (path, info) => {
       if (locks.has(path)) return false;
@@ -265,13 +274,13 @@ async function cli(argv: string[]): Promise<void> {
     args: argv,
     strict: true,
     options: {
-      port: { type: 'string', default: '0' },
-      host: { type: 'string' },
-      username: { type: 'string' },
-      password: { type: 'string' },
-      'lock-method': { type: 'string' },
-      'unlock-method': { type: 'string' },
-      'update-method': { type: 'string' },
+      port: { type: "string", default: "0" },
+      host: { type: "string" },
+      username: { type: "string" },
+      password: { type: "string" },
+      "lock-method": { type: "string" },
+      "unlock-method": { type: "string" },
+      "update-method": { type: "string" },
     },
   });
   const port = Number(values.port);
@@ -281,20 +290,20 @@ async function cli(argv: string[]): Promise<void> {
     host: values.host,
     username: values.username,
     password: values.password,
-    lockMethod: values['lock-method'],
-    unlockMethod: values['unlock-method'],
-    updateMethod: values['update-method'],
+    lockMethod: values["lock-method"],
+    unlockMethod: values["unlock-method"],
+    updateMethod: values["update-method"],
   });
   process.stdout.write(`${server.url}\n`);
   const stop = (): void => {
     void server.close().then(() => process.exit(0));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
 }
 
 // Run as a CLI only when this file is the entry point (works under both ESM and CJS via tsx).
-if (/http-state-server\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) {
+if (/http-state-server\.[cm]?[jt]s$/.test(process.argv[1] ?? "")) {
   cli(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`http-state-server: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

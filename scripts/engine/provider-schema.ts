@@ -9,16 +9,19 @@
  * Only bpg/proxmox is written: it is the one provider built at its pinned version. The other providers are
  * stand-ins (see scripts/engine/build.sh), whose schema is not the pinned release's.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadEngine, REPO, runTofu, sourceKey, type Engine } from './engine';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadEngine, REPO, runTofu, sourceKey, type Engine } from "./engine";
 
 /** The provider written to the schema cache, and its file. */
-export const VENDORED = { source: 'bpg/proxmox', file: join(REPO, 'providers', 'schema-cache', 'proxmox@0.111.1.json') } as const;
+export const VENDORED = {
+  source: "bpg/proxmox",
+  file: join(REPO, "providers", "schema-cache", "proxmox@0.111.1.json"),
+} as const;
 
 /** Host the vendored schemas (and the generated bindings) name providers with. */
-const HOST = 'registry.terraform.io';
+const HOST = "registry.terraform.io";
 
 /** A `providers schema -json` document. */
 export interface SchemaDump {
@@ -49,7 +52,7 @@ export interface Attribute {
 /** Recursively sorted keys, so two dumps compare (and diff) by content alone. */
 export function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== "object") return value;
   return Object.fromEntries(
     Object.keys(value)
       .sort()
@@ -73,14 +76,14 @@ export function normaliseSchema(dump: SchemaDump, sources?: readonly string[]): 
 
 /** `tofu providers schema -json` of every provider the engine built, at its built version. */
 export function dumpSchemas(engine: Engine = loadEngine()): SchemaDump {
-  const dir = mkdtempSync(join(tmpdir(), 'provider-schema-'));
+  const dir = mkdtempSync(join(tmpdir(), "provider-schema-"));
   try {
     const required = Object.fromEntries(
-      Object.entries(engine.providers).map(([source, p]) => [source.split('/')[1], { source, version: p.built }]),
+      Object.entries(engine.providers).map(([source, p]) => [source.split("/")[1], { source, version: p.built }]),
     );
-    writeFileSync(join(dir, 'main.tf.json'), JSON.stringify({ terraform: { required_providers: required } }, null, 2));
-    runTofu(['init', '-input=false', '-no-color'], { cwd: dir }, engine);
-    return JSON.parse(runTofu(['providers', 'schema', '-json'], { cwd: dir }, engine).stdout) as SchemaDump;
+    writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ terraform: { required_providers: required } }, null, 2));
+    runTofu(["init", "-input=false", "-no-color"], { cwd: dir }, engine);
+    return JSON.parse(runTofu(["providers", "schema", "-json"], { cwd: dir }, engine).stdout) as SchemaDump;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -94,15 +97,18 @@ export function vendoredText(dump: SchemaDump, engine: Engine = loadEngine()): s
 }
 
 function main(argv: readonly string[]): void {
-  const unknown = argv.filter((a) => a !== '--check');
+  const unknown = argv.filter((a) => a !== "--check");
   if (unknown.length > 0) throw new Error(`unknown argument ${unknown[0]} (usage: provider-schema.ts [--check])`);
   const engine = loadEngine();
   const p = engine.providers[VENDORED.source];
-  if (p.built !== p.pinned) throw new Error(`${VENDORED.source} is built at ${p.built}, not the pinned ${p.pinned}: nothing to vendor`);
+  if (p.built !== p.pinned)
+    throw new Error(`${VENDORED.source} is built at ${p.built}, not the pinned ${p.pinned}: nothing to vendor`);
   const text = vendoredText(dumpSchemas(engine), engine);
-  if (argv.includes('--check')) {
-    if (readFileSync(VENDORED.file, 'utf8') !== text) {
-      process.stderr.write(`${VENDORED.file} differs from the real dump: run npx tsx scripts/engine/provider-schema.ts\n`);
+  if (argv.includes("--check")) {
+    if (readFileSync(VENDORED.file, "utf8") !== text) {
+      process.stderr.write(
+        `${VENDORED.file} differs from the real dump: run npx tsx scripts/engine/provider-schema.ts\n`,
+      );
       process.exit(1);
     }
     process.stdout.write(`${VENDORED.file} is the real dump\n`);

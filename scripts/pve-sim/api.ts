@@ -54,7 +54,14 @@ export function need(ctx: Ctx, name: string): string {
  * Runs `work` as a PVE task on `node` and records it: `UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>:`
  * (the layout the provider parses). A throw in `work` fails the task with its message as the exit status.
  */
-export function runTask(state: SimState, node: string, type: string, id: string, user: string, work: () => readonly string[] | void): string {
+export function runTask(
+  state: SimState,
+  node: string,
+  type: string,
+  id: string,
+  user: string,
+  work: () => readonly string[] | void,
+): string {
   state.taskCounter++;
   const starttime = Math.floor(Date.now() / 1000);
   const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, "0");
@@ -68,7 +75,16 @@ export function runTask(state: SimState, node: string, type: string, id: string,
     exitstatus = error.message;
     log = [error.message];
   }
-  const task: Task = { upid, node, type, id, user, starttime, exitstatus, log: [...log, exitstatus === "OK" ? "TASK OK" : `TASK ERROR: ${exitstatus}`] };
+  const task: Task = {
+    upid,
+    node,
+    type,
+    id,
+    user,
+    starttime,
+    exitstatus,
+    log: [...log, exitstatus === "OK" ? "TASK OK" : `TASK ERROR: ${exitstatus}`],
+  };
   state.tasks[upid] = task;
   return upid;
 }

@@ -15,7 +15,8 @@ import type { StorageDef } from "./state";
 
 function parseStorage(spec: string): StorageDef {
   const [id, type, content, ...rest] = spec.split(":");
-  if (!id || !type || !content) throw new Error(`--storage ${spec}: expected <id>:<type>:<content,...>[:shared][:<node>;<node>]`);
+  if (!id || !type || !content)
+    throw new Error(`--storage ${spec}: expected <id>:<type>:<content,...>[:shared][:<node>;<node>]`);
   const shared = rest.includes("shared");
   const nodes = rest.find((r) => r !== "shared");
   return { id, type, content: content.split(","), shared, ...(nodes ? { nodes: nodes.split(";") } : {}) };

@@ -10,7 +10,10 @@ import type { ParamSpec } from "./schema";
 /** Checks one value; returns an error message (PVE's wording where it has one) or undefined. */
 type Check = (value: string) => string | undefined;
 
-const test = (re: RegExp, message: string): Check => (value) => (re.test(value) ? undefined : message);
+const test =
+  (re: RegExp, message: string): Check =>
+  (value) =>
+    re.test(value) ? undefined : message;
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const IPV6 = /^(?=.*:)[0-9a-f:.]+$/i; // coarse, as no stack of ours emits IPv6
@@ -25,13 +28,15 @@ const DNS_NAME = /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)\.)*(?:[a-zA-Z
 const STORAGE_ID = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
 const CONFIG_ID = /^[a-z][a-z0-9_]+$/i;
 const VOLUME_ID = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(.+)$/i;
-const list = (item: Check, separators = /[,; ]+/): Check => (value) => {
-  for (const part of value.split(separators).filter(Boolean)) {
-    const problem = item(part);
-    if (problem) return problem;
-  }
-  return undefined;
-};
+const list =
+  (item: Check, separators = /[,; ]+/): Check =>
+  (value) => {
+    for (const part of value.split(separators).filter(Boolean)) {
+      const problem = item(part);
+      if (problem) return problem;
+    }
+    return undefined;
+  };
 
 /** Named formats that are plain values. */
 export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
@@ -53,8 +58,14 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   CIDR: (v) => (isCidr4(v) || isCidr6(v) ? undefined : "value does not look like a valid CIDR network"),
   CIDRv4: (v) => (isCidr4(v) ? undefined : "value does not look like a valid IPv4 CIDR network"),
   CIDRv6: (v) => (isCidr6(v) ? undefined : "value does not look like a valid IPv6 CIDR network"),
-  "pve-ipv4-config": (v) => (v === "dhcp" || v === "manual" || isCidr4(v) ? undefined : "value does not look like a valid IPv4 network configuration"),
-  "pve-ipv6-config": (v) => (["dhcp", "auto", "manual"].includes(v) || isCidr6(v) ? undefined : "value does not look like a valid IPv6 network configuration"),
+  "pve-ipv4-config": (v) =>
+    v === "dhcp" || v === "manual" || isCidr4(v)
+      ? undefined
+      : "value does not look like a valid IPv4 network configuration",
+  "pve-ipv6-config": (v) =>
+    ["dhcp", "auto", "manual"].includes(v) || isCidr6(v)
+      ? undefined
+      : "value does not look like a valid IPv6 network configuration",
   "dns-name": test(DNS_NAME, "value does not look like a valid DNS name"),
   "dns-name-list": list(test(DNS_NAME, "value does not look like a valid DNS name")),
   address: (v) => (isIp(v) || DNS_NAME.test(v) ? undefined : "value does not look like a valid address"),
@@ -74,7 +85,9 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   // pve-common PVE::JSONSchema (access control formats registered there)
   "pve-userid": test(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid user name"),
   "pve-userid-list": list(test(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid user name")),
-  "pve-tokenid-list": list(test(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid token ID")),
+  "pve-tokenid-list": list(
+    test(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid token ID"),
+  ),
   "email-opt": test(/^(|[\w+\-~.]+@[A-Za-z0-9.\-]+)$/, "value does not look like a valid email address"),
   "pve-realm": test(/^[A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid realm"),
   "pve-groupid": test(/^[A-Za-z0-9.\-_]+$/, "invalid group ID"),
@@ -85,13 +98,22 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   "pve-poolid": test(/^[A-Za-z0-9_][A-Za-z0-9._\-/]*$/, "invalid pool ID"),
   // pve-storage PVE::Storage
   "pve-volume-id": (v) => (VOLUME_ID.test(v) ? undefined : `unable to parse volume ID '${v}'`),
-  "pve-volume-id-or-absolute-path": (v) => (v.startsWith("/") || VOLUME_ID.test(v) ? undefined : `unable to parse volume ID '${v}'`),
+  "pve-volume-id-or-absolute-path": (v) =>
+    v.startsWith("/") || VOLUME_ID.test(v) ? undefined : `unable to parse volume ID '${v}'`,
   "pve-storage-content": test(/^(images|rootdir|vztmpl|iso|backup|snippets|import)$/, "invalid content type"),
-  "pve-storage-content-list": list(test(/^(images|rootdir|vztmpl|iso|backup|snippets|import|none)$/, "invalid content type")),
+  "pve-storage-content-list": list(
+    test(/^(images|rootdir|vztmpl|iso|backup|snippets|import|none)$/, "invalid content type"),
+  ),
   // qemu-server PVE::QemuServer::Drive: a volume, a path, or the special values of a CD-ROM
-  "pve-volume-id-or-qm-path": (v) => (v === "none" || v === "cdrom" || v.startsWith("/") || VOLUME_ID.test(v) ? undefined : `unable to parse volume ID '${v}'`),
+  "pve-volume-id-or-qm-path": (v) =>
+    v === "none" || v === "cdrom" || v.startsWith("/") || VOLUME_ID.test(v)
+      ? undefined
+      : `unable to parse volume ID '${v}'`,
   // qemu-server PVE::QemuServer
-  "pve-hotplug-features": test(/^(0|1|((network|disk|cpu|memory|usb|cloudinit)(,(network|disk|cpu|memory|usb|cloudinit))*))$/, "invalid hotplug feature"),
+  "pve-hotplug-features": test(
+    /^(0|1|((network|disk|cpu|memory|usb|cloudinit)(,(network|disk|cpu|memory|usb|cloudinit))*))$/,
+    "invalid hotplug feature",
+  ),
   "pve-qm-bootdisk": test(/^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/, "invalid drive name"),
   "pve-qm-cicustom": (v) => propertyKeys(v, ["meta", "network", "user", "vendor"]),
   // pve-ha-manager PVE::HA::Config
@@ -105,7 +127,8 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   "pve-fw-protocol-spec": test(/^[\w-]+$/, "invalid protocol"),
   "pve-fw-icmp-type-spec": test(/^[\w-]+$/, "invalid icmp type"),
   IPorCIDRorAlias: test(/^[\w.:/\-+]+$/, "invalid address"),
-  IPorCIDR: (v) => (isIp(v) || isCidr4(v) || isCidr6(v) ? undefined : "value does not look like a valid IP address or CIDR network"),
+  IPorCIDR: (v) =>
+    isIp(v) || isCidr4(v) || isCidr6(v) ? undefined : "value does not look like a valid IP address or CIDR network",
 };
 
 function startupOrder(value: string): string | undefined {
@@ -143,7 +166,13 @@ export const PROPERTY_FORMATS: Readonly<Record<string, Readonly<Record<string, P
   },
   // qemu-server PVE::QemuServer::PCI $hostpci_fmt (hostpci[n]); host or mapping, checked in qemu.ts
   "pve-qm-hostpci": {
-    host: { type: "string", pattern: "(?:(?:[a-f0-9]{4,}:)?[a-f0-9]{2}:[a-f0-9]{2}(?:\\.[a-f0-9])?)(?:;(?:(?:[a-f0-9]{4,}:)?[a-f0-9]{2}:[a-f0-9]{2}(?:\\.[a-f0-9])?))*", default_key: 1, optional },
+    host: {
+      type: "string",
+      pattern:
+        "(?:(?:[a-f0-9]{4,}:)?[a-f0-9]{2}:[a-f0-9]{2}(?:\\.[a-f0-9])?)(?:;(?:(?:[a-f0-9]{4,}:)?[a-f0-9]{2}:[a-f0-9]{2}(?:\\.[a-f0-9])?))*",
+      default_key: 1,
+      optional,
+    },
     mapping: { type: "string", format: "pve-configid", optional },
     pcie: bool,
     rombar: bool,

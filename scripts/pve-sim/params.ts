@@ -31,7 +31,10 @@ export function specFor(properties: Readonly<Record<string, ParamSpec>>, name: s
 }
 
 /** Checks `params` against `properties`; returns the problems (empty when all is well). */
-export function verifyParams(properties: Readonly<Record<string, ParamSpec>>, params: Readonly<Record<string, ParamValue>>): ParamErrors {
+export function verifyParams(
+  properties: Readonly<Record<string, ParamSpec>>,
+  params: Readonly<Record<string, ParamValue>>,
+): ParamErrors {
   const errors: ParamErrors = {};
   for (const [name, value] of Object.entries(params)) {
     const spec = specFor(properties, name);
@@ -43,7 +46,8 @@ export function verifyParams(properties: Readonly<Record<string, ParamSpec>>, pa
     if (problem) errors[name] = problem;
   }
   for (const [name, spec] of Object.entries(properties)) {
-    if (!spec.optional && !name.includes("[n]") && params[name] === undefined) errors[name] = "property is missing and it is not optional";
+    if (!spec.optional && !name.includes("[n]") && params[name] === undefined)
+      errors[name] = "property is missing and it is not optional";
   }
   return errors;
 }
@@ -93,13 +97,19 @@ function checkScalar(spec: ParamSpec, value: string, name: string): string | und
       break;
   }
   if (spec.type === "integer" || spec.type === "number") {
-    if (spec.minimum !== undefined && Number(value) < spec.minimum) return `value must have a minimum value of ${spec.minimum}`;
-    if (spec.maximum !== undefined && Number(value) > spec.maximum) return `value must have a maximum value of ${spec.maximum}`;
+    if (spec.minimum !== undefined && Number(value) < spec.minimum)
+      return `value must have a minimum value of ${spec.minimum}`;
+    if (spec.maximum !== undefined && Number(value) > spec.maximum)
+      return `value must have a maximum value of ${spec.maximum}`;
   }
-  if (spec.enum && !spec.enum.includes(value)) return `value '${value}' does not have a value in the enumeration '${spec.enum.join(", ")}'`;
-  if (spec.maxLength !== undefined && value.length > spec.maxLength) return `value may only be ${spec.maxLength} characters long`;
-  if (spec.minLength !== undefined && value.length < spec.minLength) return `value must be at least ${spec.minLength} characters long`;
-  if (spec.pattern !== undefined && !perlPattern(spec.pattern).test(value)) return "value does not match the regex pattern";
+  if (spec.enum && !spec.enum.includes(value))
+    return `value '${value}' does not have a value in the enumeration '${spec.enum.join(", ")}'`;
+  if (spec.maxLength !== undefined && value.length > spec.maxLength)
+    return `value may only be ${spec.maxLength} characters long`;
+  if (spec.minLength !== undefined && value.length < spec.minLength)
+    return `value must be at least ${spec.minLength} characters long`;
+  if (spec.pattern !== undefined && !perlPattern(spec.pattern).test(value))
+    return "value does not match the regex pattern";
   if (spec.format === undefined) return undefined;
   if (typeof spec.format === "object") return checkPropertyString(spec.format, value, name);
   const keys = PROPERTY_FORMATS[spec.format];
@@ -109,7 +119,11 @@ function checkScalar(spec: ParamSpec, value: string, name: string): string | und
   return check(value);
 }
 
-function checkPropertyString(keys: Readonly<Record<string, ParamSpec>>, value: string, name: string): string | undefined {
+function checkPropertyString(
+  keys: Readonly<Record<string, ParamSpec>>,
+  value: string,
+  name: string,
+): string | undefined {
   let parsed: Record<string, string>;
   try {
     parsed = parsePropertyString(keys, value);
@@ -122,7 +136,8 @@ function checkPropertyString(keys: Readonly<Record<string, ParamSpec>>, value: s
     if (problem) problems.push(`${name}.${key}: ${problem}`);
   }
   for (const [key, spec] of Object.entries(keys)) {
-    if (!spec.optional && !spec.alias && parsed[key] === undefined) problems.push(`${name}.${key}: property is missing and it is not optional`);
+    if (!spec.optional && !spec.alias && parsed[key] === undefined)
+      problems.push(`${name}.${key}: property is missing and it is not optional`);
   }
   return problems.length ? `invalid format - format error\n${problems.join("\n")}` : undefined;
 }
@@ -156,7 +171,8 @@ export function parsePropertyString(keys: Readonly<Record<string, ParamSpec>>, v
       result[key] = spec.type === "boolean" ? booleanString(m[2]) : m[2];
     } else if (!part.includes("=")) {
       if (!defaultKey) throw new Error("value without key, but schema does not define a default key");
-      if (defaultUsed || result[defaultKey] !== undefined) throw new Error(`duplicate key in comma-separated list property: ${defaultKey}`);
+      if (defaultUsed || result[defaultKey] !== undefined)
+        throw new Error(`duplicate key in comma-separated list property: ${defaultKey}`);
       result[defaultKey] = part;
       defaultUsed = true;
     } else {
@@ -176,7 +192,10 @@ export function booleanString(value: string): string {
  * PVE::JSONSchema::print_property_string: the default key first without its name (written as
  * `<default>=<alias>` when a key alias holds it, as net's `virtio=<mac>`), then the other keys sorted.
  */
-export function printPropertyString(keys: Readonly<Record<string, ParamSpec>>, values: Readonly<Record<string, string>>): string {
+export function printPropertyString(
+  keys: Readonly<Record<string, ParamSpec>>,
+  values: Readonly<Record<string, string>>,
+): string {
   const defaultKey = Object.entries(keys).find(([, s]) => s.default_key)?.[0];
   const aliasOfDefault = Object.values(keys).find((s) => s.keyAlias !== undefined && s.keyAlias === defaultKey)?.alias;
   const parts: string[] = [];

@@ -83,7 +83,10 @@ const DROPPED_DESCRIPTION: ReadonlySet<string> = new Set([
 ]);
 const DESCRIPTION: ParamSpec = { type: "string", optional: 1, maxLength: 8192 };
 
-function withErrata(template: string, info: Readonly<Record<string, MethodSpec>>): Readonly<Record<string, MethodSpec>> {
+function withErrata(
+  template: string,
+  info: Readonly<Record<string, MethodSpec>>,
+): Readonly<Record<string, MethodSpec>> {
   const out: Record<string, MethodSpec> = {};
   for (const [method, spec] of Object.entries(info)) {
     const properties = spec.parameters?.properties;
@@ -102,7 +105,11 @@ export class ApiSchema {
   constructor(file: string = SCHEMA_FILE) {
     const walk = (node: TreeNode) => {
       if (node.info && Object.keys(node.info).length > 0) {
-        this.paths.push({ template: node.path, segments: node.path.split("/").filter(Boolean), info: withErrata(node.path, node.info) });
+        this.paths.push({
+          template: node.path,
+          segments: node.path.split("/").filter(Boolean),
+          info: withErrata(node.path, node.info),
+        });
       }
       node.children?.forEach(walk);
     };

@@ -65,7 +65,9 @@ const API_PREFIX = "/api2/json/";
 
 export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> {
   const schema = apiSchema();
-  const state = options.state ?? (options.stateFile && existsSync(options.stateFile) ? loadState(options.stateFile) : initialState(options));
+  const state =
+    options.state ??
+    (options.stateFile && existsSync(options.stateFile) ? loadState(options.stateFile) : initialState(options));
   const calls: RecordedCall[] = [];
   const staticTokens = new Map(
     (options.tokens ?? []).map((t) => {
@@ -91,40 +93,82 @@ export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> 
     const path = url.pathname.startsWith(API_PREFIX) ? url.pathname.slice(API_PREFIX.length - 1) : url.pathname;
     const answer = (status: number, payload: Record<string, unknown>, statusText?: string) => {
       calls.push({ method, path, status });
-      res.writeHead(status, statusText ?? "", { "Content-Type": "application/json;charset=UTF-8" }).end(JSON.stringify(payload));
+      res
+        .writeHead(status, statusText ?? "", { "Content-Type": "application/json;charset=UTF-8" })
+        .end(JSON.stringify(payload));
     };
-    if (!url.pathname.startsWith(API_PREFIX)) return answer(501, { data: null, message: `not modelled: ${method} ${url.pathname} (only ${API_PREFIX})` }, "Not Implemented");
+    if (!url.pathname.startsWith(API_PREFIX))
+      return answer(
+        501,
+        { data: null, message: `not modelled: ${method} ${url.pathname} (only ${API_PREFIX})` },
+        "Not Implemented",
+      );
     const user = authenticate(req.headers.authorization);
     if (!user) return answer(401, { data: null, message: "authentication failure" }, "No ticket");
 
     const route = schema.match(method, path);
-    if (!route) return answer(501, { data: null, message: `not in the PVE API schema: ${method} ${path}` }, `Method '${method} ${path}' not implemented`);
-    if (!route.method) return answer(501, { data: null, message: `the PVE API schema has no ${method} for ${route.template}` }, `Method '${method} ${path}' not implemented`);
+    if (!route)
+      return answer(
+        501,
+        { data: null, message: `not in the PVE API schema: ${method} ${path}` },
+        `Method '${method} ${path}' not implemented`,
+      );
+    if (!route.method)
+      return answer(
+        501,
+        { data: null, message: `the PVE API schema has no ${method} for ${route.template}` },
+        `Method '${method} ${path}' not implemented`,
+      );
     const handler = ROUTES[`${method} ${route.template}`];
-    if (!handler) return answer(501, { data: null, message: `not modelled by the simulator: ${method} ${route.template} (${path})` }, `Not modelled: ${method} ${path}`);
+    if (!handler)
+      return answer(
+        501,
+        { data: null, message: `not modelled by the simulator: ${method} ${route.template} (${path})` },
+        `Not modelled: ${method} ${path}`,
+      );
 
     try {
-      const params: Record<string, ParamValue> = { ...parseForm(url.searchParams), ...parseBody(req, body), ...route.pathParams };
+      const params: Record<string, ParamValue> = {
+        ...parseForm(url.searchParams),
+        ...parseBody(req, body),
+        ...route.pathParams,
+      };
       const errors = verifyParams(route.method.parameters?.properties ?? {}, params);
       if (Object.keys(errors).length > 0) throw new ApiError(400, "Parameter verification failed.", errors);
-      const ctx: Ctx = { state, params, user, task: (node, type, id, work) => runTask(state, node, type, id, user, work) };
+      const ctx: Ctx = {
+        state,
+        params,
+        user,
+        task: (node, type, id, work) => runTask(state, node, type, id, user, work),
+      };
       const data = handler(ctx);
       if (method !== "GET" && options.stateFile) saveState(options.stateFile, state);
       answer(200, { data: data ?? null });
     } catch (error) {
-      if (error instanceof NotModelled) return answer(501, { data: null, message: `not modelled by the simulator: ${error.message} in ${method} ${route.template}` }, "Not modelled");
+      if (error instanceof NotModelled)
+        return answer(
+          501,
+          { data: null, message: `not modelled by the simulator: ${error.message} in ${method} ${route.template}` },
+          "Not modelled",
+        );
       if (!(error instanceof ApiError)) {
         answer(500, { data: null, message: `simulator bug: ${(error as Error).stack}` }, "Simulator bug");
         return;
       }
       const text = error.message.split("\n")[0];
-      answer(error.status, { data: null, message: `${error.message}\n`, ...(error.errors ? { errors: error.errors } : {}) }, text);
+      answer(
+        error.status,
+        { data: null, message: `${error.message}\n`, ...(error.errors ? { errors: error.errors } : {}) },
+        text,
+      );
     }
   };
 
   const { key, cert } = selfSignedCertificate();
   const server: Server = createServer({ key, cert }, (req, res) => {
-    handle(req, res).catch((error: Error) => res.writeHead(500).end(JSON.stringify({ data: null, message: `simulator bug: ${error.stack}` })));
+    handle(req, res).catch((error: Error) =>
+      res.writeHead(500).end(JSON.stringify({ data: null, message: `simulator bug: ${error.stack}` })),
+    );
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;

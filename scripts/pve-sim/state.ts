@@ -142,7 +142,16 @@ export const DEFAULT_STORAGES: readonly StorageDef[] = [
 ];
 
 /** The built-in roles of PVE 9 (PVE::AccessControl), present on every cluster and not deletable. */
-const BUILTIN_ROLES = ["Administrator", "NoAccess", "PVEAdmin", "PVEAuditor", "PVEDatastoreAdmin", "PVEDatastoreUser", "PVEVMAdmin", "PVEVMUser"];
+const BUILTIN_ROLES = [
+  "Administrator",
+  "NoAccess",
+  "PVEAdmin",
+  "PVEAuditor",
+  "PVEDatastoreAdmin",
+  "PVEDatastoreUser",
+  "PVEVMAdmin",
+  "PVEVMUser",
+];
 
 export function initialState(init: InitialCluster = {}): SimState {
   const nodes = [...(init.nodes ?? ["pve"])];
@@ -153,7 +162,9 @@ export function initialState(init: InitialCluster = {}): SimState {
     vms: {},
     tasks: {},
     users: { "root@pam": { comment: "Built-in Superuser", enable: 1, expire: 0, groups: [], tokens: {} } },
-    roles: Object.fromEntries(BUILTIN_ROLES.map((r) => [r, { privs: r === "NoAccess" ? [] : ["Sys.Audit"], special: 1 }])),
+    roles: Object.fromEntries(
+      BUILTIN_ROLES.map((r) => [r, { privs: r === "NoAccess" ? [] : ["Sys.Audit"], special: 1 }]),
+    ),
     acl: [],
     firewall: {},
     ha: {},
@@ -190,8 +201,12 @@ export function volumeOn(state: SimState, volid: string, node: string): Volume |
 
 /** The config file PVE writes for a VM (`key: value` lines, pending in a `[PENDING]` section), as text. */
 export function configText(vm: VmState): string {
-  const lines = Object.keys(vm.config).sort().map((k) => `${k}: ${vm.config[k]}`);
-  const pending = Object.keys(vm.pending).sort().map((k) => `${k}: ${vm.pending[k]}`);
+  const lines = Object.keys(vm.config)
+    .sort()
+    .map((k) => `${k}: ${vm.config[k]}`);
+  const pending = Object.keys(vm.pending)
+    .sort()
+    .map((k) => `${k}: ${vm.pending[k]}`);
   if (pending.length || vm.pendingDelete.length) {
     lines.push("", "[PENDING]", ...pending);
     if (vm.pendingDelete.length) lines.push(`delete: ${vm.pendingDelete.join(",")}`);

@@ -29,13 +29,22 @@ export type UpgradeStep =
  * target is left out, so a run that stopped midway resumes where it stopped. Kubernetes always comes last
  * (`upgrade-k8s` itself skips what is up to date).
  */
-export function planUpgrade(nodes: readonly UpgradeNode[], target: UpgradeTarget, running: ReadonlyMap<string, string> = new Map()): UpgradeStep[] {
+export function planUpgrade(
+  nodes: readonly UpgradeNode[],
+  target: UpgradeTarget,
+  running: ReadonlyMap<string, string> = new Map(),
+): UpgradeStep[] {
   const controllers = nodes.filter((n) => n.controller);
   if (controllers.length === 0) throw new Error("planUpgrade: 'nodes' has no controller");
   const ordered = [...controllers, ...nodes.filter((n) => !n.controller)];
   const steps: UpgradeStep[] = ordered
     .filter((node) => running.get(node.name) !== target.talosVersion)
-    .map((node) => ({ kind: "talos", node, image: `${node.installer}:${target.talosVersion}`, from: running.get(node.name) }));
+    .map((node) => ({
+      kind: "talos",
+      node,
+      image: `${node.installer}:${target.talosVersion}`,
+      from: running.get(node.name),
+    }));
   steps.push({ kind: "kubernetes", to: target.kubernetesVersion, via: controllers[0] });
   return steps;
 }
@@ -44,7 +53,8 @@ export function planUpgrade(nodes: readonly UpgradeNode[], target: UpgradeTarget
 export function formatUpgradePlan(steps: readonly UpgradeStep[], skipped: readonly string[] = []): string {
   const lines = steps.map((step, i) => {
     const n = `${i + 1}.`.padEnd(4);
-    if (step.kind === "kubernetes") return `${n}kubernetes  talosctl upgrade-k8s --to ${step.to} (through ${step.via.name}; control plane first, then every kubelet)`;
+    if (step.kind === "kubernetes")
+      return `${n}kubernetes  talosctl upgrade-k8s --to ${step.to} (through ${step.via.name}; control plane first, then every kubelet)`;
     const role = step.node.controller ? "controller" : "worker";
     return `${n}talos       ${step.node.name} (${role}, ${step.node.address})${step.from ? ` ${step.from} →` : ""} ${step.image}; then wait until it is back and etcd is healthy`;
   });

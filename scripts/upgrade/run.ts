@@ -1,7 +1,14 @@
 // Runs the rolling upgrade planned by plan.ts, one step at a time: a node is upgraded only after the one
 // before it is back at the target version and the cluster is healthy. The first failure stops the run; a
 // rerun asks every node its version again and resumes with the first that is not at the target.
-import { compareVersions, formatUpgradePlan, planUpgrade, type UpgradeNode, type UpgradeStep, type UpgradeTarget } from "./plan";
+import {
+  compareVersions,
+  formatUpgradePlan,
+  planUpgrade,
+  type UpgradeNode,
+  type UpgradeStep,
+  type UpgradeTarget,
+} from "./plan";
 import { UNKNOWN_INSTALLER } from "./nodes";
 import { TalosctlError, type Talosctl } from "./talosctl";
 
@@ -29,20 +36,32 @@ export interface UpgradeResult {
  * Every problem that stops an upgrade before it starts: talosctl missing or older than the target, a node
  * whose installer image layer 01 has not recorded.
  */
-export async function upgradePreflight(talosctl: Talosctl, target: UpgradeTarget, nodes: readonly UpgradeNode[] = []): Promise<string[]> {
+export async function upgradePreflight(
+  talosctl: Talosctl,
+  target: UpgradeTarget,
+  nodes: readonly UpgradeNode[] = [],
+): Promise<string[]> {
   const problems: string[] = [];
   const unknown = nodes.filter((n) => n.installer === UNKNOWN_INSTALLER).map((n) => n.name);
-  if (unknown.length) problems.push(`layer 01 has recorded no installer image for ${unknown.join(", ")}; apply layer 01 first (./bootstrap.sh)`);
+  if (unknown.length)
+    problems.push(
+      `layer 01 has recorded no installer image for ${unknown.join(", ")}; apply layer 01 first (./bootstrap.sh)`,
+    );
   let client: string;
   try {
     client = await talosctl.clientVersion();
   } catch (e) {
-    return [...problems, `talosctl is not usable (${(e as Error).message}); install talosctl ${target.talosVersion} or newer`];
+    return [
+      ...problems,
+      `talosctl is not usable (${(e as Error).message}); install talosctl ${target.talosVersion} or newer`,
+    ];
   }
   // talosctl drives upgrades to versions up to its own; an older client may not know the target's API.
   const minor = (v: string) => v.replace(/^v?(\d+\.\d+).*$/, "$1");
   if (compareVersions(`${minor(client)}.0`, `${minor(target.talosVersion)}.0`) < 0) {
-    problems.push(`talosctl ${client} is older than the target Talos ${target.talosVersion}; install talosctl ${minor(target.talosVersion)} or newer`);
+    problems.push(
+      `talosctl ${client} is older than the target Talos ${target.talosVersion}; install talosctl ${minor(target.talosVersion)} or newer`,
+    );
   }
   return problems;
 }
@@ -58,10 +77,17 @@ export async function runningVersions(nodes: readonly UpgradeNode[], talosctl: T
 }
 
 /** The plan against the nodes' running versions, printed. */
-export async function describeUpgrade(nodes: readonly UpgradeNode[], target: UpgradeTarget, talosctl: Talosctl): Promise<string> {
+export async function describeUpgrade(
+  nodes: readonly UpgradeNode[],
+  target: UpgradeTarget,
+  talosctl: Talosctl,
+): Promise<string> {
   const running = await runningVersions(nodes, talosctl);
   const steps = planUpgrade(nodes, target, running);
-  return formatUpgradePlan(steps, nodes.filter((n) => running.get(n.name) === target.talosVersion).map((n) => n.name));
+  return formatUpgradePlan(
+    steps,
+    nodes.filter((n) => running.get(n.name) === target.talosVersion).map((n) => n.name),
+  );
 }
 
 export async function runUpgrade(options: UpgradeRunOptions): Promise<UpgradeResult> {
@@ -82,7 +108,14 @@ export async function runUpgrade(options: UpgradeRunOptions): Promise<UpgradeRes
       if (step.kind === "talos") {
         log(`upgrading ${step.node.name} (${step.node.address}) to ${step.image}`);
         await talosctl.upgrade(step.node.address, step.image);
-        await waitForVersion(step.node, target.talosVersion, talosctl, options.rejoinTimeoutMs ?? 600_000, interval, sleep);
+        await waitForVersion(
+          step.node,
+          target.talosVersion,
+          talosctl,
+          options.rejoinTimeoutMs ?? 600_000,
+          interval,
+          sleep,
+        );
         log(`${step.node.name} runs Talos ${target.talosVersion}; waiting for the cluster to be healthy`);
         await talosctl.health(controllers, workers);
       } else {
@@ -99,7 +132,14 @@ export async function runUpgrade(options: UpgradeRunOptions): Promise<UpgradeRes
   return { done };
 }
 
-async function waitForVersion(node: UpgradeNode, version: string, talosctl: Talosctl, timeoutMs: number, interval: number, sleep: (ms: number) => Promise<void>): Promise<void> {
+async function waitForVersion(
+  node: UpgradeNode,
+  version: string,
+  talosctl: Talosctl,
+  timeoutMs: number,
+  interval: number,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
   let last: string | undefined;
   for (let waited = 0; ; waited += interval) {
     last = await talosctl.serverVersion(node.address);
@@ -107,11 +147,17 @@ async function waitForVersion(node: UpgradeNode, version: string, talosctl: Talo
     if (waited >= timeoutMs) break;
     await sleep(interval);
   }
-  throw new TalosctlError(`${node.name} did not come back with Talos ${version} within ${Math.round(timeoutMs / 1000)} s (it answers ${last ?? "nothing"})`);
+  throw new TalosctlError(
+    `${node.name} did not come back with Talos ${version} within ${Math.round(timeoutMs / 1000)} s (it answers ${last ?? "nothing"})`,
+  );
 }
 
 /** Resets the leaving nodes gracefully, one at a time, in the plan's order (workers, then controllers). */
-export async function runRemoval(remove: readonly UpgradeNode[], talosctl: Talosctl, log: (line: string) => void): Promise<{ readonly done: readonly string[]; readonly failed?: string }> {
+export async function runRemoval(
+  remove: readonly UpgradeNode[],
+  talosctl: Talosctl,
+  log: (line: string) => void,
+): Promise<{ readonly done: readonly string[]; readonly failed?: string }> {
   const done: string[] = [];
   for (const node of remove) {
     log(`resetting ${node.name} (${node.address}) gracefully${node.controller ? ", leaving etcd first" : ""}`);

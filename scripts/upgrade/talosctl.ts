@@ -72,7 +72,14 @@ export class TalosctlCli implements Talosctl {
   }
 
   async resetGracefully(address: string): Promise<void> {
-    await this.run(["reset", ...this.at(address), "--graceful=true", "--reboot=false", "--wait", `--timeout=${this.timeout}`]);
+    await this.run([
+      "reset",
+      ...this.at(address),
+      "--graceful=true",
+      "--reboot=false",
+      "--wait",
+      `--timeout=${this.timeout}`,
+    ]);
   }
 
   private at(address: string): string[] {
@@ -82,12 +89,17 @@ export class TalosctlCli implements Talosctl {
   private run(args: string[], check = true): Promise<{ status: number; stdout: string }> {
     const shown = `${this.binary} ${args.filter((a) => !a.startsWith("--talosconfig")).join(" ")}`;
     return new Promise((resolve, reject) => {
-      const child = spawn(this.binary, args, { env: this.options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(this.binary, args, {
+        env: this.options.env ?? process.env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       child.stdout.on("data", (c: Buffer) => stdout.push(c));
       child.stderr.on("data", (c: Buffer) => stderr.push(c));
-      child.on("error", (e) => (check ? reject(new TalosctlError(`${shown}: ${e.message}`)) : resolve({ status: -1, stdout: "" })));
+      child.on("error", (e) =>
+        check ? reject(new TalosctlError(`${shown}: ${e.message}`)) : resolve({ status: -1, stdout: "" }),
+      );
       child.on("close", (code) => {
         const status = code ?? -1;
         if (check && status !== 0) {

@@ -10,20 +10,58 @@ import type { AclEntry, User } from "../state";
 
 /** PVE 9's privileges (PVE::AccessControl $privgroups and friends). */
 export const PVE_PRIVILEGES = new Set([
-  "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
-  "Group.Allocate", "Mapping.Audit", "Mapping.Modify", "Mapping.Use", "Permissions.Modify",
-  "Pool.Allocate", "Pool.Audit", "Realm.Allocate", "Realm.AllocateUser",
-  "SDN.Allocate", "SDN.Audit", "SDN.Use",
-  "Sys.AccessNetwork", "Sys.Audit", "Sys.Console", "Sys.Incoming", "Sys.Modify", "Sys.PowerMgmt", "Sys.Syslog",
+  "Datastore.Allocate",
+  "Datastore.AllocateSpace",
+  "Datastore.AllocateTemplate",
+  "Datastore.Audit",
+  "Group.Allocate",
+  "Mapping.Audit",
+  "Mapping.Modify",
+  "Mapping.Use",
+  "Permissions.Modify",
+  "Pool.Allocate",
+  "Pool.Audit",
+  "Realm.Allocate",
+  "Realm.AllocateUser",
+  "SDN.Allocate",
+  "SDN.Audit",
+  "SDN.Use",
+  "Sys.AccessNetwork",
+  "Sys.Audit",
+  "Sys.Console",
+  "Sys.Incoming",
+  "Sys.Modify",
+  "Sys.PowerMgmt",
+  "Sys.Syslog",
   "User.Modify",
-  "VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Cloudinit",
-  "VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.Console",
-  "VM.GuestAgent.Audit", "VM.GuestAgent.FileRead", "VM.GuestAgent.FileSystemMgmt", "VM.GuestAgent.FileWrite",
-  "VM.GuestAgent.Unrestricted", "VM.Migrate", "VM.PowerMgmt", "VM.Replicate", "VM.Snapshot", "VM.Snapshot.Rollback",
+  "VM.Allocate",
+  "VM.Audit",
+  "VM.Backup",
+  "VM.Clone",
+  "VM.Config.CDROM",
+  "VM.Config.CPU",
+  "VM.Config.Cloudinit",
+  "VM.Config.Disk",
+  "VM.Config.HWType",
+  "VM.Config.Memory",
+  "VM.Config.Network",
+  "VM.Config.Options",
+  "VM.Console",
+  "VM.GuestAgent.Audit",
+  "VM.GuestAgent.FileRead",
+  "VM.GuestAgent.FileSystemMgmt",
+  "VM.GuestAgent.FileWrite",
+  "VM.GuestAgent.Unrestricted",
+  "VM.Migrate",
+  "VM.PowerMgmt",
+  "VM.Replicate",
+  "VM.Snapshot",
+  "VM.Snapshot.Rollback",
 ]);
 
 const splitList = (value: string | undefined) => (value ?? "").split(/[,; ]+/).filter(Boolean);
-const bool01 = (value: string | undefined, fallback: number) => (value === undefined ? fallback : parseBoolean(value) ? 1 : 0);
+const bool01 = (value: string | undefined, fallback: number) =>
+  value === undefined ? fallback : parseBoolean(value) ? 1 : 0;
 
 function userOf(ctx: Ctx, userid = need(ctx, "userid")): User {
   const user = ctx.state.users[userid];
@@ -54,7 +92,16 @@ function setUserFields(ctx: Ctx, user: User): void {
 
 function userView(userid: string, user: User) {
   const { tokens, ...rest } = user;
-  return { userid, ...rest, tokens: Object.entries(tokens).map(([tokenid, t]) => ({ tokenid, comment: t.comment, expire: t.expire, privsep: t.privsep })) };
+  return {
+    userid,
+    ...rest,
+    tokens: Object.entries(tokens).map(([tokenid, t]) => ({
+      tokenid,
+      comment: t.comment,
+      expire: t.expire,
+      privsep: t.privsep,
+    })),
+  };
 }
 
 export const accessRoutes: Routes = {
@@ -63,7 +110,8 @@ export const accessRoutes: Routes = {
     const userid = need(ctx, "userid");
     if (ctx.state.users[userid]) throw new ApiError(500, `create user failed: user '${userid}' already exists`);
     const realm = userid.split("@")[1];
-    if (!["pam", "pve"].includes(realm)) throw new ApiError(500, `create user failed: domain '${realm}' does not exist`);
+    if (!["pam", "pve"].includes(realm))
+      throw new ApiError(500, `create user failed: domain '${realm}' does not exist`);
     if (str(ctx, "password") !== undefined) throw new ApiError(501, "not modelled by the simulator: user passwords");
     const user: User = { enable: 1, expire: 0, groups: [], tokens: {} };
     setUserFields(ctx, user);
@@ -85,15 +133,30 @@ export const accessRoutes: Routes = {
     ctx.state.acl = ctx.state.acl.filter((e) => !(e.ugid === userid || e.ugid.startsWith(`${userid}!`)));
   },
 
-  "GET /access/users/{userid}/token": (ctx) => Object.entries(userOf(ctx).tokens).map(([tokenid, t]) => ({ tokenid, comment: t.comment, expire: t.expire, privsep: t.privsep })),
+  "GET /access/users/{userid}/token": (ctx) =>
+    Object.entries(userOf(ctx).tokens).map(([tokenid, t]) => ({
+      tokenid,
+      comment: t.comment,
+      expire: t.expire,
+      privsep: t.privsep,
+    })),
   "POST /access/users/{userid}/token/{tokenid}": (ctx) => {
     const userid = need(ctx, "userid");
     const tokenid = need(ctx, "tokenid");
     const user = userOf(ctx, userid);
     if (user.tokens[tokenid]) throw new ApiError(500, `Token already exists.`);
-    const token = { comment: str(ctx, "comment"), expire: Number(str(ctx, "expire") ?? 0), privsep: bool01(str(ctx, "privsep"), 1), value: randomUUID() };
+    const token = {
+      comment: str(ctx, "comment"),
+      expire: Number(str(ctx, "expire") ?? 0),
+      privsep: bool01(str(ctx, "privsep"), 1),
+      value: randomUUID(),
+    };
     user.tokens[tokenid] = token;
-    return { "full-tokenid": `${userid}!${tokenid}`, info: { comment: token.comment, expire: token.expire, privsep: token.privsep }, value: token.value };
+    return {
+      "full-tokenid": `${userid}!${tokenid}`,
+      info: { comment: token.comment, expire: token.expire, privsep: token.privsep },
+      value: token.value,
+    };
   },
   "GET /access/users/{userid}/token/{tokenid}": (ctx) => {
     const token = userOf(ctx).tokens[need(ctx, "tokenid")];
@@ -117,7 +180,8 @@ export const accessRoutes: Routes = {
     ctx.state.acl = ctx.state.acl.filter((e) => e.ugid !== `${userid}!${tokenid}`);
   },
 
-  "GET /access/roles": (ctx) => Object.entries(ctx.state.roles).map(([roleid, r]) => ({ roleid, privs: r.privs.join(","), special: r.special })),
+  "GET /access/roles": (ctx) =>
+    Object.entries(ctx.state.roles).map(([roleid, r]) => ({ roleid, privs: r.privs.join(","), special: r.special })),
   "POST /access/roles": (ctx) => {
     const roleid = need(ctx, "roleid");
     if (ctx.state.roles[roleid]) throw new ApiError(500, `role '${roleid}' already exists`);
@@ -148,7 +212,8 @@ export const accessRoutes: Routes = {
   "GET /access/acl": (ctx) => ctx.state.acl,
   "PUT /access/acl": (ctx) => {
     const path = need(ctx, "path");
-    if (!/^\/(|access(\/.*)?|nodes(\/.*)?|pool(\/.*)?|sdn(\/.*)?|storage(\/.*)?|vms(\/.*)?|mapping(\/.*)?)$/.test(path)) throw paramError("path", `invalid ACL path '${path}'`);
+    if (!/^\/(|access(\/.*)?|nodes(\/.*)?|pool(\/.*)?|sdn(\/.*)?|storage(\/.*)?|vms(\/.*)?|mapping(\/.*)?)$/.test(path))
+      throw paramError("path", `invalid ACL path '${path}'`);
     const remove = parseBoolean(str(ctx, "delete") ?? "0");
     const propagate = bool01(str(ctx, "propagate"), 1);
     const subjects: Array<[AclEntry["type"], string]> = [
@@ -158,7 +223,8 @@ export const accessRoutes: Routes = {
     if (splitList(str(ctx, "groups")).length) throw new ApiError(501, "not modelled by the simulator: group ACLs");
     for (const [type, ugid] of subjects) {
       const [userid, tokenid] = ugid.split("!");
-      if (!ctx.state.users[userid] || (type === "token" && !ctx.state.users[userid].tokens[tokenid])) throw new ApiError(500, `unknown ${type} '${ugid}'`);
+      if (!ctx.state.users[userid] || (type === "token" && !ctx.state.users[userid].tokens[tokenid]))
+        throw new ApiError(500, `unknown ${type} '${ugid}'`);
     }
     for (const roleid of splitList(need(ctx, "roles"))) {
       if (!ctx.state.roles[roleid]) throw new ApiError(500, `role '${roleid}' does not exist`);

@@ -28,12 +28,28 @@ function storageResources(state: SimState) {
   return state.nodes.flatMap((node) =>
     state.storages
       .filter((s) => !s.nodes || s.nodes.includes(node))
-      .map((s) => ({ id: `storage/${node}/${s.id}`, type: "storage", node, storage: s.id, plugintype: s.type, content: s.content.join(","), shared: s.shared ? 1 : 0, status: "available" })),
+      .map((s) => ({
+        id: `storage/${node}/${s.id}`,
+        type: "storage",
+        node,
+        storage: s.id,
+        plugintype: s.type,
+        content: s.content.join(","),
+        shared: s.shared ? 1 : 0,
+        status: "available",
+      })),
   );
 }
 
 function nodeResources(state: SimState) {
-  return state.nodes.map((node) => ({ id: `node/${node}`, type: "node", node, status: "online", maxcpu: 32, maxmem: 256 * 1024 ** 3 }));
+  return state.nodes.map((node) => ({
+    id: `node/${node}`,
+    type: "node",
+    node,
+    status: "online",
+    maxcpu: 32,
+    maxmem: 256 * 1024 ** 3,
+  }));
 }
 
 export function nextFreeId(state: SimState): number {
@@ -55,12 +71,14 @@ export const clusterRoutes: Routes = {
     if (type === "vm") return vmResources(ctx.state);
     if (type === "storage") return storageResources(ctx.state);
     if (type === "node") return nodeResources(ctx.state);
-    if (type !== undefined) throw new ApiError(501, `not modelled by the simulator: cluster resources of type '${type}'`);
+    if (type !== undefined)
+      throw new ApiError(501, `not modelled by the simulator: cluster resources of type '${type}'`);
     return [...nodeResources(ctx.state), ...storageResources(ctx.state), ...vmResources(ctx.state)];
   },
   // Pools are not modelled beyond there being none: the provider lists them to find a VM's pool.
   "GET /pools": () => [],
-  "GET /cluster/ha/resources": (ctx) => Object.entries(ctx.state.ha).map(([sid, r]) => ({ sid, type: sid.split(":")[0], ...r })),
+  "GET /cluster/ha/resources": (ctx) =>
+    Object.entries(ctx.state.ha).map(([sid, r]) => ({ sid, type: sid.split(":")[0], ...r })),
   "POST /cluster/ha/resources": (ctx) => {
     const raw = need(ctx, "sid");
     const sid = /^\d+$/.test(raw) ? `vm:${raw}` : raw;

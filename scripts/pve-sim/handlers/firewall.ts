@@ -6,14 +6,40 @@ import { ApiError, need, str, type Ctx, type Routes } from "../api";
 import { booleanString } from "../params";
 import type { SimState } from "../state";
 
-const RULE_FIELDS = ["type", "action", "enable", "iface", "log", "macro", "source", "dest", "proto", "dport", "sport", "comment", "icmp-type"];
-const OPTION_FIELDS = ["enable", "dhcp", "ipfilter", "macfilter", "ndp", "radv", "log_level_in", "log_level_out", "policy_in", "policy_out"];
+const RULE_FIELDS = [
+  "type",
+  "action",
+  "enable",
+  "iface",
+  "log",
+  "macro",
+  "source",
+  "dest",
+  "proto",
+  "dport",
+  "sport",
+  "comment",
+  "icmp-type",
+];
+const OPTION_FIELDS = [
+  "enable",
+  "dhcp",
+  "ipfilter",
+  "macfilter",
+  "ndp",
+  "radv",
+  "log_level_in",
+  "log_level_out",
+  "policy_in",
+  "policy_out",
+];
 const BOOLEAN_FIELDS = new Set(["dhcp", "ipfilter", "macfilter", "ndp", "radv"]);
 
 function firewallOf(ctx: Ctx): SimState["firewall"][string] {
   const vmid = need(ctx, "vmid");
   const vm = ctx.state.vms[vmid];
-  if (!vm || vm.node !== need(ctx, "node")) throw new ApiError(500, `Configuration file 'nodes/${need(ctx, "node")}/qemu-server/${vmid}.conf' does not exist`);
+  if (!vm || vm.node !== need(ctx, "node"))
+    throw new ApiError(500, `Configuration file 'nodes/${need(ctx, "node")}/qemu-server/${vmid}.conf' does not exist`);
   ctx.state.firewall[vmid] ??= { options: {}, rules: [] };
   return ctx.state.firewall[vmid];
 }
@@ -34,24 +60,29 @@ function fields(ctx: Ctx, names: readonly string[]): Record<string, string> {
   return out;
 }
 
-const typed = (rule: Record<string, string>) => Object.fromEntries(Object.entries(rule).map(([k, v]) => [k, k === "enable" ? Number(v) : v]));
+const typed = (rule: Record<string, string>) =>
+  Object.fromEntries(Object.entries(rule).map(([k, v]) => [k, k === "enable" ? Number(v) : v]));
 
 const deletes = (ctx: Ctx) => (str(ctx, "delete") ?? "").split(/[,; ]+/).filter(Boolean);
 
 export const firewallRoutes: Routes = {
   "GET /nodes/{node}/qemu/{vmid}/firewall/options": (ctx) => {
     const { options } = firewallOf(ctx);
-    return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, BOOLEAN_FIELDS.has(k) || k === "enable" ? Number(v) : v]));
+    return Object.fromEntries(
+      Object.entries(options).map(([k, v]) => [k, BOOLEAN_FIELDS.has(k) || k === "enable" ? Number(v) : v]),
+    );
   },
   "PUT /nodes/{node}/qemu/{vmid}/firewall/options": (ctx) => {
     const firewall = firewallOf(ctx);
     firewall.options = { ...firewall.options, ...fields(ctx, OPTION_FIELDS) };
     for (const key of deletes(ctx)) delete firewall.options[key];
   },
-  "GET /nodes/{node}/qemu/{vmid}/firewall/rules": (ctx) => firewallOf(ctx).rules.map((rule, pos) => ({ pos, ...typed(rule) })),
+  "GET /nodes/{node}/qemu/{vmid}/firewall/rules": (ctx) =>
+    firewallOf(ctx).rules.map((rule, pos) => ({ pos, ...typed(rule) })),
   "POST /nodes/{node}/qemu/{vmid}/firewall/rules": (ctx) => {
     const { rules } = firewallOf(ctx);
-    if (str(ctx, "macro") === undefined && str(ctx, "type") !== "group" && str(ctx, "action") === undefined) throw new ApiError(400, "Parameter verification failed.", { action: "missing property - 'action' is required" });
+    if (str(ctx, "macro") === undefined && str(ctx, "type") !== "group" && str(ctx, "action") === undefined)
+      throw new ApiError(400, "Parameter verification failed.", { action: "missing property - 'action' is required" });
     const pos = Math.min(Number(str(ctx, "pos") ?? 0), rules.length);
     rules.splice(pos, 0, fields(ctx, RULE_FIELDS));
   },

@@ -34,27 +34,74 @@ function fullVolid(storage: string, volume: string): string {
 }
 
 function volumeView(v: Volume) {
-  return { volid: v.volid, content: v.content, format: v.format, size: v.size, used: v.size, ctime: v.ctime, ...(v.vmid !== undefined ? { vmid: v.vmid } : {}) };
+  return {
+    volid: v.volid,
+    content: v.content,
+    format: v.format,
+    size: v.size,
+    used: v.size,
+    ctime: v.ctime,
+    ...(v.vmid !== undefined ? { vmid: v.vmid } : {}),
+  };
 }
 
 function storageStatus(state: SimState, node: string, s: StorageDef) {
-  const used = state.volumes.filter((v) => v.storage === s.id && (s.shared || v.node === node)).reduce((sum, v) => sum + v.size, 0);
+  const used = state.volumes
+    .filter((v) => v.storage === s.id && (s.shared || v.node === node))
+    .reduce((sum, v) => sum + v.size, 0);
   const total = 4 * 1024 ** 4;
-  return { storage: s.id, type: s.type, content: s.content.join(","), shared: s.shared ? 1 : 0, active: 1, enabled: 1, total, used, avail: total - used, used_fraction: used / total };
+  return {
+    storage: s.id,
+    type: s.type,
+    content: s.content.join(","),
+    shared: s.shared ? 1 : 0,
+    active: 1,
+    enabled: 1,
+    total,
+    used,
+    avail: total - used,
+    used_fraction: used / total,
+  };
 }
 
 export const nodeRoutes: Routes = {
-  "GET /nodes": (ctx) => ctx.state.nodes.map((node) => ({ node, status: "online", type: "node", id: `node/${node}`, maxcpu: 32, maxmem: 256 * 1024 ** 3, uptime: 86400 })),
+  "GET /nodes": (ctx) =>
+    ctx.state.nodes.map((node) => ({
+      node,
+      status: "online",
+      type: "node",
+      id: `node/${node}`,
+      maxcpu: 32,
+      maxmem: 256 * 1024 ** 3,
+      uptime: 86400,
+    })),
   "GET /nodes/{node}/status": (ctx) => {
     nodeOf(ctx);
-    return { pveversion: `pve-manager/${PVE_VERSION.version}/${PVE_VERSION.repoid}`, kversion: "Linux 6.17.2-1-pve", uptime: 86400, cpuinfo: { cpus: 32, sockets: 1, cores: 16, model: "simulated" }, memory: { total: 256 * 1024 ** 3, used: 0, free: 256 * 1024 ** 3 } };
+    return {
+      pveversion: `pve-manager/${PVE_VERSION.version}/${PVE_VERSION.repoid}`,
+      kversion: "Linux 6.17.2-1-pve",
+      uptime: 86400,
+      cpuinfo: { cpus: 32, sockets: 1, cores: 16, model: "simulated" },
+      memory: { total: 256 * 1024 ** 3, used: 0, free: 256 * 1024 ** 3 },
+    };
   },
   "GET /nodes/{node}/version": () => PVE_VERSION,
 
   "GET /nodes/{node}/tasks/{upid}/status": (ctx) => {
     const task = ctx.state.tasks[need(ctx, "upid")];
     if (!task) throw new ApiError(500, `no such task`);
-    return { upid: task.upid, node: task.node, pid: 0, pstart: 0, starttime: task.starttime, type: task.type, id: task.id, user: task.user, status: "stopped", exitstatus: task.exitstatus };
+    return {
+      upid: task.upid,
+      node: task.node,
+      pid: 0,
+      pstart: 0,
+      starttime: task.starttime,
+      type: task.type,
+      id: task.id,
+      user: task.user,
+      status: "stopped",
+      exitstatus: task.exitstatus,
+    };
   },
   "GET /nodes/{node}/tasks/{upid}/log": (ctx) => {
     const task = ctx.state.tasks[need(ctx, "upid")];
@@ -68,7 +115,9 @@ export const nodeRoutes: Routes = {
   "GET /nodes/{node}/storage": (ctx) => {
     const node = nodeOf(ctx);
     const content = str(ctx, "content");
-    return ctx.state.storages.filter((s) => storageOn(ctx.state, s.id, node) && (!content || s.content.includes(content))).map((s) => storageStatus(ctx.state, node, s));
+    return ctx.state.storages
+      .filter((s) => storageOn(ctx.state, s.id, node) && (!content || s.content.includes(content)))
+      .map((s) => storageStatus(ctx.state, node, s));
   },
   "GET /nodes/{node}/storage/{storage}/status": (ctx) => {
     const node = nodeOf(ctx);
@@ -90,7 +139,12 @@ export const nodeRoutes: Routes = {
     const volid = fullVolid(storage.id, need(ctx, "volume"));
     const volume = volumeOn(ctx.state, volid, node);
     if (!volume) throw new ApiError(500, `volume '${volid}' does not exist`);
-    return { path: `/simulated/${storage.id}/${volid.split(":")[1]}`, size: volume.size, used: volume.size, format: volume.format };
+    return {
+      path: `/simulated/${storage.id}/${volid.split(":")[1]}`,
+      size: volume.size,
+      used: volume.size,
+      format: volume.format,
+    };
   },
   "DELETE /nodes/{node}/storage/{storage}/content/{volume}": (ctx) => {
     const node = nodeOf(ctx);
@@ -115,7 +169,11 @@ export const nodeRoutes: Routes = {
     } catch {
       throw paramError("url", "invalid URL");
     }
-    return { filename: decodeURIComponent(parsed.pathname.split("/").pop() ?? "") || "index.html", mimetype: "application/octet-stream", size: urlFileSize(url) };
+    return {
+      filename: decodeURIComponent(parsed.pathname.split("/").pop() ?? "") || "index.html",
+      mimetype: "application/octet-stream",
+      size: urlFileSize(url),
+    };
   },
   "POST /nodes/{node}/storage/{storage}/download-url": (ctx) => {
     const node = nodeOf(ctx);
@@ -123,16 +181,32 @@ export const nodeRoutes: Routes = {
     const content = need(ctx, "content");
     const filename = need(ctx, "filename");
     const url = need(ctx, "url");
-    if (!["iso", "vztmpl", "import"].includes(content)) throw paramError("content", `content type '${content}' is not allowed for download-url`);
-    if (!storage.content.includes(content)) throw new ApiError(500, `storage '${storage.id}' does not support content-type '${content}'`);
-    if (content === "iso" && !/\.(iso|img)$/i.test(filename)) throw paramError("filename", `wrong file extension for content type '${content}'`);
-    if (str(ctx, "compression") !== undefined || str(ctx, "checksum") !== undefined) throw new ApiError(501, "not modelled by the simulator: download-url compression or checksum");
+    if (!["iso", "vztmpl", "import"].includes(content))
+      throw paramError("content", `content type '${content}' is not allowed for download-url`);
+    if (!storage.content.includes(content))
+      throw new ApiError(500, `storage '${storage.id}' does not support content-type '${content}'`);
+    if (content === "iso" && !/\.(iso|img)$/i.test(filename))
+      throw paramError("filename", `wrong file extension for content type '${content}'`);
+    if (str(ctx, "compression") !== undefined || str(ctx, "checksum") !== undefined)
+      throw new ApiError(501, "not modelled by the simulator: download-url compression or checksum");
     const volid = `${storage.id}:${content}/${filename}`;
-    if (volumeOn(ctx.state, volid, node)) throw new ApiError(500, `refusing to override existing file '/simulated/${storage.id}/${content}/${filename}'`);
+    if (volumeOn(ctx.state, volid, node))
+      throw new ApiError(500, `refusing to override existing file '/simulated/${storage.id}/${content}/${filename}'`);
     return ctx.task(node, "download", storage.id, () => {
-      ctx.state.volumes.push({ volid, storage: storage.id, node, content, format: content === "iso" ? "iso" : "raw", size: urlFileSize(url), ctime: Math.floor(Date.now() / 1000) });
+      ctx.state.volumes.push({
+        volid,
+        storage: storage.id,
+        node,
+        content,
+        format: content === "iso" ? "iso" : "raw",
+        size: urlFileSize(url),
+        ctime: Math.floor(Date.now() / 1000),
+      });
       ctx.state.downloads.push({ storage: storage.id, node, filename, url });
-      return [`downloading ${url} to /simulated/${storage.id}/${content}/${filename}`, "download of the simulated file finished"];
+      return [
+        `downloading ${url} to /simulated/${storage.id}/${content}/${filename}`,
+        "download of the simulated file finished",
+      ];
     });
   },
 };

@@ -12,13 +12,30 @@ import { configDigest, type SimState, type VmState } from "../state";
 import { applyChange, applyPending, claimPciDevices, keysOf, referencedVolumes } from "./vm-config";
 
 /** Request parameters that steer the call instead of being config options. */
-const CONTROL = new Set(["node", "vmid", "digest", "delete", "revert", "skiplock", "force", "background_delay", "start", "pool", "unique", "archive", "storage", "live-restore", "bwlimit"]);
+const CONTROL = new Set([
+  "node",
+  "vmid",
+  "digest",
+  "delete",
+  "revert",
+  "skiplock",
+  "force",
+  "background_delay",
+  "start",
+  "pool",
+  "unique",
+  "archive",
+  "storage",
+  "live-restore",
+  "bwlimit",
+]);
 
 function vmOf(ctx: Ctx): VmState {
   const node = need(ctx, "node");
   const vmid = need(ctx, "vmid");
   const vm = ctx.state.vms[vmid];
-  if (!vm || vm.node !== node) throw new ApiError(500, `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`);
+  if (!vm || vm.node !== node)
+    throw new ApiError(500, `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`);
   return vm;
 }
 
@@ -45,32 +62,48 @@ function typed(config: Readonly<Record<string, string>>): Record<string, string 
   const out: Record<string, string | number> = {};
   for (const [key, value] of Object.entries(config)) {
     const type = (properties[key] ?? properties[key.replace(/\d+$/, "[n]")])?.type;
-    out[key] = (type === "integer" || type === "boolean" || type === "number") && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+    out[key] =
+      (type === "integer" || type === "boolean" || type === "number") && /^-?\d+(\.\d+)?$/.test(value)
+        ? Number(value)
+        : value;
   }
   return out;
 }
 
 function checkDigest(ctx: Ctx, vm: VmState): void {
   const digest = str(ctx, "digest");
-  if (digest !== undefined && digest !== configDigest(vm)) throw new ApiError(500, "detected modified configuration - file changed by other user? Try again.");
+  if (digest !== undefined && digest !== configDigest(vm))
+    throw new ApiError(500, "detected modified configuration - file changed by other user? Try again.");
 }
 
 function updateConfig(ctx: Ctx): void {
   const vm = vmOf(ctx);
   checkDigest(ctx, vm);
-  if (str(ctx, "revert") !== undefined) throw new ApiError(501, "not modelled by the simulator: revert of pending changes");
+  if (str(ctx, "revert") !== undefined)
+    throw new ApiError(501, "not modelled by the simulator: revert of pending changes");
   applyChange(ctx.state, vm, { set: optionsOf(ctx), delete: deletesOf(ctx) });
 }
 
 function agentAddresses(state: SimState, vm: VmState) {
   if (vm.status !== "running") throw new ApiError(500, `VM ${vm.vmid} is not running`);
-  if (!parseBoolean(parsePropertyString(keysOf("agent"), vm.config.agent ?? "0").enabled ?? "0")) throw new ApiError(500, "No QEMU guest agent configured");
+  if (!parseBoolean(parsePropertyString(keysOf("agent"), vm.config.agent ?? "0").enabled ?? "0"))
+    throw new ApiError(500, "No QEMU guest agent configured");
   if (!state.guestAgent) throw new ApiError(500, "QEMU guest agent is not running");
-  const interfaces = [{ name: "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", prefix: 8 }] }];
-  for (const key of Object.keys(vm.config).filter((k) => /^net\d+$/.test(k)).sort()) {
+  const interfaces = [
+    {
+      name: "lo",
+      "hardware-address": "00:00:00:00:00:00",
+      "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", prefix: 8 }],
+    },
+  ];
+  for (const key of Object.keys(vm.config)
+    .filter((k) => /^net\d+$/.test(k))
+    .sort()) {
     const n = key.slice(3);
     const net = parsePropertyString(keysOf(key), vm.config[key]);
-    const ip = vm.config[`ipconfig${n}`] ? parsePropertyString(PROPERTY_FORMATS["pve-qm-ipconfig"], vm.config[`ipconfig${n}`]).ip : undefined;
+    const ip = vm.config[`ipconfig${n}`]
+      ? parsePropertyString(PROPERTY_FORMATS["pve-qm-ipconfig"], vm.config[`ipconfig${n}`]).ip
+      : undefined;
     const [address, prefix] = ip && ip.includes("/") ? ip.split("/") : [undefined, undefined];
     interfaces.push({
       name: `eth${n}`,
@@ -80,7 +113,6 @@ function agentAddresses(state: SimState, vm: VmState) {
   }
   return { result: interfaces };
 }
-
 
 export const qemuRoutes: Routes = {
   "GET /nodes/{node}/qemu": (ctx) => {
@@ -93,10 +125,12 @@ export const qemuRoutes: Routes = {
     const node = need(ctx, "node");
     const vmid = Number(need(ctx, "vmid"));
     for (const key of ["archive", "storage", "live-restore", "pool", "start"]) {
-      if (str(ctx, key) !== undefined && !(key === "start" && !parseBoolean(str(ctx, key)!))) throw new ApiError(501, `not modelled by the simulator: create with '${key}'`);
+      if (str(ctx, key) !== undefined && !(key === "start" && !parseBoolean(str(ctx, key)!)))
+        throw new ApiError(501, `not modelled by the simulator: create with '${key}'`);
     }
     const existing = ctx.state.vms[String(vmid)];
-    if (existing) throw new ApiError(500, `unable to create VM ${vmid} - VM ${vmid} already exists on node '${existing.node}'`);
+    if (existing)
+      throw new ApiError(500, `unable to create VM ${vmid} - VM ${vmid} already exists on node '${existing.node}'`);
     const vm: VmState = { vmid, node, config: {}, pending: {}, pendingDelete: [], status: "stopped" };
     const options = optionsOf(ctx);
     // PVE generates the SMBIOS uuid and the VM generation id of every new VM.
@@ -155,7 +189,8 @@ export const qemuRoutes: Routes = {
     return ctx.task(vm.node, "qmstart", String(vm.vmid), () => {
       applyPending(ctx.state, vm);
       for (const { key, volid } of referencedVolumes(vm)) {
-        if (!ctx.state.volumes.some((v) => v.volid === volid)) throw new ApiError(500, `${key}: volume '${volid}' does not exist`);
+        if (!ctx.state.volumes.some((v) => v.volid === volid))
+          throw new ApiError(500, `${key}: volume '${volid}' does not exist`);
       }
       const devices = claimPciDevices(ctx.state, vm);
       vm.status = "running";
@@ -186,7 +221,8 @@ export const qemuRoutes: Routes = {
   "DELETE /nodes/{node}/qemu/{vmid}": (ctx) => {
     const vm = vmOf(ctx);
     if (vm.status === "running") throw new ApiError(500, `VM ${vm.vmid} is running - destroy failed`);
-    if (parseBoolean(vm.config.protection ?? "0")) throw new ApiError(500, `VM ${vm.vmid} is protected - destroy failed`);
+    if (parseBoolean(vm.config.protection ?? "0"))
+      throw new ApiError(500, `VM ${vm.vmid} is protected - destroy failed`);
     const purge = parseBoolean(str(ctx, "purge") ?? "0");
     return ctx.task(vm.node, "qmdestroy", String(vm.vmid), () => {
       ctx.state.volumes = ctx.state.volumes.filter((v) => v.vmid !== vm.vmid);

@@ -14,7 +14,18 @@ import { storageOn, volumeOn, type SimState, type VmState } from "../state";
 
 const DRIVE = /^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$/;
 /** Applied at once even while the VM runs (qemu-server's $fast_plug_option). */
-const FAST_PLUG = new Set(["name", "description", "tags", "onboot", "startup", "protection", "lock", "hookscript", "shares", "vmstatestorage"]);
+const FAST_PLUG = new Set([
+  "name",
+  "description",
+  "tags",
+  "onboot",
+  "startup",
+  "protection",
+  "lock",
+  "hookscript",
+  "shares",
+  "vmstatestorage",
+]);
 
 /** The keys of option `key`'s property string (`net0` -> the spec of `net[n]`). */
 export function keysOf(key: string): Readonly<Record<string, ParamSpec>> {
@@ -27,7 +38,12 @@ export function keysOf(key: string): Readonly<Record<string, ParamSpec>> {
 
 /** `64G`, `4M`, `1234567` as PVE::JSONSchema::format_size writes a byte count. */
 export function formatSize(bytes: number): string {
-  for (const [unit, factor] of [["T", 1024 ** 4], ["G", 1024 ** 3], ["M", 1024 ** 2], ["K", 1024]] as const) {
+  for (const [unit, factor] of [
+    ["T", 1024 ** 4],
+    ["G", 1024 ** 3],
+    ["M", 1024 ** 2],
+    ["K", 1024],
+  ] as const) {
     if (bytes % factor === 0) return `${bytes / factor}${unit}`;
   }
   return String(bytes);
@@ -58,12 +74,22 @@ export function volumeUsers(state: SimState, volid: string, node: string): numbe
 function allocate(state: SimState, vm: VmState, storageId: string, name: string, size: number, format: string): string {
   const storage = storageOn(state, storageId, vm.node);
   if (!storage) throw new ApiError(500, `storage '${storageId}' does not exist`);
-  if (!storage.content.includes("images")) throw new ApiError(500, `storage '${storageId}' does not support content-type 'images'`);
+  if (!storage.content.includes("images"))
+    throw new ApiError(500, `storage '${storageId}' does not support content-type 'images'`);
   const fileBased = ["dir", "nfs", "cifs", "cephfs", "glusterfs"].includes(storage.type);
   if (!fileBased && format !== "raw") throw new ApiError(500, `unsupported format '${format}'`);
   const volid = fileBased ? `${storageId}:${vm.vmid}/${name}.${format}` : `${storageId}:${name}`;
   if (volumeOn(state, volid, vm.node)) throw new ApiError(500, `volume '${volid}' already exists`);
-  state.volumes.push({ volid, storage: storageId, node: vm.node, content: "images", format, size, vmid: vm.vmid, ctime: Math.floor(Date.now() / 1000) });
+  state.volumes.push({
+    volid,
+    storage: storageId,
+    node: vm.node,
+    content: "images",
+    format,
+    size,
+    vmid: vm.vmid,
+    ctime: Math.floor(Date.now() / 1000),
+  });
   return volid;
 }
 
@@ -85,20 +111,29 @@ function resolveDrive(state: SimState, vm: VmState, key: string, value: string):
   const cloudinit = /^([^:]+):cloudinit$/.exec(file);
   if (cloudinit) {
     if (!/^(ide|sata|scsi)\d+$/.test(key)) throw paramError(key, "cloud-init drive must be on ide, sata or scsi");
-    const existing = Object.entries({ ...vm.config, ...vm.pending }).find(([k, v]) => k !== key && DRIVE.test(k) && v.includes("-cloudinit"));
+    const existing = Object.entries({ ...vm.config, ...vm.pending }).find(
+      ([k, v]) => k !== key && DRIVE.test(k) && v.includes("-cloudinit"),
+    );
     if (existing) throw paramError(key, `a cloud-init drive already exists (${existing[0]})`);
     const storageId = cloudinit[1];
     const kept = vm.config[key] && parsePropertyString(keys, vm.config[key]).file;
-    drive.file = kept && kept.includes("-cloudinit") ? kept : allocate(state, vm, storageId, `vm-${vm.vmid}-cloudinit`, 4 * 1024 ** 2, drive.format ?? "raw");
+    drive.file =
+      kept && kept.includes("-cloudinit")
+        ? kept
+        : allocate(state, vm, storageId, `vm-${vm.vmid}-cloudinit`, 4 * 1024 ** 2, drive.format ?? "raw");
     drive.media = "cdrom";
     drive.size = "4M";
     delete drive.format;
   } else if (newDisk && !isCdrom) {
     const storageId = newDisk[1];
     const size =
-      key === "efidisk0" ? (drive.efitype === "4m" ? 4 * 1024 ** 2 : 528 * 1024)
-      : key === "tpmstate0" ? 4 * 1024 ** 2
-      : Math.round(Number(newDisk[2]) * 1024 ** 3);
+      key === "efidisk0"
+        ? drive.efitype === "4m"
+          ? 4 * 1024 ** 2
+          : 528 * 1024
+        : key === "tpmstate0"
+          ? 4 * 1024 ** 2
+          : Math.round(Number(newDisk[2]) * 1024 ** 3);
     drive.file = allocate(state, vm, storageId, nextDiskName(state, vm.vmid), size, drive.format ?? "raw");
     drive.size = formatSize(size);
     delete drive.format;
@@ -109,8 +144,10 @@ function resolveDrive(state: SimState, vm: VmState, key: string, value: string):
   } else {
     const volume = volumeOn(state, file, vm.node);
     if (!volume) throw new ApiError(500, `volume '${file}' does not exist`);
-    if (isCdrom && volume.content !== "iso") throw paramError(key, `volume '${file}' is not an ISO image (content '${volume.content}')`);
-    if (!isCdrom && volume.content !== "images") throw paramError(key, `volume '${file}' is not a disk image (content '${volume.content}')`);
+    if (isCdrom && volume.content !== "iso")
+      throw paramError(key, `volume '${file}' is not an ISO image (content '${volume.content}')`);
+    if (!isCdrom && volume.content !== "images")
+      throw paramError(key, `volume '${file}' is not a disk image (content '${volume.content}')`);
     drive.size = formatSize(volume.size);
   }
   return printPropertyString(keys, drive);
@@ -126,17 +163,20 @@ function normalizeNet(key: string, value: string): string {
   return printPropertyString(keys, net);
 }
 
-const memoryOf = (config: Readonly<Record<string, string>>) => Number(parsePropertyString(keysOf("memory"), config.memory ?? "512").current ?? 512);
+const memoryOf = (config: Readonly<Record<string, string>>) =>
+  Number(parsePropertyString(keysOf("memory"), config.memory ?? "512").current ?? 512);
 
 /** The config rules PVE enforces on the config that results from a change; per-option problems. */
 function checkConfig(config: Readonly<Record<string, string>>): Record<string, string> {
   const errors: Record<string, string> = {};
   const q35 = /q35/.test(config.machine ?? "");
   for (const key of Object.keys(config)) {
-    if (q35 && /^ide[13]$/.test(key)) errors[key] = `${key} is not available on the q35 machine type (only ide0 and ide2)`;
+    if (q35 && /^ide[13]$/.test(key))
+      errors[key] = `${key} is not available on the q35 machine type (only ide0 and ide2)`;
   }
   const balloon = config.balloon === undefined ? undefined : Number(config.balloon);
-  if (balloon !== undefined && balloon > memoryOf(config)) errors.balloon = "balloon value too large (must be smaller than assigned memory)";
+  if (balloon !== undefined && balloon > memoryOf(config))
+    errors.balloon = "balloon value too large (must be smaller than assigned memory)";
   if (config.boot) {
     const order = parsePropertyString(keysOf("boot"), config.boot).order;
     for (const device of (order ?? "").split(";").filter(Boolean)) {
@@ -145,7 +185,8 @@ function checkConfig(config: Readonly<Record<string, string>>): Record<string, s
   }
   for (const key of Object.keys(config).filter((k) => /^hostpci\d+$/.test(k))) {
     const pci = parsePropertyString(keysOf(key), config[key]);
-    if ((pci.host === undefined) === (pci.mapping === undefined)) errors[key] = "either 'host' or 'mapping' must be set";
+    if ((pci.host === undefined) === (pci.mapping === undefined))
+      errors[key] = "either 'host' or 'mapping' must be set";
   }
   return errors;
 }
@@ -180,7 +221,8 @@ export function applyChange(state: SimState, vm: VmState, change: ConfigChange):
   const effective = { ...vm.config, ...vm.pending };
   for (const key of vm.pendingDelete) delete effective[key];
   for (const key of change.delete) {
-    if (change.set[key] !== undefined) throw paramError("delete", `you can't use '-${key}' and '-delete ${key}' at the same time`);
+    if (change.set[key] !== undefined)
+      throw paramError("delete", `you can't use '-${key}' and '-delete ${key}' at the same time`);
     delete effective[key];
   }
   const target = { ...effective, ...change.set };
@@ -267,7 +309,9 @@ export function applyPending(state: SimState, vm: VmState): void {
 export function claimPciDevices(state: SimState, vm: VmState): string[] {
   const devices: string[] = [];
   const q35 = /q35/.test(vm.config.machine ?? "");
-  for (const key of Object.keys(vm.config).filter((k) => /^hostpci\d+$/.test(k)).sort()) {
+  for (const key of Object.keys(vm.config)
+    .filter((k) => /^hostpci\d+$/.test(k))
+    .sort()) {
     const pci = parsePropertyString(keysOf(key), vm.config[key]);
     if (pci.pcie === "1" && !q35) throw new ApiError(500, `q35 machine model is not enabled (${key} has pcie=1)`);
     let ids: string[];
@@ -283,7 +327,11 @@ export function claimPciDevices(state: SimState, vm: VmState): string[] {
       const present = (state.pciDevices[vm.node] ?? []).some((d) => d === id || d.startsWith(`${id}.`));
       if (!present) throw new ApiError(500, `no PCI device found for '${id}' on node '${vm.node}'`);
       const holder = Object.values(state.vms).find(
-        (other) => other.vmid !== vm.vmid && other.node === vm.node && other.status === "running" && runningPciDevices(state, other).includes(id),
+        (other) =>
+          other.vmid !== vm.vmid &&
+          other.node === vm.node &&
+          other.status === "running" &&
+          runningPciDevices(state, other).includes(id),
       );
       if (holder) throw new ApiError(500, `PCI device '${id}' already in use by VMID '${holder.vmid}'`);
       devices.push(id);
