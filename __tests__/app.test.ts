@@ -94,7 +94,7 @@ describe("synthesize", () => {
       return [object.stack, e.stack];
     });
     expect(plain).toBe("");
-    expect(error).toMatch(/^Error: boom\n    at .*app\.test\.ts/);
+    expect(error).toMatch(/^Error: boom\n {4}at .*app\.test\.ts/);
     expect(Error.captureStackTrace).toBe(before);
   });
 });

@@ -143,7 +143,7 @@ case "$1" in
   apply)
     if [[ -n "\${FAKE_APPLY_WAIT:-}" ]]; then
       sleep 60 >/dev/null 2>&1 &
-      trap 'kill \$! 2>/dev/null; echo "engine: interrupted, state saved, lock released"; exit 1' INT
+      trap 'kill $! 2>/dev/null; echo "engine: interrupted, state saved, lock released"; exit 1' INT
       echo "applying (fake)"
       wait
     fi ;;

@@ -88,7 +88,7 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   "pve-tokenid-list": list(
     test(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid token ID"),
   ),
-  "email-opt": test(/^(|[\w+\-~.]+@[A-Za-z0-9.\-]+)$/, "value does not look like a valid email address"),
+  "email-opt": test(/^(|[\w+\-~.]+@[A-Za-z0-9.-]+)$/, "value does not look like a valid email address"),
   "pve-realm": test(/^[A-Za-z][A-Za-z0-9.\-_]+$/, "value does not look like a valid realm"),
   "pve-groupid": test(/^[A-Za-z0-9.\-_]+$/, "invalid group ID"),
   "pve-groupid-list": list(test(/^[A-Za-z0-9.\-_]+$/, "invalid group ID")),
@@ -122,8 +122,8 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   "pve-ha-node-list": list(test(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(:\d+)?$/, "invalid node list")),
   // pve-firewall PVE::Firewall
   "pve-fw-addr-spec": test(/^[!]?[\w.:/\-,+]+$/, "invalid address specification"),
-  "pve-fw-dport-spec": test(/^[\w:,\-]+$/, "invalid port specification"),
-  "pve-fw-sport-spec": test(/^[\w:,\-]+$/, "invalid port specification"),
+  "pve-fw-dport-spec": test(/^[\w:,-]+$/, "invalid port specification"),
+  "pve-fw-sport-spec": test(/^[\w:,-]+$/, "invalid port specification"),
   "pve-fw-protocol-spec": test(/^[\w-]+$/, "invalid protocol"),
   "pve-fw-icmp-type-spec": test(/^[\w-]+$/, "invalid icmp type"),
   IPorCIDRorAlias: test(/^[\w.:/\-+]+$/, "invalid address"),
