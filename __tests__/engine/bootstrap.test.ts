@@ -184,7 +184,7 @@ describe("2. destroying 00 takes both keys; without them the script refuses befo
 
   it("a raw tofu destroy of the synthesized 00 stack is refused by prevent_destroy", async () => {
     const before = c.raw();
-    const stacks = synthesize(c.dir, join(work.dir, "raw-destroy"));
+    const stacks = await synthesize(c.dir, join(work.dir, "raw-destroy"));
     const env = { TF_HTTP_USERNAME: AUTH.username, TF_HTTP_PASSWORD: AUTH.password };
     await tofu(stacks["00-persistent-auth"], ["init", "-input=false", "-no-color"], { env });
     const destroy = await tofu(

@@ -23,7 +23,7 @@ const LOOPBACK = {
 };
 
 let synths = 0;
-function stacks(cluster: Record<string, unknown>): Record<Layer, SynthesizedStack> {
+function stacks(cluster: Record<string, unknown>): Promise<Record<Layer, SynthesizedStack>> {
   deriveConfig(configDir, { ...LOOPBACK, ...cluster });
   return synthesize(configDir, join(work.dir, `synth-${++synths}`));
 }
@@ -40,7 +40,7 @@ async function planLayer01(layer01: SynthesizedStack, env: Record<string, string
 
 describe("state_encryption on existing unencrypted state", () => {
   it("layer 00 applies without encryption: its state is plaintext", async () => {
-    const layer00 = stacks({ state_encryption: false })["00-persistent-auth"];
+    const layer00 = (await stacks({ state_encryption: false }))["00-persistent-auth"];
     await tofu(layer00, ["init", "-input=false", "-no-color"]);
     await tofu(layer00, ["apply", "-auto-approve", "-input=false", "-no-color"]);
     expect(isEncrypted(stateFile())).toBe(false);
@@ -49,14 +49,14 @@ describe("state_encryption on existing unencrypted state", () => {
 
   it("state_encryption alone is refused by the engine, and the state is left as it was", async () => {
     const before = stateFile();
-    const layer00 = stacks({ state_encryption: true })["00-persistent-auth"];
+    const layer00 = (await stacks({ state_encryption: true }))["00-persistent-auth"];
     const init = await tofu(layer00, ["init", "-input=false", "-no-color"], { env: PASSPHRASE, ok: [1] });
     expect(init.stderr).toMatch(/encountered unencrypted payload without unencrypted method configured/);
     expect(stateFile()).toBe(before);
   });
 
   it("with state_encryption_migrate one apply writes it encrypted, changing no resource; layer 01 reads it", async () => {
-    const migrating = stacks({ state_encryption: true, state_encryption_migrate: true });
+    const migrating = await stacks({ state_encryption: true, state_encryption_migrate: true });
     const layer00 = migrating["00-persistent-auth"];
     await tofu(layer00, ["init", "-input=false", "-no-color"], { env: PASSPHRASE });
     const apply = await tofu(layer00, ["apply", "-auto-approve", "-input=false", "-no-color"], { env: PASSPHRASE });
@@ -68,7 +68,7 @@ describe("state_encryption on existing unencrypted state", () => {
   });
 
   it("without state_encryption_migrate again, encryption is enforced and everything still plans", async () => {
-    const enforced = stacks({ state_encryption: true });
+    const enforced = await stacks({ state_encryption: true });
     const layer00 = enforced["00-persistent-auth"];
     await tofu(layer00, ["init", "-input=false", "-no-color"], { env: PASSPHRASE });
     await tofu(layer00, ["plan", "-detailed-exitcode", "-input=false", "-no-color"], { env: PASSPHRASE });

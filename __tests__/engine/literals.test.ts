@@ -8,21 +8,21 @@ import { ConfigError, parseConfig } from "../../config";
 import { terraformLiteral } from "../../config/terraform-literal";
 import { sourcesWith, stringKeys, stringLeavesOf, TEMPLATE } from "../support/literals";
 import { synth } from "../support/synth";
-import { tempDir, tofuSync } from "./support";
+import { tempDir, tofu } from "./support";
 
 const work = tempDir("literals");
 afterAll(() => work.remove());
 
 /** Applies one terraform_data resource per input and returns the inputs as the engine stored them. */
-function throughTheEngine(name: string, inputs: readonly string[]): string[] {
+async function throughTheEngine(name: string, inputs: readonly string[]): Promise<string[]> {
   const dir = join(work.dir, name);
   mkdirSync(dir, { recursive: true });
   const resources = Object.fromEntries(inputs.map((input, i) => [`v${i}`, { input }]));
   writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ resource: { terraform_data: resources } }, null, 2));
   const stack = { dir };
-  tofuSync(stack, ["init", "-input=false", "-no-color"]);
-  tofuSync(stack, ["apply", "-auto-approve", "-input=false", "-no-color"]);
-  const state = JSON.parse(tofuSync(stack, ["show", "-json", "-no-color"]).stdout) as {
+  await tofu(stack, ["init", "-input=false", "-no-color"]);
+  await tofu(stack, ["apply", "-auto-approve", "-input=false", "-no-color"]);
+  const state = JSON.parse((await tofu(stack, ["show", "-json", "-no-color"])).stdout) as {
     values: { root_module: { resources: { name: string; values: { input: string } }[] } };
   };
   const byName = new Map(state.values.root_module.resources.map((r) => [r.name, r.values.input]));
@@ -30,7 +30,7 @@ function throughTheEngine(name: string, inputs: readonly string[]): string[] {
 }
 
 describe("the engine reads config strings as literals", () => {
-  it("terraformLiteral: tricky texts arrive verbatim", () => {
+  it("terraformLiteral: tricky texts arrive verbatim", async () => {
     const texts = [
       TEMPLATE,
       "${",
@@ -48,7 +48,7 @@ describe("the engine reads config strings as literals", () => {
       '${file("/etc/hostname")}',
       "%{ for x in [1] }${x}%{ endfor }",
     ];
-    expect(throughTheEngine("texts", texts.map(terraformLiteral))).toEqual(texts);
+    expect(await throughTheEngine("texts", texts.map(terraformLiteral))).toEqual(texts);
   });
 
   // The keys that refuse the template are covered by the unit test (terraform-literal.test.ts); these are the
@@ -71,7 +71,7 @@ describe("the engine reads config strings as literals", () => {
 
   it.each(accepted.map((k) => [`${k.file} ${k.path.join(".")}`, k] as const))(
     "%s: every stack string with the value arrives with it verbatim",
-    (_, key) => {
+    async (_, key) => {
       const stacks = synth(sourcesWith(key, TEMPLATE).options);
       // A carrier may also hold the stack's own references (a machine config patch names the installer image's
       // data source): outside their stack they are undeclared, so each becomes plain text; escaped "$${" is kept.
@@ -80,7 +80,7 @@ describe("the engine reads config strings as literals", () => {
         .filter((s) => s.includes("path.cwd"))
         .map((s) => s.replace(/(?<!\$)\$\{(data|var|local|module)\.[\w.-]+\}/g, "<reference>"));
       expect(carriers.length).toBeGreaterThan(0);
-      for (const value of throughTheEngine(key.path.join("_"), carriers)) expect(value).toContain(TEMPLATE);
+      for (const value of await throughTheEngine(key.path.join("_"), carriers)) expect(value).toContain(TEMPLATE);
     },
   );
 });

@@ -18,9 +18,9 @@ const LOOPBACK = {
 
 let synths = 0;
 /** Layer 00 of the example with `cluster` merged over it, synthesized beside the others so they share state/. */
-function layer00(cluster: Record<string, unknown>): SynthesizedStack {
+async function layer00(cluster: Record<string, unknown>): Promise<SynthesizedStack> {
   deriveConfig(configDir, { ...LOOPBACK, ...cluster });
-  return synthesize(configDir, join(work.dir, `synth-${++synths}`))["00-persistent-auth"];
+  return (await synthesize(configDir, join(work.dir, `synth-${++synths}`)))["00-persistent-auth"];
 }
 
 type ResourceChange = { address: string; change: { actions: string[] } };
@@ -56,7 +56,7 @@ describe("layer 00 feature switches", () => {
   let fingerprint: string;
 
   it("applies with sealed_secrets_enabled on", async () => {
-    const on = layer00({ sealed_secrets_enabled: true });
+    const on = await layer00({ sealed_secrets_enabled: true });
     await tofu(on, ["init", "-input=false", "-no-color"]);
     const apply = await tofu(on, ["apply", "-auto-approve", "-input=false", "-no-color"]);
     expect(apply.stdout).toMatch(/3 added, 0 changed, 0 destroyed/);
@@ -65,7 +65,7 @@ describe("layer 00 feature switches", () => {
   });
 
   it("sealed_secrets_enabled off plans no change to any resource, and applies destroying nothing", async () => {
-    const off = layer00({ sealed_secrets_enabled: false });
+    const off = await layer00({ sealed_secrets_enabled: false });
     const { json } = await plan(off);
     expect(actions(json)).toEqual([]);
     expect((json.resource_changes ?? []).map((rc) => rc.address).sort()).toEqual([
@@ -79,7 +79,7 @@ describe("layer 00 feature switches", () => {
   });
 
   it("on again finds the same key: no resource created, replaced or deleted", async () => {
-    const on = layer00({ sealed_secrets_enabled: true });
+    const on = await layer00({ sealed_secrets_enabled: true });
     const { json } = await plan(on);
     expect(actions(json)).toEqual([]);
     await tofu(on, ["apply", "-input=false", "-no-color", "test.tfplan"]);
@@ -87,7 +87,7 @@ describe("layer 00 feature switches", () => {
   });
 
   it("proxmox_csi_enabled off with nothing of it in the state: its removed blocks plan nothing", async () => {
-    const off = layer00({ sealed_secrets_enabled: true });
+    const off = await layer00({ sealed_secrets_enabled: true });
     expect((off.json as { removed?: unknown[] }).removed).toHaveLength(4);
     const { json, exitCode } = await plan(off);
     expect(actions(json)).toEqual([]);

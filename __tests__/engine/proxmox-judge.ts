@@ -136,7 +136,7 @@ export function simulatedCluster(configDir: string, extra: SimulatedClusterExtra
 }
 
 /** Synthesizes the config in `configDir` into `outdir` (see support.ts). */
-export function synthesizeFor(configDir: string, outdir: string): Record<Layer, SynthesizedStack> {
+export function synthesizeFor(configDir: string, outdir: string): Promise<Record<Layer, SynthesizedStack>> {
   return synthesize(configDir, outdir);
 }
 

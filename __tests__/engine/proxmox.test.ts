@@ -61,7 +61,7 @@ describe.each(CASES)("$name: layers 00 and 01 applied into the Proxmox simulator
     const dir = join(work.dir, c.name.replace(/\W+/g, "-"));
     configDir = judgedConfig(join(dir, "config"), { from: c.from, cluster: c.cluster, nodes: c.nodes });
     judge = await startJudgeFor(configDir, c.extra);
-    stacks = synthesizeFor(configDir, dir);
+    stacks = await synthesizeFor(configDir, dir);
   });
   afterAll(async () => judge?.close());
 

@@ -17,7 +17,7 @@ const work = tempDir("schema");
 let real: SchemaDump;
 let used: StackJson[];
 
-beforeAll(() => {
+beforeAll(async () => {
   real = normaliseSchema(dumpSchemas(engine()));
   // Every stack of every example config, with the optional parts turned on.
   const configs = [
@@ -25,10 +25,11 @@ beforeAll(() => {
     ...readdirSync(join(REPO, "examples")).map((e) => join(REPO, "examples", e)),
     deriveConfig(join(work.dir, "encrypted"), { state_encryption: true }),
   ];
-  used = configs.flatMap((dir, i) => {
-    const stacks = synthesize(dir, join(work.dir, `synth-${i}`));
-    return LAYERS.map((layer) => stacks[layer].json);
-  });
+  used = [];
+  for (const [i, dir] of configs.entries()) {
+    const stacks = await synthesize(dir, join(work.dir, `synth-${i}`));
+    used.push(...LAYERS.map((layer) => stacks[layer].json));
+  }
 });
 afterAll(() => work.remove());
 

@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 /** The root example without Proxmox CSI, its state in the test server under /<prefix>/<layer>, its services on loopback. */
-function synthFor(prefix: string, extra: Record<string, unknown> = {}): Record<Layer, SynthesizedStack> {
+function synthFor(prefix: string, extra: Record<string, unknown> = {}): Promise<Record<Layer, SynthesizedStack>> {
   const configDir = deriveConfig(join(work.dir, prefix, "config"), {
     proxmox_csi_enabled: false,
     state_backend: { type: "http", address: `${server.url}/${prefix}/{layer}` },
@@ -129,7 +129,7 @@ describe("HTTP state backend", () => {
   const path00 = "/state/00-persistent-auth";
 
   it("layer 00 applies offline into the HTTP backend, locking the state while it writes", async () => {
-    stacks = synthFor("state");
+    stacks = await synthFor("state");
     const layer00 = stacks["00-persistent-auth"];
     await tofu(layer00, ["init", "-input=false", "-no-color"], { env: env() });
     const seenBefore = server.requests.length;
@@ -255,7 +255,7 @@ describe("state encryption (state_encryption: true)", () => {
   const withPassphrase = (passphrase = PASSPHRASE) => env({ TF_VAR_state_passphrase: passphrase });
 
   it("layer 00's state in the backend holds no plaintext key material", async () => {
-    stacks = synthFor("encrypted", { state_encryption: true });
+    stacks = await synthFor("encrypted", { state_encryption: true });
     const layer00 = stacks["00-persistent-auth"];
     await tofu(layer00, ["init", "-input=false", "-no-color"], { env: withPassphrase() });
     await tofu(layer00, ["apply", "-auto-approve", "-input=false", "-no-color"], { env: withPassphrase() });

@@ -1,7 +1,8 @@
 // Engine tests: synthesize a config with the compiled app (as `npm run synth` does), make each stack
 // installable from the engine's mirror, run the real tofu on it, and stub the services a plan or an apply
 // would reach, all on 127.0.0.1.
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
@@ -14,12 +15,13 @@ import {
   loadEngine,
   prepareStack,
   REPO,
-  runTofu,
   runTofuAsync,
   type Engine,
   type TofuOptions,
   type TofuResult,
 } from "../../scripts/engine/engine";
+
+const execFileAsync = promisify(execFile);
 
 export { REPO };
 export { LAYERS, type LayerName as Layer } from "../../layers/catalog";
@@ -70,13 +72,13 @@ export type StackJson = {
  * `outdir`/cdktf.out, then prepares every stack for the engine (the stand-in version rewrite only).
  * dist/ is compiled by the global setup (node scripts/build.mjs).
  */
-export function synthesize(configDir: string, outdir: string): Record<Layer, SynthesizedStack> {
+export async function synthesize(configDir: string, outdir: string): Promise<Record<Layer, SynthesizedStack>> {
   const out = join(outdir, "cdktf.out");
   mkdirSync(outdir, { recursive: true });
-  execFileSync(process.execPath, [join(REPO, "dist", "main.js")], {
+  await execFileAsync(process.execPath, [join(REPO, "dist", "main.js")], {
     cwd: REPO,
     env: { ...process.env, CONFIG_DIR: configDir, CDKTF_OUTDIR: out, CHECKPOINT_DISABLE: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 64 * 1024 * 1024,
   });
   const stacks = {} as Record<Layer, SynthesizedStack>;
   for (const layer of LAYERS) {
@@ -98,15 +100,6 @@ export function tofu(
   options: Omit<TofuOptions, "cwd"> = {},
 ): Promise<TofuResult> {
   return runTofuAsync(args, { ...options, cwd: stack.dir });
-}
-
-/** tofu in a stack, blocking: only for runs that reach no server of this process (init -backend=false, validate). */
-export function tofuSync(
-  stack: { dir: string },
-  args: readonly string[],
-  options: Omit<TofuOptions, "cwd"> = {},
-): TofuResult {
-  return runTofu(args, { ...options, cwd: stack.dir });
 }
 
 /** A diagnostic of `tofu validate -json`. */

@@ -2,7 +2,7 @@
 // Talos config checker of their Talos minor (tools/talos-config, built by scripts/engine/build.sh), which
 // generates each configuration as the provider does, applies our patches and validates the result with
 // Talos' own machinery (metal mode, strict).
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -75,23 +75,28 @@ export function machineConfigCases(json: StackJson, label: string): CheckCase[] 
 }
 
 /** Judges `cases` (all of one Talos minor) with that minor's checker; one result per case, in order. */
-export function checkMachineConfigs(
+export async function checkMachineConfigs(
   minor: string,
   cases: readonly CheckCase[],
-): { machinery: string; results: CheckResult[] } {
+): Promise<{ machinery: string; results: CheckResult[] }> {
   const checker = engine().talosConfigCheckers[minor];
   if (!checker)
     throw new Error(
       `no Talos config checker for ${minor}; built: ${Object.keys(engine().talosConfigCheckers).join(", ")}`,
     );
-  const run = spawnSync(checker.binary, [], {
-    input: JSON.stringify({ cases }),
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
+  const child = execFile(checker.binary, [], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  const run = new Promise<string>((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c: string) => (stdout += c));
+    child.stderr?.on("data", (c: string) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (status) =>
+      status === 0 ? resolve(stdout) : reject(new Error(`${checker.binary} exited with ${status}: ${stderr}`)),
+    );
   });
-  if (run.status !== 0)
-    throw new Error(`${checker.binary} exited with ${run.status}: ${run.stderr}${run.error?.message ?? ""}`);
-  return JSON.parse(run.stdout) as { machinery: string; results: CheckResult[] };
+  child.stdin?.end(JSON.stringify({ cases }));
+  return JSON.parse(await run) as { machinery: string; results: CheckResult[] };
 }
 
 /** "<id>: <message>" for every error and warning, for assertion messages. */

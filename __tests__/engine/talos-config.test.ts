@@ -141,9 +141,9 @@ function kubernetesFor(talos: string): string {
 
 let synthesized = 0;
 /** Synthesizes `config` and returns its machine configurations as checker input. */
-function casesOf(name: string, config: Config): CheckCase[] {
+async function casesOf(name: string, config: Config): Promise<CheckCase[]> {
   const dir = join(work.dir, `${name.replace(/[^a-z0-9]+/gi, "-")}-${synthesized++}`);
-  const stacks = synthesize(writeConfig(join(dir, "config"), config.cluster, config.nodes), dir);
+  const stacks = await synthesize(writeConfig(join(dir, "config"), config.cluster, config.nodes), dir);
   const byId = new Map(machineConfigCases(stacks["01-infrastructure"].json, name).map((c) => [c.id, c]));
   const ids = config.nodes.map((n) => `${name} ${n.name}`);
   expect([...byId.keys()].sort(), "one machine configuration per node").toEqual([...ids].sort());
@@ -151,9 +151,9 @@ function casesOf(name: string, config: Config): CheckCase[] {
 }
 
 /** Checks every node of `config`, expecting no finding, and that each configuration is the node's own. */
-function expectAccepted(name: string, config: Config, minor: string): void {
-  const cases = casesOf(name, config);
-  const { machinery, results } = checkMachineConfigs(minor, cases);
+async function expectAccepted(name: string, config: Config, minor: string): Promise<void> {
+  const cases = await casesOf(name, config);
+  const { machinery, results } = await checkMachineConfigs(minor, cases);
   expect(machinery).toBe(checkers[minor].machinery);
   expect(describeFindings(results), `Talos machinery ${machinery} on ${name}`).toEqual([]);
   results.forEach((result, i) => {
@@ -186,33 +186,35 @@ function expectAccepted(name: string, config: Config, minor: string): void {
 }
 
 describe("every example as configured, judged by the machinery of its Talos minor", () => {
-  it.each(examples)("%s", (name, config) => {
+  it.each(examples)("%s", async (name, config) => {
     const minor = talosMinor(config.cluster.talos_version as string);
     expect(minors, `a checker for ${name}'s Talos ${minor}`).toContain(minor);
-    expectAccepted(name, config, minor);
+    await expectAccepted(name, config, minor);
   });
 });
 
 describe.each(minors)("Talos %s", (minor) => {
   const version = () => checkers[minor].machinery;
 
-  it.each([...examples, ...matrix])("%s: every node accepted", (name, config) => {
+  it.each([...examples, ...matrix])("%s: every node accepted", async (name, config) => {
     const cluster = { ...config.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) };
-    expectAccepted(name, { cluster, nodes: config.nodes }, minor);
+    await expectAccepted(name, { cluster, nodes: config.nodes }, minor);
   });
 
-  it("rejects what Talos rejects: an unknown key; from 1.12 on, a static hostname beside the generated HostnameConfig", () => {
+  it("rejects what Talos rejects: an unknown key; from 1.12 on, a static hostname beside the generated HostnameConfig", async () => {
     const [, root] = examples[0];
-    const base = casesOf(`${minor} negative`, {
-      nodes: root.nodes.slice(0, 1),
-      cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) },
-    })[0];
+    const base = (
+      await casesOf(`${minor} negative`, {
+        nodes: root.nodes.slice(0, 1),
+        cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) },
+      })
+    )[0];
     const withV1alpha1 = (edit: (patch: any) => void) => {
       const patch = JSON.parse(base.patches[0]);
       edit(patch);
       return JSON.stringify(patch);
     };
-    const { results } = checkMachineConfigs(minor, [
+    const { results } = await checkMachineConfigs(minor, [
       {
         ...base,
         id: "unknown key",
@@ -232,16 +234,18 @@ describe.each(minors)("Talos %s", (minor) => {
     }
   });
 
-  it("supports exactly the Kubernetes minors config/versions.ts declares for it", () => {
+  it("supports exactly the Kubernetes minors config/versions.ts declares for it", async () => {
     const range = TALOS_RELEASES[minor.slice(1)].kubernetes;
     const [low, high] = [parseVersion(range.min)[1], parseVersion(range.max)[1]];
     const [, root] = examples[0];
-    const base = casesOf(`${minor} range`, {
-      nodes: root.nodes,
-      cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) },
-    })[0];
+    const base = (
+      await casesOf(`${minor} range`, {
+        nodes: root.nodes,
+        cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) },
+      })
+    )[0];
     const at = (k8sMinor: number) => ({ ...base, id: `v1.${k8sMinor}`, kubernetesVersion: `v1.${k8sMinor}.0` });
-    const { results } = checkMachineConfigs(minor, [at(low - 1), at(low), at(high), at(high + 1)]);
+    const { results } = await checkMachineConfigs(minor, [at(low - 1), at(low), at(high), at(high + 1)]);
     expect(results.map((r) => [r.id, r.errors.some((e) => e.startsWith("kubernetesVersion"))])).toEqual([
       [`v1.${low - 1}`, true],
       [`v1.${low}`, false],

@@ -10,7 +10,7 @@ import {
   REPO,
   synthesize,
   tempDir,
-  tofuSync,
+  tofu,
   type Diagnostic,
   type SynthesizedStack,
 } from "./support";
@@ -39,16 +39,16 @@ const configs: Array<[name: string, dir: () => string]> = [
 ];
 
 describe.each(configs)("%s", (name, configDir) => {
-  let stacks: Record<string, SynthesizedStack> | undefined;
-  const stack = (layer: string) => {
+  let stacks: Promise<Record<string, SynthesizedStack>> | undefined;
+  const stack = async (layer: string) => {
     stacks ??= synthesize(configDir(), join(work.dir, name.replace(/[^a-z0-9]+/gi, "-")));
-    return stacks[layer];
+    return (await stacks)[layer];
   };
 
-  it.each(LAYERS)("%s: tofu validate reports no error and no warning", (layer) => {
-    const s = stack(layer);
-    tofuSync(s, ["init", "-backend=false", "-input=false", "-no-color"]);
-    const result = JSON.parse(tofuSync(s, ["validate", "-json", "-no-color"], { ok: [0, 1] }).stdout) as {
+  it.each(LAYERS)("%s: tofu validate reports no error and no warning", async (layer) => {
+    const s = await stack(layer);
+    await tofu(s, ["init", "-backend=false", "-input=false", "-no-color"]);
+    const result = JSON.parse((await tofu(s, ["validate", "-json", "-no-color"], { ok: [0, 1] })).stdout) as {
       valid: boolean;
       diagnostics: Diagnostic[];
     };
