@@ -1,18 +1,20 @@
 // .gen/ is generated at install from the vendored schemas; it must be reproducible byte for byte, offline.
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { treeDigest } from "../scripts/bindings-digest";
 import { REPO } from "./support/synth";
 
 describe("provider bindings", () => {
-  it("regenerate byte-identical from the vendored schemas with no network and no terraform", () => {
+  it("regenerate byte-identical from the vendored schemas with no network and no terraform", async () => {
     const work = mkdtempSync(join(tmpdir(), "gen-"));
     try {
       copyFileSync(join(REPO, "cdktf.json"), join(work, "cdktf.json"));
-      execFileSync(join(REPO, "node_modules/.bin/cdktf"), ["get"], {
+      // Awaited: a run blocking the worker for a minute makes vitest fail the run.
+      await promisify(execFile)(join(REPO, "node_modules/.bin/cdktf"), ["get"], {
         cwd: work,
         env: {
           ...process.env,
@@ -23,7 +25,6 @@ describe("provider bindings", () => {
           HTTPS_PROXY: "http://127.0.0.1:9",
           HTTP_PROXY: "http://127.0.0.1:9",
         },
-        stdio: "pipe",
       });
       expect(treeDigest(join(work, ".gen"))).toBe(treeDigest(join(REPO, ".gen")));
     } finally {
