@@ -1,6 +1,6 @@
-// Synth time and peak memory against node count, each run a cold `node dist/main.js` as a user runs it, beside
-// the floor: a bare cdktf app with as many minimal VMs (bench/floor-app.ts), measured in the same run, so that
-// the ratio means something on a loaded machine.
+// Synth time, CPU time and peak memory against node count, each run a cold `node dist/main.js` as a user runs it,
+// beside the floor: a bare cdktf app with as many minimal VMs (bench/floor-app.ts), measured in the same run.
+// On a loaded machine the wall-clock time follows the load; the CPU time and its ratio to the floor's much less.
 // Usage: npm run bench [-- 5 50 500]. Prints a table; the growth column shows whether cost per node is flat.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -35,6 +35,8 @@ function writeConfig(dir: string, nodes: number): void {
   writeFileSync(join(dir, "nodes.yaml"), stringify({ nodes: list }));
 }
 
+type Measure = { seconds: number; cpuSeconds: number; peakMb: number };
+
 const FLOOR = join(ROOT, "dist/bench-floor.js");
 buildSync({
   entryPoints: [join(__dirname, "floor-app.ts")],
@@ -47,7 +49,7 @@ buildSync({
   logLevel: "warning",
 });
 
-function runOnce(script: string, env: Record<string, string>): { seconds: number; peakMb: number } {
+function runOnce(script: string, env: Record<string, string>): Measure {
   const start = process.hrtime.bigint();
   const result = spawnSync(process.execPath, ["--require", join(__dirname, "report-peak.cjs"), script], {
     cwd: ROOT,
@@ -56,15 +58,15 @@ function runOnce(script: string, env: Record<string, string>): { seconds: number
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (result.status !== 0) throw new Error(`synth failed: ${result.stderr}`);
-  const peak = /peak-rss-kb=(\d+)/.exec(result.stderr);
-  return { seconds, peakMb: peak ? Number(peak[1]) / 1024 : NaN };
+  const usage = /peak-rss-kb=(\d+) cpu-us=(\d+)/.exec(result.stderr);
+  return { seconds, cpuSeconds: usage ? Number(usage[2]) / 1e6 : NaN, peakMb: usage ? Number(usage[1]) / 1024 : NaN };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-type Measure = { seconds: number; peakMb: number };
 const summary = (runs: Measure[]): Measure => ({
   seconds: median(runs.map((r) => r.seconds)),
+  cpuSeconds: median(runs.map((r) => r.cpuSeconds)),
   peakMb: Math.max(...runs.map((r) => r.peakMb)),
 });
 
@@ -87,18 +89,22 @@ for (const nodes of counts.length ? counts : [5, 50, 500]) {
 }
 
 console.log(`synth (cold node dist/main.js, median of ${RUNS}), ${new Date().toISOString()}`);
-console.log("nodes | seconds | peak MB | ms per added node | floor s | floor MB | x floor (time, memory)");
+console.log(
+  "nodes | seconds | CPU s | peak MB | ms per added node | floor s | floor CPU s | floor MB | x floor (CPU, memory)",
+);
 rows.forEach((row, i) => {
   const prev = rows[i - 1];
   const perNode = prev ? ((row.app.seconds - prev.app.seconds) * 1000) / (row.nodes - prev.nodes) : NaN;
   const cells = [
     String(row.nodes).padStart(5),
     row.app.seconds.toFixed(2).padStart(7),
+    row.app.cpuSeconds.toFixed(2).padStart(5),
     row.app.peakMb.toFixed(0).padStart(7),
     (Number.isNaN(perNode) ? "-" : perNode.toFixed(2)).padStart(17),
     row.floor.seconds.toFixed(2).padStart(7),
+    row.floor.cpuSeconds.toFixed(2).padStart(11),
     row.floor.peakMb.toFixed(0).padStart(8),
-    `${(row.app.seconds / row.floor.seconds).toFixed(2)}, ${(row.app.peakMb / row.floor.peakMb).toFixed(2)}`,
+    `${(row.app.cpuSeconds / row.floor.cpuSeconds).toFixed(2)}, ${(row.app.peakMb / row.floor.peakMb).toFixed(2)}`,
   ];
   console.log(cells.join(" | "));
 });
