@@ -3,11 +3,11 @@
 // On a loaded machine the wall-clock time follows the load; the CPU time and its ratio to the floor's much less.
 // Usage: npm run bench [-- 5 50 500]. Prints a table; the growth column shows whether cost per node is flat.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
-import { parse, stringify } from "yaml";
+import { writeBenchConfig } from "./config";
 
 const ROOT = join(__dirname, "..");
 const RUNS = 3;
@@ -15,25 +15,6 @@ const counts = process.argv
   .slice(2)
   .map(Number)
   .filter((n) => n > 0);
-
-function writeConfig(dir: string, nodes: number): void {
-  const cluster = {
-    ...parse(readFileSync(join(ROOT, "cluster.yaml"), "utf8")),
-    node_cidr: "10.20.0.0/20",
-    node_default_gateway: "10.20.0.1",
-    cluster_api_addr: "10.20.0.2",
-    cilium_loadbalancer_pool: { start: "10.20.15.200", stop: "10.20.15.250" },
-  };
-  const list = Array.from({ length: nodes }, (_, i) => ({
-    name: `node${i}`,
-    address: `10.20.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`,
-    controller: i < Math.min(3, nodes),
-    vm_id: 2000 + i,
-    proxmox_node: `pve${i % 3}`,
-  }));
-  writeFileSync(join(dir, "cluster.yaml"), stringify(cluster));
-  writeFileSync(join(dir, "nodes.yaml"), stringify({ nodes: list }));
-}
 
 type Measure = { seconds: number; cpuSeconds: number; peakMb: number };
 
@@ -74,7 +55,7 @@ const rows: { nodes: number; app: Measure; floor: Measure }[] = [];
 for (const nodes of counts.length ? counts : [5, 50, 500]) {
   const dir = mkdtempSync(join(tmpdir(), "bench-"));
   try {
-    writeConfig(dir, nodes);
+    writeBenchConfig(dir, nodes);
     const app: Measure[] = [];
     const floor: Measure[] = [];
     // Interleaved, so that both see the same load.
