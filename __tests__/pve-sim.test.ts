@@ -1,7 +1,6 @@
 // The Proxmox VE API simulator (scripts/pve-sim) on its own: schema matching and parameter verification as
 // PVE does it, then the rules it enforces over HTTPS, request by request, as the provider would send them.
 import { mkdtempSync, rmSync } from "node:fs";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +8,7 @@ import { NotModelled, parsePropertyString, printPropertyString, verifyParams } f
 import { keysOf } from "../scripts/pve-sim/handlers/vm-config";
 import { apiSchema, vmConfigProperties } from "../scripts/pve-sim/schema";
 import { startPveSim, type PveSim } from "../scripts/pve-sim/server";
+import { call as pveCall } from "./support/pve-client";
 
 describe("schema matching", () => {
   it.each([
@@ -95,38 +95,8 @@ describe("parameter verification", () => {
 
 const TOKEN = "root@pam!test=5ecret";
 
-function call(
-  sim: PveSim,
-  method: string,
-  path: string,
-  params: Record<string, string> = {},
-  token = TOKEN,
-): Promise<{ status: number; body: { data: unknown; errors?: Record<string, string>; message?: string } }> {
-  const form = new URLSearchParams(params).toString();
-  const withQuery = method === "GET" || method === "DELETE";
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${sim.url}api2/json${path}${withQuery && form ? `?${form}` : ""}`,
-      {
-        method,
-        rejectUnauthorized: false,
-        headers: {
-          Authorization: `PVEAPIToken=${token}`,
-          ...(withQuery ? {} : { "Content-Type": "application/x-www-form-urlencoded" }),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(withQuery ? undefined : form);
-  });
-}
+const call = (sim: PveSim, method: string, path: string, params: Record<string, string> = {}, token = TOKEN) =>
+  pveCall(sim, token, method, path, params);
 
 describe("the simulator over HTTPS", () => {
   let sim: PveSim;

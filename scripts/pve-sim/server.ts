@@ -17,6 +17,7 @@ import { clusterRoutes } from "./handlers/cluster";
 import { firewallRoutes } from "./handlers/firewall";
 import { nodeRoutes } from "./handlers/nodes";
 import { qemuRoutes } from "./handlers/qemu";
+import { resizeRoutes } from "./handlers/resize";
 import { NotModelled, verifyParams, type ParamValue } from "./params";
 import { apiSchema } from "./schema";
 import { initialState, loadState, saveState, type InitialCluster, type SimState } from "./state";
@@ -60,7 +61,14 @@ export interface PveSim {
   close(): Promise<void>;
 }
 
-const ROUTES: Routes = { ...accessRoutes, ...clusterRoutes, ...firewallRoutes, ...nodeRoutes, ...qemuRoutes };
+const ROUTES: Routes = {
+  ...accessRoutes,
+  ...clusterRoutes,
+  ...firewallRoutes,
+  ...nodeRoutes,
+  ...qemuRoutes,
+  ...resizeRoutes,
+};
 const API_PREFIX = "/api2/json/";
 
 export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> {

@@ -165,9 +165,6 @@ export const qemuRoutes: Routes = {
     const vm = vmOf(ctx);
     return ctx.task(vm.node, "qmconfig", String(vm.vmid), () => ["update VM config"]);
   },
-  "PUT /nodes/{node}/qemu/{vmid}/resize": () => {
-    throw new ApiError(501, "not modelled by the simulator: disk resize");
-  },
   "GET /nodes/{node}/qemu/{vmid}/status/current": (ctx) => {
     const vm = vmOf(ctx);
     const agent = parseBoolean(parsePropertyString(keysOf("agent"), vm.config.agent ?? "0").enabled ?? "0");
