@@ -3,8 +3,8 @@
 // layers into the simulator. Reusable: start a judge, write a config for it, synthesize, apply/plan/destroy a
 // layer without what needs a live cluster, read the simulator's state.
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { parse, stringify } from "yaml";
 import { loadConfig } from "../../config";
 import { startPveSim, type PveSim, type PveSimOptions } from "../../scripts/pve-sim/server";
@@ -48,6 +48,8 @@ export interface JudgedConfigOptions {
   readonly cluster?: Record<string, unknown>;
   /** Rewrites the node list. @default unchanged */
   readonly nodes?: (nodes: Array<Record<string, unknown>>) => Array<Record<string, unknown>>;
+  /** Rewrites workloads.yaml (only when the source has one). @default unchanged */
+  readonly workloads?: (workloads: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** Placeholder endpoints of a config not yet pointed at a judge (nothing listens there). */
@@ -77,7 +79,28 @@ export function judgedConfig(dir: string, options: JudgedConfigOptions = {}): st
     join(dir, "nodes.yaml"),
     stringify({ nodes: options.nodes ? options.nodes(nodes.nodes) : nodes.nodes }),
   );
+  if (existsSync(join(from, "workloads.yaml"))) {
+    const parsed = parse(loopbackAddresses(readFileSync(join(from, "workloads.yaml"), "utf8"))) as Record<
+      string,
+      unknown
+    >;
+    const workloads = options.workloads ? options.workloads(parsed) : parsed;
+    writeFileSync(join(dir, "workloads.yaml"), stringify(workloads));
+    for (const file of sshKeyFiles(workloads)) {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      copyFileSync(join(from, file), join(dir, file));
+    }
+  }
   return dir;
+}
+
+/** The relative public key files (`ssh_keys: [{file}]`) a workloads.yaml names; absolute ones need no copy. */
+function sshKeyFiles(workloads: Record<string, unknown>): string[] {
+  const guests = [workloads.containers, workloads.vms].flatMap((list) =>
+    Array.isArray(list) ? (list as Array<{ ssh_keys?: Array<{ file?: string }> }>) : [],
+  );
+  const files = guests.flatMap((g) => (g.ssh_keys ?? []).flatMap((k) => (k.file === undefined ? [] : [k.file])));
+  return [...new Set(files)].filter((f) => !isAbsolute(f));
 }
 
 /**
@@ -107,31 +130,56 @@ export interface SimulatedClusterExtra {
 /** PVE storage types that are one volume for the whole cluster. */
 const SHARED_TYPES = new Set(["cephfs", "rbd", "nfs", "cifs", "glusterfs", "iscsi", "pbs"]);
 
+/** The PVE storage type a storage id stands for in our examples (local-zfs is ZFS, as replication needs). */
+function storageType(id: string): string {
+  if (id === "local") return "dir";
+  if (id === "local-lvm") return "lvmthin";
+  if (/zfs/.test(id)) return "zfspool";
+  if (/nfs/.test(id)) return "nfs";
+  return "rbd";
+}
+
 /**
- * The Proxmox cluster a config expects: its hosts, and its ISO, disk and CSI storages (ISO storage `local`
- * a per-host dir, any other ISO storage of the type `isoType`; disk storages `local-lvm` per host, others rbd),
- * plus `pciDevices`/`pciMappings` for GPU nodes.
+ * The Proxmox cluster a config expects: its hosts (with workloads.yaml's), and its storages: the ISO storage
+ * (`local` a per-host dir, any other of the type `isoType`), the disk and CSI storages, and the storages
+ * workloads.yaml names for guest disks, mount points, cloud-init drives, container templates and backups
+ * (type from the id: `local` dir, `local-lvm` lvmthin, `*zfs*` zfspool, `*nfs*` nfs, others rbd); plus
+ * `pciDevices`/`pciMappings` for GPU nodes.
  */
 export function simulatedCluster(configDir: string, extra: SimulatedClusterExtra = {}): InitialCluster {
-  const { cluster, nodes } = loadConfig(configDir);
+  const { cluster, nodes, workloads } = loadConfig(configDir);
+  const w = workloads?.config;
+  const guests = [...(w?.containers ?? []), ...(w?.vms ?? [])];
   const hosts = [
-    ...new Set([cluster.proxmox_node, ...nodes.map((n) => n.proxmox_node ?? cluster.proxmox_node)]),
+    ...new Set([
+      cluster.proxmox_node,
+      ...nodes.map((n) => n.proxmox_node ?? cluster.proxmox_node),
+      ...(w?.hosts ?? []),
+      ...guests.flatMap((g) => g.host ?? []),
+    ]),
   ].sort();
   const storages: StorageDef[] = [];
-  const add = (s: StorageDef) => {
-    if (!storages.some((x) => x.id === s.id)) storages.push(s);
+  const add = (id: string, content: readonly string[], type = storageType(id)) => {
+    const i = storages.findIndex((x) => x.id === id);
+    if (i < 0) storages.push({ id, type, content: [...content], shared: SHARED_TYPES.has(type) });
+    else storages[i] = { ...storages[i], content: [...new Set([...storages[i].content, ...content])] };
   };
   const isoType = cluster.proxmox_iso_storage === "local" ? "dir" : (extra.isoType ?? "cephfs");
-  add({
-    id: cluster.proxmox_iso_storage,
-    type: isoType,
-    content: ["iso", "vztmpl", "snippets", "import"],
-    shared: SHARED_TYPES.has(isoType),
-  });
-  for (const id of [cluster.proxmox_disk_storage, cluster.proxmox_csi_storage ?? cluster.proxmox_disk_storage]) {
-    const type = id === "local-lvm" ? "lvmthin" : "rbd";
-    add({ id, type, content: ["images", "rootdir"], shared: SHARED_TYPES.has(type) });
+  add(cluster.proxmox_iso_storage, ["iso", "vztmpl", "snippets", "import"], isoType);
+  const disks = ["images", "rootdir"];
+  for (const id of [cluster.proxmox_disk_storage, cluster.proxmox_csi_storage ?? cluster.proxmox_disk_storage])
+    add(id, disks);
+  for (const ct of w?.containers ?? []) {
+    add(ct.disk.storage ?? cluster.proxmox_disk_storage, disks);
+    for (const mp of ct.mount_points) if (mp.storage) add(mp.storage, disks);
+    add("volume" in ct.template ? ct.template.volume.split(":")[0] : ct.template.storage, ["vztmpl"]);
   }
+  for (const vm of w?.vms ?? []) {
+    add(vm.disk.storage ?? cluster.proxmox_disk_storage, disks);
+    if (vm.cloud_init?.storage) add(vm.cloud_init.storage, disks);
+  }
+  const pbs = new Set((w?.pbs_storages ?? []).map((p) => p.name));
+  for (const job of w?.backups ?? []) if (!pbs.has(job.storage)) add(job.storage, ["backup"]);
   return { nodes: hosts, storages, pciDevices: extra.pciDevices, pciMappings: extra.pciMappings };
 }
 
