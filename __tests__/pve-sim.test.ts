@@ -134,9 +134,9 @@ describe("the simulator over HTTPS", () => {
   });
 
   it("answers 501 naming the path for what it does not model, and for paths outside the schema", async () => {
-    const lxc = await call(sim, "GET", "/nodes/pve1/lxc");
-    expect(lxc.status).toBe(501);
-    expect(lxc.body.message).toContain("/nodes/{node}/lxc");
+    const apt = await call(sim, "GET", "/nodes/pve1/apt/update");
+    expect(apt.status).toBe(501);
+    expect(apt.body.message).toContain("/nodes/{node}/apt/update");
     expect((await call(sim, "GET", "/nodes/pve1/nonsense")).status).toBe(501);
   });
 

@@ -8,10 +8,13 @@ export interface PveAnswer {
   readonly body: { data: unknown; errors?: Record<string, string>; message?: string };
 }
 
-/** `method path` with `params` (query for GET and DELETE, form body otherwise), authenticated by `token`. */
+/** An API token (`user@realm!id=secret`) or a ticket with its CSRF token (from POST /access/ticket). */
+export type PveAuth = string | { readonly ticket: string; readonly csrf: string };
+
+/** `method path` with `params` (query for GET and DELETE, form body otherwise), authenticated by `auth`. */
 export function call(
   sim: PveSim,
-  token: string,
+  auth: PveAuth,
   method: string,
   path: string,
   params: Record<string, string> = {},
@@ -25,7 +28,9 @@ export function call(
         method,
         rejectUnauthorized: false,
         headers: {
-          Authorization: `PVEAPIToken=${token}`,
+          ...(typeof auth === "string"
+            ? { Authorization: `PVEAPIToken=${auth}` }
+            : { Cookie: `PVEAuthCookie=${encodeURIComponent(auth.ticket)}`, CSRFPreventionToken: auth.csrf }),
           ...(withQuery ? {} : { "Content-Type": "application/x-www-form-urlencoded" }),
         },
       },
@@ -43,11 +48,11 @@ export function call(
 }
 
 /** The exit status of the task a call answered with ("OK" or the error); throws when the call itself failed. */
-export async function taskResult(sim: PveSim, token: string, answer: PveAnswer): Promise<string> {
+export async function taskResult(sim: PveSim, auth: PveAuth, answer: PveAnswer): Promise<string> {
   if (answer.status !== 200 || typeof answer.body.data !== "string")
     throw new Error(`expected a task, got ${answer.status}: ${answer.body.message ?? JSON.stringify(answer.body)}`);
   const upid = answer.body.data;
   const node = upid.split(":")[1];
-  const status = await call(sim, token, "GET", `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`);
+  const status = await call(sim, auth, "GET", `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`);
   return (status.body.data as { exitstatus: string }).exitstatus;
 }

@@ -116,6 +116,20 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   ),
   "pve-qm-bootdisk": test(/^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/, "invalid drive name"),
   "pve-qm-cicustom": (v) => propertyKeys(v, ["meta", "network", "user", "vendor"]),
+  // pve-container PVE::LXC::Config: no `/./`, `/../` or a trailing `/.`/`/..`, no leading `../`
+  "pve-lxc-mp-string": (v) =>
+    /\/\.\.?\//.test(v) || /\/\.\.?$/.test(v) || v.startsWith("../")
+      ? `${v} contains illegal character sequences`
+      : undefined,
+  "pve-lxc-dev-string": (v) =>
+    v.startsWith("/dev/") && !/\/\.\.?(\/|$)/.test(v) ? undefined : `${v} is not a valid device path`,
+  "pve-ct-timezone": test(/^(host|[A-Za-z][A-Za-z0-9_+\-/]*)$/, "invalid time zone"),
+  "lxc-ip-with-ll-iface-list": list((v) => {
+    const [ip, iface] = v.split("%");
+    return isIp(ip) && (iface === undefined || /^fe80:/i.test(ip))
+      ? undefined
+      : "value does not look like a valid IP address";
+  }),
   // pve-ha-manager PVE::HA::Config
   "pve-ha-resource-or-vm-id": test(/^((vm|ct):)?\d+$/, "invalid HA resource ID"),
   "pve-ha-resource-id-list": list(test(/^((vm|ct):)?\d+$/, "invalid HA resource ID")),

@@ -190,7 +190,8 @@ export function booleanString(value: string): string {
 
 /**
  * PVE::JSONSchema::print_property_string: the default key first without its name (written as
- * `<default>=<alias>` when a key alias holds it, as net's `virtio=<mac>`), then the other keys sorted.
+ * `<default>=<alias>` when a key alias holds it, as net's `virtio=<mac>`), then the required keys sorted
+ * (an LXC `net0` starts with `name=`), then the other keys sorted.
  */
 export function printPropertyString(
   keys: Readonly<Record<string, ParamSpec>>,
@@ -209,8 +210,11 @@ export function printPropertyString(
     }
     done.add(defaultKey);
   }
-  for (const key of Object.keys(values).sort()) {
+  const sorted = Object.keys(values).sort();
+  const required = sorted.filter((key) => keys[key] && !keys[key].optional && !keys[key].alias);
+  for (const key of [...required, ...sorted]) {
     if (!done.has(key)) parts.push(`${key}=${values[key]}`);
+    done.add(key);
   }
   return parts.join(",");
 }

@@ -69,6 +69,7 @@ const DROPPED_DESCRIPTION: ReadonlySet<string> = new Set([
   "POST /nodes/{node}/qemu/{vmid}/config",
   "PUT /nodes/{node}/qemu/{vmid}/config",
   "POST /nodes/{node}/qemu/{vmid}/snapshot",
+  "POST /nodes/{node}/qemu/{vmid}/clone",
   "PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config",
   "POST /nodes/{node}/lxc",
   "PUT /nodes/{node}/lxc/{vmid}/config",

@@ -11,11 +11,16 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApiError, runTask, type Ctx, type Routes } from "./api";
+import { Authenticator } from "./auth";
 import { selfSignedCertificate } from "./cert";
 import { accessRoutes } from "./handlers/access";
+import { cloneRoutes } from "./handlers/clone";
 import { clusterRoutes } from "./handlers/cluster";
 import { firewallRoutes } from "./handlers/firewall";
+import { lxcRoutes } from "./handlers/lxc";
+import { mappingRoutes } from "./handlers/mapping";
 import { nodeRoutes } from "./handlers/nodes";
+import { poolRoutes } from "./handlers/pools";
 import { qemuRoutes } from "./handlers/qemu";
 import { resizeRoutes } from "./handlers/resize";
 import { NotModelled, verifyParams, type ParamValue } from "./params";
@@ -39,6 +44,12 @@ export interface PveSimOptions extends InitialCluster {
    * @default - kept in memory only
    */
   readonly stateFile?: string;
+  /**
+   * root@pam's password, for ticket authentication (`POST /access/ticket`, as the provider does with a user and
+   * password); PVE lets only root@pam itself (not its API tokens) set some container options.
+   * @default - none: no ticket is issued
+   */
+  readonly rootPassword?: string;
   /** An initial state instead of a fresh cluster (tests). @default - from the other options */
   readonly state?: SimState;
 }
@@ -63,9 +74,13 @@ export interface PveSim {
 
 const ROUTES: Routes = {
   ...accessRoutes,
+  ...cloneRoutes,
   ...clusterRoutes,
   ...firewallRoutes,
+  ...lxcRoutes,
+  ...mappingRoutes,
   ...nodeRoutes,
+  ...poolRoutes,
   ...qemuRoutes,
   ...resizeRoutes,
 };
@@ -77,22 +92,7 @@ export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> 
     options.state ??
     (options.stateFile && existsSync(options.stateFile) ? loadState(options.stateFile) : initialState(options));
   const calls: RecordedCall[] = [];
-  const staticTokens = new Map(
-    (options.tokens ?? []).map((t) => {
-      const m = /^([^!]+)!([^=]+)=(.+)$/.exec(t);
-      if (!m) throw new Error(`pve-sim: token "${t.replace(/=.*/, "=...")}" is not user@realm!id=secret`);
-      return [`${m[1]}!${m[2]}`, m[3]];
-    }),
-  );
-
-  const authenticate = (header: string | undefined): string | undefined => {
-    const m = /^PVEAPIToken=([^!\s]+)!([^=\s]+)[=:](\S+)$/.exec(header ?? "");
-    if (!m) return undefined;
-    const [, user, id, secret] = m;
-    if (staticTokens.get(`${user}!${id}`) === secret) return user;
-    const token = state.users[user]?.tokens[id];
-    return token && token.value === secret && state.users[user].enable ? user : undefined;
-  };
+  const auth = new Authenticator(state, options.tokens ?? [], options.rootPassword);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? "GET";
@@ -111,7 +111,22 @@ export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> 
         { data: null, message: `not modelled: ${method} ${url.pathname} (only ${API_PREFIX})` },
         "Not Implemented",
       );
-    const user = authenticate(req.headers.authorization);
+    if (method === "POST" && path === "/access/ticket") {
+      const params = parseBody(req, body);
+      const errors = verifyParams(schema.match(method, path)?.method?.parameters?.properties ?? {}, params);
+      if (Object.keys(errors).length)
+        return answer(
+          400,
+          { data: null, message: "Parameter verification failed.\n", errors },
+          "Parameter verification failed.",
+        );
+      const one = (v: ParamValue | undefined) => (typeof v === "string" ? v : undefined);
+      const ticket = auth.ticket(one(params.username) ?? "", one(params.password) ?? "", one(params.realm));
+      return ticket
+        ? answer(200, { data: ticket })
+        : answer(401, { data: null, message: "authentication failure" }, "authentication failure");
+    }
+    const user = auth.userOf(req);
     if (!user) return answer(401, { data: null, message: "authentication failure" }, "No ticket");
 
     const route = schema.match(method, path);

@@ -94,11 +94,22 @@ export interface Incident {
   readonly after: string;
 }
 
+/** A PCI resource mapping as PVE stores it (/etc/pve/mapping/pci.cfg). */
+export interface PciMapping {
+  /** `id=<vendor:device>,node=<host>,path=<address>[,iommugroup=<n>][,subsystem-id=<id>]` per host. */
+  map: string[];
+  description?: string;
+  mdev?: string;
+  liveMigration?: string;
+}
+
 export interface SimState {
   nodes: string[];
   storages: StorageDef[];
   volumes: Volume[];
   vms: Record<string, VmState>;
+  /** LXC containers by vmid (ids are unique across VMs and containers); kept like VMs. */
+  containers: Record<string, VmState>;
   tasks: Record<string, Task>;
   users: Record<string, User>;
   roles: Record<string, { privs: string[]; special: number }>;
@@ -109,8 +120,10 @@ export interface SimState {
   ha: Record<string, Record<string, string>>;
   /** PCI devices of each host (`0000:01:00.0`), for hostpci checks. */
   pciDevices: Record<string, string[]>;
-  /** Cluster-wide PCI resource mappings: name -> host -> device id. */
-  pciMappings: Record<string, Record<string, string>>;
+  /** Cluster-wide PCI resource mappings by name. */
+  pciMappings: Record<string, PciMapping>;
+  /** Resource pools by id: comment and member guest ids. */
+  pools: Record<string, { comment?: string; vms: number[] }>;
   /** Every download-url request that created a file: storage, node, filename, url. */
   downloads: Array<{ storage: string; node: string; filename: string; url: string }>;
   incidents: Incident[];
@@ -132,7 +145,7 @@ export interface InitialCluster {
    * @default true
    */
   readonly guestAgent?: boolean;
-  /** @default - none */
+  /** PCI mappings: name -> host -> device address (vendor id 0000:0000, which the simulator does not check). @default - none */
   readonly pciMappings?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
@@ -160,6 +173,7 @@ export function initialState(init: InitialCluster = {}): SimState {
     storages: (init.storages ?? DEFAULT_STORAGES).map((s) => ({ ...s })),
     volumes: [],
     vms: {},
+    containers: {},
     tasks: {},
     users: { "root@pam": { comment: "Built-in Superuser", enable: 1, expire: 0, groups: [], tokens: {} } },
     roles: Object.fromEntries(
@@ -169,7 +183,13 @@ export function initialState(init: InitialCluster = {}): SimState {
     firewall: {},
     ha: {},
     pciDevices: Object.fromEntries(Object.entries(init.pciDevices ?? {}).map(([n, d]) => [n, [...d]])),
-    pciMappings: Object.fromEntries(Object.entries(init.pciMappings ?? {}).map(([n, m]) => [n, { ...m }])),
+    pciMappings: Object.fromEntries(
+      Object.entries(init.pciMappings ?? {}).map(([name, byNode]) => [
+        name,
+        { map: Object.entries(byNode).map(([node, path]) => `id=0000:0000,node=${node},path=${path}`) },
+      ]),
+    ),
+    pools: {},
     downloads: [],
     incidents: [],
     guestAgent: init.guestAgent ?? true,
@@ -178,7 +198,18 @@ export function initialState(init: InitialCluster = {}): SimState {
 }
 
 export function loadState(file: string): SimState {
-  return JSON.parse(readFileSync(file, "utf8")) as SimState;
+  const state = JSON.parse(readFileSync(file, "utf8")) as SimState;
+  state.containers ??= {};
+  state.pools ??= {};
+  return state;
+}
+
+/** The guest (VM or container) holding `vmid`, as PVE's check_vmid_unused names it ("VM" or "CT"). */
+export function guestHolding(state: SimState, vmid: number | string): { kind: "VM" | "CT"; node: string } | undefined {
+  const vm = state.vms[String(vmid)];
+  if (vm) return { kind: "VM", node: vm.node };
+  const ct = state.containers[String(vmid)];
+  return ct && { kind: "CT", node: ct.node };
 }
 
 export function saveState(file: string, state: SimState): void {

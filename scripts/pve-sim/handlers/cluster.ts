@@ -3,7 +3,8 @@
  * (PVE::API2::Cluster: nodes, storages per host, VMs), /cluster/ha/resources (PVE::API2::HA::Resources).
  */
 import { ApiError, need, paramError, str, type Routes } from "../api";
-import type { SimState } from "../state";
+import { guestHolding, type SimState } from "../state";
+import { containerResources } from "./lxc";
 
 /** The PVE release the simulator answers as: the schema's (pve-docs 9.1.3). */
 export const PVE_VERSION = { version: "9.1.1", release: "9.1", repoid: "pve-sim" };
@@ -54,7 +55,7 @@ function nodeResources(state: SimState) {
 
 export function nextFreeId(state: SimState): number {
   let id = 100;
-  while (state.vms[String(id)]) id++;
+  while (guestHolding(state, id)) id++;
   return id;
 }
 
@@ -63,20 +64,24 @@ export const clusterRoutes: Routes = {
   "GET /cluster/nextid": (ctx) => {
     const vmid = str(ctx, "vmid");
     if (vmid === undefined) return nextFreeId(ctx.state);
-    if (ctx.state.vms[vmid]) throw paramError("vmid", `VM ${vmid} already exists`);
+    const holder = guestHolding(ctx.state, vmid);
+    if (holder) throw paramError("vmid", `${holder.kind} ${vmid} already exists`);
     return Number(vmid);
   },
   "GET /cluster/resources": (ctx) => {
     const type = str(ctx, "type");
-    if (type === "vm") return vmResources(ctx.state);
+    if (type === "vm") return [...vmResources(ctx.state), ...containerResources(ctx.state)];
     if (type === "storage") return storageResources(ctx.state);
     if (type === "node") return nodeResources(ctx.state);
     if (type !== undefined)
       throw new ApiError(501, `not modelled by the simulator: cluster resources of type '${type}'`);
-    return [...nodeResources(ctx.state), ...storageResources(ctx.state), ...vmResources(ctx.state)];
+    return [
+      ...nodeResources(ctx.state),
+      ...storageResources(ctx.state),
+      ...vmResources(ctx.state),
+      ...containerResources(ctx.state),
+    ];
   },
-  // Pools are not modelled beyond there being none: the provider lists them to find a VM's pool.
-  "GET /pools": () => [],
   "GET /cluster/ha/resources": (ctx) =>
     Object.entries(ctx.state.ha).map(([sid, r]) => ({ sid, type: sid.split(":")[0], ...r })),
   "POST /cluster/ha/resources": (ctx) => {

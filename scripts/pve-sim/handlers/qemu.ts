@@ -8,7 +8,8 @@ import { ApiError, need, paramError, str, type Ctx, type Routes } from "../api";
 import { PROPERTY_FORMATS } from "../formats";
 import { booleanString, parsePropertyString, parseBoolean, type ParamValue } from "../params";
 import { vmConfigProperties } from "../schema";
-import { configDigest, type SimState, type VmState } from "../state";
+import { configDigest, guestHolding, type SimState, type VmState } from "../state";
+import { addPoolMember, removePoolMember } from "./pools";
 import { applyChange, applyPending, claimPciDevices, keysOf, referencedVolumes } from "./vm-config";
 
 /** Request parameters that steer the call instead of being config options. */
@@ -124,20 +125,26 @@ export const qemuRoutes: Routes = {
   "POST /nodes/{node}/qemu": (ctx) => {
     const node = need(ctx, "node");
     const vmid = Number(need(ctx, "vmid"));
-    for (const key of ["archive", "storage", "live-restore", "pool", "start"]) {
+    for (const key of ["archive", "storage", "live-restore", "start"]) {
       if (str(ctx, key) !== undefined && !(key === "start" && !parseBoolean(str(ctx, key)!)))
         throw new ApiError(501, `not modelled by the simulator: create with '${key}'`);
     }
-    const existing = ctx.state.vms[String(vmid)];
+    const existing = guestHolding(ctx.state, vmid);
     if (existing)
-      throw new ApiError(500, `unable to create VM ${vmid} - VM ${vmid} already exists on node '${existing.node}'`);
+      throw new ApiError(
+        500,
+        `unable to create VM ${vmid} - ${existing.kind} ${vmid} already exists on node '${existing.node}'`,
+      );
     const vm: VmState = { vmid, node, config: {}, pending: {}, pendingDelete: [], status: "stopped" };
     const options = optionsOf(ctx);
     // PVE generates the SMBIOS uuid and the VM generation id of every new VM.
     options.smbios1 ??= `uuid=${randomUUID()}`;
     options.vmgenid ??= randomUUID();
+    const pool = str(ctx, "pool");
+    if (pool !== undefined && !ctx.state.pools[pool]) throw new ApiError(500, `pool '${pool}' does not exist`);
     applyChange(ctx.state, vm, { set: options, delete: [] });
     ctx.state.vms[String(vmid)] = vm;
+    if (pool !== undefined) addPoolMember(ctx.state, pool, vmid);
     return ctx.task(node, "qmcreate", String(vmid), () => [`created VM ${vmid}`]);
   },
   "GET /nodes/{node}/qemu/{vmid}/config": (ctx) => {
@@ -183,6 +190,7 @@ export const qemuRoutes: Routes = {
   "POST /nodes/{node}/qemu/{vmid}/status/start": (ctx) => {
     const vm = vmOf(ctx);
     if (vm.status === "running") throw new ApiError(500, `VM ${vm.vmid} already running`);
+    if (parseBoolean(vm.config.template ?? "0")) throw new ApiError(500, "you can't start a vm if it's a template");
     return ctx.task(vm.node, "qmstart", String(vm.vmid), () => {
       applyPending(ctx.state, vm);
       for (const { key, volid } of referencedVolumes(vm)) {
@@ -225,6 +233,7 @@ export const qemuRoutes: Routes = {
       ctx.state.volumes = ctx.state.volumes.filter((v) => v.vmid !== vm.vmid);
       delete ctx.state.vms[String(vm.vmid)];
       delete ctx.state.firewall[String(vm.vmid)];
+      removePoolMember(ctx.state, vm.vmid);
       if (purge) {
         delete ctx.state.ha[`vm:${vm.vmid}`];
         ctx.state.acl = ctx.state.acl.filter((e) => e.path !== `/vms/${vm.vmid}`);

@@ -11,6 +11,7 @@ import { PROPERTY_FORMATS } from "../formats";
 import { parsePropertyString, printPropertyString } from "../params";
 import { vmConfigProperties, type ParamSpec } from "../schema";
 import { storageOn, volumeOn, type SimState, type VmState } from "../state";
+import { mappingPaths } from "./mapping";
 
 const DRIVE = /^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$/;
 /** Applied at once even while the VM runs (qemu-server's $fast_plug_option). */
@@ -316,10 +317,10 @@ export function claimPciDevices(state: SimState, vm: VmState): string[] {
     if (pci.pcie === "1" && !q35) throw new ApiError(500, `q35 machine model is not enabled (${key} has pcie=1)`);
     let ids: string[];
     if (pci.mapping !== undefined) {
-      const mapping = state.pciMappings[pci.mapping];
-      if (!mapping) throw new ApiError(500, `PCI mapping '${pci.mapping}' does not exist`);
-      if (!mapping[vm.node]) throw new ApiError(500, `PCI mapping '${pci.mapping}' has no entry for node '${vm.node}'`);
-      ids = [mapping[vm.node]];
+      if (!state.pciMappings[pci.mapping]) throw new ApiError(500, `PCI mapping '${pci.mapping}' does not exist`);
+      const paths = mappingPaths(state, pci.mapping, vm.node);
+      if (!paths) throw new ApiError(500, `PCI mapping '${pci.mapping}' has no entry for node '${vm.node}'`);
+      ids = paths;
     } else {
       ids = pci.host.split(";").map((h) => (/^[a-f0-9]{4,}:/i.test(h) ? h : `0000:${h}`));
     }
@@ -345,7 +346,7 @@ function runningPciDevices(state: SimState, vm: VmState): string[] {
     .filter((k) => /^hostpci\d+$/.test(k))
     .flatMap((k) => {
       const pci = parsePropertyString(keysOf(k), vm.config[k]);
-      if (pci.mapping !== undefined) return state.pciMappings[pci.mapping]?.[vm.node] ?? [];
+      if (pci.mapping !== undefined) return mappingPaths(state, pci.mapping, vm.node) ?? [];
       return pci.host.split(";").map((h) => (/^[a-f0-9]{4,}:/i.test(h) ? h : `0000:${h}`));
     });
 }
