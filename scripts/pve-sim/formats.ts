@@ -38,6 +38,44 @@ const list =
     return undefined;
   };
 
+const SDN_ID = /^[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]$/;
+const sdnId: Check = (v) =>
+  SDN_ID.test(v) && v.length <= 8 ? undefined : "value does not match the regex pattern (2-8 letters and digits)";
+const WEEKDAY = "(?:mon|tue|wed|thu|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?";
+const WEEKDAYS = new RegExp(`^${WEEKDAY}(?:\\.\\.${WEEKDAY})?(?:,${WEEKDAY}(?:\\.\\.${WEEKDAY})?)*$`, "i");
+const CALENDAR_WORDS =
+  /^(?:minutely|hourly|daily|weekly|monthly|yearly|annually|quarterly|semiannually|semi-annually)$/i;
+/** One calendar-event component: `*`, a number or range `a..b`, with an optional `/step`, as a list. */
+const calendarComponent = (max: number) => (part: string) =>
+  part.split(",").every((item) => {
+    const m = /^(\*|\d+(?:\.\.\d+)?)(?:\/(\d+))?$/.exec(item);
+    return m !== null && (m[1] === "*" || m[1].split("..").every((n) => Number(n) <= max));
+  });
+
+/**
+ * proxmox-time CalendarEvent (the `pve-calendar-event` format, parsed by Proxmox::RS::CalendarEvent): a
+ * special word, or `[WEEKDAY] [[YEAR-]MONTH-DAY] [HOUR:]MINUTE[:SECOND]` with `*`, ranges `a..b`, steps
+ * `/n` and lists; a lone time component is the minute (`*\/15` every quarter hour).
+ */
+export function calendarEvent(value: string): string | undefined {
+  const bad = `unable to parse calendar event '${value}'`;
+  const tokens = value.trim().split(/\s+/).filter(Boolean);
+  if (tokens.length === 0) return bad;
+  if (tokens.length === 1 && CALENDAR_WORDS.test(tokens[0])) return undefined;
+  if (WEEKDAYS.test(tokens[0])) tokens.shift();
+  if (tokens[0]?.includes("-")) {
+    const date = tokens.shift()!.split("-");
+    if (date.length > 3 || !date.every(calendarComponent(9999))) return bad;
+  }
+  if (tokens.length > 1) return bad;
+  if (tokens.length === 1) {
+    const time = tokens[0].split(":");
+    const maxima = time.length === 1 ? [59] : [23, 59, 59];
+    if (time.length > 3 || !time.every((t, i) => calendarComponent(maxima[i])(t))) return bad;
+  }
+  return undefined;
+}
+
 /** Named formats that are plain values. */
 export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   // pve-common PVE::JSONSchema
@@ -143,6 +181,32 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   IPorCIDRorAlias: test(/^[\w.:/\-+]+$/, "invalid address"),
   IPorCIDR: (v) =>
     isIp(v) || isCidr4(v) || isCidr6(v) ? undefined : "value does not look like a valid IP address or CIDR network",
+  "email-or-username-list": list(
+    test(
+      /^(?:[\w+\-~.]+@[A-Za-z0-9.-]+|[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+|[^\s:/@,;]+)$/,
+      "invalid email or user name",
+    ),
+  ),
+  // proxmox-time (via pve-rs), used by vzdump jobs and replication
+  "pve-calendar-event": calendarEvent,
+  // pve-manager PVE::API2::Backup verify_day_of_week
+  "pve-day-of-week-list": list(test(/^(mon|tue|wed|thu|fri|sat|sun)$/, "invalid day")),
+  // pve-guest-common PVE::ReplicationConfig parse_replication_job_id
+  "pve-replication-job-id": (v) => {
+    const m = /^(\d+)-(\d+)$/.exec(v);
+    if (!m) return `invalid replication job id '${v}'`;
+    return Number(m[1]) < 100 ? `invalid replication job id '${v}' (guest IDs < 100 are reserved)` : undefined;
+  },
+  // pve-network: the zone and VNet id options (2-8 characters, a letter first), SubnetPlugin parse_sdn_subnet_id
+  "pve-sdn-zone-id": sdnId,
+  "pve-sdn-vnet-id": sdnId,
+  "pve-sdn-subnet-id": (v) => {
+    const cidrOf = v.includes("/") ? v : v.split("-").slice(1, 3).join("/");
+    return isCidr4(cidrOf) || isCidr6(cidrOf) ? undefined : "value does not look like a valid CIDR network";
+  },
+  // pve-storage PVE::Storage::Plugin verify_server
+  "pve-storage-server": (v) =>
+    isIp(v) || DNS_NAME.test(v) ? undefined : "value does not look like a valid server name or IP address",
 };
 
 function startupOrder(value: string): string | undefined {
@@ -164,8 +228,34 @@ function propertyKeys(value: string, keys: readonly string[]): string | undefine
 const optional = 1 as const;
 const bool: ParamSpec = { type: "boolean", optional };
 
+const keep: ParamSpec = { type: "integer", minimum: 0, optional };
+
 /** Named formats that are property strings, with their keys as the schema writes inline ones. */
 export const PROPERTY_FORMATS: Readonly<Record<string, Readonly<Record<string, ParamSpec>>>> = {
+  // pve-storage PVE::Storage::Plugin $prune_backups_format (keep-all with others: checked where it is used)
+  "prune-backups": {
+    "keep-all": bool,
+    "keep-last": keep,
+    "keep-hourly": keep,
+    "keep-daily": keep,
+    "keep-weekly": keep,
+    "keep-monthly": keep,
+    "keep-yearly": keep,
+  },
+  // pve-guest-common PVE::VZDump::Common
+  "backup-fleecing": {
+    enabled: { type: "boolean", default_key: 1, optional },
+    storage: { type: "string", format: "pve-storage-id", optional },
+  },
+  "backup-performance": {
+    "max-workers": { type: "integer", minimum: 1, maximum: 256, optional },
+    "pbs-entries-max": { type: "integer", minimum: 1, optional },
+  },
+  // pve-network SubnetPlugin $dhcp_range_fmt
+  "pve-sdn-dhcp-range": {
+    "start-address": { type: "string", format: "ip" },
+    "end-address": { type: "string", format: "ip" },
+  },
   // qemu-server PVE::QemuServer $ipconfig_fmt (ipconfig[n])
   "pve-qm-ipconfig": {
     ip: { type: "string", format: "pve-ipv4-config", optional },

@@ -44,6 +44,8 @@ export function verifyParams(
     }
     const problem = checkValue(spec, value, name);
     if (problem) errors[name] = problem;
+    if (spec.requires && params[spec.requires] === undefined)
+      errors[spec.requires] = `missing property required by '${name}'`;
   }
   for (const [name, spec] of Object.entries(properties)) {
     if (!spec.optional && !name.includes("[n]") && params[name] === undefined)

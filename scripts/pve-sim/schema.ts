@@ -26,6 +26,8 @@ export interface ParamSpec {
   /** With `alias`: the key's own name is the value of `keyAlias` (net[n]: `virtio=<mac>` sets model=virtio). */
   readonly keyAlias?: string;
   readonly items?: ParamSpec;
+  /** Another parameter this one needs (PVE::JSONSchema `requires`). */
+  readonly requires?: string;
 }
 
 export interface MethodSpec {

@@ -14,15 +14,20 @@ import { ApiError, runTask, type Ctx, type Routes } from "./api";
 import { Authenticator } from "./auth";
 import { selfSignedCertificate } from "./cert";
 import { accessRoutes } from "./handlers/access";
+import { backupJobRoutes } from "./handlers/backup-jobs";
 import { cloneRoutes } from "./handlers/clone";
 import { clusterRoutes } from "./handlers/cluster";
 import { firewallRoutes } from "./handlers/firewall";
+import { haRuleRoutes } from "./handlers/ha-rules";
 import { lxcRoutes } from "./handlers/lxc";
 import { mappingRoutes } from "./handlers/mapping";
 import { nodeRoutes } from "./handlers/nodes";
 import { poolRoutes } from "./handlers/pools";
 import { qemuRoutes } from "./handlers/qemu";
+import { replicationRoutes } from "./handlers/replication";
 import { resizeRoutes } from "./handlers/resize";
+import { sdnRoutes } from "./handlers/sdn";
+import { storageRoutes } from "./handlers/storage";
 import { NotModelled, verifyParams, type ParamValue } from "./params";
 import { apiSchema } from "./schema";
 import { initialState, loadState, saveState, type InitialCluster, type SimState } from "./state";
@@ -83,6 +88,11 @@ const ROUTES: Routes = {
   ...poolRoutes,
   ...qemuRoutes,
   ...resizeRoutes,
+  ...sdnRoutes,
+  ...backupJobRoutes,
+  ...replicationRoutes,
+  ...haRuleRoutes,
+  ...storageRoutes,
 };
 const API_PREFIX = "/api2/json/";
 

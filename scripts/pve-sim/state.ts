@@ -17,6 +17,8 @@ export interface StorageDef {
   readonly shared: boolean;
   /** Hosts that have the storage. @default - every node */
   readonly nodes?: readonly string[];
+  /** The type's other properties as storage.cfg holds them (a PBS storage's server, datastore, ...). @default - none */
+  readonly config?: Readonly<Record<string, string>>;
 }
 
 export interface Volume {
@@ -103,6 +105,16 @@ export interface PciMapping {
   liveMigration?: string;
 }
 
+/** A section of one of PVE's section-config files (sdn/*.cfg, jobs.cfg, replication.cfg, ha/rules.cfg). */
+export type Section = Record<string, string>;
+
+/** The SDN objects of one configuration (`/etc/pve/sdn/*.cfg`, or the running one applied last). */
+export interface SdnConfig {
+  zones: Record<string, Section>;
+  vnets: Record<string, Section>;
+  subnets: Record<string, Section>;
+}
+
 export interface SimState {
   nodes: string[];
   storages: StorageDef[];
@@ -118,6 +130,16 @@ export interface SimState {
   firewall: Record<string, { options: Record<string, string>; rules: Array<Record<string, string>> }>;
   /** HA resources by sid (`vm:<vmid>`). */
   ha: Record<string, Record<string, string>>;
+  /** SDN: the configuration as edited, and as running since the last `PUT /cluster/sdn`. */
+  sdn: { config: SdnConfig; running: SdnConfig };
+  /** vzdump backup jobs by id (jobs.cfg). */
+  backupJobs: Record<string, Section>;
+  /** Storage replication jobs by id `<vmid>-<n>` (replication.cfg). */
+  replication: Record<string, Section>;
+  /** HA rules by id (ha/rules.cfg), each with its `order`. */
+  haRules: Record<string, Section>;
+  /** Sensitive storage properties (a PBS password), kept apart as PVE keeps them in /etc/pve/priv/storage. */
+  storageSecrets: Record<string, Section>;
   /** PCI devices of each host (`0000:01:00.0`), for hostpci checks. */
   pciDevices: Record<string, string[]>;
   /** Cluster-wide PCI resource mappings by name. */
@@ -182,6 +204,11 @@ export function initialState(init: InitialCluster = {}): SimState {
     acl: [],
     firewall: {},
     ha: {},
+    sdn: { config: emptySdn(), running: emptySdn() },
+    backupJobs: {},
+    replication: {},
+    haRules: {},
+    storageSecrets: {},
     pciDevices: Object.fromEntries(Object.entries(init.pciDevices ?? {}).map(([n, d]) => [n, [...d]])),
     pciMappings: Object.fromEntries(
       Object.entries(init.pciMappings ?? {}).map(([name, byNode]) => [
@@ -197,10 +224,19 @@ export function initialState(init: InitialCluster = {}): SimState {
   };
 }
 
+export function emptySdn(): SdnConfig {
+  return { zones: {}, vnets: {}, subnets: {} };
+}
+
 export function loadState(file: string): SimState {
   const state = JSON.parse(readFileSync(file, "utf8")) as SimState;
   state.containers ??= {};
   state.pools ??= {};
+  state.sdn ??= { config: emptySdn(), running: emptySdn() };
+  state.backupJobs ??= {};
+  state.replication ??= {};
+  state.haRules ??= {};
+  state.storageSecrets ??= {};
   return state;
 }
 

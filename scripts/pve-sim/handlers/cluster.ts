@@ -3,7 +3,9 @@
  * (PVE::API2::Cluster: nodes, storages per host, VMs), /cluster/ha/resources (PVE::API2::HA::Resources).
  */
 import { ApiError, need, paramError, str, type Routes } from "../api";
+import { parseBoolean } from "../params";
 import { guestHolding, type SimState } from "../state";
+import { purgeFromRules } from "./ha-rules";
 import { containerResources } from "./lxc";
 
 /** The PVE release the simulator answers as: the schema's (pve-docs 9.1.3). */
@@ -108,6 +110,7 @@ export const clusterRoutes: Routes = {
     const sid = haSid(need(ctx, "sid"));
     if (!ctx.state.ha[sid]) throw new ApiError(500, `no such ha resource '${sid}'`);
     delete ctx.state.ha[sid];
+    if (parseBoolean(str(ctx, "purge") ?? "1")) purgeFromRules(ctx.state, sid);
   },
 };
 
