@@ -231,9 +231,9 @@ describe("HA rules", () => {
     await data("POST", "/cluster/ha/resources", { sid: "vm:101" });
   });
 
-  it("refuses a rule id PVE does not take as a config id (a hyphen)", async () => {
+  it("refuses a rule id PVE does not take as a config id (a digit first)", async () => {
     const res = await call("POST", "/cluster/ha/rules", {
-      rule: "fw-hosts",
+      rule: "9-hosts",
       type: "node-affinity",
       resources: "vm:100",
       nodes: "pve1",
@@ -264,16 +264,16 @@ describe("HA rules", () => {
 
   it("keeps a node-affinity rule with its priorities, and refuses a second one for the same guest", async () => {
     await data("POST", "/cluster/ha/rules", {
-      rule: "fw_hosts",
+      rule: "fw-hosts",
       type: "node-affinity",
       resources: "vm:100",
       nodes: "pve2:1,pve1:2",
       strict: "0",
       disable: "0",
     });
-    const rule = await data("GET", "/cluster/ha/rules/fw_hosts");
+    const rule = await data("GET", "/cluster/ha/rules/fw-hosts");
     expect(rule).toMatchObject({
-      rule: "fw_hosts",
+      rule: "fw-hosts",
       type: "node-affinity",
       resources: "vm:100",
       nodes: "pve1:2,pve2:1",
@@ -282,13 +282,13 @@ describe("HA rules", () => {
     });
     expect(rule.disable).toBeUndefined();
     const again = await call("POST", "/cluster/ha/rules", {
-      rule: "fw_again",
+      rule: "fw-again",
       type: "node-affinity",
       resources: "vm:100",
       nodes: "pve3",
     });
     expect(again.status).toBe(400);
-    expect(again.body.message).toMatch(/Rule 'fw_again' is invalid/);
+    expect(again.body.message).toMatch(/Rule 'fw-again' is invalid/);
     expect(again.body.errors?.resources).toMatch(/resource 'vm:100' is already used in another node affinity rule/);
   });
 
@@ -318,7 +318,7 @@ describe("HA rules", () => {
 
   it("removes a guest from its rules when its HA resource goes (purge), dropping emptied rules", async () => {
     await data("DELETE", "/cluster/ha/resources/vm%3A100");
-    expect(sim.state.haRules["fw_hosts"]).toBeUndefined();
+    expect(sim.state.haRules["fw-hosts"]).toBeUndefined();
     expect(sim.state.haRules.apart.resources).toBe("vm:101");
   });
 });

@@ -26,7 +26,7 @@ const isCidr4 = cidr((v) => IPV4.test(v), 32);
 const isCidr6 = cidr((v) => IPV6.test(v), 128);
 const DNS_NAME = /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)\.)*(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)$/;
 const STORAGE_ID = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
-const CONFIG_ID = /^[a-z][a-z0-9_]+$/i;
+const CONFIG_ID = /^[a-z][a-z0-9_-]+$/i; // $CONFIGID_RE
 const VOLUME_ID = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(.+)$/i;
 const list =
   (item: Check, separators = /[,; ]+/): Check =>
