@@ -199,7 +199,26 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
       vnet: "${proxmox_sdn_vnet.iot.id}",
     });
     expect(subnets.lan.gateway).toBe("10.10.20.1");
-    expect((res(zoned.infra, "proxmox_sdn_applier").homenet.depends_on as string[]).length).toBe(1 + 4 + 4);
+    const appliers = res(zoned.infra, "proxmox_sdn_applier");
+    expect((appliers.homenet.depends_on as string[]).length).toBe(1 + 4 + 4);
+  });
+
+  it("applies again when an SDN object changes, and applies the objects' removal after they are gone", () => {
+    const appliers = res(zoned.infra, "proxmox_sdn_applier");
+    const objects = [
+      "proxmox_sdn_zone_vlan.homenet",
+      ...["mgmt", "lan", "iot", "dmz"].flatMap((z) => [`proxmox_sdn_vnet.${z}`, `proxmox_sdn_subnet.${z}`]),
+    ];
+    expect((appliers.homenet.lifecycle as { replace_triggered_by: string[] }).replace_triggered_by.sort()).toEqual(
+      objects.sort(),
+    );
+    // The finalizer is created before every SDN object and so destroyed after them: its destroy applies.
+    expect(appliers.homenet_finalizer.depends_on).toBeUndefined();
+    expect(res(zoned.infra, "proxmox_sdn_zone_vlan").homenet.depends_on).toEqual([
+      "proxmox_sdn_applier.homenet_finalizer",
+    ]);
+    for (const vnet of Object.values(res(zoned.infra, "proxmox_sdn_vnet")))
+      expect(vnet.depends_on).toEqual(["proxmox_sdn_applier.homenet_finalizer"]);
   });
 
   it("guests join their zone's VNet after the apply, with the zone's prefix, gateway and DNS", () => {

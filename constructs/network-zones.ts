@@ -22,16 +22,29 @@ export interface NetworkZonesProps {
   readonly zones: readonly NetworkZone[];
 }
 
-/** VLAN zones as Proxmox SDN: one VLAN zone, a VNet and subnet per zone, and the apply that makes them live. */
+/**
+ * VLAN zones as Proxmox SDN: one VLAN zone, a VNet and subnet per zone, and the applies that make them live.
+ * Proxmox keeps SDN changes pending until `PUT /cluster/sdn`, so two appliers (bpg's pattern): `applier` runs
+ * after the objects and again whenever one of them changes (`replace_triggered_by`); `finalizer`, which every
+ * object depends on, is destroyed after them, so removed zones are applied too instead of staying pending.
+ */
 export class NetworkZones extends Construct {
   readonly zone: SdnZoneVlan;
   readonly vnets: ReadonlyMap<string, SdnVnet>;
   /** Guests attach after this, when the VNets exist on the hosts. */
   readonly applier: SdnApplier;
+  /** Applies the objects' deletion on destroy (created first, destroyed last). */
+  readonly finalizer: SdnApplier;
 
   constructor(scope: Construct, id: string, props: NetworkZonesProps) {
     super(scope, id);
-    this.zone = new SdnZoneVlan(this, "Zone", { id: props.sdnZone, bridge: props.bridge });
+    this.finalizer = new SdnApplier(this, "Finalizer", {});
+    this.finalizer.overrideLogicalId(`${props.sdnZone}_finalizer`);
+    this.zone = new SdnZoneVlan(this, "Zone", {
+      id: props.sdnZone,
+      bridge: props.bridge,
+      dependsOn: [this.finalizer],
+    });
     this.zone.overrideLogicalId(props.sdnZone);
     const vnets = new Map<string, SdnVnet>();
     const subnets: SdnSubnet[] = [];
@@ -41,6 +54,7 @@ export class NetworkZones extends Construct {
         zone: this.zone.id,
         tag: zone.vlan,
         alias: zone.alias,
+        dependsOn: [this.finalizer],
       });
       vnet.overrideLogicalId(zone.name);
       const subnet = new SdnSubnet(this, `Subnet-${zone.name}`, {
@@ -53,7 +67,11 @@ export class NetworkZones extends Construct {
       subnets.push(subnet);
     }
     this.vnets = vnets;
-    this.applier = new SdnApplier(this, "Apply", { dependsOn: [this.zone, ...vnets.values(), ...subnets] });
+    const objects = [this.zone, ...vnets.values(), ...subnets];
+    this.applier = new SdnApplier(this, "Apply", {
+      dependsOn: objects,
+      lifecycle: { replaceTriggeredBy: objects.map((o) => `${o.terraformResourceType}.${o.friendlyUniqueId}`) },
+    });
     this.applier.overrideLogicalId(props.sdnZone);
   }
 }
