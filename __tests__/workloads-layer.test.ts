@@ -6,6 +6,7 @@ import { Testing, TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { loadConfig, parseConfig, resolveCluster } from "../config";
 import { ClonedVm } from "../constructs/cloned-vm";
+import { GuestHa } from "../constructs/guest-ha";
 import { LxcContainer } from "../constructs/lxc-container";
 import { VzdumpJob } from "../constructs/vzdump-job";
 import { buildApp } from "../layers/app";
@@ -253,13 +254,21 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
     expect(ha.firewall).toMatchObject({ state: "started", depends_on: ["proxmox_virtual_environment_vm.firewall"] });
     const rules = res(zoned.infra, "proxmox_harule");
     expect(rules.firewall).toMatchObject({
-      rule: "firewall-hosts",
+      rule: "hosts-firewall",
       type: "node-affinity",
       resources: ["vm:100"],
       nodes: { "pve-a": 2, "pve-b": 1 },
       strict: false,
     });
     expect(Object.keys(rules).sort()).toEqual(["firewall", "nextcloud"]);
+  });
+
+  it("names an HA rule with a PVE config id (a letter first) even for a guest whose name starts with a digit", () => {
+    const stack = new TerraformStack(Testing.app(), "ha");
+    new GuestHa(stack, "Ha", { kind: "ct", guestId: 150, guestName: "1password", hosts: { pve1: 1 } });
+    const rule = Object.values(res(JSON.parse(Testing.synth(stack)), "proxmox_harule"))[0];
+    expect(rule.rule).toMatch(/^[a-z][a-z0-9_-]+$/i);
+    expect(rule.rule).toContain("1password");
   });
 
   it("replication per guest to the other host with its schedule", () => {

@@ -31,7 +31,8 @@ export class GuestHa extends Construct {
     this.resource.overrideLogicalId(props.guestName);
     if (props.hosts && Object.keys(props.hosts).length) {
       this.rule = new Harule(this, "Rule", {
-        rule: `${props.guestName}-hosts`,
+        // A PVE config id starts with a letter; a guest name may start with a digit.
+        rule: `hosts-${props.guestName}`,
         type: "node-affinity",
         resources: [resourceId],
         nodes: { ...props.hosts },
