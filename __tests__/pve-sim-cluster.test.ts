@@ -88,6 +88,20 @@ describe("SDN", () => {
     await data("PUT", "/cluster/sdn");
   });
 
+  it("starts a VM on a VNet only once the VNet is applied (its bridge exists on the hosts from then on)", async () => {
+    await data("POST", "/cluster/sdn/vnets", { vnet: "late", zone: "home", tag: "99" });
+    await data("POST", "/nodes/pve2/qemu", { vmid: "150", name: "on-late", net0: "virtio,bridge=late" });
+    const start = await call("POST", "/nodes/pve2/qemu/150/status/start");
+    expect(await taskResult(sim, TOKEN, start)).toMatch(/bridge 'late' does not exist/);
+    expect(sim.state.vms["150"].status).toBe("stopped");
+    await data("PUT", "/cluster/sdn");
+    expect(await taskResult(sim, TOKEN, await call("POST", "/nodes/pve2/qemu/150/status/start"))).toBe("OK");
+    await data("POST", "/nodes/pve2/qemu/150/status/stop");
+    await data("DELETE", "/nodes/pve2/qemu/150");
+    await data("DELETE", "/cluster/sdn/vnets/late");
+    await data("PUT", "/cluster/sdn");
+  });
+
   it("names a subnet <zone>-<network>-<mask> and answers its network", async () => {
     const subnets = await data<Array<Record<string, unknown>>>("GET", "/cluster/sdn/vnets/mgmt/subnets");
     expect(subnets).toEqual([

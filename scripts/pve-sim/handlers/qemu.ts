@@ -10,6 +10,7 @@ import { booleanString, parsePropertyString, parseBoolean, type ParamValue } fro
 import { vmConfigProperties } from "../schema";
 import { configDigest, guestHolding, type SimState, type VmState } from "../state";
 import { addPoolMember, removePoolMember } from "./pools";
+import { sdnBridgeProblem } from "./sdn";
 import { applyChange, applyPending, claimPciDevices, keysOf, referencedVolumes } from "./vm-config";
 
 /** Request parameters that steer the call instead of being config options. */
@@ -196,6 +197,11 @@ export const qemuRoutes: Routes = {
       for (const { key, volid } of referencedVolumes(vm)) {
         if (!ctx.state.volumes.some((v) => v.volid === volid))
           throw new ApiError(500, `${key}: volume '${volid}' does not exist`);
+      }
+      for (const [key, value] of Object.entries(vm.config)) {
+        const bridge = /^net\d+$/.test(key) ? parsePropertyString(keysOf(key), value).bridge : undefined;
+        const problem = bridge === undefined ? undefined : sdnBridgeProblem(ctx.state, bridge);
+        if (problem) throw new ApiError(500, problem);
       }
       const devices = claimPciDevices(ctx.state, vm);
       vm.status = "running";
