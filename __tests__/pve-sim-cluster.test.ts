@@ -39,6 +39,21 @@ beforeAll(async () => {
   await vm(101, "pve2", "local-zfs:8");
   await vm(102, "pve1", "local-lvm:8");
   await vm(103, "pve1", "ceph:8");
+  const download = await call("POST", "/nodes/pve2/storage/local/download-url", {
+    content: "vztmpl",
+    filename: "debian-12.tar.zst",
+    url: "http://download.invalid/debian-12.tar.zst",
+  });
+  expect(await taskResult(sim, TOKEN, download)).toBe("OK");
+  const ct = await call("POST", "/nodes/pve2/lxc", {
+    vmid: "120",
+    ostemplate: "local:vztmpl/debian-12.tar.zst",
+    rootfs: "local-zfs:4",
+    hostname: "mqtt",
+    unprivileged: "1",
+    net0: "name=eth0,bridge=vmbr0,ip=dhcp",
+  });
+  expect(await taskResult(sim, TOKEN, ct)).toBe("OK");
 });
 afterAll(async () => sim?.close());
 
@@ -188,6 +203,16 @@ describe("vzdump backup jobs", () => {
     expect((await call("POST", "/cluster/backup", job({ all: "1" }))).body.message).toMatch(/already exists/);
   });
 
+  it("selects a pool only when it exists", async () => {
+    const res = await call("POST", "/cluster/backup", job({ id: "bypool", pool: "critical" }));
+    expect(res.status).toBe(403);
+    expect(res.body.message).toMatch(/pool 'critical' does not exist/);
+    await data("POST", "/pools", { poolid: "critical" });
+    await data("POST", "/cluster/backup", job({ id: "bypool", pool: "critical" }));
+    expect(await data("GET", "/cluster/backup/bypool")).toMatchObject({ pool: "critical" });
+    await data("DELETE", "/cluster/backup/bypool");
+  });
+
   it("replaces the selection on update as PVE does, and turns starttime and dow into a schedule", async () => {
     await data("PUT", "/cluster/backup/nightly", { all: "1", starttime: "02:30", dow: "sat,sun" });
     const updated = await data("GET", "/cluster/backup/nightly");
@@ -217,6 +242,16 @@ describe("storage replication", () => {
     expect(res.body.errors?.id).toBeDefined();
   });
 
+  it("replicates a container's ZFS root disk", async () => {
+    await data("POST", "/cluster/replication", { type: "local", id: "120-0", target: "pve1" });
+    expect(await data("GET", "/cluster/replication/120-0")).toMatchObject({
+      guest: 120,
+      target: "pve1",
+      source: "pve2",
+    });
+    await data("DELETE", "/cluster/replication/120-0");
+  });
+
   it("keeps a job of a guest on ZFS, one per target", async () => {
     await data("POST", "/cluster/replication", { type: "local", id: "100-0", target: "pve2", schedule: "*/5" });
     expect(await data("GET", "/cluster/replication/100-0")).toMatchObject({
@@ -243,6 +278,13 @@ describe("HA rules", () => {
   beforeAll(async () => {
     await data("POST", "/cluster/ha/resources", { sid: "vm:100" });
     await data("POST", "/cluster/ha/resources", { sid: "vm:101" });
+  });
+
+  it("keeps containers as ct: resources, a bare id naming the guest's kind", async () => {
+    expect((await call("POST", "/cluster/ha/resources", { sid: "vm:120" })).body.message).toMatch(/no such resource/);
+    await data("POST", "/cluster/ha/resources", { sid: "120" });
+    expect(await data("GET", "/cluster/ha/resources/ct%3A120")).toMatchObject({ sid: "ct:120", type: "ct" });
+    await data("DELETE", "/cluster/ha/resources/ct%3A120");
   });
 
   it("refuses a rule id PVE does not take as a config id (a digit first)", async () => {

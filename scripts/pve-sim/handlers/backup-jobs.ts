@@ -67,10 +67,10 @@ function checkStorage(state: SimState, job: Section): void {
     throw paramError("storage", `can't use storage '${id}' for backups - wrong content type`);
 }
 
-/** A pool a job selects must exist (RPCEnvironment check_pool_exist), when the simulator keeps pools. */
+/** A pool a job selects must exist (PVE::RPCEnvironment check_pool_exist, a permission error). */
 function checkPool(state: SimState, pool: string | undefined): void {
-  const pools = (state as { pools?: Record<string, unknown> }).pools;
-  if (pool !== undefined && pools && !pools[pool]) throw new ApiError(500, `pool '${pool}' does not exist`);
+  if (pool !== undefined && !state.pools[pool])
+    throw new ApiError(403, `Permission check failed (pool '${pool}' does not exist)`);
 }
 
 function stored(ctx: Ctx): Section {

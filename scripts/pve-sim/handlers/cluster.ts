@@ -87,34 +87,37 @@ export const clusterRoutes: Routes = {
   "GET /cluster/ha/resources": (ctx) =>
     Object.entries(ctx.state.ha).map(([sid, r]) => ({ sid, type: sid.split(":")[0], ...r })),
   "POST /cluster/ha/resources": (ctx) => {
-    const raw = need(ctx, "sid");
-    const sid = /^\d+$/.test(raw) ? `vm:${raw}` : raw;
+    const sid = haSid(ctx.state, need(ctx, "sid"));
     if (ctx.state.ha[sid]) throw new ApiError(500, `resource ID '${sid}' already defined`);
-    if (!ctx.state.vms[sid.split(":")[1]]) throw new ApiError(500, `no such resource '${sid}'`);
+    const [type, vmid] = sid.split(":");
+    const guest = guestHolding(ctx.state, vmid);
+    if (!guest || (guest.kind === "VM") !== (type === "vm")) throw new ApiError(500, `no such resource '${sid}'`);
     ctx.state.ha[sid] = haFields(ctx.params, { state: "started" });
   },
   "GET /cluster/ha/resources/{sid}": (ctx) => {
-    const sid = haSid(need(ctx, "sid"));
+    const sid = haSid(ctx.state, need(ctx, "sid"));
     const r = ctx.state.ha[sid];
     if (!r) throw new ApiError(500, `no such ha resource '${sid}'`);
     return { sid, type: sid.split(":")[0], digest: "0".repeat(40), ...r };
   },
   "PUT /cluster/ha/resources/{sid}": (ctx) => {
-    const sid = haSid(need(ctx, "sid"));
+    const sid = haSid(ctx.state, need(ctx, "sid"));
     const r = ctx.state.ha[sid];
     if (!r) throw new ApiError(500, `no such ha resource '${sid}'`);
     ctx.state.ha[sid] = haFields(ctx.params, r);
     for (const key of (str(ctx, "delete") ?? "").split(/[,; ]+/).filter(Boolean)) delete ctx.state.ha[sid][key];
   },
   "DELETE /cluster/ha/resources/{sid}": (ctx) => {
-    const sid = haSid(need(ctx, "sid"));
+    const sid = haSid(ctx.state, need(ctx, "sid"));
     if (!ctx.state.ha[sid]) throw new ApiError(500, `no such ha resource '${sid}'`);
     delete ctx.state.ha[sid];
     if (parseBoolean(str(ctx, "purge") ?? "1")) purgeFromRules(ctx.state, sid);
   },
 };
 
-const haSid = (sid: string) => (/^\d+$/.test(sid) ? `vm:${sid}` : sid);
+/** PVE::HA::Config::parse_sid: a bare id is `vm:` or `ct:` after the guest holding it. */
+const haSid = (state: SimState, sid: string) =>
+  /^\d+$/.test(sid) ? `${guestHolding(state, sid)?.kind === "CT" ? "ct" : "vm"}:${sid}` : sid;
 
 function haFields(params: Readonly<Record<string, unknown>>, base: Record<string, string>): Record<string, string> {
   const out = { ...base };

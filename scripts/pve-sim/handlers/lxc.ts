@@ -19,6 +19,7 @@ import {
 } from "./lxc-config";
 import { addPoolMember, removePoolMember } from "./pools";
 import { requestedSize } from "./resize";
+import { sdnBridgeProblem } from "./sdn";
 import { formatSize } from "./vm-config";
 
 function ctOf(ctx: Ctx): VmState {
@@ -83,6 +84,11 @@ function start(ctx: Ctx, ct: VmState): string[] {
   for (const { key, volid } of ctVolumes(ct)) {
     if (!key.startsWith("unused") && !volumeOn(ctx.state, volid, ct.node))
       throw new ApiError(500, `${key}: volume '${volid}' does not exist`);
+  }
+  for (const [key, value] of Object.entries(ct.config)) {
+    const bridge = /^net\d+$/.test(key) ? parsePropertyString(ctKeysOf(key), value).bridge : undefined;
+    const problem = bridge === undefined ? undefined : sdnBridgeProblem(ctx.state, bridge);
+    if (problem) throw new ApiError(500, problem);
   }
   ct.status = "running";
   return [`starting CT ${ct.vmid}`];

@@ -12,6 +12,7 @@ import { parseBoolean, parsePropertyString } from "../params";
 import { apiSchema, type ParamSpec } from "../schema";
 import type { Section, SimState } from "../state";
 import { assertDigest, checkSection, deleteFromSection, deleteList, fileDigest, typedSection } from "./section";
+import { ctKeysOf, mountPointType } from "./lxc-config";
 import { keysOf } from "./vm-config";
 
 /** PVE::ReplicationConfig::Cluster `options`. */
@@ -35,24 +36,35 @@ export interface ReplicationGuest {
   readonly drives: ReadonlyArray<{ readonly volid: string; readonly cdrom: boolean; readonly replicate: boolean }>;
 }
 
-/** The guest `vmid` as replication sees it; VMs here, containers when the simulator keeps them. */
+/** The guest `vmid` as replication sees it: its host and its disks (a VM's drives, a container's rootfs/mpN). */
 function guestOf(state: SimState, vmid: string): ReplicationGuest | undefined {
   const vm = state.vms[vmid];
-  if (!vm) return undefined;
-  const drives = Object.entries(vm.config)
-    .filter(([key]) => /^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$/.test(key))
+  if (vm) {
+    const drives = Object.entries(vm.config)
+      .filter(([key]) => /^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$/.test(key))
+      .map(([key, value]) => {
+        const drive = parsePropertyString(keysOf(key), value);
+        return { volid: drive.file ?? "", cdrom: drive.media === "cdrom", replicate: drive.replicate !== "0" };
+      });
+    return { node: vm.node, drives };
+  }
+  const ct = state.containers[vmid];
+  if (!ct) return undefined;
+  const drives = Object.entries(ct.config)
+    .filter(([key]) => /^(rootfs|mp\d+)$/.test(key))
     .map(([key, value]) => {
-      const drive = parsePropertyString(keysOf(key), value);
+      const mp = parsePropertyString(ctKeysOf(key), value);
+      const volume = mp.volume ?? "";
       return {
-        volid: drive.file ?? "",
-        cdrom: drive.media === "cdrom",
-        replicate: drive.replicate === undefined || parseBoolean(drive.replicate) === true,
+        volid: mountPointType(volume) === "volume" ? volume : "",
+        cdrom: false,
+        replicate: mp.replicate !== "0",
       };
     });
-  return { node: vm.node, drives };
+  return { node: ct.node, drives };
 }
 
-/** PVE::QemuConfig::get_replicatable_volumes (the rules named in the file comment). */
+/** qemu-server/pve-container get_replicatable_volumes (the rules named in the file comment). */
 function replicatableVolumes(state: SimState, vmid: string, guest: ReplicationGuest): string[] {
   const volumes: string[] = [];
   for (const drive of guest.drives) {
