@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotModelled, parsePropertyString, printPropertyString, verifyParams } from "../scripts/pve-sim/params";
+import { relocateVm } from "../scripts/pve-sim/handlers/qemu";
 import { keysOf } from "../scripts/pve-sim/handlers/vm-config";
 import { apiSchema, vmConfigProperties } from "../scripts/pve-sim/schema";
 import { startPveSim, type PveSim } from "../scripts/pve-sim/server";
@@ -333,6 +334,56 @@ describe("the simulator over HTTPS", () => {
     }>;
     expect(storages.map((s) => s.id)).toContain("storage/pve2/local-lvm");
     expect((await call(sim, "DELETE", "/cluster/ha/resources/vm%3A101")).status).toBe(200);
+  });
+
+  it("migrates a VM to another host as PVE does: its local disks move with it, a CD-ROM on a host's own storage stays and refuses", async () => {
+    const taskStatus = async (res: { body: { data?: unknown } }) =>
+      (
+        (await call(sim, "GET", `/nodes/pve1/tasks/${encodeURIComponent(res.body.data as string)}/status`)).body
+          .data as { exitstatus: string }
+      ).exitstatus;
+    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(105))).status).toBe(200);
+    const withIso = await call(sim, "POST", "/nodes/pve1/qemu/105/migrate", { target: "pve2" });
+    expect(await taskStatus(withIso)).toMatch(/can't migrate local cdrom 'local:iso\/talos\.iso'/);
+    expect(sim.state.vms["105"].node).toBe("pve1");
+
+    expect((await call(sim, "PUT", "/nodes/pve1/qemu/105/config", { ide2: "none,media=cdrom" })).status).toBe(200);
+    expect((await call(sim, "POST", "/nodes/pve1/qemu/105/migrate", { target: "pve1" })).body.errors).toEqual({
+      target: "target is local node.",
+    });
+    expect((await call(sim, "POST", "/nodes/pve1/qemu/105/migrate", { target: "pve9" })).status).toBe(400);
+    await call(sim, "POST", "/nodes/pve1/qemu/105/status/start");
+    expect((await call(sim, "POST", "/nodes/pve1/qemu/105/migrate", { target: "pve2" })).body.message).toMatch(
+      /can't migrate running VM without --online/,
+    );
+    const live = await call(sim, "POST", "/nodes/pve1/qemu/105/migrate", { target: "pve2", online: "1" });
+    expect(await taskStatus(live)).toMatch(/can't live migrate attached local disks without with-local-disks/);
+
+    const ok = await call(sim, "POST", "/nodes/pve1/qemu/105/migrate", {
+      target: "pve2",
+      online: "1",
+      "with-local-disks": "1",
+    });
+    expect(await taskStatus(ok)).toBe("OK");
+    expect(sim.state.vms["105"]).toMatchObject({ node: "pve2", status: "running" });
+    expect(sim.state.volumes.filter((v) => v.vmid === 105).map((v) => `${v.volid}@${v.node}`)).toEqual([
+      "local-lvm:vm-105-disk-0@pve2",
+      "local-lvm:vm-105-cloudinit@pve2",
+    ]);
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/105/config")).status).toBe(500);
+    expect((await call(sim, "GET", "/nodes/pve2/qemu/105/config")).body.data).toMatchObject({ name: "vm105" });
+    await call(sim, "POST", "/nodes/pve2/qemu/105/status/stop");
+  });
+
+  it("relocates a VM as HA does after a host failure, without a request (relocateVm)", async () => {
+    relocateVm(sim.state, sim.state.vms["105"], "pve1");
+    const vms = (await call(sim, "GET", "/cluster/resources", { type: "vm" })).body.data as Array<{
+      vmid: number;
+      node: string;
+    }>;
+    expect(vms.find((v) => v.vmid === 105)?.node).toBe("pve1");
+    expect(sim.state.volumes.filter((v) => v.vmid === 105).every((v) => v.node === "pve1")).toBe(true);
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/105/config")).status).toBe(200);
   });
 
   it("authenticates with a token created through the API", async () => {

@@ -1,14 +1,15 @@
 /**
  * /nodes/{node}/qemu (PVE::API2::Qemu): create, config read and update (with `digest`, `delete`, pending
- * changes), status and power actions, destroy, and the guest agent's network-get-interfaces answering the
- * address of the VM's cloud-init ipconfig0.
+ * changes), status and power actions, migration to another host, destroy, and the guest agent's
+ * network-get-interfaces answering the address of the VM's cloud-init ipconfig0.
  */
 import { randomUUID } from "node:crypto";
 import { ApiError, need, paramError, str, type Ctx, type Routes } from "../api";
 import { PROPERTY_FORMATS } from "../formats";
 import { booleanString, parsePropertyString, parseBoolean, type ParamValue } from "../params";
 import { vmConfigProperties } from "../schema";
-import { configDigest, guestHolding, type SimState, type VmState } from "../state";
+import { configDigest, guestHolding, storageOn, type SimState, type VmState } from "../state";
+import { mappingPaths } from "./mapping";
 import { addPoolMember, removePoolMember } from "./pools";
 import { sdnBridgeProblem } from "./sdn";
 import { applyChange, applyPending, claimPciDevices, keysOf, referencedVolumes } from "./vm-config";
@@ -114,6 +115,41 @@ function agentAddresses(state: SimState, vm: VmState) {
     });
   }
   return { result: interfaces };
+}
+
+/** Why PVE would refuse to migrate `vm` to `target` (PVE::QemuMigrate's prepare and volume scan), or undefined. */
+function migrationProblem(state: SimState, vm: VmState, target: string, online: boolean, localDisks: boolean) {
+  const current = vm.config;
+  for (const key of Object.keys(current).filter((k) => /^hostpci\d+$/.test(k))) {
+    const pci = parsePropertyString(keysOf(key), current[key]);
+    if (pci.mapping === undefined) return `can't migrate VM which uses local devices: ${key}`;
+    if (!mappingPaths(state, pci.mapping, target))
+      return `PCI mapping '${pci.mapping}' has no entry for node '${target}'`;
+  }
+  let local = false;
+  for (const { key, volid } of referencedVolumes(vm)) {
+    const storageId = volid.split(":")[0];
+    const storage = state.storages.find((s) => s.id === storageId);
+    if (!storage || !storageOn(state, storageId, target))
+      return `storage '${storageId}' is not available on node '${target}'`;
+    if (storage.shared) continue;
+    // A cloud-init drive is generated again on the target; any other CD-ROM on a host's own storage stays behind.
+    if (/\bvm-\d+-cloudinit(\.\w+)?$/.test(volid)) continue;
+    if (/media=cdrom/.test(current[key] ?? vm.pending[key] ?? "")) return `can't migrate local cdrom '${volid}'`;
+    local = true;
+  }
+  if (online && local && !localDisks) return "can't live migrate attached local disks without with-local-disks option";
+  return undefined;
+}
+
+/**
+ * Moves `vm` to `target` as a migration or an HA relocation leaves it: the config on the new host, with the
+ * volumes of the host's own storages (the simulator keeps no data to copy). No checks: see migrationProblem.
+ */
+export function relocateVm(state: SimState, vm: VmState, target: string): void {
+  const shared = new Set(state.storages.filter((s) => s.shared).map((s) => s.id));
+  state.volumes = state.volumes.map((v) => (v.vmid === vm.vmid && !shared.has(v.storage) ? { ...v, node: target } : v));
+  vm.node = target;
 }
 
 export const qemuRoutes: Routes = {
@@ -227,6 +263,25 @@ export const qemuRoutes: Routes = {
       if (vm.status !== "running") throw new ApiError(500, `VM ${vm.vmid} not running`);
       applyPending(ctx.state, vm);
       claimPciDevices(ctx.state, vm);
+    });
+  },
+  "POST /nodes/{node}/qemu/{vmid}/migrate": (ctx) => {
+    const vm = vmOf(ctx);
+    const target = need(ctx, "target");
+    if (target === vm.node) throw paramError("target", "target is local node.");
+    if (!ctx.state.nodes.includes(target)) throw paramError("target", `no such cluster node '${target}'`);
+    const online = parseBoolean(str(ctx, "online") ?? "0") === true;
+    if (vm.status === "running" && !online) throw new ApiError(500, `can't migrate running VM without --online`);
+    for (const key of ["targetstorage", "migration_network", "migration_type", "force"]) {
+      if (str(ctx, key) !== undefined) throw new ApiError(501, `not modelled by the simulator: migrate with '${key}'`);
+    }
+    const localDisks = parseBoolean(str(ctx, "with-local-disks") ?? "0") === true;
+    return ctx.task(vm.node, "qmigrate", String(vm.vmid), () => {
+      const problem = migrationProblem(ctx.state, vm, target, vm.status === "running", localDisks);
+      if (problem) throw new ApiError(500, `migration aborted: Problem found while scanning volumes - ${problem}`);
+      const from = vm.node;
+      relocateVm(ctx.state, vm, target);
+      return [`starting migration of VM ${vm.vmid} to node '${target}'`, `migration finished (from ${from})`];
     });
   },
   "DELETE /nodes/{node}/qemu/{vmid}": (ctx) => {
