@@ -220,12 +220,32 @@ describe("03-configuration", () => {
     expect(configuration.provider).toBeUndefined();
   });
 
+  it("holds nothing of Proxmox, and forgets without destroying what it held before 01 took it over", () => {
+    const { configuration } = synth({
+      cluster: { proxmox_firewall_enabled: true },
+      nodes: (n) => n.map((node) => ({ ...node, vm_ha: true })),
+    });
+    expect(Object.keys(configuration.resource ?? {}).filter((t) => t.startsWith("proxmox"))).toEqual([]);
+    expect(configuration.provider.proxmox).toBeUndefined();
+    const removed = (configuration as { removed?: Array<{ from: string; lifecycle: unknown }> }).removed!;
+    expect(removed.filter((r) => r.from.endsWith(".worker0"))).toEqual(
+      [
+        "proxmox_virtual_environment_firewall_rules.worker0",
+        "proxmox_virtual_environment_firewall_options.worker0",
+        "proxmox_haresource.worker0",
+      ].map((from) => ({ from, lifecycle: { destroy: false } })),
+    );
+    expect(removed).toHaveLength(5 * 3);
+  });
+});
+
+describe("Proxmox firewall and HA in 01-infrastructure", () => {
   it("puts every VM behind the Proxmox firewall when asked, controllers with the API and etcd open", () => {
-    expect(resources(l03, "proxmox_virtual_environment_firewall_options")).toEqual({});
-    const { configuration, infrastructure } = synth({
+    expect(resources(l01, "proxmox_virtual_environment_firewall_options")).toEqual({});
+    const { infrastructure } = synth({
       cluster: { proxmox_firewall_enabled: true, proxmox_firewall_allow_from: ["10.9.0.0/16"] },
     });
-    const options = resources(configuration, "proxmox_virtual_environment_firewall_options");
+    const options = resources(infrastructure, "proxmox_virtual_environment_firewall_options");
     expect(Object.keys(options).sort()).toEqual([
       "controlplane0",
       "controlplane1",
@@ -240,8 +260,8 @@ describe("03-configuration", () => {
       node_name: "pve",
       depends_on: ["proxmox_virtual_environment_firewall_rules.worker0"],
     });
-    expect(options.worker0.vm_id).toMatch(/cross-stack-output-proxmox_virtual_environment_vmworker0vm_id/);
-    const rules = resources(configuration, "proxmox_virtual_environment_firewall_rules");
+    expect(options.worker0.vm_id).toBe("${proxmox_virtual_environment_vm.worker0.vm_id}");
+    const rules = resources(infrastructure, "proxmox_virtual_environment_firewall_rules");
     const open = (node: string) => rules[node].rule.map((r: any) => `${r.source} ${r.proto}/${r.dport ?? "-"}`);
     expect(open("controlplane0")).toEqual(
       expect.arrayContaining([
@@ -262,9 +282,9 @@ describe("03-configuration", () => {
   });
 
   it("lets through what Cilium's native routing needs: pods, webhooks, NodePorts, LoadBalancer addresses", () => {
-    const { configuration } = synth({ cluster: { proxmox_firewall_enabled: true } });
+    const { infrastructure } = synth({ cluster: { proxmox_firewall_enabled: true } });
     for (const node of ["controlplane0", "worker0"]) {
-      const rules = resources(configuration, "proxmox_virtual_environment_firewall_rules")[node].rule as Array<
+      const rules = resources(infrastructure, "proxmox_virtual_environment_firewall_rules")[node].rule as Array<
         Record<string, unknown>
       >;
       const accepts = (match: Record<string, unknown>) =>
@@ -295,22 +315,69 @@ describe("03-configuration", () => {
         cluster_pod_cidr: "10.50.0.0/16",
       },
     });
-    const rules = resources(withoutPool.configuration, "proxmox_virtual_environment_firewall_rules").worker0
+    const rules = resources(withoutPool.infrastructure, "proxmox_virtual_environment_firewall_rules").worker0
       .rule as Array<Record<string, unknown>>;
     expect(rules.filter((r) => r.dest !== undefined)).toEqual([]);
     expect(rules.map((r) => r.source)).toContain("10.50.0.0/16");
   });
 
-  it("makes the VMs marked vm_ha Proxmox HA resources, by their VM id from layer 01", () => {
-    const { configuration } = synth({
+  it("makes the VMs marked vm_ha Proxmox HA resources, by the VM's id", () => {
+    const { infrastructure } = synth({
       nodes: (n) => n.map((node) => (node.controller ? { ...node, vm_ha: true } : node)),
     });
-    const ha = resources(configuration, "proxmox_haresource");
+    const ha = resources(infrastructure, "proxmox_haresource");
     expect(Object.keys(ha).sort()).toEqual(["controlplane0", "controlplane1", "controlplane2"]);
-    expect(ha.controlplane1.resource_id).toBe(
-      "vm:${data.terraform_remote_state.cross-stack-reference-input-01-infrastructure.outputs.cross-stack-output-proxmox_virtual_environment_vmcontrolplane1vm_id}",
-    );
+    expect(ha.controlplane1.resource_id).toBe("vm:${proxmox_virtual_environment_vm.controlplane1.vm_id}");
     expect(ha.controlplane1.state).toBe("started");
+  });
+
+  it("replaces firewall and HA with their VM (destroying a VM deletes both in Proxmox), not on an in-place change", () => {
+    const { infrastructure } = synth({
+      cluster: { proxmox_firewall_enabled: true },
+      nodes: (n) => n.map((node) => ({ ...node, vm_ha: true })),
+    });
+    const trigger = { replace_triggered_by: ["proxmox_virtual_environment_vm.worker1.id"] };
+    expect(resources(infrastructure, "proxmox_haresource").worker1.lifecycle).toEqual(trigger);
+    expect(resources(infrastructure, "proxmox_virtual_environment_firewall_rules").worker1.lifecycle).toEqual(trigger);
+    expect(resources(infrastructure, "proxmox_virtual_environment_firewall_options").worker1.lifecycle).toEqual(
+      trigger,
+    );
+  });
+
+  // Layer 03 held them before: an applied 03 must end with neither duplicates nor deletions.
+  it("adopts what Proxmox already has: an import block per address, empty unless the object exists", () => {
+    const { infrastructure } = synth({
+      cluster: { proxmox_firewall_enabled: true },
+      nodes: (n) =>
+        n.map((node) => ({ ...node, vm_ha: node.controller, vm_id: node.name === "worker1" ? undefined : node.vm_id })),
+    });
+    const imports = (infrastructure as { import?: Array<Record<string, string>> }).import!;
+    const byTarget = Object.fromEntries(imports.map((i) => [i.to, i]));
+    // worker1 has no vm_id: an import id must be known when planning, so it is not adopted.
+    expect(Object.keys(byTarget).sort()).toEqual(
+      [
+        ...["controlplane0", "controlplane1", "controlplane2", "worker0"].flatMap((n) => [
+          `proxmox_virtual_environment_firewall_options.${n}`,
+          `proxmox_virtual_environment_firewall_rules.${n}`,
+        ]),
+        "proxmox_haresource.controlplane0",
+        "proxmox_haresource.controlplane1",
+        "proxmox_haresource.controlplane2",
+      ].sort(),
+    );
+    expect(byTarget["proxmox_haresource.controlplane1"]).toEqual({
+      for_each:
+        '${contains(data.proxmox_haresources.existing.resource_ids, "vm:1022") ? toset(["vm:1022"]) : toset([])}',
+      to: "proxmox_haresource.controlplane1",
+      id: "${each.value}",
+    });
+    expect(byTarget["proxmox_virtual_environment_firewall_rules.worker0"].for_each).toMatch(
+      /^\$\{toset\(\[for vm in data\.proxmox_virtual_environment_vms\.existing\.vms : "vm\/\$\{vm\.node_name\}\/\$\{vm\.vm_id\}" if vm\.vm_id == 1031\]\)\}$/,
+    );
+    // Without firewall and HA there is nothing to adopt, and nothing is read.
+    expect((l01 as { import?: unknown }).import).toBeUndefined();
+    expect(l01.data?.proxmox_haresources).toBeUndefined();
+    expect(l01.data?.proxmox_virtual_environment_vms).toBeUndefined();
   });
 });
 

@@ -1,7 +1,9 @@
+import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import { VirtualEnvironmentFirewallOptions } from "../.gen/providers/proxmox/virtual-environment-firewall-options";
 import { VirtualEnvironmentFirewallRules } from "../.gen/providers/proxmox/virtual-environment-firewall-rules";
 import { tfName } from "./names";
+import { replacedWith } from "./replaced-with";
 
 export interface ProxmoxVmFirewallProps {
   readonly name: string;
@@ -25,6 +27,12 @@ export interface ProxmoxVmFirewallProps {
    * @default - no LoadBalancer addresses
    */
   readonly loadBalancerRange?: { readonly start: string; readonly stop: string };
+  /**
+   * The VM: rules and options are replaced with it (destroying a VM deletes its firewall in Proxmox, so the old
+   * ones in the state would point at nothing).
+   * @default - a VM outside this stack: never replaced with it
+   */
+  readonly machine?: TerraformResource;
 }
 
 interface Port {
@@ -79,12 +87,21 @@ export const ADMIN_PORTS: readonly Port[] = [
  * dropped. Outbound stays open.
  */
 export class ProxmoxVmFirewall extends Construct {
+  /** The addresses of the rules and options of the node `name`. */
+  static addresses(name: string): string[] {
+    return [VirtualEnvironmentFirewallRules, VirtualEnvironmentFirewallOptions].map(
+      (r) => `${r.tfResourceType}.${tfName(name)}`,
+    );
+  }
+
   constructor(scope: Construct, id: string, props: ProxmoxVmFirewallProps) {
     super(scope, id);
+    const lifecycle = props.machine && { replaceTriggeredBy: [replacedWith(props.machine)] };
     const ports = [...NODE_PORTS, ...(props.controller ? CONTROLLER_PORTS : [])];
     const rules = new VirtualEnvironmentFirewallRules(this, "Rules", {
       nodeName: props.proxmoxNode,
       vmId: props.vmId,
+      lifecycle,
       rule: [
         { type: "in", action: "ACCEPT", proto: "icmp", source: props.nodeCidr, comment: "ping", enabled: true },
         ...[...ports, ...WEBHOOK_PORTS].map((p) => ({
@@ -147,6 +164,7 @@ export class ProxmoxVmFirewall extends Construct {
       macfilter: true,
       ipfilter: false,
       dependsOn: [rules],
+      lifecycle,
     });
     options.overrideLogicalId(tfName(props.name));
   }

@@ -8,7 +8,10 @@ export type PlanDependency = "proxmox" | "kubernetes";
 export interface LayerFacts {
   /** Stack name and folder under cdktf.out/stacks, e.g. "01-infrastructure". */
   readonly name: string;
-  /** What must be reachable to plan this layer once it has state. */
+  /**
+   * What must be reachable to plan this layer once it has state: every API a provider of the layer refreshes
+   * existing resources against (at most; a switched-off feature takes its provider away).
+   */
   readonly plansAgainst: readonly PlanDependency[];
   /** Writes kubeconfig and talosconfig into credentials/ beside cluster.yaml. */
   readonly writesCredentials: boolean;
@@ -16,12 +19,17 @@ export interface LayerFacts {
   readonly persistent: boolean;
 }
 
-/** In apply order. */
+/**
+ * In apply order. 01 plans against Kubernetes too: helm_release.cilium (cluster_cni: cilium) is refreshed
+ * against the API of the cluster 01 itself builds. Its VMs, firewall and HA need Proxmox alone: with the cluster
+ * down they plan with what talks to it excluded (README "Day 2"). 03 holds nothing of Proxmox (its `removed` blocks only
+ * make it forget what it once held).
+ */
 export const LAYER_CATALOG = [
   { name: "00-persistent-auth", plansAgainst: ["proxmox"], writesCredentials: false, persistent: true },
-  { name: "01-infrastructure", plansAgainst: ["proxmox"], writesCredentials: true, persistent: false },
+  { name: "01-infrastructure", plansAgainst: ["proxmox", "kubernetes"], writesCredentials: true, persistent: false },
   { name: "02-services", plansAgainst: ["kubernetes"], writesCredentials: false, persistent: false },
-  { name: "03-configuration", plansAgainst: ["kubernetes", "proxmox"], writesCredentials: false, persistent: false },
+  { name: "03-configuration", plansAgainst: ["kubernetes"], writesCredentials: false, persistent: false },
 ] as const satisfies readonly LayerFacts[];
 
 export type LayerName = (typeof LAYER_CATALOG)[number]["name"];

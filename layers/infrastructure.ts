@@ -1,8 +1,11 @@
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { ResolvedCluster, ResolvedNode } from "../config";
+import { AdoptExisting } from "../constructs/adopt-existing";
 import { Cilium } from "../constructs/cilium";
 import { helmProvider, localProvider, proxmoxProvider, talosProvider } from "../constructs/providers";
+import { ProxmoxHa } from "../constructs/proxmox-ha";
+import { ProxmoxVmFirewall } from "../constructs/proxmox-vm-firewall";
 import { TalosCluster, type TalosClusterNode } from "../constructs/talos-cluster";
 import { TalosImages } from "../constructs/talos-images";
 import type { TalosClusterNetwork } from "../constructs/talos-machine-config";
@@ -18,7 +21,10 @@ export interface InfrastructureLayerProps extends LayerProps {
   readonly credentialsDir: string;
 }
 
-/** Layer 01: Talos images, one VM per node, Talos configuration, bootstrap, kubeconfig/talosconfig, the CNI. */
+/**
+ * Layer 01: Talos images, one VM per node with its Proxmox firewall and HA, Talos configuration, bootstrap,
+ * kubeconfig/talosconfig, the CNI.
+ */
 export class InfrastructureLayer extends LayerStack {
   readonly vms: ReadonlyMap<string, TalosNodeVm>;
   readonly talos: TalosCluster;
@@ -50,6 +56,7 @@ export class InfrastructureLayer extends LayerStack {
       };
     });
     this.vms = vms;
+    proxmoxVmSettings(this, cluster, vms);
     if (cluster.workloads) addWorkloads(this, cluster.workloads, cluster.nodes);
     // What `./bootstrap.sh upgrade` needs of each node, read with `tofu output -json talos_nodes` (no secret).
     new TerraformOutput(this, "talos_nodes", {
@@ -86,6 +93,45 @@ export class InfrastructureLayer extends LayerStack {
       });
     }
   }
+}
+
+/**
+ * The firewall and HA of every node's VM, beside the VM so that fixing them needs Proxmox alone. Layer 03 held
+ * them before: what Proxmox already has is adopted (see AdoptExisting), not made twice.
+ */
+function proxmoxVmSettings(scope: Construct, cluster: ResolvedCluster, vms: ReadonlyMap<string, TalosNodeVm>) {
+  const { firewall } = cluster.features;
+  for (const node of cluster.nodes) {
+    const vm = vms.get(node.name)!;
+    if (firewall) {
+      new ProxmoxVmFirewall(scope, `Firewall-${node.name}`, {
+        name: node.name,
+        proxmoxNode: node.host,
+        vmId: vm.vmId,
+        controller: node.controller,
+        nodeCidr: cluster.network.nodes.cidr,
+        adminCidrs: firewall.allowFrom,
+        podCidr: cluster.network.pods.cidr,
+        loadBalancerRange: cluster.features.cilium?.pool,
+        machine: vm.resource,
+      });
+    }
+    if (node.ha) new ProxmoxHa(scope, `Ha-${node.name}`, { name: node.name, vmId: vm.vmId, machine: vm.resource });
+  }
+  // Only a VM with a vm_id: an import id must be known when planning (README: "Firewall and HA moved to 01").
+  new AdoptExisting(scope, "Adopt", {
+    vms: cluster.nodes.flatMap((node) =>
+      node.vmId === undefined
+        ? []
+        : [
+            {
+              vmId: node.vmId,
+              firewall: firewall && ProxmoxVmFirewall.addresses(node.name),
+              ha: node.ha ? ProxmoxHa.address(node.name) : undefined,
+            },
+          ],
+    ),
+  });
 }
 
 function vmProps(cluster: ResolvedCluster, node: ResolvedNode, isoFileId: string): TalosNodeVmProps {
