@@ -265,6 +265,38 @@ describe("the simulator over HTTPS", () => {
     expect(sim.state.vms["104"].status).toBe("stopped");
   });
 
+  it("takes an empty rule field as none, as bpg sends every unset one (PVE's copy_rule_data deletes the key)", async () => {
+    const empty = { dest: "", sport: "", dport: "", proto: "", "icmp-type": "", macro: "", comment: "" };
+    expect(
+      (
+        await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", {
+          type: "in",
+          action: "ACCEPT",
+          source: "10.42.0.0/16",
+          enable: "1",
+          ...empty,
+        })
+      ).status,
+    ).toBe(200);
+    const [rule] = (await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules")).body.data as Array<
+      Record<string, unknown>
+    >;
+    expect(rule).toEqual({ pos: 0, type: "in", action: "ACCEPT", source: "10.42.0.0/16", enable: 1 });
+    await call(sim, "PUT", "/nodes/pve1/qemu/101/firewall/rules/0", { source: "", dport: "22" });
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules/0")).body.data).toEqual({
+      pos: "0",
+      type: "in",
+      action: "ACCEPT",
+      dport: "22",
+      enable: 1,
+    });
+    expect(
+      (await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", { type: "in", action: "ACCEPT", dest: "a b" }))
+        .status,
+    ).toBe(400);
+    await call(sim, "DELETE", "/nodes/pve1/qemu/101/firewall/rules/0");
+  });
+
   it("keeps a VM's firewall rules in order: a new rule goes in at pos (the top by default)", async () => {
     await call(sim, "PUT", "/nodes/pve1/qemu/101/firewall/options", { enable: "1", policy_in: "DROP" });
     await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", {

@@ -15,6 +15,11 @@ const test =
   (value) =>
     re.test(value) ? undefined : message;
 
+const orEmpty =
+  (check: Check): Check =>
+  (value) =>
+    value === "" ? undefined : check(value);
+
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const IPV6 = /^(?=.*:)[0-9a-f:.]+$/i; // coarse, as no stack of ours emits IPv6
 const isIp = (v: string) => IPV4.test(v) || IPV6.test(v);
@@ -173,11 +178,13 @@ export const NAMED_FORMATS: Readonly<Record<string, Check>> = {
   "pve-ha-resource-id-list": list(test(/^((vm|ct):)?\d+$/, "invalid HA resource ID")),
   "pve-ha-node-list": list(test(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(:\d+)?$/, "invalid node list")),
   // pve-firewall PVE::Firewall
-  "pve-fw-addr-spec": test(/^[!]?[\w.:/\-,+]+$/, "invalid address specification"),
-  "pve-fw-dport-spec": test(/^[\w:,-]+$/, "invalid port specification"),
-  "pve-fw-sport-spec": test(/^[\w:,-]+$/, "invalid port specification"),
-  "pve-fw-protocol-spec": test(/^[\w-]+$/, "invalid protocol"),
-  "pve-fw-icmp-type-spec": test(/^[\w-]+$/, "invalid icmp type"),
+  // An empty address, port list, protocol or ICMP type is none (parse_address_list, parse_port_name_number_or_range
+  // and the protocol checks accept it, copy_rule_data deletes the key): bpg sends every unset rule field empty.
+  "pve-fw-addr-spec": orEmpty(test(/^[!]?[\w.:/\-,+]+$/, "invalid address specification")),
+  "pve-fw-dport-spec": orEmpty(test(/^[\w:,-]+$/, "invalid port specification")),
+  "pve-fw-sport-spec": orEmpty(test(/^[\w:,-]+$/, "invalid port specification")),
+  "pve-fw-protocol-spec": orEmpty(test(/^[\w-]+$/, "invalid protocol")),
+  "pve-fw-icmp-type-spec": orEmpty(test(/^[\w-]+$/, "invalid icmp type")),
   IPorCIDRorAlias: test(/^[\w.:/\-+]+$/, "invalid address"),
   IPorCIDR: (v) =>
     isIp(v) || isCidr4(v) || isCidr6(v) ? undefined : "value does not look like a valid IP address or CIDR network",

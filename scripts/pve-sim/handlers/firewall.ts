@@ -37,8 +37,9 @@ const BOOLEAN_FIELDS = new Set(["dhcp", "ipfilter", "macfilter", "ndp", "radv"])
 
 function firewallOf(ctx: Ctx): SimState["firewall"][string] {
   const vmid = need(ctx, "vmid");
-  const vm = ctx.state.vms[vmid];
-  if (!vm || vm.node !== need(ctx, "node"))
+  // PVE keeps a VM's firewall in /etc/pve/firewall/<vmid>.fw, one file for the cluster: the API proxies to the
+  // named host and reads it there, wherever the VM runs (after an HA relocation too).
+  if (!ctx.state.vms[vmid] || !ctx.state.nodes.includes(need(ctx, "node")))
     throw new ApiError(500, `Configuration file 'nodes/${need(ctx, "node")}/qemu-server/${vmid}.conf' does not exist`);
   ctx.state.firewall[vmid] ??= { options: {}, rules: [] };
   return ctx.state.firewall[vmid];
@@ -56,6 +57,16 @@ function fields(ctx: Ctx, names: readonly string[]): Record<string, string> {
   for (const name of names) {
     const value = str(ctx, name);
     if (value !== undefined) out[name] = BOOLEAN_FIELDS.has(name) || name === "enable" ? booleanString(value) : value;
+  }
+  return out;
+}
+
+/** A rule with `set` applied as PVE::Firewall::copy_rule_data does: an empty value (or "-") deletes the key. */
+function withRuleFields(rule: Record<string, string>, set: Record<string, string>): Record<string, string> {
+  const out = { ...rule };
+  for (const [key, value] of Object.entries(set)) {
+    if (value === "" || value === "-") delete out[key];
+    else out[key] = value;
   }
   return out;
 }
@@ -84,7 +95,7 @@ export const firewallRoutes: Routes = {
     if (str(ctx, "macro") === undefined && str(ctx, "type") !== "group" && str(ctx, "action") === undefined)
       throw new ApiError(400, "Parameter verification failed.", { action: "missing property - 'action' is required" });
     const pos = Math.min(Number(str(ctx, "pos") ?? 0), rules.length);
-    rules.splice(pos, 0, fields(ctx, RULE_FIELDS));
+    rules.splice(pos, 0, withRuleFields({}, fields(ctx, RULE_FIELDS)));
   },
   "GET /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => {
     const { rules, pos } = ruleAt(ctx);
@@ -99,7 +110,7 @@ export const firewallRoutes: Routes = {
       rules.splice(Math.min(Number(moveto), rules.length), 0, rule);
       return;
     }
-    const rule = { ...rules[pos], ...fields(ctx, RULE_FIELDS) };
+    const rule = withRuleFields(rules[pos], fields(ctx, RULE_FIELDS));
     for (const key of deletes(ctx)) delete rule[key];
     rules[pos] = rule;
   },
