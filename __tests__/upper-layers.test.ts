@@ -214,10 +214,10 @@ describe("03-configuration", () => {
     });
   });
 
-  it("is empty when nothing is configured for it", () => {
+  it("has no resource when nothing is configured for it, and no Kubernetes provider", () => {
     const { configuration } = synth({ cluster: { cilium_loadbalancer_pool: undefined } });
     expect(configuration.resource).toBeUndefined();
-    expect(configuration.provider).toBeUndefined();
+    expect(Object.keys(configuration.provider)).toEqual(["proxmox"]);
   });
 
   it("holds nothing of Proxmox, and forgets without destroying what it held before 01 took it over", () => {
@@ -226,7 +226,8 @@ describe("03-configuration", () => {
       nodes: (n) => n.map((node) => ({ ...node, vm_ha: true })),
     });
     expect(Object.keys(configuration.resource ?? {}).filter((t) => t.startsWith("proxmox"))).toEqual([]);
-    expect(configuration.provider.proxmox).toBeUndefined();
+    // Configured all the same: forgetting needs it (bpg without its endpoint fails the plan that forgets).
+    expect(configuration.provider.proxmox).toEqual([{ endpoint: "https://pve.home.arpa:8006/", insecure: true }]);
     const removed = (configuration as { removed?: Array<{ from: string; lifecycle: unknown }> }).removed!;
     expect(removed.filter((r) => r.from.endsWith(".worker0"))).toEqual(
       [

@@ -22,14 +22,14 @@ export interface LayerFacts {
 /**
  * In apply order. 01 plans against Kubernetes too: helm_release.cilium (cluster_cni: cilium) is refreshed
  * against the API of the cluster 01 itself builds. Its VMs, firewall and HA need Proxmox alone: with the cluster
- * down they plan with what talks to it excluded (README "Day 2"). 03 holds nothing of Proxmox (its `removed` blocks only
- * make it forget what it once held).
+ * down they plan with what talks to it excluded (README "Day 2"). 03 holds nothing of Proxmox, but keeps the
+ * provider configured for its `removed` blocks: they forget the firewall and HA it held before 01 took them over.
  */
 export const LAYER_CATALOG = [
   { name: "00-persistent-auth", plansAgainst: ["proxmox"], writesCredentials: false, persistent: true },
   { name: "01-infrastructure", plansAgainst: ["proxmox", "kubernetes"], writesCredentials: true, persistent: false },
   { name: "02-services", plansAgainst: ["kubernetes"], writesCredentials: false, persistent: false },
-  { name: "03-configuration", plansAgainst: ["kubernetes"], writesCredentials: false, persistent: false },
+  { name: "03-configuration", plansAgainst: ["kubernetes", "proxmox"], writesCredentials: false, persistent: false },
 ] as const satisfies readonly LayerFacts[];
 
 export type LayerName = (typeof LAYER_CATALOG)[number]["name"];

@@ -2,7 +2,7 @@ import type { Construct } from "constructs";
 import { CiliumL2Pool } from "../constructs/cilium-l2-pool";
 import { FluxSync } from "../constructs/flux-sync";
 import { forgetWithoutDestroying } from "../constructs/forget-without-destroying";
-import { kubernetesProvider } from "../constructs/providers";
+import { kubernetesProvider, proxmoxProvider } from "../constructs/providers";
 import { ProxmoxHa } from "../constructs/proxmox-ha";
 import { ProxmoxVmFirewall } from "../constructs/proxmox-vm-firewall";
 import type { LayerName } from "./catalog";
@@ -34,7 +34,8 @@ export class ConfigurationLayer extends LayerStack {
     if (pool) new CiliumL2Pool(this, "CiliumL2Pool", pool);
 
     // The VMs' firewall and HA lived here before they moved to layer 01, which adopts them: this layer's state
-    // forgets them, Proxmox keeps them.
+    // forgets them, Proxmox keeps them (with the provider configured, which forgetting needs).
+    proxmoxProvider(this, cluster.proxmox);
     forgetWithoutDestroying(
       this,
       cluster.nodes.flatMap((node) => [...ProxmoxVmFirewall.addresses(node.name), ProxmoxHa.address(node.name)]),

@@ -46,12 +46,12 @@ export class PersistentAuthLayer extends LayerStack {
       });
     }
 
+    // Also with CSI off: forgetting the token's resources needs the provider configured.
+    proxmoxProvider(this, cluster.proxmox);
     if (cluster.features.proxmoxCsi) {
-      proxmoxProvider(this, cluster.proxmox);
       this.csiToken = new ProxmoxCsiToken(this, "ProxmoxCsiToken", { clusterName: cluster.name, allowDestroy });
     } else {
-      // The token is created in Proxmox, so it cannot be kept without Proxmox access; switched off, the state
-      // forgets it and Proxmox keeps it.
+      // Switched off, the state forgets the token and Proxmox keeps it.
       forgetWithoutDestroying(this, ProxmoxCsiToken.ADDRESSES);
     }
   }
