@@ -246,6 +246,9 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
   it("HA resources for vm and ct guests, node-affinity rules for preferred hosts", () => {
     const ha = res(zoned.infra, "proxmox_haresource");
     expect(Object.fromEntries(Object.entries(ha).map(([n, h]) => [n, h.resource_id]))).toEqual({
+      // The Talos nodes marked vm_ha, beside the guests in the same layer.
+      "cp-a": "vm:${proxmox_virtual_environment_vm.cp-a.vm_id}",
+      "cp-b": "vm:${proxmox_virtual_environment_vm.cp-b.vm_id}",
       firewall: "vm:100",
       dns: "vm:101",
       nextcloud: "vm:110",
@@ -295,8 +298,8 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
     });
   });
 
-  it("the Talos nodes' HA stays in layer 03 as before", () => {
-    expect(zoned.text).toContain('"resource_id": "vm:${data.terraform_remote_state');
+  it("the Talos nodes' HA is in layer 01 beside the guests', by the VM's id", () => {
+    expect(zoned.text).not.toContain('"resource_id": "vm:${data.terraform_remote_state');
   });
 });
 

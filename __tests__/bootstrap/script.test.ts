@@ -42,6 +42,8 @@ const CLEAN_ENV = {
   CDKTF_CONTEXT_JSON: undefined,
   BOOTSTRAP_PREPARE_STACK: undefined,
 };
+/** Layer 00 keeps the proxmox provider configured (it forgets the CSI token with it), so it needs a token too. */
+const TOKEN_ENV = { PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000" };
 
 beforeAll(() => execFileSync(process.execPath, [join(REPO, "scripts", "build.mjs"), "app", "bootstrap"]));
 afterAll(() => {
@@ -205,7 +207,7 @@ describe("preflight failures, as a user sees them", () => {
     expect(problems).toMatch(/^ {2}✗ git: the work tree \S+ has uncommitted changes: cluster\.yaml$/m);
     expect(problems).toMatch(/^ {2}✗ terminal: stdin is not a terminal, so the plans cannot be confirmed$/m);
     expect(problems).toMatch(
-      /^ {2}✗ environment: 01-infrastructure(?:, \S+)* needs? the Proxmox API: PROXMOX_VE_API_TOKEN is not set$/m,
+      /^ {2}✗ environment: 00-persistent-auth, 01-infrastructure(?:, \S+)* need the Proxmox API: PROXMOX_VE_API_TOKEN is not set$/m,
     );
     expect(problems.match(/^ {4}hint: /gm)).toHaveLength(3);
     // Validated, but no backend touched: no init with a backend, no plan, no apply.
@@ -221,7 +223,7 @@ describe("preflight failures, as a user sees them", () => {
     appendFileSync(join(dir.dir, "cluster.yaml"), "# an uncommitted edit\n");
     const engine = fakeEngine(join(work, "allow-dirty-engine"), {});
     const result = await runBootstrap(dir.dir, ["--allow-dirty", "--plan", "--only=persistent-auth"], {
-      env: { ...CLEAN_ENV, ...engine.env },
+      env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
     });
     expect(result.output).toContain("  - git: skipped (--allow-dirty)");
     expect(result.status).toBe(0);
@@ -236,7 +238,7 @@ describe("confirmations on a terminal", () => {
     const result = await runBootstrap(dir.dir, ["--only=persistent-auth"], {
       tty: true,
       input: "y\n",
-      env: { ...CLEAN_ENV, ...engine.env },
+      env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
     });
     expect(result.output).toContain("00-persistent-auth apply: apply this plan? Only 'yes' is accepted:");
     expect(result.output).toMatch(/bootstrap: error: apply of 00-persistent-auth declined/);
@@ -251,7 +253,7 @@ describe("confirmations on a terminal", () => {
     const result = await runBootstrap(dir.dir, ["--only=persistent-auth"], {
       tty: true,
       input: "yes\n",
-      env: { ...CLEAN_ENV, ...engine.env },
+      env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
     });
     expect(result.status).toBe(0);
     const plan = engine.calls().find((c) => c.startsWith("plan "))!;
@@ -362,6 +364,7 @@ describe("phases after preflight", () => {
       env: {
         ...process.env,
         ...CLEAN_ENV,
+        ...TOKEN_ENV,
         ...engine.env,
         CONFIG_DIR: dir.dir,
         FAKE_APPLY_WAIT: "1",
