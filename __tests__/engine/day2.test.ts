@@ -97,6 +97,8 @@ interface Row {
   readonly apply?: boolean;
   /** Extra environment of the engine. @default {} */
   readonly env?: Record<string, string>;
+  /** Extra arguments of the plan (`-replace=...`). @default none */
+  readonly planArgs?: readonly string[];
   /** A further check once a layer is planned (an apply that must be refused, ...). */
   readonly afterPlan?: (judge: Judge, stack: SynthesizedStack) => Promise<void>;
   /**
@@ -282,6 +284,14 @@ const ROWS: Row[] = [
     ok: "only the removed machine (etcd member not judged here)",
   },
   {
+    change: "VM replaced (tofu -replace)",
+    planArgs: ["-replace=proxmox_virtual_environment_vm.controlplane0"],
+    layers: [L01],
+    asked: ["controlplane0"],
+    expected: { [L01]: each(["controlplane0"], "replace", ["vm", ...FIREWALL, "ha"]) },
+    ok: "a new machine as asked, its firewall and HA with it",
+  },
+  {
     change: "node moved to another host (proxmox_node)",
     nodes: change("worker0", { proxmox_node: "pve2" }),
     outside: { before: (judge) => withHost(judge, "pve2"), after: (judge) => withoutHost(judge, "pve2") },
@@ -328,6 +338,16 @@ const ROWS: Row[] = [
     ok: "no resource change",
   },
 ];
+
+/** `tofu plan -json` of a layer without what needs a live cluster (as planLayer), with `args`. */
+async function plan(judge: Judge, stack: SynthesizedStack, env: Record<string, string>, args: readonly string[] = []) {
+  if (args.length === 0) return planLayer(judge, stack, { env });
+  const excludes = liveClusterAddresses(stack).map((a) => `-exclude=${a}`);
+  await tofu(stack, ["plan", "-input=false", "-no-color", "-out=day2.tfplan", ...excludes, ...args], {
+    env: judge.env(env),
+  });
+  return JSON.parse((await tofu(stack, ["show", "-json", "day2.tfplan"], { env: judge.env(env) })).stdout) as PlanJson;
+}
 
 interface Result {
   readonly change: string;
@@ -518,7 +538,7 @@ describe("the change-safety matrix (layers 00 and 01 of the root example, applie
       const run = { env: row.env ?? {} };
       for (const layer of row.layers) {
         await tofu(stacks[layer], ["init", "-input=false", "-no-color"], { env: judge.env(run.env) });
-        const actions = actionsOf(await planLayer(judge, stacks[layer], run));
+        const actions = actionsOf(await plan(judge, stacks[layer], run.env, row.planArgs));
         results.push({ change: row.change, layer, actions, verdict: verdict(row, layer, actions) });
         expect(actions, `${row.change}: ${layer}`).toEqual(row.expected[layer] ?? {});
         expect(verdict(row, layer, actions)).toMatch(/^ok: /);
