@@ -90,6 +90,7 @@ export class ClonedVm extends Construct {
     const hw = props.hardware ?? {};
     const machine = hw.machine ?? "q35";
     const storage = props.disk?.storage ?? "local-lvm";
+    const diskInterface = props.disk?.interface ?? "scsi0";
     const problems = nicProblems(nic);
     if (!props.cloudInit && (nic.address ?? "dhcp") !== "dhcp")
       problems.push("a static 'network.address' needs 'cloudInit'");
@@ -122,11 +123,26 @@ export class ClonedVm extends Construct {
       bios: hw.bios,
       cpu: { cores: hw.cores ?? 1, sockets: hw.sockets ?? 1, type: hw.cpuType ?? "host" },
       memory: { dedicated: hw.memory ?? 512 },
-      agent: { enabled: hw.qemuAgent ?? true },
+      // Never make a refresh wait for the guest agent to report an address: bpg waits up to agent.timeout
+      // (15 minutes by default) on every read while the agent does not answer (a booting appliance, a
+      // template without the agent), and the config knows a static address anyway.
+      agent: { enabled: hw.qemuAgent ?? true, timeout: "1m", waitForIp: { disabled: true } },
+      // bpg writes the whole drive when it resizes it, with its own defaults for what is left out (iothread
+      // and discard off): say what a disk of ours has, as TalosNodeVm does, on the controller iothread needs.
+      scsiHardware: "virtio-scsi-single",
       disk:
         props.disk?.sizeGiB === undefined
           ? undefined
-          : [{ interface: props.disk.interface ?? "scsi0", datastoreId: storage, size: props.disk.sizeGiB }],
+          : [
+              {
+                interface: diskInterface,
+                datastoreId: storage,
+                size: props.disk.sizeGiB,
+                iothread: /^(scsi|virtio)/.test(diskInterface),
+                discard: "on",
+                ssd: !diskInterface.startsWith("virtio"),
+              },
+            ],
       // network_device is a list-of-objects attribute: in JSON syntax every attribute must be present (as in TalosNodeVm).
       networkDevice: [
         {
