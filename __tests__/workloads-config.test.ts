@@ -520,6 +520,14 @@ describe("workloads.yaml", () => {
       (w) => (w.backups[0].host = "pve5"),
       "backups[0].host: pve5 is not a host of the cluster",
     ],
+    [
+      "template downloaded over a file another container names as existing",
+      (w) => {
+        w.containers[1].host = "pve";
+        w.containers[1].template = { url: "http://download.invalid/debian-12-standard_12.7-1_amd64.tar.zst" };
+      },
+      "containers[1].template.url: downloads debian-12-standard_12.7-1_amd64.tar.zst to local on pve, where containers[0] (proxy) names it as an existing volume",
+    ],
   ];
 
   it.each(cases)("rejects %s", (_what, edit, expected) => {

@@ -119,8 +119,8 @@ describe("LXC containers (examples/lxc-homelab)", () => {
       ([, d]) => d.content_type === "vztmpl",
     );
     expect(downloads.map(([, d]) => `${d.node_name}:${d.datastore_id}:${d.file_name}`).sort()).toEqual([
-      "pve1:local:debian-12-standard_12.7-1_amd64.tar.zst",
-      "pve2:local:debian-12-standard_12.7-1_amd64.tar.zst",
+      "pve1:local:debian-13-standard_13.1-2_amd64.tar.zst",
+      "pve2:local:debian-13-standard_13.1-2_amd64.tar.zst",
     ]);
     const pve1 = downloads.find(([, d]) => d.node_name === "pve1")![0];
     expect((cts.apps.operating_system as { template_file_id: string }).template_file_id).toBe(

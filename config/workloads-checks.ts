@@ -234,6 +234,25 @@ export function workloadsIssues(
     });
   });
 
+  // A template downloaded by URL onto a file another container names as an existing volume: Proxmox refuses
+  // the download (the file exists; the download never overwrites), so the apply fails.
+  const existingTemplates = new Map<string, string>();
+  for (const g of guests) {
+    if (g.kind === "lxc" && "volume" in g.config.template)
+      existingTemplates.set(`${g.host} ${g.config.template.volume}`, g.ref);
+  }
+  for (const g of guests) {
+    if (g.kind !== "lxc" || !("url" in g.config.template)) continue;
+    const t = g.config.template;
+    const file = t.file_name ?? new URL(t.url).pathname.split("/").pop();
+    const owner = existingTemplates.get(`${g.host} ${t.storage}:vztmpl/${file}`);
+    if (owner)
+      error(
+        [...g.path, "template", "url"],
+        `downloads ${file} to ${t.storage} on ${g.host}, where ${owner} names it as an existing volume: Proxmox refuses to download over an existing file; use {volume: ${t.storage}:vztmpl/${file}} here too, or another file_name`,
+      );
+  }
+
   // ---- VMs: cloud-init carries the network and keys; PCI mappings exist on the host, one running guest each.
   const mappings = new Map(workloads.pci_mappings.map((m) => [m.name, m]));
   workloads.pci_mappings.forEach((mapping, i) => {
