@@ -191,6 +191,16 @@ function normalizeNet(key: string, value: string): string {
   return printPropertyString(keys, net);
 }
 
+/**
+ * A description as a container config gives it back: pve-container stores it as `#` comment lines and reads
+ * each line back with its newline, so it ends with one (qemu-server's VM description does not).
+ */
+function storedDescription(value: string): string {
+  const lines = value.replace(/\r\n/g, "\n").split("\n");
+  while (lines.length && lines[lines.length - 1] === "") lines.pop();
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
 /** The volumes a container config (current and pending) references, with the option naming each. */
 export function ctVolumes(ct: VmState): Array<{ key: string; volid: string }> {
   const out: Array<{ key: string; volid: string }> = [];
@@ -231,6 +241,7 @@ export function applyCtChange(state: SimState, ct: VmState, change: CtChange, cr
       const unchanged = (ct.pending[key] ?? ct.config[key]) === value;
       if (VOLUME_KEY.test(key) && !unchanged) resolved[key] = resolveMountPoint(state, ct, key, value);
       else if (/^net\d+$/.test(key)) resolved[key] = normalizeNet(key, value);
+      else if (key === "description") resolved[key] = storedDescription(value);
       else resolved[key] = value;
     }
   } catch (error) {
