@@ -9,6 +9,7 @@ import { parse, stringify } from "yaml";
 import { loadConfig } from "../../config";
 import { startPveSim, type PveSim, type PveSimOptions } from "../../scripts/pve-sim/server";
 import type { InitialCluster, StorageDef, VmState } from "../../scripts/pve-sim/state";
+import { call, taskResult } from "../support/pve-client";
 import { startImageFactory, synthesize, tofu, type Layer, type StubServer, type SynthesizedStack } from "./support";
 
 export interface Judge {
@@ -16,6 +17,11 @@ export interface Judge {
   readonly factory: StubServer;
   /** `PROXMOX_VE_API_TOKEN` for the simulator (root@pam). */
   readonly token: string;
+  /**
+   * The environment that logs the provider in as root@pam with its password (a ticket), for what PVE lets
+   * only root@pam itself do (some container options); give it as a layer run's `env`.
+   */
+  readonly rootLogin: Record<string, string>;
   /** The environment tofu needs to reach the simulator, plus `extra`. */
   env(extra?: Record<string, string>): Record<string, string>;
   close(): Promise<void>;
@@ -24,11 +30,17 @@ export interface Judge {
 /** Starts the simulator (with `options`, usually from `simulatedCluster()`) and the image factory stand-in. */
 export async function startJudge(options: PveSimOptions = {}): Promise<Judge> {
   const token = `root@pam!judge=${randomUUID()}`;
-  const [sim, factory] = await Promise.all([startPveSim({ ...options, tokens: [token] }), startImageFactory()]);
+  const rootPassword = randomUUID();
+  const [sim, factory] = await Promise.all([
+    startPveSim({ ...options, tokens: [token], rootPassword }),
+    startImageFactory(),
+  ]);
   return {
     sim,
     factory,
     token,
+    // An empty token: the provider prefers a token to a user and password.
+    rootLogin: { PROXMOX_VE_API_TOKEN: "", PROXMOX_VE_USERNAME: "root@pam", PROXMOX_VE_PASSWORD: rootPassword },
     env: (extra = {}) => ({ PROXMOX_VE_API_TOKEN: token, ...extra }),
     close: async () => {
       await Promise.all([sim.close(), factory.close()]);
@@ -144,7 +156,7 @@ function storageType(id: string): string {
  * (`local` a per-host dir, any other of the type `isoType`), the disk and CSI storages, and the storages
  * workloads.yaml names for guest disks, mount points, cloud-init drives, container templates and backups
  * (type from the id: `local` dir, `local-lvm` lvmthin, `*zfs*` zfspool, `*nfs*` nfs, others rbd); plus
- * `pciDevices`/`pciMappings` for GPU nodes.
+ * `pciDevices`/`pciMappings` for GPU nodes and the devices workloads.yaml's PCI mappings name.
  */
 export function simulatedCluster(configDir: string, extra: SimulatedClusterExtra = {}): InitialCluster {
   const { cluster, nodes, workloads } = loadConfig(configDir);
@@ -180,7 +192,66 @@ export function simulatedCluster(configDir: string, extra: SimulatedClusterExtra
   }
   const pbs = new Set((w?.pbs_storages ?? []).map((p) => p.name));
   for (const job of w?.backups ?? []) if (!pbs.has(job.storage)) add(job.storage, ["backup"]);
-  return { nodes: hosts, storages, pciDevices: extra.pciDevices, pciMappings: extra.pciMappings };
+  // The devices workloads.yaml's PCI mappings name are on their hosts.
+  const pciDevices: Record<string, string[]> = { ...extra.pciDevices };
+  for (const device of (w?.pci_mappings ?? []).flatMap((m) => m.devices))
+    pciDevices[device.host] = [...new Set([...(pciDevices[device.host] ?? []), device.path])];
+  return { nodes: hosts, storages, pciDevices, pciMappings: extra.pciMappings };
+}
+
+/**
+ * What workloads.yaml expects to find on the cluster before layer 01 runs, made through the API as an
+ * administrator would: each container template named by volume id (downloaded onto its storage on the
+ * container's host) and each golden VM template a clone names (a q35/OVMF VM with a 4 GiB disk and a cloud-init
+ * drive on the guest's disk storage, converted into a template on the clone's host).
+ */
+export async function seedWorkloads(judge: Judge, configDir: string): Promise<void> {
+  const { cluster, workloads } = loadConfig(configDir);
+  if (!workloads) return;
+  const api = async (method: string, path: string, params: Record<string, string>) => {
+    const answer = await call(judge.sim, judge.token, method, path, params);
+    const result = await taskResult(judge.sim, judge.token, answer);
+    if (result !== "OK") throw new Error(`seeding ${method} ${path}: ${result}`);
+  };
+  const downloaded = new Set<string>();
+  for (const ct of workloads.config.containers) {
+    if (!("volume" in ct.template)) continue;
+    const host = ct.host ?? cluster.proxmox_node;
+    const [storage, file] = ct.template.volume.split(":");
+    if (downloaded.has(`${host}/${ct.template.volume}`)) continue;
+    downloaded.add(`${host}/${ct.template.volume}`);
+    const filename = file.replace(/^vztmpl\//, "");
+    await api("POST", `/nodes/${host}/storage/${storage}/download-url`, {
+      content: "vztmpl",
+      filename,
+      url: `http://download.invalid/${filename}`,
+    });
+  }
+  const templates = new Set<number>();
+  for (const vm of workloads.config.vms) {
+    if (templates.has(vm.clone.template)) continue;
+    templates.add(vm.clone.template);
+    const host = vm.clone.host ?? vm.host ?? cluster.proxmox_node;
+    const storage = vm.disk.storage ?? cluster.proxmox_disk_storage;
+    const path = `/nodes/${host}/qemu`;
+    await api("POST", path, {
+      vmid: String(vm.clone.template),
+      name: `golden-${vm.clone.template}`,
+      machine: "q35",
+      bios: "ovmf",
+      efidisk0: `${storage}:1,efitype=4m,pre-enrolled-keys=0`,
+      scsihw: "virtio-scsi-single",
+      scsi0: `${storage}:4,discard=on,iothread=1`,
+      ide2: `${storage}:cloudinit`,
+      net0: "virtio,bridge=vmbr0",
+      boot: "order=scsi0",
+      agent: "enabled=1",
+      ostype: "l26",
+      cores: "2",
+      memory: "2048",
+    });
+    await api("POST", `${path}/${vm.clone.template}/template`, {});
+  }
 }
 
 /** Synthesizes the config in `configDir` into `outdir` (see support.ts). */
