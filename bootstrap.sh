@@ -48,6 +48,10 @@
 #   TF_CLI_CONFIG_FILE      the engine's CLI configuration (provider mirrors, ...), read by the engine
 #   PROXMOX_VE_API_TOKEN    Proxmox API token, user@realm!tokenid=uuid; needed by every layer that configures
 #                           the proxmox provider (for the proxmox_api_url of cluster.yaml)
+#   PROXMOX_VE_USERNAME, PROXMOX_VE_PASSWORD
+#                           instead of the token: a login with a password; workloads.yaml's containers with
+#                           keyctl, fuse, a privileged container's features or bind mounts need root@pam's
+#                           (Proxmox keeps them to root@pam itself, which no API token is)
 #   TF_HTTP_USERNAME, TF_HTTP_PASSWORD
 #                           credentials of the http state backend (state_backend.type: http)
 #   TF_VAR_state_passphrase passphrase of state_encryption (16 characters or more)

@@ -250,7 +250,9 @@ export const mountPointSchema = z
       .string()
       .regex(/^\/\S+$/, "expected an absolute path on the host")
       .optional()
-      .describe("Host directory bind-mounted into the container (bind mounts need a privileged API user, root@pam)."),
+      .describe(
+        "Host directory bind-mounted into the container (Proxmox lets only root@pam, logged in with its password, create bind mounts: no API token).",
+      ),
     read_only: z.boolean().default(false).describe("Mount read-only."),
     backup: z.boolean().default(false).describe("Include the volume in backups (volumes only)."),
   })
@@ -315,7 +317,7 @@ export const containerSchema = z
       })
       .prefault({})
       .describe(
-        "LXC features. Proxmox lets only root@pam set any but nesting, so keyctl and fuse need an API token of root@pam.",
+        "LXC features. Proxmox lets only root@pam itself set any but nesting (and any feature of a privileged container): keyctl and fuse need PROXMOX_VE_USERNAME=root@pam with its password, as no API token is root@pam.",
       ),
   })
   .describe("An LXC container.");

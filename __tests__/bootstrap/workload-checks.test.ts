@@ -10,7 +10,8 @@ const TOKEN = "00000000-0000-0000-0000-000000000000";
 describe("preflight for workloads.yaml", () => {
   it("names every TF_VAR_ the file reads that is not set, with who reads it", () => {
     const problems = workloadProblems(homelab, {
-      PROXMOX_VE_API_TOKEN: `root@pam!ops=${TOKEN}`,
+      PROXMOX_VE_USERNAME: "root@pam",
+      PROXMOX_VE_PASSWORD: "pw",
       TF_VAR_extra_ssh_keys: "ssh-ed25519 AAAA x",
     });
     expect(problems).toEqual([
@@ -22,25 +23,40 @@ describe("preflight for workloads.yaml", () => {
     ]);
   });
 
-  it("a token of another user than root@pam cannot set keyctl, fuse or bind mounts", () => {
-    const env = { PROXMOX_VE_API_TOKEN: `ops@pve!tofu=${TOKEN}`, TF_VAR_pbs_password: "x", TF_VAR_extra_ssh_keys: "k" };
-    expect(workloadProblems(homelab, env)).toEqual([
-      {
-        check: "permissions",
-        reason: "Proxmox lets only root@pam set these container options, and PROXMOX_VE_API_TOKEN belongs to ops@pve",
-        details: [
-          "containers[2] (apps): feature keyctl, feature fuse",
-          "containers[3] (media): a feature of a privileged container, bind mount /tank/media",
-        ],
-        hint: expect.stringContaining("root@pam"),
-      },
-    ]);
-  });
+  it.each([
+    [{ PROXMOX_VE_API_TOKEN: `ops@pve!tofu=${TOKEN}` }, "the token ops@pve!tofu, never as root@pam"],
+    [{ PROXMOX_VE_API_TOKEN: `root@pam!tofu=${TOKEN}` }, "the token root@pam!tofu, never as root@pam"],
+    [
+      { PROXMOX_VE_API_TOKEN: `root@pam!tofu=${TOKEN}`, PROXMOX_VE_USERNAME: "root@pam", PROXMOX_VE_PASSWORD: "pw" },
+      "the token root@pam!tofu, never as root@pam",
+    ],
+    [{ PROXMOX_VE_USERNAME: "ops@pve", PROXMOX_VE_PASSWORD: "pw" }, "PROXMOX_VE_USERNAME is ops@pve"],
+  ])(
+    "no API token, even root@pam's, may set keyctl, fuse, a privileged container's features or bind mounts: %j",
+    (login, who) => {
+      const env = { ...login, TF_VAR_pbs_password: "x", TF_VAR_extra_ssh_keys: "k" };
+      expect(workloadProblems(homelab, env)).toEqual([
+        {
+          check: "permissions",
+          reason: expect.stringContaining(
+            `Proxmox lets only root@pam itself, logged in with its password, set these container options; `,
+          ),
+          details: [
+            "containers[2] (apps): feature keyctl, feature fuse",
+            "containers[3] (media): a feature of a privileged container, bind mount /tank/media",
+          ],
+          hint: expect.stringContaining("PROXMOX_VE_USERNAME=root@pam"),
+        },
+      ]);
+      expect(workloadProblems(homelab, env)[0].reason).toContain(who);
+    },
+  );
 
-  it("nothing to say with root@pam and every variable set, or without workloads.yaml", () => {
+  it("nothing to say with root@pam's password login and every variable set, or without workloads.yaml", () => {
     expect(
       workloadProblems(homelab, {
-        PROXMOX_VE_API_TOKEN: `root@pam!tofu=${TOKEN}`,
+        PROXMOX_VE_USERNAME: "root@pam",
+        PROXMOX_VE_PASSWORD: "pw",
         TF_VAR_pbs_password: "x",
         TF_VAR_extra_ssh_keys: "k",
       }),

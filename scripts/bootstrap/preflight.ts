@@ -352,10 +352,16 @@ const proxmoxToken: Check = {
     if (proxmox.length === 0) return;
     const names = proxmox.map((l) => l.name).join(", ");
     const token = env.PROXMOX_VE_API_TOKEN;
+    // The provider also logs in with a user and password (only root@pam itself may set some container
+    // options of workloads.yaml, see workload-checks.ts); it prefers a token when both are set.
+    if (!token && env.PROXMOX_VE_USERNAME && env.PROXMOX_VE_PASSWORD)
+      return ok(
+        `PROXMOX_VE_USERNAME ${env.PROXMOX_VE_USERNAME} and PROXMOX_VE_PASSWORD set for ${facts.cluster!.proxmox.apiUrl}`,
+      );
     if (!token) {
       return fail({
         reason: `${names} need${proxmox.length === 1 ? "s" : ""} the Proxmox API: PROXMOX_VE_API_TOKEN is not set`,
-        hint: "export PROXMOX_VE_API_TOKEN='user@realm!tokenid=uuid' (the provider reads it itself)",
+        hint: "export PROXMOX_VE_API_TOKEN='user@realm!tokenid=uuid' (the provider reads it itself), or PROXMOX_VE_USERNAME and PROXMOX_VE_PASSWORD",
       });
     }
     if (!PROXMOX_TOKEN.test(token)) {

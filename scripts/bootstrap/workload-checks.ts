@@ -1,7 +1,7 @@
 // Preflight for workloads.yaml: what Proxmox and OpenTofu will need that the config cannot hold, checked
-// before anything changes. The environment variables it names, and the API user for LXC settings that
-// Proxmox reserves to root@pam (feature flags other than nesting, any feature of a privileged container,
-// bind mounts of host paths).
+// before anything changes. The environment variables it names, and the login for LXC settings that
+// Proxmox reserves to root@pam itself (feature flags other than nesting, any feature of a privileged
+// container, bind mounts of host paths), which no API token has.
 import type { WorkloadsConfig } from "../../config";
 import type { Problem } from "./problem";
 
@@ -33,8 +33,11 @@ export function workloadProblems(
     });
   }
 
-  const user = env.PROXMOX_VE_API_TOKEN?.split("!")[0];
-  if (user !== undefined && user !== "root@pam") {
+  // PVE compares the authenticated user with root@pam, and an API token authenticates as user@realm!tokenid:
+  // only a login of root@pam with its password (PROXMOX_VE_USERNAME/PASSWORD, and no token, which the
+  // provider would prefer) may set these.
+  const rootLogin = !env.PROXMOX_VE_API_TOKEN && env.PROXMOX_VE_USERNAME === "root@pam" && !!env.PROXMOX_VE_PASSWORD;
+  if (!rootLogin) {
     const rootOnly = workloads.containers.flatMap((ct, i) => {
       const why = [
         ...(["keyctl", "fuse"] as const).filter((f) => ct.features[f]).map((f) => `feature ${f}`),
@@ -44,11 +47,14 @@ export function workloadProblems(
       return why.length ? [`containers[${i}] (${ct.name}): ${why.join(", ")}`] : [];
     });
     if (rootOnly.length) {
+      const who = env.PROXMOX_VE_API_TOKEN
+        ? `PROXMOX_VE_API_TOKEN authenticates as the token ${env.PROXMOX_VE_API_TOKEN.split("=")[0]}, never as root@pam`
+        : `PROXMOX_VE_USERNAME is ${env.PROXMOX_VE_USERNAME ?? "not set"}${env.PROXMOX_VE_PASSWORD ? "" : " (and PROXMOX_VE_PASSWORD is not set)"}`;
       problems.push({
         check: "permissions",
-        reason: `Proxmox lets only root@pam set these container options, and PROXMOX_VE_API_TOKEN belongs to ${user}`,
+        reason: `Proxmox lets only root@pam itself, logged in with its password, set these container options; ${who}`,
         details: rootOnly,
-        hint: "use an API token of root@pam (without privilege separation) for layer 01, or remove the options",
+        hint: "export PROXMOX_VE_USERNAME=root@pam PROXMOX_VE_PASSWORD=... and unset PROXMOX_VE_API_TOKEN (the provider prefers a token) for layer 01, or remove the options",
       });
     }
   }
