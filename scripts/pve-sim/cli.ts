@@ -1,11 +1,13 @@
 /**
  * Runs the Proxmox VE API simulator until SIGINT/SIGTERM:
  *   npm run pve-sim -- --port <p> [--state <file>] [--nodes pve1,pve2] [--storage <spec>]... [--token <t>]...
- *     [--pci <node>=<id>[;<id>]]... [--pci-mapping <name>:<node>=<id>[;<node>=<id>]]... [--no-guest-agent]
+ *     [--root-password <pw>] [--pci <node>=<id>[;<id>]]... [--pci-mapping <name>:<node>=<id>[;<node>=<id>]]...
+ *     [--no-guest-agent]
  * --storage <id>:<type>:<content,...>[:shared][:<node>;<node>] (repeatable) replaces the default storages
  *   (local: dir iso,vztmpl,backup,snippets,import; local-lvm: lvmthin images,rootdir).
  * --token user@realm!id=secret (repeatable): a token accepted besides those created through the API; without
  *   any, one for root@pam is made up and printed.
+ * --root-password: root@pam's password, for a login with a ticket (the provider's PROXMOX_VE_USERNAME/PASSWORD).
  * Prints the endpoint and, for a made-up token, `PROXMOX_VE_API_TOKEN=...` on stdout.
  */
 import { randomUUID } from "node:crypto";
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
       nodes: { type: "string", default: "pve" },
       storage: { type: "string", multiple: true },
       token: { type: "string", multiple: true },
+      "root-password": { type: "string" },
       pci: { type: "string", multiple: true },
       "pci-mapping": { type: "string", multiple: true },
       "no-guest-agent": { type: "boolean", default: false },
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
     nodes: values.nodes!.split(","),
     storages: values.storage?.map(parseStorage),
     tokens: madeUp ? [madeUp] : tokens,
+    rootPassword: values["root-password"],
     pciDevices,
     pciMappings,
     guestAgent: !values["no-guest-agent"],
