@@ -5,9 +5,11 @@
 #
 # Usage: ./bootstrap.sh [options]
 #
-#   (no option)               apply 00-persistent-auth if its state is empty (first bootstrap), then every layer
-#                             above it in order; after the layer that writes credentials/kubeconfig (01), wait
-#                             until the Kubernetes API answers before going on
+#   (no option)               every layer in order, 00-persistent-auth first; after the layer that writes
+#                             credentials/kubeconfig (01), wait until the Kubernetes API answers before going on.
+#                             00 is planned on every run and applied only when its plan has changes (a feature
+#                             switched on, the Talos client certificate due for renewal); a plan of 00 that deletes
+#                             or replaces anything is refused, naming each address, unless both keys are given
 #   --start-from=<layer>      apply <layer> and every layer above it (00 included when named)
 #   --only=<layer>            apply <layer> alone
 #   --plan                    plan every layer in scope, in order, and apply nothing; a layer that reads a layer
@@ -19,7 +21,8 @@
 #                             top-down, each layer's destroy plan shown and confirmed first
 #   --including-persistent-auth
 #                             with --destroy: go down to 00-persistent-auth too (Talos PKI, CSI token,
-#                             sealed-secrets key). Second key: type the cluster name when asked, or
+#                             sealed-secrets key). Without --destroy: apply a plan of 00 that deletes or replaces
+#                             something. Second key: type the cluster name when asked, or
 #                             --yes-destroy-persistent-auth=<cluster name>. Only with both keys is the app
 #                             synthesized with the context that lifts prevent_destroy; without them the run stops
 #                             before the engine runs, and the engine itself would refuse (prevent_destroy)
@@ -33,7 +36,7 @@
 # Preflight, every problem reported at once (one line each, with a hint), nothing changed when any is found:
 #   git work tree clean, Node dependencies installed, config valid, engine present (OpenTofu required with
 #   state_encryption), environment present, synthesis succeeds, `validate` of every stack in scope, state backends
-#   reachable, and whether layer 00's state is empty. Without a terminal, --auto-approve or --plan is required.
+#   reachable, and (for a run that leaves 00 out) whether layer 00 was applied. Without a terminal, --auto-approve or --plan is required.
 #
 # Progress: a header and the elapsed time per phase, a summary table at the end (layer, action, result,
 # added/changed/destroyed, time); the first failing phase stops the run, naming the layer and the log. Everything
@@ -81,7 +84,7 @@ export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 CONFIG_DIR="${CONFIG_DIR:-${REPO}}"
 LOG_FILE="" RUN_DIR="" OUTDIR="" TEE_PID="" FINISHED=""
 # Set by load (the TypeScript's answers): see the commands in scripts/bootstrap/cli.ts.
-HELP=0 ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 ENGINE="" PHASE_COUNT=0
+HELP=0 ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 DESTROY=0 ENGINE="" PHASE_COUNT=0
 
 # The one way to stop: message on stderr, exit 1 (the EXIT trap prints the summary and removes the run folder).
 fail() {
@@ -156,9 +159,15 @@ confirm_persistent_auth() {
   ((ASK_CLUSTER_NAME)) || return 0
   [[ -t 0 ]] || return 0
   load cluster-name || return 0
-  header "confirm: destroy 00-persistent-auth of ${CLUSTER_NAME}"
-  log "This destroys the cluster's Talos PKI and tokens (and the CSI token, sealed-secrets key). Nodes built"
-  log "from them can never join again and sealed secrets can never be decrypted again."
+  if ((DESTROY)); then
+    header "confirm: destroy 00-persistent-auth of ${CLUSTER_NAME}"
+    log "This destroys the cluster's Talos PKI and tokens (and the CSI token, sealed-secrets key). Nodes built"
+    log "from them can never join again and sealed secrets can never be decrypted again."
+  else
+    header "confirm: let this run delete or replace in 00-persistent-auth of ${CLUSTER_NAME}"
+    log "A plan of 00 that deletes or replaces the Talos PKI, a token or the sealed-secrets key will be applied"
+    log "(after its plan is shown). What it deletes can never be made again."
+  fi
   read -r -p "Type the cluster name (${CLUSTER_NAME}) to confirm: " TYPED_CLUSTER_NAME || TYPED_CLUSTER_NAME=""
 }
 
@@ -171,7 +180,7 @@ preflight() {
 }
 
 # record <phase> <outcome> <start>: the phase's result into the run document (completed, nothing, skipped, declined,
-# failed; the TypeScript words it for the phase's action).
+# refused, failed; the TypeScript words it for the phase's action).
 record() {
   ts record --index "$1" --outcome "$2" --seconds "$((SECONDS - $3))"
 }
@@ -204,7 +213,7 @@ confirm_apply() {
 
 # apply | destroy | plan | plan-destroy of phase <i>: plan -out, summary, confirm, apply that plan.
 engine_phase() {
-  local i="$1" start=${SECONDS} plan_file="${RUN_DIR}/${PHASE_LAYER}.tfplan" destroy_flag=() STATE_RESOURCES=0 PLAN_CHANGES=0
+  local i="$1" start=${SECONDS} plan_file="${RUN_DIR}/${PHASE_LAYER}.tfplan" destroy_flag=() STATE_RESOURCES=0 PLAN_CHANGES=0 PLAN_REFUSED=""
   if [[ -n "${PHASE_BLOCKER}" ]]; then
     log "not planned: ${PHASE_BLOCKER} has changes still to apply and ${PHASE_LAYER} reads it; preflight validated ${PHASE_LAYER}"
     record "${i}" skipped "${start}"
@@ -222,6 +231,10 @@ engine_phase() {
   engine_in "${PHASE_TARGET}" plan -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${destroy_flag[@]}" "-out=${plan_file}" ||
     engine_failed "${i}" "${start}" plan
   load plan-summary --index "${i}" --plan "${plan_file}" || fail_phase "${i}" "${start}" "could not read the plan of ${PHASE_LAYER}"
+  if [[ -n "${PLAN_REFUSED}" ]]; then
+    record "${i}" refused "${start}" || true
+    fail "${PLAN_REFUSED}"
+  fi
   if ((!PLAN_CHANGES)); then
     record "${i}" nothing "${start}"
     return

@@ -1,7 +1,7 @@
 // Arguments of ./bootstrap.sh: what each accepted command line means, and every refusal with its reason.
 import { describe, expect, it } from "vitest";
 import {
-  destroysPersistentAuth,
+  unlocksPersistentAuth,
   parseOptions,
   UsageError,
   type BootstrapOptions,
@@ -9,6 +9,7 @@ import {
 
 const defaults: BootstrapOptions = {
   help: false,
+  command: "layers",
   action: "apply",
   planOnly: false,
   autoApprove: false,
@@ -63,6 +64,15 @@ describe("parseOptions accepts", () => {
         yesDestroyPersistentAuth: "homelab",
       },
     ],
+    // Without --destroy, the keys let a plan of 00 that deletes or replaces be applied.
+    [
+      ["--including-persistent-auth", "--yes-destroy-persistent-auth=homelab", "--auto-approve"],
+      { includingPersistentAuth: true, yesDestroyPersistentAuth: "homelab", autoApprove: true },
+    ],
+    [["--only=00", "--including-persistent-auth"], { only: "00", includingPersistentAuth: true }],
+    [["upgrade"], { command: "upgrade" }],
+    [["upgrade", "--plan"], { command: "upgrade", planOnly: true }],
+    [["--plan", "upgrade", "--auto-approve"], { command: "upgrade", planOnly: true, autoApprove: true }],
     // --help wins over everything else, so that it always prints the usage.
     [["--help", "--only=x", "--start-from=y"], { help: true, only: "x", startFrom: "y" }],
   ])("%j", (argv, expected) => {
@@ -81,8 +91,23 @@ describe("parseOptions refuses", () => {
     [["--plan", "--plan"], /^--plan is given twice/],
     [["--only=00", "--start-from=01"], /^--only and --start-from exclude each other/],
     [["--destroy", "--only=01"], /^--only does not combine with --destroy/],
+    [["upgrade", "upgrade"], /^unexpected argument 'upgrade'/],
+    [["upgrad"], /^unexpected argument 'upgrad'/],
+    [
+      ["upgrade", "--only=01"],
+      /^--only does not go with upgrade \(it takes --help, --plan, --auto-approve, --allow-dirty\)$/,
+    ],
+    [["upgrade", "--destroy"], /^--destroy does not go with upgrade/],
+    [["upgrade", "--including-persistent-auth"], /^--including-persistent-auth does not go with upgrade/],
     [["--destroy", "--start-from=01"], /^--start-from does not combine with --destroy/],
-    [["--including-persistent-auth"], /^--including-persistent-auth only goes with --destroy/],
+    [
+      ["--only=infrastructure", "--including-persistent-auth"],
+      /^--including-persistent-auth lets a plan of 00-persistent-auth delete or replace, but --only=infrastructure leaves that layer out/,
+    ],
+    [
+      ["--start-from=02", "--including-persistent-auth"],
+      /^--including-persistent-auth lets a plan of 00-persistent-auth delete or replace, but --start-from=02 leaves/,
+    ],
     [
       ["--destroy", "--yes-destroy-persistent-auth=homelab"],
       /^--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth/,
@@ -117,18 +142,20 @@ describe("parseOptions refuses", () => {
   });
 
   it("reports every problem at once", () => {
-    expect(problems(["--bogus", "x", "--only=a", "--start-from=b", "--including-persistent-auth"])).toHaveLength(4);
+    expect(problems(["--bogus", "x", "--only=a", "--start-from=b", "--including-persistent-auth"])).toHaveLength(5);
   });
 });
 
-describe("destroysPersistentAuth", () => {
+describe("unlocksPersistentAuth", () => {
   it.each<[string[], boolean]>([
     [[], false],
+    [["--including-persistent-auth"], true],
+    [["--only=00", "--including-persistent-auth"], true],
     [["--destroy"], false],
     [["--destroy=services"], false],
     [["--destroy", "--including-persistent-auth"], true],
     [["--destroy=persistent-auth", "--including-persistent-auth"], true],
   ])("%j → %s", (argv, expected) => {
-    expect(destroysPersistentAuth(parseOptions(argv))).toBe(expected);
+    expect(unlocksPersistentAuth(parseOptions(argv))).toBe(expected);
   });
 });

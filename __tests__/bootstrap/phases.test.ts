@@ -112,10 +112,16 @@ describe("the phases of a run", () => {
       ],
     ],
     [
-      "later bootstrap: 00 holds the secrets, the run starts at 01",
+      "later bootstrap: 00 holds the secrets and is planned again (applied only with changes, guarded)",
       [],
       false,
-      ["apply 01-infrastructure", "wait-api 01-infrastructure", "apply 02-services", "apply 03-configuration"],
+      [
+        "apply 00-persistent-auth",
+        "apply 01-infrastructure",
+        "wait-api 01-infrastructure",
+        "apply 02-services",
+        "apply 03-configuration",
+      ],
     ],
     [
       "--start-from=persistent-auth applies 00 even when it exists",
@@ -170,7 +176,7 @@ describe("the phases of a run", () => {
   });
 
   it.each<[string[], boolean]>([
-    [[], true],
+    [[], false],
     [["--start-from=01"], true],
     [["--only=services"], true],
     [["--only=00"], false],

@@ -156,31 +156,32 @@ const invalidConfig = () => {
 };
 
 describe("preflight", () => {
-  it("passes a first bootstrap and plans 00, 01, the API wait, 02 and 03", () => {
-    const r = run(["--auto-approve"], { persistentAuthResources: 0 });
-    expect(r.problems).toEqual([]);
-    expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual([
-      "apply 00-persistent-auth",
-      "apply 01-infrastructure",
-      "wait-api 01-infrastructure",
-      "apply 02-services",
-      "apply 03-configuration",
-    ]);
-    expect(r.phases?.find((p) => p.action === "wait-api")?.target).toBe("/config/credentials/kubeconfig");
-    expect(r.engineCalls).toEqual([
-      ...LAYERS.flatMap((l) => [`${l} init -backend=false`, `${l} validate -json`]),
-      ...LAYERS.map((l) => `${l} init`),
-      "00-persistent-auth show -json",
-    ]);
-  });
+  it.each([0, 3])(
+    "plans 00, 01, the API wait, 02 and 03 whatever 00 holds (%i resources), without reading its state",
+    (held) => {
+      const r = run(["--auto-approve"], { persistentAuthResources: held });
+      expect(r.problems).toEqual([]);
+      expect(r.phases?.map((p) => `${p.action} ${p.layer}`)).toEqual([
+        "apply 00-persistent-auth",
+        "apply 01-infrastructure",
+        "wait-api 01-infrastructure",
+        "apply 02-services",
+        "apply 03-configuration",
+      ]);
+      expect(r.phases?.find((p) => p.action === "wait-api")?.target).toBe("/config/credentials/kubeconfig");
+      expect(r.engineCalls).toEqual([
+        ...LAYERS.flatMap((l) => [`${l} init -backend=false`, `${l} validate -json`]),
+        ...LAYERS.map((l) => `${l} init`),
+      ]);
+      expect(r.persistentAuthUnlocked).toBe(false);
+    },
+  );
 
-  it("starts at 01 when 00 holds its secrets", () => {
-    expect(run(["--auto-approve"], { persistentAuthResources: 1 }).phases?.map((p) => p.layer)).toEqual([
-      "01-infrastructure",
-      "01-infrastructure",
-      "02-services",
-      "03-configuration",
-    ]);
+  it("with both keys and no --destroy, the run may apply a plan of 00 that deletes or replaces", () => {
+    const r = run(["--auto-approve", "--including-persistent-auth", "--yes-destroy-persistent-auth=homelab"], {});
+    expect(r.problems).toEqual([]);
+    expect(r.persistentAuthUnlocked).toBe(true);
+    expect(r.phases?.map((p) => `${p.action} ${p.layer}`)[0]).toBe("apply 00-persistent-auth");
   });
 
   // One table row per check: the world that breaks it, the reason and the hint.
@@ -594,7 +595,7 @@ describe("each check alone", () => {
   it.each<[string[], string]>([
     [
       [],
-      "apply 00-persistent-auth → 01-infrastructure → 02-services → 03-configuration (00-persistent-auth only if its state is empty)",
+      "apply 00-persistent-auth → 01-infrastructure → 02-services → 03-configuration (00-persistent-auth applied only with changes, never a deletion or replacement without both keys)",
     ],
     [["--plan", "--start-from=services"], "plan 02-services → 03-configuration"],
     [["--destroy"], "destroy 03-configuration ← 02-services ← 01-infrastructure"],

@@ -356,6 +356,63 @@ describe("phases after preflight", () => {
     expect(result.output).toMatch(/^bootstrap: failed \(exit 1\); log: \S+\.log$/m);
   });
 
+  describe("a plan of 00 that deletes or replaces", () => {
+    const losing = {
+      resource_changes: [
+        { address: "tls_private_key.orphan", mode: "managed", change: { actions: ["delete"] } },
+        { address: "talos_machine_secrets.cluster", mode: "managed", change: { actions: ["create", "delete"] } },
+      ],
+    };
+
+    it("is refused before it is applied, each address named with its action", async () => {
+      const dir = repo("guard-refused");
+      const engine = fakeEngine(join(work, "guard-refused-engine"), losing);
+      const result = await runBootstrap(dir.dir, ["--only=persistent-auth", "--auto-approve"], {
+        env: { ...CLEAN_ENV, ...engine.env },
+      });
+      expect(result.status).toBe(1);
+      expect(result.output).toContain("refused: the plan of 00-persistent-auth would lose what cannot be made again:");
+      expect(result.output).toMatch(/^ {4}tls_private_key\.orphan \(delete\)$/m);
+      expect(result.output).toMatch(/^ {4}talos_machine_secrets\.cluster \(replace\)$/m);
+      expect(result.output).toMatch(
+        /^bootstrap: error: the plan of 00-persistent-auth deletes or replaces what cannot be made again; refused$/m,
+      );
+      expect(result.output).toMatch(/^00-persistent-auth\s+apply\s+refused\s+1\s+0\s+2/m);
+      expect(engine.calls().some((c) => c.startsWith("apply"))).toBe(false);
+    });
+
+    it("--plan refuses it too (a PR that would lose a key fails its plan job)", async () => {
+      const dir = repo("guard-plan");
+      const engine = fakeEngine(join(work, "guard-plan-engine"), losing);
+      const result = await runBootstrap(dir.dir, ["--plan", "--only=persistent-auth"], {
+        env: { ...CLEAN_ENV, ...engine.env },
+      });
+      expect(result.status).toBe(1);
+      expect(result.output).toMatch(/^00-persistent-auth\s+plan\s+refused/m);
+    });
+
+    it("with both keys it is applied, synthesized with prevent_destroy lifted", async () => {
+      const dir = repo("guard-keys");
+      const engine = fakeEngine(join(work, "guard-keys-engine"), losing);
+      const outdir = join(work, "guard-keys-out");
+      const result = await runBootstrap(
+        dir.dir,
+        [
+          "--only=persistent-auth",
+          "--auto-approve",
+          "--including-persistent-auth",
+          "--yes-destroy-persistent-auth=homelab",
+        ],
+        { env: { ...CLEAN_ENV, ...engine.env, CDKTF_OUTDIR: outdir } },
+      );
+      expect(result.status, result.output).toBe(0);
+      expect(result.output).not.toContain("refused:");
+      expect(engine.calls().filter((c) => c.startsWith("apply "))).toHaveLength(1);
+      const stack = readFileSync(join(outdir, "stacks", "00-persistent-auth", "cdk.tf.json"), "utf8");
+      expect(stack).toContain('"prevent_destroy": false');
+    });
+  });
+
   it("Ctrl-C during an apply: the engine's last words still reach the screen and the log, then the run stops", async () => {
     const dir = repo("interrupt");
     const engine = fakeEngine(join(work, "interrupt-engine"));

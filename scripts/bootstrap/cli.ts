@@ -5,7 +5,8 @@
 // need it. Exit 0 = ok, 1 = failed, 2 = bad usage.
 //
 //   init --run-dir R --config-dir D --outdir O -- <argv>
-//                              parses the command line once, writes the document; HELP, ASK_CLUSTER_NAME, AUTO_APPROVE
+//                              parses the command line once, writes the document; HELP, ASK_CLUSTER_NAME, AUTO_APPROVE,
+//                              DESTROY
 //   cluster-name --run-dir R   CLUSTER_NAME (exit 1 when the config is invalid)
 //   preflight --run-dir R [--typed-cluster-name N]
 //                              every check; adds the engine, the layers and the phases; ENGINE, PHASE_COUNT
@@ -15,8 +16,9 @@
 //   state-resources --run-dir R --index I
 //                              STATE_RESOURCES: how many resources the state of the phase's layer holds
 //   plan-summary --run-dir R --index I --plan P
-//                              adds the counts of the saved plan to the phase; PLAN_CHANGES (1 or 0)
-//   record --run-dir R --index I --outcome completed|nothing|skipped|declined|failed --seconds S
+//                              adds the counts of the saved plan to the phase; PLAN_CHANGES (1 or 0), PLAN_REFUSED (why
+//                              a plan of layer 00 must not be applied, or empty; the losses are printed)
+//   record --run-dir R --index I --outcome completed|nothing|skipped|declined|refused|failed --seconds S
 //   explain-failure --run-dir R --index I --output F
 //   summary --run-dir R [--seconds S]
 //   wait-api --run-dir R --index I       (BOOTSTRAP_API_TIMEOUT, BOOTSTRAP_API_INTERVAL)
@@ -27,6 +29,8 @@ import { parseArgs } from "node:util";
 import { runEngine, type EngineBinary } from "./engine-binary";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
+import { PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
+import { persistentRefusal } from "./persistent-guard";
 import { asksClusterName, parseOptions, UsageError } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
 import { formatProblems } from "./problem";
@@ -92,7 +96,12 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const args = parse(argv, ["config-dir", "outdir"]);
     const options = parseOptions(args.rest);
     writeRun(args.runDir, { options, configDir: need(args, "config-dir"), outdir: need(args, "outdir"), phases: [] });
-    answer({ HELP: options.help, ASK_CLUSTER_NAME: asksClusterName(options), AUTO_APPROVE: options.autoApprove });
+    answer({
+      HELP: options.help,
+      ASK_CLUSTER_NAME: asksClusterName(options),
+      AUTO_APPROVE: options.autoApprove,
+      DESTROY: options.action === "destroy",
+    });
     return 0;
   },
 
@@ -129,7 +138,13 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       err(formatProblems(result.problems));
       return 1;
     }
-    writeRun(args.runDir, { ...doc, engine: result.engine, layers: result.layers, phases: result.phases });
+    writeRun(args.runDir, {
+      ...doc,
+      engine: result.engine,
+      layers: result.layers,
+      phases: result.phases,
+      persistentAuthUnlocked: result.persistentAuthUnlocked,
+    });
     answer({ ENGINE: result.engine.path, PHASE_COUNT: result.phases.length });
     return 0;
   },
@@ -198,14 +213,27 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       err(show.stderr.trim());
       return 1;
     }
-    const summary = summarizePlan(JSON.parse(show.stdout) as PlanJson);
+    const plan = JSON.parse(show.stdout) as PlanJson;
+    const summary = summarizePlan(plan);
     err(`  plan: ${describePlan(summary)}`);
     const { add, change, destroy } = summary;
     writeRun(
       args.runDir,
       updatePhase(doc, i, (p) => ({ ...p, plan: { add, change, destroy } })),
     );
-    answer({ PLAN_CHANGES: summary.hasChanges });
+    const phase = phaseAt(doc, i);
+    // A destroy of 00 passed the two keys before it was planned; an apply or a plan is checked here.
+    const refusal =
+      phase.layer === PERSISTENT_AUTH_LAYER && (phase.action === "apply" || phase.action === "plan")
+        ? persistentRefusal(plan, doc.persistentAuthUnlocked === true)
+        : [];
+    if (refusal.length) err(["", ...refusal.map((l) => `  ${l}`)].join("\n"));
+    answer({
+      PLAN_CHANGES: summary.hasChanges,
+      PLAN_REFUSED: refusal.length
+        ? `the plan of ${phase.layer} deletes or replaces what cannot be made again; refused`
+        : undefined,
+    });
     return 0;
   },
 

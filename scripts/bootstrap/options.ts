@@ -4,9 +4,17 @@
 import { parseArgs } from "node:util";
 import { isPersistentAuth } from "./layers";
 
+/** Subcommands: a word before or among the options. */
+export const COMMANDS = ["upgrade"] as const;
+
 export interface BootstrapOptions {
   /** `--help`: print the usage and do nothing else. */
   readonly help: boolean;
+  /**
+   * `layers`: apply, plan or destroy the layers; `upgrade`: the rolling Talos and Kubernetes upgrade of the nodes.
+   * @default "layers" (no subcommand)
+   */
+  readonly command: "layers" | (typeof COMMANDS)[number];
   /** What the run does to each layer in scope. */
   readonly action: "apply" | "destroy";
   /** `--plan`: plan every layer in scope, apply nothing. */
@@ -24,7 +32,10 @@ export interface BootstrapOptions {
    * @default - 01-infrastructure; 00-persistent-auth with --including-persistent-auth
    */
   readonly destroyTo?: string;
-  /** `--including-persistent-auth`: the first key to destroy layer 00. */
+  /**
+   * `--including-persistent-auth`: the first key to destroy layer 00 (with --destroy), or to apply a plan of layer
+   * 00 that deletes or replaces something (without it).
+   */
   readonly includingPersistentAuth: boolean;
   /** `--yes-destroy-persistent-auth=<cluster name>`: the second key, instead of typing the cluster name. */
   readonly yesDestroyPersistentAuth?: string;
@@ -60,10 +71,14 @@ export const OPTIONS = {
 
 type OptionName = keyof typeof OPTIONS;
 
+/** The options `upgrade` takes; the others choose or guard layers, which an upgrade does not touch. */
+const UPGRADE_OPTIONS: ReadonlySet<OptionName> = new Set(["help", "plan", "auto-approve", "allow-dirty"]);
+
 /** Parses the arguments of ./bootstrap.sh; throws UsageError listing every problem. */
 export function parseOptions(argv: readonly string[]): BootstrapOptions {
   const problems: string[] = [];
   const given = new Map<OptionName, string | true>();
+  let command: BootstrapOptions["command"] = "layers";
   // Lenient parse, then our own checks on its tokens: every problem is reported, not only the first.
   const { tokens } = parseArgs({
     args: [...argv],
@@ -82,7 +97,9 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
   });
   for (const token of tokens) {
     if (token.kind === "positional") {
-      problems.push(`unexpected argument '${token.value}' (options start with --; see --help)`);
+      const word = COMMANDS.find((c) => c === token.value);
+      if (word && command === "layers") command = word;
+      else problems.push(`unexpected argument '${token.value}' (options start with --; see --help)`);
       continue;
     }
     if (token.kind === "option-terminator") continue;
@@ -118,6 +135,7 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
   const destroy = given.get("destroy");
   const options: BootstrapOptions = {
     help: given.has("help"),
+    command,
     action: destroy === undefined ? "apply" : "destroy",
     planOnly: given.has("plan"),
     autoApprove: given.has("auto-approve"),
@@ -129,6 +147,17 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     yesDestroyPersistentAuth: str("yes-destroy-persistent-auth"),
   };
   if (options.help) return options;
+
+  if (command === "upgrade") {
+    for (const name of given.keys()) {
+      if (!UPGRADE_OPTIONS.has(name))
+        problems.push(
+          `--${name} does not go with upgrade (it takes ${[...UPGRADE_OPTIONS].map((o) => `--${o}`).join(", ")})`,
+        );
+    }
+    if (problems.length > 0) throw new UsageError(problems);
+    return options;
+  }
 
   if (options.only !== undefined && options.startFrom !== undefined) {
     problems.push(
@@ -154,24 +183,32 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
         `--including-persistent-auth destroys down to 00-persistent-auth, but --destroy=${to} stops above it: use --destroy alone`,
       );
     }
-  } else {
-    if (options.includingPersistentAuth) problems.push("--including-persistent-auth only goes with --destroy");
+  } else if (options.includingPersistentAuth) {
+    // Without --destroy, the keys let this run apply a plan of layer 00 that deletes or replaces something.
+    for (const name of ["only", "start-from"] as const) {
+      const layer = str(name);
+      if (layer !== undefined && !isPersistentAuth(layer))
+        problems.push(
+          `--including-persistent-auth lets a plan of 00-persistent-auth delete or replace, but --${name}=${layer} leaves that layer out`,
+        );
+    }
   }
   if (options.yesDestroyPersistentAuth !== undefined && !options.includingPersistentAuth) {
-    problems.push(
-      "--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth (and --destroy) as well",
-    );
+    problems.push("--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth as well");
   }
   if (problems.length > 0) throw new UsageError(problems);
   return options;
 }
 
-/** Whether the run destroys layer 00 (both keys still to be checked against the cluster name). */
-export function destroysPersistentAuth(options: BootstrapOptions): boolean {
-  return options.action === "destroy" && options.includingPersistentAuth;
+/**
+ * Whether the run was given the first key of layer 00: with --destroy it destroys 00; without, a plan of 00 that
+ * deletes or replaces something may be applied (the second key, the cluster name, still to be checked).
+ */
+export function unlocksPersistentAuth(options: BootstrapOptions): boolean {
+  return options.command === "layers" && options.includingPersistentAuth;
 }
 
 /** Whether layer 00's second key must be typed on the terminal (it was not given on the command line). */
 export function asksClusterName(options: BootstrapOptions): boolean {
-  return destroysPersistentAuth(options) && options.yesDestroyPersistentAuth === undefined;
+  return unlocksPersistentAuth(options) && options.yesDestroyPersistentAuth === undefined;
 }

@@ -1,5 +1,7 @@
 // Which layers a run touches, in which order, and what it does to each: pure functions of the options, the layer
-// catalog and two facts found by preflight (is layer 00's state empty, where the synthesized stacks are).
+// catalog and two facts found by preflight (is layer 00's state empty, where the synthesized stacks are). Layer 00
+// is planned on every default run: its plan is applied only when it has changes (a feature switched on, the Talos
+// client certificate due for renewal), and refused when it deletes or replaces anything (persistent-guard.ts).
 import { LAYERS, layerFacts, PERSISTENT_AUTH_LAYER, type LayerName } from "../../layers/catalog";
 import { findLayer } from "./layers";
 import type { BootstrapOptions } from "./options";
@@ -27,8 +29,6 @@ export interface Phase {
 export interface Scope {
   /** Layers in run order: bottom-up to apply or plan, top-down to destroy. */
   readonly layers: readonly LayerName[];
-  /** The default apply scope: layer 00 takes part only when its state is empty (a first bootstrap). */
-  readonly persistentAuthIfEmpty: boolean;
 }
 
 /** Resolves --only, --start-from and --destroy against the layer catalog. */
@@ -56,27 +56,26 @@ export function resolveScope(
     const lowest =
       input === undefined ? layers.find((l) => l !== PERSISTENT_AUTH_LAYER) : resolveName("destroy", input);
     if (!lowest) return { problems };
-    return { scope: { layers: from(lowest).reverse(), persistentAuthIfEmpty: false }, problems };
+    return { scope: { layers: from(lowest).reverse() }, problems };
   }
   if (options.only !== undefined) {
     const layer = resolveName("only", options.only);
-    return layer ? { scope: { layers: [layer], persistentAuthIfEmpty: false }, problems } : { problems };
+    return layer ? { scope: { layers: [layer] }, problems } : { problems };
   }
   if (options.startFrom !== undefined) {
     const layer = resolveName("start-from", options.startFrom);
-    return layer ? { scope: { layers: from(layer), persistentAuthIfEmpty: false }, problems } : { problems };
+    return layer ? { scope: { layers: from(layer) }, problems } : { problems };
   }
-  // --plan shows every layer; an apply touches layer 00 only on a first bootstrap.
-  return { scope: { layers: [...layers], persistentAuthIfEmpty: !options.planOnly }, problems };
+  return { scope: { layers: [...layers] }, problems };
 }
 
 /**
- * Whether preflight must find out if layer 00's state is empty: for the default apply scope (00 takes part
- * only when it is), and for any apply that leaves 00 out (the layers above read its outputs, so it must exist).
+ * Whether preflight must find out if layer 00's state is empty: for an apply that leaves 00 out (the layers
+ * above read its outputs, so it must exist).
  */
 export function needsPersistentAuthState(options: BootstrapOptions, scope: Scope): boolean {
   if (options.action !== "apply" || options.planOnly) return false;
-  return scope.persistentAuthIfEmpty || !scope.layers.includes(PERSISTENT_AUTH_LAYER);
+  return !scope.layers.includes(PERSISTENT_AUTH_LAYER);
 }
 
 export interface PhaseFacts {
@@ -95,9 +94,7 @@ export function planPhases(
   facts: PhaseFacts,
 ): { phases: Phase[]; problems: Problem[] } {
   const problems: Problem[] = [];
-  let layers = scope.layers;
-  if (scope.persistentAuthIfEmpty && facts.persistentAuthEmpty === false)
-    layers = layers.filter((l) => l !== PERSISTENT_AUTH_LAYER);
+  const layers = scope.layers;
   if (
     options.action === "apply" &&
     !options.planOnly &&

@@ -18,7 +18,7 @@ import { ALLOW_DESTROY_ENV, CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER, type LayerNa
 import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/versions";
 import { engineErrors, findEngine, runEngine, type EngineBinary, type EngineRun } from "./engine-binary";
 import { configuredProviders, readLayers, type Layer } from "./layers";
-import { destroysPersistentAuth, type BootstrapOptions } from "./options";
+import { unlocksPersistentAuth, type BootstrapOptions } from "./options";
 import { needsPersistentAuthState, planPhases, resolveScope, type Phase, type Scope } from "./phases";
 import type { Problem } from "./problem";
 import { workloadProblems } from "./workload-checks";
@@ -194,19 +194,26 @@ const terminal: Check = {
   },
 };
 
-/** The two keys of layer 00: --including-persistent-auth (checked with the arguments) and the cluster name. */
+/**
+ * The two keys of layer 00: --including-persistent-auth (checked with the arguments) and the cluster name. With
+ * --destroy they destroy 00; without, they let a plan of 00 delete or replace.
+ */
 const persistentAuthKeys: Check = {
   name: "persistent-auth",
   run({ input, facts, ok, fail, skip }) {
-    if (!destroysPersistentAuth(input.options)) return;
+    if (!unlocksPersistentAuth(input.options)) return;
+    const what =
+      input.options.action === "destroy"
+        ? `destroying ${PERSISTENT_AUTH_LAYER}`
+        : `letting a plan of ${PERSISTENT_AUTH_LAYER} delete or replace`;
     const given = input.options.yesDestroyPersistentAuth ?? input.typedClusterName;
     const cluster = facts.cluster;
     facts.refused = true;
     if (given === undefined) {
       return fail({
         reason: input.stdinIsTTY
-          ? `destroying ${PERSISTENT_AUTH_LAYER} needs the cluster name typed when asked`
-          : `destroying ${PERSISTENT_AUTH_LAYER} needs the cluster name typed on a terminal, and stdin is not one`,
+          ? `${what} needs the cluster name typed when asked`
+          : `${what} needs the cluster name typed on a terminal, and stdin is not one`,
         hint: "pass --yes-destroy-persistent-auth=<cluster name> for automation",
       });
     }
@@ -232,10 +239,11 @@ const layers: Check = {
     facts.scope = scope;
     const verb = options.action === "destroy" ? "destroy" : options.planOnly ? "plan" : "apply";
     const arrow = options.action === "destroy" ? " ← " : " → ";
-    ok(
-      `${verb} ${scope.layers.join(arrow)}` +
-        (scope.persistentAuthIfEmpty ? ` (${PERSISTENT_AUTH_LAYER} only if its state is empty)` : ""),
-    );
+    const guarded =
+      options.action === "apply" && scope.layers.includes(PERSISTENT_AUTH_LAYER)
+        ? ` (${PERSISTENT_AUTH_LAYER} applied only with changes, never a deletion or replacement without both keys)`
+        : "";
+    ok(`${verb} ${scope.layers.join(arrow)}${guarded}`);
   },
 };
 
@@ -466,7 +474,7 @@ const persistentAuthState: Check = {
     const count = countStateResources(JSON.parse(show.stdout));
     facts.persistentAuthEmpty = count === 0;
     ok(
-      `${PERSISTENT_AUTH_LAYER} holds ${count} resource${count === 1 ? "" : "s"}${facts.persistentAuthEmpty ? ": first bootstrap, it is applied first" : ""}`,
+      `${PERSISTENT_AUTH_LAYER} holds ${count} resource${count === 1 ? "" : "s"}${facts.persistentAuthEmpty ? ": never applied" : ""}`,
     );
   },
 };
@@ -547,6 +555,8 @@ export interface PreflightResult {
   /** Set when there is no problem. */
   readonly phases?: Phase[];
   readonly clusterName?: string;
+  /** Both keys of layer 00 were given and are right. */
+  readonly persistentAuthUnlocked?: boolean;
 }
 
 /** Runs `check` with a context that logs its lines and collects its problems into `problems`. */
@@ -606,6 +616,7 @@ export function runPreflight(
     layers: facts.layers,
     phases: problems.length === 0 ? facts.phases : undefined,
     clusterName: facts.cluster?.name,
+    persistentAuthUnlocked: facts.liftPreventDestroy === true,
   };
 }
 

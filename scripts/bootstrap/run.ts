@@ -20,9 +20,11 @@ export type Outcome =
   | "skipped"
   /** The plan was shown and not confirmed. */
   | "declined"
+  /** The plan of layer 00 deletes or replaces something, and the two keys were not given (persistent-guard.ts). */
+  | "refused"
   | "failed";
 
-export const OUTCOMES: readonly Outcome[] = ["completed", "nothing", "skipped", "declined", "failed"];
+export const OUTCOMES: readonly Outcome[] = ["completed", "nothing", "skipped", "declined", "refused", "failed"];
 
 /** A phase of the plan, with what happened to it once it ran. */
 export interface PhaseRecord extends Phase {
@@ -44,6 +46,8 @@ export interface RunDocument {
   readonly engine?: EngineBinary;
   /** The synthesized layers, found by preflight. */
   readonly layers?: readonly Layer[];
+  /** Both keys of layer 00 were given and checked by preflight: a plan of 00 may delete or replace. */
+  readonly persistentAuthUnlocked?: boolean;
   /** The plan of the run, in order, set by preflight; each phase gets its result as it finishes. */
   readonly phases: readonly PhaseRecord[];
 }
@@ -78,6 +82,7 @@ export function updatePhase(doc: RunDocument, index: number, update: (phase: Pha
 export function resultOf(action: PhaseAction, outcome: Outcome): string {
   switch (outcome) {
     case "declined":
+    case "refused":
     case "failed":
       return outcome;
     case "skipped":
