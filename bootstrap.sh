@@ -4,6 +4,7 @@
 # each synthesized stack: init, plan -out, the plan shown and confirmed, apply of exactly that plan.
 #
 # Usage: ./bootstrap.sh [options]
+#        ./bootstrap.sh upgrade [--plan] [--auto-approve] [--allow-dirty]
 #
 #   (no option)               every layer in order, 00-persistent-auth first; after the layer that writes
 #                             credentials/kubeconfig (01), wait until the Kubernetes API answers before going on.
@@ -29,6 +30,17 @@
 #   --yes-destroy-persistent-auth=<cluster name>
 #                             the second key without a terminal, for automation
 #   -h, --help                this text
+#
+#   upgrade                   rolling upgrade of the nodes to the talos_version and kubernetes_version of
+#                             cluster.yaml (raise them first): Talos node by node, controllers one at a time, then
+#                             workers, each with `talosctl upgrade` to the factory installer of its own schematic
+#                             (from layer 01's talos_nodes output), waiting until it answers with the new version
+#                             and `talosctl health` passes before the next; then `talosctl upgrade-k8s`. Nodes
+#                             already at the target are skipped, so a run that stopped resumes where it stopped.
+#                             Preflight: the config, the engine, layer 01's state, talosctl present and not older
+#                             than the target, every node with an installer image. Changes no layer: afterwards,
+#                             ./bootstrap.sh applies the new versions to layer 01 (ISO, machine configurations)
+#   upgrade --plan            print the rolling order and stop; contacts nothing but layer 01's state
 #
 #   <layer> is a stack name (01-infrastructure), the same without its number (infrastructure), or the number
 #   (01 or 1). The layers, in apply order: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration.
@@ -63,6 +75,12 @@
 #                           at once)
 #   BOOTSTRAP_API_TIMEOUT   seconds to wait for the Kubernetes API (default: 600)
 #   BOOTSTRAP_API_INTERVAL  seconds between two attempts (default: 10)
+#   TALOSCTL                upgrade: the talosctl binary (default: talosctl on PATH); it uses
+#                           credentials/talosconfig beside cluster.yaml
+#   BOOTSTRAP_UPGRADE_TIMEOUT
+#                           upgrade: seconds a node may take to answer with the new Talos version (default: 600)
+#   BOOTSTRAP_UPGRADE_INTERVAL
+#                           upgrade: seconds between two questions to a rebooting node (default: 5)
 #   BOOTSTRAP_PREPARE_STACK TESTS ONLY: a shell command run in each stack folder right after synthesis, with
 #                           BOOTSTRAP_STACK_DIR set to it (the engine tests rewrite stand-in provider versions
 #                           with it); never set it for a real cluster
@@ -72,7 +90,7 @@
 #                           destroy of layer 00 is confirmed; exported by you, it is removed. A synth context with
 #                           allowDestroyPersistentAuth (cdktf.json, CDKTF_CONTEXT_JSON) is refused
 #
-# Exit status: 0 done, 1 a check or a phase failed (or a plan was declined), 2 bad arguments.
+# Exit status: 0 done, 1 a check, a phase or an upgrade step failed (or a plan was declined), 2 bad arguments.
 set -Eeuo pipefail
 shopt -s inherit_errexit
 
@@ -84,7 +102,7 @@ export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 CONFIG_DIR="${CONFIG_DIR:-${REPO}}"
 LOG_FILE="" RUN_DIR="" OUTDIR="" TEE_PID="" FINISHED=""
 # Set by load (the TypeScript's answers): see the commands in scripts/bootstrap/cli.ts.
-HELP=0 ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 DESTROY=0 ENGINE="" PHASE_COUNT=0
+HELP=0 ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 DESTROY=0 COMMAND=layers PLAN_ONLY=0 ENGINE="" PHASE_COUNT=0
 
 # The one way to stop: message on stderr, exit 1 (the EXIT trap prints the summary and removes the run folder).
 fail() {
@@ -274,6 +292,23 @@ run_phases() {
   done
 }
 
+# ./bootstrap.sh upgrade: its own preflight, which prints the rolling order; then, confirmed, the upgrade itself.
+upgrade() {
+  local answer="" start=${SECONDS}
+  header "preflight (upgrade)"
+  ts upgrade-preflight || fail "preflight failed; nothing was upgraded"
+  log "-- preflight passed in $((SECONDS - start))s"
+  ((PLAN_ONLY)) && return 0
+  if ((!AUTO_APPROVE)); then
+    read -r -p "upgrade: run these steps, one node at a time? Only 'yes' is accepted: " answer || true
+    [[ "${answer}" == yes ]] || fail "upgrade declined; nothing was upgraded"
+  fi
+  header "upgrade"
+  start=${SECONDS}
+  ts upgrade-run || fail "the upgrade stopped after $((SECONDS - start))s (see above); run ./bootstrap.sh upgrade again to resume"
+  log "-- upgrade done in $((SECONDS - start))s"
+}
+
 # EXIT trap: the summary table, the verdict, the run folder removed. Safe to run twice.
 finish() {
   local status=$?
@@ -301,6 +336,10 @@ main() {
   prepare_tool
   init_run "$@"
   start_log "$@"
+  if [[ "${COMMAND}" == upgrade ]]; then
+    upgrade
+    return
+  fi
   confirm_persistent_auth
   preflight
   run_phases

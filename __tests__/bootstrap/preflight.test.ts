@@ -14,12 +14,14 @@ import {
   runCheck,
   runPreflight,
   STAGES,
+  UPGRADE_STAGES,
   type Check,
   type Facts,
   type PreflightDeps,
   type PreflightInput,
 } from "../../scripts/bootstrap/preflight";
 import { formatProblems, type Problem } from "../../scripts/bootstrap/problem";
+import { UNKNOWN_INSTALLER } from "../../scripts/upgrade/nodes";
 import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/versions";
 import { exampleSources } from "../support/synth";
 
@@ -58,6 +60,8 @@ interface World {
   backendInitFails?: string[];
   /** Resources in 00's state. */
   persistentAuthResources?: number;
+  /** `output -json talos_nodes` of 01: its stdout, or null when the state has no such output. */
+  talosNodes?: string | null;
 }
 
 /** Fake deps that record every engine call and the synth environment. */
@@ -107,6 +111,11 @@ function fakeDeps(world: World) {
           stderr: "",
         };
       }
+      if (args[0] === "output") {
+        if (world.talosNodes === null)
+          return { status: 1, stdout: "", stderr: 'Error: Output "talos_nodes" not found\n' };
+        return { status: 0, stdout: world.talosNodes ?? "[]", stderr: "" };
+      }
       return { status: 0, stdout: "", stderr: "" };
     },
     log: (line) => log.push(line),
@@ -134,7 +143,9 @@ function preflightInput(argv: string[], input: Partial<PreflightInput>): Preflig
 
 function run(argv: string[], world: World = {}, input: Partial<PreflightInput> = {}) {
   const fake = fakeDeps(world);
-  const result = runPreflight(preflightInput(argv, input), fake.deps);
+  const options = parseOptions(argv);
+  const stages = options.command === "upgrade" ? UPGRADE_STAGES : STAGES;
+  const result = runPreflight(preflightInput(argv, input), fake.deps, stages);
   return { ...result, ...fake, checks: result.problems.map((p) => p.check) };
 }
 
@@ -528,7 +539,10 @@ describe("the stages", () => {
     ]);
     const staged = STAGES.flatMap((s) => s.checks);
     expect(new Set(staged).size).toBe(staged.length);
-    expect(new Set(staged)).toEqual(new Set(Object.values(CHECKS)));
+    expect(UPGRADE_STAGES.map((s) => s.name)).toEqual(["input", "environment", "engine", "synth", "state"]);
+    const upgrade = UPGRADE_STAGES.flatMap((s) => s.checks);
+    expect(new Set(upgrade).size).toBe(upgrade.length);
+    expect(new Set([...staged, ...upgrade])).toEqual(new Set(Object.values(CHECKS)));
   });
 
   it("stages skipped one after the other for the same reason share one line", () => {
@@ -679,5 +693,67 @@ describe("each check alone", () => {
       { action: "apply", layer: "01-infrastructure", target: "/out/stacks/01-infrastructure" },
       { action: "wait-api", layer: "01-infrastructure", target: "/config/credentials/kubeconfig" },
     ]);
+  });
+});
+
+describe("preflight of upgrade", () => {
+  const recorded = (names: string[]) =>
+    JSON.stringify(
+      names.map((name, i) => ({
+        name,
+        address: `192.0.2.${i}`,
+        controller: name.startsWith("controlplane"),
+        installer: `factory.talos.dev/installer/${name}-schematic`,
+      })),
+    );
+  const EXAMPLE_NODES = ["controlplane0", "controlplane1", "controlplane2", "worker0", "worker1"];
+
+  it("reads only layer 01's state: its backend and its talos_nodes output; nothing validated, no phase", () => {
+    const r = run(["upgrade", "--plan"], { talosNodes: recorded(EXAMPLE_NODES) });
+    expect(r.problems).toEqual([]);
+    expect(r.engineCalls).toEqual(["01-infrastructure init", "01-infrastructure output -json talos_nodes"]);
+    expect(r.phases).toBeUndefined();
+    const cluster = resolveCluster(definition());
+    expect(r.upgrade?.target).toEqual({
+      talosVersion: cluster.talos.version,
+      kubernetesVersion: cluster.talos.kubernetesVersion,
+    });
+    // Names, roles and addresses from the config; the installer from the state.
+    expect(r.upgrade?.nodes.map((n) => `${n.name} ${n.controller} ${n.address} ${n.installer}`)).toEqual(
+      cluster.nodes.map(
+        (n) => `${n.name} ${n.controller} ${n.address} factory.talos.dev/installer/${n.name}-schematic`,
+      ),
+    );
+  });
+
+  it("a node layer 01 has not recorded gets the placeholder the upgrade preflight refuses", () => {
+    const r = run(["upgrade", "--plan"], { talosNodes: recorded(EXAMPLE_NODES.slice(0, 4)) });
+    expect(r.problems).toEqual([]);
+    expect(r.upgrade?.nodes.find((n) => n.name === "worker1")?.installer).toBe(UNKNOWN_INSTALLER);
+  });
+
+  it.each<[string, string | null, RegExp]>([
+    ["no talos_nodes output", null, /^01-infrastructure: its state has no talos_nodes output/],
+    ["an output of another shape", JSON.stringify({ nodes: [] }), /^01-infrastructure: talos_nodes is not a list$/],
+    [
+      "an entry without installer",
+      JSON.stringify([{ name: "a", address: "b", controller: true }]),
+      /talos_nodes\[0\] lacks/,
+    ],
+  ])("%s: one problem, the hint says to apply 01 first", (_, talosNodes, reason) => {
+    const r = run(["upgrade", "--auto-approve"], { talosNodes });
+    expect(r.problems).toEqual([
+      expect.objectContaining({
+        check: "state",
+        reason: expect.stringMatching(reason),
+        hint: expect.stringMatching(/^apply 01-infrastructure first/),
+      }),
+    ]);
+    expect(r.upgrade).toBeUndefined();
+  });
+
+  it("without a terminal, upgrade needs --auto-approve or --plan", () => {
+    const r = run(["upgrade"], { talosNodes: recorded(EXAMPLE_NODES) });
+    expect(r.checks).toEqual(["terminal"]);
   });
 });

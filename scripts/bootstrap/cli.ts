@@ -23,13 +23,20 @@
 //   summary --run-dir R [--seconds S]
 //   wait-api --run-dir R --index I       (BOOTSTRAP_API_TIMEOUT, BOOTSTRAP_API_INTERVAL)
 //   deploy-key --run-dir R --index I     after layer 00 is applied: prints Flux's deploy key to add to the repository
+//   upgrade-preflight --run-dir R
+//                              `upgrade`: the config, the engine, layer 01's talos_nodes output, talosctl; prints the
+//                              rolling order (with --plan without asking any node its version)
+//   upgrade-run --run-dir R    runs it (BOOTSTRAP_UPGRADE_TIMEOUT, BOOTSTRAP_UPGRADE_INTERVAL); exit 1 when a step failed
 import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runEngine, type EngineBinary } from "./engine-binary";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
-import { PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
+import { CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
+import { formatUpgradePlan, planUpgrade, type UpgradeStep } from "../upgrade/plan";
+import { describeUpgrade, runUpgrade, upgradePreflight } from "../upgrade/run";
+import { TalosctlCli } from "../upgrade/talosctl";
 import { persistentRefusal } from "./persistent-guard";
 import { asksClusterName, parseOptions, UsageError } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
@@ -101,6 +108,8 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       ASK_CLUSTER_NAME: asksClusterName(options),
       AUTO_APPROVE: options.autoApprove,
       DESTROY: options.action === "destroy",
+      COMMAND: options.command,
+      PLAN_ONLY: options.planOnly,
     });
     return 0;
   },
@@ -291,7 +300,97 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     if (!ready) err(`  the Kubernetes API did not answer within ${timeoutSeconds}s (BOOTSTRAP_API_TIMEOUT)`);
     return ready ? 0 : 1;
   },
+
+  "upgrade-preflight": (argv) => upgradePreflightCommand(argv),
+  "upgrade-run": (argv) => upgradeRunCommand(argv),
 };
+
+async function upgradePreflightCommand(argv: string[]): Promise<number> {
+  const args = parse(argv, []);
+  const doc = readRun(args.runDir);
+  const { realDeps, runPreflight, UPGRADE_STAGES } = await import("./preflight");
+  const result = runPreflight(
+    {
+      options: doc.options,
+      repo: REPO,
+      configDir: doc.configDir,
+      outdir: doc.outdir,
+      env: process.env,
+      stdinIsTTY: process.stdin.isTTY === true,
+    },
+    realDeps(err),
+    UPGRADE_STAGES,
+  );
+  const problems = [...result.problems];
+  const talosconfig = join(doc.configDir, CREDENTIALS_DIR, "talosconfig");
+  const talosctl = upgradeTalosctl(talosconfig);
+  if (result.upgrade) {
+    const { nodes, target } = result.upgrade;
+    const hint = "nothing was upgraded; fix this and run ./bootstrap.sh upgrade again";
+    for (const reason of await upgradePreflight(talosctl, target, nodes))
+      problems.push({ check: "talosctl", reason, hint });
+    if (!doc.options.planOnly && !existsSync(talosconfig))
+      problems.push({
+        check: "talosctl",
+        reason: `${talosconfig} does not exist`,
+        hint: "layer 01 writes it: ./bootstrap.sh --only=infrastructure",
+      });
+  }
+  if (problems.length > 0 || !result.upgrade) {
+    err("");
+    err(formatProblems(problems));
+    return 1;
+  }
+  const { nodes, target } = result.upgrade;
+  writeRun(args.runDir, { ...doc, upgrade: { nodes, target, talosconfig } });
+  err("");
+  if (doc.options.planOnly) {
+    err(
+      `rolling order to Talos ${target.talosVersion}, Kubernetes ${target.kubernetesVersion} (no node was asked its version):`,
+    );
+    err(formatUpgradePlan(planUpgrade(nodes, target)));
+  } else {
+    err(`rolling order to Talos ${target.talosVersion}, Kubernetes ${target.kubernetesVersion}:`);
+    err(await describeUpgrade(nodes, target, talosctl));
+  }
+  return 0;
+}
+
+async function upgradeRunCommand(argv: string[]): Promise<number> {
+  const doc = readRun(parse(argv, []).runDir);
+  if (!doc.upgrade) throw new Error("internal: the run document has no upgrade (its preflight did not pass)");
+  const { nodes, target, talosconfig } = doc.upgrade;
+  const result = await runUpgrade({
+    nodes,
+    target,
+    talosctl: upgradeTalosctl(talosconfig),
+    log: (line) => err(`  ${line}`),
+    rejoinTimeoutMs: positiveNumber("BOOTSTRAP_UPGRADE_TIMEOUT", 600) * 1000,
+    pollIntervalMs: positiveNumber("BOOTSTRAP_UPGRADE_INTERVAL", 5) * 1000,
+  });
+  const done = result.done.map(describeStep);
+  if (!result.failed) {
+    err(`done: ${done.join(", ")}`);
+    err(`Now apply the new versions to layer 01 (ISO, machine configurations): ./bootstrap.sh`);
+    return 0;
+  }
+  err("");
+  err(`stopped at ${describeStep(result.failed.step)}: ${result.failed.error}`);
+  err(`done before it: ${done.length ? done.join(", ") : "nothing"}; the steps after it did not run.`);
+  err(
+    `Once the cause is fixed, run ./bootstrap.sh upgrade again: nodes already at Talos ${target.talosVersion} are skipped.`,
+  );
+  return 1;
+}
+
+function describeStep(step: UpgradeStep): string {
+  return step.kind === "talos" ? `Talos on ${step.node.name}` : `Kubernetes ${step.to}`;
+}
+
+/** talosctl (TALOSCTL, default the one on PATH) with the cluster's talosconfig. */
+function upgradeTalosctl(talosconfig: string): TalosctlCli {
+  return new TalosctlCli({ binary: process.env.TALOSCTL || "talosctl", talosconfig });
+}
 
 function positiveNumber(name: string, fallback: number): number {
   const raw = process.env[name];

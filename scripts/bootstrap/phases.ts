@@ -74,7 +74,7 @@ export function resolveScope(
  * above read its outputs, so it must exist).
  */
 export function needsPersistentAuthState(options: BootstrapOptions, scope: Scope): boolean {
-  if (options.action !== "apply" || options.planOnly) return false;
+  if (options.command !== "layers" || options.action !== "apply" || options.planOnly) return false;
   return !scope.layers.includes(PERSISTENT_AUTH_LAYER);
 }
 

@@ -22,6 +22,14 @@ import { unlocksPersistentAuth, type BootstrapOptions } from "./options";
 import { needsPersistentAuthState, planPhases, resolveScope, type Phase, type Scope } from "./phases";
 import type { Problem } from "./problem";
 import { workloadProblems } from "./workload-checks";
+import {
+  parseTalosNodesOutput,
+  TALOS_NODES_LAYER,
+  TALOS_NODES_OUTPUT,
+  upgradeNodes,
+  upgradeTarget,
+} from "../upgrade/nodes";
+import type { UpgradeNode, UpgradeTarget } from "../upgrade/plan";
 
 /** What the run was asked to do, and where. */
 export interface PreflightInput {
@@ -86,6 +94,8 @@ export interface Facts {
   backendsReady?: boolean;
   persistentAuthEmpty?: boolean;
   phases?: Phase[];
+  /** `upgrade`: the nodes (installer images from layer 01's state) and the versions of the config. */
+  upgrade?: { nodes: UpgradeNode[]; target: UpgradeTarget };
 }
 
 export interface CheckContext {
@@ -495,6 +505,46 @@ const sequence: Check = {
   },
 };
 
+// --- `upgrade`: the nodes as layer 01 recorded them; only its state is read.
+
+const upgradeLayers: Check = {
+  name: "layers",
+  run({ facts, ok }) {
+    facts.scope = { layers: [TALOS_NODES_LAYER] };
+    ok(`upgrade reads the ${TALOS_NODES_OUTPUT} output of ${TALOS_NODES_LAYER} and changes no layer`);
+  },
+};
+
+const talosNodes: Check = {
+  name: "state",
+  run({ input, deps, facts, ok, fail }) {
+    if (!facts.backendsReady) return;
+    const layer = facts.layers!.find((l) => l.name === TALOS_NODES_LAYER)!;
+    const output = deps.engine(
+      facts.engine!,
+      layer.dir,
+      ["output", "-json", "-no-color", TALOS_NODES_OUTPUT],
+      input.env,
+    );
+    const hint = `apply ${TALOS_NODES_LAYER} first (./bootstrap.sh); the upgrade takes each node's installer image from it`;
+    if (output.status !== 0) {
+      return fail({
+        reason: `${TALOS_NODES_LAYER}: its state has no ${TALOS_NODES_OUTPUT} output (never applied, or applied by an older version)`,
+        details: engineErrors(output),
+        hint,
+      });
+    }
+    try {
+      const entries = parseTalosNodesOutput(output.stdout);
+      const cluster = facts.cluster!;
+      facts.upgrade = { nodes: upgradeNodes(cluster, entries), target: upgradeTarget(cluster) };
+      ok(`${entries.length} node${entries.length === 1 ? "" : "s"} in ${TALOS_NODES_LAYER}'s ${TALOS_NODES_OUTPUT}`);
+    } catch (e) {
+      fail({ reason: `${TALOS_NODES_LAYER}: ${(e as Error).message}`, hint });
+    }
+  },
+};
+
 const REFUSED = "refused before the engine runs";
 
 function beforeSynth(facts: Facts): string | undefined {
@@ -513,19 +563,32 @@ function beforeValidate(facts: Facts): string | undefined {
 const everythingInOrder = (facts: Facts, problems: readonly Problem[]) =>
   beforeValidate(facts) ?? (problems.length > 0 ? "fix the problems above first" : undefined);
 
+const ENVIRONMENT_STAGE: Stage = {
+  name: "environment",
+  blockedBy: (f) => (f.cluster ? undefined : "the config is invalid"),
+  checks: [stateBackendCredentials, statePassphrase],
+};
+const ENGINE_STAGE: Stage = { name: "engine", blockedBy: (f) => (f.refused ? REFUSED : undefined), checks: [engine] };
+const SYNTH_STAGE: Stage = { name: "synth", blockedBy: beforeSynth, checks: [synth] };
+
 /** Every check, by stage, in the order they run. */
 export const STAGES: readonly Stage[] = [
   { name: "input", checks: [git, node, config, terminal, persistentAuthKeys, layers] },
-  {
-    name: "environment",
-    blockedBy: (f) => (f.cluster ? undefined : "the config is invalid"),
-    checks: [stateBackendCredentials, statePassphrase],
-  },
-  { name: "engine", blockedBy: (f) => (f.refused ? REFUSED : undefined), checks: [engine] },
-  { name: "synth", blockedBy: beforeSynth, checks: [synth] },
+  ENVIRONMENT_STAGE,
+  ENGINE_STAGE,
+  SYNTH_STAGE,
   { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, validate] },
   { name: "state", blockedBy: everythingInOrder, checks: [backends, persistentAuthState] },
   { name: "sequence", blockedBy: everythingInOrder, checks: [sequence] },
+];
+
+/** The checks of `./bootstrap.sh upgrade`: the config, the engine, and layer 01's state; nothing is validated or planned. */
+export const UPGRADE_STAGES: readonly Stage[] = [
+  { name: "input", checks: [git, node, config, terminal, upgradeLayers] },
+  ENVIRONMENT_STAGE,
+  ENGINE_STAGE,
+  SYNTH_STAGE,
+  { name: "state", blockedBy: everythingInOrder, checks: [backends, talosNodes] },
 ];
 
 /** The checks by name, for their unit tests. */
@@ -546,6 +609,8 @@ export const CHECKS = {
   backends,
   persistentAuthState,
   sequence,
+  upgradeLayers,
+  talosNodes,
 };
 
 export interface PreflightResult {
@@ -557,6 +622,8 @@ export interface PreflightResult {
   readonly clusterName?: string;
   /** Both keys of layer 00 were given and are right. */
   readonly persistentAuthUnlocked?: boolean;
+  /** `upgrade`: what to upgrade, to which versions. */
+  readonly upgrade?: { readonly nodes: UpgradeNode[]; readonly target: UpgradeTarget };
 }
 
 /** Runs `check` with a context that logs its lines and collects its problems into `problems`. */
@@ -617,6 +684,7 @@ export function runPreflight(
     phases: problems.length === 0 ? facts.phases : undefined,
     clusterName: facts.cluster?.name,
     persistentAuthUnlocked: facts.liftPreventDestroy === true,
+    upgrade: problems.length === 0 ? facts.upgrade : undefined,
   };
 }
 

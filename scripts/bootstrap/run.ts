@@ -9,6 +9,7 @@ import type { Layer } from "./layers";
 import type { BootstrapOptions } from "./options";
 import type { Phase, PhaseAction } from "./phases";
 import type { PlanSummary } from "./plan-summary";
+import type { UpgradeNode, UpgradeTarget } from "../upgrade/plan";
 
 /** How a phase ended, as bash knows it; the wording of the result depends on the phase's action (resultOf). */
 export type Outcome =
@@ -50,6 +51,12 @@ export interface RunDocument {
   readonly persistentAuthUnlocked?: boolean;
   /** The plan of the run, in order, set by preflight; each phase gets its result as it finishes. */
   readonly phases: readonly PhaseRecord[];
+  /** `upgrade`: the nodes and versions found by its preflight, and the talosconfig talosctl uses. */
+  readonly upgrade?: {
+    readonly nodes: readonly UpgradeNode[];
+    readonly target: UpgradeTarget;
+    readonly talosconfig: string;
+  };
 }
 
 const FILE = "run.json";

@@ -1,7 +1,12 @@
 // The nodes an upgrade works on: names, addresses and roles from the config, each node's installer image from
 // layer 01's `talos_nodes` output (the schematic id is only known once the factory answered in layer 01).
 import type { ResolvedCluster } from "../../config";
+import type { LayerName } from "../../layers/catalog";
 import type { UpgradeNode, UpgradeTarget } from "./plan";
+
+/** The layer whose state holds the output, and the output's name (layers/infrastructure.ts). */
+export const TALOS_NODES_LAYER: LayerName = "01-infrastructure";
+export const TALOS_NODES_OUTPUT = "talos_nodes";
 
 /** One entry of layer 01's `talos_nodes` output. */
 export interface TalosNodesOutputEntry {
@@ -27,4 +32,27 @@ export function upgradeNodes(cluster: ResolvedCluster, output: readonly TalosNod
     controller: node.controller,
     installer: installers.get(node.name) ?? UNKNOWN_INSTALLER,
   }));
+}
+
+/**
+ * The entries of `<engine> output -json talos_nodes`; throws naming what is wrong when the value is not a list of
+ * nodes (a state written by another version of this code).
+ */
+export function parseTalosNodesOutput(json: string): TalosNodesOutputEntry[] {
+  const value = JSON.parse(json) as unknown;
+  if (!Array.isArray(value)) throw new Error(`${TALOS_NODES_OUTPUT} is not a list`);
+  return value.map((entry: Record<string, unknown>, i) => {
+    const ok =
+      typeof entry?.name === "string" &&
+      typeof entry.address === "string" &&
+      typeof entry.controller === "boolean" &&
+      typeof entry.installer === "string";
+    if (!ok) throw new Error(`${TALOS_NODES_OUTPUT}[${i}] lacks name, address, controller or installer`);
+    return {
+      name: entry.name as string,
+      address: entry.address as string,
+      controller: entry.controller as boolean,
+      installer: entry.installer as string,
+    };
+  });
 }

@@ -1,0 +1,217 @@
+// ./bootstrap.sh upgrade against applied state: the root example (addresses moved to loopback) with layers 00 and
+// 01 applied by the real OpenTofu into the Proxmox simulator (proxmox-judge.ts), so layer 01's state holds the
+// talos_nodes output a real apply writes. talosctl is the recording stand-in (__tests__/upgrade/fake-talosctl.mjs):
+// no Talos node exists here. Proved: --plan prints the rolling order and asks nothing but the state; a run upgrades
+// node by node with its waits; a failure midway stops with a clear message; a rerun resumes.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { engineEnv, startBootstrap, type BootstrapRun } from "./bootstrap-support";
+import { applyLayer, judgedConfig, startJudgeFor, synthesizeFor, type Judge } from "./proxmox-judge";
+import { REPO, tempDir, tofu } from "./support";
+
+const work = tempDir("upgrade");
+const FAKE_TALOSCTL = join(REPO, "__tests__", "upgrade", "fake-talosctl.mjs");
+let judge: Judge;
+let configDir: string;
+/** Layer 01's talos_nodes output as the applied state holds it. */
+let recorded: Array<{ name: string; address: string; controller: boolean; installer: string }>;
+/** The versions of the config (the target). */
+let talosVersion: string;
+let kubernetesVersion: string;
+
+beforeAll(async () => {
+  configDir = judgedConfig(join(work.dir, "config"));
+  judge = await startJudgeFor(configDir);
+  const stacks = synthesizeFor(configDir, join(work.dir, "applied"));
+  await applyLayer(judge, stacks["00-persistent-auth"]);
+  await applyLayer(judge, stacks["01-infrastructure"]);
+  const output = await tofu(stacks["01-infrastructure"], ["output", "-json", "talos_nodes"], { env: judge.env() });
+  recorded = JSON.parse(output.stdout);
+  const cluster = parse(readFileSync(join(configDir, "cluster.yaml"), "utf8")) as Record<string, string>;
+  talosVersion = cluster.talos_version;
+  kubernetesVersion = cluster.kubernetes_version;
+  // What layer 01 writes beside the config on a real cluster (its file resource needs a live cluster here).
+  mkdirSync(join(configDir, "credentials"), { recursive: true });
+  writeFileSync(join(configDir, "credentials", "talosconfig"), "context: stand-in\n");
+});
+afterAll(async () => {
+  await judge?.close();
+  work.remove();
+});
+
+type World = {
+  client: string;
+  nodes: Record<string, { version: string; down?: number }>;
+  kubernetes?: string;
+  rejoinPolls?: number;
+  failUpgradeOn?: string;
+};
+
+/** The stand-in talosctl's world, every node at `from`; `calls()` are its argv lists since it was made. */
+function standIn(name: string, from: string, world: Partial<World> = {}) {
+  const dir = join(work.dir, name);
+  mkdirSync(dir, { recursive: true });
+  const state = join(dir, "world.json");
+  const log = join(dir, "calls.jsonl");
+  const nodes = Object.fromEntries(recorded.map((n) => [n.address, { version: from }]));
+  writeFileSync(state, JSON.stringify({ client: talosVersion, nodes, rejoinPolls: 2, ...world }));
+  writeFileSync(log, "");
+  return {
+    env: { TALOSCTL: FAKE_TALOSCTL, FAKE_TALOSCTL_STATE: state, FAKE_TALOSCTL_LOG: log },
+    calls: () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as string[]),
+    world: () => JSON.parse(readFileSync(state, "utf8")) as World,
+    set: (change: Partial<World>) =>
+      writeFileSync(state, JSON.stringify({ ...JSON.parse(readFileSync(state, "utf8")), ...change })),
+  };
+}
+
+function upgrade(args: string[], env: Record<string, string>): Promise<BootstrapRun> {
+  return startBootstrap(["upgrade", "--allow-dirty", ...args], {
+    ...engineEnv(),
+    CONFIG_DIR: configDir,
+    CDKTF_OUTDIR: undefined,
+    CDKTF_CONTEXT_JSON: undefined,
+    PROXMOX_VE_API_TOKEN: undefined,
+    BOOTSTRAP_UPGRADE_INTERVAL: "0.05",
+    BOOTSTRAP_UPGRADE_TIMEOUT: "5",
+    ...env,
+  });
+}
+
+/** The calls that change something, as "verb node-or-version". */
+const actions = (calls: string[][]) =>
+  calls
+    .filter((c) => c[0] !== "version")
+    .map(
+      (c) =>
+        `${c[0]} ${(c.find((a) => a.startsWith("--to=")) ?? c.find((a) => a.startsWith("--nodes=")) ?? "").replace(/^--\w+=/, "")}`,
+    );
+
+const address = (name: string) => recorded.find((n) => n.name === name)!.address;
+
+function expectStatus(run: BootstrapRun, status: number): void {
+  expect(run.status, run.output).toBe(status);
+}
+
+describe("./bootstrap.sh upgrade, layer 01 applied", () => {
+  it("the applied state records every node of the example with its installer image", () => {
+    expect(recorded.map((n) => n.name)).toEqual([
+      "controlplane0",
+      "controlplane1",
+      "controlplane2",
+      "worker0",
+      "worker1",
+    ]);
+    for (const n of recorded) {
+      expect(n.address).toMatch(/^127\./);
+      // The factory's host (the stand-in's here), /installer/ and the schematic id.
+      expect(n.installer).toMatch(/^127\.0\.0\.1:\d+\/installer\/[0-9a-f]{64}$/);
+    }
+  });
+
+  it("--plan prints the rolling order, controllers one at a time, then workers, then upgrade-k8s; it asks no node anything", async () => {
+    const talosctl = standIn("plan", "v1.11.0");
+    const simCalls = judge.sim.calls.length;
+    const run = await upgrade(["--plan"], talosctl.env);
+    expectStatus(run, 0);
+    const steps = [...run.output.matchAll(/^(\d+)\. +(talos|kubernetes) +(\S+)/gm)].map(
+      (m) => `${m[1]} ${m[2]} ${m[3]}`,
+    );
+    expect(steps).toEqual([
+      "1 talos controlplane0",
+      "2 talos controlplane1",
+      "3 talos controlplane2",
+      "4 talos worker0",
+      "5 talos worker1",
+      "6 kubernetes talosctl",
+    ]);
+    for (const n of recorded)
+      expect(run.output).toContain(
+        `${n.name} (${n.controller ? "controller" : "worker"}, ${n.address}) ${n.installer}:${talosVersion}`,
+      );
+    expect(run.output).toContain(`talosctl upgrade-k8s --to ${kubernetesVersion}`);
+    expect(run.output).toContain(
+      `rolling order to Talos ${talosVersion}, Kubernetes ${kubernetesVersion} (no node was asked its version):`,
+    );
+    // Only the client's own version was asked; the Proxmox API was not called.
+    expect(talosctl.calls()).toEqual([["version", "--client"]]);
+    expect(judge.sim.calls.length).toBe(simCalls);
+    expect(run.output).not.toMatch(/^=== upgrade$/m);
+  });
+
+  it("a failure midway stops with a clear message, and a rerun resumes after the nodes already upgraded", async () => {
+    const talosctl = standIn("run", "v1.11.0", { failUpgradeOn: address("controlplane1") });
+    const first = await upgrade(["--auto-approve"], talosctl.env);
+    expectStatus(first, 1);
+    expect(actions(talosctl.calls())).toEqual([
+      `upgrade ${address("controlplane0")}`,
+      `health ${address("controlplane0")}`,
+      `upgrade ${address("controlplane1")}`,
+    ]);
+    expect(first.output).toMatch(
+      new RegExp(
+        `^stopped at Talos on controlplane1: .*upgrade of ${address("controlplane1").replace(/\./g, "\\.")} failed: image pull error$`,
+        "m",
+      ),
+    );
+    expect(first.output).toContain("done before it: Talos on controlplane0; the steps after it did not run.");
+    expect(first.output).toMatch(
+      /^bootstrap: error: the upgrade stopped after \d+s \(see above\); run \.\/bootstrap\.sh upgrade again to resume$/m,
+    );
+    expect(talosctl.world().nodes[address("controlplane0")].version).toBe(talosVersion);
+    expect(talosctl.world().nodes[address("controlplane2")].version).toBe("v1.11.0");
+    expect(talosctl.world().kubernetes).toBeUndefined();
+
+    // The cause fixed, the rerun skips controlplane0 and goes on.
+    talosctl.set({ failUpgradeOn: undefined });
+    const before = talosctl.calls().length;
+    const second = await upgrade(["--auto-approve"], talosctl.env);
+    expectStatus(second, 0);
+    expect(second.output).toContain(`already at the target Talos version, skipped: controlplane0`);
+    const calls = talosctl.calls().slice(before);
+    expect(actions(calls)).toEqual([
+      ...["controlplane1", "controlplane2", "worker0", "worker1"].flatMap((n) => [
+        `upgrade ${address(n)}`,
+        `health ${address("controlplane0")}`,
+      ]),
+      `upgrade-k8s ${kubernetesVersion}`,
+    ]);
+    // Each upgraded node was asked its version until it answered with the target (it answers nothing twice).
+    const upgradeAt = calls.findIndex((c) => c[0] === "upgrade");
+    expect(
+      calls.slice(upgradeAt + 1, upgradeAt + 4).map((c) => `${c[0]} ${c.find((a) => a.startsWith("--nodes="))}`),
+    ).toEqual(Array(3).fill(`version --nodes=${address("controlplane1")}`));
+    expect(calls.find((c) => c[0] === "upgrade")).toContain(`--image=${recorded[1].installer}:${talosVersion}`);
+    expect(Object.values(talosctl.world().nodes).map((n) => n.version)).toEqual(Array(5).fill(talosVersion));
+    expect(talosctl.world().kubernetes).toBe(kubernetesVersion);
+    expect(second.output).toContain(
+      "Now apply the new versions to layer 01 (ISO, machine configurations): ./bootstrap.sh",
+    );
+  });
+
+  it.each<[string, Record<string, string>, RegExp]>([
+    [
+      "talosctl missing",
+      { TALOSCTL: join(work.dir, "no-talosctl") },
+      /✗ talosctl: talosctl is not usable \(.*\); install talosctl v\S+ or newer/,
+    ],
+    [
+      "talosctl older than the target",
+      {},
+      /✗ talosctl: talosctl v1\.10\.3 is older than the target Talos v\S+; install talosctl \d+\.\d+ or newer/,
+    ],
+  ])("preflight refuses: %s; nothing is upgraded", async (_, env, message) => {
+    const talosctl = standIn("old", "v1.11.0", { client: "v1.10.3" });
+    const run = await upgrade(["--auto-approve"], { ...talosctl.env, ...env });
+    expectStatus(run, 1);
+    expect(run.output).toMatch(message);
+    expect(run.output).toMatch(/^bootstrap: error: preflight failed; nothing was upgraded$/m);
+    expect(actions(talosctl.calls())).toEqual([]);
+  });
+});
