@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings the cluster described by cluster.yaml and nodes.yaml from nothing to working, layer by layer, tears
 # layers down again, and rolls Talos and Kubernetes upgrades out node by node (upgrade). Every check runs before
-# anything changes; the engine (OpenTofu or Terraform) runs directly in
-# each synthesized stack: init, plan -out, the plan shown and confirmed, apply of exactly that plan.
+# anything changes; the engine (OpenTofu or Terraform) runs directly in each synthesized stack: init, plan -out,
+# the plan shown and confirmed, apply of exactly that plan.
 #
 # Usage: ./bootstrap.sh [options]
 #        ./bootstrap.sh upgrade [--plan] [--auto-approve] [--allow-dirty]
