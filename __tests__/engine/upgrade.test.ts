@@ -24,7 +24,7 @@ let kubernetesVersion: string;
 beforeAll(async () => {
   configDir = judgedConfig(join(work.dir, "config"));
   judge = await startJudgeFor(configDir);
-  const stacks = synthesizeFor(configDir, join(work.dir, "applied"));
+  const stacks = await synthesizeFor(configDir, join(work.dir, "applied"));
   await applyLayer(judge, stacks["00-persistent-auth"]);
   await applyLayer(judge, stacks["01-infrastructure"]);
   const output = await tofu(stacks["01-infrastructure"], ["output", "-json", "talos_nodes"], { env: judge.env() });
