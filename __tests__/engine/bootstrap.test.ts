@@ -415,6 +415,90 @@ describe("5. --plan goes through every layer in order and applies nothing", () =
   });
 });
 
+describe("6. layer 00 is planned on every run: applied when a feature is switched on later, refused when its plan deletes", () => {
+  let c: ReturnType<typeof cluster>;
+  const FLUX_PRIVATE = { repository_name: "owner/home-ops", repository_visibility: "private" };
+  const resources = () =>
+    c
+      .state()!
+      .resources.map((r) => `${r.type}.${(r as { name?: string }).name}`)
+      .sort();
+  const outputs = () => Object.keys((c.state() as { outputs?: Record<string, unknown> }).outputs ?? {});
+
+  beforeAll(async () => {
+    c = cluster("every-run");
+    expectStatus(await c.run(["--only=persistent-auth", "--auto-approve"]), 0);
+    expect(resources()).not.toContain("tls_private_key.flux_deploy_key");
+  });
+
+  it("a default run after a feature is switched on applies 00 first: the key and the output the layers above read exist", async () => {
+    const file = join(c.dir, "cluster.yaml");
+    writeFileSync(
+      file,
+      `${readFileSync(file, "utf8")}repository_name: ${FLUX_PRIVATE.repository_name}\nrepository_visibility: private\n`,
+    );
+    c.repo.commit("flux syncs a private repository");
+    const run = await c.run(["--auto-approve"]);
+    // 00 is applied; the run then stops at 01, whose plan needs the Cilium chart (offline here).
+    expect(summaryRow(run.output, "00-persistent-auth", "apply")?.slice(0, 6)).toEqual([
+      "00-persistent-auth",
+      "apply",
+      "applied",
+      "1",
+      "0",
+      "0",
+    ]);
+    expect(run.output).toMatch(/^bootstrap: error: plan of 01-infrastructure failed$/m);
+    expect(resources()).toContain("tls_private_key.flux_deploy_key");
+    expect(outputs()).toContain("flux_deploy_key_public");
+    expect(run.output).toMatch(/Add it \(read-only is enough\)/);
+  });
+
+  it("a plan of 00 that deletes is refused before anything is applied, naming the address; with both keys it goes through", async () => {
+    // A state holding what the config no longer has: the key moved to an address no block declares.
+    const stacks = await synthesize(c.dir, join(work.dir, "every-run-mv"));
+    const env = { TF_HTTP_USERNAME: AUTH.username, TF_HTTP_PASSWORD: AUTH.password };
+    await tofu(stacks["00-persistent-auth"], ["init", "-input=false", "-no-color"], { env });
+    await tofu(
+      stacks["00-persistent-auth"],
+      ["state", "mv", "tls_private_key.flux_deploy_key", "tls_private_key.orphan"],
+      { env },
+    );
+    const before = c.raw();
+    const from = state.requests.length;
+
+    const refused = await c.run(["--auto-approve"]);
+    expectStatus(refused, 1);
+    expect(refused.output).toContain("refused: the plan of 00-persistent-auth would lose what cannot be made again:");
+    expect(refused.output).toMatch(/^ {4}tls_private_key\.orphan \(delete\)$/m);
+    expect(refused.output).toMatch(
+      /^bootstrap: error: the plan of 00-persistent-auth deletes or replaces what cannot be made again; refused$/m,
+    );
+    expect(summaryRow(refused.output, "00-persistent-auth", "apply")?.slice(0, 6)).toEqual([
+      "00-persistent-auth",
+      "apply",
+      "refused",
+      "1",
+      "0",
+      "1",
+    ]);
+    expect(refused.output).not.toMatch(/^=== \[\d+\/\d+\] apply 01-infrastructure$/m);
+    expect(c.raw()).toBe(before);
+    expect(c.requestsSince(from).filter((r) => r.method === "POST")).toEqual([]);
+
+    const unlocked = await c.run([
+      "--only=persistent-auth",
+      "--auto-approve",
+      "--including-persistent-auth",
+      "--yes-destroy-persistent-auth=homelab",
+    ]);
+    expectStatus(unlocked, 0);
+    expect(summaryRow(unlocked.output, "00-persistent-auth", "apply")?.slice(2, 6)).toEqual(["applied", "1", "0", "1"]);
+    expect(resources()).not.toContain("tls_private_key.orphan");
+    expect(resources()).toContain("tls_private_key.flux_deploy_key");
+  });
+});
+
 it("the engine is the one built for the tests", () => {
   expect(engineEnv().TF_BINARY).toBe(engine().tofu);
 });
