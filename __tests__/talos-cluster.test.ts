@@ -78,12 +78,21 @@ describe("TalosCluster", () => {
     });
   });
 
-  it("checks health through the controllers and writes both credential files with mode 0600", () => {
-    expect(json.data.talos_cluster_health.lab).toMatchObject({
-      control_plane_nodes: ["10.0.0.21", "10.0.0.22"],
-      worker_nodes: ["10.0.0.31"],
-      endpoints: ["10.0.0.21", "10.0.0.22"],
+  it("reads no node's health on a plan: it waits for the API once, when the cluster is bootstrapped", () => {
+    expect(json.data.talos_cluster_health).toBeUndefined();
+    expect(Object.keys(json.data).sort()).toEqual(["talos_client_configuration", "talos_machine_configuration"]);
+    const wait = json.resource.terraform_data.lab_api_ready;
+    expect(wait.triggers_replace).toEqual({ cluster: "${talos_machine_bootstrap.lab.id}" });
+    expect(wait.provisioner[0]["local-exec"].environment).toEqual({
+      KUBE_HOST: "${talos_cluster_kubeconfig.lab.kubernetes_client_configuration.host}",
+      KUBE_CA: "${talos_cluster_kubeconfig.lab.kubernetes_client_configuration.ca_certificate}",
+      KUBE_CERT: "${talos_cluster_kubeconfig.lab.kubernetes_client_configuration.client_certificate}",
+      KUBE_KEY: "${talos_cluster_kubeconfig.lab.kubernetes_client_configuration.client_key}",
+      TIMEOUT: "900",
     });
+  });
+
+  it("writes both credential files with mode 0600", () => {
     const files = json.resource.local_sensitive_file;
     expect(Object.values(files).map((f: any) => [f.filename, f.file_permission])).toEqual([
       ["${path.module}/../../credentials/kubeconfig", "0600"],

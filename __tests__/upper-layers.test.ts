@@ -19,18 +19,19 @@ describe("layer snapshots (review aid; the assertions below carry the meaning)",
 describe("Cilium in 01-infrastructure", () => {
   const release = resources(l01, "helm_release").cilium;
 
-  it("is installed once the control plane is healthy, with Talos-appropriate values", () => {
+  it("is installed once the Kubernetes API answers, with Talos-appropriate values", () => {
     expect(release).toMatchObject({
       chart: "cilium",
       repository: "https://helm.cilium.io",
       version: "1.19.3",
       namespace: "kube-system",
     });
-    expect(release.depends_on).toEqual(["data.talos_cluster_health.homelab"]);
-    expect(l01.data!.talos_cluster_health.homelab).toMatchObject({
-      skip_kubernetes_checks: true,
-      depends_on: ["talos_cluster_kubeconfig.homelab"],
+    // Once the API answers: the wait runs when the cluster is bootstrapped, and no plan reads a node's health.
+    expect(release.depends_on).toEqual(["terraform_data.homelab_api_ready"]);
+    expect(resources(l01, "terraform_data").homelab_api_ready.triggers_replace).toEqual({
+      cluster: "${talos_machine_bootstrap.homelab.id}",
     });
+    expect(l01.data!.talos_cluster_health).toBeUndefined();
     const values = parse(release.values[0]);
     expect(values).toMatchObject({
       kubeProxyReplacement: true,

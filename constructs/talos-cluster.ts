@@ -3,7 +3,6 @@ import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterKubeconfig } from "../.gen/providers/talos/cluster-kubeconfig";
 import { DataTalosClientConfiguration } from "../.gen/providers/talos/data-talos-client-configuration";
-import { DataTalosClusterHealth } from "../.gen/providers/talos/data-talos-cluster-health";
 import {
   DataTalosMachineConfiguration,
   type DataTalosMachineConfigurationMachineSecrets,
@@ -13,6 +12,7 @@ import {
   MachineConfigurationApply,
   type MachineConfigurationApplyClientConfiguration,
 } from "../.gen/providers/talos/machine-configuration-apply";
+import { KubernetesApiWait } from "./kubernetes-api-wait";
 import { tfName } from "./names";
 import { machineConfigPatches, type TalosClusterNetwork, type TalosNodeSpec } from "./talos-machine-config";
 
@@ -49,8 +49,11 @@ export class TalosCluster extends Construct {
   readonly bootstrap: MachineBootstrap;
   readonly kubeconfig: ClusterKubeconfig;
   readonly clientConfig: DataTalosClientConfiguration;
-  /** Waits until etcd and the control plane are up (Kubernetes checks skipped: nodes need a CNI to be Ready). */
-  readonly controlPlaneHealth: DataTalosClusterHealth;
+  /**
+   * Waits, when the cluster is bootstrapped, until the Kubernetes API answers /readyz (its nodes need a CNI to
+   * be Ready, the API does not): what needs the API in this layer depends on it. Never read on a plan.
+   */
+  readonly apiReady: KubernetesApiWait;
 
   constructor(scope: Construct, id: string, props: TalosClusterProps) {
     super(scope, id);
@@ -109,16 +112,17 @@ export class TalosCluster extends Construct {
     });
     this.kubeconfig.overrideLogicalId(tfName(props.clusterName));
 
-    this.controlPlaneHealth = new DataTalosClusterHealth(this, "Health", {
-      clientConfiguration: props.clientConfiguration,
-      controlPlaneNodes: controllers.map((c) => c.address),
-      workerNodes: props.nodes.filter((n) => !n.controller).map((n) => n.address),
-      endpoints: controllers.map((c) => c.address),
-      skipKubernetesChecks: true,
-      timeouts: { read: "15m" },
-      dependsOn: [this.kubeconfig],
+    const api = this.kubeconfig.kubernetesClientConfiguration;
+    this.apiReady = new KubernetesApiWait(this, "ApiReady", {
+      api: {
+        host: api.host,
+        caCertificate: api.caCertificate,
+        clientCertificate: api.clientCertificate,
+        clientKey: api.clientKey,
+      },
+      replaceWhen: this.bootstrap.id,
     });
-    this.controlPlaneHealth.overrideLogicalId(tfName(props.clusterName));
+    this.apiReady.resource.overrideLogicalId(`${tfName(props.clusterName)}_api_ready`);
 
     this.clientConfig = new DataTalosClientConfiguration(this, "ClientConfig", {
       clusterName: props.clusterName,

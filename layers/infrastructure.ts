@@ -89,7 +89,7 @@ export class InfrastructureLayer extends LayerStack {
         podCidr: cluster.network.pods.cidr,
         loadBalancerMode: cilium.loadBalancerMode,
         l2Announcements: cilium.pool !== undefined,
-        dependsOn: [this.talos.controlPlaneHealth],
+        dependsOn: [this.talos.apiReady.resource],
       });
     }
   }

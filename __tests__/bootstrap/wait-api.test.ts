@@ -1,13 +1,13 @@
 // The wait for the Kubernetes API: the kubeconfig read as Talos writes it, the bounded polling loop, and a real
 // probe of a local HTTPS server that requires the kubeconfig's client certificate (certificates made by openssl).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { makeTestPki } from "../support/pki";
 import {
   probeApi,
   readKubeconfig,
@@ -96,60 +96,7 @@ describe("probeApi against a real HTTPS server that requires the client certific
   let ready = false;
 
   beforeAll(async () => {
-    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-    openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.crt",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=kubernetes",
-    );
-    writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-    for (const [name, subject, ext] of [
-      ["server", "/CN=kube-apiserver", ["-extfile", "san.ext"]],
-      ["client", "/O=system:masters/CN=admin", []],
-    ] as const) {
-      openssl(
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        `${name}.key`,
-        "-out",
-        `${name}.csr`,
-        "-subj",
-        subject,
-      );
-      openssl(
-        "x509",
-        "-req",
-        "-in",
-        `${name}.csr`,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        `${name}.crt`,
-        "-days",
-        "1",
-        ...ext,
-      );
-    }
+    makeTestPki(dir);
     server = createServer(
       {
         key: pem("server.key"),

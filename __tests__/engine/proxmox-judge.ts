@@ -261,13 +261,13 @@ export function synthesizeFor(configDir: string, outdir: string): Promise<Record
 
 /**
  * What tofu cannot apply without a live cluster or the internet: the Talos resources that talk to a node,
- * the cluster health check, files written from them, and everything Kubernetes or Helm. `-exclude` these.
+ * the wait for the Kubernetes API, files written from them, and everything Kubernetes or Helm. `-exclude` these.
  */
 const NEEDS_LIVE_CLUSTER = new Set([
   "talos_machine_configuration_apply",
   "talos_machine_bootstrap",
   "talos_cluster_kubeconfig",
-  "data.talos_cluster_health",
+  "terraform_data",
   "local_file",
   "local_sensitive_file",
   "helm_release",
