@@ -368,7 +368,7 @@ describe("phases after preflight", () => {
       const dir = repo("guard-refused");
       const engine = fakeEngine(join(work, "guard-refused-engine"), losing);
       const result = await runBootstrap(dir.dir, ["--only=persistent-auth", "--auto-approve"], {
-        env: { ...CLEAN_ENV, ...engine.env },
+        env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
       });
       expect(result.status).toBe(1);
       expect(result.output).toContain("refused: the plan of 00-persistent-auth would lose what cannot be made again:");
@@ -385,7 +385,7 @@ describe("phases after preflight", () => {
       const dir = repo("guard-plan");
       const engine = fakeEngine(join(work, "guard-plan-engine"), losing);
       const result = await runBootstrap(dir.dir, ["--plan", "--only=persistent-auth"], {
-        env: { ...CLEAN_ENV, ...engine.env },
+        env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
       });
       expect(result.status).toBe(1);
       expect(result.output).toMatch(/^00-persistent-auth\s+plan\s+refused/m);
@@ -403,7 +403,7 @@ describe("phases after preflight", () => {
           "--including-persistent-auth",
           "--yes-destroy-persistent-auth=homelab",
         ],
-        { env: { ...CLEAN_ENV, ...engine.env, CDKTF_OUTDIR: outdir } },
+        { env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env, CDKTF_OUTDIR: outdir } },
       );
       expect(result.status, result.output).toBe(0);
       expect(result.output).not.toContain("refused:");
