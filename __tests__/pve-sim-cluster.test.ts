@@ -278,6 +278,7 @@ describe("HA rules", () => {
   beforeAll(async () => {
     await data("POST", "/cluster/ha/resources", { sid: "vm:100" });
     await data("POST", "/cluster/ha/resources", { sid: "vm:101" });
+    await data("POST", "/cluster/ha/resources", { sid: "vm:103" });
   });
 
   it("keeps containers as ct: resources, a bare id naming the guest's kind", async () => {
@@ -348,33 +349,43 @@ describe("HA rules", () => {
     expect(again.body.errors?.resources).toMatch(/resource 'vm:100' is already used in another node affinity rule/);
   });
 
+  const affinity = (rule: string, resources: string, kind: "positive" | "negative") =>
+    call("POST", "/cluster/ha/rules", { rule, type: "resource-affinity", resources, affinity: kind });
+  const pin = (rule: string, resources: string, nodes: string) =>
+    call("POST", "/cluster/ha/rules", { rule, type: "node-affinity", resources, nodes });
+
   it("refuses a resource-affinity rule with one guest, and keeps one with two", async () => {
-    const one = await call("POST", "/cluster/ha/rules", {
-      rule: "apart",
-      type: "resource-affinity",
-      resources: "vm:100",
-      affinity: "negative",
-    });
-    expect(one.body.errors?.resources).toMatch(/less than two resources/);
-    await data("POST", "/cluster/ha/rules", {
-      rule: "apart",
-      type: "resource-affinity",
-      resources: "vm:101,vm:100",
-      affinity: "negative",
-    });
-    expect(await data("GET", "/cluster/ha/rules/apart")).toMatchObject({ resources: "vm:100,vm:101", order: 2 });
-    const together = await call("POST", "/cluster/ha/rules", {
-      rule: "together",
-      type: "resource-affinity",
-      resources: "vm:100,vm:101",
-      affinity: "positive",
-    });
-    expect(together.body.errors?.resources).toMatch(/shares two or more resources with a negative/);
+    expect((await affinity("apart", "vm:101", "negative")).body.errors?.resources).toMatch(/less than two resources/);
+    expect((await affinity("apart", "vm:103,vm:101", "negative")).status).toBe(200);
+    expect(await data("GET", "/cluster/ha/rules/apart")).toMatchObject({ resources: "vm:101,vm:103", order: 2 });
+    expect((await affinity("together", "vm:101,vm:103", "positive")).body.errors?.resources).toMatch(
+      /shares two or more resources with a negative/,
+    );
+  });
+
+  it("refuses a resource-affinity rule over a guest whose preferred hosts have several priorities", async () => {
+    const res = await affinity("with-fw", "vm:100,vm:101", "negative");
+    expect(res.body.errors?.resources).toMatch(/resources are in node affinity rules with multiple priorities/);
+  });
+
+  it("refuses node affinity that confines guests kept apart to fewer hosts than there are guests", async () => {
+    expect((await pin("pin101", "vm:101", "pve1")).status).toBe(200);
+    const res = await pin("pin103", "vm:103", "pve1");
+    expect(res.status).toBe(400);
+    expect(res.body.errors?.resources).toMatch(/in a negative resource affinity rule and this rule would restrict/);
+    await data("POST", "/cluster/ha/resources", { sid: "vm:102" });
+    expect((await pin("pin102", "vm:102", "pve2")).status).toBe(200);
+    expect((await affinity("together", "vm:101,vm:102", "positive")).body.errors?.resources).toMatch(
+      /resources are in multiple node affinity rules/,
+    );
+    await data("DELETE", "/cluster/ha/resources/vm%3A102");
+    await data("DELETE", "/cluster/ha/rules/pin101");
   });
 
   it("removes a guest from its rules when its HA resource goes (purge), dropping emptied rules", async () => {
     await data("DELETE", "/cluster/ha/resources/vm%3A100");
     expect(sim.state.haRules["fw-hosts"]).toBeUndefined();
+    await data("DELETE", "/cluster/ha/resources/vm%3A103");
     expect(sim.state.haRules.apart.resources).toBe("vm:101");
   });
 });

@@ -5,7 +5,9 @@
  * resources HA already manages and nodes of the cluster; a rule that makes the set infeasible is refused
  * ("Rule '<id>' is invalid.", its problems per option), as the checks registered by the rule plugins find:
  * a resource in two node-affinity rules, a resource-affinity rule with fewer than two resources, a negative
- * one with more resources than nodes, positive and negative rules sharing two resources.
+ * one with more resources than nodes, positive and negative rules sharing two resources; and between the
+ * types: a resource-affinity rule over a node-affinity rule with several priorities, a positive rule over
+ * two node-affinity rules, a negative rule whose resources node affinity confines to fewer nodes than they are.
  */
 import { ApiError, need, str, type Ctx, type Routes } from "../api";
 import { parseBoolean, type ParamValue } from "../params";
@@ -95,15 +97,69 @@ export function ruleProblems(state: SimState, rules: Readonly<Record<string, Sec
     if (rule.affinity === "negative" && split(rule.resources).length > state.nodes.length)
       add(id, "rule defines more resources than available nodes");
   }
-  for (const [pid, positive] of affinity.filter(([, r]) => r.affinity === "positive")) {
-    for (const [nid, negative] of affinity.filter(([, r]) => r.affinity === "negative")) {
-      const common = split(positive.resources).filter((sid) => split(negative.resources).includes(sid));
-      if (common.length < 2) continue;
-      add(pid, "rule shares two or more resources with a negative resource affinity rule");
+  const positives = disjointSets(affinity.filter(([, r]) => r.affinity === "positive"));
+  const negatives = affinity.filter(([, r]) => r.affinity === "negative");
+  for (const set of positives) {
+    for (const [nid, negative] of negatives) {
+      if (split(negative.resources).filter((sid) => set.resources.has(sid)).length < 2) continue;
+      for (const pid of set.ids) add(pid, "rule shares two or more resources with a negative resource affinity rule");
       add(nid, "rule shares two or more resources with a positive resource affinity rule");
     }
   }
+  // Rules.pm's inter-plugin checks, between node-affinity and resource-affinity rules.
+  const nodeRules = enabled.filter(([, r]) => r.type === "node-affinity");
+  const sharing = (resources: ReadonlySet<string>) =>
+    nodeRules.filter(([, n]) => split(n.resources).some((sid) => resources.has(sid)));
+  for (const [id, rule] of affinity) {
+    const paired = sharing(new Set(split(rule.resources)));
+    if (!paired.some(([, n]) => new Set(split(n.nodes).map((x) => Number(x.split(":")[1] ?? 0))).size > 1)) continue;
+    add(id, "resources are in node affinity rules with multiple priorities");
+    for (const [nid] of paired)
+      add(
+        nid,
+        "resources are in a resource affinity rule and cannot be in a node affinity rule with multiple priorities",
+      );
+  }
+  for (const set of positives) {
+    const paired = sharing(set.resources);
+    if (paired.length < 2) continue;
+    for (const pid of set.ids) add(pid, "resources are in multiple node affinity rules");
+    for (const [nid] of paired)
+      add(
+        nid,
+        "at least one resource is in a positive resource affinity rule and there are other resources in at least one other node affinity rule already",
+      );
+  }
+  for (const [id, negative] of negatives) {
+    const resources = new Set(split(negative.resources));
+    const paired = sharing(resources);
+    const located = new Set(paired.flatMap(([, n]) => split(n.resources).filter((sid) => resources.has(sid))));
+    const allowed = new Set(paired.flatMap(([, n]) => split(n.nodes).map((x) => x.split(":")[0])));
+    if (allowed.size >= located.size) continue;
+    add(id, "two or more resources are restricted to less nodes than available to the resources");
+    for (const [nid] of paired)
+      add(
+        nid,
+        "at least one resource is in a negative resource affinity rule and this rule would restrict these to less nodes than available to the resources",
+      );
+  }
   return problems;
+}
+
+/** PVE::HA::Rules::Helpers::find_disjoint_rules_resource_sets: rules sharing resources, merged. */
+function disjointSets(rules: ReadonlyArray<[string, Section]>): Array<{ ids: string[]; resources: Set<string> }> {
+  const lowest = (r: Section) => split(r.resources).sort()[0] ?? "";
+  const sorted = [...rules].sort(([a, ra], [b, rb]) => lowest(ra).localeCompare(lowest(rb)) || a.localeCompare(b));
+  const sets: Array<{ ids: string[]; resources: Set<string> }> = [];
+  for (const [id, rule] of sorted) {
+    const resources = split(rule.resources);
+    const entry = sets.find((e) => resources.some((sid) => e.resources.has(sid)));
+    if (entry) {
+      entry.ids.push(id);
+      for (const sid of resources) entry.resources.add(sid);
+    } else sets.push({ ids: [id], resources: new Set(resources) });
+  }
+  return sets;
 }
 
 function assertFeasible(state: SimState, rules: Record<string, Section>, id: string): void {
