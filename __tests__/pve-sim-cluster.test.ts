@@ -252,6 +252,17 @@ describe("storage replication", () => {
     await data("DELETE", "/cluster/replication/120-0");
   });
 
+  it("replicates a linked clone's disk (base-<template>-disk-0/vm-<id>-disk-0 is the clone's)", async () => {
+    await data("POST", "/nodes/pve1/qemu", { vmid: "130", name: "golden", scsi0: "local-zfs:4" });
+    await data("POST", "/nodes/pve1/qemu/130/template");
+    expect(
+      await taskResult(sim, TOKEN, await call("POST", "/nodes/pve1/qemu/130/clone", { newid: "131", full: "0" })),
+    ).toBe("OK");
+    expect(sim.state.vms["131"].config.scsi0).toMatch(/^local-zfs:base-130-disk-0\/vm-131-disk-0/);
+    await data("POST", "/cluster/replication", { type: "local", id: "131-0", target: "pve2" });
+    await data("DELETE", "/cluster/replication/131-0");
+  });
+
   it("keeps a job of a guest on ZFS, one per target", async () => {
     await data("POST", "/cluster/replication", { type: "local", id: "100-0", target: "pve2", schedule: "*/5" });
     expect(await data("GET", "/cluster/replication/100-0")).toMatchObject({

@@ -72,7 +72,8 @@ function replicatableVolumes(state: SimState, vmid: string, guest: ReplicationGu
     const [storeid, volname] = drive.volid.split(":");
     const storage = state.storages.find((s) => s.id === storeid);
     if (!storage || storage.shared) continue;
-    if (!new RegExp(`^(base|vm|subvol)-${vmid}-`).test(volname)) continue;
+    // The owner is the last part: a linked clone's `base-<template>-disk-0/vm-<vmid>-disk-0` is the clone's.
+    if (!new RegExp(`^(base|vm|subvol)-${vmid}-`).test(volname.split("/").pop() ?? "")) continue;
     if (storage.type !== "zfspool") throw new ApiError(500, `missing replicate feature on volume '${drive.volid}'`);
     volumes.push(drive.volid);
   }
