@@ -321,6 +321,16 @@ describe("workloads.yaml", () => {
       "vms[0].clone.template: 101 is the id of containers[0] (proxy), not of a template",
     ],
     [
+      "a template cloned from two hosts",
+      (w) => w.vms.push({ name: "second", id: 202, purpose: "development", host: "pve2", clone: { template: 9000 } }),
+      "vms[1].clone.template: template 9000 is on pve, where vms[0] (gpu-vm) clones it; a template is one VM on one host",
+    ],
+    [
+      "a linked clone on another host than its template",
+      (w) => (w.vms[0].clone = { template: 9000, host: "pve2", full: false }),
+      "vms[0].clone.full: a linked clone is made on its template's host pve2, not on pve",
+    ],
+    [
       "Talos node in the template range",
       (_w, _c, n) => (n[1].vm_id = 9001),
       "nodes.yaml nodes[1].vm_id: 9001 is in the template range 9000+ of workloads.yaml",

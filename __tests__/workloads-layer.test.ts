@@ -240,7 +240,7 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
 
   it("the firewall starts first; a linked clone stays on the template's storage", () => {
     expect(vms.firewall.startup).toEqual({ order: 0, up_delay: 30 });
-    expect(vms.nextcloud.clone).toEqual({ vm_id: 9000, full: false });
+    expect(vms.nextcloud.clone).toEqual({ vm_id: 9001, full: false });
   });
 
   it("HA resources for vm and ct guests, node-affinity rules for preferred hosts", () => {

@@ -60,6 +60,26 @@ export function workloadsIssues(
     if (owner !== undefined)
       error(["vms", i, "clone", "template"], `${vm.clone.template} is the id of ${owner}, not of a template`);
   });
+  // A template is one VM on one host (its disks on that host's storage): every clone names that host, and a
+  // linked clone is made there, on the template's own storage.
+  const templateHosts = new Map<number, { host: string; ref: string }>();
+  for (const g of guests) {
+    if (g.kind !== "vm" || g.host === "") continue;
+    const { template, host, full } = g.config.clone;
+    const at = host ?? g.host;
+    const first = templateHosts.get(template);
+    if (!first) templateHosts.set(template, { host: at, ref: g.ref });
+    else if (first.host !== at)
+      error(
+        [...g.path, "clone", host ? "host" : "template"],
+        `template ${template} is on ${first.host}, where ${first.ref} clones it; a template is one VM on one host (clone.host: ${first.host} for a full clone from shared storage, or a template of ${at})`,
+      );
+    if (!full && at !== g.host)
+      error(
+        [...g.path, "clone", "full"],
+        `a linked clone is made on its template's host ${at}, not on ${g.host}: make it a full clone or run it on ${at}`,
+      );
+  }
 
   // ---- id ranges by purpose.
   const ranges = Object.entries(workloads.id_ranges);
