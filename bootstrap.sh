@@ -5,7 +5,7 @@
 # the plan shown and confirmed, apply of exactly that plan.
 #
 # Usage: ./bootstrap.sh [options]
-#        ./bootstrap.sh upgrade [--plan] [--auto-approve] [--allow-dirty]
+#        ./bootstrap.sh upgrade|restart [--plan] [--auto-approve] [--allow-dirty]
 #
 #   (no option)               every layer in order, 00-persistent-auth first; after the layer that writes
 #                             credentials/kubeconfig (01), wait until the Kubernetes API answers before going on.
@@ -42,6 +42,12 @@
 #                             than the target, every node with an installer image. Changes no layer: afterwards,
 #                             ./bootstrap.sh applies the new versions to layer 01 (ISO, machine configurations)
 #   upgrade --plan            print the rolling order and stop; contacts nothing but layer 01's state
+#   restart                   rolling restart of the VMs with changes pending in Proxmox (cores, memory: layer 01
+#                             never restarts a VM itself): one at a time, controllers first, each restarted by
+#                             Proxmox (which applies what was pending; a reboot from inside Talos would not), then
+#                             waiting until its node answers talosctl and `talosctl health` passes before the next.
+#                             A rerun restarts only what is still pending. Needs PROXMOX_VE_API_TOKEN
+#   restart --plan            print which VMs would be restarted, in order (asks Proxmox, restarts nothing)
 #
 #   <layer> is a stack name (01-infrastructure), the same without its number (infrastructure), or the number
 #   (01 or 1). The layers, in apply order: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration.
@@ -76,12 +82,12 @@
 #                           at once)
 #   BOOTSTRAP_API_TIMEOUT   seconds to wait for the Kubernetes API (default: 600)
 #   BOOTSTRAP_API_INTERVAL  seconds between two attempts (default: 10)
-#   TALOSCTL                upgrade: the talosctl binary (default: talosctl on PATH); it uses
+#   TALOSCTL                upgrade, restart: the talosctl binary (default: talosctl on PATH); it uses
 #                           credentials/talosconfig beside cluster.yaml
 #   BOOTSTRAP_UPGRADE_TIMEOUT
-#                           upgrade: seconds a node may take to answer with the new Talos version (default: 600)
+#                           upgrade, restart: seconds a node may take to answer again (default: 600)
 #   BOOTSTRAP_UPGRADE_INTERVAL
-#                           upgrade: seconds between two questions to a rebooting node (default: 5)
+#                           upgrade, restart: seconds between two questions to a rebooting node (default: 5)
 #   BOOTSTRAP_PREPARE_STACK TESTS ONLY: a shell command run in each stack folder right after synthesis, with
 #                           BOOTSTRAP_STACK_DIR set to it (the engine tests rewrite stand-in provider versions
 #                           with it); never set it for a real cluster
@@ -293,21 +299,21 @@ run_phases() {
   done
 }
 
-# ./bootstrap.sh upgrade: its own preflight, which prints the rolling order; then, confirmed, the upgrade itself.
-upgrade() {
+# ./bootstrap.sh upgrade|restart: its own preflight, which prints the rolling order; then, confirmed, the roll-out.
+rolling() {
   local answer="" start=${SECONDS}
-  header "preflight (upgrade)"
-  ts upgrade-preflight || fail "preflight failed; nothing was upgraded"
+  header "preflight (${COMMAND})"
+  ts "${COMMAND}-preflight" || fail "preflight failed; nothing was changed"
   log "-- preflight passed in $((SECONDS - start))s"
   ((PLAN_ONLY)) && return 0
   if ((!AUTO_APPROVE)); then
-    read -r -p "upgrade: run these steps, one node at a time? Only 'yes' is accepted: " answer || true
-    [[ "${answer}" == yes ]] || fail "upgrade declined; nothing was upgraded"
+    read -r -p "${COMMAND}: run these steps, one node at a time? Only 'yes' is accepted: " answer || true
+    [[ "${answer}" == yes ]] || fail "${COMMAND} declined; nothing was changed"
   fi
-  header "upgrade"
+  header "${COMMAND}"
   start=${SECONDS}
-  ts upgrade-run || fail "the upgrade stopped after $((SECONDS - start))s (see above); run ./bootstrap.sh upgrade again to resume"
-  log "-- upgrade done in $((SECONDS - start))s"
+  ts "${COMMAND}-run" || fail "the ${COMMAND} stopped after $((SECONDS - start))s (see above); run ./bootstrap.sh ${COMMAND} again to resume"
+  log "-- ${COMMAND} done in $((SECONDS - start))s"
 }
 
 # EXIT trap: the summary table, the verdict, the run folder removed. Safe to run twice.
@@ -337,8 +343,8 @@ main() {
   prepare_tool
   init_run "$@"
   start_log "$@"
-  if [[ "${COMMAND}" == upgrade ]]; then
-    upgrade
+  if [[ "${COMMAND}" != layers ]]; then
+    rolling
     return
   fi
   confirm_persistent_auth

@@ -276,7 +276,7 @@ describe("01-infrastructure day-2 lifecycle", () => {
     expect(iso.lifecycle).toEqual({ create_before_destroy: true });
   });
 
-  it("exports each node's address, role and installer image without tag for ./bootstrap.sh upgrade", () => {
+  it("exports each node's address, role, installer image without tag and VM for ./bootstrap.sh upgrade and restart", () => {
     const value = (l01.output!.talos_nodes as { value: Array<Record<string, unknown>> }).value;
     expect(value.map((n) => n.name)).toEqual(["controlplane0", "controlplane1", "controlplane2", "worker0", "worker1"]);
     expect(value[3]).toEqual({
@@ -284,6 +284,8 @@ describe("01-infrastructure day-2 lifecycle", () => {
       address: "192.168.10.31",
       controller: false,
       installer: '${replace(data.talos_image_factory_urls.talos_a21512b3.urls.installer, "/:[^:/]+$/", "")}',
+      vm_id: "${proxmox_virtual_environment_vm.worker0.vm_id}",
+      proxmox_node: "${proxmox_virtual_environment_vm.worker0.node_name}",
     });
     expect(l01.output!.talos_nodes.sensitive).toBeUndefined();
   });

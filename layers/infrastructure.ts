@@ -58,15 +58,19 @@ export class InfrastructureLayer extends LayerStack {
     this.vms = vms;
     proxmoxVmSettings(this, cluster, vms);
     if (cluster.workloads) addWorkloads(this, cluster.workloads, cluster.nodes);
-    // What `./bootstrap.sh upgrade` needs of each node, read with `tofu output -json talos_nodes` (no secret).
+    // What `./bootstrap.sh upgrade` and `restart` need of each node, read with `tofu output -json talos_nodes`
+    // (no secret).
     new TerraformOutput(this, "talos_nodes", {
       value: cluster.nodes.map((node) => ({
         name: node.name,
         address: node.address,
         controller: node.controller,
         installer: images.image(node.image).installerRepository,
+        vm_id: vms.get(node.name)!.vmId,
+        proxmox_node: vms.get(node.name)!.resource.nodeName,
       })),
-      description: "Each node's name, Talos API address, role and installer image without tag, for rolling upgrades.",
+      description:
+        "Each node's name, Talos API address, role, installer image without tag, VM id and Proxmox node, for rolling upgrades and restarts.",
     });
 
     const secrets = props.persistentAuth.talosSecrets;

@@ -72,6 +72,7 @@ describe("parseOptions accepts", () => {
     [["--only=00", "--including-persistent-auth"], { only: "00", includingPersistentAuth: true }],
     [["upgrade"], { command: "upgrade" }],
     [["upgrade", "--plan"], { command: "upgrade", planOnly: true }],
+    [["restart", "--plan"], { command: "restart", planOnly: true }],
     [["--plan", "upgrade", "--auto-approve"], { command: "upgrade", planOnly: true, autoApprove: true }],
     // --help wins over everything else, so that it always prints the usage.
     [["--help", "--only=x", "--start-from=y"], { help: true, only: "x", startFrom: "y" }],
@@ -92,6 +93,11 @@ describe("parseOptions refuses", () => {
     [["--only=00", "--start-from=01"], /^--only and --start-from exclude each other/],
     [["--destroy", "--only=01"], /^--only does not combine with --destroy/],
     [["upgrade", "upgrade"], /^unexpected argument 'upgrade'/],
+    [["upgrade", "restart"], /^unexpected argument 'restart'/],
+    [
+      ["restart", "--start-from=01"],
+      /^--start-from does not go with restart \(it takes --help, --plan, --auto-approve, --allow-dirty\)$/,
+    ],
     [["upgrad"], /^unexpected argument 'upgrad'/],
     [
       ["upgrade", "--only=01"],

@@ -15,6 +15,7 @@ import {
   runPreflight,
   STAGES,
   UPGRADE_STAGES,
+  RESTART_STAGES,
   type Check,
   type Facts,
   type PreflightDeps,
@@ -144,7 +145,7 @@ function preflightInput(argv: string[], input: Partial<PreflightInput>): Preflig
 function run(argv: string[], world: World = {}, input: Partial<PreflightInput> = {}) {
   const fake = fakeDeps(world);
   const options = parseOptions(argv);
-  const stages = options.command === "upgrade" ? UPGRADE_STAGES : STAGES;
+  const stages = { layers: STAGES, upgrade: UPGRADE_STAGES, restart: RESTART_STAGES }[options.command];
   const result = runPreflight(preflightInput(argv, input), fake.deps, stages);
   return { ...result, ...fake, checks: result.problems.map((p) => p.check) };
 }
@@ -540,6 +541,7 @@ describe("the stages", () => {
     const staged = STAGES.flatMap((s) => s.checks);
     expect(new Set(staged).size).toBe(staged.length);
     expect(UPGRADE_STAGES.map((s) => s.name)).toEqual(["input", "environment", "engine", "synth", "state"]);
+    expect(RESTART_STAGES.map((s) => s.name)).toEqual(["input", "environment", "engine", "synth", "state"]);
     const upgrade = UPGRADE_STAGES.flatMap((s) => s.checks);
     expect(new Set(upgrade).size).toBe(upgrade.length);
     expect(new Set([...staged, ...upgrade])).toEqual(new Set(Object.values(CHECKS)));
@@ -750,6 +752,33 @@ describe("preflight of upgrade", () => {
       }),
     ]);
     expect(r.upgrade).toBeUndefined();
+  });
+
+  it("restart: the nodes' VMs (id and host) from the state, the Proxmox API from the config, the token checked", () => {
+    const withVms = JSON.stringify(
+      JSON.parse(recorded(EXAMPLE_NODES)).map((n: Record<string, unknown>, i: number) => ({
+        ...n,
+        vm_id: 200 + i,
+        proxmox_node: `pve${i % 2}`,
+      })),
+    );
+    const r = run(["restart", "--plan"], { talosNodes: withVms });
+    expect(r.problems).toEqual([]);
+    expect(r.restart?.nodes.map((n) => `${n.name} ${n.vmId} ${n.host}`)).toEqual(
+      EXAMPLE_NODES.map((name, i) => `${name} ${200 + i} pve${i % 2}`),
+    );
+    const cluster = resolveCluster(definition());
+    expect(r.restart?.proxmox).toEqual({ url: cluster.proxmox.apiUrl, insecure: cluster.proxmox.insecure });
+    const noToken = run(["restart", "--plan"], { talosNodes: withVms }, { env: { PATH: "/bin" } });
+    expect(noToken.checks).toEqual(["environment"]);
+    // A state written before VMs were recorded: apply 01 again first.
+    const old = run(["restart", "--plan"], { talosNodes: recorded(EXAMPLE_NODES) });
+    expect(old.problems).toEqual([
+      expect.objectContaining({
+        reason: expect.stringMatching(/^01-infrastructure: talos_nodes records no VM for controlplane0, .*worker1 /),
+        hint: expect.stringMatching(/^apply 01-infrastructure first/),
+      }),
+    ]);
   });
 
   it("without a terminal, upgrade needs --auto-approve or --plan", () => {

@@ -6,9 +6,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { engineEnv, startBootstrap, type BootstrapRun } from "./bootstrap-support";
-import { applyLayer, judgedConfig, startJudgeFor, synthesizeFor, type Judge } from "./proxmox-judge";
+import { applyLayer, judgedConfig, startJudgeFor, synthesizeFor, vmsByName, type Judge } from "./proxmox-judge";
 import { REPO, tempDir, tofu } from "./support";
 
 const work = tempDir("upgrade");
@@ -16,7 +16,7 @@ const FAKE_TALOSCTL = join(REPO, "__tests__", "upgrade", "fake-talosctl.mjs");
 let judge: Judge;
 let configDir: string;
 /** Layer 01's talos_nodes output as the applied state holds it. */
-let recorded: Array<{ name: string; address: string; controller: boolean; installer: string }>;
+let recorded: Array<{ name: string; address: string; controller: boolean; installer: string; vm_id: number }>;
 /** The versions of the config (the target). */
 let talosVersion: string;
 let kubernetesVersion: string;
@@ -71,13 +71,13 @@ function standIn(name: string, from: string, world: Partial<World> = {}) {
   };
 }
 
-function upgrade(args: string[], env: Record<string, string>): Promise<BootstrapRun> {
-  return startBootstrap(["upgrade", "--allow-dirty", ...args], {
+function upgrade(args: string[], env: Record<string, string>, command = "upgrade"): Promise<BootstrapRun> {
+  return startBootstrap([command, "--allow-dirty", ...args], {
     ...engineEnv(),
     CONFIG_DIR: configDir,
     CDKTF_OUTDIR: undefined,
     CDKTF_CONTEXT_JSON: undefined,
-    PROXMOX_VE_API_TOKEN: undefined,
+    PROXMOX_VE_API_TOKEN: command === "restart" ? judge.token : undefined,
     BOOTSTRAP_UPGRADE_INTERVAL: "0.05",
     BOOTSTRAP_UPGRADE_TIMEOUT: "5",
     ...env,
@@ -211,7 +211,66 @@ describe("./bootstrap.sh upgrade, layer 01 applied", () => {
     const run = await upgrade(["--auto-approve"], { ...talosctl.env, ...env });
     expectStatus(run, 1);
     expect(run.output).toMatch(message);
-    expect(run.output).toMatch(/^bootstrap: error: preflight failed; nothing was upgraded$/m);
+    expect(run.output).toMatch(/^bootstrap: error: preflight failed; nothing was changed$/m);
     expect(actions(talosctl.calls())).toEqual([]);
+  });
+});
+
+describe("./bootstrap.sh restart, a change of cores left pending in Proxmox by layer 01", () => {
+  const changed = ["controlplane1", "worker0"];
+  const pendingOf = (name: string) => vmsByName(judge.sim)[name].pending;
+
+  beforeAll(async () => {
+    // Their cores raised: layer 01 changes the running VMs in place and restarts none of them.
+    const file = join(configDir, "nodes.yaml");
+    const nodes = parse(readFileSync(file, "utf8")) as { nodes: Array<Record<string, unknown>> };
+    for (const n of nodes.nodes) if (changed.includes(n.name as string)) n.vm_cores = 6;
+    writeFileSync(file, stringify(nodes));
+    const stacks = await synthesizeFor(configDir, join(work.dir, "cores"));
+    await applyLayer(judge, stacks["01-infrastructure"]);
+  });
+
+  it("the simulator holds the new cores as pending on exactly those VMs", () => {
+    for (const n of recorded) expect(pendingOf(n.name).cores, n.name).toBe(changed.includes(n.name) ? "6" : undefined);
+  });
+
+  it("--plan lists them, controllers first, and restarts nothing", async () => {
+    const talosctl = standIn("restart-plan", talosVersion);
+    const run = await upgrade(["--plan"], talosctl.env, "restart");
+    expectStatus(run, 0);
+    const lines = [
+      ...run.output.matchAll(/^(\d+)\. +(\S+) \((controller|worker), VM (\d+) on (\S+)\): (.*) pending;/gm),
+    ];
+    // bpg sends the whole CPU block, so Proxmox lists its other keys as pending too; cores is among them.
+    expect(lines.map((m) => `${m[2]} ${m[6].split(", ").includes("cores")}`)).toEqual([
+      "controlplane1 true",
+      "worker0 true",
+    ]);
+    expect(lines.map((m) => Number(m[4]))).toEqual(changed.map((n) => recorded.find((r) => r.name === n)!.vm_id));
+    expect(judge.sim.calls.filter((c) => c.path.endsWith("/status/reboot"))).toEqual([]);
+    expect(actions(talosctl.calls())).toEqual([]);
+  });
+
+  it("restarts them one at a time through Proxmox, each once its node answers and the cluster is healthy; a rerun finds nothing", async () => {
+    const talosctl = standIn("restart-run", talosVersion);
+    const from = judge.sim.calls.length;
+    const run = await upgrade(["--auto-approve"], talosctl.env, "restart");
+    expectStatus(run, 0);
+    const reboots = judge.sim.calls.slice(from).filter((c) => c.method === "POST" && c.path.endsWith("/status/reboot"));
+    const vmIds = changed.map((n) => recorded.find((r) => r.name === n)!.vm_id);
+    expect(reboots.map((c) => c.path)).toEqual(
+      vmIds.map((id) => expect.stringMatching(new RegExp(`/qemu/${id}/status/reboot$`))),
+    );
+    for (const name of changed) expect(pendingOf(name)).toEqual({});
+    expect(vmsByName(judge.sim).worker0.config.cores).toBe("6");
+    expect(actions(talosctl.calls())).toEqual([
+      `health ${address("controlplane0")}`,
+      `health ${address("controlplane0")}`,
+    ]);
+    expect(run.output).toContain("done: restarted controlplane1, worker0");
+
+    const again = await upgrade(["--auto-approve"], talosctl.env, "restart");
+    expectStatus(again, 0);
+    expect(again.output).toContain("no VM has a change waiting for a restart");
   });
 });

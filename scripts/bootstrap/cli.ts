@@ -27,6 +27,10 @@
 //                              `upgrade`: the config, the engine, layer 01's talos_nodes output, talosctl; prints the
 //                              rolling order (with --plan without asking any node its version)
 //   upgrade-run --run-dir R    runs it (BOOTSTRAP_UPGRADE_TIMEOUT, BOOTSTRAP_UPGRADE_INTERVAL); exit 1 when a step failed
+//   restart-preflight --run-dir R
+//                              `restart`: the config, the engine, layer 01's talos_nodes output (the VMs), talosctl, and
+//                              which VMs have changes pending in Proxmox (PROXMOX_VE_API_TOKEN); prints the order
+//   restart-run --run-dir R    restarts them one at a time (BOOTSTRAP_UPGRADE_TIMEOUT, BOOTSTRAP_UPGRADE_INTERVAL)
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -37,6 +41,8 @@ import { CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
 import { formatUpgradePlan, planUpgrade, type UpgradeStep } from "../upgrade/plan";
 import { describeUpgrade, runUpgrade, upgradePreflight } from "../upgrade/run";
 import { TalosctlCli } from "../upgrade/talosctl";
+import { ProxmoxApi, ProxmoxError } from "../upgrade/proxmox";
+import { formatRestartPlan, pendingRestarts, runRestarts, type PendingRestart } from "../upgrade/restart";
 import { persistentRefusal } from "./persistent-guard";
 import { asksClusterName, parseOptions, UsageError } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
@@ -303,6 +309,8 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
 
   "upgrade-preflight": (argv) => upgradePreflightCommand(argv),
   "upgrade-run": (argv) => upgradeRunCommand(argv),
+  "restart-preflight": (argv) => restartPreflightCommand(argv),
+  "restart-run": (argv) => restartRunCommand(argv),
 };
 
 async function upgradePreflightCommand(argv: string[]): Promise<number> {
@@ -381,6 +389,87 @@ async function upgradeRunCommand(argv: string[]): Promise<number> {
     `Once the cause is fixed, run ./bootstrap.sh upgrade again: nodes already at Talos ${target.talosVersion} are skipped.`,
   );
   return 1;
+}
+
+async function restartPreflightCommand(argv: string[]): Promise<number> {
+  const args = parse(argv, []);
+  const doc = readRun(args.runDir);
+  const { realDeps, runPreflight, RESTART_STAGES } = await import("./preflight");
+  const result = runPreflight(
+    {
+      options: doc.options,
+      repo: REPO,
+      configDir: doc.configDir,
+      outdir: doc.outdir,
+      env: process.env,
+      stdinIsTTY: process.stdin.isTTY === true,
+    },
+    realDeps(err),
+    RESTART_STAGES,
+  );
+  const problems = [...result.problems];
+  const talosconfig = join(doc.configDir, CREDENTIALS_DIR, "talosconfig");
+  let restarts: PendingRestart[] = [];
+  if (result.restart) {
+    const hint = "nothing was restarted; fix this and run ./bootstrap.sh restart again";
+    try {
+      await upgradeTalosctl(talosconfig).clientVersion();
+    } catch (e) {
+      problems.push({ check: "talosctl", reason: `talosctl is not usable (${(e as Error).message})`, hint });
+    }
+    if (!doc.options.planOnly && !existsSync(talosconfig))
+      problems.push({
+        check: "talosctl",
+        reason: `${talosconfig} does not exist`,
+        hint: "layer 01 writes it: ./bootstrap.sh --only=infrastructure",
+      });
+    try {
+      restarts = await pendingRestarts(result.restart.nodes, proxmoxOf(result.restart.proxmox));
+    } catch (e) {
+      if (!(e instanceof ProxmoxError)) throw e;
+      problems.push({ check: "proxmox", reason: `the VMs' pending changes could not be read: ${e.message}`, hint });
+    }
+  }
+  if (problems.length > 0 || !result.restart) {
+    err("");
+    err(formatProblems(problems));
+    return 1;
+  }
+  writeRun(args.runDir, { ...doc, restart: { ...result.restart, talosconfig } });
+  err("");
+  err("rolling restart, one VM at a time, controllers first:");
+  err(formatRestartPlan(restarts));
+  return 0;
+}
+
+async function restartRunCommand(argv: string[]): Promise<number> {
+  const doc = readRun(parse(argv, []).runDir);
+  if (!doc.restart) throw new Error("internal: the run document has no restart (its preflight did not pass)");
+  const { nodes, proxmox, talosconfig } = doc.restart;
+  const result = await runRestarts({
+    nodes,
+    proxmox: proxmoxOf(proxmox),
+    talosctl: upgradeTalosctl(talosconfig),
+    log: (line) => err(`  ${line}`),
+    rejoinTimeoutMs: positiveNumber("BOOTSTRAP_UPGRADE_TIMEOUT", 600) * 1000,
+    pollIntervalMs: positiveNumber("BOOTSTRAP_UPGRADE_INTERVAL", 5) * 1000,
+  });
+  if (!result.failed) {
+    err(`done: ${result.done.length ? `restarted ${result.done.join(", ")}` : "no VM had a change pending"}`);
+    return 0;
+  }
+  err("");
+  err(`stopped at ${result.failed.node}: ${result.failed.error}`);
+  err(
+    `restarted before it: ${result.done.length ? result.done.join(", ") : "nothing"}; the VMs after it were not restarted.`,
+  );
+  err("Once the cause is fixed, run ./bootstrap.sh restart again: only the VMs still pending are restarted.");
+  return 1;
+}
+
+/** The Proxmox API of the config, with PROXMOX_VE_API_TOKEN (checked by preflight). */
+function proxmoxOf(api: { readonly url: string; readonly insecure: boolean }): ProxmoxApi {
+  return new ProxmoxApi({ url: api.url, insecure: api.insecure, token: process.env.PROXMOX_VE_API_TOKEN ?? "" });
 }
 
 function describeStep(step: UpgradeStep): string {

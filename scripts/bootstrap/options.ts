@@ -5,13 +5,14 @@ import { parseArgs } from "node:util";
 import { isPersistentAuth } from "./layers";
 
 /** Subcommands: a word before or among the options. */
-export const COMMANDS = ["upgrade"] as const;
+export const COMMANDS = ["upgrade", "restart"] as const;
 
 export interface BootstrapOptions {
   /** `--help`: print the usage and do nothing else. */
   readonly help: boolean;
   /**
-   * `layers`: apply, plan or destroy the layers; `upgrade`: the rolling Talos and Kubernetes upgrade of the nodes.
+   * `layers`: apply, plan or destroy the layers; `upgrade`: the rolling Talos and Kubernetes upgrade of the nodes;
+   * `restart`: the rolling restart of the VMs with changes pending in Proxmox.
    * @default "layers" (no subcommand)
    */
   readonly command: "layers" | (typeof COMMANDS)[number];
@@ -71,7 +72,7 @@ export const OPTIONS = {
 
 type OptionName = keyof typeof OPTIONS;
 
-/** The options `upgrade` takes; the others choose or guard layers, which an upgrade does not touch. */
+/** The options `upgrade` and `restart` take; the others choose or guard layers, which they do not touch. */
 const UPGRADE_OPTIONS: ReadonlySet<OptionName> = new Set(["help", "plan", "auto-approve", "allow-dirty"]);
 
 /** Parses the arguments of ./bootstrap.sh; throws UsageError listing every problem. */
@@ -148,11 +149,11 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
   };
   if (options.help) return options;
 
-  if (command === "upgrade") {
+  if (command !== "layers") {
     for (const name of given.keys()) {
       if (!UPGRADE_OPTIONS.has(name))
         problems.push(
-          `--${name} does not go with upgrade (it takes ${[...UPGRADE_OPTIONS].map((o) => `--${o}`).join(", ")})`,
+          `--${name} does not go with ${command} (it takes ${[...UPGRADE_OPTIONS].map((o) => `--${o}`).join(", ")})`,
         );
     }
     if (problems.length > 0) throw new UsageError(problems);

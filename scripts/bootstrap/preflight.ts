@@ -30,6 +30,7 @@ import {
   upgradeTarget,
 } from "../upgrade/nodes";
 import type { UpgradeNode, UpgradeTarget } from "../upgrade/plan";
+import { restartNodes, type RestartNode } from "../upgrade/restart";
 
 /** What the run was asked to do, and where. */
 export interface PreflightInput {
@@ -96,6 +97,8 @@ export interface Facts {
   phases?: Phase[];
   /** `upgrade`: the nodes (installer images from layer 01's state) and the versions of the config. */
   upgrade?: { nodes: UpgradeNode[]; target: UpgradeTarget };
+  /** `restart`: the nodes with their VMs. */
+  restart?: RestartNode[];
 }
 
 export interface CheckContext {
@@ -538,6 +541,7 @@ const talosNodes: Check = {
       const entries = parseTalosNodesOutput(output.stdout);
       const cluster = facts.cluster!;
       facts.upgrade = { nodes: upgradeNodes(cluster, entries), target: upgradeTarget(cluster) };
+      if (input.options.command === "restart") facts.restart = restartNodes(cluster, entries);
       ok(`${entries.length} node${entries.length === 1 ? "" : "s"} in ${TALOS_NODES_LAYER}'s ${TALOS_NODES_OUTPUT}`);
     } catch (e) {
       fail({ reason: `${TALOS_NODES_LAYER}: ${(e as Error).message}`, hint });
@@ -591,6 +595,12 @@ export const UPGRADE_STAGES: readonly Stage[] = [
   { name: "state", blockedBy: everythingInOrder, checks: [backends, talosNodes] },
 ];
 
+/** The checks of `./bootstrap.sh restart`: those of `upgrade`, and the Proxmox API token. */
+export const RESTART_STAGES: readonly Stage[] = [
+  ...UPGRADE_STAGES.slice(0, -1),
+  { name: "state", blockedBy: everythingInOrder, checks: [proxmoxToken, backends, talosNodes] },
+];
+
 /** The checks by name, for their unit tests. */
 export const CHECKS = {
   git,
@@ -624,6 +634,11 @@ export interface PreflightResult {
   readonly persistentAuthUnlocked?: boolean;
   /** `upgrade`: what to upgrade, to which versions. */
   readonly upgrade?: { readonly nodes: UpgradeNode[]; readonly target: UpgradeTarget };
+  /** `restart`: the nodes with their VMs, and the Proxmox API they are on. */
+  readonly restart?: {
+    readonly nodes: RestartNode[];
+    readonly proxmox: { readonly url: string; readonly insecure: boolean };
+  };
 }
 
 /** Runs `check` with a context that logs its lines and collects its problems into `problems`. */
@@ -685,6 +700,13 @@ export function runPreflight(
     clusterName: facts.cluster?.name,
     persistentAuthUnlocked: facts.liftPreventDestroy === true,
     upgrade: problems.length === 0 ? facts.upgrade : undefined,
+    restart:
+      problems.length === 0 && facts.restart && facts.cluster
+        ? {
+            nodes: facts.restart,
+            proxmox: { url: facts.cluster.proxmox.apiUrl, insecure: facts.cluster.proxmox.insecure },
+          }
+        : undefined,
   };
 }
 

@@ -10,6 +10,7 @@ import type { BootstrapOptions } from "./options";
 import type { Phase, PhaseAction } from "./phases";
 import type { PlanSummary } from "./plan-summary";
 import type { UpgradeNode, UpgradeTarget } from "../upgrade/plan";
+import type { RestartNode } from "../upgrade/restart";
 
 /** How a phase ended, as bash knows it; the wording of the result depends on the phase's action (resultOf). */
 export type Outcome =
@@ -55,6 +56,12 @@ export interface RunDocument {
   readonly upgrade?: {
     readonly nodes: readonly UpgradeNode[];
     readonly target: UpgradeTarget;
+    readonly talosconfig: string;
+  };
+  /** `restart`: the nodes and their VMs found by its preflight, the Proxmox API, and the talosconfig. */
+  readonly restart?: {
+    readonly nodes: readonly RestartNode[];
+    readonly proxmox: { readonly url: string; readonly insecure: boolean };
     readonly talosconfig: string;
   };
 }

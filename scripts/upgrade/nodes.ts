@@ -14,6 +14,10 @@ export interface TalosNodesOutputEntry {
   readonly address: string;
   readonly controller: boolean;
   readonly installer: string;
+  /** The VM's id (Proxmox may have chosen it); absent in a state written before it was recorded. */
+  readonly vmId?: number;
+  /** The Proxmox node the VM was on at the last refresh; absent in a state written before it was recorded. */
+  readonly proxmoxNode?: string;
 }
 
 /** Shown instead of an installer image that layer 01 has not recorded yet (`--plan` before the first apply). */
@@ -53,6 +57,8 @@ export function parseTalosNodesOutput(json: string): TalosNodesOutputEntry[] {
       address: entry.address as string,
       controller: entry.controller as boolean,
       installer: entry.installer as string,
+      ...(typeof entry.vm_id === "number" ? { vmId: entry.vm_id } : {}),
+      ...(typeof entry.proxmox_node === "string" ? { proxmoxNode: entry.proxmox_node } : {}),
     };
   });
 }
