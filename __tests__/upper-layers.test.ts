@@ -171,9 +171,12 @@ describe("03-configuration", () => {
     expect(resources(off.configuration, "kubernetes_manifest").flux_git_repository).toBeUndefined();
   });
 
-  it("a public repository gets no deploy key; a private one a key in layer 00, kept like the others, given to Flux", () => {
+  it("a public repository gets no deploy key; a private one the key layer 00 always keeps, given to Flux", () => {
     const pub = synth({ cluster: { repository_name: "me/home-ops" } });
-    expect(resources(pub.persistentAuth, "tls_private_key").flux_deploy_key).toBeUndefined();
+    // Kept while public (made private again, the repository still has it), but neither printed nor given to Flux.
+    expect(resources(pub.persistentAuth, "tls_private_key").flux_deploy_key).toEqual(
+      resources(example.persistentAuth, "tls_private_key").flux_deploy_key,
+    );
     expect(pub.persistentAuth.output?.flux_deploy_key_public).toBeUndefined();
     expect(resources(pub.configuration, "kubernetes_secret_v1")).toEqual({});
 

@@ -28,7 +28,7 @@ export class ConfigurationLayer extends LayerStack {
       const key = persistentAuth.fluxDeployKey;
       new FluxSync(this, "FluxSync", {
         ...sync,
-        deployKey: key && { privateKey: key.privateKeyOpenssh, publicKey: key.publicKeyOpenssh },
+        deployKey: sync.private ? { privateKey: key.privateKeyOpenssh, publicKey: key.publicKeyOpenssh } : undefined,
       });
     }
     if (pool) new CiliumL2Pool(this, "CiliumL2Pool", pool);

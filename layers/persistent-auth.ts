@@ -23,8 +23,8 @@ export class PersistentAuthLayer extends LayerStack {
   readonly csiToken?: ProxmoxCsiToken;
   /** Always present: kept while sealed-secrets is off. */
   readonly sealedSecretsKey: SealedSecretsKey;
-  /** The SSH key Flux clones a private repository with. */
-  readonly fluxDeployKey?: FluxDeployKey;
+  /** The SSH key Flux clones a private repository with. Always present: kept while the repository is public or unset. */
+  readonly fluxDeployKey: FluxDeployKey;
 
   constructor(scope: Construct, name: LayerName, props: PersistentAuthLayerProps) {
     super(scope, name, props);
@@ -37,8 +37,10 @@ export class PersistentAuthLayer extends LayerStack {
     // again must find the same key, or every secret sealed in git is lost.
     tlsProvider(this);
     this.sealedSecretsKey = new SealedSecretsKey(this, "SealedSecretsKey", { allowDestroy });
+    // Kept the same way: a private repository made public (or its sync switched off) and private again must find
+    // the key already in its deploy keys. Its block gone, prevent_destroy would not stop the engine deleting it.
+    this.fluxDeployKey = new FluxDeployKey(this, "FluxDeployKey", { allowDestroy });
     if (cluster.features.flux?.sync?.private) {
-      this.fluxDeployKey = new FluxDeployKey(this, "FluxDeployKey", { allowDestroy });
       // Printed by bootstrap: the user adds it to the repository's deploy keys.
       new TerraformOutput(this, FLUX_DEPLOY_KEY_OUTPUT, {
         value: this.fluxDeployKey.publicKeyOpenssh,

@@ -134,6 +134,7 @@ const withHost = (judge: Judge, host: string) => judge.sim.state.nodes.push(host
 const withoutHost = (judge: Judge, host: string) => {
   judge.sim.state.nodes = judge.sim.state.nodes.filter((n) => n !== host);
 };
+const PRIVATE_REPOSITORY = { repository_name: "me/home-ops", repository_visibility: "private" };
 const PASSPHRASE = { TF_VAR_state_passphrase: "day-2 matrix passphrase, not a secret" };
 
 /** A layer-00 switch turned off, then on again: each planned, then applied. */
@@ -329,6 +330,20 @@ const ROWS: Row[] = [
     { off: each(["csi"], "forget", CSI), on: each(["csi"], "create", CSI) },
     { off: "forgotten, kept in Proxmox", on: "made again after the README's runbook step" },
   ).map((row) => (row.change.endsWith("on again") ? { ...row, afterPlan: csiOnAgain } : row)),
+  {
+    change: "Flux deploy key (private repository) on",
+    cluster: PRIVATE_REPOSITORY,
+    layers: [L00],
+    expected: { [L00]: {} },
+    apply: true,
+    ok: "the key layer 00 keeps from the start",
+  },
+  ...toggle(
+    "Flux deploy key (private repository)",
+    { off: {}, on: PRIVATE_REPOSITORY },
+    { off: {}, on: {} },
+    { off: "key kept", on: "the same key" },
+  ),
   {
     change: "state_encryption turned on (state_encryption_migrate)",
     cluster: { state_encryption: true, state_encryption_migrate: true },

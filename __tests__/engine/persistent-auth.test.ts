@@ -59,7 +59,7 @@ describe("layer 00 feature switches", () => {
     const on = await layer00({ sealed_secrets_enabled: true });
     await tofu(on, ["init", "-input=false", "-no-color"]);
     const apply = await tofu(on, ["apply", "-auto-approve", "-input=false", "-no-color"]);
-    expect(apply.stdout).toMatch(/3 added, 0 changed, 0 destroyed/);
+    expect(apply.stdout).toMatch(/4 added, 0 changed, 0 destroyed/);
     fingerprint = await keyFingerprint(on);
     expect(fingerprint).toMatch(/^SHA256:/);
   });
@@ -70,6 +70,7 @@ describe("layer 00 feature switches", () => {
     expect(actions(json)).toEqual([]);
     expect((json.resource_changes ?? []).map((rc) => rc.address).sort()).toEqual([
       "talos_machine_secrets.cluster",
+      "tls_private_key.flux_deploy_key",
       "tls_private_key.sealed_secrets",
       "tls_self_signed_cert.sealed_secrets",
     ]);
