@@ -20,6 +20,7 @@ import {
 import { addPoolMember, removePoolMember } from "./pools";
 import { requestedSize } from "./resize";
 import { sdnBridgeProblem } from "./sdn";
+import { configResponse, deletesOf, pendingResponse } from "./guest-config";
 import { formatSize } from "./vm-config";
 
 function ctOf(ctx: Ctx): VmState {
@@ -29,22 +30,6 @@ function ctOf(ctx: Ctx): VmState {
   if (!ct || ct.node !== node)
     throw new ApiError(500, `Configuration file 'nodes/${node}/lxc/${vmid}.conf' does not exist`);
   return ct;
-}
-
-const deletesOf = (ctx: Ctx) => (str(ctx, "delete") ?? "").split(/[,; ]+/).filter(Boolean);
-
-/** A config as the API returns it: integers and booleans as JSON numbers, the rest as strings. */
-function typed(config: Readonly<Record<string, string>>): Record<string, string | number> {
-  const properties = ctConfigProperties();
-  const out: Record<string, string | number> = {};
-  for (const [key, value] of Object.entries(config)) {
-    const type = (properties[key] ?? properties[key.replace(/\d+$/, "[n]")])?.type;
-    out[key] =
-      (type === "integer" || type === "boolean" || type === "number") && /^-?\d+(\.\d+)?$/.test(value)
-        ? Number(value)
-        : value;
-  }
-  return out;
 }
 
 const isUnprivileged = (ct: VmState) => parseBoolean(ct.config.unprivileged ?? "0") === true;
@@ -155,21 +140,10 @@ export const lxcRoutes: Routes = {
     ]);
   },
   "GET /nodes/{node}/lxc/{vmid}/config": (ctx) => {
-    const ct = ctOf(ctx);
-    const current = parseBoolean(str(ctx, "current") ?? "0");
-    const config = current ? { ...ct.config } : { ...ct.config, ...ct.pending };
-    if (!current) for (const key of ct.pendingDelete) delete config[key];
-    return { ...typed(config), digest: configDigest(ct) };
+    return configResponse(ctx, ctOf(ctx), ctConfigProperties());
   },
   "GET /nodes/{node}/lxc/{vmid}/pending": (ctx) => {
-    const ct = ctOf(ctx);
-    const keys = new Set([...Object.keys(ct.config), ...Object.keys(ct.pending), ...ct.pendingDelete]);
-    return [...keys].sort().map((key) => ({
-      key,
-      ...(ct.config[key] !== undefined ? { value: typed({ [key]: ct.config[key] })[key] } : {}),
-      ...(ct.pending[key] !== undefined ? { pending: typed({ [key]: ct.pending[key] })[key] } : {}),
-      ...(ct.pendingDelete.includes(key) ? { delete: 1 } : {}),
-    }));
+    return pendingResponse(ctOf(ctx), ctConfigProperties());
   },
   "PUT /nodes/{node}/lxc/{vmid}/config": (ctx) => {
     update(ctx);

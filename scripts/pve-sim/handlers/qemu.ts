@@ -12,6 +12,7 @@ import { configDigest, guestHolding, storageOn, type SimState, type VmState } fr
 import { mappingPaths } from "./mapping";
 import { addPoolMember, removePoolMember } from "./pools";
 import { sdnBridgeProblem } from "./sdn";
+import { configResponse, deletesOf, pendingResponse } from "./guest-config";
 import { applyChange, applyPending, claimPciDevices, keysOf, referencedVolumes } from "./vm-config";
 
 /** Request parameters that steer the call instead of being config options. */
@@ -51,24 +52,6 @@ function optionsOf(ctx: Ctx): Record<string, string> {
     if (typeof value !== "string") throw paramError(key, "an option may only be given once");
     const spec = properties[key] ?? properties[key.replace(/\d+$/, "[n]")];
     out[key] = spec?.type === "boolean" ? booleanString(value) : value;
-  }
-  return out;
-}
-
-function deletesOf(ctx: Ctx): string[] {
-  return (str(ctx, "delete") ?? "").split(/[,; ]+/).filter(Boolean);
-}
-
-/** A config as the API returns it: integers and booleans as JSON numbers, the rest as strings. */
-function typed(config: Readonly<Record<string, string>>): Record<string, string | number> {
-  const properties = vmConfigProperties();
-  const out: Record<string, string | number> = {};
-  for (const [key, value] of Object.entries(config)) {
-    const type = (properties[key] ?? properties[key.replace(/\d+$/, "[n]")])?.type;
-    out[key] =
-      (type === "integer" || type === "boolean" || type === "number") && /^-?\d+(\.\d+)?$/.test(value)
-        ? Number(value)
-        : value;
   }
   return out;
 }
@@ -185,21 +168,10 @@ export const qemuRoutes: Routes = {
     return ctx.task(node, "qmcreate", String(vmid), () => [`created VM ${vmid}`]);
   },
   "GET /nodes/{node}/qemu/{vmid}/config": (ctx) => {
-    const vm = vmOf(ctx);
-    const current = parseBoolean(str(ctx, "current") ?? "0");
-    const config = current ? { ...vm.config } : { ...vm.config, ...vm.pending };
-    if (!current) for (const key of vm.pendingDelete) delete config[key];
-    return { ...typed(config), digest: configDigest(vm) };
+    return configResponse(ctx, vmOf(ctx), vmConfigProperties());
   },
   "GET /nodes/{node}/qemu/{vmid}/pending": (ctx) => {
-    const vm = vmOf(ctx);
-    const keys = new Set([...Object.keys(vm.config), ...Object.keys(vm.pending), ...vm.pendingDelete]);
-    return [...keys].sort().map((key) => ({
-      key,
-      ...(vm.config[key] !== undefined ? { value: typed({ [key]: vm.config[key] })[key] } : {}),
-      ...(vm.pending[key] !== undefined ? { pending: typed({ [key]: vm.pending[key] })[key] } : {}),
-      ...(vm.pendingDelete.includes(key) ? { delete: 1 } : {}),
-    }));
+    return pendingResponse(vmOf(ctx), vmConfigProperties());
   },
   "PUT /nodes/{node}/qemu/{vmid}/config": (ctx) => {
     updateConfig(ctx);
