@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// The real-engine tests (npm run test:engine): OpenTofu and the providers built by scripts/engine/build.sh.
+// The real-engine tests (npm run test:engine): OpenTofu and the providers built by judges/engine/build.sh.
 // Each file starts its own servers on 127.0.0.1; files run one after another, as tofu and its providers
 // already use both cores of a CI machine.
 export default defineConfig({

@@ -20,3 +20,23 @@ it.each(sources)("%s imports prebuilt providers by deep path", (file) => {
 it.each(sources.filter((f) => f.startsWith("layers/")))("%s does not import the generated bindings", (file) => {
   expect(readFileSync(join(REPO, file), "utf8")).not.toMatch(/from "\.\.\/\.gen\//);
 });
+
+// The judges (judges/: simulators, the engine rig, the config checkers) judge the product; the product never
+// leans on them. Every TypeScript file of the product, scripts/ included, is walked.
+const productFiles = (dir: string): string[] =>
+  readdirSync(join(REPO, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) return productFiles(path);
+    return /\.(ts|mjs)$/.test(entry.name) ? [path] : [];
+  });
+const product = ["main.ts", ...["config", "constructs", "layers", "scripts"].flatMap(productFiles)];
+
+it.each(product)("%s never imports a judge", (file) => {
+  expect(readFileSync(join(REPO, file), "utf8")).not.toMatch(/from "(\.\.?\/)+judges\//);
+});
+
+it("the product walk reaches every folder of the product", () => {
+  for (const dir of ["config/", "constructs/", "layers/", "scripts/bootstrap/", "scripts/upgrade/", "scripts/diff/"]) {
+    expect(product.some((f) => f.startsWith(dir))).toBe(true);
+  }
+});

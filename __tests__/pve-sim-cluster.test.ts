@@ -2,8 +2,8 @@
 // VNets and subnets with the pending/applied model, vzdump backup jobs, storage replication, HA rules and a
 // Proxmox Backup Server storage; each rule PVE enforces, and what PVE answers.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { calendarEvent } from "../scripts/pve-sim/formats";
-import { startPveSim, type PveSim } from "../scripts/pve-sim/server";
+import { calendarEvent } from "../judges/pve-sim/formats";
+import { startPveSim, type PveSim } from "../judges/pve-sim/server";
 import { call as callAs, taskResult, type PveAnswer } from "./support/pve-client";
 
 const TOKEN = "root@pam!test=5ecret";

@@ -1,8 +1,8 @@
 // The Proxmox VE API simulator's guests beyond the Talos VMs, over HTTPS as the provider sends the requests:
 // disk resize, LXC containers, clones of templates, PCI mappings and pools.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestedSize } from "../scripts/pve-sim/handlers/resize";
-import { startPveSim, type PveSim } from "../scripts/pve-sim/server";
+import { requestedSize } from "../judges/pve-sim/handlers/resize";
+import { startPveSim, type PveSim } from "../judges/pve-sim/server";
 import { call as pveCall, taskResult } from "./support/pve-client";
 
 const TOKEN = "root@pam!test=5ecret";

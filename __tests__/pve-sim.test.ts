@@ -1,14 +1,14 @@
-// The Proxmox VE API simulator (scripts/pve-sim) on its own: schema matching and parameter verification as
+// The Proxmox VE API simulator (judges/pve-sim) on its own: schema matching and parameter verification as
 // PVE does it, then the rules it enforces over HTTPS, request by request, as the provider would send them.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NotModelled, parsePropertyString, printPropertyString, verifyParams } from "../scripts/pve-sim/params";
-import { relocateVm } from "../scripts/pve-sim/handlers/qemu";
-import { keysOf } from "../scripts/pve-sim/handlers/vm-config";
-import { apiSchema, vmConfigProperties } from "../scripts/pve-sim/schema";
-import { startPveSim, type PveSim } from "../scripts/pve-sim/server";
+import { NotModelled, parsePropertyString, printPropertyString, verifyParams } from "../judges/pve-sim/params";
+import { relocateVm } from "../judges/pve-sim/handlers/qemu";
+import { keysOf } from "../judges/pve-sim/handlers/vm-config";
+import { apiSchema, vmConfigProperties } from "../judges/pve-sim/schema";
+import { startPveSim, type PveSim } from "../judges/pve-sim/server";
 import { call as pveCall } from "./support/pve-client";
 
 describe("schema matching", () => {

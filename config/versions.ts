@@ -31,7 +31,7 @@ export interface KubernetesRange {
 
 /**
  * Talos minors whose machine configurations this project generates, each judged by Talos' own machinery of that
- * minor in `npm run test:engine` (tools/talos-config/v<minor>/). The Kubernetes ranges are Talos' own
+ * minor in `npm run test:engine` (judges/talos-config/v<minor>/). The Kubernetes ranges are Talos' own
  * (github.com/siderolabs/talos/pkg/machinery/compatibility/talos1xx, what talosctl checks), and the tests hold
  * them against the machinery.
  */

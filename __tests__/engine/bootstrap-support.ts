@@ -4,7 +4,7 @@
 //
 // Also a CLI, for BOOTSTRAP_PREPARE_STACK (run by bootstrap.sh in each stack folder right after synthesis):
 //   node --import <tsx> __tests__/engine/bootstrap-support.ts prepare [--break-validate=<layer>]
-// rewrites stand-in provider versions (scripts/engine/engine.ts prepareStack, the one rewrite allowed), and with
+// rewrites stand-in provider versions (judges/engine/engine.ts prepareStack, the one rewrite allowed), and with
 // --break-validate adds an output that references an undeclared variable to <layer>, so `validate` fails.
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import { createServer, request, type IncomingMessage, type ServerResponse } from
 import type { AddressInfo } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadEngine, prepareStack, REPO } from "../../scripts/engine/engine";
+import { loadEngine, prepareStack, REPO } from "../../judges/engine/engine";
 
 export const BOOTSTRAP = join(REPO, "bootstrap.sh");
 

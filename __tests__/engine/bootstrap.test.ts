@@ -1,12 +1,12 @@
-// ./bootstrap.sh against the real OpenTofu and providers (scripts/engine/build.sh), with no Proxmox: the test
+// ./bootstrap.sh against the real OpenTofu and providers (judges/engine/build.sh), with no Proxmox: the test
 // config turns proxmox_csi_enabled off, so layer 00 holds only what is computed locally and applies offline; the
 // layers above are planned (01 plans brand-new VMs offline) or validated. State lives in the real HTTP state
-// server (scripts/engine/http-state-server.ts) with locking; the Proxmox endpoint is a trap that counts
+// server (judges/engine/http-state-server.ts) with locking; the Proxmox endpoint is a trap that counts
 // connections, the image factory a stub on 127.0.0.1. The five proofs of issue 5, each on its own state paths.
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStateServer, type StateServer } from "../../scripts/engine/http-state-server";
+import { startStateServer, type StateServer } from "../../judges/engine/http-state-server";
 import { configRepo, type ConfigRepo } from "../bootstrap/support";
 import {
   DUMMY_PROXMOX_TOKEN,

@@ -13,7 +13,7 @@ import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { relocateVm } from "../../scripts/pve-sim/handlers/qemu";
+import { relocateVm } from "../../judges/pve-sim/handlers/qemu";
 import {
   applyLayer,
   judgedConfig,

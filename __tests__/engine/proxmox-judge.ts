@@ -1,4 +1,4 @@
-// Proxmox as the judge, for the engine tests: the Proxmox VE API simulator (scripts/pve-sim) and a stand-in
+// Proxmox as the judge, for the engine tests: the Proxmox VE API simulator (judges/pve-sim) and a stand-in
 // for the Talos image factory on 127.0.0.1, a config pointed at them, and the real tofu + bpg/proxmox applying
 // layers into the simulator. Reusable: start a judge, write a config for it, synthesize, apply/plan/destroy a
 // layer without what needs a live cluster, read the simulator's state.
@@ -7,8 +7,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { dirname, isAbsolute, join } from "node:path";
 import { parse, stringify } from "yaml";
 import { loadConfig } from "../../config";
-import { startPveSim, type PveSim, type PveSimOptions } from "../../scripts/pve-sim/server";
-import type { InitialCluster, StorageDef, VmState } from "../../scripts/pve-sim/state";
+import { startPveSim, type PveSim, type PveSimOptions } from "../../judges/pve-sim/server";
+import type { InitialCluster, StorageDef, VmState } from "../../judges/pve-sim/state";
 import { call, taskResult } from "../support/pve-client";
 import { startImageFactory, synthesize, tofu, type Layer, type StubServer, type SynthesizedStack } from "./support";
 

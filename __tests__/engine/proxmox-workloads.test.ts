@@ -6,9 +6,9 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type ContainerConfig, type VmConfig } from "../../config";
-import { ctKeysOf } from "../../scripts/pve-sim/handlers/lxc-config";
-import { keysOf } from "../../scripts/pve-sim/handlers/vm-config";
-import { parsePropertyString } from "../../scripts/pve-sim/params";
+import { ctKeysOf } from "../../judges/pve-sim/handlers/lxc-config";
+import { keysOf } from "../../judges/pve-sim/handlers/vm-config";
+import { parsePropertyString } from "../../judges/pve-sim/params";
 import {
   applyLayer,
   changesOf,

@@ -7,8 +7,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { keysOf } from "../../scripts/pve-sim/handlers/vm-config";
-import { parsePropertyString } from "../../scripts/pve-sim/params";
+import { keysOf } from "../../judges/pve-sim/handlers/vm-config";
+import { parsePropertyString } from "../../judges/pve-sim/params";
 import { call } from "../support/pve-client";
 import {
   applyLayer,

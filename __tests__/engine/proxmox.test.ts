@@ -5,10 +5,10 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, parseCidr, firstHost } from "../../config";
-import { PROPERTY_FORMATS } from "../../scripts/pve-sim/formats";
-import { parsePropertyString } from "../../scripts/pve-sim/params";
-import { keysOf } from "../../scripts/pve-sim/handlers/vm-config";
-import type { VmState } from "../../scripts/pve-sim/state";
+import { PROPERTY_FORMATS } from "../../judges/pve-sim/formats";
+import { parsePropertyString } from "../../judges/pve-sim/params";
+import { keysOf } from "../../judges/pve-sim/handlers/vm-config";
+import type { VmState } from "../../judges/pve-sim/state";
 import {
   applyLayer,
   changesOf,

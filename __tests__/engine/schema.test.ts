@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sourceKey, standIns } from "../../scripts/engine/engine";
+import { sourceKey, standIns } from "../../judges/engine/engine";
 import {
   dumpSchemas,
   normaliseSchema,
@@ -10,7 +10,7 @@ import {
   type Block,
   type ProviderSchema,
   type SchemaDump,
-} from "../../scripts/engine/provider-schema";
+} from "../../judges/engine/provider-schema";
 import { deriveConfig, engine, LAYERS, REPO, synthesize, tempDir, type StackJson } from "./support";
 
 const work = tempDir("schema");
@@ -137,7 +137,7 @@ describe("bpg/proxmox (built at the pinned version)", () => {
       );
       expect(
         differing,
-        `${kind} that differ from the real dump (run npx tsx scripts/engine/provider-schema.ts)`,
+        `${kind} that differ from the real dump (run npx tsx judges/engine/provider-schema.ts)`,
       ).toEqual([]);
     }
     expect(JSON.stringify(vendored) === JSON.stringify(ours), "vendored schema == real dump").toBe(true);

@@ -2,7 +2,7 @@
 // engine is built, so a missing engine fails once, with what to run, instead of in every test.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { loadEngine, REPO } from "../../scripts/engine/engine";
+import { loadEngine, REPO } from "../../judges/engine/engine";
 
 export default function setup(): void {
   execFileSync(process.execPath, [join(REPO, "scripts", "build.mjs")], { cwd: REPO, stdio: "inherit" });

@@ -1,11 +1,11 @@
-// The layers against a real HTTP state backend (scripts/engine/http-state-server.ts, with basic auth), all
+// The layers against a real HTTP state backend (judges/engine/http-state-server.ts, with basic auth), all
 // offline: layer 00 applies for real (the Talos secrets are computed locally), layer 01 plans a fresh cluster
 // reading layer 00's outputs through terraform_remote_state. The Proxmox API is a loopback trap that must
 // see no connection; the Talos image factory a loopback stub.
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStateServer, type StateServer } from "../../scripts/engine/http-state-server";
+import { startStateServer, type StateServer } from "../../judges/engine/http-state-server";
 import {
   deriveConfig,
   plannedActions,

@@ -19,14 +19,14 @@ import {
   type Engine,
   type TofuOptions,
   type TofuResult,
-} from "../../scripts/engine/engine";
+} from "../../judges/engine/engine";
 
 const execFileAsync = promisify(execFile);
 
 export { REPO };
 export { LAYERS, type LayerName as Layer } from "../../layers/catalog";
 
-/** The built engine; fails the test with "run scripts/engine/build.sh" when it is not built. */
+/** The built engine; fails the test with "run judges/engine/build.sh" when it is not built. */
 export function engine(): Engine {
   return loadEngine();
 }
@@ -91,7 +91,7 @@ export async function synthesize(configDir: string, outdir: string): Promise<Rec
 }
 
 /**
- * Runs tofu in a stack (offline, automation mode; see scripts/engine/engine.ts), without blocking this
+ * Runs tofu in a stack (offline, automation mode; see judges/engine/engine.ts), without blocking this
  * process: the HTTP state server and the stubs of a test live in it and must keep answering.
  */
 export function tofu(

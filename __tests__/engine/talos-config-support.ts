@@ -1,5 +1,5 @@
 // Talos as the judge: the `talos_machine_configuration` data sources of a synthesized layer 01, handed to the
-// Talos config checker of their Talos minor (tools/talos-config, built by scripts/engine/build.sh), which
+// Talos config checker of their Talos minor (judges/talos-config, built by judges/engine/build.sh), which
 // generates each configuration as the provider does, applies our patches and validates the result with
 // Talos' own machinery (metal mode, strict).
 import { execFile } from "node:child_process";

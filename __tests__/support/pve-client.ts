@@ -1,7 +1,7 @@
 // A minimal client of the Proxmox VE API simulator for the tests: one form-encoded request, the JSON answer,
 // and a task's end state.
 import { request } from "node:https";
-import type { PveSim } from "../../scripts/pve-sim/server";
+import type { PveSim } from "../../judges/pve-sim/server";
 
 export interface PveAnswer {
   readonly status: number;

@@ -3,7 +3,7 @@ module talos-proxmox-cdktf/tools/local
 go 1.25.8
 
 // STAND-IN: hashicorp/local 2.9.0 built for the pinned 2.6.1, which the Go module proxy here
-// does not serve (see ../README.md and scripts/engine/build.sh). Its go.mod still declares the
+// does not serve (see ../README.md and judges/engine/build.sh). Its go.mod still declares the
 // pre-v2 path github.com/terraform-providers/terraform-provider-local, so the tag can't be a
 // module version: the pseudo-version below is the v2.9.0 tag's commit (3561e410f9fe).
 

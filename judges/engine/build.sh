@@ -8,8 +8,8 @@
 #   <dir>/tofurc           CLI config whose only content is a filesystem_mirror on <dir>/mirror
 #   <dir>/providers.json   {"<ns>/<type>": {"pinned": ..., "built": ..., "why": ...}} (see BINARIES)
 #
-# and the Talos config checkers, one per supported Talos minor (tools/talos-config/<minor>/go.mod pins
-# github.com/siderolabs/talos/pkg/machinery; tools/talos-config/checker/ is their one main package):
+# and the Talos config checkers, one per supported Talos minor (judges/talos-config/<minor>/go.mod pins
+# github.com/siderolabs/talos/pkg/machinery; judges/talos-config/checker/ is their one main package):
 #
 #   <checkers dir>/bin/talos-config-check-<minor>
 #   <checkers dir>/checkers.json  {"<minor>": {"machinery": <version>, "binary": <path>}}
@@ -17,13 +17,13 @@
 # <dir> is ${XDG_CACHE_HOME:-$HOME/.cache}/talos-proxmox-cdktf/engine/<key>, where <key> hashes the
 # table below, tools/*/go.mod and go.sum, and the Go version: a changed pin builds into a new
 # directory. Binaries already there are skipped; re-running is safe. The checkers are keyed apart, in
-# ${XDG_CACHE_HOME:-$HOME/.cache}/talos-proxmox-cdktf/talos-config/<key> (the key hashes tools/talos-config/
+# ${XDG_CACHE_HOME:-$HOME/.cache}/talos-proxmox-cdktf/talos-config/<key> (the key hashes judges/talos-config/
 # and the Go version; the engine key's tools/*/go.mod glob does not reach that nested folder on purpose):
 # a checker change or a new Talos minor never rebuilds OpenTofu and the providers.
 #
 # Usage:
-#   scripts/engine/build.sh               build what is missing, then print the env lines
-#   scripts/engine/build.sh --print-env   print the env lines only; exit 1 if not fully built
+#   judges/engine/build.sh               build what is missing, then print the env lines
+#   judges/engine/build.sh --print-env   print the env lines only; exit 1 if not fully built
 # The env lines are:
 #   TOFU=<dir>/bin/tofu
 #   TF_CLI_CONFIG_FILE=<dir>/tofurc
@@ -38,8 +38,8 @@ set -Eeuo pipefail
 shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-readonly ROOT TOOLS="${ROOT}/tools"
-readonly CHECKERS="${TOOLS}/talos-config"
+readonly ROOT TOOLS="${ROOT}/judges/engine/tools"
+readonly CHECKERS="${ROOT}/judges/talos-config"
 readonly HOSTS=(registry.opentofu.org registry.terraform.io)
 
 # The one record of what is built. A provider's "built" version differs from its "pinned" one (the
@@ -96,7 +96,7 @@ checkers_dir() {
   printf '%s/talos-proxmox-cdktf/talos-config/%s' "${XDG_CACHE_HOME:-${HOME}/.cache}" "${key}"
 }
 
-# The supported Talos minors: the folders tools/talos-config/v<major>.<minor>.
+# The supported Talos minors: the folders judges/talos-config/v<major>.<minor>.
 checker_minors() {
   local d
   for d in "${CHECKERS}"/v*/; do d="${d%/}" && printf '%s\n' "${d##*/}"; done
@@ -111,7 +111,7 @@ build_checker() {
   log "talos-config-check ${minor}: building against $(cd "${CHECKERS}/${minor}" && go list -m -f '{{.Path}} {{.Version}}' github.com/siderolabs/talos/pkg/machinery)"
   mkdir -p "${CDIR}/bin"
   (cd "${CHECKERS}/${minor}" && go build -trimpath -ldflags "-s -w" -o "${out}.tmp" talos-proxmox-cdktf/tools/talos-config/checker) ||
-    fail "talos-config-check ${minor}: go build failed in tools/talos-config/${minor}"
+    fail "talos-config-check ${minor}: go build failed in judges/talos-config/${minor}"
   mv "${out}.tmp" "${out}"
   log "talos-config-check ${minor}: built in $((SECONDS - start))s"
 }
@@ -202,7 +202,7 @@ main() {
   GOOS="$(go env GOOS)" GOARCH="$(go env GOARCH)" DIR="$(engine_dir)" CDIR="$(checkers_dir)"
   readonly GOOS GOARCH DIR CDIR
   if [[ "${1:-}" == --print-env ]]; then
-    is_built || fail "engine not built in ${DIR}: run scripts/engine/build.sh"
+    is_built || fail "engine not built in ${DIR}: run judges/engine/build.sh"
     print_env
     return
   fi

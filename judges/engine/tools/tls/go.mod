@@ -5,7 +5,7 @@ go 1.25.8
 // STAND-IN: hashicorp/tls built from main-branch commit d044ca7c6f52 (2026-08-19, after the 4.3.0
 // release) for the pinned 4.1.0: the Go module proxy here serves no tagged release of it, only
 // this pseudo-version (its go.mod declares no /vN suffix, so tags can't be module versions).
-// See ../README.md and scripts/engine/build.sh.
+// See ../README.md and judges/engine/build.sh.
 
 tool github.com/hashicorp/terraform-provider-tls
 

@@ -4,7 +4,7 @@
  * schema (else 501 naming the path, or 501 when the schema has it but the simulator does not model it), their
  * parameters verified (else 400 with PVE's per-parameter `errors`), then handled against the state.
  *
- * Library: `startPveSim(options)`; CLI: scripts/pve-sim/cli.ts (`npm run pve-sim`).
+ * Library: `startPveSim(options)`; CLI: judges/pve-sim/cli.ts (`npm run pve-sim`).
  */
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:https";

@@ -5,7 +5,7 @@ go 1.26.3
 // STAND-IN: hashicorp/kubernetes built from main-branch commit 3a33fb6cc605 (2026-08-21, after the 3.2.1
 // release) for the pinned 2.38.0: the Go module proxy here serves no tagged release of it, only
 // this pseudo-version (its go.mod declares no /vN suffix, so tags can't be module versions).
-// See ../README.md and scripts/engine/build.sh.
+// See ../README.md and judges/engine/build.sh.
 
 tool github.com/hashicorp/terraform-provider-kubernetes
 

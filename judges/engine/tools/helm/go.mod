@@ -5,7 +5,7 @@ go 1.25.8
 // STAND-IN: hashicorp/helm built from main-branch commit a4f1c1d8b008 (2026-06-29, after the 3.2.0
 // release) for the pinned 3.1.1: the Go module proxy here serves no tagged release of it, only
 // this pseudo-version (its go.mod declares no /vN suffix, so tags can't be module versions).
-// See ../README.md and scripts/engine/build.sh.
+// See ../README.md and judges/engine/build.sh.
 
 tool github.com/hashicorp/terraform-provider-helm
 

@@ -3,11 +3,11 @@
  * bpg/proxmox part, normalised, to providers/schema-cache/proxmox@<version>.json, the file the bindings in
  * .gen/ are generated from (then run `npm run gen` and `npm run bindings:digest`).
  *
- *   npx tsx scripts/engine/provider-schema.ts           write the vendored schema
- *   npx tsx scripts/engine/provider-schema.ts --check   exit 1 when it differs from the real dump
+ *   npx tsx judges/engine/provider-schema.ts           write the vendored schema
+ *   npx tsx judges/engine/provider-schema.ts --check   exit 1 when it differs from the real dump
  *
  * Only bpg/proxmox is written: it is the one provider built at its pinned version. The other providers are
- * stand-ins (see scripts/engine/build.sh), whose schema is not the pinned release's.
+ * stand-ins (see judges/engine/build.sh), whose schema is not the pinned release's.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -107,7 +107,7 @@ function main(argv: readonly string[]): void {
   if (argv.includes("--check")) {
     if (readFileSync(VENDORED.file, "utf8") !== text) {
       process.stderr.write(
-        `${VENDORED.file} differs from the real dump: run npx tsx scripts/engine/provider-schema.ts\n`,
+        `${VENDORED.file} differs from the real dump: run npx tsx judges/engine/provider-schema.ts\n`,
       );
       process.exit(1);
     }

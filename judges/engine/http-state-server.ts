@@ -18,7 +18,7 @@
  * credentials, 403 with wrong ones (the statuses the client reports as such).
  *
  * Library: `startStateServer({ port: 0 })`. CLI, until SIGINT/SIGTERM:
- *   node --import tsx scripts/engine/http-state-server.ts [--port N] [--host H]
+ *   node --import tsx judges/engine/http-state-server.ts [--port N] [--host H]
  *     [--username U --password P] [--lock-method M] [--unlock-method M] [--update-method M]
  * Node 20 built-ins only.
  */

@@ -3,7 +3,7 @@ module talos-proxmox-cdktf/tools/talos
 go 1.24.0
 
 // STAND-IN: siderolabs/talos 0.8.0 built for the pinned 0.11.0, whose module (v0.9+) the Go
-// module proxy here does not serve (see ../README.md and scripts/engine/build.sh).
+// module proxy here does not serve (see ../README.md and judges/engine/build.sh).
 //
 // Copied from github.com/siderolabs/terraform-provider-talos v0.8.0's go.mod: replace
 // directives only apply in the main module, so a tools module must repeat them.

@@ -3,6 +3,6 @@
 #   TOFU=<dir>/bin/tofu
 #   TF_CLI_CONFIG_FILE=<dir>/tofurc
 # Exits 1 when the engine for the current tools/ pins is not fully built.
-# Usage: eval "$(scripts/engine/env.sh)" && export TOFU TF_CLI_CONFIG_FILE
+# Usage: eval "$(judges/engine/env.sh)" && export TOFU TF_CLI_CONFIG_FILE
 set -Eeuo pipefail
 exec "$(dirname "${BASH_SOURCE[0]}")/build.sh" --print-env

@@ -1,6 +1,6 @@
 /**
- * The real engine (OpenTofu and the providers built by scripts/engine/build.sh), for the engine tests and
- * scripts/engine/provider-schema.ts:
+ * The real engine (OpenTofu and the providers built by judges/engine/build.sh), for the engine tests and
+ * judges/engine/provider-schema.ts:
  * - `loadEngine()` finds the built engine through `build.sh --print-env`, with the Talos config checkers;
  * - `prepareStack()` makes a synthesized stack installable from the engine's mirror: the one rewrite allowed
  *   is a stand-in provider's required version, from the pinned release to the one built;
@@ -24,7 +24,7 @@ export interface EngineProvider {
   readonly why?: string;
 }
 
-/** A Talos config checker (tools/talos-config), as build.sh records it in checkers.json. */
+/** A Talos config checker (judges/talos-config), as build.sh records it in checkers.json. */
 export interface TalosConfigChecker {
   /** The github.com/siderolabs/talos/pkg/machinery version it is built with, e.g. `v1.12.7`. */
   readonly machinery: string;
@@ -50,7 +50,7 @@ export function loadEngine(): Engine {
   const result = spawnSync(BUILD, ["--print-env"], { encoding: "utf8" });
   if (result.status !== 0) {
     throw new Error(
-      `The engine (OpenTofu and the providers) is not built for the current tools/ pins: run scripts/engine/build.sh ` +
+      `The engine (OpenTofu and the providers) is not built for the current tools/ pins: run judges/engine/build.sh ` +
         `(about 12 minutes cold on 2 cores; needs Go and the Go module proxy).\n${result.stderr ?? ""}${result.error?.message ?? ""}`,
     );
   }
@@ -116,7 +116,7 @@ export function prepareStack(
   for (const [name, requirement] of Object.entries(stack.terraform?.required_providers ?? {})) {
     const provider = engine.providers[sourceKey(requirement.source)];
     if (provider === undefined) {
-      problems.push(`${name}: ${requirement.source} is not built by scripts/engine/build.sh`);
+      problems.push(`${name}: ${requirement.source} is not built by judges/engine/build.sh`);
     } else if (requirement.version !== provider.pinned) {
       problems.push(
         `${name}: the stack requires ${requirement.source} ${requirement.version}, the engine pins ${provider.pinned}`,
