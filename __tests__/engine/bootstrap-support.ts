@@ -12,7 +12,7 @@ import { createServer, request, type IncomingMessage, type ServerResponse } from
 import type { AddressInfo } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadEngine, prepareStack, REPO } from "../../judges/engine/engine";
+import { loadEngine, pluginCacheDir, prepareStack, REPO } from "../../judges/engine/engine";
 
 export const BOOTSTRAP = join(REPO, "bootstrap.sh");
 
@@ -34,7 +34,7 @@ export function engineEnv(): Record<string, string> {
   return {
     TF_BINARY: engine.tofu,
     TF_CLI_CONFIG_FILE: engine.cliConfig,
-    TF_PLUGIN_CACHE_DIR: join(dirname(engine.cliConfig), "plugin-cache"),
+    TF_PLUGIN_CACHE_DIR: pluginCacheDir(engine),
     HTTPS_PROXY: "http://127.0.0.1:9",
     HTTP_PROXY: "http://127.0.0.1:9",
     NO_PROXY: "127.0.0.1,localhost",

@@ -158,10 +158,15 @@ export interface TofuOptions {
  * The environment tofu runs with: the engine's CLI config, automation mode, no update check, and a proxy
  * that refuses everything, so any attempt to reach the internet fails fast (loopback is never proxied).
  */
+/** tofu's plugin cache: TF_PLUGIN_CACHE_DIR when set, else one beside the engine build. */
+export function pluginCacheDir(engine: Engine): string {
+  return process.env.TF_PLUGIN_CACHE_DIR || join(dirname(engine.cliConfig), "plugin-cache");
+}
+
 function tofuEnv(engine: Engine, extra: TofuOptions["env"]): NodeJS.ProcessEnv {
   // One unpacked copy of each provider per engine build, linked into every stack's .terraform/ (instead of a
-  // 100 MB copy per stack).
-  const pluginCache = join(dirname(engine.cliConfig), "plugin-cache");
+  // 100 MB copy per stack). Runs at once in several work trees race on one cache: each may name its own.
+  const pluginCache = pluginCacheDir(engine);
   mkdirSync(pluginCache, { recursive: true });
   return {
     ...process.env,
