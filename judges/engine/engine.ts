@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export const REPO = join(__dirname, "..", "..");
-const BUILD = join(REPO, "scripts", "engine", "build.sh");
+const BUILD = join(REPO, "judges", "engine", "build.sh");
 
 /** One provider of the engine, as build.sh records it in providers.json. */
 export interface EngineProvider {
