@@ -1,8 +1,10 @@
-// Everything generated from the schema: the JSON Schemas editors use (schema/*.schema.json) and the README's
-// configuration reference. `npm run schema` writes both; a test fails when the committed copies are stale.
+// Everything generated from the schema: the JSON Schemas editors use (schema/*.schema.json), the configuration
+// reference (docs/configuration.md) and the supported versions table (docs/versions.md). `npm run schema` writes
+// them; a test and .ci/run fail when the committed copies are stale.
 import { z } from "zod";
 import { IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "./foreign-keys";
 import { clusterSchema, nodesFileSchema } from "./schema";
+import { CILIUM_RELEASES, TALOS_RELEASES, TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "./versions";
 import { workloadsFileSchema } from "./workloads";
 
 type JsonSchema = {
@@ -44,7 +46,7 @@ function toJsonSchema(schema: z.ZodType, id: string): JsonSchema {
   return { $id: id, title: json.description, ...json };
 }
 
-/** Markdown tables of every key, with type, default and meaning, for the README. */
+/** Markdown tables of every key, with type, default and meaning (docs/configuration.md). */
 export function referenceMarkdown(): string {
   const sections = [
     ["cluster.yaml", clusterJsonSchema(), ""],
@@ -53,11 +55,27 @@ export function referenceMarkdown(): string {
   ] as const;
   const out: string[] = [];
   for (const [title, schema] of sections) {
-    out.push(`#### ${title}`, "", "| key | type | default | meaning |", "|---|---|---|---|");
+    out.push(`## ${title}`, "", "| key | type | default | meaning |", "|---|---|---|---|");
     for (const row of rows(schema, "")) out.push(row);
     out.push("");
   }
   return out.join("\n");
+}
+
+/** The supported versions table of docs/versions.md, from config/versions.ts and the chart default. */
+export function versionsMarkdown(): string {
+  const span = (r: { min: string; max: string }) => `${r.min}-${r.max}`;
+  const talos = Object.entries(TALOS_RELEASES);
+  const cilium = Object.entries(CILIUM_RELEASES);
+  const ciliumDefault = clusterJsonSchema().properties!.cilium_version.default;
+  return [
+    "| | supported | default | how it is checked |",
+    "|---|---|---|---|",
+    `| Talos | ${talos.map(([minor]) => minor).join(", ")} | ${TESTED_TALOS_VERSION} | \`npm run test:engine\`, with Talos' own machinery of each minor |`,
+    `| Kubernetes | what the Talos minor supports: ${talos.map(([minor, r]) => `${minor}: ${span(r.kubernetes)}`).join(", ")} | ${TESTED_KUBERNETES_VERSION} | config check; the tests hold the ranges against the machinery |`,
+    `| Cilium chart | ${cilium.map(([minor, r], i) => `${minor} (${i === 0 ? "Kubernetes " : ""}${span(r.kubernetes)})`).join(", ")} | ${ciliumDefault} | config check against Cilium's documented e2e-tested range |`,
+    "",
+  ].join("\n");
 }
 
 function rows(schema: JsonSchema, prefix: string): string[] {

@@ -1,5 +1,5 @@
 // The one source of truth for cluster.yaml and nodes.yaml: types (z.infer), defaults, per-key docs (they
-// become the generated JSON Schema and the README's reference table). Cross-field rules live in checks.ts.
+// become the generated JSON Schema and the reference table in docs/configuration.md). Cross-field rules live in checks.ts.
 import { z } from "zod";
 import { isUsableHostAddress } from "./ipv4";
 import {
@@ -496,7 +496,7 @@ export const nodeSchema = z
       .describe("Image-factory schematic for this node. @default the schematic built from talos_extensions"),
     mtu: integerOrDigits(z.number().int("expected a whole number").min(1450).max(9000))
       .default(1500)
-      // The JSON Schema drops the default of a union with a transform: the README takes it from here.
+      // The JSON Schema drops the default of a union with a transform: the reference takes it from here.
       .describe("MTU of the node's NIC. @default 1500"),
     secureboot: z
       .boolean()

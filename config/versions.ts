@@ -1,7 +1,7 @@
 // Which versions work together: the Talos minors this project generates machine configurations for, the
 // Kubernetes minors each of them supports, and the Kubernetes minors each Cilium minor is tested with; and the
 // versions this release is tested with, the defaults of talos_version and kubernetes_version (shown in the
-// README's configuration reference and in bootstrap's plan output). Change them here only.
+// configuration reference, docs/configuration.md, and in bootstrap's plan output). Change them here only.
 
 /** Talos version installed when cluster.yaml does not set talos_version. */
 export const TESTED_TALOS_VERSION = "v1.12.7";

@@ -22,7 +22,7 @@ export interface LayerFacts {
 /**
  * In apply order. 01 plans against Kubernetes too: helm_release.cilium (cluster_cni: cilium) is refreshed
  * against the API of the cluster 01 itself builds. Its VMs, firewall and HA need Proxmox alone: with the cluster
- * down they plan with what talks to it excluded (README "Day 2"). 03 holds nothing of Proxmox, but keeps the
+ * down they plan with what talks to it excluded (docs/day2.md). 03 holds nothing of Proxmox, but keeps the
  * provider configured for its `removed` blocks: they forget the firewall and HA it held before 01 took them over.
  */
 export const LAYER_CATALOG = [

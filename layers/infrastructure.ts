@@ -122,7 +122,7 @@ function proxmoxVmSettings(scope: Construct, cluster: ResolvedCluster, vms: Read
     }
     if (node.ha) new ProxmoxHa(scope, `Ha-${node.name}`, { name: node.name, vmId: vm.vmId, machine: vm.resource });
   }
-  // Only a VM with a vm_id: an import id must be known when planning (README: "Firewall and HA moved to 01").
+  // Only a VM with a vm_id: an import id must be known when planning (docs/day2.md: "Firewall and HA moved from layer 03 to 01").
   new AdoptExisting(scope, "Adopt", {
     vms: cluster.nodes.flatMap((node) =>
       node.vmId === undefined
