@@ -3,14 +3,15 @@
 import { z } from "zod";
 import { isUsableHostAddress } from "./ipv4";
 import {
-  BRIDGE_MAX_LENGTH,
-  PVE_BRIDGE,
-  PVE_CPU_TYPE,
-  PVE_MACHINE,
-  PVE_NODE_NAME,
-  PVE_STORAGE_ID,
-  PVE_VLAN_TAG,
-} from "./pve";
+  pveBridge,
+  pveConfigId,
+  pveCpuType,
+  pveMachineType,
+  pveNodeName,
+  pveStorageId,
+  pveTags,
+  pveVlanTag,
+} from "./pve-fields";
 import {
   CILIUM_RELEASES,
   describeMinors,
@@ -69,17 +70,6 @@ const httpUrl = (protocol: RegExp, error: string) =>
       'a URL cannot contain "${" or "%{" (Terraform would evaluate it); percent-encode the brace',
     );
 
-const pveNodeName = z
-  .string()
-  .max(63, "a Proxmox node name has at most 63 characters")
-  .regex(PVE_NODE_NAME, "expected a Proxmox node name (letters, digits and '-', as Proxmox itself requires)");
-
-const pveStorageId = z
-  .string()
-  .regex(
-    PVE_STORAGE_ID,
-    "expected a Proxmox storage id (a letter, then letters, digits, '-', '_' or '.', as Proxmox itself requires)",
-  );
 // Only the Talos minors whose machine configurations Talos' own machinery judges in the engine tests.
 const supportedTalos = new RegExp(
   `^v(${Object.keys(TALOS_RELEASES)
@@ -161,17 +151,8 @@ export const vmAdvancedSchema = z
       .enum(["ovmf", "seabios"])
       .default("ovmf")
       .describe("Firmware. Talos on Proxmox wants UEFI (ovmf); secureboot nodes require it."),
-    machine: z
-      .string()
-      .max(40)
-      .regex(PVE_MACHINE, "expected a QEMU machine type Proxmox accepts, e.g. q35 or pc-q35-9.2")
-      .default("q35")
-      .describe("QEMU machine type."),
-    cpu_type: z
-      .string()
-      .regex(PVE_CPU_TYPE, 'expected a CPU model like "host", "x86-64-v2-AES" or "custom-<name>"')
-      .default("host")
-      .describe("QEMU CPU type."),
+    machine: pveMachineType.default("q35").describe("QEMU machine type."),
+    cpu_type: pveCpuType.default("host").describe("QEMU CPU type."),
     scsi_hw: z
       .enum(["virtio-scsi-pci", "virtio-scsi-single", "lsi", "lsi53c810", "megasas", "pvscsi"])
       .default("virtio-scsi-single")
@@ -190,18 +171,8 @@ export const vmAdvancedSchema = z
     net_queues: z.number().int().min(0).max(64).default(4).describe("virtio-net multiqueue count; 0 disables it."),
     disk_discard: z.boolean().default(true).describe("Pass TRIM/discard through to the storage."),
     disk_ssd: z.boolean().default(true).describe("Present the disk to the guest as an SSD."),
-    tags: z
-      .array(
-        z.string().regex(/^[a-z0-9_][a-z0-9_.+-]*$/, "expected a Proxmox tag (lower-case letters, digits, _ . + -)"),
-      )
-      .default(["kubernetes", "linux", "talos"])
-      .describe("Proxmox tags on every VM."),
-    network_bridge: z
-      .string()
-      .max(BRIDGE_MAX_LENGTH, `a Linux interface name has at most ${BRIDGE_MAX_LENGTH} characters`)
-      .regex(PVE_BRIDGE, "expected a bridge name (letters, digits, '-', '_', '.', as Proxmox itself requires)")
-      .default("vmbr0")
-      .describe("Proxmox bridge the VMs' NIC is attached to."),
+    tags: pveTags.default(["kubernetes", "linux", "talos"]).describe("Proxmox tags on every VM."),
+    network_bridge: pveBridge.default("vmbr0").describe("Proxmox bridge the VMs' NIC is attached to."),
   })
   .describe("Hardware settings shared by every VM.");
 
@@ -262,9 +233,7 @@ export const clusterSchema = z
       .min(1)
       .default(["162.159.200.1", "162.159.200.123"])
       .describe("NTP servers of the nodes."),
-    node_vlan_tag: integerOrDigits(
-      z.number().int("expected a whole number").min(PVE_VLAN_TAG.min).max(PVE_VLAN_TAG.max),
-    )
+    node_vlan_tag: integerOrDigits(pveVlanTag)
       .optional()
       .describe("VLAN tag set on the VMs' NIC on the Proxmox bridge. @default untagged"),
     cluster_api_addr: z
@@ -437,9 +406,7 @@ export const pciDeviceSchema = z
       )
       .optional()
       .describe("Raw PCI address on the VM's Proxmox host. @default - (one of id or mapping)"),
-    mapping: z
-      .string()
-      .regex(/^[a-z][a-z0-9_-]*$/i, "expected the name of a Proxmox PCI resource mapping")
+    mapping: pveConfigId
       .optional()
       .describe(
         "Name of a Proxmox PCI resource mapping (Datacenter > Resource Mappings), which names the device on each host. @default - (one of id or mapping)",

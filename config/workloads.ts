@@ -3,6 +3,24 @@
 // mappings. Same conventions as schema.ts (strict objects, a doc on every key, defaults in the schema);
 // cross-field and cross-file rules live in workloads-checks.ts.
 import { z } from "zod";
+import {
+  pveBridge,
+  pveCalendarEvent,
+  pveConfigId,
+  pveCpuType,
+  pveDiskInterface,
+  pveMachineType,
+  pveMountPath,
+  pveNodeName,
+  pveSdnId,
+  pveServer,
+  pveStorageId,
+  pveTag,
+  pveTags,
+  pveVlanTag,
+  pveVnetAlias,
+  pveVolumeId,
+} from "./pve-fields";
 
 const guestName = z
   .string()
@@ -10,18 +28,6 @@ const guestName = z
     /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
     "expected a lower-case DNS label (a-z, 0-9, '-'), at most 63 characters",
   );
-
-// PVE's SDN ids (zones and vnets): a letter, then letters and digits, at most 8 characters.
-const sdnId = z
-  .string()
-  .regex(
-    /^[a-z][a-z0-9]{0,7}$/,
-    "expected a Proxmox SDN id: a lower-case letter, then letters or digits, at most 8 characters",
-  );
-
-const tag = z
-  .string()
-  .regex(/^[a-z0-9_][a-z0-9_.+-]*$/, "expected a Proxmox tag (lower-case letters, digits, _ . + -)");
 
 const guestId = z
   .number()
@@ -34,9 +40,9 @@ const mac = z
   .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, 'expected a lower-case MAC address like "bc:24:11:00:00:01"')
   .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, "a multicast MAC address cannot be a guest's NIC address");
 
-const hostName = z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, "expected a Proxmox host name");
-
-const storageId = z.string().regex(/^[a-zA-Z][a-zA-Z0-9._-]*$/, 'expected a Proxmox storage id like "local-lvm"');
+const hostName = pveNodeName;
+const storageId = pveStorageId;
+const sdnId = pveSdnId;
 
 const tfVarEnv = z
   .string()
@@ -45,10 +51,18 @@ const tfVarEnv = z
     'expected an environment variable named TF_VAR_<name> (OpenTofu reads it as the variable <name>), e.g. "TF_VAR_admin_ssh_key"',
   );
 
-/** A systemd calendar event as PVE's schedulers accept it ("*\/15", "02:30", "sat 03:00", "daily"). */
-const calendarEvent = z
-  .string()
-  .regex(/^[a-z0-9*/:,. -]+$/i, 'expected a Proxmox calendar event like "*/15", "02:30" or "sun 01:00"');
+const calendarEvent = pveCalendarEvent;
+
+/** A template or image URL: http(s), without an engine template ("${", "%{"), naming a file. */
+const downloadUrl = z
+  .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
+  .refine(
+    (u) => !/[$%]\{/.test(u),
+    'a URL cannot contain "${" or "%{" (the engine would evaluate it); percent-encode the brace',
+  );
+
+/** A Proxmox Backup Server id (pbs-api-types PROXMOX_SAFE_ID): datastores and namespace components. */
+const PBS_SAFE_ID = "[A-Za-z0-9_][A-Za-z0-9._-]*";
 
 // --------------------------------------------------------------------------------------------- shared parts
 
@@ -76,16 +90,10 @@ export const guestNetworkSchema = z
       .describe(
         "Network zone (an entry of zones) the NIC joins, through the zone's SDN VNet. @default no zone: the bridge below",
       ),
-    bridge: z
-      .string()
-      .min(1)
+    bridge: pveBridge
       .optional()
       .describe("Bridge of the NIC when the guest is in no zone. @default the top-level bridge"),
-    vlan: z
-      .number()
-      .int()
-      .min(1)
-      .max(4094)
+    vlan: pveVlanTag
       .optional()
       .describe("VLAN tag on the bridge, when the guest is in no zone (a zone brings its own). @default untagged"),
     address: z
@@ -179,7 +187,7 @@ const guestCommon = {
   started: z.boolean().default(true).describe("Keep the guest running."),
   on_boot: z.boolean().default(true).describe("Start the guest when its host boots."),
   startup: startupSchema.optional().describe("Start and shutdown order. @default Proxmox default"),
-  tags: z.array(tag).default([]).describe("Proxmox tags (also usable to select backups)."),
+  tags: pveTags.default([]).describe("Proxmox tags (also usable to select backups)."),
   pool: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
@@ -202,18 +210,15 @@ const guestCommon = {
 export const containerTemplateSchema = z.union(
   [
     z.strictObject({
-      volume: z
-        .string()
+      volume: pveVolumeId
         .regex(
-          /^[a-zA-Z][a-zA-Z0-9._-]*:vztmpl\/\S+$/,
+          /^[^:]+:vztmpl\/[^/]+$/,
           'expected a template volume id like "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"',
         )
         .describe("Volume id of a template already on the host's storage."),
     }),
     z.strictObject({
-      url: z
-        .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
-        .describe("Where to download the template from (a download-file resource per host)."),
+      url: downloadUrl.describe("Where to download the template from (a download-file resource per host)."),
       storage: storageId
         .default("local")
         .describe("Storage the template is downloaded to (must allow container templates)."),
@@ -238,17 +243,12 @@ export const containerTemplateSchema = z.union(
 
 export const mountPointSchema = z
   .strictObject({
-    path: z
-      .string()
-      .regex(/^\/\S*$/, "expected an absolute path inside the container")
-      .describe("Path inside the container."),
+    path: pveMountPath("inside the container").describe("Path inside the container."),
     storage: storageId
       .optional()
       .describe("Storage a new volume is allocated on (with size). Exactly one of storage and host_path."),
     size: z.number().int().min(1).max(65536).optional().describe("Size in GiB of a new volume (with storage)."),
-    host_path: z
-      .string()
-      .regex(/^\/\S+$/, "expected an absolute path on the host")
+    host_path: pveMountPath("from the host")
       .optional()
       .describe(
         "Host directory bind-mounted into the container (Proxmox lets only root@pam, logged in with its password, create bind mounts: no API token).",
@@ -338,7 +338,7 @@ export const vmSchema = z
       })
       .describe("The template the VM is cloned from."),
     sockets: z.number().int().min(1).max(8).default(1).describe("CPU sockets."),
-    cpu_type: z.string().min(1).default("host").describe("QEMU CPU type."),
+    cpu_type: pveCpuType.default("host").describe("QEMU CPU type."),
     disk: z
       .strictObject({
         storage: storageId
@@ -351,11 +351,7 @@ export const vmSchema = z
           .max(65536)
           .optional()
           .describe("Grow the template's disk to this size in GiB (never shrinks). @default the template's size"),
-        interface: z
-          .string()
-          .regex(/^(scsi|virtio|sata)\d+$/)
-          .default("scsi0")
-          .describe("Disk slot of the template's system disk."),
+        interface: pveDiskInterface.default("scsi0").describe("Disk slot of the template's system disk."),
       })
       .prefault({})
       .describe("System disk."),
@@ -375,10 +371,7 @@ export const vmSchema = z
     pci: z
       .array(
         z.strictObject({
-          mapping: z
-            .string()
-            .regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/)
-            .describe("Name of a PCI mapping (pci_mappings) with an entry for the VM's host."),
+          mapping: pveConfigId.describe("Name of a PCI mapping (pci_mappings) with an entry for the VM's host."),
           pcie: z.boolean().default(true).describe("Attach as PCI Express (needs the q35 machine type)."),
           primary_gpu: z.boolean().default(false).describe("Use as the VM's primary GPU (x-vga)."),
           rombar: z.boolean().default(true).describe("Expose the device's ROM."),
@@ -386,7 +379,7 @@ export const vmSchema = z
       )
       .default([])
       .describe("PCI devices passed through, by hardware mapping."),
-    machine: z.string().min(1).default("q35").describe("QEMU machine type."),
+    machine: pveMachineType.default("q35").describe("QEMU machine type."),
     bios: z.enum(["ovmf", "seabios"]).optional().describe("Firmware. @default the template's"),
     qemu_agent: z.boolean().default(true).describe("Enable the QEMU guest agent (the template must run it)."),
   })
@@ -399,7 +392,7 @@ export const zoneSchema = z
     name: sdnId.describe(
       "Zone name: the SDN VNet id guests attach to, and the middle of their DNS names (<guest>.<zone>.<domain>).",
     ),
-    vlan: z.number().int().min(1).max(4094).describe("VLAN tag of the zone."),
+    vlan: pveVlanTag.describe("VLAN tag of the zone."),
     cidr: z
       .cidrv4("expected an IPv4 network in CIDR notation")
       .describe("Subnet of the zone; static addresses of its guests must be inside it."),
@@ -411,7 +404,7 @@ export const zoneSchema = z
       .array(z.ipv4("expected an IPv4 address"))
       .optional()
       .describe("DNS servers given to the zone's guests. @default the gateway"),
-    description: z.string().max(200).optional().describe("Alias of the VNet in Proxmox. @default none"),
+    description: pveVnetAlias.max(200).optional().describe("Alias of the VNet in Proxmox. @default none"),
   })
   .describe("A network zone (VLAN): an SDN VNet with its subnet.");
 
@@ -431,11 +424,17 @@ const ID_RANGE_DEFAULTS = {
 export const pbsStorageSchema = z
   .strictObject({
     name: storageId.describe("Storage id in Proxmox (a backup job's storage)."),
-    server: z.string().min(1).describe("Address or DNS name of the Proxmox Backup Server."),
-    datastore: z.string().min(1).describe("Datastore on the server."),
+    server: pveServer.describe("Address or DNS name of the Proxmox Backup Server."),
+    datastore: z
+      .string()
+      .regex(
+        new RegExp(`^(?=.{3,32}$)${PBS_SAFE_ID}$`),
+        "expected a PBS datastore name (3 to 32 letters, digits, '_', '.', '-', not starting with '.' or '-')",
+      )
+      .describe("Datastore on the server."),
     username: z
       .string()
-      .regex(/^[^@\s]+@[^@\s!]+$/, 'expected a PBS user like "backup@pbs"')
+      .regex(/^[A-Za-z0-9._+-]+@[A-Za-z0-9_][A-Za-z0-9._-]*$/, 'expected a PBS user like "backup@pbs"')
       .describe("PBS user (user@realm)."),
     password_env: tfVarEnv.describe(
       "Environment variable holding the PBS password (never in the file); OpenTofu reads it as a sensitive variable.",
@@ -450,7 +449,15 @@ export const pbsStorageSchema = z
       .describe(
         "Fingerprint of the server's certificate (needed for a self-signed one). @default the system's trust store",
       ),
-    namespace: z.string().min(1).optional().describe("Namespace on the datastore. @default the root namespace"),
+    namespace: z
+      .string()
+      .max(256)
+      .regex(
+        new RegExp(`^${PBS_SAFE_ID}(/${PBS_SAFE_ID}){0,6}$`),
+        'expected a PBS namespace like "homelab" or "homelab/pve" (at most 7 levels of letters, digits, _ . -)',
+      )
+      .optional()
+      .describe("Namespace on the datastore. @default the root namespace"),
   })
   .describe("A Proxmox Backup Server datastore added as storage.");
 
@@ -493,7 +500,7 @@ export const backupJobSchema = z
           }),
           z.strictObject({
             tags: z
-              .array(tag)
+              .array(pveTag)
               .min(1)
               .describe("Every guest in this file with one of these tags (resolved to ids at synth time)."),
           }),
@@ -508,10 +515,7 @@ export const backupJobSchema = z
 
 export const pciMappingSchema = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/)
-      .describe("Mapping name, referenced by a VM's pci.mapping."),
+    name: pveConfigId.describe("Mapping name, referenced by a VM's pci.mapping."),
     description: z.string().max(200).optional().describe("Comment in Proxmox. @default none"),
     devices: z
       .array(
@@ -523,11 +527,11 @@ export const pciMappingSchema = z
             .describe("PCI address on the host."),
           id: z
             .string()
-            .regex(/^[0-9a-f]{4}:[0-9a-f]{4}$/, 'expected vendor:device like "10de:2204"')
+            .regex(/^[0-9a-f]{4}:[0-9a-f]{4}$/i, 'expected vendor:device like "10de:2204"')
             .describe("Vendor and device id."),
           subsystem_id: z
             .string()
-            .regex(/^[0-9a-f]{4}:[0-9a-f]{4}$/)
+            .regex(/^[0-9a-f]{4}:[0-9a-f]{4}$/i, 'expected subsystem vendor:device like "1458:403b"')
             .optional()
             .describe("Subsystem vendor and device id. @default not checked"),
           iommu_group: z.number().int().min(0).optional().describe("IOMMU group. @default not checked"),
@@ -561,7 +565,7 @@ export const workloadsFileSchema = z
         "Guest id ranges by purpose; a guest's id must be in the range of its purpose, a clone's template in the range named template.",
       ),
     sdn_zone: sdnId.default("homelab").describe("Id of the SDN VLAN zone holding the zones' VNets."),
-    bridge: z.string().min(1).default("vmbr0").describe("Bridge of the SDN VLAN zone, and of guests in no zone."),
+    bridge: pveBridge.default("vmbr0").describe("Bridge of the SDN VLAN zone, and of guests in no zone."),
     zones: z.array(zoneSchema).default([]).describe("Network zones (VLANs)."),
     pci_mappings: z.array(pciMappingSchema).default([]).describe("PCI hardware mappings VMs can use."),
     pbs_storages: z

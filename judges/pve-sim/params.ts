@@ -5,6 +5,7 @@
  * `efidisk0`, ...) are parsed key by key (PVE::JSONSchema::parse_property_string) and each key checked the
  * same way. Problems are collected per parameter, as PVE's 400 answer carries them in `errors`.
  */
+import { schemaPattern } from "../../config/pve-formats";
 import { NAMED_FORMATS, PROPERTY_FORMATS, SLOT_COUNTS } from "./formats";
 import type { ParamSpec } from "./schema";
 
@@ -61,13 +62,6 @@ export function parseBoolean(value: string): boolean | undefined {
   return undefined;
 }
 
-/** The schema's Perl pattern `(?^:...)` / `(?^i:...)` or a bare one, anchored as PVE anchors it. */
-export function perlPattern(pattern: string): RegExp {
-  const m = /^\(\?\^([a-z]*):([\s\S]*)\)$/.exec(pattern);
-  const [body, flags] = m ? [m[2], m[1]] : [pattern, ""];
-  return new RegExp(`^(?:${body})$`, flags.includes("i") ? "i" : "");
-}
-
 function checkValue(spec: ParamSpec, value: ParamValue, name: string): string | undefined {
   if (spec.type === "array") {
     const values = typeof value === "string" ? [value] : value;
@@ -110,7 +104,7 @@ function checkScalar(spec: ParamSpec, value: string, name: string): string | und
     return `value may only be ${spec.maxLength} characters long`;
   if (spec.minLength !== undefined && value.length < spec.minLength)
     return `value must be at least ${spec.minLength} characters long`;
-  if (spec.pattern !== undefined && !perlPattern(spec.pattern).test(value))
+  if (spec.pattern !== undefined && !schemaPattern(spec.pattern).test(value))
     return "value does not match the regex pattern";
   if (spec.format === undefined) return undefined;
   if (typeof spec.format === "object") return checkPropertyString(spec.format, value, name);
