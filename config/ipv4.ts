@@ -1,4 +1,5 @@
 // Minimal IPv4 arithmetic for the cross-field checks (the schema has already checked the syntax).
+import { PVE_PATTERNS } from "./pve-formats";
 
 export interface Ipv4Network {
   /** As written, e.g. "192.168.1.0/24". */
@@ -47,6 +48,18 @@ export function firstHost(network: Ipv4Network): string {
   return intToIpv4(network.prefix >= 31 ? network.base : network.base + 1);
 }
 
+/**
+ * Why an address is no unicast host's (0.0.0.0/8, loopback, multicast, reserved or broadcast), or undefined.
+ */
+export function notAHostAddress(address: string): string | undefined {
+  const first = Number(address.split(".")[0]);
+  if (first === 0) return "in 0.0.0.0/8 (this network), not a host's address";
+  if (first === 127) return "a loopback address (127.0.0.0/8), not a host on the network";
+  if (first >= 224 && first < 240) return "a multicast address (224.0.0.0/4), not a host's address";
+  if (first >= 240) return "a reserved or broadcast address (240.0.0.0/4), not a host's address";
+  return undefined;
+}
+
 /** False for addresses no server has: 0.0.0.0/8, multicast 224.0.0.0/4, reserved 240.0.0.0/4 and broadcast. */
 export function isUsableHostAddress(address: string): boolean {
   const first = Number(address.split(".")[0]);
@@ -57,4 +70,14 @@ export function isUsableHostAddress(address: string): boolean {
 export function isCanonicalCidr(cidr: string): boolean {
   const [address] = cidr.split("/");
   return ipv4ToInt(address) === parseCidr(cidr).base;
+}
+
+/** "a.b.c.d" or "a.b.c.d/n", written canonically: octets 0-255 and a prefix 0-32 without leading zeros. */
+export function isIpv4WithPrefix(value: string): boolean {
+  const [address, prefix, ...rest] = value.split("/");
+  return (
+    rest.length === 0 &&
+    PVE_PATTERNS.ipv4.test(address) &&
+    (prefix === undefined || /^(?:[12]?\d|3[0-2])$/.test(prefix))
+  );
 }

@@ -162,7 +162,7 @@ export const propertyValue = (what: string) => z.string().refine((v) => !PROPERT
 /** A volume id (`storage:...`) as PVE parses it (pve-volume-id), with nothing that ends a property string. */
 export const pveVolumeId = z
   .string()
-  .refine((v) => !PROPERTY_BREAK.test(v), { message: breakMessage("a volume id"), abort: true })
+  .refine((v) => !PROPERTY_BREAK.test(v), breakMessage("a volume id"))
   .refine(pve("pve-volume-id"), 'expected a Proxmox volume id like "local:vztmpl/debian-12.tar.zst"');
 
 /** A server by DNS name or IPv4 address (pve-storage-server). */

@@ -4,7 +4,17 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { resolveGuests, resolveZones } from "./guests";
-import { contains, ipv4ToInt, isNetworkOrBroadcast, overlaps, parseCidr } from "./ipv4";
+import {
+  contains,
+  firstHost,
+  intToIpv4,
+  ipv4ToInt,
+  isCanonicalCidr,
+  isNetworkOrBroadcast,
+  notAHostAddress,
+  overlaps,
+  parseCidr,
+} from "./ipv4";
 import type { ConfigIssue, KeyPath } from "./issues";
 import { pciAddress } from "./checks";
 import { resolveNode } from "./resolve";
@@ -133,7 +143,13 @@ export function workloadsIssues(
     }
   }
 
-  // ---- zones.
+  // ---- zones: each a network of hosts of its own, apart from the nodes', pods' and services' networks.
+  const clusterNetworks = cluster
+    ? (["node_cidr", "cluster_pod_cidr", "cluster_svc_cidr"] as const).map((key) => ({
+        key,
+        net: parseCidr(cluster[key]),
+      }))
+    : [];
   const zoneNames = new Map<string, number>();
   const vlans = new Map<number, string>();
   workloads.zones.forEach((zone, i) => {
@@ -146,8 +162,25 @@ export function workloadsIssues(
     if (vlanOwner) error(["zones", i, "vlan"], `VLAN ${zone.vlan} is already the VLAN of zone ${vlanOwner}`);
     else vlans.set(zone.vlan, zone.name);
     const network = parseCidr(zone.cidr);
-    if (zone.gateway !== undefined && !contains(network, zone.gateway))
-      error(["zones", i, "gateway"], `${zone.gateway} is outside the zone's cidr ${zone.cidr}`);
+    const at = (key: string) => ["zones", i, key];
+    if (!isCanonicalCidr(zone.cidr))
+      error(at("cidr"), `${zone.cidr} has host bits set; the network is ${intToIpv4(network.base)}/${network.prefix}`);
+    const prefixProblem = lanPrefixProblem(network.prefix);
+    if (prefixProblem) error(at("cidr"), `${zone.cidr}: ${prefixProblem}`);
+    const baseProblem = notAHostAddress(intToIpv4(network.base));
+    if (baseProblem) error(at("cidr"), `${zone.cidr} is not a network of hosts: its address is ${baseProblem}`);
+    for (const { key, net } of clusterNetworks)
+      if (overlaps(network, net)) error(at("cidr"), `${zone.cidr} overlaps cluster.yaml ${key} ${net.cidr}`);
+    if (zone.gateway !== undefined) {
+      if (!contains(network, zone.gateway))
+        error(at("gateway"), `${zone.gateway} is outside the zone's cidr ${zone.cidr}`);
+      else if (isNetworkOrBroadcast(network, zone.gateway))
+        error(at("gateway"), `${zone.gateway} is the network or broadcast address of ${zone.cidr}`);
+    }
+    (zone.dns_servers ?? []).forEach((dns, d) => {
+      const problem = notAHostAddress(dns);
+      if (problem) error(["zones", i, "dns_servers", d], `${dns} is ${problem}`);
+    });
     workloads.zones.slice(0, i).forEach((other, j) => {
       if (overlaps(network, parseCidr(other.cidr)))
         error(["zones", i, "cidr"], `${zone.cidr} overlaps zones[${j}] (${other.name}) ${other.cidr}`);
@@ -158,7 +191,12 @@ export function workloadsIssues(
   const addresses = new Map<string, string>();
   if (cluster) {
     addresses.set(cluster.cluster_api_addr, "cluster.yaml cluster_api_addr");
-    if (cluster.node_default_gateway) addresses.set(cluster.node_default_gateway, "cluster.yaml node_default_gateway");
+    addresses.set(
+      cluster.node_default_gateway ?? firstHost(nodeNetwork!),
+      cluster.node_default_gateway
+        ? "cluster.yaml node_default_gateway"
+        : "the nodes' default gateway (node_default_gateway defaults to the first address of node_cidr)",
+    );
   }
   for (const { node, ref } of nodes) addresses.set(node.address, ref);
   for (const zone of zones.values())
@@ -180,6 +218,16 @@ export function workloadsIssues(
     }
     const address = g.address;
     if (address === undefined) continue;
+    const notHost = notAHostAddress(address);
+    if (notHost) error(at("address"), `${address} is ${notHost}`);
+    const [, prefix] = net.address.split("/");
+    const prefixProblem = prefix === undefined ? undefined : lanPrefixProblem(Number(prefix));
+    if (prefixProblem) error(at("address"), `${net.address}: ${prefixProblem}`);
+    else if (!g.zone && prefix !== undefined && isNetworkOrBroadcast(parseCidr(net.address), address))
+      error(at("address"), `${address} is the network or broadcast address of its network /${prefix}`);
+    for (const { key, net: clusterNet } of clusterNetworks.filter((n) => n.key !== "node_cidr"))
+      if (contains(clusterNet, address))
+        error(at("address"), `${address} is inside cluster.yaml ${key} ${clusterNet.cidr}, which Kubernetes routes`);
     if (g.zone) {
       if (!contains(g.zone.network, address))
         error(at("address"), `${address} is outside the subnet ${g.zone.config.cidr} of zone ${g.zone.config.name}`);
@@ -195,8 +243,19 @@ export function workloadsIssues(
         );
       }
     }
-    if (g.gateway !== undefined && g.addressCidr && !contains(parseCidr(g.addressCidr), g.gateway))
-      error(at("gateway"), `${g.gateway} is outside ${g.addressCidr}`);
+    if (net.gateway !== undefined) {
+      const gatewayProblem = notAHostAddress(net.gateway);
+      if (gatewayProblem) error(at("gateway"), `${net.gateway} is ${gatewayProblem}`);
+      else if (net.gateway === address) error(at("gateway"), `${net.gateway} is the guest's own address`);
+      else if (g.addressCidr && !prefixProblem && !contains(parseCidr(g.addressCidr), net.gateway))
+        error(at("gateway"), `${net.gateway} is outside ${g.addressCidr}`);
+      else if (g.addressCidr && !prefixProblem && isNetworkOrBroadcast(parseCidr(g.addressCidr), net.gateway))
+        error(at("gateway"), `${net.gateway} is the network or broadcast address of ${g.addressCidr}`);
+    }
+    (net.dns_servers ?? []).forEach((dns, d) => {
+      const problem = notAHostAddress(dns);
+      if (problem) error([...g.path, "network", "dns_servers", d], `${dns} is ${problem}`);
+    });
     claim(addresses, address, g.ref, at("address"), "address");
     if (pool && ipv4ToInt(address) >= ipv4ToInt(pool.start) && ipv4ToInt(address) <= ipv4ToInt(pool.stop)) {
       error(at("address"), `${address} is inside cluster.yaml cilium_loadbalancer_pool ${pool.start}-${pool.stop}`);
@@ -334,7 +393,7 @@ export function workloadsIssues(
         error(at, `${pci.mapping} has no device on ${g.host}, the VM's host`);
         return;
       }
-      if (pci.pcie && !vm.machine.startsWith("q35"))
+      if (pci.pcie && !/q35/.test(vm.machine))
         error([...g.path, "pci", p, "pcie"], `PCI Express needs the q35 machine type, the VM has ${vm.machine}`);
       if (!vm.started) return;
       const claim = { host: g.host, mapping: pci.mapping, path: pathOf(pci.mapping, g.host), ref: g.ref };
@@ -374,6 +433,16 @@ export function workloadsIssues(
   });
 
   return issues;
+}
+
+/**
+ * Why a prefix makes no network of hosts with a gateway (/31 and /32 leave no room, below /8 is no LAN), or
+ * undefined.
+ */
+function lanPrefixProblem(prefix: number): string | undefined {
+  if (prefix > 30) return `a /${prefix} leaves no room for guests besides a gateway; use a /30 or larger, e.g. a /24`;
+  if (prefix < 8) return `a /${prefix} is no network of guests; use a /8 or smaller, e.g. a /24`;
+  return undefined;
 }
 
 /** Reads every public key file of `ssh_keys: [{file}]` (relative to `dir`); a missing or private key is an issue. */

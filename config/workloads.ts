@@ -3,6 +3,7 @@
 // mappings. Same conventions as schema.ts (strict objects, a doc on every key, defaults in the schema);
 // cross-field and cross-file rules live in workloads-checks.ts.
 import { z } from "zod";
+import { isIpv4WithPrefix } from "./ipv4";
 import {
   pveBridge,
   pveCalendarEvent,
@@ -98,9 +99,9 @@ export const guestNetworkSchema = z
       .describe("VLAN tag on the bridge, when the guest is in no zone (a zone brings its own). @default untagged"),
     address: z
       .string()
-      .regex(
-        /^(dhcp|\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?)$/,
-        'expected "dhcp", an IPv4 address in a zone, or an address with its prefix like "192.168.1.5/24"',
+      .refine(
+        (v) => v === "dhcp" || isIpv4WithPrefix(v),
+        'expected "dhcp", an IPv4 address in a zone, or an address with its prefix like "192.168.1.5/24" (no leading zeros)',
       )
       .default("dhcp")
       .describe(
