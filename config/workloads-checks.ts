@@ -158,6 +158,11 @@ export function workloadsIssues(
     else zoneNames.set(zone.name, i);
     if (zone.name === workloads.sdn_zone)
       error(["zones", i, "name"], `${zone.name} is also sdn_zone; a VNet needs a name of its own`);
+    if (cluster && zone.name === cluster.cluster_name)
+      error(
+        ["zones", i, "name"],
+        `${zone.name} is also cluster_name: its guests (<guest>.${zone.name}.${workloads.domain}) would share the DNS names of the Talos nodes (<node>.${cluster.cluster_name}.${workloads.domain})`,
+      );
     const vlanOwner = vlans.get(zone.vlan);
     if (vlanOwner) error(["zones", i, "vlan"], `VLAN ${zone.vlan} is already the VLAN of zone ${vlanOwner}`);
     else vlans.set(zone.vlan, zone.name);
