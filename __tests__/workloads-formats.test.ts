@@ -291,6 +291,16 @@ describe("nothing that ends a Proxmox property string or config line, and no eng
       "containers[0].template.volume: a volume id cannot contain",
     ],
     [
+      "a template URL that names a folder",
+      (w) => (w.containers[1].template.url = "https://images.example.com/system/"),
+      "containers[1].template.url: https://images.example.com/system/ names no template file",
+    ],
+    [
+      "two PCI mappings of one name",
+      (w) => w.pci_mappings.push(structuredClone(w.pci_mappings[0])),
+      "pci_mappings[1].name: gpu is already the name of pci_mappings[0]",
+    ],
+    [
       "a template in a template URL",
       (w) => (w.containers[1].template.url = 'https://images.example.com/${file("x")}'),
       'containers[1].template.url: a URL cannot contain "${"',

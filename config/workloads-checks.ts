@@ -19,7 +19,7 @@ import type { ConfigIssue, KeyPath } from "./issues";
 import { pciAddress } from "./checks";
 import { resolveNode } from "./resolve";
 import type { ClusterConfig, NodeConfig } from "./schema";
-import type { WorkloadsConfig } from "./workloads";
+import { TEMPLATE_FILE, type WorkloadsConfig } from "./workloads";
 
 type Issue = ConfigIssue;
 const W = "workloads.yaml";
@@ -328,7 +328,14 @@ export function workloadsIssues(
   for (const g of guests) {
     if (g.kind !== "lxc" || !("url" in g.config.template)) continue;
     const t = g.config.template;
-    const file = t.file_name ?? new URL(t.url).pathname.split("/").pop();
+    const file = t.file_name ?? new URL(t.url).pathname.split("/").pop() ?? "";
+    if (!TEMPLATE_FILE.test(file)) {
+      error(
+        [...g.path, "template", "url"],
+        `${t.url} names no template file (like debian-12-standard_12.7-1_amd64.tar.zst) at its end; set file_name`,
+      );
+      continue;
+    }
     const owner = existingTemplates.get(`${g.host} ${t.storage}:vztmpl/${file}`);
     if (owner)
       error(
@@ -340,6 +347,8 @@ export function workloadsIssues(
   // ---- VMs: cloud-init carries the network and keys; PCI mappings exist on the host, one running guest each.
   const mappings = new Map(workloads.pci_mappings.map((m) => [m.name, m]));
   workloads.pci_mappings.forEach((mapping, i) => {
+    const first = workloads.pci_mappings.findIndex((m) => m.name === mapping.name);
+    if (first < i) error(["pci_mappings", i, "name"], `${mapping.name} is already the name of pci_mappings[${first}]`);
     const seen = new Set<string>();
     mapping.devices.forEach((device, d) => {
       checkHost(device.host, ["pci_mappings", i, "devices", d, "host"]);

@@ -62,6 +62,9 @@ const downloadUrl = z
     'a URL cannot contain "${" or "%{" (the engine would evaluate it); percent-encode the brace',
   );
 
+/** A container template file as Proxmox downloads it (vztmpl content). */
+export const TEMPLATE_FILE = /^[\w.+-]+\.(tar\.(gz|xz|zst)|tgz)$/;
+
 /** A Proxmox Backup Server id (pbs-api-types PROXMOX_SAFE_ID): datastores and namespace components. */
 const PBS_SAFE_ID = "[A-Za-z0-9_][A-Za-z0-9._-]*";
 
@@ -225,7 +228,7 @@ export const containerTemplateSchema = z.union(
         .describe("Storage the template is downloaded to (must allow container templates)."),
       file_name: z
         .string()
-        .regex(/^[\w.+-]+\.(tar\.(gz|xz|zst)|tgz)$/)
+        .regex(TEMPLATE_FILE, 'expected a template file name like "debian-12-standard_12.7-1_amd64.tar.zst"')
         .optional()
         .describe("File name on the storage. @default the last part of the URL"),
       checksum: z
