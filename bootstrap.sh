@@ -30,6 +30,10 @@
 #                             before the engine runs, and the engine itself would refuse (prevent_destroy)
 #   --yes-destroy-persistent-auth=<cluster name>
 #                             the second key without a terminal, for automation
+#   --force-unlock=<lock id>  with --only=<layer>: release the lock a killed run left on that layer's state (the ID
+#                             the next run's lock error names), after preflight and "yes" (or --auto-approve);
+#                             nothing is planned or applied, and the engine refuses an ID that is not the lock's.
+#                             The pg backend needs none: its lock ends with the holder's connection
 #   -h, --help                this text
 #
 #   upgrade                   rolling upgrade of the nodes to the talos_version and kubernetes_version of
@@ -54,8 +58,8 @@
 #
 # Preflight, every problem reported at once (one line each, with a hint), nothing changed when any is found:
 #   git work tree clean, Node dependencies installed, config valid, engine present (OpenTofu required with
-#   state_encryption), environment present, synthesis succeeds, `validate` of every stack in scope, state backends
-#   reachable, and (for a run that leaves 00 out) whether layer 00 was applied. Without a terminal, --auto-approve or --plan is required.
+#   state_encryption), environment present, synthesis succeeds, `validate` of every stack in scope, an S3 store
+#   honours conditional writes (its lock file needs them), state backends reachable, and (for a run that leaves 00 out) whether layer 00 was applied. Without a terminal, --auto-approve or --plan is required.
 #
 # Progress: a header and the elapsed time per phase, a summary table at the end (layer, action, result,
 # added/changed/destroyed, time); the first failing phase stops the run, naming the layer and the log. Everything
@@ -76,6 +80,10 @@
 #                           (Proxmox keeps them to root@pam itself, which no API token is)
 #   TF_HTTP_USERNAME, TF_HTTP_PASSWORD
 #                           credentials of the http state backend (state_backend.type: http)
+#   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)
+#                           credentials of the s3 state backend (state_backend.type: s3)
+#   PG_CONN_STR             connection string of the pg state backend (state_backend.type: pg), e.g.
+#                           postgres://user:password@db.example.com/tfstate
 #   TF_VAR_state_passphrase passphrase of state_encryption (16 characters or more)
 #   BOOTSTRAP_LOG_DIR       folder of the log files (default: $CONFIG_DIR/logs)
 #   BOOTSTRAP_LOCK_TIMEOUT  how long the engine waits for a state lock held by someone else (default: 0s, fail
@@ -109,7 +117,7 @@ export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 CONFIG_DIR="${CONFIG_DIR:-${REPO}}"
 LOG_FILE="" RUN_DIR="" OUTDIR="" TEE_PID="" FINISHED=""
 # Set by load (the TypeScript's answers): see the commands in scripts/bootstrap/cli.ts.
-HELP=0 ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 DESTROY=0 COMMAND=layers PLAN_ONLY=0 ENGINE="" PHASE_COUNT=0
+HELP=0 ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 DESTROY=0 COMMAND=layers PLAN_ONLY=0 FORCE_UNLOCK="" ENGINE="" PHASE_COUNT=0
 
 # The one way to stop: message on stderr, exit 1 (the EXIT trap prints the summary and removes the run folder).
 fail() {
@@ -316,6 +324,23 @@ rolling() {
   log "-- ${COMMAND} done in $((SECONDS - start))s"
 }
 
+# --force-unlock=<id> --only=<layer>: releases the lock a killed run left, confirmed, through the engine (which
+# refuses an ID that is not the lock's). Nothing is planned or applied.
+force_unlock() {
+  local answer="" PHASE_ACTION PHASE_LAYER PHASE_TARGET PHASE_BLOCKER
+  load phase --index 0 || fail "internal: could not read phase 0 of the run"
+  header "force-unlock ${PHASE_LAYER}"
+  log "Releases lock ${FORCE_UNLOCK} on the state of ${PHASE_LAYER}. Only when the run that took it is gone:"
+  log "a run still working would go on writing the state while another run takes the lock."
+  if ((!AUTO_APPROVE)); then
+    read -r -p "Release lock ${FORCE_UNLOCK}? Only 'yes' is accepted: " answer || true
+    [[ "${answer}" == yes ]] || fail "force-unlock declined; the lock is kept"
+  fi
+  engine_in "${PHASE_TARGET}" force-unlock -force "${FORCE_UNLOCK}" ||
+    fail "the engine did not release lock ${FORCE_UNLOCK} of ${PHASE_LAYER} (see above; an ID that is not the lock's is refused)"
+  log "lock ${FORCE_UNLOCK} of ${PHASE_LAYER} released"
+}
+
 # EXIT trap: the summary table, the verdict, the run folder removed. Safe to run twice.
 finish() {
   local status=$?
@@ -349,6 +374,10 @@ main() {
   fi
   confirm_persistent_auth
   preflight
+  if [[ -n "${FORCE_UNLOCK}" ]]; then
+    force_unlock
+    return
+  fi
   run_phases
 }
 

@@ -616,6 +616,26 @@ describe("credentials are rejected with the environment variable to use instead"
         "cluster.yaml:16:3 state_backend.username: looks like a credential; set TF_HTTP_USERNAME in the environment",
     },
     {
+      name: "state_backend.secret_key (s3)",
+      sources: edited((c) => (c.cluster.state_backend = { type: "s3", bucket: "tfstate", secret_key: SECRET })),
+      issue:
+        "cluster.yaml:16:3 state_backend.secret_key: looks like a credential; set AWS_SECRET_ACCESS_KEY in the environment (the S3 state backend reads it itself)",
+    },
+    {
+      name: "state_backend.access_key (s3)",
+      sources: edited((c) => (c.cluster.state_backend = { type: "s3", bucket: "tfstate", access_key: SECRET })),
+      issue:
+        "cluster.yaml:16:3 state_backend.access_key: looks like a credential; set AWS_ACCESS_KEY_ID in the environment (the S3 state backend reads it itself)",
+    },
+    {
+      name: "state_backend.conn_str (pg)",
+      sources: edited(
+        (c) => (c.cluster.state_backend = { type: "pg", conn_str: `host=db.example.com user=tofu password=${SECRET}` }),
+      ),
+      issue:
+        "cluster.yaml:15:3 state_backend.conn_str: looks like a credential; set PG_CONN_STR in the environment (the pg state backend reads it itself)",
+    },
+    {
       name: "a generic *_secret key",
       sources: edited((c) => (c.cluster.my_secret = SECRET)),
       issue:
@@ -639,6 +659,50 @@ describe("credentials are rejected with the environment variable to use instead"
     const error = configErrorOf(sources);
     expect(error.issues.map((i) => formatIssue(i))).toEqual([issue]);
     expect(error.message).not.toContain(SECRET);
+  });
+});
+
+describe("state_backend s3 and pg: every wrong value named with file:line:key, nothing Terraform would evaluate", () => {
+  const s3 = (extra: Record<string, unknown>) =>
+    edited((c) => (c.cluster.state_backend = { type: "s3", bucket: "tfstate", ...extra }));
+  it.each([
+    [
+      "a key without {layer}",
+      s3({ key: "homelab/state.tfstate" }),
+      'cluster.yaml:16:8 state_backend.key: the key must contain "{layer}" so that each layer has its own state, got "homelab/state.tfstate"',
+    ],
+    [
+      "a key with an expression",
+      s3({ key: "${var.x}/{layer}" }),
+      'cluster.yaml:16:8 state_backend.key: expected an object key of letters, digits, "_", "." and "-" in "/"-separated parts, with "{layer}", got "${var.x}/{layer}"',
+    ],
+    [
+      "a key leaving its folder",
+      s3({ key: "../{layer}" }),
+      'cluster.yaml:16:8 state_backend.key: a key has no ".." part, got "../{layer}"',
+    ],
+    [
+      "a bucket name S3 refuses",
+      s3({ bucket: "Tf_State" }),
+      "cluster.yaml:15:11 state_backend.bucket: expected a bucket name (3 to 63 lower-case letters, digits, '.' and '-'), got \"Tf_State\"",
+    ],
+    [
+      "an endpoint with an expression",
+      s3({ endpoint: "https://s3.example.com/${var.x}" }),
+      'cluster.yaml:16:13 state_backend.endpoint: a URL cannot contain "${" or "%{" (Terraform would evaluate it); percent-encode the brace, got "https://s3.example.com/${var.x}"',
+    ],
+    [
+      "a pg schema name that needs quoting",
+      edited((c) => (c.cluster.state_backend = { type: "pg", schema_name: "Prod-State" })),
+      "cluster.yaml:15:16 state_backend.schema_name: expected a PostgreSQL schema name (lower-case letters, digits and '_', at most 63), got \"Prod-State\"",
+    ],
+    [
+      "an endpoint with credentials in it",
+      s3({ endpoint: "https://AKIA:hunter2@s3.example.com" }),
+      'cluster.yaml:16:13 state_backend.endpoint: a URL with a user name or password in it; remove "user:password@" and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment',
+    ],
+  ])("%s", (_name, sources, issue) => {
+    expect(issuesOf(sources)).toEqual([issue]);
   });
 });
 

@@ -457,6 +457,68 @@ describe("state backends", () => {
   });
 });
 
+describe("S3 and PostgreSQL state backends", () => {
+  it("s3: one key per layer, OpenTofu's lock file, path style and the endpoint of an S3-compatible store, no credentials", () => {
+    const { persistentAuth, infrastructure, text } = synth({
+      cluster: {
+        state_backend: {
+          type: "s3",
+          bucket: "tfstate",
+          key: "clusters/homelab/{layer}.tfstate",
+          region: "eu-west-3",
+          endpoint: "https://s3.example.com:7480",
+          use_path_style: true,
+        },
+      },
+    });
+    const expected = {
+      bucket: "tfstate",
+      key: "clusters/homelab/00-persistent-auth.tfstate",
+      region: "eu-west-3",
+      use_lockfile: true,
+      use_path_style: true,
+      endpoints: { s3: "https://s3.example.com:7480" },
+      skip_metadata_api_check: true,
+      skip_credentials_validation: true,
+      skip_requesting_account_id: true,
+      skip_region_validation: true,
+    };
+    expect(persistentAuth.terraform.backend).toEqual({ s3: expected });
+    expect(infrastructure.terraform.backend.s3.key).toBe("clusters/homelab/01-infrastructure.tfstate");
+    // Layer 01 reads 00 from the same place, without a DynamoDB table.
+    const remote = infrastructure.data!.terraform_remote_state["cross-stack-reference-input-00-persistent-auth"];
+    expect(remote).toMatchObject({ backend: "s3", config: expected });
+    expect(text).not.toMatch(/dynamodb|access_key|secret_key|"token"/);
+  });
+
+  it("s3 on AWS: the key defaults to <cluster_name>/{layer}.tfstate and AWS's own checks stay on", () => {
+    const { persistentAuth } = synth({ cluster: { state_backend: { type: "s3", bucket: "tfstate" } } });
+    expect(persistentAuth.terraform.backend.s3).toEqual({
+      bucket: "tfstate",
+      key: "homelab/00-persistent-auth.tfstate",
+      region: "us-east-1",
+      use_lockfile: true,
+      skip_metadata_api_check: true,
+    });
+  });
+
+  it("pg: one schema per cluster (named after it by default), one table per layer, no connection string", () => {
+    const { persistentAuth, infrastructure, text } = synth({ cluster: { state_backend: { type: "pg" } } });
+    expect(persistentAuth.terraform.backend).toEqual({
+      pg: { schema_name: "homelab", table_name: "00-persistent-auth", index_name: "00-persistent-auth_by_name" },
+    });
+    expect(infrastructure.terraform.backend.pg.table_name).toBe("01-infrastructure");
+    const remote = infrastructure.data!.terraform_remote_state["cross-stack-reference-input-00-persistent-auth"];
+    expect(remote).toMatchObject({
+      backend: "pg",
+      config: { schema_name: "homelab", table_name: "00-persistent-auth" },
+    });
+    expect(text).not.toMatch(/conn_str|postgres:\/\//);
+    const named = synth({ cluster: { state_backend: { type: "pg", schema_name: "prod_state" } } });
+    expect(named.persistentAuth.terraform.backend.pg.schema_name).toBe("prod_state");
+  });
+});
+
 describe("state encryption", () => {
   it("is off by default", () => {
     expect((l00.terraform as any).encryption).toBeUndefined();

@@ -30,6 +30,10 @@ const CREDENTIAL_HINTS: Readonly<Record<string, string>> = {
   tfstate_password: "set TF_HTTP_PASSWORD in the environment",
   username: "set TF_HTTP_USERNAME in the environment",
   password: "set TF_HTTP_PASSWORD in the environment",
+  access_key: "set AWS_ACCESS_KEY_ID in the environment (the S3 state backend reads it itself)",
+  secret_key: "set AWS_SECRET_ACCESS_KEY in the environment (the S3 state backend reads it itself)",
+  session_token: "set AWS_SESSION_TOKEN in the environment (the S3 state backend reads it itself)",
+  conn_str: "set PG_CONN_STR in the environment (the pg state backend reads it itself)",
   encryption_passphrase: "set TF_VAR_state_passphrase in the environment (with state_encryption: true)",
   state_passphrase: "set TF_VAR_state_passphrase in the environment (with state_encryption: true)",
   cloudflare_token: "this project does not use Cloudflare; remove the key (credentials never go in cluster.yaml)",
@@ -72,5 +76,6 @@ export function withoutUrlCredentials(text: string): string {
 export function urlCredentialHint(key: string): string {
   if (key === "proxmox_api_url") return "set PROXMOX_VE_API_TOKEN in the environment (user@realm!token-name=secret)";
   if (key.endsWith("address")) return "set TF_HTTP_USERNAME and TF_HTTP_PASSWORD in the environment";
+  if (key === "endpoint") return "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment";
   return "credentials never go in the config files; Proxmox takes PROXMOX_VE_API_TOKEN, the HTTP state backend TF_HTTP_USERNAME / TF_HTTP_PASSWORD, from the environment";
 }

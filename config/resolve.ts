@@ -111,13 +111,22 @@ export interface ResolvedSettings {
   readonly proxmox: ResolvedProxmox;
   readonly features: ResolvedFeatures;
   readonly state: {
-    readonly backend: StateBackendConfig;
+    readonly backend: ResolvedStateBackend;
     /** OpenTofu state encryption on every layer. */
     readonly encrypted: boolean;
     /** Still read unencrypted state and plans (state_encryption_migrate). */
     readonly migrateFromPlaintext: boolean;
   };
 }
+
+type S3Backend = Extract<StateBackendConfig, { type: "s3" }>;
+type PgBackend = Extract<StateBackendConfig, { type: "pg" }>;
+
+/** state_backend with the defaults that depend on the cluster filled in. */
+export type ResolvedStateBackend =
+  | Exclude<StateBackendConfig, S3Backend | PgBackend>
+  | (S3Backend & { readonly key: string })
+  | (PgBackend & { readonly schema_name: string });
 
 /** What Talos seals a partition's encryption key to. */
 export type DiskEncryptionKey = "tpm" | "nodeID";
@@ -260,11 +269,22 @@ export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
     },
     features: resolveFeatures(cluster),
     state: {
-      backend: cluster.state_backend,
+      backend: resolveStateBackend(cluster),
       encrypted: cluster.state_encryption,
       migrateFromPlaintext: cluster.state_encryption && cluster.state_encryption_migrate,
     },
   };
+}
+
+function resolveStateBackend(cluster: ClusterConfig): ResolvedStateBackend {
+  const backend = cluster.state_backend;
+  // Defaults named after the cluster, so that two clusters in one bucket or database never share a state.
+  if (backend.type === "s3") return { ...backend, key: backend.key ?? `${cluster.cluster_name}/{layer}.tfstate` };
+  if (backend.type === "pg") {
+    const name = cluster.cluster_name.replaceAll("-", "_");
+    return { ...backend, schema_name: backend.schema_name ?? (/^[a-z_]/.test(name) ? name : `_${name}`) };
+  }
+  return backend;
 }
 
 function resolveFeatures(cluster: ClusterConfig): ResolvedFeatures {

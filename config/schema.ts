@@ -209,11 +209,83 @@ const httpBackendSchema = z
     "HTTP state backend with locking. Credentials come only from TF_HTTP_USERNAME / TF_HTTP_PASSWORD in the environment.",
   );
 
+/** An S3 object key with "{layer}" in it: no leading "/", no empty or ".." segment, nothing Terraform would evaluate. */
+const s3Key = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9_.-]|\{layer\})+(?:\/(?:[A-Za-z0-9_.-]|\{layer\})+)*$/,
+    'expected an object key of letters, digits, "_", "." and "-" in "/"-separated parts, with "{layer}"',
+  )
+  .refine((k) => !k.split("/").includes(".."), 'a key has no ".." part')
+  .refine((k) => k.includes("{layer}"), 'the key must contain "{layer}" so that each layer has its own state');
+
+const s3BackendSchema = z
+  .strictObject({
+    type: z.literal("s3"),
+    bucket: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        "expected a bucket name (3 to 63 lower-case letters, digits, '.' and '-')",
+      )
+      .describe("Bucket holding the state; it must exist."),
+    key: s3Key
+      .optional()
+      .describe(
+        'Object key of each layer\'s state; "{layer}" is replaced by the layer name. The lock file is the key with ".tflock" appended. @default <cluster_name>/{layer}.tfstate',
+      ),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]{1,64}$/, "expected a region name (lower-case letters, digits and '-')")
+      .default("us-east-1")
+      .describe("Region of the bucket (S3-compatible stores accept any; Ceph's gateway uses its zonegroup name)."),
+    endpoint: httpUrl(/^https?$/, "expected an http(s) URL")
+      .optional()
+      .describe(
+        "URL of an S3-compatible store (Ceph RGW, MinIO, Garage, ...). With it, the engine skips the AWS-only checks (STS, account id, region names). @default AWS S3",
+      ),
+    use_path_style: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Address the bucket in the path (https://host/bucket/key) rather than the host name: most S3-compatible stores need it.",
+      ),
+  })
+  .describe(
+    "S3 state backend, locked by OpenTofu's lock file (use_lockfile: a conditional write, If-None-Match, of <key>.tflock; no DynamoDB). Credentials come only from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the environment. Preflight refuses a store that ignores conditional writes.",
+  );
+
+/** A PostgreSQL identifier OpenTofu can create unquoted: lower-case, starting with a letter. */
+const pgSchemaName = z
+  .string()
+  .regex(
+    /^[a-z_][a-z0-9_]{0,62}$/,
+    "expected a PostgreSQL schema name (lower-case letters, digits and '_', at most 63)",
+  );
+
+const pgBackendSchema = z
+  .strictObject({
+    type: z.literal("pg"),
+    schema_name: pgSchemaName
+      .optional()
+      .describe(
+        "Schema holding this cluster's state, one table per layer; give each cluster its own. @default cluster_name with '-' as '_'",
+      ),
+  })
+  .describe(
+    "PostgreSQL state backend, locked by PostgreSQL advisory locks (released when the holder's connection ends). The connection string comes only from PG_CONN_STR in the environment.",
+  );
+
 const localBackendSchema = z
   .strictObject({ type: z.literal("local") })
   .describe("Local state files in state/<layer>.tfstate next to cluster.yaml (gitignored).");
 
-export const stateBackendSchema = z.discriminatedUnion("type", [localBackendSchema, httpBackendSchema]);
+export const stateBackendSchema = z.discriminatedUnion("type", [
+  localBackendSchema,
+  httpBackendSchema,
+  s3BackendSchema,
+  pgBackendSchema,
+]);
 
 export const clusterSchema = z
   .strictObject({

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { App } from "cdktf";
-import type { ResolvedCluster, StateBackendConfig } from "../config";
+import type { ResolvedCluster, ResolvedStateBackend } from "../config";
 import type { LayerStateProps } from "../constructs/layer-state";
 import { ALLOW_DESTROY_PERSISTENT_AUTH, CREDENTIALS_DIR, type LayerName } from "./catalog";
 import { ConfigurationLayer } from "./configuration";
@@ -109,16 +109,31 @@ export function withoutTokenTraces<T>(fn: () => T): T {
   }
 }
 
-function layerState(backend: StateBackendConfig, layer: LayerName, localPath: string): LayerStateProps {
-  if (backend.type === "local") return { type: "local", path: localPath };
+function layerState(backend: ResolvedStateBackend, layer: LayerName, localPath: string): LayerStateProps {
   const expand = (template: string) => template.replaceAll("{layer}", layer);
-  return {
-    type: "http",
-    address: expand(backend.address),
-    lockAddress: backend.lock_address && expand(backend.lock_address),
-    unlockAddress: backend.unlock_address && expand(backend.unlock_address),
-    lockMethod: backend.lock_method,
-    unlockMethod: backend.unlock_method,
-    skipCertVerification: backend.skip_cert_verification,
-  };
+  switch (backend.type) {
+    case "local":
+      return { type: "local", path: localPath };
+    case "http":
+      return {
+        type: "http",
+        address: expand(backend.address),
+        lockAddress: backend.lock_address && expand(backend.lock_address),
+        unlockAddress: backend.unlock_address && expand(backend.unlock_address),
+        lockMethod: backend.lock_method,
+        unlockMethod: backend.unlock_method,
+        skipCertVerification: backend.skip_cert_verification,
+      };
+    case "s3":
+      return {
+        type: "s3",
+        bucket: backend.bucket,
+        key: expand(backend.key),
+        region: backend.region,
+        endpoint: backend.endpoint,
+        usePathStyle: backend.use_path_style,
+      };
+    case "pg":
+      return { type: "pg", schemaName: backend.schema_name, tableName: layer };
+  }
 }

@@ -19,6 +19,7 @@ const defaults: BootstrapOptions = {
   destroyTo: undefined,
   includingPersistentAuth: false,
   yesDestroyPersistentAuth: undefined,
+  forceUnlock: undefined,
 };
 
 function problems(argv: string[]): string[] {
@@ -70,6 +71,10 @@ describe("parseOptions accepts", () => {
       { includingPersistentAuth: true, yesDestroyPersistentAuth: "homelab", autoApprove: true },
     ],
     [["--only=00", "--including-persistent-auth"], { only: "00", includingPersistentAuth: true }],
+    [
+      ["--only=00", "--force-unlock=2f6c1c7e-9a1b-4c1d-8e3f-0a1b2c3d4e5f"],
+      { only: "00", forceUnlock: "2f6c1c7e-9a1b-4c1d-8e3f-0a1b2c3d4e5f" },
+    ],
     [["upgrade"], { command: "upgrade" }],
     [["upgrade", "--plan"], { command: "upgrade", planOnly: true }],
     [["restart", "--plan"], { command: "restart", planOnly: true }],
@@ -92,6 +97,9 @@ describe("parseOptions refuses", () => {
     [["--plan", "--plan"], /^--plan is given twice/],
     [["--only=00", "--start-from=01"], /^--only and --start-from exclude each other/],
     [["--destroy", "--only=01"], /^--only does not combine with --destroy/],
+    [["--force-unlock=abc"], /^--force-unlock releases the lock of one layer's state: name it with --only=<layer>$/],
+    [["--only=00", "--force-unlock=abc", "--plan"], /^--plan does not combine with --force-unlock/],
+    [["--only=00", "--force-unlock=a b"], /^--force-unlock=a b: expected a lock ID as the engine printed it$/],
     [["upgrade", "upgrade"], /^unexpected argument 'upgrade'/],
     [["upgrade", "restart"], /^unexpected argument 'restart'/],
     [

@@ -144,20 +144,33 @@ describe("explainFailure", () => {
     });
   });
 
-  const place = { layer: "00-persistent-auth", engineName: "tofu", repo: "/repo", configDir: "/repo" };
+  const place = { layer: "00-persistent-auth", repo: "/repo", configDir: "/repo" };
 
   it("says who holds the lock, that nothing changed, and how to release a stale lock", () => {
     const text = explainFailure(LOCKED, place)!;
     expect(text.split("\n")).toEqual([
       "bootstrap: the state of 00-persistent-auth is locked by another run (alice@box, running apply, since 2025-11-23 15:00:00 +0000 UTC; lock ID abc-123).",
       "Nothing was changed by this run. Wait for the other run to finish, then start again.",
-      "If no run is active any more (it was killed), release the lock: cd /repo && npm run synth && cd cdktf.out/stacks/00-persistent-auth && tofu init && tofu force-unlock abc-123",
+      "If no run is active any more (it was killed), release the lock: cd /repo && ./bootstrap.sh --only=00-persistent-auth --force-unlock=abc-123",
     ]);
+  });
+
+  it("pg: the lock info in the engine's error is the requester's, so the holder is not named from it", () => {
+    const pg = LOCKED.replace(
+      "Error acquiring the state lock",
+      "Error acquiring the state lock\n\nError message: Workspace is already locked: default",
+    );
+    const text = explainFailure(pg, place)!;
+    expect(text).toMatch(
+      /^bootstrap: the state of 00-persistent-auth is locked by another session of its PostgreSQL database/,
+    );
+    expect(text).not.toContain("alice@box");
+    expect(text).toContain("nothing to release");
   });
 
   it("names CONFIG_DIR when the config is elsewhere", () => {
     expect(explainFailure(LOCKED, { ...place, configDir: "/clusters/homelab" })).toContain(
-      "cd /repo && CONFIG_DIR=/clusters/homelab npm run synth && ",
+      "cd /repo && CONFIG_DIR=/clusters/homelab ./bootstrap.sh --only=00-persistent-auth --force-unlock=abc-123",
     );
   });
 

@@ -22,6 +22,7 @@ import {
   type PreflightInput,
 } from "../../scripts/bootstrap/preflight";
 import { formatProblems, type Problem } from "../../scripts/bootstrap/problem";
+import type { ProbeVerdict, S3Location } from "../../scripts/bootstrap/s3-probe";
 import { UNKNOWN_INSTALLER } from "../../scripts/upgrade/nodes";
 import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/versions";
 import { exampleSources } from "../support/synth";
@@ -63,6 +64,8 @@ interface World {
   persistentAuthResources?: number;
   /** `output -json talos_nodes` of 01: its stdout, or null when the state has no such output. */
   talosNodes?: string | null;
+  /** What the S3 store answers the conditional-write probe. */
+  s3Probe?: ProbeVerdict;
 }
 
 /** Fake deps that record every engine call and the synth environment. */
@@ -70,6 +73,7 @@ function fakeDeps(world: World) {
   const engineCalls: string[] = [];
   const synthEnvs: NodeJS.ProcessEnv[] = [];
   const log: string[] = [];
+  const probes: Array<{ location: S3Location; key: string }> = [];
   const deps: PreflightDeps = {
     gitStatus: (dir) => (world.notGit ? { changes: [] } : { toplevel: dir, changes: world.gitChanges ?? [] }),
     missingNodeDeps: () => world.missingNodeDeps ?? [],
@@ -119,9 +123,13 @@ function fakeDeps(world: World) {
       }
       return { status: 0, stdout: "", stderr: "" };
     },
+    s3Probe: (_repo, probe) => {
+      probes.push(probe);
+      return world.s3Probe ?? { kind: "honoured" };
+    },
     log: (line) => log.push(line),
   };
-  return { deps, engineCalls, synthEnvs, log };
+  return { deps, engineCalls, synthEnvs, log, probes };
 }
 
 function preflightInput(argv: string[], input: Partial<PreflightInput>): PreflightInput {
@@ -155,7 +163,7 @@ function check(c: Check, argv: string[], facts: Facts = {}, world: World = {}, i
   const fake = fakeDeps(world);
   const problems: Problem[] = [];
   runCheck(c, preflightInput(argv, input), fake.deps, facts, problems);
-  return { problems, facts, log: fake.log, engineCalls: fake.engineCalls };
+  return { problems, facts, log: fake.log, engineCalls: fake.engineCalls, probes: fake.probes };
 }
 
 const invalidConfig = () => {
@@ -271,6 +279,22 @@ describe("preflight", () => {
       { config: definition({ state_backend: { type: "http", address: "https://s.example/{layer}" } }) },
       { env: { PROXMOX_VE_API_TOKEN: TOKEN, TF_HTTP_USERNAME: "u" } },
       /^the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; TF_HTTP_PASSWORD is not set$/,
+      /^export them/,
+    ],
+    [
+      "s3 backend without credentials",
+      ["--auto-approve"],
+      { config: definition({ state_backend: { type: "s3", bucket: "tfstate" } }) },
+      { env: { PROXMOX_VE_API_TOKEN: TOKEN, AWS_ACCESS_KEY_ID: "AKIA" } },
+      /^the s3 state backend needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; AWS_SECRET_ACCESS_KEY is not set$/,
+      /^export them/,
+    ],
+    [
+      "pg backend without a connection string",
+      ["--auto-approve"],
+      { config: definition({ state_backend: { type: "pg" } }) },
+      { env: { PROXMOX_VE_API_TOKEN: TOKEN } },
+      /^the pg state backend needs PG_CONN_STR; PG_CONN_STR is not set$/,
       /^export them/,
     ],
     [
@@ -674,6 +698,44 @@ describe("each check alone", () => {
     );
     expect(r.problems).toEqual([]);
     expect(r.log).toEqual(["  ✓ validate: 00-persistent-auth (1 warning)", "      warning: Deprecated attribute"]);
+  });
+
+  it("state: an S3 store is probed for conditional writes beside layer 00's state before any backend is initialized", () => {
+    const cluster = resolveCluster(
+      definition({
+        state_backend: { type: "s3", bucket: "tfstate", endpoint: "http://127.0.0.1:7070", use_path_style: true },
+      }),
+    );
+    const facts = (): Facts => ({ ...synthesized(), cluster });
+    const { conditionalWrites } = CHECKS;
+    const honoured = check(conditionalWrites, [], facts());
+    expect(honoured.problems).toEqual([]);
+    expect(honoured.log).toEqual([
+      "  ✓ state: s3://tfstate at http://127.0.0.1:7070 honours conditional writes (If-None-Match), which OpenTofu's lock file needs",
+    ]);
+    expect(honoured.probes).toHaveLength(1);
+    expect(honoured.probes[0].location).toEqual({
+      endpoint: "http://127.0.0.1:7070",
+      bucket: "tfstate",
+      region: "us-east-1",
+      usePathStyle: true,
+    });
+    expect(honoured.probes[0].key).toMatch(/^homelab\/00-persistent-auth\.tfstate\.bootstrap-probe-[0-9a-f-]{36}$/);
+
+    const ignored = check(conditionalWrites, [], facts(), { s3Probe: { kind: "ignored", statuses: [200, 200, 200] } });
+    expect(ignored.problems.map((p) => p.reason)).toEqual([
+      "s3://tfstate at http://127.0.0.1:7070 ignores conditional writes: 3 PutObject requests with If-None-Match: * on one new object were all stored (HTTP 200, 200, 200), so OpenTofu's lock file (use_lockfile) would not lock and two runs could write the state at once",
+    ]);
+    expect(ignored.facts.backendsReady).toBe(false);
+    // The backends are then left alone: no engine runs against a store that cannot lock.
+    const after = check(backends, [], ignored.facts);
+    expect(after.engineCalls).toEqual([]);
+
+    const missing = check(conditionalWrites, [], facts(), {
+      s3Probe: { kind: "error", reason: "a conditional PutObject was answered HTTP 404 NoSuchBucket" },
+    });
+    expect(missing.problems[0].reason).toMatch(/could not check .*HTTP 404 NoSuchBucket$/);
+    expect(check(conditionalWrites, [], synthesized()).probes).toEqual([]);
   });
 
   it("state: the backends of the layers in scope, and 00's when the run must know whether it is empty", () => {

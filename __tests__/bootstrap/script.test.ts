@@ -59,7 +59,11 @@ describe("the script itself", () => {
         expect.fail("shellcheck is not installed and CI is set: .ci/run installs it (apt-get install shellcheck)");
       ctx.skip("shellcheck is not installed (outside CI: skipped; apt-get install shellcheck)");
     }
-    const scripts = [BOOTSTRAP, join(REPO, ".ci", "run"), ...shellScripts(join(REPO, "scripts"))];
+    const scripts = [
+      BOOTSTRAP,
+      join(REPO, ".ci", "run"),
+      ...["scripts", "judges"].flatMap((d) => shellScripts(join(REPO, d))),
+    ];
     expect(scripts.length).toBeGreaterThan(3);
     const result = spawnSync("shellcheck", ["--external-sources", ...scripts], { encoding: "utf8" });
     expect(result.stdout).toBe("");
@@ -71,7 +75,8 @@ describe("the script itself", () => {
     const required = new Set([...bundle.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]));
     expect([...required].filter((r) => !r.startsWith("node:")).sort()).toEqual(["yaml", "zod"]);
     expect(bundle).not.toMatch(/\.gen\/providers|TerraformStack/);
-    expect(bundle.length).toBeLessThan(200_000);
+    // cdktf or the bindings would add megabytes; the config loader, the checks and the tool itself stay well below.
+    expect(bundle.length).toBeLessThan(300_000);
   });
 
   it("follows the shell entry point shape: header, strict mode, main at the bottom", () => {

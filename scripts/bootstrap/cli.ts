@@ -6,7 +6,7 @@
 //
 //   init --run-dir R --config-dir D --outdir O -- <argv>
 //                              parses the command line once, writes the document; HELP, ASK_CLUSTER_NAME, AUTO_APPROVE,
-//                              DESTROY
+//                              DESTROY, COMMAND, PLAN_ONLY, FORCE_UNLOCK
 //   cluster-name --run-dir R   CLUSTER_NAME (exit 1 when the config is invalid)
 //   preflight --run-dir R [--typed-cluster-name N]
 //                              every check; adds the engine, the layers and the phases; ENGINE, PHASE_COUNT
@@ -31,8 +31,10 @@
 //                              `restart`: the config, the engine, layer 01's talos_nodes output (the VMs), talosctl, and
 //                              which VMs have changes pending in Proxmox (PROXMOX_VE_API_TOKEN); prints the order
 //   restart-run --run-dir R    restarts them one at a time (BOOTSTRAP_UPGRADE_TIMEOUT, BOOTSTRAP_UPGRADE_INTERVAL)
+//   s3-probe                   (preflight's, no run document) stdin: {"location", "key"}; stdout: the verdict of
+//                              probeConditionalWrites as JSON; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
 import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runEngine, type EngineBinary } from "./engine-binary";
 import { deployKeyNotice } from "./deploy-key";
@@ -59,6 +61,7 @@ import {
   type Outcome,
   type RunDocument,
 } from "./run";
+import type { ProbeVerdict, S3Location } from "./s3-probe";
 import { shellAssignments, type ShellValue } from "./shell";
 
 /** The repository: dist/bootstrap.cjs lives in <repo>/dist. */
@@ -105,6 +108,17 @@ function engineOf(doc: RunDocument): EngineBinary {
 }
 
 const commands: Record<string, (args: string[]) => Promise<number> | number> = {
+  async "s3-probe"() {
+    const { probeConditionalWrites, s3Credentials } = await import("./s3-probe");
+    const { location, key } = JSON.parse(readFileSync(0, "utf8")) as { location: S3Location; key: string };
+    const credentials = s3Credentials(process.env);
+    const verdict: ProbeVerdict = credentials
+      ? await probeConditionalWrites(location, credentials, key)
+      : { kind: "error", reason: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set" };
+    process.stdout.write(`${JSON.stringify(verdict)}\n`);
+    return 0;
+  },
+
   init(argv) {
     const args = parse(argv, ["config-dir", "outdir"]);
     const options = parseOptions(args.rest);
@@ -116,6 +130,7 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       DESTROY: options.action === "destroy",
       COMMAND: options.command,
       PLAN_ONLY: options.planOnly,
+      FORCE_UNLOCK: options.forceUnlock,
     });
     return 0;
   },
@@ -273,7 +288,6 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const text = existsSync(file) ? readFileSync(file, "utf8") : "";
     const explanation = explainFailure(text, {
       layer: phaseAt(doc, index(args)).layer,
-      engineName: basename(engineOf(doc).path),
       repo: REPO,
       configDir: doc.configDir,
     });

@@ -1,5 +1,11 @@
 // Turns an engine failure the user can act on into one clear paragraph. Today: a state lock held by another run.
 
+/**
+ * The pg backend's lock is a PostgreSQL advisory lock: the engine's error carries the requester's lock info, not
+ * the holder's, and the lock ends with the holder's session.
+ */
+const PG_LOCKED = /Workspace is already locked|already locked for workspace creation/;
+
 export interface LockHolder {
   readonly id: string;
   readonly who?: string;
@@ -25,17 +31,23 @@ export function parseLockError(output: string): LockHolder | undefined {
 /** Where the run was: to name the commands that release a stale lock. */
 export interface RunPlace {
   readonly layer: string;
-  /** Basename of the engine binary, e.g. `tofu`. */
-  readonly engineName: string;
   readonly repo: string;
   readonly configDir: string;
 }
 
 /** What to tell the user about a failed engine command, beyond the engine's own output; undefined if nothing. */
 export function explainFailure(output: string, place: RunPlace): string | undefined {
+  if (/Error acquiring the state lock/.test(output) && PG_LOCKED.test(output)) {
+    return [
+      `bootstrap: the state of ${place.layer} is locked by another session of its PostgreSQL database (an advisory lock; OpenTofu records no holder for it).`,
+      `Nothing was changed by this run. Wait for the other run to finish, then start again.`,
+      `The lock lives as long as the session holding it: a killed run's lock went with its connection, so there is nothing to release. ` +
+        `Who holds it: SELECT pid, usename, client_addr, backend_start FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory';`,
+    ].join("\n");
+  }
   const lock = parseLockError(output);
   if (!lock) return undefined;
-  const { layer, engineName: e } = place;
+  const { layer } = place;
   const holder = [lock.who, lock.operation && `running ${lock.operation}`, lock.created && `since ${lock.created}`]
     .filter(Boolean)
     .join(", ");
@@ -43,7 +55,6 @@ export function explainFailure(output: string, place: RunPlace): string | undefi
   return [
     `bootstrap: the state of ${layer} is locked by another run (${holder || "holder unknown"}; lock ID ${lock.id}).`,
     `Nothing was changed by this run. Wait for the other run to finish, then start again.`,
-    `If no run is active any more (it was killed), release the lock: cd ${place.repo} && ${config}npm run synth && ` +
-      `cd cdktf.out/stacks/${layer} && ${e} init && ${e} force-unlock ${lock.id}`,
+    `If no run is active any more (it was killed), release the lock: cd ${place.repo} && ${config}./bootstrap.sh --only=${layer} --force-unlock=${lock.id}`,
   ].join("\n");
 }

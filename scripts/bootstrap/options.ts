@@ -40,6 +40,11 @@ export interface BootstrapOptions {
   readonly includingPersistentAuth: boolean;
   /** `--yes-destroy-persistent-auth=<cluster name>`: the second key, instead of typing the cluster name. */
   readonly yesDestroyPersistentAuth?: string;
+  /**
+   * `--force-unlock=<lock id>` (with `--only=<layer>`): release the lock a killed run left on that layer's state,
+   * after preflight and a confirmation; the engine refuses an ID that is not the lock's.
+   */
+  readonly forceUnlock?: string;
 }
 
 /** Bad command line: every problem, one per line. Exit status 2. */
@@ -68,6 +73,7 @@ export const OPTIONS = {
   destroy: { value: "optional", meta: "<layer>" },
   "including-persistent-auth": { value: "none" },
   "yes-destroy-persistent-auth": { value: "required", meta: "<cluster name>" },
+  "force-unlock": { value: "required", meta: "<lock id>" },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
 type OptionName = keyof typeof OPTIONS;
@@ -146,6 +152,7 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     destroyTo: typeof destroy === "string" ? destroy : undefined,
     includingPersistentAuth: given.has("including-persistent-auth"),
     yesDestroyPersistentAuth: str("yes-destroy-persistent-auth"),
+    forceUnlock: str("force-unlock"),
   };
   if (options.help) return options;
 
@@ -193,6 +200,15 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
           `--including-persistent-auth lets a plan of 00-persistent-auth delete or replace, but --${name}=${layer} leaves that layer out`,
         );
     }
+  }
+  if (options.forceUnlock !== undefined) {
+    if (options.only === undefined)
+      problems.push("--force-unlock releases the lock of one layer's state: name it with --only=<layer>");
+    for (const name of ["plan", "destroy", "start-from", "including-persistent-auth"] as const) {
+      if (given.has(name)) problems.push(`--${name} does not combine with --force-unlock, which only releases a lock`);
+    }
+    if (!/^[A-Za-z0-9._:-]+$/.test(options.forceUnlock))
+      problems.push(`--force-unlock=${options.forceUnlock}: expected a lock ID as the engine printed it`);
   }
   if (options.yesDestroyPersistentAuth !== undefined && !options.includingPersistentAuth) {
     problems.push("--yes-destroy-persistent-auth is the second key: it needs --including-persistent-auth as well");

@@ -4,6 +4,7 @@
 // may run (the two keys of layer 00). Nothing here writes state: `init` and `validate` touch only the synthesized
 // folders, and layer 00's state is read without a lock.
 import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -21,6 +22,7 @@ import { configuredProviders, readLayers, type Layer } from "./layers";
 import { unlocksPersistentAuth, type BootstrapOptions } from "./options";
 import { needsPersistentAuthState, planPhases, resolveScope, type Phase, type Scope } from "./phases";
 import type { Problem } from "./problem";
+import type { ProbeVerdict, S3Location } from "./s3-probe";
 import { workloadProblems } from "./workload-checks";
 import {
   parseTalosNodesOutput,
@@ -71,6 +73,8 @@ export interface PreflightDeps {
   /** The providers a synthesized stack configures. */
   configuredProviders(layer: Layer): string[];
   engine(engine: EngineBinary, dir: string, args: readonly string[], env: NodeJS.ProcessEnv): EngineRun;
+  /** Whether an S3 store honours conditional writes (s3-probe.ts, run by dist/bootstrap.cjs s3-probe). */
+  s3Probe(repo: string, probe: { location: S3Location; key: string }, env: NodeJS.ProcessEnv): ProbeVerdict;
   /** Progress, one line per check. */
   log(line: string): void;
 }
@@ -262,14 +266,24 @@ const layers: Check = {
 
 // --- Stage environment: what the engine and the providers read from the environment, as the config asks.
 
+/** What each remote state backend reads from the environment (the engine reads it itself). */
+const BACKEND_ENVIRONMENT: Record<string, readonly string[]> = {
+  http: ["TF_HTTP_USERNAME", "TF_HTTP_PASSWORD"],
+  s3: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+  pg: ["PG_CONN_STR"],
+};
+
 const stateBackendCredentials: Check = {
   name: "environment",
   run({ input: { env }, facts, ok, fail }) {
-    if (facts.cluster?.state.backend.type !== "http") return;
-    const absent = ["TF_HTTP_USERNAME", "TF_HTTP_PASSWORD"].filter((v) => !env[v]);
-    if (absent.length === 0) return ok("TF_HTTP_USERNAME and TF_HTTP_PASSWORD set for the http state backend");
+    const type = facts.cluster?.state.backend.type;
+    const needed = type ? BACKEND_ENVIRONMENT[type] : undefined;
+    if (!needed) return;
+    const names = needed.join(" and ");
+    const absent = needed.filter((v) => !env[v]);
+    if (absent.length === 0) return ok(`${names} set for the ${type} state backend`);
     fail({
-      reason: `the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; ${absent.join(" and ")} ${absent.length === 1 ? "is" : "are"} not set`,
+      reason: `the ${type} state backend needs ${names}; ${absent.join(" and ")} ${absent.length === 1 ? "is" : "are"} not set`,
       hint: "export them (the engine reads them itself; they never go into the config)",
     });
   },
@@ -455,6 +469,7 @@ const backends: Check = {
   name: "state",
   run({ input, deps, facts, ok, fail }) {
     const layers = stateLayers(input, facts);
+    if (facts.backendsReady === false) return;
     let ready = true;
     for (const layer of layers) {
       const init = deps.engine(facts.engine!, layer.dir, ["init", "-input=false", "-no-color"], input.env);
@@ -468,6 +483,40 @@ const backends: Check = {
     }
     facts.backendsReady = ready;
     if (ready) ok(`backends of ${layers.map((l) => l.name).join(", ")} initialized`);
+  },
+};
+
+/**
+ * An S3 store must honour conditional writes, or OpenTofu's lock file locks nothing: two runs would both take it.
+ * Probed beside layer 00's state with an object of its own, before any engine touches the state.
+ */
+const conditionalWrites: Check = {
+  name: "state",
+  run({ input, deps, facts, ok, fail }) {
+    const backend = facts.cluster?.state.backend;
+    if (backend?.type !== "s3") return;
+    const location = {
+      endpoint: backend.endpoint,
+      bucket: backend.bucket,
+      region: backend.region,
+      usePathStyle: backend.use_path_style,
+    };
+    const key = `${backend.key.replaceAll("{layer}", PERSISTENT_AUTH_LAYER)}.bootstrap-probe-${randomUUID()}`;
+    const verdict = deps.s3Probe(input.repo, { location, key }, input.env);
+    const where = `s3://${backend.bucket}${backend.endpoint ? ` at ${backend.endpoint}` : ""}`;
+    if (verdict.kind === "honoured")
+      return ok(`${where} honours conditional writes (If-None-Match), which OpenTofu's lock file needs`);
+    facts.backendsReady = false;
+    if (verdict.kind === "ignored") {
+      return fail({
+        reason: `${where} ignores conditional writes: ${verdict.statuses.length} PutObject requests with If-None-Match: * on one new object were all stored (HTTP ${verdict.statuses.join(", ")}), so OpenTofu's lock file (use_lockfile) would not lock and two runs could write the state at once`,
+        hint: "use a store that refuses an existing object with 412 Precondition Failed (AWS S3 does; upgrade or replace the S3-compatible store), or another state backend (pg, http with locking)",
+      });
+    }
+    fail({
+      reason: `${where}: could not check that the store honours conditional writes: ${verdict.reason}`,
+      hint: "check the bucket exists, state_backend's endpoint, region and use_path_style, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+    });
   },
 };
 
@@ -582,7 +631,7 @@ export const STAGES: readonly Stage[] = [
   ENGINE_STAGE,
   SYNTH_STAGE,
   { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, validate] },
-  { name: "state", blockedBy: everythingInOrder, checks: [backends, persistentAuthState] },
+  { name: "state", blockedBy: everythingInOrder, checks: [conditionalWrites, backends, persistentAuthState] },
   { name: "sequence", blockedBy: everythingInOrder, checks: [sequence] },
 ];
 
@@ -616,6 +665,7 @@ export const CHECKS = {
   proxmoxToken,
   workloads,
   validate,
+  conditionalWrites,
   backends,
   persistentAuthState,
   sequence,
@@ -797,6 +847,17 @@ export function realDeps(log: (line: string) => void): PreflightDeps {
     readLayers,
     configuredProviders,
     engine: runEngine,
+    s3Probe(repo, probe, env) {
+      const run = spawnSync(process.execPath, [join(repo, "dist", "bootstrap.cjs"), "s3-probe"], {
+        env,
+        input: JSON.stringify(probe),
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+      if (run.status !== 0)
+        return { kind: "error", reason: `the probe failed: ${(run.stderr || run.error?.message || "").trim()}` };
+      return JSON.parse(run.stdout) as ProbeVerdict;
+    },
     log,
   };
 }
