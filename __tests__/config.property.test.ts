@@ -103,7 +103,11 @@ const optionalClusterKeys = fc.record(
         net_queues: fc.integer({ min: 0, max: 64 }),
         disk_discard: fc.boolean(),
         disk_ssd: fc.boolean(),
-        tags: fc.array(fc.stringMatching(/^[a-z0-9_][a-z0-9_.+-]{0,10}$/), { maxLength: 3 }),
+        // Unique: Proxmox merges a repeated tag, so the config refuses one (pve-fields.ts pveTags).
+        tags: fc.uniqueArray(fc.stringMatching(/^[a-zA-Z0-9_][a-zA-Z0-9_.+-]{0,10}$/), {
+          maxLength: 3,
+          selector: (t) => t.toLowerCase(),
+        }),
         network_bridge: fc.constantFrom("vmbr0", "vmbr1"),
       },
       { requiredKeys: [] },

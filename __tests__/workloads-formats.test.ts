@@ -468,6 +468,32 @@ describe("guest and zone networks are networks of hosts", () => {
   it.each(cases)("refuses %s", (_what, edit, expected) => expectRefused(edit, expected));
 });
 
+describe("cluster.yaml's networks are networks of hosts too", () => {
+  const cases: [string, Edit, string][] = [
+    [
+      "a multicast API address behind an external load balancer",
+      (_w, c) => Object.assign(c, { cluster_api_addr: "224.0.0.18", cluster_api_vip: false }),
+      "cluster.yaml cluster_api_addr: 224.0.0.18 is a multicast address",
+    ],
+    [
+      "a loopback API address",
+      (_w, c) => Object.assign(c, { cluster_api_addr: "127.0.0.1", cluster_api_vip: false }),
+      "cluster.yaml cluster_api_addr: 127.0.0.1 is a loopback address",
+    ],
+    [
+      "a multicast pod network",
+      (_w, c) => (c.cluster_pod_cidr = "224.42.0.0/16"),
+      "cluster.yaml cluster_pod_cidr: 224.42.0.0/16 is not a network of hosts",
+    ],
+    [
+      "a load-balancer pool over the broadcast address",
+      (_w, c) => (c.cilium_loadbalancer_pool = { start: "192.168.1.250", stop: "192.168.1.255" }),
+      "cluster.yaml cilium_loadbalancer_pool: 192.168.1.250-192.168.1.255 includes 192.168.1.255, the network or broadcast address",
+    ],
+  ];
+  it.each(cases)("refuses %s", (_what, edit, expected) => expectRefused(edit, expected));
+});
+
 describe("synth stops on them and writes nothing", () => {
   const work = mkdtempSync(join(tmpdir(), "workloads-formats-"));
   beforeAll(async () => {

@@ -7,6 +7,7 @@ import {
   ipv4ToInt,
   isCanonicalCidr,
   isNetworkOrBroadcast,
+  notAHostAddress,
   overlaps,
   parseCidr,
   type Ipv4Network,
@@ -139,7 +140,13 @@ export function crossFieldIssues(
       error("cluster.yaml", [key], `${cidr} has host bits set; the network is ${intToIpv4(net.base)}/${net.prefix}`);
       return [];
     }
-    return [{ key, cidr, net: parseCidr(cidr) }];
+    const net = parseCidr(cidr);
+    const baseProblem = notAHostAddress(intToIpv4(net.base));
+    if (baseProblem) {
+      error("cluster.yaml", [key], `${cidr} is not a network of hosts: its address is ${baseProblem}`);
+      return [];
+    }
+    return [{ key, cidr, net }];
   });
   (cluster.proxmox_firewall_allow_from ?? []).forEach((cidr, i) => {
     const net = parseCidr(cidr);
@@ -215,6 +222,15 @@ export function crossFieldIssues(
       error("cluster.yaml", ["cilium_loadbalancer_pool", "stop"], `${pool.stop} comes before start ${pool.start}`);
     } else {
       const inPool = (address: string) => ipv4ToInt(address) >= first && ipv4ToInt(address) <= last;
+      if (nodeNet) {
+        const edges = [nodeNet.base, nodeNet.base + 2 ** (32 - nodeNet.prefix) - 1].map(intToIpv4);
+        for (const edge of edges.filter(inPool))
+          error(
+            "cluster.yaml",
+            ["cilium_loadbalancer_pool"],
+            `${pool.start}-${pool.stop} includes ${edge}, the network or broadcast address of node_cidr ${cluster.node_cidr}`,
+          );
+      }
       nodes.forEach(({ node, index: i }) => {
         if (inPool(node.address))
           error(
@@ -340,7 +356,9 @@ function addressIssues(
   });
 
   const api = cluster.cluster_api_addr;
-  if (api !== undefined) {
+  const apiProblem = api === undefined ? undefined : notAHostAddress(api);
+  if (apiProblem) error("cluster.yaml", ["cluster_api_addr"], `${api} is ${apiProblem}`);
+  else if (api !== undefined) {
     if (cluster.cluster_api_vip !== false && !contains(nodeNet, api)) {
       error(
         "cluster.yaml",
