@@ -6,6 +6,7 @@
 #
 # Usage: ./bootstrap.sh [options]
 #        ./bootstrap.sh upgrade|restart [--plan] [--auto-approve] [--allow-dirty]
+#        ./bootstrap.sh doctor [--allow-dirty]
 #
 #   (no option)               every layer in order, 00-persistent-auth first; after the layer that writes
 #                             credentials/kubeconfig (01), wait until the Kubernetes API answers before going on.
@@ -52,6 +53,8 @@
 #                             waiting until its node answers talosctl and `talosctl health` passes before the next.
 #                             A rerun restarts only what is still pending. Needs PROXMOX_VE_API_TOKEN
 #   restart --plan            print which VMs would be restarted, in order (asks Proxmox, restarts nothing)
+#   doctor                    the preflight below for every layer, on its own (as a --plan run would check it);
+#                             changes nothing, plans nothing. Also: npm run doctor
 #
 #   <layer> is a stack name (01-infrastructure), the same without its number (infrastructure), or the number
 #   (01 or 1). The layers, in apply order: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration.
@@ -368,6 +371,11 @@ main() {
   prepare_tool
   init_run "$@"
   start_log "$@"
+  if [[ "${COMMAND}" == doctor ]]; then
+    preflight
+    log "doctor: every check passed; a run would go through ${PHASE_COUNT} phase(s)"
+    return
+  fi
   if [[ "${COMMAND}" != layers ]]; then
     rolling
     return
@@ -379,6 +387,7 @@ main() {
     return
   fi
   run_phases
+  ts credentials
 }
 
 main "$@"

@@ -77,6 +77,8 @@ describe("parseOptions accepts", () => {
     ],
     [["upgrade"], { command: "upgrade" }],
     [["upgrade", "--plan"], { command: "upgrade", planOnly: true }],
+    [["doctor"], { command: "doctor", planOnly: true }],
+    [["doctor", "--allow-dirty"], { command: "doctor", planOnly: true, allowDirty: true }],
     [["restart", "--plan"], { command: "restart", planOnly: true }],
     [["--plan", "upgrade", "--auto-approve"], { command: "upgrade", planOnly: true, autoApprove: true }],
     // --help wins over everything else, so that it always prints the usage.
@@ -112,6 +114,7 @@ describe("parseOptions refuses", () => {
       /^--only does not go with upgrade \(it takes --help, --plan, --auto-approve, --allow-dirty\)$/,
     ],
     [["upgrade", "--destroy"], /^--destroy does not go with upgrade/],
+    [["doctor", "--only=01"], /^--only does not go with doctor/],
     [["upgrade", "--including-persistent-auth"], /^--including-persistent-auth does not go with upgrade/],
     [["--destroy", "--start-from=01"], /^--start-from does not combine with --destroy/],
     [

@@ -153,7 +153,7 @@ function preflightInput(argv: string[], input: Partial<PreflightInput>): Preflig
 function run(argv: string[], world: World = {}, input: Partial<PreflightInput> = {}) {
   const fake = fakeDeps(world);
   const options = parseOptions(argv);
-  const stages = { layers: STAGES, upgrade: UPGRADE_STAGES, restart: RESTART_STAGES }[options.command];
+  const stages = { layers: STAGES, doctor: STAGES, upgrade: UPGRADE_STAGES, restart: RESTART_STAGES }[options.command];
   const result = runPreflight(preflightInput(argv, input), fake.deps, stages);
   return { ...result, ...fake, checks: result.problems.map((p) => p.check) };
 }

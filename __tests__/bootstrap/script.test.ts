@@ -451,3 +451,59 @@ describe("phases after preflight", () => {
     expect(log).toMatch(/^bootstrap: failed \(exit 1\); log: /m);
   });
 });
+
+describe("./bootstrap.sh doctor (npm run doctor)", () => {
+  it("runs every preflight check of a run over every layer and nothing else: no plan, no apply, exit 0", async () => {
+    const dir = repo("doctor");
+    const engine = fakeEngine(join(work, "doctor-engine"));
+    const result = await runBootstrap(dir.dir, ["doctor"], { env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env } });
+    expect(result.output).toMatch(/^=== preflight$/m);
+    expect(result.output).toMatch(/^ {2}✓ config: /m);
+    expect(result.output).toMatch(/^ {2}✓ engine: OpenTofu \d/m);
+    expect(result.output).toMatch(/^doctor: every check passed; a run would go through \d+ phase\(s\)$/m);
+    expect(result.status).toBe(0);
+    expect(engine.calls().filter((c) => /^(plan|apply|destroy)\b/.test(c))).toEqual([]);
+    expect(result.output).not.toContain("export KUBECONFIG");
+  });
+
+  it("reports every problem at once and exits 1, without a terminal and without --plan", async () => {
+    const dir = repo("doctor-broken");
+    const engine = fakeEngine(join(work, "doctor-broken-engine"));
+    const result = await runBootstrap(dir.dir, ["doctor"], { env: { ...CLEAN_ENV, ...engine.env } });
+    expect(result.status).toBe(1);
+    expect(result.output).toMatch(/PROXMOX_VE_API_TOKEN/);
+    expect(result.output).not.toMatch(/stdin is not a terminal/);
+    expect(result.output).toMatch(/^bootstrap: error: preflight failed; nothing was changed$/m);
+    expect(engine.calls().filter((c) => /^(plan|apply)\b/.test(c))).toEqual([]);
+  });
+});
+
+describe("after a successful apply", () => {
+  const withCredentials = (prefix: string) => {
+    const dir = repo(prefix);
+    mkdirSync(join(dir.dir, "credentials"));
+    for (const file of ["kubeconfig", "talosconfig"]) writeFileSync(join(dir.dir, "credentials", file), "{}\n");
+    return dir;
+  };
+
+  it("prints the export lines for KUBECONFIG and TALOSCONFIG", async () => {
+    const dir = withCredentials("exports");
+    const engine = fakeEngine(join(work, "exports-engine"));
+    const result = await runBootstrap(dir.dir, ["--only=persistent-auth", "--auto-approve"], {
+      env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
+    });
+    expect(result.status).toBe(0);
+    expect(result.output).toContain(`\nexport KUBECONFIG='${join(dir.dir, "credentials", "kubeconfig")}'\n`);
+    expect(result.output).toContain(`\nexport TALOSCONFIG='${join(dir.dir, "credentials", "talosconfig")}'\n`);
+  });
+
+  it("prints none for --plan, which applies nothing", async () => {
+    const dir = withCredentials("exports-plan");
+    const engine = fakeEngine(join(work, "exports-plan-engine"));
+    const result = await runBootstrap(dir.dir, ["--plan", "--only=persistent-auth"], {
+      env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
+    });
+    expect(result.status).toBe(0);
+    expect(result.output).not.toContain("export KUBECONFIG");
+  });
+});

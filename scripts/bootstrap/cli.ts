@@ -37,6 +37,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runEngine, type EngineBinary } from "./engine-binary";
+import { credentialExports } from "./credentials";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
 import { CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
@@ -292,6 +293,14 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       configDir: doc.configDir,
     });
     if (explanation) err(`\n${explanation}`);
+    return 0;
+  },
+
+  credentials(argv) {
+    const doc = readRun(parse(argv, []).runDir);
+    const lines = credentialExports(doc.options, doc.configDir);
+    if (lines.length)
+      process.stdout.write(`\nThe cluster's credentials, for kubectl and talosctl:\n${lines.join("\n")}\n`);
     return 0;
   },
 

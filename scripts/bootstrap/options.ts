@@ -5,14 +5,15 @@ import { parseArgs } from "node:util";
 import { isPersistentAuth } from "./layers";
 
 /** Subcommands: a word before or among the options. */
-export const COMMANDS = ["upgrade", "restart"] as const;
+export const COMMANDS = ["upgrade", "restart", "doctor"] as const;
 
 export interface BootstrapOptions {
   /** `--help`: print the usage and do nothing else. */
   readonly help: boolean;
   /**
    * `layers`: apply, plan or destroy the layers; `upgrade`: the rolling Talos and Kubernetes upgrade of the nodes;
-   * `restart`: the rolling restart of the VMs with changes pending in Proxmox.
+   * `restart`: the rolling restart of the VMs with changes pending in Proxmox; `doctor`: the preflight of a run
+   * over every layer (as with --plan), and nothing else.
    * @default "layers" (no subcommand)
    */
   readonly command: "layers" | (typeof COMMANDS)[number];
@@ -78,7 +79,7 @@ export const OPTIONS = {
 
 type OptionName = keyof typeof OPTIONS;
 
-/** The options `upgrade` and `restart` take; the others choose or guard layers, which they do not touch. */
+/** The options `upgrade`, `restart` and `doctor` take; the others choose or guard layers, which they do not touch. */
 const UPGRADE_OPTIONS: ReadonlySet<OptionName> = new Set(["help", "plan", "auto-approve", "allow-dirty"]);
 
 /** Parses the arguments of ./bootstrap.sh; throws UsageError listing every problem. */
@@ -144,7 +145,8 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     help: given.has("help"),
     command,
     action: destroy === undefined ? "apply" : "destroy",
-    planOnly: given.has("plan"),
+    // doctor checks what a run over every layer needs, as a --plan run would, and runs nothing.
+    planOnly: given.has("plan") || command === "doctor",
     autoApprove: given.has("auto-approve"),
     allowDirty: given.has("allow-dirty"),
     only: str("only"),
