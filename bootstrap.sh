@@ -12,7 +12,14 @@
 #                             credentials/kubeconfig (01), wait until the Kubernetes API answers before going on.
 #                             00 is planned on every run and applied only when its plan has changes (a feature
 #                             switched on, the Talos client certificate due for renewal); a plan of 00 that deletes
-#                             or replaces anything is refused, naming each address, unless both keys are given
+#                             or replaces anything is refused, naming each address, unless both keys are given.
+#                             On a running cluster (layer 01's state): nodes deleted from nodes.yaml leave first,
+#                             one at a time (talosctl reset --graceful: drained, a controller leaves etcd; then
+#                             its Node object is deleted), after the plan of 01 is confirmed and before it is
+#                             applied; removing the last controller, or controllers below etcd's quorum in one
+#                             run, is refused. A changed talos_version or kubernetes_version is refused until
+#                             `./bootstrap.sh upgrade` has rolled it out (every node is asked), so layer 01 never
+#                             pushes it into every node at once; --plan says so and asks no node
 #   --start-from=<layer>      apply <layer> and every layer above it (00 included when named)
 #   --only=<layer>            apply <layer> alone
 #   --plan                    plan every layer in scope, in order, and apply nothing; a layer that reads a layer
@@ -282,6 +289,10 @@ engine_phase() {
   if ! confirm_apply; then
     record "${i}" declined "${start}"
     fail "${PHASE_ACTION} of ${PHASE_LAYER} declined; the layers after it were not touched"
+  fi
+  # Nodes that left nodes.yaml leave the cluster gracefully, one at a time, before layer 01 destroys their VMs.
+  if [[ "${PHASE_ACTION}" == apply && "${PHASE_LAYER}" == 01-* ]]; then
+    ts leave --index "${i}" || fail_phase "${i}" "${start}" "a node did not leave the cluster gracefully; ${PHASE_LAYER} was not applied"
   fi
   engine_in "${PHASE_TARGET}" apply -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${plan_file}" ||
     engine_failed "${i}" "${start}" apply

@@ -72,6 +72,12 @@ export class InfrastructureLayer extends LayerStack {
       description:
         "Each node's name, Talos API address, role, installer image without tag, VM id and Proxmox node, for rolling upgrades and restarts.",
     });
+    // The versions the nodes were last configured with: ./bootstrap.sh compares them with the config's, so that a
+    // bump goes through the rolling upgrade instead of reaching every node at once.
+    new TerraformOutput(this, "cluster_versions", {
+      value: { talos_version: cluster.talos.version, kubernetes_version: cluster.talos.kubernetesVersion },
+      description: "The Talos and Kubernetes versions layer 01 last applied to the nodes' machine configurations.",
+    });
 
     const secrets = props.persistentAuth.talosSecrets;
     this.talos = new TalosCluster(this, "Talos", {

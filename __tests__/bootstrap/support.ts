@@ -115,7 +115,8 @@ export interface FakeEngine {
 
 /**
  * A stand-in for tofu: says it is OpenTofu 1.11.14, validates everything, reads a state of FAKE_STATE_RESOURCES
- * resources (default 0), plans `planJson` (default: one resource to create), and records each call. With
+ * resources (default 0), answers `output -json` with the file FAKE_OUTPUTS (default: no outputs), plans `planJson`
+ * (default: one resource to create), and records each call. With
  * FAKE_APPLY_WAIT set, `apply` prints "applying (fake)" and waits for SIGINT, then says so and exits 1, as the
  * real engine does after saving its state.
  */
@@ -140,6 +141,7 @@ case "$1" in
     elif (( \${FAKE_STATE_RESOURCES:-0} > 0 )); then echo '{"values":{"root_module":{"resources":[{}]}}}'
     else echo '{"format_version":"1.0"}'; fi ;;
   plan) echo "Plan: (fake)" ;;
+  output) if [[ -n "\${FAKE_OUTPUTS:-}" ]]; then cat "\${FAKE_OUTPUTS}"; else echo '{}'; fi ;;
   apply)
     if [[ -n "\${FAKE_APPLY_WAIT:-}" ]]; then
       sleep 60 >/dev/null 2>&1 &

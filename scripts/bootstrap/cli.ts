@@ -23,6 +23,8 @@
 //   summary --run-dir R [--seconds S]
 //   wait-api --run-dir R --index I       (BOOTSTRAP_API_TIMEOUT, BOOTSTRAP_API_INTERVAL)
 //   deploy-key --run-dir R --index I     after layer 00 is applied: prints Flux's deploy key to add to the repository
+//   leave --run-dir R --index I    before layer 01's apply: the nodes that left nodes.yaml reset gracefully, one at a
+//                              time, and their Node objects deleted (preflight found them; exit 1 stops the apply)
 //   upgrade-preflight --run-dir R
 //                              `upgrade`: the config, the engine, layer 01's talos_nodes output, talosctl; prints the
 //                              rolling order (with --plan without asking any node its version)
@@ -42,14 +44,16 @@ import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
 import { CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
 import { formatUpgradePlan, planUpgrade, type UpgradeStep } from "../upgrade/plan";
-import { describeUpgrade, runUpgrade, upgradePreflight } from "../upgrade/run";
+import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../upgrade/run";
 import { TalosctlCli } from "../upgrade/talosctl";
 import { ProxmoxApi, ProxmoxError } from "../upgrade/proxmox";
 import { formatRestartPlan, pendingRestarts, runRestarts, type PendingRestart } from "../upgrade/restart";
 import { persistentRefusal } from "./persistent-guard";
 import { asksClusterName, parseOptions, UsageError } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
-import { formatProblems } from "./problem";
+import { formatProblems, type Problem } from "./problem";
+import { BUMP_HINT, bumpRefusal, describeLeaving, notRolledOut, type VersionBump } from "./running-cluster";
+import { TALOS_NODES_LAYER } from "../upgrade/nodes";
 import { formatSummary, resultsOf } from "./report";
 import {
   blockedBy,
@@ -164,9 +168,11 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       },
       realDeps(err),
     );
-    if (result.problems.length > 0 || !result.phases || !result.engine) {
+    const problems = [...result.problems];
+    if (result.running?.bumps.length) problems.push(...(await versionBumpProblems(doc, result.running.bumps)));
+    if (problems.length > 0 || !result.phases || !result.engine) {
       err("");
-      err(formatProblems(result.problems));
+      err(formatProblems(problems));
       return 1;
     }
     writeRun(args.runDir, {
@@ -175,6 +181,7 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       layers: result.layers,
       phases: result.phases,
       persistentAuthUnlocked: result.persistentAuthUnlocked,
+      leaving: result.running?.leaving.length ? result.running.leaving : undefined,
     });
     answer({ ENGINE: result.engine.path, PHASE_COUNT: result.phases.length });
     return 0;
@@ -259,6 +266,8 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
         ? persistentRefusal(plan, doc.persistentAuthUnlocked === true)
         : [];
     if (refusal.length) err(["", ...refusal.map((l) => `  ${l}`)].join("\n"));
+    if (phase.layer === TALOS_NODES_LAYER && doc.leaving?.length)
+      err(["", ...describeLeaving(doc.leaving).map((l) => `  ${l}`)].join("\n"));
     answer({
       PLAN_CHANGES: summary.hasChanges,
       PLAN_REFUSED: refusal.length
@@ -328,6 +337,32 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const ready = await waitForApi(api, { timeoutSeconds, intervalSeconds, log: err });
     if (!ready) err(`  the Kubernetes API did not answer within ${timeoutSeconds}s (BOOTSTRAP_API_TIMEOUT)`);
     return ready ? 0 : 1;
+  },
+
+  async leave(argv) {
+    const doc = readRun(parse(argv, ["index"]).runDir);
+    const leaving = doc.leaving ?? [];
+    if (leaving.length === 0) return 0;
+    const talosconfig = join(doc.configDir, CREDENTIALS_DIR, "talosconfig");
+    const result = await runRemoval(leaving, upgradeTalosctl(talosconfig), (line) => err(`  ${line}`));
+    if (result.failed) {
+      err(`  stopped: ${result.failed}; left before it: ${result.done.join(", ") || "none"}`);
+      err("  layer 01 was not applied: no VM was destroyed. Once the cause is fixed, run ./bootstrap.sh again.");
+      return 1;
+    }
+    const kubeconfig = join(doc.configDir, CREDENTIALS_DIR, "kubeconfig");
+    const { deleteNode, readKubeconfig } = await import("./wait-api");
+    for (const node of result.done) {
+      const gone = existsSync(kubeconfig)
+        ? await deleteNode(readKubeconfig(readFileSync(kubeconfig, "utf8"), dirname(kubeconfig)), node)
+        : { gone: false, detail: `${kubeconfig} does not exist` };
+      err(
+        gone.gone
+          ? `  Node ${node} deleted from the Kubernetes API`
+          : `  warning: Node ${node} could not be deleted (${gone.detail}); delete it yourself: kubectl delete node ${node}`,
+      );
+    }
+    return 0;
   },
 
   "upgrade-preflight": (argv) => upgradePreflightCommand(argv),
@@ -488,6 +523,47 @@ async function restartRunCommand(argv: string[]): Promise<number> {
   );
   err("Once the cause is fixed, run ./bootstrap.sh restart again: only the VMs still pending are restarted.");
   return 1;
+}
+
+/**
+ * A version bump on a running cluster: refused unless the nodes already run it (./bootstrap.sh upgrade rolled it
+ * out; layer 01 then only records it). --plan asks no node: it says what the apply will require.
+ */
+async function versionBumpProblems(doc: RunDocument, bumps: readonly VersionBump[]): Promise<Problem[]> {
+  const reason = bumpRefusal(bumps);
+  if (doc.options.planOnly) {
+    err("");
+    err(`  note: ${reason}.`);
+    err(`  An apply is refused until the nodes run it: ${BUMP_HINT}.`);
+    return [];
+  }
+  const { ConfigError, loadConfig, resolveCluster } = await import("../../config");
+  let nodes: { name: string; address: string }[];
+  try {
+    nodes = resolveCluster(loadConfig(doc.configDir)).nodes.map((n) => ({ name: n.name, address: n.address }));
+  } catch (e) {
+    if (e instanceof ConfigError) return [];
+    throw e;
+  }
+  const talosctl = upgradeTalosctl(join(doc.configDir, CREDENTIALS_DIR, "talosconfig"));
+  const kubeconfig = join(doc.configDir, CREDENTIALS_DIR, "kubeconfig");
+  const { getApiJson, readKubeconfig } = await import("./wait-api");
+  const behind = await notRolledOut(bumps, nodes, {
+    talosVersion: (address) => talosctl.serverVersion(address).catch(() => undefined),
+    kubernetesVersion: async () => {
+      if (!existsSync(kubeconfig)) return undefined;
+      const version = (await getApiJson(
+        readKubeconfig(readFileSync(kubeconfig, "utf8"), dirname(kubeconfig)),
+        "/version",
+      )) as { gitVersion?: string } | undefined;
+      return version?.gitVersion;
+    },
+  });
+  if (behind.length === 0) {
+    err(`  ${bumps.map((b) => `${b.what} ${b.to}`).join(", ")}: every node runs it already; layer 01 records it`);
+    return [];
+  }
+  return [{ check: "versions", reason: `${reason} (${behind.join("; ")})`, hint: BUMP_HINT }];
 }
 
 /** The Proxmox API of the config, with PROXMOX_VE_API_TOKEN (checked by preflight). */

@@ -24,6 +24,7 @@ import { needsPersistentAuthState, planPhases, resolveScope, type Phase, type Sc
 import type { Problem } from "./problem";
 import type { ProbeVerdict, S3Location } from "./s3-probe";
 import { workloadProblems } from "./workload-checks";
+import { describeLeaving, type RunningClusterChange, runningClusterChange } from "./running-cluster";
 import {
   parseTalosNodesOutput,
   TALOS_NODES_LAYER,
@@ -103,6 +104,8 @@ export interface Facts {
   upgrade?: { nodes: UpgradeNode[]; target: UpgradeTarget };
   /** `restart`: the nodes with their VMs. */
   restart?: RestartNode[];
+  /** A plain run that applies layer 01: what it does to the nodes that run now (running-cluster.ts). */
+  running?: RunningClusterChange;
 }
 
 export interface CheckContext {
@@ -541,6 +544,38 @@ const persistentAuthState: Check = {
   },
 };
 
+// A plain run that applies (or plans) layer 01 on a cluster that runs: the nodes that left nodes.yaml and the
+// version bumps, from layer 01's outputs.
+const runningCluster: Check = {
+  name: "state",
+  run({ input, deps, facts, ok, fail, note }) {
+    const { options } = input;
+    if (!facts.backendsReady || options.command !== "layers" || options.action !== "apply") return;
+    if (!facts.scope!.layers.includes(TALOS_NODES_LAYER)) return;
+    const layer = facts.layers!.find((l) => l.name === TALOS_NODES_LAYER)!;
+    const output = deps.engine(facts.engine!, layer.dir, ["output", "-json", "-no-color"], input.env);
+    let change: RunningClusterChange | undefined;
+    try {
+      // A state with no outputs (never applied) answers nothing or {}.
+      const text = output.status === 0 ? output.stdout.trim() : "";
+      change = text ? runningClusterChange(facts.cluster!, JSON.parse(text)) : undefined;
+    } catch (e) {
+      return fail({
+        reason: `${TALOS_NODES_LAYER}: ${(e as Error).message}`,
+        hint: "its outputs were written by another version of this code; apply it once with that version",
+      });
+    }
+    if (!change) return ok(`${TALOS_NODES_LAYER} records no running nodes yet: nothing leaves, no version moves`);
+    for (const reason of change.refusals)
+      fail({ reason, hint: "nothing was changed; remove fewer controllers in this run, then the rest in the next" });
+    facts.running = change;
+    ok(
+      `${TALOS_NODES_LAYER}: ${change.leaving.length ? `${change.leaving.map((n) => n.name).join(", ")} leave${change.leaving.length === 1 ? "s" : ""}` : "no node leaves"}; ${change.bumps.length ? change.bumps.map((b) => `${b.what} ${b.from} -> ${b.to}`).join(", ") : "no version moves"}`,
+    );
+    for (const line of describeLeaving(change.leaving)) note(line);
+  },
+};
+
 // --- Stage sequence: the phases of the run.
 
 const sequence: Check = {
@@ -631,7 +666,11 @@ export const STAGES: readonly Stage[] = [
   ENGINE_STAGE,
   SYNTH_STAGE,
   { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, validate] },
-  { name: "state", blockedBy: everythingInOrder, checks: [conditionalWrites, backends, persistentAuthState] },
+  {
+    name: "state",
+    blockedBy: everythingInOrder,
+    checks: [conditionalWrites, backends, persistentAuthState, runningCluster],
+  },
   { name: "sequence", blockedBy: everythingInOrder, checks: [sequence] },
 ];
 
@@ -689,6 +728,8 @@ export interface PreflightResult {
     readonly nodes: RestartNode[];
     readonly proxmox: { readonly url: string; readonly insecure: boolean };
   };
+  /** A plain run through layer 01: the nodes leaving and the version bumps, against its state. */
+  readonly running?: RunningClusterChange;
 }
 
 /** Runs `check` with a context that logs its lines and collects its problems into `problems`. */
@@ -750,6 +791,7 @@ export function runPreflight(
     clusterName: facts.cluster?.name,
     persistentAuthUnlocked: facts.liftPreventDestroy === true,
     upgrade: problems.length === 0 ? facts.upgrade : undefined,
+    running: problems.length === 0 ? facts.running : undefined,
     restart:
       problems.length === 0 && facts.restart && facts.cluster
         ? {

@@ -58,6 +58,8 @@ export interface RunDocument {
     readonly target: UpgradeTarget;
     readonly talosconfig: string;
   };
+  /** A plain run through layer 01: the nodes that leave before its apply, in order (preflight, running-cluster.ts). */
+  readonly leaving?: readonly UpgradeNode[];
   /** `restart`: the nodes and their VMs found by its preflight, the Proxmox API, and the talosconfig. */
   readonly restart?: {
     readonly nodes: readonly RestartNode[];

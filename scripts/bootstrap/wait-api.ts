@@ -81,6 +81,70 @@ export function probeApi(api: ApiEndpoint, timeoutMs = 5000): Promise<ProbeResul
   });
 }
 
+/** GET `path` as JSON, with the kubeconfig's credentials; undefined when the API does not answer 200. */
+export function getApiJson(api: ApiEndpoint, path: string, timeoutMs = 5000): Promise<unknown> {
+  return new Promise((done) => {
+    const req = request(
+      `${api.server}${path}`,
+      {
+        method: "GET",
+        ca: api.ca,
+        cert: api.cert,
+        key: api.key,
+        rejectUnauthorized: !api.insecure,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          try {
+            done(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : undefined);
+          } catch {
+            done(undefined);
+          }
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => done(undefined));
+    req.end();
+  });
+}
+
+/** DELETE a Node object; true when it is gone (deleted now, or not there). */
+export function deleteNode(
+  api: ApiEndpoint,
+  name: string,
+  timeoutMs = 10_000,
+): Promise<{ gone: boolean; detail: string }> {
+  return new Promise((done) => {
+    const req = request(
+      `${api.server}/api/v1/nodes/${encodeURIComponent(name)}`,
+      {
+        method: "DELETE",
+        ca: api.ca,
+        cert: api.cert,
+        key: api.key,
+        rejectUnauthorized: !api.insecure,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          done({
+            gone: res.statusCode === 200 || res.statusCode === 202 || res.statusCode === 404,
+            detail: `HTTP ${res.statusCode}`,
+          }),
+        );
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs / 1000}s`)));
+    req.on("error", (e) => done({ gone: false, detail: e.message }));
+    req.end();
+  });
+}
+
 export interface WaitOptions {
   /** Give up after this many seconds. */
   readonly timeoutSeconds: number;

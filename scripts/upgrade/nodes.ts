@@ -7,6 +7,7 @@ import type { UpgradeNode, UpgradeTarget } from "./plan";
 /** The layer whose state holds the output, and the output's name (layers/infrastructure.ts). */
 export const TALOS_NODES_LAYER: LayerName = "01-infrastructure";
 export const TALOS_NODES_OUTPUT = "talos_nodes";
+export const CLUSTER_VERSIONS_OUTPUT = "cluster_versions";
 
 /** One entry of layer 01's `talos_nodes` output. */
 export interface TalosNodesOutputEntry {
@@ -61,4 +62,11 @@ export function parseTalosNodesOutput(json: string): TalosNodesOutputEntry[] {
       ...(typeof entry.proxmox_node === "string" ? { proxmoxNode: entry.proxmox_node } : {}),
     };
   });
+}
+
+/** The versions of layer 01's `cluster_versions` output; undefined when absent or not of that shape (an older state). */
+export function parseClusterVersions(value: unknown): UpgradeTarget | undefined {
+  const v = value as { talos_version?: unknown; kubernetes_version?: unknown } | undefined;
+  if (typeof v?.talos_version !== "string" || typeof v.kubernetes_version !== "string") return undefined;
+  return { talosVersion: v.talos_version, kubernetesVersion: v.kubernetes_version };
 }
