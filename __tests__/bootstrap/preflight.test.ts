@@ -192,6 +192,8 @@ describe("preflight", () => {
       expect(r.engineCalls).toEqual([
         ...LAYERS.flatMap((l) => [`${l} init -backend=false`, `${l} validate -json`]),
         ...LAYERS.map((l) => `${l} init`),
+        // What layer 01's state records of the nodes that run (running-cluster.ts).
+        "01-infrastructure output -json",
       ]);
       expect(r.persistentAuthUnlocked).toBe(false);
     },

@@ -707,6 +707,7 @@ export const CHECKS = {
   conditionalWrites,
   backends,
   persistentAuthState,
+  runningCluster,
   sequence,
   upgradeLayers,
   talosNodes,
