@@ -42,6 +42,9 @@
 #                             the next run's lock error names), after preflight and "yes" (or --auto-approve);
 #                             nothing is planned or applied, and the engine refuses an ID that is not the lock's.
 #                             The pg backend needs none: its lock ends with the holder's connection
+#   --cluster=<name>          the cluster in clusters/<name>/ of this repository (cluster.yaml, nodes.yaml,
+#                             workloads.yaml; state/, credentials/ and logs/ beside them), instead of CONFIG_DIR;
+#                             refused when another folder of clusters/ keeps its state in the same place
 #   -h, --help                this text
 #
 #   upgrade                   rolling upgrade of the nodes to the talos_version and kubernetes_version of
@@ -124,6 +127,7 @@ readonly REPO TOOL="${REPO}/dist/bootstrap.cjs"
 readonly LOCK_TIMEOUT="${BOOTSTRAP_LOCK_TIMEOUT:-0s}"
 export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 
+CONFIG_DIR_GIVEN="${CONFIG_DIR:+1}"
 CONFIG_DIR="${CONFIG_DIR:-${REPO}}"
 LOG_FILE="" RUN_DIR="" OUTDIR="" TEE_PID="" FINISHED=""
 # Set by load (the TypeScript's answers): see the commands in scripts/bootstrap/cli.ts.
@@ -173,7 +177,7 @@ init_run() {
   RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bootstrap.XXXXXX")"
   OUTDIR="${CDKTF_OUTDIR:-${RUN_DIR}/cdktf.out}"
   trap finish EXIT
-  load init --config-dir "${CONFIG_DIR}" --outdir "${OUTDIR}" -- "$@" || status=$?
+  load init --config-dir "${CONFIG_DIR}" --config-dir-given "${CONFIG_DIR_GIVEN}" --outdir "${OUTDIR}" -- "$@" || status=$?
   ((status == 0)) || exit "${status}"
   if ((HELP)); then usage && exit 0; fi
 }

@@ -55,6 +55,9 @@ export const ALLOW_DESTROY_ENV = "BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH";
 /** Folder beside cluster.yaml where the credentials layer writes kubeconfig and talosconfig. */
 export const CREDENTIALS_DIR = "credentials";
 
+/** Several clusters in one repository: clusters/<name>/ holds each one's cluster.yaml, nodes.yaml, workloads.yaml. */
+export const CLUSTERS_DIR = "clusters";
+
 export function layerFacts(name: LayerName): LayerFacts {
   return LAYER_CATALOG.find((l) => l.name === name)!;
 }

@@ -20,6 +20,7 @@ const defaults: BootstrapOptions = {
   includingPersistentAuth: false,
   yesDestroyPersistentAuth: undefined,
   forceUnlock: undefined,
+  cluster: undefined,
 };
 
 function problems(argv: string[]): string[] {
@@ -75,6 +76,8 @@ describe("parseOptions accepts", () => {
       ["--only=00", "--force-unlock=2f6c1c7e-9a1b-4c1d-8e3f-0a1b2c3d4e5f"],
       { only: "00", forceUnlock: "2f6c1c7e-9a1b-4c1d-8e3f-0a1b2c3d4e5f" },
     ],
+    [["--cluster=prod", "--plan"], { cluster: "prod", planOnly: true }],
+    [["upgrade", "--cluster", "staging"], { command: "upgrade", cluster: "staging" }],
     [["upgrade"], { command: "upgrade" }],
     [["upgrade", "--plan"], { command: "upgrade", planOnly: true }],
     [["doctor"], { command: "doctor", planOnly: true }],
@@ -102,16 +105,17 @@ describe("parseOptions refuses", () => {
     [["--force-unlock=abc"], /^--force-unlock releases the lock of one layer's state: name it with --only=<layer>$/],
     [["--only=00", "--force-unlock=abc", "--plan"], /^--plan does not combine with --force-unlock/],
     [["--only=00", "--force-unlock=a b"], /^--force-unlock=a b: expected a lock ID as the engine printed it$/],
+    [["--cluster=../prod"], /^--cluster=\.\.\/prod: expected the name of a folder in clusters\//],
     [["upgrade", "upgrade"], /^unexpected argument 'upgrade'/],
     [["upgrade", "restart"], /^unexpected argument 'restart'/],
     [
       ["restart", "--start-from=01"],
-      /^--start-from does not go with restart \(it takes --help, --plan, --auto-approve, --allow-dirty\)$/,
+      /^--start-from does not go with restart \(it takes --help, --plan, --auto-approve, --allow-dirty, --cluster\)$/,
     ],
     [["upgrad"], /^unexpected argument 'upgrad'/],
     [
       ["upgrade", "--only=01"],
-      /^--only does not go with upgrade \(it takes --help, --plan, --auto-approve, --allow-dirty\)$/,
+      /^--only does not go with upgrade \(it takes --help, --plan, --auto-approve, --allow-dirty, --cluster\)$/,
     ],
     [["upgrade", "--destroy"], /^--destroy does not go with upgrade/],
     [["doctor", "--only=01"], /^--only does not go with doctor/],

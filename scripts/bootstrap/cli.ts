@@ -35,21 +35,21 @@
 //   restart-run --run-dir R    restarts them one at a time (BOOTSTRAP_UPGRADE_TIMEOUT, BOOTSTRAP_UPGRADE_INTERVAL)
 //   s3-probe                   (preflight's, no run document) stdin: {"location", "key"}; stdout: the verdict of
 //                              probeConditionalWrites as JSON; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runEngine, type EngineBinary } from "./engine-binary";
 import { credentialExports } from "./credentials";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
-import { CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
+import { CLUSTERS_DIR, CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
 import { formatUpgradePlan, planUpgrade, type UpgradeStep } from "../upgrade/plan";
 import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../upgrade/run";
 import { TalosctlCli } from "../upgrade/talosctl";
 import { ProxmoxApi, ProxmoxError } from "../upgrade/proxmox";
 import { formatRestartPlan, pendingRestarts, runRestarts, type PendingRestart } from "../upgrade/restart";
 import { persistentRefusal } from "./persistent-guard";
-import { asksClusterName, parseOptions, UsageError } from "./options";
+import { asksClusterName, parseOptions, UsageError, type BootstrapOptions } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
 import { formatProblems, type Problem } from "./problem";
 import { BUMP_HINT, bumpRefusal, describeLeaving, notRolledOut, type VersionBump } from "./running-cluster";
@@ -107,6 +107,22 @@ function index(args: Args): number {
   return Number(raw);
 }
 
+/** The config folder: clusters/<name> of this repository with --cluster, else CONFIG_DIR (or the repository). */
+function clusterFolder(options: BootstrapOptions, configDir: string, configDirGiven: boolean): string {
+  if (options.cluster === undefined || options.help) return configDir;
+  if (configDirGiven) throw new UsageError(["CONFIG_DIR and --cluster both name the config folder: use one of them"]);
+  const dir = join(REPO, CLUSTERS_DIR, options.cluster);
+  if (!existsSync(join(dir, "cluster.yaml"))) {
+    const known = existsSync(join(REPO, CLUSTERS_DIR))
+      ? readdirSync(join(REPO, CLUSTERS_DIR)).filter((d) => existsSync(join(REPO, CLUSTERS_DIR, d, "cluster.yaml")))
+      : [];
+    throw new UsageError([
+      `--cluster=${options.cluster}: there is no ${CLUSTERS_DIR}/${options.cluster}/cluster.yaml (${known.length ? `clusters: ${known.join(", ")}` : `no folder of ${CLUSTERS_DIR}/ has a cluster.yaml`})`,
+    ]);
+  }
+  return dir;
+}
+
 function engineOf(doc: RunDocument): EngineBinary {
   if (!doc.engine) throw new Error("internal: the run document has no engine (preflight did not pass)");
   return doc.engine;
@@ -125,9 +141,10 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
   },
 
   init(argv) {
-    const args = parse(argv, ["config-dir", "outdir"]);
+    const args = parse(argv, ["config-dir", "config-dir-given", "outdir"]);
     const options = parseOptions(args.rest);
-    writeRun(args.runDir, { options, configDir: need(args, "config-dir"), outdir: need(args, "outdir"), phases: [] });
+    const configDir = clusterFolder(options, need(args, "config-dir"), args.values["config-dir-given"] === "1");
+    writeRun(args.runDir, { options, configDir, outdir: need(args, "outdir"), phases: [] });
     answer({
       HELP: options.help,
       ASK_CLUSTER_NAME: asksClusterName(options),
@@ -136,6 +153,7 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       COMMAND: options.command,
       PLAN_ONLY: options.planOnly,
       FORCE_UNLOCK: options.forceUnlock,
+      CONFIG_DIR: configDir,
     });
     return 0;
   },

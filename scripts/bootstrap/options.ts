@@ -46,6 +46,8 @@ export interface BootstrapOptions {
    * after preflight and a confirmation; the engine refuses an ID that is not the lock's.
    */
   readonly forceUnlock?: string;
+  /** `--cluster=<name>`: the config folder is clusters/<name> of this repository (instead of CONFIG_DIR). */
+  readonly cluster?: string;
 }
 
 /** Bad command line: every problem, one per line. Exit status 2. */
@@ -75,12 +77,16 @@ export const OPTIONS = {
   "including-persistent-auth": { value: "none" },
   "yes-destroy-persistent-auth": { value: "required", meta: "<cluster name>" },
   "force-unlock": { value: "required", meta: "<lock id>" },
+  cluster: { value: "required", meta: "<name>" },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
 type OptionName = keyof typeof OPTIONS;
 
 /** The options `upgrade`, `restart` and `doctor` take; the others choose or guard layers, which they do not touch. */
-const UPGRADE_OPTIONS: ReadonlySet<OptionName> = new Set(["help", "plan", "auto-approve", "allow-dirty"]);
+const UPGRADE_OPTIONS: ReadonlySet<OptionName> = new Set(["help", "plan", "auto-approve", "allow-dirty", "cluster"]);
+
+/** A folder name under clusters/: a DNS label, so never a path. */
+const CLUSTER_FOLDER = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Parses the arguments of ./bootstrap.sh; throws UsageError listing every problem. */
 export function parseOptions(argv: readonly string[]): BootstrapOptions {
@@ -155,8 +161,13 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     includingPersistentAuth: given.has("including-persistent-auth"),
     yesDestroyPersistentAuth: str("yes-destroy-persistent-auth"),
     forceUnlock: str("force-unlock"),
+    cluster: str("cluster"),
   };
   if (options.help) return options;
+  if (options.cluster !== undefined && !CLUSTER_FOLDER.test(options.cluster))
+    problems.push(
+      `--cluster=${options.cluster}: expected the name of a folder in clusters/ (lower-case letters, digits, '-')`,
+    );
 
   if (command !== "layers") {
     for (const name of given.keys()) {
