@@ -1,26 +1,43 @@
 // Entry point: load the cluster definition, build every layer, synthesize. Bad input stops here, before
 // anything is written. CONFIG_DIR selects another cluster.yaml/nodes.yaml pair (cdktf passes no arguments).
+import { statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { ConfigError, formatIssue, loadConfig, resolveCluster } from "./config";
 import { refusedContext, synthesize } from "./layers/app";
 import { ALLOW_DESTROY_ENV } from "./layers/catalog";
 
 function main(): void {
   const configDir = process.env.CONFIG_DIR ?? ".";
-  const refused = refusedContext(process.env);
-  if (refused) {
-    process.stderr.write(`${refused}\nNothing was synthesized.\n`);
-    process.exit(1);
-  }
+  const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
+  const refused = refusedContext(process.env) ?? refusedOutdir(outdir);
+  if (refused) stop(refused);
   let definition: ReturnType<typeof loadConfig>;
   try {
     definition = loadConfig(configDir);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`${e.message}\nNothing was synthesized.\n`);
-    process.exit(1);
+    stop(e.message);
   }
   for (const warning of definition.warnings) process.stderr.write(`${formatIssue(warning, configDir)}\n`);
-  synthesize(resolveCluster(definition), { configDir, allowDestroyPersistentAuth: process.env[ALLOW_DESTROY_ENV] });
+  synthesize(resolveCluster(definition), {
+    configDir,
+    outdir,
+    allowDestroyPersistentAuth: process.env[ALLOW_DESTROY_ENV],
+  });
+}
+
+/** Why the output folder cannot be written: its parent must be an existing folder (no typo grows a tree). */
+function refusedOutdir(outdir: string): string | undefined {
+  const parent = dirname(resolve(outdir));
+  try {
+    if (statSync(parent).isDirectory()) return undefined;
+  } catch {}
+  return `the output folder ${outdir} cannot be made: ${parent} is not an existing folder (CDKTF_OUTDIR)`;
+}
+
+function stop(message: string): never {
+  process.stderr.write(`${message}\nNothing was synthesized.\n`);
+  process.exit(1);
 }
 
 main();

@@ -1,7 +1,7 @@
 // Reads cluster.yaml, nodes.yaml and the optional workloads.yaml, validates them against the schema and the
 // cross-field rules, and reports every problem at once with its file, line, column and key path.
-import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from "node:fs";
-import { join } from "node:path";
+import { lstatSync } from "node:fs";
+import { join, resolve } from "node:path";
 import {
   isMap,
   isPair,
@@ -17,6 +17,9 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { crossFieldIssues } from "./checks";
+import { MAX_FILE_BYTES, readRegularFile } from "./files";
+
+export { MAX_FILE_BYTES } from "./files";
 import {
   credentialHint,
   hasUrlCredentials,
@@ -26,11 +29,12 @@ import {
   urlCredentialHint,
   withoutUrlCredentials,
 } from "./foreign-keys";
-import { hasTokenMarker, withTerraformLiterals } from "./terraform-literal";
+import { hasTemplate, hasTokenMarker, isTokenNumber } from "./terraform-literal";
 import { ConfigError, shorten, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
 import { clusterSchema, nodeSchema, nodesFileSchema, type ClusterConfig, type NodeConfig } from "./schema";
 import { workloadsFileSchema, type WorkloadsConfig } from "./workloads";
-import { readSshKeyFiles, workloadsIssues } from "./workloads-checks";
+import { readSshKeyFiles } from "./key-files";
+import { workloadsIssues } from "./workloads-checks";
 
 /** workloads.yaml after validation, with the public key files it names read. */
 export interface Workloads {
@@ -40,7 +44,7 @@ export interface Workloads {
 }
 
 export interface ClusterDefinition {
-  /** Strings are Terraform literals: "${" and "%{" escaped (config/terraform-literal.ts); pass them to cdktf as they are. */
+  /** Strings as the user wrote them: they become engine literals at the gate into cdktf (config/terraform-literal.ts). */
   readonly cluster: ClusterConfig;
   readonly nodes: readonly NodeConfig[];
   /** Present when workloads.yaml exists. */
@@ -56,43 +60,49 @@ export interface ConfigSources {
   readonly workloads?: string;
 }
 
-/** Largest config file read, in bytes: a homelab's files are a few KiB; this stops `/dev/zero` and the like. */
-export const MAX_FILE_BYTES = 1024 * 1024;
 /** Most mapping keys in one file: far above any real cluster, low enough to keep every check fast. */
 export const MAX_KEYS = 10_000;
 
 export function readConfigSources(dir: string): ConfigSources {
   const problems: ConfigIssue[] = [];
+  // The folder's path reaches the engine (the state files' paths) through the gate, which escapes templates but
+  // cannot hide cdktf's token markers.
+  if (hasTokenMarker(resolve(dir)))
+    throw new ConfigError(
+      [
+        {
+          file: "cluster.yaml",
+          path: [],
+          message: `the config folder's path ${resolve(dir)} contains "TfToken[", the marker of cdktf's references; rename the folder`,
+          severity: "error",
+        },
+      ],
+      dir,
+    );
   const read = (file: ConfigFile) => {
     const path = join(dir, file);
-    let fd: number | undefined;
     try {
-      // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below as not a regular file.
-      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-      const stat = fstatSync(fd);
-      if (!stat.isFile()) throw new Error("not a regular file");
-      if (stat.size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
-      // Read at most one byte past the limit, in case the file grows while we read it.
-      const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
-      let length = 0;
-      while (length < buffer.length) {
-        const n = readSync(fd, buffer, length, buffer.length - length, null);
-        if (n <= 0) break;
-        length += n;
-      }
-      if (length > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
-      return buffer.toString("utf8", 0, length);
+      return readRegularFile(path);
     } catch (e) {
       problems.push({ file, path: [], message: `cannot read ${path}: ${(e as Error).message}`, severity: "error" });
       return "";
-    } finally {
-      if (fd !== undefined) closeSync(fd);
     }
   };
-  const workloads = existsSync(join(dir, "workloads.yaml")) ? read("workloads.yaml") : undefined;
+  // lstat, not exists: a workloads.yaml that is a link to nothing, or a loop, is an error, never "no workloads"
+  // (the next apply would destroy every guest).
+  const workloads = entryExists(join(dir, "workloads.yaml")) ? read("workloads.yaml") : undefined;
   const sources = { cluster: read("cluster.yaml"), nodes: read("nodes.yaml"), workloads };
   if (problems.length) throw new ConfigError(problems, dir);
   return sources;
+}
+
+function entryExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ENOENT";
+  }
 }
 
 /** Loads `<dir>/cluster.yaml`, `<dir>/nodes.yaml` and `<dir>/workloads.yaml` if present; throws ConfigError listing every problem. */
@@ -139,14 +149,19 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
   issues.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   if (!cluster || !nodesDoc || (workloadsFile && !workloadsDoc) || issues.some((i) => i.severity === "error"))
     throw new ConfigError(issues, dir);
-  const workloads = workloadsDoc && { config: withTerraformLiterals(workloadsDoc), sshKeyFiles };
+  const workloads = workloadsDoc && { config: workloadsDoc, sshKeyFiles };
   return {
-    cluster: withTerraformLiterals(cluster),
-    nodes: withTerraformLiterals(nodesDoc.nodes),
+    cluster,
+    nodes: nodesDoc.nodes,
     ...(workloads && { workloads }),
     warnings: issues,
   };
 }
+
+/** Explicit tags that only say what the value already is (!!str "5"). */
+const CORE_TAGS: ReadonlySet<string> = new Set(
+  ["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`),
+);
 
 /** One YAML file: its parsed document, positions, and the issues found in it. */
 class YamlFile {
@@ -183,9 +198,21 @@ class YamlFile {
         col,
       });
     }
+    const nul = text.indexOf("\0");
+    if (nul >= 0)
+      this.issues.push({
+        file,
+        path: [],
+        message: "a NUL character; not a text file",
+        severity: "error",
+        ...this.positionOf(nul),
+      });
     let keys = 0;
     visit(this.doc, {
+      Scalar: (_, node) => this.refuseTag(node),
+      Seq: (_, node) => this.refuseTag(node),
       Map: (_, map) => {
+        this.refuseTag(map);
         keys += map.items.length;
         if (keys > MAX_KEYS) {
           this.issues.push({
@@ -214,6 +241,21 @@ class YamlFile {
         return undefined;
       },
     });
+  }
+
+  /**
+   * Tags select a constructor (!!js/function) or promise an evaluation (!ENV) that never happens: a value is
+   * written plainly, and quoted to be a string.
+   */
+  private refuseTag(node: Node): void {
+    if (node.tag && !CORE_TAGS.has(node.tag))
+      this.issues.push({
+        file: this.file,
+        path: [],
+        message: `the YAML tag ${shorten(node.tag)} is not supported: write the value plainly (quoted to make it a string)`,
+        severity: "error",
+        ...this.positionOf(node.range?.[0] ?? 0),
+      });
   }
 
   /** The entries of a top-level list that pass the schema on their own (undefined for the others). */
@@ -331,6 +373,9 @@ class YamlFile {
   }
 }
 
+/** Keys of workloads.yaml whose text is prose shown in Proxmox, where "${" is a literal like any other text. */
+const FREE_TEXT: ReadonlySet<string> = new Set(["description", "reason"]);
+
 /**
  * Reports credentials in URLs and cdktf token markers anywhere in the document and removes them (so the rest is
  * still validated), recursing into mappings and lists.
@@ -340,6 +385,23 @@ function stripUnsafeStrings(file: YamlFile, raw: unknown, path: KeyPath): void {
   const record = raw as Record<string | number, unknown>;
   for (const key of Object.keys(record).map((k) => (Array.isArray(raw) ? Number(k) : k))) {
     const value = record[key];
+    // yaml keeps "__proto__" as data; a schema's map (labels, hosts, ranges) would drop it without a word (a
+    // strict object reports it as an unknown key itself).
+    const inMap = !Array.isArray(raw) && knownKeysAt(path, file.file).length === 0;
+    if (typeof key === "string" && ((key === "__proto__" && inMap) || hasTokenMarker(key))) {
+      file.add(
+        {
+          path: [...path, key],
+          message:
+            key === "__proto__"
+              ? 'a key named "__proto__" is refused: it names no host, label or range'
+              : 'a key with "TfToken[" in it, the marker of cdktf\'s references, which no configuration key may have',
+        },
+        true,
+      );
+      delete record[key];
+      continue;
+    }
     if (typeof value === "string" && hasUrlCredentials(value)) {
       const named = [...path, key].findLast((p): p is string => typeof p === "string") ?? "";
       file.add({
@@ -362,6 +424,21 @@ function stripUnsafeStrings(file: YamlFile, raw: unknown, path: KeyPath): void {
         enumerable: true,
         writable: true,
         configurable: true,
+      });
+    } else if (typeof value === "number" && isTokenNumber(value)) {
+      file.add({ path: [...path, key], message: "a number in the range cdktf reserves for its references" });
+      Object.defineProperty(record, key, { value: 0, enumerable: true, writable: true, configurable: true });
+    } else if (
+      typeof value === "string" &&
+      file.file === "workloads.yaml" &&
+      hasTemplate(value) &&
+      !FREE_TEXT.has(String(key))
+    ) {
+      // Names, hosts, storages, URLs, paths: a template there is a mistake (or an attack), not a literal.
+      file.add({
+        path: [...path, key],
+        message:
+          'contains "${" or "%{": OpenTofu templates are not evaluated in this file, and this key takes no literal one',
       });
     } else {
       stripUnsafeStrings(file, value, [...path, key]);

@@ -1,8 +1,6 @@
 // Rules of workloads.yaml across its entries and across files: conflicts between Talos nodes, VMs and
 // containers (ids, names, addresses, MACs), id ranges by purpose, zones and their subnets, hosts, PCI
 // devices, backups. Each issue has an exact path and a message that says what it collides with.
-import { readFileSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
 import { resolveGuests, resolveZones } from "./guests";
 import {
   contains,
@@ -108,7 +106,10 @@ export function workloadsIssues(
   });
   const templateRange = workloads.id_ranges.template;
   for (const g of guests) {
-    const range = workloads.id_ranges[g.config.purpose];
+    // Own keys only: a purpose named "constructor" must not find Object.prototype's members.
+    const range = Object.hasOwn(workloads.id_ranges, g.config.purpose)
+      ? workloads.id_ranges[g.config.purpose]
+      : undefined;
     if (g.config.purpose === "template") {
       error(
         [...g.path, "purpose"],
@@ -457,66 +458,4 @@ function lanPrefixProblem(prefix: number): string | undefined {
   if (prefix > 30) return `a /${prefix} leaves no room for guests besides a gateway; use a /30 or larger, e.g. a /24`;
   if (prefix < 8) return `a /${prefix} is no network of guests; use a /8 or smaller, e.g. a /24`;
   return undefined;
-}
-
-/** Reads every public key file of `ssh_keys: [{file}]` (relative to `dir`); a missing or private key is an issue. */
-export function readSshKeyFiles(
-  workloads: WorkloadsConfig,
-  dir: string,
-): { contents: Map<string, string>; issues: Issue[] } {
-  const contents = new Map<string, string>();
-  const issues: Issue[] = [];
-  const lists = [
-    ...workloads.containers.map((c, i) => [["containers", i], c.ssh_keys] as const),
-    ...workloads.vms.map((v, i) => [["vms", i], v.ssh_keys] as const),
-  ];
-  for (const [path, keys] of lists) {
-    keys.forEach((key, k) => {
-      if (!("file" in key)) return;
-      const at = [...path, "ssh_keys", k, "file"];
-      let text: string;
-      try {
-        text = readFileSync(isAbsolute(key.file) ? key.file : join(dir, key.file), "utf8");
-      } catch (e) {
-        issues.push({
-          file: W,
-          path: at,
-          message: `cannot read ${key.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-          severity: "error",
-        });
-        return;
-      }
-      if (/PRIVATE KEY/.test(text)) {
-        issues.push({
-          file: W,
-          path: at,
-          message: `${key.file} is a private key; name the public key (.pub)`,
-          severity: "error",
-        });
-        return;
-      }
-      const lines = text
-        .split("\n")
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith("#"));
-      if (
-        lines.length === 0 ||
-        !lines.every((l) =>
-          /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/.test(
-            l,
-          ),
-        )
-      ) {
-        issues.push({
-          file: W,
-          path: at,
-          message: `${key.file} is not an OpenSSH public key file (one "ssh-ed25519 AAAA... comment" per line)`,
-          severity: "error",
-        });
-        return;
-      }
-      contents.set(key.file, lines.join("\n"));
-    });
-  }
-  return { contents, issues };
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { App } from "cdktf";
 import type { ResolvedCluster, ResolvedStateBackend } from "../config";
+import { engineLiterals } from "../config/terraform-literal";
 import type { LayerStateProps } from "../constructs/layer-state";
 import { ALLOW_DESTROY_PERSISTENT_AUTH, CREDENTIALS_DIR, type LayerName } from "./catalog";
 import { ConfigurationLayer } from "./configuration";
@@ -52,7 +53,11 @@ export function refusedContext(env: NodeJS.ProcessEnv, cdktfJsonPath = "cdktf.js
   return undefined;
 }
 
-/** Builds every layer of the cluster into one cdktf App (not synthesized), the stacks in catalog order. */
+/**
+ * Builds every layer of the cluster into one cdktf App (not synthesized), the stacks in catalog order. This is
+ * where input enters cdktf: the model and every path made from the config folder pass engineLiterals() here, and
+ * the layers accept nothing that has not.
+ */
 export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): App {
   const app = new App({ outdir: options.outdir, context: options.context, skipValidation: false });
   if (app.node.tryGetContext(ALLOW_DESTROY_PERSISTENT_AUTH) !== undefined) {
@@ -63,9 +68,10 @@ export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): Ap
   const configDir = resolve(options.configDir);
   const stackDir = (layer: LayerName) => join(resolve(app.outdir), "stacks", layer);
   const fromStack = (layer: LayerName, target: string) => relative(stackDir(layer), join(configDir, target));
+  const model = engineLiterals(cluster);
   const layer = (name: LayerName): LayerProps => ({
-    cluster,
-    state: layerState(cluster.state.backend, name, fromStack(name, `state/${name}.tfstate`)),
+    cluster: model,
+    state: engineLiterals(layerState(cluster.state.backend, name, fromStack(name, `state/${name}.tfstate`))),
   });
 
   const persistentAuth = new PersistentAuthLayer(app, "00-persistent-auth", {
@@ -75,7 +81,7 @@ export function buildApp(cluster: ResolvedCluster, options: BuildAppOptions): Ap
   const infrastructure = new InfrastructureLayer(app, "01-infrastructure", {
     ...layer("01-infrastructure"),
     persistentAuth,
-    credentialsDir: fromStack("01-infrastructure", CREDENTIALS_DIR),
+    credentialsDir: engineLiterals(fromStack("01-infrastructure", CREDENTIALS_DIR)),
   });
   new ServicesLayer(app, "02-services", { ...layer("02-services"), persistentAuth, infrastructure });
   new ConfigurationLayer(app, "03-configuration", { ...layer("03-configuration"), persistentAuth, infrastructure });

@@ -1,6 +1,7 @@
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { ResolvedCluster, ResolvedNode } from "../config";
+import type { EngineLiterals } from "../config/terraform-literal";
 import { AdoptExisting } from "../constructs/adopt-existing";
 import { Cilium } from "../constructs/cilium";
 import { helmProvider, localProvider, proxmoxProvider, talosProvider } from "../constructs/providers";
@@ -18,7 +19,7 @@ import { addWorkloads } from "./workloads";
 export interface InfrastructureLayerProps extends LayerProps {
   readonly persistentAuth: PersistentAuthLayer;
   /** Folder, relative to the stack directory, for kubeconfig and talosconfig. */
-  readonly credentialsDir: string;
+  readonly credentialsDir: EngineLiterals<string>;
 }
 
 /**
@@ -57,7 +58,7 @@ export class InfrastructureLayer extends LayerStack {
     });
     this.vms = vms;
     proxmoxVmSettings(this, cluster, vms);
-    if (cluster.workloads) addWorkloads(this, cluster.workloads, cluster.nodes);
+    addWorkloads(this, cluster);
     // What `./bootstrap.sh upgrade` and `restart` need of each node, read with `tofu output -json talos_nodes`
     // (no secret).
     new TerraformOutput(this, "talos_nodes", {

@@ -2,7 +2,8 @@
 // templates, containers, cloned VMs, their HA and replication, backup storages and jobs.
 import { dependable, Fn, TerraformVariable, Token } from "cdktf";
 import type { Construct } from "constructs";
-import { selectedIds, type Guest, type ResolvedNode, type ResolvedWorkloads } from "../config";
+import { selectedIds, type Guest, type ResolvedCluster } from "../config";
+import type { EngineLiterals } from "../config/terraform-literal";
 import { ClonedVm } from "../constructs/cloned-vm";
 import { ContainerTemplate } from "../constructs/container-template";
 import type { GuestNic } from "../constructs/guest-nic";
@@ -15,9 +16,11 @@ import { PciMapping } from "../constructs/pci-mapping";
 import { ResourcePool } from "../constructs/resource-pool";
 import { VzdumpJob } from "../constructs/vzdump-job";
 
-/** Adds everything workloads.yaml describes to `scope` (layer 01's stack); `nodes` are the Talos VMs beside it. */
-export function addWorkloads(scope: Construct, workloads: ResolvedWorkloads, nodes: readonly ResolvedNode[]): void {
-  const { config, sshKeyFiles, guests, zones } = workloads;
+/** Adds everything workloads.yaml describes to `scope` (layer 01's stack), beside the cluster's Talos VMs. */
+export function addWorkloads(scope: Construct, cluster: EngineLiterals<ResolvedCluster>): void {
+  if (!cluster.workloads) return;
+  const { nodes } = cluster;
+  const { config, sshKeyFiles, guests, zones } = cluster.workloads;
   const network =
     zones.length > 0
       ? new NetworkZones(scope, "Zones", {
