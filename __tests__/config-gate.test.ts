@@ -265,7 +265,14 @@ describe("workloads.yaml itself", () => {
         at[key] = `${at[key]}\${x}`;
         const where = path.join(".");
         if (key === "description" || key === "reason") {
-          expect(() => parseConfig({ ...sources, workloads: stringify(doc) }, base), where).not.toThrow();
+          // Prose: "${" is text like any other (a format of its own may still refuse the "$").
+          let message = "";
+          try {
+            parseConfig({ ...sources, workloads: stringify(doc) }, base);
+          } catch (e) {
+            message = (e as Error).message;
+          }
+          expect(message, where).not.toMatch(/OpenTofu templates/);
           continue;
         }
         const error = configError(() => parseConfig({ ...sources, workloads: stringify(doc) }, base));
@@ -297,5 +304,63 @@ describe("no stack trace", () => {
       w.containers[3].template = w.containers[2].template;
     });
     expect(() => loadConfig(dir)).not.toThrow();
+  });
+});
+
+describe("environment references: one variable, one meaning", () => {
+  it.each<[string, (w: any) => void, RegExp]>([
+    [
+      "the PBS password's variable as SSH keys",
+      (w) => (w.containers[1].ssh_keys = [{ env: "TF_VAR_pbs_password" }]),
+      /containers\[1\]\.ssh_keys\[0\]\.env: TF_VAR_pbs_password already holds the password of backup@pbs on the Proxmox Backup Server pbs\.home\.arpa \(pbs_storages\[0\]\.password_env\)/,
+    ],
+    [
+      "SSH keys' variable as a PBS password",
+      (w) => (w.pbs_storages[0].password_env = "TF_VAR_extra_ssh_keys"),
+      /containers\[2\]\.ssh_keys\[1\]\.env: TF_VAR_extra_ssh_keys already holds the password/,
+    ],
+    [
+      "the state passphrase as the PBS password",
+      (w) => (w.pbs_storages[0].password_env = "TF_VAR_state_passphrase"),
+      /pbs_storages\[0\]\.password_env: TF_VAR_state_passphrase is the passphrase of the state encryption/,
+    ],
+    [
+      "the state passphrase as SSH keys",
+      (w) => (w.containers[0].ssh_keys = [{ env: "TF_VAR_state_passphrase" }]),
+      /containers\[0\]\.ssh_keys\[0\]\.env: TF_VAR_state_passphrase is the passphrase of the state encryption/,
+    ],
+    [
+      "one password variable for two backup servers",
+      (w) => w.pbs_storages.push({ ...w.pbs_storages[0], name: "pbs2", server: "other.home.arpa" }),
+      /pbs_storages\[1\]\.password_env: TF_VAR_pbs_password already holds the password of backup@pbs on the Proxmox Backup Server pbs\.home\.arpa/,
+    ],
+    ["an engine setting", (w) => (w.containers[0].ssh_keys = [{ env: "TF_LOG" }]), /containers\[0\]\.ssh_keys\[0\]/],
+  ])("%s is refused", (_, edit, message) => {
+    const dir = folder("lxc-homelab");
+    editWorkloads(dir, edit);
+    expect(configError(() => loadConfig(dir)).message).toMatch(message);
+  });
+
+  it("the same SSH keys variable for several guests is one variable", () => {
+    const dir = folder("lxc-homelab");
+    editWorkloads(dir, (w) => (w.containers[0].ssh_keys = [{ env: "TF_VAR_extra_ssh_keys" }]));
+    const leaves = synthLeaves(dir);
+    expect(leaves.filter((l) => l.includes("var.extra_ssh_keys")).length).toBeGreaterThan(1);
+  });
+});
+
+describe("credentials in URLs, in any spelling a URL parser reads", () => {
+  it.each([
+    "https://user:secret@example.com/t/debian-12.tar.zst",
+    "HTTPS://user:secret@example.com/t/debian-12.tar.zst",
+    "https:user:secret@example.com/t/debian-12.tar.zst",
+    "https:\\\\user:secret@example.com/t/debian-12.tar.zst",
+    "https://user@example.com/t/debian-12.tar.zst",
+  ])("%s as a template URL is refused, and the secret is not shown", (url) => {
+    const dir = folder("lxc-homelab");
+    editWorkloads(dir, (w) => (w.containers[2].template.url = url));
+    const message = configError(() => loadConfig(dir)).message;
+    expect(message).toMatch(/containers\[2\]\.template\.url: a URL with a user name or password in it/);
+    expect(message).not.toContain("secret");
   });
 });

@@ -59,7 +59,17 @@ const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi;
 
 /** True when the text contains a URL with a user name or password in it. */
 export function hasUrlCredentials(text: string): boolean {
-  return new RegExp(URL_USERINFO.source, "i").test(text);
+  return new RegExp(URL_USERINFO.source, "i").test(text) || parsedUserinfo(text);
+}
+
+/**
+ * Whether a URL parser finds a user name or password where the pattern does not ("https:user:pw@host",
+ * "https:\\user@host": WHATWG URLs read both as credentials, and so does the provider's Go client for some).
+ */
+function parsedUserinfo(text: string): boolean {
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(text.trim()) || !URL.canParse(text.trim())) return false;
+  const url = new URL(text.trim());
+  return url.username !== "" || url.password !== "";
 }
 
 /** The text with the user:password@ part of every URL replaced by "***@". */
@@ -69,7 +79,12 @@ export function maskUrlCredentials(text: string): string {
 
 /** The text with the user:password@ part of every URL removed. */
 export function withoutUrlCredentials(text: string): string {
-  return text.replace(URL_USERINFO, "$1");
+  const stripped = text.replace(URL_USERINFO, "$1");
+  if (!parsedUserinfo(stripped)) return stripped;
+  const url = new URL(stripped.trim());
+  url.username = "";
+  url.password = "";
+  return url.href;
 }
 
 /** What to use instead of credentials in the URL at a key. */

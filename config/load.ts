@@ -33,6 +33,7 @@ import { hasTemplate, hasTokenMarker, isTokenNumber } from "./terraform-literal"
 import { ConfigError, shorten, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
 import { clusterSchema, nodeSchema, nodesFileSchema, type ClusterConfig, type NodeConfig } from "./schema";
 import { workloadsFileSchema, type WorkloadsConfig } from "./workloads";
+import { envReferenceIssues } from "./env-references";
 import { readSshKeyFiles } from "./key-files";
 import { workloadsIssues } from "./workloads-checks";
 
@@ -141,6 +142,7 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
   let sshKeyFiles: ReadonlyMap<string, string> = new Map();
   if (workloadsDoc) {
     crossIssues.push(...workloadsIssues(cluster, nodes, workloadsDoc));
+    crossIssues.push(...envReferenceIssues(workloadsDoc));
     const keys = readSshKeyFiles(workloadsDoc, dir ?? ".");
     crossIssues.push(...keys.issues);
     sshKeyFiles = keys.contents;

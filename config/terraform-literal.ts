@@ -6,8 +6,6 @@
 // user wrote) and refuses cdktf tokens; its result is branded, and the layers accept nothing else, so no input
 // can reach a stack without passing it. Keys where no such literal makes sense (names, hosts, storages, URLs)
 // refuse templates earlier, in the loader, with file:line.
-import { Token } from "cdktf";
-
 declare const passedTheGate: unique symbol;
 
 /** A value whose every string (keys included) is an engine literal; made only by engineLiterals(). */
@@ -31,7 +29,11 @@ export function hasTokenMarker(text: string): boolean {
 
 /** A number cdktf would read as a reference (its encoded number tokens are NaN-like doubles in a reserved range). */
 export function isTokenNumber(value: number): boolean {
-  return Token.isUnresolved(value);
+  // cdktf marks them in the top 16 bits of the double (0xfdff for a number, 0xfbff for a list's length); its
+  // own Token.isUnresolved is not used here, as the loader runs in bootstrap's bundle without cdktf.
+  const words = new Uint32Array(new Float64Array([value]).buffer);
+  const top = words[1] >>> 16;
+  return top === 0xfdff || top === 0xfbff;
 }
 
 /**

@@ -1,7 +1,5 @@
 import { TerraformVariable, type TerraformStack } from "cdktf";
-
-/** The variable the passphrase comes in through; OpenTofu reads it from TF_VAR_state_passphrase. */
-export const STATE_PASSPHRASE_VARIABLE = "state_passphrase";
+import { STATE_PASSPHRASE_VARIABLE } from "../config/env-references";
 
 /**
  * OpenTofu state encryption for one stack: a key derived from a passphrase (pbkdf2) and AES-GCM, enforced for

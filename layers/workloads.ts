@@ -64,11 +64,13 @@ export function addWorkloads(scope: Construct, cluster: EngineLiterals<ResolvedC
       const name = key.env.slice("TF_VAR_".length);
       let variable = keyVariables.get(name);
       if (!variable) {
-        variable = new TerraformVariable(scope, name, {
+        // A construct id of its own (a variable named like another construct of the stack is not a collision).
+        variable = new TerraformVariable(scope, `SshKeys-${name}`, {
           type: "string",
           nullable: false,
           description: `Public SSH keys, one per line (from ${key.env})`,
         });
+        variable.overrideLogicalId(name);
         keyVariables.set(name, variable);
       }
       return Fn.split("\n", Fn.trimspace(variable.stringValue));
