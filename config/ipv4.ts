@@ -49,12 +49,12 @@ export function firstHost(network: Ipv4Network): string {
 }
 
 /**
- * Why an address is no unicast host's (0.0.0.0/8, loopback, multicast, reserved or broadcast), or undefined.
+ * Why an address is no unicast host's (0.0.0.0/8, multicast, reserved or broadcast), or undefined. Loopback
+ * networks stay allowed: the engine tests put whole examples on 127.x so that their traffic stays on this host.
  */
 export function notAHostAddress(address: string): string | undefined {
   const first = Number(address.split(".")[0]);
   if (first === 0) return "in 0.0.0.0/8 (this network), not a host's address";
-  if (first === 127) return "a loopback address (127.0.0.0/8), not a host on the network";
   if (first >= 224 && first < 240) return "a multicast address (224.0.0.0/4), not a host's address";
   if (first >= 240) return "a reserved or broadcast address (240.0.0.0/4), not a host's address";
   return undefined;
