@@ -522,6 +522,8 @@ describe("S3 and PostgreSQL state backends", () => {
 describe("state encryption", () => {
   it("is off by default", () => {
     expect((l00.terraform as any).encryption).toBeUndefined();
+    // Terraform runs the stacks without encryption: no OpenTofu version is required of it.
+    expect((l00.terraform as any).required_version).toBeUndefined();
     expect((l01 as any).variable).toBeUndefined();
   });
 
@@ -535,6 +537,7 @@ describe("state encryption", () => {
         plan: { method: "method.aes_gcm.state", enforced: true },
         remote_state_data_sources: { default: { method: "method.aes_gcm.state" } },
       });
+      expect(stack.terraform.required_version).toBe(">= 1.12.0");
       expect(stack.variable.state_passphrase).toMatchObject({ type: "string", sensitive: true });
       expect(stack.variable.state_passphrase.default).toBeUndefined();
     }

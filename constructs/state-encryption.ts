@@ -1,11 +1,13 @@
 import { TerraformVariable, type TerraformStack } from "cdktf";
 import { STATE_PASSPHRASE_VARIABLE } from "../config/env-references";
+import { MIN_OPENTOFU_FOR_STATE_ENCRYPTION } from "../config/versions";
 
 /**
  * OpenTofu state encryption for one stack: a key derived from a passphrase (pbkdf2) and AES-GCM, enforced for
  * state and plan files, and used to read the other layers' state (terraform_remote_state). The passphrase is
- * a sensitive variable with no default, so it only ever comes from the environment. Terraform has no state
- * encryption and rejects the block.
+ * a sensitive variable with no default, so it only ever comes from the environment. The stack requires OpenTofu
+ * MIN_OPENTOFU_FOR_STATE_ENCRYPTION or newer, so an older one stops at init with the version it needs instead of
+ * reading the block with an unsupported release. Terraform has no state encryption and rejects the block.
  */
 export interface EncryptStateOptions {
   /**
@@ -28,6 +30,7 @@ export function encryptState(stack: TerraformStack, options: EncryptStateOptions
   const method = "method.aes_gcm.state";
   const migrate = options.migrateFromPlaintext ?? false;
   const fallback = migrate ? { fallback: { method: "method.unencrypted.migrate" } } : {};
+  stack.addOverride("terraform.required_version", `>= ${MIN_OPENTOFU_FOR_STATE_ENCRYPTION}`);
   stack.addOverride("terraform.encryption", {
     key_provider: { pbkdf2: { state: { passphrase: `\${var.${STATE_PASSPHRASE_VARIABLE}}` } } },
     method: {

@@ -28,7 +28,7 @@ import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/ve
 import { exampleSources } from "../support/synth";
 
 const TOKEN = "root@pam!ci=00000000-0000-0000-0000-000000000000";
-const TOFU: EngineBinary = { path: "/bin/tofu", kind: "opentofu", version: "1.11.14" };
+const TOFU: EngineBinary = { path: "/bin/tofu", kind: "opentofu", version: "1.12.6" };
 const SYNTHESIZED: Layer[] = LAYERS.map((name, i) => ({
   name,
   dir: `/out/stacks/${name}`,
@@ -280,6 +280,17 @@ describe("preflight", () => {
       {},
       /^state_encryption is on, and \/bin\/terraform is Terraform 1\.9\.8, which has no state encryption$/,
       /^use OpenTofu/,
+    ],
+    [
+      "OpenTofu older than 1.12 with state_encryption",
+      ["--auto-approve"],
+      {
+        engine: { path: "/bin/tofu", kind: "opentofu", version: "1.11.14" },
+        config: definition({ state_encryption: true }),
+      },
+      {},
+      /^state_encryption is on, and \/bin\/tofu is OpenTofu 1\.11\.14; the encrypted stacks need OpenTofu 1\.12\.0 or newer$/,
+      /^install OpenTofu 1\.12\.0 or newer/,
     ],
     [
       "http backend without credentials",

@@ -114,7 +114,7 @@ export interface FakeEngine {
 }
 
 /**
- * A stand-in for tofu: says it is OpenTofu 1.11.14, validates everything, reads a state of FAKE_STATE_RESOURCES
+ * A stand-in for tofu: says it is OpenTofu 1.12.6, validates everything, reads a state of FAKE_STATE_RESOURCES
  * resources (default 0), answers `output -json` with the file FAKE_OUTPUTS (default: no outputs), plans `planJson`
  * (default: one resource to create), and records each call. With
  * FAKE_APPLY_WAIT set, `apply` prints "applying (fake)" and waits for SIGINT, then says so and exits 1, as the
@@ -134,7 +134,7 @@ export function fakeEngine(
     `#!/usr/bin/env bash
 printf '%s\\n' "$*" >>"${log}"
 case "$1" in
-  version) echo "OpenTofu v1.11.14" ;;
+  version) echo "OpenTofu v1.12.6" ;;
   validate) echo '{"valid":true,"error_count":0,"warning_count":0,"diagnostics":[]}' ;;
   show)
     if [[ "$*" == *.tfplan* ]]; then cat "${plan}"

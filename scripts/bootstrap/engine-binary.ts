@@ -7,7 +7,7 @@ export interface EngineBinary {
   /** Absolute path of the binary. */
   readonly path: string;
   readonly kind: "opentofu" | "terraform";
-  /** e.g. `1.11.14`. */
+  /** e.g. `1.12.6`. */
   readonly version: string;
 }
 
@@ -29,7 +29,7 @@ export function lookPath(name: string, path: string | undefined, cwd = process.c
   });
 }
 
-/** What `<engine> version` says: `OpenTofu v1.11.14` or `Terraform v1.9.8` on its first line. */
+/** What `<engine> version` says: `OpenTofu v1.12.6` or `Terraform v1.9.8` on its first line. */
 export function parseEngineVersion(output: string): { kind: EngineBinary["kind"]; version: string } | undefined {
   const m = /^(OpenTofu|Terraform) v(\S+)/m.exec(output);
   if (!m) return undefined;

@@ -23,7 +23,12 @@ import {
   PERSISTENT_AUTH_LAYER,
   type LayerName,
 } from "../../layers/catalog";
-import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../../config/versions";
+import {
+  atLeast,
+  MIN_OPENTOFU_FOR_STATE_ENCRYPTION,
+  TESTED_KUBERNETES_VERSION,
+  TESTED_TALOS_VERSION,
+} from "../../config/versions";
 import { engineErrors, findEngine, runEngine, type EngineBinary, type EngineRun } from "./engine-binary";
 import { configuredProviders, readLayers, type Layer } from "./layers";
 import { unlocksPersistentAuth, type BootstrapOptions } from "./options";
@@ -377,6 +382,12 @@ const engine: Check = {
       return fail({
         reason: `state_encryption is on, and ${found.path} is Terraform ${found.version}, which has no state encryption`,
         hint: "use OpenTofu (tofu on PATH, or TF_BINARY)",
+      });
+    }
+    if (facts.cluster?.state.encrypted && !atLeast(found.version, MIN_OPENTOFU_FOR_STATE_ENCRYPTION)) {
+      return fail({
+        reason: `state_encryption is on, and ${found.path} is OpenTofu ${found.version}; the encrypted stacks need OpenTofu ${MIN_OPENTOFU_FOR_STATE_ENCRYPTION} or newer`,
+        hint: `install OpenTofu ${MIN_OPENTOFU_FOR_STATE_ENCRYPTION} or newer (https://opentofu.org/docs/intro/install/), or point TF_BINARY at it`,
       });
     }
     facts.engine = found;
