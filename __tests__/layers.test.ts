@@ -565,7 +565,7 @@ describe("providers and secrets", () => {
     expect(l01.terraform.required_providers).toEqual({
       helm: { source: "helm", version: "3.1.1" },
       local: { source: "hashicorp/local", version: "2.6.1" },
-      proxmox: { source: "bpg/proxmox", version: "0.111.1" },
+      proxmox: { source: "bpg/proxmox", version: "0.112.0" },
       talos: { source: "siderolabs/talos", version: "0.11.0" },
     });
   });

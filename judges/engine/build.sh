@@ -45,17 +45,31 @@ readonly HOSTS=(registry.opentofu.org registry.terraform.io)
 # The one record of what is built. A provider's "built" version differs from its "pinned" one (the
 # version our stacks require) only when the proxy does not serve the pinned release: then a STAND-IN
 # is built, its mirror entry carries the built version, and the engine tests rewrite the stacks'
-# required version to it (nothing else).
+# required version to it (nothing else). "=" as built: the pinned version, so that a version is written
+# once per row; "{version}" in the -ldflags is the built version. The "# renovate:" lines let Renovate
+# move a pin (renovate.json5); tools/<name>/go.mod moves with it.
 # name|namespace/type (- for the CLI)|pinned|built|package|extra -ldflags as upstream's release sets them|why
 readonly BINARIES=(
-  "tofu|-|1.11.14|1.11.14|github.com/opentofu/opentofu/cmd/tofu|-X github.com/opentofu/opentofu/version.dev=no|"
-  "proxmox|bpg/proxmox|0.111.1|0.111.1|github.com/bpg/terraform-provider-proxmox|-X main.version=0.111.1 -X main.commit=b22fe919fc34476b232191b69c8907f0c1aa5bea|"
-  "talos|siderolabs/talos|0.11.0|0.8.0|github.com/siderolabs/terraform-provider-talos|-X main.version=0.8.0 -X main.commit=782cb2ceb6edb0f3098f03dddd0333ac33febd29|the Go module proxy serves v0.8.0 and v0.7.1 of github.com/siderolabs/terraform-provider-talos, not v0.8.1 or v0.9.0 and later"
+  # renovate: datasource=go depName=github.com/opentofu/opentofu
+  "tofu|-|1.12.6|=|github.com/opentofu/opentofu/cmd/tofu|-X github.com/opentofu/opentofu/version.dev=no|"
+  # renovate: datasource=go depName=github.com/bpg/terraform-provider-proxmox
+  "proxmox|bpg/proxmox|0.112.0|=|github.com/bpg/terraform-provider-proxmox|-X main.version={version} -X main.commit=ed6cba4ae401da959892cd25676108c2bbff22d5|"
+  "talos|siderolabs/talos|0.11.0|0.8.0|github.com/siderolabs/terraform-provider-talos|-X main.version={version} -X main.commit=782cb2ceb6edb0f3098f03dddd0333ac33febd29|the Go module proxy serves v0.8.0 and v0.7.1 of github.com/siderolabs/terraform-provider-talos, not v0.8.1 or v0.9.0 and later"
   "local|hashicorp/local|2.6.1|2.9.0|github.com/terraform-providers/terraform-provider-local||the Go module proxy serves only 2.9.0 (as a pseudo-version of its tag commit 3561e410f9fe), not 2.6.1"
   "tls|hashicorp/tls|4.1.0|4.3.1-0.20260819085117-d044ca7c6f52|github.com/hashicorp/terraform-provider-tls||the Go module proxy serves no tagged release, only main-branch commit d044ca7c6f52 after 4.3.0 (labelled like a Go pseudo-version)"
-  "helm|hashicorp/helm|3.1.1|3.2.1-0.20260629194918-a4f1c1d8b008|github.com/hashicorp/terraform-provider-helm|-X main.Version=3.2.1-0.20260629194918-a4f1c1d8b008|the Go module proxy serves no tagged release, only main-branch commit a4f1c1d8b008 after 3.2.0 (labelled like a Go pseudo-version)"
-  "kubernetes|hashicorp/kubernetes|2.38.0|3.2.2-0.20260821094251-3a33fb6cc605|github.com/hashicorp/terraform-provider-kubernetes|-X main.Version=3.2.2-0.20260821094251-3a33fb6cc605|the Go module proxy serves no tagged release, only main-branch commit 3a33fb6cc605 after 3.2.1 (labelled like a Go pseudo-version)"
+  "helm|hashicorp/helm|3.1.1|3.2.1-0.20260629194918-a4f1c1d8b008|github.com/hashicorp/terraform-provider-helm|-X main.Version={version}|the Go module proxy serves no tagged release, only main-branch commit a4f1c1d8b008 after 3.2.0 (labelled like a Go pseudo-version)"
+  "kubernetes|hashicorp/kubernetes|2.38.0|3.2.2-0.20260821094251-3a33fb6cc605|github.com/hashicorp/terraform-provider-kubernetes|-X main.Version={version}|the Go module proxy serves no tagged release, only main-branch commit 3a33fb6cc605 after 3.2.1 (labelled like a Go pseudo-version)"
 )
+
+# BINARIES with "=" resolved and "{version}" filled in: what every function below reads.
+ROWS=()
+for row in "${BINARIES[@]}"; do
+  IFS='|' read -r name addr pinned built pkg ldflags why <<<"${row}"
+  [[ "${built}" == = ]] && built="${pinned}"
+  ROWS+=("${name}|${addr}|${pinned}|${built}|${pkg}|${ldflags//\{version\}/${built}}|${why}")
+done
+readonly ROWS
+unset row name addr pinned built pkg ldflags why
 
 export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
 
@@ -172,7 +186,7 @@ write_config() {
     "${DIR}" "${includes%, }" >"${DIR}/tofurc.tmp"
   {
     printf '{'
-    for row in "${BINARIES[@]}"; do
+    for row in "${ROWS[@]}"; do
       IFS='|' read -r _ addr pinned built _ _ why <<<"${row}"
       [[ "${addr}" == - ]] && continue
       printf '%s\n  "%s": {"pinned": "%s", "built": "%s"%s}' "${sep}" "${addr}" "${pinned}" "${built}" \
@@ -192,7 +206,7 @@ print_env() {
 is_built() {
   local row minor
   [[ -f "${DIR}/tofurc" && -f "${DIR}/providers.json" ]] || return 1
-  for row in "${BINARIES[@]}"; do [[ -f "$(target_of "${row}")" ]] || return 1; done
+  for row in "${ROWS[@]}"; do [[ -f "$(target_of "${row}")" ]] || return 1; done
   [[ -f "${CDIR}/checkers.json" ]] || return 1
   while read -r minor; do [[ -f "${CDIR}/bin/talos-config-check-${minor}" ]] || return 1; done < <(checker_minors)
 }
@@ -209,7 +223,7 @@ main() {
   [[ $# -eq 0 ]] || fail "unknown argument: $1 (usage: build.sh [--print-env])"
   log "$(go env GOVERSION) ${GOOS}/${GOARCH} into ${DIR}"
   local row minor start=${SECONDS}
-  for row in "${BINARIES[@]}"; do build_one "${row}"; done
+  for row in "${ROWS[@]}"; do build_one "${row}"; done
   write_config
   log "talos config checkers into ${CDIR}"
   while read -r minor; do build_checker "${minor}"; done < <(checker_minors)

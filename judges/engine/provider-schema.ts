@@ -14,10 +14,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadEngine, REPO, runTofu, sourceKey, type Engine } from "./engine";
 
-/** The provider written to the schema cache, and its file. */
+/** The version cdktf.json pins `source` at: the one the bindings are generated for and the stacks require. */
+export function cdktfPin(source: string): string {
+  const { terraformProviders } = JSON.parse(readFileSync(join(REPO, "cdktf.json"), "utf8")) as {
+    terraformProviders: string[];
+  };
+  const entry = terraformProviders.find((p) => p.startsWith(`${source}@`));
+  if (!entry) throw new Error(`cdktf.json pins no ${source}`);
+  return entry.slice(source.length + 1);
+}
+
+/** The provider written to the schema cache, and its file (named as cdktf's schema cache looks it up). */
 export const VENDORED = {
   source: "bpg/proxmox",
-  file: join(REPO, "providers", "schema-cache", "proxmox@0.111.1.json"),
+  file: join(REPO, "providers", "schema-cache", `proxmox@${cdktfPin("bpg/proxmox")}.json`),
 } as const;
 
 /** Host the vendored schemas (and the generated bindings) name providers with. */
