@@ -382,6 +382,7 @@ export const clusterSchema = z
     proxmox_csi_storage: pveStorageId
       .optional()
       .describe("Proxmox storage the CSI driver creates volumes on. @default proxmox_disk_storage"),
+    // renovate: datasource=docker depName=ghcr.io/sergelogvinov/charts/proxmox-csi-plugin
     proxmox_csi_version: chartVersion("proxmox-csi-plugin", "0.3.5"),
     proxmox_region: z
       .string()
@@ -405,6 +406,7 @@ export const clusterSchema = z
       .describe(
         "Networks besides node_cidr (your workstation's) allowed to reach the Kubernetes API and the Talos API through the firewall.",
       ),
+    // renovate: datasource=helm depName=cilium registryUrl=https://helm.cilium.io
     cilium_version: chartVersion("cilium", "1.19.3").describe(
       `Helm chart version of cilium; its minor must be tested with kubernetes_version (Cilium ${ranges(CILIUM_RELEASES)}, from Cilium's compatibility documentation).`,
     ),
@@ -427,11 +429,13 @@ export const clusterSchema = z
       .describe(
         "sealed-secrets: the controller in layer 02, started with the keypair of layer 00 (so secrets sealed before a rebuild still decrypt). Layer 00 keeps the keypair when this is off, so turning it on again finds the same key.",
       ),
+    // renovate: datasource=helm depName=sealed-secrets registryUrl=https://bitnami-labs.github.io/sealed-secrets
     sealed_secrets_version: chartVersion("sealed-secrets", "2.17.1"),
     flux_enabled: z
       .boolean()
       .default(true)
       .describe("Flux controllers in layer 02; with repository_name, layer 03 syncs the repository."),
+    // renovate: datasource=helm depName=flux2 registryUrl=https://fluxcd-community.github.io/helm-charts
     flux_version: chartVersion("flux2 (fluxcd-community)", "2.15.0"),
     repository_name: z
       .string()
