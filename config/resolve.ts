@@ -282,7 +282,9 @@ function resolveStateBackend(cluster: ClusterConfig): ResolvedStateBackend {
   if (backend.type === "s3") return { ...backend, key: backend.key ?? `${cluster.cluster_name}/{layer}.tfstate` };
   if (backend.type === "pg") {
     const name = cluster.cluster_name.replaceAll("-", "_");
-    return { ...backend, schema_name: backend.schema_name ?? (/^[a-z_]/.test(name) ? name : `_${name}`) };
+    // PostgreSQL refuses a schema starting with a digit unquoted, or with "pg_" (its own).
+    const usable = /^[a-z_]/.test(name) && !name.startsWith("pg_");
+    return { ...backend, schema_name: backend.schema_name ?? (usable ? name : `_${name}`) };
   }
   return backend;
 }

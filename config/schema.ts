@@ -261,7 +261,8 @@ const pgSchemaName = z
   .regex(
     /^[a-z_][a-z0-9_]{0,62}$/,
     "expected a PostgreSQL schema name (lower-case letters, digits and '_', at most 63)",
-  );
+  )
+  .refine((n) => !n.startsWith("pg_"), 'PostgreSQL keeps schema names starting with "pg_" for itself');
 
 const pgBackendSchema = z
   .strictObject({

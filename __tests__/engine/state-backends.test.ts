@@ -1,0 +1,343 @@
+// The S3 state backend against a real S3 server on 127.0.0.1, versitygw (judges/s3-store, a store that honours
+// conditional writes): layer 00 applies offline and plans nothing after, layer 01 plans reading 00 through
+// terraform_remote_state, wrong credentials fail, state encryption stores nothing readable, a lock file held by
+// another client stops a plan, and preflight refuses a store that drops If-None-Match. The pg backend's engine
+// tests and the two-runs-at-once and killed-run tests of bootstrap are not here yet (see docs/state.md).
+import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgres, type Postgres } from "../../judges/postgres/server";
+import { startS3Store, type S3Store } from "../../judges/s3-store/server";
+import { s3Request } from "../../scripts/bootstrap/s3-probe";
+import { configRepo, type ConfigRepo } from "../bootstrap/support";
+import { BOOTSTRAP, DUMMY_PROXMOX_TOKEN, engineEnv, startBootstrap, type BootstrapRun } from "./bootstrap-support";
+import {
+  REPO,
+  deriveConfig,
+  plannedActions,
+  startImageFactory,
+  startTrap,
+  stringLeaves,
+  synthesize,
+  tempDir,
+  tofu,
+  type Layer,
+  type StubServer,
+  type SynthesizedStack,
+} from "./support";
+
+const PASSPHRASE = "engine-test passphrase, not a secret";
+const NODES = 5;
+const BUCKET = "tfstate";
+
+let s3: S3Store;
+let pg: Postgres;
+let factory: StubServer;
+let proxmox: Awaited<ReturnType<typeof startTrap>>;
+const work = tempDir("state-backends");
+const repos: ConfigRepo[] = [];
+
+beforeAll(async () => {
+  [s3, pg, factory, proxmox] = await Promise.all([
+    startS3Store([BUCKET]),
+    startPostgres(),
+    startImageFactory(),
+    startTrap(),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([s3?.close(), pg?.close(), factory?.close(), proxmox?.close()]);
+  for (const r of repos) r.remove();
+  work.remove();
+});
+
+interface Backend {
+  /** state_backend for the states of `name`. */
+  config(name: string, endpoint?: string): Record<string, unknown>;
+  /** What the engine reads from the environment. */
+  env(): Record<string, string>;
+  /** The stored state of a layer, as the server holds it, or undefined. */
+  stored(name: string, layer: Layer): Promise<string | undefined>;
+}
+
+const BACKENDS: Record<"s3" | "pg", Backend> = {
+  s3: {
+    config: (name, endpoint = s3.url) => ({
+      type: "s3",
+      bucket: BUCKET,
+      key: `${name}/{layer}.tfstate`,
+      endpoint,
+      use_path_style: true,
+    }),
+    env: () => ({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }),
+    stored: async (name, layer) => {
+      const file = join(s3.root, BUCKET, name, `${layer}.tfstate`);
+      return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+    },
+  },
+  pg: {
+    config: (name) => ({ type: "pg", schema_name: name.replaceAll("-", "_") }),
+    env: () => ({ PG_CONN_STR: pg.connectionString }),
+    stored: async (name, layer) => {
+      const schema = name.replaceAll("-", "_");
+      const exists = await pg.query(
+        `SELECT count(*) FROM pg_tables WHERE schemaname = '${schema}' AND tablename = '${layer}'`,
+      );
+      if (exists !== "1") return undefined;
+      return (await pg.query(`SELECT data FROM "${schema}"."${layer}" WHERE name = 'default'`)) || undefined;
+    },
+  },
+};
+
+function baseCluster(): Record<string, unknown> {
+  return { proxmox_csi_enabled: false, talos_image_factory_url: factory.url, proxmox_api_url: proxmox.url };
+}
+
+function engineRunEnv(backend: Backend, extra: Record<string, string> = {}): Record<string, string> {
+  return { PROXMOX_VE_API_TOKEN: DUMMY_PROXMOX_TOKEN, ...backend.env(), ...extra };
+}
+
+/** `tofu plan` of layer 01 without its Helm release (a new one downloads its chart index at plan time). */
+async function planInfrastructure(stack: SynthesizedStack, env: Record<string, string>) {
+  await tofu(stack, ["init", "-input=false", "-no-color"], { env });
+  await tofu(stack, ["plan", "-input=false", "-no-color", "-out=test.tfplan", "-exclude=helm_release.cilium"], { env });
+  return JSON.parse((await tofu(stack, ["show", "-json", "test.tfplan"], { env })).stdout) as Parameters<
+    typeof plannedActions
+  >[0];
+}
+
+describe.each<"s3" | "pg">(["s3"])("%s state backend", (kind) => {
+  const backend = BACKENDS[kind];
+  const name = `${kind}-plain`;
+  let stacks: Record<Layer, SynthesizedStack>;
+
+  it("layer 00 applies into it and then plans no changes; no lock is left behind", async () => {
+    const config = deriveConfig(join(work.dir, name, "config"), {
+      ...baseCluster(),
+      state_backend: backend.config(name),
+    });
+    stacks = await synthesize(config, join(work.dir, name));
+    const layer00 = stacks["00-persistent-auth"];
+    const env = engineRunEnv(backend);
+    await tofu(layer00, ["init", "-input=false", "-no-color"], { env });
+    await tofu(layer00, ["apply", "-auto-approve", "-input=false", "-no-color"], { env });
+    const stored = JSON.parse((await backend.stored(name, "00-persistent-auth"))!) as {
+      resources: Array<{ type: string }>;
+    };
+    expect(stored.resources.map((r) => r.type)).toContain("talos_machine_secrets");
+    await tofu(layer00, ["plan", "-detailed-exitcode", "-input=false", "-no-color"], { env });
+    if (kind === "s3") expect(existsSync(join(s3.root, BUCKET, name, "00-persistent-auth.tfstate.tflock"))).toBe(false);
+    else expect(await pg.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).toBe("0");
+  });
+
+  it("layer 01 plans a fresh cluster reading layer 00's outputs from it", async () => {
+    const plan = await planInfrastructure(stacks["01-infrastructure"], engineRunEnv(backend));
+    expect(plannedActions(plan).proxmox_virtual_environment_vm).toEqual({ create: NODES });
+    expect(proxmox.connections()).toBe(0);
+  });
+
+  it("the credentials come from the environment: without them the engine cannot reach the state", async () => {
+    const layer00 = stacks["00-persistent-auth"];
+    const wrong =
+      kind === "s3"
+        ? { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: "not-the-secret" }
+        : { PG_CONN_STR: pg.connectionString.replace(/:[^:@/]+@/, ":not-the-password@") };
+    const plan = await tofu(layer00, ["plan", "-input=false", "-no-color"], {
+      env: { PROXMOX_VE_API_TOKEN: DUMMY_PROXMOX_TOKEN, ...wrong },
+      ok: [1],
+    });
+    expect(plan.stderr).toMatch(kind === "s3" ? /SignatureDoesNotMatch|403/ : /password authentication failed/);
+    const text = Object.values(stacks)
+      .map((s) => readFileSync(join(s.dir, "cdk.tf.json"), "utf8"))
+      .join("\n");
+    for (const secret of Object.values(backend.env())) expect(text).not.toContain(secret);
+    if (kind === "pg") expect(text).not.toContain(pg.connectionString.split("@")[0]);
+  });
+});
+
+describe.each<"s3" | "pg">(["s3"])("state encryption on the %s backend", (kind) => {
+  const backend = BACKENDS[kind];
+  const name = `${kind}-encrypted`;
+
+  it("the stored state of layer 00 holds no plaintext, and layer 01 still plans against it", async () => {
+    const config = deriveConfig(join(work.dir, name, "config"), {
+      ...baseCluster(),
+      state_backend: backend.config(name),
+      state_encryption: true,
+    });
+    const stacks = await synthesize(config, join(work.dir, name));
+    const env = engineRunEnv(backend, { TF_VAR_state_passphrase: PASSPHRASE });
+    const layer00 = stacks["00-persistent-auth"];
+    await tofu(layer00, ["init", "-input=false", "-no-color"], { env });
+    await tofu(layer00, ["apply", "-auto-approve", "-input=false", "-no-color"], { env });
+
+    const stored = (await backend.stored(name, "00-persistent-auth"))!;
+    expect(Object.keys(JSON.parse(stored)).sort()).toEqual([
+      "encrypted_data",
+      "encryption_version",
+      "lineage",
+      "meta",
+      "serial",
+    ]);
+    const outputs = JSON.parse((await tofu(layer00, ["output", "-json", "-no-color"], { env })).stdout);
+    const material = stringLeaves(outputs).filter((v) => v.length >= 20);
+    expect(material.some((v) => v.includes("PRIVATE KEY"))).toBe(true);
+    expect(material.filter((v) => stored.includes(v))).toEqual([]);
+    expect(stored).not.toMatch(/BEGIN|PRIVATE|talos_machine_secrets/);
+
+    const plan = await planInfrastructure(stacks["01-infrastructure"], env);
+    expect(plannedActions(plan).proxmox_virtual_environment_vm).toEqual({ create: NODES });
+  });
+});
+
+describe("locks held by someone else stop a plan, naming what the engine knows, and change nothing", () => {
+  it("s3: the lock file <key>.tflock, written by another client, names its holder", async () => {
+    const name = "s3-held";
+    const config = deriveConfig(join(work.dir, name, "config"), {
+      ...baseCluster(),
+      state_backend: BACKENDS.s3.config(name),
+    });
+    const layer00 = (await synthesize(config, join(work.dir, name)))["00-persistent-auth"];
+    const env = engineRunEnv(BACKENDS.s3);
+    await tofu(layer00, ["init", "-input=false", "-no-color"], { env });
+    await tofu(layer00, ["apply", "-auto-approve", "-input=false", "-no-color"], { env });
+    const before = await BACKENDS.s3.stored(name, "00-persistent-auth");
+    const lock = {
+      ID: randomUUID(),
+      Operation: "OperationTypeApply",
+      Info: "",
+      Who: "someone@elsewhere",
+      Version: "1.11.14",
+      Created: new Date().toISOString(),
+      Path: `${BUCKET}/${name}/00-persistent-auth.tfstate`,
+    };
+    const location = { endpoint: s3.url, bucket: BUCKET, region: "us-east-1", usePathStyle: true };
+    const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
+    const lockKey = `${name}/00-persistent-auth.tfstate.tflock`;
+    expect((await s3Request("PUT", location, credentials, lockKey, JSON.stringify(lock))).status).toBe(200);
+    const plan = await tofu(layer00, ["plan", "-lock-timeout=0s", "-input=false", "-no-color"], { env, ok: [1] });
+    expect(plan.stderr).toMatch(/Error acquiring the state lock/);
+    expect(plan.stderr).toContain(lock.ID);
+    expect(plan.stderr).toContain(lock.Who);
+    expect(await BACKENDS.s3.stored(name, "00-persistent-auth")).toBe(before);
+    // Released by the holder, the next plan goes through.
+    expect((await s3Request("DELETE", location, credentials, lockKey)).status).toBe(204);
+    await tofu(layer00, ["plan", "-detailed-exitcode", "-lock-timeout=0s", "-input=false", "-no-color"], { env });
+  });
+});
+
+// ------------------------------------------------------------------------------------------------ ./bootstrap.sh
+
+function cluster(name: string, stateBackend: Record<string, unknown>, backend: Backend) {
+  const repo = configRepo(name, { cluster: { ...baseCluster(), state_backend: stateBackend } });
+  repos.push(repo);
+  const env = (extra: Record<string, string | undefined> = {}) => ({
+    CONFIG_DIR: repo.dir,
+    ...engineEnv(),
+    ...engineRunEnv(backend),
+    CDKTF_OUTDIR: undefined,
+    CDKTF_CONTEXT_JSON: undefined,
+    ...extra,
+  });
+  return {
+    repo,
+    run: (args: string[], extra: Record<string, string | undefined> = {}): Promise<BootstrapRun> =>
+      startBootstrap(args, env(extra)),
+    /** A run in a process group of its own, to be killed with everything it started (the engine). */
+    killable: (args: string[], extra: Record<string, string | undefined> = {}) => {
+      const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env(extra) };
+      for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
+      const child = spawn(BOOTSTRAP, args, { cwd: REPO, env: fullEnv, detached: true, stdio: "ignore" });
+      const done = new Promise<BootstrapRun>((resolve) =>
+        child.on("close", (status) => resolve({ status, output: "" })),
+      );
+      return { done, kill: () => process.kill(-child.pid!, "SIGKILL") };
+    },
+  };
+}
+
+function expectStatus(run: BootstrapRun, status: number): void {
+  expect(run.status, run.output).toBe(status);
+}
+
+interface Proxy {
+  readonly url: string;
+  /** How many requests (HTTP) or connections (TCP) are being held. */
+  held(): number;
+  /** Stops holding and forwards what was held, or (`drop`) never forwards it. */
+  release(drop?: boolean): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy in front of the S3 store. `strip`: drops If-None-Match from every request, as a store that ignores
+ * conditional writes would (the probe does not sign that header, so the store still accepts the request).
+ * `holdPut`: holds every PUT whose path ends with it until release(), but the first: the empty state the engine
+ * writes when it first meets a new state (init, in preflight).
+ */
+async function startS3Proxy(options: { strip?: boolean; holdPut?: string }): Promise<Proxy> {
+  let holding = options.holdPut;
+  let passed = 0;
+  let waiting: Array<() => void> = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const headers = { ...req.headers };
+      if (options.strip) delete headers["if-none-match"];
+      const forward = () => {
+        const upstream = request(`${s3.url}${req.url}`, { method: req.method, headers }, (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        });
+        upstream.on("error", (e) => res.writeHead(502).end(String(e)));
+        upstream.end(Buffer.concat(chunks));
+      };
+      const path = (req.url ?? "").split("?")[0];
+      if (holding && req.method === "PUT" && path.endsWith(holding) && passed++ > 0) waiting.push(forward);
+      else forward();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    held: () => waiting.length,
+    release: (drop = false) => {
+      holding = undefined;
+      const pending = waiting;
+      waiting = [];
+      if (!drop) for (const forward of pending) forward();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe("./bootstrap.sh preflight refuses an S3 store that ignores conditional writes", () => {
+  it("three conditional puts all stored: refused before any engine touches the state", async () => {
+    const name = "s3-ignoring";
+    const proxy = await startS3Proxy({ strip: true });
+    try {
+      const c = cluster(name, BACKENDS.s3.config(name, proxy.url), BACKENDS.s3);
+      const run = await c.run(["--only=persistent-auth", "--auto-approve"]);
+      expectStatus(run, 1);
+      expect(run.output).toMatch(
+        /✗ state: s3:\/\/tfstate at http:\/\/127\.0\.0\.1:\d+ ignores conditional writes: 3 PutObject requests with If-None-Match: \* on one new object were all stored \(HTTP 200, 200, 200\)/,
+      );
+      expect(run.output).toContain("preflight failed; nothing was changed");
+      // No state was written, and the probe removed its object.
+      const folder = join(s3.root, BUCKET, name);
+      expect(existsSync(folder) ? readdirSync(folder) : []).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
