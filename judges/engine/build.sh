@@ -14,6 +14,8 @@
 #   <checkers dir>/bin/talos-config-check-<minor>
 #   <checkers dir>/checkers.json  {"<minor>": {"machinery": <version>, "binary": <path>}}
 #
+# and then, by judges/talos-sim/build.sh (its own cache key and --print-env), the Talos node simulators.
+#
 # <dir> is ${XDG_CACHE_HOME:-$HOME/.cache}/talos-proxmox-cdktf/engine/<key>, where <key> hashes the
 # table below, tools/*/go.mod and go.sum, and the Go version: a changed pin builds into a new
 # directory. Binaries already there are skipped; re-running is safe. The checkers are keyed apart, in
@@ -228,6 +230,7 @@ main() {
   log "talos config checkers into ${CDIR}"
   while read -r minor; do build_checker "${minor}"; done < <(checker_minors)
   write_checkers
+  "${ROOT}/judges/talos-sim/build.sh" >/dev/null
   log "done in $((SECONDS - start))s"
   print_env
 }
