@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ConfigError, formatIssue, loadConfig, parseConfig, type ConfigSources } from "../config";
 import { IGNORED_CLUSTER_KEYS } from "../config/foreign-keys";
+import { minorOf, TALOS_RELEASES } from "../config/versions";
 
 const REPO = join(__dirname, "..");
 
@@ -179,10 +180,12 @@ describe("default versions", () => {
     });
     const { cluster, warnings } = parseConfig(sources);
     expect([cluster.talos_version, cluster.kubernetes_version, cluster.cilium_version]).toEqual([
-      "v1.12.7",
+      "v1.14.1",
       "v1.35.4",
       "1.19.3",
     ]);
+    // The newest supported Talos minor.
+    expect(minorOf(cluster.talos_version)).toBe(Object.keys(TALOS_RELEASES).at(-1));
     expect(cluster.cluster_cni).toBe("cilium");
     expect(warnings).toEqual([]);
   });
@@ -359,7 +362,31 @@ describe("bad input is reported at its file, line and column with a message that
       name: "a Talos minor outside the supported range",
       sources: edited((c) => (c.cluster.talos_version = "v1.9.5")),
       issues: [
-        'cluster.yaml:5:16 talos_version: only Talos 1.10 to 1.13 is supported: the machine configurations are checked with Talos\' own machinery of each of these minors, got "v1.9.5"',
+        'cluster.yaml:5:16 talos_version: only Talos 1.10 to 1.14 is supported: the machine configurations are checked with Talos\' own machinery of each of these minors, got "v1.9.5"',
+      ],
+    },
+    {
+      name: "a configuration contract newer than the Talos installed",
+      sources: edited((c) => {
+        c.cluster.talos_version = "v1.13.3";
+        c.cluster.talos_config_contract = "v1.14";
+      }),
+      issues: [
+        "cluster.yaml:13:24 talos_config_contract: v1.14 is newer than talos_version v1.13.3: a node cannot read a configuration of a newer Talos; at most v1.13",
+      ],
+    },
+    {
+      name: "a configuration contract of an unsupported minor",
+      sources: edited((c) => (c.cluster.talos_config_contract = "v1.9")),
+      issues: [
+        "cluster.yaml:13:24 talos_config_contract: v1.9 is not a supported Talos minor (1.10 to 1.14): the machine configurations are checked with Talos' own machinery of each",
+      ],
+    },
+    {
+      name: "a configuration contract without the leading v, or with a patch",
+      sources: edited((c) => (c.cluster.talos_config_contract = "1.13.2")),
+      issues: [
+        'cluster.yaml:13:24 talos_config_contract: expected a Talos minor like "v1.13" (with the leading v), got "1.13.2"',
       ],
     },
     {

@@ -287,6 +287,7 @@ describe("01-infrastructure day-2 lifecycle", () => {
       installer: '${replace(data.talos_image_factory_urls.talos_a21512b3.urls.installer, "/:[^:/]+$/", "")}',
       vm_id: "${proxmox_virtual_environment_vm.worker0.vm_id}",
       proxmox_node: "${proxmox_virtual_environment_vm.worker0.node_name}",
+      config_contract: "v1.12",
     });
     expect(l01.output!.talos_nodes.sensitive).toBeUndefined();
   });
@@ -307,7 +308,8 @@ describe("01-infrastructure Talos configuration", () => {
       machine_type: "controlplane",
       cluster_endpoint: "https://192.168.10.20:6443",
       cluster_name: "homelab",
-      talos_version: "v1.12.1",
+      // The version contract: talos_version's minor unless talos_config_contract pins it.
+      talos_version: "v1.12",
       kubernetes_version: "v1.35.0",
     });
     expect(configs.worker0.machine_type).toBe("worker");

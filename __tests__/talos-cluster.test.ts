@@ -14,7 +14,7 @@ const node = (name: string, address: string, controller: boolean): TalosClusterN
 
 const props: TalosClusterProps = {
   clusterName: "lab",
-  talosVersion: "v1.12.1",
+  contract: "v1.12",
   kubernetesVersion: "v1.35.0",
   machineSecrets: { certs: {} as never, cluster: {} as never, secrets: {} as never, trustdinfo: {} as never },
   clientConfiguration: { caCertificate: "ca", clientCertificate: "crt", clientKey: "key" },
@@ -66,9 +66,23 @@ describe("TalosCluster", () => {
     expect(patchesOf(json).map((p: any) => p.kind ?? "v1alpha1")).toEqual(["v1alpha1", "HostnameConfig"]);
     expect(patchesOf(json)[0].machine.network.hostname).toBe("cp0");
     expect(patchesOf(json)[1]).toEqual({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
-    const v111 = synthCluster({ ...props, talosVersion: "v1.11.6" });
+    const v111 = synthCluster({ ...props, contract: "v1.11" });
     expect(patchesOf(v111)).toHaveLength(1);
     expect(patchesOf(v111)[0].machine.network.hostname).toBe("cp0");
+    const v114 = synthCluster({ ...props, contract: "v1.14" });
+    expect(v114.data.talos_machine_configuration.cp0.talos_version).toBe("v1.14");
+    expect(patchesOf(v114).map((p: any) => p.kind ?? "v1alpha1")).toEqual([
+      "v1alpha1",
+      "HostnameConfig",
+      "ResolverConfig",
+      "UnattendedInstallConfig",
+      "KubeNodeConfig",
+      "KubePrismConfig",
+      "KubeNetworkConfig",
+      "KubeAPIServerConfig",
+      "KubeFlannelCNIConfig",
+      "KubeProxyConfig",
+    ]);
   });
 
   it("bootstraps the first controller in the list once every controller has its configuration", () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  diskMatch,
   machineConfigPatches,
   type DeleteHostnameConfigPatch,
+  type TalosConfigPatch,
   type TalosClusterNetwork,
   type TalosNodeSpec,
   type V1Alpha1Patch,
@@ -136,5 +138,82 @@ describe("machineConfigPatches", () => {
     expect(v1alpha1(node, { ...network, schedulingOnControllers: true }).cluster.allowSchedulingOnControlPlanes).toBe(
       true,
     );
+  });
+});
+
+describe("machineConfigPatches for the Talos 1.14 contract: the settings in the documents 1.14 moved them to", () => {
+  const patches = (n: TalosNodeSpec = node, c: TalosClusterNetwork = network) => machineConfigPatches(n, c, "v1.14.1");
+  const byKind = (all: TalosConfigPatch[]) =>
+    Object.fromEntries(all.map((p) => ["kind" in p ? p.kind : "v1alpha1", p])) as Record<string, any>;
+
+  it("keeps in v1alpha1 only what 1.14 still reads there: links, time servers, certificates, kernel, disks", () => {
+    const v1alpha1 = byKind(patches({ ...node, certSans: ["cp0.example.com"], kernelModules: ["drbd"] })).v1alpha1;
+    expect(Object.keys(v1alpha1)).toEqual(["machine"]);
+    expect(Object.keys(v1alpha1.machine).sort()).toEqual(["certSANs", "kernel", "network", "time"]);
+    expect(Object.keys(v1alpha1.machine.network)).toEqual(["interfaces"]);
+  });
+
+  it("moves the hostname, resolvers, install, kubelet node IP, labels, taints, KubePrism and the pod/service networks", () => {
+    const docs = byKind(patches({ ...node, nodeLabels: { role: "db" }, nodeTaints: { dedicated: "db:NoSchedule" } }));
+    expect(docs.HostnameConfig).toEqual({
+      apiVersion: "v1alpha1",
+      kind: "HostnameConfig",
+      auto: { $patch: "delete" },
+      hostname: "cp0",
+    });
+    expect(docs.ResolverConfig.nameservers).toEqual([{ address: "10.0.0.1" }]);
+    expect(docs.UnattendedInstallConfig).toMatchObject({
+      installer: { image: "factory/installer/x:v1" },
+      provisioning: { diskSelector: { match: 'disk.dev_path == "/dev/vda"' } },
+    });
+    expect(docs.KubeNodeConfig).toMatchObject({
+      nodeIP: { validSubnets: ["10.0.0.0/23"] },
+      labels: { role: "db" },
+      taints: { dedicated: "db:NoSchedule" },
+    });
+    expect(docs.KubePrismConfig.port).toBe(7445);
+    expect(docs.KubeNetworkConfig).toMatchObject({ podSubnets: ["10.42.0.0/16"], serviceSubnets: ["10.43.0.0/16"] });
+  });
+
+  it("patches the control plane's documents on controllers only", () => {
+    const controller = byKind(patches({ ...node, certSans: ["cp0.example.com"] }));
+    expect(controller.KubeAPIServerConfig.certExtraSANs).toEqual(["10.0.0.10", "k8s.example.com", "cp0.example.com"]);
+    expect(controller.KubeProxyConfig.enabled).toBe(false);
+    expect(controller.KubeFlannelCNIConfig.$patch).toBe("delete");
+    const worker = byKind(patches({ ...node, controller: false }));
+    expect(Object.keys(worker).filter((k) => /APIServer|Proxy|Flannel/.test(k))).toEqual([]);
+  });
+
+  it.each([
+    ["cilium", true, true],
+    ["none", true, false],
+    ["flannel", false, false],
+  ] as const)("cni %s: Flannel deleted %s, kube-proxy off %s", (cni, noFlannel, noProxy) => {
+    const docs = byKind(patches(node, { ...network, cni }));
+    expect("KubeFlannelCNIConfig" in docs).toBe(noFlannel);
+    expect("KubeProxyConfig" in docs).toBe(noProxy);
+  });
+
+  it("allows workloads on controllers by deleting the control-plane taint Talos generates", () => {
+    expect(byKind(patches()).KubeNodeConfig.taints).toBeUndefined();
+    const scheduling = { ...network, schedulingOnControllers: true };
+    expect(byKind(patches(node, scheduling)).KubeNodeConfig.taints).toEqual({
+      "node-role.kubernetes.io/control-plane": { $patch: "delete" },
+    });
+    expect(byKind(patches({ ...node, controller: false }, scheduling)).KubeNodeConfig.taints).toBeUndefined();
+  });
+
+  it.each([
+    [{ path: "/dev/sda" }, 'disk.dev_path == "/dev/sda"'],
+    [{ selector: { size: ">= 100GB" } }, "disk.size >= 100000000000u"],
+    [{ selector: { size: "64GiB" } }, "disk.size == 68719476736u"],
+    [{ selector: { size: "<1.5 TB" } }, "disk.size < 1500000000000u"],
+    [{ selector: { size: "512" } }, "disk.size == 512u"],
+    [
+      { selector: { model: 'QEMU "HARD"*', serial: "drive-scsi0" } },
+      'glob("QEMU \\"HARD\\"*", disk.model) && glob("drive-scsi0", disk.serial)',
+    ],
+  ] as const)("the install disk %j as CEL: %s", (disk, cel) => {
+    expect(diskMatch(disk)).toBe(cel);
   });
 });

@@ -14,7 +14,7 @@ import {
 } from "./ipv4";
 import { resolveNode } from "./resolve";
 import { vmDefaultsSchema, type ClusterConfig, type NodeConfig } from "./schema";
-import { CILIUM_RELEASES, inRange, minorOf, TALOS_RELEASES } from "./versions";
+import { CILIUM_RELEASES, compareMinors, describeMinors, inRange, minorOf, TALOS_RELEASES } from "./versions";
 
 /** Each node gets a /24 of the pod network (kube-controller-manager's default node-cidr-mask-size). */
 const NODE_POD_PREFIX = 24;
@@ -81,6 +81,24 @@ export function crossFieldIssues(
       );
     }
   });
+
+  // The configuration contract: a supported minor, not newer than the Talos that reads it.
+  const contract = cluster.talos_config_contract;
+  if (contract !== undefined && cluster.talos_version !== undefined) {
+    if (!TALOS_RELEASES[minorOf(contract)]) {
+      error(
+        "cluster.yaml",
+        ["talos_config_contract"],
+        `${contract} is not a supported Talos minor (${describeMinors(TALOS_RELEASES)}): the machine configurations are checked with Talos' own machinery of each`,
+      );
+    } else if (compareMinors(contract, cluster.talos_version) > 0) {
+      error(
+        "cluster.yaml",
+        ["talos_config_contract"],
+        `${contract} is newer than talos_version ${cluster.talos_version}: a node cannot read a configuration of a newer Talos; at most v${minorOf(cluster.talos_version)}`,
+      );
+    }
+  }
 
   // Versions that work together: Kubernetes on this Talos, Cilium on this Kubernetes.
   const kubernetes = cluster.kubernetes_version;

@@ -5,6 +5,7 @@ import { resolveWorkloads, type ResolvedWorkloads } from "./guests";
 import { firstHost, parseCidr, type Ipv4Network } from "./ipv4";
 import type { Workloads } from "./load";
 import type { ClusterConfig, NodeConfig, StateBackendConfig } from "./schema";
+import { minorOf } from "./versions";
 
 export type Cni = ClusterConfig["cluster_cni"];
 
@@ -95,6 +96,10 @@ export interface ResolvedSettings {
   readonly name: string;
   readonly talos: {
     readonly version: string;
+    /** The version contract of the machine configurations, e.g. "v1.13". */
+    readonly contract: string;
+    /** Whether cluster.yaml sets the contract (else it follows talos_version's minor). */
+    readonly contractPinned: boolean;
     readonly kubernetesVersion: string;
     readonly imageFactoryUrl: string;
     /** Official extensions of the cluster's schematic. */
@@ -227,6 +232,8 @@ export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
     name: cluster.cluster_name,
     talos: {
       version: cluster.talos_version,
+      contract: cluster.talos_config_contract ?? `v${minorOf(cluster.talos_version)}`,
+      contractPinned: cluster.talos_config_contract !== undefined,
       kubernetesVersion: cluster.kubernetes_version,
       imageFactoryUrl: cluster.talos_image_factory_url,
       extensions: cluster.talos_extensions,

@@ -339,6 +339,13 @@ export const clusterSchema = z
       .describe(
         `Talos version to install, ${describeMinors(TALOS_RELEASES)} (each checked by Talos' own machinery of that minor).`,
       ),
+    talos_config_contract: z
+      .string()
+      .regex(/^v\d+\.\d+$/, 'expected a Talos minor like "v1.13" (with the leading v)')
+      .optional()
+      .describe(
+        "Talos version contract of the machine configurations: the Talos minor whose defaults and documents they are generated with. Keep the one the cluster was created with across Talos upgrades (Talos' advice), move it on purpose; at most talos_version's minor. @default talos_version's minor",
+      ),
     kubernetes_version: semver("Kubernetes", TESTED_KUBERNETES_VERSION)
       .default(TESTED_KUBERNETES_VERSION)
       .describe(`Kubernetes version; one the Talos version supports (Talos ${ranges(TALOS_RELEASES)}).`),

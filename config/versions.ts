@@ -5,7 +5,7 @@
 
 // renovate: datasource=github-releases depName=siderolabs/talos
 /** Talos version installed when cluster.yaml does not set talos_version. */
-export const TESTED_TALOS_VERSION = "v1.12.7";
+export const TESTED_TALOS_VERSION = "v1.14.1";
 
 // renovate: datasource=github-releases depName=kubernetes/kubernetes
 /** Kubernetes version installed when cluster.yaml does not set kubernetes_version. */
@@ -42,6 +42,7 @@ export const TALOS_RELEASES: Readonly<Record<string, { readonly kubernetes: Kube
   "1.11": { kubernetes: { min: "1.29", max: "1.34" } },
   "1.12": { kubernetes: { min: "1.30", max: "1.35" } },
   "1.13": { kubernetes: { min: "1.31", max: "1.36" } },
+  "1.14": { kubernetes: { min: "1.32", max: "1.37" } },
 };
 
 /**
@@ -53,6 +54,12 @@ export const CILIUM_RELEASES: Readonly<Record<string, { readonly kubernetes: Kub
   "1.18": { kubernetes: { min: "1.30", max: "1.33" } },
   "1.19": { kubernetes: { min: "1.32", max: "1.35" } },
 };
+
+/** The minors of two versions compared: negative, zero or positive. */
+export function compareMinors(a: string, b: string): number {
+  const [x, y] = [parseVersion(a), parseVersion(b)];
+  return x[0] - y[0] || x[1] - y[1];
+}
 
 /** Whether the minor of `version` is within `range`. */
 export function inRange(version: string, range: KubernetesRange): boolean {
@@ -68,8 +75,21 @@ export function describeMinors(releases: Readonly<Record<string, unknown>>): str
 
 /** Whether Talos `version` generates a separate HostnameConfig document (Talos 1.12 and later). */
 export function talosHasHostnameConfig(version: string): boolean {
+  return atLeast(version, 12);
+}
+
+/**
+ * Whether Talos `version` generates the Kubernetes, resolver and install settings as documents of their own
+ * (KubeNodeConfig, KubeNetworkConfig, ResolverConfig, UnattendedInstallConfig, ...: Talos 1.14 and later),
+ * which refuse the same settings in the v1alpha1 document.
+ */
+export function talosHasKubernetesDocuments(version: string): boolean {
+  return atLeast(version, 14);
+}
+
+function atLeast(version: string, minor1: number): boolean {
   const [major, minor] = parseVersion(version);
-  return major > 1 || minor >= 12;
+  return major > 1 || minor >= minor1;
 }
 
 /**

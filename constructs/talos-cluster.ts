@@ -27,8 +27,8 @@ export interface TalosClusterNode extends TalosNodeSpec {
 
 export interface TalosClusterProps {
   readonly clusterName: string;
-  /** Talos version contract of the generated configuration, e.g. "v1.12.1". */
-  readonly talosVersion: string;
+  /** Talos version contract of the generated configuration (its patches take that minor's form), e.g. "v1.13". */
+  readonly contract: string;
   readonly kubernetesVersion: string;
   /** The secrets bundle from `talos_machine_secrets` (in layer 00, so a cross-stack reference). */
   readonly machineSecrets: DataTalosMachineConfigurationMachineSecrets;
@@ -70,13 +70,11 @@ export class TalosCluster extends Construct {
         clusterEndpoint: endpoint,
         machineType: node.controller ? "controlplane" : "worker",
         machineSecrets: props.machineSecrets,
-        talosVersion: props.talosVersion,
+        talosVersion: props.contract,
         kubernetesVersion: props.kubernetesVersion,
         docs: false,
         examples: false,
-        configPatches: machineConfigPatches(node, props.network, props.talosVersion).map((patch) =>
-          JSON.stringify(patch),
-        ),
+        configPatches: machineConfigPatches(node, props.network, props.contract).map((patch) => JSON.stringify(patch)),
       });
       config.overrideLogicalId(name);
 

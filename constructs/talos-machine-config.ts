@@ -1,6 +1,6 @@
 // The per-node Talos machine-configuration patches, as plain typed data (unit-tested on its own, judged by
 // Talos' own machinery in the engine tests: __tests__/engine/talos-config.test.ts).
-import { talosHasHostnameConfig } from "../config/versions";
+import { talosHasHostnameConfig, talosHasKubernetesDocuments } from "../config/versions";
 
 export type Cni = "cilium" | "flannel" | "none";
 
@@ -144,16 +144,91 @@ export interface DeleteHostnameConfigPatch {
   readonly $patch: "delete";
 }
 
-export type TalosConfigPatch = V1Alpha1Patch | DeleteHostnameConfigPatch;
+// ------------------------------------------------------------------- Talos 1.14's documents of their own
+// From the 1.14 contract on, Talos generates these settings as documents of their own and refuses them in
+// v1alpha1 ("already set in v1alpha1 config"); a patch of the same kind merges into the generated document.
+// Fields as in github.com/siderolabs/talos/pkg/machinery v1.14 config/types (k8s, network, runtime).
+
+/** The settings 1.14 still reads from v1alpha1: the node's links, time servers, certificates, kernel, disks. */
+export interface V1Alpha1MachinePatch {
+  readonly machine: Pick<MachinePatch, "time" | "certSANs" | "kernel" | "sysctls" | "systemDiskEncryption"> & {
+    readonly network: { readonly interfaces: readonly NetworkInterface[] };
+  };
+}
+
+interface Document<Kind extends string> {
+  readonly apiVersion: "v1alpha1";
+  readonly kind: Kind;
+}
+
+/** The node's name; Talos' generated `auto: stable` removed. */
+export interface HostnameConfigPatch extends Document<"HostnameConfig"> {
+  readonly auto: DeleteField;
+  readonly hostname: string;
+}
+
+export interface ResolverConfigPatch extends Document<"ResolverConfig"> {
+  readonly nameservers: readonly { readonly address: string }[];
+}
+
+/** Where Talos installs itself: the installer image and a CEL expression over the disks it sees. */
+export interface UnattendedInstallConfigPatch extends Document<"UnattendedInstallConfig"> {
+  readonly installer: { readonly image: string };
+  readonly provisioning: { readonly diskSelector: { readonly match: string } };
+}
+
+export interface KubeNodeConfigPatch extends Document<"KubeNodeConfig"> {
+  readonly nodeIP: { readonly validSubnets: readonly string[] };
+  readonly labels?: Readonly<Record<string, string>>;
+  /** A key set to `$patch: delete` removes the taint Talos generated (the controllers' NoSchedule). */
+  readonly taints?: Readonly<Record<string, string | DeleteField>>;
+}
+
+export interface KubePrismConfigPatch extends Document<"KubePrismConfig"> {
+  readonly port: number;
+}
+
+export interface KubeNetworkConfigPatch extends Document<"KubeNetworkConfig"> {
+  readonly podSubnets: readonly string[];
+  readonly serviceSubnets: readonly string[];
+}
+
+export interface KubeAPIServerConfigPatch extends Document<"KubeAPIServerConfig"> {
+  readonly certExtraSANs: readonly string[];
+}
+
+export interface KubeProxyConfigPatch extends Document<"KubeProxyConfig"> {
+  readonly enabled: false;
+}
+
+/** Flannel is Talos' CNI: without this document, Talos deploys none. */
+export interface DeleteKubeFlannelCNIConfigPatch extends Document<"KubeFlannelCNIConfig"> {
+  readonly $patch: "delete";
+}
+
+export type TalosConfigPatch =
+  | V1Alpha1Patch
+  | DeleteHostnameConfigPatch
+  | V1Alpha1MachinePatch
+  | HostnameConfigPatch
+  | ResolverConfigPatch
+  | UnattendedInstallConfigPatch
+  | KubeNodeConfigPatch
+  | KubePrismConfigPatch
+  | KubeNetworkConfigPatch
+  | KubeAPIServerConfigPatch
+  | KubeProxyConfigPatch
+  | DeleteKubeFlannelCNIConfigPatch;
 
 /**
- * The patches of one node's configuration for Talos `talosVersion`, one document each (the provider's
- * `config_patches` takes one patch per string; JSON is YAML).
+ * The patches of one node's configuration for the Talos version contract `contract` (the data source's
+ * `talos_version`), one document each (the provider's `config_patches` takes one patch per string; JSON is
+ * YAML): the v1alpha1 form up to 1.13, the documents of their own from 1.14.
  */
 export function machineConfigPatches(
   node: TalosNodeSpec,
   cluster: TalosClusterNetwork,
-  talosVersion: string,
+  contract: string,
 ): TalosConfigPatch[] {
   const iface: NetworkInterface = {
     deviceSelector: node.macAddress ? { hardwareAddr: node.macAddress } : { physical: true },
@@ -163,6 +238,16 @@ export function machineConfigPatches(
     mtu: node.mtu,
     ...(node.controller && cluster.apiVip ? { vip: { ip: cluster.apiAddress } } : {}),
   };
+  const apiCertSans = [...new Set([cluster.apiAddress, ...cluster.certSans, ...(node.certSans ?? [])])];
+  const machine = {
+    time: { servers: [...cluster.ntpServers] },
+    ...(node.certSans?.length ? { certSANs: [...node.certSans] } : {}),
+    ...(node.kernelModules?.length ? { kernel: { modules: node.kernelModules.map((name) => ({ name })) } } : {}),
+    ...(nonEmpty(node.sysctls) ? { sysctls: { ...node.sysctls } } : {}),
+    ...(node.diskEncryption ? { systemDiskEncryption: luks2(node.diskEncryption) } : {}),
+  };
+  if (talosHasKubernetesDocuments(contract)) return documentPatches(node, cluster, iface, machine, apiCertSans);
+
   // Talos generates `disk: /dev/sda`; with a selector that default has to go, or it would win.
   const install =
     "path" in node.installDisk
@@ -172,40 +257,109 @@ export function machineConfigPatches(
           diskSelector: { ...node.installDisk.selector },
           image: node.installImage,
         };
-
-  const nonEmpty = <T extends object>(value: T | undefined): T | undefined =>
-    value && Object.keys(value).length > 0 ? value : undefined;
-  const machine: MachinePatch = {
-    install,
-    network: { hostname: node.name, nameservers: [...cluster.dnsServers], interfaces: [iface] },
-    time: { servers: [...cluster.ntpServers] },
-    kubelet: { nodeIP: { validSubnets: [cluster.nodeCidr] } },
-    features: { kubePrism: { enabled: true, port: KUBEPRISM_PORT } },
-    ...(node.certSans?.length ? { certSANs: [...node.certSans] } : {}),
-    ...(nonEmpty(node.nodeLabels) ? { nodeLabels: { ...node.nodeLabels } } : {}),
-    ...(nonEmpty(node.nodeTaints) ? { nodeTaints: { ...node.nodeTaints } } : {}),
-    ...(node.kernelModules?.length ? { kernel: { modules: node.kernelModules.map((name) => ({ name })) } } : {}),
-    ...(nonEmpty(node.sysctls) ? { sysctls: { ...node.sysctls } } : {}),
-    ...(node.diskEncryption ? { systemDiskEncryption: luks2(node.diskEncryption) } : {}),
-  };
-
-  const clusterPatch: ClusterPatch = {
-    network: {
-      podSubnets: [cluster.podCidr],
-      serviceSubnets: [cluster.serviceCidr],
-      ...(cluster.cni === "flannel" ? {} : { cni: { name: "none" as const } }),
+  const v1alpha1: V1Alpha1Patch = {
+    machine: {
+      install,
+      network: { hostname: node.name, nameservers: [...cluster.dnsServers], interfaces: [iface] },
+      ...machine,
+      kubelet: { nodeIP: { validSubnets: [cluster.nodeCidr] } },
+      features: { kubePrism: { enabled: true, port: KUBEPRISM_PORT } },
+      ...(nonEmpty(node.nodeLabels) ? { nodeLabels: { ...node.nodeLabels } } : {}),
+      ...(nonEmpty(node.nodeTaints) ? { nodeTaints: { ...node.nodeTaints } } : {}),
     },
-    ...(cluster.cni === "cilium" ? { proxy: { disabled: true as const } } : {}),
-    ...(node.controller
-      ? { apiServer: { certSANs: [...new Set([cluster.apiAddress, ...cluster.certSans, ...(node.certSans ?? [])])] } }
-      : {}),
-    ...(node.controller && cluster.schedulingOnControllers ? { allowSchedulingOnControlPlanes: true as const } : {}),
+    cluster: {
+      network: {
+        podSubnets: [cluster.podCidr],
+        serviceSubnets: [cluster.serviceCidr],
+        ...(cluster.cni === "flannel" ? {} : { cni: { name: "none" as const } }),
+      },
+      ...(cluster.cni === "cilium" ? { proxy: { disabled: true as const } } : {}),
+      ...(node.controller ? { apiServer: { certSANs: apiCertSans } } : {}),
+      ...(node.controller && cluster.schedulingOnControllers ? { allowSchedulingOnControlPlanes: true as const } : {}),
+    },
   };
-
-  const patches: TalosConfigPatch[] = [{ machine, cluster: clusterPatch }];
-  if (talosHasHostnameConfig(talosVersion))
+  const patches: TalosConfigPatch[] = [v1alpha1];
+  if (talosHasHostnameConfig(contract))
     patches.push({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
   return patches;
+}
+
+/** The same settings in the documents Talos 1.14 generates them in. */
+function documentPatches(
+  node: TalosNodeSpec,
+  cluster: TalosClusterNetwork,
+  iface: NetworkInterface,
+  machine: Omit<V1Alpha1MachinePatch["machine"], "network">,
+  apiCertSans: readonly string[],
+): TalosConfigPatch[] {
+  const doc = <Kind extends string>(kind: Kind) => ({ apiVersion: "v1alpha1" as const, kind });
+  const taints = {
+    ...node.nodeTaints,
+    // What v1alpha1's allowSchedulingOnControlPlanes did: no NoSchedule taint on the controllers.
+    ...(node.controller && cluster.schedulingOnControllers ? { [CONTROL_PLANE_TAINT]: DELETE } : {}),
+  };
+  const patches: TalosConfigPatch[] = [
+    { machine: { network: { interfaces: [iface] }, ...machine } },
+    { ...doc("HostnameConfig"), auto: DELETE, hostname: node.name },
+    { ...doc("ResolverConfig"), nameservers: cluster.dnsServers.map((address) => ({ address })) },
+    {
+      ...doc("UnattendedInstallConfig"),
+      installer: { image: node.installImage },
+      provisioning: { diskSelector: { match: diskMatch(node.installDisk) } },
+    },
+    {
+      ...doc("KubeNodeConfig"),
+      nodeIP: { validSubnets: [cluster.nodeCidr] },
+      ...(nonEmpty(node.nodeLabels) ? { labels: { ...node.nodeLabels } } : {}),
+      ...(nonEmpty(taints) ? { taints } : {}),
+    },
+    { ...doc("KubePrismConfig"), port: KUBEPRISM_PORT },
+    { ...doc("KubeNetworkConfig"), podSubnets: [cluster.podCidr], serviceSubnets: [cluster.serviceCidr] },
+  ];
+  // The control plane's own documents (Talos generates them on controllers only).
+  if (node.controller) {
+    patches.push({ ...doc("KubeAPIServerConfig"), certExtraSANs: [...apiCertSans] });
+    if (cluster.cni !== "flannel") patches.push({ ...doc("KubeFlannelCNIConfig"), $patch: "delete" });
+    if (cluster.cni === "cilium") patches.push({ ...doc("KubeProxyConfig"), enabled: false });
+  }
+  return patches;
+}
+
+const DELETE: DeleteField = { $patch: "delete" };
+/** The taint Talos puts on controllers unless workloads may run there. */
+const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane";
+
+/** Bytes per unit of a disk size, as Talos reads them (powers of 1000, and of 1024 with an "i"). */
+const UNITS: Readonly<Record<string, bigint>> = Object.fromEntries(
+  ["K", "M", "G", "T", "P"].flatMap((prefix, i) => [
+    [`${prefix}B`, 1000n ** BigInt(i + 1)],
+    [`${prefix}iB`, 1024n ** BigInt(i + 1)],
+  ]),
+);
+
+/**
+ * The install disk as a CEL expression over Talos' disk (UnattendedInstallConfig): a path, or every field of
+ * the selector v1alpha1 took (a size with an optional comparison, model and serial globs).
+ */
+export function diskMatch(disk: TalosNodeSpec["installDisk"]): string {
+  if ("path" in disk) return `disk.dev_path == ${JSON.stringify(disk.path)}`;
+  const terms: string[] = [];
+  const { size, model, serial } = disk.selector;
+  if (size !== undefined) {
+    const [, op = "==", number, unit = "B"] =
+      /^(<=|>=|<|>|==)?\s*(\d+(?:\.\d+)?)\s*([KMGTP]i?B|B)?$/.exec(size.trim()) ?? [];
+    if (number === undefined) throw new Error(`disk size ${JSON.stringify(size)} is not a size`);
+    const [whole, fraction = ""] = number.split(".");
+    const bytes = (BigInt(whole + fraction) * (UNITS[unit] ?? 1n)) / 10n ** BigInt(fraction.length);
+    terms.push(`disk.size ${op} ${bytes}u`);
+  }
+  if (model !== undefined) terms.push(`glob(${JSON.stringify(model)}, disk.model)`);
+  if (serial !== undefined) terms.push(`glob(${JSON.stringify(serial)}, disk.serial)`);
+  return terms.join(" && ");
+}
+
+function nonEmpty<T extends object>(value: T | undefined): T | undefined {
+  return value && Object.keys(value).length > 0 ? value : undefined;
 }
 
 /** STATE and EPHEMERAL encrypted alike, with one key in slot 0. */

@@ -69,9 +69,10 @@ export class InfrastructureLayer extends LayerStack {
         installer: images.image(node.image).installerRepository,
         vm_id: vms.get(node.name)!.vmId,
         proxmox_node: vms.get(node.name)!.resource.nodeName,
+        config_contract: cluster.talos.contract,
       })),
       description:
-        "Each node's name, Talos API address, role, installer image without tag, VM id and Proxmox node, for rolling upgrades and restarts.",
+        "Each node's name, Talos API address, role, installer image without tag, VM id, Proxmox node and the version contract of its machine configuration, for rolling upgrades and restarts.",
     });
     // The versions the nodes were last configured with: ./bootstrap.sh compares them with the config's, so that a
     // bump goes through the rolling upgrade instead of reaching every node at once.
@@ -83,7 +84,7 @@ export class InfrastructureLayer extends LayerStack {
     const secrets = props.persistentAuth.talosSecrets;
     this.talos = new TalosCluster(this, "Talos", {
       clusterName: cluster.name,
-      talosVersion: cluster.talos.version,
+      contract: cluster.talos.contract,
       kubernetesVersion: cluster.talos.kubernetesVersion,
       machineSecrets: secrets.machineSecrets,
       clientConfiguration: secrets.clientConfiguration,

@@ -536,7 +536,7 @@ describe("the versions in the plan output", () => {
     );
     expect(tested.log).toContainEqual(
       expect.stringMatching(
-        /✓ config: .* \(cluster homelab; Talos v1\.12\.7, Kubernetes v1\.35\.4 \(the versions this release is tested with\)\)$/,
+        /✓ config: .* \(cluster homelab; Talos v1\.14\.1, Kubernetes v1\.35\.4 \(the versions this release is tested with\)\)$/,
       ),
     );
     const other = run(
@@ -546,7 +546,7 @@ describe("the versions in the plan output", () => {
     );
     expect(other.log).toContainEqual(
       expect.stringMatching(
-        /Talos v1\.11\.0, Kubernetes v1\.34\.0 \(this release is tested with Talos v1\.12\.7, Kubernetes v1\.35\.4\)\)$/,
+        /Talos v1\.11\.0, Kubernetes v1\.34\.0 \(this release is tested with Talos v1\.14\.1, Kubernetes v1\.35\.4\)\)$/,
       ),
     );
   });
@@ -860,6 +860,8 @@ describe("preflight of upgrade", () => {
     expect(r.upgrade?.target).toEqual({
       talosVersion: cluster.talos.version,
       kubernetesVersion: cluster.talos.kubernetesVersion,
+      contract: "v1.12",
+      contractPinned: false,
     });
     // Names, roles and addresses from the config; the installer from the state.
     expect(r.upgrade?.nodes.map((n) => `${n.name} ${n.controller} ${n.address} ${n.installer}`)).toEqual(

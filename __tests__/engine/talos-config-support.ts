@@ -15,7 +15,10 @@ export interface CheckCase {
   readonly clusterName: string;
   readonly endpoint: string;
   readonly kubernetesVersion: string;
+  /** The Talos the node runs: picks the checker, bounds the Kubernetes version. */
   readonly talosVersion: string;
+  /** The data source's talos_version (the version contract of the configuration). @default talosVersion */
+  readonly contract?: string;
   readonly machineType: string;
   readonly patches: readonly string[];
 }
@@ -61,15 +64,22 @@ export function machineConfigCases(json: StackJson, label: string): CheckCase[] 
         throw new Error(`${where}: ${key} is not a literal string: ${JSON.stringify(value)}`);
       return value;
     };
-    const talosVersion = literal("talos_version");
+    const contract = literal("talos_version");
+    // The Talos the node runs: the version of the factory image its installer reference names.
+    const patches = (source.config_patches ?? []) as string[];
+    const factory = [...patches.join("\n").matchAll(INSTALLER_REFERENCE)].map(([, urls]) => urls);
+    const talosVersion = json.data?.talos_image_factory_urls?.[factory[0]]?.talos_version;
+    if (new Set(factory).size !== 1 || typeof talosVersion !== "string" || talosVersion.includes("${"))
+      throw new Error(`${where}: no one literal Talos version behind the installer image (${factory.join(", ")})`);
     return {
       id: `${label} ${name}`,
       clusterName: literal("cluster_name"),
       endpoint: literal("cluster_endpoint"),
       kubernetesVersion: literal("kubernetes_version"),
       talosVersion,
+      contract,
       machineType: literal("machine_type"),
-      patches: ((source.config_patches ?? []) as string[]).map((p) => resolvePatch(p, talosVersion, where)),
+      patches: patches.map((p) => resolvePatch(p, talosVersion, where)),
     };
   });
 }

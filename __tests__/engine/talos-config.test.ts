@@ -160,15 +160,26 @@ async function expectAccepted(name: string, config: Config, minor: string): Prom
     const node = config.nodes[i];
     const docs = parseAllDocuments(result.config ?? "").map((d) => d.toJS() as Record<string, any>);
     const v1alpha1 = docs.find((d) => d.version === "v1alpha1")!;
-    const hostnameConfig = docs.find((d) => d.kind === "HostnameConfig");
-    expect(hostnameConfig?.hostname ?? v1alpha1.machine.network?.hostname, `${result.id}: hostname`).toBe(node.name);
-    expect(v1alpha1.machine.type).toBe(node.controller ? "controlplane" : "worker");
-    expect(v1alpha1.machine.install.image).toMatch(
+    const kind = (k: string) => docs.find((d) => d.kind === k);
+    // From the 1.14 contract on, the settings live in documents of their own (absent before).
+    const install = kind("UnattendedInstallConfig");
+    const kubeNode = kind("KubeNodeConfig");
+    const apiServer = kind("KubeAPIServerConfig");
+    const machine = v1alpha1.machine;
+    expect(kind("HostnameConfig")?.hostname ?? machine.network?.hostname, `${result.id}: hostname`).toBe(node.name);
+    expect(machine.type).toBe(node.controller ? "controlplane" : "worker");
+    expect(install?.installer.image ?? machine.install.image).toMatch(
       /^factory\.talos\.dev\/installer(-secureboot)?\/[0-9a-f]{64}:v\d+\.\d+\.\d+$/,
     );
     // The per-node settings reach the configuration Talos accepted.
-    const machine = v1alpha1.machine;
-    if (node.disk_selector) {
+    if (install) {
+      const match = install.provisioning.diskSelector.match as string;
+      if (node.disk_selector)
+        expect(match.split(" && ").map((term) => /disk\.(\w+)/.exec(term)![1])).toEqual(
+          Object.keys(node.disk_selector as object),
+        );
+      else expect(match).toBe(`disk.dev_path == "${node.disk ?? "/dev/sda"}"`);
+    } else if (node.disk_selector) {
       expect(machine.install.disk, `${result.id}: no fixed disk with a selector`).toBeUndefined();
       expect(Object.keys(machine.install.diskSelector)).toEqual(Object.keys(node.disk_selector as object));
     } else {
@@ -177,11 +188,23 @@ async function expectAccepted(name: string, config: Config, minor: string): Prom
     if (node.kernel_modules)
       expect(machine.kernel.modules.map((m: { name: string }) => m.name)).toEqual(node.kernel_modules);
     if (node.sysctls) expect(machine.sysctls).toEqual(node.sysctls);
-    if (node.labels) expect(machine.nodeLabels).toMatchObject(node.labels as object);
-    if (node.taints) expect(machine.nodeTaints).toEqual(node.taints);
+    if (node.labels) expect(kubeNode?.labels ?? machine.nodeLabels).toMatchObject(node.labels as object);
+    if (node.taints) expect(kubeNode?.taints ?? machine.nodeTaints).toMatchObject(node.taints as object);
     if (node.cert_sans) expect(machine.certSANs).toEqual(expect.arrayContaining(node.cert_sans as string[]));
+    if (node.controller && kubeNode) {
+      // What allowSchedulingOnControlPlanes, cni and proxy did in v1alpha1.
+      const onlyControllers = config.nodes.every((n) => n.controller);
+      expect(kubeNode.taints?.["node-role.kubernetes.io/control-plane"]).toBe(
+        onlyControllers ? undefined : "NoSchedule",
+      );
+      const cni = config.cluster.cluster_cni ?? "cilium";
+      expect(kind("KubeFlannelCNIConfig") !== undefined, `${result.id}: flannel`).toBe(cni === "flannel");
+      expect(kind("KubeProxyConfig")?.enabled, `${result.id}: kube-proxy`).toBe(cni === "cilium" ? false : undefined);
+    }
     if (node.cert_sans && node.controller)
-      expect(v1alpha1.cluster.apiServer.certSANs).toEqual(expect.arrayContaining(node.cert_sans as string[]));
+      expect(apiServer?.certExtraSANs ?? v1alpha1.cluster.apiServer.certSANs).toEqual(
+        expect.arrayContaining(node.cert_sans as string[]),
+      );
   });
 }
 
@@ -201,38 +224,66 @@ describe.each(minors)("Talos %s", (minor) => {
     await expectAccepted(name, { cluster, nodes: config.nodes }, minor);
   });
 
-  it("rejects what Talos rejects: an unknown key; from 1.12 on, a static hostname beside the generated HostnameConfig", async () => {
+  it("rejects what Talos rejects: an unknown key; from 1.12 on, a static hostname beside the generated HostnameConfig; from 1.14 on, the v1alpha1 form of the settings 1.14 moved", async () => {
     const [, root] = examples[0];
-    const base = (
-      await casesOf(`${minor} negative`, {
-        nodes: root.nodes.slice(0, 1),
-        cluster: { ...root.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) },
-      })
-    )[0];
-    const withV1alpha1 = (edit: (patch: any) => void) => {
-      const patch = JSON.parse(base.patches[0]);
-      edit(patch);
-      return JSON.stringify(patch);
-    };
-    const { results } = await checkMachineConfigs(minor, [
-      {
-        ...base,
-        id: "unknown key",
-        patches: [withV1alpha1((p) => (p.machine.kubelet.nodeIp = p.machine.kubelet.nodeIP)), ...base.patches.slice(1)],
-      },
-      {
-        ...base,
-        id: "hostname in machine.network",
-        patches: [withV1alpha1((p) => (p.machine.network.hostname = "cp0"))],
-      },
-    ]);
+    const at = (talos: string) => ({
+      nodes: root.nodes.slice(0, 1),
+      cluster: { ...root.cluster, talos_version: talos, kubernetes_version: kubernetesFor(minor.slice(1)) },
+    });
+    const base = (await casesOf(`${minor} negative`, at(version())))[0];
+    /** The patches with `edit` applied to every patch document holding the kubelet's nodeIP settings. */
+    const withNodeIP = (edit: (holder: any) => void) =>
+      base.patches.map((text) => {
+        const patch = JSON.parse(text);
+        const holder = patch.kind === "KubeNodeConfig" ? patch : patch.machine?.kubelet;
+        if (holder?.nodeIP) edit(holder);
+        return JSON.stringify(patch);
+      });
+    const v1alpha1 = JSON.parse(base.patches[0]);
+    v1alpha1.machine.network.hostname = "cp0";
+    const cases: CheckCase[] = [
+      { ...base, id: "unknown key", patches: withNodeIP((h) => (h.nodeIp = h.nodeIP)) },
+      { ...base, id: "hostname in machine.network", patches: [JSON.stringify(v1alpha1)] },
+    ];
+    const documents = minors.indexOf(minor) >= minors.indexOf("v1.14");
+    // The patches a 1.13 contract takes (v1alpha1 only), given to a configuration of this minor's contract.
+    if (documents) {
+      const v113 = (await casesOf(`${minor} v1.13 form`, at(checkers["v1.13"].machinery)))[0];
+      cases.push({ ...v113, id: "the v1.13 form", talosVersion: version(), contract: undefined });
+    }
+    const { results } = await checkMachineConfigs(minor, cases);
     expect(results[0].errors.join("\n")).toMatch(/nodeIp/);
     if (minors.indexOf(minor) >= minors.indexOf("v1.12")) {
       expect(results[1].errors).toEqual(["validate: static hostname is already set in v1alpha1 config"]);
     } else {
       expect(results[1].errors).toEqual([]);
     }
+    if (documents) {
+      const refused = results[2].errors.join("\n");
+      for (const setting of [".machine.network.nameservers", ".machine.kubelet", "KubePrism", "kube-apiserver"])
+        expect(refused).toContain(setting);
+    }
   });
+
+  // What a rolling upgrade from the minor before leaves: this Talos, the configurations' contract kept.
+  it.runIf(minors.indexOf(minor) > 0).each([examples[0], matrix[0], matrix[2]])(
+    "%s: every node accepted with the contract of the minor before (talos_config_contract pinned)",
+    async (name, config) => {
+      const previous = minors[minors.indexOf(minor) - 1];
+      const cluster = {
+        ...config.cluster,
+        talos_version: version(),
+        talos_config_contract: previous,
+        kubernetes_version: kubernetesFor(minor.slice(1)),
+      };
+      const cases = await casesOf(`${name} on ${previous}`, { cluster, nodes: config.nodes });
+      expect(new Set(cases.map((c) => [c.talosVersion, c.contract].join(" ")))).toEqual(
+        new Set([`${version()} ${previous}`]),
+      );
+      const { results } = await checkMachineConfigs(minor, cases);
+      expect(describeFindings(results)).toEqual([]);
+    },
+  );
 
   it("supports exactly the Kubernetes minors config/versions.ts declares for it", async () => {
     const range = TALOS_RELEASES[minor.slice(1)].kubernetes;

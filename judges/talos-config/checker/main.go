@@ -2,10 +2,11 @@
 // this binary is built with (one binary per Talos minor: tools/talos-config/<minor>/go.mod pins it).
 //
 // It reads one JSON document on stdin, {"cases": [{"id", "clusterName", "endpoint", "kubernetesVersion",
-// "talosVersion", "machineType", "patches"}]}, and for each case does what the siderolabs/talos Terraform
-// provider's talos_machine_configuration data source does: generate the configuration (version contract
-// from talosVersion, the provider's generate options, throwaway secrets), apply the patches for the machine
-// type. It then loads the result as a node does and validates it for the metal runtime (Proxmox nocloud
+// "talosVersion", "contract", "machineType", "patches"}]}, and for each case does what the siderolabs/talos
+// Terraform provider's talos_machine_configuration data source does: generate the configuration (version
+// contract from contract, the data source's talos_version, which is talosVersion when absent; the provider's
+// generate options, throwaway secrets), apply the patches for the machine type. talosVersion is the Talos
+// the node runs: it picks the checker and the Kubernetes versions allowed. It then loads the result as a node does and validates it for the metal runtime (Proxmox nocloud
 // VMs run the metal mode) in strict mode, every document included. The Kubernetes version must be one
 // this Talos version supports (the check talosctl makes). It writes {"machinery": <version>,
 // "results": [{"id", "errors", "warnings", "config"}]} on stdout. The exit code is 0 when every case was
@@ -48,6 +49,7 @@ type checkCase struct {
 	Endpoint          string   `json:"endpoint"`
 	KubernetesVersion string   `json:"kubernetesVersion"`
 	TalosVersion      string   `json:"talosVersion"`
+	Contract          string   `json:"contract"`
 	MachineType       string   `json:"machineType"`
 	Patches           []string `json:"patches"`
 }
@@ -116,9 +118,14 @@ func check(c checkCase, secretsByContract map[string]*secrets.Bundle) result {
 		return res
 	}
 
-	contract, err := config.ParseContractFromVersion(c.TalosVersion)
+	contractVersion := c.Contract
+	if contractVersion == "" {
+		contractVersion = c.TalosVersion
+	}
+
+	contract, err := config.ParseContractFromVersion(contractVersion)
 	if err != nil {
-		return fail("talosVersion", err)
+		return fail("contract", err)
 	}
 
 	// What talosctl checks before it installs or upgrades Kubernetes on this Talos version.
