@@ -24,7 +24,7 @@ const NODES = [
   node("gpu0", "127.0.10.32", false, "abab"),
   node("controlplane2", "127.0.10.23", true),
 ];
-const TARGET = { talosVersion: "v1.12.2", kubernetesVersion: "v1.35.1" };
+const TARGET = { talosVersion: "v1.12.2", kubernetesVersion: "v1.35.1", contract: "v1.12", contractPinned: false };
 
 type World = {
   client: string;
@@ -248,6 +248,45 @@ describe("upgradePreflight", () => {
     expect(await upgradePreflight(missing, TARGET)).toEqual([
       expect.stringMatching(/^talosctl is not usable \(.*ENOENT.*\); install talosctl v1\.12\.2 or newer$/),
     ]);
+  });
+
+  describe("across a minor, 1.13 to 1.14: the configurations' version contract stays until cluster.yaml moves it", () => {
+    const to114 = { talosVersion: "v1.14.1", kubernetesVersion: "v1.35.4", contract: "v1.14", contractPinned: false };
+    const at113 = NODES.map((n) => ({ ...n, contract: "v1.13" }));
+    const refusal =
+      /^Talos v1\.14\.1 would move the machine configurations from the v1\.13 version contract to v1\.14 .*add "talos_config_contract: v1\.13" to cluster\.yaml/;
+
+    it("refuses while talos_config_contract is unset, naming the contract layer 01 recorded; asks no node", async () => {
+      const fake = standIn({ client: "v1.14.1" });
+      expect(await upgradePreflight(fake.talosctl, to114, at113, true)).toEqual([expect.stringMatching(refusal)]);
+      expect(fake.calls()).toEqual([["version", "--client"]]);
+    });
+
+    it("with no contract recorded (a state from before), takes the lowest minor the nodes run, when asked", async () => {
+      const fake = standIn({ client: "v1.14.1" });
+      fake.set({ nodes: Object.fromEntries(NODES.map((n) => [n.address, { version: "v1.13.3" }])) });
+      expect(await upgradePreflight(fake.talosctl, to114, NODES, true)).toEqual([expect.stringMatching(refusal)]);
+      expect(await upgradePreflight(fake.talosctl, to114, NODES, false)).toEqual([]);
+    });
+
+    it("goes ahead with the contract pinned to 1.13 (or moved on purpose), each node to its schematic's 1.14 installer", async () => {
+      const fake = standIn({ client: "v1.14.1" });
+      const pinned = { ...to114, contract: "v1.13", contractPinned: true };
+      expect(await upgradePreflight(fake.talosctl, pinned, at113, true)).toEqual([]);
+      expect(await upgradePreflight(fake.talosctl, { ...to114, contractPinned: true }, at113, true)).toEqual([]);
+      // Within a minor the contract does not move: no refusal.
+      expect(
+        await upgradePreflight(fake.talosctl, { ...to114, talosVersion: "v1.13.4", contract: "v1.13" }, at113),
+      ).toEqual([]);
+      const steps = planUpgrade(at113, pinned);
+      expect(steps.flatMap((s) => (s.kind === "talos" ? [s.image] : []))).toEqual([
+        `${FACTORY}/a215:v1.14.1`,
+        `${FACTORY}/a215:v1.14.1`,
+        `${FACTORY}/a215:v1.14.1`,
+        `${FACTORY}/a215:v1.14.1`,
+        `${FACTORY}/abab:v1.14.1`,
+      ]);
+    });
   });
 
   it("reads the tag of the right section", async () => {

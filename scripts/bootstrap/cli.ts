@@ -411,8 +411,8 @@ async function upgradePreflightCommand(argv: string[]): Promise<number> {
   if (result.upgrade) {
     const { nodes, target } = result.upgrade;
     const hint = "nothing was upgraded; fix this and run ./bootstrap.sh upgrade again";
-    for (const reason of await upgradePreflight(talosctl, target, nodes))
-      problems.push({ check: "talosctl", reason, hint });
+    for (const reason of await upgradePreflight(talosctl, target, nodes, !doc.options.planOnly))
+      problems.push({ check: reason.includes("talos_config_contract") ? "contract" : "talosctl", reason, hint });
     if (!doc.options.planOnly && !existsSync(talosconfig))
       problems.push({
         check: "talosctl",

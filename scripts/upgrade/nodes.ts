@@ -19,24 +19,31 @@ export interface TalosNodesOutputEntry {
   readonly vmId?: number;
   /** The Proxmox node the VM was on at the last refresh; absent in a state written before it was recorded. */
   readonly proxmoxNode?: string;
+  /** The version contract of its machine configuration, e.g. "v1.13"; absent in a state written before it was recorded. */
+  readonly contract?: string;
 }
 
 /** Shown instead of an installer image that layer 01 has not recorded yet (`--plan` before the first apply). */
 export const UNKNOWN_INSTALLER = "<installer of the node's schematic, known once layer 01 is applied>";
 
 export function upgradeTarget(cluster: ResolvedCluster): UpgradeTarget {
-  return { talosVersion: cluster.talos.version, kubernetesVersion: cluster.talos.kubernetesVersion };
+  const { version, kubernetesVersion, contract, contractPinned } = cluster.talos;
+  return { talosVersion: version, kubernetesVersion, contract, contractPinned };
 }
 
 /** The config's nodes, with their installer image from layer 01's output when it has one for them. */
 export function upgradeNodes(cluster: ResolvedCluster, output: readonly TalosNodesOutputEntry[] = []): UpgradeNode[] {
-  const installers = new Map(output.map((n) => [n.name, n.installer]));
-  return cluster.nodes.map((node) => ({
-    name: node.name,
-    address: node.address,
-    controller: node.controller,
-    installer: installers.get(node.name) ?? UNKNOWN_INSTALLER,
-  }));
+  const recorded = new Map(output.map((n) => [n.name, n]));
+  return cluster.nodes.map((node) => {
+    const contract = recorded.get(node.name)?.contract;
+    return {
+      name: node.name,
+      address: node.address,
+      controller: node.controller,
+      installer: recorded.get(node.name)?.installer ?? UNKNOWN_INSTALLER,
+      ...(contract ? { contract } : {}),
+    };
+  });
 }
 
 /**
@@ -60,6 +67,7 @@ export function parseTalosNodesOutput(json: string): TalosNodesOutputEntry[] {
       installer: entry.installer as string,
       ...(typeof entry.vm_id === "number" ? { vmId: entry.vm_id } : {}),
       ...(typeof entry.proxmox_node === "string" ? { proxmoxNode: entry.proxmox_node } : {}),
+      ...(typeof entry.config_contract === "string" ? { contract: entry.config_contract } : {}),
     };
   });
 }

@@ -11,6 +11,8 @@ export interface UpgradeNode {
   readonly controller: boolean;
   /** The installer image without its tag, e.g. `factory.talos.dev/installer/<schematic id>` (or `installer-secureboot`). */
   readonly installer: string;
+  /** The version contract of the machine configuration layer 01 last applied to it, e.g. "v1.13", when recorded. */
+  readonly contract?: string;
 }
 
 export interface UpgradeTarget {
@@ -18,6 +20,10 @@ export interface UpgradeTarget {
   readonly talosVersion: string;
   /** e.g. "v1.35.1" */
   readonly kubernetesVersion: string;
+  /** The version contract the config gives the machine configurations, e.g. "v1.13". */
+  readonly contract: string;
+  /** Whether cluster.yaml sets it (talos_config_contract), rather than following talosVersion's minor. */
+  readonly contractPinned: boolean;
 }
 
 export type UpgradeStep =
@@ -47,6 +53,35 @@ export function planUpgrade(
     }));
   steps.push({ kind: "kubernetes", to: target.kubernetesVersion, via: controllers[0] });
   return steps;
+}
+
+/**
+ * Why the upgrade is refused when it would move the machine configurations to another version contract without
+ * being asked: the contract follows talos_version's minor unless cluster.yaml pins it, and Talos advises keeping
+ * the contract a cluster's configuration was made with across upgrades (a new contract changes defaults and
+ * moves settings between documents). `current` is the contract layer 01 recorded, else the minor the nodes run.
+ */
+export function contractProblem(target: UpgradeTarget, current: string | undefined): string | undefined {
+  if (target.contractPinned || current === undefined) return undefined;
+  const minor = (v: string) => v.replace(/^v?(\d+\.\d+).*$/, "v$1");
+  if (minor(current) === minor(target.contract)) return undefined;
+  return (
+    `Talos ${target.talosVersion} would move the machine configurations from the ${minor(current)} version contract to ` +
+    `${minor(target.contract)} (talos_config_contract, unset, follows talos_version's minor); Talos advises keeping a ` +
+    `cluster's contract across upgrades: add "talos_config_contract: ${minor(current)}" to cluster.yaml (or ` +
+    `"talos_config_contract: ${minor(target.contract)}" to move it on purpose)`
+  );
+}
+
+/** The contract layer 01 recorded for the nodes, else the lowest minor they run (a state written before it was recorded). */
+export function currentContract(
+  nodes: readonly UpgradeNode[],
+  running: ReadonlyMap<string, string> = new Map(),
+): string | undefined {
+  const recorded = nodes.find((n) => n.contract)?.contract;
+  if (recorded) return recorded;
+  const versions = [...running.values()].sort(compareVersions);
+  return versions[0]?.replace(/^v?(\d+\.\d+).*$/, "v$1");
 }
 
 /** One line per step, numbered, as `upgrade --plan` prints it. */

@@ -3,6 +3,8 @@
 // rerun asks every node its version again and resumes with the first that is not at the target.
 import {
   compareVersions,
+  contractProblem,
+  currentContract,
   formatUpgradePlan,
   planUpgrade,
   type UpgradeNode,
@@ -34,12 +36,14 @@ export interface UpgradeResult {
 
 /**
  * Every problem that stops an upgrade before it starts: talosctl missing or older than the target, a node
- * whose installer image layer 01 has not recorded.
+ * whose installer image layer 01 has not recorded, a version contract the config would move without being asked
+ * (`askNodes`: when layer 01 recorded no contract, the nodes' running versions stand for it).
  */
 export async function upgradePreflight(
   talosctl: Talosctl,
   target: UpgradeTarget,
   nodes: readonly UpgradeNode[] = [],
+  askNodes = false,
 ): Promise<string[]> {
   const problems: string[] = [];
   const unknown = nodes.filter((n) => n.installer === UNKNOWN_INSTALLER).map((n) => n.name);
@@ -62,7 +66,12 @@ export async function upgradePreflight(
     problems.push(
       `talosctl ${client} is older than the target Talos ${target.talosVersion}; install talosctl ${minor(target.talosVersion)} or newer`,
     );
+    return problems;
   }
+  const recorded = nodes.some((n) => n.contract);
+  const running = !recorded && askNodes ? await runningVersions(nodes, talosctl) : undefined;
+  const contract = contractProblem(target, currentContract(nodes, running));
+  if (contract) problems.push(contract);
   return problems;
 }
 
