@@ -40,11 +40,11 @@ describe("provider bindings", () => {
   it("are pinned to the exact provider versions", () => {
     expect(JSON.parse(readFileSync(join(REPO, "cdktf.json"), "utf8")).terraformProviders).toEqual([
       "bpg/proxmox@0.112.0",
-      "siderolabs/talos@0.11.0",
+      "siderolabs/talos@0.12.0",
     ]);
     expect(JSON.parse(readFileSync(join(REPO, ".gen/versions.json"), "utf8"))).toEqual({
       "registry.terraform.io/bpg/proxmox": "0.112.0",
-      "registry.terraform.io/siderolabs/talos": "0.11.0",
+      "registry.terraform.io/siderolabs/talos": "0.12.0",
     });
   });
 });

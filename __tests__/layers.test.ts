@@ -568,7 +568,7 @@ describe("providers and secrets", () => {
       helm: { source: "helm", version: "3.1.1" },
       local: { source: "hashicorp/local", version: "2.6.1" },
       proxmox: { source: "bpg/proxmox", version: "0.112.0" },
-      talos: { source: "siderolabs/talos", version: "0.11.0" },
+      talos: { source: "siderolabs/talos", version: "0.12.0" },
     });
   });
 

@@ -274,3 +274,64 @@ describe("./bootstrap.sh restart, a change of cores left pending in Proxmox by l
     expect(again.output).toContain("no VM has a change waiting for a restart");
   });
 });
+
+describe("./bootstrap.sh upgrade across a minor, Talos 1.13 to 1.14", () => {
+  const editCluster = (change: Record<string, unknown>) => {
+    const file = join(configDir, "cluster.yaml");
+    writeFileSync(file, stringify({ ...parse(readFileSync(file, "utf8")), ...change }));
+  };
+  let at113: Array<(typeof recorded)[number] & { config_contract: string }>;
+
+  beforeAll(async () => {
+    // The cluster as layer 01 applied it at Talos 1.13: its configurations carry the 1.13 contract.
+    editCluster({ talos_version: "v1.13.0", kubernetes_version: "v1.35.0" });
+    const stacks = await synthesizeFor(configDir, join(work.dir, "at-1.13"));
+    await applyLayer(judge, stacks["01-infrastructure"]);
+    const output = await tofu(stacks["01-infrastructure"], ["output", "-json", "talos_nodes"], { env: judge.env() });
+    at113 = JSON.parse(output.stdout);
+    editCluster({ talos_version: "v1.14.1" });
+  });
+
+  it("layer 01 recorded the 1.13 contract of every node's configuration", () => {
+    expect(at113.map((n) => n.config_contract)).toEqual(Array(5).fill("v1.13"));
+  });
+
+  it("refuses while talos_config_contract is unset (it would follow talos_version to 1.14); nothing is upgraded", async () => {
+    const talosctl = standIn("contract-unset", "v1.13.0", { client: "v1.14.1" });
+    for (const args of [["--plan"], ["--auto-approve"]]) {
+      const run = await upgrade(args, talosctl.env);
+      expectStatus(run, 1);
+      expect(run.output).toMatch(
+        /✗ contract: Talos v1\.14\.1 would move the machine configurations from the v1\.13 version contract to v1\.14 .*add "talos_config_contract: v1\.13" to cluster\.yaml/,
+      );
+      expect(run.output).toMatch(/^bootstrap: error: preflight failed; nothing was changed$/m);
+    }
+    expect(actions(talosctl.calls())).toEqual([]);
+  });
+
+  it("with talos_config_contract: v1.13, upgrades every node to its schematic's 1.14 installer; layer 01 then keeps the 1.13 contract and its v1alpha1 form", async () => {
+    editCluster({ talos_config_contract: "v1.13" });
+    const talosctl = standIn("contract-pinned", "v1.13.0", { client: "v1.14.1" });
+    const run = await upgrade(["--auto-approve"], talosctl.env);
+    expectStatus(run, 0);
+    const images = talosctl
+      .calls()
+      .filter((c) => c[0] === "upgrade")
+      .map((c) => c.find((a) => a.startsWith("--image="))!.slice("--image=".length));
+    // Controllers first, as recorded; each from its own factory schematic, at the new version.
+    expect(images).toEqual(at113.map((n) => `${n.installer}:v1.14.1`));
+    expect(Object.values(talosctl.world().nodes).map((n) => n.version)).toEqual(Array(5).fill("v1.14.1"));
+
+    const stacks = await synthesizeFor(configDir, join(work.dir, "at-1.14"));
+    const { data } = stacks["01-infrastructure"].json as { data: Record<string, Record<string, any>> };
+    const configs = Object.values(data.talos_machine_configuration);
+    expect(new Set(configs.map((c) => c.talos_version))).toEqual(new Set(["v1.13"]));
+    for (const config of configs)
+      expect(config.config_patches.map((p: string) => JSON.parse(p).kind ?? "v1alpha1")).toEqual([
+        "v1alpha1",
+        "HostnameConfig",
+      ]);
+    const urls = Object.values(data.talos_image_factory_urls) as Array<{ talos_version: string }>;
+    expect(new Set(urls.map((u) => u.talos_version))).toEqual(new Set(["v1.14.1"]));
+  });
+});

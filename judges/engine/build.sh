@@ -56,7 +56,7 @@ readonly BINARIES=(
   "tofu|-|1.12.6|=|github.com/opentofu/opentofu/cmd/tofu|-X github.com/opentofu/opentofu/version.dev=no|"
   # renovate: datasource=go depName=github.com/bpg/terraform-provider-proxmox
   "proxmox|bpg/proxmox|0.112.0|=|github.com/bpg/terraform-provider-proxmox|-X main.version={version} -X main.commit=ed6cba4ae401da959892cd25676108c2bbff22d5|"
-  "talos|siderolabs/talos|0.11.0|0.8.0|github.com/siderolabs/terraform-provider-talos|-X main.version={version} -X main.commit=782cb2ceb6edb0f3098f03dddd0333ac33febd29|the Go module proxy serves v0.8.0 and v0.7.1 of github.com/siderolabs/terraform-provider-talos, not v0.8.1 or v0.9.0 and later"
+  "talos|siderolabs/talos|0.12.0|0.8.0|github.com/siderolabs/terraform-provider-talos|-X main.version={version} -X main.commit=782cb2ceb6edb0f3098f03dddd0333ac33febd29|the Go module proxy serves v0.8.0 and v0.7.1 of github.com/siderolabs/terraform-provider-talos, not v0.8.1 or v0.9.0 and later"
   "local|hashicorp/local|2.6.1|2.9.0|github.com/terraform-providers/terraform-provider-local||the Go module proxy serves only 2.9.0 (as a pseudo-version of its tag commit 3561e410f9fe), not 2.6.1"
   "tls|hashicorp/tls|4.1.0|4.3.1-0.20260819085117-d044ca7c6f52|github.com/hashicorp/terraform-provider-tls||the Go module proxy serves no tagged release, only main-branch commit d044ca7c6f52 after 4.3.0 (labelled like a Go pseudo-version)"
   "helm|hashicorp/helm|3.1.1|3.2.1-0.20260629194918-a4f1c1d8b008|github.com/hashicorp/terraform-provider-helm|-X main.Version={version}|the Go module proxy serves no tagged release, only main-branch commit a4f1c1d8b008 after 3.2.0 (labelled like a Go pseudo-version)"

@@ -7,7 +7,9 @@ go 1.26.5
 replace talos-proxmox-cdktf/tools/talos-config/checker => ../checker
 
 // machinery v1.14.1 asks for cosi-project/runtime v1.16.3 and rtnetlink/v2 v2.2.1-0.20260802200809-43bafec815b3,
-// which the Go module proxy refuses (403); the nearest versions it serves build and judge alike.
+// which the Go module proxy refuses (403); the nearest versions it serves build. Its own replace of
+// mdlayher/ethtool by siderolabs/ethtool v0.6.0-sidero is not copied: the proxy refuses that fork too, and
+// upstream ethtool v0.6.1 builds (the checker loads and validates configurations; it touches no network link).
 replace github.com/cosi-project/runtime => github.com/cosi-project/runtime v1.16.2
 
 replace github.com/jsimonetti/rtnetlink/v2 => github.com/jsimonetti/rtnetlink/v2 v2.2.0
