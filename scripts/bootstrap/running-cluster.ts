@@ -6,10 +6,11 @@ import type { ResolvedCluster } from "../../config";
 import {
   type CLUSTER_VERSIONS_OUTPUT,
   parseClusterVersions,
+  type AppliedVersions,
   parseTalosNodesOutput,
   type TALOS_NODES_OUTPUT,
 } from "../upgrade/nodes";
-import { planRemoval, type UpgradeNode, type UpgradeTarget } from "../upgrade/plan";
+import { planRemoval, type UpgradeNode } from "../upgrade/plan";
 
 export interface VersionBump {
   readonly what: "talos_version" | "kubernetes_version";
@@ -50,7 +51,7 @@ export function runningClusterChange(
   return { leaving: removal.remove, refusals: removal.problems, bumps: applied ? versionBumps(applied, cluster) : [] };
 }
 
-function versionBumps(applied: UpgradeTarget, cluster: ResolvedCluster): VersionBump[] {
+function versionBumps(applied: AppliedVersions, cluster: ResolvedCluster): VersionBump[] {
   const bumps: VersionBump[] = [];
   if (applied.talosVersion !== cluster.talos.version)
     bumps.push({ what: "talos_version", from: applied.talosVersion, to: cluster.talos.version });

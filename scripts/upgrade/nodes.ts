@@ -72,8 +72,11 @@ export function parseTalosNodesOutput(json: string): TalosNodesOutputEntry[] {
   });
 }
 
+/** The Talos and Kubernetes versions layer 01 last applied. */
+export type AppliedVersions = Pick<UpgradeTarget, "talosVersion" | "kubernetesVersion">;
+
 /** The versions of layer 01's `cluster_versions` output; undefined when absent or not of that shape (an older state). */
-export function parseClusterVersions(value: unknown): UpgradeTarget | undefined {
+export function parseClusterVersions(value: unknown): AppliedVersions | undefined {
   const v = value as { talos_version?: unknown; kubernetes_version?: unknown } | undefined;
   if (typeof v?.talos_version !== "string" || typeof v.kubernetes_version !== "string") return undefined;
   return { talosVersion: v.talos_version, kubernetesVersion: v.kubernetes_version };
