@@ -75,7 +75,7 @@ export function describeMinors(releases: Readonly<Record<string, unknown>>): str
 
 /** Whether Talos `version` generates a separate HostnameConfig document (Talos 1.12 and later). */
 export function talosHasHostnameConfig(version: string): boolean {
-  return atLeast(version, 12);
+  return atLeast(version, "1.12.0");
 }
 
 /**
@@ -84,12 +84,7 @@ export function talosHasHostnameConfig(version: string): boolean {
  * which refuse the same settings in the v1alpha1 document.
  */
 export function talosHasKubernetesDocuments(version: string): boolean {
-  return atLeast(version, 14);
-}
-
-function atLeast(version: string, minor1: number): boolean {
-  const [major, minor] = parseVersion(version);
-  return major > 1 || minor >= minor1;
+  return atLeast(version, "1.14.0");
 }
 
 /**
