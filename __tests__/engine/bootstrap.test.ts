@@ -192,7 +192,7 @@ describe("2. destroying 00 takes both keys; without them the script refuses befo
       ["destroy", "-auto-approve", "-input=false", "-no-color"],
       { env, ok: [1] },
     );
-    expect(destroy.stderr).toMatch(/Instance cannot be destroyed/);
+    expect(destroy.stderr).toMatch(/Resource instance cannot be destroyed/);
     expect(destroy.stderr).toMatch(/talos_machine_secrets\.cluster has lifecycle\.prevent_destroy set/);
     expect(c.raw()).toBe(before);
     expect(state.getLock(c.path("00-persistent-auth"))).toBeUndefined();
