@@ -10,23 +10,29 @@ export interface ProxmoxVmFirewallProps {
   readonly proxmoxNode: string;
   readonly vmId: number;
   readonly controller: boolean;
-  /** The nodes' network: allowed in on every cluster port. */
+  /** The nodes' network: the Talos, Kubernetes and CNI ports are open to it. */
   readonly nodeCidr: string;
+  /** The controllers' addresses: etcd's peers and clients. */
+  readonly controllerAddresses: readonly string[];
   /**
-   * Other networks allowed to reach the Kubernetes API (controllers) and the Talos API: the operator's.
-   * @default - none
+   * Other networks allowed to reach the Kubernetes API (controllers) and the Talos API: the operator's. Given,
+   * they also narrow who reaches NodePorts (the nodes' network and these).
+   * @default - none: NodePorts open to every source
    */
   readonly adminCidrs?: readonly string[];
-  /**
-   * The pod network. Cilium routes natively: pod traffic between nodes keeps pod source addresses, on any
-   * port, so it is accepted from here (Cilium's own policies filter it).
-   */
+  /** The pod network: pods keep their addresses between nodes (Cilium's native routing, flannel). */
   readonly podCidr: string;
+  /** The CNI: Cilium's health checks, or flannel's VXLAN; with `none`, the CNI's own ports are not opened. */
+  readonly cni: "cilium" | "flannel" | "none";
   /**
-   * Addresses Cilium announces for LoadBalancer services (`start`-`stop`): accepted from anywhere, on any port.
-   * @default - no LoadBalancer addresses
+   * Cilium's load balancer: how it forwards to a backend on another node, and the addresses it announces for
+   * LoadBalancer services (`start`-`stop`, accepted from anywhere, on any port).
+   * @default - no Cilium load balancer
    */
-  readonly loadBalancerRange?: { readonly start: string; readonly stop: string };
+  readonly loadBalancer?: {
+    readonly mode: "dsr" | "snat";
+    readonly range?: { readonly start: string; readonly stop: string };
+  };
   /**
    * The VM: rules and options are replaced with it (destroying a VM deletes its firewall in Proxmox, so the old
    * ones in the state would point at nothing).
@@ -44,35 +50,31 @@ interface Port {
 /** Ports every node opens to the nodes' network. */
 export const NODE_PORTS: readonly Port[] = [
   { proto: "tcp", dport: "50000", comment: "Talos apid" },
-  { proto: "tcp", dport: "50001", comment: "Talos trustd" },
   { proto: "tcp", dport: "10250", comment: "kubelet" },
-  { proto: "udp", dport: "8472", comment: "Cilium VXLAN" },
-  { proto: "tcp", dport: "4240", comment: "Cilium health" },
-  { proto: "tcp", dport: "4244", comment: "Hubble" },
-  { proto: "udp", dport: "51871", comment: "Cilium WireGuard" },
-  { proto: "tcp", dport: "7946", comment: "Cilium L2 / memberlist" },
 ];
+
+/** Ports of the CNI between nodes: Cilium's health checks (native routing: no tunnel), flannel's VXLAN. */
+export const CNI_PORTS: Readonly<Record<ProxmoxVmFirewallProps["cni"], readonly Port[]>> = {
+  cilium: [{ proto: "tcp", dport: "4240", comment: "Cilium health" }],
+  flannel: [{ proto: "udp", dport: "8472", comment: "flannel VXLAN" }],
+  none: [],
+};
 
 /**
- * Ports of pods that the control plane (on the host network, so from node addresses) calls across nodes:
- * admission webhooks and aggregated APIs (cert-manager, metrics-server, ...).
+ * Ports controllers open to the nodes' network in addition (etcd only to the controllers). kube-controller-manager
+ * and kube-scheduler listen on 127.0.0.1 under Talos: nothing to open.
  */
-export const WEBHOOK_PORTS: readonly Port[] = [
-  { proto: "tcp", dport: "443,4443,8443,9443", comment: "webhooks and aggregated APIs in pods" },
+export const CONTROLLER_PORTS: readonly Port[] = [
+  { proto: "tcp", dport: "50001", comment: "Talos trustd" },
+  { proto: "tcp", dport: "6443", comment: "Kubernetes API" },
 ];
 
-/** Kubernetes' NodePort range, open to every source like the services it exposes. */
+const ETCD: Port = { proto: "tcp", dport: "2379:2380", comment: "etcd" };
+
+/** Kubernetes' NodePort range. */
 export const NODEPORT_PORTS: readonly Port[] = [
   { proto: "tcp", dport: "30000:32767", comment: "NodePort services" },
   { proto: "udp", dport: "30000:32767", comment: "NodePort services" },
-];
-
-/** Ports controllers open in addition. */
-export const CONTROLLER_PORTS: readonly Port[] = [
-  { proto: "tcp", dport: "6443", comment: "Kubernetes API" },
-  { proto: "tcp", dport: "2379:2380", comment: "etcd" },
-  { proto: "tcp", dport: "10257", comment: "kube-controller-manager" },
-  { proto: "tcp", dport: "10259", comment: "kube-scheduler" },
 ];
 
 /** Ports the operator's networks may reach. */
@@ -82,9 +84,10 @@ export const ADMIN_PORTS: readonly Port[] = [
 ];
 
 /**
- * The Proxmox firewall of one VM, firewall first: the Talos, Kubernetes and Cilium ports from the nodes'
- * network, pod traffic, NodePorts, the LoadBalancer addresses and ICMP are accepted, everything else in is
- * dropped. Outbound stays open.
+ * The Proxmox firewall of one VM, firewall first: the Talos, Kubernetes and CNI ports from the nodes' network
+ * (etcd from the controllers), pod traffic, NodePorts, the LoadBalancer addresses and ICMP are accepted,
+ * everything else in is dropped; judges/firewall-flows holds it against the flows a cluster needs. Outbound
+ * stays open.
  */
 export class ProxmoxVmFirewall extends Construct {
   /** The addresses of the rules and options of the node `name`. */
@@ -97,58 +100,54 @@ export class ProxmoxVmFirewall extends Construct {
   constructor(scope: Construct, id: string, props: ProxmoxVmFirewallProps) {
     super(scope, id);
     const lifecycle = props.machine && { replaceTriggeredBy: [replacedWith(props.machine)] };
-    const ports = [...NODE_PORTS, ...(props.controller ? CONTROLLER_PORTS : [])];
+    const admins = props.adminCidrs ?? [];
+    const accept = (rule: { proto?: string; dport?: string; source?: string; dest?: string; comment: string }) => ({
+      type: "in",
+      action: "ACCEPT",
+      ...rule,
+      enabled: true,
+    });
+    const open = (ports: readonly Port[], source: string | undefined, suffix = "") =>
+      ports.map((p) => accept({ proto: p.proto, dport: p.dport, source, comment: `${p.comment}${suffix}` }));
+    // Who may reach a NodePort, and with DSR a pod a NodePort or LoadBalancer address is forwarded to (the
+    // client's address kept): anyone, unless admin networks narrow it to them and the nodes' network.
+    const clients = admins.length === 0 ? [undefined] : [props.nodeCidr, ...admins];
+    const lb = props.loadBalancer;
+    const dsrClients = !lb || lb.mode !== "dsr" ? [] : lb.range || admins.length === 0 ? [undefined] : admins;
     const rules = new VirtualEnvironmentFirewallRules(this, "Rules", {
       nodeName: props.proxmoxNode,
       vmId: props.vmId,
       lifecycle,
       rule: [
-        { type: "in", action: "ACCEPT", proto: "icmp", source: props.nodeCidr, comment: "ping", enabled: true },
-        ...[...ports, ...WEBHOOK_PORTS].map((p) => ({
-          type: "in",
-          action: "ACCEPT",
-          proto: p.proto,
-          dport: p.dport,
+        accept({ proto: "icmp", source: props.nodeCidr, comment: "ping" }),
+        ...open(
+          [...NODE_PORTS, ...(props.controller ? CONTROLLER_PORTS : []), ...CNI_PORTS[props.cni]],
+          props.nodeCidr,
+        ),
+        ...(props.controller ? open([ETCD], props.controllerAddresses.join(","), " (controllers)") : []),
+        accept({ source: props.podCidr, comment: "pods on other nodes (their own addresses)" }),
+        accept({
           source: props.nodeCidr,
-          comment: p.comment,
-          enabled: true,
-        })),
-        {
-          type: "in",
-          action: "ACCEPT",
-          source: props.podCidr,
-          comment: "pods on other nodes (Cilium native routing)",
-          enabled: true,
-        },
-        ...NODEPORT_PORTS.map((p) => ({
-          type: "in",
-          action: "ACCEPT",
-          proto: p.proto,
-          dport: p.dport,
-          comment: p.comment,
-          enabled: true,
-        })),
-        ...(props.loadBalancerRange
-          ? [
-              {
-                type: "in",
-                action: "ACCEPT",
-                dest: `${props.loadBalancerRange.start}-${props.loadBalancerRange.stop}`,
-                comment: "Cilium LoadBalancer addresses",
-                enabled: true,
-              },
-            ]
+          dest: props.podCidr,
+          comment: "pods here from the nodes' network (host-network pods, the API server's webhooks, SNAT'd services)",
+        }),
+        ...clients.flatMap((source) => open(NODEPORT_PORTS, source)),
+        ...(lb?.range
+          ? [accept({ dest: `${lb.range.start}-${lb.range.stop}`, comment: "Cilium LoadBalancer addresses" })]
           : []),
-        ...(props.adminCidrs ?? []).flatMap((source) =>
-          ADMIN_PORTS.filter((p) => props.controller || p.dport !== "6443").map((p) => ({
-            type: "in",
-            action: "ACCEPT",
-            proto: p.proto,
-            dport: p.dport,
+        ...dsrClients.map((source) =>
+          accept({
             source,
-            comment: `${p.comment} (admin)`,
-            enabled: true,
-          })),
+            dest: props.podCidr,
+            comment: "service clients forwarded by another node to a pod here (Cilium DSR keeps their address)",
+          }),
+        ),
+        ...admins.flatMap((source) =>
+          open(
+            ADMIN_PORTS.filter((p) => props.controller || p.dport !== "6443"),
+            source,
+            " (admin)",
+          ),
         ),
       ],
     });

@@ -112,7 +112,7 @@ export class InfrastructureLayer extends LayerStack {
  * them before: what Proxmox already has is adopted (see AdoptExisting), not made twice.
  */
 function proxmoxVmSettings(scope: Construct, cluster: ResolvedCluster, vms: ReadonlyMap<string, TalosNodeVm>) {
-  const { firewall } = cluster.features;
+  const { firewall, cilium } = cluster.features;
   for (const node of cluster.nodes) {
     const vm = vms.get(node.name)!;
     if (firewall) {
@@ -122,9 +122,11 @@ function proxmoxVmSettings(scope: Construct, cluster: ResolvedCluster, vms: Read
         vmId: vm.vmId,
         controller: node.controller,
         nodeCidr: cluster.network.nodes.cidr,
+        controllerAddresses: cluster.nodes.filter((n) => n.controller).map((n) => n.address),
         adminCidrs: firewall.allowFrom,
         podCidr: cluster.network.pods.cidr,
-        loadBalancerRange: cluster.features.cilium?.pool,
+        cni: cluster.cni,
+        loadBalancer: cilium && { mode: cilium.loadBalancerMode, range: cilium.pool },
         machine: vm.resource,
       });
     }

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { startPveSim, type PveSim } from "../../judges/pve-sim/server";
 import { OPTIONS } from "../../scripts/bootstrap/options";
 import { BOOTSTRAP, configRepo, fakeEngine, logFiles, REPO, runBootstrap, type ConfigRepo } from "./support";
 
@@ -505,5 +506,38 @@ describe("after a successful apply", () => {
     });
     expect(result.status).toBe(0);
     expect(result.output).not.toContain("export KUBECONFIG");
+  });
+});
+
+describe("the Proxmox firewall's own switches, read from the Proxmox API", () => {
+  let sim: PveSim;
+  beforeAll(async () => {
+    sim = await startPveSim({ tokens: [TOKEN_ENV.PROXMOX_VE_API_TOKEN] });
+  });
+  afterAll(() => sim?.close());
+
+  it("with proxmox_firewall_enabled, preflight refuses while the datacenter firewall is off, and passes once it is on", async () => {
+    const dir = repo("firewall", {
+      proxmox_firewall_enabled: true,
+      cilium_loadbalancer_mode: "snat",
+      proxmox_api_url: sim.url,
+      proxmox_api_insecure: true,
+    });
+    const engine = fakeEngine(join(work, "firewall-engine"), {});
+    const run = () =>
+      runBootstrap(dir.dir, ["--plan", "--only=infrastructure"], {
+        env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
+      });
+    const refused = await run();
+    expect(refused.status).toBe(1);
+    expect(refused.output).toMatch(
+      /^ {2}✗ proxmox-firewall: proxmox_firewall_enabled is true, and the datacenter firewall is off in Proxmox/m,
+    );
+    expect(refused.output).toContain("hint: turn it on (Datacenter → Firewall → Options → Firewall: Yes");
+    expect(engine.calls().some((c) => c.startsWith("plan"))).toBe(false);
+    sim.state.clusterFirewall = { enable: "1" };
+    const passed = await run();
+    expect(passed.output).toContain("  ✓ proxmox-firewall: the datacenter firewall is on");
+    expect(passed.status).toBe(0);
   });
 });

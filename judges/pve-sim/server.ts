@@ -17,7 +17,7 @@ import { accessRoutes } from "./handlers/access";
 import { backupJobRoutes } from "./handlers/backup-jobs";
 import { cloneRoutes } from "./handlers/clone";
 import { clusterRoutes } from "./handlers/cluster";
-import { firewallRoutes } from "./handlers/firewall";
+import { clusterFirewallRoutes, firewallRoutes } from "./handlers/firewall";
 import { haRuleRoutes } from "./handlers/ha-rules";
 import { lxcRoutes } from "./handlers/lxc";
 import { mappingRoutes } from "./handlers/mapping";
@@ -82,6 +82,7 @@ const ROUTES: Routes = {
   ...cloneRoutes,
   ...clusterRoutes,
   ...firewallRoutes,
+  ...clusterFirewallRoutes,
   ...lxcRoutes,
   ...mappingRoutes,
   ...nodeRoutes,

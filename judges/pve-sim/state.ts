@@ -128,6 +128,10 @@ export interface SimState {
   acl: AclEntry[];
   /** Firewall options and rules per VM (`<vmid>`). */
   firewall: Record<string, { options: Record<string, string>; rules: Array<Record<string, string>> }>;
+  /** The datacenter's firewall options (cluster.fw `[OPTIONS]`); PVE's default: `enable` 0. */
+  clusterFirewall?: Record<string, string>;
+  /** Each host's firewall options (host.fw `[OPTIONS]`), by host. */
+  hostFirewall?: Record<string, Record<string, string>>;
   /** HA resources by sid (`vm:<vmid>`). */
   ha: Record<string, Record<string, string>>;
   /** SDN: the configuration as edited, and as running since the last `PUT /cluster/sdn`. */

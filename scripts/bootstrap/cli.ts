@@ -9,7 +9,8 @@
 //                              DESTROY, COMMAND, PLAN_ONLY, FORCE_UNLOCK
 //   cluster-name --run-dir R   CLUSTER_NAME (exit 1 when the config is invalid)
 //   preflight --run-dir R [--typed-cluster-name N]
-//                              every check; adds the engine, the layers and the phases; ENGINE, PHASE_COUNT
+//                              every check (with the firewall on, its Proxmox options read from the API:
+//                              proxmox-firewall.ts); adds the engine, the layers and the phases; ENGINE, PHASE_COUNT
 //   phase --run-dir R --index I
 //                              PHASE_ACTION, PHASE_LAYER, PHASE_TARGET, PHASE_BLOCKER (a lower layer with changes still
 //                              to apply that keeps a plan phase from being planned, or empty)
@@ -43,6 +44,7 @@ import { credentialExports } from "./credentials";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
 import { CLUSTERS_DIR, CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
+import type { ResolvedCluster } from "../../config";
 import { formatUpgradePlan, planUpgrade, type UpgradeStep } from "../upgrade/plan";
 import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../upgrade/run";
 import { TalosctlCli } from "../upgrade/talosctl";
@@ -54,6 +56,7 @@ import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
 import { formatProblems, type Problem } from "./problem";
 import { BUMP_HINT, bumpRefusal, describeLeaving, notRolledOut, type VersionBump } from "./running-cluster";
 import { TALOS_NODES_LAYER } from "../upgrade/nodes";
+import { proxmoxFirewallProblems } from "./proxmox-firewall";
 import { formatSummary, resultsOf } from "./report";
 import {
   blockedBy,
@@ -128,6 +131,8 @@ function engineOf(doc: RunDocument): EngineBinary {
   return doc.engine;
 }
 
+const INFRASTRUCTURE = "01-infrastructure";
+
 const commands: Record<string, (args: string[]) => Promise<number> | number> = {
   async "s3-probe"() {
     const { probeConditionalWrites, s3Credentials } = await import("./s3-probe");
@@ -188,6 +193,12 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     );
     const problems = [...result.problems];
     if (result.running?.bumps.length) problems.push(...(await versionBumpProblems(doc, result.running.bumps)));
+    if (
+      problems.length === 0 &&
+      result.cluster &&
+      result.phases?.some((p) => p.layer === INFRASTRUCTURE && !p.action.includes("destroy"))
+    )
+      problems.push(...(await checkProxmoxFirewall(result.cluster)));
     if (problems.length > 0 || !result.phases || !result.engine) {
       err("");
       err(formatProblems(problems));
@@ -582,6 +593,27 @@ async function versionBumpProblems(doc: RunDocument, bumps: readonly VersionBump
     return [];
   }
   return [{ check: "versions", reason: `${reason} (${behind.join("; ")})`, hint: BUMP_HINT }];
+}
+
+/**
+ * The datacenter's and the hosts' firewall options the VMs' firewall needs (proxmox-firewall.ts), read from the
+ * Proxmox API once every other check passed; its lines printed like preflight's own.
+ */
+async function checkProxmoxFirewall(cluster: ResolvedCluster): Promise<Problem[]> {
+  if (!cluster.features.firewall) return [];
+  const { PROXMOX_VE_API_TOKEN: token, PROXMOX_VE_USERNAME: username, PROXMOX_VE_PASSWORD: password } = process.env;
+  const api = new ProxmoxApi({
+    url: cluster.proxmox.apiUrl,
+    insecure: cluster.proxmox.insecure,
+    token,
+    login: !token && username && password ? { username, password } : undefined,
+  });
+  const { ok, problems } = await proxmoxFirewallProblems(cluster, api);
+  for (const line of ok) err(`  ✓ proxmox-firewall: ${line}`);
+  return problems.map((p) => {
+    err(`  ✗ proxmox-firewall: ${p.reason}`);
+    return { check: "proxmox-firewall", ...p };
+  });
 }
 
 /** The Proxmox API of the config, with PROXMOX_VE_API_TOKEN (checked by preflight). */

@@ -788,6 +788,8 @@ export interface PreflightResult {
   /** Set when there is no problem. */
   readonly phases?: Phase[];
   readonly clusterName?: string;
+  /** The config, resolved, once it is valid. */
+  readonly cluster?: ResolvedCluster;
   /** Both keys of layer 00 were given and are right. */
   readonly persistentAuthUnlocked?: boolean;
   /** `upgrade`: what to upgrade, to which versions. */
@@ -858,6 +860,7 @@ export function runPreflight(
     layers: facts.layers,
     phases: problems.length === 0 ? facts.phases : undefined,
     clusterName: facts.cluster?.name,
+    cluster: facts.cluster,
     persistentAuthUnlocked: facts.liftPreventDestroy === true,
     upgrade: problems.length === 0 ? facts.upgrade : undefined,
     running: problems.length === 0 ? facts.running : undefined,

@@ -16,7 +16,9 @@ export interface ProxmoxApiOptions {
   /** e.g. https://pve.example.com:8006/ (proxmox_api_url) */
   readonly url: string;
   /** `user@realm!tokenid=secret` (PROXMOX_VE_API_TOKEN) */
-  readonly token: string;
+  readonly token?: string;
+  /** Without a token: a user and password (PROXMOX_VE_USERNAME/PASSWORD), logged in for a ticket. */
+  readonly login?: { readonly username: string; readonly password: string };
   /** Accept a self-signed certificate (proxmox_api_insecure). */
   readonly insecure: boolean;
   /** Between two questions about a running task. @default 2_000 */
@@ -25,9 +27,16 @@ export interface ProxmoxApiOptions {
   readonly taskTimeoutMs?: number;
 }
 
-/** The Proxmox VE API over HTTPS with an API token. */
+/** The Proxmox VE API over HTTPS with an API token, or a ticket of a user logged in with its password. */
 export class ProxmoxApi implements ProxmoxVms {
+  private ticket?: Promise<{ ticket: string; CSRFPreventionToken: string }>;
+
   constructor(private readonly options: ProxmoxApiOptions) {}
+
+  /** `GET /api2/json/<path>`'s data. */
+  get(path: string): Promise<unknown> {
+    return this.call("GET", path);
+  }
 
   async pendingKeys(host: string, vmId: number): Promise<string[]> {
     const entries = (await this.call("GET", `nodes/${host}/qemu/${vmId}/pending`)) as Array<{
@@ -57,7 +66,27 @@ export class ProxmoxApi implements ProxmoxVms {
     }
   }
 
-  private call(method: "GET" | "POST", path: string): Promise<unknown> {
+  private async call(method: "GET" | "POST", path: string): Promise<unknown> {
+    const { login, token } = this.options;
+    if (token || !login) return this.send(method, path, { Authorization: `PVEAPIToken=${token ?? ""}` });
+    this.ticket ??= this.send("POST", "access/ticket", {}, login) as Promise<{
+      ticket: string;
+      CSRFPreventionToken: string;
+    }>;
+    const { ticket, CSRFPreventionToken } = await this.ticket;
+    return this.send(method, path, {
+      Cookie: `PVEAuthCookie=${encodeURIComponent(ticket)}`,
+      ...(method === "GET" ? {} : { CSRFPreventionToken }),
+    });
+  }
+
+  private send(
+    method: "GET" | "POST",
+    path: string,
+    headers: Record<string, string>,
+    form?: Record<string, string>,
+  ): Promise<unknown> {
+    const body = form && new URLSearchParams(form).toString();
     const url = new URL(
       `api2/json/${path}`,
       this.options.url.endsWith("/") ? this.options.url : `${this.options.url}/`,
@@ -67,7 +96,13 @@ export class ProxmoxApi implements ProxmoxVms {
         url,
         {
           method,
-          headers: { Authorization: `PVEAPIToken=${this.options.token}` },
+          headers: body
+            ? {
+                ...headers,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Length": Buffer.byteLength(body),
+              }
+            : headers,
           rejectUnauthorized: !this.options.insecure,
           timeout: 30_000,
         },
@@ -75,13 +110,13 @@ export class ProxmoxApi implements ProxmoxVms {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => {
-            const body = Buffer.concat(chunks).toString("utf8");
+            const text = Buffer.concat(chunks).toString("utf8");
             if (res.statusCode !== 200) {
               reject(new ProxmoxError(`${method} /${path}: HTTP ${res.statusCode} ${res.statusMessage ?? ""}`.trim()));
               return;
             }
             try {
-              resolve((JSON.parse(body) as { data: unknown }).data);
+              resolve((JSON.parse(text) as { data: unknown }).data);
             } catch {
               reject(new ProxmoxError(`${method} /${path}: the answer is not JSON`));
             }
@@ -90,7 +125,7 @@ export class ProxmoxApi implements ProxmoxVms {
       );
       req.on("timeout", () => req.destroy(new Error("no answer in 30 s")));
       req.on("error", (e) => reject(new ProxmoxError(`${method} /${path}: ${e.message}`)));
-      req.end();
+      req.end(body);
     });
   }
 }

@@ -1,6 +1,8 @@
 /**
  * A VM's firewall (PVE::API2::Firewall::VM): its options and its rule list. As PVE does, a new rule goes in
- * at `pos` (0, the top, when not given), `moveto` moves one, and a rule is read back with its position.
+ * at `pos` (0, the top, when not given), `moveto` moves one, and a rule is read back with its position. The
+ * datacenter's and each host's options (PVE::API2::Firewall::Cluster, ::Host `get_options`/`set_options`): only
+ * the keys set are answered, booleans as 1/0, `enable` of the datacenter an integer.
  */
 import { ApiError, need, str, type Ctx, type Routes } from "../api";
 import { booleanString } from "../params";
@@ -117,5 +119,83 @@ export const firewallRoutes: Routes = {
   "DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => {
     const { rules, pos } = ruleAt(ctx);
     rules.splice(pos, 1);
+  },
+};
+
+const CLUSTER_OPTION_FIELDS = ["ebtables", "enable", "log_ratelimit", "policy_forward", "policy_in", "policy_out"];
+const HOST_OPTION_FIELDS = [
+  "enable",
+  "log_level_forward",
+  "log_level_in",
+  "log_level_out",
+  "log_nf_conntrack",
+  "ndp",
+  "nf_conntrack_allow_invalid",
+  "nf_conntrack_helpers",
+  "nf_conntrack_max",
+  "nf_conntrack_tcp_timeout_established",
+  "nf_conntrack_tcp_timeout_syn_recv",
+  "nftables",
+  "nosmurfs",
+  "protection_synflood",
+  "protection_synflood_burst",
+  "protection_synflood_rate",
+  "smurf_log_level",
+  "tcp_flags_log_level",
+  "tcpflags",
+];
+const HOST_BOOLEANS = new Set([
+  "enable",
+  "log_nf_conntrack",
+  "ndp",
+  "nf_conntrack_allow_invalid",
+  "nftables",
+  "nosmurfs",
+  "protection_synflood",
+  "tcpflags",
+]);
+const NUMBER_FIELDS = /^(enable|ebtables|nf_conntrack_max|nf_conntrack_tcp_timeout_.*|protection_synflood_.*)$/;
+
+function clusterOptions(ctx: Ctx): Record<string, string> {
+  ctx.state.clusterFirewall ??= {};
+  return ctx.state.clusterFirewall;
+}
+
+function hostOptions(ctx: Ctx): Record<string, string> {
+  const node = need(ctx, "node");
+  if (!ctx.state.nodes.includes(node))
+    throw new ApiError(
+      500,
+      `hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`,
+    );
+  ctx.state.hostFirewall ??= {};
+  ctx.state.hostFirewall[node] ??= {};
+  return ctx.state.hostFirewall[node];
+}
+
+function setOptions(
+  ctx: Ctx,
+  options: Record<string, string>,
+  names: readonly string[],
+  booleans: ReadonlySet<string>,
+) {
+  for (const name of names) {
+    const value = str(ctx, name);
+    if (value !== undefined) options[name] = booleans.has(name) ? booleanString(value) : value;
+  }
+  for (const key of deletes(ctx)) delete options[key];
+}
+
+const answered = (options: Record<string, string>) =>
+  Object.fromEntries(Object.entries(options).map(([k, v]) => [k, NUMBER_FIELDS.test(k) ? Number(v) : v]));
+
+export const clusterFirewallRoutes: Routes = {
+  "GET /cluster/firewall/options": (ctx) => answered(clusterOptions(ctx)),
+  "PUT /cluster/firewall/options": (ctx) => {
+    setOptions(ctx, clusterOptions(ctx), CLUSTER_OPTION_FIELDS, new Set(["ebtables"]));
+  },
+  "GET /nodes/{node}/firewall/options": (ctx) => answered(hostOptions(ctx)),
+  "PUT /nodes/{node}/firewall/options": (ctx) => {
+    setOptions(ctx, hostOptions(ctx), HOST_OPTION_FIELDS, HOST_BOOLEANS);
   },
 };

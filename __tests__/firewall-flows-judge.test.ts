@@ -1,0 +1,174 @@
+// The flow judge itself, held to pve-firewall's behaviour (judges/firewall-flows/README.md names the source of
+// each rule) on small hand-made firewalls: first match, what is skipped, the policies, what turns filtering off,
+// and the hosts' conntrack.
+import { describe, expect, it } from "vitest";
+import { clusterFlows, type ClusterShape } from "../judges/firewall-flows/flows";
+import { sendFlow, type Hop, type ProxmoxFirewalls } from "../judges/firewall-flows/network";
+import { NotModelled, type FirewallRule, type VmNic } from "../judges/firewall-flows/pve-firewall";
+
+const nic = (vm: string, host: string, rules: FirewallRule[], extra: Partial<VmNic> = {}): VmNic => ({
+  vm,
+  host,
+  netid: "net0",
+  firewall: true,
+  options: { enable: true, policy_in: "DROP", policy_out: "ACCEPT" },
+  rules,
+  ...extra,
+});
+const accept = (rule: Partial<FirewallRule>): FirewallRule => ({ type: "in", action: "ACCEPT", enable: true, ...rule });
+const world = (nics: VmNic[], extra: Partial<ProxmoxFirewalls> = {}): ProxmoxFirewalls => ({
+  datacenterEnabled: true,
+  allowInvalid: {},
+  nics: Object.fromEntries(nics.map((n) => [n.vm, n])),
+  ...extra,
+});
+
+/** A TCP handshake from outside to `vm` at 10.0.0.2 on `port`. */
+const handshake = (port: number, to = "b"): Hop[] => {
+  const out = { proto: "tcp", src: "10.0.0.9", dst: "10.0.0.2", sport: 40000, dport: port } as const;
+  const back = { proto: "tcp", src: "10.0.0.2", dst: "10.0.0.9", sport: port, dport: 40000 } as const;
+  return [
+    { to, packet: { ...out, flags: "SYN" } },
+    { from: to, packet: { ...back, flags: "SYN-ACK" } },
+    { to, packet: { ...out, flags: "ACK" } },
+  ];
+};
+
+describe("rules, as ruleset_generate_vm_rules and ipt_rule_to_cmds make them", () => {
+  it("the first matching rule decides", () => {
+    const drop: FirewallRule = { type: "in", action: "DROP", enable: true, proto: "tcp", dport: "22" };
+    const allow = accept({ proto: "tcp", dport: "22" });
+    expect(sendFlow(world([nic("b", "h", [drop, allow])]), handshake(22))).toMatchObject({ accepted: false });
+    expect(sendFlow(world([nic("b", "h", [allow, drop])]), handshake(22))).toEqual({ accepted: true });
+  });
+
+  it("skips a disabled rule, a rule of another NIC, an outbound rule, and one whose fields do not all match", () => {
+    for (const rule of [
+      accept({ proto: "tcp", dport: "22", enable: false }),
+      accept({ proto: "tcp", dport: "22", iface: "net1" }),
+      accept({ proto: "tcp", dport: "22", type: "out" }),
+      accept({ proto: "udp", dport: "22" }),
+      accept({ proto: "tcp", dport: "1:21,23:30" }),
+      accept({ proto: "tcp", source: "10.0.1.0/24" }),
+      accept({ proto: "tcp", dest: "10.0.0.3-10.0.0.9" }),
+    ])
+      expect(sendFlow(world([nic("b", "h", [rule])]), handshake(22))).toMatchObject({ accepted: false });
+    for (const rule of [
+      accept({ proto: "tcp", dport: "20:25" }),
+      accept({ source: "10.0.0.0/24" }),
+      accept({ proto: "tcp", source: "10.0.0.8,10.0.0.9", dest: "10.0.0.1-10.0.0.2" }),
+    ])
+      expect(sendFlow(world([nic("b", "h", [rule])]), handshake(22))).toEqual({ accepted: true });
+  });
+
+  it("refuses to guess what it does not model: macros, security groups, ipsets and aliases", () => {
+    for (const rule of [
+      accept({ macro: "SSH" }),
+      { type: "group", action: "k8s", enable: true },
+      accept({ source: "+trusted" }),
+      accept({ source: "lan" }),
+      accept({ proto: "tcp", dport: "ssh" }),
+    ])
+      expect(() => sendFlow(world([nic("b", "h", [rule])]), handshake(22))).toThrow(NotModelled);
+  });
+});
+
+describe("policies and switches", () => {
+  it("policy DROP drops what no rule accepts but lets ICMP errors through (PVEFW-Drop); ACCEPT lets all in", () => {
+    const frag: Hop[] = [
+      { to: "b", packet: { proto: "icmp", src: "10.0.0.9", dst: "10.0.0.2", icmpType: "fragmentation-needed" } },
+    ];
+    // An ICMP error of no connection the host knows is INVALID (nf_conntrack's icmp_error_message): only a host
+    // that lets INVALID packets on takes it to the VM's chain, whose policy accepts it.
+    const dropping = world([nic("b", "h", [])], { allowInvalid: { h: true } });
+    expect(sendFlow(dropping, handshake(22))).toMatchObject({ accepted: false });
+    expect(sendFlow(dropping, frag)).toEqual({ accepted: true });
+    expect(sendFlow(world([nic("b", "h", [])]), frag)).toMatchObject({ accepted: false });
+    const accepting = world([nic("b", "h", [], { options: { enable: true, policy_in: "ACCEPT" } })]);
+    expect(sendFlow(accepting, handshake(22))).toEqual({ accepted: true });
+  });
+
+  it("filters nothing without the VM's enable, without the NIC's firewall=1, or without the datacenter's enable", () => {
+    expect(sendFlow(world([nic("b", "h", [], { options: { policy_in: "DROP" } })]), handshake(22))).toEqual({
+      accepted: true,
+    });
+    expect(sendFlow(world([nic("b", "h", [], { firewall: false })]), handshake(22))).toEqual({ accepted: true });
+    expect(sendFlow(world([nic("b", "h", [])], { datacenterEnabled: false }), handshake(22))).toEqual({
+      accepted: true,
+    });
+  });
+});
+
+describe("the hosts' conntrack", () => {
+  it("judges only the first packet: the replies and the rest of a connection are ESTABLISHED", () => {
+    // The client VM drops everything in, yet gets its answers.
+    const firewalls = world([nic("a", "h1", []), nic("b", "h2", [accept({ proto: "tcp", dport: "22" })])]);
+    const hops = handshake(22).map((h) => (h.to ? { ...h, from: "a" } : { ...h, to: "a" }));
+    expect(sendFlow(firewalls, hops)).toEqual({ accepted: true });
+  });
+
+  it("a connection whose directions take different paths (Cilium DSR) is INVALID to each host unless it allows them", () => {
+    // Client -> a (frontend 10.0.0.1:30080) -> b (backend pod 10.42.1.10:8080, client address kept); b answers
+    // the client directly as the frontend.
+    const toFrontend = { proto: "tcp", src: "10.0.0.9", dst: "10.0.0.1", sport: 40000, dport: 30080 } as const;
+    const forwarded = { proto: "tcp", src: "10.0.0.9", dst: "10.42.1.10", sport: 40000, dport: 8080 } as const;
+    const answer = { proto: "tcp", src: "10.0.0.1", dst: "10.0.0.9", sport: 30080, dport: 40000 } as const;
+    const hops: Hop[] = [
+      { to: "a", packet: { ...toFrontend, flags: "SYN" } },
+      { from: "a", to: "b", packet: { ...forwarded, flags: "SYN" } },
+      { from: "b", packet: { ...answer, flags: "SYN-ACK" } },
+      { to: "a", packet: { ...toFrontend, flags: "ACK" } },
+      { from: "a", to: "b", packet: { ...forwarded, flags: "ACK" } },
+    ];
+    const nics = [
+      nic("a", "h1", [accept({ proto: "tcp", dport: "30080" })]),
+      nic("b", "h2", [accept({ dest: "10.42.0.0/16" })]),
+    ];
+    expect(sendFlow(world(nics), hops)).toEqual({
+      accepted: false,
+      why: "packet 3 of 5: h2: conntrack INVALID, dropped by PVEFW-FORWARD",
+    });
+    expect(sendFlow(world(nics, { allowInvalid: { h1: true } }), hops)).toMatchObject({ accepted: false });
+    expect(sendFlow(world(nics, { allowInvalid: { h1: true, h2: true } }), hops)).toEqual({ accepted: true });
+    // On one host too: the forwarded ACK finds its connection still waiting for an answer.
+    const oneHost = [nics[0], { ...nics[1], host: "h1" }];
+    expect(sendFlow(world(oneHost), hops)).toMatchObject({
+      accepted: false,
+      why: expect.stringMatching(/^packet 5 of 5: h1: conntrack INVALID/),
+    });
+  });
+});
+
+describe("the flow matrix", () => {
+  const shape = (cilium: NonNullable<ClusterShape["cilium"]>): ClusterShape => ({
+    nodes: [
+      { name: "cp", address: "10.0.0.1", controller: true },
+      { name: "w", address: "10.0.0.2", controller: false },
+    ],
+    nodeCidr: "10.0.0.0/24",
+    podCidr: "10.42.0.0/16",
+    adminCidrs: [],
+    cilium,
+  });
+  const openness = (s: ClusterShape, prefix: string) =>
+    clusterFlows(s)
+      .filter((f) => f.name.startsWith(prefix))
+      .map((f) => f.open);
+
+  it("wants VXLAN only with tunnel routing and WireGuard only when it is on", () => {
+    const base = { loadBalancer: "snat", wireguard: false, routing: "native" } as const;
+    expect(openness(shape(base), "VXLAN")).toEqual([false, false]);
+    expect(openness(shape({ ...base, routing: "tunnel" }), "VXLAN")).toEqual([true, true]);
+    expect(openness(shape(base), "WireGuard")).toEqual([false, false]);
+    expect(openness(shape({ ...base, wireguard: true }), "WireGuard")).toEqual([true, true]);
+  });
+
+  it("wants etcd between controllers only, trustd and the API on controllers only", () => {
+    const flows = clusterFlows(shape({ loadBalancer: "snat", wireguard: false, routing: "native" }));
+    const open = (name: string) => flows.find((f) => f.name === name)?.open;
+    expect(open("etcd 2379 w -> cp (worker to controller)")).toBe(false);
+    expect(open("trustd w -> cp (controller)")).toBe(true);
+    expect(open("trustd cp -> w (worker)")).toBe(false);
+    expect(open("Kubernetes API cp -> w (worker)")).toBe(false);
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * What a synthesized layer-01 stack (its Terraform JSON) gives Proxmox and Cilium: each VM's NIC with its
+ * firewall rules and options as the bpg provider writes them (`enabled` is PVE's `enable`, `input_policy` its
+ * `policy_in`, ...; the provider moves the rules into the order of the list), the nodes of the `talos_nodes`
+ * output, and Cilium's Helm values with the chart's defaults where a value is not given (routingMode tunnel,
+ * loadBalancer.mode snat, encryption off).
+ */
+import { parse } from "yaml";
+import type { FirewallRule, VmFirewallOptions, VmNic } from "./pve-firewall";
+import type { ClusterNode, ClusterShape } from "./flows";
+
+type Resources = Record<string, Record<string, Record<string, any>>>;
+export interface StackJson {
+  readonly resource?: Resources;
+  readonly output?: Record<string, { value: unknown }>;
+}
+
+/** `${proxmox_virtual_environment_vm.<key>.<attr>}` → key; a literal is returned as it is. */
+function vmKey(reference: unknown): string {
+  const match = /^\$\{proxmox_virtual_environment_vm\.([\w-]+)\.\w+\}$/.exec(String(reference));
+  return match ? match[1] : String(reference);
+}
+
+/** Each VM's first NIC with its firewall, by the VM's resource key. */
+export function vmNics(stack: StackJson): Record<string, VmNic> {
+  const resources = stack.resource ?? {};
+  const vms = resources.proxmox_virtual_environment_vm ?? {};
+  const byVm = <T>(type: string, read: (r: Record<string, any>) => T) =>
+    new Map(Object.values(resources[type] ?? {}).map((r) => [vmKey(r.vm_id), read(r)]));
+  const rules = byVm("proxmox_virtual_environment_firewall_rules", (r) =>
+    (r.rule as Record<string, any>[]).map(
+      (rule): FirewallRule => ({
+        type: rule.type ?? (rule.security_group ? "group" : "in"),
+        action: rule.action ?? rule.security_group,
+        enable: rule.enabled ?? true,
+        iface: rule.iface,
+        source: rule.source,
+        dest: rule.dest,
+        proto: rule.proto,
+        dport: rule.dport,
+        sport: rule.sport,
+        macro: rule.macro,
+      }),
+    ),
+  );
+  const options = byVm(
+    "proxmox_virtual_environment_firewall_options",
+    (o): VmFirewallOptions => ({
+      enable: o.enabled,
+      policy_in: o.input_policy,
+      policy_out: o.output_policy,
+      dhcp: o.dhcp,
+      macfilter: o.macfilter,
+    }),
+  );
+  return Object.fromEntries(
+    Object.entries(vms).map(([key, vm]) => [
+      key,
+      {
+        vm: key,
+        host: vm.node_name,
+        netid: "net0",
+        firewall: vm.network_device?.[0]?.firewall === true,
+        options: options.get(key) ?? {},
+        rules: rules.get(key) ?? [],
+      },
+    ]),
+  );
+}
+
+/** The cluster's nodes (named by their VM's resource key) from the `talos_nodes` output. */
+export function talosNodes(stack: StackJson): ClusterNode[] {
+  const entries = stack.output?.talos_nodes?.value as Array<Record<string, any>>;
+  return entries.map((n) => ({ name: vmKey(n.proxmox_node), address: n.address, controller: n.controller }));
+}
+
+/** How Cilium runs, from its Helm release; undefined without Cilium. */
+export function ciliumShape(stack: StackJson):
+  | (Omit<NonNullable<ClusterShape["cilium"]>, "loadBalancerAddress"> & {
+      readonly l2Announcements: boolean;
+    })
+  | undefined {
+  const release = Object.values(stack.resource?.helm_release ?? {}).find((r) => r.chart === "cilium");
+  if (!release) return undefined;
+  const values = Object.assign({}, ...(release.values as string[]).map((v) => parse(v)));
+  return {
+    routing: values.routingMode ?? "tunnel",
+    loadBalancer: values.loadBalancer?.mode ?? "snat",
+    wireguard: values.encryption?.enabled === true && values.encryption?.type === "wireguard",
+    l2Announcements: values.l2announcements?.enabled === true,
+  };
+}
