@@ -271,7 +271,7 @@ describe("Proxmox firewall and HA in 01-infrastructure", () => {
     expect(open("controlplane0")).toEqual(
       expect.arrayContaining([
         "192.168.10.0/24 tcp/6443",
-        "192.168.10.0/24 tcp/2379:2380",
+        "192.168.10.21,192.168.10.22,192.168.10.23 tcp/2379:2380",
         "192.168.10.0/24 tcp/50000",
         "10.9.0.0/16 tcp/6443",
         "10.9.0.0/16 tcp/50000",
@@ -280,13 +280,15 @@ describe("Proxmox firewall and HA in 01-infrastructure", () => {
     expect(open("worker0")).not.toContain("192.168.10.0/24 tcp/6443");
     expect(open("worker0")).not.toContain("10.9.0.0/16 tcp/6443");
     expect(open("worker0")).toEqual(
-      expect.arrayContaining(["192.168.10.0/24 tcp/10250", "192.168.10.0/24 udp/8472", "10.9.0.0/16 tcp/50000"]),
+      expect.arrayContaining(["192.168.10.0/24 tcp/10250", "192.168.10.0/24 tcp/4240", "10.9.0.0/16 tcp/50000"]),
     );
+    // Cilium routes natively here: no VXLAN.
+    expect(open("worker0")).not.toContain("192.168.10.0/24 udp/8472");
     expect(resources(infrastructure, "proxmox_virtual_environment_vm").worker0.network_device[0].firewall).toBe(true);
     expect(resources(l01, "proxmox_virtual_environment_vm").worker0.network_device[0].firewall).toBe(false);
   });
 
-  it("lets through what Cilium's native routing needs: pods, webhooks, NodePorts, LoadBalancer addresses", () => {
+  it("lets through what Cilium's native routing needs: pods, traffic to pods from the nodes, NodePorts, LoadBalancer addresses", () => {
     const { infrastructure } = synth({ cluster: { proxmox_firewall_enabled: true } });
     for (const node of ["controlplane0", "worker0"]) {
       const rules = resources(infrastructure, "proxmox_virtual_environment_firewall_rules")[node].rule as Array<
@@ -300,8 +302,8 @@ describe("Proxmox firewall and HA in 01-infrastructure", () => {
       expect(rules).toContainEqual(expect.objectContaining({ source: "10.42.0.0/16", action: "ACCEPT" }));
       expect(rules.find((r) => r.source === "10.42.0.0/16")).not.toHaveProperty("dport");
       expect(rules.find((r) => r.source === "10.42.0.0/16")).not.toHaveProperty("proto");
-      // The API server calls webhooks in pods from its node address.
-      expect(accepts({ source: "192.168.10.0/24", proto: "tcp", dport: "443,4443,8443,9443" })).toBe(true);
+      // Host-network pods (the API server calling webhooks, a node's DNS lookups) reach pods from node addresses.
+      expect(accepts({ source: "192.168.10.0/24", dest: "10.42.0.0/16" })).toBe(true);
       // NodePorts and the announced LoadBalancer addresses, from anywhere.
       for (const proto of ["tcp", "udp"]) {
         const nodePort = rules.find((r) => r.dport === "30000:32767" && r.proto === proto);
@@ -322,7 +324,8 @@ describe("Proxmox firewall and HA in 01-infrastructure", () => {
     });
     const rules = resources(withoutPool.infrastructure, "proxmox_virtual_environment_firewall_rules").worker0
       .rule as Array<Record<string, unknown>>;
-    expect(rules.filter((r) => r.dest !== undefined)).toEqual([]);
+    // No LoadBalancer addresses; pods, and with DSR (the default) the clients it forwards, to the pod network only.
+    expect(rules.filter((r) => r.dest !== undefined).map((r) => r.dest)).toEqual(["10.50.0.0/16", "10.50.0.0/16"]);
     expect(rules.map((r) => r.source)).toContain("10.50.0.0/16");
   });
 
