@@ -766,6 +766,29 @@ describe("warnings", () => {
     ]);
   });
 
+  it("one Proxmox host holding a majority of the controllers loads, with a warning naming the host and its controllers", () => {
+    const threeControllers = (hosts: (string | undefined)[]) =>
+      parseConfig(
+        edited((c) => {
+          c.nodes[1].controller = true;
+          c.nodes[2].controller = true;
+          hosts.forEach((host, i) => {
+            if (host) c.nodes[i].proxmox_node = host;
+          });
+        }),
+      ).warnings.map((w) => formatIssue(w));
+    // cluster.yaml's proxmox_node (pve) holds controlplane0 and worker1 beside worker0 on pve2.
+    expect(threeControllers([undefined, "pve2", undefined])).toEqual([
+      "nodes.yaml:13:5 warning: nodes[2]: Proxmox host pve holds 2 of the 3 controllers (controlplane0, worker1): losing that host loses etcd's quorum and the Kubernetes API; spread them so that no host holds more than 1 (three hosts at least; a small third one will do)",
+    ]);
+    expect(threeControllers(["pve1", "pve2", "pve2"])[0]).toMatch(
+      /^nodes\.yaml:\d+:\d+ warning: nodes\[2\]\.proxmox_node: Proxmox host pve2 holds 2 of the 3 controllers \(worker0, worker1\)/,
+    );
+    // Spread over three hosts, or all on one (everything fails together there anyway): no warning.
+    expect(threeControllers(["pve1", "pve2", "pve3"])).toEqual([]);
+    expect(threeControllers([undefined, undefined, undefined])).toEqual([]);
+  });
+
   it("a config with only warnings does not throw", () => {
     const sources = edited((c) => {
       c.cluster.cluster_dns_gateway_addr = "192.168.1.30";

@@ -72,6 +72,25 @@ export function crossFieldIssues(
     }
   }
 
+  // One Proxmox host holding more than half of the controllers takes etcd's quorum with it when it fails. Only
+  // a cluster spread over several hosts can avoid it; on one host everything fails together anyway.
+  const hostOf = (node: NodeConfig) => node.proxmox_node ?? cluster.proxmox_node;
+  const hosts = new Set(nodes.map(({ node }) => hostOf(node)));
+  if (controllers >= 2 && hosts.size >= 2 && !hosts.has(undefined)) {
+    const held = new Map<string, number[]>();
+    for (const { node, index } of nodes.filter((n) => n.node.controller))
+      held.set(hostOf(node)!, [...(held.get(hostOf(node)!) ?? []), index]);
+    for (const [host, indexes] of held) {
+      if (indexes.length * 2 <= controllers) continue;
+      const last = indexes.at(-1)!;
+      warn(
+        "nodes.yaml",
+        ["nodes", last, ...(maybeNodes[last]?.proxmox_node === undefined ? [] : ["proxmox_node"])],
+        `Proxmox host ${host} holds ${indexes.length} of the ${controllers} controllers (${indexes.map((i) => maybeNodes[i]?.name).join(", ")}): losing that host loses etcd's quorum and the Kubernetes API; spread them so that no host holds more than ${Math.floor(controllers / 2)} (three hosts at least; a small third one will do)`,
+      );
+    }
+  }
+
   nodes.forEach(({ node, index: i }) => {
     if (node.disk !== undefined && node.disk_selector !== undefined) {
       error(

@@ -621,6 +621,48 @@ describe("each check alone", () => {
     engine: TOFU,
   });
 
+  it("permissions: a node's PCI device by raw id needs root@pam logged in with its password; a mapping does not", () => {
+    const withGpu = (device: Record<string, unknown>) => ({
+      ...synthesized(),
+      cluster: resolveCluster(
+        parseConfig(
+          exampleSources({
+            cluster: { proxmox_csi_enabled: false },
+            nodes: (nodes) => nodes.map((n, i) => (i === 3 ? { ...n, pci_devices: [device] } : n)),
+          }),
+        ),
+      ),
+    });
+    const token = check(CHECKS.rawPciIds, [], withGpu({ id: "0000:01:00" }));
+    expect(token.problems).toEqual([
+      {
+        check: "permissions",
+        reason: `Proxmox lets only root@pam itself, logged in with its password, pass a PCI device by raw id; PROXMOX_VE_API_TOKEN authenticates as the token root@pam!ci, never as root@pam`,
+        details: ["worker0: pci_devices id 0000:01:00"],
+        hint: expect.stringMatching(/^use a PCI resource mapping instead .* or export PROXMOX_VE_USERNAME=root@pam/),
+      },
+    ]);
+    const root = { PATH: "/bin", PROXMOX_VE_USERNAME: "root@pam", PROXMOX_VE_PASSWORD: "pw" };
+    const login = check(CHECKS.rawPciIds, [], withGpu({ id: "0000:01:00" }), {}, { env: root });
+    expect(login.problems).toEqual([]);
+    expect(login.log).toEqual(["  ✓ permissions: root@pam logs in with its password, as raw PCI ids need"]);
+    const other = check(
+      CHECKS.rawPciIds,
+      [],
+      withGpu({ id: "0000:01:00" }),
+      {},
+      { env: { ...root, PROXMOX_VE_USERNAME: "tofu@pve" } },
+    );
+    expect(other.problems[0].reason).toMatch(/; PROXMOX_VE_USERNAME is tofu@pve$/);
+    expect(check(CHECKS.rawPciIds, [], withGpu({ mapping: "gpu" })).problems).toEqual([]);
+    expect(
+      check(CHECKS.rawPciIds, ["--only=services"], {
+        ...withGpu({ id: "0000:01:00" }),
+        scope: resolveScope(parseOptions(["--only=services"])).scope,
+      }).problems,
+    ).toEqual([]);
+  });
+
   it("git: a clean tree is named; more than five changes are counted, not listed", () => {
     expect(check(git, []).log).toEqual(["  ✓ git: /config is clean"]);
     const many = check(git, [], {}, { gitChanges: ["a", "b", "c", "d", "e", "f", "g"] });

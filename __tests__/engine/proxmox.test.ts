@@ -40,7 +40,7 @@ const CASES: Case[] = [
   {
     name: "examples/multi-host-secureboot (shared ISO storage)",
     from: join(REPO, "examples", "multi-host-secureboot"),
-    extra: { pciDevices: { pve3: ["0000:01:00.0", "0000:01:00.1"] } },
+    extra: { pciDevices: { pve3: ["0000:01:00.0", "0000:01:00.1"] }, pciMappings: { gpu: { pve3: "0000:01:00" } } },
   },
   {
     name: "multi-host with local ISO storage",

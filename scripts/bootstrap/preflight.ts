@@ -35,7 +35,7 @@ import { unlocksPersistentAuth, type BootstrapOptions } from "./options";
 import { needsPersistentAuthState, planPhases, resolveScope, type Phase, type Scope } from "./phases";
 import type { Problem } from "./problem";
 import type { ProbeVerdict, S3Location } from "./s3-probe";
-import { workloadProblems } from "./workload-checks";
+import { notRootLogin, ROOT_LOGIN_HINT, workloadProblems } from "./workload-checks";
 import { describeLeaving, type RunningClusterChange, runningClusterChange } from "./running-cluster";
 import {
   parseTalosNodesOutput,
@@ -490,6 +490,28 @@ const workloads: Check = {
   },
 };
 
+/**
+ * A node's PCI device by raw id: qemu-server lets only root@pam itself set a `hostpci` that is not a mapping
+ * ("only root can set 'hostpci0' config for non-mapped devices"), an API token of root@pam included.
+ */
+const rawPciIds: Check = {
+  name: "permissions",
+  run({ input: { env }, facts, ok, fail }) {
+    if (!facts.scope!.layers.includes("01-infrastructure")) return;
+    const raw = facts.cluster!.nodes.flatMap((n) =>
+      n.pciDevices.flatMap((d) => (d.id ? [`${n.name}: pci_devices id ${d.id}`] : [])),
+    );
+    if (raw.length === 0) return;
+    const notRoot = notRootLogin(env);
+    if (!notRoot) return ok("root@pam logs in with its password, as raw PCI ids need");
+    fail({
+      reason: `Proxmox lets only root@pam itself, logged in with its password, pass a PCI device by raw id; ${notRoot}`,
+      details: raw,
+      hint: `use a PCI resource mapping instead (Datacenter → Resource Mappings; pci_devices: [{ mapping: <name> }], which an API token may use with Mapping.Use), or ${ROOT_LOGIN_HINT.replace(", or remove the options", "")}`,
+    });
+  },
+};
+
 const validate: Check = {
   name: "validate",
   run({ input: { env }, deps, facts, ok, fail, skip, note }) {
@@ -732,7 +754,7 @@ export const STAGES: readonly Stage[] = [
   ENVIRONMENT_STAGE,
   ENGINE_STAGE,
   SYNTH_STAGE,
-  { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, validate] },
+  { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, rawPciIds, validate] },
   {
     name: "state",
     blockedBy: everythingInOrder,
@@ -771,6 +793,7 @@ export const CHECKS = {
   synth,
   proxmoxToken,
   workloads,
+  rawPciIds,
   validate,
   conditionalWrites,
   backends,

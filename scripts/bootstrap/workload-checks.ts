@@ -1,7 +1,7 @@
 // Preflight for workloads.yaml: what Proxmox and OpenTofu will need that the config cannot hold, checked
 // before anything changes. The environment variables it names, and the login for LXC settings that
 // Proxmox reserves to root@pam itself (feature flags other than nesting, any feature of a privileged
-// container, bind mounts of host paths), which no API token has.
+// container, bind mounts of host paths), which no API token has; raw PCI ids of the nodes likewise.
 import type { WorkloadsConfig } from "../../config";
 import type { Problem } from "./problem";
 
@@ -33,30 +33,37 @@ export function workloadProblems(
     });
   }
 
-  // PVE compares the authenticated user with root@pam, and an API token authenticates as user@realm!tokenid:
-  // only a login of root@pam with its password (PROXMOX_VE_USERNAME/PASSWORD, and no token, which the
-  // provider would prefer) may set these.
-  const rootLogin = !env.PROXMOX_VE_API_TOKEN && env.PROXMOX_VE_USERNAME === "root@pam" && !!env.PROXMOX_VE_PASSWORD;
-  if (!rootLogin) {
-    const rootOnly = workloads.containers.flatMap((ct, i) => {
-      const why = [
-        ...(["keyctl", "fuse"] as const).filter((f) => ct.features[f]).map((f) => `feature ${f}`),
-        ...(ct.privileged && ct.features.nesting ? ["a feature of a privileged container"] : []),
-        ...ct.mount_points.filter((mp) => mp.host_path).map((mp) => `bind mount ${mp.host_path}`),
-      ];
-      return why.length ? [`containers[${i}] (${ct.name}): ${why.join(", ")}`] : [];
+  const rootOnly = workloads.containers.flatMap((ct, i) => {
+    const why = [
+      ...(["keyctl", "fuse"] as const).filter((f) => ct.features[f]).map((f) => `feature ${f}`),
+      ...(ct.privileged && ct.features.nesting ? ["a feature of a privileged container"] : []),
+      ...ct.mount_points.filter((mp) => mp.host_path).map((mp) => `bind mount ${mp.host_path}`),
+    ];
+    return why.length ? [`containers[${i}] (${ct.name}): ${why.join(", ")}`] : [];
+  });
+  const notRoot = notRootLogin(env);
+  if (rootOnly.length && notRoot) {
+    problems.push({
+      check: "permissions",
+      reason: `Proxmox lets only root@pam itself, logged in with its password, set these container options; ${notRoot}`,
+      details: rootOnly,
+      hint: ROOT_LOGIN_HINT,
     });
-    if (rootOnly.length) {
-      const who = env.PROXMOX_VE_API_TOKEN
-        ? `PROXMOX_VE_API_TOKEN authenticates as the token ${env.PROXMOX_VE_API_TOKEN.split("=")[0]}, never as root@pam`
-        : `PROXMOX_VE_USERNAME is ${env.PROXMOX_VE_USERNAME ?? "not set"}${env.PROXMOX_VE_PASSWORD ? "" : " (and PROXMOX_VE_PASSWORD is not set)"}`;
-      problems.push({
-        check: "permissions",
-        reason: `Proxmox lets only root@pam itself, logged in with its password, set these container options; ${who}`,
-        details: rootOnly,
-        hint: "export PROXMOX_VE_USERNAME=root@pam PROXMOX_VE_PASSWORD=... and unset PROXMOX_VE_API_TOKEN (the provider prefers a token) for layer 01, or remove the options",
-      });
-    }
   }
   return problems;
+}
+
+export const ROOT_LOGIN_HINT =
+  "export PROXMOX_VE_USERNAME=root@pam PROXMOX_VE_PASSWORD=... and unset PROXMOX_VE_API_TOKEN (the provider prefers a token) for layer 01, or remove the options";
+
+/**
+ * Why the provider will not act as root@pam itself, or undefined when it will. PVE compares the authenticated
+ * user with root@pam, and an API token authenticates as user@realm!tokenid: only a login of root@pam with its
+ * password (PROXMOX_VE_USERNAME/PASSWORD, and no token, which the provider would prefer) is root@pam.
+ */
+export function notRootLogin(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  if (!env.PROXMOX_VE_API_TOKEN && env.PROXMOX_VE_USERNAME === "root@pam" && env.PROXMOX_VE_PASSWORD) return undefined;
+  return env.PROXMOX_VE_API_TOKEN
+    ? `PROXMOX_VE_API_TOKEN authenticates as the token ${env.PROXMOX_VE_API_TOKEN.split("=")[0]}, never as root@pam`
+    : `PROXMOX_VE_USERNAME is ${env.PROXMOX_VE_USERNAME ?? "not set"}${env.PROXMOX_VE_PASSWORD ? "" : " (and PROXMOX_VE_PASSWORD is not set)"}`;
 }
