@@ -406,13 +406,13 @@ export const clusterSchema = z
       .boolean()
       .default(false)
       .describe(
-        "Layer 03 enables the Proxmox firewall on every VM: Talos, Kubernetes, Cilium and webhook ports between nodes, the API and Talos API from node_cidr, pod traffic from cluster_pod_cidr (Cilium routes natively), NodePorts and the cilium_loadbalancer_pool addresses from anywhere, everything else dropped. Needs the datacenter firewall on.",
+        "Layer 01 puts every VM behind the Proxmox firewall. From node_cidr: the Talos API, kubelet and the CNI's ports (Cilium's health checks, flannel's VXLAN), on controllers trustd and the Kubernetes API, etcd from the controllers only, and traffic to pods on any port (host-network pods, webhooks); from the pods: anything. NodePorts from anywhere (with proxmox_firewall_allow_from: from node_cidr and those networks), the cilium_loadbalancer_pool addresses from anywhere, and with cilium_loadbalancer_mode dsr the clients Cilium forwards to pods; everything else dropped. Needs the datacenter firewall on, and with dsr each host's nf_conntrack_allow_invalid: bootstrap reads both from the Proxmox API and refuses without them.",
       ),
     proxmox_firewall_allow_from: z
       .array(z.cidrv4("expected an IPv4 network in CIDR notation"))
       .default([])
       .describe(
-        "Networks besides node_cidr (your workstation's) allowed to reach the Kubernetes API and the Talos API through the firewall.",
+        "Networks besides node_cidr (your workstation's) allowed to reach the Kubernetes API and the Talos API through the firewall; given, they also narrow NodePorts to node_cidr and these networks.",
       ),
     // renovate: datasource=helm depName=cilium registryUrl=https://helm.cilium.io
     cilium_version: chartVersion("cilium", "1.19.3").describe(
@@ -617,7 +617,7 @@ export const nodeSchema = z
     vm_ha: z
       .boolean()
       .default(false)
-      .describe("Layer 03 makes the VM a Proxmox HA resource (restarted or moved when its host fails)."),
+      .describe("Layer 01 makes the VM a Proxmox HA resource (restarted or moved when its host fails)."),
   })
   .describe("One machine of the cluster.");
 
