@@ -8,9 +8,14 @@ import { parseConfig, resolveCluster } from "../../config";
 import { buildApp } from "../../layers/app";
 
 export const REPO = join(__dirname, "..", "..");
+/**
+ * The cluster the tests edit: a copy of the root example taken once, so that a user editing the root example
+ * (as the README invites) changes no test.
+ */
+export const FIXTURE = join(REPO, "__tests__", "fixtures", "example");
 export const EXAMPLE = {
-  cluster: readFileSync(join(REPO, "cluster.yaml"), "utf8"),
-  nodes: readFileSync(join(REPO, "nodes.yaml"), "utf8"),
+  cluster: readFileSync(join(FIXTURE, "cluster.yaml"), "utf8"),
+  nodes: readFileSync(join(FIXTURE, "nodes.yaml"), "utf8"),
 };
 
 /** Terraform JSON of one stack. */

@@ -1,3 +1,5 @@
+import { terraformLiteral } from "../../config/terraform-literal";
+
 // What a synth diff may print. A value is withheld when its attribute name says it is a credential, when it
 // looks like one whatever its name, or when it equals (or contains) the value of a secret environment variable.
 // The diff runs in CI next to the real credentials, and its output ends up in a public PR comment.
@@ -68,7 +70,15 @@ export function secretEnvValues(env: NodeJS.ProcessEnv): string[] {
  */
 export function secretForms(secret: string): string[] {
   const bytes = Buffer.from(secret, "utf8");
-  const forms = new Set([secret]);
+  // As the text can hold it: itself, as an engine literal ("$${", "%%{"), and inside a JSON string (quotes,
+  // backslashes and control characters escaped) of either.
+  const literal = terraformLiteral(secret);
+  const forms = new Set(
+    [secret, literal, ...[secret, literal].map((s) => JSON.stringify(s).slice(1, -1))].flatMap((s) => [
+      s,
+      JSON.stringify(s).slice(1, -1),
+    ]),
+  );
   for (let offset = 0; offset < 3; offset++) {
     const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64");
     // Characters that also encode the neighbouring bytes: the first group after an offset, a partial last group.
