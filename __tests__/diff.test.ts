@@ -3,6 +3,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -17,6 +18,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { PERSISTENT_AUTH_LAYER } from "../layers/catalog";
+import { terraformLiteral } from "../config/terraform-literal";
 import { cliEnv } from "../scripts/diff/cli-env";
 import { compare, type DiffResult, type ItemDiff, type StackJson, type Stacks } from "../scripts/diff/compare";
 import { looksSecret, Masker, SENSITIVE } from "../scripts/diff/mask";
@@ -655,6 +657,35 @@ describe("npm run diff, end to end in a git copy of the project", () => {
       expect(status).toBe(2);
       expect(stdout).toContain("+ proxmox_virtual_environment_container.wiki");
       expect(stdout).not.toContain("proxmox_virtual_environment_container.proxy");
+    } finally {
+      writeFileSync(join(project, file), original);
+    }
+  });
+
+  it("works with a config folder outside the repository: both sides synthesize it as it is", async () => {
+    const outside = join(root, "my-cluster-config");
+    cpSync(join(project, "examples", "lxc-homelab"), outside, { recursive: true });
+    const { status, stdout, stderr } = await runDiff(["--base", "HEAD"], { CONFIG_DIR: outside });
+    expect(stderr).toBe("");
+    expect(stdout).toContain(`The config folder ${outside} is outside the repository`);
+    expect(stdout).toMatch(/No synthesized changes against HEAD/);
+    expect(status).toBe(0);
+  });
+
+  it("withholds a secret that the stacks hold as an engine literal", async () => {
+    const file = "examples/lxc-homelab/workloads.yaml";
+    const original = readFileSync(join(project, file), "utf8");
+    const secret = "s3cret-${not.an.expression}-%{ if x }";
+    try {
+      editYaml(file, (doc) => (doc.containers[0].description = secret));
+      const { status, stdout } = await runDiff(["--base", "HEAD"], {
+        CONFIG_DIR: "examples/lxc-homelab",
+        DIFF_TEST_SECRET: secret,
+      });
+      expect(status).toBe(2);
+      expect(stdout).toContain(SENSITIVE);
+      expect(stdout).not.toContain(terraformLiteral(secret));
+      expect(stdout.toLowerCase()).not.toContain("not.an.expression");
     } finally {
       writeFileSync(join(project, file), original);
     }

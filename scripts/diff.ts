@@ -7,8 +7,10 @@
 // Exit status, like `terraform plan -detailed-exitcode`: 0 no changes, 2 changes, 1 error.
 //
 // Environment:
-//   CONFIG_DIR   folder of cluster.yaml and nodes.yaml (default "."), inside the repository; read from the
-//                working tree on one side and from <ref> on the other, as `npm run synth` reads it.
+//   CONFIG_DIR   folder of cluster.yaml and nodes.yaml (default "."). Inside the repository: read from the
+//                working tree on one side and from <ref> on the other, as `npm run synth` reads it. Outside it
+//                (a config repository of your own): both sides read it as it is now, so the diff shows what
+//                <ref>'s code makes of your config.
 //   *TOKEN*, *PASSWORD*, *SECRET*, *PASSPHRASE*, *KEY*   the values of these variables are never printed.
 //
 // How the base is built: a temporary `git worktree` of <ref> (removed afterwards, also on error or Ctrl-C)
@@ -19,7 +21,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
-  copyFileSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -28,11 +29,13 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { constants, tmpdir } from "node:os";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
+import { MAX_FILE_BYTES, readConfigFolderFile } from "../config/files";
 import { treeDigest } from "./bindings-digest";
 import { cliEnv } from "./diff/cli-env";
 import { compare, type Stacks } from "./diff/compare";
@@ -53,8 +56,10 @@ interface Options {
   /** The git ref to compare with, as given. */
   readonly base: string;
   readonly format: (typeof FORMATS)[number];
-  /** The config folder relative to the repository root, "." for the root. */
+  /** The config folder relative to the repository root, "." for the root ("config" for one outside it). */
   readonly configDir: string;
+  /** A config folder outside the repository (a config repository of its own): both sides read it. */
+  readonly outside?: string;
 }
 
 function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options | "help" {
@@ -80,12 +85,10 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   const format = FORMATS.find((f) => f === values.format);
   if (!format) problems.push(`--format must be text or markdown, got "${values.format}"`);
   const configDir = relative(ROOT, resolve(env.CONFIG_DIR ?? ".")) || ".";
-  if (configDir.startsWith("..") || isAbsolute(configDir)) {
-    problems.push(
-      `CONFIG_DIR ${env.CONFIG_DIR} is outside the repository; the base's config comes from the git ref, so it must be inside`,
-    );
-  }
   if (problems.length) throw new DiffError(`${problems.join("\n")}\n${USAGE}`);
+  // Outside the repository the git ref holds no config: both sides synthesize the folder as it is now.
+  if (configDir === ".." || configDir.startsWith(`..${sep}`) || isAbsolute(configDir))
+    return { base: values.base!, format: format!, configDir: "config", outside: resolve(env.CONFIG_DIR!) };
   return { base: values.base!, format: format!, configDir };
 }
 
@@ -179,7 +182,13 @@ function runCleanups(): Promise<void> {
  * Compiles the app of `tree` with its own scripts/build.mjs and synthesizes `tree`'s config, copied to
  * `scratch` with cdktf.out beside it. `label` prefixes file names in error messages ("" or "origin/main:").
  */
-async function synthesize(tree: string, configDir: string, scratch: string, label: string): Promise<Stacks> {
+async function synthesize(
+  tree: string,
+  configDir: string,
+  scratch: string,
+  label: string,
+  outside?: string,
+): Promise<Stacks> {
   const side = label ? label.slice(0, -1) : "the working tree";
   await run(`compiling ${side} (scripts/build.mjs)`, process.execPath, [join(tree, "scripts/build.mjs")], {
     cwd: tree,
@@ -187,11 +196,18 @@ async function synthesize(tree: string, configDir: string, scratch: string, labe
 
   const configCopy = join(scratch, configDir);
   mkdirSync(configCopy, { recursive: true });
-  for (const file of [...CONFIG_FILES, WORKLOADS_FILE, ...keyFiles(join(tree, configDir))]) {
-    // A missing file is left for the app to report, in its own words.
-    if (!existsSync(join(tree, configDir, file))) continue;
+  const source = outside ?? join(tree, configDir);
+  for (const file of [...CONFIG_FILES, WORKLOADS_FILE, ...keyFiles(source)]) {
+    // Read as the app reads them (regular files inside the folder, bounded, never blocking on a FIFO); a file
+    // that cannot be read is left out for the app to report, in its own words.
+    let text: string;
+    try {
+      text = readConfigFolderFile(source, file, MAX_FILE_BYTES);
+    } catch {
+      continue;
+    }
     mkdirSync(dirname(join(configCopy, file)), { recursive: true });
-    copyFileSync(join(tree, configDir, file), join(configCopy, file));
+    writeFileSync(join(configCopy, file), text);
   }
   const outdir = join(scratch, "cdktf.out");
   await run(`synthesizing ${side}`, process.execPath, [join(tree, "dist/main.js")], {
@@ -206,7 +222,7 @@ async function synthesize(tree: string, configDir: string, scratch: string, labe
 function keyFiles(configDir: string): string[] {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(join(configDir, WORKLOADS_FILE), "utf8"));
+    doc = parseYaml(readConfigFolderFile(configDir, WORKLOADS_FILE, MAX_FILE_BYTES));
   } catch {
     return [];
   }
@@ -236,12 +252,18 @@ interface BaseSide {
 }
 
 /** Checks `commit` out in a temporary worktree under `scratch` and synthesizes it there. */
-async function synthesizeBase(ref: string, commit: string, configDir: string, scratch: string): Promise<BaseSide> {
+async function synthesizeBase(
+  ref: string,
+  commit: string,
+  configDir: string,
+  scratch: string,
+  outside?: string,
+): Promise<BaseSide> {
   const tree = join(scratch, "base-tree");
   cleanups.push(() => removeWorktree(tree)); // also undoes a half-made worktree
   await git("worktree", "add", "--detach", "--quiet", tree, commit);
 
-  const missing = ["main.ts", ...CONFIG_FILES.map((f) => join(configDir, f))].filter(
+  const missing = ["main.ts", ...(outside ? [] : CONFIG_FILES.map((f) => join(configDir, f)))].filter(
     (path) => !existsSync(join(tree, path)),
   );
   if (missing.length) {
@@ -257,7 +279,9 @@ async function synthesizeBase(ref: string, commit: string, configDir: string, sc
       throw new DiffError(`cannot synthesize ${ref}: it has main.ts but no ${required}`);
   }
 
-  const notes: string[] = [];
+  const notes: string[] = outside
+    ? [`The config folder ${outside} is outside the repository: both sides synthesize it as it is now.`]
+    : [];
   linkInto(tree, "node_modules");
   if (bindingInputs(tree) === bindingInputs(ROOT)) {
     if (!existsSync(join(ROOT, ".gen")))
@@ -276,7 +300,7 @@ async function synthesizeBase(ref: string, commit: string, configDir: string, sc
   if (readIfExists(join(tree, "package-lock.json")) !== readIfExists(join(ROOT, "package-lock.json"))) {
     notes.push(`${ref} has another package-lock.json; it was synthesized with this branch's node_modules.`);
   }
-  return { stacks: await synthesize(tree, configDir, join(scratch, "base"), `${ref}:`), notes };
+  return { stacks: await synthesize(tree, configDir, join(scratch, "base"), `${ref}:`, outside), notes };
 }
 
 /** Symlinks `<tree>/<name>` to the working tree's, unless the base has one of its own. */
@@ -339,9 +363,9 @@ async function main(argv: readonly string[], masker: Masker): Promise<number> {
     const baseCommit = commit.stdout.trim();
 
     progress("synthesizing the working tree");
-    const head = await synthesize(ROOT, options.configDir, join(scratch, "head"), "");
+    const head = await synthesize(ROOT, options.configDir, join(scratch, "head"), "", options.outside);
     progress(`synthesizing ${options.base} (${baseCommit.slice(0, 7)})`);
-    const base = await synthesizeBase(options.base, baseCommit, options.configDir, scratch);
+    const base = await synthesizeBase(options.base, baseCommit, options.configDir, scratch, options.outside);
 
     const result = compare(base.stacks, head, { masker });
     const input: RenderInput = { result, base: options.base, baseCommit, notes: base.notes };
