@@ -23,7 +23,7 @@ import { cliEnv } from "../scripts/diff/cli-env";
 import { compare, type DiffResult, type ItemDiff, type StackJson, type Stacks } from "../scripts/diff/compare";
 import { looksSecret, Masker, SENSITIVE } from "../scripts/diff/mask";
 import { MARKER, MAX_VALUE_LENGTH, renderMarkdown, renderText } from "../scripts/diff/render";
-import { REPO, synth, type SynthOptions, type Synthesized } from "./support/synth";
+import { FIXTURE, REPO, synth, type SynthOptions, type Synthesized } from "./support/synth";
 
 const INFRA = "01-infrastructure";
 const layers = (s: Synthesized): Stacks => ({ [PERSISTENT_AUTH_LAYER]: s.persistentAuth, [INFRA]: s.infrastructure });
@@ -564,6 +564,8 @@ describe("npm run diff, end to end in a git copy of the project", () => {
       mkdirSync(dirname(join(project, file)), { recursive: true });
       copyFileSync(join(REPO, file), join(project, file));
     }
+    // The example config is the tests' copy, whatever a user made of the root example.
+    for (const file of ["cluster.yaml", "nodes.yaml"]) copyFileSync(join(FIXTURE, file), join(project, file));
     symlinkSync(join(REPO, "node_modules"), join(project, "node_modules"));
     symlinkSync(join(REPO, ".gen"), join(project, ".gen"));
     sh("git", "init", "--quiet");
@@ -667,7 +669,7 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     cpSync(join(project, "examples", "lxc-homelab"), outside, { recursive: true });
     const { status, stdout, stderr } = await runDiff(["--base", "HEAD"], { CONFIG_DIR: outside });
     expect(stderr).toBe("");
-    expect(stdout).toContain(`The config folder ${outside} is outside the repository`);
+    expect(stdout).toContain("CONFIG_DIR is outside the repository");
     expect(stdout).toMatch(/No synthesized changes against HEAD/);
     expect(status).toBe(0);
   });

@@ -280,7 +280,7 @@ async function synthesizeBase(
   }
 
   const notes: string[] = outside
-    ? [`The config folder ${outside} is outside the repository: both sides synthesize it as it is now.`]
+    ? ["CONFIG_DIR is outside the repository: both sides synthesize the config folder as it is now."]
     : [];
   linkInto(tree, "node_modules");
   if (bindingInputs(tree) === bindingInputs(ROOT)) {
