@@ -85,7 +85,8 @@ async function serve(command: string, args: string[], port: number, probe: strin
       await exited;
     },
   };
-  const deadline = Date.now() + 15_000;
+  // named loads its zones in seconds on a quiet machine; under a loaded one it has taken longer than 15 s.
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${command} exited ${child.exitCode}:\n${output}`);
     try {
@@ -96,7 +97,7 @@ async function serve(command: string, args: string[], port: number, probe: strin
     await new Promise((r) => setTimeout(r, 200));
   }
   await server.stop();
-  throw new Error(`${command} did not answer ${probe} on 127.0.0.1:${port} within 15 s:\n${output}`);
+  throw new Error(`${command} did not answer ${probe} on 127.0.0.1:${port} within 60 s:\n${output}`);
 }
 
 /** named on 127.0.0.1, authoritative for `zones` (zone name -> file), answering `probe` when ready. */
