@@ -120,7 +120,7 @@ describe("the records", () => {
 });
 
 // Real servers: .ci/run installs them; under CI a missing one is a broken setup, never a pass.
-describe.each(EXAMPLES)("%s: the files loaded by real DNS servers on 127.0.0.1", (example) => {
+describe.each(EXAMPLES)("%s: the files loaded by real DNS servers on 127.0.0.1", { timeout: 180_000 }, (example) => {
   let dir: string;
   let files: Map<string, string>;
   let missing: string[];
