@@ -168,6 +168,8 @@ const CORE_TAGS: ReadonlySet<string> = new Set(
 /** One YAML file: its parsed document, positions, and the issues found in it. */
 class YamlFile {
   readonly issues: ConfigIssue[] = [];
+  /** Paths of values with a template where none may be: refused unless the schema refuses them first. */
+  readonly templates: KeyPath[] = [];
   private readonly lines = new LineCounter();
   private readonly doc: Document.Parsed;
   /** The document as plain data, foreign keys removed; set by validate(). */
@@ -307,8 +309,17 @@ class YamlFile {
     prepare(raw);
     this.prepared = raw;
     const result = schema.safeParse(raw);
+    if (!result.success) for (const issue of result.error.issues) this.addZodIssue(issue, raw);
+    // Names, hosts, storages, URLs, paths: a template there is a mistake (or an attack), not a literal.
+    const reported = new Set(this.issues.map((i) => JSON.stringify(i.path)));
+    for (const path of this.templates)
+      if (!reported.has(JSON.stringify(path)))
+        this.add({
+          path,
+          message:
+            'contains "${" or "%{": OpenTofu templates are not evaluated in this file, and this key takes no literal one',
+        });
     if (result.success) return this.issues.some((i) => i.severity === "error") ? undefined : result.data;
-    for (const issue of result.error.issues) this.addZodIssue(issue, raw);
     return undefined;
   }
 
@@ -436,12 +447,7 @@ function stripUnsafeStrings(file: YamlFile, raw: unknown, path: KeyPath): void {
       hasTemplate(value) &&
       !FREE_TEXT.has(String(key))
     ) {
-      // Names, hosts, storages, URLs, paths: a template there is a mistake (or an attack), not a literal.
-      file.add({
-        path: [...path, key],
-        message:
-          'contains "${" or "%{": OpenTofu templates are not evaluated in this file, and this key takes no literal one',
-      });
+      file.templates.push([...path, key]);
     } else {
       stripUnsafeStrings(file, value, [...path, key]);
     }
