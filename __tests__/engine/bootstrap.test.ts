@@ -193,7 +193,8 @@ describe("2. destroying 00 takes both keys; without them the script refuses befo
       { env, ok: [1] },
     );
     expect(destroy.stderr).toMatch(/Resource instance cannot be destroyed/);
-    expect(destroy.stderr).toMatch(/talos_machine_secrets\.cluster has lifecycle\.prevent_destroy set/);
+    // OpenTofu 1.12's detail: "Resource instance <address> has prevent_destroy set" (the line may wrap).
+    expect(destroy.stderr).toMatch(/talos_machine_secrets\.cluster\s+has\s+prevent_destroy\s+set/);
     expect(c.raw()).toBe(before);
     expect(state.getLock(c.path("00-persistent-auth"))).toBeUndefined();
   });
