@@ -273,16 +273,27 @@ const ROWS: Row[] = [
     nodes: (nodes) => [...nodes, newNode("controlplane3", 24, true)],
     layers: [L01],
     asked: ["controlplane3"],
-    expected: { [L01]: each(["controlplane3"], "create", ["vm", ...FIREWALL, "ha"]) },
-    ok: "only the new machine",
+    // etcd is open to the controllers' addresses only: each controller's rules learn the new one, in place.
+    expected: {
+      [L01]: {
+        ...each(["controlplane3"], "create", ["vm", ...FIREWALL, "ha"]),
+        ...each(CONTROLLERS, "update", ["fw_rules"]),
+      },
+    },
+    ok: "only the new machine; the other controllers' etcd rule updated in place",
   },
   {
     change: "controller removed",
     nodes: without("controlplane2"),
     layers: [L01],
     asked: ["controlplane2"],
-    expected: { [L01]: each(["controlplane2"], "delete", ["vm", ...FIREWALL, "ha"]) },
-    ok: "only the removed machine (etcd member not judged here)",
+    expected: {
+      [L01]: {
+        ...each(["controlplane2"], "delete", ["vm", ...FIREWALL, "ha"]),
+        ...each(["controlplane0", "controlplane1"], "update", ["fw_rules"]),
+      },
+    },
+    ok: "only the removed machine; the other controllers' etcd rule updated in place (the etcd member leaves through ./bootstrap.sh, not judged here)",
   },
   {
     change: "VM replaced (tofu -replace)",
