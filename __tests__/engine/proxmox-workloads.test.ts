@@ -192,6 +192,20 @@ function vmProblems(vm: VmConfig, config: Readonly<Record<string, string>>, stat
     if (disk.size !== `${vm.disk.size}G`) say(`${vm.disk.interface} size ${disk.size}`);
   }
   if (String(config.cores) !== String(vm.cores)) say(`cores ${config.cores}`);
+  if (String(config.sockets) !== String(vm.sockets)) say(`sockets ${config.sockets}`);
+  if (String(config.memory) !== String(vm.memory)) say(`memory ${config.memory}`);
+  if (parsePropertyString(keysOf("cpu"), config.cpu ?? "").cputype !== vm.cpu_type) say(`cpu ${config.cpu}`);
+  if (config.onboot !== (vm.on_boot ? "1" : "0")) say(`onboot ${config.onboot}`);
+  if (config.machine !== vm.machine) say(`machine ${config.machine}`);
+  // The seeded template is OVMF: a clone keeps it unless the config names the firmware.
+  if (config.bios !== (vm.bios ?? "ovmf")) say(`bios ${config.bios}`);
+  if (config.scsihw !== "virtio-scsi-single") say(`scsihw ${config.scsihw}`);
+  const disk = parsePropertyString(keysOf(vm.disk.interface), config[vm.disk.interface] ?? "");
+  // The I/O thread virtio-scsi-single exists for, and discard as the template has them (bpg rewrites the
+  // whole drive when it resizes it).
+  if (/^(scsi|virtio)/.test(vm.disk.interface) && disk.iothread !== "1")
+    say(`${vm.disk.interface} iothread ${disk.iothread}`);
+  if (disk.discard !== "on") say(`${vm.disk.interface} discard ${disk.discard}`);
   vm.pci.forEach((pci, i) => {
     const stored = parsePropertyString(keysOf(`hostpci${i}`), config[`hostpci${i}`] ?? "");
     if (stored.mapping !== pci.mapping || (stored.pcie === "1") !== pci.pcie)

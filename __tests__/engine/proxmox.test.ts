@@ -4,7 +4,7 @@
 // leaves only what layer 00 keeps.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig, parseCidr, firstHost } from "../../config";
+import { firstHost, loadConfig, parseCidr, resolveCluster } from "../../config";
 import { PROPERTY_FORMATS } from "../../judges/pve-sim/formats";
 import { parsePropertyString } from "../../judges/pve-sim/params";
 import { keysOf } from "../../judges/pve-sim/handlers/vm-config";
@@ -152,6 +152,41 @@ describe.each(CASES)("$name: layers 00 and 01 applied into the Proxmox simulator
     }
     expect(problems).toEqual([]);
     expect(state.incidents).toEqual([]);
+  });
+
+  it("every VM setting the simulator stores is the one the config asks for (CPU, NUMA, memory, balloon, SCSI controller, disk, onboot)", () => {
+    const resolved = resolveCluster(loadConfig(configDir));
+    const { hardware, boot } = resolved.proxmox.vm;
+    const vms = vmsByName(judge.sim);
+    const problems: string[] = [];
+    for (const node of resolved.nodes) {
+      const config = vms[node.name].config;
+      const want = (key: string, got: string | undefined, expected: string) => {
+        if (got !== expected) problems.push(`${node.name}: ${key} is ${got}, the config asks for ${expected}`);
+      };
+      const singleController = hardware.scsiHardware === "virtio-scsi-single";
+      want("onboot", config.onboot, "1");
+      want("cores", config.cores, String(node.sizing.cores));
+      want("sockets", config.sockets, String(node.sizing.sockets));
+      want("memory", config.memory, String(node.sizing.memory));
+      // PVE's default balloon is the memory itself (ballooning on): 0 must be stored to turn it off.
+      want("balloon", config.balloon, String(hardware.balloon));
+      want("numa", config.numa, hardware.numa ? "1" : "0");
+      want("cpu type", parsePropertyString(keysOf("cpu"), config.cpu ?? "").cputype, hardware.cpuType);
+      want("scsihw", config.scsihw, hardware.scsiHardware);
+      want("machine", config.machine, boot.machine);
+      want("bios", config.bios, boot.bios);
+      const disk = drive("scsi0", config.scsi0 ?? "");
+      // Without an I/O thread the disk shares the main loop: virtio-scsi-single exists to give it one.
+      want("scsi0 iothread", disk.iothread, singleController ? "1" : "0");
+      want("scsi0 discard", disk.discard, hardware.diskDiscard ? "on" : "ignore");
+      want("scsi0 ssd", disk.ssd, hardware.diskSsd ? "1" : "0");
+      want("scsi0 size", disk.size, `${node.sizing.diskSize}G`);
+      want("scsi0 storage", disk.file.split(":")[0], resolved.proxmox.diskStorage);
+      want("agent", parsePropertyString(keysOf("agent"), config.agent ?? "").enabled, hardware.qemuAgent ? "1" : "0");
+      want("startup order", /(?:^|,)order=(\d+)/.exec(config.startup ?? "")?.[1], String(node.startup.order));
+    }
+    expect(problems).toEqual([]);
   });
 
   it("the Talos ISO is downloaded once per datastore: once on shared storage, once per host on local storage", () => {
