@@ -383,6 +383,51 @@ describe("templates and clones (/nodes/{node}/qemu/{vmid}/template, .../clone)",
       /CT 201 already exists/,
     );
   });
+
+  it("counts a CD-ROM on a host's own storage as local for a clone onto another node (the cloud-init drive too)", async () => {
+    const shared = { vmid: "9002", name: "shared-golden", scsi0: "vmdisks:4", net0: "virtio,bridge=vmbr0" };
+    expect(await task("POST", "/nodes/pve1/qemu", { ...shared, ide2: "local-lvm:cloudinit" })).toBe("OK");
+    expect(await task("POST", "/nodes/pve1/qemu/9002/template")).toBe("OK");
+    expect(
+      (await call("POST", "/nodes/pve1/qemu/9002/clone", { newid: "155", full: "1", target: "pve2" })).body.message,
+    ).toMatch(/can't clone VM to node 'pve2' \(VM uses local storage\)/);
+    expect((await call("PUT", "/nodes/pve1/qemu/9002/config", { delete: "ide2" })).status).toBe(200);
+    expect(await task("POST", "/nodes/pve1/qemu/9002/clone", { newid: "155", full: "1", target: "pve2" })).toBe("OK");
+    expect(sim.state.vms["155"].node).toBe("pve2");
+    expect(await task("DELETE", "/nodes/pve2/qemu/155")).toBe("OK");
+  });
+
+  it("migrates a full clone as bpg does for another host (clone on the template's host, then migrate with local disks onto targetstorage), never a linked one", async () => {
+    expect(await task("POST", "/nodes/pve1/qemu/9000/clone", { newid: "156", full: "1" })).toBe("OK");
+    expect(
+      await task("POST", "/nodes/pve1/qemu/156/migrate", {
+        target: "pve2",
+        "with-local-disks": "1",
+        targetstorage: "local-zfs",
+      }),
+    ).toBe("OK");
+    expect(sim.state.vms["156"]).toMatchObject({ node: "pve2" });
+    expect(sim.state.vms["156"].config.scsi0).toBe("local-zfs:vm-156-disk-0,iothread=1,size=4G");
+    expect(sim.state.volumes.filter((v) => v.vmid === 156).map((v) => `${v.volid}@${v.node}`)).toEqual([
+      "local-zfs:vm-156-disk-0@pve2",
+      "local-zfs:vm-156-cloudinit@pve2",
+    ]);
+    expect(await task("POST", "/nodes/pve1/qemu/151/migrate", { target: "pve2", "with-local-disks": "1" })).toMatch(
+      /can't migrate 'local-lvm:base-9000-disk-0\/vm-151-disk-0' as it's a clone of 'base-9000-disk-0'/,
+    );
+    expect(sim.state.vms["151"].node).toBe("pve1");
+    expect(await task("POST", "/nodes/pve2/qemu/156/migrate", { target: "pve1", targetstorage: "local" })).toMatch(
+      /content type 'images' is not available on storage 'local'/,
+    );
+    expect(await task("DELETE", "/nodes/pve2/qemu/156")).toBe("OK");
+  });
+
+  it("refuses to destroy a template while a linked clone uses its base volume", async () => {
+    expect(await task("DELETE", "/nodes/pve1/qemu/9000")).toMatch(
+      /base volume 'local-lvm:base-9000-disk-0' is still in use by linked cloned/,
+    );
+    expect(sim.state.vms["9000"]).toBeDefined();
+  });
 });
 
 describe("pools (/pools)", () => {

@@ -80,6 +80,11 @@ export const PVE_FORMATS: Readonly<Record<string, FormatCheck>> = {
   "pve-configid": test(CONFIG_ID, "invalid configuration ID"),
   "pve-configid-list": list(test(CONFIG_ID, "invalid configuration ID")),
   "pve-storage-id": test(STORAGE_ID, "storage ID contains illegal characters"),
+  // PVE::JSONSchema verify_storagepair over a list (parse_idmap): `<source>:<target>` pairs, or one storage
+  // for all, `1` each onto itself
+  "storage-pair-list": list((v) =>
+    v === "1" || v.split(":").every((id) => STORAGE_ID.test(id)) ? undefined : "invalid storage ID pair",
+  ),
   "pve-bridge-id": test(/^[-_.\w\d]+$/, "invalid bridge ID"),
   "pve-iface": test(/^[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?$/, "invalid network interface name"),
   "mac-addr": test(/^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i, "value does not look like a valid unicast MAC address"),

@@ -4,7 +4,7 @@
  * SMBIOS uuid and VM generation id, no `template`), copies each disk in a full clone (onto `storage` if given)
  * or links it to the template's base volume in a linked clone (templates only, on a storage that can), always
  * copies the cloud-init drive, keeps CD-ROMs as they are, and joins the pool. A clone onto another node needs
- * every volume on shared storage.
+ * every volume on shared storage, CD-ROMs included.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { ApiError, need, paramError, str, type Ctx, type Routes } from "../api";
@@ -148,13 +148,14 @@ export const cloneRoutes: Routes = {
       );
     const pool = str(ctx, "pool");
     if (pool !== undefined && !ctx.state.pools[pool]) throw new ApiError(500, `pool '${pool}' does not exist`);
+    // Every volume counts, CD-ROMs (the cloud-init drive, an ISO) as much as disks: only 'none' and the
+    // host's drive 'cdrom' are no volume.
     if (target !== source.node) {
       const local = Object.entries(source.config)
-        .filter(([k, v]) => DRIVE.test(k) && !v.includes("media=cdrom"))
-        .some(
-          ([k, v]) =>
-            !ctx.state.storages.find((s) => s.id === parsePropertyString(keysOf(k), v).file.split(":")[0])?.shared,
-        );
+        .filter(([k]) => DRIVE.test(k))
+        .map(([k, v]) => parsePropertyString(keysOf(k), v).file)
+        .filter((file) => file !== "none" && file !== "cdrom")
+        .some((file) => !ctx.state.storages.find((s) => s.id === file.split(":")[0])?.shared);
       if (local) throw new ApiError(500, `can't clone VM to node '${target}' (VM uses local storage)`);
     }
     const config = cloneConfig(ctx.state, source, { vmid: newid, node: target, full, storage });

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { ApiError, need, paramError, str, type Ctx, type Routes } from "../api";
 import { PROPERTY_FORMATS } from "../formats";
-import { booleanString, parsePropertyString, parseBoolean, type ParamValue } from "../params";
+import { booleanString, parsePropertyString, parseBoolean, printPropertyString, type ParamValue } from "../params";
 import { vmConfigProperties } from "../schema";
 import { configDigest, guestHolding, storageOn, type SimState, type VmState } from "../state";
 import { mappingPaths } from "./mapping";
@@ -100,8 +100,24 @@ function agentAddresses(state: SimState, vm: VmState) {
   return { result: interfaces };
 }
 
+/** Storage types whose volumes are files (`<vmid>/<name>.<format>`). */
+const FILE_BASED = new Set(["dir", "nfs", "cifs", "cephfs", "glusterfs"]);
+
+/**
+ * The storage a host-local volume lands on at the target: `targetstorage` one storage id for all (PVE's
+ * storage-pair-list with a single entry), `1` or none each onto its own.
+ */
+function mappedStorage(storageMap: string | undefined, source: string): string {
+  return storageMap === undefined || storageMap === "1" ? source : storageMap;
+}
+
 /** Why PVE would refuse to migrate `vm` to `target` (PVE::QemuMigrate's prepare and volume scan), or undefined. */
-function migrationProblem(state: SimState, vm: VmState, target: string, online: boolean, localDisks: boolean) {
+function migrationProblem(
+  state: SimState,
+  vm: VmState,
+  target: string,
+  move: { online: boolean; localDisks: boolean; storageMap?: string },
+) {
   const current = vm.config;
   for (const key of Object.keys(current).filter((k) => /^hostpci\d+$/.test(k))) {
     const pci = parsePropertyString(keysOf(key), current[key]);
@@ -113,25 +129,56 @@ function migrationProblem(state: SimState, vm: VmState, target: string, online: 
   for (const { key, volid } of referencedVolumes(vm)) {
     const storageId = volid.split(":")[0];
     const storage = state.storages.find((s) => s.id === storageId);
-    if (!storage || !storageOn(state, storageId, target))
-      return `storage '${storageId}' is not available on node '${target}'`;
-    if (storage.shared) continue;
+    if (storage?.shared) {
+      if (!storageOn(state, storageId, target)) return `storage '${storageId}' is not available on node '${target}'`;
+      continue;
+    }
+    const targetId = mappedStorage(move.storageMap, storageId);
+    const onTarget = storageOn(state, targetId, target);
+    if (!storage || !onTarget) return `storage '${targetId}' is not available on node '${target}'`;
     // A cloud-init drive is generated again on the target; any other CD-ROM on a host's own storage stays behind.
     if (/\bvm-\d+-cloudinit(\.\w+)?$/.test(volid)) continue;
     if (/media=cdrom/.test(current[key] ?? vm.pending[key] ?? "")) return `can't migrate local cdrom '${volid}'`;
+    // A linked clone's volume lives on its template's base volume, which stays on the source host.
+    const base = /^[^:]+:(?:\d+\/)?(base-\d+-disk-\d+[^/]*)\//.exec(volid)?.[1];
+    if (base) return `can't migrate '${volid}' as it's a clone of '${base}'`;
+    if (!onTarget.content.includes("images")) return `content type 'images' is not available on storage '${targetId}'`;
     local = true;
   }
-  if (online && local && !localDisks) return "can't live migrate attached local disks without with-local-disks option";
+  if (move.online && local && !move.localDisks)
+    return "can't live migrate attached local disks without with-local-disks option";
   return undefined;
 }
 
 /**
  * Moves `vm` to `target` as a migration or an HA relocation leaves it: the config on the new host, with the
- * volumes of the host's own storages (the simulator keeps no data to copy). No checks: see migrationProblem.
+ * volumes of the host's own storages (the simulator keeps no data to copy), onto `storageMap`'s storage when
+ * given. No checks: see migrationProblem.
  */
-export function relocateVm(state: SimState, vm: VmState, target: string): void {
+export function relocateVm(state: SimState, vm: VmState, target: string, storageMap?: string): void {
   const shared = new Set(state.storages.filter((s) => s.shared).map((s) => s.id));
-  state.volumes = state.volumes.map((v) => (v.vmid === vm.vmid && !shared.has(v.storage) ? { ...v, node: target } : v));
+  const renamed = new Map<string, string>();
+  state.volumes = state.volumes.map((v) => {
+    if (v.vmid !== vm.vmid || shared.has(v.storage)) return v;
+    const storage = mappedStorage(storageMap, v.storage);
+    if (storage === v.storage) return { ...v, node: target };
+    const name = v.volid
+      .slice(v.volid.indexOf(":") + 1)
+      .replace(/^\d+\//, "")
+      .replace(/\.\w+$/, "");
+    const type = state.storages.find((s) => s.id === storage)?.type ?? "";
+    const volid = `${storage}:${FILE_BASED.has(type) ? `${vm.vmid}/${name}.${v.format}` : name}`;
+    renamed.set(v.volid, volid);
+    return { ...v, volid, storage, node: target };
+  });
+  for (const config of [vm.config, vm.pending]) {
+    for (const [key, value] of Object.entries(config)) {
+      if (!/^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$/.test(key)) continue;
+      const drive = parsePropertyString(keysOf(key), value);
+      const volid = renamed.get(drive.file);
+      if (volid) config[key] = printPropertyString(keysOf(key), { ...drive, file: volid });
+    }
+  }
   vm.node = target;
 }
 
@@ -244,15 +291,22 @@ export const qemuRoutes: Routes = {
     if (!ctx.state.nodes.includes(target)) throw paramError("target", `no such cluster node '${target}'`);
     const online = parseBoolean(str(ctx, "online") ?? "0") === true;
     if (vm.status === "running" && !online) throw new ApiError(500, `can't migrate running VM without --online`);
-    for (const key of ["targetstorage", "migration_network", "migration_type", "force"]) {
+    for (const key of ["migration_network", "migration_type", "force"]) {
       if (str(ctx, key) !== undefined) throw new ApiError(501, `not modelled by the simulator: migrate with '${key}'`);
     }
+    const storageMap = str(ctx, "targetstorage");
+    if (storageMap !== undefined && /[:,]/.test(storageMap))
+      throw new ApiError(501, "not modelled by the simulator: migrate with a targetstorage of source:target pairs");
     const localDisks = parseBoolean(str(ctx, "with-local-disks") ?? "0") === true;
     return ctx.task(vm.node, "qmigrate", String(vm.vmid), () => {
-      const problem = migrationProblem(ctx.state, vm, target, vm.status === "running", localDisks);
+      const problem = migrationProblem(ctx.state, vm, target, {
+        online: vm.status === "running",
+        localDisks,
+        storageMap,
+      });
       if (problem) throw new ApiError(500, `migration aborted: Problem found while scanning volumes - ${problem}`);
       const from = vm.node;
-      relocateVm(ctx.state, vm, target);
+      relocateVm(ctx.state, vm, target, storageMap);
       return [`starting migration of VM ${vm.vmid} to node '${target}'`, `migration finished (from ${from})`];
     });
   },
@@ -263,6 +317,15 @@ export const qemuRoutes: Routes = {
       throw new ApiError(500, `VM ${vm.vmid} is protected - destroy failed`);
     const purge = parseBoolean(str(ctx, "purge") ?? "0");
     return ctx.task(vm.node, "qmdestroy", String(vm.vmid), () => {
+      if (parseBoolean(vm.config.template ?? "0")) {
+        for (const { key, volid } of referencedVolumes(vm)) {
+          if (/media=cdrom/.test(vm.config[key] ?? "")) continue;
+          const clones = Object.values(ctx.state.vms).filter((other) =>
+            referencedVolumes(other).some((r) => r.volid.startsWith(`${volid}/`)),
+          );
+          if (clones.length) throw new ApiError(500, `base volume '${volid}' is still in use by linked cloned`);
+        }
+      }
       ctx.state.volumes = ctx.state.volumes.filter((v) => v.vmid !== vm.vmid);
       delete ctx.state.vms[String(vm.vmid)];
       delete ctx.state.firewall[String(vm.vmid)];
