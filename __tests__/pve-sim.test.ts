@@ -426,6 +426,32 @@ describe("the simulator over HTTPS", () => {
     expect((await call(sim, "GET", "/version", {}, `csi@pve!tok=${created.value}`)).status).toBe(200);
   });
 
+  it("enforces ACLs: a token without privilege separation has its user's privileges, one with it the intersection of its own and its user's", async () => {
+    const vmConfig = (token: string) => call(sim, "GET", "/nodes/pve1/qemu/101/config", {}, token);
+    expect((await call(sim, "POST", "/access/roles", { roleid: "reader", privs: "VM.Audit" })).status).toBe(200);
+    const token = async (id: string, privsep: string) =>
+      `csi@pve!${id}=${((await call(sim, "POST", `/access/users/csi%40pve/token/${id}`, { privsep })).body.data as { value: string }).value}`;
+    const shared = await token("shared", "0");
+    const separate = await token("separate", "1");
+    expect((await vmConfig(shared)).body.message).toMatch(/Permission check failed \(\/vms\/101, VM.Audit\)/);
+    expect((await vmConfig(shared)).status).toBe(403);
+    // propagate 0 reaches /vms only, not /vms/101
+    await call(sim, "PUT", "/access/acl", { path: "/vms", users: "csi@pve", roles: "reader", propagate: "0" });
+    expect((await vmConfig(shared)).status).toBe(403);
+    await call(sim, "PUT", "/access/acl", { path: "/vms", users: "csi@pve", roles: "reader", propagate: "1" });
+    expect((await vmConfig(shared)).status).toBe(200);
+    expect((await vmConfig(separate)).status).toBe(403);
+    await call(sim, "PUT", "/access/acl", { path: "/vms/101", tokens: "csi@pve!separate", roles: "reader" });
+    expect((await vmConfig(separate)).status).toBe(200);
+    // The nearest level with entries of the user wins: NoAccess on /vms/101 takes VM.Audit away from both.
+    await call(sim, "PUT", "/access/acl", { path: "/vms/101", users: "csi@pve", roles: "NoAccess" });
+    expect((await vmConfig(shared)).status).toBe(403);
+    expect((await vmConfig(separate)).status).toBe(403);
+    expect((await call(sim, "GET", "/nodes/pve1/qemu/102/config", {}, shared)).status).not.toBe(403);
+    // A call whose permissions the simulator does not model is not passed on a guess.
+    expect((await call(sim, "GET", "/access/users", {}, shared)).status).toBe(501);
+  });
+
   it("refuses a privilege PVE 9 does not have", async () => {
     const res = await call(sim, "POST", "/access/roles", { roleid: "old", privs: "VM.Audit,VM.Monitor" });
     expect(res.status).toBe(400);

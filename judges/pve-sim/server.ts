@@ -29,6 +29,7 @@ import { resizeRoutes } from "./handlers/resize";
 import { sdnRoutes } from "./handlers/sdn";
 import { storageRoutes } from "./handlers/storage";
 import { NotModelled, verifyParams, type ParamValue } from "./params";
+import { checkPermissions } from "./permissions";
 import { apiSchema } from "./schema";
 import { initialState, loadState, saveState, type InitialCluster, type SimState } from "./state";
 
@@ -175,6 +176,7 @@ export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> 
         user,
         task: (node, type, id, work) => runTask(state, node, type, id, user, work),
       };
+      checkPermissions(ctx, method, route.template);
       const data = handler(ctx);
       if (method !== "GET" && options.stateFile) saveState(options.stateFile, state);
       answer(200, { data: data ?? null });

@@ -1,0 +1,313 @@
+/**
+ * Who may do what, as PVE decides it: the privileges an ACL gives a user or API token on a path
+ * (pve-access-control PVE::AccessControl roles/permission: the entry nearest the path wins, an ancestor's only
+ * when it propagates; a token with privilege separation holds the intersection of its own and its user's, one
+ * without holds its user's; root@pam holds every privilege), and the checks each modelled API call makes
+ * (its `permissions` declaration, plus what the handler checks in code, e.g. per VM option). A call the table
+ * does not know is 501 for anyone but root@pam and its unseparated tokens, so a restricted token never passes
+ * on a guess.
+ */
+import { ApiError, type Ctx } from "./api";
+import { parsePropertyString, type ParamValue } from "./params";
+import type { SimState } from "./state";
+import { keysOf } from "./handlers/vm-config";
+
+/** One check: every privilege in `all` on `path`, or (with `any`) one of them. */
+export interface PermCheck {
+  readonly path: string;
+  readonly privs: readonly string[];
+  readonly any?: boolean;
+}
+
+/** A check, `or` of alternatives (the first that passes), or nothing to check (`user => 'all'`). */
+type Rule = PermCheck | { readonly or: readonly PermCheck[] };
+
+/** The privileges `authid` (`user@realm` or `user@realm!token`) holds on `path`. */
+export function privilegesOn(state: SimState, authid: string, path: string): ReadonlySet<string> | "all" {
+  const [userid, tokenid] = authid.split("!");
+  const user = state.users[userid];
+  if (!user || !user.enable) return new Set();
+  const ofUser = userid === "root@pam" ? "all" : aclPrivileges(state, "user", userid, path);
+  if (tokenid === undefined) return ofUser;
+  const token = user.tokens[tokenid];
+  if (!token) return new Set();
+  if (!token.privsep) return ofUser;
+  const ofToken = aclPrivileges(state, "token", authid, path);
+  if (ofUser === "all") return ofToken;
+  if (ofToken === "all") return ofUser;
+  return new Set([...ofToken].filter((p) => ofUser.has(p)));
+}
+
+/** The privileges the ACL entries of `ugid` give on `path` (and, for /vms/<id>, on the pool of the VM). */
+function aclPrivileges(state: SimState, type: "user" | "token", ugid: string, path: string): Set<string> | "all" {
+  const paths = [path];
+  const vmid = /^\/vms\/(\d+)$/.exec(path)?.[1];
+  const pool = vmid && Object.entries(state.pools).find(([, p]) => p.vms.includes(Number(vmid)))?.[0];
+  if (pool) paths.push(`/pool/${pool}`);
+  const out = new Set<string>();
+  for (const p of paths) {
+    for (const roleid of rolesOn(state, type, ugid, p)) {
+      if (roleid === "Administrator") return "all";
+      for (const priv of state.roles[roleid]?.privs ?? []) out.add(priv);
+    }
+  }
+  return out;
+}
+
+/** PVE::AccessControl roles: from `/` down to `path`, the nearest level with entries of `ugid` replaces the others. */
+function rolesOn(state: SimState, type: "user" | "token", ugid: string, path: string): string[] {
+  let roles: string[] = [];
+  const levels = [
+    "/",
+    ...path
+      .split("/")
+      .filter(Boolean)
+      .map((_, i, parts) => `/${parts.slice(0, i + 1).join("/")}`),
+  ];
+  for (const level of levels) {
+    const final = level === path;
+    const entries = state.acl.filter(
+      (e) => e.path === level && e.type === type && e.ugid === ugid && (final || e.propagate),
+    );
+    if (entries.length) roles = entries.map((e) => e.roleid);
+  }
+  return roles;
+}
+
+/** Throws PVE's 403 unless `authid` passes `check`. */
+export function requirePermission(state: SimState, authid: string, check: PermCheck): void {
+  if (passes(state, authid, check)) return;
+  throw new ApiError(403, `Permission check failed (${check.path}, ${check.privs.join(check.any ? " | " : ", ")})`);
+}
+
+function passes(state: SimState, authid: string, check: PermCheck): boolean {
+  const held = privilegesOn(state, authid, check.path);
+  if (held === "all") return true;
+  return check.any ? check.privs.some((p) => held.has(p)) : check.privs.every((p) => held.has(p));
+}
+
+function enforce(state: SimState, authid: string, rule: Rule): void {
+  if ("or" in rule) {
+    if (rule.or.some((c) => passes(state, authid, c))) return;
+    requirePermission(state, authid, rule.or[rule.or.length - 1]);
+  } else {
+    requirePermission(state, authid, rule);
+  }
+}
+
+const str = (params: Readonly<Record<string, ParamValue>>, key: string) => {
+  const v = params[key];
+  return Array.isArray(v) ? v[v.length - 1] : v;
+};
+
+const vm = (ctx: Ctx, privs: readonly string[], any = false): PermCheck => ({
+  path: `/vms/${str(ctx.params, "vmid")}`,
+  privs,
+  any,
+});
+const node = (ctx: Ctx, privs: readonly string[]): PermCheck => ({ path: `/nodes/${str(ctx.params, "node")}`, privs });
+const storage = (id: string, privs: readonly string[], any = false): PermCheck => ({
+  path: `/storage/${id}`,
+  privs,
+  any,
+});
+
+/** Sys.AccessNetwork on the node (PVE 8.2), or the older Sys.Audit + Sys.Modify on `/`. */
+const accessNetwork = (ctx: Ctx): Rule => ({
+  or: [{ path: "/", privs: ["Sys.Audit", "Sys.Modify"] }, node(ctx, ["Sys.AccessNetwork"])],
+});
+
+// qemu-server PVE::API2::Qemu: the option groups of $check_vm_modify_config_perm.
+const CPU_OPTIONS = new Set(["cores", "cpu", "cpulimit", "cpuunits", "numa", "smp", "sockets", "vcpus", "affinity"]);
+const MEMORY_OPTIONS = new Set(["memory", "balloon", "shares"]);
+const HWTYPE_OPTIONS = new Set([
+  "acpi",
+  "hotplug",
+  "kvm",
+  "machine",
+  "scsihw",
+  "smbios1",
+  "tablet",
+  "vga",
+  "watchdog",
+  "audio0",
+]);
+const GENERAL_OPTIONS = new Set([
+  "agent",
+  "autostart",
+  "bios",
+  "description",
+  "keyboard",
+  "localtime",
+  "migrate_downtime",
+  "migrate_speed",
+  "name",
+  "onboot",
+  "ostype",
+  "protection",
+  "reboot",
+  "startdate",
+  "startup",
+  "tdf",
+  "template",
+]);
+const DISK_OPTIONS = new Set(["boot", "bootdisk", "vmstatestorage"]);
+const CLOUDINIT_OPTIONS = new Set([
+  "cicustom",
+  "cipassword",
+  "citype",
+  "ciuser",
+  "ciupgrade",
+  "nameserver",
+  "searchdomain",
+  "sshkeys",
+]);
+const DRIVE = /^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$/;
+/** Request parameters that are no VM option. */
+const NOT_OPTIONS = new Set(["node", "vmid", "digest", "delete", "revert", "skiplock", "force", "background_delay"]);
+
+/** SDN.Use on the bridge (or VNet) a NIC plugs into, with its VLAN tag (PVE::GuestHelpers check_vnet_access). */
+function bridgeCheck(state: SimState, net: Record<string, string>): PermCheck {
+  const bridge = net.bridge;
+  const zone = state.sdn.running.vnets[bridge]?.zone ?? "localnetwork";
+  return { path: `/sdn/zones/${zone}/${bridge}${net.tag ? `/${net.tag}` : ""}`, privs: ["SDN.Use"] };
+}
+
+/**
+ * The checks of a VM option set (create: with VM.Allocate first, drives through their storage; update: drives by
+ * kind), qemu-server PVE::API2::Qemu create_vm / update_vm_api, $check_vm_modify_config_perm,
+ * $check_storage_access, $check_drive_perms, check_hostpci_perm, check_bridge_access.
+ */
+function vmOptionChecks(ctx: Ctx, creating: boolean): Rule[] {
+  const rules: Rule[] = [];
+  const keys = Object.keys(ctx.params).filter((k) => !NOT_OPTIONS.has(k));
+  const deleted = String(str(ctx.params, "delete") ?? "")
+    .split(/[,;\s]+/)
+    .filter(Boolean);
+  if (creating) rules.push(vm(ctx, ["VM.Allocate"]));
+  for (const key of [...keys, ...deleted]) {
+    const value = String(str(ctx.params, key) ?? "");
+    if (DRIVE.test(key)) {
+      const drive = value ? parsePropertyString(keysOf(key), value) : {};
+      const file = drive.file ?? "";
+      const cdrom = drive.media === "cdrom" || /-cloudinit|:cloudinit$/.test(file);
+      if (creating || !value) {
+        const fresh = /^[^:]+:(\d+(\.\d+)?|cloudinit)$/.exec(file);
+        if (fresh && !file.endsWith(":cloudinit")) rules.push(storage(file.split(":")[0], ["Datastore.AllocateSpace"]));
+        else if (/^[^:]+:iso\//.test(file))
+          rules.push(storage(file.split(":")[0], ["Datastore.AllocateSpace", "Datastore.Audit"], true));
+        if (creating) continue;
+      }
+      if (/-cloudinit|:cloudinit$/.test(file)) rules.push(vm(ctx, ["VM.Config.Cloudinit", "VM.Config.CDROM"]));
+      else if (cdrom) rules.push(vm(ctx, ["VM.Config.CDROM"]));
+      else rules.push(vm(ctx, ["VM.Config.Disk"]));
+      if (!creating && /^[^:]+:(\d+(\.\d+)?)$/.test(file))
+        rules.push(storage(file.split(":")[0], ["Datastore.AllocateSpace"]));
+      if (!creating && /^[^:]+:iso\//.test(file))
+        rules.push(storage(file.split(":")[0], ["Datastore.AllocateSpace", "Datastore.Audit"], true));
+    } else if (/^hostpci\d+$/.test(key)) {
+      const pci = value ? parsePropertyString(keysOf(key), value) : {};
+      if (pci.host !== undefined) throw new ApiError(500, `only root can set '${key}' config for non-mapped devices`);
+      if (pci.mapping !== undefined) rules.push({ path: `/mapping/pci/${pci.mapping}`, privs: ["Mapping.Use"] });
+      rules.push(vm(ctx, ["VM.Config.HWType"]));
+    } else if (/^serial\d+$/.test(key)) {
+      if (value && value !== "socket") throw new ApiError(500, `only root can set '${key}' config for real devices`);
+      rules.push(vm(ctx, ["VM.Config.HWType"]));
+    } else if (/^net\d+$/.test(key)) {
+      rules.push(vm(ctx, ["VM.Config.Network"]));
+      if (value) rules.push(bridgeCheck(ctx.state, parsePropertyString(keysOf(key), value)));
+    } else if (CPU_OPTIONS.has(key) || /^numa\d+$/.test(key)) rules.push(vm(ctx, ["VM.Config.CPU"]));
+    else if (MEMORY_OPTIONS.has(key)) rules.push(vm(ctx, ["VM.Config.Memory"]));
+    else if (HWTYPE_OPTIONS.has(key)) rules.push(vm(ctx, ["VM.Config.HWType"]));
+    else if (GENERAL_OPTIONS.has(key)) {
+      rules.push(vm(ctx, ["VM.Config.Options"]));
+      // "special case for startup since it changes host behaviour"
+      if (key === "startup") rules.push({ path: "/", privs: ["Sys.Modify"] });
+    } else if (DISK_OPTIONS.has(key)) rules.push(vm(ctx, ["VM.Config.Disk"]));
+    else if (CLOUDINIT_OPTIONS.has(key) || /^ipconfig\d+$/.test(key)) rules.push(vm(ctx, ["VM.Config.Cloudinit"]));
+    else if (key === "tags") rules.push(vm(ctx, ["VM.Config.Options"]));
+    else if (key === "pool") rules.push({ path: `/pool/${value}`, privs: ["Pool.Allocate"] });
+    else if (key === "vmgenid" || key === "arch") rules.push(vm(ctx, ["VM.Config.HWType"]));
+    else throw new ApiError(501, `not modelled by the simulator: the permission for VM option '${key}'`);
+  }
+  return rules;
+}
+
+const ALL: Rule[] = [];
+
+/** The checks of each modelled call by `<METHOD> <schema path>`; a call not here is 501 for a restricted user. */
+const RULES: Readonly<Record<string, (ctx: Ctx) => readonly Rule[]>> = {
+  "GET /version": () => ALL,
+  "GET /nodes": () => ALL,
+  "GET /cluster/resources": () => ALL,
+  "GET /cluster/nextid": () => ALL,
+  "GET /nodes/{node}/storage": () => ALL,
+  "GET /nodes/{node}/qemu": () => ALL,
+  "GET /pools": () => ALL,
+  "GET /nodes/{node}/tasks/{upid}/status": (ctx) => taskRule(ctx),
+  "GET /nodes/{node}/tasks/{upid}/log": (ctx) => taskRule(ctx),
+  "GET /nodes/{node}/status": (ctx) => [node(ctx, ["Sys.Audit"])],
+  "GET /nodes/{node}/storage/{storage}/status": (ctx) => [
+    storage(String(str(ctx.params, "storage")), ["Datastore.Audit", "Datastore.AllocateSpace"], true),
+  ],
+  "GET /nodes/{node}/storage/{storage}/content": (ctx) => [
+    storage(String(str(ctx.params, "storage")), ["Datastore.Audit", "Datastore.AllocateSpace"], true),
+  ],
+  "GET /nodes/{node}/storage/{storage}/content/{volume}": (ctx) => [
+    storage(String(str(ctx.params, "storage")), ["Datastore.Audit", "Datastore.AllocateSpace"], true),
+  ],
+  "DELETE /nodes/{node}/storage/{storage}/content/{volume}": (ctx) => [
+    storage(String(str(ctx.params, "storage")), ["Datastore.Allocate"]),
+  ],
+  "GET /nodes/{node}/query-url-metadata": (ctx) => [accessNetwork(ctx)],
+  "POST /nodes/{node}/storage/{storage}/download-url": (ctx) => [
+    storage(String(str(ctx.params, "storage")), ["Datastore.AllocateTemplate"]),
+    accessNetwork(ctx),
+  ],
+  "POST /nodes/{node}/qemu": (ctx) => vmOptionChecks(ctx, true),
+  "GET /nodes/{node}/qemu/{vmid}/config": (ctx) => [vm(ctx, ["VM.Audit"])],
+  "GET /nodes/{node}/qemu/{vmid}/pending": (ctx) => [vm(ctx, ["VM.Audit"])],
+  "PUT /nodes/{node}/qemu/{vmid}/config": (ctx) => vmOptionChecks(ctx, false),
+  "POST /nodes/{node}/qemu/{vmid}/config": (ctx) => vmOptionChecks(ctx, false),
+  "PUT /nodes/{node}/qemu/{vmid}/resize": (ctx) => [vm(ctx, ["VM.Config.Disk"])],
+  "GET /nodes/{node}/qemu/{vmid}/status/current": (ctx) => [vm(ctx, ["VM.Audit"])],
+  "POST /nodes/{node}/qemu/{vmid}/status/start": (ctx) => [vm(ctx, ["VM.PowerMgmt"])],
+  "POST /nodes/{node}/qemu/{vmid}/status/stop": (ctx) => [vm(ctx, ["VM.PowerMgmt"])],
+  "POST /nodes/{node}/qemu/{vmid}/status/shutdown": (ctx) => [vm(ctx, ["VM.PowerMgmt"])],
+  "POST /nodes/{node}/qemu/{vmid}/status/reboot": (ctx) => [vm(ctx, ["VM.PowerMgmt"])],
+  "POST /nodes/{node}/qemu/{vmid}/migrate": (ctx) => [vm(ctx, ["VM.Migrate"])],
+  "DELETE /nodes/{node}/qemu/{vmid}": (ctx) => [vm(ctx, ["VM.Allocate"])],
+  "GET /nodes/{node}/qemu/{vmid}/firewall/options": (ctx) => [vm(ctx, ["VM.Audit"])],
+  "PUT /nodes/{node}/qemu/{vmid}/firewall/options": (ctx) => [vm(ctx, ["VM.Config.Network"])],
+  "GET /nodes/{node}/qemu/{vmid}/firewall/rules": (ctx) => [vm(ctx, ["VM.Audit"])],
+  "POST /nodes/{node}/qemu/{vmid}/firewall/rules": (ctx) => [vm(ctx, ["VM.Config.Network"])],
+  "GET /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => [vm(ctx, ["VM.Audit"])],
+  "PUT /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => [vm(ctx, ["VM.Config.Network"])],
+  "DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => [vm(ctx, ["VM.Config.Network"])],
+  "GET /cluster/ha/resources": () => [{ path: "/", privs: ["Sys.Audit"] }],
+  "GET /cluster/ha/resources/{sid}": () => [{ path: "/", privs: ["Sys.Audit"] }],
+  "POST /cluster/ha/resources": () => [{ path: "/", privs: ["Sys.Console"] }],
+  "PUT /cluster/ha/resources/{sid}": () => [{ path: "/", privs: ["Sys.Console"] }],
+  "DELETE /cluster/ha/resources/{sid}": () => [{ path: "/", privs: ["Sys.Console"] }],
+};
+
+/** A task of one's own is readable; another's needs Sys.Audit on the node (PVE::API2::Tasks). */
+function taskRule(ctx: Ctx): Rule[] {
+  const upid = String(str(ctx.params, "upid"));
+  const owner = upid.split(":")[7];
+  return owner === ctx.user ? ALL : [node(ctx, ["Sys.Audit"])];
+}
+
+/**
+ * Enforces the checks of `<method> <template>` for the request's user: nothing for root@pam and its tokens
+ * without privilege separation, PVE's 403 for a missing privilege, 501 for a call the table does not know.
+ */
+export function checkPermissions(ctx: Ctx, method: string, template: string): void {
+  const [userid, tokenid] = ctx.user.split("!");
+  const unrestricted =
+    userid === "root@pam" && (tokenid === undefined || !ctx.state.users[userid]?.tokens[tokenid]?.privsep);
+  if (unrestricted) return;
+  const rules = RULES[`${method} ${template}`];
+  if (!rules) throw new ApiError(501, `not modelled by the simulator: the permissions of ${method} ${template}`);
+  for (const rule of rules(ctx)) enforce(ctx.state, ctx.user, rule);
+}
