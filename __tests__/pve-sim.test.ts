@@ -115,7 +115,12 @@ describe("the simulator over HTTPS", () => {
   });
 
   beforeAll(async () => {
-    sim = await startPveSim({ tokens: [TOKEN], nodes: ["pve1", "pve2"], pciDevices: { pve1: ["0000:01:00.0"] } });
+    sim = await startPveSim({
+      tokens: [TOKEN],
+      nodes: ["pve1", "pve2"],
+      pciDevices: { pve1: ["0000:01:00.0"] },
+      rootPassword: "r00t",
+    });
     const upid = (
       await call(sim, "POST", "/nodes/pve1/storage/local/download-url", {
         content: "iso",
@@ -251,12 +256,24 @@ describe("the simulator over HTTPS", () => {
     expect(res.result.find((i) => i.name === "eth0")?.["ip-addresses"][0]["ip-address"]).toBe("127.0.10.21");
   });
 
+  it("refuses a PCI device by raw id to every API token, root@pam's included: only root@pam itself sets one", async () => {
+    const answer = await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { hostpci0: "host=0000:01:00.0,pcie=1" });
+    expect(answer.status).toBe(500);
+    expect(answer.body.message).toMatch(/only root can set 'hostpci0' config for non-mapped devices/);
+    expect(sim.state.vms["101"].config.hostpci0).toBeUndefined();
+  });
+
   it("fails the start task of a VM whose PCI device another running VM on the host holds", async () => {
-    await call(sim, "PUT", "/nodes/pve1/qemu/101/config", { hostpci0: "host=0000:01:00.0,pcie=1" });
+    const login = (await call(sim, "POST", "/access/ticket", { username: "root@pam", password: "r00t" })).body.data as {
+      ticket: string;
+      CSRFPreventionToken: string;
+    };
+    const root = { ticket: login.ticket, csrf: login.CSRFPreventionToken };
+    await pveCall(sim, root, "PUT", "/nodes/pve1/qemu/101/config", { hostpci0: "host=0000:01:00.0,pcie=1" });
     await call(sim, "POST", "/nodes/pve1/qemu/101/status/reboot");
-    expect((await call(sim, "POST", "/nodes/pve1/qemu", vm(104, { hostpci0: "host=01:00.0,pcie=1" }))).status).toBe(
-      200,
-    );
+    expect(
+      (await pveCall(sim, root, "POST", "/nodes/pve1/qemu", vm(104, { hostpci0: "host=01:00.0,pcie=1" }))).status,
+    ).toBe(200);
     const upid = (await call(sim, "POST", "/nodes/pve1/qemu/104/status/start")).body.data as string;
     const status = (await call(sim, "GET", `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`)).body.data as {
       exitstatus: string;

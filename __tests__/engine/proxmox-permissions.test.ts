@@ -119,3 +119,34 @@ describe.each([
     }
   });
 });
+
+describe("a node's GPU by raw PCI id (examples/multi-host-secureboot without its mapping)", () => {
+  let judge: Judge;
+  let stacks: Record<Layer, SynthesizedStack>;
+
+  beforeAll(async () => {
+    const dir = judgedConfig(join(work.dir, "raw-pci", "config"), {
+      from: join(REPO, "examples", "multi-host-secureboot"),
+      nodes: (nodes) =>
+        nodes.map((n) => (Array.isArray(n.pci_devices) ? { ...n, pci_devices: [{ id: "0000:01:00" }] } : n)),
+    });
+    judge = await startJudgeFor(dir, { pciDevices: { pve3: ["0000:01:00.0", "0000:01:00.1"] } });
+    stacks = await synthesizeFor(dir, join(work.dir, "raw-pci"));
+    await applyLayer(judge, stacks["00-persistent-auth"]);
+  });
+  afterAll(async () => judge?.close());
+
+  it("is refused to an API token, even root@pam's (qemu-server: only root@pam itself)", async () => {
+    const failure = await applyLayer(judge, stacks["01-infrastructure"]).then(
+      () => "",
+      (error: Error) => error.message.replace(/\s+/g, " "),
+    );
+    expect(failure).toMatch(/only root can set 'hostpci0' config for non-mapped devices/);
+  });
+
+  it("applies with root@pam logged in with its password, as preflight demands", async () => {
+    await applyLayer(judge, stacks["01-infrastructure"], { env: judge.rootLogin });
+    const gpu = Object.values(vmsByName(judge.sim)).filter((vm) => vm.config.hostpci0 !== undefined);
+    expect(gpu.map((vm) => vm.config.hostpci0)).toEqual([expect.stringMatching(/^host=0000:01:00,/)]);
+  });
+});

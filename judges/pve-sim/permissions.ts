@@ -207,11 +207,9 @@ function vmOptionChecks(ctx: Ctx, creating: boolean): Rule[] {
         rules.push(storage(file.split(":")[0], ["Datastore.AllocateSpace", "Datastore.Audit"], true));
     } else if (/^hostpci\d+$/.test(key)) {
       const pci = value ? parsePropertyString(keysOf(key), value) : {};
-      if (pci.host !== undefined) throw new ApiError(500, `only root can set '${key}' config for non-mapped devices`);
       if (pci.mapping !== undefined) rules.push({ path: `/mapping/pci/${pci.mapping}`, privs: ["Mapping.Use"] });
       rules.push(vm(ctx, ["VM.Config.HWType"]));
     } else if (/^serial\d+$/.test(key)) {
-      if (value && value !== "socket") throw new ApiError(500, `only root can set '${key}' config for real devices`);
       rules.push(vm(ctx, ["VM.Config.HWType"]));
     } else if (/^net\d+$/.test(key)) {
       rules.push(vm(ctx, ["VM.Config.Network"]));
@@ -298,11 +296,35 @@ function taskRule(ctx: Ctx): Rule[] {
   return owner === ctx.user ? ALL : [node(ctx, ["Sys.Audit"])];
 }
 
+const VM_CONFIG_CALLS = new Set([
+  "POST /nodes/{node}/qemu",
+  "PUT /nodes/{node}/qemu/{vmid}/config",
+  "POST /nodes/{node}/qemu/{vmid}/config",
+]);
+
 /**
- * Enforces the checks of `<method> <template>` for the request's user: nothing for root@pam and its tokens
+ * What qemu-server lets only root@pam itself set (`return 1 if $authuser eq 'root@pam'`, so an API token, even
+ * root@pam's, is refused): a PCI device by raw id rather than a mapping (check_hostpci_perm), a serial port
+ * other than a socket ($check_vm_create_serial_perm).
+ */
+function rootOnly(ctx: Ctx, call: string): void {
+  if (!VM_CONFIG_CALLS.has(call)) return;
+  for (const [key, raw] of Object.entries(ctx.params)) {
+    const value = String(Array.isArray(raw) ? raw[raw.length - 1] : raw);
+    if (/^hostpci\d+$/.test(key) && parsePropertyString(keysOf(key), value).host !== undefined)
+      throw new ApiError(500, `only root can set '${key}' config for non-mapped devices`);
+    if (/^serial\d+$/.test(key) && value !== "socket")
+      throw new ApiError(500, `only root can set '${key}' config for real devices`);
+  }
+}
+
+/**
+ * Enforces the checks of `<method> <template>` for the request's user: root@pam's own options refused to anyone
+ * else (its tokens included), then nothing for root@pam and its tokens
  * without privilege separation, PVE's 403 for a missing privilege, 501 for a call the table does not know.
  */
 export function checkPermissions(ctx: Ctx, method: string, template: string): void {
+  if (ctx.user !== "root@pam") rootOnly(ctx, `${method} ${template}`);
   const [userid, tokenid] = ctx.user.split("!");
   const unrestricted =
     userid === "root@pam" && (tokenid === undefined || !ctx.state.users[userid]?.tokens[tokenid]?.privsep);
