@@ -162,6 +162,25 @@ describe("the simulator over HTTPS", () => {
     expect(config.digest).toMatch(/^[0-9a-f]{40}$/);
   });
 
+  it("takes all four IDE slots on q35 (qemu-server maps ide1/ide3 onto the AHCI's third and fourth port since 2023)", async () => {
+    const res = await call(
+      sim,
+      "POST",
+      "/nodes/pve1/qemu",
+      vm(106, { ide1: "none,media=cdrom", ide3: "none,media=cdrom" }),
+    );
+    expect(res.status).toBe(200);
+    expect(sim.state.vms["106"].config).toMatchObject({ ide1: "none,media=cdrom", ide3: "none,media=cdrom" });
+  });
+
+  it("checks the boot order only when a request sets it: deleting a device it names is not refused", async () => {
+    expect((await call(sim, "PUT", "/nodes/pve1/qemu/106/config", { boot: "order=scsi0;ide3" })).status).toBe(200);
+    expect((await call(sim, "PUT", "/nodes/pve1/qemu/106/config", { delete: "ide3" })).status).toBe(200);
+    const res = await call(sim, "PUT", "/nodes/pve1/qemu/106/config", { boot: "order=scsi0;ide3" });
+    expect(res.body.errors?.boot).toMatch(/invalid bootorder: device 'ide3' does not exist/);
+    await call(sim, "DELETE", "/nodes/pve1/qemu/106");
+  });
+
   it("refuses a VM id already used anywhere in the cluster", async () => {
     const res = await call(sim, "POST", "/nodes/pve2/qemu", vm(101));
     expect(res.status).toBe(500);
@@ -169,7 +188,6 @@ describe("the simulator over HTTPS", () => {
   });
 
   it.each([
-    [{ ide1: "none,media=cdrom" }, "ide1", /q35/],
     [{ balloon: "8192" }, "balloon", /balloon value too large/],
     [{ boot: "order=scsi0;ide3" }, "boot", /device 'ide3' does not exist/],
     [{ hostpci0: "pcie=1" }, "hostpci0", /either 'host' or 'mapping'/],

@@ -70,7 +70,7 @@ describe("TalosNodeVm alone, with only the essentials", () => {
       expect.objectContaining({ size: 128, datastore_id: "local-lvm", discard: "on", ssd: true, iothread: true }),
     ]);
     expect(resource.scsi_hardware).toBe("virtio-scsi-single");
-    // The CD-ROM is on ide2, so the cloud-init drive must not be (bpg's default); q35 has only ide0 and ide2.
+    // The CD-ROM is on ide2, so the cloud-init drive must not be (bpg's default).
     expect(resource.initialization.interface).toBe("ide0");
     // The address is static: a refresh never waits for the guest agent to report it.
     expect(resource.agent).toMatchObject({ enabled: true, wait_for_ip: { disabled: true } });

@@ -262,7 +262,7 @@ export class TalosNodeVm extends Construct {
       ],
       initialization: {
         // bpg puts the cloud-init drive on ide2 unless told otherwise, where the CD-ROM already is (the CD-ROM
-        // would replace it); q35 has only ide0 and ide2.
+        // would replace it); ide0 exists on every machine type.
         interface: "ide0",
         datastoreId: hardware.diskStorage,
         ipConfig: [{ ipv4: { address: network.address, gateway: network.gateway } }],

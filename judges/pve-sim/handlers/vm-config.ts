@@ -2,7 +2,7 @@
  * What qemu-server does with a VM config change (PVE::API2::Qemu create_vm / update_vm, PVE::QemuServer):
  * new disks (`<storage>:<size>`, `<storage>:cloudinit`) are allocated as volumes and stored with their size,
  * CD-ROMs and disks must name an existing volume of the right content type, a NIC without MAC gets one, the
- * rules a config must keep are checked (q35 has only ide0 and ide2, balloon <= memory, the boot order names
+ * rules a config must keep are checked (balloon <= memory, a boot order being set names
  * existing devices), and a running VM keeps what cannot be hot-plugged pending until it restarts.
  */
 import { randomBytes } from "node:crypto";
@@ -167,18 +167,17 @@ function normalizeNet(key: string, value: string): string {
 const memoryOf = (config: Readonly<Record<string, string>>) =>
   Number(parsePropertyString(keysOf("memory"), config.memory ?? "512").current ?? 512);
 
-/** The config rules PVE enforces on the config that results from a change; per-option problems. */
-function checkConfig(config: Readonly<Record<string, string>>): Record<string, string> {
+/**
+ * The config rules PVE enforces on the config that results from a change; per-option problems. The boot order
+ * is checked only when the change sets it (update_vm_api: a device it names must exist and not be deleted by the
+ * same request); deleting a device the order names later is not refused.
+ */
+function checkConfig(config: Readonly<Record<string, string>>, setsBoot: boolean): Record<string, string> {
   const errors: Record<string, string> = {};
-  const q35 = /q35/.test(config.machine ?? "");
-  for (const key of Object.keys(config)) {
-    if (q35 && /^ide[13]$/.test(key))
-      errors[key] = `${key} is not available on the q35 machine type (only ide0 and ide2)`;
-  }
   const balloon = config.balloon === undefined ? undefined : Number(config.balloon);
   if (balloon !== undefined && balloon > memoryOf(config))
     errors.balloon = "balloon value too large (must be smaller than assigned memory)";
-  if (config.boot) {
+  if (setsBoot && config.boot) {
     const order = parsePropertyString(keysOf("boot"), config.boot).order;
     for (const device of (order ?? "").split(";").filter(Boolean)) {
       if (config[device] === undefined) errors.boot = `invalid bootorder: device '${device}' does not exist'`;
@@ -227,7 +226,7 @@ export function applyChange(state: SimState, vm: VmState, change: ConfigChange):
     delete effective[key];
   }
   const target = { ...effective, ...change.set };
-  const errors = checkConfig(target);
+  const errors = checkConfig(target, change.set.boot !== undefined);
   if (Object.keys(errors).length) throw new ApiError(400, "Parameter verification failed.", errors);
 
   const volumesBefore = state.volumes.length;
