@@ -109,9 +109,12 @@
 #                           upgrade, restart: seconds a node may take to answer again (default: 600)
 #   BOOTSTRAP_UPGRADE_INTERVAL
 #                           upgrade, restart: seconds between two questions to a rebooting node (default: 5)
-#   BOOTSTRAP_PREPARE_STACK TESTS ONLY: a shell command run in each stack folder right after synthesis, with
-#                           BOOTSTRAP_STACK_DIR set to it (the engine tests rewrite stand-in provider versions
-#                           with it); never set it for a real cluster
+#   BOOTSTRAP_PROVIDER_STAND_INS
+#                           a JSON file of provider builds that stand in for the pinned releases, for a machine that
+#                           reaches no provider registry and builds its providers itself (this repository's engine:
+#                           judges/engine/build.sh writes it as providers.json); {"ns/type": {"pinned", "built", "why"}}.
+#                           After synthesis each stack's required version of such a provider moves from the pin to
+#                           the build, nothing else, and preflight names each stand-in. Unset: the pinned releases
 #   TMPDIR                  where the per-run folder is created (default: /tmp)
 #   BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH
 #                           not yours to set: bootstrap sets it, for the synth only, to the cluster name once a

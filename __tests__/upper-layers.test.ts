@@ -406,3 +406,26 @@ it("no layer contains a credential from the environment", () => {
     process.env = saved;
   }
 });
+
+describe("helm_chart_mirror", () => {
+  const releases = (s: ReturnType<typeof synth>) =>
+    [s.infrastructure, s.services].flatMap((stack) =>
+      Object.values(resources(stack, "helm_release")).map((r) => `${r.chart} ${r.repository}`),
+    );
+
+  it("installs every chart from the mirror, none from its upstream", () => {
+    const mirrored = synth({ cluster: { helm_chart_mirror: "http://charts.home.arpa:8080/" } });
+    expect(releases(mirrored).sort()).toEqual(
+      ["cilium", "flux2", "proxmox-csi-plugin", "sealed-secrets"].map((c) => `${c} http://charts.home.arpa:8080/`),
+    );
+  });
+
+  it("unset, each chart comes from its upstream repository", () => {
+    expect(releases(example).sort()).toEqual([
+      "cilium https://helm.cilium.io",
+      "flux2 https://fluxcd-community.github.io/helm-charts",
+      "proxmox-csi-plugin oci://ghcr.io/sergelogvinov/charts",
+      "sealed-secrets https://bitnami-labs.github.io/sealed-secrets",
+    ]);
+  });
+});

@@ -60,6 +60,8 @@ export interface ResolvedProxmox {
 
 /** Optional parts of the cluster; each is present only when it is switched on. */
 export interface ResolvedFeatures {
+  /** helm_chart_mirror: where every chart comes from instead of its upstream repository. */
+  readonly chartMirror?: string;
   /** cluster_cni: cilium. */
   readonly cilium?: {
     readonly version: string;
@@ -299,6 +301,7 @@ function resolveStateBackend(cluster: ClusterConfig): ResolvedStateBackend {
 function resolveFeatures(cluster: ClusterConfig): ResolvedFeatures {
   const repository = cluster.repository_name;
   return {
+    chartMirror: cluster.helm_chart_mirror,
     cilium:
       cluster.cluster_cni === "cilium"
         ? {

@@ -360,6 +360,11 @@ export const clusterSchema = z
     talos_image_factory_url: httpUrl(/^https?$/, "expected an http(s) URL")
       .default("https://factory.talos.dev")
       .describe("Talos image factory."),
+    helm_chart_mirror: httpUrl(/^https?$/, "expected an http(s) URL")
+      .optional()
+      .describe(
+        "A Helm chart repository (its index.yaml over http(s)) serving every chart the cluster installs at its pinned version (cilium, sealed-secrets, proxmox-csi-plugin, flux2); each is then installed from it instead of its upstream repository, for a network that reaches none of them. @default each chart's upstream repository",
+      ),
     proxmox_api_url: httpUrl(/^https$/, 'expected the Proxmox API URL, e.g. "https://pve.example.com:8006/"').describe(
       "Proxmox VE API endpoint. The token comes from PROXMOX_VE_API_TOKEN in the environment.",
     ),

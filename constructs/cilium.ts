@@ -5,6 +5,8 @@ import { stringify } from "yaml";
 import { KUBEPRISM_PORT } from "./talos-machine-config";
 
 export interface CiliumProps {
+  /** Chart repository. @default https://helm.cilium.io (upstream) */
+  readonly repository?: string;
   /** Helm chart version, e.g. "1.19.3". */
   readonly version: string;
   /** Pod network, routed natively between nodes. */
@@ -63,7 +65,7 @@ export class Cilium extends Construct {
     this.release = new release.Release(this, "Release", {
       name: "cilium",
       namespace: "kube-system",
-      repository: "https://helm.cilium.io",
+      repository: props.repository ?? "https://helm.cilium.io",
       chart: "cilium",
       version: props.version,
       values: [stringify(ciliumValues(props))],

@@ -2,6 +2,8 @@ import * as release from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
 
 export interface FluxProps {
+  /** Chart repository. @default https://fluxcd-community.github.io/helm-charts (upstream) */
+  readonly repository?: string;
   /** Helm chart version of flux2 (fluxcd-community). */
   readonly version: string;
 }
@@ -16,7 +18,7 @@ export class Flux extends Construct {
       name: "flux",
       namespace: "flux-system",
       createNamespace: true,
-      repository: "https://fluxcd-community.github.io/helm-charts",
+      repository: props.repository ?? "https://fluxcd-community.github.io/helm-charts",
       chart: "flux2",
       version: props.version,
       wait: true,

@@ -5,6 +5,8 @@ import { Construct } from "constructs";
 import { stringify } from "yaml";
 
 export interface ProxmoxCsiProps {
+  /** Chart repository. @default oci://ghcr.io/sergelogvinov/charts (upstream) */
+  readonly repository?: string;
   /** Helm chart version of proxmox-csi-plugin. */
   readonly version: string;
   /** Proxmox API URL, e.g. https://pve:8006/ (the driver wants .../api2/json). */
@@ -55,7 +57,7 @@ export class ProxmoxCsi extends Construct {
     this.release = new release.Release(this, "Release", {
       name: "proxmox-csi-plugin",
       namespace: ns.metadata.name,
-      repository: "oci://ghcr.io/sergelogvinov/charts",
+      repository: props.repository ?? "oci://ghcr.io/sergelogvinov/charts",
       chart: "proxmox-csi-plugin",
       version: props.version,
       values: [stringify(values)],

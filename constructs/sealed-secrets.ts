@@ -5,6 +5,8 @@ import { Construct } from "constructs";
 import { stringify } from "yaml";
 
 export interface SealedSecretsProps {
+  /** Chart repository. @default https://bitnami-labs.github.io/sealed-secrets (upstream) */
+  readonly repository?: string;
   /** Helm chart version of sealed-secrets. */
   readonly version: string;
   /** The persisted keypair (PEM), from layer 00. */
@@ -42,7 +44,7 @@ export class SealedSecrets extends Construct {
     this.release = new release.Release(this, "Release", {
       name: "sealed-secrets",
       namespace: ns.metadata.name,
-      repository: "https://bitnami-labs.github.io/sealed-secrets",
+      repository: props.repository ?? "https://bitnami-labs.github.io/sealed-secrets",
       chart: "sealed-secrets",
       version: props.version,
       values: [stringify({ fullnameOverride: "sealed-secrets-controller", keyrenewperiod: "0" })],

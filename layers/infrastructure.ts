@@ -98,6 +98,7 @@ export class InfrastructureLayer extends LayerStack {
       helmProvider(this, this.talos.kubeconfig);
       this.cilium = new Cilium(this, "Cilium", {
         version: cilium.version,
+        repository: cluster.features.chartMirror,
         podCidr: cluster.network.pods.cidr,
         loadBalancerMode: cilium.loadBalancerMode,
         l2Announcements: cilium.pool !== undefined,

@@ -27,6 +27,7 @@ export class ServicesLayer extends LayerStack {
     if (sealedSecrets) {
       new SealedSecrets(this, "SealedSecrets", {
         version: sealedSecrets.version,
+        repository: cluster.features.chartMirror,
         certificatePem: persistentAuth.sealedSecretsKey.certificatePem,
         privateKeyPem: persistentAuth.sealedSecretsKey.privateKeyPem,
       });
@@ -34,6 +35,7 @@ export class ServicesLayer extends LayerStack {
     if (proxmoxCsi && persistentAuth.csiToken) {
       new ProxmoxCsi(this, "ProxmoxCsi", {
         version: proxmoxCsi.version,
+        repository: cluster.features.chartMirror,
         apiUrl: cluster.proxmox.apiUrl,
         insecure: cluster.proxmox.insecure,
         region: cluster.proxmox.region,
@@ -42,6 +44,6 @@ export class ServicesLayer extends LayerStack {
         storage: proxmoxCsi.storage,
       });
     }
-    if (flux) new Flux(this, "Flux", { version: flux.version });
+    if (flux) new Flux(this, "Flux", { version: flux.version, repository: cluster.features.chartMirror });
   }
 }

@@ -93,7 +93,6 @@ function fakeDeps(world: World) {
       synthEnvs.push(env);
       return { status: world.synthStatus ?? 0, output: world.synthStatus ? "boom\nError: synth broke" : "" };
     },
-    prepareStack: () => ({ status: 0, output: "" }),
     readLayers: () => SYNTHESIZED,
     configuredProviders: (layer) => PROVIDERS[layer.name],
     engine: (_engine, dir, args): EngineRun => {
@@ -719,21 +718,26 @@ describe("each check alone", () => {
     expect(none.problems.map((p) => p.check)).toEqual(["engine"]);
   });
 
-  it("synth: the synthesized layers become a fact only when the test hook ran in every stack", () => {
+  it("synth: the synthesized layers become a fact; not when BOOTSTRAP_PROVIDER_STAND_INS names a bad file", () => {
     const facts: Facts = { cluster: resolveCluster(definition()) };
     const ok = check(synth, [], facts);
     expect(ok.facts.layers).toEqual(SYNTHESIZED);
     expect(ok.log).toEqual(["  ✓ synth: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration in /out"]);
-    const fake = fakeDeps({});
-    fake.deps.prepareStack = (_command, dir) => ({
-      status: dir.endsWith("02-services") ? 3 : 0,
-      output: "no such file",
-    });
     const problems: Problem[] = [];
-    const hooked: Facts = { cluster: resolveCluster(definition()) };
-    runCheck(synth, preflightInput([], { env: { BOOTSTRAP_PREPARE_STACK: "false" } }), fake.deps, hooked, problems);
-    expect(problems.map((p) => p.reason)).toEqual(["BOOTSTRAP_PREPARE_STACK failed in 02-services (exit 3)"]);
-    expect(hooked.layers).toBeUndefined();
+    const bad: Facts = { cluster: resolveCluster(definition()) };
+    const file = "/nonexistent/providers.json";
+    runCheck(
+      synth,
+      preflightInput([], { env: { BOOTSTRAP_PROVIDER_STAND_INS: file } }),
+      fakeDeps({}).deps,
+      bad,
+      problems,
+    );
+    expect(problems.map((p) => p.reason)).toEqual([
+      "BOOTSTRAP_PROVIDER_STAND_INS names a file that is not a list of provider stand-ins",
+    ]);
+    expect(problems[0].details).toEqual([`${file}: cannot be read (ENOENT)`]);
+    expect(bad.layers).toBeUndefined();
   });
 
   it("environment (Proxmox): names the endpoint of cluster.yaml; silent when no layer in scope talks to Proxmox", () => {

@@ -35,7 +35,7 @@ const CLEAN_ENV = {
   TF_VAR_state_passphrase: undefined,
   CDKTF_OUTDIR: undefined,
   CDKTF_CONTEXT_JSON: undefined,
-  BOOTSTRAP_PREPARE_STACK: undefined,
+  BOOTSTRAP_PROVIDER_STAND_INS: undefined,
   BOOTSTRAP_API_TIMEOUT: "1",
   BOOTSTRAP_API_INTERVAL: "1",
 };

@@ -41,7 +41,7 @@ const CLEAN_ENV = {
   TF_VAR_state_passphrase: undefined,
   CDKTF_OUTDIR: undefined,
   CDKTF_CONTEXT_JSON: undefined,
-  BOOTSTRAP_PREPARE_STACK: undefined,
+  BOOTSTRAP_PROVIDER_STAND_INS: undefined,
 };
 /** Layer 00 keeps the proxmox provider configured (it forgets the CSI token with it), so it needs a token too. */
 const TOKEN_ENV = { PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000" };

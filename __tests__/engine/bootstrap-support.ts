@@ -1,34 +1,21 @@
 // Support of the engine tests of ./bootstrap.sh: the real script run asynchronously (the HTTP state server and
 // its stubs live in the test process, so a synchronous spawn would starve them), against the real OpenTofu and
 // providers, with a test config in a temporary git repository.
-//
-// Also a CLI, for BOOTSTRAP_PREPARE_STACK (run by bootstrap.sh in each stack folder right after synthesis):
-//   node --import <tsx> __tests__/engine/bootstrap-support.ts prepare [--break-validate=<layer>]
-// rewrites stand-in provider versions (judges/engine/engine.ts prepareStack, the one rewrite allowed), and with
-// --break-validate adds an output that references an undeclared variable to <layer>, so `validate` fails.
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { basename, join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { loadEngine, pluginCacheDir, prepareStack, REPO } from "../../judges/engine/engine";
+import { join } from "node:path";
+import { loadEngine, pluginCacheDir, REPO } from "../../judges/engine/engine";
 
 export const BOOTSTRAP = join(REPO, "bootstrap.sh");
 
 /** A well-formed Proxmox API token that authorizes nothing (the trap refuses every connection anyway). */
 export const DUMMY_PROXMOX_TOKEN = "root@pam!ci=00000000-0000-0000-0000-000000000000";
 
-/** The BOOTSTRAP_PREPARE_STACK command of the engine tests. */
-export function prepareCommand(options: { breakValidate?: string } = {}): string {
-  // The hook runs in the stack folder, outside this repository: tsx is named by its file URL.
-  const tsx = pathToFileURL(join(REPO, "node_modules", "tsx", "dist", "loader.mjs")).href;
-  const args = [process.execPath, "--import", tsx, join(__dirname, "bootstrap-support.ts"), "prepare"];
-  if (options.breakValidate) args.push(`--break-validate=${options.breakValidate}`);
-  return args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-}
-
-/** The environment that points bootstrap.sh at the built engine, offline (as runTofu does). */
+/**
+ * The environment that points bootstrap.sh at the built engine, offline (as runTofu does), with the engine's
+ * record of its stand-in providers (BOOTSTRAP_PROVIDER_STAND_INS).
+ */
 export function engineEnv(): Record<string, string> {
   const engine = loadEngine();
   return {
@@ -38,7 +25,7 @@ export function engineEnv(): Record<string, string> {
     HTTPS_PROXY: "http://127.0.0.1:9",
     HTTP_PROXY: "http://127.0.0.1:9",
     NO_PROXY: "127.0.0.1,localhost",
-    BOOTSTRAP_PREPARE_STACK: prepareCommand(),
+    BOOTSTRAP_PROVIDER_STAND_INS: engine.providersFile,
   };
 }
 
@@ -146,26 +133,5 @@ export async function waitFor(
     if (ended) throw new Error(`the run ended (exit ${ended.status}) before ${what}:\n${ended.output}`);
     if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function prepareCli(argv: string[]): void {
-  const dir = process.cwd();
-  prepareStack(dir);
-  const broken = argv.find((a) => a.startsWith("--break-validate="))?.split("=")[1];
-  if (broken !== undefined && basename(dir) === broken) {
-    const file = join(dir, "cdk.tf.json");
-    const stack = JSON.parse(readFileSync(file, "utf8")) as { output?: Record<string, unknown> };
-    stack.output = { ...stack.output, broken_on_purpose: { value: "${var.not_declared}" } };
-    writeFileSync(file, `${JSON.stringify(stack, null, 2)}\n`);
-  }
-}
-
-if (/bootstrap-support\.[cm]?[jt]s$/.test(process.argv[1] ?? "") && process.argv[2] === "prepare") {
-  try {
-    prepareCli(process.argv.slice(3));
-  } catch (e) {
-    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
   }
 }

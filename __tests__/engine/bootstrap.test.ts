@@ -11,7 +11,6 @@ import { configRepo, type ConfigRepo } from "../bootstrap/support";
 import {
   DUMMY_PROXMOX_TOKEN,
   engineEnv,
-  prepareCommand,
   startBootstrap,
   startHoldingProxy,
   summaryRow,
@@ -264,9 +263,15 @@ describe("3. preflight failures stop the run with their message and leave the st
       /✗ environment: the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; TF_HTTP_PASSWORD is not set/,
     ],
     [
-      "validate failure",
-      () => ({ env: { BOOTSTRAP_PREPARE_STACK: prepareCommand({ breakValidate: "00-persistent-auth" }) } }),
-      /✗ validate: 00-persistent-auth: 1 error from tofu validate\n {6}error: .*Reference to undeclared input variable/,
+      "a provider the engine cannot install",
+      () => {
+        const providers = join(work.dir, "providers-unbuilt.json");
+        const built = JSON.parse(readFileSync(engineEnv().BOOTSTRAP_PROVIDER_STAND_INS, "utf8"));
+        built["siderolabs/talos"].built = "0.0.1";
+        writeFileSync(providers, JSON.stringify(built));
+        return { env: { BOOTSTRAP_PROVIDER_STAND_INS: providers } };
+      },
+      /✗ validate: 00-persistent-auth: init -backend=false failed\n(.*\n)* {6}.*siderolabs\/talos/,
     ],
   ];
 

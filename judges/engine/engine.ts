@@ -38,6 +38,8 @@ export interface Engine {
   readonly cliConfig: string;
   /** By source address without host, e.g. `siderolabs/talos`. */
   readonly providers: Readonly<Record<string, EngineProvider>>;
+  /** providers.json: the providers as a file (bootstrap.sh's BOOTSTRAP_PROVIDER_STAND_INS). */
+  readonly providersFile: string;
   /** By Talos minor, e.g. `v1.12`. */
   readonly talosConfigCheckers: Readonly<Record<string, TalosConfigChecker>>;
 }
@@ -68,6 +70,7 @@ export function loadEngine(): Engine {
     tofu: env.TOFU,
     cliConfig: env.TF_CLI_CONFIG_FILE,
     providers: JSON.parse(readFileSync(env.ENGINE_PROVIDERS, "utf8")) as Record<string, EngineProvider>,
+    providersFile: env.ENGINE_PROVIDERS,
     talosConfigCheckers: JSON.parse(readFileSync(env.TALOS_CONFIG_CHECKERS, "utf8")) as Record<
       string,
       TalosConfigChecker

@@ -37,6 +37,7 @@ import type { Problem } from "./problem";
 import type { ProbeVerdict, S3Location } from "./s3-probe";
 import { notRootLogin, ROOT_LOGIN_HINT, workloadProblems } from "./workload-checks";
 import { describeLeaving, type RunningClusterChange, runningClusterChange } from "./running-cluster";
+import { applyStandIns, readStandIns, STAND_INS_ENV } from "./stand-ins";
 import {
   parseTalosNodesOutput,
   TALOS_NODES_LAYER,
@@ -82,8 +83,6 @@ export interface PreflightDeps {
   findEngine(env: NodeJS.ProcessEnv): EngineBinary | string;
   /** Compiles and runs the app (node dist/main.js); a non-zero status fails. */
   synth(repo: string, env: NodeJS.ProcessEnv): { status: number; output: string };
-  /** Runs BOOTSTRAP_PREPARE_STACK in a stack folder. */
-  prepareStack(command: string, dir: string, env: NodeJS.ProcessEnv): { status: number; output: string };
   readLayers(outdir: string): Layer[];
   /** The providers a synthesized stack configures. */
   configuredProviders(layer: Layer): string[];
@@ -108,7 +107,7 @@ export interface Facts {
   /** Both keys of layer 00 are right: synthesize with the context that lifts prevent_destroy. */
   liftPreventDestroy?: boolean;
   engine?: EngineBinary;
-  /** The synthesized (and prepared) layers. */
+  /** The synthesized layers (with the provider stand-ins, when given). */
   layers?: Layer[];
   /** The state backends in scope answered. */
   backendsReady?: boolean;
@@ -424,20 +423,33 @@ const synth: Check = {
       `${synthesized.map((l) => l.name).join(", ")} in ${input.outdir}${facts.liftPreventDestroy ? ` (prevent_destroy lifted on ${PERSISTENT_AUTH_LAYER})` : ""}`,
     );
 
-    const prepare = env.BOOTSTRAP_PREPARE_STACK;
-    if (prepare) {
-      const failed = synthesized.filter((layer) => {
-        const hook = deps.prepareStack(prepare, layer.dir, env);
-        if (hook.status === 0) return false;
-        fail({
-          reason: `BOOTSTRAP_PREPARE_STACK failed in ${layer.name} (exit ${hook.status})`,
-          details: hook.output.trim().split("\n").slice(0, 10),
-          hint: "BOOTSTRAP_PREPARE_STACK is for tests only: unset it",
+    const standInsFile = env[STAND_INS_ENV];
+    if (standInsFile) {
+      const read = readStandIns(standInsFile);
+      if ("problems" in read) {
+        return fail({
+          reason: `${STAND_INS_ENV} names a file that is not a list of provider stand-ins`,
+          details: read.problems,
+          hint: `point ${STAND_INS_ENV} at the providers.json of the engine that builds the stand-ins (judges/engine/build.sh --print-env: ENGINE_PROVIDERS), or unset it to install the pinned providers`,
         });
-        return true;
-      });
-      if (failed.length > 0) return;
-      note("BOOTSTRAP_PREPARE_STACK (test hook) ran in every stack");
+      }
+      const used = new Map<string, string>();
+      for (const layer of synthesized) {
+        const applied = applyStandIns(layer.dir, read.standIns);
+        if ("problems" in applied) {
+          return fail({
+            reason: `${layer.name}: the provider stand-ins of ${standInsFile} are not for this checkout's pins`,
+            details: applied.problems,
+            hint: "rebuild the engine for this checkout (judges/engine/build.sh) or unset " + STAND_INS_ENV,
+          });
+        }
+        for (const u of applied.used)
+          used.set(
+            u.source,
+            `${u.source} ${u.built} stands in for the pinned ${u.pinned}${u.why ? ` (${u.why})` : ""}`,
+          );
+      }
+      for (const line of used.values()) note(`provider stand-in: ${line}`);
     }
     facts.layers = synthesized;
   },
@@ -974,15 +986,6 @@ export function realDeps(log: (line: string) => void): PreflightDeps {
       if (build.status !== 0) return { status: build.status ?? -1, output: `${build.stdout}${build.stderr}` };
       const app = spawnSync(process.execPath, [join(repo, "dist", "main.js")], { cwd: repo, env, encoding: "utf8" });
       return { status: app.status ?? -1, output: `${app.stdout}${app.stderr}` };
-    },
-    prepareStack(command, dir, env) {
-      const run = spawnSync(command, {
-        shell: true,
-        cwd: dir,
-        env: { ...env, BOOTSTRAP_STACK_DIR: dir },
-        encoding: "utf8",
-      });
-      return { status: run.status ?? -1, output: `${run.stdout}${run.stderr}` };
     },
     readLayers,
     configuredProviders,
