@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Testing, TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { parseConfig, resolveCluster } from "../config";
+import { sharesTag } from "../config/guests";
 import { TalosNodeVm, type TalosNodeVmProps } from "../constructs/talos-node-vm";
 import { buildApp } from "../layers/app";
 
@@ -199,5 +200,17 @@ describe("TalosNodeVm with grouped props", () => {
     expect(() => new TalosNodeVm(stack, "n1", props)).toThrow(
       `TalosNodeVm n1: 'boot.secureboot' needs 'boot.bios' "ovmf", got "seabios"; 'network.address' must be in CIDR form, got "10.0.0.5"; 'hardware.balloon' (8192) must not exceed 'hardware.memory' (4096)`,
     );
+  });
+});
+
+describe("tags as Proxmox stores them", () => {
+  it("are lower case, sorted and unique (PVE's default tag style), whatever case the config writes", () => {
+    const { resource } = synthVm({ ...essentials, tags: ["Talos", "kubernetes", "DMZ", "talos"] });
+    expect(resource.tags).toEqual(["dmz", "kubernetes", "talos"]);
+  });
+
+  it("select backups without case, as Proxmox compares them", () => {
+    expect(sharesTag(["Web"], ["web"])).toBe(true);
+    expect(sharesTag(["web"], ["db"])).toBe(false);
   });
 });

@@ -125,5 +125,11 @@ export function selectedIds(
     return [...guests.filter(onHost).map((g) => g.config.id), ...nodes.filter(onHost).map((n) => n.id)];
   if ("ids" in select) return select.ids;
   if ("pool" in select) return guests.filter((g) => g.config.pool === select.pool && onHost(g)).map((g) => g.config.id);
-  return guests.filter((g) => g.config.tags.some((t) => select.tags.includes(t))).map((g) => g.config.id);
+  return guests.filter((g) => sharesTag(g.config.tags, select.tags)).map((g) => g.config.id);
+}
+
+/** Whether two tag lists have a tag in common, compared as Proxmox compares tags: without case. */
+export function sharesTag(a: readonly string[], b: readonly string[]): boolean {
+  const lower = new Set(b.map((t) => t.toLowerCase()));
+  return a.some((t) => lower.has(t.toLowerCase()));
 }

@@ -1,7 +1,7 @@
 // Rules of workloads.yaml across its entries and across files: conflicts between Talos nodes, VMs and
 // containers (ids, names, addresses, MACs), id ranges by purpose, zones and their subnets, hosts, PCI
 // devices, backups. Each issue has an exact path and a message that says what it collides with.
-import { resolveGuests, resolveZones } from "./guests";
+import { resolveGuests, resolveZones, sharesTag } from "./guests";
 import {
   contains,
   firstHost,
@@ -442,7 +442,7 @@ export function workloadsIssues(
       if (!guests.some((g) => g.config.pool === select.pool))
         error(["backups", i, "select", "pool"], `no guest is in pool ${select.pool}`);
     } else if ("tags" in select) {
-      if (!guests.some((g) => g.config.tags.some((t) => select.tags.includes(t))))
+      if (!guests.some((g) => sharesTag(g.config.tags, select.tags)))
         error(["backups", i, "select", "tags"], `no guest has any of the tags ${select.tags.join(", ")}`);
     }
   });

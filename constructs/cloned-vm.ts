@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
 import { nicProblems, type GuestNic } from "./guest-nic";
-import { tfName } from "./names";
+import { pveTags, tfName } from "./names";
 
 export interface ClonedVmPci {
   /** Name of a PCI hardware mapping. */
@@ -107,7 +107,7 @@ export class ClonedVm extends Construct {
       nodeName: props.host,
       vmId: props.id,
       description: [props.description, "Managed by OpenTofu (talos-proxmox-cdktf)"].filter(Boolean).join("\n\n"),
-      tags: [...(props.tags ?? [])].sort(),
+      tags: pveTags(props.tags ?? []),
       poolId: props.poolId,
       onBoot: props.onBoot ?? true,
       started: props.started ?? true,

@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { VirtualEnvironmentContainer } from "../.gen/providers/proxmox/virtual-environment-container";
 import { nicProblems, type GuestNic } from "./guest-nic";
-import { tfName } from "./names";
+import { pveTags, tfName } from "./names";
 
 export interface LxcMountPoint {
   /** Path inside the container. */
@@ -104,7 +104,7 @@ export class LxcContainer extends Construct {
       nodeName: props.host,
       vmId: props.id,
       description: description.join("\n\n"),
-      tags: [...(props.tags ?? [])].sort(),
+      tags: pveTags(props.tags ?? []),
       unprivileged: this.unprivileged,
       startOnBoot: props.onBoot ?? true,
       started: props.started ?? true,

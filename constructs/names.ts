@@ -11,3 +11,11 @@ export function shortLabels(ids: readonly string[], min = 8): Map<string, string
   while (new Set(unique.map((id) => id.slice(0, length))).size < unique.length) length++;
   return new Map(unique.map((id) => [id, id.slice(0, length)]));
 }
+
+/**
+ * Tags as Proxmox stores them under its default tag style (case-insensitive, alphabetical): lower case, sorted,
+ * each once. Given otherwise, the provider reads back something else than it sent and plans a change forever.
+ */
+export function pveTags(tags: readonly string[]): string[] {
+  return [...new Set(tags.map((t) => t.toLowerCase()))].sort();
+}

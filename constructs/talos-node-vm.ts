@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
-import { tfName } from "./names";
+import { pveTags, tfName } from "./names";
 
 export interface TalosNodeVmHardware {
   /** @default 4 */
@@ -124,7 +124,7 @@ export interface TalosNodeVmProps {
   /** @default - no start order */
   readonly startup?: TalosNodeVmStartup;
   /**
-   * Proxmox tags (sorted, as Proxmox stores them).
+   * Proxmox tags (lower case and sorted, as Proxmox stores them).
    * @default ["kubernetes", "linux", "talos"]
    */
   readonly tags?: readonly string[];
@@ -201,7 +201,7 @@ export class TalosNodeVm extends Construct {
       nodeName: props.proxmoxNode,
       vmId: props.vmId,
       description: "Talos Linux node, managed by OpenTofu (talos-proxmox-cdktf)",
-      tags: [...this.tags].sort(),
+      tags: pveTags(this.tags),
       bios: boot.bios,
       machine: boot.machine,
       scsiHardware: hardware.scsiHardware,

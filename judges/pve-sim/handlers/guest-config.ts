@@ -7,6 +7,18 @@ import { configDigest, type VmState } from "../state";
 
 type Properties = Readonly<Record<string, ParamSpec>>;
 
+/**
+ * Tags as PVE stores them with the datacenter's default tag style (case-insensitive, alphabetical): lower case,
+ * sorted, each once, joined by `;` (pve-guest-common PVE::GuestHelpers get_unique_tags).
+ */
+export function uniqueTags(value: string): string {
+  const tags = value
+    .split(/[,; ]+/)
+    .filter(Boolean)
+    .map((t) => t.toLowerCase());
+  return [...new Set(tags)].sort().join(";");
+}
+
 /** The option names of a request's `delete` parameter. */
 export function deletesOf(ctx: Ctx): string[] {
   return (str(ctx, "delete") ?? "").split(/[,; ]+/).filter(Boolean);

@@ -7,6 +7,7 @@
  * pending until its restart.
  */
 import { randomBytes } from "node:crypto";
+import { uniqueTags } from "./guest-config";
 import { ApiError, paramError } from "../api";
 import { booleanString, parsePropertyString, printPropertyString, type ParamValue } from "../params";
 import { apiSchema, type ParamSpec } from "../schema";
@@ -242,6 +243,7 @@ export function applyCtChange(state: SimState, ct: VmState, change: CtChange, cr
       if (VOLUME_KEY.test(key) && !unchanged) resolved[key] = resolveMountPoint(state, ct, key, value);
       else if (/^net\d+$/.test(key)) resolved[key] = normalizeNet(key, value);
       else if (key === "description") resolved[key] = storedDescription(value);
+      else if (key === "tags") resolved[key] = uniqueTags(value);
       else resolved[key] = value;
     }
   } catch (error) {

@@ -6,6 +6,7 @@
  * existing devices), and a running VM keeps what cannot be hot-plugged pending until it restarts.
  */
 import { randomBytes } from "node:crypto";
+import { uniqueTags } from "./guest-config";
 import { ApiError, paramError } from "../api";
 import { PROPERTY_FORMATS } from "../formats";
 import { parsePropertyString, printPropertyString } from "../params";
@@ -235,6 +236,7 @@ export function applyChange(state: SimState, vm: VmState, change: ConfigChange):
     for (const [key, value] of Object.entries(change.set)) {
       if (DRIVE.test(key)) resolved[key] = resolveDrive(state, vm, key, value);
       else if (/^net\d+$/.test(key)) resolved[key] = normalizeNet(key, value);
+      else if (key === "tags") resolved[key] = uniqueTags(value);
       else resolved[key] = value;
     }
   } catch (error) {

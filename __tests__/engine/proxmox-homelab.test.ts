@@ -1,0 +1,41 @@
+// The homelab's own Proxmox habits, applied by the real bpg/proxmox into the Proxmox simulator: tags written
+// as an admin writes them (upper case included, which PVE accepts and stores in lower case).
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  applyLayer,
+  changesOf,
+  judgedConfig,
+  planLayer,
+  seedWorkloads,
+  startJudgeFor,
+  synthesizeFor,
+  type Judge,
+} from "./proxmox-judge";
+import { REPO, tempDir, type Layer, type SynthesizedStack } from "./support";
+
+const work = tempDir("proxmox-homelab");
+afterAll(() => work.remove());
+
+describe("tags in upper case (examples/gpu-single-host with a tagged VM)", () => {
+  let judge: Judge;
+  let stacks: Record<Layer, SynthesizedStack>;
+
+  beforeAll(async () => {
+    const dir = judgedConfig(join(work.dir, "tags", "config"), {
+      from: join(REPO, "examples", "gpu-single-host"),
+      workloads: () => ({ vms: [{ name: "app", id: 150, clone: { template: 9000 }, tags: ["Web", "prod", "DMZ"] }] }),
+    });
+    judge = await startJudgeFor(dir);
+    await seedWorkloads(judge, dir);
+    stacks = await synthesizeFor(dir, join(work.dir, "tags"));
+    await applyLayer(judge, stacks["00-persistent-auth"]);
+  });
+  afterAll(async () => judge?.close());
+
+  it("are stored as PVE stores them (lower case, sorted), and a second plan finds nothing to change", async () => {
+    await applyLayer(judge, stacks["01-infrastructure"]);
+    expect(judge.sim.state.vms["150"].config.tags).toBe("dmz;prod;web");
+    expect(changesOf(await planLayer(judge, stacks["01-infrastructure"]))).toEqual([]);
+  });
+});
