@@ -35,14 +35,18 @@ export interface KubernetesRange {
  * Talos minors whose machine configurations this project generates, each judged by Talos' own machinery of that
  * minor in `npm run test:engine` (judges/talos-config/v<minor>/). The Kubernetes ranges are Talos' own
  * (github.com/siderolabs/talos/pkg/machinery/compatibility/talos1xx, what talosctl checks), and the tests hold
- * them against the machinery.
+ * them against the machinery. `tested` is the patch of that minor whose machinery judges it (a test holds it
+ * against judges/talos-config/v<minor>/go.mod): the stop `./bootstrap.sh upgrade` names when a target would
+ * skip the minor.
  */
-export const TALOS_RELEASES: Readonly<Record<string, { readonly kubernetes: KubernetesRange }>> = {
-  "1.10": { kubernetes: { min: "1.28", max: "1.33" } },
-  "1.11": { kubernetes: { min: "1.29", max: "1.34" } },
-  "1.12": { kubernetes: { min: "1.30", max: "1.35" } },
-  "1.13": { kubernetes: { min: "1.31", max: "1.36" } },
-  "1.14": { kubernetes: { min: "1.32", max: "1.37" } },
+export const TALOS_RELEASES: Readonly<
+  Record<string, { readonly kubernetes: KubernetesRange; readonly tested: string }>
+> = {
+  "1.10": { kubernetes: { min: "1.28", max: "1.33" }, tested: "v1.10.9" },
+  "1.11": { kubernetes: { min: "1.29", max: "1.34" }, tested: "v1.11.6" },
+  "1.12": { kubernetes: { min: "1.30", max: "1.35" }, tested: "v1.12.7" },
+  "1.13": { kubernetes: { min: "1.31", max: "1.36" }, tested: "v1.13.9" },
+  "1.14": { kubernetes: { min: "1.32", max: "1.37" }, tested: "v1.14.1" },
 };
 
 /**

@@ -64,6 +64,8 @@ interface World {
   persistentAuthResources?: number;
   /** `output -json talos_nodes` of 01: its stdout, or null when the state has no such output. */
   talosNodes?: string | null;
+  /** `output -json cluster_versions` of 01: its stdout; absent: the state has no such output. */
+  clusterVersions?: string;
   /** What the S3 store answers the conditional-write probe. */
   s3Probe?: ProbeVerdict;
   /** Other clusters' configs, by folder. */
@@ -120,6 +122,11 @@ function fakeDeps(world: World) {
           stdout: JSON.stringify({ values: { root_module: { resources: Array(n).fill({}) } } }),
           stderr: "",
         };
+      }
+      if (args[0] === "output" && args.at(-1) === "cluster_versions") {
+        if (world.clusterVersions === undefined)
+          return { status: 1, stdout: "", stderr: 'Error: Output "cluster_versions" not found\n' };
+        return { status: 0, stdout: world.clusterVersions, stderr: "" };
       }
       if (args[0] === "output") {
         if (world.talosNodes === null)
@@ -897,11 +904,21 @@ describe("preflight of upgrade", () => {
     );
   const EXAMPLE_NODES = ["controlplane0", "controlplane1", "controlplane2", "worker0", "worker1"];
 
-  it("reads only layer 01's state: its backend and its talos_nodes output; nothing validated, no phase", () => {
+  it("reads only layer 01's state: its backend, its talos_nodes and cluster_versions outputs; nothing validated, no phase", () => {
     const r = run(["upgrade", "--plan"], { talosNodes: recorded(EXAMPLE_NODES) });
     expect(r.problems).toEqual([]);
-    expect(r.engineCalls).toEqual(["01-infrastructure init", "01-infrastructure output -json talos_nodes"]);
+    expect(r.engineCalls).toEqual([
+      "01-infrastructure init",
+      "01-infrastructure output -json talos_nodes",
+      "01-infrastructure output -json cluster_versions",
+    ]);
     expect(r.phases).toBeUndefined();
+    // A state from before cluster_versions: no applied version, no problem.
+    expect(r.upgrade?.applied).toBeUndefined();
+    const applied = JSON.stringify({ talos_version: "v1.12.7", kubernetes_version: "v1.35.0" });
+    expect(
+      run(["upgrade", "--plan"], { talosNodes: recorded(EXAMPLE_NODES), clusterVersions: applied }).upgrade?.applied,
+    ).toBe("v1.12.7");
     const cluster = resolveCluster(definition());
     expect(r.upgrade?.target).toEqual({
       talosVersion: cluster.talos.version,

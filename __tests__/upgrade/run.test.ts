@@ -8,6 +8,7 @@ import { formatUpgradePlan, planRemoval, planUpgrade, type UpgradeNode } from ".
 import { UNKNOWN_INSTALLER } from "../../scripts/upgrade/nodes";
 import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../../scripts/upgrade/run";
 import { TalosctlCli, tagIn } from "../../scripts/upgrade/talosctl";
+import { TALOS_RELEASES } from "../../config/versions";
 
 const FACTORY = "factory.talos.dev/installer";
 const node = (name: string, address: string, controller: boolean, schematic = "a215"): UpgradeNode => ({
@@ -256,10 +257,15 @@ describe("upgradePreflight", () => {
     const refusal =
       /^Talos v1\.14\.1 would move the machine configurations from the v1\.13 version contract to v1\.14 .*add "talos_config_contract: v1\.13" to cluster\.yaml/;
 
-    it("refuses while talos_config_contract is unset, naming the contract layer 01 recorded; asks no node", async () => {
-      const fake = standIn({ client: "v1.14.1" });
+    const running113 = { nodes: Object.fromEntries(NODES.map((n) => [n.address, { version: "v1.13.9" }])) };
+
+    it("refuses while talos_config_contract is unset, naming the contract layer 01 recorded", async () => {
+      const fake = standIn({ client: "v1.14.1", ...running113 });
       expect(await upgradePreflight(fake.talosctl, to114, at113, true)).toEqual([expect.stringMatching(refusal)]);
-      expect(fake.calls()).toEqual([["version", "--client"]]);
+      // Unasked (--plan), the recorded contract alone decides.
+      expect(await upgradePreflight(fake.talosctl, to114, at113, false, "v1.13.9")).toEqual([
+        expect.stringMatching(refusal),
+      ]);
     });
 
     it("with no contract recorded (a state from before), takes the lowest minor the nodes run, when asked", async () => {
@@ -270,7 +276,7 @@ describe("upgradePreflight", () => {
     });
 
     it("goes ahead with the contract pinned to 1.13 (or moved on purpose), each node to its schematic's 1.14 installer", async () => {
-      const fake = standIn({ client: "v1.14.1" });
+      const fake = standIn({ client: "v1.14.1", ...running113 });
       const pinned = { ...to114, contract: "v1.13", contractPinned: true };
       expect(await upgradePreflight(fake.talosctl, pinned, at113, true)).toEqual([]);
       expect(await upgradePreflight(fake.talosctl, { ...to114, contractPinned: true }, at113, true)).toEqual([]);
@@ -287,6 +293,50 @@ describe("upgradePreflight", () => {
         `${FACTORY}/abab:v1.14.1`,
       ]);
     });
+  });
+
+  describe("one Talos minor at a time: a target two minors above a node is refused, naming the stop in between", () => {
+    const to114 = { talosVersion: "v1.14.1", kubernetesVersion: "v1.35.4", contract: "v1.13", contractPinned: true };
+    const runs = (versions: Record<string, string>) => ({
+      nodes: Object.fromEntries(NODES.map((n) => [n.address, { version: versions[n.name] ?? "v1.13.9" }])),
+    });
+    const skip = (nodes: string) =>
+      `Talos upgrades one minor at a time, and ${nodes} would skip from 1.12 to 1.14: set "talos_version: v1.13.9" in ` +
+      `cluster.yaml (the 1.13 patch this release is tested with) and run ./bootstrap.sh upgrade, then v1.14.1`;
+
+    it("asks every node its version and names those that are behind, and the 1.13 patch to go through", async () => {
+      const fake = standIn({ client: "v1.14.1", ...runs({ worker0: "v1.12.7", controlplane1: "v1.12.1" }) });
+      expect(await upgradePreflight(fake.talosctl, to114, NODES, true)).toEqual([
+        skip("worker0 (v1.12.7), controlplane1 (v1.12.1)"),
+      ]);
+      expect(fake.calls().filter((c) => c[0] === "version" && c[1] !== "--client")).toHaveLength(NODES.length);
+    });
+
+    it("unasked (--plan), takes the Talos version layer 01 last applied; asks no node", async () => {
+      const fake = standIn({ client: "v1.14.1", ...runs({}) });
+      const names = NODES.map((n) => `${n.name} (v1.12.7)`).join(", ");
+      expect(await upgradePreflight(fake.talosctl, to114, NODES, false, "v1.12.7")).toEqual([skip(names)]);
+      expect(fake.calls()).toEqual([["version", "--client"]]);
+    });
+
+    it("lets one minor up, a patch, and a node already at the target through", async () => {
+      const fake = standIn({ client: "v1.14.1", ...runs({ worker0: "v1.14.1" }) });
+      expect(await upgradePreflight(fake.talosctl, to114, NODES, true)).toEqual([]);
+      expect(await upgradePreflight(fake.talosctl, to114, NODES, false, "v1.13.3")).toEqual([]);
+      expect(
+        await upgradePreflight(fake.talosctl, { ...to114, talosVersion: "v1.14.2" }, NODES, false, "v1.14.1"),
+      ).toEqual([]);
+      // A state from before cluster_versions, unasked: nothing to judge by.
+      expect(await upgradePreflight(fake.talosctl, to114, NODES, false)).toEqual([]);
+    });
+  });
+
+  it("the stop between two minors is the patch whose machinery judges that minor (judges/talos-config)", () => {
+    const judged = Object.keys(TALOS_RELEASES).map((minor) => {
+      const goMod = readFileSync(join(__dirname, "../../judges/talos-config", `v${minor}`, "go.mod"), "utf8");
+      return [minor, /^(?:require)?\s*github\.com\/siderolabs\/talos\/pkg\/machinery (v\S+)/m.exec(goMod)?.[1]];
+    });
+    expect(Object.entries(TALOS_RELEASES).map(([minor, r]) => [minor, r.tested])).toEqual(judged);
   });
 
   it("reads the tag of the right section", async () => {

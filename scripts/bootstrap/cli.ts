@@ -400,6 +400,12 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
   "restart-run": (argv) => restartRunCommand(argv),
 };
 
+/** The check an upgrade refusal is reported under. */
+function checkOf(reason: string): string {
+  if (reason.includes("talos_config_contract")) return "contract";
+  return reason.startsWith("Talos upgrades one minor at a time") ? "versions" : "talosctl";
+}
+
 async function upgradePreflightCommand(argv: string[]): Promise<number> {
   const args = parse(argv, []);
   const doc = readRun(args.runDir);
@@ -420,10 +426,10 @@ async function upgradePreflightCommand(argv: string[]): Promise<number> {
   const talosconfig = join(doc.configDir, CREDENTIALS_DIR, "talosconfig");
   const talosctl = upgradeTalosctl(talosconfig);
   if (result.upgrade) {
-    const { nodes, target } = result.upgrade;
+    const { nodes, target, applied } = result.upgrade;
     const hint = "nothing was upgraded; fix this and run ./bootstrap.sh upgrade again";
-    for (const reason of await upgradePreflight(talosctl, target, nodes, !doc.options.planOnly))
-      problems.push({ check: reason.includes("talos_config_contract") ? "contract" : "talosctl", reason, hint });
+    for (const reason of await upgradePreflight(talosctl, target, nodes, !doc.options.planOnly, applied))
+      problems.push({ check: checkOf(reason), reason, hint });
     if (!doc.options.planOnly && !existsSync(talosconfig))
       problems.push({
         check: "talosctl",

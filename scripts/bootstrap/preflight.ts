@@ -39,6 +39,8 @@ import { notRootLogin, ROOT_LOGIN_HINT, workloadProblems } from "./workload-chec
 import { describeLeaving, type RunningClusterChange, runningClusterChange } from "./running-cluster";
 import { applyStandIns, readStandIns, STAND_INS_ENV } from "./stand-ins";
 import {
+  CLUSTER_VERSIONS_OUTPUT,
+  parseClusterVersions,
   parseTalosNodesOutput,
   TALOS_NODES_LAYER,
   TALOS_NODES_OUTPUT,
@@ -113,8 +115,11 @@ export interface Facts {
   backendsReady?: boolean;
   persistentAuthEmpty?: boolean;
   phases?: Phase[];
-  /** `upgrade`: the nodes (installer images from layer 01's state) and the versions of the config. */
-  upgrade?: { nodes: UpgradeNode[]; target: UpgradeTarget };
+  /**
+   * `upgrade`: the nodes (installer images from layer 01's state), the versions of the config, and the Talos
+   * version layer 01 last applied (absent in a state written before it was recorded).
+   */
+  upgrade?: { nodes: UpgradeNode[]; target: UpgradeTarget; applied?: string };
   /** `restart`: the nodes with their VMs. */
   restart?: RestartNode[];
   /** A plain run that applies layer 01: what it does to the nodes that run now (running-cluster.ts). */
@@ -725,7 +730,20 @@ const talosNodes: Check = {
     try {
       const entries = parseTalosNodesOutput(output.stdout);
       const cluster = facts.cluster!;
-      facts.upgrade = { nodes: upgradeNodes(cluster, entries), target: upgradeTarget(cluster) };
+      // An older state has no cluster_versions output: then only the nodes themselves tell where they are.
+      const versions = deps.engine(
+        facts.engine!,
+        layer.dir,
+        ["output", "-json", "-no-color", CLUSTER_VERSIONS_OUTPUT],
+        input.env,
+      );
+      const applied =
+        versions.status === 0 ? parseClusterVersions(JSON.parse(versions.stdout))?.talosVersion : undefined;
+      facts.upgrade = {
+        nodes: upgradeNodes(cluster, entries),
+        target: upgradeTarget(cluster),
+        ...(applied ? { applied } : {}),
+      };
       if (input.options.command === "restart") facts.restart = restartNodes(cluster, entries);
       ok(`${entries.length} node${entries.length === 1 ? "" : "s"} in ${TALOS_NODES_LAYER}'s ${TALOS_NODES_OUTPUT}`);
     } catch (e) {
@@ -827,8 +845,8 @@ export interface PreflightResult {
   readonly cluster?: ResolvedCluster;
   /** Both keys of layer 00 were given and are right. */
   readonly persistentAuthUnlocked?: boolean;
-  /** `upgrade`: what to upgrade, to which versions. */
-  readonly upgrade?: { readonly nodes: UpgradeNode[]; readonly target: UpgradeTarget };
+  /** `upgrade`: what to upgrade, to which versions, from the Talos version layer 01 last applied. */
+  readonly upgrade?: { readonly nodes: UpgradeNode[]; readonly target: UpgradeTarget; readonly applied?: string };
   /** `restart`: the nodes with their VMs, and the Proxmox API they are on. */
   readonly restart?: {
     readonly nodes: RestartNode[];

@@ -2,6 +2,7 @@
 // loses at most one member at a time), each to the factory installer image of its own schematic; then
 // Kubernetes, once, with `talosctl upgrade-k8s` (it orders the control plane before the kubelets). Pure: what
 // runs it is run.ts.
+import { parseVersion, TALOS_RELEASES } from "../../config/versions";
 
 /** A node as the upgrade needs it. */
 export interface UpgradeNode {
@@ -70,6 +71,33 @@ export function contractProblem(target: UpgradeTarget, current: string | undefin
     `${minor(target.contract)} (talos_config_contract, unset, follows talos_version's minor); Talos advises keeping a ` +
     `cluster's contract across upgrades: add "talos_config_contract: ${minor(current)}" to cluster.yaml (or ` +
     `"talos_config_contract: ${minor(target.contract)}" to move it on purpose)`
+  );
+}
+
+/**
+ * Why the upgrade is refused when a node would skip a Talos minor: Talos upgrades one minor at a time (its
+ * upgrade notes: 1.12 to 1.14 goes through 1.13), so the target may be at most one minor above the lowest
+ * version a node runs. `from` maps node names to the Talos version each runs (or, unasked, the version layer 01
+ * last applied). Names the patch of the next minor this release is tested with as the stop in between.
+ */
+export function minorSkipProblem(target: UpgradeTarget, from: ReadonlyMap<string, string>): string | undefined {
+  const [major, targetMinor] = parseVersion(target.talosVersion);
+  const behind = [...from].filter(([, version]) => {
+    const [m, minor] = parseVersion(version);
+    return m !== major || targetMinor - minor > 1;
+  });
+  if (behind.length === 0) return undefined;
+  const lowest = behind.map(([, v]) => v).sort(compareVersions)[0];
+  const [lowMajor, lowMinor] = parseVersion(lowest);
+  if (lowMajor !== major)
+    return `Talos ${target.talosVersion} is another major version than ${lowest}, which ${behind.map(([n]) => n).join(", ")} run`;
+  const next = `${major}.${lowMinor + 1}`;
+  const stop = TALOS_RELEASES[next]?.tested;
+  const nodes = behind.map(([name, version]) => `${name} (${version})`).join(", ");
+  return (
+    `Talos upgrades one minor at a time, and ${nodes} would skip from ${major}.${lowMinor} to ${major}.${targetMinor}: ` +
+    `set "talos_version: ${stop ?? `v${next}.x`}" in cluster.yaml${stop ? ` (the ${next} patch this release is tested with)` : ""} and run ./bootstrap.sh upgrade, ` +
+    `then ${target.talosVersion}`
   );
 }
 

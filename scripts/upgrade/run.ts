@@ -6,6 +6,7 @@ import {
   contractProblem,
   currentContract,
   formatUpgradePlan,
+  minorSkipProblem,
   planUpgrade,
   type UpgradeNode,
   type UpgradeStep,
@@ -37,13 +38,16 @@ export interface UpgradeResult {
 /**
  * Every problem that stops an upgrade before it starts: talosctl missing or older than the target, a node
  * whose installer image layer 01 has not recorded, a version contract the config would move without being asked
- * (`askNodes`: when layer 01 recorded no contract, the nodes' running versions stand for it).
+ * (when layer 01 recorded no contract, the nodes' running versions stand for it), a node that would skip a Talos
+ * minor. `askNodes`: ask each node the version it runs; otherwise `applied`, the Talos version layer 01 last
+ * applied (its cluster_versions output), stands for every node.
  */
 export async function upgradePreflight(
   talosctl: Talosctl,
   target: UpgradeTarget,
   nodes: readonly UpgradeNode[] = [],
   askNodes = false,
+  applied?: string,
 ): Promise<string[]> {
   const problems: string[] = [];
   const unknown = nodes.filter((n) => n.installer === UNKNOWN_INSTALLER).map((n) => n.name);
@@ -68,10 +72,12 @@ export async function upgradePreflight(
     );
     return problems;
   }
-  const recorded = nodes.some((n) => n.contract);
-  const running = !recorded && askNodes ? await runningVersions(nodes, talosctl) : undefined;
+  const running = askNodes ? await runningVersions(nodes, talosctl) : undefined;
   const contract = contractProblem(target, currentContract(nodes, running));
   if (contract) problems.push(contract);
+  const from = running ?? new Map(applied ? nodes.map((n) => [n.name, applied]) : []);
+  const skip = minorSkipProblem(target, from);
+  if (skip) problems.push(skip);
   return problems;
 }
 
