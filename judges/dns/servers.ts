@@ -67,7 +67,25 @@ async function freePort(): Promise<number> {
 async function dig(port: number, name: string, type: "A" | "PTR"): Promise<string[]> {
   const args = ["@127.0.0.1", "-p", String(port), "+short", "+norecurse", "+time=2", "+tries=1"];
   const { stdout } = await run("dig", type === "PTR" ? [...args, "-x", name] : [...args, name, type]);
-  return stdout.split("\n").filter(Boolean);
+  // dig prints its warnings (";; Warning: query response not set" when something else holds the port) with +short
+  // too: they are not answers.
+  return stdout.split("\n").filter((line) => line !== "" && !line.startsWith(";"));
+}
+
+/**
+ * Runs `start` on a free port, again on another one when it fails: between asking for a free port and the server
+ * binding it, another engineer's process on this machine may take it.
+ */
+async function onFreePort(start: (port: number) => Promise<DnsServer>): Promise<DnsServer> {
+  const errors: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (error) {
+      errors.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  throw new Error(errors.join("\n\n"));
 }
 
 /** Starts `command`, waits until it answers `probe` (or fails with its output), returns it as a DnsServer. */
@@ -89,6 +107,11 @@ async function serve(command: string, args: string[], port: number, probe: strin
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${command} exited ${child.exitCode}:\n${output}`);
+    // named stays up when it cannot bind its listen-on port: give the port back at once rather than wait 60 s.
+    if (/address in use/i.test(output)) {
+      await server.stop();
+      throw new Error(`${command} could not bind 127.0.0.1:${port}:\n${output}`);
+    }
     try {
       if ((await dig(port, probe, "A")).length > 0) return server;
     } catch {
@@ -102,73 +125,76 @@ async function serve(command: string, args: string[], port: number, probe: strin
 
 /** named on 127.0.0.1, authoritative for `zones` (zone name -> file), answering `probe` when ready. */
 export async function startNamed(dir: string, zones: ReadonlyMap<string, string>, probe: string): Promise<DnsServer> {
-  const port = await freePort();
-  const conf = join(dir, "named.conf");
-  writeFileSync(
-    conf,
-    [
-      "options {",
-      `  directory "${dir}";`,
-      `  pid-file "${join(dir, "named.pid")}";`,
-      `  session-keyfile "${join(dir, "session.key")}";`,
-      `  listen-on port ${port} { 127.0.0.1; };`,
-      "  listen-on-v6 { none; };",
-      "  recursion no;",
-      "  dnssec-validation no;",
-      "};",
-      ...[...zones].map(([zone, file]) => `zone "${zone}" { type primary; file "${file}"; };`),
-      "",
-    ].join("\n"),
-  );
-  await run("named-checkconf", [conf]);
-  return serve("named", ["-g", "-4", "-c", conf], port, probe);
+  return onFreePort(async (port) => {
+    const conf = join(dir, "named.conf");
+    writeFileSync(
+      conf,
+      [
+        "options {",
+        `  directory "${dir}";`,
+        `  pid-file "${join(dir, "named.pid")}";`,
+        `  session-keyfile "${join(dir, "session.key")}";`,
+        `  listen-on port ${port} { 127.0.0.1; };`,
+        "  listen-on-v6 { none; };",
+        "  recursion no;",
+        "  dnssec-validation no;",
+        "};",
+        ...[...zones].map(([zone, file]) => `zone "${zone}" { type primary; file "${file}"; };`),
+        "",
+      ].join("\n"),
+    );
+    await run("named-checkconf", [conf]);
+    return serve("named", ["-g", "-4", "-c", conf], port, probe);
+  });
 }
 
 /** dnsmasq on 127.0.0.1 with `file` as its only configuration (no upstream, no /etc/hosts). */
 export async function startDnsmasq(dir: string, file: string, probe: string): Promise<DnsServer> {
-  const port = await freePort();
-  await run("dnsmasq", ["--test", `--conf-file=${file}`]);
-  return serve(
-    "dnsmasq",
-    [
-      "--keep-in-foreground",
-      `--conf-file=${file}`,
-      `--port=${port}`,
-      "--listen-address=127.0.0.1",
-      "--bind-interfaces",
-      "--no-resolv",
-      "--no-hosts",
-      "--no-dhcp-interface=lo",
-      `--pid-file=${join(dir, "dnsmasq.pid")}`,
-      "--user=root",
-    ],
-    port,
-    probe,
-  );
+  return onFreePort(async (port) => {
+    await run("dnsmasq", ["--test", `--conf-file=${file}`]);
+    return serve(
+      "dnsmasq",
+      [
+        "--keep-in-foreground",
+        `--conf-file=${file}`,
+        `--port=${port}`,
+        "--listen-address=127.0.0.1",
+        "--bind-interfaces",
+        "--no-resolv",
+        "--no-hosts",
+        "--no-dhcp-interface=lo",
+        `--pid-file=${join(dir, "dnsmasq.pid")}`,
+        "--user=root",
+      ],
+      port,
+      probe,
+    );
+  });
 }
 
 /** unbound on 127.0.0.1 with `file` included in its server clause, checked by unbound-checkconf first. */
 export async function startUnbound(dir: string, file: string, probe: string): Promise<DnsServer> {
-  const port = await freePort();
-  const conf = join(dir, "unbound-main.conf");
-  writeFileSync(
-    conf,
-    [
-      "server:",
-      "  interface: 127.0.0.1",
-      `  port: ${port}`,
-      "  do-ip6: no",
-      "  do-daemonize: no",
-      '  username: ""',
-      '  chroot: ""',
-      `  directory: "${dir}"`,
-      `  pidfile: "${join(dir, "unbound.pid")}"`,
-      "  use-syslog: no",
-      "  access-control: 127.0.0.0/8 allow",
-      `include: "${file}"`,
-      "",
-    ].join("\n"),
-  );
-  await run("unbound-checkconf", [conf]);
-  return serve("unbound", ["-d", "-c", conf], port, probe);
+  return onFreePort(async (port) => {
+    const conf = join(dir, "unbound-main.conf");
+    writeFileSync(
+      conf,
+      [
+        "server:",
+        "  interface: 127.0.0.1",
+        `  port: ${port}`,
+        "  do-ip6: no",
+        "  do-daemonize: no",
+        '  username: ""',
+        '  chroot: ""',
+        `  directory: "${dir}"`,
+        `  pidfile: "${join(dir, "unbound.pid")}"`,
+        "  use-syslog: no",
+        "  access-control: 127.0.0.0/8 allow",
+        `include: "${file}"`,
+        "",
+      ].join("\n"),
+    );
+    await run("unbound-checkconf", [conf]);
+    return serve("unbound", ["-d", "-c", conf], port, probe);
+  });
 }
