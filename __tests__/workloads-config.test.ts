@@ -463,6 +463,24 @@ describe("workloads.yaml", () => {
       "vms[0].network.address: a static address is set through cloud-init",
     ],
     [
+      "set_by_guest with cloud-init",
+      (w) => (w.vms[0].network.set_by_guest = true),
+      "vms[0].network.set_by_guest: with cloud_init, cloud-init sets the address",
+    ],
+    [
+      "set_by_guest with dhcp",
+      (w) => {
+        delete w.vms[0].cloud_init;
+        w.vms[0].network = { set_by_guest: true };
+      },
+      "vms[0].network.set_by_guest: set_by_guest is for a static address the guest sets itself",
+    ],
+    [
+      "set_by_guest on a container",
+      (w) => (w.containers[0].network.set_by_guest = true),
+      "containers[0].network.set_by_guest: a container's address is set by Proxmox",
+    ],
+    [
       "unknown PCI mapping",
       (w) => (w.vms[0].pci = [{ mapping: "tpu" }]),
       "vms[0].pci[0].mapping: no PCI mapping is named tpu (pci_mappings: gpu)",

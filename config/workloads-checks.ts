@@ -383,13 +383,22 @@ export function workloadsIssues(
     }
   }
   for (const g of guests) {
-    if (g.kind !== "vm") continue;
+    const setByGuest = [...g.path, "network", "set_by_guest"];
+    if (g.kind !== "vm") {
+      if (g.config.network.set_by_guest)
+        error(setByGuest, "a container's address is set by Proxmox, never by the guest: remove set_by_guest");
+      continue;
+    }
     const vm = g.config;
+    if (vm.network.set_by_guest && vm.network.address === "dhcp")
+      error(setByGuest, "set_by_guest is for a static address the guest sets itself; with dhcp remove it");
+    if (vm.network.set_by_guest && vm.cloud_init)
+      error(setByGuest, "with cloud_init, cloud-init sets the address: remove set_by_guest or cloud_init");
     if (!vm.cloud_init) {
-      if (vm.network.address !== "dhcp")
+      if (vm.network.address !== "dhcp" && !vm.network.set_by_guest)
         error(
           [...g.path, "network", "address"],
-          "a static address is set through cloud-init; add cloud_init: {} or use dhcp",
+          "a static address is set through cloud-init; add cloud_init: {}, use dhcp, or set_by_guest: true for a guest that sets its own",
         );
       if (vm.ssh_keys.length)
         error([...g.path, "ssh_keys"], "SSH keys are installed through cloud-init; add cloud_init: {user: ...}");

@@ -120,6 +120,12 @@ export const guestNetworkSchema = z
       .describe("DNS servers. @default the zone's DNS servers; the host's without a zone"),
     mac_addr: mac.optional().describe("MAC address of the NIC. @default assigned by Proxmox"),
     firewall: z.boolean().default(false).describe("Let the Proxmox firewall filter this NIC."),
+    set_by_guest: z
+      .boolean()
+      .default(false)
+      .describe(
+        "VMs only: the guest sets its static address itself (an appliance without cloud-init); the address is checked, inventoried and named in DNS, not given to Proxmox.",
+      ),
   })
   .describe("The guest's network interface.");
 

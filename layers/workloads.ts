@@ -82,9 +82,10 @@ export function addWorkloads(scope: Construct, cluster: EngineLiterals<ResolvedC
     return {
       bridge: g.zone ? network!.vnets.get(g.zone.config.name)!.id : (net.bridge ?? config.bridge),
       vlanId: g.zone ? undefined : net.vlan,
-      address: g.addressCidr ?? "dhcp",
-      gateway: g.gateway,
-      dnsServers: g.dnsServers,
+      // An address the guest sets itself is the config's (checks, inventory, DNS), not Proxmox's.
+      address: net.set_by_guest ? "dhcp" : (g.addressCidr ?? "dhcp"),
+      gateway: net.set_by_guest ? undefined : g.gateway,
+      dnsServers: net.set_by_guest ? undefined : g.dnsServers,
       macAddress: net.mac_addr,
       firewall: net.firewall,
     };

@@ -1,5 +1,6 @@
 // The homelab's own Proxmox habits, applied by the real bpg/proxmox into the Proxmox simulator: tags written
-// as an admin writes them (upper case included, which PVE accepts and stores in lower case).
+// as an admin writes them (upper case included, which PVE accepts and stores in lower case), and an appliance
+// VM that sets its own static address (no cloud-init).
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -36,6 +37,41 @@ describe("tags in upper case (examples/gpu-single-host with a tagged VM)", () =>
   it("are stored as PVE stores them (lower case, sorted), and a second plan finds nothing to change", async () => {
     await applyLayer(judge, stacks["01-infrastructure"]);
     expect(judge.sim.state.vms["150"].config.tags).toBe("dmz;prod;web");
+    expect(changesOf(await planLayer(judge, stacks["01-infrastructure"]))).toEqual([]);
+  });
+});
+
+describe("an appliance that sets its own static address (network.set_by_guest, no cloud_init)", () => {
+  let judge: Judge;
+  let stacks: Record<Layer, SynthesizedStack>;
+
+  beforeAll(async () => {
+    const dir = judgedConfig(join(work.dir, "set-by-guest", "config"), {
+      from: join(REPO, "examples", "gpu-single-host"),
+      workloads: () => ({
+        vms: [
+          {
+            name: "opnsense",
+            id: 150,
+            clone: { template: 9000 },
+            network: { address: "192.168.50.2/24", set_by_guest: true },
+          },
+        ],
+      }),
+    });
+    judge = await startJudgeFor(dir);
+    await seedWorkloads(judge, dir);
+    stacks = await synthesizeFor(dir, join(work.dir, "set-by-guest"));
+    await applyLayer(judge, stacks["00-persistent-auth"]);
+  });
+  afterAll(async () => judge?.close());
+
+  it("is cloned and started with nothing of the address given to Proxmox, and a second plan changes nothing", async () => {
+    await applyLayer(judge, stacks["01-infrastructure"]);
+    const vm = judge.sim.state.vms["150"];
+    expect(vm).toMatchObject({ status: "running" });
+    expect(vm.config.ipconfig0).toBeUndefined();
+    expect(vm.config.nameserver).toBeUndefined();
     expect(changesOf(await planLayer(judge, stacks["01-infrastructure"]))).toEqual([]);
   });
 });
