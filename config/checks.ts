@@ -13,6 +13,7 @@ import {
   type Ipv4Network,
 } from "./ipv4";
 import { resolveNode } from "./resolve";
+import { TAILSCALE_EXTENSION } from "./tailscale";
 import { vmDefaultsSchema, type ClusterConfig, type NodeConfig } from "./schema";
 import { CILIUM_RELEASES, compareMinors, describeMinors, inRange, minorOf, TALOS_RELEASES } from "./versions";
 
@@ -99,6 +100,39 @@ export function crossFieldIssues(
         `both disk (${node.disk}) and disk_selector are set; keep one: Talos installs to the disk path, or to the disk the selector finds`,
       );
     }
+  });
+
+  // Tailscale: where the key comes from is cluster.yaml's; the extension goes into a schematic built here.
+  const tailnetNames = new Map<string, number>();
+  nodes.forEach(({ node, index: i }) => {
+    if (node.tailscale !== undefined && node.tailscale !== false && cluster.tailscale === undefined) {
+      error(
+        "nodes.yaml",
+        ["nodes", i, "tailscale"],
+        "joins the tailnet, but cluster.yaml has no tailscale (where the auth key comes from); add tailscale: {} to cluster.yaml",
+      );
+      return;
+    }
+    const joins = partlyResolved(node).tailscale;
+    if (!joins) return;
+    if (node.schematic_id !== undefined)
+      error(
+        "nodes.yaml",
+        ["nodes", i, node.tailscale === undefined ? "schematic_id" : "tailscale"],
+        `boots its own schematic_id, to which the ${TAILSCALE_EXTENSION} extension cannot be added; remove schematic_id (the node then boots talos_extensions plus Tailscale) or keep the node out of the tailnet (tailscale: false)`,
+      );
+    const first = tailnetNames.get(joins.hostname);
+    if (first === undefined) tailnetNames.set(joins.hostname, i);
+    else
+      error(
+        "nodes.yaml",
+        [
+          "nodes",
+          i,
+          ...(typeof node.tailscale === "object" && node.tailscale.hostname ? ["tailscale", "hostname"] : ["name"]),
+        ],
+        `the tailnet name ${joins.hostname} is already ${nodeRef(first)}'s; Tailscale would rename one of them`,
+      );
   });
 
   // The configuration contract: a supported minor, not newer than the Talos that reads it.

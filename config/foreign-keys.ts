@@ -37,9 +37,12 @@ const CREDENTIAL_HINTS: Readonly<Record<string, string>> = {
   encryption_passphrase: "set TF_VAR_state_passphrase in the environment (with state_encryption: true)",
   state_passphrase: "set TF_VAR_state_passphrase in the environment (with state_encryption: true)",
   cloudflare_token: "this project does not use Cloudflare; remove the key (credentials never go in cluster.yaml)",
+  auth_key: "set TF_VAR_tailscale_auth_key in the environment (tailscale.auth_key_env names another variable if you like)",
+  authkey: "set TF_VAR_tailscale_auth_key in the environment (tailscale.auth_key_env names another variable if you like)",
+  client_secret: "an OIDC client secret stays with kubectl oidc-login users; the API server needs none",
 };
 
-const CREDENTIAL_PATTERN = /(token|password|passphrase|secret|private_key|api_key|credential)/i;
+const CREDENTIAL_PATTERN = /(token|password|passphrase|secret|private_key|api_key|auth_?key|credential)/i;
 
 const WORKLOADS_CREDENTIAL_HINT =
   "credentials never go in workloads.yaml: SSH keys come from files or TF_VAR_ variables (ssh_keys: [{file: ...}] or [{env: TF_VAR_...}]), the Proxmox Backup Server password from the variable named by password_env";

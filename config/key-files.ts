@@ -1,8 +1,12 @@
-// The public key files workloads.yaml names (`ssh_keys: [{file}]`): read once each, through the same checks as
-// the config files (inside the config folder, regular, bounded, UTF-8), and only if each line is an OpenSSH
-// public key. Their text is data: it reaches the engine through the gate (terraform-literal.ts) like any value.
+// The files the config names: the public key files of workloads.yaml (`ssh_keys: [{file}]`) and the CA of
+// cluster.yaml's OIDC issuer (`cluster_api_oidc.ca_file`). Each is read once, through the same checks as the
+// config files (inside the config folder, regular, bounded, UTF-8), and only if it holds what it should (OpenSSH
+// public keys; PEM CA certificates). Their text is data: it reaches the engine through the gate
+// (terraform-literal.ts) like any value.
+import { X509Certificate } from "node:crypto";
 import { readConfigFolderFile } from "./files";
 import type { ConfigIssue } from "./issues";
+import type { ClusterConfig } from "./schema";
 import { hasTokenMarker } from "./terraform-literal";
 import type { WorkloadsConfig } from "./workloads";
 
@@ -64,4 +68,47 @@ function readKeyFile(dir: string, name: string): { text: string } | string {
   if (lines.some(hasTokenMarker))
     return `${name} contains "TfToken[", the marker of cdktf's references, which no configuration value may`;
   return { text: lines.join("\n") };
+}
+
+/** Largest CA file: a chain of a few certificates. */
+export const MAX_CA_FILE_BYTES = 64 * 1024;
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
+
+/**
+ * The PEM of cluster_api_oidc.ca_file (relative to `dir`), or the issue at the key: certificates only, each one a
+ * CA that parses.
+ */
+export function readOidcCaFile(
+  cluster: Partial<ClusterConfig> | undefined,
+  dir: string,
+): { pem?: string; issues: ConfigIssue[] } {
+  const name = cluster?.cluster_api_oidc?.ca_file;
+  if (name === undefined) return { issues: [] };
+  const problem = (message: string) => ({
+    issues: [
+      { file: "cluster.yaml" as const, path: ["cluster_api_oidc", "ca_file"], message, severity: "error" as const },
+    ],
+  });
+  let text: string;
+  try {
+    text = readConfigFolderFile(dir, name, MAX_CA_FILE_BYTES);
+  } catch (e) {
+    return problem(`cannot read ${name}: ${(e as Error).message}`);
+  }
+  if (/PRIVATE KEY/.test(text)) return problem(`${name} holds a private key; name the CA's certificate alone`);
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0 || text.replace(PEM_CERTIFICATE, "").trim() !== "")
+    return problem(`${name} is not a PEM file of certificates ("-----BEGIN CERTIFICATE-----" blocks and nothing else)`);
+  for (const [i, block] of blocks.entries()) {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(block);
+    } catch (e) {
+      return problem(`${name}: certificate ${i + 1} does not parse (${(e as Error).message})`);
+    }
+    if (!certificate.ca)
+      return problem(`${name}: certificate ${i + 1} (${certificate.subject.replaceAll("\n", ", ")}) is not a CA`);
+  }
+  return { pem: `${blocks.map((b) => b.replaceAll("\r", "")).join("\n")}\n`, issues: [] };
 }

@@ -34,7 +34,7 @@ import { ConfigError, shorten, type ConfigFile, type ConfigIssue, type KeyPath }
 import { clusterSchema, nodeSchema, nodesFileSchema, type ClusterConfig, type NodeConfig } from "./schema";
 import { workloadsFileSchema, type WorkloadsConfig } from "./workloads";
 import { envReferenceIssues } from "./env-references";
-import { readSshKeyFiles } from "./key-files";
+import { readOidcCaFile, readSshKeyFiles } from "./key-files";
 import { workloadsIssues } from "./workloads-checks";
 
 /** workloads.yaml after validation, with the public key files it names read. */
@@ -50,6 +50,8 @@ export interface ClusterDefinition {
   readonly nodes: readonly NodeConfig[];
   /** Present when workloads.yaml exists. */
   readonly workloads?: Workloads;
+  /** The PEM of cluster_api_oidc.ca_file, when it names one. */
+  readonly oidcCaPem?: string;
   /** Warnings (ignored keys, even number of controllers); errors are thrown as ConfigError. */
   readonly warnings: readonly ConfigIssue[];
 }
@@ -138,11 +140,14 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
   // Cross-field rules also run over the keys and entries that are valid on their own, so one run reports
   // everything.
   const nodes = nodesDoc?.nodes ?? nodesFile.validEntries("nodes", nodeSchema);
-  const crossIssues = crossFieldIssues(cluster ?? clusterFile.validKeys(clusterSchema), nodes);
+  const clusterKeys = cluster ?? clusterFile.validKeys(clusterSchema);
+  const crossIssues = crossFieldIssues(clusterKeys, nodes);
+  crossIssues.push(...envReferenceIssues(clusterKeys, workloadsDoc));
+  const oidcCa = readOidcCaFile(clusterKeys, dir ?? ".");
+  crossIssues.push(...oidcCa.issues);
   let sshKeyFiles: ReadonlyMap<string, string> = new Map();
   if (workloadsDoc) {
     crossIssues.push(...workloadsIssues(cluster, nodes, workloadsDoc));
-    crossIssues.push(...envReferenceIssues(workloadsDoc));
     const keys = readSshKeyFiles(workloadsDoc, dir ?? ".");
     crossIssues.push(...keys.issues);
     sshKeyFiles = keys.contents;
@@ -156,6 +161,7 @@ export function parseConfig(sources: ConfigSources, dir?: string): ClusterDefini
     cluster,
     nodes: nodesDoc.nodes,
     ...(workloads && { workloads }),
+    ...(oidcCa.pem !== undefined && { oidcCaPem: oidcCa.pem }),
     warnings: issues,
   };
 }

@@ -5,6 +5,7 @@ import { resolveWorkloads, type ResolvedWorkloads } from "./guests";
 import { firstHost, parseCidr, type Ipv4Network } from "./ipv4";
 import type { Workloads } from "./load";
 import type { ClusterConfig, NodeConfig, StateBackendConfig } from "./schema";
+import { TAILSCALE_EXTENSION } from "./tailscale";
 import { minorOf } from "./versions";
 
 export type Cni = ClusterConfig["cluster_cni"];
@@ -86,6 +87,13 @@ export interface ResolvedFeatures {
       readonly private: boolean;
     };
   };
+  /** cluster.yaml's tailscale: how the nodes that join the tailnet get in. */
+  readonly tailscale?: {
+    /** The OpenTofu variable (of layer 01, sensitive) holding the auth key: auth_key_env without TF_VAR_. */
+    readonly authKeyVariable: string;
+    /** auth_key_env as written, for messages. */
+    readonly authKeyEnv: string;
+  };
   /** proxmox_firewall_enabled. */
   readonly firewall?: {
     /** Networks besides the nodes' that may reach the APIs. */
@@ -113,6 +121,8 @@ export interface ResolvedSettings {
     /** Run the address as a layer-2 VIP on the controllers. */
     readonly vip: boolean;
     readonly certSans: readonly string[];
+    /** cluster_api_oidc: OIDC login to the API server. */
+    readonly oidc?: ResolvedOidc;
   };
   readonly cni: Cni;
   readonly proxmox: ResolvedProxmox;
@@ -124,6 +134,18 @@ export interface ResolvedSettings {
     /** Still read unencrypted state and plans (state_encryption_migrate). */
     readonly migrateFromPlaintext: boolean;
   };
+}
+
+/** The API server's OIDC settings, with the issuer's CA read from its file. */
+export interface ResolvedOidc {
+  readonly issuerUrl: string;
+  readonly clientId: string;
+  readonly usernameClaim: string;
+  readonly usernamePrefix: string;
+  readonly groupsClaim: string;
+  readonly groupsPrefix: string;
+  /** PEM of the issuer's private CA (ca_file); undefined: the system's trust store. */
+  readonly caPem?: string;
 }
 
 type S3Backend = Extract<StateBackendConfig, { type: "s3" }>;
@@ -164,9 +186,16 @@ export interface ResolvedNode {
   readonly labels: Readonly<Record<string, string>>;
   readonly taints: Readonly<Record<string, string>>;
   readonly image: {
-    /** The node's own schematic; undefined: the cluster's, built from talos_extensions. */
+    /** The node's own schematic; undefined: one built from `extensions`. */
     readonly schematicId?: string;
+    /** Official extensions of the schematic built for the node (talos_extensions, and Tailscale's), sorted. */
+    readonly extensions: readonly string[];
     readonly secureboot: boolean;
+  };
+  /** The node is in the tailnet (cluster.yaml's tailscale). undefined: it is not. */
+  readonly tailscale?: {
+    readonly hostname: string;
+    readonly routes: readonly string[];
   };
   /** The node's vm_* sizes, else proxmox_vm_defaults. */
   readonly sizing: {
@@ -212,9 +241,11 @@ export function resolveCluster(definition: {
   readonly cluster: ClusterConfig;
   readonly nodes: readonly NodeConfig[];
   readonly workloads?: Workloads;
+  /** The PEM of cluster_api_oidc.ca_file, read by the loader. */
+  readonly oidcCaPem?: string;
 }): ResolvedCluster {
   const { cluster } = definition;
-  const settings = resolveSettings(cluster);
+  const settings = resolveSettings(cluster, definition.oidcCaPem);
   const nodes = definition.nodes.map((node) => resolveNode(cluster, settings.network.nodes, node));
   const workloads =
     definition.workloads &&
@@ -227,9 +258,10 @@ export function resolveCluster(definition: {
   };
 }
 
-export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
+export function resolveSettings(cluster: ClusterConfig, oidcCaPem?: string): ResolvedSettings {
   const nodes = parseCidr(cluster.node_cidr);
   const vm = cluster.proxmox_vm_advanced;
+  const oidc = cluster.cluster_api_oidc;
   return {
     name: cluster.cluster_name,
     talos: {
@@ -249,7 +281,20 @@ export function resolveSettings(cluster: ClusterConfig): ResolvedSettings {
       pods: parseCidr(cluster.cluster_pod_cidr),
       services: parseCidr(cluster.cluster_svc_cidr),
     },
-    api: { address: cluster.cluster_api_addr, vip: cluster.cluster_api_vip, certSans: cluster.cluster_api_tls_sans },
+    api: {
+      address: cluster.cluster_api_addr,
+      vip: cluster.cluster_api_vip,
+      certSans: cluster.cluster_api_tls_sans,
+      oidc: oidc && {
+        issuerUrl: oidc.issuer_url,
+        clientId: oidc.client_id,
+        usernameClaim: oidc.username_claim,
+        usernamePrefix: oidc.username_prefix,
+        groupsClaim: oidc.groups_claim,
+        groupsPrefix: oidc.groups_prefix,
+        ...(oidcCaPem !== undefined && { caPem: oidcCaPem }),
+      },
+    },
     cni: cluster.cluster_cni,
     proxmox: {
       apiUrl: cluster.proxmox_api_url,
@@ -328,12 +373,20 @@ function resolveFeatures(cluster: ClusterConfig): ResolvedFeatures {
         }
       : undefined,
     firewall: cluster.proxmox_firewall_enabled ? { allowFrom: cluster.proxmox_firewall_allow_from } : undefined,
+    tailscale: cluster.tailscale && {
+      authKeyVariable: cluster.tailscale.auth_key_env.slice("TF_VAR_".length),
+      authKeyEnv: cluster.tailscale.auth_key_env,
+    },
   };
 }
 
 /** One node with the cluster's defaults applied (proxmox_node, proxmox_vm_defaults) in the parsed node_cidr. */
 export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, node: NodeConfig): ResolvedNode {
   const sizes = cluster.proxmox_vm_defaults;
+  const tailscale = tailscaleOf(cluster, node);
+  const extensions = [
+    ...new Set([...(cluster.talos_extensions ?? []), ...(tailscale ? [TAILSCALE_EXTENSION] : [])]),
+  ].sort();
   return {
     name: node.name,
     controller: node.controller,
@@ -353,7 +406,8 @@ export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, no
     certSans: node.cert_sans,
     labels: node.labels,
     taints: node.taints,
-    image: { schematicId: node.schematic_id, secureboot: node.secureboot },
+    image: { schematicId: node.schematic_id, extensions, secureboot: node.secureboot },
+    ...(tailscale && { tailscale }),
     sizing: {
       cores: node.vm_cores ?? sizes.cores,
       sockets: node.vm_sockets ?? sizes.sockets,
@@ -373,5 +427,17 @@ export function resolveNode(cluster: ClusterConfig, nodeNetwork: Ipv4Network, no
       rombar: d.rombar,
       primaryGpu: d.primary_gpu,
     })),
+  };
+}
+
+/** The node's place in the tailnet: its own tailscale key, else cluster.yaml's all_nodes. */
+function tailscaleOf(cluster: ClusterConfig, node: NodeConfig): ResolvedNode["tailscale"] {
+  const tailnet = cluster.tailscale;
+  const own = node.tailscale;
+  if (!tailnet || own === false || (own === undefined && !tailnet.all_nodes)) return undefined;
+  const options = typeof own === "object" ? own : {};
+  return {
+    hostname: options.hostname ?? node.name,
+    routes: options.advertise_routes ?? tailnet.advertise_routes,
   };
 }

@@ -1,7 +1,7 @@
 // The one source of truth for cluster.yaml and nodes.yaml: types (z.infer), defaults, per-key docs (they
 // become the generated JSON Schema and the reference table in docs/configuration.md). Cross-field rules live in checks.ts.
 import { z } from "zod";
-import { isUsableHostAddress } from "./ipv4";
+import { isCanonicalCidr, isUsableHostAddress } from "./ipv4";
 import {
   pveBridge,
   pveConfigId,
@@ -133,6 +133,35 @@ const chartVersion = (chart: string, example: string) =>
     .describe(`Helm chart version of ${chart}.`);
 
 // ----------------------------------------------------------------------------------------------- cluster.yaml
+
+/** An environment variable OpenTofu reads as a variable of the stack: TF_VAR_<name> is the variable <name>. */
+export const tfVarEnv = z
+  .string()
+  .regex(
+    /^TF_VAR_[a-zA-Z_][a-zA-Z0-9_]*$/,
+    'expected an environment variable named TF_VAR_<name> (OpenTofu reads it as the variable <name>), e.g. "TF_VAR_admin_ssh_key"',
+  );
+
+/** Networks a Tailscale node advertises to the tailnet (subnet routes), written canonically. */
+const tailscaleRoutes = z
+  .array(
+    z
+      .cidrv4("expected an IPv4 network in CIDR notation, e.g. 192.168.1.0/24")
+      .refine(isCanonicalCidr, "has host bits set; write the network itself (Tailscale refuses it otherwise)"),
+  )
+  .max(64);
+
+/** An OIDC claim name: a word or a URL-like name ("https://example.com/groups"). */
+const oidcClaim = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:/-]{1,256}$/, "expected a claim name (letters, digits, '_', '.', ':', '/', '-')");
+/** What Kubernetes puts before the claim's value, so that OIDC users and groups never collide with others. */
+const oidcPrefix = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_.:/#@-]{0,64}$/,
+    "expected a prefix (letters, digits, '_', '.', ':', '/', '#', '@', '-'), \"\" for none",
+  );
 
 export const vmDefaultsSchema = z
   .strictObject({
@@ -357,6 +386,54 @@ export const clusterSchema = z
       )
       .default(["siderolabs/qemu-guest-agent"])
       .describe("Official Talos system extensions baked into the image-factory schematic."),
+    tailscale: z
+      .strictObject({
+        auth_key_env: tfVarEnv
+          .default("TF_VAR_tailscale_auth_key")
+          .describe(
+            "Environment variable holding the Tailscale auth key (a reusable, pre-approved key of your tailnet, or a Headscale pre-auth key). OpenTofu reads it as a sensitive variable of layer 01; it never goes into the config or the synthesized files.",
+          ),
+        all_nodes: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Every node joins the tailnet (a node opts out with tailscale: false in nodes.yaml). @default only the nodes with tailscale in nodes.yaml",
+          ),
+        advertise_routes: tailscaleRoutes
+          .default([])
+          .describe("Subnet routes every Tailscale node advertises (a node's own advertise_routes replace them)."),
+      })
+      .optional()
+      .describe(
+        "Tailscale on the nodes: the siderolabs/tailscale extension in their image-factory schematic and its ExtensionServiceConfig (auth key, hostname, routes). The tailnet's ACLs, route approval and DNS stay in the Tailscale admin console. @default no Tailscale",
+      ),
+    cluster_api_oidc: z
+      .strictObject({
+        issuer_url: httpUrl(/^https$/, "expected the issuer's https URL, e.g. https://auth.example.com/realms/home")
+          .refine((u) => !u.includes("?") && !u.includes("#"), "an issuer URL has no query or fragment")
+          .describe(
+            "The OIDC issuer (its iss claim exactly; kube-apiserver reads <issuer>/.well-known/openid-configuration).",
+          ),
+        client_id: z
+          .string()
+          .regex(/^[A-Za-z0-9_.:@/-]{1,256}$/, "expected a client id (letters, digits, '_', '.', ':', '@', '/', '-')")
+          .describe("The client id the tokens are issued to (their aud claim)."),
+        username_claim: oidcClaim.default("sub").describe("Claim whose value is the Kubernetes user name."),
+        username_prefix: oidcPrefix.default("oidc:").describe("Put before every OIDC user name."),
+        groups_claim: oidcClaim.default("groups").describe("Claim holding the user's groups."),
+        groups_prefix: oidcPrefix.default("oidc:").describe("Put before every OIDC group name."),
+        ca_file: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            "PEM file (relative to cluster.yaml's folder, inside it) of the CA that signed the issuer's certificate, when it is a private one. @default the system's trust store",
+          ),
+      })
+      .optional()
+      .describe(
+        "Login to the Kubernetes API with an OIDC provider, besides the admin client certificate. Layer 01 writes credentials/kubeconfig-oidc for kubectl oidc-login users. The provider's own configuration (the client, its redirect URLs, who is in which group) and the RBAC bindings of the groups stay out of this project. @default client certificates only",
+      ),
     talos_image_factory_url: httpUrl(/^https?$/, "expected an http(s) URL")
       .default("https://factory.talos.dev")
       .describe("Talos image factory."),
@@ -618,6 +695,20 @@ export const nodeSchema = z
       .default(false)
       .describe(
         "Encrypt Talos' STATE and EPHEMERAL partitions (LUKS2). The key is sealed to the VM's TPM on secureboot nodes; on the others it is derived from the node's id, which protects a disk taken away from its VM, not a copied VM (cluster-template's key).",
+      ),
+    tailscale: z
+      .union([
+        z.boolean(),
+        z.strictObject({
+          hostname: dnsLabel.optional().describe("Name of the node in the tailnet. @default the node's name"),
+          advertise_routes: tailscaleRoutes
+            .optional()
+            .describe("Subnet routes this node advertises. @default cluster.yaml tailscale.advertise_routes"),
+        }),
+      ])
+      .optional()
+      .describe(
+        "Join the tailnet of cluster.yaml's tailscale (true, or the node's own hostname and advertise_routes); false keeps the node out when tailscale.all_nodes is on. @default tailscale.all_nodes",
       ),
     vm_ha: z
       .boolean()

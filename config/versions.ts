@@ -92,6 +92,14 @@ export function talosHasKubernetesDocuments(version: string): boolean {
 }
 
 /**
+ * Whether Talos `version` warns about `machine.files` (deprecated from 1.14, whatever the contract), and writes
+ * files of /etc from EtcFileConfig documents instead.
+ */
+export function talosHasEtcFileConfig(version: string): boolean {
+  return atLeast(version, "1.14.0");
+}
+
+/**
  * The oldest OpenTofu the stacks with state_encryption declare (`terraform.required_version`) and bootstrap's
  * preflight accepts with it: the release series the engine tests run (judges/engine/build.sh). 1.11 is out of
  * support since 2026-08-01, and 1.12 carries the state-encryption fixes since (TF_ENCRYPTION, key providers).

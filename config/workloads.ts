@@ -4,6 +4,7 @@
 // cross-field and cross-file rules live in workloads-checks.ts.
 import { z } from "zod";
 import { isIpv4WithPrefix } from "./ipv4";
+import { tfVarEnv } from "./schema";
 import {
   pveBridge,
   pveCalendarEvent,
@@ -44,13 +45,6 @@ const mac = z
 const hostName = pveNodeName;
 const storageId = pveStorageId;
 const sdnId = pveSdnId;
-
-const tfVarEnv = z
-  .string()
-  .regex(
-    /^TF_VAR_[a-zA-Z_][a-zA-Z0-9_]*$/,
-    'expected an environment variable named TF_VAR_<name> (OpenTofu reads it as the variable <name>), e.g. "TF_VAR_admin_ssh_key"',
-  );
 
 const calendarEvent = pveCalendarEvent;
 

@@ -1,5 +1,5 @@
 import * as sensitiveFile from "@cdktf/provider-local/lib/sensitive-file";
-import type { TerraformResource } from "cdktf";
+import { Fn, type TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterKubeconfig } from "../.gen/providers/talos/cluster-kubeconfig";
 import { DataTalosClientConfiguration } from "../.gen/providers/talos/data-talos-client-configuration";
@@ -14,7 +14,12 @@ import {
 } from "../.gen/providers/talos/machine-configuration-apply";
 import { KubernetesApiWait } from "./kubernetes-api-wait";
 import { tfName } from "./names";
-import { machineConfigPatches, type TalosClusterNetwork, type TalosNodeSpec } from "./talos-machine-config";
+import {
+  machineConfigPatches,
+  type ApiServerOidc,
+  type TalosClusterNetwork,
+  type TalosNodeSpec,
+} from "./talos-machine-config";
 
 export interface TalosClusterNode extends TalosNodeSpec {
   /**
@@ -29,6 +34,8 @@ export interface TalosClusterProps {
   readonly clusterName: string;
   /** Talos version contract of the generated configuration (its patches take that minor's form), e.g. "v1.13". */
   readonly contract: string;
+  /** The Talos the nodes run, e.g. "v1.14.1". @default - the contract's minor */
+  readonly talosVersion?: string;
   readonly kubernetesVersion: string;
   /** The secrets bundle from `talos_machine_secrets` (in layer 00, so a cross-stack reference). */
   readonly machineSecrets: DataTalosMachineConfigurationMachineSecrets;
@@ -42,7 +49,8 @@ export interface TalosClusterProps {
 
 /**
  * A Talos cluster on existing machines: each node's configuration generated and applied, etcd bootstrapped
- * on the first controller, kubeconfig and talosconfig written to local files (mode 0600).
+ * on the first controller, kubeconfig and talosconfig written to local files (mode 0600), and with OIDC login
+ * a kubeconfig for `kubectl oidc-login` users beside them.
  */
 export class TalosCluster extends Construct {
   readonly applies: ReadonlyMap<string, MachineConfigurationApply>;
@@ -74,7 +82,9 @@ export class TalosCluster extends Construct {
         kubernetesVersion: props.kubernetesVersion,
         docs: false,
         examples: false,
-        configPatches: machineConfigPatches(node, props.network, props.contract).map((patch) => JSON.stringify(patch)),
+        configPatches: machineConfigPatches(node, props.network, props.contract, props.talosVersion).map((patch) =>
+          JSON.stringify(patch),
+        ),
       });
       config.overrideLogicalId(name);
 
@@ -130,9 +140,13 @@ export class TalosCluster extends Construct {
     });
     this.clientConfig.overrideLogicalId(tfName(props.clusterName));
 
+    const oidc = props.network.oidc;
     const files = [
       ["kubeconfig", this.kubeconfig.kubeconfigRaw],
       ["talosconfig", this.clientConfig.talosConfig],
+      ...(oidc
+        ? [["kubeconfig-oidc", oidcKubeconfig(props.clusterName, endpoint, api.caCertificate, oidc)] as const]
+        : []),
     ] as const;
     for (const [file, content] of files) {
       new sensitiveFile.SensitiveFile(this, `${file}-File`, {
@@ -143,4 +157,37 @@ export class TalosCluster extends Construct {
       }).overrideLogicalId(file);
     }
   }
+}
+
+/**
+ * A kubeconfig whose user logs in through the OIDC provider with kubectl's oidc-login plugin (int128/kubelogin):
+ * the API's address and CA, the issuer and the client id, no credential of any kind.
+ */
+function oidcKubeconfig(clusterName: string, server: string, caCertificate: string, oidc: ApiServerOidc): string {
+  const user = `oidc@${clusterName}`;
+  return Fn.yamlencode({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: clusterName, cluster: { server, "certificate-authority-data": caCertificate } }],
+    users: [
+      {
+        name: user,
+        user: {
+          exec: {
+            apiVersion: "client.authentication.k8s.io/v1",
+            command: "kubectl",
+            args: [
+              "oidc-login",
+              "get-token",
+              `--oidc-issuer-url=${oidc.issuerUrl}`,
+              `--oidc-client-id=${oidc.clientId}`,
+            ],
+            interactiveMode: "IfAvailable",
+          },
+        },
+      },
+    ],
+    contexts: [{ name: user, context: { cluster: clusterName, user } }],
+    "current-context": user,
+  });
 }

@@ -1,6 +1,6 @@
 // The per-node Talos machine-configuration patches, as plain typed data (unit-tested on its own, judged by
 // Talos' own machinery in the engine tests: __tests__/engine/talos-config.test.ts).
-import { talosHasHostnameConfig, talosHasKubernetesDocuments } from "../config/versions";
+import { talosHasEtcFileConfig, talosHasHostnameConfig, talosHasKubernetesDocuments } from "../config/versions";
 
 export type Cni = "cilium" | "flannel" | "none";
 
@@ -25,6 +25,29 @@ export interface TalosClusterNetwork {
   readonly cni: Cni;
   /** Let workloads run on controllers (a cluster without workers). */
   readonly schedulingOnControllers: boolean;
+  /** Log users in to the API server with an OIDC provider. @default - client certificates only */
+  readonly oidc?: ApiServerOidc;
+}
+
+/** The API server's OIDC settings (kube-apiserver's --oidc-* flags, or a jwt authenticator of its own). */
+export interface ApiServerOidc {
+  readonly issuerUrl: string;
+  readonly clientId: string;
+  readonly usernameClaim: string;
+  readonly usernamePrefix: string;
+  readonly groupsClaim: string;
+  readonly groupsPrefix: string;
+  /** PEM of the issuer's private CA. @default - the system's trust store */
+  readonly caPem?: string;
+}
+
+/** A node in a tailnet: the siderolabs/tailscale extension's settings. */
+export interface TailscaleNode {
+  /** The auth key: a reference to a sensitive variable, never a literal of the config. */
+  readonly authKey: string;
+  readonly hostname: string;
+  /** Subnet routes it advertises. */
+  readonly routes: readonly string[];
 }
 
 /** Talos' install disk selector (`machine.install.diskSelector`): every given field must match. */
@@ -60,6 +83,8 @@ export interface TalosNodeSpec {
   readonly nodeLabels?: Readonly<Record<string, string>>;
   /** Taint key to "[value:]Effect", as Talos spells them, e.g. { dedicated: "gpu:NoSchedule" }. @default - none */
   readonly nodeTaints?: Readonly<Record<string, string>>;
+  /** Join a tailnet (the node's image must carry the siderolabs/tailscale extension). @default - not in a tailnet */
+  readonly tailscale?: TailscaleNode;
 }
 
 /** KubePrism: an in-node load balancer for the API on localhost, used by Cilium and host-network pods. */
@@ -113,6 +138,16 @@ export interface MachinePatch {
   readonly kernel?: { readonly modules: readonly { readonly name: string }[] };
   readonly sysctls?: Readonly<Record<string, string>>;
   readonly systemDiskEncryption?: { readonly state: DiskEncryption; readonly ephemeral: DiskEncryption };
+  /** Files Talos writes under /var at boot (the OIDC issuer's CA, for the API server to read). */
+  readonly files?: readonly MachineFile[];
+}
+
+export interface MachineFile {
+  readonly content: string;
+  /** Octal mode as a number (JSON has no octal), e.g. 0o644. */
+  readonly permissions: number;
+  readonly path: string;
+  readonly op: "create";
 }
 
 export interface ClusterPatch {
@@ -122,7 +157,15 @@ export interface ClusterPatch {
     readonly cni?: { readonly name: "none" };
   };
   readonly proxy?: { readonly disabled: true };
-  readonly apiServer?: { readonly certSANs: readonly string[] };
+  readonly apiServer?: {
+    readonly certSANs: readonly string[];
+    readonly extraArgs?: Readonly<Record<string, string>>;
+    readonly extraVolumes?: readonly {
+      readonly hostPath: string;
+      readonly mountPath: string;
+      readonly readonly: true;
+    }[];
+  };
   readonly allowSchedulingOnControlPlanes?: true;
 }
 
@@ -201,6 +244,46 @@ export interface KubeProxyConfigPatch extends Document<"KubeProxyConfig"> {
   readonly enabled: false;
 }
 
+/**
+ * The API server's authentication (Kubernetes' AuthenticationConfiguration, without apiVersion and kind, as
+ * Talos generates it); the document replaces the generated one whole (`merge: replace`), so it carries the
+ * anonymous health checks Talos allows by default.
+ */
+export interface KubeAuthenticationConfigPatch extends Document<"KubeAuthenticationConfig"> {
+  readonly configuration: {
+    readonly anonymous: { readonly enabled: true; readonly conditions: readonly { readonly path: string }[] };
+    readonly jwt: readonly JwtAuthenticator[];
+  };
+}
+
+interface JwtAuthenticator {
+  readonly issuer: {
+    readonly url: string;
+    readonly audiences: readonly string[];
+    readonly certificateAuthority?: string;
+  };
+  readonly claimMappings: {
+    readonly username: { readonly claim: string; readonly prefix: string };
+    readonly groups: { readonly claim: string; readonly prefix: string };
+  };
+}
+
+/** The siderolabs/tailscale extension's service settings (containerboot reads them from its environment). */
+export interface ExtensionServiceConfigPatch {
+  readonly apiVersion: "v1alpha1";
+  readonly kind: "ExtensionServiceConfig";
+  readonly name: "tailscale";
+  readonly environment: readonly string[];
+}
+
+/** A file Talos (1.14 on) writes under /etc: where the issuer's CA goes when machine.files is deprecated. */
+export interface EtcFileConfigPatch extends Document<"EtcFileConfig"> {
+  /** The path relative to /etc. */
+  readonly name: string;
+  readonly mode: number;
+  readonly contents: string;
+}
+
 /** Flannel is Talos' CNI: without this document, Talos deploys none. */
 export interface DeleteKubeFlannelCNIConfigPatch extends Document<"KubeFlannelCNIConfig"> {
   readonly $patch: "delete";
@@ -218,17 +301,22 @@ export type TalosConfigPatch =
   | KubeNetworkConfigPatch
   | KubeAPIServerConfigPatch
   | KubeProxyConfigPatch
+  | KubeAuthenticationConfigPatch
+  | ExtensionServiceConfigPatch
+  | EtcFileConfigPatch
   | DeleteKubeFlannelCNIConfigPatch;
 
 /**
  * The patches of one node's configuration for the Talos version contract `contract` (the data source's
  * `talos_version`), one document each (the provider's `config_patches` takes one patch per string; JSON is
- * YAML): the v1alpha1 form up to 1.13, the documents of their own from 1.14.
+ * YAML): the v1alpha1 form up to 1.13, the documents of their own from 1.14. `talos` is the Talos the node
+ * runs (a contract kept behind across an upgrade): where they differ, it decides how files are written.
  */
 export function machineConfigPatches(
   node: TalosNodeSpec,
   cluster: TalosClusterNetwork,
   contract: string,
+  talos: string = contract,
 ): TalosConfigPatch[] {
   const iface: NetworkInterface = {
     deviceSelector: node.macAddress ? { hardwareAddr: node.macAddress } : { physical: true },
@@ -246,7 +334,11 @@ export function machineConfigPatches(
     ...(nonEmpty(node.sysctls) ? { sysctls: { ...node.sysctls } } : {}),
     ...(node.diskEncryption ? { systemDiskEncryption: luks2(node.diskEncryption) } : {}),
   };
-  if (talosHasKubernetesDocuments(contract)) return documentPatches(node, cluster, iface, machine, apiCertSans);
+  const tailscale = node.tailscale ? [tailscalePatch(node.tailscale)] : [];
+  if (talosHasKubernetesDocuments(contract))
+    return [...documentPatches(node, cluster, iface, machine, apiCertSans), ...tailscale];
+  const oidc = node.controller ? cluster.oidc : undefined;
+  const etcFiles = talosHasEtcFileConfig(talos);
 
   // Talos generates `disk: /dev/sda`; with a selector that default has to go, or it would win.
   const install =
@@ -266,6 +358,13 @@ export function machineConfigPatches(
       features: { kubePrism: { enabled: true, port: KUBEPRISM_PORT } },
       ...(nonEmpty(node.nodeLabels) ? { nodeLabels: { ...node.nodeLabels } } : {}),
       ...(nonEmpty(node.nodeTaints) ? { nodeTaints: { ...node.nodeTaints } } : {}),
+      ...(oidc?.caPem === undefined || etcFiles
+        ? {}
+        : {
+            files: [
+              { content: oidc.caPem, permissions: 0o644, path: `${OIDC_CA_VAR_DIR}/ca.pem`, op: "create" as const },
+            ],
+          }),
     },
     cluster: {
       network: {
@@ -274,14 +373,104 @@ export function machineConfigPatches(
         ...(cluster.cni === "flannel" ? {} : { cni: { name: "none" as const } }),
       },
       ...(cluster.cni === "cilium" ? { proxy: { disabled: true as const } } : {}),
-      ...(node.controller ? { apiServer: { certSANs: apiCertSans } } : {}),
+      ...(node.controller
+        ? {
+            apiServer: {
+              certSANs: apiCertSans,
+              ...(oidc && oidcFlags(oidc, etcFiles ? OIDC_CA_ETC_DIR : OIDC_CA_VAR_DIR)),
+            },
+          }
+        : {}),
       ...(node.controller && cluster.schedulingOnControllers ? { allowSchedulingOnControlPlanes: true as const } : {}),
     },
   };
   const patches: TalosConfigPatch[] = [v1alpha1];
   if (talosHasHostnameConfig(contract))
     patches.push({ apiVersion: "v1alpha1", kind: "HostnameConfig", $patch: "delete" });
-  return patches;
+  if (oidc?.caPem !== undefined && etcFiles)
+    patches.push({
+      apiVersion: "v1alpha1",
+      kind: "EtcFileConfig",
+      name: OIDC_CA_ETC_NAME,
+      mode: 0o644,
+      contents: oidc.caPem,
+    });
+  return [...patches, ...tailscale];
+}
+
+/**
+ * The extension's service environment: containerboot logs in with the key once (TS_AUTH_ONCE: a node already in
+ * the tailnet keeps its identity across reboots, even after the key expired), as the node's hostname, with its
+ * routes.
+ */
+function tailscalePatch(node: TailscaleNode): ExtensionServiceConfigPatch {
+  return {
+    apiVersion: "v1alpha1",
+    kind: "ExtensionServiceConfig",
+    name: "tailscale",
+    environment: [
+      `TS_AUTHKEY=${node.authKey}`,
+      `TS_HOSTNAME=${node.hostname}`,
+      ...(node.routes.length ? [`TS_ROUTES=${node.routes.join(",")}`] : []),
+      "TS_AUTH_ONCE=true",
+    ],
+  };
+}
+
+/**
+ * Where Talos writes the issuer's CA on controllers for the --oidc-* flags: under /var with machine.files up to
+ * Talos 1.13, under /etc with an EtcFileConfig from 1.14 (machine.files is deprecated there); and where the API
+ * server's pod sees it.
+ */
+const OIDC_CA_VAR_DIR = "/var/etc/oidc";
+const OIDC_CA_ETC_NAME = "oidc/ca.pem";
+const OIDC_CA_ETC_DIR = "/etc/oidc";
+const OIDC_CA_POD_DIR = "/etc/oidc";
+
+/**
+ * kube-apiserver's --oidc-* flags (the contracts up to 1.13), the CA mounted from `caHostDir`. An empty user
+ * name prefix is "-" there (unset, the issuer's URL would be put before every name but an email).
+ */
+function oidcFlags(oidc: ApiServerOidc, caHostDir: string) {
+  return {
+    extraArgs: {
+      "oidc-issuer-url": oidc.issuerUrl,
+      "oidc-client-id": oidc.clientId,
+      "oidc-username-claim": oidc.usernameClaim,
+      "oidc-username-prefix": oidc.usernamePrefix === "" ? "-" : oidc.usernamePrefix,
+      "oidc-groups-claim": oidc.groupsClaim,
+      ...(oidc.groupsPrefix === "" ? {} : { "oidc-groups-prefix": oidc.groupsPrefix }),
+      ...(oidc.caPem === undefined ? {} : { "oidc-ca-file": `${OIDC_CA_POD_DIR}/ca.pem` }),
+    },
+    ...(oidc.caPem === undefined
+      ? {}
+      : { extraVolumes: [{ hostPath: caHostDir, mountPath: OIDC_CA_POD_DIR, readonly: true as const }] }),
+  };
+}
+
+/** The same as one jwt authenticator of Talos 1.14's KubeAuthenticationConfig, the CA inline. */
+function oidcAuthentication(oidc: ApiServerOidc): KubeAuthenticationConfigPatch {
+  return {
+    apiVersion: "v1alpha1",
+    kind: "KubeAuthenticationConfig",
+    configuration: {
+      // What Talos generates: the health endpoints answer without credentials (load balancers, probes).
+      anonymous: { enabled: true, conditions: ["/livez", "/readyz", "/healthz"].map((path) => ({ path })) },
+      jwt: [
+        {
+          issuer: {
+            url: oidc.issuerUrl,
+            audiences: [oidc.clientId],
+            ...(oidc.caPem === undefined ? {} : { certificateAuthority: oidc.caPem }),
+          },
+          claimMappings: {
+            username: { claim: oidc.usernameClaim, prefix: oidc.usernamePrefix },
+            groups: { claim: oidc.groupsClaim, prefix: oidc.groupsPrefix },
+          },
+        },
+      ],
+    },
+  };
 }
 
 /** The same settings in the documents Talos 1.14 generates them in. */
@@ -319,6 +508,7 @@ function documentPatches(
   // The control plane's own documents (Talos generates them on controllers only).
   if (node.controller) {
     patches.push({ ...doc("KubeAPIServerConfig"), certExtraSANs: [...apiCertSans] });
+    if (cluster.oidc) patches.push(oidcAuthentication(cluster.oidc));
     if (cluster.cni !== "flannel") patches.push({ ...doc("KubeFlannelCNIConfig"), $patch: "delete" });
     if (cluster.cni === "cilium") patches.push({ ...doc("KubeProxyConfig"), enabled: false });
   }

@@ -16,15 +16,22 @@ export class TalosSchematic extends Construct {
 
   constructor(scope: Construct, id: string, props: TalosSchematicProps) {
     super(scope, id);
-    const schematic = stringify({
-      customization: { systemExtensions: { officialExtensions: [...props.extensions].sort() } },
-    });
-    this.digest = createHash("sha256").update(schematic).digest("hex").slice(0, 8);
+    const schematic = schematicText(props.extensions);
+    this.digest = TalosSchematic.digestOf(props.extensions);
     this.resource = new ImageFactorySchematic(this, "Resource", { schematic });
     this.resource.overrideLogicalId(id);
+  }
+
+  /** The short digest of the schematic of these extensions. */
+  static digestOf(extensions: readonly string[]): string {
+    return createHash("sha256").update(schematicText(extensions)).digest("hex").slice(0, 8);
   }
 
   get schematicId(): string {
     return this.resource.id;
   }
+}
+
+function schematicText(extensions: readonly string[]): string {
+  return stringify({ customization: { systemExtensions: { officialExtensions: [...extensions].sort() } } });
 }

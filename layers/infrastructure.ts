@@ -11,6 +11,7 @@ import { TalosCluster, type TalosClusterNode } from "../constructs/talos-cluster
 import { TalosImages } from "../constructs/talos-images";
 import type { TalosClusterNetwork } from "../constructs/talos-machine-config";
 import { TalosNodeVm, type TalosNodeVmProps } from "../constructs/talos-node-vm";
+import { TailscaleAuthKey } from "../constructs/tailscale-auth-key";
 import type { LayerName } from "./catalog";
 import { LayerStack, type LayerProps } from "./layer-stack";
 import type { PersistentAuthLayer } from "./persistent-auth";
@@ -43,15 +44,23 @@ export class InfrastructureLayer extends LayerStack {
       talosVersion: cluster.talos.version,
       extensions: cluster.talos.extensions,
       schematicIds: cluster.nodes.flatMap((n) => n.image.schematicId ?? []),
+      extensionSets: cluster.nodes.flatMap((n) => (n.image.schematicId ? [] : [n.image.extensions])),
       isoStorage: cluster.proxmox.isoStorage,
       sharedIsoHost: cluster.proxmox.sharedIsoHost,
     });
+    // Declared only when a node joins the tailnet, so that no other cluster asks for the key.
+    const tailnet = cluster.features.tailscale;
+    const authKey =
+      tailnet && cluster.nodes.some((n) => n.tailscale)
+        ? new TailscaleAuthKey(this, "TailscaleAuthKey", { variable: tailnet.authKeyVariable })
+        : undefined;
     const vms = new Map<string, TalosNodeVm>();
     const talosNodes: TalosClusterNode[] = cluster.nodes.map((node) => {
       const vm = new TalosNodeVm(this, `Vm-${node.name}`, vmProps(cluster, node, images.isoOn(node.host, node.image)));
       vms.set(node.name, vm);
       return {
         ...talosNode(cluster, node),
+        ...(node.tailscale && authKey && { tailscale: { ...node.tailscale, authKey: authKey.value } }),
         installImage: images.image(node.image).installerImage,
         machine: vm.resource,
       };
@@ -85,6 +94,7 @@ export class InfrastructureLayer extends LayerStack {
     this.talos = new TalosCluster(this, "Talos", {
       clusterName: cluster.name,
       contract: cluster.talos.contract,
+      talosVersion: cluster.talos.version,
       kubernetesVersion: cluster.talos.kubernetesVersion,
       machineSecrets: secrets.machineSecrets,
       clientConfiguration: secrets.clientConfiguration,
@@ -188,6 +198,7 @@ function talosNetwork(cluster: ResolvedCluster): TalosClusterNetwork {
     certSans: api.certSans,
     cni: cluster.cni,
     schedulingOnControllers: cluster.schedulingOnControllers,
+    oidc: api.oidc,
   };
 }
 

@@ -69,6 +69,7 @@ export type StackJson = {
   resource?: Record<string, Record<string, Record<string, unknown>>>;
   data?: Record<string, Record<string, Record<string, unknown>>>;
   output?: Record<string, unknown>;
+  variable?: Record<string, { sensitive?: boolean }>;
 };
 
 /**

@@ -43,11 +43,31 @@ export function talosMinor(version: string): string {
  */
 const INSTALLER_REFERENCE = /\$\{data\.talos_image_factory_urls\.([\w-]+)\.urls\.(installer|installer_secureboot)\}/g;
 
-function resolvePatch(patch: string, talosVersion: string, where: string): string {
-  const resolved = patch.replace(INSTALLER_REFERENCE, (_, name: string, kind: string) => {
-    const schematic = createHash("sha256").update(name).digest("hex");
-    return `factory.talos.dev/${kind === "installer" ? "installer" : "installer-secureboot"}/${schematic}:${talosVersion}`;
-  });
+/**
+ * A sensitive variable of the stack (the Tailscale auth key) stands in a patch as a reference; the check puts a
+ * value of the shape the variable's validation accepts in its place, never one from the environment.
+ */
+const VARIABLE_REFERENCE = /\$\{var\.(\w+)\}/g;
+
+/** The value a test gives a sensitive variable: recognizable, so that a test can find where it went. */
+export function testValueOf(variable: string): string {
+  return `tskey-auth-test-${variable.replaceAll("_", "-")}`;
+}
+
+function resolvePatch(
+  patch: string,
+  talosVersion: string,
+  where: string,
+  variables: Readonly<Record<string, { sensitive?: boolean }>>,
+): string {
+  const resolved = patch
+    .replace(INSTALLER_REFERENCE, (_, name: string, kind: string) => {
+      const schematic = createHash("sha256").update(name).digest("hex");
+      return `factory.talos.dev/${kind === "installer" ? "installer" : "installer-secureboot"}/${schematic}:${talosVersion}`;
+    })
+    .replace(VARIABLE_REFERENCE, (reference, name: string) =>
+      variables[name]?.sensitive === true ? testValueOf(name) : reference,
+    );
   const left = /\$\{[^}]*\}/.exec(resolved);
   if (left) throw new Error(`${where}: a config patch holds ${left[0]}, which the Talos config check cannot resolve`);
   return resolved;
@@ -79,7 +99,7 @@ export function machineConfigCases(json: StackJson, label: string): CheckCase[] 
       talosVersion,
       contract,
       machineType: literal("machine_type"),
-      patches: patches.map((p) => resolvePatch(p, talosVersion, where)),
+      patches: patches.map((p) => resolvePatch(p, talosVersion, where, json.variable ?? {})),
     };
   });
 }
@@ -117,14 +137,16 @@ export function describeFindings(results: readonly CheckResult[]): string[] {
   ]);
 }
 
-/** Writes cluster.yaml and nodes.yaml into `dir`; returns `dir`. */
+/** Writes cluster.yaml, nodes.yaml and the `files` they name into `dir`; returns `dir`. */
 export function writeConfig(
   dir: string,
   cluster: Record<string, unknown>,
   nodes: readonly Record<string, unknown>[],
+  files: Readonly<Record<string, string>> = {},
 ): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "cluster.yaml"), stringify(cluster));
   writeFileSync(join(dir, "nodes.yaml"), stringify({ nodes }));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }

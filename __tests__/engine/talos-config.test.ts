@@ -14,6 +14,7 @@ import {
   describeFindings,
   machineConfigCases,
   talosMinor,
+  testValueOf,
   writeConfig,
   type CheckCase,
 } from "./talos-config-support";
@@ -21,7 +22,12 @@ import {
 const work = tempDir("talos-config");
 afterAll(() => work.remove());
 
-type Config = { cluster: Record<string, unknown>; nodes: Record<string, unknown>[] };
+type Config = {
+  cluster: Record<string, unknown>;
+  nodes: Record<string, unknown>[];
+  /** Files beside cluster.yaml that it names. */
+  files?: Record<string, string>;
+};
 const read = (dir: string): Config => ({
   cluster: parse(readFileSync(join(dir, "cluster.yaml"), "utf8")) as Record<string, unknown>,
   nodes: (parse(readFileSync(join(dir, "nodes.yaml"), "utf8")) as { nodes: Record<string, unknown>[] }).nodes,
@@ -36,6 +42,7 @@ const examples: Array<[string, Config]> = [
 ];
 
 const proxmox = { proxmox_api_url: "https://pve.example.com:8006/", proxmox_node: "pve" };
+const OIDC_CA = readFileSync(join(REPO, "__tests__", "fixtures", "oidc", "ca.pem"), "utf8");
 /** The settings that shape a node's machine configuration, each in at least one case. */
 const matrix: Array<[string, Config]> = [
   [
@@ -113,6 +120,40 @@ const matrix: Array<[string, Config]> = [
     },
   ],
   [
+    "matrix: Tailscale on every node but one (routes, a hostname of its own), OIDC login with a private CA",
+    {
+      cluster: {
+        ...proxmox,
+        cluster_name: "reach",
+        node_cidr: "10.50.0.0/24",
+        cluster_api_addr: "10.50.0.10",
+        talos_version: "v1.12.1",
+        kubernetes_version: "v1.35.0",
+        tailscale: { all_nodes: true, advertise_routes: ["10.50.0.0/24", "10.43.0.0/16"] },
+        cluster_api_oidc: {
+          issuer_url: "https://auth.example.com/realms/home",
+          client_id: "kubernetes",
+          username_claim: "email",
+          username_prefix: "",
+          groups_prefix: "oidc:",
+          ca_file: "issuer-ca.pem",
+        },
+      },
+      nodes: [
+        { name: "cp-a", address: "10.50.0.11", controller: true },
+        {
+          name: "cp-b",
+          address: "10.50.0.12",
+          controller: true,
+          tailscale: { hostname: "gate", advertise_routes: [] },
+        },
+        { name: "cp-c", address: "10.50.0.13", controller: true, tailscale: false },
+        { name: "w-a", address: "10.50.0.21", controller: false, secureboot: true },
+      ],
+      files: { "issuer-ca.pem": OIDC_CA },
+    },
+  ],
+  [
     "matrix: a single node with workloads on the controller, no CNI",
     {
       cluster: {
@@ -143,7 +184,7 @@ let synthesized = 0;
 /** Synthesizes `config` and returns its machine configurations as checker input. */
 async function casesOf(name: string, config: Config): Promise<CheckCase[]> {
   const dir = join(work.dir, `${name.replace(/[^a-z0-9]+/gi, "-")}-${synthesized++}`);
-  const stacks = await synthesize(writeConfig(join(dir, "config"), config.cluster, config.nodes), dir);
+  const stacks = await synthesize(writeConfig(join(dir, "config"), config.cluster, config.nodes, config.files), dir);
   const byId = new Map(machineConfigCases(stacks["01-infrastructure"].json, name).map((c) => [c.id, c]));
   const ids = config.nodes.map((n) => `${name} ${n.name}`);
   expect([...byId.keys()].sort(), "one machine configuration per node").toEqual([...ids].sort());
@@ -205,7 +246,86 @@ async function expectAccepted(name: string, config: Config, minor: string): Prom
       expect(apiServer?.certExtraSANs ?? v1alpha1.cluster.apiServer.certSANs).toEqual(
         expect.arrayContaining(node.cert_sans as string[]),
       );
+    expectTailscale(config, node, docs);
+    expectOidc(config, node, docs, v1alpha1);
   });
+}
+
+/** A node in the tailnet has the extension's service settings, the key in them; the others none. */
+function expectTailscale(config: Config, node: Record<string, any>, docs: Record<string, any>[]): void {
+  const tailnet = config.cluster.tailscale as Record<string, any> | undefined;
+  const own = node.tailscale;
+  const joins = tailnet !== undefined && own !== false && (own !== undefined || tailnet.all_nodes === true);
+  const service = docs.filter((d) => d.kind === "ExtensionServiceConfig" && d.name === "tailscale");
+  expect(service.length, `${node.name}: tailscale service config`).toBe(joins ? 1 : 0);
+  if (!joins) return;
+  const routes = own?.advertise_routes ?? tailnet.advertise_routes ?? [];
+  expect(service[0].environment).toEqual([
+    `TS_AUTHKEY=${testValueOf("tailscale_auth_key")}`,
+    `TS_HOSTNAME=${own?.hostname ?? node.name}`,
+    ...(routes.length ? [`TS_ROUTES=${routes.join(",")}`] : []),
+    "TS_AUTH_ONCE=true",
+  ]);
+}
+
+/** A controller's API server takes OIDC tokens as cluster.yaml says: --oidc-* flags up to 1.13, its own document from 1.14. */
+function expectOidc(
+  config: Config,
+  node: Record<string, any>,
+  docs: Record<string, any>[],
+  v1alpha1: Record<string, any>,
+): void {
+  const oidc = config.cluster.cluster_api_oidc as Record<string, any> | undefined;
+  const authentication = docs.find((d) => d.kind === "KubeAuthenticationConfig");
+  const args = v1alpha1.cluster?.apiServer?.extraArgs ?? {};
+  const flags = Object.keys(args).filter((a) => a.startsWith("oidc-"));
+  if (!oidc || !node.controller) {
+    expect(flags, `${node.name}: no OIDC flags`).toEqual([]);
+    expect(authentication?.configuration?.jwt ?? [], `${node.name}: no jwt authenticator`).toEqual([]);
+    return;
+  }
+  const ca = oidc.ca_file === undefined ? undefined : config.files![oidc.ca_file];
+  if (authentication) {
+    expect(flags).toEqual([]);
+    const [jwt] = authentication.configuration.jwt;
+    expect(jwt.issuer).toEqual({
+      url: oidc.issuer_url,
+      audiences: [oidc.client_id],
+      ...(ca === undefined ? {} : { certificateAuthority: ca }),
+    });
+    expect(jwt.claimMappings).toEqual({
+      username: { claim: oidc.username_claim ?? "sub", prefix: oidc.username_prefix ?? "oidc:" },
+      groups: { claim: oidc.groups_claim ?? "groups", prefix: oidc.groups_prefix ?? "oidc:" },
+    });
+    expect(authentication.configuration.anonymous.enabled, `${node.name}: health checks stay anonymous`).toBe(true);
+    return;
+  }
+  // An empty user name prefix is "-" as a flag (unset, kube-apiserver puts the issuer's URL there); an empty
+  // groups prefix is no flag.
+  const usernamePrefix = oidc.username_prefix ?? "oidc:";
+  const groupsPrefix = oidc.groups_prefix ?? "oidc:";
+  expect(Object.fromEntries(flags.filter((f) => f !== "oidc-ca-file").map((f) => [f, args[f]]))).toEqual({
+    "oidc-issuer-url": oidc.issuer_url,
+    "oidc-client-id": oidc.client_id,
+    "oidc-username-claim": oidc.username_claim ?? "sub",
+    "oidc-username-prefix": usernamePrefix === "" ? "-" : usernamePrefix,
+    "oidc-groups-claim": oidc.groups_claim ?? "groups",
+    ...(groupsPrefix === "" ? {} : { "oidc-groups-prefix": groupsPrefix }),
+  });
+  expect(args["oidc-ca-file"] !== undefined).toBe(ca !== undefined);
+  if (ca === undefined) return;
+  // The flag names a file in the pod that a volume of the API server maps to the file Talos writes: with
+  // machine.files under /var up to Talos 1.13, with an EtcFileConfig under /etc from 1.14 (files are deprecated).
+  const volume = v1alpha1.cluster.apiServer.extraVolumes.find((v: any) =>
+    args["oidc-ca-file"].startsWith(`${v.mountPath}/`),
+  );
+  expect(volume?.readonly).toBe(true);
+  const onHost = args["oidc-ca-file"].replace(volume.mountPath, volume.hostPath);
+  const written = [
+    ...(v1alpha1.machine.files ?? []).map((f: any) => [f.path, f.content]),
+    ...docs.filter((d) => d.kind === "EtcFileConfig").map((d) => [`/etc/${d.name}`, d.contents]),
+  ];
+  expect(written, `${node.name}: the issuer's CA written where the API server reads it`).toEqual([[onHost, ca]]);
 }
 
 describe("every example as configured, judged by the machinery of its Talos minor", () => {
@@ -221,7 +341,7 @@ describe.each(minors)("Talos %s", (minor) => {
 
   it.each([...examples, ...matrix])("%s: every node accepted", async (name, config) => {
     const cluster = { ...config.cluster, talos_version: version(), kubernetes_version: kubernetesFor(minor.slice(1)) };
-    await expectAccepted(name, { cluster, nodes: config.nodes }, minor);
+    await expectAccepted(name, { ...config, cluster }, minor);
   });
 
   it("rejects what Talos rejects: an unknown key; from 1.12 on, a static hostname beside the generated HostnameConfig; from 1.14 on, the v1alpha1 form of the settings 1.14 moved", async () => {
@@ -266,7 +386,7 @@ describe.each(minors)("Talos %s", (minor) => {
   });
 
   // What a rolling upgrade from the minor before leaves: this Talos, the configurations' contract kept.
-  it.runIf(minors.indexOf(minor) > 0).each([examples[0], matrix[0], matrix[2]])(
+  it.runIf(minors.indexOf(minor) > 0).each([examples[0], matrix[0], matrix[2], matrix[3]])(
     "%s: every node accepted with the contract of the minor before (talos_config_contract pinned)",
     async (name, config) => {
       const previous = minors[minors.indexOf(minor) - 1];
@@ -276,7 +396,7 @@ describe.each(minors)("Talos %s", (minor) => {
         talos_config_contract: previous,
         kubernetes_version: kubernetesFor(minor.slice(1)),
       };
-      const cases = await casesOf(`${name} on ${previous}`, { cluster, nodes: config.nodes });
+      const cases = await casesOf(`${name} on ${previous}`, { ...config, cluster });
       expect(new Set(cases.map((c) => [c.talosVersion, c.contract].join(" ")))).toEqual(
         new Set([`${version()} ${previous}`]),
       );
