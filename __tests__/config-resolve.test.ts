@@ -62,7 +62,11 @@ describe("resolveCluster", () => {
   });
 
   it("keeps the node's schematic choice (undefined: the cluster's)", () => {
-    expect(cp0.image).toEqual({ schematicId: undefined, extensions: ["siderolabs/qemu-guest-agent"], secureboot: false });
+    expect(cp0.image).toEqual({
+      schematicId: undefined,
+      extensions: ["siderolabs/qemu-guest-agent"],
+      secureboot: false,
+    });
     expect(w0.image.schematicId).toBe("a".repeat(64));
   });
 

@@ -37,8 +37,10 @@ const CREDENTIAL_HINTS: Readonly<Record<string, string>> = {
   encryption_passphrase: "set TF_VAR_state_passphrase in the environment (with state_encryption: true)",
   state_passphrase: "set TF_VAR_state_passphrase in the environment (with state_encryption: true)",
   cloudflare_token: "this project does not use Cloudflare; remove the key (credentials never go in cluster.yaml)",
-  auth_key: "set TF_VAR_tailscale_auth_key in the environment (tailscale.auth_key_env names another variable if you like)",
-  authkey: "set TF_VAR_tailscale_auth_key in the environment (tailscale.auth_key_env names another variable if you like)",
+  auth_key:
+    "set TF_VAR_tailscale_auth_key in the environment (tailscale.auth_key_env names another variable if you like)",
+  authkey:
+    "set TF_VAR_tailscale_auth_key in the environment (tailscale.auth_key_env names another variable if you like)",
   client_secret: "an OIDC client secret stays with kubectl oidc-login users; the API server needs none",
 };
 
