@@ -339,6 +339,22 @@ describe("preflight", () => {
       /16 characters or more/,
     ],
     [
+      "a node in the tailnet without its auth key",
+      ["--auto-approve"],
+      { config: definition({ tailscale: { all_nodes: true } }) },
+      { env: { PROXMOX_VE_API_TOKEN: TOKEN } },
+      /^controlplane0, controlplane1, controlplane2, worker0, worker1 join the tailnet and TF_VAR_tailscale_auth_key is not set$/,
+      /^export TF_VAR_tailscale_auth_key/,
+    ],
+    [
+      "an auth key that would break out of its JSON string",
+      ["--auto-approve"],
+      { config: definition({ tailscale: { all_nodes: true, auth_key_env: "TF_VAR_ts" } }) },
+      { env: { PROXMOX_VE_API_TOKEN: TOKEN, TF_VAR_ts: 'tskey-auth-x","TS_EXTRA_ARGS=--ssh' } },
+      /join the tailnet and TF_VAR_ts is not an auth key/,
+      /^export TF_VAR_ts/,
+    ],
+    [
       "no Proxmox token for 01",
       ["--auto-approve"],
       {},

@@ -29,6 +29,7 @@ import {
   TESTED_KUBERNETES_VERSION,
   TESTED_TALOS_VERSION,
 } from "../../config/versions";
+import { TAILSCALE_AUTH_KEY_PATTERN } from "../../config/tailscale";
 import { engineErrors, findEngine, runEngine, type EngineBinary, type EngineRun } from "./engine-binary";
 import { configuredProviders, readLayers, type Layer } from "./layers";
 import { unlocksPersistentAuth, type BootstrapOptions } from "./options";
@@ -366,6 +367,23 @@ const statePassphrase: Check = {
     fail({
       reason: `state_encryption is on and TF_VAR_state_passphrase is ${passphrase ? "shorter than 16 characters" : "not set"}`,
       hint: "export TF_VAR_state_passphrase (16 characters or more; without it the state cannot be read again)",
+    });
+  },
+};
+
+/** The Tailscale auth key, when a node joins the tailnet: set, and of the shape layer 01's variable accepts. */
+const tailscaleAuthKey: Check = {
+  name: "environment",
+  run({ input: { env }, facts, ok, fail }) {
+    const tailnet = facts.cluster?.features.tailscale;
+    const joining = facts.cluster?.nodes.filter((n) => n.tailscale).map((n) => n.name) ?? [];
+    if (!tailnet || joining.length === 0) return;
+    const key = env[tailnet.authKeyEnv] ?? "";
+    if (new RegExp(TAILSCALE_AUTH_KEY_PATTERN).test(key))
+      return ok(`${tailnet.authKeyEnv} set for the nodes in the tailnet (${joining.join(", ")})`);
+    fail({
+      reason: `${joining.join(", ")} join${joining.length === 1 ? "s" : ""} the tailnet and ${tailnet.authKeyEnv} is ${key ? "not an auth key (letters, digits, '_' and '-', and ?options for an OAuth client secret)" : "not set"}`,
+      hint: `export ${tailnet.authKeyEnv} (a reusable, pre-approved auth key from the Tailscale admin console; it never goes into the config)`,
     });
   },
 };
@@ -781,7 +799,7 @@ const SYNTH_STAGE: Stage = { name: "synth", blockedBy: beforeSynth, checks: [syn
 /** Every check, by stage, in the order they run. */
 export const STAGES: readonly Stage[] = [
   { name: "input", checks: [git, node, config, clustersApart, terminal, persistentAuthKeys, layers] },
-  ENVIRONMENT_STAGE,
+  { ...ENVIRONMENT_STAGE, checks: [...ENVIRONMENT_STAGE.checks, tailscaleAuthKey] },
   ENGINE_STAGE,
   SYNTH_STAGE,
   { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, rawPciIds, validate] },
@@ -819,6 +837,7 @@ export const CHECKS = {
   layers,
   stateBackendCredentials,
   statePassphrase,
+  tailscaleAuthKey,
   engine,
   synth,
   proxmoxToken,

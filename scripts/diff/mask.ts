@@ -24,15 +24,17 @@ const PEM = /-----BEGIN [A-Z0-9 ]*-----/;
 const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\./;
 /** `user@realm!tokenid=uuid`, the Proxmox API token format; `!=` alone (an expression) does not match. */
 const PROXMOX_TOKEN = /[^\s!=]+![^\s!=]+=\S+/;
+/** A Tailscale auth key or OAuth client secret (`tskey-auth-...`, `tskey-client-...`). */
+const TAILSCALE_KEY = /\btskey-[A-Za-z0-9]+-[A-Za-z0-9_-]{6,}/;
 const BASE64_RUN = /[A-Za-z0-9+/]{41,}={0,2}/g;
 
 /**
- * True for strings that look like a credential: a PEM block, a JWT, a Proxmox API token, or a base64 run of more
+ * True for strings that look like a credential: a PEM block, a JWT, a Proxmox API token, a Tailscale key, or a base64 run of more
  * than 40 characters. A base64 run must mix upper case, lower case and digits (or end in `=` padding), so that
  * hex ids such as image-factory schematic ids and ordinary long words are printed.
  */
 export function looksSecret(value: string): boolean {
-  if (PEM.test(value) || JWT.test(value) || PROXMOX_TOKEN.test(value)) return true;
+  if (PEM.test(value) || JWT.test(value) || PROXMOX_TOKEN.test(value) || TAILSCALE_KEY.test(value)) return true;
   for (const [run] of value.matchAll(BASE64_RUN)) {
     if (run.endsWith("=") || (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run))) return true;
   }
