@@ -29,6 +29,14 @@ const configs: Array<[name: string, dir: () => string]> = [
     () => deriveConfig(join(work.dir, "encrypted-config"), { state_encryption: true }),
   ],
   [
+    "the root example with Tailscale on every node and OIDC login",
+    () =>
+      deriveConfig(join(work.dir, "reach-config"), {
+        tailscale: { all_nodes: true, advertise_routes: ["192.168.10.0/24"] },
+        cluster_api_oidc: { issuer_url: "https://auth.example.com/realms/home", client_id: "kubernetes" },
+      }),
+  ],
+  [
     "the root example with a private Flux repository",
     () =>
       deriveConfig(join(work.dir, "private-flux-config"), {
