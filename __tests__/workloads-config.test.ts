@@ -463,6 +463,11 @@ describe("workloads.yaml", () => {
       "vms[0].network.address: a static address is set through cloud-init",
     ],
     [
+      "a clone switched to seabios",
+      (w) => (w.vms[0].bios = "seabios"),
+      "vms[0].bios: a clone cannot be switched to seabios",
+    ],
+    [
       "set_by_guest with cloud-init",
       (w) => (w.vms[0].network.set_by_guest = true),
       "vms[0].network.set_by_guest: with cloud_init, cloud-init sets the address",

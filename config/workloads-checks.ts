@@ -390,6 +390,13 @@ export function workloadsIssues(
       continue;
     }
     const vm = g.config;
+    // bpg/proxmox 0.112 sends a clone's bios only when it is not its default "seabios", and reads it back
+    // only then: a SeaBIOS clone of an OVMF template would stay OVMF, with nothing left to plan.
+    if (vm.bios === "seabios")
+      error(
+        [...g.path, "bios"],
+        "a clone cannot be switched to seabios (the provider never sends its default firmware, the clone keeps its template's): clone a SeaBIOS template and leave bios unset",
+      );
     if (vm.network.set_by_guest && vm.network.address === "dhcp")
       error(setByGuest, "set_by_guest is for a static address the guest sets itself; with dhcp remove it");
     if (vm.network.set_by_guest && vm.cloud_init)

@@ -384,7 +384,12 @@ export const vmSchema = z
       .default([])
       .describe("PCI devices passed through, by hardware mapping."),
     machine: pveMachineType.default("q35").describe("QEMU machine type."),
-    bios: z.enum(["ovmf", "seabios"]).optional().describe("Firmware. @default the template's"),
+    bios: z
+      .enum(["ovmf", "seabios"])
+      .optional()
+      .describe(
+        "Firmware: ovmf switches a SeaBIOS template's clone to UEFI; seabios is refused (the provider never sends it for a clone). @default the template's",
+      ),
     qemu_agent: z.boolean().default(true).describe("Enable the QEMU guest agent (the template must run it)."),
   })
   .describe("A VM cloned from a golden template.");

@@ -80,6 +80,32 @@ describe("the config gate refuses before anything is synthesized", () => {
   });
 });
 
+describe("a clone's firmware switched to SeaBIOS", () => {
+  it("is refused by the gate: workloads.yaml:line:column vms[0].bios", async () => {
+    const dir = configWith("gate-bios", [{ name: "app", id: 150, clone: { template: 9000 }, bios: "seabios" }]);
+    const failure = await synthesisFailure(dir, join(work.dir, "gate-bios"));
+    expect(failure).toMatch(/workloads\.yaml:\d+:\d+ vms\[0\]\.bios: a clone cannot be switched to seabios/);
+  });
+
+  it("bypassed, is silently not applied: bpg never sends its default firmware, the clone stays OVMF and nothing is planned", async () => {
+    const dir = configWith("sim-bios", [{ name: "app", id: 150, clone: { template: 9000 } }]);
+    const judge = await startJudgeFor(dir);
+    try {
+      await seedWorkloads(judge, dir);
+      const stacks = await synthesizeFor(dir, join(work.dir, "sim-bios"));
+      editVm(stacks["01-infrastructure"], "app", (vm) => {
+        vm.bios = "seabios";
+      });
+      await applyLayer(judge, stacks["00-persistent-auth"]);
+      await applyLayer(judge, stacks["01-infrastructure"]);
+      expect(judge.sim.state.vms["150"].config.bios).toBe("ovmf");
+      expect(changesOf(await planLayer(judge, stacks["01-infrastructure"]))).toEqual([]);
+    } finally {
+      await judge.close();
+    }
+  });
+});
+
 describe("with the config check bypassed, Proxmox refuses as PVE does", () => {
   it("a VM id in use: Proxmox refuses the second guest, and bpg takes the refusal for its own first attempt (one guest silently missing)", async () => {
     // bpg retries a create or clone answered 5xx, and on the retry reads "already exists" as its own first
