@@ -155,18 +155,26 @@ describe("explainFailure", () => {
     ]);
   });
 
-  it("pg: the lock info in the engine's error is the requester's, so the holder is not named from it", () => {
-    const pg = LOCKED.replace(
-      "Error acquiring the state lock",
-      "Error acquiring the state lock\n\nError message: Workspace is already locked: default",
-    );
-    const text = explainFailure(pg, place)!;
-    expect(text).toMatch(
-      /^bootstrap: the state of 00-persistent-auth is locked by another session of its PostgreSQL database/,
-    );
-    expect(text).not.toContain("alice@box");
-    expect(text).toContain("nothing to release");
-  });
+  it.each([
+    "Workspace is already locked: default",
+    // A new state's creation lock, as OpenTofu 1.12 words it (capitalized).
+    "Already locked for workspace creation: default",
+    "Cannot lock workspace; already locked for workspace creation: default",
+  ])(
+    "pg (%s): the lock info in the engine's error is the requester's, so the holder is not named from it",
+    (message) => {
+      const pg = LOCKED.replace(
+        "Error acquiring the state lock",
+        `Error acquiring the state lock\n\nError message: ${message}`,
+      );
+      const text = explainFailure(pg, place)!;
+      expect(text).toMatch(
+        /^bootstrap: the state of 00-persistent-auth is locked by another session of its PostgreSQL database/,
+      );
+      expect(text).not.toContain("alice@box");
+      expect(text).toContain("nothing to release");
+    },
+  );
 
   it("names CONFIG_DIR when the config is elsewhere", () => {
     expect(explainFailure(LOCKED, { ...place, configDir: "/clusters/homelab" })).toContain(

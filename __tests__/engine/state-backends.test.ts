@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect as connectNet, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,15 @@ import { startPostgres, type Postgres } from "../../judges/postgres/server";
 import { startS3Store, type S3Store } from "../../judges/s3-store/server";
 import { s3Request } from "../../scripts/bootstrap/s3-probe";
 import { configRepo, type ConfigRepo } from "../bootstrap/support";
-import { BOOTSTRAP, DUMMY_PROXMOX_TOKEN, engineEnv, startBootstrap, type BootstrapRun } from "./bootstrap-support";
+import {
+  BOOTSTRAP,
+  DUMMY_PROXMOX_TOKEN,
+  engineEnv,
+  startBootstrap,
+  summaryRow,
+  waitFor,
+  type BootstrapRun,
+} from "./bootstrap-support";
 import {
   REPO,
   deriveConfig,
@@ -111,9 +119,10 @@ async function planInfrastructure(stack: SynthesizedStack, env: Record<string, s
   >[0];
 }
 
-describe.each<"s3" | "pg">(["s3"])("%s state backend", (kind) => {
+describe.each<"s3" | "pg">(["s3", "pg"])("%s state backend", (kind) => {
   const backend = BACKENDS[kind];
-  const name = `${kind}-plain`;
+  // Not pg-...: PostgreSQL keeps the schemas named pg_* to itself.
+  const name = `plain-${kind}`;
   let stacks: Record<Layer, SynthesizedStack>;
 
   it("layer 00 applies into it and then plans no changes; no lock is left behind", async () => {
@@ -160,9 +169,9 @@ describe.each<"s3" | "pg">(["s3"])("%s state backend", (kind) => {
   });
 });
 
-describe.each<"s3" | "pg">(["s3"])("state encryption on the %s backend", (kind) => {
+describe.each<"s3" | "pg">(["s3", "pg"])("state encryption on the %s backend", (kind) => {
   const backend = BACKENDS[kind];
-  const name = `${kind}-encrypted`;
+  const name = `encrypted-${kind}`;
 
   it("the stored state of layer 00 holds no plaintext, and layer 01 still plans against it", async () => {
     const config = deriveConfig(join(work.dir, name, "config"), {
@@ -192,6 +201,43 @@ describe.each<"s3" | "pg">(["s3"])("state encryption on the %s backend", (kind) 
 
     const plan = await planInfrastructure(stacks["01-infrastructure"], env);
     expect(plannedActions(plan).proxmox_virtual_environment_vm).toEqual({ create: NODES });
+  });
+});
+
+describe("pg: one schema per cluster in one database", () => {
+  it("two clusters with their default schemas (from cluster_name) keep apart states in one database", async () => {
+    const names = ["alpha-one", "beta"];
+    const env = engineRunEnv(BACKENDS.pg);
+    for (const name of names) {
+      const config = deriveConfig(join(work.dir, `schema-${name}`, "config"), {
+        ...baseCluster(),
+        cluster_name: name,
+        state_backend: { type: "pg" },
+      });
+      const layer00 = (await synthesize(config, join(work.dir, `schema-${name}`)))["00-persistent-auth"];
+      expect(layer00.json.terraform?.backend).toEqual({
+        pg: {
+          schema_name: name.replaceAll("-", "_"),
+          table_name: "00-persistent-auth",
+          index_name: "00-persistent-auth_by_name",
+        },
+      });
+      await tofu(layer00, ["init", "-input=false", "-no-color"], { env });
+      await tofu(layer00, ["apply", "-auto-approve", "-input=false", "-no-color"], { env });
+    }
+    const states = await Promise.all(names.map((n) => BACKENDS.pg.stored(n, "00-persistent-auth")));
+    const [alpha, beta] = states.map((s) => JSON.parse(s!) as { lineage: string; resources: unknown[] });
+    expect(alpha.lineage).not.toBe(beta.lineage);
+    const secrets = (state: { resources: unknown[] }) =>
+      stringLeaves(state.resources).filter((v) => v.includes("PRIVATE KEY"));
+    const alphaSecrets = secrets(alpha);
+    expect(alphaSecrets.length).toBeGreaterThan(0);
+    expect(secrets(beta).filter((v) => alphaSecrets.includes(v))).toEqual([]);
+    expect(
+      await pg.query(
+        "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY schemaname) FROM pg_tables WHERE schemaname IN ('alpha_one', 'beta')",
+      ),
+    ).toBe("alpha_one.00-persistent-auth,beta.00-persistent-auth");
   });
 });
 
@@ -277,12 +323,11 @@ interface Proxy {
 /**
  * An HTTP proxy in front of the S3 store. `strip`: drops If-None-Match from every request, as a store that ignores
  * conditional writes would (the probe does not sign that header, so the store still accepts the request).
- * `holdPut`: holds every PUT whose path ends with it until release(), but the first: the empty state the engine
- * writes when it first meets a new state (init, in preflight).
+ * `holdPut`: holds every PUT whose path ends with it until release() (the engine writes no empty state for the
+ * default workspace on S3: the first PUT of a new state is the apply's).
  */
 async function startS3Proxy(options: { strip?: boolean; holdPut?: string }): Promise<Proxy> {
   let holding = options.holdPut;
-  let passed = 0;
   let waiting: Array<() => void> = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -299,7 +344,7 @@ async function startS3Proxy(options: { strip?: boolean; holdPut?: string }): Pro
         upstream.end(Buffer.concat(chunks));
       };
       const path = (req.url ?? "").split("?")[0];
-      if (holding && req.method === "PUT" && path.endsWith(holding) && passed++ > 0) waiting.push(forward);
+      if (holding && req.method === "PUT" && path.endsWith(holding)) waiting.push(forward);
       else forward();
     });
   });
@@ -340,4 +385,188 @@ describe("./bootstrap.sh preflight refuses an S3 store that ignores conditional 
       await proxy.close();
     }
   });
+});
+
+/**
+ * A TCP proxy in front of PostgreSQL that holds (never forwards, until release) everything a connection sends from
+ * the apply's state write on (the parameters of the backend's INSERT, with the applied resources in them; the
+ * empty state a new workspace starts with goes through): the engine then waits in the middle of its apply with its
+ * advisory lock taken, its database session idle, as it is between two queries.
+ */
+async function startPgProxy(): Promise<Proxy> {
+  let holding = true;
+  /** The connections being held, each with what its client sent since. */
+  const held: Array<{ upstream: Socket; chunks: Buffer[] | undefined }> = [];
+  const sockets = new Set<Socket>();
+  const server = createNetServer((client) => {
+    const upstream = connectNet(pg.port, "127.0.0.1");
+    sockets.add(client).add(upstream);
+    const connection: { upstream: Socket; chunks: Buffer[] | undefined } = { upstream, chunks: undefined };
+    client.on("data", (chunk: Buffer) => {
+      if (!connection.chunks && holding && chunk.includes("talos_machine_secrets")) {
+        connection.chunks = [];
+        held.push(connection);
+      }
+      if (connection.chunks) connection.chunks.push(chunk);
+      else upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => client.write(chunk));
+    // A closed client (a killed engine) closes its session: PostgreSQL ends it and every lock it held.
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    held: () => held.length,
+    release: (drop = false) => {
+      holding = false;
+      for (const connection of held.splice(0)) {
+        const chunks = connection.chunks ?? [];
+        // From now on this connection's data goes straight through.
+        connection.chunks = undefined;
+        if (drop) connection.upstream.destroy();
+        else for (const c of chunks) connection.upstream.write(c);
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A state_backend and its environment that reach the store through `proxy`. */
+function throughProxy(kind: "s3" | "pg", name: string, proxy: Proxy) {
+  if (kind === "s3") return { config: BACKENDS.s3.config(name, proxy.url), env: {} };
+  const [, port] = proxy.url.split(":");
+  return {
+    config: BACKENDS.pg.config(name),
+    env: { PG_CONN_STR: pg.connectionString.replace(`127.0.0.1:${pg.port}/`, `127.0.0.1:${port}/`) },
+  };
+}
+
+async function startProxy(kind: "s3" | "pg", name: string): Promise<Proxy> {
+  return kind === "s3" ? startS3Proxy({ holdPut: `/${BUCKET}/${name}/00-persistent-auth.tfstate` }) : startPgProxy();
+}
+
+/** The lock file a run left on the S3 store, parsed, or undefined. */
+function s3Lock(name: string): { ID: string; Who: string; Operation: string } | undefined {
+  const file = join(s3.root, BUCKET, name, "00-persistent-auth.tfstate.tflock");
+  return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
+}
+
+async function advisoryLocks(): Promise<number> {
+  return Number(await pg.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"));
+}
+
+describe.each<"s3" | "pg">(["s3", "pg"])("./bootstrap.sh twice at once on the %s backend", (kind) => {
+  it("the second run stops at the lock naming the holder, changes nothing; the first completes", async () => {
+    const name = `twice-${kind}`;
+    const proxy = await startProxy(kind, name);
+    try {
+      const via = throughProxy(kind, name, proxy);
+      const c = cluster(name, via.config, BACKENDS[kind]);
+      const first = c.run(["--only=persistent-auth", "--auto-approve"], via.env);
+      await waitFor(() => proxy.held() > 0, "the first run's state write", first);
+
+      const second = await c.run(["--only=persistent-auth", "--auto-approve"], via.env);
+      expectStatus(second, 1);
+      expect(second.output).toMatch(/Error acquiring the state lock/);
+      if (kind === "s3") {
+        const holder = s3Lock(name)!;
+        expect(holder.Operation).toBe("OperationTypeApply");
+        expect(second.output).toContain(
+          `bootstrap: the state of 00-persistent-auth is locked by another run (${holder.Who}, running apply`,
+        );
+        expect(second.output).toContain(`lock ID ${holder.ID}`);
+      } else {
+        expect(second.output).toContain(
+          "bootstrap: the state of 00-persistent-auth is locked by another session of its PostgreSQL database",
+        );
+        expect(await advisoryLocks()).toBeGreaterThan(0);
+      }
+      expect(second.output).toMatch(/^bootstrap: error: plan of 00-persistent-auth failed$/m);
+      // Nothing was stored, at most the empty state a new workspace starts with.
+      const stored = await BACKENDS[kind].stored(name, "00-persistent-auth");
+      expect(stored === undefined ? [] : (JSON.parse(stored) as { resources: [] }).resources).toEqual([]);
+
+      proxy.release();
+      expectStatus(await first, 0);
+      const after = JSON.parse((await BACKENDS[kind].stored(name, "00-persistent-auth"))!) as {
+        resources: Array<{ type: string }>;
+      };
+      expect(after.resources.map((r) => r.type)).toContain("talos_machine_secrets");
+      if (kind === "s3") expect(s3Lock(name)).toBeUndefined();
+      const again = await c.run(["--only=persistent-auth", "--auto-approve"], via.env);
+      expectStatus(again, 0);
+      expect(summaryRow(again.output, "00-persistent-auth", "apply")?.[2]).toBe("no changes");
+    } finally {
+      proxy.release(true);
+      await proxy.close();
+    }
+  });
+});
+
+describe.each<"s3" | "pg">(["s3", "pg"])("a run killed in the middle of its apply on the %s backend", (kind) => {
+  it(
+    kind === "s3"
+      ? "leaves its lock file: the next run names it, --force-unlock refuses another ID and releases that one"
+      : "leaves no lock: it ended with the engine's session, and the next run applies",
+    async () => {
+      const name = `killed-${kind}`;
+      const proxy = await startProxy(kind, name);
+      try {
+        const via = throughProxy(kind, name, proxy);
+        const c = cluster(name, via.config, BACKENDS[kind]);
+        const first = c.killable(["--only=persistent-auth", "--auto-approve"], via.env);
+        await waitFor(() => proxy.held() > 0, "the first run's state write", first.done);
+        first.kill();
+        await first.done;
+        proxy.release(true);
+
+        if (kind === "pg") {
+          // The session ends once PostgreSQL reads the closed connection.
+          for (let i = 0; i < 100 && (await advisoryLocks()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+          expect(await advisoryLocks()).toBe(0);
+        } else {
+          const lock = s3Lock(name)!;
+          expect(lock.Operation).toBe("OperationTypeApply");
+          const blocked = await c.run(["--only=persistent-auth", "--auto-approve"], via.env);
+          expectStatus(blocked, 1);
+          expect(blocked.output).toContain(`lock ID ${lock.ID}`);
+          expect(blocked.output).toContain(`./bootstrap.sh --only=00-persistent-auth --force-unlock=${lock.ID}`);
+
+          const wrong = await c.run(
+            ["--only=00-persistent-auth", `--force-unlock=${randomUUID()}`, "--auto-approve"],
+            via.env,
+          );
+          expectStatus(wrong, 1);
+          expect(wrong.output).toMatch(/the engine did not release lock/);
+          expect(s3Lock(name)?.ID).toBe(lock.ID);
+
+          const unlock = await c.run(
+            ["--only=00-persistent-auth", `--force-unlock=${lock.ID}`, "--auto-approve"],
+            via.env,
+          );
+          expectStatus(unlock, 0);
+          expect(unlock.output).toContain(`lock ${lock.ID} of 00-persistent-auth released`);
+          expect(s3Lock(name)).toBeUndefined();
+        }
+        const next = await c.run(["--only=persistent-auth", "--auto-approve"], via.env);
+        expectStatus(next, 0);
+        expect(summaryRow(next.output, "00-persistent-auth", "apply")?.[2]).toBe("applied");
+        const stored = JSON.parse((await BACKENDS[kind].stored(name, "00-persistent-auth"))!) as {
+          resources: Array<{ type: string }>;
+        };
+        expect(stored.resources.map((r) => r.type)).toContain("talos_machine_secrets");
+      } finally {
+        proxy.release(true);
+        await proxy.close();
+      }
+    },
+  );
 });

@@ -2,9 +2,10 @@
 
 /**
  * The pg backend's lock is a PostgreSQL advisory lock: the engine's error carries the requester's lock info, not
- * the holder's, and the lock ends with the holder's session.
+ * the holder's, and the lock ends with the holder's session. A new state's creation lock reads "Already locked for
+ * workspace creation" (capitalized), an existing one's "Cannot lock workspace; already locked for ...".
  */
-const PG_LOCKED = /Workspace is already locked|already locked for workspace creation/;
+const PG_LOCKED = /Workspace is already locked|already locked for workspace creation/i;
 
 export interface LockHolder {
   readonly id: string;
