@@ -180,6 +180,9 @@ init_run() {
   RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bootstrap.XXXXXX")"
   OUTDIR="${CDKTF_OUTDIR:-${RUN_DIR}/cdktf.out}"
   trap finish EXIT
+  # Killed or hung up, the shell would otherwise run the EXIT trap with the last command's status and say "done".
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
   load init --config-dir "${CONFIG_DIR}" --config-dir-given "${CONFIG_DIR_GIVEN}" --outdir "${OUTDIR}" -- "$@" || status=$?
   ((status == 0)) || exit "${status}"
   if ((HELP)); then usage && exit 0; fi

@@ -451,6 +451,35 @@ describe("phases after preflight", () => {
     expect(log).toContain("engine: interrupted, state saved, lock released");
     expect(log).toMatch(/^bootstrap: failed \(exit 1\); log: /m);
   });
+  it("killed (SIGTERM) during an apply: the run says it failed, never that it is done", async () => {
+    const dir = repo("terminate");
+    const engine = fakeEngine(join(work, "terminate-engine"));
+    const child = spawn(BOOTSTRAP, ["--only=persistent-auth", "--auto-approve"], {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        ...CLEAN_ENV,
+        ...TOKEN_ENV,
+        ...engine.env,
+        CONFIG_DIR: dir.dir,
+        FAKE_APPLY_WAIT: "1",
+      } as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c));
+    child.stderr.on("data", (c: Buffer) => (output += c));
+    const status = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const start = Date.now();
+    while (!output.includes("applying (fake)") && Date.now() - start < 60_000)
+      await new Promise((r) => setTimeout(r, 100));
+    process.kill(-child.pid!, "SIGTERM");
+    expect(await status).toBe(143);
+    expect(output).not.toMatch(/^bootstrap: done/m);
+    const log = readFileSync(logFiles(dir.dir)[0], "utf8");
+    expect(log).toMatch(/^bootstrap: failed \(exit 143\); log: /m);
+  });
 });
 
 describe("./bootstrap.sh doctor (npm run doctor)", () => {
