@@ -19,7 +19,12 @@
 #                             applied; removing the last controller, or controllers below etcd's quorum in one
 #                             run, is refused. A changed talos_version or kubernetes_version is refused until
 #                             `./bootstrap.sh upgrade` has rolled it out (every node is asked), so layer 01 never
-#                             pushes it into every node at once; --plan says so and asks no node
+#                             pushes it into every node at once; --plan says so and asks no node. A plan of 01
+#                             that changes the machine configuration of several running nodes is applied in
+#                             steps: the other changes first, then one node's configuration at a time
+#                             (controllers first), each node answering and `talosctl health` passing before the
+#                             next (TALOSCTL, BOOTSTRAP_UPGRADE_TIMEOUT); every step's plan must be part of the
+#                             confirmed one
 #   --start-from=<layer>      apply <layer> and every layer above it (00 included when named)
 #   --only=<layer>            apply <layer> alone
 #   --plan                    plan every layer in scope, in order, and apply nothing; a layer that reads a layer
@@ -103,12 +108,12 @@
 #                           at once)
 #   BOOTSTRAP_API_TIMEOUT   seconds to wait for the Kubernetes API (default: 600)
 #   BOOTSTRAP_API_INTERVAL  seconds between two attempts (default: 10)
-#   TALOSCTL                upgrade, restart: the talosctl binary (default: talosctl on PATH); it uses
-#                           credentials/talosconfig beside cluster.yaml
+#   TALOSCTL                upgrade, restart, leaving nodes, a node-by-node apply of 01: the talosctl binary
+#                           (default: talosctl on PATH); it uses credentials/talosconfig beside cluster.yaml
 #   BOOTSTRAP_UPGRADE_TIMEOUT
-#                           upgrade, restart: seconds a node may take to answer again (default: 600)
+#                           upgrade, restart, node by node: seconds a node may take to answer again (default: 600)
 #   BOOTSTRAP_UPGRADE_INTERVAL
-#                           upgrade, restart: seconds between two questions to a rebooting node (default: 5)
+#                           upgrade, restart, node by node: seconds between two questions to a node (default: 5)
 #   BOOTSTRAP_PROVIDER_STAND_INS
 #                           a JSON file of provider builds that stand in for the pinned releases, for a machine that
 #                           reaches no provider registry and builds its providers itself (this repository's engine:
@@ -300,9 +305,17 @@ engine_phase() {
     record "${i}" declined "${start}"
     fail "${PHASE_ACTION} of ${PHASE_LAYER} declined; the layers after it were not touched"
   fi
-  # Nodes that left nodes.yaml leave the cluster gracefully, one at a time, before layer 01 destroys their VMs.
+  # Nodes that left nodes.yaml leave the cluster gracefully, one at a time, before layer 01 destroys their VMs; a
+  # plan that reconfigures several running nodes is applied one node at a time (ROLLED), each healthy before the next.
   if [[ "${PHASE_ACTION}" == apply && "${PHASE_LAYER}" == 01-* ]]; then
     ts leave --index "${i}" || fail_phase "${i}" "${start}" "a node did not leave the cluster gracefully; ${PHASE_LAYER} was not applied"
+    local ROLLED=0
+    load rollout --index "${i}" --plan "${plan_file}" ||
+      fail_phase "${i}" "${start}" "the node-by-node apply of ${PHASE_LAYER} stopped (see above)"
+    if ((ROLLED)); then
+      record "${i}" completed "${start}"
+      return
+    fi
   fi
   engine_in "${PHASE_TARGET}" apply -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${plan_file}" ||
     engine_failed "${i}" "${start}" apply

@@ -3,7 +3,7 @@
 // `./bootstrap.sh upgrade` has rolled it out. Pure rules first, then the real script with the recording fake engine
 // (its `output -json` answers what layer 01's state would) and the recording stand-in talosctl.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -16,10 +16,10 @@ import {
   runningClusterChange,
   type LayerOutputs,
 } from "../../scripts/bootstrap/running-cluster";
+import { nodesAt, standInTalosctl } from "../upgrade/stand-in";
 import { configRepo, type ConfigRepo, fakeEngine, REPO, runBootstrap } from "./support";
 
 const run = promisify(execFile);
-const FAKE_TALOSCTL = join(REPO, "__tests__", "upgrade", "fake-talosctl.mjs");
 const VERSIONS = { talos_version: "v1.12.7", kubernetes_version: "v1.35.0" };
 const work = mkdtempSync(join(tmpdir(), "running-cluster-"));
 const repos: ConfigRepo[] = [];
@@ -153,24 +153,15 @@ describe("the rules", () => {
 
 // Each case runs the whole script (synthesis included): minutes on a loaded machine, seconds on a quiet one.
 describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
-  /** The stand-in talosctl with every recorded node at `version`; calls() are its argv lists. */
-  function talosctl(name: string, nodes: Entry[], version: string) {
-    const state = join(work, `${name}-world.json`);
-    const log = join(work, `${name}-calls.jsonl`);
-    writeFileSync(
-      state,
-      JSON.stringify({ client: "v1.12.7", nodes: Object.fromEntries(nodes.map((n) => [n.address, { version }])) }),
-    );
-    writeFileSync(log, "");
-    return {
-      env: { TALOSCTL: FAKE_TALOSCTL, FAKE_TALOSCTL_STATE: state, FAKE_TALOSCTL_LOG: log },
-      calls: () =>
-        readFileSync(log, "utf8")
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as string[]),
-    };
-  }
+  /** The stand-in talosctl with every recorded node at `version`. */
+  const talosctl = (name: string, nodes: Entry[], version: string) =>
+    standInTalosctl(join(work, `${name}-talosctl`), {
+      client: "v1.12.7",
+      nodes: nodesAt(
+        nodes.map((n) => n.address),
+        version,
+      ),
+    });
   function engineWith(name: string, layerOutputs: LayerOutputs) {
     const file = join(work, `${name}-outputs.json`);
     writeFileSync(file, JSON.stringify(layerOutputs));
@@ -257,7 +248,9 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
     expect(refused.output).toMatch(
       /✗ versions: talos_version v1\.12\.1 -> v1\.12\.7: layer 01 would apply it to every node's machine configuration at once/,
     );
-    expect(refused.output).toMatch(/run \.\/bootstrap\.sh upgrade first/);
+    expect(refused.output).toMatch(
+      /run \.\/bootstrap\.sh upgrade first \(talosctl upgrade to v1\.12\.7, node by node, .*then talosctl upgrade-k8s --to v1\.35\.0;/,
+    );
     expect(engine.calls().some((c) => c.startsWith("plan"))).toBe(false);
 
     const rolled = talosctl("bump-rolled", recorded, "v1.12.7");
@@ -266,6 +259,133 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
     });
     expect(applied.output).toMatch(/talos_version v1\.12\.7: every node runs it already; layer 01 records it/);
     expect(engine.calls().some((c) => c.startsWith("apply"))).toBe(true);
+  });
+
+  /** A plan of layer 01 that changes every node's configuration in place (and one VM, and the ISO). */
+  function everyNodeReconfigured(recorded: Entry[], extra: object[] = []) {
+    return {
+      resource_changes: [
+        ...[...recorded].reverse().map((n) => ({
+          address: `talos_machine_configuration_apply.${n.name}`,
+          mode: "managed",
+          change: { actions: ["update"], after: { node: n.address } },
+        })),
+        { address: "proxmox_virtual_environment_vm.worker0", mode: "managed", change: { actions: ["update"] } },
+        ...extra,
+      ],
+    };
+  }
+  function rollingRepo(name: string, recorded: (dir: string) => Entry[]) {
+    const dir = repo(name);
+    const nodes = recorded(dir.dir);
+    mkdirSync(join(dir.dir, "credentials"), { recursive: true });
+    writeFileSync(join(dir.dir, "credentials", "talosconfig"), "context: stand-in\n");
+    return { dir, nodes };
+  }
+  /** The engine's calls, each as its verb and its -target or plan file. */
+  const steps = (calls: string[]) =>
+    calls
+      .filter((c) => /^(plan|apply) /.test(c))
+      .map((c) =>
+        [
+          c.split(" ")[0],
+          ...[...c.matchAll(/-target=(\S+)/g)].map((m) => m[1]),
+          /(rollout-\d+|01-infrastructure)\.tfplan/.exec(c)?.[1],
+        ].join(" "),
+      );
+
+  it("a plan changing every running node's configuration is applied one node at a time, controllers first, each healthy before the next", async () => {
+    const { dir, nodes } = rollingRepo("rollout", (d) => recordedNodes(d));
+    const engine = fakeEngine(join(work, "rollout-engine"), everyNodeReconfigured(nodes));
+    const fake = talosctl("rollout", nodes, "v1.12.7");
+    const env = { FAKE_OUTPUTS: join(work, "rollout-outputs.json"), FAKE_STATE_RESOURCES: "1" };
+    writeFileSync(env.FAKE_OUTPUTS, JSON.stringify(outputs(nodes)));
+    const result = await runBootstrap(dir.dir, ["--only=infrastructure", "--auto-approve"], {
+      env: { ...CLEAN_ENV, ...engine.env, ...env, ...fake.env, BOOTSTRAP_UPGRADE_INTERVAL: "0.05" },
+    });
+    // Layer 01 applied (the API wait after it has no kubeconfig here).
+    expect(result.output, result.output).toMatch(/^-- 01-infrastructure: applied in \d+s$/m);
+    expect(result.output).toMatch(/the machine configurations of 5 running nodes change: applied one node at a time/);
+    const order = ["controlplane0", "controlplane1", "controlplane2", "worker0", "worker1"];
+    expect(steps(engine.calls())).toEqual([
+      "plan 01-infrastructure",
+      "plan proxmox_virtual_environment_vm.worker0 rollout-1",
+      "apply rollout-1",
+      ...order.flatMap((n, i) => [
+        `plan talos_machine_configuration_apply.${n} rollout-${i + 2}`,
+        `apply rollout-${i + 2}`,
+      ]),
+      "plan rollout-7",
+      "apply rollout-7",
+    ]);
+    // After each node: it is asked until it answers, then the cluster's health; five times, in the nodes' order.
+    const asked = fake.calls().filter((c) => c[0] !== "version" || !c.includes("--client"));
+    const address = (n: string) => nodes.find((e) => e.name === n)!.address;
+    expect(asked.map((c) => `${c[0]} ${c.find((a) => a.startsWith("--nodes="))?.slice(8)}`)).toEqual(
+      order.flatMap((n) => [`version ${address(n)}`, `health ${address("controlplane0")}`]),
+    );
+    expect(result.output.indexOf("step 3/7: controlplane1's configuration")).toBeGreaterThan(
+      result.output.indexOf("controlplane0 has its configuration; waiting until it answers and talosctl health passes"),
+    );
+  });
+
+  it("a node that does not become healthy stops the rollout: the next node's configuration is not applied", async () => {
+    const { dir, nodes } = rollingRepo("rollout-unhealthy", (d) => recordedNodes(d));
+    const engine = fakeEngine(join(work, "rollout-unhealthy-engine"), everyNodeReconfigured(nodes));
+    const fake = talosctl("rollout-unhealthy", nodes, "v1.12.7");
+    fake.set({ failHealth: true });
+    const env = { FAKE_OUTPUTS: join(work, "rollout-unhealthy-outputs.json"), FAKE_STATE_RESOURCES: "1" };
+    writeFileSync(env.FAKE_OUTPUTS, JSON.stringify(outputs(nodes)));
+    const result = await runBootstrap(dir.dir, ["--only=infrastructure", "--auto-approve"], {
+      env: { ...CLEAN_ENV, ...engine.env, ...env, ...fake.env, BOOTSTRAP_UPGRADE_INTERVAL: "0.05" },
+    });
+    expect(result.status).toBe(1);
+    expect(result.output).toMatch(/stopped at controlplane0's configuration: .*etcd is unhealthy/);
+    expect(result.output).toMatch(/the node-by-node apply of 01-infrastructure stopped/);
+    expect(steps(engine.calls()).filter((c) => c.startsWith("apply"))).toEqual(["apply rollout-1", "apply rollout-2"]);
+  });
+
+  it("a step whose plan holds what the confirmed plan did not is not applied", async () => {
+    const { dir, nodes } = rollingRepo("rollout-moved", (d) => recordedNodes(d));
+    const engine = fakeEngine(join(work, "rollout-moved-engine"), everyNodeReconfigured(nodes));
+    const moved = join(work, "rollout-moved-step.json");
+    const stray = {
+      address: "proxmox_virtual_environment_vm.worker1",
+      mode: "managed",
+      change: { actions: ["delete"] },
+    };
+    writeFileSync(moved, JSON.stringify(everyNodeReconfigured(nodes, [stray])));
+    const fake = talosctl("rollout-moved", nodes, "v1.12.7");
+    const env = {
+      FAKE_OUTPUTS: join(work, "rollout-moved-outputs.json"),
+      FAKE_STATE_RESOURCES: "1",
+      FAKE_ROLLOUT_PLAN: moved,
+    };
+    writeFileSync(env.FAKE_OUTPUTS, JSON.stringify(outputs(nodes)));
+    const result = await runBootstrap(dir.dir, ["--only=infrastructure", "--auto-approve"], {
+      env: { ...CLEAN_ENV, ...engine.env, ...env, ...fake.env },
+    });
+    expect(result.status).toBe(1);
+    expect(result.output).toMatch(
+      /stopped at the other changes: its plan holds what the confirmed plan did not .*proxmox_virtual_environment_vm\.worker1 \(delete\)/,
+    );
+    expect(engine.calls().some((c) => c.startsWith("apply"))).toBe(false);
+  });
+
+  it("--plan shows the node-by-node order and applies nothing", async () => {
+    const { dir, nodes } = rollingRepo("rollout-plan", (d) => recordedNodes(d));
+    const engine = fakeEngine(join(work, "rollout-plan-engine"), everyNodeReconfigured(nodes));
+    const fake = talosctl("rollout-plan", nodes, "v1.12.7");
+    const env = { FAKE_OUTPUTS: join(work, "rollout-plan-outputs.json"), FAKE_STATE_RESOURCES: "1" };
+    writeFileSync(env.FAKE_OUTPUTS, JSON.stringify(outputs(nodes)));
+    const result = await runBootstrap(dir.dir, ["--plan", "--only=infrastructure"], {
+      env: { ...CLEAN_ENV, ...engine.env, ...env, ...fake.env },
+    });
+    expect(result.status, result.output).toBe(0);
+    expect(result.output).toMatch(/2\. controlplane0 \(controller, [\d.]+\): its configuration alone; then wait/);
+    expect(result.output).toMatch(/6\. worker1 \(worker, [\d.]+\): its configuration alone/);
+    expect(engine.calls().some((c) => c.startsWith("apply"))).toBe(false);
+    expect(fake.calls()).toEqual([]);
   });
 
   it("--plan shows a bump and what the apply will require, asking no node", async () => {
@@ -278,7 +398,9 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
     });
     expect(result.status, result.output).toBe(0);
     expect(result.output).toMatch(/note: kubernetes_version v1\.34\.2 -> v1\.35\.0: layer 01 would apply it/);
-    expect(result.output).toMatch(/An apply is refused until the nodes run it/);
+    expect(result.output).toMatch(
+      /An apply is refused until the nodes run it: run \.\/bootstrap\.sh upgrade first \(talosctl upgrade-k8s --to v1\.35\.0;/,
+    );
     expect(fake.calls()).toEqual([]);
   });
 });

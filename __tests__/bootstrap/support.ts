@@ -116,7 +116,8 @@ export interface FakeEngine {
 /**
  * A stand-in for tofu: says it is OpenTofu 1.12.6, validates everything, reads a state of FAKE_STATE_RESOURCES
  * resources (default 0), answers `output -json` with the file FAKE_OUTPUTS (default: no outputs), plans `planJson`
- * (default: one resource to create), and records each call. With
+ * (default: one resource to create; the steps of a node-by-node apply, rollout-<n>.tfplan, the file FAKE_ROLLOUT_PLAN
+ * when set), and records each call. With
  * FAKE_APPLY_WAIT set, `apply` prints "applying (fake)" and waits for SIGINT, then says so and exits 1, as the
  * real engine does after saving its state.
  */
@@ -137,7 +138,8 @@ case "$1" in
   version) echo "OpenTofu v1.12.6" ;;
   validate) echo '{"valid":true,"error_count":0,"warning_count":0,"diagnostics":[]}' ;;
   show)
-    if [[ "$*" == *.tfplan* ]]; then cat "${plan}"
+    if [[ "$*" == *rollout-*.tfplan* && -n "\${FAKE_ROLLOUT_PLAN:-}" ]]; then cat "\${FAKE_ROLLOUT_PLAN}"
+    elif [[ "$*" == *.tfplan* ]]; then cat "${plan}"
     elif (( \${FAKE_STATE_RESOURCES:-0} > 0 )); then echo '{"values":{"root_module":{"resources":[{}]}}}'
     else echo '{"format_version":"1.0"}'; fi ;;
   plan) echo "Plan: (fake)" ;;

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { engineEnv, startBootstrap, type BootstrapRun } from "./bootstrap-support";
 import { applyLayer, judgedConfig, startJudgeFor, synthesizeFor, vmsByName, type Judge } from "./proxmox-judge";
-import { REPO, tempDir, tofu } from "./support";
+import { nodesAt, standInTalosctl, type StandInWorld } from "../upgrade/stand-in";
+import { tempDir, tofu } from "./support";
 
 const work = tempDir("upgrade");
-const FAKE_TALOSCTL = join(REPO, "__tests__", "upgrade", "fake-talosctl.mjs");
 let judge: Judge;
 let configDir: string;
 /** Layer 01's talos_nodes output as the applied state holds it. */
@@ -41,34 +41,17 @@ afterAll(async () => {
   work.remove();
 });
 
-type World = {
-  client: string;
-  nodes: Record<string, { version: string; down?: number }>;
-  kubernetes?: string;
-  rejoinPolls?: number;
-  failUpgradeOn?: string;
-};
-
-/** The stand-in talosctl's world, every node at `from`; `calls()` are its argv lists since it was made. */
-function standIn(name: string, from: string, world: Partial<World> = {}) {
-  const dir = join(work.dir, name);
-  mkdirSync(dir, { recursive: true });
-  const state = join(dir, "world.json");
-  const log = join(dir, "calls.jsonl");
-  const nodes = Object.fromEntries(recorded.map((n) => [n.address, { version: from }]));
-  writeFileSync(state, JSON.stringify({ client: talosVersion, nodes, rejoinPolls: 2, ...world }));
-  writeFileSync(log, "");
-  return {
-    env: { TALOSCTL: FAKE_TALOSCTL, FAKE_TALOSCTL_STATE: state, FAKE_TALOSCTL_LOG: log },
-    calls: () =>
-      readFileSync(log, "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as string[]),
-    world: () => JSON.parse(readFileSync(state, "utf8")) as World,
-    set: (change: Partial<World>) =>
-      writeFileSync(state, JSON.stringify({ ...JSON.parse(readFileSync(state, "utf8")), ...change })),
-  };
+/** The stand-in talosctl with every recorded node at `from`, in a folder of its own. */
+function standIn(name: string, from: string, world: Partial<StandInWorld> = {}) {
+  return standInTalosctl(join(work.dir, name), {
+    client: talosVersion,
+    nodes: nodesAt(
+      recorded.map((n) => n.address),
+      from,
+    ),
+    rejoinPolls: 2,
+    ...world,
+  });
 }
 
 function upgrade(args: string[], env: Record<string, string>, command = "upgrade"): Promise<BootstrapRun> {

@@ -1,12 +1,12 @@
 // The rolling restart of VMs with pending Proxmox changes, against an in-memory Proxmox (which VMs have what
 // pending; a reboot applies it) and the recording stand-in talosctl: order, waits, a failure midway, a rerun.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProxmoxError, type ProxmoxVms } from "../../scripts/upgrade/proxmox";
 import { formatRestartPlan, pendingRestarts, runRestarts, type RestartNode } from "../../scripts/upgrade/restart";
-import { TalosctlCli } from "../../scripts/upgrade/talosctl";
+import { nodesAt, standInTalosctl, type StandInWorld } from "./stand-in";
 
 const node = (name: string, address: string, controller: boolean, vmId: number): RestartNode => ({
   name,
@@ -44,24 +44,16 @@ function fakeProxmox(pending: Record<number, string[]>, failOn?: number) {
 let dir: string | undefined;
 afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-function standIn(world: Record<string, unknown> = {}) {
+function standIn(world: Partial<StandInWorld> = {}) {
   dir = mkdtempSync(join(tmpdir(), "restart-"));
-  const state = join(dir, "world.json");
-  const log = join(dir, "calls.jsonl");
-  const nodes = Object.fromEntries(NODES.map((n) => [n.address, { version: "v1.12.1" }]));
-  writeFileSync(state, JSON.stringify({ client: "v1.12.1", nodes, ...world }));
-  writeFileSync(log, "");
-  const talosctl = new TalosctlCli({
-    binary: join(__dirname, "fake-talosctl.mjs"),
-    talosconfig: join(dir, "talosconfig"),
-    env: { ...process.env, FAKE_TALOSCTL_STATE: state, FAKE_TALOSCTL_LOG: log },
+  return standInTalosctl(dir, {
+    client: "v1.12.1",
+    nodes: nodesAt(
+      NODES.map((n) => n.address),
+      "v1.12.1",
+    ),
+    ...world,
   });
-  const calls = () =>
-    readFileSync(log, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as string[]);
-  return { talosctl, calls, state };
 }
 
 const noSleep = async () => {};

@@ -1,6 +1,6 @@
 // The rolling upgrade and node removal, driven through the real talosctl seam (TalosctlCli) against a
 // recording stand-in for talosctl (fake-talosctl.mjs): order, waits, a failure midway, a rerun.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { UNKNOWN_INSTALLER } from "../../scripts/upgrade/nodes";
 import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../../scripts/upgrade/run";
 import { TalosctlCli, tagIn } from "../../scripts/upgrade/talosctl";
 import { TALOS_RELEASES } from "../../config/versions";
+import { nodesAt, standInTalosctl, type StandInWorld } from "./stand-in";
 
 const FACTORY = "factory.talos.dev/installer";
 const node = (name: string, address: string, controller: boolean, schematic = "a215"): UpgradeNode => ({
@@ -27,43 +28,21 @@ const NODES = [
 ];
 const TARGET = { talosVersion: "v1.12.2", kubernetesVersion: "v1.35.1", contract: "v1.12", contractPinned: false };
 
-type World = {
-  client: string;
-  nodes: Record<string, { version: string; down?: number; reset?: boolean }>;
-  kubernetes?: string;
-  rejoinPolls?: number;
-  failUpgradeOn?: string;
-  failHealth?: boolean;
-};
-
 let dir: string | undefined;
 afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-/** A stand-in talosctl over `world`; `calls()` are its recorded argv lists, `world()` its state now. */
-function standIn(world: Partial<World> = {}) {
+/** A stand-in talosctl with every node at v1.12.1, in a folder of its own. */
+function standIn(world: Partial<StandInWorld> = {}) {
   dir = mkdtempSync(join(tmpdir(), "talosctl-"));
-  const state = join(dir, "world.json");
-  const log = join(dir, "calls.jsonl");
-  const nodes = Object.fromEntries(NODES.map((n) => [n.address, { version: "v1.12.1" }]));
-  writeFileSync(state, JSON.stringify({ client: "v1.12.2", nodes, rejoinPolls: 2, ...world }));
-  writeFileSync(log, "");
-  const talosctl = new TalosctlCli({
-    binary: join(__dirname, "fake-talosctl.mjs"),
-    talosconfig: join(dir, "talosconfig"),
-    env: { ...process.env, FAKE_TALOSCTL_STATE: state, FAKE_TALOSCTL_LOG: log },
+  return standInTalosctl(dir, {
+    client: "v1.12.2",
+    nodes: nodesAt(
+      NODES.map((n) => n.address),
+      "v1.12.1",
+    ),
+    rejoinPolls: 2,
+    ...world,
   });
-  return {
-    talosctl,
-    calls: () =>
-      readFileSync(log, "utf8")
-        .trim()
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as string[]),
-    world: () => JSON.parse(readFileSync(state, "utf8")) as World,
-    set: (change: Partial<World>) =>
-      writeFileSync(state, JSON.stringify({ ...JSON.parse(readFileSync(state, "utf8")), ...change })),
-  };
 }
 
 /** The calls that change something, as "verb address-or-version". */

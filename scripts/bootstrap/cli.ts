@@ -26,6 +26,11 @@
 //   deploy-key --run-dir R --index I     after layer 00 is applied: prints Flux's deploy key to add to the repository
 //   leave --run-dir R --index I    before layer 01's apply: the nodes that left nodes.yaml reset gracefully, one at a
 //                              time, and their Node objects deleted (preflight found them; exit 1 stops the apply)
+//   rollout --run-dir R --index I --plan P
+//                              layer 01's confirmed plan P, when it changes the configuration of several running nodes:
+//                              applied in targeted steps, one node's configuration at a time, each node back and
+//                              healthy before the next (rollout.ts); ROLLED 1 (applied) or 0 (bash applies P whole);
+//                              exit 1 when a step failed (the steps after it were not applied)
 //   upgrade-preflight --run-dir R
 //                              `upgrade`: the config, the engine, layer 01's talos_nodes output, talosctl; prints the
 //                              rolling order (with --plan without asking any node its version)
@@ -39,7 +44,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { runEngine, type EngineBinary } from "./engine-binary";
+import { runEngine, streamEngine, type EngineBinary } from "./engine-binary";
 import { credentialExports } from "./credentials";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
@@ -53,8 +58,9 @@ import { formatRestartPlan, pendingRestarts, runRestarts, type PendingRestart } 
 import { persistentRefusal } from "./persistent-guard";
 import { asksClusterName, parseOptions, UsageError, type BootstrapOptions } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
+import { describeRollout, outsideConfirmed, planRollout, RolloutError, runRollout, type Rollout } from "./rollout";
 import { formatProblems, type Problem } from "./problem";
-import { BUMP_HINT, bumpRefusal, describeLeaving, notRolledOut, type VersionBump } from "./running-cluster";
+import { bumpHint, bumpRefusal, describeLeaving, notRolledOut, type VersionBump } from "./running-cluster";
 import { TALOS_NODES_LAYER } from "../upgrade/nodes";
 import { proxmoxFirewallProblems } from "./proxmox-firewall";
 import { formatSummary, resultsOf } from "./report";
@@ -192,7 +198,8 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       realDeps(err),
     );
     const problems = [...result.problems];
-    if (result.running?.bumps.length) problems.push(...(await versionBumpProblems(doc, result.running.bumps)));
+    if (result.running?.bumps.length && result.cluster)
+      problems.push(...(await versionBumpProblems(doc, result.running.bumps, result.cluster.talos.kubernetesVersion)));
     if (
       problems.length === 0 &&
       result.cluster &&
@@ -266,7 +273,7 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     return 0;
   },
 
-  "plan-summary"(argv) {
+  async "plan-summary"(argv) {
     const args = parse(argv, ["index", "plan"]);
     const doc = readRun(args.runDir);
     const i = index(args);
@@ -297,6 +304,8 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     if (refusal.length) err(["", ...refusal.map((l) => `  ${l}`)].join("\n"));
     if (phase.layer === TALOS_NODES_LAYER && doc.leaving?.length)
       err(["", ...describeLeaving(doc.leaving).map((l) => `  ${l}`)].join("\n"));
+    const rollout = phase.layer === TALOS_NODES_LAYER ? await rolloutOf(doc, phase.target, plan) : undefined;
+    if (rollout) err(["", ...describeRollout(rollout).map((l) => `  ${l}`)].join("\n"));
     answer({
       PLAN_CHANGES: summary.hasChanges,
       PLAN_REFUSED: refusal.length
@@ -391,6 +400,89 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
           : `  warning: Node ${node} could not be deleted (${gone.detail}); delete it yourself: kubectl delete node ${node}`,
       );
     }
+    return 0;
+  },
+
+  async rollout(argv) {
+    const args = parse(argv, ["index", "plan"]);
+    const doc = readRun(args.runDir);
+    const phase = phaseAt(doc, index(args));
+    const engine = engineOf(doc);
+    const confirmed = showPlan(engine, phase.target, need(args, "plan"));
+    const rollout = await rolloutOf(doc, phase.target, confirmed);
+    if (!rollout) {
+      answer({ ROLLED: false });
+      return 0;
+    }
+    const { ConfigError, loadConfig, resolveCluster } = await import("../../config");
+    let nodes: readonly { address: string; controller: boolean }[];
+    try {
+      nodes = resolveCluster(loadConfig(doc.configDir)).nodes;
+    } catch (e) {
+      if (e instanceof ConfigError)
+        throw new Error(`internal: the config became invalid after preflight: ${e.message}`);
+      throw e;
+    }
+    const talosconfig = join(doc.configDir, CREDENTIALS_DIR, "talosconfig");
+    const talosctl = upgradeTalosctl(talosconfig);
+    const cannot = !existsSync(talosconfig)
+      ? `${talosconfig} does not exist`
+      : await talosctl.clientVersion().then(
+          () => undefined,
+          (e: Error) => `talosctl is not usable (${e.message})`,
+        );
+    if (cannot) {
+      err(`  ${cannot}: the configurations cannot be rolled out one node at a time; nothing was applied`);
+      return 1;
+    }
+    const controllers = nodes.filter((n) => n.controller).map((n) => n.address);
+    const workers = nodes.filter((n) => !n.controller).map((n) => n.address);
+    const lock = `-lock-timeout=${process.env.BOOTSTRAP_LOCK_TIMEOUT || "0s"}`;
+    const timeoutMs = positiveNumber("BOOTSTRAP_UPGRADE_TIMEOUT", 600) * 1000;
+    const intervalMs = positiveNumber("BOOTSTRAP_UPGRADE_INTERVAL", 5) * 1000;
+    let steps = 0;
+    const log = (line: string) => err(`  ${line}`);
+    log(describeRollout(rollout)[0]);
+    const result = await runRollout({
+      rollout,
+      log,
+      step: async (targets) => {
+        const file = join(args.runDir, `rollout-${++steps}.tfplan`);
+        const planArgs = ["plan", "-input=false", "-no-color", lock, ...(targets ?? []).map((t) => `-target=${t}`)];
+        if ((await streamEngine(engine, phase.target, [...planArgs, `-out=${file}`], process.env)) !== 0)
+          throw new RolloutError("its plan failed (see above)");
+        const plan = showPlan(engine, phase.target, file);
+        const outside = outsideConfirmed(plan, confirmed);
+        if (outside.length)
+          throw new RolloutError(
+            `its plan holds what the confirmed plan did not (the state or the config changed meanwhile): ${outside.join(", ")}`,
+          );
+        if (!summarizePlan(plan).hasChanges) return;
+        if (
+          (await streamEngine(
+            engine,
+            phase.target,
+            ["apply", "-input=false", "-no-color", lock, file],
+            process.env,
+          )) !== 0
+        )
+          throw new RolloutError("its apply failed (see above)");
+      },
+      settle: async (node) => {
+        for (let waited = 0; !(await talosctl.serverVersion(node.address)); waited += intervalMs) {
+          if (waited >= timeoutMs) throw new RolloutError(`${node.address} did not answer within ${timeoutMs / 1000}s`);
+          await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        }
+        await talosctl.health(controllers, workers);
+      },
+    });
+    if (result.failed) {
+      err(`  stopped at ${result.failed}`);
+      err(`  done before it: ${result.done.join(", ") || "nothing"}; the steps after it were not applied.`);
+      err("  Once the cause is fixed, run ./bootstrap.sh again: what was applied plans no more.");
+      return 1;
+    }
+    answer({ ROLLED: true });
     return 0;
   },
 
@@ -560,16 +652,34 @@ async function restartRunCommand(argv: string[]): Promise<number> {
   return 1;
 }
 
+function showPlan(engine: EngineBinary, dir: string, file: string): PlanJson {
+  const show = runEngine(engine, dir, ["show", "-json", "-no-color", file], process.env);
+  if (show.status !== 0) throw new RolloutError(`${file} could not be read: ${show.stderr.trim()}`);
+  return JSON.parse(show.stdout) as PlanJson;
+}
+
+/** The node-by-node rollout of a plan of layer 01 (rollout.ts), against the config's nodes and the stack's JSON. */
+async function rolloutOf(doc: RunDocument, stackDir: string, plan: PlanJson): Promise<Rollout | undefined> {
+  const { loadConfig, resolveCluster } = await import("../../config");
+  const stack = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8"));
+  return planRollout(plan, stack, resolveCluster(loadConfig(doc.configDir)).nodes);
+}
+
 /**
  * A version bump on a running cluster: refused unless the nodes already run it (./bootstrap.sh upgrade rolled it
  * out; layer 01 then only records it). --plan asks no node: it says what the apply will require.
  */
-async function versionBumpProblems(doc: RunDocument, bumps: readonly VersionBump[]): Promise<Problem[]> {
+async function versionBumpProblems(
+  doc: RunDocument,
+  bumps: readonly VersionBump[],
+  kubernetesVersion: string,
+): Promise<Problem[]> {
   const reason = bumpRefusal(bumps);
+  const hint = bumpHint(bumps, kubernetesVersion);
   if (doc.options.planOnly) {
     err("");
     err(`  note: ${reason}.`);
-    err(`  An apply is refused until the nodes run it: ${BUMP_HINT}.`);
+    err(`  An apply is refused until the nodes run it: ${hint}.`);
     return [];
   }
   const { ConfigError, loadConfig, resolveCluster } = await import("../../config");
@@ -598,7 +708,7 @@ async function versionBumpProblems(doc: RunDocument, bumps: readonly VersionBump
     err(`  ${bumps.map((b) => `${b.what} ${b.to}`).join(", ")}: every node runs it already; layer 01 records it`);
     return [];
   }
-  return [{ check: "versions", reason: `${reason} (${behind.join("; ")})`, hint: BUMP_HINT }];
+  return [{ check: "versions", reason: `${reason} (${behind.join("; ")})`, hint }];
 }
 
 /**

@@ -1,5 +1,5 @@
 // Which engine runs the stacks: TF_BINARY when set, else `tofu` on PATH, else `terraform`; and what it is.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 
@@ -81,6 +81,27 @@ export function runEngine(
     stdout: result.stdout ?? "",
     stderr: `${result.stderr ?? ""}${result.error ? `\n${result.error.message}` : ""}`,
   };
+}
+
+/** Runs the engine in `dir` with its output on this process's stderr (shown and logged); resolves with its exit status. */
+export function streamEngine(
+  engine: EngineBinary,
+  dir: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
+  return new Promise((done) => {
+    const child = spawn(engine.path, args, {
+      cwd: dir,
+      stdio: ["ignore", 2, 2],
+      env: { ...env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" },
+    });
+    child.on("error", (e) => {
+      process.stderr.write(`${engine.path}: ${e.message}\n`);
+      done(-1);
+    });
+    child.on("close", (code) => done(code ?? -1));
+  });
 }
 
 /** The error lines of an engine run (its "Error: ..." diagnostics), for a one-line reason and details. */

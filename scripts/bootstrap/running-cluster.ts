@@ -78,8 +78,15 @@ export function bumpRefusal(bumps: readonly VersionBump[]): string {
   return `${what}: layer 01 would apply it to every node's machine configuration at once`;
 }
 
-export const BUMP_HINT =
-  "run ./bootstrap.sh upgrade first (Talos node by node, each back and healthy before the next, then talosctl upgrade-k8s), then ./bootstrap.sh; it applies layer 01 once every node runs the new versions";
+/** The command that rolls the bumps out one node at a time, and what it runs (`kubernetesVersion`: the config's). */
+export function bumpHint(bumps: readonly VersionBump[], kubernetesVersion: string): string {
+  const talos = bumps.find((b) => b.what === "talos_version");
+  const steps = [
+    ...(talos ? [`talosctl upgrade to ${talos.to}, node by node, each back and healthy before the next`] : []),
+    `talosctl upgrade-k8s --to ${kubernetesVersion}`,
+  ];
+  return `run ./bootstrap.sh upgrade first (${steps.join(", then ")}; ./bootstrap.sh upgrade --plan shows the order), then ./bootstrap.sh: it applies layer 01 once every node runs the new versions`;
+}
 
 export interface RolloutProbes {
   /** The Talos version a node answers (`talosctl version`), undefined when it does not answer. */
