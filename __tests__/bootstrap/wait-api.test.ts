@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { makeTestPki } from "../support/pki";
 import {
+  deleteNode,
+  getApiJson,
   probeApi,
   readKubeconfig,
   waitForApi,
@@ -106,6 +108,13 @@ describe("probeApi against a real HTTPS server that requires the client certific
         rejectUnauthorized: true,
       },
       (req, res) => {
+        if (req.method === "GET" && req.url === "/version")
+          return void res.writeHead(200).end('{"gitVersion":"v1.35.4"}');
+        if (req.method === "GET" && req.url === "/not-json") return void res.writeHead(200).end("<html>");
+        if (req.method === "DELETE" && req.url?.startsWith("/api/v1/nodes/")) {
+          const name = decodeURIComponent(req.url.slice("/api/v1/nodes/".length));
+          return void res.writeHead(name === "worker9" ? 200 : name === "gone" ? 404 : 403).end();
+        }
         if (req.url !== "/readyz") return void res.writeHead(404).end();
         res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "[-]etcd failed: reason withheld\nreadyz check failed");
       },
@@ -130,6 +139,20 @@ describe("probeApi against a real HTTPS server that requires the client certific
     expect((await probeApi({ ...noCert, cert: undefined, key: undefined })).ready).toBe(false);
     const wrongCa = readKubeconfig(kubeconfig(url, pem("server.crt"), pem("client.crt"), pem("client.key")));
     expect(await probeApi(wrongCa)).toEqual({ ready: false, detail: expect.stringMatching(/certificate/i) });
+  });
+
+  it("reads JSON (the API server's version) and deletes a Node object through the same request", async () => {
+    const api = readKubeconfig(kubeconfig(url, pem("ca.crt"), pem("client.crt"), pem("client.key")));
+    expect(await getApiJson(api, "/version")).toEqual({ gitVersion: "v1.35.4" });
+    expect(await getApiJson(api, "/not-json")).toBeUndefined();
+    expect(await getApiJson(api, "/nothing")).toBeUndefined();
+    expect(await deleteNode(api, "worker9")).toEqual({ gone: true, detail: "HTTP 200" });
+    expect(await deleteNode(api, "gone")).toEqual({ gone: true, detail: "HTTP 404" });
+    expect(await deleteNode(api, "forbidden")).toEqual({ gone: false, detail: "HTTP 403" });
+    const closed = readKubeconfig(
+      kubeconfig("https://127.0.0.1:9", pem("ca.crt"), pem("client.crt"), pem("client.key")),
+    );
+    expect(await deleteNode(closed, "worker9")).toEqual({ gone: false, detail: expect.stringMatching(/ECONNREFUSED/) });
   });
 
   it("reports a closed port", async () => {

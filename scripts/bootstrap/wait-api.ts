@@ -53,96 +53,60 @@ export interface ProbeResult {
   readonly detail: string;
 }
 
-/** One GET /readyz. */
-export function probeApi(api: ApiEndpoint, timeoutMs = 5000): Promise<ProbeResult> {
-  return new Promise((done) => {
-    const req = request(
-      `${api.server}/readyz`,
-      {
-        method: "GET",
-        ca: api.ca,
-        cert: api.cert,
-        key: api.key,
-        rejectUnauthorized: !api.insecure,
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const body = Buffer.concat(chunks).toString("utf8").trim().split("\n")[0].slice(0, 100);
-          done({ ready: res.statusCode === 200, detail: `HTTP ${res.statusCode} ${body}`.trim() });
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs / 1000}s`)));
-    req.on("error", (e) => done({ ready: false, detail: e.message }));
-    req.end();
-  });
+/** What the API answered: its status and body, or why it did not answer (`status` undefined). */
+export interface ApiAnswer {
+  readonly status?: number;
+  readonly body: string;
+  /** `connect ECONNREFUSED ...`, `no answer in 5s`, when there is no status. */
+  readonly error?: string;
 }
 
-/** GET `path` as JSON, with the kubeconfig's credentials; undefined when the API does not answer 200. */
-export function getApiJson(api: ApiEndpoint, path: string, timeoutMs = 5000): Promise<unknown> {
+/** One HTTPS request to the API with the kubeconfig's CA and client certificate; never rejects. */
+export function apiRequest(api: ApiEndpoint, method: string, path: string, timeoutMs = 5000): Promise<ApiAnswer> {
   return new Promise((done) => {
     const req = request(
       `${api.server}${path}`,
-      {
-        method: "GET",
-        ca: api.ca,
-        cert: api.cert,
-        key: api.key,
-        rejectUnauthorized: !api.insecure,
-        timeout: timeoutMs,
-      },
+      { method, ca: api.ca, cert: api.cert, key: api.key, rejectUnauthorized: !api.insecure, timeout: timeoutMs },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          try {
-            done(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : undefined);
-          } catch {
-            done(undefined);
-          }
-        });
+        res.on("end", () => done({ status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") }));
       },
     );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", () => done(undefined));
+    req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs / 1000}s`)));
+    req.on("error", (e) => done({ body: "", error: e.message }));
     req.end();
   });
 }
 
-/** DELETE a Node object; true when it is gone (deleted now, or not there). */
-export function deleteNode(
+/** One GET /readyz. */
+export async function probeApi(api: ApiEndpoint, timeoutMs = 5000): Promise<ProbeResult> {
+  const answer = await apiRequest(api, "GET", "/readyz", timeoutMs);
+  if (answer.status === undefined) return { ready: false, detail: answer.error ?? "no answer" };
+  const body = answer.body.trim().split("\n")[0].slice(0, 100);
+  return { ready: answer.status === 200, detail: `HTTP ${answer.status} ${body}`.trim() };
+}
+
+/** GET `path` as JSON, with the kubeconfig's credentials; undefined when the API does not answer 200 with JSON. */
+export async function getApiJson(api: ApiEndpoint, path: string, timeoutMs = 5000): Promise<unknown> {
+  const answer = await apiRequest(api, "GET", path, timeoutMs);
+  if (answer.status !== 200) return undefined;
+  try {
+    return JSON.parse(answer.body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** DELETE a Node object; gone when it is (deleted now, or not there). */
+export async function deleteNode(
   api: ApiEndpoint,
   name: string,
   timeoutMs = 10_000,
 ): Promise<{ gone: boolean; detail: string }> {
-  return new Promise((done) => {
-    const req = request(
-      `${api.server}/api/v1/nodes/${encodeURIComponent(name)}`,
-      {
-        method: "DELETE",
-        ca: api.ca,
-        cert: api.cert,
-        key: api.key,
-        rejectUnauthorized: !api.insecure,
-        timeout: timeoutMs,
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () =>
-          done({
-            gone: res.statusCode === 200 || res.statusCode === 202 || res.statusCode === 404,
-            detail: `HTTP ${res.statusCode}`,
-          }),
-        );
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs / 1000}s`)));
-    req.on("error", (e) => done({ gone: false, detail: e.message }));
-    req.end();
-  });
+  const answer = await apiRequest(api, "DELETE", `/api/v1/nodes/${encodeURIComponent(name)}`, timeoutMs);
+  if (answer.status === undefined) return { gone: false, detail: answer.error ?? "no answer" };
+  return { gone: [200, 202, 404].includes(answer.status), detail: `HTTP ${answer.status}` };
 }
 
 export interface WaitOptions {
