@@ -54,6 +54,8 @@ export function sourcesWith(
     cluster_api_tls_sans: ["k8s.example.com"],
     proxmox_vm_advanced: {},
     cilium_loadbalancer_pool: { start: "192.168.10.200", stop: "192.168.10.220" },
+    tailscale: { all_nodes: true },
+    cluster_api_oidc: { issuer_url: "https://auth.example.com/realms/home", client_id: "kubernetes" },
   };
   const set = (target: Record<string, unknown>, path: KeyPath) => {
     let t = target;
