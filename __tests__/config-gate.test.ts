@@ -1,6 +1,5 @@
 // One gate for everything that reaches the engine (config/terraform-literal.ts), and the same guarantees for
 // every way in: key files, the config folder's own path, workloads.yaml's strings, keys and tags.
-import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { ConfigError, formatIssue, loadConfig, parseConfig, resolveCluster } fro
 import { engineLiterals } from "../config/terraform-literal";
 import { buildApp } from "../layers/app";
 import { PersistentAuthLayer } from "../layers/persistent-auth";
+import { runOk } from "./support/run";
 import { REPO } from "./support/synth";
 import { stringLeavesOf } from "./support/literals";
 
@@ -101,7 +101,7 @@ describe("public key files", () => {
 
   const outside = join(work, "outside.pub");
   writeFileSync(outside, readFileSync(join(REPO, "examples/lxc-homelab/keys/admin.pub")));
-  it.each<[string, (dir: string) => string, RegExp]>([
+  it.each<[string, (dir: string) => string | Promise<string>, RegExp]>([
     ["an absolute path", () => outside, /an absolute path/],
     ["a path out of the folder", () => "../outside.pub", /resolves to .*outside\.pub, outside the config folder/],
     [
@@ -109,7 +109,11 @@ describe("public key files", () => {
       (dir) => (symlinkSync(outside, join(dir, "keys/out.pub")), "keys/out.pub"),
       /resolves to .*outside\.pub, outside the config folder/,
     ],
-    ["a FIFO", (dir) => (execFileSync("mkfifo", [join(dir, "keys/fifo.pub")]), "keys/fifo.pub"), /not a regular file/],
+    [
+      "a FIFO",
+      async (dir) => (await runOk("mkfifo", [join(dir, "keys/fifo.pub")]), "keys/fifo.pub"),
+      /not a regular file/,
+    ],
     [
       "a link to /dev/zero inside the folder's tree",
       (dir) => (symlinkSync("/dev/zero", join(dir, "keys/zero.pub")), "keys/zero.pub"),
@@ -136,9 +140,9 @@ describe("public key files", () => {
       (dir) => (symlinkSync("loop.pub", join(dir, "keys/loop.pub")), "keys/loop.pub"),
       /a loop of symbolic links/,
     ],
-  ])("%s is refused at the key naming it, without reading anything else", (_, make, message) => {
+  ])("%s is refused at the key naming it, without reading anything else", async (_, make, message) => {
     const dir = folder("lxc-homelab");
-    const name = make(dir);
+    const name = await make(dir);
     editWorkloads(dir, (w) => (w.containers[1].ssh_keys = [{ file: name }]));
     const error = configError(() => loadConfig(dir));
     const issues = error.issues.map((i) => formatIssue(i));

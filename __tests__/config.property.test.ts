@@ -15,6 +15,7 @@ import {
 import { IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "../config/foreign-keys";
 import { clusterSchema, nodeSchema, vmAdvancedSchema, vmDefaultsSchema } from "../config/schema";
 import { buildApp } from "../layers/app";
+import { yieldToVitest } from "./support/run";
 
 type Entry = Record<string, unknown>;
 interface RawConfig {
@@ -187,9 +188,10 @@ const validConfig: fc.Arbitrary<RawConfig> = fc.integer({ min: 1, max: 9 }).chai
 );
 
 describe("random valid configurations", () => {
-  it("load, with every node, in order, and nothing but warnings", () => {
-    fc.assert(
-      fc.property(validConfig, (config) => {
+  it("load, with every node, in order, and nothing but warnings", async () => {
+    await fc.assert(
+      fc.asyncProperty(validConfig, async (config) => {
+        await yieldToVitest();
         const { nodes, warnings } = parseConfig(serialize(config));
         expect(nodes.map((n) => n.name)).toEqual(config.nodes.map((n) => n.name));
         for (const warning of warnings) expect(warning.severity).toBe("warning");
@@ -198,9 +200,10 @@ describe("random valid configurations", () => {
     );
   });
 
-  it("synthesize one Proxmox VM per node, with its name and vm_id", () => {
-    fc.assert(
-      fc.property(validConfig, (config) => {
+  it("synthesize one Proxmox VM per node, with its name and vm_id", async () => {
+    await fc.assert(
+      fc.asyncProperty(validConfig, async (config) => {
+        await yieldToVitest();
         const definition = parseConfig(serialize(config));
         const vms = Object.values(synthesizedVms(definition));
         expect(vms).toHaveLength(config.nodes.length);
@@ -214,8 +217,9 @@ describe("random valid configurations", () => {
   });
 
   // A node named like another construct of the 01 stack ("talos", "proxmox", ...) once made buildApp() throw.
-  it("synthesize whatever valid name a node has", () => {
+  it("synthesize whatever valid name a node has", async () => {
     for (const name of NAMES_TAKEN_IN_THE_STACK) {
+      await yieldToVitest();
       const config: RawConfig = {
         cluster: {
           node_cidr: "192.168.1.0/24",
@@ -491,9 +495,10 @@ function expectWellFormed(error: ConfigError): void {
 }
 
 describe("random corruptions of a valid configuration", () => {
-  it("are accepted or reported as a ConfigError with well-formed issues, never another exception", () => {
-    fc.assert(
-      fc.property(anyCorruption, ({ sources }) => {
+  it("are accepted or reported as a ConfigError with well-formed issues, never another exception", async () => {
+    await fc.assert(
+      fc.asyncProperty(anyCorruption, async ({ sources }) => {
+        await yieldToVitest();
         const error = configErrorOf(sources);
         if (error) expectWellFormed(error);
       }),
@@ -501,9 +506,10 @@ describe("random corruptions of a valid configuration", () => {
     );
   });
 
-  it("that are certainly invalid are reported as an error at the corrupted key", () => {
-    fc.assert(
-      fc.property(invalidCorruption, ({ sources, expectedErrorAt }) => {
+  it("that are certainly invalid are reported as an error at the corrupted key", async () => {
+    await fc.assert(
+      fc.asyncProperty(invalidCorruption, async ({ sources, expectedErrorAt }) => {
+        await yieldToVitest();
         const error = configErrorOf(sources);
         expect(error).toBeInstanceOf(ConfigError);
         expectWellFormed(error!);

@@ -1,6 +1,7 @@
 // The synth diff (scripts/diff.ts): compare/render/mask on stacks synthesized from edited example configs, then
 // the command end to end in a temporary git copy of the project, as a reviewer and the PR workflow run it.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
+import { copyFile, mkdir } from "node:fs/promises";
 import {
   copyFileSync,
   cpSync,
@@ -23,6 +24,7 @@ import { cliEnv } from "../scripts/diff/cli-env";
 import { compare, type DiffResult, type ItemDiff, type StackJson, type Stacks } from "../scripts/diff/compare";
 import { looksSecret, Masker, SENSITIVE } from "../scripts/diff/mask";
 import { MARKER, MAX_VALUE_LENGTH, renderMarkdown, renderText } from "../scripts/diff/render";
+import { runOk } from "./support/run";
 import { FIXTURE, REPO, synth, type SynthOptions, type Synthesized } from "./support/synth";
 
 const INFRA = "01-infrastructure";
@@ -503,7 +505,8 @@ describe("render", () => {
 
 // ------------------------------------------------------------------------------------------------- end to end
 
-describe("npm run diff, end to end in a git copy of the project", () => {
+// Each run synthesizes twice in child processes: minutes on a loaded machine, where the default would time out.
+describe("npm run diff, end to end in a git copy of the project", { timeout: 240_000 }, () => {
   const root = mkdtempSync(join(tmpdir(), "diff-e2e-"));
   const project = join(root, "project");
   const scratch = join(root, "tmp");
@@ -511,7 +514,7 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     PROXMOX_VE_API_TOKEN: "root@pam!ci=11111111-2222-3333-4444-555555555555",
     TF_HTTP_PASSWORD: "state-pass-do-not-print",
   };
-  const sh = (command: string, ...args: string[]) => execFileSync(command, args, { cwd: project, encoding: "utf8" });
+  const sh = (command: string, ...args: string[]) => runOk(command, args, { cwd: project });
   const commit = (message: string) =>
     sh(
       "git",
@@ -552,41 +555,40 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     return { status, stdout, stderr };
   };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     mkdirSync(scratch);
     mkdirSync(project);
     // The project as it is in the working tree (tracked and new files), with this tree's node_modules and .gen.
-    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
-      cwd: REPO,
-      encoding: "utf8",
-    }).split("\0");
+    const files = (
+      await runOk("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: REPO })
+    ).split("\0");
     for (const file of files.filter((f) => f && existsSync(join(REPO, f)))) {
-      mkdirSync(dirname(join(project, file)), { recursive: true });
-      copyFileSync(join(REPO, file), join(project, file));
+      await mkdir(dirname(join(project, file)), { recursive: true });
+      await copyFile(join(REPO, file), join(project, file));
     }
     // The example config is the tests' copy, whatever a user made of the root example.
     for (const file of ["cluster.yaml", "nodes.yaml"]) copyFileSync(join(FIXTURE, file), join(project, file));
     symlinkSync(join(REPO, "node_modules"), join(project, "node_modules"));
     symlinkSync(join(REPO, ".gen"), join(project, ".gen"));
-    sh("git", "init", "--quiet");
+    await sh("git", "init", "--quiet");
     // History: a commit before the project, the example config, then one more worker and more memory.
-    commit("before the project");
-    sh("git", "add", "--", ...files.filter((f) => f && existsSync(join(REPO, f))));
-    commit("base: the example cluster");
+    await commit("before the project");
+    await sh("git", "add", "--", ...files.filter((f) => f && existsSync(join(REPO, f))));
+    await commit("base: the example cluster");
     editYaml("nodes.yaml", (doc) => {
       doc.nodes[0].vm_memory = 16384;
       doc.nodes.push({ name: "worker2", address: "192.168.10.33", controller: false });
     });
-    sh("git", "add", "nodes.yaml");
-    commit("head: worker2, more memory for controlplane0");
+    await sh("git", "add", "nodes.yaml");
+    await commit("head: worker2, more memory for controlplane0");
     // A branch whose config does not validate.
-    sh("git", "branch", "broken", "HEAD~1");
-    sh("git", "checkout", "--quiet", "broken");
+    await sh("git", "branch", "broken", "HEAD~1");
+    await sh("git", "checkout", "--quiet", "broken");
     editYaml("nodes.yaml", (doc) => (doc.nodes[1].vm_memory = 100));
-    sh("git", "add", "nodes.yaml");
-    commit("broken config");
-    sh("git", "checkout", "--quiet", "-");
-  });
+    await sh("git", "add", "nodes.yaml");
+    await commit("broken config");
+    await sh("git", "checkout", "--quiet", "-");
+  }, 300_000); // a dozen git commands and 364 file copies, on a machine that may be loaded
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -600,7 +602,7 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     expect(stdout).toContain("+ proxmox_virtual_environment_vm.worker2 (4 cores, 8 GiB, 64 GiB disk, on pve)");
     expect(stdout).toContain("memory.dedicated: 8192 → 16384");
     expect(stdout).not.toContain("!!");
-    expect(sh("git", "worktree", "list").trim().split("\n")).toHaveLength(1);
+    expect((await sh("git", "worktree", "list")).trim().split("\n")).toHaveLength(1);
     expect(leftovers()).toEqual([]);
   });
 
@@ -713,11 +715,11 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     );
     const exited = new Promise<number | null>((done) => child.on("exit", (status) => done(status)));
     const deadline = Date.now() + 30_000;
-    while (sh("git", "worktree", "list").trim().split("\n").length < 2 && Date.now() < deadline)
+    while ((await sh("git", "worktree", "list")).trim().split("\n").length < 2 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     child.kill("SIGINT");
     expect(await exited).toBe(130);
-    expect(sh("git", "worktree", "list").trim().split("\n")).toHaveLength(1);
+    expect((await sh("git", "worktree", "list")).trim().split("\n")).toHaveLength(1);
     expect(leftovers()).toEqual([]);
   });
 
@@ -736,7 +738,7 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     expect(stdout).toBe("");
     expect(stderr).toMatch(message);
     expect(stderr).not.toMatch(/\bat .*\.[jt]s:\d+/);
-    expect(sh("git", "worktree", "list").trim().split("\n")).toHaveLength(1);
+    expect((await sh("git", "worktree", "list")).trim().split("\n")).toHaveLength(1);
     expect(leftovers()).toEqual([]);
   });
 });

@@ -40,3 +40,33 @@ it("the product walk reaches every folder of the product", () => {
     expect(product.some((f) => f.startsWith(dir))).toBe(true);
   }
 });
+
+// A synchronous child process blocks the test worker while it runs; on a loaded machine vitest's worker RPC then
+// times out and fails the run although every test passed. Tests await their children (support/run.ts). Only the
+// engine suite's globalSetup, which runs in vitest's main process before any worker, may block.
+const testFiles = (dir: string): string[] =>
+  readdirSync(join(REPO, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) return entry.name === "fixtures" ? [] : testFiles(path);
+    return entry.name.endsWith(".ts") ? [path] : [];
+  });
+const workerFiles = testFiles("__tests__").filter((f) => f !== "__tests__/engine/setup.ts");
+
+// Spelled in parts so that this file does not name them.
+const SYNCHRONOUS_CHILD = new RegExp(`\\b(${["execFile", "spawn", "exec"].map((f) => `${f}Sync`).join("|")})\\b`);
+
+it.each(workerFiles)("%s starts no child process synchronously", (file) => {
+  const code = readFileSync(join(REPO, file), "utf8")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/^\s*\/\/.*$/gm, "");
+  expect(code).not.toMatch(SYNCHRONOUS_CHILD);
+});
+
+it("the test walk reaches the support files and the engine tests", () => {
+  for (const file of [
+    "__tests__/support/run.ts",
+    "__tests__/bootstrap/support.ts",
+    "__tests__/engine/bootstrap.test.ts",
+  ])
+    expect(workerFiles).toContain(file);
+});

@@ -50,8 +50,8 @@ describe("KubernetesApiWait", () => {
 describe("the wait script, run as the engine runs it", () => {
   const dir = mkdtempSync(join(tmpdir(), "api-wait-"));
   let pki: TestPki;
-  beforeAll(() => {
-    pki = makeTestPki(dir);
+  beforeAll(async () => {
+    pki = await makeTestPki(dir);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

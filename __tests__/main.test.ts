@@ -1,32 +1,46 @@
 // The synth command end to end, as a user runs it: node dist/main.js with CONFIG_DIR.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run as runChild, runOk } from "./support/run";
 import { exampleSources, REPO } from "./support/synth";
 
 const work = mkdtempSync(join(tmpdir(), "main-"));
-beforeAll(() => execFileSync("node", [join(REPO, "scripts/build.mjs")]));
+beforeAll(() => runOk("node", [join(REPO, "scripts/build.mjs")]), 300_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function run(name: string, sources: { cluster: string; nodes: string }) {
+/** node dist/main.js, as npm run synth runs it, with `env` added to this process's environment. */
+const synthCommand = (env: NodeJS.ProcessEnv, cwd = REPO) =>
+  runChild("node", [join(REPO, "dist/main.js")], { cwd, env: { ...process.env, ...env } });
+
+async function run(name: string, sources: { cluster: string; nodes: string }) {
   const dir = join(work, name);
-  execFileSync("mkdir", ["-p", dir]);
+  mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
   writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
   const outdir = join(dir, "cdktf.out");
-  const result = spawnSync("node", [join(REPO, "dist/main.js")], {
-    cwd: REPO,
-    env: { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: outdir },
-    encoding: "utf8",
-  });
+  const result = await synthCommand({ CONFIG_DIR: dir, CDKTF_OUTDIR: outdir });
   return { ...result, dir, outdir };
 }
 
-describe("synth command", () => {
-  it("writes both layers for a valid config", () => {
-    const { status, outdir, stderr } = run("valid", exampleSources());
+// Every test synthesizes in child processes (up to four): minutes on a loaded machine, where the default would
+// time out.
+const CHILD_SYNTHS = { timeout: 240_000 };
+
+describe("synth command", CHILD_SYNTHS, () => {
+  it("writes both layers for a valid config", async () => {
+    const { status, outdir, stderr } = await run("valid", exampleSources());
     expect(stderr).toBe("");
     expect(status).toBe(0);
     for (const layer of ["00-persistent-auth", "01-infrastructure"]) {
@@ -34,9 +48,9 @@ describe("synth command", () => {
     }
   });
 
-  it("stops on bad input with file:line:col key messages, exit 1, and writes nothing", () => {
+  it("stops on bad input with file:line:col key messages, exit 1, and writes nothing", async () => {
     const sources = exampleSources({ nodes: (n) => [...n, { ...n[0], name: "dup", vm_memory: 100 }] });
-    const { status, stderr, outdir, dir } = run("invalid", sources);
+    const { status, stderr, outdir, dir } = await run("invalid", sources);
     expect(status).toBe(1);
     expect(stderr).toContain(`${dir}/nodes.yaml:`);
     expect(stderr).toMatch(
@@ -47,27 +61,23 @@ describe("synth command", () => {
     expect(existsSync(outdir)).toBe(false);
   });
 
-  it("prints warnings and still synthesizes", () => {
+  it("prints warnings and still synthesizes", async () => {
     const sources = exampleSources({ cluster: { cloudflare_domain: "example.com" } });
-    const { status, stderr } = run("warning", sources);
+    const { status, stderr } = await run("warning", sources);
     expect(status).toBe(0);
     expect(stderr).toMatch(
       /cluster\.yaml:\d+:1 warning: cloudflare_domain: is a cluster-template key this project does not use; ignored/,
     );
   });
 
-  it("reports a missing config folder as a config error", () => {
-    const result = spawnSync("node", [join(REPO, "dist/main.js")], {
-      cwd: REPO,
-      env: { ...process.env, CONFIG_DIR: join(work, "absent") },
-      encoding: "utf8",
-    });
+  it("reports a missing config folder as a config error", async () => {
+    const result = await synthCommand({ CONFIG_DIR: join(work, "absent") });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/cluster\.yaml .*cannot read/);
   });
 });
 
-describe("the destroy key of layer 00 comes only from bootstrap's confirmation", () => {
+describe("the destroy key of layer 00 comes only from bootstrap's confirmation", CHILD_SYNTHS, () => {
   const preventDestroy = (outdir: string) =>
     Object.values(
       JSON.parse(readFileSync(join(outdir, "stacks", "00-persistent-auth", "cdk.tf.json"), "utf8")).resource as Record<
@@ -75,19 +85,15 @@ describe("the destroy key of layer 00 comes only from bootstrap's confirmation",
         Record<string, { lifecycle: { prevent_destroy: boolean } }>
       >,
     ).flatMap((r) => Object.values(r).map((x) => x.lifecycle.prevent_destroy));
-  const synthIn = (name: string, env: Record<string, string>, cwd = REPO) => {
-    const { dir } = run(name, exampleSources());
+  const synthIn = async (name: string, env: Record<string, string>, cwd = REPO) => {
+    const { dir } = await run(name, exampleSources());
     const outdir = join(dir, "again");
-    const result = spawnSync("node", [join(REPO, "dist/main.js")], {
-      cwd,
-      env: { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: outdir, ...env },
-      encoding: "utf8",
-    });
+    const result = await synthCommand({ CONFIG_DIR: dir, CDKTF_OUTDIR: outdir, ...env }, cwd);
     return { ...result, outdir };
   };
 
-  it("allowDestroyPersistentAuth in CDKTF_CONTEXT_JSON is refused with a clear error, nothing written", () => {
-    const { status, stderr, outdir } = synthIn("context-env", {
+  it("allowDestroyPersistentAuth in CDKTF_CONTEXT_JSON is refused with a clear error, nothing written", async () => {
+    const { status, stderr, outdir } = await synthIn("context-env", {
       CDKTF_CONTEXT_JSON: '{"allowDestroyPersistentAuth":"homelab"}',
     });
     expect(status).toBe(1);
@@ -98,9 +104,9 @@ describe("the destroy key of layer 00 comes only from bootstrap's confirmation",
     expect(existsSync(outdir)).toBe(false);
   });
 
-  it("allowDestroyPersistentAuth in cdktf.json's context is refused too", () => {
+  it("allowDestroyPersistentAuth in cdktf.json's context is refused too", async () => {
     const cwd = join(work, "cdktf-json");
-    execFileSync("mkdir", ["-p", cwd]);
+    mkdirSync(cwd, { recursive: true });
     writeFileSync(
       join(cwd, "cdktf.json"),
       JSON.stringify({
@@ -109,16 +115,16 @@ describe("the destroy key of layer 00 comes only from bootstrap's confirmation",
         context: { allowDestroyPersistentAuth: "homelab" },
       }),
     );
-    const { status, stderr } = synthIn("context-file", {}, cwd);
+    const { status, stderr } = await synthIn("context-file", {}, cwd);
     expect(status).toBe(1);
     expect(stderr).toContain('allowDestroyPersistentAuth in the "context" of cdktf.json is refused');
   });
 
-  it("bootstrap's confirmation (the cluster name) lifts prevent_destroy; another name does not", () => {
-    const lifted = synthIn("confirmed", { BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "homelab" });
+  it("bootstrap's confirmation (the cluster name) lifts prevent_destroy; another name does not", async () => {
+    const lifted = await synthIn("confirmed", { BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "homelab" });
     expect(lifted.status).toBe(0);
     expect(new Set(preventDestroy(lifted.outdir))).toEqual(new Set([false]));
-    const other = synthIn("other-cluster", { BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "other" });
+    const other = await synthIn("other-cluster", { BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH: "other" });
     expect(new Set(preventDestroy(other.outdir))).toEqual(new Set([true]));
   });
 });
@@ -154,13 +160,13 @@ describe("the output changes all at once", () => {
     // The previous output (cluster "alpha") and the one being written when killed (cluster "beta").
     const alpha = exampleSources({ cluster: { cluster_name: "alpha" } });
     const beta = exampleSources({ cluster: { cluster_name: "beta" } });
-    const { dir, outdir } = run("atomic", alpha);
+    const { dir, outdir } = await run("atomic", alpha);
     const old = stacksOf(outdir);
-    const next = stacksOf(run("atomic-reference", beta).outdir);
+    const next = stacksOf((await run("atomic-reference", beta)).outdir);
     const env = { ...process.env, CONFIG_DIR: dir, CDKTF_OUTDIR: outdir };
     const synthOf = (sources: { cluster: string }) => {
       writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
-      return spawnSync("node", [join(REPO, "dist/main.js")], { cwd: REPO, env });
+      return synthCommand(env);
     };
 
     const outcomes: string[] = [];
@@ -188,13 +194,13 @@ describe("the output changes all at once", () => {
             : "mixed";
       outcomes.push(which);
       expect(which, `kill ${i}, ${lag.toFixed(0)} ms after the first write`).not.toBe("mixed");
-      if (which === "new") expect(synthOf(alpha).status).toBe(0); // the previous output back, for the next round
+      if (which === "new") expect((await synthOf(alpha)).status).toBe(0); // the previous output back, for the next round
     }
     expect(outcomes, "some kills landed before the output was replaced").toContain("old");
 
     // The next synth completes and cleans up what the killed ones left.
-    expect(synthOf(beta).status).toBe(0);
+    expect((await synthOf(beta)).status).toBe(0);
     expect(stacksOf(outdir)).toEqual(next);
     expect(readdirSync(dir).filter((e) => e.startsWith("cdktf.out"))).toEqual(["cdktf.out"]);
-  }, 120_000);
+  }, 480_000);
 });

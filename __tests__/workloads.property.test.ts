@@ -10,6 +10,7 @@ import { parse, stringify } from "yaml";
 import { ConfigError, loadConfig, parseConfig, resolveCluster } from "../config";
 import { buildApp } from "../layers/app";
 import { stringLeavesOf } from "./support/literals";
+import { yieldToVitest } from "./support/run";
 import { REPO } from "./support/synth";
 
 const EXAMPLES = ["lxc-homelab", "zoned-ha", "gpu-single-host"].map((name) => {
@@ -76,9 +77,6 @@ const corruptedWorkloads = fc
     else text = stringify(doc);
     return { example, text };
   });
-
-/** Lets the worker answer vitest between runs: a long synchronous loop misses its heartbeat on a loaded machine. */
-const yieldToVitest = () => new Promise((resolve) => setImmediate(resolve));
 
 function configErrorOf(load: () => unknown): ConfigError | undefined {
   try {

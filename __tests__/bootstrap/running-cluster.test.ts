@@ -23,8 +23,8 @@ const run = promisify(execFile);
 const VERSIONS = { talos_version: "v1.12.7", kubernetes_version: "v1.35.0" };
 const work = mkdtempSync(join(tmpdir(), "running-cluster-"));
 const repos: ConfigRepo[] = [];
-const repo = (prefix: string) => {
-  const r = configRepo(prefix, { cluster: { proxmox_csi_enabled: false, ...VERSIONS } });
+const repo = async (prefix: string) => {
+  const r = await configRepo(prefix, { cluster: { proxmox_csi_enabled: false, ...VERSIONS } });
   repos.push(r);
   return r;
 };
@@ -78,13 +78,13 @@ const clusterOf = (dir: string) =>
   );
 
 describe("the rules", () => {
-  it("a state without talos_nodes (never applied) changes nothing", () => {
-    const dir = repo("rules-empty");
+  it("a state without talos_nodes (never applied) changes nothing", async () => {
+    const dir = await repo("rules-empty");
     expect(runningClusterChange(clusterOf(dir.dir), {})).toBeUndefined();
   });
 
-  it("the nodes gone from nodes.yaml leave, workers first, then controllers", () => {
-    const dir = repo("rules-leave");
+  it("the nodes gone from nodes.yaml leave, workers first, then controllers", async () => {
+    const dir = await repo("rules-leave");
     const change = runningClusterChange(
       clusterOf(dir.dir),
       outputs(
@@ -102,8 +102,8 @@ describe("the rules", () => {
     );
   });
 
-  it("controllers below etcd's quorum in one run, or the last one, are refused", () => {
-    const dir = repo("rules-quorum");
+  it("controllers below etcd's quorum in one run, or the last one, are refused", async () => {
+    const dir = await repo("rules-quorum");
     const cluster = clusterOf(dir.dir);
     const controllers = cluster.nodes.filter((n) => n.controller).length;
     const extra = Array.from({ length: controllers }, (_, i) => ({
@@ -119,8 +119,8 @@ describe("the rules", () => {
     expect(runningClusterChange(cluster, outputs(onlyOne))?.refusals.join("\n")).toMatch(/leaves no controller/);
   });
 
-  it("a version the config moves is a bump; a state written before cluster_versions knows none", () => {
-    const dir = repo("rules-bump");
+  it("a version the config moves is a bump; a state written before cluster_versions knows none", async () => {
+    const dir = await repo("rules-bump");
     const cluster = clusterOf(dir.dir);
     const nodes = recordedNodes(dir.dir);
     expect(
@@ -170,7 +170,7 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
   }
 
   it("a node deleted from nodes.yaml is reset gracefully after the plan is confirmed and before 01 is applied", async () => {
-    const dir = repo("leave");
+    const dir = await repo("leave");
     const recorded = recordedNodes(dir.dir, [{ name: "old-w", address: "127.0.9.9", controller: false }]);
     const engine = engineWith("leave", outputs(recorded));
     const fake = talosctl("leave", recorded, "v1.12.7");
@@ -199,7 +199,7 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
   });
 
   it("a node that does not leave gracefully stops the run before 01 is applied", async () => {
-    const dir = repo("leave-fails");
+    const dir = await repo("leave-fails");
     const recorded = recordedNodes(dir.dir, [{ name: "old-w", address: "127.0.9.9", controller: false }]);
     const engine = engineWith("leave-fails", outputs(recorded));
     // The stand-in knows no node at that address: its reset fails.
@@ -213,7 +213,7 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
   });
 
   it("removing controllers below etcd's quorum is refused by preflight: nothing planned, nobody reset", async () => {
-    const dir = repo("quorum");
+    const dir = await repo("quorum");
     const controllers = recordedNodes(dir.dir).filter((n) => n.controller).length;
     const recorded = recordedNodes(
       dir.dir,
@@ -237,7 +237,7 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
   });
 
   it("a Talos bump is refused until every node runs it, naming ./bootstrap.sh upgrade; then 01 records it", async () => {
-    const dir = repo("bump");
+    const dir = await repo("bump");
     const recorded = recordedNodes(dir.dir);
     const engine = engineWith("bump", outputs(recorded, { ...VERSIONS, talos_version: "v1.12.1" }));
     const behind = talosctl("bump-behind", recorded, "v1.12.1");
@@ -389,7 +389,7 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
   });
 
   it("--plan shows a bump and what the apply will require, asking no node", async () => {
-    const dir = repo("bump-plan");
+    const dir = await repo("bump-plan");
     const recorded = recordedNodes(dir.dir);
     const engine = engineWith("bump-plan", outputs(recorded, { ...VERSIONS, kubernetes_version: "v1.34.2" }));
     const fake = talosctl("bump-plan", recorded, "v1.12.7");

@@ -1,7 +1,7 @@
 // The real ./bootstrap.sh as a subprocess: its usage text, its refusals, fail() really stopping, and preflight
 // failures in a config folder of its own (a temporary git repository given as CONFIG_DIR; the script runs from
 // this checkout). The engine is a recording fake here; __tests__/engine/bootstrap.test.ts runs the real one.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import {
   appendFileSync,
   existsSync,
@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { startPveSim, type PveSim } from "../../judges/pve-sim/server";
 import { OPTIONS } from "../../scripts/bootstrap/options";
+import { run, runOk } from "../support/run";
 import { BOOTSTRAP, configRepo, fakeEngine, logFiles, REPO, runBootstrap, type ConfigRepo } from "./support";
 
 const script = readFileSync(BOOTSTRAP, "utf8");
@@ -28,8 +29,8 @@ const shellScripts = (dir: string): string[] =>
   );
 const work = mkdtempSync(join(tmpdir(), "bootstrap-script-"));
 const repos: ConfigRepo[] = [];
-const repo = (prefix: string, cluster: Record<string, unknown> = {}) => {
-  const r = configRepo(prefix, { cluster: { proxmox_csi_enabled: false, ...cluster } });
+const repo = async (prefix: string, cluster: Record<string, unknown> = {}) => {
+  const r = await configRepo(prefix, { cluster: { proxmox_csi_enabled: false, ...cluster } });
   repos.push(r);
   return r;
 };
@@ -46,15 +47,15 @@ const CLEAN_ENV = {
 /** Layer 00 keeps the proxmox provider configured (it forgets the CSI token with it), so it needs a token too. */
 const TOKEN_ENV = { PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000" };
 
-beforeAll(() => execFileSync(process.execPath, [join(REPO, "scripts", "build.mjs"), "app", "bootstrap"]));
+beforeAll(() => runOk(process.execPath, [join(REPO, "scripts", "build.mjs"), "app", "bootstrap"]), 300_000);
 afterAll(() => {
   for (const r of repos) r.remove();
   rmSync(work, { recursive: true, force: true });
 });
 
 describe("the script itself", () => {
-  it("every shell script of the repository is shellcheck-clean", (ctx) => {
-    if (spawnSync("shellcheck", ["--version"]).error) {
+  it("every shell script of the repository is shellcheck-clean", async (ctx) => {
+    if ((await run("shellcheck", ["--version"]).catch(() => undefined)) === undefined) {
       // .ci/run installs it: under CI a missing shellcheck is a broken setup, never a pass.
       if (process.env.CI)
         expect.fail("shellcheck is not installed and CI is set: .ci/run installs it (apt-get install shellcheck)");
@@ -66,7 +67,7 @@ describe("the script itself", () => {
       ...["scripts", "judges"].flatMap((d) => shellScripts(join(REPO, d))),
     ];
     expect(scripts.length).toBeGreaterThan(3);
-    const result = spawnSync("shellcheck", ["--external-sources", ...scripts], { encoding: "utf8" });
+    const result = await run("shellcheck", ["--external-sources", ...scripts]);
     expect(result.stdout).toBe("");
     expect(result.status).toBe(0);
   });
@@ -86,16 +87,12 @@ describe("the script itself", () => {
     expect(script.trimEnd().split("\n").at(-1)).toBe('main "$@"');
   });
 
-  it("fail() exits 1 at once, also from a subshell-free function several calls deep", () => {
+  it("fail() exits 1 at once, also from a subshell-free function several calls deep", async () => {
     const fail = /^fail\(\) \{\n(?:.*\n)*?\}\n/m.exec(script)![0];
-    const result = spawnSync(
-      "bash",
-      [
-        "-c",
-        `set -Eeuo pipefail\n${fail}\nphase() { fail "broken: $1"; echo "after fail"; }\nmain() { phase x; echo "after phase"; }\nmain`,
-      ],
-      { encoding: "utf8" },
-    );
+    const result = await run("bash", [
+      "-c",
+      `set -Eeuo pipefail\n${fail}\nphase() { fail "broken: $1"; echo "after fail"; }\nmain() { phase x; echo "after phase"; }\nmain`,
+    ]);
     expect(result.status).toBe(1);
     expect(result.stderr).toBe("bootstrap: error: broken: x\n");
     expect(result.stdout).toBe("");
@@ -136,13 +133,9 @@ describe("--help", () => {
     for (const name of used) expect(environment, name).toContain(name);
   });
 
-  it("works from any folder, and creates no log", () => {
-    const dir = repo("help");
-    const result = spawnSync(BOOTSTRAP, ["-h"], {
-      cwd: tmpdir(),
-      env: { ...process.env, CONFIG_DIR: dir.dir },
-      encoding: "utf8",
-    });
+  it("works from any folder, and creates no log", async () => {
+    const dir = await repo("help");
+    const result = await run(BOOTSTRAP, ["-h"], { cwd: tmpdir(), env: { ...process.env, CONFIG_DIR: dir.dir } });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("--yes-destroy-persistent-auth=<cluster name>");
     expect(logFiles(dir.dir)).toEqual([]);
@@ -158,7 +151,7 @@ describe("refusals before anything runs", () => {
       /^bootstrap: refused: --destroy=persistent-auth destroys 00-persistent-auth .* takes two keys/m,
     ],
   ])("%j: exit 2, the reason, no log, the engine never called", async (args, message) => {
-    const dir = repo("usage");
+    const dir = await repo("usage");
     const engine = fakeEngine(join(work, `usage-${args.join("")}`));
     const result = await runBootstrap(dir.dir, args, { env: { ...CLEAN_ENV, ...engine.env } });
     expect(result.status).toBe(2);
@@ -177,12 +170,12 @@ describe("refusals before anything runs", () => {
 
 describe("preflight failures, as a user sees them", () => {
   it("an invalid config: its file:line:col lines, a hint, exit 1, nothing synthesized, the engine never run", async () => {
-    const dir = repo("invalid");
+    const dir = await repo("invalid");
     writeFileSync(
       join(dir.dir, "cluster.yaml"),
       readFileSync(join(dir.dir, "cluster.yaml"), "utf8").replace(/^node_cidr: .*$/m, "node_cidr: 192.168.10.0/33"),
     );
-    dir.commit("broken");
+    await dir.commit("broken");
     const engine = fakeEngine(join(work, "invalid-engine"));
     const outdir = join(work, "invalid-out");
     const result = await runBootstrap(dir.dir, ["--plan"], {
@@ -203,7 +196,7 @@ describe("preflight failures, as a user sees them", () => {
   });
 
   it("a dirty tree: the changed file named, and every other problem of the run with it", async () => {
-    const dir = repo("dirty");
+    const dir = await repo("dirty");
     appendFileSync(join(dir.dir, "cluster.yaml"), "# an uncommitted edit\n");
     const engine = fakeEngine(join(work, "dirty-engine"));
     const result = await runBootstrap(dir.dir, [], { env: { ...CLEAN_ENV, ...engine.env } });
@@ -225,7 +218,7 @@ describe("preflight failures, as a user sees them", () => {
   });
 
   it("the same tree with --allow-dirty and the environment gets past preflight", async () => {
-    const dir = repo("allow-dirty");
+    const dir = await repo("allow-dirty");
     appendFileSync(join(dir.dir, "cluster.yaml"), "# an uncommitted edit\n");
     const engine = fakeEngine(join(work, "allow-dirty-engine"), {});
     const result = await runBootstrap(dir.dir, ["--allow-dirty", "--plan", "--only=persistent-auth"], {
@@ -239,7 +232,7 @@ describe("preflight failures, as a user sees them", () => {
 
 describe("confirmations on a terminal", () => {
   it("a plan is applied only after 'yes': anything else stops the run, and nothing is applied", async () => {
-    const dir = repo("decline");
+    const dir = await repo("decline");
     const engine = fakeEngine(join(work, "decline-engine"));
     const result = await runBootstrap(dir.dir, ["--only=persistent-auth"], {
       tty: true,
@@ -254,7 +247,7 @@ describe("confirmations on a terminal", () => {
   });
 
   it("'yes' applies exactly the plan that was shown", async () => {
-    const dir = repo("accept");
+    const dir = await repo("accept");
     const engine = fakeEngine(join(work, "accept-engine"));
     const result = await runBootstrap(dir.dir, ["--only=persistent-auth"], {
       tty: true,
@@ -279,7 +272,7 @@ describe("confirmations on a terminal", () => {
   ])(
     "destroying 00 with %s typed is refused before synthesis and before the engine runs",
     async (_, typed, message) => {
-      const dir = repo("typed-wrong");
+      const dir = await repo("typed-wrong");
       const engine = fakeEngine(join(work, `typed-${typed.trim() || "empty"}`));
       const outdir = join(work, `typed-out-${typed.trim() || "empty"}`);
       const result = await runBootstrap(dir.dir, ["--destroy", "--including-persistent-auth", "--auto-approve"], {
@@ -296,7 +289,7 @@ describe("confirmations on a terminal", () => {
   );
 
   it("destroying 00 with the name typed synthesizes with the context that lifts prevent_destroy", async () => {
-    const dir = repo("typed-right");
+    const dir = await repo("typed-right");
     const engine = fakeEngine(join(work, "typed-right-engine"));
     const outdir = join(work, "typed-right-out");
     const result = await runBootstrap(dir.dir, ["--destroy", "--including-persistent-auth", "--auto-approve"], {
@@ -325,7 +318,7 @@ describe("confirmations on a terminal", () => {
 
 describe("phases after preflight", () => {
   it("after applying 01 the run waits for the Kubernetes API in its kubeconfig, with bounded retries, and fails naming the layer", async () => {
-    const dir = repo("wait-api");
+    const dir = await repo("wait-api");
     const engine = fakeEngine(join(work, "wait-api-engine"));
     // The kubeconfig 01 would have written, pointing at a closed port.
     mkdirSync(join(dir.dir, "credentials"));
@@ -371,7 +364,7 @@ describe("phases after preflight", () => {
     };
 
     it("is refused before it is applied, each address named with its action", async () => {
-      const dir = repo("guard-refused");
+      const dir = await repo("guard-refused");
       const engine = fakeEngine(join(work, "guard-refused-engine"), losing);
       const result = await runBootstrap(dir.dir, ["--only=persistent-auth", "--auto-approve"], {
         env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
@@ -388,7 +381,7 @@ describe("phases after preflight", () => {
     });
 
     it("--plan refuses it too (a PR that would lose a key fails its plan job)", async () => {
-      const dir = repo("guard-plan");
+      const dir = await repo("guard-plan");
       const engine = fakeEngine(join(work, "guard-plan-engine"), losing);
       const result = await runBootstrap(dir.dir, ["--plan", "--only=persistent-auth"], {
         env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
@@ -398,7 +391,7 @@ describe("phases after preflight", () => {
     });
 
     it("with both keys it is applied, synthesized with prevent_destroy lifted", async () => {
-      const dir = repo("guard-keys");
+      const dir = await repo("guard-keys");
       const engine = fakeEngine(join(work, "guard-keys-engine"), losing);
       const outdir = join(work, "guard-keys-out");
       const result = await runBootstrap(
@@ -420,7 +413,7 @@ describe("phases after preflight", () => {
   });
 
   it("Ctrl-C during an apply: the engine's last words still reach the screen and the log, then the run stops", async () => {
-    const dir = repo("interrupt");
+    const dir = await repo("interrupt");
     const engine = fakeEngine(join(work, "interrupt-engine"));
     const child = spawn(BOOTSTRAP, ["--only=persistent-auth", "--auto-approve"], {
       cwd: REPO,
@@ -484,7 +477,7 @@ describe("phases after preflight", () => {
 
 describe("./bootstrap.sh doctor (npm run doctor)", () => {
   it("runs every preflight check of a run over every layer and nothing else: no plan, no apply, exit 0", async () => {
-    const dir = repo("doctor");
+    const dir = await repo("doctor");
     const engine = fakeEngine(join(work, "doctor-engine"));
     const result = await runBootstrap(dir.dir, ["doctor"], { env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env } });
     expect(result.output).toMatch(/^=== preflight$/m);
@@ -497,7 +490,7 @@ describe("./bootstrap.sh doctor (npm run doctor)", () => {
   });
 
   it("reports every problem at once and exits 1, without a terminal and without --plan", async () => {
-    const dir = repo("doctor-broken");
+    const dir = await repo("doctor-broken");
     const engine = fakeEngine(join(work, "doctor-broken-engine"));
     const result = await runBootstrap(dir.dir, ["doctor"], { env: { ...CLEAN_ENV, ...engine.env } });
     expect(result.status).toBe(1);
@@ -509,15 +502,15 @@ describe("./bootstrap.sh doctor (npm run doctor)", () => {
 });
 
 describe("after a successful apply", () => {
-  const withCredentials = (prefix: string) => {
-    const dir = repo(prefix);
+  const withCredentials = async (prefix: string) => {
+    const dir = await repo(prefix);
     mkdirSync(join(dir.dir, "credentials"));
     for (const file of ["kubeconfig", "talosconfig"]) writeFileSync(join(dir.dir, "credentials", file), "{}\n");
     return dir;
   };
 
   it("prints the export lines for KUBECONFIG and TALOSCONFIG", async () => {
-    const dir = withCredentials("exports");
+    const dir = await withCredentials("exports");
     const engine = fakeEngine(join(work, "exports-engine"));
     const result = await runBootstrap(dir.dir, ["--only=persistent-auth", "--auto-approve"], {
       env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
@@ -528,7 +521,7 @@ describe("after a successful apply", () => {
   });
 
   it("prints none for --plan, which applies nothing", async () => {
-    const dir = withCredentials("exports-plan");
+    const dir = await withCredentials("exports-plan");
     const engine = fakeEngine(join(work, "exports-plan-engine"));
     const result = await runBootstrap(dir.dir, ["--plan", "--only=persistent-auth"], {
       env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env },
@@ -546,7 +539,7 @@ describe("the Proxmox firewall's own switches, read from the Proxmox API", () =>
   afterAll(() => sim?.close());
 
   it("with proxmox_firewall_enabled, preflight refuses while the datacenter firewall is off, and passes once it is on", async () => {
-    const dir = repo("firewall", {
+    const dir = await repo("firewall", {
       proxmox_firewall_enabled: true,
       cilium_loadbalancer_mode: "snat",
       proxmox_api_url: sim.url,

@@ -1,13 +1,13 @@
 // The lines bash evaluates: any value arrives in bash exactly as it was, and nothing in it runs.
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { shellAssignments, shellQuote } from "../../scripts/bootstrap/shell";
+import { run } from "../support/run";
 
 /** Evaluates the assignments in bash as bootstrap.sh's load() does and prints each variable back, NUL-separated. */
-function throughBash(values: Record<string, string | number | boolean | undefined>): string[] {
+async function throughBash(values: Record<string, string | number | boolean | undefined>): Promise<string[]> {
   const names = Object.keys(values);
   const script = `set -Eeuo pipefail\neval "$1"\nprintf '%s\\0' ${names.map((n) => `"\${${n}}"`).join(" ")}`;
-  const result = spawnSync("bash", ["-c", script, "bash", shellAssignments(values)], { encoding: "utf8" });
+  const result = await run("bash", ["-c", script, "bash", shellAssignments(values)]);
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);
   return result.stdout.split("\0").slice(0, -1);
@@ -33,8 +33,8 @@ describe("shellAssignments", () => {
     ["newlines and tabs", "line 1\nline 2\n\tindented\n"],
     ["unicode", "café ← →"],
     ["empty", ""],
-  ])("round-trips %s", (_, value) => {
-    expect(throughBash({ VALUE: value, AFTER: "still here" })).toEqual([value, "still here"]);
+  ])("round-trips %s", async (_, value) => {
+    expect(await throughBash({ VALUE: value, AFTER: "still here" })).toEqual([value, "still here"]);
   });
 
   it("refuses a name that is not an upper-case shell variable", () => {

@@ -1,7 +1,7 @@
 // Runs the real ./bootstrap.sh of this checkout against a config folder of its own (CONFIG_DIR: a temporary git
 // repository), with a fake engine that records every call, for the fast tests. The engine tests
 // (__tests__/engine/bootstrap.test.ts) run the same script with the real OpenTofu.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runOk } from "../support/run";
 import { exampleSources, REPO, type SynthOptions } from "../support/synth";
 
 export { REPO };
@@ -23,7 +24,7 @@ export const BOOTSTRAP = join(REPO, "bootstrap.sh");
 export interface ConfigRepo {
   readonly dir: string;
   /** Commits everything (the tree is clean afterwards). */
-  commit(message?: string): void;
+  commit(message?: string): Promise<void>;
   remove(): void;
 }
 
@@ -31,26 +32,24 @@ export interface ConfigRepo {
  * A temporary git repository holding cluster.yaml and nodes.yaml (the root example with `options` applied)
  * and this repo's .gitignore (logs/, state/, credentials/ ignored), committed.
  */
-export function configRepo(prefix: string, options: SynthOptions = {}): ConfigRepo {
+export async function configRepo(prefix: string, options: SynthOptions = {}): Promise<ConfigRepo> {
   const dir = mkdtempSync(join(tmpdir(), `bootstrap-${prefix}-`));
   const sources = exampleSources(options);
   writeFileSync(join(dir, "cluster.yaml"), sources.cluster);
   writeFileSync(join(dir, "nodes.yaml"), sources.nodes);
   copyFileSync(join(REPO, ".gitignore"), join(dir, ".gitignore"));
   const git = (...args: string[]) =>
-    execFileSync("git", ["-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.invalid", ...args], {
-      stdio: "pipe",
-    });
-  git("init", "-q");
+    runOk("git", ["-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.invalid", ...args]);
+  await git("init", "-q");
   const repo: ConfigRepo = {
     dir,
-    commit: (message = "config") => {
-      git("add", "-A");
-      git("commit", "-q", "--allow-empty", "-m", message);
+    commit: async (message = "config") => {
+      await git("add", "-A");
+      await git("commit", "-q", "--allow-empty", "-m", message);
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
-  repo.commit();
+  await repo.commit();
   return repo;
 }
 

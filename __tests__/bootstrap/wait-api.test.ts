@@ -98,7 +98,7 @@ describe("probeApi against a real HTTPS server that requires the client certific
   let ready = false;
 
   beforeAll(async () => {
-    makeTestPki(dir);
+    await makeTestPki(dir);
     server = createServer(
       {
         key: pem("server.key"),

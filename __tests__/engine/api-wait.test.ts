@@ -11,10 +11,10 @@ import { tempDir, tofu } from "./support";
 
 const work = tempDir("api-wait");
 let pki: TestPki;
-beforeAll(() => {
+beforeAll(async () => {
   const dir = join(work.dir, "pki");
   mkdirSync(dir);
-  pki = makeTestPki(dir);
+  pki = await makeTestPki(dir);
 });
 afterAll(() => work.remove());
 

@@ -43,8 +43,8 @@ afterAll(async () => {
  * A cluster whose states live under /<name>/<layer> on the state server (or `stateUrl`), committed in a git
  * repository of its own; `extra` is merged into cluster.yaml.
  */
-function cluster(name: string, stateUrl = state.url, extra: Record<string, unknown> = {}) {
-  const repo = configRepo(name, {
+async function cluster(name: string, stateUrl = state.url, extra: Record<string, unknown> = {}) {
+  const repo = await configRepo(name, {
     cluster: {
       proxmox_csi_enabled: false,
       proxmox_api_url: proxmox.url,
@@ -88,9 +88,9 @@ function expectStatus(run: BootstrapRun, status: number): void {
 
 describe("1. a first --only=persistent-auth --auto-approve applies 00 into the HTTP backend, with locking; the second run changes nothing", () => {
   const c = () => shared;
-  let shared: ReturnType<typeof cluster>;
-  beforeAll(() => {
-    shared = cluster("first");
+  let shared: Awaited<ReturnType<typeof cluster>>;
+  beforeAll(async () => {
+    shared = await cluster("first");
   });
 
   it("applies layer 00", async () => {
@@ -141,9 +141,9 @@ describe("1. a first --only=persistent-auth --auto-approve applies 00 into the H
 });
 
 describe("2. destroying 00 takes both keys; without them the script refuses before the engine runs, and the engine refuses too", () => {
-  let c: ReturnType<typeof cluster>;
+  let c: Awaited<ReturnType<typeof cluster>>;
   beforeAll(async () => {
-    c = cluster("destroy");
+    c = await cluster("destroy");
     expectStatus(await c.run(["--only=persistent-auth", "--auto-approve"]), 0);
   });
 
@@ -228,19 +228,23 @@ describe("2. destroying 00 takes both keys; without them the script refuses befo
 });
 
 describe("3. preflight failures stop the run with their message and leave the state untouched", () => {
-  let c: ReturnType<typeof cluster>;
+  let c: Awaited<ReturnType<typeof cluster>>;
   beforeAll(async () => {
-    c = cluster("preflight");
+    c = await cluster("preflight");
     expectStatus(await c.run(["--only=persistent-auth", "--auto-approve"]), 0);
   });
 
   const clusterYaml = () => join(c.dir, "cluster.yaml");
   const cases: Array<
-    [string, () => { args?: string[]; env?: Record<string, string | undefined>; undo?: () => void }, RegExp]
+    [
+      string,
+      () => Promise<{ args?: string[]; env?: Record<string, string | undefined>; undo?: () => Promise<void> | void }>,
+      RegExp,
+    ]
   > = [
     [
       "dirty tree",
-      () => {
+      async () => {
         const original = readFileSync(clusterYaml(), "utf8");
         appendFileSync(clusterYaml(), "# not committed\n");
         return { undo: () => writeFileSync(clusterYaml(), original) };
@@ -249,22 +253,27 @@ describe("3. preflight failures stop the run with their message and leave the st
     ],
     [
       "invalid config",
-      () => {
+      async () => {
         const original = readFileSync(clusterYaml(), "utf8");
         writeFileSync(clusterYaml(), original.replace(/^cluster_api_addr: .*$/m, "cluster_api_addr: 10.0.0.300"));
-        c.repo.commit("invalid");
-        return { undo: () => (writeFileSync(clusterYaml(), original), c.repo.commit("valid again")) };
+        await c.repo.commit("invalid");
+        return {
+          undo: () => {
+            writeFileSync(clusterYaml(), original);
+            return c.repo.commit("valid again");
+          },
+        };
       },
       /✗ config: the cluster configuration in \S+ is invalid \(\d+ errors?\)\n {6}\S+\/cluster\.yaml:\d+:\d+ cluster_api_addr: /,
     ],
     [
       "missing environment variable",
-      () => ({ env: { TF_HTTP_PASSWORD: undefined } }),
+      async () => ({ env: { TF_HTTP_PASSWORD: undefined } }),
       /✗ environment: the http state backend needs TF_HTTP_USERNAME and TF_HTTP_PASSWORD; TF_HTTP_PASSWORD is not set/,
     ],
     [
       "a provider the engine cannot install",
-      () => {
+      async () => {
         const providers = join(work.dir, "providers-unbuilt.json");
         const built = JSON.parse(readFileSync(engineEnv().BOOTSTRAP_PROVIDER_STAND_INS, "utf8"));
         built["siderolabs/talos"].built = "0.0.1";
@@ -279,7 +288,7 @@ describe("3. preflight failures stop the run with their message and leave the st
     const serial = c.state()!.serial;
     const before = c.raw();
     const from = state.requests.length;
-    const { env, undo } = setup();
+    const { env, undo } = await setup();
     try {
       const run = await c.run(["--only=persistent-auth", "--auto-approve"], env);
       expectStatus(run, 1);
@@ -287,7 +296,7 @@ describe("3. preflight failures stop the run with their message and leave the st
       expect(run.output).toMatch(/^bootstrap: error: preflight failed; nothing was changed$/m);
       expect(run.output).not.toMatch(/=== \[1\/\d+\]/); // no phase started
     } finally {
-      undo?.();
+      await undo?.();
     }
     expect(c.state()!.serial).toBe(serial);
     expect(c.raw()).toBe(before);
@@ -305,7 +314,7 @@ describe("4. a second bootstrap while the first holds the state lock fails clear
   it("the second run stops at the lock, the first completes, the state stays whole", async () => {
     const proxy = await startHoldingProxy(state.url);
     try {
-      const c = cluster("lock", proxy.url);
+      const c = await cluster("lock", proxy.url);
       // The first run's state write is held at the proxy: its apply holds the lock until released.
       proxy.hold("POST");
       const first = c.run(["--only=persistent-auth", "--auto-approve"]);
@@ -345,12 +354,12 @@ describe("5. --plan goes through every layer in order and applies nothing", () =
     Object.keys(JSON.parse(readFileSync(join(synthesizedOut, "manifest.json"), "utf8")).stacks).sort();
   const planned = (output: string) => [...output.matchAll(/^=== \[\d+\/\d+\] plan (\S+)$/gm)].map((m) => m[1]);
   /** Planning locks each state (LOCK, UNLOCK) and reads it; it never writes one. */
-  const writes = (c: ReturnType<typeof cluster>, from: number) =>
+  const writes = (c: Awaited<ReturnType<typeof cluster>>, from: number) =>
     c.requestsSince(from).filter((r) => r.method === "POST" || r.method === "DELETE");
   let synthesizedOut: string;
 
   it("on a first bootstrap: 00 is planned, the layers above are validated only (they read 00's outputs)", async () => {
-    const c = cluster("plan-first");
+    const c = await cluster("plan-first");
     synthesizedOut = join(work.dir, "plan-first-out");
     const from = state.requests.length;
     const run = await c.run(["--plan"], { CDKTF_OUTDIR: synthesizedOut });
@@ -370,7 +379,7 @@ describe("5. --plan goes through every layer in order and applies nothing", () =
   // With cluster_cni: flannel, 01 holds no Helm release: its plan needs neither the chart repository nor Proxmox
   // (every VM is new), so it is planned offline.
   it("with 00 applied: 00 has no changes, 01 plans its new VMs offline, the layers that read 01 (they need its Kubernetes API) are validated only", async () => {
-    const c = cluster("plan-applied", state.url, { cluster_cni: "flannel" });
+    const c = await cluster("plan-applied", state.url, { cluster_cni: "flannel" });
     expectStatus(await c.run(["--only=persistent-auth", "--auto-approve"]), 0);
     const serial = c.state()!.serial;
     const from = state.requests.length;
@@ -407,7 +416,7 @@ describe("5. --plan goes through every layer in order and applies nothing", () =
 
   // With Cilium (the default), 01 holds its Helm release, whose plan fetches the chart from helm.cilium.io.
   it("with Cilium, 01's plan needs the chart repository: offline the run stops there, names the layer and the log", async () => {
-    const c = cluster("plan-cilium");
+    const c = await cluster("plan-cilium");
     expectStatus(await c.run(["--only=persistent-auth", "--auto-approve"]), 0);
     const from = state.requests.length;
     const run = await c.run(["--plan"]);
@@ -422,7 +431,7 @@ describe("5. --plan goes through every layer in order and applies nothing", () =
 });
 
 describe("6. layer 00 is planned on every run: applied when a feature is switched on later, refused when its plan deletes", () => {
-  let c: ReturnType<typeof cluster>;
+  let c: Awaited<ReturnType<typeof cluster>>;
   const FLUX_PRIVATE = { repository_name: "owner/home-ops", repository_visibility: "private" };
   const resources = () =>
     c
@@ -432,7 +441,7 @@ describe("6. layer 00 is planned on every run: applied when a feature is switche
   const outputs = () => Object.keys((c.state() as { outputs?: Record<string, unknown> }).outputs ?? {});
 
   beforeAll(async () => {
-    c = cluster("every-run");
+    c = await cluster("every-run");
     expectStatus(await c.run(["--only=persistent-auth", "--auto-approve"]), 0);
     // The deploy key is kept from the start (layer 00 keeps it whatever repository_visibility says); the
     // output the layers above read comes with a private repository.
@@ -445,7 +454,7 @@ describe("6. layer 00 is planned on every run: applied when a feature is switche
       file,
       `${readFileSync(file, "utf8")}repository_name: ${FLUX_PRIVATE.repository_name}\nrepository_visibility: private\n`,
     );
-    c.repo.commit("flux syncs a private repository");
+    await c.repo.commit("flux syncs a private repository");
     const run = await c.run(["--auto-approve"]);
     // 00 is applied (its only change is the new output: the key exists already); the run then stops at 01,
     // whose plan needs the Cilium chart (offline here).

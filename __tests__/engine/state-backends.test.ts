@@ -279,8 +279,8 @@ describe("locks held by someone else stop a plan, naming what the engine knows, 
 
 // ------------------------------------------------------------------------------------------------ ./bootstrap.sh
 
-function cluster(name: string, stateBackend: Record<string, unknown>, backend: Backend) {
-  const repo = configRepo(name, { cluster: { ...baseCluster(), state_backend: stateBackend } });
+async function cluster(name: string, stateBackend: Record<string, unknown>, backend: Backend) {
+  const repo = await configRepo(name, { cluster: { ...baseCluster(), state_backend: stateBackend } });
   repos.push(repo);
   const env = (extra: Record<string, string | undefined> = {}) => ({
     CONFIG_DIR: repo.dir,
@@ -371,7 +371,7 @@ describe("./bootstrap.sh preflight refuses an S3 store that ignores conditional 
     const name = "s3-ignoring";
     const proxy = await startS3Proxy({ strip: true });
     try {
-      const c = cluster(name, BACKENDS.s3.config(name, proxy.url), BACKENDS.s3);
+      const c = await cluster(name, BACKENDS.s3.config(name, proxy.url), BACKENDS.s3);
       const run = await c.run(["--only=persistent-auth", "--auto-approve"]);
       expectStatus(run, 1);
       expect(run.output).toMatch(

@@ -1,25 +1,25 @@
 // A throwaway PKI for tests that talk TLS with a client certificate, as the Kubernetes API does: a CA, a server
 // certificate for 127.0.0.1 and an admin client certificate, made by openssl in `dir` (valid one day).
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runOk } from "./run";
 
 export interface TestPki {
   /** PEM text of `ca.crt`, `ca.key`, `server.crt`, `server.key`, `client.crt` or `client.key`. */
   pem(name: string): string;
 }
 
-export function makeTestPki(dir: string): TestPki {
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+export async function makeTestPki(dir: string): Promise<TestPki> {
+  const openssl = (...args: string[]) => runOk("openssl", args, { cwd: dir });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  openssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=kubernetes");
+  await openssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=kubernetes");
   writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
   for (const [name, subject, ext] of [
     ["server", "/CN=kube-apiserver", ["-extfile", "san.ext"]],
     ["client", "/O=system:masters/CN=admin", []],
   ] as const) {
-    openssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
-    openssl(
+    await openssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
+    await openssl(
       "x509",
       "-req",
       "-in",
