@@ -16,7 +16,7 @@ import {
   type ConfigSources,
 } from "../config";
 import { TESTED_KUBERNETES_VERSION, TESTED_TALOS_VERSION } from "../config/versions";
-import { runOk, yieldToVitest } from "./support/run";
+import { PROPERTY_TIMEOUT, runOk, yieldToVitest } from "./support/run";
 import { patchOf, synth } from "./support/synth";
 
 type Entry = Record<string, unknown>;
@@ -131,26 +131,30 @@ describe("the loader never throws anything but a ConfigError", () => {
       }),
     );
 
-  it("for random keys and values anywhere: accepted, or a ConfigError with a location for every issue", async () => {
-    await fc.assert(
-      fc.asyncProperty(hostile, async (sources) => {
-        await yieldToVitest();
-        let error: unknown;
-        try {
-          parseConfig(sources);
-        } catch (e) {
-          error = e;
-        }
-        if (error === undefined) return;
-        expect(error).toBeInstanceOf(ConfigError);
-        for (const issue of (error as ConfigError).issues) {
-          expect(issue.line).toBeGreaterThanOrEqual(1);
-          expect(formatIssue(issue)).not.toMatch(/\n| {4}at /);
-        }
-      }),
-      { numRuns: 400 },
-    );
-  });
+  it(
+    "for random keys and values anywhere: accepted, or a ConfigError with a location for every issue",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(hostile, async (sources) => {
+          await yieldToVitest();
+          let error: unknown;
+          try {
+            parseConfig(sources);
+          } catch (e) {
+            error = e;
+          }
+          if (error === undefined) return;
+          expect(error).toBeInstanceOf(ConfigError);
+          for (const issue of (error as ConfigError).issues) {
+            expect(issue.line).toBeGreaterThanOrEqual(1);
+            expect(formatIssue(issue)).not.toMatch(/\n| {4}at /);
+          }
+        }),
+        { numRuns: 400 },
+      );
+    },
+    PROPERTY_TIMEOUT,
+  );
 });
 
 describe("files that are not config files", () => {

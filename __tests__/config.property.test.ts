@@ -15,7 +15,7 @@ import {
 import { IGNORED_CLUSTER_KEYS, IGNORED_NODE_KEYS } from "../config/foreign-keys";
 import { clusterSchema, nodeSchema, vmAdvancedSchema, vmDefaultsSchema } from "../config/schema";
 import { buildApp } from "../layers/app";
-import { yieldToVitest } from "./support/run";
+import { PROPERTY_TIMEOUT, yieldToVitest } from "./support/run";
 
 type Entry = Record<string, unknown>;
 interface RawConfig {
@@ -188,52 +188,64 @@ const validConfig: fc.Arbitrary<RawConfig> = fc.integer({ min: 1, max: 9 }).chai
 );
 
 describe("random valid configurations", () => {
-  it("load, with every node, in order, and nothing but warnings", async () => {
-    await fc.assert(
-      fc.asyncProperty(validConfig, async (config) => {
-        await yieldToVitest();
-        const { nodes, warnings } = parseConfig(serialize(config));
-        expect(nodes.map((n) => n.name)).toEqual(config.nodes.map((n) => n.name));
-        for (const warning of warnings) expect(warning.severity).toBe("warning");
-      }),
-      { numRuns: 300 },
-    );
-  });
+  it(
+    "load, with every node, in order, and nothing but warnings",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(validConfig, async (config) => {
+          await yieldToVitest();
+          const { nodes, warnings } = parseConfig(serialize(config));
+          expect(nodes.map((n) => n.name)).toEqual(config.nodes.map((n) => n.name));
+          for (const warning of warnings) expect(warning.severity).toBe("warning");
+        }),
+        { numRuns: 300 },
+      );
+    },
+    PROPERTY_TIMEOUT,
+  );
 
-  it("synthesize one Proxmox VM per node, with its name and vm_id", async () => {
-    await fc.assert(
-      fc.asyncProperty(validConfig, async (config) => {
-        await yieldToVitest();
-        const definition = parseConfig(serialize(config));
-        const vms = Object.values(synthesizedVms(definition));
-        expect(vms).toHaveLength(config.nodes.length);
-        expect(vms.map((vm) => vm.name).sort()).toEqual(config.nodes.map((n) => n.name).sort());
-        for (const node of config.nodes) {
-          if (node.vm_id !== undefined) expect(vms.find((vm) => vm.name === node.name)?.vm_id).toBe(node.vm_id);
-        }
-      }),
-      { numRuns: 15 },
-    );
-  });
+  it(
+    "synthesize one Proxmox VM per node, with its name and vm_id",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(validConfig, async (config) => {
+          await yieldToVitest();
+          const definition = parseConfig(serialize(config));
+          const vms = Object.values(synthesizedVms(definition));
+          expect(vms).toHaveLength(config.nodes.length);
+          expect(vms.map((vm) => vm.name).sort()).toEqual(config.nodes.map((n) => n.name).sort());
+          for (const node of config.nodes) {
+            if (node.vm_id !== undefined) expect(vms.find((vm) => vm.name === node.name)?.vm_id).toBe(node.vm_id);
+          }
+        }),
+        { numRuns: 15 },
+      );
+    },
+    PROPERTY_TIMEOUT,
+  );
 
   // A node named like another construct of the 01 stack ("talos", "proxmox", ...) once made buildApp() throw.
-  it("synthesize whatever valid name a node has", async () => {
-    for (const name of NAMES_TAKEN_IN_THE_STACK) {
-      await yieldToVitest();
-      const config: RawConfig = {
-        cluster: {
-          node_cidr: "192.168.1.0/24",
-          cluster_api_addr: "192.168.1.10",
-          talos_version: "v1.12.1",
-          kubernetes_version: "v1.35.0",
-          proxmox_api_url: "https://pve.example.com:8006/",
-          proxmox_node: "pve",
-        },
-        nodes: [{ name, address: "192.168.1.21", controller: true }],
-      };
-      expect(Object.keys(synthesizedVms(parseConfig(serialize(config))))).toHaveLength(1);
-    }
-  });
+  it(
+    "synthesize whatever valid name a node has",
+    async () => {
+      for (const name of NAMES_TAKEN_IN_THE_STACK) {
+        await yieldToVitest();
+        const config: RawConfig = {
+          cluster: {
+            node_cidr: "192.168.1.0/24",
+            cluster_api_addr: "192.168.1.10",
+            talos_version: "v1.12.1",
+            kubernetes_version: "v1.35.0",
+            proxmox_api_url: "https://pve.example.com:8006/",
+            proxmox_node: "pve",
+          },
+          nodes: [{ name, address: "192.168.1.21", controller: true }],
+        };
+        expect(Object.keys(synthesizedVms(parseConfig(serialize(config))))).toHaveLength(1);
+      }
+    },
+    PROPERTY_TIMEOUT,
+  );
 });
 
 /** Synthesizes into a fresh temporary folder and returns the proxmox_virtual_environment_vm resources of layer 01. */
@@ -495,27 +507,35 @@ function expectWellFormed(error: ConfigError): void {
 }
 
 describe("random corruptions of a valid configuration", () => {
-  it("are accepted or reported as a ConfigError with well-formed issues, never another exception", async () => {
-    await fc.assert(
-      fc.asyncProperty(anyCorruption, async ({ sources }) => {
-        await yieldToVitest();
-        const error = configErrorOf(sources);
-        if (error) expectWellFormed(error);
-      }),
-      { numRuns: 1000 },
-    );
-  });
+  it(
+    "are accepted or reported as a ConfigError with well-formed issues, never another exception",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(anyCorruption, async ({ sources }) => {
+          await yieldToVitest();
+          const error = configErrorOf(sources);
+          if (error) expectWellFormed(error);
+        }),
+        { numRuns: 1000 },
+      );
+    },
+    PROPERTY_TIMEOUT,
+  );
 
-  it("that are certainly invalid are reported as an error at the corrupted key", async () => {
-    await fc.assert(
-      fc.asyncProperty(invalidCorruption, async ({ sources, expectedErrorAt }) => {
-        await yieldToVitest();
-        const error = configErrorOf(sources);
-        expect(error).toBeInstanceOf(ConfigError);
-        expectWellFormed(error!);
-        expect(error!.issues).toContainEqual(expect.objectContaining({ severity: "error", ...expectedErrorAt }));
-      }),
-      { numRuns: 500 },
-    );
-  });
+  it(
+    "that are certainly invalid are reported as an error at the corrupted key",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(invalidCorruption, async ({ sources, expectedErrorAt }) => {
+          await yieldToVitest();
+          const error = configErrorOf(sources);
+          expect(error).toBeInstanceOf(ConfigError);
+          expectWellFormed(error!);
+          expect(error!.issues).toContainEqual(expect.objectContaining({ severity: "error", ...expectedErrorAt }));
+        }),
+        { numRuns: 500 },
+      );
+    },
+    PROPERTY_TIMEOUT,
+  );
 });

@@ -17,7 +17,7 @@ import { run as runChild, runOk } from "./support/run";
 import { exampleSources, REPO } from "./support/synth";
 
 const work = mkdtempSync(join(tmpdir(), "main-"));
-beforeAll(() => runOk("node", [join(REPO, "scripts/build.mjs")]), 300_000);
+beforeAll(() => runOk("node", [join(REPO, "scripts/build.mjs")]));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** node dist/main.js, as npm run synth runs it, with `env` added to this process's environment. */
@@ -34,11 +34,7 @@ async function run(name: string, sources: { cluster: string; nodes: string }) {
   return { ...result, dir, outdir };
 }
 
-// Every test synthesizes in child processes (up to four): minutes on a loaded machine, where the default would
-// time out.
-const CHILD_SYNTHS = { timeout: 240_000 };
-
-describe("synth command", CHILD_SYNTHS, () => {
+describe("synth command", () => {
   it("writes both layers for a valid config", async () => {
     const { status, outdir, stderr } = await run("valid", exampleSources());
     expect(stderr).toBe("");
@@ -77,7 +73,7 @@ describe("synth command", CHILD_SYNTHS, () => {
   });
 });
 
-describe("the destroy key of layer 00 comes only from bootstrap's confirmation", CHILD_SYNTHS, () => {
+describe("the destroy key of layer 00 comes only from bootstrap's confirmation", () => {
   const preventDestroy = (outdir: string) =>
     Object.values(
       JSON.parse(readFileSync(join(outdir, "stacks", "00-persistent-auth", "cdk.tf.json"), "utf8")).resource as Record<

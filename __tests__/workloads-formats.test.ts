@@ -488,7 +488,7 @@ describe("synth stops on them and writes nothing", () => {
   const work = mkdtempSync(join(tmpdir(), "workloads-formats-"));
   beforeAll(async () => {
     await promisify(execFile)("node", [join(REPO, "scripts/build.mjs")]);
-  }, 120_000);
+  });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it.each([

@@ -218,19 +218,26 @@ async function synthesize(
   return readStacks(outdir);
 }
 
-/** The relative public key files workloads.yaml names (`ssh_keys: [{file}]`); none when it is absent or unreadable. */
-function keyFiles(configDir: string): string[] {
+/**
+ * The relative public key files workloads.yaml names (`ssh_keys: [{file}]`); none when it is absent or unreadable.
+ * Any shape is taken (a mapping where a list belongs, a number where a file name belongs): the app reports it.
+ */
+export function keyFiles(configDir: string): string[] {
   let doc: unknown;
   try {
     doc = parseYaml(readConfigFolderFile(configDir, WORKLOADS_FILE, MAX_FILE_BYTES));
   } catch {
     return [];
   }
-  const guests = ["containers", "vms"].flatMap(
-    (k) => ((doc as Record<string, unknown> | null)?.[k] as unknown[] | undefined) ?? [],
-  );
-  const files = guests.flatMap((g) => ((g as { ssh_keys?: { file?: unknown }[] })?.ssh_keys ?? []).map((k) => k?.file));
-  return files.filter((f): f is string => typeof f === "string" && !isAbsolute(f) && !f.split("/").includes(".."));
+  const listAt = (value: unknown, key: string): unknown[] => {
+    const list = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+    return Array.isArray(list) ? list : [];
+  };
+  const guests = [...listAt(doc, "containers"), ...listAt(doc, "vms")];
+  return guests
+    .flatMap((g) => listAt(g, "ssh_keys"))
+    .map((k) => (k !== null && typeof k === "object" ? (k as Record<string, unknown>).file : undefined))
+    .filter((f): f is string => typeof f === "string" && !isAbsolute(f) && !f.split("/").includes(".."));
 }
 
 /** Every `stacks/<layer>/cdk.tf.json` under a cdktf outdir, by layer. */

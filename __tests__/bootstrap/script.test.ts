@@ -47,7 +47,7 @@ const CLEAN_ENV = {
 /** Layer 00 keeps the proxmox provider configured (it forgets the CSI token with it), so it needs a token too. */
 const TOKEN_ENV = { PROXMOX_VE_API_TOKEN: "root@pam!ci=00000000-0000-0000-0000-000000000000" };
 
-beforeAll(() => runOk(process.execPath, [join(REPO, "scripts", "build.mjs"), "app", "bootstrap"]), 300_000);
+beforeAll(() => runOk(process.execPath, [join(REPO, "scripts", "build.mjs"), "app", "bootstrap"]));
 afterAll(() => {
   for (const r of repos) r.remove();
   rmSync(work, { recursive: true, force: true });

@@ -87,7 +87,8 @@ export function runBootstrap(configDir: string, args: readonly string[], options
   let stderr = "";
   child.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-  const timer = setTimeout(() => child.kill("SIGTERM"), options.timeoutMs ?? 120_000);
+  // Below the tests' time limit (vitest.config.ts), so that a test sees what a hung script printed.
+  const timer = setTimeout(() => child.kill("SIGTERM"), options.timeoutMs ?? 230_000);
   return new Promise((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (status) => {

@@ -54,3 +54,9 @@ export async function runOk(command: string, args: readonly string[], options: R
  * one synchronous stretch.
  */
 export const yieldToVitest = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A property test's time limit: its runs yield to vitest, so (unlike a synchronous loop, which no timer can stop)
+ * the test timeout applies to the whole loop, which takes minutes on a loaded machine.
+ */
+export const PROPERTY_TIMEOUT = 600_000;
