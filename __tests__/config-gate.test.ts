@@ -201,6 +201,20 @@ describe("workloads.yaml itself", () => {
     expect(configError(() => parseConfig(sources)).message).toMatch(/workloads\.yaml:1:10 .*a NUL character/);
   });
 
+  it.each(["\\0", "\\x00", "\\u0000"])("a NUL written as the escape %s is refused where it is", (written) => {
+    const dir = folder("lxc-homelab");
+    const text = readFileSync(join(dir, "workloads.yaml"), "utf8");
+    const line = text.split("\n").findIndex((l) => l.includes("description: Home Assistant OS appliance")) + 1;
+    writeFileSync(
+      join(dir, "workloads.yaml"),
+      text.replace("description: Home Assistant OS appliance", `description: "Home ${written} Assistant"`),
+    );
+    expect(line).toBeGreaterThan(0);
+    expect(configError(() => loadConfig(dir)).message).toMatch(
+      new RegExp(`workloads\\.yaml:${line}:\\d+ vms\\[0\\]\\.description: a NUL character \\(written as an escape`),
+    );
+  });
+
   it.each([
     ["!ENV", "domain: !ENV HOME\n"],
     ["!!js/function", "domain: !!js/function 'function () {}'\n"],
@@ -235,6 +249,21 @@ describe("workloads.yaml itself", () => {
     expect(edited).not.toBe(text);
     writeFileSync(join(dir, "workloads.yaml"), edited);
     expect(configError(() => loadConfig(dir)).message).toMatch(/workloads\.yaml:\d+:\d+ .*"__proto__" is refused/);
+  });
+
+  it("a pool named __proto__ is refused at each guest naming it (the stack's JSON would drop its resource); constructor is a pool like any other", () => {
+    const dir = folder("zoned-ha");
+    editWorkloads(dir, (w) => (w.vms[0].pool = "__proto__"));
+    const issues = configError(() => loadConfig(dir)).issues.map((i) => formatIssue(i));
+    expect(issues).toEqual([
+      expect.stringMatching(/^workloads\.yaml:\d+:\d+ vms\[0\]\.pool: a pool named "__proto__" is refused/),
+    ]);
+
+    editWorkloads(dir, (w) => (w.vms[0].pool = "constructor"));
+    const out = join(dir, "cdktf.out");
+    buildApp(resolveCluster(loadConfig(dir)), { configDir: dir, outdir: out }).synth();
+    const stack = JSON.parse(readFileSync(join(out, "stacks/01-infrastructure/cdk.tf.json"), "utf8"));
+    expect(Object.keys(stack.resource.proxmox_virtual_environment_pool).sort()).toEqual(["constructor", "critical"]);
   });
 
   it.each(["constructor"])("purpose: %s is a purpose like any other", (purpose) => {

@@ -198,7 +198,6 @@ function offlineWorld(log: string[]): PreflightDeps {
     loadConfig,
     findEngine: () => ({ path: "/bin/tofu", kind: "opentofu", version: "1.12.6" }),
     synth: () => ({ status: 0, output: "" }),
-    prepareStack: () => ({ status: 0, output: "" }),
     readLayers: (outdir): Layer[] =>
       LAYERS.map((name, i) => ({ name, dir: join(outdir, "stacks", name), dependencies: LAYERS.slice(0, i) })),
     configuredProviders: (layer) => (layer.name === "01-infrastructure" ? ["proxmox", "talos"] : ["talos"]),

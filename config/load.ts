@@ -176,6 +176,8 @@ class YamlFile {
   readonly issues: ConfigIssue[] = [];
   /** Paths of values with a template where none may be: refused unless the schema refuses them first. */
   readonly templates: KeyPath[] = [];
+  /** Paths of values holding a NUL (a quoted escape makes one; the raw text has none): refused likewise. */
+  readonly nuls: KeyPath[] = [];
   private readonly lines = new LineCounter();
   private readonly doc: Document.Parsed;
   /** The document as plain data, foreign keys removed; set by validate(). */
@@ -325,6 +327,9 @@ class YamlFile {
           message:
             'contains "${" or "%{": OpenTofu templates are not evaluated in this file, and this key takes no literal one',
         });
+    for (const path of this.nuls)
+      if (!this.issues.some((i) => JSON.stringify(i.path) === JSON.stringify(path)))
+        this.add({ path, message: 'a NUL character (written as an escape such as "\\0"): no value can hold one' });
     if (result.success) return this.issues.some((i) => i.severity === "error") ? undefined : result.data;
     return undefined;
   }
@@ -421,6 +426,7 @@ function stripUnsafeStrings(file: YamlFile, raw: unknown, path: KeyPath): void {
       delete record[key];
       continue;
     }
+    if (typeof value === "string" && value.includes("\0")) file.nuls.push([...path, key]);
     if (typeof value === "string" && hasUrlCredentials(value)) {
       const named = [...path, key].findLast((p): p is string => typeof p === "string") ?? "";
       file.add({

@@ -195,6 +195,8 @@ const guestCommon = {
   pool: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
+    // The pool's resource is keyed by its name in the stack's JSON, where this one key would vanish.
+    .refine((name) => name !== "__proto__", 'a pool named "__proto__" is refused: the engine would never see it')
     .optional()
     .describe(
       "Proxmox resource pool the guest belongs to (created if needed; usable to select backups). @default none",
