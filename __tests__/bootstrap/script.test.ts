@@ -445,7 +445,7 @@ describe("phases after preflight", () => {
     expect(log).toMatch(/^bootstrap: failed \(exit 1\); log: /m);
   });
   it("killed (SIGTERM) during an apply: the run says it failed, never that it is done", async () => {
-    const dir = repo("terminate");
+    const dir = await repo("terminate");
     const engine = fakeEngine(join(work, "terminate-engine"));
     const child = spawn(BOOTSTRAP, ["--only=persistent-auth", "--auto-approve"], {
       cwd: REPO,

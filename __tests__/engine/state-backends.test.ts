@@ -469,7 +469,7 @@ describe.each<"s3" | "pg">(["s3", "pg"])("./bootstrap.sh twice at once on the %s
     const proxy = await startProxy(kind, name);
     try {
       const via = throughProxy(kind, name, proxy);
-      const c = cluster(name, via.config, BACKENDS[kind]);
+      const c = await cluster(name, via.config, BACKENDS[kind]);
       const first = c.run(["--only=persistent-auth", "--auto-approve"], via.env);
       await waitFor(() => proxy.held() > 0, "the first run's state write", first);
 
@@ -521,7 +521,7 @@ describe.each<"s3" | "pg">(["s3", "pg"])("a run killed in the middle of its appl
       const proxy = await startProxy(kind, name);
       try {
         const via = throughProxy(kind, name, proxy);
-        const c = cluster(name, via.config, BACKENDS[kind]);
+        const c = await cluster(name, via.config, BACKENDS[kind]);
         const first = c.killable(["--only=persistent-auth", "--auto-approve"], via.env);
         await waitFor(() => proxy.held() > 0, "the first run's state write", first.done);
         first.kill();
