@@ -275,8 +275,8 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
       ],
     };
   }
-  function rollingRepo(name: string, recorded: (dir: string) => Entry[]) {
-    const dir = repo(name);
+  async function rollingRepo(name: string, recorded: (dir: string) => Entry[]) {
+    const dir = await repo(name);
     const nodes = recorded(dir.dir);
     mkdirSync(join(dir.dir, "credentials"), { recursive: true });
     writeFileSync(join(dir.dir, "credentials", "talosconfig"), "context: stand-in\n");
@@ -295,7 +295,7 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
       );
 
   it("a plan changing every running node's configuration is applied one node at a time, controllers first, each healthy before the next", async () => {
-    const { dir, nodes } = rollingRepo("rollout", (d) => recordedNodes(d));
+    const { dir, nodes } = await rollingRepo("rollout", (d) => recordedNodes(d));
     const engine = fakeEngine(join(work, "rollout-engine"), everyNodeReconfigured(nodes));
     const fake = talosctl("rollout", nodes, "v1.12.7");
     const env = { FAKE_OUTPUTS: join(work, "rollout-outputs.json"), FAKE_STATE_RESOURCES: "1" };
@@ -330,7 +330,7 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
   });
 
   it("a node that does not become healthy stops the rollout: the next node's configuration is not applied", async () => {
-    const { dir, nodes } = rollingRepo("rollout-unhealthy", (d) => recordedNodes(d));
+    const { dir, nodes } = await rollingRepo("rollout-unhealthy", (d) => recordedNodes(d));
     const engine = fakeEngine(join(work, "rollout-unhealthy-engine"), everyNodeReconfigured(nodes));
     const fake = talosctl("rollout-unhealthy", nodes, "v1.12.7");
     fake.set({ failHealth: true });
@@ -346,7 +346,7 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
   });
 
   it("a step whose plan holds what the confirmed plan did not is not applied", async () => {
-    const { dir, nodes } = rollingRepo("rollout-moved", (d) => recordedNodes(d));
+    const { dir, nodes } = await rollingRepo("rollout-moved", (d) => recordedNodes(d));
     const engine = fakeEngine(join(work, "rollout-moved-engine"), everyNodeReconfigured(nodes));
     const moved = join(work, "rollout-moved-step.json");
     const stray = {
@@ -373,7 +373,7 @@ describe("./bootstrap.sh on a running cluster", { timeout: 300_000 }, () => {
   });
 
   it("--plan shows the node-by-node order and applies nothing", async () => {
-    const { dir, nodes } = rollingRepo("rollout-plan", (d) => recordedNodes(d));
+    const { dir, nodes } = await rollingRepo("rollout-plan", (d) => recordedNodes(d));
     const engine = fakeEngine(join(work, "rollout-plan-engine"), everyNodeReconfigured(nodes));
     const fake = talosctl("rollout-plan", nodes, "v1.12.7");
     const env = { FAKE_OUTPUTS: join(work, "rollout-plan-outputs.json"), FAKE_STATE_RESOURCES: "1" };
