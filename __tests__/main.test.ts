@@ -66,6 +66,17 @@ describe("synth command", () => {
     );
   });
 
+  it("refuses an output folder whose parent does not exist, naming CDKTF_OUTDIR, and writes nothing", async () => {
+    const { dir } = await run("outdir-parent", exampleSources());
+    const outdir = join(dir, "missing", "deeper", "out");
+    const result = await synthCommand({ CONFIG_DIR: dir, CDKTF_OUTDIR: outdir });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`the output folder ${outdir} cannot be made`);
+    expect(result.stderr).toContain("(CDKTF_OUTDIR)");
+    expect(result.stderr).not.toMatch(/\bat .*\.js:\d+/);
+    expect(existsSync(join(dir, "missing"))).toBe(false);
+  });
+
   it("reports a missing config folder as a config error", async () => {
     const result = await synthCommand({ CONFIG_DIR: join(work, "absent") });
     expect(result.status).toBe(1);
