@@ -7,6 +7,7 @@
 # Usage: ./bootstrap.sh [options]
 #        ./bootstrap.sh upgrade|restart [--plan] [--auto-approve] [--allow-dirty]
 #        ./bootstrap.sh doctor [--allow-dirty]
+#        ./bootstrap.sh migrate-state [--auto-approve] [--allow-dirty] [--overwrite-target-state]
 #
 #   (no option)               every layer in order, 00-persistent-auth first; after the layer that writes
 #                             credentials/kubeconfig (01), wait until the Kubernetes API answers before going on.
@@ -70,6 +71,16 @@
 #   restart --plan            print which VMs would be restarted, in order (asks Proxmox, restarts nothing)
 #   doctor                    the preflight below for every layer, on its own (as a --plan run would check it);
 #                             changes nothing, plans nothing. Also: npm run doctor
+#   migrate-state             move every layer's state from previous_state_backend (where it is) to state_backend
+#                             (where it goes), both in cluster.yaml: after the preflight of every layer and "yes" (or
+#                             --auto-approve), in layer order, `init -migrate-state` of each layer that has a state,
+#                             a backup of it first (state/backups/<UTC time>/<layer>.tfstate beside cluster.yaml, in
+#                             the engine's format: encrypted with state_encryption), then its plan on state_backend
+#                             must have no changes. Every layer is surveyed before any is copied: a state_backend
+#                             that already holds a state of a layer is refused (nothing migrated) unless
+#                             --overwrite-target-state. Nothing is deleted: previous_state_backend keeps its copies.
+#                             While previous_state_backend is set, every other run is refused; remove it afterwards
+#   --overwrite-target-state  migrate-state: replace the states state_backend already holds
 #
 #   <layer> is a stack name (01-infrastructure), the same without its number (infrastructure), or the number
 #   (01 or 1). The layers, in apply order: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration.
@@ -125,6 +136,8 @@
 #                           not yours to set: bootstrap sets it, for the synth only, to the cluster name once a
 #                           destroy of layer 00 is confirmed; exported by you, it is removed. A synth context with
 #                           allowDestroyPersistentAuth (cdktf.json, CDKTF_CONTEXT_JSON) is refused
+#   BOOTSTRAP_STATE_BACKEND not yours to set: migrate-state sets it to "previous" for a second synth whose stacks
+#                           keep their state in previous_state_backend; exported by you, preflight's synth drops it
 #
 # Exit status: 0 done, 1 a check, a phase or an upgrade step failed (or a plan was declined), 2 bad arguments.
 set -Eeuo pipefail
@@ -378,6 +391,18 @@ force_unlock() {
   log "lock ${FORCE_UNLOCK} of ${PHASE_LAYER} released"
 }
 
+# migrate-state: after the preflight of every layer, confirmed, each layer's state copied (scripts/bootstrap/migrate-state.ts).
+migrate_state() {
+  local answer="" start=${SECONDS}
+  header "migrate-state"
+  if ((!AUTO_APPROVE)); then
+    read -r -p "Copy each layer's state from previous_state_backend to state_backend (a backup of each first)? Only 'yes' is accepted: " answer || true
+    [[ "${answer}" == yes ]] || fail "migrate-state declined; nothing was migrated"
+  fi
+  ts migrate-state || fail "migrate-state stopped after $((SECONDS - start))s (see above)"
+  log "-- migrate-state done in $((SECONDS - start))s"
+}
+
 # EXIT trap: the summary table, the verdict, the run folder removed. Safe to run twice.
 finish() {
   local status=$?
@@ -408,6 +433,11 @@ main() {
   if [[ "${COMMAND}" == doctor ]]; then
     preflight
     log "doctor: every check passed; a run would go through ${PHASE_COUNT} phase(s)"
+    return
+  fi
+  if [[ "${COMMAND}" == migrate-state ]]; then
+    preflight
+    migrate_state
     return
   fi
   if [[ "${COMMAND}" != layers ]]; then

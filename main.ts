@@ -4,7 +4,7 @@ import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ConfigError, formatIssue, loadConfig, resolveCluster } from "./config";
 import { refusedContext, synthesize } from "./layers/app";
-import { ALLOW_DESTROY_ENV } from "./layers/catalog";
+import { ALLOW_DESTROY_ENV, STATE_BACKEND_ENV } from "./layers/catalog";
 
 function main(): void {
   const configDir = process.env.CONFIG_DIR ?? ".";
@@ -19,11 +19,18 @@ function main(): void {
     stop(e.message);
   }
   for (const warning of definition.warnings) process.stderr.write(`${formatIssue(warning, configDir)}\n`);
-  synthesize(resolveCluster(definition), {
-    configDir,
-    outdir,
-    allowDestroyPersistentAuth: process.env[ALLOW_DESTROY_ENV],
-  });
+  const cluster = resolveCluster(definition);
+  const previous = process.env[STATE_BACKEND_ENV] === "previous";
+  if (previous && !cluster.state.previousBackend)
+    stop(`${STATE_BACKEND_ENV}=previous: cluster.yaml has no previous_state_backend`);
+  synthesize(
+    previous ? { ...cluster, state: { ...cluster.state, backend: cluster.state.previousBackend! } } : cluster,
+    {
+      configDir,
+      outdir,
+      allowDestroyPersistentAuth: process.env[ALLOW_DESTROY_ENV],
+    },
+  );
 }
 
 /** Why the output folder cannot be written: its parent must be an existing folder (no typo grows a tree). */

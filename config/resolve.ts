@@ -129,6 +129,8 @@ export interface ResolvedSettings {
   readonly features: ResolvedFeatures;
   readonly state: {
     readonly backend: ResolvedStateBackend;
+    /** Where the states were before (previous_state_backend): the source of ./bootstrap.sh migrate-state. */
+    readonly previousBackend?: ResolvedStateBackend;
     /** OpenTofu state encryption on every layer. */
     readonly encrypted: boolean;
     /** Still read unencrypted state and plans (state_encryption_migrate). */
@@ -323,15 +325,15 @@ export function resolveSettings(cluster: ClusterConfig, oidcCaPem?: string): Res
     },
     features: resolveFeatures(cluster),
     state: {
-      backend: resolveStateBackend(cluster),
+      backend: resolveStateBackend(cluster, cluster.state_backend),
+      previousBackend: cluster.previous_state_backend && resolveStateBackend(cluster, cluster.previous_state_backend),
       encrypted: cluster.state_encryption,
       migrateFromPlaintext: cluster.state_encryption && cluster.state_encryption_migrate,
     },
   };
 }
 
-function resolveStateBackend(cluster: ClusterConfig): ResolvedStateBackend {
-  const backend = cluster.state_backend;
+function resolveStateBackend(cluster: ClusterConfig, backend: StateBackendConfig): ResolvedStateBackend {
   // Defaults named after the cluster, so that two clusters in one bucket or database never share a state.
   if (backend.type === "s3") return { ...backend, key: backend.key ?? `${cluster.cluster_name}/{layer}.tfstate` };
   if (backend.type === "pg") {

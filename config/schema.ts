@@ -545,6 +545,11 @@ export const clusterSchema = z
         "public: Flux clones over HTTPS. private: layer 00 keeps an SSH deploy key (ed25519, guarded like the other keys), bootstrap prints its public key for you to add to the repository's deploy keys (read-only), and Flux clones over SSH with it.",
       ),
     state_backend: stateBackendSchema.default({ type: "local" }).describe("Where OpenTofu keeps each layer's state."),
+    previous_state_backend: stateBackendSchema
+      .optional()
+      .describe(
+        "Where the states were before state_backend changed: ./bootstrap.sh migrate-state copies each layer's state from here to state_backend (a backup of each first, then a plan with no changes). While it is set, every other run is refused; remove it once the migration is done. @default - (no migration)",
+      ),
     state_encryption: z
       .boolean()
       .default(false)

@@ -52,6 +52,12 @@ export const ALLOW_DESTROY_PERSISTENT_AUTH = "allowDestroyPersistentAuth";
  */
 export const ALLOW_DESTROY_ENV = "BOOTSTRAP_ALLOW_DESTROY_PERSISTENT_AUTH";
 
+/**
+ * Set by bootstrap alone, for the second synth of `migrate-state` (to "previous"): the stacks get
+ * previous_state_backend as their backend, so that each layer's stack can be pointed where its state is now.
+ */
+export const STATE_BACKEND_ENV = "BOOTSTRAP_STATE_BACKEND";
+
 /** Folder beside cluster.yaml where the credentials layer writes kubeconfig and talosconfig. */
 export const CREDENTIALS_DIR = "credentials";
 

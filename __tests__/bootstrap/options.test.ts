@@ -21,6 +21,7 @@ const defaults: BootstrapOptions = {
   yesDestroyPersistentAuth: undefined,
   forceUnlock: undefined,
   cluster: undefined,
+  overwriteTargetState: false,
 };
 
 function problems(argv: string[]): string[] {
@@ -82,6 +83,11 @@ describe("parseOptions accepts", () => {
     [["upgrade", "--plan"], { command: "upgrade", planOnly: true }],
     [["doctor"], { command: "doctor", planOnly: true }],
     [["doctor", "--allow-dirty"], { command: "doctor", planOnly: true, allowDirty: true }],
+    [["migrate-state", "--auto-approve"], { command: "migrate-state", planOnly: true, autoApprove: true }],
+    [
+      ["migrate-state", "--overwrite-target-state", "--cluster=prod"],
+      { command: "migrate-state", planOnly: true, overwriteTargetState: true, cluster: "prod" },
+    ],
     [["restart", "--plan"], { command: "restart", planOnly: true }],
     [["--plan", "upgrade", "--auto-approve"], { command: "upgrade", planOnly: true, autoApprove: true }],
     // --help wins over everything else, so that it always prints the usage.
@@ -119,6 +125,10 @@ describe("parseOptions refuses", () => {
     ],
     [["upgrade", "--destroy"], /^--destroy does not go with upgrade/],
     [["doctor", "--only=01"], /^--only does not go with doctor/],
+    [["migrate-state", "--plan"], /^--plan does not go with migrate-state/],
+    [["migrate-state", "--only=00"], /^--only does not go with migrate-state/],
+    [["--overwrite-target-state"], /^--overwrite-target-state goes with migrate-state only$/],
+    [["doctor", "--overwrite-target-state"], /^--overwrite-target-state does not go with doctor/],
     [["upgrade", "--including-persistent-auth"], /^--including-persistent-auth does not go with upgrade/],
     [["--destroy", "--start-from=01"], /^--start-from does not combine with --destroy/],
     [

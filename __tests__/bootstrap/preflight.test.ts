@@ -165,7 +165,13 @@ function preflightInput(argv: string[], input: Partial<PreflightInput>): Preflig
 function run(argv: string[], world: World = {}, input: Partial<PreflightInput> = {}) {
   const fake = fakeDeps(world);
   const options = parseOptions(argv);
-  const stages = { layers: STAGES, doctor: STAGES, upgrade: UPGRADE_STAGES, restart: RESTART_STAGES }[options.command];
+  const stages = {
+    layers: STAGES,
+    doctor: STAGES,
+    "migrate-state": STAGES,
+    upgrade: UPGRADE_STAGES,
+    restart: RESTART_STAGES,
+  }[options.command];
   const result = runPreflight(preflightInput(argv, input), fake.deps, stages);
   return { ...result, ...fake, checks: result.problems.map((p) => p.check) };
 }
@@ -846,6 +852,37 @@ describe("each check alone", () => {
     ).toEqual([]);
     // Outside clusters/, nothing to compare.
     expect(check(clustersApart, [], { cluster: prod }, { siblings }, at("/config")).log).toEqual([]);
+  });
+
+  it("migration: previous_state_backend lets only migrate-state run, which needs it and a different state_backend", () => {
+    const { stateMigration, stateBackendCredentials } = CHECKS;
+    const at = { configDir: "/config" };
+    const moving = resolveCluster(
+      definition({ state_backend: { type: "pg" }, previous_state_backend: { type: "s3", bucket: "tfstate" } }),
+    );
+    const settled = resolveCluster(definition({ state_backend: { type: "pg" } }));
+    expect(check(stateMigration, ["migrate-state"], { cluster: moving }, {}, at).log).toEqual([
+      "  ✓ migration: each layer's state from s3://tfstate/homelab/{layer}.tfstate to the PostgreSQL schema homelab",
+    ]);
+    for (const argv of [["--auto-approve"], ["doctor"], ["upgrade", "--plan"]])
+      expect(check(stateMigration, argv, { cluster: moving }, {}, at).problems.map((p) => p.reason)).toEqual([
+        "previous_state_backend is set in cluster.yaml: the states are moving from s3://tfstate/homelab/{layer}.tfstate to the PostgreSQL schema homelab, and this run would work on the PostgreSQL schema homelab",
+      ]);
+    expect(check(stateMigration, ["--auto-approve"], { cluster: settled }, {}, at).problems).toEqual([]);
+    expect(check(stateMigration, ["migrate-state"], { cluster: settled }, {}, at).problems[0].reason).toMatch(
+      /^migrate-state copies each layer's state from previous_state_backend to state_backend, and cluster.yaml has no previous_state_backend$/,
+    );
+    const same = resolveCluster(definition({ state_backend: { type: "pg" }, previous_state_backend: { type: "pg" } }));
+    expect(check(stateMigration, ["migrate-state"], { cluster: same }, {}, at).problems[0].reason).toBe(
+      "previous_state_backend and state_backend are the same place (the PostgreSQL schema homelab): nothing to migrate",
+    );
+    // migrate-state reads both backends: both credentials are asked for.
+    const env = { PG_CONN_STR: "postgres://db/tfstate" };
+    expect(
+      check(stateBackendCredentials, ["migrate-state"], { cluster: moving }, {}, { env }).problems.map((p) => p.reason),
+    ).toEqual([
+      "the s3 state backend needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
+    ]);
   });
 
   it("state: an S3 store is probed for conditional writes beside layer 00's state before any backend is initialized", () => {

@@ -4,12 +4,13 @@
 // another client stops a plan, and preflight refuses a store that drops If-None-Match. The pg backend's engine
 // tests and the two-runs-at-once and killed-run tests of bootstrap are not here yet (see docs/state.md).
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect as connectNet, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { startPostgres, type Postgres } from "../../judges/postgres/server";
 import { startS3Store, type S3Store } from "../../judges/s3-store/server";
 import { s3Request } from "../../scripts/bootstrap/s3-probe";
@@ -464,7 +465,10 @@ async function advisoryLocks(): Promise<number> {
 }
 
 describe.each<"s3" | "pg">(["s3", "pg"])("./bootstrap.sh twice at once on the %s backend", (kind) => {
-  it("the second run stops at the lock naming the holder, changes nothing; the first completes", async () => {
+  // Three runs of ./bootstrap.sh, each well under a minute on an idle machine; minutes each under a heavy load.
+  it("the second run stops at the lock naming the holder, changes nothing; the first completes", {
+    timeout: 1_200_000,
+  }, async () => {
     const name = `twice-${kind}`;
     const proxy = await startProxy(kind, name);
     try {
@@ -512,61 +516,143 @@ describe.each<"s3" | "pg">(["s3", "pg"])("./bootstrap.sh twice at once on the %s
 });
 
 describe.each<"s3" | "pg">(["s3", "pg"])("a run killed in the middle of its apply on the %s backend", (kind) => {
-  it(
-    kind === "s3"
-      ? "leaves its lock file: the next run names it, --force-unlock refuses another ID and releases that one"
-      : "leaves no lock: it ended with the engine's session, and the next run applies",
-    async () => {
-      const name = `killed-${kind}`;
-      const proxy = await startProxy(kind, name);
-      try {
-        const via = throughProxy(kind, name, proxy);
-        const c = await cluster(name, via.config, BACKENDS[kind]);
-        const first = c.killable(["--only=persistent-auth", "--auto-approve"], via.env);
-        await waitFor(() => proxy.held() > 0, "the first run's state write", first.done);
-        first.kill();
-        await first.done;
-        proxy.release(true);
+  it(kind === "s3"
+    ? "leaves its lock file: the next run names it, --force-unlock refuses another ID and releases that one"
+    : "leaves no lock: it ended with the engine's session, and the next run applies", {
+    timeout: 1_200_000,
+  }, async () => {
+    const name = `killed-${kind}`;
+    const proxy = await startProxy(kind, name);
+    try {
+      const via = throughProxy(kind, name, proxy);
+      const c = await cluster(name, via.config, BACKENDS[kind]);
+      const first = c.killable(["--only=persistent-auth", "--auto-approve"], via.env);
+      await waitFor(() => proxy.held() > 0, "the first run's state write", first.done);
+      first.kill();
+      await first.done;
+      proxy.release(true);
 
-        if (kind === "pg") {
-          // The session ends once PostgreSQL reads the closed connection.
-          for (let i = 0; i < 100 && (await advisoryLocks()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
-          expect(await advisoryLocks()).toBe(0);
-        } else {
-          const lock = s3Lock(name)!;
-          expect(lock.Operation).toBe("OperationTypeApply");
-          const blocked = await c.run(["--only=persistent-auth", "--auto-approve"], via.env);
-          expectStatus(blocked, 1);
-          expect(blocked.output).toContain(`lock ID ${lock.ID}`);
-          expect(blocked.output).toContain(`./bootstrap.sh --only=00-persistent-auth --force-unlock=${lock.ID}`);
+      if (kind === "pg") {
+        // The session ends once PostgreSQL reads the closed connection.
+        for (let i = 0; i < 100 && (await advisoryLocks()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+        expect(await advisoryLocks()).toBe(0);
+      } else {
+        const lock = s3Lock(name)!;
+        expect(lock.Operation).toBe("OperationTypeApply");
+        const blocked = await c.run(["--only=persistent-auth", "--auto-approve"], via.env);
+        expectStatus(blocked, 1);
+        expect(blocked.output).toContain(`lock ID ${lock.ID}`);
+        expect(blocked.output).toContain(`./bootstrap.sh --only=00-persistent-auth --force-unlock=${lock.ID}`);
 
-          const wrong = await c.run(
-            ["--only=00-persistent-auth", `--force-unlock=${randomUUID()}`, "--auto-approve"],
-            via.env,
-          );
-          expectStatus(wrong, 1);
-          expect(wrong.output).toMatch(/the engine did not release lock/);
-          expect(s3Lock(name)?.ID).toBe(lock.ID);
+        const wrong = await c.run(
+          ["--only=00-persistent-auth", `--force-unlock=${randomUUID()}`, "--auto-approve"],
+          via.env,
+        );
+        expectStatus(wrong, 1);
+        expect(wrong.output).toMatch(/the engine did not release lock/);
+        expect(s3Lock(name)?.ID).toBe(lock.ID);
 
-          const unlock = await c.run(
-            ["--only=00-persistent-auth", `--force-unlock=${lock.ID}`, "--auto-approve"],
-            via.env,
-          );
-          expectStatus(unlock, 0);
-          expect(unlock.output).toContain(`lock ${lock.ID} of 00-persistent-auth released`);
-          expect(s3Lock(name)).toBeUndefined();
-        }
-        const next = await c.run(["--only=persistent-auth", "--auto-approve"], via.env);
-        expectStatus(next, 0);
-        expect(summaryRow(next.output, "00-persistent-auth", "apply")?.[2]).toBe("applied");
-        const stored = JSON.parse((await BACKENDS[kind].stored(name, "00-persistent-auth"))!) as {
-          resources: Array<{ type: string }>;
-        };
-        expect(stored.resources.map((r) => r.type)).toContain("talos_machine_secrets");
-      } finally {
-        proxy.release(true);
-        await proxy.close();
+        const unlock = await c.run(
+          ["--only=00-persistent-auth", `--force-unlock=${lock.ID}`, "--auto-approve"],
+          via.env,
+        );
+        expectStatus(unlock, 0);
+        expect(unlock.output).toContain(`lock ${lock.ID} of 00-persistent-auth released`);
+        expect(s3Lock(name)).toBeUndefined();
       }
-    },
-  );
+      const next = await c.run(["--only=persistent-auth", "--auto-approve"], via.env);
+      expectStatus(next, 0);
+      expect(summaryRow(next.output, "00-persistent-auth", "apply")?.[2]).toBe("applied");
+      const stored = JSON.parse((await BACKENDS[kind].stored(name, "00-persistent-auth"))!) as {
+        resources: Array<{ type: string }>;
+      };
+      expect(stored.resources.map((r) => r.type)).toContain("talos_machine_secrets");
+    } finally {
+      proxy.release(true);
+      await proxy.close();
+    }
+  });
+});
+
+describe("./bootstrap.sh migrate-state: local → S3 → pg → local, encrypted, with no changes planned after", () => {
+  it("each move copies layer 00 with a backup first, refuses a target that holds a state unless told, and changes nothing", {
+    timeout: 2_400_000,
+  }, async () => {
+    const name = "migrate-roundtrip";
+    const c = await cluster(name, { type: "local" }, BACKENDS.s3);
+    const env = { ...BACKENDS.s3.env(), ...BACKENDS.pg.env(), TF_VAR_state_passphrase: PASSPHRASE };
+    const configFile = join(c.repo.dir, "cluster.yaml");
+    const moveTo = async (to: Record<string, unknown>, from?: Record<string, unknown>) => {
+      const doc = parseYaml(readFileSync(configFile, "utf8")) as Record<string, unknown>;
+      doc.state_backend = to;
+      if (from) doc.previous_state_backend = from;
+      else delete doc.previous_state_backend;
+      writeFileSync(configFile, stringifyYaml({ ...doc, state_encryption: true }));
+      await c.repo.commit(`state_backend: ${String(to.type)}`);
+    };
+    const localState = join(c.repo.dir, "state", "00-persistent-auth.tfstate");
+    const stored = {
+      local: async () => (existsSync(localState) ? readFileSync(localState, "utf8") : undefined),
+      s3: () => BACKENDS.s3.stored(name, "00-persistent-auth"),
+      pg: () => BACKENDS.pg.stored(name, "00-persistent-auth"),
+    };
+    const backends = {
+      local: { type: "local" },
+      s3: BACKENDS.s3.config(name),
+      pg: BACKENDS.pg.config(name),
+    };
+
+    await moveTo(backends.local);
+    const applied = await c.run(["--only=persistent-auth", "--auto-approve"], env);
+    expectStatus(applied, 0);
+    expect(JSON.parse((await stored.local())!)).toHaveProperty("encrypted_data");
+
+    const backups: string[] = [];
+    for (const [from, to] of [
+      ["local", "s3"],
+      ["s3", "pg"],
+      ["pg", "local"],
+    ] as const) {
+      await moveTo(backends[to], backends[from]);
+      let run = await c.run(["migrate-state", "--auto-approve"], env);
+      if (to === "local") {
+        // The local state of the start is still there: migration never deletes a source.
+        expectStatus(run, 1);
+        expect(run.output).toMatch(
+          /✗ 00-persistent-auth: state_backend \(.*\/state\/\) already holds a state of it \(lineage [0-9a-f-]+, serial \d+\)/,
+        );
+        expect(run.output).toContain("refused: migrating would replace the states above; nothing was migrated");
+        expect(readdirSync(join(c.repo.dir, "state", "backups")).length).toBe(backups.length);
+        run = await c.run(["migrate-state", "--auto-approve", "--overwrite-target-state"], env);
+      }
+      expectStatus(run, 0);
+      expect(run.output).toMatch(
+        new RegExp(
+          "✓ 00-persistent-auth: migrated to .* \\(the same resources and outputs as the source\\); the plan there has no changes",
+        ),
+      );
+      for (const layer of ["01-infrastructure", "02-services", "03-configuration"])
+        expect(run.output).toContain(`- ${layer}: previous_state_backend holds no state of it; nothing to migrate`);
+      // The engine may give a remote copy a lineage of its own; bootstrap compared the decrypted contents.
+      const target = JSON.parse((await stored[to]())!) as { lineage: string; serial: number };
+      expect(target).toHaveProperty("encrypted_data");
+      // The source keeps its copy; the backup is the engine's encrypted format, nothing readable.
+      expect(await stored[from]()).toBeDefined();
+      const backupDir = /backups are in (\S+)\./.exec(run.output)![1];
+      const backup = readFileSync(join(backupDir, "00-persistent-auth.tfstate"), "utf8");
+      expect(JSON.parse(backup)).toHaveProperty("encrypted_data");
+      expect(backup).not.toMatch(/PRIVATE KEY|talos_machine_secrets/);
+      backups.push(backupDir);
+    }
+
+    // While previous_state_backend is set, a plain run is refused; without it, the run on the last backend
+    // finds nothing to change.
+    const refused = await c.run(["--only=persistent-auth", "--auto-approve"], env);
+    expectStatus(refused, 1);
+    expect(refused.output).toMatch(/✗ migration: previous_state_backend is set in cluster\.yaml/);
+    await moveTo(backends.local);
+    const again = await c.run(["--only=persistent-auth", "--auto-approve"], env);
+    expectStatus(again, 0);
+    expect(summaryRow(again.output, "00-persistent-auth", "apply")?.[2]).toBe("no changes");
+  });
 });

@@ -39,16 +39,26 @@
 //                              `restart`: the config, the engine, layer 01's talos_nodes output (the VMs), talosctl, and
 //                              which VMs have changes pending in Proxmox (PROXMOX_VE_API_TOKEN); prints the order
 //   restart-run --run-dir R    restarts them one at a time (BOOTSTRAP_UPGRADE_TIMEOUT, BOOTSTRAP_UPGRADE_INTERVAL)
+//   migrate-state --run-dir R  after the preflight of every layer (on state_backend): each layer's state copied from
+//                              previous_state_backend, backed up first, verified by a plan with no changes
+//                              (migrate-state.ts; BOOTSTRAP_LOCK_TIMEOUT); exit 1 when it refused or stopped
 //   s3-probe                   (preflight's, no run document) stdin: {"location", "key"}; stdout: the verdict of
 //                              probeConditionalWrites as JSON; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runEngine, streamEngine, type EngineBinary } from "./engine-binary";
 import { credentialExports } from "./credentials";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
-import { CLUSTERS_DIR, CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER } from "../../layers/catalog";
+import {
+  ALLOW_DESTROY_ENV,
+  CLUSTERS_DIR,
+  CREDENTIALS_DIR,
+  PERSISTENT_AUTH_LAYER,
+  STATE_BACKEND_ENV,
+} from "../../layers/catalog";
 import type { ResolvedCluster } from "../../config";
 import { formatUpgradePlan, planUpgrade, type UpgradeStep } from "../upgrade/plan";
 import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../upgrade/run";
@@ -114,6 +124,39 @@ function index(args: Args): number {
   const raw = need(args, "index");
   if (!/^\d+$/.test(raw)) throw new UsageError([`internal: --index ${raw} is not a phase number`]);
   return Number(raw);
+}
+
+/**
+ * Each layer's backend block on previous_state_backend: the app synthesized a second time (STATE_BACKEND_ENV) into a
+ * sibling of the run's output folder, so that a local state's path, relative to the stack, is the same from both.
+ */
+function synthesizePreviousBackends(
+  doc: RunDocument,
+  layers: ReadonlyArray<{ name: string }>,
+): Record<string, Record<string, unknown>> | string {
+  const outdir = `${doc.outdir.replace(/\/+$/, "")}-previous`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CONFIG_DIR: doc.configDir,
+    CDKTF_OUTDIR: outdir,
+    [STATE_BACKEND_ENV]: "previous",
+  };
+  delete env[ALLOW_DESTROY_ENV];
+  delete env.CDKTF_CONTEXT_JSON;
+  try {
+    const app = spawnSync(process.execPath, [join(REPO, "dist", "main.js")], { cwd: REPO, env, encoding: "utf8" });
+    if (app.status !== 0) return `the synthesis with previous_state_backend failed: ${app.stderr.trim()}`;
+    return Object.fromEntries(
+      layers.map((l) => {
+        const stack = JSON.parse(readFileSync(join(outdir, "stacks", l.name, "cdk.tf.json"), "utf8")) as {
+          terraform: { backend: Record<string, unknown> };
+        };
+        return [l.name, stack.terraform.backend];
+      }),
+    );
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 /** The config folder: clusters/<name> of this repository with --cluster, else CONFIG_DIR (or the repository). */
@@ -221,6 +264,38 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     });
     answer({ ENGINE: result.engine.path, PHASE_COUNT: result.phases.length });
     return 0;
+  },
+
+  async "migrate-state"(argv) {
+    const doc = readRun(parse(argv, []).runDir);
+    const { loadConfig, resolveCluster } = await import("../../config");
+    const { migrateStates } = await import("./migrate-state");
+    const state = resolveCluster(loadConfig(doc.configDir)).state;
+    if (!state.previousBackend)
+      throw new Error("internal: migrate-state without previous_state_backend passed preflight");
+    const layers = doc.phases.filter((p) => p.action === "plan").map((p) => ({ name: p.layer, dir: p.target }));
+    const sourceBlocks = synthesizePreviousBackends(doc, layers);
+    if (typeof sourceBlocks === "string") {
+      err(`migrate-state: ${sourceBlocks}`);
+      return 1;
+    }
+    const ok = migrateStates({
+      engine: engineOf(doc),
+      layers,
+      sourceBlocks,
+      configDir: doc.configDir,
+      from: state.previousBackend,
+      to: state.backend,
+      overwrite: doc.options.overwriteTargetState,
+      lockTimeout: process.env.BOOTSTRAP_LOCK_TIMEOUT || "0s",
+      env: process.env,
+      stamp: new Date()
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d+Z$/, "Z"),
+      log: err,
+    });
+    return ok ? 0 : 1;
   },
 
   phase(argv) {

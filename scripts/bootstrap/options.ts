@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { isPersistentAuth } from "./layers";
 
 /** Subcommands: a word before or among the options. */
-export const COMMANDS = ["upgrade", "restart", "doctor"] as const;
+export const COMMANDS = ["upgrade", "restart", "doctor", "migrate-state"] as const;
 
 export interface BootstrapOptions {
   /** `--help`: print the usage and do nothing else. */
@@ -13,7 +13,8 @@ export interface BootstrapOptions {
   /**
    * `layers`: apply, plan or destroy the layers; `upgrade`: the rolling Talos and Kubernetes upgrade of the nodes;
    * `restart`: the rolling restart of the VMs with changes pending in Proxmox; `doctor`: the preflight of a run
-   * over every layer (as with --plan), and nothing else.
+   * over every layer (as with --plan), and nothing else; `migrate-state`: copy each layer's state from
+   * previous_state_backend to state_backend (cluster.yaml), after that preflight.
    * @default "layers" (no subcommand)
    */
   readonly command: "layers" | (typeof COMMANDS)[number];
@@ -48,6 +49,8 @@ export interface BootstrapOptions {
   readonly forceUnlock?: string;
   /** `--cluster=<name>`: the config folder is clusters/<name> of this repository (instead of CONFIG_DIR). */
   readonly cluster?: string;
+  /** `migrate-state --overwrite-target-state`: replace a state state_backend already holds for a layer. */
+  readonly overwriteTargetState: boolean;
 }
 
 /** Bad command line: every problem, one per line. Exit status 2. */
@@ -78,12 +81,18 @@ export const OPTIONS = {
   "yes-destroy-persistent-auth": { value: "required", meta: "<cluster name>" },
   "force-unlock": { value: "required", meta: "<lock id>" },
   cluster: { value: "required", meta: "<name>" },
+  "overwrite-target-state": { value: "none" },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
 type OptionName = keyof typeof OPTIONS;
 
-/** The options `upgrade`, `restart` and `doctor` take; the others choose or guard layers, which they do not touch. */
-const UPGRADE_OPTIONS: ReadonlySet<OptionName> = new Set(["help", "plan", "auto-approve", "allow-dirty", "cluster"]);
+/** The options each subcommand takes; the others choose or guard layers, which they do not touch. */
+const COMMAND_OPTIONS: Readonly<Record<(typeof COMMANDS)[number], ReadonlySet<OptionName>>> = {
+  upgrade: new Set(["help", "plan", "auto-approve", "allow-dirty", "cluster"]),
+  restart: new Set(["help", "plan", "auto-approve", "allow-dirty", "cluster"]),
+  doctor: new Set(["help", "plan", "auto-approve", "allow-dirty", "cluster"]),
+  "migrate-state": new Set(["help", "auto-approve", "allow-dirty", "cluster", "overwrite-target-state"]),
+};
 
 /** A folder name under clusters/: a DNS label, so never a path. */
 const CLUSTER_FOLDER = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -151,8 +160,9 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     help: given.has("help"),
     command,
     action: destroy === undefined ? "apply" : "destroy",
-    // doctor checks what a run over every layer needs, as a --plan run would, and runs nothing.
-    planOnly: given.has("plan") || command === "doctor",
+    // doctor checks what a run over every layer needs, as a --plan run would, and runs nothing; so does
+    // migrate-state before it copies the states.
+    planOnly: given.has("plan") || command === "doctor" || command === "migrate-state",
     autoApprove: given.has("auto-approve"),
     allowDirty: given.has("allow-dirty"),
     only: str("only"),
@@ -162,6 +172,7 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     yesDestroyPersistentAuth: str("yes-destroy-persistent-auth"),
     forceUnlock: str("force-unlock"),
     cluster: str("cluster"),
+    overwriteTargetState: given.has("overwrite-target-state"),
   };
   if (options.help) return options;
   if (options.cluster !== undefined && !CLUSTER_FOLDER.test(options.cluster))
@@ -170,16 +181,18 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     );
 
   if (command !== "layers") {
+    const allowed = COMMAND_OPTIONS[command];
     for (const name of given.keys()) {
-      if (!UPGRADE_OPTIONS.has(name))
+      if (!allowed.has(name))
         problems.push(
-          `--${name} does not go with ${command} (it takes ${[...UPGRADE_OPTIONS].map((o) => `--${o}`).join(", ")})`,
+          `--${name} does not go with ${command} (it takes ${[...allowed].map((o) => `--${o}`).join(", ")})`,
         );
     }
     if (problems.length > 0) throw new UsageError(problems);
     return options;
   }
 
+  if (options.overwriteTargetState) problems.push("--overwrite-target-state goes with migrate-state only");
   if (options.only !== undefined && options.startFrom !== undefined) {
     problems.push(
       "--only and --start-from exclude each other: --only runs one layer, --start-from that layer and every one above it",

@@ -18,6 +18,7 @@ import {
 } from "../../config";
 import {
   ALLOW_DESTROY_ENV,
+  STATE_BACKEND_ENV,
   CLUSTERS_DIR,
   CREDENTIALS_DIR,
   PERSISTENT_AUTH_LAYER,
@@ -237,6 +238,40 @@ export function stateLocation(backend: ResolvedStateBackend, configDir: string):
 }
 
 /**
+ * previous_state_backend marks a move of the states in progress: only migrate-state runs while it is set (another
+ * run would plan against a state_backend the states are not in yet, and apply a new cluster), and migrate-state needs
+ * it, as the source.
+ */
+const stateMigration: Check = {
+  name: "migration",
+  run({ input: { options, configDir }, facts, ok, fail }) {
+    const state = facts.cluster?.state;
+    if (!state) return;
+    const from = state.previousBackend && stateLocation(state.previousBackend, configDir);
+    const to = stateLocation(state.backend, configDir);
+    if (options.command !== "migrate-state") {
+      if (from === undefined) return;
+      return fail({
+        reason: `previous_state_backend is set in cluster.yaml: the states are moving from ${from} to ${to}, and this run would work on ${to}`,
+        hint: "run ./bootstrap.sh migrate-state; once it has migrated every layer, remove previous_state_backend from cluster.yaml",
+      });
+    }
+    if (from === undefined)
+      return fail({
+        reason:
+          "migrate-state copies each layer's state from previous_state_backend to state_backend, and cluster.yaml has no previous_state_backend",
+        hint: "set previous_state_backend to where the states are now, state_backend to where they go, and commit",
+      });
+    if (from === to)
+      return fail({
+        reason: `previous_state_backend and state_backend are the same place (${to}): nothing to migrate`,
+        hint: "remove previous_state_backend from cluster.yaml",
+      });
+    ok(`each layer's state from ${from} to ${to}`);
+  },
+};
+
+/**
  * Several clusters in one repository (clusters/<name>/): each keeps its states apart. A sibling whose config does
  * not load is left to its own runs.
  */
@@ -344,17 +379,27 @@ const BACKEND_ENVIRONMENT: Record<string, readonly string[]> = {
 
 const stateBackendCredentials: Check = {
   name: "environment",
-  run({ input: { env }, facts, ok, fail }) {
-    const type = facts.cluster?.state.backend.type;
-    const needed = type ? BACKEND_ENVIRONMENT[type] : undefined;
-    if (!needed) return;
-    const names = needed.join(" and ");
-    const absent = needed.filter((v) => !env[v]);
-    if (absent.length === 0) return ok(`${names} set for the ${type} state backend`);
-    fail({
-      reason: `the ${type} state backend needs ${names}; ${absent.join(" and ")} ${absent.length === 1 ? "is" : "are"} not set`,
-      hint: "export them (the engine reads them itself; they never go into the config)",
-    });
+  run({ input: { env, options }, facts, ok, fail }) {
+    const state = facts.cluster?.state;
+    // migrate-state reads the states where they were too.
+    const types = new Set([
+      state?.backend.type,
+      options.command === "migrate-state" ? state?.previousBackend?.type : undefined,
+    ]);
+    for (const type of types) {
+      const needed = type ? BACKEND_ENVIRONMENT[type] : undefined;
+      if (!needed) continue;
+      const names = needed.join(" and ");
+      const absent = needed.filter((v) => !env[v]);
+      if (absent.length === 0) {
+        ok(`${names} set for the ${type} state backend`);
+        continue;
+      }
+      fail({
+        reason: `the ${type} state backend needs ${names}; ${absent.join(" and ")} ${absent.length === 1 ? "is" : "are"} not set`,
+        hint: "export them (the engine reads them itself; they never go into the config)",
+      });
+    }
   },
 };
 
@@ -432,6 +477,7 @@ const synth: Check = {
     // Only the two keys lift prevent_destroy: a context or a confirmation exported by the user does not reach the synth.
     delete synthEnv.CDKTF_CONTEXT_JSON;
     delete synthEnv[ALLOW_DESTROY_ENV];
+    delete synthEnv[STATE_BACKEND_ENV];
     if (facts.liftPreventDestroy) synthEnv[ALLOW_DESTROY_ENV] = facts.cluster!.name;
     const run = deps.synth(input.repo, synthEnv);
     if (run.status !== 0) {
@@ -798,7 +844,7 @@ const SYNTH_STAGE: Stage = { name: "synth", blockedBy: beforeSynth, checks: [syn
 
 /** Every check, by stage, in the order they run. */
 export const STAGES: readonly Stage[] = [
-  { name: "input", checks: [git, node, config, clustersApart, terminal, persistentAuthKeys, layers] },
+  { name: "input", checks: [git, node, config, stateMigration, clustersApart, terminal, persistentAuthKeys, layers] },
   { ...ENVIRONMENT_STAGE, checks: [...ENVIRONMENT_STAGE.checks, tailscaleAuthKey] },
   ENGINE_STAGE,
   SYNTH_STAGE,
@@ -813,7 +859,7 @@ export const STAGES: readonly Stage[] = [
 
 /** The checks of `./bootstrap.sh upgrade`: the config, the engine, and layer 01's state; nothing is validated or planned. */
 export const UPGRADE_STAGES: readonly Stage[] = [
-  { name: "input", checks: [git, node, config, clustersApart, terminal, upgradeLayers] },
+  { name: "input", checks: [git, node, config, stateMigration, clustersApart, terminal, upgradeLayers] },
   ENVIRONMENT_STAGE,
   ENGINE_STAGE,
   SYNTH_STAGE,
@@ -831,6 +877,7 @@ export const CHECKS = {
   git,
   node,
   config,
+  stateMigration,
   clustersApart,
   terminal,
   persistentAuthKeys,
