@@ -42,14 +42,16 @@ export function tempDir(prefix: string): { dir: string; remove: () => void } {
 }
 
 /**
- * Writes cluster.yaml (the repo root example with `cluster` merged over it at the top level) and the
- * example's nodes.yaml into `dir`; returns `dir`.
+ * Writes cluster.yaml (the tests' copy of the root example, __tests__/fixtures/example, with `cluster` merged
+ * over it at the top level) and that copy's nodes.yaml into `dir`; returns `dir`. Never the root example itself:
+ * users edit it.
  */
 export function deriveConfig(dir: string, cluster: Record<string, unknown>): string {
   mkdirSync(dir, { recursive: true });
-  const base = parse(readFileSync(join(REPO, "cluster.yaml"), "utf8")) as Record<string, unknown>;
+  const example = join(REPO, "__tests__", "fixtures", "example");
+  const base = parse(readFileSync(join(example, "cluster.yaml"), "utf8")) as Record<string, unknown>;
   writeFileSync(join(dir, "cluster.yaml"), stringify({ ...base, ...cluster }));
-  copyFileSync(join(REPO, "nodes.yaml"), join(dir, "nodes.yaml"));
+  copyFileSync(join(example, "nodes.yaml"), join(dir, "nodes.yaml"));
   return dir;
 }
 

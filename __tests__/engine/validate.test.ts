@@ -70,7 +70,10 @@ describe.each(configs)("%s", (name, configDir) => {
 // its VM are judged by validate above, and this shows validate would catch a broken one.
 describe("replace_triggered_by references (OpenTofu 1.12)", () => {
   it("a reference to an attribute the VM does not have fails tofu validate, naming it", async () => {
-    const stacks = await synthesize(REPO, join(work.dir, "replace-triggered-by"));
+    const stacks = await synthesize(
+      join(REPO, "__tests__", "fixtures", "example"),
+      join(work.dir, "replace-triggered-by"),
+    );
     const s = stacks["01-infrastructure"];
     const text = readFileSync(join(s.dir, "cdk.tf.json"), "utf8");
     const triggers = [...text.matchAll(/"(proxmox_virtual_environment_vm\.[a-z0-9_]+)\.id"/g)];
