@@ -51,6 +51,12 @@ export function sourcesWith(
       lock_address: "https://tfstate.example.com/lock/{layer}",
       unlock_address: "https://tfstate.example.com/lock/{layer}",
     },
+    previous_state_backend: {
+      type: "http",
+      address: "https://old-tfstate.example.com/state/{layer}",
+      lock_address: "https://old-tfstate.example.com/lock/{layer}",
+      unlock_address: "https://old-tfstate.example.com/lock/{layer}",
+    },
     cluster_api_tls_sans: ["k8s.example.com"],
     proxmox_vm_advanced: {},
     cilium_loadbalancer_pool: { start: "192.168.10.200", stop: "192.168.10.220" },
