@@ -1,5 +1,6 @@
 // The per-node Talos machine-configuration patches, as plain typed data (unit-tested on its own, judged by
 // Talos' own machinery in the engine tests: __tests__/engine/talos-config.test.ts).
+import type { ResolvedOidc } from "../config/resolve";
 import { talosHasEtcFileConfig, talosHasHostnameConfig, talosHasKubernetesDocuments } from "../config/versions";
 
 export type Cni = "cilium" | "flannel" | "none";
@@ -30,16 +31,7 @@ export interface TalosClusterNetwork {
 }
 
 /** The API server's OIDC settings (kube-apiserver's --oidc-* flags, or a jwt authenticator of its own). */
-export interface ApiServerOidc {
-  readonly issuerUrl: string;
-  readonly clientId: string;
-  readonly usernameClaim: string;
-  readonly usernamePrefix: string;
-  readonly groupsClaim: string;
-  readonly groupsPrefix: string;
-  /** PEM of the issuer's private CA. @default - the system's trust store */
-  readonly caPem?: string;
-}
+export type ApiServerOidc = ResolvedOidc;
 
 /** A node in a tailnet: the siderolabs/tailscale extension's settings. */
 export interface TailscaleNode {
