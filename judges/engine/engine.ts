@@ -5,11 +5,14 @@
  * - `prepareStack()` makes a synthesized stack installable from the engine's mirror: the one rewrite allowed
  *   is a stand-in provider's required version, from the pinned release to the one built;
  * - `runTofu()` / `runTofuAsync()` run tofu offline, in automation mode.
- * Node 20 built-ins only.
+ * Node 20 built-ins, and bootstrap's own reading of a provider address (sourceKey).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { sourceKey } from "../../scripts/bootstrap/stand-ins";
+
+export { sourceKey };
 
 export const REPO = join(__dirname, "..", "..");
 const BUILD = join(REPO, "judges", "engine", "build.sh");
@@ -82,15 +85,6 @@ export function loadEngine(): Engine {
 /** The providers built at a version other than the pinned one. */
 export function standIns(engine: Engine): Array<[source: string, provider: EngineProvider]> {
   return Object.entries(engine.providers).filter(([, p]) => p.built !== p.pinned);
-}
-
-/**
- * A provider source address without its host: `registry.terraform.io/Bpg/Proxmox` and `bpg/proxmox` give
- * `bpg/proxmox`; a bare type such as `helm` is in the `hashicorp` namespace, as the engine reads it.
- */
-export function sourceKey(source: string): string {
-  const parts = source.toLowerCase().split("/");
-  return parts.length === 1 ? `hashicorp/${parts[0]}` : parts.slice(-2).join("/");
 }
 
 export interface Rewrite {

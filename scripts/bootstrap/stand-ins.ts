@@ -64,8 +64,11 @@ export function readStandIns(file: string): { standIns: StandIns } | { problems:
   return problems.length > 0 ? { problems } : { standIns };
 }
 
-/** `registry.terraform.io/Bpg/Proxmox`, `bpg/proxmox` -> `bpg/proxmox`; a bare type is in `hashicorp`. */
-function sourceKey(source: string): string {
+/**
+ * A provider source address without its host: `registry.terraform.io/Bpg/Proxmox` and `bpg/proxmox` give
+ * `bpg/proxmox`; a bare type such as `helm` is in the `hashicorp` namespace, as the engine reads it.
+ */
+export function sourceKey(source: string): string {
   const parts = source.toLowerCase().split("/");
   return parts.length === 1 ? `hashicorp/${parts[0]}` : parts.slice(-2).join("/");
 }
