@@ -50,7 +50,8 @@
 #                             The pg backend needs none: its lock ends with the holder's connection
 #   --cluster=<name>          the cluster in clusters/<name>/ of this repository (cluster.yaml, nodes.yaml,
 #                             workloads.yaml; state/, credentials/ and logs/ beside them), instead of CONFIG_DIR;
-#                             refused when another folder of clusters/ keeps its state in the same place
+#                             refused when it would share a state, credentials/ or its Proxmox CSI user with
+#                             another cluster of the repository (docs/state.md)
 #   -h, --help                this text
 #
 #   upgrade                   rolling upgrade of the nodes to the talos_version and kubernetes_version of

@@ -193,7 +193,6 @@ const STACK_FRAME = /^\s+at .*(\.[cm]?[jt]s:\d+|<anonymous>|node:)/m;
 function offlineWorld(log: string[]): PreflightDeps {
   return {
     gitStatus: (dir) => ({ toplevel: dir, changes: [] }),
-    clusterFolders: () => [],
     missingNodeDeps: () => [],
     loadConfig,
     findEngine: () => ({ path: "/bin/tofu", kind: "opentofu", version: "1.12.6" }),

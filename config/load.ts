@@ -30,7 +30,13 @@ import {
   withoutUrlCredentials,
 } from "./foreign-keys";
 import { hasTemplate, hasTokenMarker, isTokenNumber } from "./terraform-literal";
-import { ConfigError, shorten, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
+import {
+  repositoryClusterDirs,
+  repositoryClusterName,
+  sharedWithOtherClusters,
+  type RepositoryCluster,
+} from "./clusters";
+import { ConfigError, formatIssue, shorten, type ConfigFile, type ConfigIssue, type KeyPath } from "./issues";
 import { clusterSchema, nodeSchema, nodesFileSchema, type ClusterConfig, type NodeConfig } from "./schema";
 import { workloadsFileSchema, type WorkloadsConfig } from "./workloads";
 import { envReferenceIssues } from "./env-references";
@@ -108,9 +114,46 @@ function entryExists(path: string): boolean {
   }
 }
 
-/** Loads `<dir>/cluster.yaml`, `<dir>/nodes.yaml` and `<dir>/workloads.yaml` if present; throws ConfigError listing every problem. */
+/**
+ * Loads `<dir>/cluster.yaml`, `<dir>/nodes.yaml` and `<dir>/workloads.yaml` if present; throws ConfigError listing
+ * every problem. In a repository of several clusters (clusters/<name>/), it also refuses whatever this cluster would
+ * share with another of them (config/clusters.ts); a cluster whose config does not load is left to its own runs.
+ */
 export function loadConfig(dir: string): ClusterDefinition {
-  return parseConfig(readConfigSources(dir), dir);
+  const sources = readConfigSources(dir);
+  const definition = parseConfig(sources, dir);
+  const [, ...others] = repositoryClusterDirs(dir);
+  if (others.length === 0) return definition;
+  const loaded: RepositoryCluster[] = [];
+  for (const other of others) {
+    try {
+      const otherSources = readConfigSources(other);
+      loaded.push(repositoryCluster(other, otherSources, parseConfig(otherSources, other).cluster));
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+    }
+  }
+  const file = new YamlFile("cluster.yaml", sources.cluster);
+  const shared = sharedWithOtherClusters(repositoryCluster(dir, sources, definition.cluster), loaded).map((issue) =>
+    file.locate(issue, true),
+  );
+  shared.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  if (shared.length) throw new ConfigError([...shared, ...definition.warnings], dir);
+  return definition;
+}
+
+function repositoryCluster(dir: string, sources: ConfigSources, cluster: ClusterConfig): RepositoryCluster {
+  const file = new YamlFile("cluster.yaml", sources.cluster);
+  return {
+    name: repositoryClusterName(dir),
+    dir,
+    cluster,
+    where: (path) => formatIssue(file.locate(clusterIssue(path), true), dir).slice(0, -": ".length),
+  };
+}
+
+function clusterIssue(path: KeyPath): ConfigIssue {
+  return { file: "cluster.yaml", path, message: "", severity: "error" };
 }
 
 /**

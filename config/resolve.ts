@@ -333,7 +333,7 @@ export function resolveSettings(cluster: ClusterConfig, oidcCaPem?: string): Res
   };
 }
 
-function resolveStateBackend(cluster: ClusterConfig, backend: StateBackendConfig): ResolvedStateBackend {
+export function resolveStateBackend(cluster: ClusterConfig, backend: StateBackendConfig): ResolvedStateBackend {
   // Defaults named after the cluster, so that two clusters in one bucket or database never share a state.
   if (backend.type === "s3") return { ...backend, key: backend.key ?? `${cluster.cluster_name}/{layer}.tfstate` };
   if (backend.type === "pg") {

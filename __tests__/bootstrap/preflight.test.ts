@@ -68,8 +68,6 @@ interface World {
   clusterVersions?: string;
   /** What the S3 store answers the conditional-write probe. */
   s3Probe?: ProbeVerdict;
-  /** Other clusters' configs, by folder. */
-  siblings?: Record<string, ClusterDefinition | ConfigError>;
 }
 
 /** Fake deps that record every engine call and the synth environment. */
@@ -81,12 +79,8 @@ function fakeDeps(world: World) {
   const deps: PreflightDeps = {
     gitStatus: (dir) => (world.notGit ? { changes: [] } : { toplevel: dir, changes: world.gitChanges ?? [] }),
     missingNodeDeps: () => world.missingNodeDeps ?? [],
-    clusterFolders: (dir) =>
-      Object.keys(world.siblings ?? {})
-        .filter((d) => d.startsWith(`${dir}/`))
-        .map((d) => d.slice(dir.length + 1)),
-    loadConfig: (dir) => {
-      const c = world.siblings?.[dir] ?? world.config ?? definition();
+    loadConfig: () => {
+      const c = world.config ?? definition();
       if (c instanceof ConfigError) throw c;
       return c;
     },
@@ -792,66 +786,6 @@ describe("each check alone", () => {
     );
     expect(r.problems).toEqual([]);
     expect(r.log).toEqual(["  ✓ validate: 00-persistent-auth (1 warning)", "      warning: Deprecated attribute"]);
-  });
-
-  it("clusters: a cluster of clusters/ whose state is where another's is refused; apart, it passes", () => {
-    const { clustersApart } = CHECKS;
-    const s3 = (key?: string) => ({ type: "s3", bucket: "tfstate", ...(key ? { key } : {}) });
-    const at = (configDir: string) => ({ configDir });
-    const prod = resolveCluster(definition({ cluster_name: "prod", state_backend: s3() }));
-    const siblings = {
-      "/repo/clusters/prod": definition({ cluster_name: "prod", state_backend: s3() }),
-      "/repo/clusters/staging": definition({ cluster_name: "staging", state_backend: s3() }),
-      "/repo/clusters/broken": invalidConfig(),
-    };
-    const apart = check(clustersApart, [], { cluster: prod }, { siblings }, at("/repo/clusters/prod"));
-    expect(apart.problems).toEqual([]);
-    expect(apart.log).toEqual([
-      "  ✓ clusters: prod keeps its state apart from 2 other clusters of clusters/ (s3://tfstate/prod/{layer}.tfstate)",
-    ]);
-    const shared = check(
-      clustersApart,
-      [],
-      { cluster: prod },
-      {
-        siblings: {
-          ...siblings,
-          "/repo/clusters/copy": definition({ cluster_name: "copy", state_backend: s3("prod/{layer}.tfstate") }),
-        },
-      },
-      at("/repo/clusters/prod"),
-    );
-    expect(shared.problems.map((p) => p.reason)).toEqual([
-      "clusters/prod keeps its state where clusters/copy keeps theirs: s3://tfstate/prod/{layer}.tfstate",
-    ]);
-    // pg: the default schema follows the cluster name; local state is per folder, never shared.
-    const pgCluster = resolveCluster(definition({ cluster_name: "prod", state_backend: { type: "pg" } }));
-    const pgShared = check(
-      clustersApart,
-      [],
-      { cluster: pgCluster },
-      {
-        siblings: {
-          "/repo/clusters/b": definition({ cluster_name: "b", state_backend: { type: "pg", schema_name: "prod" } }),
-        },
-      },
-      at("/repo/clusters/a"),
-    );
-    expect(pgShared.problems.map((p) => p.reason)).toEqual([
-      "clusters/a keeps its state where clusters/b keeps theirs: the PostgreSQL schema prod",
-    ]);
-    const local = resolveCluster(definition());
-    expect(
-      check(
-        clustersApart,
-        [],
-        { cluster: local },
-        { siblings: { "/repo/clusters/b": definition() } },
-        at("/repo/clusters/a"),
-      ).problems,
-    ).toEqual([]);
-    // Outside clusters/, nothing to compare.
-    expect(check(clustersApart, [], { cluster: prod }, { siblings }, at("/config")).log).toEqual([]);
   });
 
   it("migration: previous_state_backend lets only migrate-state run, which needs it and a different state_backend", () => {

@@ -195,6 +195,44 @@ describe("preflight failures, as a user sees them", () => {
     expect(readFileSync(log, "utf8")).toContain("✗ config: the cluster configuration");
   });
 
+  it("a cluster of clusters/ keeping its state where another does: both named at file:line:key, nothing synthesized", async () => {
+    const dir = await repo("clusters");
+    const cluster = readFileSync(join(dir.dir, "cluster.yaml"), "utf8");
+    for (const name of ["prod", "staging"]) {
+      mkdirSync(join(dir.dir, "clusters", name), { recursive: true });
+      // staging forgot its own cluster_name: the default pg schema is prod's.
+      const own = name === "prod" ? cluster.replace(/^cluster_name: .*$/m, "cluster_name: prod") : cluster;
+      writeFileSync(join(dir.dir, "clusters", name, "cluster.yaml"), `${own}state_backend:\n  type: pg\n`);
+      writeFileSync(join(dir.dir, "clusters", name, "nodes.yaml"), readFileSync(join(dir.dir, "nodes.yaml")));
+    }
+    writeFileSync(
+      join(dir.dir, "clusters", "staging", "cluster.yaml"),
+      readFileSync(join(dir.dir, "clusters", "staging", "cluster.yaml"), "utf8").replace(
+        "type: pg\n",
+        "type: pg\n  schema_name: prod\n",
+      ),
+    );
+    await dir.commit("two clusters");
+    const engine = fakeEngine(join(work, "clusters-engine"));
+    const outdir = join(work, "clusters-out");
+    const staging = join(dir.dir, "clusters", "staging");
+    const result = await runBootstrap(staging, ["--plan"], {
+      env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env, CDKTF_OUTDIR: outdir, PG_CONN_STR: "postgres://127.0.0.1/x" },
+    });
+    expect(result.status).toBe(1);
+    expect(result.output).toMatch(/^ {2}✗ config: the cluster configuration in \S+ is invalid \(1 error\)$/m);
+    expect(result.output).toMatch(
+      new RegExp(
+        `^ {6}${staging}/cluster\\.yaml:\\d+:3 state_backend\\.schema_name: the PostgreSQL schema prod is also clusters/prod's \\(${dir.dir}/clusters/prod/cluster\\.yaml:\\d+:1 state_backend\\): two clusters of one repository never share it`,
+        "m",
+      ),
+    );
+    expect(result.output).toMatch(/^bootstrap: error: preflight failed; nothing was changed$/m);
+    expect(result.output).not.toMatch(/^\s+at /m);
+    expect(existsSync(outdir)).toBe(false);
+    expect(engine.calls()).toEqual(["version"]);
+  });
+
   it("a dirty tree: the changed file named, and every other problem of the run with it", async () => {
     const dir = await repo("dirty");
     appendFileSync(join(dir.dir, "cluster.yaml"), "# an uncommitted edit\n");

@@ -45,21 +45,16 @@
 //   s3-probe                   (preflight's, no run document) stdin: {"location", "key"}; stdout: the verdict of
 //                              probeConditionalWrites as JSON; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runEngine, streamEngine, type EngineBinary } from "./engine-binary";
 import { credentialExports } from "./credentials";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
-import {
-  ALLOW_DESTROY_ENV,
-  CLUSTERS_DIR,
-  CREDENTIALS_DIR,
-  PERSISTENT_AUTH_LAYER,
-  STATE_BACKEND_ENV,
-} from "../../layers/catalog";
+import { ALLOW_DESTROY_ENV, CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER, STATE_BACKEND_ENV } from "../../layers/catalog";
 import type { ResolvedCluster } from "../../config";
+import { ClusterNameError, clusterFolder } from "../../config/clusters";
 import { formatUpgradePlan, planUpgrade, type UpgradeStep } from "../upgrade/plan";
 import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../upgrade/run";
 import { TalosctlCli } from "../upgrade/talosctl";
@@ -160,19 +155,15 @@ function synthesizePreviousBackends(
 }
 
 /** The config folder: clusters/<name> of this repository with --cluster, else CONFIG_DIR (or the repository). */
-function clusterFolder(options: BootstrapOptions, configDir: string, configDirGiven: boolean): string {
+function configFolder(options: BootstrapOptions, configDir: string, configDirGiven: boolean): string {
   if (options.cluster === undefined || options.help) return configDir;
   if (configDirGiven) throw new UsageError(["CONFIG_DIR and --cluster both name the config folder: use one of them"]);
-  const dir = join(REPO, CLUSTERS_DIR, options.cluster);
-  if (!existsSync(join(dir, "cluster.yaml"))) {
-    const known = existsSync(join(REPO, CLUSTERS_DIR))
-      ? readdirSync(join(REPO, CLUSTERS_DIR)).filter((d) => existsSync(join(REPO, CLUSTERS_DIR, d, "cluster.yaml")))
-      : [];
-    throw new UsageError([
-      `--cluster=${options.cluster}: there is no ${CLUSTERS_DIR}/${options.cluster}/cluster.yaml (${known.length ? `clusters: ${known.join(", ")}` : `no folder of ${CLUSTERS_DIR}/ has a cluster.yaml`})`,
-    ]);
+  try {
+    return clusterFolder(REPO, options.cluster);
+  } catch (e) {
+    if (!(e instanceof ClusterNameError)) throw e;
+    throw new UsageError([e.message]);
   }
-  return dir;
 }
 
 function engineOf(doc: RunDocument): EngineBinary {
@@ -197,7 +188,7 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
   init(argv) {
     const args = parse(argv, ["config-dir", "config-dir-given", "outdir"]);
     const options = parseOptions(args.rest);
-    const configDir = clusterFolder(options, need(args, "config-dir"), args.values["config-dir-given"] === "1");
+    const configDir = configFolder(options, need(args, "config-dir"), args.values["config-dir-given"] === "1");
     writeRun(args.runDir, { options, configDir, outdir: need(args, "outdir"), phases: [] });
     answer({
       HELP: options.help,

@@ -2,6 +2,7 @@
 // engine, no files. Layer names stay as typed here (scope.ts resolves them against the catalog); only layer 00 is
 // recognized now, because refusing to destroy it must happen before anything else runs.
 import { parseArgs } from "node:util";
+import { CLUSTER_NAME } from "../../config/clusters";
 import { isPersistentAuth } from "./layers";
 
 /** Subcommands: a word before or among the options. */
@@ -94,9 +95,6 @@ const COMMAND_OPTIONS: Readonly<Record<(typeof COMMANDS)[number], ReadonlySet<Op
   "migrate-state": new Set(["help", "auto-approve", "allow-dirty", "cluster", "overwrite-target-state"]),
 };
 
-/** A folder name under clusters/: a DNS label, so never a path. */
-const CLUSTER_FOLDER = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
 /** Parses the arguments of ./bootstrap.sh; throws UsageError listing every problem. */
 export function parseOptions(argv: readonly string[]): BootstrapOptions {
   const problems: string[] = [];
@@ -175,7 +173,7 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     overwriteTargetState: given.has("overwrite-target-state"),
   };
   if (options.help) return options;
-  if (options.cluster !== undefined && !CLUSTER_FOLDER.test(options.cluster))
+  if (options.cluster !== undefined && !CLUSTER_NAME.test(options.cluster))
     problems.push(
       `--cluster=${options.cluster}: expected the name of a folder in clusters/ (lower-case letters, digits, '-')`,
     );

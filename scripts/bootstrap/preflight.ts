@@ -5,8 +5,8 @@
 // folders, and layer 00's state is read without a lock.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   ConfigError,
   formatIssue,
@@ -19,7 +19,6 @@ import {
 import {
   ALLOW_DESTROY_ENV,
   STATE_BACKEND_ENV,
-  CLUSTERS_DIR,
   CREDENTIALS_DIR,
   PERSISTENT_AUTH_LAYER,
   type LayerName,
@@ -79,8 +78,6 @@ export interface GitStatus {
 /** The outside world, replaceable in tests. */
 export interface PreflightDeps {
   gitStatus(dir: string): GitStatus;
-  /** The folders of `clustersDir` that hold a cluster.yaml. */
-  clusterFolders(clustersDir: string): string[];
   /** Paths (relative to the repo) that an installed checkout has and this one lacks. */
   missingNodeDeps(repo: string): string[];
   loadConfig(dir: string): ClusterDefinition;
@@ -268,39 +265,6 @@ const stateMigration: Check = {
         hint: "remove previous_state_backend from cluster.yaml",
       });
     ok(`each layer's state from ${from} to ${to}`);
-  },
-};
-
-/**
- * Several clusters in one repository (clusters/<name>/): each keeps its states apart. A sibling whose config does
- * not load is left to its own runs.
- */
-const clustersApart: Check = {
-  name: "clusters",
-  run({ input, deps, facts, ok, fail }) {
-    if (!facts.cluster) return;
-    const folder = resolve(input.configDir);
-    const parent = dirname(folder);
-    if (basename(parent) !== CLUSTERS_DIR) return;
-    const mine = stateLocation(facts.cluster.state.backend, folder);
-    const siblings = deps.clusterFolders(parent).filter((name) => join(parent, name) !== folder);
-    const sharing = siblings.filter((name) => {
-      try {
-        const other = resolveCluster(deps.loadConfig(join(parent, name)));
-        return stateLocation(other.state.backend, join(parent, name)) === mine;
-      } catch (e) {
-        if (e instanceof ConfigError) return false;
-        throw e;
-      }
-    });
-    if (sharing.length === 0)
-      return ok(
-        `${basename(folder)} keeps its state apart from ${siblings.length} other cluster${siblings.length === 1 ? "" : "s"} of ${CLUSTERS_DIR}/ (${mine})`,
-      );
-    fail({
-      reason: `${CLUSTERS_DIR}/${basename(folder)} keeps its state where ${sharing.map((n) => `${CLUSTERS_DIR}/${n}`).join(" and ")} keep${sharing.length === 1 ? "s" : ""} theirs: ${mine}`,
-      hint: "give each cluster its own state: its own cluster_name (the default key and schema follow it), or its own key, schema_name or address in state_backend",
-    });
   },
 };
 
@@ -844,7 +808,7 @@ const SYNTH_STAGE: Stage = { name: "synth", blockedBy: beforeSynth, checks: [syn
 
 /** Every check, by stage, in the order they run. */
 export const STAGES: readonly Stage[] = [
-  { name: "input", checks: [git, node, config, stateMigration, clustersApart, terminal, persistentAuthKeys, layers] },
+  { name: "input", checks: [git, node, config, stateMigration, terminal, persistentAuthKeys, layers] },
   { ...ENVIRONMENT_STAGE, checks: [...ENVIRONMENT_STAGE.checks, tailscaleAuthKey] },
   ENGINE_STAGE,
   SYNTH_STAGE,
@@ -859,7 +823,7 @@ export const STAGES: readonly Stage[] = [
 
 /** The checks of `./bootstrap.sh upgrade`: the config, the engine, and layer 01's state; nothing is validated or planned. */
 export const UPGRADE_STAGES: readonly Stage[] = [
-  { name: "input", checks: [git, node, config, stateMigration, clustersApart, terminal, upgradeLayers] },
+  { name: "input", checks: [git, node, config, stateMigration, terminal, upgradeLayers] },
   ENVIRONMENT_STAGE,
   ENGINE_STAGE,
   SYNTH_STAGE,
@@ -878,7 +842,6 @@ export const CHECKS = {
   node,
   config,
   stateMigration,
-  clustersApart,
   terminal,
   persistentAuthKeys,
   layers,
@@ -1044,9 +1007,6 @@ export function realDeps(log: (line: string) => void): PreflightDeps {
         .filter((e) => e.length > 3)
         .map((e) => e.slice(3));
       return { toplevel, changes };
-    },
-    clusterFolders(clustersDir) {
-      return readdirSync(clustersDir).filter((d) => existsSync(join(clustersDir, d, "cluster.yaml")));
     },
     missingNodeDeps(repo) {
       const needed = [
