@@ -740,4 +740,60 @@ describe("npm run diff, end to end in a git copy of the project", () => {
     expect((await sh("git", "worktree", "list")).trim().split("\n")).toHaveLength(1);
     expect(leftovers()).toEqual([]);
   });
+
+  it("several clusters: each under its name (all of them, or --cluster <name>), through the gate of the config", async () => {
+    const clusters = join(project, "clusters");
+    const write = (name: string, extra: Record<string, unknown>) => {
+      mkdirSync(join(clusters, name), { recursive: true });
+      const cluster = { ...parse(readFileSync(join(FIXTURE, "cluster.yaml"), "utf8")), cluster_name: name, ...extra };
+      writeFileSync(join(clusters, name, "cluster.yaml"), stringify(cluster));
+      copyFileSync(join(FIXTURE, "nodes.yaml"), join(clusters, name, "nodes.yaml"));
+    };
+    try {
+      write("prod", { state_backend: { type: "s3", bucket: "tfstate" } });
+      write("staging", { state_backend: { type: "s3", bucket: "tfstate" } });
+      const all = await runDiff(["--base", "HEAD"]);
+      expect(all.stderr).toBe("");
+      expect(all.status).toBe(2);
+      const blocks = all.stdout.split(/^== cluster (.*) ==$/m);
+      expect(blocks.filter((_, i) => i % 2 === 1)).toEqual([
+        ". (the repository's cluster.yaml)",
+        "clusters/prod",
+        "clusters/staging",
+      ]);
+      expect(blocks[2]).toMatch(/^No synthesized changes against HEAD/m);
+      expect(blocks[4]).toMatch(/^note: HEAD has no clusters\/prod\/cluster\.yaml, clusters\/prod\/nodes\.yaml: /m);
+      expect(blocks[6]).toMatch(/^note: HEAD has no clusters\/staging\/cluster\.yaml/m);
+      expect(blocks[6]).toContain("00-persistent-auth: new layer: ");
+
+      const one = await runDiff(["--base", "HEAD", "--cluster", "staging", "--format", "markdown"]);
+      expect(one.status).toBe(2);
+      expect(one.stdout.split(MARKER)).toHaveLength(2);
+      expect(one.stdout.split("\n").slice(0, 3)).toEqual([MARKER, "### Cluster `clusters/staging`", ""]);
+      expect(one.stdout).not.toContain("clusters/prod");
+
+      // The names of the gate: an unknown one lists the clusters; CONFIG_DIR as well is refused.
+      const unknown = await runDiff(["--base", "HEAD", "--cluster=dev"]);
+      expect(unknown.status).toBe(1);
+      expect(unknown.stderr).toBe(
+        "synth-diff: --cluster=dev: there is no clusters/dev/cluster.yaml (clusters: prod, staging)\n",
+      );
+      const both = await runDiff(["--base", "HEAD", "--cluster=prod"], { CONFIG_DIR: "clusters/prod" });
+      expect(both.status).toBe(1);
+      expect(both.stderr).toContain("CONFIG_DIR and --cluster both name the config folder: use one of them");
+
+      // staging keeping its state where prod does is refused as bootstrap refuses it.
+      write("staging", { state_backend: { type: "s3", bucket: "tfstate", key: "prod/{layer}.tfstate" } });
+      const shared = await runDiff(["--base", "HEAD", "--cluster", "staging"]);
+      expect(shared.status).toBe(1);
+      expect(shared.stderr).toMatch(
+        /clusters\/staging\/cluster\.yaml:\d+:\d+ state_backend\.key: the state s3:\/\/tfstate\/prod\/00-persistent-auth\.tfstate is also clusters\/prod's/,
+      );
+      expect(shared.stderr).not.toMatch(/\bat .*\.[jt]s:\d+/);
+      expect((await sh("git", "worktree", "list")).trim().split("\n")).toHaveLength(1);
+      expect(leftovers()).toEqual([]);
+    } finally {
+      rmSync(clusters, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,10 +1,15 @@
-// Usage: npx tsx scripts/diff.ts --base <git ref> [--format text|markdown]      (npm run diff -- --base <ref>)
+// Usage: npx tsx scripts/diff.ts --base <git ref> [--format text|markdown] [--cluster <name>]
+//        (npm run diff -- --base <ref>)
 //
 // What a change does to the synthesized stacks, for review: synthesizes the working tree and <ref> offline and
 // prints, per layer, the resources, data sources, outputs, providers and backend it adds, changes and removes,
 // with the attribute-level changes. Changes that destroy or may replace what layer 00 keeps for the life of the
 // cluster are flagged at the top. Secrets are never printed.
 // Exit status, like `terraform plan -detailed-exitcode`: 0 no changes, 2 changes, 1 error.
+//
+// Several clusters in one repository (clusters/<name>/): --cluster <name> diffs that one, as ./bootstrap.sh
+// --cluster does; without it and without CONFIG_DIR, every cluster of the repository (its top-level cluster.yaml,
+// if any, then each folder of clusters/), each under its name; exit 2 when any changed.
 //
 // Environment:
 //   CONFIG_DIR   folder of cluster.yaml and nodes.yaml (default "."). Inside the repository: read from the
@@ -35,19 +40,20 @@ import { constants, tmpdir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
+import { ClusterNameError, clusterFolder, clusterNames, repositoryClusterDirs } from "../config/clusters";
 import { MAX_FILE_BYTES, readConfigFolderFile } from "../config/files";
 import { treeDigest } from "./bindings-digest";
 import { cliEnv } from "./diff/cli-env";
 import { compare, type Stacks } from "./diff/compare";
 import { Masker } from "./diff/mask";
-import { renderMarkdown, renderText, type RenderInput } from "./diff/render";
+import { MARKER, MAX_MARKDOWN_CHARS, renderMarkdown, renderText, type RenderInput } from "./diff/render";
 
 const ROOT = resolve(__dirname, "..");
 const CONFIG_FILES = ["cluster.yaml", "nodes.yaml"] as const;
 /** Optional, with the public key files it names (relative to the config folder). */
 const WORKLOADS_FILE = "workloads.yaml";
 const FORMATS = ["text", "markdown"] as const;
-const USAGE = "usage: npm run diff -- --base <git ref> [--format text|markdown]";
+const USAGE = "usage: npm run diff -- --base <git ref> [--format text|markdown] [--cluster <name>]";
 
 /** A failure the user can act on: printed as one message without a stack trace, exit status 1. */
 class DiffError extends Error {}
@@ -56,20 +62,26 @@ interface Options {
   /** The git ref to compare with, as given. */
   readonly base: string;
   readonly format: (typeof FORMATS)[number];
-  /** The config folder relative to the repository root, "." for the root ("config" for one outside it). */
-  readonly configDir: string;
+  /**
+   * The config folders relative to the repository root, "." for the root ("config" for one outside it): one, or
+   * every cluster of the repository.
+   */
+  readonly configDirs: readonly string[];
+  /** Each diff says which cluster it is (--cluster, or several clusters). */
+  readonly named: boolean;
   /** A config folder outside the repository (a config repository of its own): both sides read it. */
   readonly outside?: string;
 }
 
 function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options | "help" {
-  let values: { base?: string; format?: string; help?: boolean };
+  let values: { base?: string; format?: string; help?: boolean; cluster?: string };
   try {
     ({ values } = parseArgs({
       args: [...argv],
       options: {
         base: { type: "string" },
         format: { type: "string", default: "text" },
+        cluster: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -84,12 +96,29 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   if (!values.base) problems.push("--base <git ref> is required, e.g. --base origin/main");
   const format = FORMATS.find((f) => f === values.format);
   if (!format) problems.push(`--format must be text or markdown, got "${values.format}"`);
-  const configDir = relative(ROOT, resolve(env.CONFIG_DIR ?? ".")) || ".";
+  if (values.cluster !== undefined && env.CONFIG_DIR !== undefined)
+    problems.push("CONFIG_DIR and --cluster both name the config folder: use one of them");
   if (problems.length) throw new DiffError(`${problems.join("\n")}\n${USAGE}`);
+  const base = values.base!;
+  if (values.cluster !== undefined) {
+    try {
+      return { base, format: format!, configDirs: [relative(ROOT, clusterFolder(ROOT, values.cluster))], named: true };
+    } catch (e) {
+      if (!(e instanceof ClusterNameError)) throw e;
+      throw new DiffError(e.message);
+    }
+  }
+  if (env.CONFIG_DIR === undefined && clusterNames(ROOT).length > 0) {
+    const configDirs = repositoryClusterDirs(ROOT)
+      .filter((dir) => existsSync(join(dir, "cluster.yaml")))
+      .map((dir) => relative(ROOT, dir) || ".");
+    return { base, format: format!, configDirs: configDirs.sort(), named: true };
+  }
+  const configDir = relative(ROOT, resolve(env.CONFIG_DIR ?? ".")) || ".";
   // Outside the repository the git ref holds no config: both sides synthesize the folder as it is now.
   if (configDir === ".." || configDir.startsWith(`..${sep}`) || isAbsolute(configDir))
-    return { base: values.base!, format: format!, configDir: "config", outside: resolve(env.CONFIG_DIR!) };
-  return { base: values.base!, format: format!, configDir };
+    return { base, format: format!, configDirs: ["config"], named: false, outside: resolve(env.CONFIG_DIR!) };
+  return { base, format: format!, configDirs: [configDir], named: false };
 }
 
 // ----------------------------------------------------------------------------------------- running commands
@@ -178,9 +207,21 @@ function runCleanups(): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------- synthesis
 
+/** Compiles the app of `tree` with its own scripts/build.mjs. */
+async function compile(tree: string, label: string): Promise<void> {
+  await run(`compiling ${side(label)} (scripts/build.mjs)`, process.execPath, [join(tree, "scripts/build.mjs")], {
+    cwd: tree,
+  });
+}
+
+function side(label: string): string {
+  return label ? label.slice(0, -1) : "the working tree";
+}
+
 /**
- * Compiles the app of `tree` with its own scripts/build.mjs and synthesizes `tree`'s config, copied to
- * `scratch` with cdktf.out beside it. `label` prefixes file names in error messages ("" or "origin/main:").
+ * Synthesizes `tree`'s config with its compiled app, the config copied to `scratch` with cdktf.out beside it, and
+ * the other clusters of its repository with it (their configs are compared with this one's when it loads).
+ * `label` prefixes file names in error messages ("" or "origin/main:").
  */
 async function synthesize(
   tree: string,
@@ -189,33 +230,37 @@ async function synthesize(
   label: string,
   outside?: string,
 ): Promise<Stacks> {
-  const side = label ? label.slice(0, -1) : "the working tree";
-  await run(`compiling ${side} (scripts/build.mjs)`, process.execPath, [join(tree, "scripts/build.mjs")], {
-    cwd: tree,
-  });
-
-  const configCopy = join(scratch, configDir);
-  mkdirSync(configCopy, { recursive: true });
   const source = outside ?? join(tree, configDir);
+  const configCopy = join(scratch, configDir);
+  copyConfig(source, configCopy);
+  if (!outside)
+    for (const other of repositoryClusterDirs(source).slice(1)) copyConfig(other, join(scratch, relative(tree, other)));
+  const outdir = join(scratch, "cdktf.out");
+  await run(`synthesizing ${side(label)}`, process.execPath, [join(tree, "dist/main.js")], {
+    cwd: tree,
+    env: { ...cliEnv(tree, process.env), CONFIG_DIR: configCopy, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
+    rewrite: (text) => text.split(`${scratch}/`).join(label),
+  });
+  return readStacks(outdir);
+}
+
+/**
+ * Copies a config folder's files (cluster.yaml, nodes.yaml, workloads.yaml and the key files it names), read as the
+ * app reads them (regular files inside the folder, bounded, never blocking on a FIFO); a file that cannot be read is
+ * left out for the app to report, in its own words.
+ */
+function copyConfig(source: string, copy: string): void {
+  mkdirSync(copy, { recursive: true });
   for (const file of [...CONFIG_FILES, WORKLOADS_FILE, ...keyFiles(source)]) {
-    // Read as the app reads them (regular files inside the folder, bounded, never blocking on a FIFO); a file
-    // that cannot be read is left out for the app to report, in its own words.
     let text: string;
     try {
       text = readConfigFolderFile(source, file, MAX_FILE_BYTES);
     } catch {
       continue;
     }
-    mkdirSync(dirname(join(configCopy, file)), { recursive: true });
-    writeFileSync(join(configCopy, file), text);
+    mkdirSync(dirname(join(copy, file)), { recursive: true });
+    writeFileSync(join(copy, file), text);
   }
-  const outdir = join(scratch, "cdktf.out");
-  await run(`synthesizing ${side}`, process.execPath, [join(tree, "dist/main.js")], {
-    cwd: tree,
-    env: { ...cliEnv(tree, process.env), CONFIG_DIR: configCopy, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
-    rewrite: (text) => text.split(`${scratch}/`).join(label),
-  });
-  return readStacks(outdir);
 }
 
 /**
@@ -258,29 +303,19 @@ interface BaseSide {
   readonly notes: string[];
 }
 
-/** Checks `commit` out in a temporary worktree under `scratch` and synthesizes it there. */
-async function synthesizeBase(
-  ref: string,
-  commit: string,
-  configDir: string,
-  scratch: string,
-  outside?: string,
-): Promise<BaseSide> {
+/** The base checked out, compiled when it has the project. */
+interface BaseTree {
+  readonly tree: string;
+  /** What the reader should know about how the base was built. */
+  readonly notes: string[];
+}
+
+/** Checks `commit` out in a temporary worktree under `scratch` and compiles it there, if it has main.ts. */
+async function prepareBase(ref: string, commit: string, scratch: string, outside?: string): Promise<BaseTree> {
   const tree = join(scratch, "base-tree");
   cleanups.push(() => removeWorktree(tree)); // also undoes a half-made worktree
   await git("worktree", "add", "--detach", "--quiet", tree, commit);
-
-  const missing = ["main.ts", ...(outside ? [] : CONFIG_FILES.map((f) => join(configDir, f)))].filter(
-    (path) => !existsSync(join(tree, path)),
-  );
-  if (missing.length) {
-    return {
-      stacks: {},
-      notes: [
-        `${ref} has no ${missing.join(", ")}: it predates the project or this config, so every layer shows as new.`,
-      ],
-    };
-  }
+  if (!existsSync(join(tree, "main.ts"))) return { tree, notes: [] };
   for (const required of ["scripts/build.mjs", "package.json"]) {
     if (!existsSync(join(tree, required)))
       throw new DiffError(`cannot synthesize ${ref}: it has main.ts but no ${required}`);
@@ -307,7 +342,30 @@ async function synthesizeBase(
   if (readIfExists(join(tree, "package-lock.json")) !== readIfExists(join(ROOT, "package-lock.json"))) {
     notes.push(`${ref} has another package-lock.json; it was synthesized with this branch's node_modules.`);
   }
-  return { stacks: await synthesize(tree, configDir, join(scratch, "base"), `${ref}:`, outside), notes };
+  await compile(tree, `${ref}:`);
+  return { tree, notes };
+}
+
+/** Synthesizes a config folder on the base, or says why every layer shows as new. */
+async function synthesizeBase(
+  base: BaseTree,
+  ref: string,
+  configDir: string,
+  scratch: string,
+  outside?: string,
+): Promise<BaseSide> {
+  const missing = ["main.ts", ...(outside ? [] : CONFIG_FILES.map((f) => join(configDir, f)))].filter(
+    (path) => !existsSync(join(base.tree, path)),
+  );
+  if (missing.length) {
+    return {
+      stacks: {},
+      notes: [
+        `${ref} has no ${missing.join(", ")}: it predates the project or this config, so every layer shows as new.`,
+      ],
+    };
+  }
+  return { stacks: await synthesize(base.tree, configDir, scratch, `${ref}:`, outside), notes: base.notes };
 }
 
 /** Symlinks `<tree>/<name>` to the working tree's, unless the base has one of its own. */
@@ -369,15 +427,33 @@ async function main(argv: readonly string[], masker: Masker): Promise<number> {
     }
     const baseCommit = commit.stdout.trim();
 
-    progress("synthesizing the working tree");
-    const head = await synthesize(ROOT, options.configDir, join(scratch, "head"), "", options.outside);
-    progress(`synthesizing ${options.base} (${baseCommit.slice(0, 7)})`);
-    const base = await synthesizeBase(options.base, baseCommit, options.configDir, scratch, options.outside);
-
-    const result = compare(base.stacks, head, { masker });
-    const input: RenderInput = { result, base: options.base, baseCommit, notes: base.notes };
-    process.stdout.write(masker.text(options.format === "markdown" ? renderMarkdown(input) : renderText(input)));
-    return result.changed ? 2 : 0;
+    await compile(ROOT, "");
+    progress(`checking out ${options.base} (${baseCommit.slice(0, 7)})`);
+    const baseTree = await prepareBase(options.base, baseCommit, scratch, options.outside);
+    const blocks: string[] = [];
+    let changed = false;
+    for (const [i, configDir] of options.configDirs.entries()) {
+      const name = configDir === "." ? ". (the repository's cluster.yaml)" : configDir;
+      progress(`synthesizing ${options.named ? `${name} of ` : ""}the working tree`);
+      const head = await synthesize(ROOT, configDir, join(scratch, `head-${i}`), "", options.outside);
+      progress(`synthesizing ${options.named ? `${name} of ` : ""}${options.base}`);
+      const base = await synthesizeBase(baseTree, options.base, configDir, join(scratch, `base-${i}`), options.outside);
+      const result = compare(base.stacks, head, { masker });
+      changed ||= result.changed;
+      const input: RenderInput = { result, base: options.base, baseCommit, notes: base.notes };
+      if (options.format === "text") {
+        const text = renderText(input);
+        blocks.push(options.named ? `== cluster ${name} ==\n${text}` : text);
+      } else {
+        // One marker for the sticky comment, and a share of its size for each cluster.
+        const md = renderMarkdown(input, MAX_MARKDOWN_CHARS / options.configDirs.length);
+        blocks.push(options.named ? `### Cluster \`${configDir}\`\n\n${md.slice(`${MARKER}\n`.length)}` : md);
+      }
+    }
+    const output =
+      options.named && options.format === "markdown" ? `${MARKER}\n${blocks.join("\n")}` : blocks.join("\n");
+    process.stdout.write(masker.text(output));
+    return changed ? 2 : 0;
   } finally {
     await runCleanups();
   }

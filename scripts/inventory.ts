@@ -1,9 +1,20 @@
-// npm run inventory [-- <config folder>]: the Markdown table of every guest on the Proxmox cluster (Talos
-// nodes, VMs, containers), generated from the config instead of kept by hand. CONFIG_DIR works as for synth.
+// npm run inventory [-- <config folder> | --cluster <name>]: the Markdown table of every guest on the Proxmox cluster
+// (Talos nodes, VMs, containers), generated from the config instead of kept by hand. CONFIG_DIR works as for synth;
+// in a repository of several clusters (clusters/<name>/), --cluster names one, and without it every one is listed
+// under its name.
 // `--readme` rewrites the example table of docs/workloads.md (examples/lxc-homelab); a test fails when it is stale.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, resolveCluster, selectedIds, type ResolvedCluster } from "../config";
+import {
+  ClusterNameError,
+  clusterFolder,
+  clusterNames,
+  repositoryClusterDirs,
+  repositoryClusterName,
+} from "../config/clusters";
+import { CLUSTERS_DIR } from "../layers/catalog";
 
 const ROOT = join(__dirname, "..");
 export const DOCS_EXAMPLE = "examples/lxc-homelab";
@@ -127,17 +138,73 @@ export function inventoryMarkdown(cluster: ResolvedCluster): string {
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * The config folders of `npm run inventory [-- <config folder> | --cluster <name>]`, each with its name when there
+ * are several clusters or one was named: the folder given (or CONFIG_DIR), the cluster of --cluster, or, in a
+ * repository of several clusters with neither, every one of them.
+ */
+export function inventoryFolders(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  repo = ROOT,
+): Array<{ dir: string; name?: string }> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { cluster: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const given = positionals[0] ?? env.CONFIG_DIR;
+  if (values.cluster !== undefined) {
+    if (given !== undefined)
+      throw new ClusterNameError(
+        "a config folder (or CONFIG_DIR) and --cluster both name the config folder: use one of them",
+      );
+    return [{ dir: clusterFolder(repo, values.cluster), name: `${CLUSTERS_DIR}/${values.cluster}` }];
+  }
+  if (given === undefined && clusterNames(repo).length > 0)
+    return repositoryClusterDirs(repo)
+      .filter((dir) => existsSync(join(dir, "cluster.yaml")))
+      .map((dir) => ({ dir, name: repositoryClusterName(dir) }));
+  return [{ dir: given ?? "." }];
+}
+
+/** The tables of `folders`, each under its name when it has one; status 1 when a config does not load. */
+export function inventoryReport(folders: ReturnType<typeof inventoryFolders>): {
+  stdout: string;
+  stderr: string;
+  status: number;
+} {
+  let stdout = "";
+  let stderr = "";
+  for (const { dir, name } of folders) {
+    const title = name && `## Cluster ${name === "." ? ". (the repository's cluster.yaml)" : name}\n\n`;
+    try {
+      stdout += `${title ?? ""}${inventoryMarkdown(resolveCluster(loadConfig(dir)))}${title ? "\n" : ""}`;
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      stderr += `${name ? `${name}: ` : ""}${e.message}\n`;
+    }
+  }
+  return { stdout, stderr, status: stderr ? 1 : 0 };
+}
+
 if (require.main === module) {
   if (process.argv.includes("--readme")) {
     writeFileSync(join(ROOT, DOCS_FILE), docsWithInventory());
     process.exit(0);
   }
-  const dir = process.argv[2] ?? process.env.CONFIG_DIR ?? ".";
+  let folders: ReturnType<typeof inventoryFolders>;
   try {
-    process.stdout.write(inventoryMarkdown(resolveCluster(loadConfig(dir))));
+    folders = inventoryFolders(process.argv.slice(2), process.env);
   } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`${e.message}\n`);
+    const usage = e instanceof ClusterNameError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    if (!usage) throw e;
+    process.stderr.write(`${(e as Error).message}\nusage: npm run inventory [-- <config folder> | --cluster <name>]\n`);
     process.exit(1);
   }
+  const report = inventoryReport(folders);
+  process.stdout.write(report.stdout);
+  process.stderr.write(report.stderr);
+  process.exitCode = report.status;
 }
