@@ -10,6 +10,7 @@ import {
   parseConfig,
   resolveCluster,
   resolveGuests,
+  resolveZones,
   type ConfigSources,
 } from "../config";
 
@@ -164,6 +165,30 @@ describe("workloads.yaml", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("an untagged zone (the nodes' own network), a router VM with LAN and WAN, a container with a device", () => {
+    const { workloads, warnings } = parseConfig(
+      sources((w) => {
+        w.zones.push({ name: "mgmt", vlan: 0, cidr: "192.168.1.0/24" });
+        w.vms[0].extra_networks = [
+          { zone: "mgmt", address: "192.168.1.60" },
+          { bridge: "vmbr1", vlan: 99 },
+        ];
+        w.containers[0].devices = [{ path: "/dev/net/tun" }];
+      }),
+    );
+    expect(warnings).toEqual([]);
+    const zones = resolveZones(workloads!.config);
+    expect([zones.get("mgmt")!.tag, zones.get("mgmt")!.gateway]).toEqual([undefined, "192.168.1.1"]);
+    expect(zones.get("lan")!.tag).toBe(10);
+    const guests = resolveGuests(workloads!.config, { host: "pve", diskStorage: "local-lvm" });
+    const vm = guests.find((g) => g.config.name === "gpu-vm")!;
+    expect(vm.extraNics.map((n) => [n.path.join("."), n.zone?.config.name, n.addressCidr, n.config.vlan])).toEqual([
+      ["vms.0.extra_networks.0", "mgmt", "192.168.1.60/24", undefined],
+      ["vms.0.extra_networks.1", undefined, undefined, 99],
+    ]);
+    expect(workloads!.config.containers[0].devices).toEqual([{ path: "/dev/net/tun", mode: "0660", read_only: false }]);
   });
 
   it("points at the line and column of the offending value", () => {
@@ -403,6 +428,133 @@ describe("workloads.yaml", () => {
       "zones[1].cidr: 192.168.10.128/25 overlaps zones[0] (lan) 192.168.10.0/24",
     ],
     ["duplicate VLAN", (w) => (w.zones[1].vlan = 10), "zones[1].vlan: VLAN 10 is already the VLAN of zone lan"],
+    // untagged zones: PVE's NIC tag is 1-4094; 0 is the bridge's untagged network, one per bridge
+    ["VLAN below 0", (w) => (w.zones[1].vlan = -1), "zones[1].vlan: expected 0 (untagged) or a VLAN tag 1-4094"],
+    ["VLAN above 4094", (w) => (w.zones[1].vlan = 4095), "zones[1].vlan: expected 0 (untagged) or a VLAN tag 1-4094"],
+    [
+      "two untagged zones",
+      (w) => {
+        w.zones[0].vlan = 0;
+        w.zones[1].vlan = 0;
+      },
+      "zones[1].vlan: zone lan is already the untagged network of bridge vmbr0 (a bridge has one)",
+    ],
+    [
+      "an untagged zone on the nodes' network while the nodes are tagged",
+      (w, c) => {
+        c.node_vlan_tag = 5;
+        w.zones[1] = { name: "mgmt", vlan: 0, cidr: "192.168.1.0/24" };
+      },
+      "zones[1].cidr: 192.168.1.0/24 is the nodes' node_cidr, which is tagged 5",
+    ],
+    [
+      "an untagged zone on the nodes' network on another bridge",
+      (w) => {
+        w.bridge = "vmbr1";
+        w.zones[1] = { name: "mgmt", vlan: 0, cidr: "192.168.1.0/24" };
+      },
+      "zones[1].cidr: 192.168.1.0/24 is the nodes' node_cidr, which is on bridge vmbr0, not on vmbr1",
+    ],
+    [
+      "an untagged zone overlapping the nodes' network",
+      (w) => (w.zones[1] = { name: "mgmt", vlan: 0, cidr: "192.168.0.0/23" }),
+      "zones[1].cidr: 192.168.0.0/23 overlaps cluster.yaml node_cidr 192.168.1.0/24",
+    ],
+    [
+      "VLAN with the untagged zone",
+      (w) => {
+        w.zones[0].vlan = 0;
+        w.containers[0].network.vlan = 30;
+      },
+      "containers[0].network.vlan: zone lan is the untagged network; remove vlan",
+    ],
+    // more NICs per guest
+    [
+      "more NIC in an unknown zone",
+      (w) => (w.vms[0].extra_networks = [{ zone: "wan" }]),
+      "vms[0].extra_networks[0].zone: no zone is named wan (zones: lan, iot)",
+    ],
+    [
+      "more NIC's address outside its zone",
+      (w) => (w.vms[0].extra_networks = [{ zone: "lan", address: "192.168.11.9" }]),
+      "vms[0].extra_networks[0].address: 192.168.11.9 is outside the subnet 192.168.10.0/24 of zone lan",
+    ],
+    [
+      "more NIC's address taken by another guest",
+      (w) => (w.vms[0].extra_networks = [{ zone: "lan", address: "192.168.10.5" }]),
+      "vms[0].extra_networks[0].address: address 192.168.10.5 is already used by containers[0] (proxy)",
+    ],
+    [
+      "more NIC's address without prefix outside zones",
+      (w) => (w.vms[0].extra_networks = [{ bridge: "vmbr1", address: "10.0.0.2" }]),
+      "vms[0].extra_networks[0].address: 10.0.0.2 needs its prefix (like 10.0.0.2/24) outside a zone",
+    ],
+    [
+      "more NIC's MAC taken by another guest",
+      (w) => (w.vms[0].extra_networks = [{ mac_addr: "bc:24:11:00:01:01" }]),
+      "vms[0].extra_networks[0].mac_addr: MAC address bc:24:11:00:01:01 is already used by containers[0] (proxy)",
+    ],
+    [
+      "more NIC with a bridge in a zone",
+      (w) => (w.vms[0].extra_networks = [{ zone: "lan", bridge: "vmbr1" }]),
+      "vms[0].extra_networks[0].bridge: a guest in zone lan is on the zone's VNet; remove bridge",
+    ],
+    [
+      "more NIC with a gateway (the default route is network's)",
+      (w) => (w.vms[0].extra_networks = [{ address: "10.0.0.2/24", gateway: "10.0.0.1" }]),
+      "vms[0].extra_networks[0].gateway: unknown key",
+    ],
+    [
+      "more NIC's static address on a VM without cloud-init",
+      (w) => {
+        delete w.vms[0].cloud_init;
+        w.vms[0].network = { zone: "iot" };
+        w.vms[0].extra_networks = [{ bridge: "vmbr1", address: "10.0.0.2/24" }];
+      },
+      "vms[0].extra_networks[0].address: a static address is set through cloud-init",
+    ],
+    [
+      "more NIC set by a container",
+      (w) => (w.containers[0].extra_networks = [{ bridge: "vmbr1", address: "10.0.0.2/24", set_by_guest: true }]),
+      "containers[0].extra_networks[0].set_by_guest: a container's address is set by Proxmox",
+    ],
+    [
+      "more NIC set by the guest with cloud-init",
+      (w) => (w.vms[0].extra_networks = [{ bridge: "vmbr1", address: "10.0.0.2/24", set_by_guest: true }]),
+      "vms[0].extra_networks[0].set_by_guest: with cloud_init, cloud-init sets the address",
+    ],
+    [
+      "more NICs than Proxmox numbers",
+      (w) => (w.containers[0].extra_networks = Array.from({ length: 32 }, () => ({ bridge: "vmbr1" }))),
+      "containers[0].extra_networks: Proxmox gives a guest at most 32 NICs (net0-net31)",
+    ],
+    // devices passed into containers
+    [
+      "device outside /dev",
+      (w) => (w.containers[0].devices = [{ path: "/etc/shadow" }]),
+      'containers[0].devices[0].path: expected a device path under /dev/ like "/dev/net/tun"',
+    ],
+    [
+      "device path climbing out of /dev",
+      (w) => (w.containers[0].devices = [{ path: "/dev/../etc/shadow" }]),
+      'containers[0].devices[0].path: expected a device path under /dev/ like "/dev/net/tun" (no "." or ".." segments)',
+    ],
+    [
+      "device path ending the property string",
+      (w) => (w.containers[0].devices = [{ path: "/dev/net/tun,uid=0" }]),
+      'containers[0].devices[0].path: a device path cannot contain ","',
+    ],
+    [
+      "device twice",
+      (w) => (w.containers[0].devices = [{ path: "/dev/net/tun" }, { path: "/dev/net/tun", read_only: true }]),
+      "containers[0].devices[1].path: /dev/net/tun is already passed in by devices[0]",
+    ],
+    [
+      "device mode not octal",
+      (w) => (w.containers[0].devices = [{ path: "/dev/net/tun", mode: "777" }]),
+      'containers[0].devices[0].mode: expected an octal access mode like "0660"',
+    ],
+    ["device on a VM", (w) => (w.vms[0].devices = [{ path: "/dev/net/tun" }]), "vms[0].devices: unknown key"],
     ["duplicate zone", (w) => (w.zones[1].name = "lan"), "zones[1].name: lan is already the name of zones[0]"],
     ["zone named like the SDN zone", (w) => (w.zones[1].name = "homelab"), "zones[1].name: homelab is also sdn_zone"],
     // hosts, replication, HA

@@ -1,9 +1,10 @@
 // workloads.yaml in layer 01: each part of the examples synthesized and read back for its meaning.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Testing, TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
 import { loadConfig, parseConfig, resolveCluster } from "../config";
 import { ClonedVm } from "../constructs/cloned-vm";
 import { GuestHa } from "../constructs/guest-ha";
@@ -303,6 +304,76 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
   });
 });
 
+describe("a router VM with WAN and LAN, an untagged zone, a VPN container's device (examples/zoned-ha edited)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "workloads-router-"));
+  cpSync(join(REPO, "examples", "zoned-ha"), dir, { recursive: true });
+  const workloads = parse(readFileSync(join(dir, "workloads.yaml"), "utf8"));
+  workloads.zones.push({ name: "wan", vlan: 0, cidr: "192.168.0.0/24" });
+  const router = workloads.vms.find((vm: { name: string }) => vm.name === "firewall");
+  router.extra_networks = [
+    { zone: "wan", address: "192.168.0.2", mac_addr: "bc:24:11:10:00:02" },
+    { zone: "lan", address: "10.10.20.2", firewall: true },
+    { bridge: "vmbr1", vlan: 7 },
+  ];
+  const mqtt = workloads.containers.find((ct: { name: string }) => ct.name === "mqtt");
+  mqtt.extra_networks = [{ zone: "wan" }];
+  mqtt.devices = [
+    { path: "/dev/net/tun", mode: "0666" },
+    { path: "/dev/dri/renderD128", gid: 44, read_only: true },
+  ];
+  writeFileSync(join(dir, "workloads.yaml"), stringify(workloads));
+  const { infra } = synthFolder(dir);
+  rmSync(dir, { recursive: true, force: true });
+  type Nic = Record<string, unknown>;
+  const vm = res(infra, "proxmox_virtual_environment_vm").firewall as {
+    network_device: Nic[];
+    initialization: { ip_config: unknown[]; dns: unknown };
+    depends_on: string[];
+  };
+  const ct = res(infra, "proxmox_virtual_environment_container").mqtt as {
+    network_interface: Nic[];
+    device_passthrough: unknown[];
+    initialization: { ip_config: unknown[] };
+  };
+
+  it("the untagged zone is no VNet: its NICs are on the bridge itself, without a tag", () => {
+    expect(Object.keys(res(infra, "proxmox_sdn_vnet")).sort()).toEqual(["dmz", "iot", "lan", "mgmt"]);
+    expect(Object.keys(res(infra, "proxmox_sdn_subnet")).sort()).toEqual(["dmz", "iot", "lan", "mgmt"]);
+    expect(vm.network_device[1]).toMatchObject({ bridge: "vmbr0", vlan_id: 0 });
+    expect(ct.network_interface[1]).toEqual({ name: "eth1", bridge: "vmbr0", firewall: false });
+  });
+
+  it("the router's NICs in order (net0 its zone, then WAN, LAN, a tagged bridge), one ipconfig each, one gateway", () => {
+    expect(vm.network_device).toMatchObject([
+      { bridge: "${proxmox_sdn_vnet.mgmt.id}", vlan_id: 0, firewall: false, mac_address: "bc:24:11:10:10:02" },
+      { bridge: "vmbr0", vlan_id: 0, firewall: false, mac_address: "bc:24:11:10:00:02" },
+      { bridge: "${proxmox_sdn_vnet.lan.id}", vlan_id: 0, firewall: true },
+      { bridge: "vmbr1", vlan_id: 7, firewall: false },
+    ]);
+    // A MAC left to Proxmox is not in the configuration (null), so the one Proxmox assigns is no change.
+    expect(vm.network_device.map((n) => n.mac_address)).toEqual(["bc:24:11:10:10:02", "bc:24:11:10:00:02", null, null]);
+    expect(vm.initialization.ip_config).toEqual([
+      { ipv4: { address: "10.10.10.2/24", gateway: "10.10.10.1" } },
+      { ipv4: { address: "192.168.0.2/24" } },
+      { ipv4: { address: "10.10.20.2/24" } },
+      { ipv4: { address: "dhcp" } },
+    ]);
+    expect(vm.initialization.dns).toEqual({ servers: ["10.10.10.1"] });
+    expect(vm.depends_on).toContain("proxmox_sdn_applier.homenet");
+  });
+
+  it("the container's devices as dev0, dev1 with their owner, mode and write access", () => {
+    expect(ct.device_passthrough).toEqual([
+      { path: "/dev/net/tun", mode: "0666", deny_write: false },
+      { path: "/dev/dri/renderD128", gid: 44, mode: "0660", deny_write: true },
+    ]);
+    expect(ct.initialization.ip_config).toEqual([
+      { ipv4: { address: "10.10.30.5/24", gateway: "10.10.30.254" } },
+      { ipv4: { address: "dhcp" } },
+    ]);
+  });
+});
+
 describe("a GPU VM next to a Talos node (examples/gpu-single-host)", () => {
   const vms = res(gpu.infra, "proxmox_virtual_environment_vm");
 
@@ -365,9 +436,9 @@ describe("constructs refuse misuse", () => {
           host: "pve",
           id: 100,
           templateFileId: "t",
-          network: { gateway: "10.0.0.1" },
+          networks: [{ gateway: "10.0.0.1" }],
         }),
-      /'network.gateway' \(10.0.0.1\) needs a static 'network.address'/,
+      /'networks\[0\].gateway' \(10.0.0.1\) needs a static 'networks\[0\].address'/,
     ],
     [
       "ClonedVm static address without cloud-init",
@@ -377,9 +448,9 @@ describe("constructs refuse misuse", () => {
           host: "pve",
           id: 100,
           template: { id: 9000 },
-          network: { address: "10.0.0.5/24" },
+          networks: [{ address: "10.0.0.5/24" }],
         }),
-      /needs 'cloudInit'/,
+      /a static 'networks\[0\].address' needs 'cloudInit'/,
     ],
     [
       "ClonedVm PCIe on i440fx",

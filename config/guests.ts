@@ -3,7 +3,14 @@
 // layer 01 (through ResolvedCluster.workloads).
 import { firstHost, parseCidr, type Ipv4Network } from "./ipv4";
 import type { KeyPath } from "./issues";
-import type { ContainerConfig, VmConfig, WorkloadsConfig, ZoneConfig } from "./workloads";
+import type {
+  ContainerConfig,
+  ExtraNetworkConfig,
+  GuestNetworkConfig,
+  VmConfig,
+  WorkloadsConfig,
+  ZoneConfig,
+} from "./workloads";
 
 /** The cluster.yaml values guests default to. */
 export interface GuestDefaults {
@@ -54,6 +61,18 @@ interface GuestBase {
   readonly dnsServers?: readonly string[];
   /** <name>.<zone>.<domain>, or <name>.<domain> outside zones. */
   readonly fqdn: string;
+  /** The NICs after the first (extra_networks), as net1, net2, ... */
+  readonly extraNics: readonly ExtraNic[];
+}
+
+/** A NIC of extra_networks with its zone and address resolved; it never carries a gateway or DNS servers. */
+export interface ExtraNic {
+  /** Key path of the entry, e.g. ["vms", 0, "extra_networks", 1]. */
+  readonly path: KeyPath;
+  readonly config: ExtraNetworkConfig;
+  readonly zone?: ResolvedZone;
+  readonly address?: string;
+  readonly addressCidr?: string;
 }
 
 export interface ContainerGuest extends GuestBase {
@@ -68,6 +87,8 @@ export interface VmGuest extends GuestBase {
 
 export interface ResolvedZone {
   readonly config: ZoneConfig;
+  /** The VLAN tag; undefined for the bridge's untagged network (vlan 0), which has no VNet. */
+  readonly tag?: number;
   readonly network: Ipv4Network;
   readonly gateway: string;
   readonly dnsServers: readonly string[];
@@ -79,7 +100,13 @@ export function resolveZones(workloads: WorkloadsConfig): Map<string, ResolvedZo
     if (zones.has(zone.name)) continue;
     const network = parseCidr(zone.cidr);
     const gateway = zone.gateway ?? firstHost(network);
-    zones.set(zone.name, { config: zone, network, gateway, dnsServers: zone.dns_servers ?? [gateway] });
+    zones.set(zone.name, {
+      config: zone,
+      tag: zone.vlan === 0 ? undefined : zone.vlan,
+      network,
+      gateway,
+      dnsServers: zone.dns_servers ?? [gateway],
+    });
   }
   return zones;
 }
@@ -89,9 +116,7 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
   const zones = resolveZones(workloads);
   const common = (kind: "containers" | "vms", index: number, config: ContainerConfig | VmConfig) => {
     const net = config.network;
-    const zone = net.zone === undefined ? undefined : zones.get(net.zone);
-    const [address, prefix] = net.address === "dhcp" ? [undefined, undefined] : net.address.split("/");
-    const knownPrefix = prefix ?? (zone ? String(zone.network.prefix) : undefined);
+    const { zone, address, addressCidr } = nicAddress(net, zones);
     return {
       path: [kind, index],
       ref: `${kind}[${index}] (${config.name})`,
@@ -99,10 +124,17 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
       diskStorage: config.disk.storage ?? defaults.diskStorage,
       zone,
       address,
-      addressCidr: address && knownPrefix ? `${address}/${knownPrefix}` : undefined,
+      addressCidr,
       gateway: address ? (net.gateway ?? zone?.gateway) : undefined,
       dnsServers: net.dns_servers ?? zone?.dnsServers,
       fqdn: [config.name, net.zone, workloads.domain].filter(Boolean).join("."),
+      extraNics: config.extra_networks.map(
+        (extra, i): ExtraNic => ({
+          path: [kind, index, "extra_networks", i],
+          config: extra,
+          ...nicAddress(extra, zones),
+        }),
+      ),
     };
   };
   return [
@@ -111,6 +143,18 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
     ),
     ...workloads.vms.map((config, i): VmGuest => ({ kind: "vm", config, ...common("vms", i, config) })),
   ];
+}
+
+/** A NIC's zone (when it names one that exists) and its static address, with its prefix when known. */
+function nicAddress(
+  net: GuestNetworkConfig | ExtraNetworkConfig,
+  zones: ReadonlyMap<string, ResolvedZone>,
+): { zone?: ResolvedZone; address?: string; addressCidr?: string } {
+  const zone = net.zone === undefined ? undefined : zones.get(net.zone);
+  if (net.address === "dhcp") return { zone };
+  const [address, prefix] = net.address.split("/");
+  const knownPrefix = prefix ?? (zone ? String(zone.network.prefix) : undefined);
+  return { zone, address, addressCidr: knownPrefix ? `${address}/${knownPrefix}` : undefined };
 }
 
 /** The guest ids a backup job selects; `nodes` are the Talos VMs with a fixed id. */

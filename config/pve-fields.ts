@@ -54,6 +54,19 @@ export const pveVlanTag = z
   .min(PVE_SCHEMA.vlanTag.minimum)
   .max(PVE_SCHEMA.vlanTag.maximum);
 
+/**
+ * A zone's VLAN: PVE's NIC tag range (net[n] `tag` 1-4094), or 0 for the untagged network on the bridge (the
+ * management network), which PVE writes as no `tag=` at all.
+ */
+export const pveZoneVlan = z
+  .number()
+  .int("expected a whole number")
+  .min(0, `expected 0 (untagged) or a VLAN tag ${PVE_SCHEMA.vlanTag.minimum}-${PVE_SCHEMA.vlanTag.maximum}`)
+  .max(
+    PVE_SCHEMA.vlanTag.maximum,
+    `expected 0 (untagged) or a VLAN tag ${PVE_SCHEMA.vlanTag.minimum}-${PVE_SCHEMA.vlanTag.maximum}`,
+  );
+
 /** A tag as PVE takes it (upper case included; PVE compares tags without case, so "Web" and "web" are one). */
 export const pveTag = z
   .string()
@@ -155,6 +168,19 @@ export const pveMountPath = (where: string) =>
     })
     .refine(pve("pve-lxc-mp-string"), { message: "Proxmox refuses this mount path", abort: true })
     .refine((v) => v.replace(/\/+$/, "") !== "", `"/" cannot be mounted ${where}`);
+
+/**
+ * A host device passed into a container (`dev<n>`'s path): PVE's pve-lxc-dev-string (under /dev/, no "." or
+ * ".." segment), with nothing that ends a property string.
+ */
+export const pveDevicePath = z
+  .string()
+  .refine((v) => !PROPERTY_BREAK.test(v), { message: breakMessage("a device path"), abort: true })
+  .refine((v) => pve("pve-lxc-dev-string")(v) && v.split("/").every((s) => s !== "." && s !== ".."), {
+    message: 'expected a device path under /dev/ like "/dev/net/tun" (no "." or ".." segments)',
+    abort: true,
+  })
+  .refine((v) => !v.endsWith("/"), "a device path names a device, not a folder");
 
 /** A value written into a property string or a config line without a format of its own in PVE. */
 export const propertyValue = (what: string) => z.string().refine((v) => !PROPERTY_BREAK.test(v), breakMessage(what));

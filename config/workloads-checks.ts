@@ -1,7 +1,7 @@
 // Rules of workloads.yaml across its entries and across files: conflicts between Talos nodes, VMs and
 // containers (ids, names, addresses, MACs), id ranges by purpose, zones and their subnets, hosts, PCI
 // devices, backups. Each issue has an exact path and a message that says what it collides with.
-import { resolveGuests, resolveZones, sharesTag } from "./guests";
+import { resolveGuests, resolveZones, sharesTag, type ResolvedZone } from "./guests";
 import {
   contains,
   firstHost,
@@ -62,6 +62,8 @@ export function workloadsIssues(
     claim(names, g.config.name, g.ref, [...g.path, "name"], "name");
     claim(ids, g.config.id, g.ref, [...g.path, "id"], "id");
     claim(macs, g.config.network.mac_addr, g.ref, [...g.path, "network", "mac_addr"], "MAC address");
+    for (const extra of g.extraNics)
+      claim(macs, extra.config.mac_addr, g.ref, [...extra.path, "mac_addr"], "MAC address");
   }
   workloads.vms.forEach((vm, i) => {
     const owner = ids.get(vm.clone.template);
@@ -165,7 +167,13 @@ export function workloadsIssues(
         `${zone.name} is also cluster_name: its guests (<guest>.${zone.name}.${workloads.domain}) would share the DNS names of the Talos nodes (<node>.${cluster.cluster_name}.${workloads.domain})`,
       );
     const vlanOwner = vlans.get(zone.vlan);
-    if (vlanOwner) error(["zones", i, "vlan"], `VLAN ${zone.vlan} is already the VLAN of zone ${vlanOwner}`);
+    if (vlanOwner)
+      error(
+        ["zones", i, "vlan"],
+        zone.vlan === 0
+          ? `zone ${vlanOwner} is already the untagged network of bridge ${workloads.bridge} (a bridge has one)`
+          : `VLAN ${zone.vlan} is already the VLAN of zone ${vlanOwner}`,
+      );
     else vlans.set(zone.vlan, zone.name);
     const network = parseCidr(zone.cidr);
     const at = (key: string) => ["zones", i, key];
@@ -175,8 +183,26 @@ export function workloadsIssues(
     if (prefixProblem) error(at("cidr"), `${zone.cidr}: ${prefixProblem}`);
     const baseProblem = notAHostAddress(intToIpv4(network.base));
     if (baseProblem) error(at("cidr"), `${zone.cidr} is not a network of hosts: its address is ${baseProblem}`);
-    for (const { key, net } of clusterNetworks)
-      if (overlaps(network, net)) error(at("cidr"), `${zone.cidr} overlaps cluster.yaml ${key} ${net.cidr}`);
+    for (const { key, net } of clusterNetworks) {
+      if (!overlaps(network, net)) continue;
+      // The untagged zone may be the nodes' own network: the same subnet, untagged, on the same bridge.
+      if (
+        key === "node_cidr" &&
+        zone.vlan === 0 &&
+        cluster &&
+        network.base === net.base &&
+        network.prefix === net.prefix
+      ) {
+        const nodesBridge = cluster.proxmox_vm_advanced.network_bridge;
+        if (cluster.node_vlan_tag === undefined && nodesBridge === workloads.bridge) continue;
+        error(
+          at("cidr"),
+          `${zone.cidr} is the nodes' node_cidr, which is ${cluster.node_vlan_tag === undefined ? `on bridge ${nodesBridge}, not on ${workloads.bridge}` : `tagged ${cluster.node_vlan_tag}`}: an untagged zone shares the nodes' network only on their bridge, untagged`,
+        );
+        continue;
+      }
+      error(at("cidr"), `${zone.cidr} overlaps cluster.yaml ${key} ${net.cidr}`);
+    }
     if (zone.gateway !== undefined) {
       if (!contains(network, zone.gateway))
         error(at("gateway"), `${zone.gateway} is outside the zone's cidr ${zone.cidr}`);
@@ -208,64 +234,77 @@ export function workloadsIssues(
   for (const zone of zones.values())
     if (!addresses.has(zone.gateway)) addresses.set(zone.gateway, `the gateway of zone ${zone.config.name}`);
   const pool = cluster?.cilium_loadbalancer_pool;
-  for (const g of guests) {
-    const net = g.config.network;
-    const at = (key: string) => [...g.path, "network", key];
-    if (net.zone !== undefined && !g.zone)
+  /** The rules of one NIC: its zone or bridge, its static address in its network and unique. */
+  const checkNic = (
+    nic: { zone?: ResolvedZone; address?: string; addressCidr?: string },
+    net: { zone?: string; bridge?: string; vlan?: number; address: string },
+    path: KeyPath,
+    ref: string,
+  ): boolean => {
+    const at = (key: string) => [...path, key];
+    if (net.zone !== undefined && !nic.zone)
       error(at("zone"), `no zone is named ${net.zone} (zones: ${[...zoneNames.keys()].join(", ") || "none"})`);
     if (net.zone !== undefined && net.bridge !== undefined)
-      error(at("bridge"), `a guest in zone ${net.zone} is on the zone's VNet; remove bridge`);
+      error(
+        at("bridge"),
+        `a guest in zone ${net.zone} is on the zone's ${nic.zone && nic.zone.tag === undefined ? "bridge" : "VNet"}; remove bridge`,
+      );
     if (net.zone !== undefined && net.vlan !== undefined)
-      error(at("vlan"), `zone ${net.zone} brings its own VLAN; remove vlan`);
-    if (net.address === "dhcp") {
-      if (net.gateway !== undefined) error(at("gateway"), "a gateway comes from DHCP with address: dhcp; remove it");
-    } else if (net.zone === undefined && !net.address.includes("/")) {
+      error(
+        at("vlan"),
+        nic.zone && nic.zone.tag === undefined
+          ? `zone ${net.zone} is the untagged network; remove vlan`
+          : `zone ${net.zone} brings its own VLAN; remove vlan`,
+      );
+    if (net.address !== "dhcp" && net.zone === undefined && !net.address.includes("/"))
       error(at("address"), `${net.address} needs its prefix (like ${net.address}/24) outside a zone`);
-    }
-    const address = g.address;
-    if (address === undefined) continue;
+    const address = nic.address;
+    if (address === undefined) return false;
     const notHost = notAHostAddress(address);
     if (notHost) error(at("address"), `${address} is ${notHost}`);
     const [, prefix] = net.address.split("/");
     const prefixProblem = prefix === undefined ? undefined : lanPrefixProblem(Number(prefix));
     if (prefixProblem) error(at("address"), `${net.address}: ${prefixProblem}`);
-    else if (!g.zone && prefix !== undefined && isNetworkOrBroadcast(parseCidr(net.address), address))
+    else if (!nic.zone && prefix !== undefined && isNetworkOrBroadcast(parseCidr(net.address), address))
       error(at("address"), `${address} is the network or broadcast address of its network /${prefix}`);
     for (const { key, net: clusterNet } of clusterNetworks.filter((n) => n.key !== "node_cidr"))
       if (contains(clusterNet, address))
         error(at("address"), `${address} is inside cluster.yaml ${key} ${clusterNet.cidr}, which Kubernetes routes`);
-    if (g.zone) {
-      if (!contains(g.zone.network, address))
-        error(at("address"), `${address} is outside the subnet ${g.zone.config.cidr} of zone ${g.zone.config.name}`);
-      else if (isNetworkOrBroadcast(g.zone.network, address))
-        error(
-          at("address"),
-          `${address} is the network or broadcast address of zone ${g.zone.config.name} (${g.zone.config.cidr})`,
-        );
-      if (net.address.includes("/") && net.address.split("/")[1] !== String(g.zone.network.prefix)) {
-        error(
-          at("address"),
-          `the prefix of ${net.address} differs from zone ${g.zone.config.name}'s ${g.zone.config.cidr}`,
-        );
-      }
+    if (nic.zone) {
+      const zone = nic.zone.config;
+      if (!contains(nic.zone.network, address))
+        error(at("address"), `${address} is outside the subnet ${zone.cidr} of zone ${zone.name}`);
+      else if (isNetworkOrBroadcast(nic.zone.network, address))
+        error(at("address"), `${address} is the network or broadcast address of zone ${zone.name} (${zone.cidr})`);
+      if (prefix !== undefined && prefix !== String(nic.zone.network.prefix))
+        error(at("address"), `the prefix of ${net.address} differs from zone ${zone.name}'s ${zone.cidr}`);
     }
-    if (net.gateway !== undefined) {
+    claim(addresses, address, ref, at("address"), "address");
+    if (pool && ipv4ToInt(address) >= ipv4ToInt(pool.start) && ipv4ToInt(address) <= ipv4ToInt(pool.stop))
+      error(at("address"), `${address} is inside cluster.yaml cilium_loadbalancer_pool ${pool.start}-${pool.stop}`);
+    return !prefixProblem;
+  };
+  for (const g of guests) {
+    const net = g.config.network;
+    const at = (key: string) => [...g.path, "network", key];
+    if (net.address === "dhcp" && net.gateway !== undefined)
+      error(at("gateway"), "a gateway comes from DHCP with address: dhcp; remove it");
+    const usablePrefix = checkNic(g, net, [...g.path, "network"], g.ref);
+    if (g.address !== undefined && net.gateway !== undefined) {
       const gatewayProblem = notAHostAddress(net.gateway);
       if (gatewayProblem) error(at("gateway"), `${net.gateway} is ${gatewayProblem}`);
-      else if (net.gateway === address) error(at("gateway"), `${net.gateway} is the guest's own address`);
-      else if (g.addressCidr && !prefixProblem && !contains(parseCidr(g.addressCidr), net.gateway))
+      else if (net.gateway === g.address) error(at("gateway"), `${net.gateway} is the guest's own address`);
+      else if (g.addressCidr && usablePrefix && !contains(parseCidr(g.addressCidr), net.gateway))
         error(at("gateway"), `${net.gateway} is outside ${g.addressCidr}`);
-      else if (g.addressCidr && !prefixProblem && isNetworkOrBroadcast(parseCidr(g.addressCidr), net.gateway))
+      else if (g.addressCidr && usablePrefix && isNetworkOrBroadcast(parseCidr(g.addressCidr), net.gateway))
         error(at("gateway"), `${net.gateway} is the network or broadcast address of ${g.addressCidr}`);
     }
     (net.dns_servers ?? []).forEach((dns, d) => {
       const problem = notAHostAddress(dns);
       if (problem) error([...g.path, "network", "dns_servers", d], `${dns} is ${problem}`);
     });
-    claim(addresses, address, g.ref, at("address"), "address");
-    if (pool && ipv4ToInt(address) >= ipv4ToInt(pool.start) && ipv4ToInt(address) <= ipv4ToInt(pool.stop)) {
-      error(at("address"), `${address} is inside cluster.yaml cilium_loadbalancer_pool ${pool.start}-${pool.stop}`);
-    }
+    for (const extra of g.extraNics)
+      checkNic(extra, extra.config, extra.path, `${g.ref} ${extra.path.slice(2).join(".")}`);
   }
 
   // ---- hosts.
@@ -305,6 +344,11 @@ export function workloadsIssues(
         ["containers", i, "features", "keyctl"],
         "keyctl is for unprivileged containers only; remove it or privileged",
       );
+    ct.devices.forEach((device, d) => {
+      const first = ct.devices.findIndex((other) => other.path === device.path);
+      if (first < d)
+        error(["containers", i, "devices", d, "path"], `${device.path} is already passed in by devices[${first}]`);
+    });
     ct.mount_points.forEach((mp, m) => {
       const at = ["containers", i, "mount_points", m];
       if ((mp.storage === undefined) === (mp.host_path === undefined))
@@ -385,8 +429,10 @@ export function workloadsIssues(
   for (const g of guests) {
     const setByGuest = [...g.path, "network", "set_by_guest"];
     if (g.kind !== "vm") {
-      if (g.config.network.set_by_guest)
-        error(setByGuest, "a container's address is set by Proxmox, never by the guest: remove set_by_guest");
+      const containerSets = "a container's address is set by Proxmox, never by the guest: remove set_by_guest";
+      if (g.config.network.set_by_guest) error(setByGuest, containerSets);
+      for (const extra of g.extraNics)
+        if (extra.config.set_by_guest) error([...extra.path, "set_by_guest"], containerSets);
       continue;
     }
     const vm = g.config;
@@ -401,6 +447,18 @@ export function workloadsIssues(
       error(setByGuest, "set_by_guest is for a static address the guest sets itself; with dhcp remove it");
     if (vm.network.set_by_guest && vm.cloud_init)
       error(setByGuest, "with cloud_init, cloud-init sets the address: remove set_by_guest or cloud_init");
+    for (const extra of g.extraNics) {
+      const at = (key: string) => [...extra.path, key];
+      if (extra.config.set_by_guest && extra.config.address === "dhcp")
+        error(at("set_by_guest"), "set_by_guest is for a static address the guest sets itself; with dhcp remove it");
+      if (extra.config.set_by_guest && vm.cloud_init)
+        error(at("set_by_guest"), "with cloud_init, cloud-init sets the address: remove set_by_guest or cloud_init");
+      if (!vm.cloud_init && extra.config.address !== "dhcp" && !extra.config.set_by_guest)
+        error(
+          at("address"),
+          "a static address is set through cloud-init; add cloud_init: {}, use dhcp, or set_by_guest: true for a guest that sets its own",
+        );
+    }
     if (!vm.cloud_init) {
       if (vm.network.address !== "dhcp" && !vm.network.set_by_guest)
         error(

@@ -20,8 +20,10 @@ import {
   pveTag,
   pveTags,
   pveVlanTag,
+  pveDevicePath,
   pveVnetAlias,
   pveVolumeId,
+  pveZoneVlan,
 } from "./pve-fields";
 
 const guestName = z
@@ -123,6 +125,37 @@ export const guestNetworkSchema = z
   })
   .describe("The guest's network interface.");
 
+/** PVE numbers a guest's NICs net0-net31 (qemu-server $MAX_NETS; containers the same): net0 is `network`. */
+const MAX_EXTRA_NETWORKS = 31;
+
+export const extraNetworkSchema = z
+  .strictObject({
+    zone: sdnId
+      .optional()
+      .describe("Network zone (an entry of zones) the NIC joins. @default no zone: the bridge below"),
+    bridge: pveBridge.optional().describe("Bridge of the NIC when it is in no zone. @default the top-level bridge"),
+    vlan: pveVlanTag
+      .optional()
+      .describe("VLAN tag on the bridge, when the NIC is in no zone (a zone brings its own). @default untagged"),
+    address: z
+      .string()
+      .refine(
+        (v) => v === "dhcp" || isIpv4WithPrefix(v),
+        'expected "dhcp", an IPv4 address in a zone, or an address with its prefix like "192.168.1.5/24" (no leading zeros)',
+      )
+      .default("dhcp")
+      .describe(
+        '"dhcp", or a static IPv4 address (with its prefix, or without it inside a zone). The default route stays on network: this NIC gets no gateway.',
+      ),
+    mac_addr: mac.optional().describe("MAC address of the NIC. @default assigned by Proxmox"),
+    firewall: z.boolean().default(false).describe("Let the Proxmox firewall filter this NIC."),
+    set_by_guest: z
+      .boolean()
+      .default(false)
+      .describe("VMs only: the guest sets this NIC's static address itself (no cloud-init), as network.set_by_guest."),
+  })
+  .describe("A further network interface of the guest (net1, net2, ... in this order).");
+
 export const startupSchema = z
   .strictObject({
     order: z.number().int().min(0).describe("Start order on boot (lower first)."),
@@ -188,6 +221,13 @@ const guestCommon = {
     .default(512)
     .describe("Memory in MiB."),
   network: guestNetworkSchema.prefault({}),
+  extra_networks: z
+    .array(extraNetworkSchema)
+    .max(MAX_EXTRA_NETWORKS, `Proxmox gives a guest at most ${MAX_EXTRA_NETWORKS + 1} NICs (net0-net31)`)
+    .default([])
+    .describe(
+      "More NICs after network, as net1, net2, ... (a router VM's WAN, a second zone); a container names them eth1, eth2, ...",
+    ),
   started: z.boolean().default(true).describe("Keep the guest running."),
   on_boot: z.boolean().default(true).describe("Start the guest when its host boots."),
   startup: startupSchema.optional().describe("Start and shutdown order. @default Proxmox default"),
@@ -303,6 +343,25 @@ export const containerSchema = z
       .prefault({})
       .describe("Root file system."),
     mount_points: z.array(mountPointSchema).default([]).describe("Extra volumes and bind mounts."),
+    devices: z
+      .array(
+        z.strictObject({
+          path: pveDevicePath.describe('Host device node passed into the container, like "/dev/net/tun".'),
+          uid: z.number().int().min(0).optional().describe("Owner of the device node in the container. @default 0"),
+          gid: z.number().int().min(0).optional().describe("Group of the device node in the container. @default 0"),
+          mode: z
+            .string()
+            .regex(/^0[0-7]{3}$/, 'expected an octal access mode like "0660"')
+            .default("0660")
+            .describe("Access mode of the device node in the container."),
+          read_only: z.boolean().default(false).describe("Deny the container writing to the device (deny-write)."),
+        }),
+      )
+      .max(128, "the provider passes at most 128 devices into a container")
+      .default([])
+      .describe(
+        "Host devices passed into the container (PVE's dev0, dev1, ...; e.g. /dev/net/tun for a VPN). Proxmox lets only root@pam itself, logged in with its password, configure device passthrough: no API token.",
+      ),
     privileged: z
       .strictObject({
         reason: z
@@ -401,9 +460,13 @@ export const vmSchema = z
 export const zoneSchema = z
   .strictObject({
     name: sdnId.describe(
-      "Zone name: the SDN VNet id guests attach to, and the middle of their DNS names (<guest>.<zone>.<domain>).",
+      "Zone name: the SDN VNet id guests of a tagged zone attach to, and the middle of their DNS names (<guest>.<zone>.<domain>).",
     ),
-    vlan: pveVlanTag.describe("VLAN tag of the zone."),
+    vlan: pveZoneVlan
+      .default(0)
+      .describe(
+        "VLAN tag of the zone; 0 for the untagged network of the bridge (the management network), whose guests attach to the bridge itself with no tag and no SDN VNet.",
+      ),
     cidr: z
       .cidrv4("expected an IPv4 network in CIDR notation")
       .describe("Subnet of the zone; static addresses of its guests must be inside it."),
@@ -417,7 +480,9 @@ export const zoneSchema = z
       .describe("DNS servers given to the zone's guests. @default the gateway"),
     description: pveVnetAlias.max(200).optional().describe("Alias of the VNet in Proxmox. @default none"),
   })
-  .describe("A network zone (VLAN): an SDN VNet with its subnet.");
+  .describe(
+    "A network zone: a VLAN as an SDN VNet with its subnet, or (vlan 0) the bridge's untagged network with its subnet.",
+  );
 
 export const idRangeSchema = z
   .strictObject({
@@ -593,3 +658,5 @@ export type WorkloadsConfig = z.output<typeof workloadsFileSchema>;
 export type ContainerConfig = z.output<typeof containerSchema>;
 export type VmConfig = z.output<typeof vmSchema>;
 export type ZoneConfig = z.output<typeof zoneSchema>;
+export type GuestNetworkConfig = z.output<typeof guestNetworkSchema>;
+export type ExtraNetworkConfig = z.output<typeof extraNetworkSchema>;

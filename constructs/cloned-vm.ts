@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { VirtualEnvironmentVm } from "../.gen/providers/proxmox/virtual-environment-vm";
-import { nicProblems, type GuestNic } from "./guest-nic";
+import { guestNics, nicProblems, type GuestNic } from "./guest-nic";
 import { pveTags, tfName } from "./names";
 
 export interface ClonedVmPci {
@@ -53,8 +53,8 @@ export interface ClonedVmProps {
     /** Grow to this size in GiB. @default - the template's size */
     readonly sizeGiB?: number;
   };
-  /** @default - DHCP on vmbr0 */
-  readonly network?: GuestNic;
+  /** The NICs, as net0, net1, ... @default - one NIC, DHCP on vmbr0 */
+  readonly networks?: readonly GuestNic[];
   /** Configure the clone through cloud-init: network, user, keys. @default - the template's configuration */
   readonly cloudInit?: {
     /** @default - the template's */
@@ -86,14 +86,17 @@ export class ClonedVm extends Construct {
 
   constructor(scope: Construct, id: string, props: ClonedVmProps) {
     super(scope, id);
-    const nic = props.network ?? {};
+    const nics = guestNics(props.networks);
     const hw = props.hardware ?? {};
     const machine = hw.machine ?? "q35";
     const storage = props.disk?.storage ?? "local-lvm";
     const diskInterface = props.disk?.interface ?? "scsi0";
-    const problems = nicProblems(nic);
-    if (!props.cloudInit && (nic.address ?? "dhcp") !== "dhcp")
-      problems.push("a static 'network.address' needs 'cloudInit'");
+    const problems = nicProblems(nics);
+    nics.forEach((nic, i) => {
+      if (!props.cloudInit && (nic.address ?? "dhcp") !== "dhcp")
+        problems.push(`a static 'networks[${i}].address' needs 'cloudInit'`);
+    });
+    if (nics.length > 32) problems.push(`at most 32 NICs (net0-net31), got ${nics.length}`);
     (props.pci ?? []).forEach((pci) => {
       if ((pci.pcie ?? true) && !machine.startsWith("q35"))
         problems.push(`PCI device ${pci.mapping}: 'pcie' needs the q35 machine, got "${machine}"`);
@@ -144,24 +147,23 @@ export class ClonedVm extends Construct {
               },
             ],
       // network_device is a list-of-objects attribute: in JSON syntax every attribute must be present (as in TalosNodeVm).
-      networkDevice: [
-        {
-          bridge: nic.bridge ?? "vmbr0",
-          model: "virtio",
-          macAddress: nic.macAddress,
-          vlanId: nic.vlanId ?? 0,
-          mtu: 0,
-          queues: 0,
-          disconnected: false,
-          firewall: nic.firewall ?? false,
-          rateLimit: 0,
-          trunks: "",
-        },
-      ],
+      networkDevice: nics.map((nic) => ({
+        bridge: nic.bridge ?? "vmbr0",
+        model: "virtio",
+        macAddress: nic.macAddress,
+        vlanId: nic.vlanId ?? 0,
+        mtu: 0,
+        queues: 0,
+        disconnected: false,
+        firewall: nic.firewall ?? false,
+        rateLimit: 0,
+        trunks: "",
+      })),
+      // One ipconfig<n> per NIC, in the NICs' order: bpg writes ip_config[n] as ipconfig<n>.
       initialization: ci && {
         datastoreId: ci.storage ?? storage,
-        ipConfig: [{ ipv4: { address: nic.address ?? "dhcp", gateway: nic.gateway } }],
-        dns: nic.dnsServers ? { servers: [...nic.dnsServers] } : undefined,
+        ipConfig: nics.map((nic) => ({ ipv4: { address: nic.address ?? "dhcp", gateway: nic.gateway } })),
+        dns: nics[0].dnsServers ? { servers: [...nics[0].dnsServers] } : undefined,
         userAccount: ci.user || ci.sshKeys ? { username: ci.user, keys: ci.sshKeys } : undefined,
       },
       hostpci: props.pci?.length
@@ -175,8 +177,10 @@ export class ClonedVm extends Construct {
         : undefined,
       startup: props.startup,
     });
-    this.resource.addOverride("network_device.0.enabled", null);
-    if (nic.macAddress === undefined) this.resource.addOverride("network_device.0.mac_address", null);
+    nics.forEach((nic, i) => {
+      this.resource.addOverride(`network_device.${i}.enabled`, null);
+      if (nic.macAddress === undefined) this.resource.addOverride(`network_device.${i}.mac_address`, null);
+    });
     this.resource.overrideLogicalId(tfName(props.name));
   }
 }

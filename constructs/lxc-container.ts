@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { VirtualEnvironmentContainer } from "../.gen/providers/proxmox/virtual-environment-container";
-import { nicProblems, type GuestNic } from "./guest-nic";
+import { guestNics, nicProblems, type GuestNic } from "./guest-nic";
 import { pveTags, tfName } from "./names";
 
 export interface LxcMountPoint {
@@ -14,6 +14,19 @@ export interface LxcMountPoint {
   readonly readOnly?: boolean;
   /** Include the volume in backups. @default false */
   readonly backup?: boolean;
+}
+
+export interface LxcDevice {
+  /** Device node on the host, e.g. "/dev/net/tun". */
+  readonly path: string;
+  /** @default 0 */
+  readonly uid?: number;
+  /** @default 0 */
+  readonly gid?: number;
+  /** Octal access mode. @default "0660" */
+  readonly mode?: string;
+  /** Deny the container writing to it. @default false */
+  readonly readOnly?: boolean;
 }
 
 export interface LxcFeatures {
@@ -46,8 +59,10 @@ export interface LxcContainerProps {
   readonly rootDisk?: { readonly storage?: string; readonly sizeGiB?: number };
   /** @default - none */
   readonly mountPoints?: readonly LxcMountPoint[];
-  /** @default - DHCP on vmbr0 */
-  readonly network?: GuestNic;
+  /** The NICs, as net0 (eth0), net1 (eth1), ... @default - one NIC, DHCP on vmbr0 */
+  readonly networks?: readonly GuestNic[];
+  /** Host devices passed in (dev0, dev1, ...); only root@pam itself may configure them. @default - none */
+  readonly devices?: readonly LxcDevice[];
   /**
    * Why the container runs privileged; written into its description. Unprivileged when undefined.
    * @default - unprivileged
@@ -80,9 +95,14 @@ export class LxcContainer extends Construct {
     super(scope, id);
     const features = { nesting: false, keyctl: false, fuse: false, ...props.features };
     this.unprivileged = props.privilegedReason === undefined;
-    const nic = props.network ?? {};
-    const address = nic.address ?? "dhcp";
-    const problems = nicProblems(nic);
+    const nics = guestNics(props.networks);
+    const problems = nicProblems(nics);
+    if (nics.length > 32) problems.push(`at most 32 NICs (net0-net31), got ${nics.length}`);
+    for (const device of props.devices ?? []) {
+      if (!device.path.startsWith("/dev/")) problems.push(`device ${device.path}: a device path is under /dev/`);
+      if (device.mode !== undefined && !/^0[0-7]{3}$/.test(device.mode))
+        problems.push(`device ${device.path}: 'mode' must be octal like "0660", got "${device.mode}"`);
+    }
     if (!this.unprivileged && features.keyctl) problems.push("'features.keyctl' is for unprivileged containers only");
     if (props.privilegedReason !== undefined && !props.privilegedReason.trim())
       problems.push("'privilegedReason' must say why");
@@ -124,19 +144,27 @@ export class LxcContainer extends Construct {
         : undefined,
       // No block when nothing is on: Proxmox lets only root@pam change features other than nesting.
       features: features.nesting || features.keyctl || features.fuse ? features : undefined,
-      networkInterface: [
-        {
-          name: "eth0",
-          bridge: nic.bridge ?? "vmbr0",
-          vlanId: nic.vlanId,
-          macAddress: nic.macAddress,
-          firewall: nic.firewall ?? false,
-        },
-      ],
+      networkInterface: nics.map((nic, i) => ({
+        name: `eth${i}`,
+        bridge: nic.bridge ?? "vmbr0",
+        vlanId: nic.vlanId,
+        macAddress: nic.macAddress,
+        firewall: nic.firewall ?? false,
+      })),
+      devicePassthrough: props.devices?.length
+        ? props.devices.map((device) => ({
+            path: device.path,
+            uid: device.uid,
+            gid: device.gid,
+            mode: device.mode ?? "0660",
+            denyWrite: device.readOnly ?? false,
+          }))
+        : undefined,
+      // One ip_config per NIC, in the NICs' order: bpg gives ip_config[n] to net<n>.
       initialization: {
         hostname: props.name,
-        ipConfig: [{ ipv4: { address, gateway: nic.gateway } }],
-        dns: nic.dnsServers ? { servers: [...nic.dnsServers] } : undefined,
+        ipConfig: nics.map((nic) => ({ ipv4: { address: nic.address ?? "dhcp", gateway: nic.gateway } })),
+        dns: nics[0].dnsServers ? { servers: [...nics[0].dnsServers] } : undefined,
         userAccount: props.sshKeys ? { keys: props.sshKeys } : undefined,
       },
       startup: props.startup,

@@ -2,7 +2,7 @@
 // templates, containers, cloned VMs, their HA and replication, backup storages and jobs.
 import { dependable, Fn, TerraformVariable, Token } from "cdktf";
 import type { Construct } from "constructs";
-import { selectedIds, type Guest, type ResolvedCluster } from "../config";
+import { selectedIds, type Guest, type ResolvedCluster, type ResolvedZone } from "../config";
 import type { EngineLiterals } from "../config/terraform-literal";
 import { ClonedVm } from "../constructs/cloned-vm";
 import { ContainerTemplate } from "../constructs/container-template";
@@ -21,14 +21,16 @@ export function addWorkloads(scope: Construct, cluster: EngineLiterals<ResolvedC
   if (!cluster.workloads) return;
   const { nodes } = cluster;
   const { config, sshKeyFiles, guests, zones } = cluster.workloads;
+  // The untagged zone is the bridge's own network: no VNet (a VLAN zone's VNet needs a tag).
+  const tagged = zones.flatMap((z) => (z.tag === undefined ? [] : [{ ...z, tag: z.tag }]));
   const network =
-    zones.length > 0
+    tagged.length > 0
       ? new NetworkZones(scope, "Zones", {
           sdnZone: config.sdn_zone,
           bridge: config.bridge,
-          zones: zones.map((z) => ({
+          zones: tagged.map((z) => ({
             name: z.config.name,
-            vlan: z.config.vlan,
+            vlan: z.tag,
             cidr: z.config.cidr,
             gateway: z.gateway,
             alias: z.config.description,
@@ -77,24 +79,38 @@ export function addWorkloads(scope: Construct, cluster: EngineLiterals<ResolvedC
     });
     return lists.length === 1 ? lists[0] : Token.asList(Fn.concat(lists));
   };
-  const nic = (g: Guest): GuestNic => {
+  // A guest in a tagged zone is on the zone's VNet; in the untagged zone, on the bridge itself with no tag.
+  const bridgeOf = (zone: ResolvedZone | undefined, net: { bridge?: string; vlan?: number }) =>
+    zone
+      ? { bridge: zone.tag === undefined ? config.bridge : network!.vnets.get(zone.config.name)!.id }
+      : { bridge: net.bridge ?? config.bridge, vlanId: net.vlan };
+  const nics = (g: Guest): GuestNic[] => {
     const net = g.config.network;
-    return {
-      bridge: g.zone ? network!.vnets.get(g.zone.config.name)!.id : (net.bridge ?? config.bridge),
-      vlanId: g.zone ? undefined : net.vlan,
-      // An address the guest sets itself is the config's (checks, inventory, DNS), not Proxmox's.
-      address: net.set_by_guest ? "dhcp" : (g.addressCidr ?? "dhcp"),
-      gateway: net.set_by_guest ? undefined : g.gateway,
-      dnsServers: net.set_by_guest ? undefined : g.dnsServers,
-      macAddress: net.mac_addr,
-      firewall: net.firewall,
-    };
+    return [
+      {
+        ...bridgeOf(g.zone, net),
+        // An address the guest sets itself is the config's (checks, inventory, DNS), not Proxmox's.
+        address: net.set_by_guest ? "dhcp" : (g.addressCidr ?? "dhcp"),
+        gateway: net.set_by_guest ? undefined : g.gateway,
+        dnsServers: net.set_by_guest ? undefined : g.dnsServers,
+        macAddress: net.mac_addr,
+        firewall: net.firewall,
+      },
+      ...g.extraNics.map((extra) => ({
+        ...bridgeOf(extra.zone, extra.config),
+        address: extra.config.set_by_guest ? "dhcp" : (extra.addressCidr ?? "dhcp"),
+        macAddress: extra.config.mac_addr,
+        firewall: extra.config.firewall,
+      })),
+    ];
   };
+  /** Whether a guest's NIC is on a VNet, which exists on the hosts only after the SDN apply. */
+  const onVnet = (g: Guest) => [g.zone, ...g.extraNics.map((n) => n.zone)].some((z) => z?.tag !== undefined);
   const common = (g: Guest) => ({
     name: g.config.name,
     host: g.host,
     id: g.config.id,
-    network: nic(g),
+    networks: nics(g),
     startup: g.config.startup && {
       order: g.config.startup.order,
       upDelay: g.config.startup.up_delay,
@@ -147,10 +163,11 @@ export function addWorkloads(scope: Construct, cluster: EngineLiterals<ResolvedC
           backup: mp.backup,
         })),
         privilegedReason: ct.privileged?.reason,
+        devices: ct.devices.map((d) => ({ path: d.path, uid: d.uid, gid: d.gid, mode: d.mode, readOnly: d.read_only })),
         features: ct.features,
         sshKeys: sshKeys(g),
       });
-      if (g.zone) container.resource.dependsOn = [dependable(network!.applier)];
+      if (onVnet(g)) container.resource.dependsOn = [dependable(network!.applier)];
       guest = container;
     } else {
       const vm = g.config;
@@ -171,7 +188,7 @@ export function addWorkloads(scope: Construct, cluster: EngineLiterals<ResolvedC
         pci: vm.pci.map((p) => ({ mapping: p.mapping, pcie: p.pcie, primaryGpu: p.primary_gpu, rombar: p.rombar })),
       });
       const after = new Set([
-        ...(g.zone ? [network!.applier] : []),
+        ...(onVnet(g) ? [network!.applier] : []),
         ...vm.pci.map((p) => mappings.get(p.mapping)!.resource),
       ]);
       if (after.size) machine.resource.dependsOn = [...after].map((d) => dependable(d));

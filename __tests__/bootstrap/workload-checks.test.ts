@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../config";
+import { loadConfig, workloadsFileSchema } from "../../config";
 import { workloadProblems } from "../../scripts/bootstrap/workload-checks";
 import { REPO } from "../support/synth";
 
@@ -51,6 +51,27 @@ describe("preflight for workloads.yaml", () => {
       expect(workloadProblems(homelab, env)[0].reason).toContain(who);
     },
   );
+
+  it("a device passed into a container (dev<n>) needs root@pam's password login: an API token is refused at preflight", () => {
+    const vpn = workloadsFileSchema.parse({
+      containers: [
+        {
+          name: "vpn",
+          id: 120,
+          template: { volume: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" },
+          devices: [{ path: "/dev/net/tun" }],
+        },
+      ],
+    });
+    expect(workloadProblems(vpn, { PROXMOX_VE_API_TOKEN: `root@pam!tofu=${TOKEN}` })).toEqual([
+      expect.objectContaining({
+        check: "permissions",
+        reason: expect.stringContaining("the token root@pam!tofu, never as root@pam"),
+        details: ["containers[0] (vpn): device /dev/net/tun"],
+      }),
+    ]);
+    expect(workloadProblems(vpn, { PROXMOX_VE_USERNAME: "root@pam", PROXMOX_VE_PASSWORD: "pw" })).toEqual([]);
+  });
 
   it("nothing to say with root@pam's password login and every variable set, or without workloads.yaml", () => {
     expect(

@@ -1,7 +1,8 @@
 // Preflight for workloads.yaml: what Proxmox and OpenTofu will need that the config cannot hold, checked
 // before anything changes. The environment variables it names, and the login for LXC settings that
 // Proxmox reserves to root@pam itself (feature flags other than nesting, any feature of a privileged
-// container, bind mounts of host paths), which no API token has; raw PCI ids of the nodes likewise.
+// container, bind mounts of host paths, device passthrough), which no API token has; raw PCI ids of the nodes
+// likewise.
 import type { WorkloadsConfig } from "../../config";
 import type { Problem } from "./problem";
 
@@ -38,6 +39,7 @@ export function workloadProblems(
       ...(["keyctl", "fuse"] as const).filter((f) => ct.features[f]).map((f) => `feature ${f}`),
       ...(ct.privileged && ct.features.nesting ? ["a feature of a privileged container"] : []),
       ...ct.mount_points.filter((mp) => mp.host_path).map((mp) => `bind mount ${mp.host_path}`),
+      ...ct.devices.map((d) => `device ${d.path}`),
     ];
     return why.length ? [`containers[${i}] (${ct.name}): ${why.join(", ")}`] : [];
   });
