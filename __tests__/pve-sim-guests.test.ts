@@ -222,6 +222,8 @@ describe("LXC containers (/nodes/{node}/lxc)", () => {
       "changing feature flags for privileged container is only allowed for root@pam",
     ],
     [{ mp0: "/tank/media,mp=/media,ro=1" }, "mount point type bind is only allowed for root@pam"],
+    [{ dev0: "/dev/net/tun,mode=0666" }, "configuring device passthrough is only allowed for root@pam"],
+    [{ hookscript: "local:snippets/hook.sh" }, "changing the hookscript is only allowed for root@pam"],
   ])("keeps %j to root@pam itself: an API token, even root@pam's, gets 403", async (extra, message) => {
     const res = await call("POST", "/nodes/pve1/lxc", ct(205, extra));
     expect(res.status).toBe(403);
@@ -240,10 +242,16 @@ describe("LXC containers (/nodes/{node}/lxc)", () => {
       root,
       "POST",
       "/nodes/pve1/lxc",
-      ct(205, { unprivileged: "0", features: "nesting=1", mp0: "/tank/media,mp=/media,ro=1" }),
+      ct(205, {
+        unprivileged: "0",
+        features: "nesting=1",
+        mp0: "/tank/media,mp=/media,ro=1",
+        dev0: "/dev/net/tun,deny-write=0,uid=0,gid=0,mode=0660",
+      }),
     );
     expect(await taskResult(sim, root, created)).toBe("OK");
     expect(sim.state.containers["205"].config.mp0).toBe("/tank/media,mp=/media,ro=1");
+    expect(sim.state.containers["205"].config.dev0).toBe("/dev/net/tun,deny-write=0,uid=0,gid=0,mode=0660");
     expect(sim.state.containers["205"].config.features).toBe("nesting=1");
     const withoutCsrf = await pveCall(
       sim,

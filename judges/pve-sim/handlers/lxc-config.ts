@@ -111,8 +111,10 @@ export function checkCtPermissions(
         other = names.length > 0 && !(names.length === 1 && features.nesting === "1");
       }
       if (other) throw permissionError("changing feature flags (except nesting) is only allowed for root@pam");
-    } else if (key === "hookscript" || /^dev\d+$/.test(key)) {
-      throw permissionError(`changing '${key}' is only allowed for root@pam`);
+    } else if (/^dev\d+$/.test(key)) {
+      throw permissionError("configuring device passthrough is only allowed for root@pam");
+    } else if (key === "hookscript") {
+      throw permissionError("changing the hookscript is only allowed for root@pam");
     }
   }
 }
