@@ -8,6 +8,8 @@
 #        ./bootstrap.sh upgrade|restart [--plan] [--auto-approve] [--allow-dirty]
 #        ./bootstrap.sh doctor [--allow-dirty]
 #        ./bootstrap.sh migrate-state [--auto-approve] [--allow-dirty] [--overwrite-target-state]
+#        ./bootstrap.sh --plan --save-plans=<dir> [--only=<layer>|--start-from=<layer>]
+#        ./bootstrap.sh apply-plans --plans=<dir> [--auto-approve] [--allow-dirty]
 #
 #   (no option)               every layer in order, 00-persistent-auth first; after the layer that writes
 #                             credentials/kubeconfig (01), wait until the Kubernetes API answers before going on.
@@ -48,6 +50,11 @@
 #                             the next run's lock error names), after preflight and "yes" (or --auto-approve);
 #                             nothing is planned or applied, and the engine refuses an ID that is not the lock's.
 #                             The pg backend needs none: its lock ends with the holder's connection
+#   --save-plans=<dir>        with --plan: keep each layer's plan file and a manifest (plans.json) in <dir>, a new or
+#                             empty folder inside the config folder, for apply-plans (CI: planned on the pull
+#                             request, applied on merge; docs/ci-apply.md). Refused unless state_encryption is on:
+#                             a plan file holds its layer's state, and OpenTofu encrypts plans with it. A layer that
+#                             reads a layer with changes is not planned, and recorded so
 #   --cluster=<name>          the cluster in clusters/<name>/ of this repository (cluster.yaml, nodes.yaml,
 #                             workloads.yaml; state/, credentials/ and logs/ beside them), instead of CONFIG_DIR;
 #                             refused when it would share a state, credentials/ or its Proxmox CSI user with
@@ -82,6 +89,14 @@
 #                             --overwrite-target-state. Nothing is deleted: previous_state_backend keeps its copies.
 #                             While previous_state_backend is set, every other run is refused; remove it afterwards
 #   --overwrite-target-state  migrate-state: replace the states state_backend already holds
+#   apply-plans --plans=<dir> apply the plans --save-plans kept in <dir> (inside the config folder; git's clean check
+#                             leaves it out), the layers of that run in order, each plan shown and confirmed (or
+#                             --auto-approve) as in a plain run, layer 01's node-by-node rollout included. Refused
+#                             before anything is applied when the stacks synthesized now differ from those the plans
+#                             were made from, or the engine, cluster or encryption differ. A plan with no changes is
+#                             applied too: the engine refuses a saved plan whose state moved since it was saved
+#                             ("Saved plan is stale"). A layer the saving run did not plan is planned once the layers
+#                             below are applied, and refused when that plan has any change
 #
 #   <layer> is a stack name (01-infrastructure), the same without its number (infrastructure), or the number
 #   (01 or 1). The layers, in apply order: 00-persistent-auth, 01-infrastructure, 02-services, 03-configuration.
@@ -153,7 +168,7 @@ CONFIG_DIR_GIVEN="${CONFIG_DIR:+1}"
 CONFIG_DIR="${CONFIG_DIR:-${REPO}}"
 LOG_FILE="" RUN_DIR="" OUTDIR="" TEE_PID="" FINISHED=""
 # Set by load (the TypeScript's answers): see the commands in scripts/bootstrap/cli.ts.
-HELP=0 ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 DESTROY=0 COMMAND=layers PLAN_ONLY=0 FORCE_UNLOCK="" ENGINE="" PHASE_COUNT=0
+HELP=0 ASK_CLUSTER_NAME=0 AUTO_APPROVE=0 DESTROY=0 COMMAND=layers PLAN_ONLY=0 FORCE_UNLOCK="" SAVE_PLANS=0 ENGINE="" PHASE_COUNT=0
 
 # The one way to stop: message on stderr, exit 1 (the EXIT trap prints the summary and removes the run folder).
 fail() {
@@ -283,11 +298,14 @@ confirm_apply() {
   [[ "${answer}" == yes ]]
 }
 
-# apply | destroy | plan | plan-destroy of phase <i>: plan -out, summary, confirm, apply that plan.
+# apply | destroy | plan | plan-destroy of phase <i>: plan -out, summary, confirm, apply that plan. apply-plans:
+# the saved plan instead of a new one (PHASE_SAVED_PLAN), or, for a layer the saving run did not plan
+# (PHASE_UNREVIEWED), a new plan that must have no changes.
 engine_phase() {
   local i="$1" start=${SECONDS} plan_file="${RUN_DIR}/${PHASE_LAYER}.tfplan" destroy_flag=() STATE_RESOURCES=0 PLAN_CHANGES=0 PLAN_REFUSED=""
   if [[ -n "${PHASE_BLOCKER}" ]]; then
     log "not planned: ${PHASE_BLOCKER} has changes still to apply and ${PHASE_LAYER} reads it; preflight validated ${PHASE_LAYER}"
+    if ((SAVE_PLANS)); then ts save-plan --index "${i}" || fail_phase "${i}" "${start}" "could not record ${PHASE_LAYER} in the saved plans"; fi
     record "${i}" skipped "${start}"
     return
   fi
@@ -300,16 +318,35 @@ engine_phase() {
       return
     fi
   fi
-  engine_in "${PHASE_TARGET}" plan -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${destroy_flag[@]}" "-out=${plan_file}" ||
-    engine_failed "${i}" "${start}" plan
+  if [[ -n "${PHASE_SAVED_PLAN}" ]]; then
+    plan_file="${PHASE_SAVED_PLAN}"
+    log "the saved plan: ${plan_file}"
+  else
+    engine_in "${PHASE_TARGET}" plan -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${destroy_flag[@]}" "-out=${plan_file}" ||
+      engine_failed "${i}" "${start}" plan
+  fi
   load plan-summary --index "${i}" --plan "${plan_file}" || fail_phase "${i}" "${start}" "could not read the plan of ${PHASE_LAYER}"
   if [[ -n "${PLAN_REFUSED}" ]]; then
     record "${i}" refused "${start}" || true
     fail "${PLAN_REFUSED}"
   fi
+  if ((SAVE_PLANS)); then
+    ts save-plan --index "${i}" --plan "${plan_file}" --changes "${PLAN_CHANGES}" ||
+      fail_phase "${i}" "${start}" "the plan of ${PHASE_LAYER} was not saved"
+  fi
   if ((!PLAN_CHANGES)); then
+    # Applied all the same: the engine refuses a saved plan whose state moved since ("Saved plan is stale"), so a
+    # layer above that read this one is never applied after it changed unseen.
+    if [[ -n "${PHASE_SAVED_PLAN}" ]]; then
+      engine_in "${PHASE_TARGET}" apply -input=false -no-color "-lock-timeout=${LOCK_TIMEOUT}" "${plan_file}" ||
+        engine_failed "${i}" "${start}" "apply of the saved plan (no changes)"
+    fi
     record "${i}" nothing "${start}"
     return
+  fi
+  if [[ -n "${PHASE_UNREVIEWED}" ]]; then
+    record "${i}" refused "${start}" || true
+    fail "${PHASE_LAYER} was not planned by the run that saved the plans (it reads ${PHASE_UNREVIEWED}, which had changes then), and its plan now has changes nobody reviewed: refused. ${PHASE_UNREVIEWED} and the layers below it are applied; plan again (a pull request's plan job, or ./bootstrap.sh --plan --save-plans=<dir>) and apply those plans"
   fi
   if [[ "${PHASE_ACTION}" == plan || "${PHASE_ACTION}" == plan-destroy ]]; then
     record "${i}" completed "${start}"
@@ -346,7 +383,7 @@ wait_api_phase() {
 }
 
 run_phases() {
-  local i PHASE_ACTION PHASE_LAYER PHASE_TARGET PHASE_BLOCKER
+  local i PHASE_ACTION PHASE_LAYER PHASE_TARGET PHASE_BLOCKER PHASE_SAVED_PLAN PHASE_UNREVIEWED
   for ((i = 0; i < PHASE_COUNT; i++)); do
     load phase --index "${i}" || fail "internal: could not read phase ${i} of the run"
     header "[$((i + 1))/${PHASE_COUNT}] ${PHASE_ACTION} ${PHASE_LAYER}"
@@ -378,7 +415,7 @@ rolling() {
 # --force-unlock=<id> --only=<layer>: releases the lock a killed run left, confirmed, through the engine (which
 # refuses an ID that is not the lock's). Nothing is planned or applied.
 force_unlock() {
-  local answer="" PHASE_ACTION PHASE_LAYER PHASE_TARGET PHASE_BLOCKER
+  local answer="" PHASE_ACTION PHASE_LAYER PHASE_TARGET PHASE_BLOCKER PHASE_SAVED_PLAN PHASE_UNREVIEWED
   load phase --index 0 || fail "internal: could not read phase 0 of the run"
   header "force-unlock ${PHASE_LAYER}"
   log "Releases lock ${FORCE_UNLOCK} on the state of ${PHASE_LAYER}. Only when the run that took it is gone:"

@@ -45,7 +45,16 @@
 //   s3-probe                   (preflight's, no run document) stdin: {"location", "key"}; stdout: the verdict of
 //                              probeConditionalWrites as JSON; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runEngine, streamEngine, type EngineBinary } from "./engine-binary";
@@ -81,7 +90,22 @@ import {
   type RunDocument,
 } from "./run";
 import type { ProbeVerdict, S3Location } from "./s3-probe";
+import {
+  isEncryptedPlan,
+  MANIFEST,
+  planFileOf,
+  savedLayer,
+  stackDigest,
+  type SavedLayer,
+  type SavedPlans,
+} from "./saved-plans";
 import { shellAssignments, type ShellValue } from "./shell";
+
+/** The manifest of saved plans, written whole (saved-plans.ts reads it back). */
+function writeManifest(dir: string, manifest: SavedPlans): void {
+  writeFileSync(join(dir, `${MANIFEST}.tmp`), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+  renameSync(join(dir, `${MANIFEST}.tmp`), join(dir, MANIFEST));
+}
 
 /** The repository: dist/bootstrap.cjs lives in <repo>/dist. */
 const REPO = resolve(__dirname, "..");
@@ -198,6 +222,7 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       COMMAND: options.command,
       PLAN_ONLY: options.planOnly,
       FORCE_UNLOCK: options.forceUnlock,
+      SAVE_PLANS: options.savePlans !== undefined,
       CONFIG_DIR: configDir,
     });
     return 0;
@@ -245,6 +270,17 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       err(formatProblems(problems));
       return 1;
     }
+    // The folder of --save-plans is made only now that nothing stops the run: its manifest lists the layers to come.
+    if (result.plans && !result.plans.saved && result.cluster) {
+      mkdirSync(result.plans.dir, { recursive: true, mode: 0o700 });
+      writeManifest(result.plans.dir, {
+        version: 1,
+        cluster: result.cluster.name,
+        engine: `${result.engine.kind} ${result.engine.version}`,
+        scope: result.phases.filter((p) => p.action === "plan").map((p) => p.layer),
+        layers: [],
+      });
+    }
     writeRun(args.runDir, {
       ...doc,
       engine: result.engine,
@@ -252,6 +288,7 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
       phases: result.phases,
       persistentAuthUnlocked: result.persistentAuthUnlocked,
       leaving: result.running?.leaving.length ? result.running.leaving : undefined,
+      plans: result.plans,
     });
     answer({ ENGINE: result.engine.path, PHASE_COUNT: result.phases.length });
     return 0;
@@ -294,12 +331,47 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const doc = readRun(args.runDir);
     const i = index(args);
     const phase = phaseAt(doc, i);
+    const saved = doc.plans?.saved && phase.action === "apply" ? savedLayer(doc.plans.saved, phase.layer) : undefined;
     answer({
       PHASE_ACTION: phase.action,
       PHASE_LAYER: phase.layer,
       PHASE_TARGET: phase.target,
       PHASE_BLOCKER: phase.action === "plan" ? blockedBy(doc, i) : undefined,
+      PHASE_SAVED_PLAN: saved && "file" in saved ? join(doc.plans!.dir, saved.file) : undefined,
+      PHASE_UNREVIEWED: saved && "blocker" in saved ? saved.blocker : undefined,
     });
+    return 0;
+  },
+
+  "save-plan"(argv) {
+    const args = parse(argv, ["index", "plan", "changes"]);
+    const doc = readRun(args.runDir);
+    const i = index(args);
+    const phase = phaseAt(doc, i);
+    const dir = doc.plans?.dir;
+    if (!dir || doc.plans?.saved) throw new Error("internal: save-plan in a run without --save-plans");
+    const stack = stackDigest(phase.target);
+    const plan = args.values.plan;
+    let entry: SavedLayer;
+    if (plan === undefined) {
+      const blocker = blockedBy(doc, i);
+      if (!blocker) throw new Error(`internal: save-plan of ${phase.layer} without a plan file or a blocker`);
+      entry = { layer: phase.layer, stack, blocker };
+    } else {
+      if (!isEncryptedPlan(readFileSync(plan))) {
+        err(`  ${phase.layer}: the engine wrote its plan file unencrypted; it was not saved`);
+        return 1;
+      }
+      const file = planFileOf(phase.layer);
+      copyFileSync(plan, join(dir, file));
+      chmodSync(join(dir, file), 0o600);
+      entry = { layer: phase.layer, stack, file, changes: need(args, "changes") === "1" };
+    }
+    const manifest = JSON.parse(readFileSync(join(dir, MANIFEST), "utf8")) as SavedPlans;
+    writeManifest(dir, { ...manifest, layers: [...manifest.layers.filter((l) => l.layer !== phase.layer), entry] });
+    err(
+      `  saved: ${"file" in entry ? join(dir, entry.file) : `${phase.layer} not planned (reads ${entry.blocker}); apply-plans plans it after ${entry.blocker} and refuses any change`}`,
+    );
     return 0;
   },
 

@@ -1,4 +1,5 @@
-// Turns an engine failure the user can act on into one clear paragraph. Today: a state lock held by another run.
+// Turns an engine failure the user can act on into one clear paragraph: a state lock held by another run, a saved
+// plan the engine refuses because the state moved since it was saved.
 
 /**
  * The pg backend's lock is a PostgreSQL advisory lock: the engine's error carries the requester's lock info, not
@@ -38,6 +39,12 @@ export interface RunPlace {
 
 /** What to tell the user about a failed engine command, beyond the engine's own output; undefined if nothing. */
 export function explainFailure(output: string, place: RunPlace): string | undefined {
+  if (/Saved plan is stale|Saved plan does not match the given state/.test(output)) {
+    return [
+      `bootstrap: the state of ${place.layer} changed after its plan was saved (another run applied it since), so the engine refused the saved plan: nothing of it was applied.`,
+      `A plan is applied only to the state it was made from. Plan again (a pull request's plan job, or ./bootstrap.sh --plan --save-plans=<dir>), review it, and apply that.`,
+    ].join("\n");
+  }
   if (/Error acquiring the state lock/.test(output) && PG_LOCKED.test(output)) {
     return [
       `bootstrap: the state of ${place.layer} is locked by another session of its PostgreSQL database (an advisory lock; OpenTofu records no holder for it).`,

@@ -52,6 +52,13 @@ export interface BootstrapOptions {
   readonly cluster?: string;
   /** `migrate-state --overwrite-target-state`: replace a state state_backend already holds for a layer. */
   readonly overwriteTargetState: boolean;
+  /** `--plan --save-plans=<dir>`: keep each layer's plan file and a manifest in <dir> (saved-plans.ts), as typed. */
+  readonly savePlans?: string;
+  /**
+   * `apply-plans --plans=<dir>`: apply the plans saved in <dir> (as typed), the layers of the run that saved them,
+   * instead of planning them. A layer run (command `layers`) whose plans come from the folder.
+   */
+  readonly applyPlans?: string;
 }
 
 /** Bad command line: every problem, one per line. Exit status 2. */
@@ -83,6 +90,8 @@ export const OPTIONS = {
   "force-unlock": { value: "required", meta: "<lock id>" },
   cluster: { value: "required", meta: "<name>" },
   "overwrite-target-state": { value: "none" },
+  "save-plans": { value: "required", meta: "<dir>" },
+  plans: { value: "required", meta: "<dir>" },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
 type OptionName = keyof typeof OPTIONS;
@@ -95,11 +104,22 @@ const COMMAND_OPTIONS: Readonly<Record<(typeof COMMANDS)[number], ReadonlySet<Op
   "migrate-state": new Set(["help", "auto-approve", "allow-dirty", "cluster", "overwrite-target-state"]),
 };
 
+/** `apply-plans`: a layer run whose plans were saved by another; it takes these options alone. */
+export const APPLY_PLANS = "apply-plans";
+const APPLY_PLANS_OPTIONS: ReadonlySet<OptionName> = new Set([
+  "help",
+  "auto-approve",
+  "allow-dirty",
+  "cluster",
+  "plans",
+]);
+
 /** Parses the arguments of ./bootstrap.sh; throws UsageError listing every problem. */
 export function parseOptions(argv: readonly string[]): BootstrapOptions {
   const problems: string[] = [];
   const given = new Map<OptionName, string | true>();
   let command: BootstrapOptions["command"] = "layers";
+  let applyPlans = false;
   // Lenient parse, then our own checks on its tokens: every problem is reported, not only the first.
   const { tokens } = parseArgs({
     args: [...argv],
@@ -119,7 +139,8 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
   for (const token of tokens) {
     if (token.kind === "positional") {
       const word = COMMANDS.find((c) => c === token.value);
-      if (word && command === "layers") command = word;
+      if (word && command === "layers" && !applyPlans) command = word;
+      else if (token.value === APPLY_PLANS && command === "layers" && !applyPlans) applyPlans = true;
       else problems.push(`unexpected argument '${token.value}' (options start with --; see --help)`);
       continue;
     }
@@ -171,6 +192,8 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     forceUnlock: str("force-unlock"),
     cluster: str("cluster"),
     overwriteTargetState: given.has("overwrite-target-state"),
+    savePlans: str("save-plans"),
+    applyPlans: applyPlans ? (str("plans") ?? "") : undefined,
   };
   if (options.help) return options;
   if (options.cluster !== undefined && !CLUSTER_NAME.test(options.cluster))
@@ -191,6 +214,22 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
   }
 
   if (options.overwriteTargetState) problems.push("--overwrite-target-state goes with migrate-state only");
+  if (applyPlans) {
+    for (const name of given.keys())
+      if (!APPLY_PLANS_OPTIONS.has(name))
+        problems.push(
+          `--${name} does not go with ${APPLY_PLANS} (it takes ${[...APPLY_PLANS_OPTIONS].map((o) => `--${o}`).join(", ")}): the layers and their plans are those of the run that saved them`,
+        );
+    if (!given.has("plans")) problems.push(`${APPLY_PLANS} needs the folder of the saved plans: --plans=<dir>`);
+  } else if (given.has("plans"))
+    problems.push(`--plans names the saved plans of ${APPLY_PLANS}: ./bootstrap.sh ${APPLY_PLANS} --plans=<dir>`);
+  if (options.savePlans !== undefined) {
+    if (!options.planOnly)
+      problems.push("--save-plans keeps the plans of a --plan run (which applies nothing): add --plan");
+    for (const name of ["destroy", "force-unlock", "including-persistent-auth"] as const)
+      if (given.has(name))
+        problems.push(`--${name} does not combine with --save-plans, which saves the plans of an apply`);
+  }
   if (options.only !== undefined && options.startFrom !== undefined) {
     problems.push(
       "--only and --start-from exclude each other: --only runs one layer, --start-from that layer and every one above it",

@@ -5,8 +5,8 @@
 // folders, and layer 00's state is read without a lock.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import {
   ConfigError,
   formatIssue,
@@ -49,6 +49,16 @@ import {
   upgradeTarget,
 } from "../upgrade/nodes";
 import type { UpgradeNode, UpgradeTarget } from "../upgrade/plan";
+import { LineCounter, parseDocument, isMap } from "yaml";
+import {
+  isEncryptedPlan,
+  readSavedPlans,
+  resolvePlansDir,
+  savedPlansProblems,
+  stackDigest,
+  stackEncryptsPlans,
+  type SavedPlans,
+} from "./saved-plans";
 import { restartNodes, type RestartNode } from "../upgrade/restart";
 
 /** What the run was asked to do, and where. */
@@ -123,6 +133,8 @@ export interface Facts {
   restart?: RestartNode[];
   /** A plain run that applies layer 01: what it does to the nodes that run now (running-cluster.ts). */
   running?: RunningClusterChange;
+  /** --save-plans: the folder the plans go to; apply-plans: the folder and its manifest. */
+  plans?: { dir: string; saved?: SavedPlans };
 }
 
 export interface CheckContext {
@@ -173,7 +185,16 @@ const git: Check = {
         hint: "keep cluster.yaml and nodes.yaml in a git repository, or pass --allow-dirty",
       });
     }
-    const { changes } = status;
+    // The saved plans apply-plans reads (downloaded beside the config by CI) are no change of the config.
+    const plans = input.options.applyPlans && resolvePlansDir(input.configDir, "plans", input.options.applyPlans);
+    const toplevel = status.toplevel;
+    const changes =
+      plans && "dir" in plans
+        ? status.changes.filter((c) => {
+            const path = resolve(toplevel, c.replace(/\/$/, ""));
+            return path !== plans.dir && !path.startsWith(`${plans.dir}/`);
+          })
+        : status.changes;
     if (changes.length === 0) return ok(`${status.toplevel} is clean`);
     const shown = changes.slice(0, 5).join(", ") + (changes.length > 5 ? `, and ${changes.length - 5} more` : "");
     const own = changes.some((c) => OWN_OUTPUT.test(c));
@@ -315,10 +336,112 @@ const persistentAuthKeys: Check = {
   },
 };
 
+/** `file:line: key` of a top-level key of cluster.yaml, or the file alone when the key is absent. */
+function keyLocation(configDir: string, key: string): string {
+  const file = join(configDir, "cluster.yaml");
+  try {
+    const counter = new LineCounter();
+    const doc = parseDocument(readFileSync(file, "utf8"), { lineCounter: counter });
+    const pair = isMap(doc.contents) ? doc.contents.items.find((p) => String(p.key) === key) : undefined;
+    const offset = (pair?.key as { range?: [number] } | undefined)?.range?.[0];
+    return offset === undefined ? `${file}: ${key} (not set)` : `${file}:${counter.linePos(offset).line}: ${key}`;
+  } catch {
+    return `${file}: ${key}`;
+  }
+}
+
+/**
+ * --save-plans: a folder inside the config folder, new or empty, and plans the stacks encrypt (a plan file holds the
+ * layer's prior state: Talos PKI, tokens, keys). apply-plans: the folder's manifest, readable and complete.
+ */
+const plansFolder: Check = {
+  name: "plans",
+  run({ input: { options, configDir }, facts, ok, fail }) {
+    const value = options.savePlans ?? options.applyPlans;
+    if (value === undefined || !facts.cluster) return;
+    const flag = options.savePlans !== undefined ? "save-plans" : "plans";
+    const where = resolvePlansDir(configDir, flag, value);
+    const hint = "name a folder inside the config folder (e.g. plans), and keep it out of git (.gitignore)";
+    if ("reason" in where) return fail({ reason: where.reason, hint });
+    if (!facts.cluster.state.encrypted)
+      fail({
+        reason: `${keyLocation(configDir, "state_encryption")} is off: a saved plan holds its layer's state (the Talos PKI, tokens, keys) in clear, so plans are ${flag === "plans" ? "applied" : "saved"} only when OpenTofu encrypts them`,
+        hint: "set state_encryption: true (the stacks then encrypt state and plan files) and TF_VAR_state_passphrase",
+      });
+    if (options.savePlans !== undefined) {
+      if (existsSync(where.dir) && readdirSync(where.dir).length > 0)
+        return fail({
+          reason: `--save-plans=${value}: ${where.dir} is not empty; the plans of two runs must not mix`,
+          hint: "save into a new or empty folder",
+        });
+      facts.plans = { dir: where.dir };
+      return ok(`the plans go to ${where.dir}`);
+    }
+    const saved = readSavedPlans(where.dir);
+    if (typeof saved === "string")
+      return fail({
+        reason: saved,
+        hint: "point --plans at the folder ./bootstrap.sh --plan --save-plans=<dir> filled",
+      });
+    facts.plans = { dir: where.dir, saved };
+    ok(
+      `plans of ${saved.cluster} in ${where.dir}: ${saved.layers.map((l) => `${l.layer} ${"file" in l ? (l.changes ? "changes" : "no changes") : `not planned (reads ${l.blocker})`}`).join(", ")}`,
+    );
+  },
+};
+
+/**
+ * After the synthesis: a plan is saved only from a stack that encrypts plans; saved plans are applied only to the
+ * stacks they were made from, by the engine that made them, and only as OpenTofu's encrypted payload.
+ */
+const plansStacks: Check = {
+  name: "plans",
+  run({ input: { options }, facts, ok, fail }) {
+    const plans = facts.plans;
+    if (!plans || !facts.engine) return;
+    if (!plans.saved) {
+      const plain = inScope(facts).filter((l) => !stackEncryptsPlans(l.dir));
+      if (plain.length === 0)
+        return ok(
+          `${inScope(facts)
+            .map((l) => l.name)
+            .join(", ")} encrypt their plan files`,
+        );
+      return fail({
+        reason: `${plain.map((l) => l.name).join(", ")} ${plain.length === 1 ? "does" : "do"} not encrypt plan files (no terraform.encryption.plan in the stack): refused to save plans`,
+        hint: "set state_encryption: true in cluster.yaml",
+      });
+    }
+    const dirs = new Map(facts.layers!.map((l) => [l.name, l.dir]));
+    const problems = savedPlansProblems(plans.saved, {
+      cluster: facts.cluster!.name,
+      engine: `${facts.engine.kind} ${facts.engine.version}`,
+      digest: (layer) => stackDigest(dirs.get(layer)!),
+      exists: (file) => existsSync(join(plans.dir, file)),
+    });
+    for (const entry of plans.saved.layers)
+      if (
+        "file" in entry &&
+        existsSync(join(plans.dir, entry.file)) &&
+        !isEncryptedPlan(readFileSync(join(plans.dir, entry.file)))
+      )
+        problems.push(`${entry.layer}: ${entry.file} is not an encrypted plan`);
+    if (problems.length === 0)
+      return ok(`the plans were made from these stacks by ${facts.engine.kind} ${facts.engine.version}`);
+    fail({
+      reason: `the plans in ${plans.dir} cannot be applied by this run (${options.applyPlans})`,
+      details: problems,
+      hint: "plan again from this commit (./bootstrap.sh --plan --save-plans=<dir>, or the pull request's plan job) and apply those plans",
+    });
+  },
+};
+
 const layers: Check = {
   name: "layers",
   run({ input: { options }, facts, ok, fail }) {
-    const { scope, problems } = resolveScope(options);
+    // apply-plans: the layers of the run that saved the plans.
+    const saved = facts.plans?.saved;
+    const { scope, problems } = saved ? { scope: { layers: [...saved.scope] }, problems: [] } : resolveScope(options);
     problems.forEach(fail);
     if (!scope) return;
     facts.scope = scope;
@@ -808,11 +931,14 @@ const SYNTH_STAGE: Stage = { name: "synth", blockedBy: beforeSynth, checks: [syn
 
 /** Every check, by stage, in the order they run. */
 export const STAGES: readonly Stage[] = [
-  { name: "input", checks: [git, node, config, stateMigration, terminal, persistentAuthKeys, layers] },
+  {
+    name: "input",
+    checks: [git, node, config, stateMigration, terminal, persistentAuthKeys, plansFolder, layers],
+  },
   { ...ENVIRONMENT_STAGE, checks: [...ENVIRONMENT_STAGE.checks, tailscaleAuthKey] },
   ENGINE_STAGE,
   SYNTH_STAGE,
-  { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, rawPciIds, validate] },
+  { name: "validate", blockedBy: beforeValidate, checks: [proxmoxToken, workloads, rawPciIds, validate, plansStacks] },
   {
     name: "state",
     blockedBy: everythingInOrder,
@@ -844,6 +970,7 @@ export const CHECKS = {
   stateMigration,
   terminal,
   persistentAuthKeys,
+  plansFolder,
   layers,
   stateBackendCredentials,
   statePassphrase,
@@ -861,6 +988,7 @@ export const CHECKS = {
   sequence,
   upgradeLayers,
   talosNodes,
+  plansStacks,
 };
 
 export interface PreflightResult {
@@ -883,6 +1011,8 @@ export interface PreflightResult {
   };
   /** A plain run through layer 01: the nodes leaving and the version bumps, against its state. */
   readonly running?: RunningClusterChange;
+  /** --save-plans or apply-plans: the folder, and for apply-plans its manifest. */
+  readonly plans?: { readonly dir: string; readonly saved?: SavedPlans };
 }
 
 /** Runs `check` with a context that logs its lines and collects its problems into `problems`. */
@@ -946,6 +1076,7 @@ export function runPreflight(
     persistentAuthUnlocked: facts.liftPreventDestroy === true,
     upgrade: problems.length === 0 ? facts.upgrade : undefined,
     running: problems.length === 0 ? facts.running : undefined,
+    plans: problems.length === 0 ? facts.plans : undefined,
     restart:
       problems.length === 0 && facts.restart && facts.cluster
         ? {

@@ -11,6 +11,7 @@ import type { Phase, PhaseAction } from "./phases";
 import type { PlanSummary } from "./plan-summary";
 import type { UpgradeNode, UpgradeTarget } from "../upgrade/plan";
 import type { RestartNode } from "../upgrade/restart";
+import type { SavedPlans } from "./saved-plans";
 
 /** How a phase ended, as bash knows it; the wording of the result depends on the phase's action (resultOf). */
 export type Outcome =
@@ -60,6 +61,8 @@ export interface RunDocument {
   };
   /** A plain run through layer 01: the nodes that leave before its apply, in order (preflight, running-cluster.ts). */
   readonly leaving?: readonly UpgradeNode[];
+  /** --save-plans: the folder the plans go to; apply-plans: the folder and its manifest (saved-plans.ts). */
+  readonly plans?: { readonly dir: string; readonly saved?: SavedPlans };
   /** `restart`: the nodes and their VMs found by its preflight, the Proxmox API, and the talosconfig. */
   readonly restart?: {
     readonly nodes: readonly RestartNode[];
