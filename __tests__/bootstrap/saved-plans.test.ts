@@ -154,14 +154,14 @@ describe("apply-plans --plans=<dir>", () => {
   it("applies the saved plan of 00, then plans 01 (not planned by the saving run) and refuses its changes; 02 and 03 are not touched", async () => {
     const r = await repo("apply");
     const saving = engine("apply-save", { "00-persistent-auth": CREATE });
-    expect((await runBootstrap(r.dir, ["--plan", "--save-plans=plans"], { env: saving.env })).status).toBe(0);
-    // The downloaded folder is untracked: apply-plans' git check leaves it out.
+    expect((await runBootstrap(r.dir, ["--plan", "--save-plans=reviewed"], { env: saving.env })).status).toBe(0);
+    // The folder is untracked (not in .gitignore as plans/ is): apply-plans' git check leaves it out.
     const applying = engine("apply-apply", { "00-persistent-auth": CREATE, "01-infrastructure": CREATE });
-    const run = await runBootstrap(r.dir, ["apply-plans", "--plans=plans", "--auto-approve"], { env: applying.env });
+    const run = await runBootstrap(r.dir, ["apply-plans", "--plans=reviewed", "--auto-approve"], { env: applying.env });
     expect(run.status, run.output).toBe(1);
     const calls = applying.calls().filter((c) => /\|(plan|apply) /.test(c));
     expect(calls[0]).toBe(
-      `00-persistent-auth|apply -input=false -no-color -lock-timeout=0s ${join(r.dir, "plans", "00-persistent-auth.tfplan")}`,
+      `00-persistent-auth|apply -input=false -no-color -lock-timeout=0s ${join(r.dir, "reviewed", "00-persistent-auth.tfplan")}`,
     );
     expect(calls.slice(1).map((c) => c.split(" ")[0])).toEqual(["01-infrastructure|plan"]);
     expect(run.output).toContain(
