@@ -22,6 +22,8 @@ const defaults: BootstrapOptions = {
   forceUnlock: undefined,
   cluster: undefined,
   overwriteTargetState: false,
+  savePlans: undefined,
+  applyPlans: undefined,
 };
 
 function problems(argv: string[]): string[] {
@@ -89,6 +91,11 @@ describe("parseOptions accepts", () => {
       { command: "migrate-state", planOnly: true, overwriteTargetState: true, cluster: "prod" },
     ],
     [["restart", "--plan"], { command: "restart", planOnly: true }],
+    [["--plan", "--save-plans=plans"], { planOnly: true, savePlans: "plans" }],
+    [["--plan", "--only=00", "--save-plans", "p"], { planOnly: true, only: "00", savePlans: "p" }],
+    // apply-plans is a run of the layers whose plans come from the folder.
+    [["apply-plans", "--plans=plans", "--auto-approve"], { applyPlans: "plans", autoApprove: true }],
+    [["--cluster=prod", "apply-plans", "--plans=p"], { applyPlans: "p", cluster: "prod" }],
     [["--plan", "upgrade", "--auto-approve"], { command: "upgrade", planOnly: true, autoApprove: true }],
     // --help wins over everything else, so that it always prints the usage.
     [["--help", "--only=x", "--start-from=y"], { help: true, only: "x", startFrom: "y" }],
@@ -126,6 +133,15 @@ describe("parseOptions refuses", () => {
     [["upgrade", "--destroy"], /^--destroy does not go with upgrade/],
     [["doctor", "--only=01"], /^--only does not go with doctor/],
     [["migrate-state", "--plan"], /^--plan does not go with migrate-state/],
+    [["--save-plans=p"], /^--save-plans keeps the plans of a --plan run \(which applies nothing\): add --plan$/],
+    [["--plan", "--destroy", "--save-plans=p"], /^--destroy does not combine with --save-plans/],
+    [["doctor", "--save-plans=p"], /^--save-plans does not go with doctor/],
+    [["apply-plans"], /^apply-plans needs the folder of the saved plans: --plans=<dir>$/],
+    [["apply-plans", "--plans=p", "--start-from=01"], /^--start-from does not go with apply-plans/],
+    [["apply-plans", "--plans=p", "--save-plans=q"], /^--save-plans does not go with apply-plans/],
+    [["--plans=p"], /^--plans names the saved plans of apply-plans/],
+    [["apply-plans", "upgrade", "--plans=p"], /^unexpected argument 'upgrade'/],
+    [["upgrade", "apply-plans"], /^unexpected argument 'apply-plans'/],
     [["migrate-state", "--only=00"], /^--only does not go with migrate-state/],
     [["--overwrite-target-state"], /^--overwrite-target-state goes with migrate-state only$/],
     [["doctor", "--overwrite-target-state"], /^--overwrite-target-state does not go with doctor/],

@@ -223,7 +223,7 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     if (!given.has("plans")) problems.push(`${APPLY_PLANS} needs the folder of the saved plans: --plans=<dir>`);
   } else if (given.has("plans"))
     problems.push(`--plans names the saved plans of ${APPLY_PLANS}: ./bootstrap.sh ${APPLY_PLANS} --plans=<dir>`);
-  if (options.savePlans !== undefined) {
+  if (options.savePlans !== undefined && !applyPlans) {
     if (!options.planOnly)
       problems.push("--save-plans keeps the plans of a --plan run (which applies nothing): add --plan");
     for (const name of ["destroy", "force-unlock", "including-persistent-auth"] as const)
