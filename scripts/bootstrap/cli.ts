@@ -6,14 +6,20 @@
 //
 //   init --run-dir R --config-dir D --outdir O -- <argv>
 //                              parses the command line once, writes the document; HELP, ASK_CLUSTER_NAME, AUTO_APPROVE,
-//                              DESTROY, COMMAND, PLAN_ONLY, FORCE_UNLOCK
+//                              DESTROY, COMMAND, PLAN_ONLY, FORCE_UNLOCK, SAVE_PLANS
 //   cluster-name --run-dir R   CLUSTER_NAME (exit 1 when the config is invalid)
 //   preflight --run-dir R [--typed-cluster-name N]
 //                              every check (with the firewall on, its Proxmox options read from the API:
 //                              proxmox-firewall.ts); adds the engine, the layers and the phases; ENGINE, PHASE_COUNT
 //   phase --run-dir R --index I
 //                              PHASE_ACTION, PHASE_LAYER, PHASE_TARGET, PHASE_BLOCKER (a lower layer with changes still
-//                              to apply that keeps a plan phase from being planned, or empty)
+//                              to apply that keeps a plan phase from being planned, or empty); apply-plans:
+//                              PHASE_SAVED_PLAN (the layer's saved plan file) or PHASE_UNREVIEWED (the layer with
+//                              changes that kept the saving run from planning it)
+//   save-plan --run-dir R --index I [--plan P --changes 0|1]
+//                              --save-plans: the phase's plan P copied into the folder (refused unless OpenTofu
+//                              encrypted it), or, without P, the layer recorded as not planned; the manifest updated
+//                              (saved-plans.ts)
 //   state-resources --run-dir R --index I
 //                              STATE_RESOURCES: how many resources the state of the phase's layer holds
 //   plan-summary --run-dir R --index I --plan P
