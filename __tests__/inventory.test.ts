@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
 import { loadConfig, parseConfig, resolveCluster } from "../config";
 import {
   DOCS_FILE,
@@ -47,6 +48,20 @@ describe("npm run inventory", () => {
       ["241", "cp-b", "talos", "pve-b", "-", "-", "10.10.40.12", "yes", "-"],
       ["242", "cp-c", "talos", "pve-c", "-", "-", "10.10.40.13", "-", "-"],
     ]);
+  });
+
+  it("a guest with several NICs: each NIC's zone and address, net0 first", () => {
+    const dir = join(REPO, "examples/zoned-ha");
+    const workloads = parse(readFileSync(join(dir, "workloads.yaml"), "utf8"));
+    workloads.zones.push({ name: "wan", vlan: 0, cidr: "192.168.0.0/24" });
+    workloads.vms[0].extra_networks = [{ zone: "wan", address: "192.168.0.2" }, { bridge: "vmbr1" }];
+    const config = parseConfig({
+      cluster: readFileSync(join(dir, "cluster.yaml"), "utf8"),
+      nodes: readFileSync(join(dir, "nodes.yaml"), "utf8"),
+      workloads: stringify(workloads),
+    });
+    const firewall = inventoryRows(resolveCluster(config)).find((r) => r.name === "firewall");
+    expect(firewall).toMatchObject({ zone: "mgmt, wan, -", address: "10.10.10.2, 192.168.0.2, dhcp" });
   });
 
   it("sizes and privilege of containers, disks of clones", () => {

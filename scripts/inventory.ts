@@ -94,9 +94,10 @@ export function inventoryRows(cluster: ResolvedCluster): InventoryRow[] {
       name: c.name,
       kind: g.kind,
       host: g.host,
-      zone: g.zone?.config.name ?? "-",
+      // Every NIC, net0 first (the one DNS names): a router's LAN, then its other networks.
+      zone: [g, ...g.extraNics].map((nic) => nic.zone?.config.name ?? "-").join(", "),
       dnsName: g.fqdn,
-      address: g.address ?? "dhcp",
+      address: [g, ...g.extraNics].map((nic) => nic.address ?? "dhcp").join(", "),
       cores: g.kind === "vm" ? g.config.cores * g.config.sockets : c.cores,
       memory: c.memory,
       disk,
