@@ -310,13 +310,16 @@ describe("upgradePreflight", () => {
     });
   });
 
-  it("the stop between two minors is the patch whose machinery judges that minor (judges/talos-config)", () => {
-    const judged = Object.keys(TALOS_RELEASES).map((minor) => {
-      const goMod = readFileSync(join(__dirname, "../../judges/talos-config", `v${minor}`, "go.mod"), "utf8");
-      return [minor, /^(?:require)?\s*github\.com\/siderolabs\/talos\/pkg\/machinery (v\S+)/m.exec(goMod)?.[1]];
-    });
-    expect(Object.entries(TALOS_RELEASES).map(([minor, r]) => [minor, r.tested])).toEqual(judged);
-  });
+  it.each(["talos-config", "talos-sim"])(
+    "the stop between two minors is the patch whose machinery judges that minor (judges/%s)",
+    (judge) => {
+      const judged = Object.keys(TALOS_RELEASES).map((minor) => {
+        const goMod = readFileSync(join(__dirname, "../../judges", judge, `v${minor}`, "go.mod"), "utf8");
+        return [minor, /^(?:require)?\s*github\.com\/siderolabs\/talos\/pkg\/machinery (v\S+)/m.exec(goMod)?.[1]];
+      });
+      expect(Object.entries(TALOS_RELEASES).map(([minor, r]) => [minor, r.tested])).toEqual(judged);
+    },
+  );
 
   it("reads the tag of the right section", async () => {
     const out = "Client:\n\tTag:         v1.13.0\nServer:\n\tNODE:        1.2.3.4\n\tTag:         v1.12.1\n";
