@@ -71,7 +71,8 @@ export function readConfigFolderFile(dir: string, name: string, maxBytes: number
   return readRegularFile(real, maxBytes, folder);
 }
 
-function isInside(folder: string, path: string): boolean {
+/** `path` is inside `folder` (both resolved), not the folder itself. */
+export function isInside(folder: string, path: string): boolean {
   const rel = relative(folder, path);
   return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel);
 }

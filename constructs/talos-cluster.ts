@@ -68,25 +68,12 @@ export class TalosCluster extends Construct {
     const controllers = props.nodes.filter((n) => n.controller);
     if (controllers.length === 0) throw new Error(`TalosCluster ${props.clusterName}: 'nodes' has no controller`);
     const bootstrapNode = controllers[0];
-    const endpoint = `https://${props.network.apiAddress}:6443`;
+    const endpoint = apiEndpoint(props.network);
 
     const applies = new Map<string, MachineConfigurationApply>();
     for (const node of props.nodes) {
       const name = tfName(node.name);
-      const config = new DataTalosMachineConfiguration(this, `${node.name}-Config`, {
-        clusterName: props.clusterName,
-        clusterEndpoint: endpoint,
-        machineType: node.controller ? "controlplane" : "worker",
-        machineSecrets: props.machineSecrets,
-        talosVersion: props.contract,
-        kubernetesVersion: props.kubernetesVersion,
-        docs: false,
-        examples: false,
-        configPatches: machineConfigPatches(node, props.network, props.contract, props.talosVersion).map((patch) =>
-          JSON.stringify(patch),
-        ),
-      });
-      config.overrideLogicalId(name);
+      const config = machineConfiguration(this, node, props);
 
       const apply = new MachineConfigurationApply(this, `${node.name}-Apply`, {
         nodeAttribute: node.address,
@@ -157,6 +144,46 @@ export class TalosCluster extends Construct {
       }).overrideLogicalId(file);
     }
   }
+}
+
+/** What a node's machine configuration is generated from, besides the node itself. */
+export interface MachineConfigurationProps {
+  readonly clusterName: string;
+  readonly contract: string;
+  readonly talosVersion?: string;
+  readonly kubernetesVersion: string;
+  readonly machineSecrets: DataTalosMachineConfigurationMachineSecrets;
+  readonly network: TalosClusterNetwork;
+}
+
+/**
+ * The node's machine configuration as the talos provider generates it (`talos_machine_configuration`) with our
+ * patches: what layer 01 applies, and what `npm run machine-config` renders.
+ */
+export function machineConfiguration(
+  scope: Construct,
+  node: TalosNodeSpec,
+  props: MachineConfigurationProps,
+): DataTalosMachineConfiguration {
+  const config = new DataTalosMachineConfiguration(scope, `${node.name}-Config`, {
+    clusterName: props.clusterName,
+    clusterEndpoint: apiEndpoint(props.network),
+    machineType: node.controller ? "controlplane" : "worker",
+    machineSecrets: props.machineSecrets,
+    talosVersion: props.contract,
+    kubernetesVersion: props.kubernetesVersion,
+    docs: false,
+    examples: false,
+    configPatches: machineConfigPatches(node, props.network, props.contract, props.talosVersion).map((patch) =>
+      JSON.stringify(patch),
+    ),
+  });
+  config.overrideLogicalId(tfName(node.name));
+  return config;
+}
+
+function apiEndpoint(network: TalosClusterNetwork): string {
+  return `https://${network.apiAddress}:6443`;
 }
 
 /**

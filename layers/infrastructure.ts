@@ -183,7 +183,7 @@ function vmProps(cluster: ResolvedCluster, node: ResolvedNode, isoFileId: string
   };
 }
 
-function talosNetwork(cluster: ResolvedCluster): TalosClusterNetwork {
+export function talosNetwork(cluster: ResolvedCluster): TalosClusterNetwork {
   const { network, api } = cluster;
   return {
     nodeCidr: network.nodes.cidr,
@@ -202,7 +202,10 @@ function talosNetwork(cluster: ResolvedCluster): TalosClusterNetwork {
   };
 }
 
-function talosNode(cluster: ResolvedCluster, node: ResolvedNode): Omit<TalosClusterNode, "installImage" | "machine"> {
+export function talosNode(
+  cluster: ResolvedCluster,
+  node: ResolvedNode,
+): Omit<TalosClusterNode, "installImage" | "machine"> {
   return {
     name: node.name,
     address: node.address,

@@ -21,6 +21,8 @@ export interface CheckCase {
   readonly contract?: string;
   readonly machineType: string;
   readonly patches: readonly string[];
+  /** A rendered configuration to judge as it is (machineType and patches then unused). @default - generated */
+  readonly config?: string;
 }
 
 export interface CheckResult {
@@ -29,7 +31,12 @@ export interface CheckResult {
   readonly warnings: string[];
   /** The configuration as the node would receive it (throwaway secrets), when it could be generated. */
   readonly config?: string;
+  /** The configuration with every secret replaced by Talos' own redaction (REDACTED), when it loaded. */
+  readonly redacted?: string;
 }
+
+/** What the checker's machinery puts in place of each secret in `redacted`. */
+export const REDACTED = "<redacted by machinery>";
 
 /** "v1.12" for "v1.12.1". */
 export function talosMinor(version: string): string {

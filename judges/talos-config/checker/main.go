@@ -11,6 +11,10 @@
 // this Talos version supports (the check talosctl makes). It writes {"machinery": <version>,
 // "results": [{"id", "errors", "warnings", "config"}]} on stdout. The exit code is 0 when every case was
 // judged (accepted or not), 1 on bad input.
+//
+// A case with "config" (a rendered configuration, such as npm run machine-config writes) is judged as it is,
+// without generating one; its result then also carries "redacted": the configuration as Talos' own
+// RedactSecrets leaves it, so that a test can see which values this machinery counts as secrets.
 package main
 
 import (
@@ -52,6 +56,9 @@ type checkCase struct {
 	Contract          string   `json:"contract"`
 	MachineType       string   `json:"machineType"`
 	Patches           []string `json:"patches"`
+	// A rendered configuration to judge as it is, instead of generating one (contract, machineType and
+	// patches are then unused).
+	Config string `json:"config,omitempty"`
 }
 
 type result struct {
@@ -60,6 +67,8 @@ type result struct {
 	Warnings []string `json:"warnings"`
 	// The configuration as the node would receive it, when it could be generated (throwaway secrets).
 	Config string `json:"config,omitempty"`
+	// The configuration with every secret replaced by Talos' own redaction (RedactSecrets), when it loaded.
+	Redacted string `json:"redacted,omitempty"`
 }
 
 type output struct {
@@ -143,11 +152,57 @@ func check(c checkCase, secretsByContract map[string]*secrets.Bundle) result {
 		return fail("kubernetesVersion", err)
 	}
 
+	var rendered []byte
+
+	if c.Config != "" {
+		rendered = []byte(c.Config)
+	} else {
+		var failed *stageError
+		if rendered, failed = render(c, contract, secretsByContract); failed != nil {
+			return fail(failed.stage, failed.err)
+		}
+	}
+
+	res.Config = string(rendered)
+
+	// What the node does with a configuration it is given: load it (unknown keys are errors), validate it.
+	loaded, err := configloader.NewFromBytes(rendered)
+	if err != nil {
+		return fail("load", err)
+	}
+
+	if redacted, err := loaded.RedactSecrets(redactedMarker).EncodeBytes(encoder.WithComments(encoder.CommentsDisabled)); err == nil {
+		res.Redacted = string(redacted)
+	}
+
+	warnings, err := loaded.Validate(metalMode{}, validation.WithStrict())
+	res.Warnings = append(res.Warnings, warnings...)
+
+	if err != nil {
+		return fail("validate", err)
+	}
+
+	return res
+}
+
+// redactedMarker is what RedactSecrets puts in place of each secret.
+const redactedMarker = "<redacted by machinery>"
+
+// stageError is a failure of one stage of generating a configuration.
+type stageError struct {
+	stage string
+	err   error
+}
+
+// render generates the configuration as the provider's data source does, with throwaway secrets.
+func render(c checkCase, contract *config.VersionContract, secretsByContract map[string]*secrets.Bundle) ([]byte, *stageError) {
+	var err error
+
 	// Secrets only need to be well-formed; generating keys is the slow part, so one bundle per contract.
 	secretsBundle := secretsByContract[contract.String()]
 	if secretsBundle == nil {
 		if secretsBundle, err = secrets.NewBundle(secrets.NewFixedClock(time.Now()), contract); err != nil {
-			return fail("secrets", err)
+			return nil, &stageError{"secrets", err}
 		}
 
 		secretsByContract[contract.String()] = secretsBundle
@@ -163,12 +218,12 @@ func check(c checkCase, secretsByContract map[string]*secrets.Bundle) result {
 	case "worker":
 		machineType, patchOption = machine.TypeWorker, bundle.WithPatchWorker
 	default:
-		return fail("machineType", fmt.Errorf("%q is neither controlplane nor worker", c.MachineType))
+		return nil, &stageError{"machineType", fmt.Errorf("%q is neither controlplane nor worker", c.MachineType)}
 	}
 
 	patches, err := configpatcher.LoadPatches(c.Patches)
 	if err != nil {
-		return fail("patches", err)
+		return nil, &stageError{"patches", err}
 	}
 
 	// The generate options of the provider's data source (terraform-provider-talos pkg/talos/util.go);
@@ -190,30 +245,15 @@ func check(c checkCase, secretsByContract map[string]*secrets.Bundle) result {
 		bundle.WithVerbose(false),
 	)
 	if err != nil {
-		return fail("generate", err)
+		return nil, &stageError{"generate", err}
 	}
 
 	rendered, err := configBundle.Serialize(encoder.CommentsDisabled, machineType)
 	if err != nil {
-		return fail("encode", err)
+		return nil, &stageError{"encode", err}
 	}
 
-	res.Config = string(rendered)
-
-	// What the node does with a configuration it is given: load it (unknown keys are errors), validate it.
-	loaded, err := configloader.NewFromBytes(rendered)
-	if err != nil {
-		return fail("load", err)
-	}
-
-	warnings, err := loaded.Validate(metalMode{}, validation.WithStrict())
-	res.Warnings = append(res.Warnings, warnings...)
-
-	if err != nil {
-		return fail("validate", err)
-	}
-
-	return res
+	return rendered, nil
 }
 
 // flatten turns an error into one line per problem, each prefixed by the stage that found it (Validate
