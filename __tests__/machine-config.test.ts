@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { outputPath, parseOptions } from "../scripts/machine-config";
+import { configFolder, outputPath, parseOptions } from "../scripts/machine-config";
 import { bundleSecrets, leftSecret, MASK, maskMachineConfig } from "../scripts/machine-config/mask";
 import { parseConfig, resolveCluster } from "../config";
 import { synthesizeMachineConfigStack } from "../scripts/machine-config/stack";
@@ -236,6 +236,21 @@ describe("npm run machine-config: the gate", { timeout: 240_000 }, () => {
   ])("flags %j are refused with the usage", (args, message) => {
     expect(() => parseOptions(args)).toThrow(message);
     expect(() => parseOptions(args)).toThrow(/usage: npm run machine-config -- <node>/);
+  });
+
+  it("--cluster selects clusters/<name> as inventory and bootstrap do; an unknown name lists the clusters", () => {
+    const repo = join(work, "repo");
+    for (const name of ["lab", "prod"]) cpSync(config, join(repo, "clusters", name), { recursive: true });
+    const options = (cluster?: string) => ({ node: "worker0", cluster, showSecrets: false });
+    expect(configFolder(options("lab"), {}, repo)).toBe(join(repo, "clusters", "lab"));
+    expect(() => configFolder(options("test"), {}, repo)).toThrow(/--cluster=test: .*clusters: lab, prod/);
+    expect(() => configFolder(options("../lab"), {}, repo)).toThrow(/expected the name of a folder in clusters\//);
+    expect(() => configFolder(options("lab"), { CONFIG_DIR: "." }, repo)).toThrow(/CONFIG_DIR and --cluster both/);
+    expect(() => configFolder(options(), {}, repo)).toThrow(
+      /name the cluster with --cluster <name> \(clusters\/: lab, prod\)/,
+    );
+    expect(configFolder(options(), { CONFIG_DIR: config }, repo)).toBe(config);
+    rmSync(repo, { recursive: true, force: true });
   });
 
   it("--help says what --show-secrets prints", async () => {
