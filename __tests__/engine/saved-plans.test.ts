@@ -95,7 +95,11 @@ describe("saved plans of layer 00, encrypted, on the local backend", () => {
       .flatMap((r) => stringLeaves(r.values))
       .filter((s) => s.length >= 24);
     expect(secrets.length).toBeGreaterThan(5);
-    // ...and no file of the folder holds any of it in clear.
+    // ...and no file of the folder holds any of it in clear; the plan file is no (compressed) zip but the engine's
+    // encrypted payload.
+    const planFile = readFileSync(join(repo.dir, "plans-c", `${LAYER}.tfplan`), "latin1");
+    expect(planFile.startsWith("PK")).toBe(false);
+    expect(JSON.parse(planFile)).toHaveProperty("encrypted_data");
     for (const file of readdirSync(join(repo.dir, "plans-c"))) {
       const text = readFileSync(join(repo.dir, "plans-c", file), "latin1");
       for (const secret of secrets) expect(text.includes(secret), `${file} holds a secret in clear`).toBe(false);
