@@ -905,7 +905,7 @@ describe("preflight of upgrade", () => {
     const applied = JSON.stringify({ talos_version: "v1.12.7", kubernetes_version: "v1.35.0" });
     expect(
       run(["upgrade", "--plan"], { talosNodes: recorded(EXAMPLE_NODES), clusterVersions: applied }).upgrade?.applied,
-    ).toBe("v1.12.7");
+    ).toEqual({ talosVersion: "v1.12.7", kubernetesVersion: "v1.35.0" });
     const cluster = resolveCluster(definition());
     expect(r.upgrade?.target).toEqual({
       talosVersion: cluster.talos.version,

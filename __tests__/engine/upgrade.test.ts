@@ -31,7 +31,9 @@ beforeAll(async () => {
   recorded = JSON.parse(output.stdout);
   const cluster = parse(readFileSync(join(configDir, "cluster.yaml"), "utf8")) as Record<string, string>;
   talosVersion = cluster.talos_version;
-  kubernetesVersion = cluster.kubernetes_version;
+  // A Kubernetes bump on top of what layer 01 applied (v1.35.0): the upgrade ends with upgrade-k8s.
+  kubernetesVersion = "v1.35.1";
+  writeFileSync(join(configDir, "cluster.yaml"), stringify({ ...cluster, kubernetes_version: kubernetesVersion }));
   // What layer 01 writes beside the config on a real cluster (its file resource needs a live cluster here).
   mkdirSync(join(configDir, "credentials"), { recursive: true });
   writeFileSync(join(configDir, "credentials", "talosconfig"), "context: stand-in\n");

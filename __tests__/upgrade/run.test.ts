@@ -98,6 +98,18 @@ describe("planUpgrade", () => {
     );
   });
 
+  it("leaves Kubernetes out when layer 01 applied the target Kubernetes version already (a Talos bump alone), and says so", async () => {
+    const kept = planUpgrade(NODES, TARGET, new Map(), TARGET.kubernetesVersion);
+    expect(kept.map((s) => s.kind)).toEqual(Array(5).fill("talos"));
+    expect(formatUpgradePlan(kept, [], TARGET)).toMatch(
+      /\nKubernetes stays at v1\.35\.1, which layer 01 applied already: no upgrade-k8s$/,
+    );
+    // Another applied version, or none recorded: upgrade-k8s last.
+    for (const applied of ["v1.35.0", undefined])
+      expect(planUpgrade(NODES, TARGET, new Map(), applied).at(-1)).toMatchObject({ kind: "kubernetes" });
+    expect(formatUpgradePlan(planUpgrade(NODES, TARGET), [], TARGET)).not.toMatch(/stays at/);
+  });
+
   it("refuses a cluster without controllers", async () => {
     expect(() =>
       planUpgrade(
@@ -136,6 +148,25 @@ describe("runUpgrade against the stand-in talosctl", () => {
     expect(calls.find((c) => c[0] === "health")).toContain("--control-plane-nodes=127.0.10.21,127.0.10.22,127.0.10.23");
     expect(Object.values(fake.world().nodes).map((n) => n.version)).toEqual(Array(5).fill("v1.12.2"));
     expect(fake.world().kubernetes).toBe("v1.35.1");
+  });
+
+  it("runs no upgrade-k8s when layer 01 applied the target Kubernetes version already", async () => {
+    const fake = standIn();
+    const result = await runUpgrade({
+      nodes: NODES,
+      target: TARGET,
+      appliedKubernetes: TARGET.kubernetesVersion,
+      talosctl: fake.talosctl,
+      log: () => {},
+      sleep: noSleep,
+      pollIntervalMs: 5,
+      rejoinTimeoutMs: 20,
+    });
+    expect(result.failed).toBeUndefined();
+    expect(actions(fake.calls()).filter((a) => !a.startsWith("health"))).toEqual(
+      ["127.0.10.21", "127.0.10.22", "127.0.10.23", "127.0.10.31", "127.0.10.32"].map((a) => `upgrade ${a}`),
+    );
+    expect(fake.world().kubernetes).toBeUndefined();
   });
 
   it("stops at the first failure: no later node and no Kubernetes upgrade; a rerun resumes where it stopped", async () => {

@@ -664,7 +664,7 @@ async function upgradePreflightCommand(argv: string[]): Promise<number> {
   if (result.upgrade) {
     const { nodes, target, applied } = result.upgrade;
     const hint = "nothing was upgraded; fix this and run ./bootstrap.sh upgrade again";
-    for (const reason of await upgradePreflight(talosctl, target, nodes, !doc.options.planOnly, applied))
+    for (const reason of await upgradePreflight(talosctl, target, nodes, !doc.options.planOnly, applied?.talosVersion))
       problems.push({ check: checkOf(reason), reason, hint });
     if (!doc.options.planOnly && !existsSync(talosconfig))
       problems.push({
@@ -679,16 +679,17 @@ async function upgradePreflightCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const { nodes, target } = result.upgrade;
-  writeRun(args.runDir, { ...doc, upgrade: { nodes, target, talosconfig } });
+  const appliedKubernetes = result.upgrade.applied?.kubernetesVersion;
+  writeRun(args.runDir, { ...doc, upgrade: { nodes, target, appliedKubernetes, talosconfig } });
   err("");
   if (doc.options.planOnly) {
     err(
       `rolling order to Talos ${target.talosVersion}, Kubernetes ${target.kubernetesVersion} (no node was asked its version):`,
     );
-    err(formatUpgradePlan(planUpgrade(nodes, target)));
+    err(formatUpgradePlan(planUpgrade(nodes, target, undefined, appliedKubernetes), [], target));
   } else {
     err(`rolling order to Talos ${target.talosVersion}, Kubernetes ${target.kubernetesVersion}:`);
-    err(await describeUpgrade(nodes, target, talosctl));
+    err(await describeUpgrade(nodes, target, talosctl, appliedKubernetes));
   }
   return 0;
 }
@@ -696,10 +697,11 @@ async function upgradePreflightCommand(argv: string[]): Promise<number> {
 async function upgradeRunCommand(argv: string[]): Promise<number> {
   const doc = readRun(parse(argv, []).runDir);
   if (!doc.upgrade) throw new Error("internal: the run document has no upgrade (its preflight did not pass)");
-  const { nodes, target, talosconfig } = doc.upgrade;
+  const { nodes, target, appliedKubernetes, talosconfig } = doc.upgrade;
   const result = await runUpgrade({
     nodes,
     target,
+    appliedKubernetes,
     talosctl: upgradeTalosctl(talosconfig),
     log: (line) => err(`  ${line}`),
     rejoinTimeoutMs: positiveNumber("BOOTSTRAP_UPGRADE_TIMEOUT", 600) * 1000,

@@ -40,6 +40,7 @@ import { notRootLogin, ROOT_LOGIN_HINT, workloadProblems } from "./workload-chec
 import { describeLeaving, type RunningClusterChange, runningClusterChange } from "./running-cluster";
 import { applyStandIns, readStandIns, STAND_INS_ENV } from "./stand-ins";
 import {
+  type AppliedVersions,
   CLUSTER_VERSIONS_OUTPUT,
   parseClusterVersions,
   parseTalosNodesOutput,
@@ -125,10 +126,10 @@ export interface Facts {
   persistentAuthEmpty?: boolean;
   phases?: Phase[];
   /**
-   * `upgrade`: the nodes (installer images from layer 01's state), the versions of the config, and the Talos
-   * version layer 01 last applied (absent in a state written before it was recorded).
+   * `upgrade`: the nodes (installer images from layer 01's state), the versions of the config, and the Talos and
+   * Kubernetes versions layer 01 last applied (absent in a state written before they were recorded).
    */
-  upgrade?: { nodes: UpgradeNode[]; target: UpgradeTarget; applied?: string };
+  upgrade?: { nodes: UpgradeNode[]; target: UpgradeTarget; applied?: AppliedVersions };
   /** `restart`: the nodes with their VMs. */
   restart?: RestartNode[];
   /** A plain run that applies layer 01: what it does to the nodes that run now (running-cluster.ts). */
@@ -888,8 +889,7 @@ const talosNodes: Check = {
         ["output", "-json", "-no-color", CLUSTER_VERSIONS_OUTPUT],
         input.env,
       );
-      const applied =
-        versions.status === 0 ? parseClusterVersions(JSON.parse(versions.stdout))?.talosVersion : undefined;
+      const applied = versions.status === 0 ? parseClusterVersions(JSON.parse(versions.stdout)) : undefined;
       facts.upgrade = {
         nodes: upgradeNodes(cluster, entries),
         target: upgradeTarget(cluster),
@@ -1002,8 +1002,12 @@ export interface PreflightResult {
   readonly cluster?: ResolvedCluster;
   /** Both keys of layer 00 were given and are right. */
   readonly persistentAuthUnlocked?: boolean;
-  /** `upgrade`: what to upgrade, to which versions, from the Talos version layer 01 last applied. */
-  readonly upgrade?: { readonly nodes: UpgradeNode[]; readonly target: UpgradeTarget; readonly applied?: string };
+  /** `upgrade`: what to upgrade, to which versions, from the versions layer 01 last applied. */
+  readonly upgrade?: {
+    readonly nodes: UpgradeNode[];
+    readonly target: UpgradeTarget;
+    readonly applied?: AppliedVersions;
+  };
   /** `restart`: the nodes with their VMs, and the Proxmox API they are on. */
   readonly restart?: {
     readonly nodes: RestartNode[];

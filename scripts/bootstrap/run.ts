@@ -57,6 +57,8 @@ export interface RunDocument {
   readonly upgrade?: {
     readonly nodes: readonly UpgradeNode[];
     readonly target: UpgradeTarget;
+    /** The Kubernetes version layer 01 last applied (no `upgrade-k8s` when it is the target's). */
+    readonly appliedKubernetes?: string;
     readonly talosconfig: string;
   };
   /** A plain run through layer 01: the nodes that leave before its apply, in order (preflight, running-cluster.ts). */

@@ -1,7 +1,8 @@
 // The rolling order of `./bootstrap.sh upgrade`: Talos first, one node at a time (controllers first, so etcd
 // loses at most one member at a time), each to the factory installer image of its own schematic; then
-// Kubernetes, once, with `talosctl upgrade-k8s` (it orders the control plane before the kubelets). Pure: what
-// runs it is run.ts.
+// Kubernetes, once, with `talosctl upgrade-k8s` (it orders the control plane before the kubelets), unless layer
+// 01 last applied the target Kubernetes version already (a Talos bump alone leaves Kubernetes as it is). Pure:
+// what runs it is run.ts.
 import { parseVersion, TALOS_RELEASES } from "../../config/versions";
 
 /** A node as the upgrade needs it. */
@@ -33,13 +34,15 @@ export type UpgradeStep =
 
 /**
  * The steps, in order. `running` holds each node's current Talos version when known: a node already at the
- * target is left out, so a run that stopped midway resumes where it stopped. Kubernetes always comes last
- * (`upgrade-k8s` itself skips what is up to date).
+ * target is left out, so a run that stopped midway resumes where it stopped. Kubernetes comes last, unless
+ * `appliedKubernetes`, the version layer 01 last applied to the machine configurations (what the control plane
+ * and the kubelets run), is the target already; unknown, it comes (`upgrade-k8s` skips what is up to date).
  */
 export function planUpgrade(
   nodes: readonly UpgradeNode[],
   target: UpgradeTarget,
   running: ReadonlyMap<string, string> = new Map(),
+  appliedKubernetes?: string,
 ): UpgradeStep[] {
   const controllers = nodes.filter((n) => n.controller);
   if (controllers.length === 0) throw new Error("planUpgrade: 'nodes' has no controller");
@@ -52,7 +55,8 @@ export function planUpgrade(
       image: `${node.installer}:${target.talosVersion}`,
       from: running.get(node.name),
     }));
-  steps.push({ kind: "kubernetes", to: target.kubernetesVersion, via: controllers[0] });
+  if (appliedKubernetes !== target.kubernetesVersion)
+    steps.push({ kind: "kubernetes", to: target.kubernetesVersion, via: controllers[0] });
   return steps;
 }
 
@@ -112,8 +116,15 @@ export function currentContract(
   return versions[0]?.replace(/^v?(\d+\.\d+).*$/, "v$1");
 }
 
-/** One line per step, numbered, as `upgrade --plan` prints it. */
-export function formatUpgradePlan(steps: readonly UpgradeStep[], skipped: readonly string[] = []): string {
+/**
+ * One line per step, numbered, as `upgrade --plan` prints it; `target` given, a plan without a Kubernetes step
+ * says that Kubernetes stays at the target, which layer 01 applied already.
+ */
+export function formatUpgradePlan(
+  steps: readonly UpgradeStep[],
+  skipped: readonly string[] = [],
+  target?: UpgradeTarget,
+): string {
   const lines = steps.map((step, i) => {
     const n = `${i + 1}.`.padEnd(4);
     if (step.kind === "kubernetes")
@@ -122,6 +133,8 @@ export function formatUpgradePlan(steps: readonly UpgradeStep[], skipped: readon
     return `${n}talos       ${step.node.name} (${role}, ${step.node.address})${step.from ? ` ${step.from} →` : ""} ${step.image}; then wait until it is back and etcd is healthy`;
   });
   if (skipped.length) lines.push(`already at the target Talos version, skipped: ${skipped.join(", ")}`);
+  if (target && !steps.some((s) => s.kind === "kubernetes"))
+    lines.push(`Kubernetes stays at ${target.kubernetesVersion}, which layer 01 applied already: no upgrade-k8s`);
   return lines.join("\n");
 }
 

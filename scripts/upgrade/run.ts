@@ -19,6 +19,8 @@ export interface UpgradeRunOptions {
   readonly nodes: readonly UpgradeNode[];
   readonly target: UpgradeTarget;
   readonly talosctl: Talosctl;
+  /** The Kubernetes version layer 01 last applied; the target's already: no `upgrade-k8s` (planUpgrade). */
+  readonly appliedKubernetes?: string;
   readonly log: (line: string) => void;
   /** How long a node may take to answer with the target version after its upgrade. @default 600_000 */
   readonly rejoinTimeoutMs?: number;
@@ -96,12 +98,14 @@ export async function describeUpgrade(
   nodes: readonly UpgradeNode[],
   target: UpgradeTarget,
   talosctl: Talosctl,
+  appliedKubernetes?: string,
 ): Promise<string> {
   const running = await runningVersions(nodes, talosctl);
-  const steps = planUpgrade(nodes, target, running);
+  const steps = planUpgrade(nodes, target, running, appliedKubernetes);
   return formatUpgradePlan(
     steps,
     nodes.filter((n) => running.get(n.name) === target.talosVersion).map((n) => n.name),
+    target,
   );
 }
 
@@ -113,7 +117,7 @@ export async function runUpgrade(options: UpgradeRunOptions): Promise<UpgradeRes
   const workers = nodes.filter((n) => !n.controller).map((n) => n.address);
 
   const running = await runningVersions(nodes, talosctl);
-  const steps = planUpgrade(nodes, target, running);
+  const steps = planUpgrade(nodes, target, running, options.appliedKubernetes);
   const skipped = nodes.filter((n) => running.get(n.name) === target.talosVersion).map((n) => n.name);
   if (skipped.length) log(`already at Talos ${target.talosVersion}: ${skipped.join(", ")}`);
 
