@@ -42,7 +42,7 @@ describe("preflight for workloads.yaml", () => {
             `Proxmox lets only root@pam itself, logged in with its password, set these container options; `,
           ),
           details: [
-            "containers[2] (apps): feature keyctl, feature fuse",
+            "containers[2] (apps): feature keyctl, feature fuse, device /dev/net/tun",
             "containers[3] (media): a feature of a privileged container, bind mount /tank/media",
           ],
           hint: expect.stringContaining("PROXMOX_VE_USERNAME=root@pam"),
