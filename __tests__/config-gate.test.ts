@@ -95,7 +95,7 @@ describe("public key files", () => {
     const dir = folder("lxc-homelab");
     writeFileSync(join(dir, "keys/admin.pub"), "ssh-ed25519 AAAAC3Nz x${TfToken[TOKEN.1]}\n");
     expect(configError(() => loadConfig(dir)).message).toMatch(
-      /workloads\.yaml:41:\d+ containers\[0\]\.ssh_keys\[0\]\.file: keys\/admin\.pub contains "TfToken\["/,
+      /workloads\.yaml:46:\d+ containers\[0\]\.ssh_keys\[0\]\.file: keys\/admin\.pub contains "TfToken\["/,
     );
   });
 

@@ -307,11 +307,49 @@ describe("LXC containers (/nodes/{node}/lxc)", () => {
     expect(await task("PUT", "/nodes/pve1/lxc/205/resize", { disk: "mp0", size: "+1G" })).toMatch(/not a volume/);
   });
 
+  it("keeps a container's firewall (PVE::API2::Firewall::CT): options, verified rules in order", async () => {
+    expect(
+      (await call("PUT", "/nodes/pve1/lxc/200/firewall/options", { enable: "1", policy_out: "DROP" })).status,
+    ).toBe(200);
+    const rule = (extra: Record<string, string>) =>
+      call("POST", "/nodes/pve1/lxc/200/firewall/rules", { type: "in", action: "ACCEPT", enable: "1", ...extra });
+    expect((await rule({ macro: "SSH", source: "127.10.10.0/24" })).status).toBe(200);
+    expect((await rule({ proto: "tcp", dport: "1883" })).status).toBe(200);
+    const rules = (await call("GET", "/nodes/pve1/lxc/200/firewall/rules")).body.data as Array<Record<string, unknown>>;
+    expect(rules.map((r) => [r.pos, r.macro ?? r.dport])).toEqual([
+      [0, "1883"],
+      [1, "SSH"],
+    ]);
+    expect((await call("GET", "/nodes/pve1/lxc/200/firewall/options")).body.data).toEqual({
+      enable: 1,
+      policy_out: "DROP",
+    });
+    // verify_rule: each refusal names its parameter, nothing is stored.
+    for (const [extra, param, message] of [
+      [{ macro: "Https" }, "macro", /PVE stores macro 'Https' as 'HTTPS'/],
+      [{ macro: "Plex" }, "macro", /unknown macro 'Plex'/],
+      [{ dport: "22" }, "proto", /'dport' requires this property/],
+      [{ proto: "tcp", dport: "90:80" }, "dport", /backwards range/],
+      [{ macro: "SSH", proto: "tcp", dport: "2222" }, "dport", /already define in macro \(value = '22'\)/],
+      [{ source: "127.0.0.1-127.0.0.5,127.0.0.9" }, "source", /range in a list/],
+    ] as const) {
+      const res = await rule(extra);
+      expect(res.status, JSON.stringify(extra)).toBe(400);
+      expect(res.body.errors?.[param]).toMatch(message);
+    }
+    expect(sim.state.firewall["200"].rules).toHaveLength(2);
+    expect((await call("GET", "/nodes/pve1/lxc/999/firewall/rules")).body.message).toMatch(
+      /nodes\/pve1\/lxc\/999.conf' does not exist/,
+    );
+  });
+
   it("destroys only a stopped container, freeing its volumes but no bind-mounted directory", async () => {
     expect((await call("DELETE", "/nodes/pve1/lxc/200")).body.message).toMatch(/CT 200 is running - destroy failed/);
     expect(await task("POST", "/nodes/pve1/lxc/200/status/shutdown")).toBe("OK");
     expect(await task("DELETE", "/nodes/pve1/lxc/200", { purge: "1" })).toBe("OK");
     expect(sim.state.containers["200"]).toBeUndefined();
+    // Its firewall goes with it (remove_vmfw_conf), so a new guest with the id starts without rules.
+    expect(sim.state.firewall["200"]).toBeUndefined();
     expect(sim.state.volumes.some((v) => v.vmid === 200)).toBe(false);
     expect((await call("GET", "/nodes/pve1/lxc/200/status/current")).body.message).toMatch(/does not exist/);
   });

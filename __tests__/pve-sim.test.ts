@@ -317,14 +317,19 @@ describe("the simulator over HTTPS", () => {
       Record<string, unknown>
     >;
     expect(rule).toEqual({ pos: 0, type: "in", action: "ACCEPT", source: "10.42.0.0/16", enable: 1 });
-    await call(sim, "PUT", "/nodes/pve1/qemu/101/firewall/rules/0", { source: "", dport: "22" });
+    await call(sim, "PUT", "/nodes/pve1/qemu/101/firewall/rules/0", { source: "", proto: "tcp", dport: "22" });
     expect((await call(sim, "GET", "/nodes/pve1/qemu/101/firewall/rules/0")).body.data).toEqual({
       pos: "0",
       type: "in",
       action: "ACCEPT",
+      proto: "tcp",
       dport: "22",
       enable: 1,
     });
+    // verify_rule on an update too: the rule as it would be stored (a port left without its protocol).
+    const update = await call(sim, "PUT", "/nodes/pve1/qemu/101/firewall/rules/0", { proto: "" });
+    expect(update.status).toBe(400);
+    expect(update.body.errors?.proto).toMatch(/'dport' requires this property/);
     expect(
       (await call(sim, "POST", "/nodes/pve1/qemu/101/firewall/rules", { type: "in", action: "ACCEPT", dest: "a b" }))
         .status,

@@ -713,6 +713,102 @@ describe("workloads.yaml", () => {
       },
       "containers[1].template.url: downloads debian-12-standard_12.7-1_amd64.tar.zst to local on pve, where containers[0] (proxy) names it as an existing volume",
     ],
+    // firewalls: rules as PVE's verify_rule takes them, and a NIC flag that filters something
+    ...(
+      [
+        ["an unknown macro", { action: "ACCEPT", macro: "Https" }, "macro: PVE spells this macro HTTPS"],
+        ["a macro PVE does not have", { action: "ACCEPT", macro: "Plex" }, "macro: not a Proxmox firewall macro"],
+        [
+          "an action PVE lacks",
+          { action: "ALLOW", proto: "tcp" },
+          'action: Invalid option: expected one of "ACCEPT"|"DROP"|"REJECT"',
+        ],
+        [
+          "a port without a protocol",
+          { action: "ACCEPT", dport: 22 },
+          "proto: missing property - 'dport' requires this property",
+        ],
+        ["a port above 65535", { action: "ACCEPT", proto: "tcp", dport: "70000" }, "dport: invalid port '70000'"],
+        [
+          "a backwards range",
+          { action: "ACCEPT", proto: "tcp", dport: "90:80" },
+          "dport: backwards range '90:80' not allowed",
+        ],
+        ["a service name", { action: "ACCEPT", proto: "tcp", dport: "ssh" }, "dport: 'ssh' is not a port number"],
+        [
+          "more than 15 ports",
+          { action: "ACCEPT", proto: "tcp", dport: "1:2,3:4,5:6,7:8,9:10,11:12,13:14,15:16" },
+          "dport: too many entries in port list (> 15 numbers)",
+        ],
+        [
+          "ports on a protocol without them",
+          { action: "ACCEPT", proto: "gre", dport: "1" },
+          "dport: protocol 'gre' does not support ports",
+        ],
+        ["an unknown protocol", { action: "ACCEPT", proto: "tcpp" }, "proto: unknown protocol 'tcpp'"],
+        ["an unknown ICMP type", { action: "ACCEPT", proto: "icmp", dport: "echo" }, "dport: unknown icmp-type 'echo'"],
+        [
+          "a port the macro sets otherwise",
+          { action: "ACCEPT", macro: "SSH", proto: "tcp", dport: 2222 },
+          "dport: parameter 'dport' already define in macro (value = '22')",
+        ],
+        [
+          "a protocol the macro sets otherwise",
+          { action: "ACCEPT", macro: "DNS", proto: "tcp" },
+          "proto: parameter 'proto' already define in macro (value = 'udp')",
+        ],
+        [
+          "a source that is no zone",
+          { action: "ACCEPT", source: "dmz" },
+          "source: no zone is named dmz (zones: lan, iot)",
+        ],
+        [
+          "a CIDR with a bad prefix",
+          { action: "ACCEPT", source: "10.0.0.0/33" },
+          "source: invalid IP address: 10.0.0.0/33",
+        ],
+        [
+          "a range in a list",
+          { action: "ACCEPT", dest: "10.0.0.1-10.0.0.5,10.0.0.9" },
+          "dest: you can't use a range in a list",
+        ],
+        [
+          "an IPv6 address",
+          { action: "ACCEPT", source: "fd00::1" },
+          "source: invalid IP address: fd00::1 (IPv4 addresses only)",
+        ],
+        ["an ipset", { action: "ACCEPT", source: "+trusted" }, "source: expected an IPv4 address"],
+      ] as const
+    ).flatMap(([what, rule, message]): [string, (w: Entry) => void, string][] => [
+      [
+        `a guest rule with ${what}`,
+        (w) => (w.vms[0].firewall = { rules: [rule] }),
+        `vms[0].firewall.rules[0].${message}`,
+      ],
+      [
+        `a zone rule with ${what}`,
+        (w) => (w.zones[1].firewall = { rules: [{ direction: "out", ...rule }] }),
+        `zones[1].firewall.rules[0].${message}`,
+      ],
+    ]),
+    [
+      "a firewall policy PVE lacks",
+      (w) => (w.zones[0].firewall = { policy_in: "deny" }),
+      "zones[0].firewall.policy_in: Invalid option: expected one of",
+    ],
+    [
+      "a NIC firewall with nothing to filter by",
+      (w) => (w.containers[1].network.firewall = true),
+      "containers[1].network.firewall: firewall: true filters nothing without firewall rules and options",
+    ],
+    [
+      "a guest firewall on an unfiltered NIC",
+      (w) => {
+        w.containers[1].network.firewall = false;
+        w.containers[1].firewall = { rules: [] };
+      },
+      "containers[1].network.firewall: the guest's firewall block would filter nothing with firewall: false",
+    ],
   ];
 
   it.each(cases)("rejects %s", (_what, edit, expected) => {

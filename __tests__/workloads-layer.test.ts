@@ -104,9 +104,11 @@ describe("LXC containers (examples/lxc-homelab)", () => {
       ip_config: [{ ipv4: { address: "192.168.1.10/24", gateway: "192.168.1.1" } }],
       dns: { servers: ["192.168.1.53"] },
     });
+    // The proxy has a firewall block: its NIC is filtered; media has none: not.
     expect(cts.proxy.network_interface).toEqual([
-      { name: "eth0", bridge: "vmbr0", mac_address: "bc:24:11:01:01:00", firewall: false },
+      { name: "eth0", bridge: "vmbr0", mac_address: "bc:24:11:01:01:00", firewall: true },
     ]);
+    expect(cts.media.network_interface).toMatchObject([{ firewall: false }]);
     expect(cts.uptime.initialization).toMatchObject({ ip_config: [{ ipv4: { address: "dhcp" } }] });
     expect(cts.proxy.tags).toEqual(["backup", "edge"]);
   });
@@ -242,6 +244,56 @@ describe("zones, HA and replication (examples/zoned-ha)", () => {
   it("the firewall starts first; a linked clone stays on the template's storage", () => {
     expect(vms.firewall.startup).toEqual({ order: 0, up_delay: 30 });
     expect(vms.nextcloud.clone).toEqual({ vm_id: 9001, full: false });
+  });
+
+  it("guest firewalls: the guest's rules before its zone's, zone names as their cidr, options after the rules", () => {
+    const rules = res(zoned.infra, "proxmox_virtual_environment_firewall_rules");
+    const options = res(zoned.infra, "proxmox_virtual_environment_firewall_options");
+    expect(rules.mqtt).toMatchObject({
+      node_name: "pve-b",
+      container_id: "${proxmox_virtual_environment_container.mqtt.vm_id}",
+      lifecycle: { replace_triggered_by: ["proxmox_virtual_environment_container.mqtt.id"] },
+    });
+    expect(rules.mqtt.rule).toEqual([
+      {
+        type: "in",
+        action: "ACCEPT",
+        proto: "tcp",
+        dport: "1883",
+        source: "10.10.30.0/24,10.10.20.0/24",
+        comment: "MQTT",
+        enabled: true,
+      },
+      { type: "in", action: "ACCEPT", macro: "SSH", source: "10.10.10.0/24", enabled: true },
+      {
+        type: "out",
+        action: "ACCEPT",
+        macro: "DNS",
+        dest: "10.10.10.53",
+        comment: "the DNS server only",
+        enabled: true,
+      },
+      { type: "out", action: "ACCEPT", macro: "NTP", enabled: true },
+    ]);
+    expect(options.mqtt).toMatchObject({
+      enabled: true,
+      input_policy: "DROP",
+      output_policy: "DROP",
+      dhcp: false,
+      macfilter: true,
+      depends_on: ["proxmox_virtual_environment_firewall_rules.mqtt"],
+    });
+    expect(options.nextcloud).toMatchObject({
+      vm_id: "${proxmox_virtual_environment_vm.nextcloud.vm_id}",
+      output_policy: "ACCEPT",
+    });
+    // The router VM opted out (firewall: false on its NIC): no firewall of its own, its NIC unfiltered.
+    expect(rules.firewall).toBeUndefined();
+    const vms = res(zoned.infra, "proxmox_virtual_environment_vm");
+    expect(vms.firewall).toMatchObject({ network_device: [{ firewall: false }] });
+    expect(vms.dns).toMatchObject({ network_device: [{ firewall: true }] });
+    // A guest on DHCP gets dhcp on, or its leases would be dropped (lxc-homelab's uptime).
+    expect(res(lxc.infra, "proxmox_virtual_environment_firewall_options").uptime).toMatchObject({ dhcp: true });
   });
 
   it("HA resources for vm and ct guests, node-affinity rules for preferred hosts", () => {

@@ -6,6 +6,8 @@ import type { KeyPath } from "./issues";
 import type {
   ContainerConfig,
   ExtraNetworkConfig,
+  FirewallConfig,
+  FirewallRuleConfig,
   GuestNetworkConfig,
   VmConfig,
   WorkloadsConfig,
@@ -63,6 +65,38 @@ interface GuestBase {
   readonly fqdn: string;
   /** The NICs after the first (extra_networks), as net1, net2, ... */
   readonly extraNics: readonly ExtraNic[];
+  /** The NIC's `firewall=1`: as written, else whether the guest has a firewall. */
+  readonly nicFirewall: boolean;
+  /** The guest's firewall (its own and its zone's), when it has one and a NIC of it is filtered. */
+  readonly firewall?: GuestFirewall;
+}
+
+/** A guest's Proxmox firewall: the options and the rules as the API takes them, in order. */
+export interface GuestFirewall {
+  readonly policyIn: "ACCEPT" | "DROP" | "REJECT";
+  readonly policyOut: "ACCEPT" | "DROP" | "REJECT";
+  readonly dhcp: boolean;
+  readonly macfilter: boolean;
+  readonly ipfilter: boolean;
+  readonly logLevelIn?: string;
+  readonly logLevelOut?: string;
+  readonly rules: readonly GuestFirewallRule[];
+}
+
+/** A rule with zone names resolved to their cidr and ports as strings; `path` is where it is written. */
+export interface GuestFirewallRule {
+  readonly path: KeyPath;
+  readonly type: "in" | "out";
+  readonly action: "ACCEPT" | "DROP" | "REJECT";
+  readonly macro?: string;
+  readonly source?: string;
+  readonly dest?: string;
+  readonly proto?: string;
+  readonly dport?: string;
+  readonly sport?: string;
+  readonly comment?: string;
+  readonly log?: string;
+  readonly enabled: boolean;
 }
 
 /** A NIC of extra_networks with its zone and address resolved; it never carries a gateway or DNS servers. */
@@ -117,6 +151,10 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
   const common = (kind: "containers" | "vms", index: number, config: ContainerConfig | VmConfig) => {
     const net = config.network;
     const { zone, address, addressCidr } = nicAddress(net, zones);
+    const zoneFirewall = zone?.config.firewall;
+    const nicFirewall = net.firewall ?? (config.firewall !== undefined || zoneFirewall !== undefined);
+    const filtered = nicFirewall || config.extra_networks.some((extra) => extra.firewall);
+    const hasFirewall = filtered && (config.firewall !== undefined || zoneFirewall !== undefined);
     return {
       path: [kind, index],
       ref: `${kind}[${index}] (${config.name})`,
@@ -128,6 +166,17 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
       gateway: address ? (net.gateway ?? zone?.gateway) : undefined,
       dnsServers: net.dns_servers ?? zone?.dnsServers,
       fqdn: [config.name, net.zone, workloads.domain].filter(Boolean).join("."),
+      nicFirewall,
+      firewall: hasFirewall
+        ? guestFirewall(
+            { config: config.firewall, path: [kind, index, "firewall"] },
+            zone && zoneFirewall
+              ? { config: zoneFirewall, path: ["zones", workloads.zones.indexOf(zone.config), "firewall"] }
+              : undefined,
+            net.address === "dhcp",
+            zones,
+          )
+        : undefined,
       extraNics: config.extra_networks.map(
         (extra, i): ExtraNic => ({
           path: [kind, index, "extra_networks", i],
@@ -155,6 +204,63 @@ function nicAddress(
   const [address, prefix] = net.address.split("/");
   const knownPrefix = prefix ?? (zone ? String(zone.network.prefix) : undefined);
   return { zone, address, addressCidr: knownPrefix ? `${address}/${knownPrefix}` : undefined };
+}
+
+/** A guest's firewall from its own block and its zone's: each option the guest's, else the zone's, else PVE's. */
+function guestFirewall(
+  own: { config?: FirewallConfig; path: KeyPath },
+  zone: { config: FirewallConfig; path: KeyPath } | undefined,
+  dhcpAddress: boolean,
+  zones: ReadonlyMap<string, ResolvedZone>,
+): GuestFirewall {
+  const pick = <K extends keyof FirewallConfig>(key: K) => own.config?.[key] ?? zone?.config[key];
+  // The guest's rules first: the first match decides, so a guest can make an exception to its zone's.
+  const blocks = [own.config && { config: own.config, path: own.path }, zone];
+  const rules = blocks.flatMap((block) =>
+    block ? block.config.rules.map((rule, i) => firewallRule(rule, [...block.path, "rules", i], zones)) : [],
+  );
+  return {
+    policyIn: pick("policy_in") ?? "DROP",
+    policyOut: pick("policy_out") ?? "ACCEPT",
+    // PVE's guest firewall drops DHCP leases with dhcp 0 (bpg's default): on for a guest that takes one.
+    dhcp: pick("dhcp") ?? dhcpAddress,
+    macfilter: pick("macfilter") ?? true,
+    ipfilter: pick("ipfilter") ?? false,
+    logLevelIn: pick("log_level_in"),
+    logLevelOut: pick("log_level_out"),
+    rules,
+  };
+}
+
+/** An address list with each zone name replaced by the zone's cidr. */
+function zoneAddresses(spec: string | undefined, zones: ReadonlyMap<string, ResolvedZone>): string | undefined {
+  if (spec === undefined) return undefined;
+  return spec
+    .split(",")
+    .map((part) => zones.get(part)?.config.cidr ?? part)
+    .join(",");
+}
+
+/** One rule of workloads.yaml as the API takes it, written at `path`. */
+export function firewallRule(
+  rule: FirewallRuleConfig,
+  path: KeyPath,
+  zones: ReadonlyMap<string, ResolvedZone>,
+): GuestFirewallRule {
+  return {
+    path,
+    type: rule.direction,
+    action: rule.action,
+    macro: rule.macro,
+    source: zoneAddresses(rule.source, zones),
+    dest: zoneAddresses(rule.dest, zones),
+    proto: rule.proto,
+    dport: rule.dport === undefined ? undefined : String(rule.dport),
+    sport: rule.sport === undefined ? undefined : String(rule.sport),
+    comment: rule.comment,
+    log: rule.log,
+    enabled: rule.enabled,
+  };
 }
 
 /** The guest ids a backup job selects; `nodes` are the Talos VMs with a fixed id. */

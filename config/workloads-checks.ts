@@ -1,7 +1,8 @@
 // Rules of workloads.yaml across its entries and across files: conflicts between Talos nodes, VMs and
 // containers (ids, names, addresses, MACs), id ranges by purpose, zones and their subnets, hosts, PCI
 // devices, backups. Each issue has an exact path and a message that says what it collides with.
-import { resolveGuests, resolveZones, sharesTag, type ResolvedZone } from "./guests";
+import { firewallRule, resolveGuests, resolveZones, sharesTag, type ResolvedZone } from "./guests";
+import { firewallRuleProblems } from "./pve-firewall";
 import {
   contains,
   firstHost,
@@ -496,6 +497,32 @@ export function workloadsIssues(
     });
   }
 
+  // ---- firewalls: rules as PVE verifies them (zone names resolved), and a NIC flag that filters something.
+  const checkRules = (rules: WorkloadsConfig["zones"][number]["firewall"], path: KeyPath) =>
+    rules?.rules.forEach((config, r) => issues.push(...firewallRuleIssues(config, [...path, "rules", r], zones)));
+  workloads.zones.forEach((zone, i) => checkRules(zone.firewall, ["zones", i, "firewall"]));
+  for (const g of guests) {
+    checkRules(g.config.firewall, [...g.path, "firewall"]);
+    const flag = g.config.network.firewall;
+    const zoneFirewall = g.zone?.config.firewall;
+    if (flag === true && !g.config.firewall && !zoneFirewall)
+      error(
+        [...g.path, "network", "firewall"],
+        `firewall: true filters nothing without firewall rules and options (PVE's guest firewall is off by default): give ${g.config.name}${g.zone ? ` or zone ${g.zone.config.name}` : ""} a firewall block (firewall: {} drops everything inbound), or remove it`,
+      );
+    for (const extra of g.extraNics)
+      if (extra.config.firewall && !g.config.firewall && !zoneFirewall)
+        error(
+          [...extra.path, "firewall"],
+          `firewall: true filters nothing without firewall rules and options: give ${g.config.name}${g.zone ? ` or zone ${g.zone.config.name}` : ""} a firewall block (its rules apply to every NIC with firewall: true), or remove it`,
+        );
+    if (flag === false && g.config.firewall && !g.extraNics.some((extra) => extra.config.firewall))
+      error(
+        [...g.path, "network", "firewall"],
+        `the guest's firewall block would filter nothing with firewall: false on its NIC (and on every NIC of extra_networks): remove one of them`,
+      );
+  }
+
   // ---- backups and their targets.
   const pbsNames = new Set<string>();
   workloads.pbs_storages.forEach((pbs, i) => {
@@ -521,6 +548,33 @@ export function workloadsIssues(
     }
   });
 
+  return issues;
+}
+
+/** The problems PVE's verify_rule finds in one rule, at the key of workloads.yaml they concern. */
+function firewallRuleIssues(
+  config: NonNullable<WorkloadsConfig["zones"][number]["firewall"]>["rules"][number],
+  path: KeyPath,
+  zones: ReadonlyMap<string, ResolvedZone>,
+): Issue[] {
+  const issues: Issue[] = [];
+  const error = (key: string, message: string) =>
+    issues.push({ file: W, path: [...path, key], message, severity: "error" });
+  let unresolved = false;
+  for (const key of ["source", "dest"] as const) {
+    for (const part of config[key]?.split(",") ?? []) {
+      if (/^[A-Za-z][A-Za-z0-9_-]*$/.test(part) && !zones.has(part)) {
+        unresolved = true;
+        error(
+          key,
+          `no zone is named ${part} (zones: ${[...zones.keys()].join(", ") || "none"}); give addresses, CIDRs or a range`,
+        );
+      }
+    }
+  }
+  if (unresolved) return issues;
+  const rule = firewallRule(config, path, zones);
+  for (const { param, message } of firewallRuleProblems(rule)) error(param === "type" ? "direction" : param, message);
   return issues;
 }
 

@@ -4,6 +4,7 @@
 // cross-field and cross-file rules live in workloads-checks.ts.
 import { z } from "zod";
 import { isIpv4WithPrefix } from "./ipv4";
+import { FIREWALL_ACTIONS, PVE_FIREWALL_MACROS } from "./pve-firewall";
 import { tfVarEnv } from "./schema";
 import {
   pveBridge,
@@ -115,7 +116,12 @@ export const guestNetworkSchema = z
       .optional()
       .describe("DNS servers. @default the zone's DNS servers; the host's without a zone"),
     mac_addr: mac.optional().describe("MAC address of the NIC. @default assigned by Proxmox"),
-    firewall: z.boolean().default(false).describe("Let the Proxmox firewall filter this NIC."),
+    firewall: z
+      .boolean()
+      .optional()
+      .describe(
+        "Let the Proxmox firewall filter this NIC (false: the guest is not filtered although its zone has a firewall). @default true when the guest or its zone has a firewall, else false",
+      ),
     set_by_guest: z
       .boolean()
       .default(false)
@@ -148,7 +154,12 @@ export const extraNetworkSchema = z
         '"dhcp", or a static IPv4 address (with its prefix, or without it inside a zone). The default route stays on network: this NIC gets no gateway.',
       ),
     mac_addr: mac.optional().describe("MAC address of the NIC. @default assigned by Proxmox"),
-    firewall: z.boolean().default(false).describe("Let the Proxmox firewall filter this NIC."),
+    firewall: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let the Proxmox firewall filter this NIC with the guest's firewall (a firewall block on the guest or its zone).",
+      ),
     set_by_guest: z
       .boolean()
       .default(false)
@@ -200,6 +211,99 @@ export const replicationSchema = z
   })
   .describe("Storage replication of the guest's disks to another host. @default none");
 
+// ------------------------------------------------------------------------------------------------ firewall
+
+const firewallPolicy = z.enum(FIREWALL_ACTIONS);
+const logLevel = z.enum(["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "nolog"]);
+/** A port list as PVE writes it ("22", "80,443", "8000:8100"), or one port as a number. */
+const portSpec = z.union([z.number().int().min(0).max(65535), z.string().min(1).max(200)], {
+  error: 'expected a port (22), a list ("80,443") or a range ("8000:8100")',
+});
+/** An address, CIDR, range or comma list, or the name of a zone (its cidr); checked against PVE's rules later. */
+const addressSpec = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[\w.:/,-]+$/, "expected an IPv4 address, a CIDR, a range a-b, a comma list of them, or a zone's name");
+
+export const firewallRuleSchema = z
+  .strictObject({
+    direction: z.enum(["in", "out"]).default("in").describe("Traffic to the guest (in) or from it (out)."),
+    action: firewallPolicy.describe("What a matching packet gets (REJECT answers, DROP stays silent)."),
+    macro: z
+      .string()
+      .refine((m) => Object.hasOwn(PVE_FIREWALL_MACROS, m), {
+        error: (issue) => {
+          const input = String(issue.input);
+          const same = Object.keys(PVE_FIREWALL_MACROS).find((k) => k.toLowerCase() === input.toLowerCase());
+          return same
+            ? `PVE spells this macro ${same}`
+            : `not a Proxmox firewall macro (${Object.keys(PVE_FIREWALL_MACROS).join(", ")})`;
+        },
+      })
+      .optional()
+      .describe("A Proxmox macro (SSH, HTTPS, DNS, ...) standing for its protocols and ports. @default none"),
+    source: addressSpec
+      .optional()
+      .describe(
+        "Where the packets come from: an IPv4 address, CIDR, range a-b or comma list, or a zone's name. @default anywhere",
+      ),
+    dest: addressSpec.optional().describe("Where the packets go, as source. @default anywhere"),
+    proto: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, "expected a protocol name (tcp, udp, icmp, ...) or number")
+      .optional()
+      .describe("Protocol (tcp, udp, icmp, ... or its number); needed with ports. @default any"),
+    dport: portSpec
+      .optional()
+      .describe("Destination port(s), or with proto icmp an ICMP type (echo-request). @default any"),
+    sport: portSpec.optional().describe("Source port(s). @default any"),
+    comment: z
+      .string()
+      .max(200)
+      .regex(/^[^\p{Cc}]*$/u, "a comment is one line without control characters")
+      .optional()
+      .describe("Shown in Proxmox. @default none"),
+    log: logLevel.optional().describe("Log matching packets at this level. @default nolog"),
+    enabled: z.boolean().default(true).describe("A disabled rule stays in the list and matches nothing."),
+  })
+  .describe("A firewall rule, as pve-firewall evaluates it: the first matching rule decides.");
+
+export const firewallSchema = z
+  .strictObject({
+    policy_in: firewallPolicy
+      .optional()
+      .describe("What inbound traffic no rule accepts gets. @default the zone's; else DROP"),
+    policy_out: firewallPolicy
+      .optional()
+      .describe("What outbound traffic no rule matches gets. @default the zone's; else ACCEPT"),
+    rules: z
+      .array(firewallRuleSchema)
+      .default([])
+      .describe("Rules in order; a guest's come before its zone's, so a guest can make an exception to them."),
+    dhcp: z
+      .boolean()
+      .optional()
+      .describe(
+        "Let DHCP through (requests out, leases in). @default the zone's; else on for a guest with address: dhcp",
+      ),
+    macfilter: z
+      .boolean()
+      .optional()
+      .describe("Drop packets the guest sends with a MAC address not its NIC's. @default the zone's; else on"),
+    ipfilter: z
+      .boolean()
+      .optional()
+      .describe(
+        "Drop packets the guest sends from an address not its own (containers: their configured address). @default the zone's; else off",
+      ),
+    log_level_in: logLevel.optional().describe("Log level of the inbound policy. @default the zone's; else nolog"),
+    log_level_out: logLevel.optional().describe("Log level of the outbound policy. @default the zone's; else nolog"),
+  })
+  .describe(
+    "The Proxmox firewall of a guest (on a guest) or of every guest in the zone (on a zone): policies and rules; its NIC gets firewall: true unless it says false. Needs the datacenter firewall on (bootstrap checks it).",
+  );
+
 const guestCommon = {
   name: guestName.describe("Guest name (hostname); also its resource id and its DNS label."),
   id: guestId.describe(
@@ -249,6 +353,11 @@ const guestCommon = {
     ),
   ha: haSchema.optional(),
   replication: replicationSchema.optional(),
+  firewall: firewallSchema
+    .optional()
+    .describe(
+      "The guest's Proxmox firewall: its own policies and rules, before its zone's. @default its zone's firewall; none without one",
+    ),
 };
 
 // ----------------------------------------------------------------------------------------------- containers
@@ -479,6 +588,11 @@ export const zoneSchema = z
       .optional()
       .describe("DNS servers given to the zone's guests. @default the gateway"),
     description: pveVnetAlias.max(200).optional().describe("Alias of the VNet in Proxmox. @default none"),
+    firewall: firewallSchema
+      .optional()
+      .describe(
+        "The Proxmox firewall of every guest in the zone (a guest adds its own rules before these). @default none",
+      ),
   })
   .describe(
     "A network zone: a VLAN as an SDN VNet with its subnet, or (vlan 0) the bridge's untagged network with its subnet.",
@@ -658,5 +772,7 @@ export type WorkloadsConfig = z.output<typeof workloadsFileSchema>;
 export type ContainerConfig = z.output<typeof containerSchema>;
 export type VmConfig = z.output<typeof vmSchema>;
 export type ZoneConfig = z.output<typeof zoneSchema>;
+export type FirewallConfig = z.output<typeof firewallSchema>;
+export type FirewallRuleConfig = z.output<typeof firewallRuleSchema>;
 export type GuestNetworkConfig = z.output<typeof guestNetworkSchema>;
 export type ExtraNetworkConfig = z.output<typeof extraNetworkSchema>;

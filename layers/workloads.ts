@@ -6,6 +6,7 @@ import { selectedIds, type Guest, type ResolvedCluster, type ResolvedZone } from
 import type { EngineLiterals } from "../config/terraform-literal";
 import { ClonedVm } from "../constructs/cloned-vm";
 import { ContainerTemplate } from "../constructs/container-template";
+import { GuestFirewall } from "../constructs/guest-firewall";
 import type { GuestNic } from "../constructs/guest-nic";
 import { GuestHa } from "../constructs/guest-ha";
 import { GuestReplication } from "../constructs/guest-replication";
@@ -94,7 +95,7 @@ export function addWorkloads(scope: Construct, cluster: EngineLiterals<ResolvedC
         gateway: net.set_by_guest ? undefined : g.gateway,
         dnsServers: net.set_by_guest ? undefined : g.dnsServers,
         macAddress: net.mac_addr,
-        firewall: net.firewall,
+        firewall: g.nicFirewall,
       },
       ...g.extraNics.map((extra) => ({
         ...bridgeOf(extra.zone, extra.config),
@@ -193,6 +194,26 @@ export function addWorkloads(scope: Construct, cluster: EngineLiterals<ResolvedC
       ]);
       if (after.size) machine.resource.dependsOn = [...after].map((d) => dependable(d));
       guest = machine;
+    }
+    if (g.firewall) {
+      const fw = g.firewall;
+      new GuestFirewall(scope, `Firewall-${g.config.name}`, {
+        name: g.config.name,
+        host: g.host,
+        guest:
+          g.kind === "lxc"
+            ? { containerId: Token.asNumber(guest.resource.vmId) }
+            : { vmId: Token.asNumber(guest.resource.vmId) },
+        machine: guest.resource,
+        policyIn: fw.policyIn,
+        policyOut: fw.policyOut,
+        dhcp: fw.dhcp,
+        macfilter: fw.macfilter,
+        ipfilter: fw.ipfilter,
+        logLevelIn: fw.logLevelIn,
+        logLevelOut: fw.logLevelOut,
+        rules: fw.rules,
+      });
     }
     if (g.config.ha) {
       new GuestHa(scope, `Ha-${g.config.name}`, {

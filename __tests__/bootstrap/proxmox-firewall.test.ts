@@ -48,6 +48,29 @@ describe("the Proxmox firewall options bootstrap checks", () => {
     ]);
   });
 
+  it("refuses as well when only guests of workloads.yaml have a firewall, naming them", async () => {
+    const withGuests = resolveCluster(
+      parseConfig({
+        ...exampleSources({ cluster: { proxmox_api_url: sim.url, proxmox_firewall_enabled: false } }),
+        workloads: [
+          "containers:",
+          "  - name: proxy",
+          "    id: 120",
+          "    template: { volume: 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst' }",
+          "    firewall: { rules: [{ action: ACCEPT, macro: HTTPS }] }",
+          "",
+        ].join("\n"),
+      }),
+    );
+    const { problems } = await proxmoxFirewallProblems(withGuests, api());
+    expect(problems).toEqual([
+      expect.objectContaining({
+        reason: expect.stringContaining("workloads.yaml gives proxy a firewall, and the datacenter firewall is off"),
+        hint: expect.stringContaining("remove the guests' and zones' firewall blocks"),
+      }),
+    ]);
+  });
+
   it("with the datacenter firewall on, SNAT needs nothing of the hosts (their options are not read)", async () => {
     await set("/cluster/firewall/options", { enable: "1" });
     const before = sim.calls.length;

@@ -2,11 +2,14 @@
 // of examples/zoned-ha (VLAN zones, HA with preferred hosts, replication, a backup job selecting a pool) into
 // the Proxmox VE API simulator. The SDN zone, VNets and subnets are live (applied, nothing pending), the
 // backup job, replication jobs, HA resources and rules are what Proxmox holds; a second plan finds nothing
-// to change; a changed zone is applied again; a destroy of 01 leaves nothing of it, not even pending.
+// to change; a changed zone is applied again; a destroy of 01 leaves nothing of it, not even pending. The
+// guests' firewalls (zone and guest rules, macros, policies) are stored as the flow judge judged them
+// (__tests__/firewall-flows-homelab.test.ts judges the same synthesized rules).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { vmNics } from "../../judges/firewall-flows/from-stack";
 import { keysOf } from "../../judges/pve-sim/handlers/vm-config";
 import { parsePropertyString } from "../../judges/pve-sim/params";
 import { call } from "../support/pve-client";
@@ -95,6 +98,39 @@ describe("examples/zoned-ha: zones, backups, replication and HA applied into the
     expect(mqtt.status).toBe("running");
   });
 
+  it("each guest's firewall is stored as the flow judge judged it: its rules in order, enabled, its policies", () => {
+    const json = stacks["01-infrastructure"].json as { resource: Record<string, Record<string, { vm_id: number }>> };
+    const ids = {
+      ...json.resource.proxmox_virtual_environment_vm,
+      ...json.resource.proxmox_virtual_environment_container,
+    };
+    const judged = Object.values(vmNics(json)).filter((n) => n.firewall && n.options.enable);
+    // Every guest of the example but the router VM, which opted out, and the Talos nodes.
+    expect(judged.map((n) => n.vm).sort()).toEqual(["cp-a", "cp-b", "cp-c", "dev-box", "dns", "mqtt", "nextcloud"]);
+    const defined = (o: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ""));
+    for (const nic of judged) {
+      const stored = judge.sim.state.firewall[String(ids[nic.vm].vm_id)];
+      expect(stored, nic.vm).toBeDefined();
+      expect(
+        stored.rules.map((r) => defined({ ...r, comment: undefined, log: undefined })),
+        `${nic.vm}'s rules`,
+      ).toEqual(nic.rules.map((r) => defined({ ...r, enable: r.enable ? "1" : "0", iface: r.iface || undefined })));
+      expect(stored.options, `${nic.vm}'s options`).toMatchObject({
+        enable: "1",
+        policy_in: nic.options.policy_in,
+        policy_out: nic.options.policy_out,
+        dhcp: nic.options.dhcp ? "1" : "0",
+      });
+    }
+    // The mqtt container's: its own MQTT rule first, then its zone's (SSH from mgmt, DNS and NTP out), all
+    // outbound traffic else dropped.
+    expect(judge.sim.state.firewall["120"].rules.map((r) => `${r.type} ${r.macro ?? `${r.proto} ${r.dport}`}`)).toEqual(
+      ["in tcp 1883", "in SSH", "out DNS", "out NTP"],
+    );
+    expect(judge.sim.state.firewall["120"].options.policy_out).toBe("DROP");
+  });
+
   it("the backup job keeps 7 daily and 4 weekly backups of the pool's guests on its storage", async () => {
     expect(judge.sim.state.backupJobs).toEqual({
       daily: expect.objectContaining({
@@ -174,6 +210,7 @@ describe("examples/zoned-ha: zones, backups, replication and HA applied into the
     expect(state.ha).toEqual({});
     expect(state.pools).toEqual({});
     expect(state.containers).toEqual({});
+    expect(state.firewall).toEqual({});
     expect(Object.keys(state.vms).sort()).toEqual(seededVms);
     expect(judge.sim.calls.filter((c) => c.status === 501)).toEqual([]);
   });

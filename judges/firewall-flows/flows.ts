@@ -54,11 +54,11 @@ export interface Flow {
 const EPHEMERAL = 40000;
 const NODEPORT = 30080;
 
-/** Whoever is at `address`: a node's VM (by name) or outside (undefined). */
-type Endpoint = { readonly vm?: string; readonly address: string };
+/** Whoever is at `address`: a node's VM or a guest (by name), or outside (undefined). */
+export type Endpoint = { readonly vm?: string; readonly address: string };
 
 /** A TCP handshake from `client` to `server`, delivered straight (no load balancer in between). */
-function tcp(client: Endpoint, server: Endpoint, port: number): Hop[] {
+export function tcp(client: Endpoint, server: Endpoint, port: number): Hop[] {
   const out = { proto: "tcp", src: client.address, dst: server.address, sport: EPHEMERAL, dport: port } as const;
   const back = { proto: "tcp", src: server.address, dst: client.address, sport: port, dport: EPHEMERAL } as const;
   return [
@@ -68,7 +68,7 @@ function tcp(client: Endpoint, server: Endpoint, port: number): Hop[] {
   ];
 }
 
-function udp(client: Endpoint, server: Endpoint, port: number): Hop[] {
+export function udp(client: Endpoint, server: Endpoint, port: number): Hop[] {
   const out: TrackedPacket = { proto: "udp", src: client.address, dst: server.address, sport: EPHEMERAL, dport: port };
   const back: TrackedPacket = { proto: "udp", src: server.address, dst: client.address, sport: port, dport: EPHEMERAL };
   return [
@@ -77,7 +77,7 @@ function udp(client: Endpoint, server: Endpoint, port: number): Hop[] {
   ];
 }
 
-function ping(client: Endpoint, server: Endpoint): Hop[] {
+export function ping(client: Endpoint, server: Endpoint): Hop[] {
   return [
     {
       from: client.vm,
@@ -88,6 +88,25 @@ function ping(client: Endpoint, server: Endpoint): Hop[] {
       from: server.vm,
       to: client.vm,
       packet: { proto: "icmp", src: server.address, dst: client.address, icmpType: "echo-reply" },
+    },
+  ];
+}
+
+/**
+ * A DHCP exchange: the guest's broadcast request (0.0.0.0:68 to 255.255.255.255:67) and the server's lease back
+ * (server:67 to the offered address:68), which conntrack does not match to the request (other addresses).
+ */
+export function dhcp(guest: Endpoint, server: Endpoint): Hop[] {
+  return [
+    {
+      from: guest.vm,
+      to: server.vm,
+      packet: { proto: "udp", src: "0.0.0.0", dst: "255.255.255.255", sport: 68, dport: 67 },
+    },
+    {
+      from: server.vm,
+      to: guest.vm,
+      packet: { proto: "udp", src: server.address, dst: guest.address, sport: 67, dport: 68 },
     },
   ];
 }

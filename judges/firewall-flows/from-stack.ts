@@ -15,18 +15,21 @@ export interface StackJson {
   readonly output?: Record<string, { value: unknown }>;
 }
 
-/** `${proxmox_virtual_environment_vm.<key>.<attr>}` → key; a literal is returned as it is. */
+/**
+ * `${proxmox_virtual_environment_vm.<key>.<attr>}` (or `_container`) → key; a literal is returned as it is.
+ */
 function vmKey(reference: unknown): string {
-  const match = /^\$\{proxmox_virtual_environment_vm\.([\w-]+)\.\w+\}$/.exec(String(reference));
+  const match = /^\$\{proxmox_virtual_environment_(?:vm|container)\.([\w-]+)\.\w+\}$/.exec(String(reference));
   return match ? match[1] : String(reference);
 }
 
-/** Each VM's first NIC with its firewall, by the VM's resource key. */
+/** Each VM's and container's first NIC with its firewall, by the guest's resource key. */
 export function vmNics(stack: StackJson): Record<string, VmNic> {
   const resources = stack.resource ?? {};
   const vms = resources.proxmox_virtual_environment_vm ?? {};
+  const containers = resources.proxmox_virtual_environment_container ?? {};
   const byVm = <T>(type: string, read: (r: Record<string, any>) => T) =>
-    new Map(Object.values(resources[type] ?? {}).map((r) => [vmKey(r.vm_id), read(r)]));
+    new Map(Object.values(resources[type] ?? {}).map((r) => [vmKey(r.vm_id ?? r.container_id), read(r)]));
   const rules = byVm("proxmox_virtual_environment_firewall_rules", (r) =>
     (r.rule as Record<string, any>[]).map(
       (rule): FirewallRule => ({
@@ -53,19 +56,21 @@ export function vmNics(stack: StackJson): Record<string, VmNic> {
       macfilter: o.macfilter,
     }),
   );
-  return Object.fromEntries(
-    Object.entries(vms).map(([key, vm]) => [
-      key,
-      {
-        vm: key,
-        host: vm.node_name,
-        netid: "net0",
-        firewall: vm.network_device?.[0]?.firewall === true,
-        options: options.get(key) ?? {},
-        rules: rules.get(key) ?? [],
-      },
-    ]),
-  );
+  const nic = (key: string, guest: Record<string, any>, firewall: unknown): [string, VmNic] => [
+    key,
+    {
+      vm: key,
+      host: guest.node_name,
+      netid: "net0",
+      firewall: firewall === true,
+      options: options.get(key) ?? {},
+      rules: rules.get(key) ?? [],
+    },
+  ];
+  return Object.fromEntries([
+    ...Object.entries(vms).map(([key, vm]) => nic(key, vm, vm.network_device?.[0]?.firewall)),
+    ...Object.entries(containers).map(([key, ct]) => nic(key, ct, ct.network_interface?.[0]?.firewall)),
+  ]);
 }
 
 /** The cluster's nodes (named by their VM's resource key) from the `talos_nodes` output. */

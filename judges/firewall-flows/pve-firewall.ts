@@ -5,9 +5,12 @@
  * `nf_conntrack_allow_invalid`, RELATED/ESTABLISHED accepted, then the bridge chains; a VM's chains only when its
  * options say `enable` and its NIC `firewall=1`), `ruleset_create_vm_chain` (DHCP, the MAC filter),
  * `ruleset_generate_vm_rules` (rules in file order, first match, `enable`, `iface`, `type`), `ipt_rule_to_cmds`
- * (source/dest, proto, dport/sport) and `ruleset_add_chain_policy` with the standard chain PVEFW-Drop.
- * What it does not model (macros, security groups, ipsets, aliases, service names, IPv6) throws NotModelled.
+ * (source/dest, proto, dport/sport), `apply_macro` (a macro's rules with the rule's action, source and dest) and
+ * `ruleset_add_chain_policy` with the standard chain PVEFW-Drop. The macro table is PVE's `$pve_fw_macros`
+ * (config/pve-firewall.ts, which the config checks read too). What it does not model (security groups, ipsets,
+ * aliases, service names, IPv6) throws NotModelled.
  */
+import { PVE_FIREWALL_MACROS } from "../../config/pve-firewall";
 import type { ConntrackState } from "./conntrack";
 
 export class NotModelled extends Error {}
@@ -76,17 +79,18 @@ export function forwardChain(state: ConntrackState, allowInvalid: boolean): "dro
 export function tapChain(nic: VmNic, direction: "in" | "out", packet: Packet, state: ConntrackState): Verdict {
   if (!nic.firewall || !nic.options.enable) return ACCEPTED;
   const where = `${nic.vm} ${nic.netid} ${direction.toUpperCase()}`;
-  // ruleset_create_vm_chain: DHCP replies in (udp 67 -> 68) unless dhcp is 0; the MAC filter concerns the
-  // packets a VM sends with a MAC not its own, which none of ours does.
-  if (direction === "in" && nic.options.dhcp !== false && packet.proto === "udp")
-    if (packet.sport === 67 && packet.dport === 68) return ACCEPTED;
+  // The MAC filter concerns the packets a VM sends with a MAC not its own, which none of ours does.
+  // ruleset_create_vm_chain: DHCP requests out (udp 68 -> 67) and replies in (67 -> 68) unless dhcp is 0.
+  if (nic.options.dhcp !== false && packet.proto === "udp") {
+    const [sport, dport] = direction === "in" ? [67, 68] : [68, 67];
+    if (packet.sport === sport && packet.dport === dport) return ACCEPTED;
+  }
   for (const [index, rule] of nic.rules.entries()) {
     if (rule.iface && rule.iface !== nic.netid) continue;
     if (!rule.enable) continue;
     if (rule.type === "group") throw new NotModelled(`${where}: security group ${rule.action}`);
     if (rule.type !== direction) continue;
-    if (rule.macro) throw new NotModelled(`${where}: macro ${rule.macro}`);
-    if (!matches(rule, packet)) continue;
+    if (!expand(rule).some((r) => matches(r, packet))) continue;
     if (rule.action === "ACCEPT") return ACCEPTED;
     if (rule.action === "DROP" || rule.action === "REJECT")
       return { accepted: false, why: `${where}: rule ${index} (${describe(rule)}) ${rule.action}` };
@@ -104,8 +108,30 @@ export function tapChain(nic: VmNic, direction: "in" | "out", packet: Packet, st
   };
 }
 
+/**
+ * apply_macro: each rule of the macro, its `PARAM` action the rule's, with the rule's fields the macro does not
+ * set (source, dest, and ports or a protocol it leaves open); a field set by both must agree (PVE refuses the
+ * rule otherwise). A rule without a macro is itself.
+ */
+export function expand(rule: FirewallRule): FirewallRule[] {
+  if (!rule.macro) return [rule];
+  const macro = PVE_FIREWALL_MACROS[rule.macro];
+  if (!macro) throw new NotModelled(`macro ${rule.macro} (PVE refuses an unknown one)`);
+  return macro.map((m) => {
+    for (const key of ["proto", "dport", "sport"] as const)
+      if (rule[key] && m[key] !== undefined && rule[key] !== m[key])
+        throw new NotModelled(`macro ${rule.macro}: ${key} ${rule[key]} against the macro's ${m[key]}`);
+    const { macro: _, ...own } = rule;
+    return { ...own, proto: m.proto, dport: m.dport ?? rule.dport, sport: m.sport ?? rule.sport };
+  });
+}
+
+/** Protocol numbers of the packets we send, as /etc/protocols names them. */
+const PROTOCOL_NUMBERS: Readonly<Record<string, string>> = { "1": "icmp", "6": "tcp", "17": "udp" };
+
 function describe(rule: FirewallRule): string {
   return [
+    rule.macro,
     rule.proto,
     rule.dport && `dport ${rule.dport}`,
     rule.source && `from ${rule.source}`,
@@ -123,8 +149,8 @@ function matches(rule: FirewallRule, packet: Packet): boolean {
     if (rule.dport || rule.sport) throw new NotModelled(`a port without a protocol: ${describe(rule)}`);
     return true;
   }
-  if (rule.proto !== packet.proto) return false;
-  if (rule.proto === "icmp") return !rule.dport || rule.dport === packet.icmpType;
+  if ((PROTOCOL_NUMBERS[rule.proto] ?? rule.proto) !== packet.proto) return false;
+  if (packet.proto === "icmp") return !rule.dport || rule.dport === "any" || rule.dport === packet.icmpType;
   if (rule.dport && (packet.dport === undefined || !portMatches(rule.dport, packet.dport))) return false;
   if (rule.sport && (packet.sport === undefined || !portMatches(rule.sport, packet.sport))) return false;
   return true;

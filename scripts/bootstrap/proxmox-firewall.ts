@@ -3,7 +3,8 @@
 // written and do nothing), and with Cilium's DSR load balancing each host's conntrack letting through what it
 // sees only half of (a backend on another node answers the client directly, so every host sees one direction
 // of the connection and its conntrack calls the rest INVALID, which PVEFW-FORWARD drops unless the host's
-// nf_conntrack_allow_invalid is on). judges/firewall-flows shows both.
+// nf_conntrack_allow_invalid is on). judges/firewall-flows shows both. The guests' firewalls (workloads.yaml)
+// need the datacenter firewall as much.
 import type { ResolvedCluster } from "../../config";
 import type { Problem } from "./problem";
 
@@ -20,9 +21,14 @@ export interface FirewallOptionsApi {
 
 const isOn = (value: unknown) => value === 1 || value === "1" || value === true;
 
+/** The guests of workloads.yaml whose firewall layer 01 writes. */
+function firewalledGuests(cluster: ResolvedCluster): string[] {
+  return (cluster.workloads?.guests ?? []).filter((g) => g.firewall).map((g) => g.config.name);
+}
+
 /**
  * The problems of the datacenter's and the hosts' firewall options for `cluster`, with a line for each thing
- * checked; none when the cluster's firewall is off.
+ * checked; none when neither the cluster's firewall nor a guest's is on.
  */
 export async function proxmoxFirewallProblems(
   cluster: ResolvedCluster,
@@ -30,7 +36,8 @@ export async function proxmoxFirewallProblems(
 ): Promise<{ ok: string[]; problems: Omit<Problem, "check">[] }> {
   const ok: string[] = [];
   const problems: Omit<Problem, "check">[] = [];
-  if (!cluster.features.firewall) return { ok, problems };
+  const guests = firewalledGuests(cluster);
+  if (!cluster.features.firewall && guests.length === 0) return { ok, problems };
   const read = async (path: string) => {
     try {
       return (await api.get(path)) as Record<string, unknown>;
@@ -44,10 +51,16 @@ export async function proxmoxFirewallProblems(
   };
   const datacenter = await read("cluster/firewall/options");
   if (datacenter && !isOn(datacenter.enable)) {
+    const who = [
+      ...(cluster.features.firewall ? ["proxmox_firewall_enabled is true"] : []),
+      ...(guests.length ? [`workloads.yaml gives ${guests.join(", ")} a firewall`] : []),
+    ].join(" and ");
     problems.push({
-      reason:
-        "proxmox_firewall_enabled is true, and the datacenter firewall is off in Proxmox: pve-firewall applies no VM rule at all without it, so the VMs would run unfiltered",
-      hint: "turn it on (Datacenter → Firewall → Options → Firewall: Yes, or pvesh set /cluster/firewall/options --enable 1) after checking that the hosts' own rules let you in (8006 and 22 are open only to the hosts' local network by default); or set proxmox_firewall_enabled: false",
+      reason: `${who}, and the datacenter firewall is off in Proxmox: pve-firewall applies no VM or container rule at all without it, so they would run unfiltered`,
+      hint: `turn it on (Datacenter → Firewall → Options → Firewall: Yes, or pvesh set /cluster/firewall/options --enable 1) after checking that the hosts' own rules let you in (8006 and 22 are open only to the hosts' local network by default); or ${[
+        ...(cluster.features.firewall ? ["set proxmox_firewall_enabled: false"] : []),
+        ...(guests.length ? ["remove the guests' and zones' firewall blocks"] : []),
+      ].join(" and ")}`,
     });
   } else if (datacenter) ok.push("the datacenter firewall is on");
 

@@ -1,9 +1,12 @@
 /**
- * A VM's firewall (PVE::API2::Firewall::VM): its options and its rule list. As PVE does, a new rule goes in
- * at `pos` (0, the top, when not given), `moveto` moves one, and a rule is read back with its position. The
+ * A VM's or a container's firewall (PVE::API2::Firewall::VM, ::CT): its options and its rule list. As PVE does, a
+ * new rule goes in at `pos` (0, the top, when not given), `moveto` moves one, a rule is read back with its
+ * position, and a rule created or changed is verified (PVE::Firewall verify_rule: the macro, the protocol and its
+ * ports, the addresses, a macro's fields not contradicted; config/pve-firewall.ts holds PVE's tables). The
  * datacenter's and each host's options (PVE::API2::Firewall::Cluster, ::Host `get_options`/`set_options`): only
  * the keys set are answered, booleans as 1/0, `enable` of the datacenter an integer.
  */
+import { firewallRuleProblems } from "../../../config/pve-firewall";
 import { ApiError, need, str, type Ctx, type Routes } from "../api";
 import { booleanString } from "../params";
 import type { SimState } from "../state";
@@ -37,18 +40,24 @@ const OPTION_FIELDS = [
 ];
 const BOOLEAN_FIELDS = new Set(["dhcp", "ipfilter", "macfilter", "ndp", "radv"]);
 
-function firewallOf(ctx: Ctx): SimState["firewall"][string] {
+type Guest = "qemu" | "lxc";
+
+function firewallOf(ctx: Ctx, guest: Guest): SimState["firewall"][string] {
   const vmid = need(ctx, "vmid");
-  // PVE keeps a VM's firewall in /etc/pve/firewall/<vmid>.fw, one file for the cluster: the API proxies to the
-  // named host and reads it there, wherever the VM runs (after an HA relocation too).
-  if (!ctx.state.vms[vmid] || !ctx.state.nodes.includes(need(ctx, "node")))
-    throw new ApiError(500, `Configuration file 'nodes/${need(ctx, "node")}/qemu-server/${vmid}.conf' does not exist`);
+  // PVE keeps a guest's firewall in /etc/pve/firewall/<vmid>.fw, one file for the cluster: the API proxies to the
+  // named host and reads it there, wherever the guest runs (after an HA relocation too).
+  const exists = guest === "qemu" ? ctx.state.vms[vmid] : ctx.state.containers[vmid];
+  if (!exists || !ctx.state.nodes.includes(need(ctx, "node")))
+    throw new ApiError(
+      500,
+      `Configuration file 'nodes/${need(ctx, "node")}/${guest === "qemu" ? "qemu-server" : "lxc"}/${vmid}.conf' does not exist`,
+    );
   ctx.state.firewall[vmid] ??= { options: {}, rules: [] };
   return ctx.state.firewall[vmid];
 }
 
-function ruleAt(ctx: Ctx): { rules: Array<Record<string, string>>; pos: number } {
-  const { rules } = firewallOf(ctx);
+function ruleAt(ctx: Ctx, guest: Guest): { rules: Array<Record<string, string>>; pos: number } {
+  const { rules } = firewallOf(ctx, guest);
   const pos = Number(need(ctx, "pos"));
   if (!rules[pos]) throw new ApiError(500, `no rule at position ${pos}`);
   return { rules, pos };
@@ -78,49 +87,67 @@ const typed = (rule: Record<string, string>) =>
 
 const deletes = (ctx: Ctx) => (str(ctx, "delete") ?? "").split(/[,; ]+/).filter(Boolean);
 
-export const firewallRoutes: Routes = {
-  "GET /nodes/{node}/qemu/{vmid}/firewall/options": (ctx) => {
-    const { options } = firewallOf(ctx);
-    return Object.fromEntries(
-      Object.entries(options).map(([k, v]) => [k, BOOLEAN_FIELDS.has(k) || k === "enable" ? Number(v) : v]),
+/** verify_rule on the rule as it would be stored: a 400 naming each parameter PVE names. */
+function verified(rule: Record<string, string>): Record<string, string> {
+  const problems = firewallRuleProblems({ type: rule.type ?? "", action: rule.action ?? "", ...rule });
+  if (problems.length)
+    throw new ApiError(
+      400,
+      "Parameter verification failed.",
+      Object.fromEntries(problems.map((p) => [p.param, p.message])),
     );
-  },
-  "PUT /nodes/{node}/qemu/{vmid}/firewall/options": (ctx) => {
-    const firewall = firewallOf(ctx);
-    firewall.options = { ...firewall.options, ...fields(ctx, OPTION_FIELDS) };
-    for (const key of deletes(ctx)) delete firewall.options[key];
-  },
-  "GET /nodes/{node}/qemu/{vmid}/firewall/rules": (ctx) =>
-    firewallOf(ctx).rules.map((rule, pos) => ({ pos, ...typed(rule) })),
-  "POST /nodes/{node}/qemu/{vmid}/firewall/rules": (ctx) => {
-    const { rules } = firewallOf(ctx);
-    if (str(ctx, "macro") === undefined && str(ctx, "type") !== "group" && str(ctx, "action") === undefined)
-      throw new ApiError(400, "Parameter verification failed.", { action: "missing property - 'action' is required" });
-    const pos = Math.min(Number(str(ctx, "pos") ?? 0), rules.length);
-    rules.splice(pos, 0, withRuleFields({}, fields(ctx, RULE_FIELDS)));
-  },
-  "GET /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => {
-    const { rules, pos } = ruleAt(ctx);
-    // PVE answers a single rule's position as a string (the provider's types note it).
-    return { ...typed(rules[pos]), pos: String(pos) };
-  },
-  "PUT /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => {
-    const { rules, pos } = ruleAt(ctx);
-    const moveto = str(ctx, "moveto");
-    if (moveto !== undefined) {
-      const [rule] = rules.splice(pos, 1);
-      rules.splice(Math.min(Number(moveto), rules.length), 0, rule);
-      return;
-    }
-    const rule = withRuleFields(rules[pos], fields(ctx, RULE_FIELDS));
-    for (const key of deletes(ctx)) delete rule[key];
-    rules[pos] = rule;
-  },
-  "DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos}": (ctx) => {
-    const { rules, pos } = ruleAt(ctx);
-    rules.splice(pos, 1);
-  },
-};
+  return rule;
+}
+
+function guestFirewallRoutes(guest: Guest): Routes {
+  const base = `/nodes/{node}/${guest}/{vmid}/firewall`;
+  return {
+    [`GET ${base}/options`]: (ctx) => {
+      const { options } = firewallOf(ctx, guest);
+      return Object.fromEntries(
+        Object.entries(options).map(([k, v]) => [k, BOOLEAN_FIELDS.has(k) || k === "enable" ? Number(v) : v]),
+      );
+    },
+    [`PUT ${base}/options`]: (ctx) => {
+      const firewall = firewallOf(ctx, guest);
+      firewall.options = { ...firewall.options, ...fields(ctx, OPTION_FIELDS) };
+      for (const key of deletes(ctx)) delete firewall.options[key];
+    },
+    [`GET ${base}/rules`]: (ctx) => firewallOf(ctx, guest).rules.map((rule, pos) => ({ pos, ...typed(rule) })),
+    [`POST ${base}/rules`]: (ctx) => {
+      const { rules } = firewallOf(ctx, guest);
+      if (str(ctx, "macro") === undefined && str(ctx, "type") !== "group" && str(ctx, "action") === undefined)
+        throw new ApiError(400, "Parameter verification failed.", {
+          action: "missing property - 'action' is required",
+        });
+      const pos = Math.min(Number(str(ctx, "pos") ?? 0), rules.length);
+      rules.splice(pos, 0, verified(withRuleFields({}, fields(ctx, RULE_FIELDS))));
+    },
+    [`GET ${base}/rules/{pos}`]: (ctx) => {
+      const { rules, pos } = ruleAt(ctx, guest);
+      // PVE answers a single rule's position as a string (the provider's types note it).
+      return { ...typed(rules[pos]), pos: String(pos) };
+    },
+    [`PUT ${base}/rules/{pos}`]: (ctx) => {
+      const { rules, pos } = ruleAt(ctx, guest);
+      const moveto = str(ctx, "moveto");
+      if (moveto !== undefined) {
+        const [rule] = rules.splice(pos, 1);
+        rules.splice(Math.min(Number(moveto), rules.length), 0, rule);
+        return;
+      }
+      const rule = withRuleFields(rules[pos], fields(ctx, RULE_FIELDS));
+      for (const key of deletes(ctx)) delete rule[key];
+      rules[pos] = verified(rule);
+    },
+    [`DELETE ${base}/rules/{pos}`]: (ctx) => {
+      const { rules, pos } = ruleAt(ctx, guest);
+      rules.splice(pos, 1);
+    },
+  };
+}
+
+export const firewallRoutes: Routes = { ...guestFirewallRoutes("qemu"), ...guestFirewallRoutes("lxc") };
 
 const CLUSTER_OPTION_FIELDS = ["ebtables", "enable", "log_ratelimit", "policy_forward", "policy_in", "policy_out"];
 const HOST_OPTION_FIELDS = [

@@ -250,6 +250,7 @@ export const lxcRoutes: Routes = {
       const owned = new Set(ctVolumes(ct).map((v) => v.volid));
       ctx.state.volumes = ctx.state.volumes.filter((v) => !(v.vmid === ct.vmid && owned.has(v.volid)));
       delete ctx.state.containers[String(ct.vmid)];
+      delete ctx.state.firewall[String(ct.vmid)];
       removePoolMember(ctx.state, ct.vmid);
       if (purge) {
         delete ctx.state.ha[`ct:${ct.vmid}`];

@@ -1,0 +1,152 @@
+// The flow judge (judges/firewall-flows) on the guests of the example homelabs: their firewalls as layer 01
+// synthesizes them from workloads.yaml (zone and guest rules, macros, policies, DHCP), against the flows each
+// homelab is written to allow and those it must drop. The matrices below are what each example's comments
+// promise, written by hand: the judge, not the synthesized rules, says whether each holds.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { vmNics, type StackJson } from "../judges/firewall-flows/from-stack";
+import { dhcp, ping, tcp, udp, type Endpoint } from "../judges/firewall-flows/flows";
+import { sendFlow, type Hop, type ProxmoxFirewalls } from "../judges/firewall-flows/network";
+import { REPO } from "./support/synth";
+
+const run = promisify(execFile);
+
+interface Flow {
+  readonly name: string;
+  readonly open: boolean;
+  readonly hops: readonly Hop[];
+}
+
+const OUTSIDE: Endpoint = { address: "203.0.113.7" };
+
+/** examples/zoned-ha: every zone firewalled, SSH from mgmt only, services per guest, IoT limited outbound. */
+function zonedHaFlows(): Flow[] {
+  const guest = (vm: string, address: string): Endpoint => ({ vm, address });
+  const router = guest("firewall", "10.10.10.2");
+  const dns = guest("dns", "10.10.10.53");
+  const nextcloud = guest("nextcloud", "10.10.50.10");
+  const devBox = guest("dev-box", "10.10.20.50");
+  const mqtt = guest("mqtt", "10.10.30.5");
+  const mgmt: Endpoint = { address: "10.10.10.100" };
+  const lan: Endpoint = { address: "10.10.20.100" };
+  const iot: Endpoint = { address: "10.10.30.100" };
+  return [
+    { name: "HTTPS to nextcloud from outside", open: true, hops: tcp(OUTSIDE, nextcloud, 443) },
+    { name: "HTTP to nextcloud from lan", open: true, hops: tcp(lan, nextcloud, 80) },
+    { name: "SSH to nextcloud from mgmt", open: true, hops: tcp(mgmt, nextcloud, 22) },
+    { name: "SSH to nextcloud from lan", open: false, hops: tcp(lan, nextcloud, 22) },
+    { name: "SSH to nextcloud from outside", open: false, hops: tcp(OUTSIDE, nextcloud, 22) },
+    { name: "8080 on nextcloud from lan", open: false, hops: tcp(lan, nextcloud, 8080) },
+    { name: "DNS (udp) to dns from lan", open: true, hops: udp(lan, dns, 53) },
+    { name: "DNS (tcp) to dns from nextcloud (dmz)", open: true, hops: tcp(nextcloud, dns, 53) },
+    { name: "DNS to dns from outside", open: false, hops: udp(OUTSIDE, dns, 53) },
+    { name: "ping to dns from mgmt", open: true, hops: ping(mgmt, dns) },
+    { name: "ping to dns from lan", open: false, hops: ping(lan, dns) },
+    { name: "SSH to dns from dev-box (lan)", open: false, hops: tcp(devBox, dns, 22) },
+    { name: "MQTT to mqtt from an IoT device", open: true, hops: tcp(iot, mqtt, 1883) },
+    { name: "MQTT to mqtt from lan", open: true, hops: tcp(lan, mqtt, 1883) },
+    { name: "MQTT to mqtt from nextcloud (dmz)", open: false, hops: tcp(nextcloud, mqtt, 1883) },
+    { name: "SSH to mqtt from mgmt", open: true, hops: tcp(mgmt, mqtt, 22) },
+    { name: "SSH to mqtt from lan", open: false, hops: tcp(lan, mqtt, 22) },
+    { name: "mqtt resolves through dns", open: true, hops: udp(mqtt, dns, 53) },
+    { name: "mqtt resolves through another server", open: false, hops: udp(mqtt, { address: "1.1.1.1" }, 53) },
+    { name: "mqtt sets its clock (NTP)", open: true, hops: udp(mqtt, OUTSIDE, 123) },
+    { name: "mqtt calls out on HTTPS", open: false, hops: tcp(mqtt, OUTSIDE, 443) },
+    { name: "SSH to dev-box from lan", open: true, hops: tcp(lan, devBox, 22) },
+    { name: "SSH to dev-box from mgmt", open: true, hops: tcp(mgmt, devBox, 22) },
+    { name: "SSH to dev-box from an IoT device", open: false, hops: tcp(iot, devBox, 22) },
+    { name: "ping to dev-box from lan", open: true, hops: ping(lan, devBox) },
+    { name: "ping to dev-box from outside", open: false, hops: ping(OUTSIDE, devBox) },
+    { name: "dev-box calls nextcloud on HTTPS", open: true, hops: tcp(devBox, nextcloud, 443) },
+    { name: "dev-box calls out (the answers come back)", open: true, hops: tcp(devBox, OUTSIDE, 443) },
+    { name: "SSH to the router VM from outside (it filters for itself)", open: true, hops: tcp(OUTSIDE, router, 22) },
+  ];
+}
+
+/** examples/lxc-homelab: the proxy, the DNS filter and the uptime monitor firewalled; the rest not. */
+function lxcHomelabFlows(): Flow[] {
+  const proxy: Endpoint = { vm: "proxy", address: "192.168.1.10" };
+  const dns: Endpoint = { vm: "dns", address: "192.168.1.53" };
+  const apps: Endpoint = { vm: "apps", address: "192.168.1.11" };
+  // uptime takes its address by DHCP: one the LAN's server would give it.
+  const uptime: Endpoint = { vm: "uptime", address: "192.168.1.120" };
+  const lan: Endpoint = { address: "192.168.1.100" };
+  const router: Endpoint = { address: "192.168.1.1" };
+  return [
+    { name: "HTTPS to proxy from outside", open: true, hops: tcp(OUTSIDE, proxy, 443) },
+    { name: "HTTP to proxy from lan", open: true, hops: tcp(lan, proxy, 80) },
+    { name: "SSH to proxy from lan", open: true, hops: tcp(lan, proxy, 22) },
+    { name: "SSH to proxy from outside", open: false, hops: tcp(OUTSIDE, proxy, 22) },
+    { name: "DNS to dns from lan", open: true, hops: udp(lan, dns, 53) },
+    { name: "DNS to dns from the proxy", open: true, hops: udp(proxy, dns, 53) },
+    { name: "DNS to dns from outside", open: false, hops: udp(OUTSIDE, dns, 53) },
+    { name: "the dns web interface from lan", open: false, hops: tcp(lan, dns, 80) },
+    { name: "uptime gets its DHCP lease", open: true, hops: dhcp(uptime, router) },
+    { name: "Uptime Kuma from lan", open: true, hops: tcp(lan, uptime, 3001) },
+    { name: "Uptime Kuma from outside", open: false, hops: tcp(OUTSIDE, uptime, 3001) },
+    { name: "uptime checks the proxy", open: true, hops: tcp(uptime, proxy, 443) },
+    { name: "apps (no firewall) from outside", open: true, hops: tcp(OUTSIDE, apps, 8080) },
+  ];
+}
+
+const HOMELABS: Record<string, () => Flow[]> = { "zoned-ha": zonedHaFlows, "lxc-homelab": lxcHomelabFlows };
+
+const stacks = new Map<string, StackJson>();
+
+beforeAll(async () => {
+  const examples = Object.keys(HOMELABS);
+  const { stdout } = await run(
+    join(REPO, "node_modules/.bin/tsx"),
+    [join(REPO, "__tests__/support/synth-child.ts"), ...examples.map((e) => join(REPO, "examples", e))],
+    { cwd: REPO, maxBuffer: 256 * 1024 * 1024 },
+  );
+  const synthesized = JSON.parse(stdout) as Array<{ infrastructure: StackJson }>;
+  examples.forEach((example, i) => stacks.set(example, synthesized[i].infrastructure));
+}, 240_000);
+
+/** The datacenter's firewall on (bootstrap's preflight demands it for firewalled guests), the guests' as synthesized. */
+const firewallsOf = (stack: StackJson, change: Partial<ProxmoxFirewalls> = {}): ProxmoxFirewalls => ({
+  datacenterEnabled: true,
+  allowInvalid: {},
+  nics: vmNics(stack),
+  ...change,
+});
+
+const wrongFlows = (firewalls: ProxmoxFirewalls, flows: readonly Flow[]) =>
+  flows.flatMap((flow) => {
+    const verdict = sendFlow(firewalls, flow.hops);
+    if (verdict.accepted === flow.open) return [];
+    return [`${flow.name}: ${flow.open ? `dropped (${verdict.accepted ? "" : verdict.why})` : "open"}`];
+  });
+
+describe.each(Object.keys(HOMELABS))("examples/%s with its guests' firewalls", (example) => {
+  it("every flow it allows passes, every other is dropped", () => {
+    const flows = HOMELABS[example]();
+    expect(wrongFlows(firewallsOf(stacks.get(example)!), flows)).toEqual([]);
+    expect(flows.some((f) => f.open)).toBe(true);
+    expect(flows.some((f) => !f.open)).toBe(true);
+  });
+
+  it("filters nothing without the datacenter's enable, a guest's enable or its NIC's firewall=1", () => {
+    const stack = stacks.get(example)!;
+    const closed = HOMELABS[example]().filter((f) => !f.open);
+    // Every closed flow opens when the datacenter's firewall is off.
+    expect(wrongFlows(firewallsOf(stack, { datacenterEnabled: false }), closed)).toHaveLength(closed.length);
+    const nics = vmNics(stack);
+    for (const [name, nic] of Object.entries(nics).filter(([, n]) => n.firewall && n.options.enable)) {
+      const into = closed.filter((f) => f.hops[0].to === name);
+      for (const change of [
+        { ...nic, firewall: false },
+        { ...nic, options: { ...nic.options, enable: false } },
+      ]) {
+        const opened = wrongFlows(firewallsOf(stack, { nics: { ...nics, [name]: change } }), into);
+        expect(
+          opened,
+          `${name}: its closed flows open with ${change.firewall ? "enable 0" : "firewall=0"}`,
+        ).toHaveLength(into.length);
+      }
+    }
+  });
+});
