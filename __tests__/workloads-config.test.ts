@@ -802,6 +802,11 @@ describe("workloads.yaml", () => {
       "containers[1].network.firewall: firewall: true filters nothing without firewall rules and options",
     ],
     [
+      "an extra NIC's firewall with nothing to filter by",
+      (w) => (w.containers[1].extra_networks = [{ bridge: "vmbr1", firewall: true }]),
+      "containers[1].extra_networks[0].firewall: firewall: true filters nothing without firewall rules and options",
+    ],
+    [
       "a guest firewall on an unfiltered NIC",
       (w) => {
         w.containers[1].network.firewall = false;
