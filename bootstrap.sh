@@ -129,6 +129,8 @@
 #                           credentials of the s3 state backend (state_backend.type: s3)
 #   PG_CONN_STR             connection string of the pg state backend (state_backend.type: pg), e.g.
 #                           postgres://user:password@db.example.com/tfstate
+#   PGAPPNAME               the name of the pg backend's sessions (default: bootstrap[<pid>] <user>@<host> <config folder>),
+#                           shown by pg_stat_activity for the lock holder
 #   TF_VAR_state_passphrase passphrase of state_encryption (16 characters or more)
 #   BOOTSTRAP_LOG_DIR       folder of the log files (default: $CONFIG_DIR/logs)
 #   BOOTSTRAP_LOCK_TIMEOUT  how long the engine waits for a state lock held by someone else (default: 0s, fail
@@ -237,6 +239,14 @@ start_log() {
   log "code:   ${REPO} (${version})"
   log "synth:  ${OUTDIR}"
   log "log:    ${LOG_FILE}"
+  name_pg_sessions
+}
+
+# The pg backend's lock is an advisory lock of the engine's database session, which OpenTofu names nobody in: the
+# session's application_name (pg_stat_activity; the engine's driver reads PGAPPNAME) names this run instead. Yours,
+# or application_name in PG_CONN_STR, wins.
+name_pg_sessions() {
+  export PGAPPNAME="${PGAPPNAME:-bootstrap[$$] ${USER:-$(id -un)}@${HOSTNAME:-$(hostname)} ${CONFIG_DIR##*/}}"
 }
 
 # Layer 00's second key, typed: asked before preflight so that nothing runs until both keys are in. Without a

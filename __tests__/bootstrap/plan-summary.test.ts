@@ -155,6 +155,15 @@ describe("explainFailure", () => {
     ]);
   });
 
+  it("local: names the holder, and that a killed run's lock ended with it (no --force-unlock to give)", () => {
+    const text = explainFailure(LOCKED, { ...place, backend: "local" })!;
+    expect(text.split("\n")).toEqual([
+      "bootstrap: the state of 00-persistent-auth is locked by another run (alice@box, running apply, since 2025-11-23 15:00:00 +0000 UTC; lock ID abc-123).",
+      "Nothing was changed by this run. Wait for the other run to finish, then start again.",
+      "The local backend's lock is the engine's lock on the state file: it ends with the engine's process, so a killed run leaves nothing to release (only its note, state/.00-persistent-auth.tfstate.lock.info, which the next run replaces).",
+    ]);
+  });
+
   it.each([
     "Workspace is already locked: default",
     // A new state's creation lock, as OpenTofu 1.12 words it (capitalized).
@@ -167,12 +176,15 @@ describe("explainFailure", () => {
         "Error acquiring the state lock",
         `Error acquiring the state lock\n\nError message: ${message}`,
       );
-      const text = explainFailure(pg, place)!;
+      const text = explainFailure(pg, place, { PGAPPNAME: "bootstrap[42] bob@ci homelab" })!;
       expect(text).toMatch(
         /^bootstrap: the state of 00-persistent-auth is locked by another session of its PostgreSQL database/,
       );
       expect(text).not.toContain("alice@box");
       expect(text).toContain("nothing to release");
+      // The holder's name is its session's application_name, which bootstrap's runs set (PGAPPNAME).
+      expect(text).toContain('this one\'s are "bootstrap[42] bob@ci homelab"');
+      expect(text).toContain("SELECT pid, application_name, usename");
     },
   );
 

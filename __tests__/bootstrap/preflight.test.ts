@@ -1,6 +1,9 @@
 // Preflight with the outside world replaced: every check runs, every problem is collected with a one-line reason
 // and a hint, stages are skipped only when what they need is missing, and the engine is never reached once the
 // run is refused. Then each check alone, with the facts it reads set by hand.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, resolveCluster, type ClusterDefinition } from "../../config";
 import type { EngineBinary, EngineRun } from "../../scripts/bootstrap/engine-binary";
@@ -786,6 +789,34 @@ describe("each check alone", () => {
     );
     expect(r.problems).toEqual([]);
     expect(r.log).toEqual(["  ✓ validate: 00-persistent-auth (1 warning)", "      warning: Deprecated attribute"]);
+  });
+
+  it("lock: on the local backend, the engine's notes beside the states are shown, and --force-unlock is refused", () => {
+    const { localLock } = CHECKS;
+    const dir = mkdtempSync(join(tmpdir(), "preflight-lock-"));
+    try {
+      const local = resolveCluster(definition());
+      const at = { configDir: dir };
+      expect(check(localLock, [], { cluster: local }, {}, at).log).toEqual([]);
+      mkdirSync(join(dir, "state"));
+      const note = { ID: "5e1f", Operation: "OperationTypeApply", Who: "alice@box", Created: "2026-12-04T04:00:00Z" };
+      writeFileSync(join(dir, "state", ".00-persistent-auth.tfstate.lock.info"), JSON.stringify(note));
+      const shown = check(localLock, [], { cluster: local }, {}, at);
+      expect(shown.problems).toEqual([]);
+      expect(shown.log).toEqual([
+        `  ✓ lock: 1 lock note in ${dir}/state/: a run holding a lock now, or one that was killed (its lock ended with it; the next run replaces the note)`,
+        `      ${dir}/state/.00-persistent-auth.tfstate.lock.info: alice@box, apply, since 2026-12-04T04:00:00Z (lock ID 5e1f)`,
+      ]);
+      const unlock = check(localLock, ["--only=00", "--force-unlock=5e1f"], { cluster: local }, {}, at);
+      expect(unlock.problems.map((p) => p.reason)).toEqual([
+        "--force-unlock=5e1f: the local backend's lock is the engine's lock on the state file, which ends with the engine's process, so there is nothing to release",
+      ]);
+      // Other backends have locks of their own: nothing to say here.
+      const pg = resolveCluster(definition({ state_backend: { type: "pg" } }));
+      expect(check(localLock, ["--only=00", "--force-unlock=5e1f"], { cluster: pg }, {}, at).log).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("migration: previous_state_backend lets only migrate-state run, which needs it and a different state_backend", () => {

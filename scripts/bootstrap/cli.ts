@@ -67,6 +67,7 @@ import { runEngine, streamEngine, type EngineBinary } from "./engine-binary";
 import { credentialExports } from "./credentials";
 import { deployKeyNotice } from "./deploy-key";
 import { explainFailure } from "./explain";
+import type { Layer } from "./layers";
 import { ALLOW_DESTROY_ENV, CREDENTIALS_DIR, PERSISTENT_AUTH_LAYER, STATE_BACKEND_ENV } from "../../layers/catalog";
 import type { ResolvedCluster } from "../../config";
 import { ClusterNameError, clusterFolder } from "../../config/clusters";
@@ -193,6 +194,19 @@ function configFolder(options: BootstrapOptions, configDir: string, configDirGiv
   } catch (e) {
     if (!(e instanceof ClusterNameError)) throw e;
     throw new UsageError([e.message]);
+  }
+}
+
+/** The state backend a synthesized layer keeps its state in (local, s3, pg, http), if it can be read. */
+function backendOf(layer: Layer | undefined): string | undefined {
+  if (!layer) return undefined;
+  try {
+    const stack = JSON.parse(readFileSync(join(layer.dir, "cdk.tf.json"), "utf8")) as {
+      terraform?: { backend?: Record<string, unknown> };
+    };
+    return Object.keys(stack.terraform?.backend ?? {})[0];
+  } catch {
+    return undefined;
   }
 }
 
@@ -478,11 +492,12 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
     const doc = readRun(args.runDir);
     const file = need(args, "output");
     const text = existsSync(file) ? readFileSync(file, "utf8") : "";
-    const explanation = explainFailure(text, {
-      layer: phaseAt(doc, index(args)).layer,
-      repo: REPO,
-      configDir: doc.configDir,
-    });
+    const { layer } = phaseAt(doc, index(args));
+    const explanation = explainFailure(
+      text,
+      { layer, repo: REPO, configDir: doc.configDir, backend: backendOf(doc.layers?.find((l) => l.name === layer)) },
+      process.env,
+    );
     if (explanation) err(`\n${explanation}`);
     return 0;
   },

@@ -35,10 +35,12 @@ export interface RunPlace {
   readonly layer: string;
   readonly repo: string;
   readonly configDir: string;
+  /** The layer's state backend (local, s3, pg, http), when known. */
+  readonly backend?: string;
 }
 
 /** What to tell the user about a failed engine command, beyond the engine's own output; undefined if nothing. */
-export function explainFailure(output: string, place: RunPlace): string | undefined {
+export function explainFailure(output: string, place: RunPlace, env: NodeJS.ProcessEnv = {}): string | undefined {
   if (/Saved plan is stale|Saved plan does not match the given state/.test(output)) {
     return [
       `bootstrap: the state of ${place.layer} changed after its plan was saved (another run applied it since), so the engine refused the saved plan: nothing of it was applied.`,
@@ -50,7 +52,8 @@ export function explainFailure(output: string, place: RunPlace): string | undefi
       `bootstrap: the state of ${place.layer} is locked by another session of its PostgreSQL database (an advisory lock; OpenTofu records no holder for it).`,
       `Nothing was changed by this run. Wait for the other run to finish, then start again.`,
       `The lock lives as long as the session holding it: a killed run's lock went with its connection, so there is nothing to release. ` +
-        `Who holds it: SELECT pid, usename, client_addr, backend_start FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory';`,
+        `Who holds it (a run of ./bootstrap.sh names its sessions "bootstrap[<pid>] <user>@<host> <config folder>"${env.PGAPPNAME ? `; this one's are "${env.PGAPPNAME}"` : ""}): ` +
+        `SELECT pid, application_name, usename, client_addr, backend_start FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory';`,
     ].join("\n");
   }
   const lock = parseLockError(output);
@@ -60,6 +63,12 @@ export function explainFailure(output: string, place: RunPlace): string | undefi
     .filter(Boolean)
     .join(", ");
   const config = place.configDir === place.repo ? "" : `CONFIG_DIR=${place.configDir} `;
+  if (place.backend === "local")
+    return [
+      `bootstrap: the state of ${layer} is locked by another run (${holder || "holder unknown"}; lock ID ${lock.id}).`,
+      `Nothing was changed by this run. Wait for the other run to finish, then start again.`,
+      `The local backend's lock is the engine's lock on the state file: it ends with the engine's process, so a killed run leaves nothing to release (only its note, state/.${layer}.tfstate.lock.info, which the next run replaces).`,
+    ].join("\n");
   return [
     `bootstrap: the state of ${layer} is locked by another run (${holder || "holder unknown"}; lock ID ${lock.id}).`,
     `Nothing was changed by this run. Wait for the other run to finish, then start again.`,

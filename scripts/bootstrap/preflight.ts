@@ -290,6 +290,66 @@ const stateMigration: Check = {
   },
 };
 
+/**
+ * The local backend's lock is the engine's POSIX lock (fcntl) on the state file: it ends with the engine's process,
+ * killed or not. Beside the state the engine writes a note naming the holder, state/.<layer>.tfstate.lock.info, which
+ * a killed engine leaves behind and the next engine replaces. Such notes are shown (a run holding the lock now, or
+ * one that was killed); --force-unlock has nothing to release here (the engine's force-unlock cannot either).
+ */
+const localLock: Check = {
+  name: "lock",
+  run({ input: { options, configDir }, facts, ok, fail, note }) {
+    if (facts.cluster?.state.backend.type !== "local") return;
+    const notes = localLockNotes(join(configDir, "state"));
+    if (options.forceUnlock !== undefined)
+      return fail({
+        reason: `--force-unlock=${options.forceUnlock}: the local backend's lock is the engine's lock on the state file, which ends with the engine's process, so there is nothing to release`,
+        details: notes.map(describeLockNote),
+        hint: "a run named above that is still running holds the lock: wait for it (or stop it); a killed one holds nothing, and the next run replaces its note",
+      });
+    if (notes.length === 0) return;
+    ok(
+      `${notes.length} lock note${notes.length === 1 ? "" : "s"} in ${join(configDir, "state")}/: a run holding a lock now, or one that was killed (its lock ended with it; the next run replaces the note)`,
+    );
+    for (const n of notes) note(describeLockNote(n));
+  },
+};
+
+interface LockNote {
+  readonly file: string;
+  readonly id?: string;
+  readonly who?: string;
+  readonly operation?: string;
+  readonly created?: string;
+}
+
+/** The notes the engine wrote beside the local states (.<layer>.tfstate.lock.info), as far as they parse. */
+export function localLockNotes(stateDir: string): LockNote[] {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir).filter((n) => /^\..+\.tfstate\.lock\.info$/.test(n));
+  } catch {
+    return [];
+  }
+  return names.sort().map((name) => {
+    const file = join(stateDir, name);
+    try {
+      const info = JSON.parse(readFileSync(file, "utf8").slice(0, 64 * 1024)) as Record<string, unknown>;
+      const text = (key: string) => (typeof info[key] === "string" ? (info[key] as string) : undefined);
+      return { file, id: text("ID"), who: text("Who"), operation: text("Operation"), created: text("Created") };
+    } catch {
+      return { file };
+    }
+  });
+}
+
+function describeLockNote(n: LockNote): string {
+  const what = [n.who, n.operation?.replace(/^OperationType/, "").toLowerCase(), n.created && `since ${n.created}`]
+    .filter(Boolean)
+    .join(", ");
+  return `${n.file}: ${what || "unreadable"}${n.id ? ` (lock ID ${n.id})` : ""}`;
+}
+
 const terminal: Check = {
   name: "terminal",
   run({ input: { options, stdinIsTTY }, fail }) {
@@ -933,7 +993,7 @@ const SYNTH_STAGE: Stage = { name: "synth", blockedBy: beforeSynth, checks: [syn
 export const STAGES: readonly Stage[] = [
   {
     name: "input",
-    checks: [git, node, config, stateMigration, terminal, persistentAuthKeys, plansFolder, layers],
+    checks: [git, node, config, stateMigration, localLock, terminal, persistentAuthKeys, plansFolder, layers],
   },
   { ...ENVIRONMENT_STAGE, checks: [...ENVIRONMENT_STAGE.checks, tailscaleAuthKey] },
   ENGINE_STAGE,
@@ -968,6 +1028,7 @@ export const CHECKS = {
   node,
   config,
   stateMigration,
+  localLock,
   terminal,
   persistentAuthKeys,
   plansFolder,
