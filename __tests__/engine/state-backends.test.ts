@@ -1,13 +1,14 @@
 // The S3 state backend against a real S3 server on 127.0.0.1, versitygw (judges/s3-store, a store that honours
-// conditional writes): layer 00 applies offline and plans nothing after, layer 01 plans reading 00 through
-// terraform_remote_state, wrong credentials fail, state encryption stores nothing readable, a lock file held by
-// another client stops a plan, and preflight refuses a store that drops If-None-Match. The pg backend's engine
-// tests and the two-runs-at-once and killed-run tests of bootstrap are not here yet (see docs/state.md).
+// conditional writes), and the pg backend against a real PostgreSQL (judges/postgres): layer 00 applies offline and
+// plans nothing after, layer 01 plans reading 00 through terraform_remote_state, wrong credentials fail, state
+// encryption stores nothing readable, a lock held by another client stops a plan, and preflight refuses a store
+// that drops If-None-Match. Through ./bootstrap.sh on S3, pg and the local backend: two runs at once and a killed
+// run; migrate-state local -> S3 -> pg -> local.
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect as connectNet, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
@@ -303,7 +304,12 @@ async function cluster(name: string, stateBackend: Record<string, unknown>, back
       const done = new Promise<BootstrapRun>((resolve) =>
         child.on("close", (status) => resolve({ status, output: "" })),
       );
-      return { done, kill: () => process.kill(-child.pid!, "SIGKILL") };
+      return {
+        done,
+        kill: () => process.kill(-child.pid!, "SIGKILL"),
+        /** Signals the run and everything it started (SIGSTOP freezes it as it is, SIGCONT lets it go on). */
+        signal: (signal: NodeJS.Signals) => process.kill(-child.pid!, signal),
+      };
     },
   };
 }
@@ -492,6 +498,15 @@ describe.each<"s3" | "pg">(["s3", "pg"])("./bootstrap.sh twice at once on the %s
           "bootstrap: the state of 00-persistent-auth is locked by another session of its PostgreSQL database",
         );
         expect(await advisoryLocks()).toBeGreaterThan(0);
+        // The holder's session is named after its run (PGAPPNAME): another run than the second, which says its own.
+        const holder = await pg.query(
+          "SELECT string_agg(DISTINCT application_name, ',') FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype = 'advisory'",
+        );
+        const named = new RegExp(`^bootstrap\\[(\\d+)\\] \\S+@\\S+ ${basename(c.repo.dir)}$`);
+        expect(holder).toMatch(named);
+        const own = /this one's are "([^"]+)"/.exec(second.output)?.[1];
+        expect(own).toMatch(named);
+        expect(named.exec(own!)![1]).not.toBe(named.exec(holder)![1]);
       }
       expect(second.output).toMatch(/^bootstrap: error: plan of 00-persistent-auth failed$/m);
       // Nothing was stored, at most the empty state a new workspace starts with.
@@ -571,6 +586,76 @@ describe.each<"s3" | "pg">(["s3", "pg"])("a run killed in the middle of its appl
       proxy.release(true);
       await proxy.close();
     }
+  });
+});
+
+describe("./bootstrap.sh on the local backend: the engine's lock on the state file", () => {
+  // Four short runs of layer 00 (offline); minutes each under a heavy load.
+  it("a second run at once stops naming the holder, which then completes; a killed run leaves only its note", {
+    timeout: 1_200_000,
+  }, async () => {
+    const c = await cluster("local-lock", { type: "local" }, BACKENDS.s3);
+    const args = ["--only=persistent-auth", "--auto-approve"];
+    const stateDir = join(c.repo.dir, "state");
+    const note = join(stateDir, ".00-persistent-auth.tfstate.lock.info");
+    const readNote = () => JSON.parse(readFileSync(note, "utf8")) as { ID: string; Who: string; Operation: string };
+    /** A run frozen (SIGSTOP) while its engine holds the lock: its note written, its lock not yet released. */
+    const frozenHolder = async () => {
+      const run = c.killable(args);
+      let ended = false;
+      void run.done.then(() => (ended = true));
+      for (;;) {
+        while (!existsSync(note)) {
+          if (ended) throw new Error("the run ended before its engine took the lock");
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        run.signal("SIGSTOP");
+        // The engine removes its note before it releases the lock: still there, the lock is still held.
+        if (existsSync(note)) return run;
+        run.signal("SIGCONT");
+      }
+    };
+
+    const first = await frozenHolder();
+    const holder = readNote();
+    const second = await c.run(args);
+    expectStatus(second, 1);
+    expect(second.output).toMatch(/Error acquiring the state lock/);
+    expect(second.output).toContain(
+      `bootstrap: the state of 00-persistent-auth is locked by another run (${holder.Who}, running ${holder.Operation.replace("OperationType", "").toLowerCase()}`,
+    );
+    expect(second.output).toContain(`lock ID ${holder.ID}`);
+    expect(second.output).toContain("a killed run leaves nothing to release");
+    expect(second.output).not.toContain("--force-unlock=");
+    expect(second.output).toMatch(/^bootstrap: error: plan of 00-persistent-auth failed$/m);
+    first.signal("SIGCONT");
+    expect((await first.done).status).toBe(0);
+    expect(existsSync(note)).toBe(false);
+    const applied = JSON.parse(readFileSync(join(stateDir, "00-persistent-auth.tfstate"), "utf8")) as {
+      serial: number;
+      resources: Array<{ type: string }>;
+    };
+    expect(applied.resources.map((r) => r.type)).toContain("talos_machine_secrets");
+
+    // kill -9 while holding the lock: the kernel ends the engine's lock with it, its note stays.
+    const killed = await frozenHolder();
+    const left = readNote();
+    killed.kill();
+    await killed.done;
+    expect(readNote().ID).toBe(left.ID);
+    const unlock = await c.run(["--only=00-persistent-auth", `--force-unlock=${left.ID}`, "--auto-approve"]);
+    expectStatus(unlock, 1);
+    expect(unlock.output).toContain(
+      `✗ lock: --force-unlock=${left.ID}: the local backend's lock is the engine's lock on the state file, which ends with the engine's process, so there is nothing to release`,
+    );
+    expect(unlock.output).toContain(`${note}: ${left.Who}`);
+    const next = await c.run(args);
+    expectStatus(next, 0);
+    expect(next.output).toContain(`✓ lock: 1 lock note in ${stateDir}/`);
+    expect(summaryRow(next.output, "00-persistent-auth", "apply")?.[2]).toBe("no changes");
+    expect(existsSync(note)).toBe(false);
+    const after = JSON.parse(readFileSync(join(stateDir, "00-persistent-auth.tfstate"), "utf8")) as typeof applied;
+    expect(after.resources).toEqual(applied.resources);
   });
 });
 
