@@ -103,6 +103,8 @@ describe("a router VM with LAN, management and WAN NICs, a VPN container with /d
             clone: { template: 9000 },
             cloud_init: {},
             network: { zone: "lan", address: "10.20.0.2" },
+            // Filtered NICs need rules: SSH from the management network only.
+            firewall: { rules: [{ action: "ACCEPT", macro: "SSH", source: "mgmt" }] },
             extra_networks: [
               { zone: "mgmt", address: "192.168.60.2", mac_addr: "bc:24:11:60:00:02", firewall: true },
               { bridge: "vmbr0", vlan: 99 },
