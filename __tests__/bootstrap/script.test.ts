@@ -77,8 +77,9 @@ describe("the script itself", () => {
     const required = new Set([...bundle.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]));
     expect([...required].filter((r) => !r.startsWith("node:")).sort()).toEqual(["yaml", "zod"]);
     expect(bundle).not.toMatch(/\.gen\/providers|TerraformStack/);
-    // cdktf or the bindings would add megabytes; the config loader, the checks and the tool itself stay well below.
-    expect(bundle.length).toBeLessThan(350_000);
+    // cdktf or the bindings would add megabytes; the config loader, the checks (PVE's firewall macro table among
+    // them, since the guest firewall rules landed: 363 kB in all) and the tool itself stay well below.
+    expect(bundle.length).toBeLessThan(450_000);
   });
 
   it("follows the shell entry point shape: header, strict mode, main at the bottom", () => {
