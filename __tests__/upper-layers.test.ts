@@ -218,6 +218,19 @@ describe("03-configuration", () => {
     });
   });
 
+  it("layer 00 is the same whichever switch of 02 and 03 is off: its outputs do not follow what the layers above read", () => {
+    const PRIVATE = { repository_name: "me/home-ops", repository_visibility: "private" };
+    const on = synth({ cluster: PRIVATE }).persistentAuth;
+    expect(on.output?.flux_deploy_key_public).toBeDefined();
+    for (const off of [
+      { sealed_secrets_enabled: false },
+      { flux_enabled: false },
+      { cilium_loadbalancer_pool: undefined },
+      { sealed_secrets_enabled: false, flux_enabled: false, cilium_loadbalancer_pool: undefined },
+    ])
+      expect(synth({ cluster: { ...PRIVATE, ...off } }).persistentAuth, JSON.stringify(off)).toEqual(on);
+  });
+
   it("has no resource when nothing is configured for it, and no Kubernetes provider", () => {
     const { configuration } = synth({ cluster: { cilium_loadbalancer_pool: undefined } });
     expect(configuration.resource).toBeUndefined();

@@ -94,6 +94,11 @@ export interface ResolvedFeatures {
     /** auth_key_env as written, for messages. */
     readonly authKeyEnv: string;
   };
+  /**
+   * repository_name of a private repository, whether Flux is on or not: layer 00 exports the public half of the
+   * deploy key for it (bootstrap prints it), and an output that came and went with flux_enabled would change 00.
+   */
+  readonly deployKeyRepository?: string;
   /** proxmox_firewall_enabled. */
   readonly firewall?: {
     /** Networks besides the nodes' that may reach the APIs. */
@@ -374,6 +379,7 @@ function resolveFeatures(cluster: ClusterConfig): ResolvedFeatures {
             : undefined,
         }
       : undefined,
+    deployKeyRepository: cluster.repository_visibility === "private" ? repository : undefined,
     firewall: cluster.proxmox_firewall_enabled ? { allowFrom: cluster.proxmox_firewall_allow_from } : undefined,
     tailscale: cluster.tailscale && {
       authKeyVariable: cluster.tailscale.auth_key_env.slice("TF_VAR_".length),

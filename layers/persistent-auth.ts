@@ -40,13 +40,26 @@ export class PersistentAuthLayer extends LayerStack {
     // Kept the same way: a private repository made public (or its sync switched off) and private again must find
     // the key already in its deploy keys. Its block gone, prevent_destroy would not stop the engine deleting it.
     this.fluxDeployKey = new FluxDeployKey(this, "FluxDeployKey", { allowDestroy });
-    if (cluster.features.flux?.sync?.private) {
+    if (cluster.features.deployKeyRepository) {
       // Printed by bootstrap: the user adds it to the repository's deploy keys.
       new TerraformOutput(this, FLUX_DEPLOY_KEY_OUTPUT, {
         value: this.fluxDeployKey.publicKeyOpenssh,
         description: "Public SSH key to add (read-only) to the deploy keys of the Flux repository",
       });
     }
+
+    // What layers 02 and 03 read of these keys is exported whatever their switches say: cdktf makes an output
+    // only for a value another stack reads, so switching sealed-secrets or Flux off would remove outputs and
+    // make this layer change (and be applied) for a switch of a layer above it.
+    for (const [resource, attribute] of [
+      [this.sealedSecretsKey.key, "private_key_pem"],
+      [this.sealedSecretsKey.certificate, "cert_pem"],
+      [this.fluxDeployKey.key, "private_key_openssh"],
+      [this.fluxDeployKey.key, "public_key_openssh"],
+    ] as const)
+      this.registerOutgoingCrossStackReference(
+        `${resource.terraformResourceType}.${resource.friendlyUniqueId}.${attribute}`,
+      );
 
     // Also with CSI off: forgetting the token's resources needs the provider configured.
     proxmoxProvider(this, cluster.proxmox);
