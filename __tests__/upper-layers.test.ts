@@ -1,5 +1,6 @@
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
+import { FLUX_SYNC_OBJECTS } from "../layers/catalog";
 import { patchOf, synth, type StackJson } from "./support/synth";
 
 const example = synth();
@@ -218,6 +219,14 @@ describe("03-configuration", () => {
     });
   });
 
+  it("holds Flux's sync at the addresses bootstrap looks for when Flux is switched off (FLUX_SYNC_OBJECTS)", () => {
+    const { configuration } = synth({ cluster: { repository_name: "me/home-ops" } });
+    const manifests = Object.keys(resources(configuration, "kubernetes_manifest")).map(
+      (n) => `kubernetes_manifest.${n}`,
+    );
+    expect(manifests.filter((a) => /flux/.test(a)).sort()).toEqual([...FLUX_SYNC_OBJECTS].sort());
+  });
+
   it("layer 00 is the same whichever switch of 02 and 03 is off: its outputs do not follow what the layers above read", () => {
     const PRIVATE = { repository_name: "me/home-ops", repository_visibility: "private" };
     const on = synth({ cluster: PRIVATE }).persistentAuth;
@@ -231,10 +240,11 @@ describe("03-configuration", () => {
       expect(synth({ cluster: { ...PRIVATE, ...off } }).persistentAuth, JSON.stringify(off)).toEqual(on);
   });
 
-  it("has no resource when nothing is configured for it, and no Kubernetes provider", () => {
+  it("has no resource when nothing is configured for it, and keeps the Kubernetes provider that deletes what was", () => {
     const { configuration } = synth({ cluster: { cilium_loadbalancer_pool: undefined } });
     expect(configuration.resource).toBeUndefined();
-    expect(Object.keys(configuration.provider)).toEqual(["proxmox"]);
+    expect(Object.keys(configuration.provider).sort()).toEqual(["kubernetes", "proxmox"]);
+    expect(configuration.provider.kubernetes).toEqual(l03.provider.kubernetes);
   });
 
   it("holds nothing of Proxmox, and forgets without destroying what it held before 01 took it over", () => {

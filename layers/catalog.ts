@@ -38,6 +38,14 @@ export type LayerName = (typeof LAYER_CATALOG)[number]["name"];
 export const LAYERS: readonly LayerName[] = LAYER_CATALOG.map((l) => l.name);
 
 export const PERSISTENT_AUTH_LAYER: LayerName = "00-persistent-auth";
+export const SERVICES_LAYER: LayerName = "02-services";
+export const CONFIGURATION_LAYER: LayerName = "03-configuration";
+
+/** Layer 03's Flux sync objects, of kinds layer 02's Flux release defines (FluxSync's addresses). */
+export const FLUX_SYNC_OBJECTS = [
+  "kubernetes_manifest.flux_git_repository",
+  "kubernetes_manifest.flux_kustomization",
+] as const;
 
 /**
  * The synth context key that once lifted prevent_destroy on layer 00. A context comes from cdktf.json or

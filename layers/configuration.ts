@@ -23,7 +23,9 @@ export class ConfigurationLayer extends LayerStack {
     const sync = cluster.features.flux?.sync;
     const pool = cluster.features.cilium?.pool;
 
-    if (sync || pool) kubernetesProvider(this, infrastructure.talos.kubeconfig);
+    // Also with both off: the objects a switched-off feature left in the state are deleted through it (without
+    // it, the engine cannot even initialize a state that holds them).
+    kubernetesProvider(this, infrastructure.talos.kubeconfig);
     if (sync) {
       const key = persistentAuth.fluxDeployKey;
       new FluxSync(this, "FluxSync", {

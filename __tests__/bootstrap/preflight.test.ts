@@ -65,6 +65,8 @@ interface World {
   backendInitFails?: string[];
   /** Resources in 00's state. */
   persistentAuthResources?: number;
+  /** The addresses in a layer's state, by layer (`show -json`); overrides persistentAuthResources. */
+  stateAddresses?: Record<string, string[]>;
   /** `output -json talos_nodes` of 01: its stdout, or null when the state has no such output. */
   talosNodes?: string | null;
   /** `output -json cluster_versions` of 01: its stdout; absent: the state has no such output. */
@@ -111,6 +113,10 @@ function fakeDeps(world: World) {
           stdout: JSON.stringify({ valid: true, diagnostics }),
           stderr: "",
         };
+      }
+      if (args[0] === "show" && world.stateAddresses?.[layer]) {
+        const resources = world.stateAddresses[layer].map((address) => ({ address }));
+        return { status: 0, stdout: JSON.stringify({ values: { root_module: { resources } } }), stderr: "" };
       }
       if (args[0] === "show") {
         const n = world.persistentAuthResources ?? 1;
@@ -895,6 +901,44 @@ describe("each check alone", () => {
     expect(r.facts.backendsReady).toBe(true);
     const unread = check(persistentAuthState, ["--start-from=02"], { ...synthesized(), scope, backendsReady: false });
     expect(unread.engineCalls).toEqual([]);
+  });
+
+  it("state: Flux switched off while layer 03 holds its sync: 03 is applied before 02, which removes Flux's CRDs", () => {
+    const fluxOff = () => ({
+      ...synthesized(),
+      backendsReady: true,
+      cluster: resolveCluster(parseConfig(exampleSources({ cluster: { flux_enabled: false } }))),
+    });
+    const held = {
+      stateAddresses: {
+        "03-configuration": [
+          "kubernetes_manifest.cilium_lb_pool",
+          "kubernetes_manifest.flux_git_repository",
+          "kubernetes_manifest.flux_kustomization",
+        ],
+      },
+    };
+    const first = check(CHECKS.fluxSyncLeaving, ["--auto-approve"], fluxOff(), held);
+    expect(first.engineCalls).toEqual(["03-configuration show -json"]);
+    expect(first.problems).toEqual([]);
+    expect(first.facts.configurationFirst).toBe(true);
+    expect(first.log).toEqual([
+      "  ✓ state: flux_enabled is false and 03-configuration holds Flux's sync (kubernetes_manifest.flux_git_repository, kubernetes_manifest.flux_kustomization): 03-configuration is applied before 02-services, so that the sync is deleted while Flux still runs",
+    ]);
+    const phases = check(sequence, ["--auto-approve"], { ...first.facts, persistentAuthEmpty: false }).facts.phases;
+    expect(phases?.map((p) => `${p.action} ${p.layer}`)).toEqual([
+      "apply 00-persistent-auth",
+      "apply 01-infrastructure",
+      "wait-api 01-infrastructure",
+      "apply 03-configuration",
+      "apply 02-services",
+    ]);
+    // The sync gone, the usual order; with Flux on, or a plan, 03's state is not read.
+    const gone = { stateAddresses: { "03-configuration": ["kubernetes_manifest.cilium_lb_pool"] } };
+    expect(check(CHECKS.fluxSyncLeaving, ["--auto-approve"], fluxOff(), gone).facts.configurationFirst).toBeUndefined();
+    const on = check(CHECKS.fluxSyncLeaving, ["--auto-approve"], { ...synthesized(), backendsReady: true }, held);
+    expect(on.engineCalls).toEqual([]);
+    expect(check(CHECKS.fluxSyncLeaving, ["--plan"], fluxOff(), held).engineCalls).toEqual([]);
   });
 
   it("sequence: the phases, waiting for the API with <config dir>/credentials/kubeconfig after the layer that writes it", () => {

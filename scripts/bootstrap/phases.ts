@@ -2,7 +2,14 @@
 // catalog and two facts found by preflight (is layer 00's state empty, where the synthesized stacks are). Layer 00
 // is planned on every default run: its plan is applied only when it has changes (a feature switched on, the Talos
 // client certificate due for renewal), and refused when it deletes or replaces anything (persistent-guard.ts).
-import { LAYERS, layerFacts, PERSISTENT_AUTH_LAYER, type LayerName } from "../../layers/catalog";
+import {
+  CONFIGURATION_LAYER,
+  LAYERS,
+  layerFacts,
+  PERSISTENT_AUTH_LAYER,
+  SERVICES_LAYER,
+  type LayerName,
+} from "../../layers/catalog";
 import { findLayer } from "./layers";
 import type { BootstrapOptions } from "./options";
 import type { Problem } from "./problem";
@@ -81,6 +88,11 @@ export function needsPersistentAuthState(options: BootstrapOptions, scope: Scope
 export interface PhaseFacts {
   /** Layer 00 has no resources in its state; known when needsPersistentAuthState(). */
   readonly persistentAuthEmpty?: boolean;
+  /**
+   * Apply 03 before 02: Flux is switched off and 03 still holds its sync, which must be deleted while Flux and its
+   * CRDs are there (03 reads nothing of 02 then). @default false
+   */
+  readonly configurationFirst?: boolean;
   /** The stack folder of each layer. */
   readonly stackDir: (layer: LayerName) => string;
   /** The kubeconfig the credentials layer writes (<config dir>/credentials/kubeconfig). */
@@ -109,7 +121,12 @@ export function planPhases(
     });
   }
   const phases: Phase[] = [];
-  for (const layer of layers) {
+  const order = [...layers];
+  const services = order.indexOf(SERVICES_LAYER);
+  const configuration = order.indexOf(CONFIGURATION_LAYER);
+  if (facts.configurationFirst && options.action === "apply" && services >= 0 && configuration > services)
+    [order[services], order[configuration]] = [CONFIGURATION_LAYER, SERVICES_LAYER];
+  for (const layer of order) {
     const target = facts.stackDir(layer);
     if (options.action === "destroy") {
       phases.push({ action: options.planOnly ? "plan-destroy" : "destroy", layer, target });

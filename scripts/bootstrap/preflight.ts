@@ -19,8 +19,11 @@ import {
 import {
   ALLOW_DESTROY_ENV,
   STATE_BACKEND_ENV,
+  CONFIGURATION_LAYER,
   CREDENTIALS_DIR,
+  FLUX_SYNC_OBJECTS,
   PERSISTENT_AUTH_LAYER,
+  SERVICES_LAYER,
   type LayerName,
 } from "../../layers/catalog";
 import {
@@ -136,6 +139,8 @@ export interface Facts {
   running?: RunningClusterChange;
   /** --save-plans: the folder the plans go to; apply-plans: the folder and its manifest. */
   plans?: { dir: string; saved?: SavedPlans };
+  /** Layer 03 is applied before 02 (Flux off, its sync still in 03's state). */
+  configurationFirst?: boolean;
 }
 
 export interface CheckContext {
@@ -894,6 +899,37 @@ const runningCluster: Check = {
   },
 };
 
+// Flux switched off while layer 03 still holds its sync: 02 would uninstall Flux with its CRDs before 03 deletes
+// the GitRepository and Kustomization (the engine cannot read an object whose kind is gone; on a real cluster their
+// finalizers would wait for controllers that no longer run). With Flux off 03 reads nothing of 02, so it goes first.
+const fluxSyncLeaving: Check = {
+  name: "state",
+  run({ input, deps, facts, ok, fail }) {
+    const { options } = input;
+    if (!facts.backendsReady || options.command !== "layers" || options.action !== "apply" || options.planOnly) return;
+    const { layers } = facts.scope!;
+    if (facts.cluster!.features.flux || !layers.includes(SERVICES_LAYER) || !layers.includes(CONFIGURATION_LAYER))
+      return;
+    const layer = facts.layers!.find((l) => l.name === CONFIGURATION_LAYER)!;
+    const show = deps.engine(facts.engine!, layer.dir, ["show", "-json", "-no-color"], input.env);
+    if (show.status !== 0) {
+      return fail({
+        reason: `${CONFIGURATION_LAYER}: its state could not be read`,
+        details: engineErrors(show),
+        hint: "check the state backend and, with state_encryption, TF_VAR_state_passphrase",
+      });
+    }
+    const held = stateAddresses(JSON.parse(show.stdout)).filter((a) =>
+      (FLUX_SYNC_OBJECTS as readonly string[]).includes(a),
+    );
+    if (held.length === 0) return;
+    facts.configurationFirst = true;
+    ok(
+      `flux_enabled is false and ${CONFIGURATION_LAYER} holds Flux's sync (${held.join(", ")}): ${CONFIGURATION_LAYER} is applied before ${SERVICES_LAYER}, so that the sync is deleted while Flux still runs`,
+    );
+  },
+};
+
 // --- Stage sequence: the phases of the run.
 
 const sequence: Check = {
@@ -902,6 +938,7 @@ const sequence: Check = {
     const dirs = new Map(facts.layers!.map((l) => [l.name, l.dir]));
     const { phases, problems } = planPhases(input.options, facts.scope!, {
       persistentAuthEmpty: facts.persistentAuthEmpty,
+      configurationFirst: facts.configurationFirst,
       stackDir: (layer: LayerName) => dirs.get(layer)!,
       kubeconfig: join(input.configDir, CREDENTIALS_DIR, "kubeconfig"),
     });
@@ -1002,7 +1039,7 @@ export const STAGES: readonly Stage[] = [
   {
     name: "state",
     blockedBy: everythingInOrder,
-    checks: [conditionalWrites, backends, persistentAuthState, runningCluster],
+    checks: [conditionalWrites, backends, persistentAuthState, runningCluster, fluxSyncLeaving],
   },
   { name: "sequence", blockedBy: everythingInOrder, checks: [sequence] },
 ];
@@ -1046,6 +1083,7 @@ export const CHECKS = {
   backends,
   persistentAuthState,
   runningCluster,
+  fluxSyncLeaving,
   sequence,
   upgradeLayers,
   talosNodes,
@@ -1178,6 +1216,15 @@ export function countStateResources(state: { values?: { root_module?: StateModul
   const count = (m: StateModule | undefined): number =>
     (m?.resources?.length ?? 0) + (m?.child_modules ?? []).reduce((n, c) => n + count(c), 0);
   return count(state.values?.root_module);
+}
+
+/** The address of every resource in `<engine> show -json` of a state. */
+export function stateAddresses(state: { values?: { root_module?: StateModule } }): string[] {
+  const walk = (m: StateModule | undefined): string[] => [
+    ...(m?.resources ?? []).map((r) => (r as { address: string }).address),
+    ...(m?.child_modules ?? []).flatMap(walk),
+  ];
+  return walk(state.values?.root_module);
 }
 
 interface StateModule {
