@@ -204,7 +204,15 @@ export function kubeClient(kubeconfig: string): KubeClient {
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => {
             const text = Buffer.concat(chunks).toString();
-            resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+            // Not every answer is JSON: a path under an API group that is not served is a plain-text 404 (a
+            // throw here would leave the promise unsettled).
+            let parsed: Record<string, unknown> = {};
+            try {
+              parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+            } catch {
+              parsed = { message: text };
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
           });
         },
       );
