@@ -26,7 +26,7 @@ import {
 } from "../kubernetes/judge";
 import { type PveSim, startPveSim } from "../pve-sim/server";
 import { type StubServer, startImageFactory } from "./image-factory";
-import { loopbackAddresses, simulatedCluster } from "./proxmox";
+import { loopbackAddresses, type SimulatedClusterExtra, simulatedCluster } from "./proxmox";
 import { type SimNode, startTalosNodes, type TalosNodes } from "./talos-nodes";
 
 const execFileAsync = promisify(execFile);
@@ -111,6 +111,8 @@ export interface SimulatedClusterOptions {
   readonly configDir: string;
   /** Where the simulators keep their state. */
   readonly workDir: string;
+  /** What the Proxmox hosts have besides what the config names (GPUs and their mappings). @default {} */
+  readonly proxmox?: SimulatedClusterExtra;
 }
 
 /** Starts the simulators for the config in `configDir` and points the config at them (committed). */
@@ -124,8 +126,10 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions): P
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
-    const proxmox = await startPveSim({ ...simulatedCluster(configDir), tokens: [token], rootPassword: randomUUID() });
+    const initial = simulatedCluster(configDir, options.proxmox);
+    const proxmox = await startPveSim({ ...initial, tokens: [token], rootPassword: randomUUID() });
     closers.push(() => proxmox.close());
+    prepareFirewall(proxmox, configDir, initial.nodes ?? []);
     const factory = await startImageFactory();
     closers.push(() => factory.close());
     const charts = await startChartRepository(join(kubeJudge.dir, "charts"));
@@ -145,6 +149,8 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions): P
     await commit(configDir, "endpoints of the simulators");
     const talos = await startTalosNodes(configDir, { workDir: join(workDir, "talos"), kubeJudge: kubeJudge.binary });
     closers.push(() => talos.close());
+    const machines = startMachineWatch(proxmox, talos);
+    closers.push(() => machines.stop());
     const stand = startKubeletStandIn(talos, kubeJudge);
     closers.push(() => stand.stop());
     return {
@@ -173,6 +179,50 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions): P
     await close();
     throw e;
   }
+}
+
+/**
+ * With proxmox_firewall_enabled, the Proxmox setup the README asks for before the first run: the datacenter
+ * firewall on, and on every host nf_conntrack_allow_invalid for Cilium's DSR (bootstrap refuses without them).
+ */
+function prepareFirewall(proxmox: PveSim, configDir: string, hosts: readonly string[]): void {
+  const { cluster } = loadConfig(configDir);
+  if (!cluster.proxmox_firewall_enabled) return;
+  proxmox.state.clusterFirewall = { ...proxmox.state.clusterFirewall, enable: "1" };
+  if (cluster.cilium_loadbalancer_mode !== "dsr") return;
+  proxmox.state.hostFirewall = Object.fromEntries(hosts.map((h) => [h, { nf_conntrack_allow_invalid: "1" }]));
+}
+
+/**
+ * What a node's VM is to its machine, polled every quarter second: a node whose VM leaves Proxmox loses its disk
+ * (configuration, and with the last controller etcd's data), and boots into maintenance mode when a VM is
+ * created for it again. The nodes start booted: the first run finds them in maintenance mode.
+ */
+function startMachineWatch(proxmox: PveSim, talos: TalosNodes) {
+  const had = new Set<string>();
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const vms = new Set(Object.values(proxmox.state.vms).map((vm) => String(vm.config.name)));
+      for (const node of talos.nodes) {
+        try {
+          if (vms.has(node.name)) {
+            if (!had.has(node.name)) await talos.bootMachine(node.name);
+            had.add(node.name);
+          } else if (had.delete(node.name)) await talos.destroyMachine(node.name);
+        } catch {
+          // Reported by the run that needed the node; try again.
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
 }
 
 /** Where the bootstrapped controller's Kubernetes judge keeps its admin kubeconfig (talos-sim's layout). */
@@ -248,13 +298,20 @@ function startKubeletStandIn(talos: TalosNodes, build: KubeJudgeBuild) {
       events.push(`cilium CRDs installed (${names.length})`);
     }
   };
+  const answers = (n: SimNode) => n.controller && /the Kubernetes API answers at/.test(n.bootLog());
   const loop = (async () => {
     let api: KubeClient | undefined;
+    let up: SimNode | undefined;
     while (!stopped) {
       try {
+        if (up && !answers(up)) {
+          // Its machine is gone (VM deleted): the next cluster registers its nodes again.
+          [api, up, kubeconfig, crds, judgeNodeGone] = [undefined, undefined, undefined, false, false];
+          registered.clear();
+        }
         if (!api) {
           // Once the bootstrapped controller says its judge is ready (the judge's own default node made).
-          const up = talos.nodes.find((n) => n.controller && /the Kubernetes API answers at/.test(n.log()));
+          up = talos.nodes.find(answers);
           if (up) {
             kubeconfig = judgeKubeconfig(up);
             api = kubeClient(kubeconfig);

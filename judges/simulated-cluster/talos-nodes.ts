@@ -2,7 +2,7 @@
 // judges/talos-sim/build.sh with the machinery of the cluster's Talos minor) on the node's loopback address,
 // speaking Talos' gRPC API to the real talos provider and talosctl.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { loadConfig } from "../../config";
@@ -57,14 +57,23 @@ export interface SimNode {
   readonly controller: boolean;
   /** The node's state folder (config.yaml once a configuration is accepted, node.json). */
   readonly stateDir: string;
-  /** What the simulator printed on stderr so far. */
+  /** What the simulator printed on stderr so far, over every boot of the machine. */
   log(): string;
+  /** What it printed since the machine last booted (empty while its VM is gone). */
+  bootLog(): string;
 }
 
 export interface TalosNodes {
   readonly nodes: readonly SimNode[];
   /** The folder the nodes share (etcd.json: the simulated etcd). */
   readonly clusterDir: string;
+  /**
+   * The node's VM was deleted: its simulator stops and its disk (the state folder) is gone; etcd's data goes
+   * with the last controller's disk. Nothing when it is gone already.
+   */
+  destroyMachine(name: string): Promise<void>;
+  /** A VM was created for the node: it boots from the ISO into maintenance mode. Nothing when it runs. */
+  bootMachine(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,6 +89,13 @@ export interface StartTalosNodesOptions {
   readonly kubeJudge?: string;
 }
 
+interface Machine {
+  readonly node: SimNode;
+  child?: ChildProcess;
+  history: string;
+  boot: string;
+}
+
 /** Starts one simulator per node of the config in `configDir`, each on its address, in maintenance mode. */
 export async function startTalosNodes(configDir: string, options: StartTalosNodesOptions): Promise<TalosNodes> {
   const build = await talosSimBuild();
@@ -90,51 +106,88 @@ export async function startTalosNodes(configDir: string, options: StartTalosNode
   if (!sim) throw new Error(`no Talos simulator for ${minor} (built: ${Object.keys(build.sims).join(", ")})`);
   const clusterDir = join(options.workDir, "cluster");
   mkdirSync(clusterDir, { recursive: true });
-  const children: ChildProcess[] = [];
+  const machines = new Map<string, Machine>();
+  for (const node of nodes) {
+    const stateDir = join(options.workDir, "nodes", node.name);
+    const machine: Machine = {
+      history: "",
+      boot: "",
+      node: {
+        name: node.name,
+        address: node.address,
+        controller: node.controller,
+        stateDir,
+        log: () => machine.history,
+        bootLog: () => machine.boot,
+      },
+    };
+    machines.set(node.name, machine);
+  }
+  const stop = (machine: Machine) =>
+    new Promise<void>((resolve) => {
+      const child = machine.child;
+      machine.child = undefined;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
+  const boot = async (machine: Machine) => {
+    const { node } = machine;
+    const args = ["-address", node.address, "-state", node.stateDir, "-cluster", clusterDir, "-talos-version", version];
+    if (options.kubeJudge) args.push("-kube-judge", options.kubeJudge);
+    const child = spawn(sim.binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    machine.child = child;
+    machine.boot = "";
+    child.stderr?.on("data", (c: Buffer) => {
+      const text = c.toString("utf8");
+      machine.history += text;
+      if (machine.child === child) machine.boot += text;
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${node.name}: the simulator did not start: ${machine.boot}`)),
+        30_000,
+      );
+      child.stdout?.on("data", (c: Buffer) => {
+        if (c.toString("utf8").includes("listening on")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${node.name}: the simulator exited ${code}: ${machine.boot}`));
+      });
+    });
+  };
+  const machine = (name: string) => {
+    const m = machines.get(name);
+    if (!m) throw new Error(`no node ${name}`);
+    return m;
+  };
   const close = async () => {
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once("exit", () => resolve());
-            child.kill("SIGTERM");
-          }),
-      ),
-    );
+    await Promise.all([...machines.values()].map(stop));
   };
   try {
-    const started = await Promise.all(
-      nodes.map(async (node): Promise<SimNode> => {
-        const stateDir = join(options.workDir, "nodes", node.name);
-        const args = ["-address", node.address, "-state", stateDir, "-cluster", clusterDir, "-talos-version", version];
-        if (options.kubeJudge) args.push("-kube-judge", options.kubeJudge);
-        const child = spawn(sim.binary, args, { stdio: ["ignore", "pipe", "pipe"] });
-        children.push(child);
-        let stderr = "";
-        child.stderr?.on("data", (c: Buffer) => {
-          stderr += c.toString("utf8");
-        });
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new Error(`${node.name}: the simulator did not start: ${stderr}`)),
-            30_000,
-          );
-          child.stdout?.on("data", (c: Buffer) => {
-            if (c.toString("utf8").includes("listening on")) {
-              clearTimeout(timer);
-              resolve();
-            }
-          });
-          child.once("exit", (code) => {
-            clearTimeout(timer);
-            reject(new Error(`${node.name}: the simulator exited ${code}: ${stderr}`));
-          });
-        });
-        return { name: node.name, address: node.address, controller: node.controller, stateDir, log: () => stderr };
-      }),
-    );
-    return { nodes: started, clusterDir, close };
+    await Promise.all([...machines.values()].map(boot));
+    return {
+      nodes: [...machines.values()].map((m) => m.node),
+      clusterDir,
+      destroyMachine: async (name) => {
+        const m = machine(name);
+        if (!m.child) return;
+        await stop(m);
+        m.boot = "";
+        rmSync(m.node.stateDir, { recursive: true, force: true });
+        if ([...machines.values()].every((other) => !other.node.controller || !other.child))
+          rmSync(join(clusterDir, "etcd.json"), { force: true });
+      },
+      bootMachine: async (name) => {
+        const m = machine(name);
+        if (!m.child) await boot(m);
+      },
+      close,
+    };
   } catch (e) {
     await close();
     throw e;
