@@ -206,28 +206,36 @@ describe.each<"s3" | "pg">(["s3", "pg"])("state encryption on the %s backend", (
   });
 });
 
-describe("pg: one schema per cluster in one database", () => {
-  it("two clusters with their default schemas (from cluster_name) keep apart states in one database", async () => {
+describe.each<"s3" | "pg">(["pg", "s3"])("%s: one store for the clusters of one repository", (kind) => {
+  it("two clusters of clusters/ with their default schema or key (from cluster_name) keep apart states; a third sharing one is refused before the engine", async () => {
     const names = ["alpha-one", "beta"];
-    const env = engineRunEnv(BACKENDS.pg);
+    const env = engineRunEnv(BACKENDS[kind]);
+    const store =
+      kind === "pg" ? { type: "pg" } : { type: "s3", bucket: BUCKET, endpoint: s3.url, use_path_style: true };
+    // One repository: synthesizing each cluster loads the other's config and compares where their states are.
+    const repo = join(work.dir, `one-store-${kind}`);
     for (const name of names) {
-      const config = deriveConfig(join(work.dir, `schema-${name}`, "config"), {
+      const config = deriveConfig(join(repo, "clusters", name), {
         ...baseCluster(),
         cluster_name: name,
-        state_backend: { type: "pg" },
+        state_backend: store,
       });
-      const layer00 = (await synthesize(config, join(work.dir, `schema-${name}`)))["00-persistent-auth"];
-      expect(layer00.json.terraform?.backend).toEqual({
-        pg: {
-          schema_name: name.replaceAll("-", "_"),
-          table_name: "00-persistent-auth",
-          index_name: "00-persistent-auth_by_name",
-        },
-      });
+      const layer00 = (await synthesize(config, join(work.dir, `one-store-${kind}-${name}`)))["00-persistent-auth"];
+      expect(layer00.json.terraform?.backend).toMatchObject(
+        kind === "pg"
+          ? {
+              pg: {
+                schema_name: name.replaceAll("-", "_"),
+                table_name: "00-persistent-auth",
+                index_name: "00-persistent-auth_by_name",
+              },
+            }
+          : { s3: { bucket: BUCKET, key: `${name}/00-persistent-auth.tfstate`, use_lockfile: true } },
+      );
       await tofu(layer00, ["init", "-input=false", "-no-color"], { env });
       await tofu(layer00, ["apply", "-auto-approve", "-input=false", "-no-color"], { env });
     }
-    const states = await Promise.all(names.map((n) => BACKENDS.pg.stored(n, "00-persistent-auth")));
+    const states = await Promise.all(names.map((n) => BACKENDS[kind].stored(n, "00-persistent-auth")));
     const [alpha, beta] = states.map((s) => JSON.parse(s!) as { lineage: string; resources: unknown[] });
     expect(alpha.lineage).not.toBe(beta.lineage);
     const secrets = (state: { resources: unknown[] }) =>
@@ -235,11 +243,31 @@ describe("pg: one schema per cluster in one database", () => {
     const alphaSecrets = secrets(alpha);
     expect(alphaSecrets.length).toBeGreaterThan(0);
     expect(secrets(beta).filter((v) => alphaSecrets.includes(v))).toEqual([]);
-    expect(
-      await pg.query(
-        "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY schemaname) FROM pg_tables WHERE schemaname IN ('alpha_one', 'beta')",
-      ),
-    ).toBe("alpha_one.00-persistent-auth,beta.00-persistent-auth");
+    if (kind === "pg")
+      expect(
+        await pg.query(
+          "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY schemaname) FROM pg_tables WHERE schemaname IN ('alpha_one', 'beta')",
+        ),
+      ).toBe("alpha_one.00-persistent-auth,beta.00-persistent-auth");
+
+    // A third cluster named like the first: its default schema or key is the first's. Nothing is synthesized.
+    const copy = deriveConfig(join(repo, "clusters", "copy"), {
+      ...baseCluster(),
+      cluster_name: "alpha-one",
+      state_backend: store,
+    });
+    const refused = await synthesize(copy, join(work.dir, `one-store-${kind}-copy`)).then(
+      () => undefined,
+      (e: { code?: number; stderr?: string }) => e,
+    );
+    expect(refused?.code).toBe(1);
+    expect(refused?.stderr).toMatch(
+      kind === "pg"
+        ? /clusters\/copy\/cluster\.yaml:\d+:\d+ state_backend: the PostgreSQL schema alpha_one is also clusters\/alpha-one's/
+        : /clusters\/copy\/cluster\.yaml:\d+:\d+ state_backend: the state s3:\/\/tfstate\/alpha-one\/00-persistent-auth\.tfstate is also clusters\/alpha-one's/,
+    );
+    expect(refused?.stderr).toContain("Nothing was synthesized.");
+    expect(existsSync(join(work.dir, `one-store-${kind}-copy`, "cdktf.out"))).toBe(false);
   });
 });
 
