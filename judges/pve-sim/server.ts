@@ -65,6 +65,8 @@ export interface RecordedCall {
   /** Path below /api2/json, without the query. */
   readonly path: string;
   readonly status: number;
+  /** When it was answered (performance.now() of this process: orders it against other judges' events). */
+  readonly at: number;
 }
 
 export interface PveSim {
@@ -112,7 +114,7 @@ export async function startPveSim(options: PveSimOptions = {}): Promise<PveSim> 
     const body = await readBody(req);
     const path = url.pathname.startsWith(API_PREFIX) ? url.pathname.slice(API_PREFIX.length - 1) : url.pathname;
     const answer = (status: number, payload: Record<string, unknown>, statusText?: string) => {
-      calls.push({ method, path, status });
+      calls.push({ method, path, status, at: performance.now() });
       res
         .writeHead(status, statusText ?? "", { "Content-Type": "application/json;charset=UTF-8" })
         .end(JSON.stringify(payload));

@@ -61,6 +61,11 @@ export interface SimNode {
   log(): string;
   /** What it printed since the machine last booted (empty while its VM is gone). */
   bootLog(): string;
+  /**
+   * Its stderr lines so far, over every boot, each with when it arrived (performance.now() of this process, the
+   * clock of pve-sim's recorded calls): the order of what the node did against the other judges.
+   */
+  lines(): readonly { readonly at: number; readonly text: string }[];
 }
 
 export interface TalosNodes {
@@ -94,6 +99,7 @@ interface Machine {
   child?: ChildProcess;
   history: string;
   boot: string;
+  readonly lines: { at: number; text: string }[];
 }
 
 /** Starts one simulator per node of the config in `configDir`, each on its address, in maintenance mode. */
@@ -112,6 +118,7 @@ export async function startTalosNodes(configDir: string, options: StartTalosNode
     const machine: Machine = {
       history: "",
       boot: "",
+      lines: [],
       node: {
         name: node.name,
         address: node.address,
@@ -119,6 +126,7 @@ export async function startTalosNodes(configDir: string, options: StartTalosNode
         stateDir,
         log: () => machine.history,
         bootLog: () => machine.boot,
+        lines: () => machine.lines,
       },
     };
     machines.set(node.name, machine);
@@ -139,8 +147,12 @@ export async function startTalosNodes(configDir: string, options: StartTalosNode
     machine.child = child;
     machine.boot = "";
     child.stderr?.on("data", (c: Buffer) => {
+      const at = performance.now();
       const text = c.toString("utf8");
+      const from = machine.history.lastIndexOf("\n") + 1;
       machine.history += text;
+      const complete = machine.history.slice(from, machine.history.lastIndexOf("\n") + 1);
+      for (const line of complete.split("\n").slice(0, -1)) machine.lines.push({ at, text: line });
       if (machine.child === child) machine.boot += text;
     });
     await new Promise<void>((resolve, reject) => {

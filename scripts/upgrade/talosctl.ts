@@ -1,5 +1,6 @@
 // The talosctl commands an upgrade and a node removal need, behind one interface so that the runner is tested
-// against a recording stand-in (no Talos node exists in the tests). Asynchronous: an upgrade waits for minutes.
+// against a recording stand-in, and end to end by the real talosctl against the Talos node simulators
+// (__tests__/engine/day2-e2e.test.ts). Asynchronous: an upgrade waits for minutes.
 import { spawn } from "node:child_process";
 
 export interface Talosctl {

@@ -105,7 +105,7 @@ func (n *node) leaveEtcd() error {
 		return err
 	}
 
-	return n.cluster.update(func(etcd *etcdState) error {
+	err := n.cluster.update(func(etcd *etcdState) error {
 		etcd.remove(n.opts.address)
 
 		if etcd.BootstrapNode == n.opts.address {
@@ -114,6 +114,11 @@ func (n *node) leaveEtcd() error {
 
 		return nil
 	})
+	if err == nil {
+		logf(n, "left etcd")
+	}
+
+	return err
 }
 
 // writePKI writes the cluster's certificates for etcd and kube-apiserver (mu held):

@@ -48,6 +48,8 @@ func (s *clusterService) HealthCheck(in *clusterapi.HealthCheckRequest, out clus
 
 	nodes := append(append([]string{}, controllers...), in.GetClusterInfo().GetWorkerNodes()...)
 
+	logf(n, "health check of controllers %v, workers %v", controllers, in.GetClusterInfo().GetWorkerNodes())
+
 	checks := []struct {
 		what  string
 		check func(context.Context) error
@@ -71,6 +73,8 @@ func (s *clusterService) HealthCheck(in *clusterapi.HealthCheckRequest, out clus
 
 			select {
 			case <-ctx.Done():
+				logf(n, "health check failed: waiting for %s: %v", c.what, err)
+
 				return status.Errorf(codes.DeadlineExceeded, "waiting for %s: %v", c.what, err)
 			case <-time.After(time.Second):
 			}
@@ -80,6 +84,8 @@ func (s *clusterService) HealthCheck(in *clusterapi.HealthCheckRequest, out clus
 			return err
 		}
 	}
+
+	logf(n, "health check passed")
 
 	return nil
 }
