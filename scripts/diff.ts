@@ -378,12 +378,14 @@ async function removeWorktree(tree: string): Promise<void> {
   for (const name of ["node_modules", ".gen"]) {
     if (lstatSync(join(tree, name), { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(join(tree, name));
   }
-  const removed = await git("worktree", "remove", "--force", tree).then(
+  // Twice --force: a worktree whose `add` was interrupted is still locked ("initializing").
+  const removed = await git("worktree", "remove", "--force", "--force", tree).then(
     () => true,
     () => false,
   );
   if (!removed) {
     rmSync(tree, { recursive: true, force: true });
+    await git("worktree", "unlock", tree).catch(() => undefined);
     await git("worktree", "prune");
   }
 }
