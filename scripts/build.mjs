@@ -1,28 +1,34 @@
 // Compiles the TypeScript entry points once with esbuild (transpile only, .gen tree-shaken in, node_modules
 // external) so that they run with plain node: `app` (main.ts → dist/main.js, what synth runs) and `bootstrap`
 // (scripts/bootstrap/cli.ts → dist/bootstrap.cjs, what bootstrap.sh calls). Type checking is separate:
-// `npm run typecheck`. A target is rebuilt only when a source is newer than its output, and written through a
-// temporary file so that concurrent runs never see half a file.
+// `npm run typecheck`. A target is rebuilt only when one of the files its last build read (esbuild's metafile,
+// kept beside the output) is newer than the output or gone, and written through a temporary file so that
+// concurrent runs never see half a file. A hand-kept list of source folders missed scripts/upgrade once.
 // Usage: node scripts/build.mjs [app|bootstrap ...] [--force]   (default: app)
-import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
 const TARGETS = {
-  app: { entry: "main.ts", outfile: "dist/main.js", sources: ["main.ts", "config", "constructs", "layers", ".gen"] },
-  bootstrap: {
-    entry: "scripts/bootstrap/cli.ts",
-    outfile: "dist/bootstrap.cjs",
-    sources: ["scripts/bootstrap", "config", "layers/catalog.ts"],
-  },
+  app: { entry: "main.ts", outfile: "dist/main.js" },
+  bootstrap: { entry: "scripts/bootstrap/cli.ts", outfile: "dist/bootstrap.cjs" },
 };
 
-function newestMtime(path) {
-  const stat = statSync(path, { throwIfNoEntry: false });
-  if (!stat) return 0;
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return readdirSync(path).reduce((max, entry) => Math.max(max, newestMtime(join(path, entry))), stat.mtimeMs);
+/** Whether every file the last build of `outfile` read is still there and not newer than it. */
+function upToDate(outfile) {
+  const built = statSync(outfile, { throwIfNoEntry: false })?.mtimeMs;
+  const inputs = statSync(`${outfile}.inputs.json`, { throwIfNoEntry: false });
+  if (built === undefined || !inputs) return false;
+  const files = JSON.parse(readFileSync(`${outfile}.inputs.json`, "utf8"));
+  return files.every((file) => (statSync(join(root, file), { throwIfNoEntry: false })?.mtimeMs ?? Infinity) <= built);
+}
+
+function writeAtomically(path, contents) {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, path);
 }
 
 const force = process.argv.includes("--force");
@@ -31,8 +37,7 @@ for (const name of names.length ? names : ["app"]) {
   const target = TARGETS[name];
   if (!target) throw new Error(`unknown build target "${name}"; expected one of ${Object.keys(TARGETS).join(", ")}`);
   const outfile = join(root, target.outfile);
-  const built = statSync(outfile, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  if (!force && target.sources.every((s) => newestMtime(join(root, s)) <= built)) continue;
+  if (!force && upToDate(outfile)) continue;
   const result = await build({
     entryPoints: [join(root, target.entry)],
     outfile,
@@ -43,12 +48,11 @@ for (const name of names.length ? names : ["app"]) {
     packages: "external",
     sourcemap: "linked",
     logLevel: "warning",
+    metafile: true,
+    absWorkingDir: root,
     write: false,
   });
-  for (const file of result.outputFiles) {
-    mkdirSync(dirname(file.path), { recursive: true });
-    const tmp = `${file.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, file.contents);
-    renameSync(tmp, file.path);
-  }
+  for (const file of result.outputFiles) writeAtomically(file.path, file.contents);
+  // Written after the output, so an interrupted build leaves an old or missing list: rebuilt next time.
+  writeAtomically(`${outfile}.inputs.json`, JSON.stringify(Object.keys(result.metafile.inputs)));
 }
