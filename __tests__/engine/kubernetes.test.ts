@@ -23,6 +23,7 @@ import {
   startKubeJudge,
 } from "../../judges/kubernetes/judge";
 import { applyLayer, type Judge, loopbackAddresses, startJudgeFor, synthesizeFor } from "./proxmox-judge";
+import { releaseStatus } from "./simulated-cluster-support";
 import { REPO, type Layer, type SynthesizedStack, tempDir, tofu } from "./support";
 
 const work = tempDir("kubernetes");
@@ -132,17 +133,6 @@ async function refusedApply(stack: { dir: string }): Promise<string> {
   const run = await tofu(stack, ["apply", "-auto-approve", "-input=false", "-no-color"], { ok: [0, 1] });
   expect(run.status, run.stdout + run.stderr).toBe(1);
   return run.stdout + run.stderr;
-}
-
-/** Helm's record of a release: its latest release secret's status label, or undefined. */
-async function releaseStatus(namespace: string, name: string): Promise<string | undefined> {
-  const list = await api.get<{ items: Array<{ metadata: { labels: Record<string, string> } }> }>(
-    `/api/v1/namespaces/${namespace}/secrets?labelSelector=owner%3Dhelm%2Cname%3D${name}`,
-  );
-  const latest = (list?.items ?? []).sort(
-    (a, b) => Number(b.metadata.labels.version) - Number(a.metadata.labels.version),
-  )[0];
-  return latest?.metadata.labels.status;
 }
 
 beforeAll(async () => {
@@ -279,7 +269,7 @@ describe("the Kubernetes judge", () => {
     const stack = ciliumStack("cilium");
     await tofu(stack, ["init", "-input=false", "-no-color"]);
     await tofu(stack, ["apply", "-auto-approve", "-input=false", "-no-color"]);
-    expect(await releaseStatus("kube-system", "cilium")).toBe("deployed");
+    expect(await releaseStatus(api, "kube-system", "cilium")).toBe("deployed");
     const agents = await api.get<{ status: { numberReady: number; desiredNumberScheduled: number } }>(
       "/apis/apps/v1/namespaces/kube-system/daemonsets/cilium",
     );
@@ -299,9 +289,9 @@ describe("the Kubernetes judge", () => {
 
   it("applies layer 02: sealed-secrets with layer 00's key, Proxmox CSI and Flux, each release deployed and ready", async () => {
     await applyLayer(proxmox, stacks["02-services"], { excludes: [] });
-    expect(await releaseStatus("sealed-secrets", "sealed-secrets")).toBe("deployed");
-    expect(await releaseStatus("csi-proxmox", "proxmox-csi-plugin")).toBe("deployed");
-    expect(await releaseStatus("flux-system", "flux")).toBe("deployed");
+    expect(await releaseStatus(api, "sealed-secrets", "sealed-secrets")).toBe("deployed");
+    expect(await releaseStatus(api, "csi-proxmox", "proxmox-csi-plugin")).toBe("deployed");
+    expect(await releaseStatus(api, "flux-system", "flux")).toBe("deployed");
     const key = await api.get<{ metadata: { labels: Record<string, string> } }>(
       "/api/v1/namespaces/sealed-secrets/secrets/sealed-secrets-key-persisted",
     );
