@@ -57,7 +57,7 @@ describe("engineLiterals, the gate", () => {
     const input = JSON.parse('{"__proto__": {"a": "${x}"}, "list": ["%{ if }"], "${k}": 1}');
     const gated = engineLiterals({ ...input, map: new Map([["${m}", "${v}"]]), set: new Set(["${s}"]) }) as any;
     expect(Object.hasOwn(gated, "__proto__")).toBe(true);
-    expect(gated.__proto__).toEqual({ a: "$${x}" });
+    expect(Object.getOwnPropertyDescriptor(gated, "__proto__")?.value).toEqual({ a: "$${x}" });
     expect(gated.list).toEqual(["%%{ if }"]);
     expect(gated["$${k}"]).toBe(1);
     expect([...gated.map]).toEqual([["$${m}", "$${v}"]]);
@@ -106,38 +106,59 @@ describe("public key files", () => {
     ["a path out of the folder", () => "../outside.pub", /resolves to .*outside\.pub, outside the config folder/],
     [
       "a link out of the folder",
-      (dir) => (symlinkSync(outside, join(dir, "keys/out.pub")), "keys/out.pub"),
+      (dir) => {
+        symlinkSync(outside, join(dir, "keys/out.pub"));
+        return "keys/out.pub";
+      },
       /resolves to .*outside\.pub, outside the config folder/,
     ],
     [
       "a FIFO",
-      async (dir) => (await runOk("mkfifo", [join(dir, "keys/fifo.pub")]), "keys/fifo.pub"),
+      async (dir) => {
+        await runOk("mkfifo", [join(dir, "keys/fifo.pub")]);
+        return "keys/fifo.pub";
+      },
       /not a regular file/,
     ],
     [
       "a link to /dev/zero inside the folder's tree",
-      (dir) => (symlinkSync("/dev/zero", join(dir, "keys/zero.pub")), "keys/zero.pub"),
+      (dir) => {
+        symlinkSync("/dev/zero", join(dir, "keys/zero.pub"));
+        return "keys/zero.pub";
+      },
       /resolves to \/dev\/zero, outside the config folder/,
     ],
     ["a directory", () => "keys", /not a regular file/],
     [
       "a large file",
-      (dir) => (writeFileSync(join(dir, "keys/big.pub"), "x".repeat(70_000)), "keys/big.pub"),
+      (dir) => {
+        writeFileSync(join(dir, "keys/big.pub"), "x".repeat(70_000));
+        return "keys/big.pub";
+      },
       /larger than 65536 bytes/,
     ],
     [
       "bytes that are not UTF-8",
-      (dir) => (writeFileSync(join(dir, "keys/bin.pub"), Buffer.from([0x73, 0xff, 0xfe, 0x0a])), "keys/bin.pub"),
+      (dir) => {
+        writeFileSync(join(dir, "keys/bin.pub"), Buffer.from([0x73, 0xff, 0xfe, 0x0a]));
+        return "keys/bin.pub";
+      },
       /not UTF-8 text/,
     ],
     [
       "a NUL byte",
-      (dir) => (writeFileSync(join(dir, "keys/nul.pub"), "ssh-ed25519 AAAA a\0b\n"), "keys/nul.pub"),
+      (dir) => {
+        writeFileSync(join(dir, "keys/nul.pub"), "ssh-ed25519 AAAA a\0b\n");
+        return "keys/nul.pub";
+      },
       /a NUL byte/,
     ],
     [
       "a link loop",
-      (dir) => (symlinkSync("loop.pub", join(dir, "keys/loop.pub")), "keys/loop.pub"),
+      (dir) => {
+        symlinkSync("loop.pub", join(dir, "keys/loop.pub"));
+        return "keys/loop.pub";
+      },
       /a loop of symbolic links/,
     ],
   ])("%s is refused at the key naming it, without reading anything else", async (_, make, message) => {

@@ -25,7 +25,6 @@ const NODES = [
   { name: "controlplane0", address: "192.168.1.21", controller: true, vm_id: 1021 },
   { name: "worker0", address: "192.168.1.31", controller: false, vm_id: 1031 },
 ];
-// biome-ignore lint/suspicious/noExplicitAny: test fixtures are edited freely
 type Entry = Record<string, any>;
 const WORKLOADS: Entry = {
   hosts: ["pve", "pve2"],

@@ -113,7 +113,7 @@ export class ProxmoxVmFirewall extends Construct {
     // client's address kept): anyone, unless admin networks narrow it to them and the nodes' network.
     const clients = admins.length === 0 ? [undefined] : [props.nodeCidr, ...admins];
     const lb = props.loadBalancer;
-    const dsrClients = !lb || lb.mode !== "dsr" ? [] : lb.range || admins.length === 0 ? [undefined] : admins;
+    const dsrClients = lb?.mode !== "dsr" ? [] : lb.range || admins.length === 0 ? [undefined] : admins;
     const rules = new VirtualEnvironmentFirewallRules(this, "Rules", {
       nodeName: props.proxmoxNode,
       vmId: props.vmId,

@@ -103,8 +103,8 @@ describe.each(CASES)("examples/$example: workloads applied into the Proxmox simu
       );
       if (!cloned) problems.push(`${vm.name}: never cloned from template ${vm.clone.template}`);
       problems.push(...vmProblems(vm, stored.config, stored.status));
-      const pool = vm.pool && judge.sim.state.pools[vm.pool];
-      if (vm.pool && !(pool && pool.vms.includes(vm.id))) problems.push(`${vm.name}: not in pool ${vm.pool}`);
+      const pool = vm.pool ? judge.sim.state.pools[vm.pool] : undefined;
+      if (vm.pool && !pool?.vms.includes(vm.id)) problems.push(`${vm.name}: not in pool ${vm.pool}`);
     }
     expect(problems).toEqual([]);
   });

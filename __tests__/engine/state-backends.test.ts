@@ -740,9 +740,7 @@ describe("./bootstrap.sh migrate-state: local → S3 → pg → local, encrypted
       }
       expectStatus(run, 0);
       expect(run.output).toMatch(
-        new RegExp(
-          "✓ 00-persistent-auth: migrated to .* \\(the same resources and outputs as the source\\); the plan there has no changes",
-        ),
+        /✓ 00-persistent-auth: migrated to .* \(the same resources and outputs as the source\); the plan there has no changes/,
       );
       for (const layer of ["01-infrastructure", "02-services", "03-configuration"])
         expect(run.output).toContain(`- ${layer}: previous_state_backend holds no state of it; nothing to migrate`);

@@ -75,7 +75,11 @@ export function sourcesWith(
     set(cluster, key.path);
     return { options: { cluster }, sources: exampleSources({ cluster }) };
   }
-  const nodes = (list: Record<string, unknown>[]) => list.map((n, i) => (i === 0 ? (set(n, key.path), n) : n));
+  const nodes = (list: Record<string, unknown>[]) =>
+    list.map((n, i) => {
+      if (i === 0) set(n, key.path);
+      return n;
+    });
   return { options: { cluster, nodes }, sources: exampleSources({ cluster, nodes }) };
 }
 

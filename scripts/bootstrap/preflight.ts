@@ -662,7 +662,7 @@ const synth: Check = {
           return fail({
             reason: `${layer.name}: the provider stand-ins of ${standInsFile} are not for this checkout's pins`,
             details: applied.problems,
-            hint: "rebuild the engine for this checkout (judges/engine/build.sh) or unset " + STAND_INS_ENV,
+            hint: `rebuild the engine for this checkout (judges/engine/build.sh) or unset ${STAND_INS_ENV}`,
           });
         }
         for (const u of applied.used)
