@@ -499,6 +499,103 @@ describe("the simulator over HTTPS", () => {
   });
 });
 
+describe("the permissions of the /access calls, as pve-access-control checks them", () => {
+  let sim: PveSim;
+  let op: string;
+  let roles = 0;
+  /** A role of `privs` for op@pve on `path`. */
+  const grant = async (path: string, privs: string, propagate = "1") => {
+    const roleid = `r${roles++}`;
+    await call(sim, "POST", "/access/roles", { roleid, privs });
+    await call(sim, "PUT", "/access/acl", { path, users: "op@pve", roles: roleid, propagate });
+  };
+  const asOp = (method: string, path: string, params: Record<string, string> = {}) =>
+    call(sim, method, path, params, op);
+  const refusal = async (answer: Promise<{ status: number; body: { message?: string } }>) => {
+    const { status, body } = await answer;
+    return `${status} ${body.message?.trim()}`;
+  };
+
+  beforeAll(async () => {
+    sim = await startPveSim({ tokens: [TOKEN] });
+    await call(sim, "POST", "/access/users", { userid: "op@pve" });
+    await call(sim, "POST", "/access/users", { userid: "csi@pve" });
+    const created = (await call(sim, "POST", "/access/users/op%40pve/token/tk", { privsep: "0" })).body.data as {
+      value: string;
+    };
+    op = `op@pve!tk=${created.value}`;
+  });
+  afterAll(async () => sim.close());
+
+  it("roles: created, changed and deleted with Sys.Modify on /access, read by anyone", async () => {
+    expect(await refusal(asOp("POST", "/access/roles", { roleid: "x", privs: "VM.Audit" }))).toBe(
+      "403 Permission check failed (/access, Sys.Modify)",
+    );
+    expect((await asOp("GET", "/access/roles/PVEAuditor")).status).toBe(200);
+    await grant("/access", "Sys.Modify");
+    expect((await asOp("POST", "/access/roles", { roleid: "x", privs: "VM.Audit" })).status).toBe(200);
+    expect((await asOp("PUT", "/access/roles/x", { privs: "VM.Audit,VM.PowerMgmt" })).status).toBe(200);
+    expect((await asOp("DELETE", "/access/roles/x")).status).toBe(200);
+  });
+
+  it("users: Realm.AllocateUser on the user's realm, then User.Modify on /access/groups (no group given)", async () => {
+    const create = () => asOp("POST", "/access/users", { userid: "new@pve" });
+    expect(await refusal(create())).toBe("403 Permission check failed (/access/realm/pve, Realm.AllocateUser)");
+    await grant("/access/realm/pve", "Realm.AllocateUser");
+    expect(await refusal(create())).toBe("403 Permission check failed (/access/groups, User.Modify)");
+    expect(await refusal(asOp("GET", "/access/users/csi%40pve"))).toBe("403 Permission check failed");
+    expect(await refusal(asOp("GET", "/access/users/gone%40pve"))).toBe("500 no such user ('gone@pve')");
+    await grant("/access/groups", "User.Modify");
+    expect((await create()).status).toBe(200);
+    expect((await asOp("GET", "/access/users/new%40pve")).status).toBe(200);
+    expect((await asOp("PUT", "/access/users/new%40pve", { comment: "c" })).status).toBe(200);
+    expect((await asOp("DELETE", "/access/users/new%40pve")).status).toBe(200);
+  });
+
+  it("tokens: the user itself or User.Modify on /access/groups; an API token is never its user", async () => {
+    await call(sim, "PUT", "/access/acl", { path: "/access/groups", users: "op@pve", roles: "NoAccess" });
+    expect(await refusal(asOp("POST", "/access/users/op%40pve/token/second"))).toBe("403 Permission check failed");
+    expect(await refusal(asOp("POST", "/access/users/csi%40pve/token/csi"))).toBe("403 Permission check failed");
+    await call(sim, "PUT", "/access/acl", { path: "/access/groups", users: "op@pve", roles: "NoAccess", delete: "1" });
+    expect((await asOp("POST", "/access/users/csi%40pve/token/csi", { privsep: "0" })).status).toBe(200);
+    expect((await asOp("GET", "/access/users/csi%40pve/token/csi")).status).toBe(200);
+    expect((await asOp("PUT", "/access/users/csi%40pve/token/csi", { comment: "c" })).status).toBe(200);
+    expect((await asOp("DELETE", "/access/users/csi%40pve/token/csi")).status).toBe(200);
+  });
+
+  it("ACLs: Permissions.Modify on the path; VM.Allocate on a VM hands out only one's own privileges", async () => {
+    const acl = (path: string, roles: string, propagate = "1") =>
+      asOp("PUT", "/access/acl", { path, users: "csi@pve", roles, propagate });
+    expect(await refusal(acl("/", "r0"))).toBe("403 Permission check failed (/, Permissions.Modify)");
+    expect(await refusal(acl("/vms/100", "r0"))).toBe(
+      "403 Permission check failed (/vms/100, Permissions.Modify|VM.Allocate)",
+    );
+    await call(sim, "POST", "/access/roles", { roleid: "vmadmin", privs: "VM.Allocate,VM.Audit" });
+    await call(sim, "POST", "/access/roles", { roleid: "audit", privs: "VM.Audit" });
+    await call(sim, "PUT", "/access/acl", { path: "/vms/100", users: "op@pve", roles: "vmadmin", propagate: "0" });
+    expect((await acl("/vms/100", "audit", "0")).status).toBe(200);
+    expect((await acl("/vms/100", "r0")).body.errors?.role).toBe(
+      "Cannot add role 'r0' - requires 'Permissions.Modify' or superset of privileges.",
+    );
+    expect((await acl("/vms/100", "audit", "1")).body.errors?.role).toBe(
+      "Cannot add role 'audit' with propagation - requires 'Permissions.Modify' or propagated superset of privileges.",
+    );
+    expect((await acl("/vms/100", "NoAccess", "0")).body.errors?.role).toBe(
+      "Cannot add role 'NoAccess' - requires 'Permissions.Modify'",
+    );
+    await grant("/", "Permissions.Modify", "0");
+    expect((await acl("/", "r0")).status).toBe(200);
+  });
+
+  it("the ACL list: everything with Sys.Audit on /access, else the paths one may change", async () => {
+    const paths = async () =>
+      [...new Set(((await asOp("GET", "/access/acl")).body.data as Array<{ path: string }>).map((e) => e.path))].sort();
+    expect(await paths()).toEqual(["/", "/vms/100"]);
+    await grant("/access", "Sys.Audit");
+    expect(await paths()).toEqual(["/", "/access", "/access/groups", "/access/realm/pve", "/vms/100"]);
+  });
+});
+
 describe("the simulator's --state file", () => {
   it("keeps the state across restarts", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pve-sim-state-"));

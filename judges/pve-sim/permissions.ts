@@ -24,39 +24,61 @@ type Rule = PermCheck | { readonly or: readonly PermCheck[] };
 
 /** The privileges `authid` (`user@realm` or `user@realm!token`) holds on `path`. */
 export function privilegesOn(state: SimState, authid: string, path: string): ReadonlySet<string> | "all" {
+  const held = privilegeFlags(state, authid, path);
+  return held === "all" ? "all" : new Set(held.keys());
+}
+
+/**
+ * The privileges `authid` holds on `path`, each with whether it propagates (PVE::RPCEnvironment permissions: a
+ * privilege propagates when one of the roles giving it does; a token's with privilege separation only when its
+ * own and its user's do; roles from a pool never propagate).
+ */
+export function privilegeFlags(state: SimState, authid: string, path: string): ReadonlyMap<string, boolean> | "all" {
   const [userid, tokenid] = authid.split("!");
   const user = state.users[userid];
-  if (!user || !user.enable) return new Set();
+  if (!user?.enable) return new Map();
   const ofUser = userid === "root@pam" ? "all" : aclPrivileges(state, "user", userid, path);
   if (tokenid === undefined) return ofUser;
-  const token = user.tokens[tokenid];
-  if (!token) return new Set();
-  if (!token.privsep) return ofUser;
+  // A token given on the command line (--token) is not in the state: one without privilege separation.
+  if (!user.tokens[tokenid]?.privsep) return ofUser;
   const ofToken = aclPrivileges(state, "token", authid, path);
   if (ofUser === "all") return ofToken;
   if (ofToken === "all") return ofUser;
-  return new Set([...ofToken].filter((p) => ofUser.has(p)));
+  return new Map(
+    [...ofToken].filter(([p]) => ofUser.has(p)).map(([p, propagates]) => [p, propagates && ofUser.get(p) === true]),
+  );
 }
 
 /** The privileges the ACL entries of `ugid` give on `path` (and, for /vms/<id>, on the pool of the VM). */
-function aclPrivileges(state: SimState, type: "user" | "token", ugid: string, path: string): Set<string> | "all" {
-  const paths = [path];
+function aclPrivileges(
+  state: SimState,
+  type: "user" | "token",
+  ugid: string,
+  path: string,
+): Map<string, boolean> | "all" {
+  let roles = rolesOn(state, type, ugid, path);
   const vmid = /^\/vms\/(\d+)$/.exec(path)?.[1];
   const pool = vmid && Object.entries(state.pools).find(([, p]) => p.vms.includes(Number(vmid)))?.[0];
-  if (pool) paths.push(`/pool/${pool}`);
-  const out = new Set<string>();
-  for (const p of paths) {
-    for (const roleid of rolesOn(state, type, ugid, p)) {
-      if (roleid === "Administrator") return "all";
-      for (const priv of state.roles[roleid]?.privs ?? []) out.add(priv);
-    }
+  // A pool's roles never propagate nor override the VM's own NoAccess; the pool's NoAccess overrides the VM's roles.
+  if (pool && !roles.has("NoAccess")) {
+    const ofPool = rolesOn(state, type, ugid, `/pool/${pool}`);
+    if (ofPool.has("NoAccess")) roles = new Map([["NoAccess", false]]);
+    else for (const roleid of ofPool.keys()) if (!roles.has(roleid)) roles.set(roleid, false);
+  }
+  const out = new Map<string, boolean>();
+  for (const [roleid, propagates] of roles) {
+    if (roleid === "Administrator") return "all";
+    for (const priv of state.roles[roleid]?.privs ?? []) out.set(priv, out.get(priv) === true || propagates);
   }
   return out;
 }
 
-/** PVE::AccessControl roles: from `/` down to `path`, the nearest level with entries of `ugid` replaces the others. */
-function rolesOn(state: SimState, type: "user" | "token", ugid: string, path: string): string[] {
-  let roles: string[] = [];
+/**
+ * PVE::AccessControl roles: from `/` down to `path`, the nearest level with entries of `ugid` replaces the
+ * others; each role with its propagate flag.
+ */
+function rolesOn(state: SimState, type: "user" | "token", ugid: string, path: string): Map<string, boolean> {
+  let roles = new Map<string, boolean>();
   const levels = [
     "/",
     ...path
@@ -69,15 +91,25 @@ function rolesOn(state: SimState, type: "user" | "token", ugid: string, path: st
     const entries = state.acl.filter(
       (e) => e.path === level && e.type === type && e.ugid === ugid && (final || e.propagate),
     );
-    if (entries.length) roles = entries.map((e) => e.roleid);
+    if (entries.length) roles = new Map(entries.map((e) => [e.roleid, e.propagate === 1]));
   }
-  return roles;
+  // NoAccess beats every other role of the same level.
+  const noAccess = roles.get("NoAccess");
+  return noAccess === undefined ? roles : new Map([["NoAccess", noAccess]]);
+}
+
+/** PVE's 403 (raise_perm_exc): `Permission check failed`, with what failed when it is known. */
+export function forbidden(what?: string): ApiError {
+  return new ApiError(403, `Permission check failed${what ? ` (${what})` : ""}`);
 }
 
 /** Throws PVE's 403 unless `authid` passes `check`. */
 export function requirePermission(state: SimState, authid: string, check: PermCheck): void {
   if (passes(state, authid, check)) return;
-  throw new ApiError(403, `Permission check failed (${check.path}, ${check.privs.join(check.any ? " | " : ", ")})`);
+  // RPCEnvironment check names the first privilege missing, check_any all of them.
+  const held = privilegesOn(state, authid, check.path) as ReadonlySet<string>;
+  const what = check.any ? check.privs.join("|") : check.privs.find((p) => !held.has(p));
+  throw forbidden(`${check.path}, ${what}`);
 }
 
 function passes(state: SimState, authid: string, check: PermCheck): boolean {
@@ -296,6 +328,117 @@ const RULES: Readonly<Record<string, (ctx: Ctx) => readonly Rule[]>> = {
   "DELETE /cluster/ha/resources/{sid}": () => [{ path: "/", privs: ["Sys.Console"] }],
 };
 
+// /access: roles, users, API tokens and ACLs, as pve-access-control declares and checks them.
+
+/** PVE::AccessControl normalize_path: no doubled or trailing slash. */
+function normalizePath(path: string): string {
+  const once = path.replace(/\/+/g, "/").replace(/\/$/, "");
+  return once.startsWith("/") ? once : `/${once}`;
+}
+
+/**
+ * PVE::RPCEnvironment check_perm_modify: Permissions.Modify on the ACL path, or on a VM, a storage or a pool
+ * the privilege to allocate it.
+ */
+function permModify(path: string): PermCheck {
+  const normal = normalizePath(path);
+  const alternative = /^\/storage\/.+/.test(normal)
+    ? ["Datastore.Allocate"]
+    : /^\/vms\/.+/.test(normal)
+      ? ["VM.Allocate"]
+      : /^\/pool\/.+/.test(normal)
+        ? ["Pool.Allocate"]
+        : [];
+  return { path: normal, privs: ["Permissions.Modify", ...alternative], any: true };
+}
+
+/** Whether `authid` may change, and so see, the ACL entries on `path` (check_perm_modify). */
+export function mayModifyPermissions(state: SimState, authid: string, path: string): boolean {
+  return passes(state, authid, permModify(path));
+}
+
+/** The `userid-param` test `Realm.AllocateUser`: that privilege on the realm of the user named. */
+const realmOfUser = (ctx: Ctx): PermCheck => ({
+  path: `/access/realm/${String(str(ctx.params, "userid")).split("@")[1]}`,
+  privs: ["Realm.AllocateUser"],
+});
+
+/**
+ * The `userid-group` test of PVE::RPCEnvironment exec_api2_perm_check, on a cluster without groups: the named
+ * user must exist (unless `groups` is "create"), then one of `privs` on /access/groups (every group). Without
+ * it, a call taking a group list (`groups`: create, update) is refused naming /access/groups, or the first group
+ * given (none exists); another is refused bare, as no group makes its user reachable. `noerr`: false instead of
+ * a refusal (inside an `or`).
+ */
+function useridGroup(
+  ctx: Ctx,
+  privs: readonly string[],
+  options: { readonly groups?: "create" | "update"; readonly noerr?: boolean } = {},
+): boolean {
+  const userid = String(str(ctx.params, "userid"));
+  if (options.groups !== "create" && !ctx.state.users[userid]) {
+    if (options.noerr) return false;
+    throw new ApiError(500, `no such user ('${userid}')`);
+  }
+  if (passes(ctx.state, ctx.user, { path: "/access/groups", privs, any: true })) return true;
+  if (options.groups) {
+    const group = String(str(ctx.params, "groups") ?? "")
+      .split(/[,;\s]+/)
+      .find(Boolean);
+    throw forbidden(`${group ? `/access/groups/${group}` : "/access/groups"}, ${privs.join("|")}`);
+  }
+  if (options.noerr) return false;
+  throw forbidden();
+}
+
+/** The token calls' `or`: the user itself (`userid-param` `self`; an API token never is), or `userid-group` User.Modify. */
+function selfOrUserModify(ctx: Ctx): Rule[] {
+  const userid = String(str(ctx.params, "userid"));
+  if (ctx.state.users[userid] && ctx.user === userid) return ALL;
+  if (useridGroup(ctx, ["User.Modify"], { noerr: true })) return ALL;
+  throw forbidden();
+}
+
+const ROLE_ADMIN: PermCheck = { path: "/access", privs: ["Sys.Modify"] };
+
+/**
+ * The checks of the /access calls (PVE::API2::Role, ::User and its token methods, ::ACL). What the handlers check
+ * in code is in handlers/access.ts: the ACL list filtered to what one may see or change, and a role handed out
+ * without Permissions.Modify only within one's own privileges.
+ */
+const ACCESS_RULES: Readonly<Record<string, (ctx: Ctx) => readonly Rule[]>> = {
+  "GET /access/roles": () => ALL,
+  "GET /access/roles/{roleid}": () => ALL,
+  "POST /access/roles": () => [ROLE_ADMIN],
+  "PUT /access/roles/{roleid}": () => [ROLE_ADMIN],
+  "DELETE /access/roles/{roleid}": () => [ROLE_ADMIN],
+  "POST /access/users": (ctx) => {
+    requirePermission(ctx.state, ctx.user, realmOfUser(ctx));
+    useridGroup(ctx, ["User.Modify"], { groups: "create" });
+    return ALL;
+  },
+  "GET /access/users/{userid}": (ctx) => {
+    useridGroup(ctx, ["User.Modify", "Sys.Audit"]);
+    return ALL;
+  },
+  "PUT /access/users/{userid}": (ctx) => {
+    useridGroup(ctx, ["User.Modify"], { groups: "update" });
+    return ALL;
+  },
+  "DELETE /access/users/{userid}": (ctx) => {
+    requirePermission(ctx.state, ctx.user, realmOfUser(ctx));
+    useridGroup(ctx, ["User.Modify"]);
+    return ALL;
+  },
+  "GET /access/users/{userid}/token": selfOrUserModify,
+  "GET /access/users/{userid}/token/{tokenid}": selfOrUserModify,
+  "POST /access/users/{userid}/token/{tokenid}": selfOrUserModify,
+  "PUT /access/users/{userid}/token/{tokenid}": selfOrUserModify,
+  "DELETE /access/users/{userid}/token/{tokenid}": selfOrUserModify,
+  "GET /access/acl": () => ALL,
+  "PUT /access/acl": (ctx) => [permModify(String(str(ctx.params, "path")))],
+};
+
 /** A task of one's own is readable; another's needs Sys.Audit on the node (PVE::API2::Tasks). */
 function taskRule(ctx: Ctx): Rule[] {
   const upid = String(str(ctx.params, "upid"));
@@ -336,7 +479,7 @@ export function checkPermissions(ctx: Ctx, method: string, template: string): vo
   const unrestricted =
     userid === "root@pam" && (tokenid === undefined || !ctx.state.users[userid]?.tokens[tokenid]?.privsep);
   if (unrestricted) return;
-  const rules = RULES[`${method} ${template}`];
+  const rules = RULES[`${method} ${template}`] ?? ACCESS_RULES[`${method} ${template}`];
   if (!rules) throw new ApiError(501, `not modelled by the simulator: the permissions of ${method} ${template}`);
   for (const rule of rules(ctx)) enforce(ctx.state, ctx.user, rule);
 }

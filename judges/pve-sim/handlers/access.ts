@@ -1,11 +1,14 @@
 /**
  * /access: users, API tokens, roles and ACLs (PVE::API2::User, PVE::API2::Role, PVE::API2::ACL). Privilege
  * names are checked against PVE 9's list (PVE::AccessControl), so a role with a privilege PVE 9 dropped
- * (VM.Monitor) fails as it would on a host. Permissions are not checked: every token acts as root.
+ * (VM.Monitor) fails as it would on a host. Each call's permissions are checked before (permissions.ts); here
+ * what PVE checks in the handlers' code: the ACL list shows only what one may see, and a role is handed out
+ * without Permissions.Modify only within one's own privileges.
  */
 import { randomUUID } from "node:crypto";
 import { ApiError, need, paramError, str, type Ctx, type Routes } from "../api";
 import { parseBoolean } from "../params";
+import { mayModifyPermissions, privilegeFlags, privilegesOn } from "../permissions";
 import type { AclEntry, User } from "../state";
 
 /** PVE 9's privileges (PVE::AccessControl $privgroups and friends). */
@@ -102,6 +105,36 @@ function userView(userid: string, user: User) {
       privsep: t.privsep,
     })),
   };
+}
+
+/**
+ * PVE::API2::ACL update_acl without Permissions.Modify on the path (VM.Allocate on a VM, Datastore.Allocate on a
+ * storage, Pool.Allocate on a pool let one in): a role is added or removed only when one holds each of its
+ * privileges there, propagated for a propagating entry, and never NoAccess.
+ */
+function withinOwnPrivileges(ctx: Ctx, path: string, roleid: string, remove: boolean, propagate: boolean): void {
+  const held = privilegeFlags(ctx.state, ctx.user, path);
+  if (held === "all" || held.has("Permissions.Modify")) return;
+  const verb = remove ? "remove" : "add";
+  const role = ctx.state.roles[roleid];
+  // The simulator gives the built-in roles but Administrator (every privilege) no real privilege list.
+  if (role.special && roleid !== "Administrator" && roleid !== "NoAccess")
+    throw new ApiError(501, `not modelled by the simulator: the privileges of built-in role '${roleid}'`);
+  const privs = roleid === "Administrator" ? [...PVE_PRIVILEGES] : role.privs;
+  for (const priv of privs) {
+    if (!held.has(priv))
+      throw paramError(
+        "role",
+        `Cannot ${verb} role '${roleid}' - requires 'Permissions.Modify' or superset of privileges.`,
+      );
+    if (propagate && !remove && !held.get(priv))
+      throw paramError(
+        "role",
+        `Cannot ${verb} role '${roleid}' with propagation - requires 'Permissions.Modify' or propagated superset of privileges.`,
+      );
+  }
+  if (roleid === "NoAccess")
+    throw paramError("role", `Cannot ${verb} role '${roleid}' - requires 'Permissions.Modify'`);
 }
 
 export const accessRoutes: Routes = {
@@ -209,7 +242,12 @@ export const accessRoutes: Routes = {
     ctx.state.acl = ctx.state.acl.filter((e) => e.roleid !== roleid);
   },
 
-  "GET /access/acl": (ctx) => ctx.state.acl,
+  // PVE::API2::ACL read_acl: everything with Sys.Audit on /access, else the entries on paths one may change.
+  "GET /access/acl": (ctx) => {
+    const audit = privilegesOn(ctx.state, ctx.user, "/access");
+    if (audit === "all" || audit.has("Sys.Audit")) return ctx.state.acl;
+    return ctx.state.acl.filter((e) => mayModifyPermissions(ctx.state, ctx.user, e.path));
+  },
   "PUT /access/acl": (ctx) => {
     const path = need(ctx, "path");
     if (!/^\/(|access(\/.*)?|nodes(\/.*)?|pool(\/.*)?|sdn(\/.*)?|storage(\/.*)?|vms(\/.*)?|mapping(\/.*)?)$/.test(path))
@@ -226,8 +264,12 @@ export const accessRoutes: Routes = {
       if (!ctx.state.users[userid] || (type === "token" && !ctx.state.users[userid].tokens[tokenid]))
         throw new ApiError(500, `unknown ${type} '${ugid}'`);
     }
-    for (const roleid of splitList(need(ctx, "roles"))) {
+    const roles = splitList(need(ctx, "roles"));
+    for (const roleid of roles) {
       if (!ctx.state.roles[roleid]) throw new ApiError(500, `role '${roleid}' does not exist`);
+      withinOwnPrivileges(ctx, path, roleid, remove === true, propagate === 1);
+    }
+    for (const roleid of roles) {
       for (const [type, ugid] of subjects) {
         ctx.state.acl = ctx.state.acl.filter((e) => !(e.path === path && e.ugid === ugid && e.roleid === roleid));
         if (!remove) ctx.state.acl.push({ path, type, ugid, roleid, propagate });
