@@ -1,14 +1,15 @@
-// The flow judge (judges/firewall-flows) on the guests of the example homelabs: their firewalls as layer 01
-// synthesizes them from workloads.yaml (zone and guest rules, macros, policies, DHCP), against the flows each
-// homelab is written to allow and those it must drop. The matrices below are what each example's comments
-// promise, written by hand: the judge, not the synthesized rules, says whether each holds.
+// The flow judge (judges/firewall-flows) on the guests of the example homelabs and of a router fixture: their
+// firewalls as layer 01 synthesizes them from workloads.yaml (zone and guest rules, macros, policies, DHCP, rules
+// for one NIC), against the flows each homelab is written to allow and those it must drop, through every NIC a
+// guest has. The matrices below are what each config's comments promise, written by hand: the judge, not the
+// synthesized rules, says whether each holds.
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { vmNics, type StackJson } from "../judges/firewall-flows/from-stack";
 import { dhcp, ping, tcp, udp, type Endpoint } from "../judges/firewall-flows/flows";
-import { sendFlow, type Hop, type ProxmoxFirewalls } from "../judges/firewall-flows/network";
+import { nicKey, sendFlow, type Hop, type ProxmoxFirewalls } from "../judges/firewall-flows/network";
 import { REPO } from "./support/synth";
 
 const run = promisify(execFile);
@@ -91,19 +92,67 @@ function lxcHomelabFlows(): Flow[] {
   ];
 }
 
-const HOMELABS: Record<string, () => Flow[]> = { "zoned-ha": zonedHaFlows, "lxc-homelab": lxcHomelabFlows };
+/**
+ * __tests__/fixtures/router-homelab: the router's LAN (net0), management network (net1) and WAN (net2) each
+ * filtered, its own rules for one NIC each, the LAN zone's on all three; the VPN container's LAN NIC on DHCP.
+ */
+function routerHomelabFlows(): Flow[] {
+  const router = { vm: "router", address: "10.20.20.2" };
+  const routerMgmt = { vm: nicKey("router", "net1"), address: "10.20.10.2" };
+  const routerWan = { vm: nicKey("router", "net2"), address: "198.51.100.2" };
+  const vpn = { vm: "vpn", address: "10.20.10.3" };
+  // vpn takes its LAN address by DHCP: one the LAN's server would give it.
+  const vpnLan = { vm: nicKey("vpn", "net1"), address: "10.20.20.150" };
+  const mgmt: Endpoint = { address: "10.20.10.100" };
+  const lan: Endpoint = { address: "10.20.20.100" };
+  const lanDhcp: Endpoint = { address: "10.20.20.1" };
+  return [
+    { name: "WireGuard to the router's WAN from outside", open: true, hops: udp(OUTSIDE, routerWan, 51820) },
+    { name: "WireGuard to the router's LAN address (WAN only)", open: false, hops: udp(lan, router, 51820) },
+    { name: "WireGuard to the router's management address", open: false, hops: udp(mgmt, routerMgmt, 51820) },
+    { name: "SSH to the router's WAN from outside", open: false, hops: tcp(OUTSIDE, routerWan, 22) },
+    { name: "ping to the router's WAN from outside", open: false, hops: ping(OUTSIDE, routerWan) },
+    { name: "DNS to the router from lan", open: true, hops: udp(lan, router, 53) },
+    {
+      name: "DNS to the router's management address from lan (LAN NIC only)",
+      open: false,
+      hops: udp(lan, routerMgmt, 53),
+    },
+    { name: "DNS to the router's WAN with a LAN source (LAN NIC only)", open: false, hops: udp(lan, routerWan, 53) },
+    {
+      name: "SSH to the router's management address from mgmt (lan zone's rule, every NIC)",
+      open: true,
+      hops: tcp(mgmt, routerMgmt, 22),
+    },
+    { name: "SSH to the router's LAN address from mgmt (lan zone's rule)", open: true, hops: tcp(mgmt, router, 22) },
+    { name: "SSH to the router's LAN address from lan", open: false, hops: tcp(lan, router, 22) },
+    { name: "ping to the router from lan", open: true, hops: ping(lan, router) },
+    { name: "the router calls out through its WAN", open: true, hops: tcp(routerWan, OUTSIDE, 443) },
+    { name: "SSH to vpn from mgmt", open: true, hops: tcp(mgmt, vpn, 22) },
+    { name: "SSH to vpn's LAN NIC from mgmt (net0 only)", open: false, hops: tcp(mgmt, vpnLan, 22) },
+    { name: "WireGuard to vpn from a LAN peer", open: true, hops: udp(lan, vpnLan, 51820) },
+    { name: "WireGuard to vpn's management address", open: false, hops: udp(mgmt, vpn, 51820) },
+    { name: "vpn gets its DHCP lease on the LAN", open: true, hops: dhcp(vpnLan, lanDhcp) },
+  ];
+}
+
+const HOMELABS: Record<string, { dir: string; flows: () => Flow[] }> = {
+  "examples/zoned-ha": { dir: join(REPO, "examples/zoned-ha"), flows: zonedHaFlows },
+  "examples/lxc-homelab": { dir: join(REPO, "examples/lxc-homelab"), flows: lxcHomelabFlows },
+  "the router fixture": { dir: join(REPO, "__tests__/fixtures/router-homelab"), flows: routerHomelabFlows },
+};
 
 const stacks = new Map<string, StackJson>();
 
 beforeAll(async () => {
-  const examples = Object.keys(HOMELABS);
+  const names = Object.keys(HOMELABS);
   const { stdout } = await run(
     join(REPO, "node_modules/.bin/tsx"),
-    [join(REPO, "__tests__/support/synth-child.ts"), ...examples.map((e) => join(REPO, "examples", e))],
+    [join(REPO, "__tests__/support/synth-child.ts"), ...names.map((name) => HOMELABS[name].dir)],
     { cwd: REPO, maxBuffer: 256 * 1024 * 1024 },
   );
   const synthesized = JSON.parse(stdout) as Array<{ infrastructure: StackJson }>;
-  examples.forEach((example, i) => stacks.set(example, synthesized[i].infrastructure));
+  names.forEach((name, i) => stacks.set(name, synthesized[i].infrastructure));
 }, 240_000);
 
 /** The datacenter's firewall on (bootstrap's preflight demands it for firewalled guests), the guests' as synthesized. */
@@ -121,17 +170,30 @@ const wrongFlows = (firewalls: ProxmoxFirewalls, flows: readonly Flow[]) =>
     return [`${flow.name}: ${flow.open ? `dropped (${verdict.accepted ? "" : verdict.why})` : "open"}`];
   });
 
-describe.each(Object.keys(HOMELABS))("examples/%s with its guests' firewalls", (example) => {
+describe.each(Object.keys(HOMELABS))("%s with its guests' firewalls", (example) => {
   it("every flow it allows passes, every other is dropped", () => {
-    const flows = HOMELABS[example]();
+    const flows = HOMELABS[example].flows();
     expect(wrongFlows(firewallsOf(stacks.get(example)!), flows)).toEqual([]);
     expect(flows.some((f) => f.open)).toBe(true);
     expect(flows.some((f) => !f.open)).toBe(true);
   });
 
+  it("each flow addresses the NIC it names, at the address Proxmox gives that NIC", () => {
+    const nics = vmNics(stacks.get(example)!);
+    for (const flow of HOMELABS[example].flows()) {
+      const [first] = flow.hops;
+      for (const [key, address] of [
+        [first.to, first.packet.dst],
+        [first.from, first.packet.src],
+      ])
+        if (key !== undefined && nics[key]?.address !== undefined && address !== "0.0.0.0")
+          expect(address, `${flow.name}: ${key}`).toBe(nics[key].address);
+    }
+  });
+
   it("filters nothing without the datacenter's enable, a guest's enable or its NIC's firewall=1", () => {
     const stack = stacks.get(example)!;
-    const closed = HOMELABS[example]().filter((f) => !f.open);
+    const closed = HOMELABS[example].flows().filter((f) => !f.open);
     // Every closed flow opens when the datacenter's firewall is off.
     expect(wrongFlows(firewallsOf(stack, { datacenterEnabled: false }), closed)).toHaveLength(closed.length);
     const nics = vmNics(stack);

@@ -2,8 +2,9 @@
 // each rule) on small hand-made firewalls: first match, what is skipped, the policies, what turns filtering off,
 // and the hosts' conntrack.
 import { describe, expect, it } from "vitest";
-import { clusterFlows, type ClusterShape } from "../judges/firewall-flows/flows";
-import { sendFlow, type Hop, type ProxmoxFirewalls } from "../judges/firewall-flows/network";
+import { clusterFlows, ping, tcp, udp, type ClusterShape } from "../judges/firewall-flows/flows";
+import { vmNics } from "../judges/firewall-flows/from-stack";
+import { nicKey, sendFlow, type Hop, type ProxmoxFirewalls } from "../judges/firewall-flows/network";
 import { NotModelled, type FirewallRule, type VmNic } from "../judges/firewall-flows/pve-firewall";
 
 const nic = (vm: string, host: string, rules: FirewallRule[], extra: Partial<VmNic> = {}): VmNic => ({
@@ -19,7 +20,7 @@ const accept = (rule: Partial<FirewallRule>): FirewallRule => ({ type: "in", act
 const world = (nics: VmNic[], extra: Partial<ProxmoxFirewalls> = {}): ProxmoxFirewalls => ({
   datacenterEnabled: true,
   allowInvalid: {},
-  nics: Object.fromEntries(nics.map((n) => [n.vm, n])),
+  nics: Object.fromEntries(nics.map((n) => [nicKey(n.vm, n.netid), n])),
   ...extra,
 });
 
@@ -120,6 +121,67 @@ describe("policies and switches", () => {
     expect(sendFlow(world([nic("b", "h", [])], { datacenterEnabled: false }), handshake(22))).toEqual({
       accepted: true,
     });
+  });
+});
+
+describe("a guest's NICs: a tap chain each (compile_iptables_filter: every netN with firewall=1)", () => {
+  // A router: LAN on net0, WAN on net1; one rule list and one set of options for both, as in the guest's .fw.
+  const rules: FirewallRule[] = [
+    accept({ proto: "udp", dport: "51820", iface: "net1" }),
+    accept({ proto: "tcp", dport: "22", iface: "net0" }),
+    accept({ proto: "icmp" }),
+    { type: "out", action: "DROP", enable: true, proto: "tcp", dport: "25", iface: "net1" },
+  ];
+  const lan = { vm: "r", address: "10.0.0.2" };
+  const wan = { vm: nicKey("r", "net1"), address: "198.51.100.2" };
+  const client = { address: "10.0.0.9" };
+  const outside = { address: "203.0.113.7" };
+  const router = (net0: Partial<VmNic> = {}, net1: Partial<VmNic> = {}) =>
+    world([nic("r", "h", rules, net0), nic("r", "h", rules, { netid: "net1", ...net1 })]);
+  const open = (firewalls: ProxmoxFirewalls, hops: Hop[]) => sendFlow(firewalls, hops).accepted;
+
+  it("a rule with iface filters only its NIC (ruleset_generate_vm_rules skips another's); one without, every NIC", () => {
+    expect(open(router(), udp(outside, wan, 51820))).toBe(true);
+    expect(open(router(), udp(client, lan, 51820))).toBe(false);
+    expect(open(router(), tcp(client, lan, 22))).toBe(true);
+    expect(open(router(), tcp(outside, wan, 22))).toBe(false);
+    expect(open(router(), ping(client, lan))).toBe(true);
+    expect(open(router(), ping(outside, wan))).toBe(true);
+    // Out of the NIC a packet leaves by: SMTP out through the WAN dropped, through the LAN let go.
+    expect(open(router(), tcp(wan, outside, 25))).toBe(false);
+    expect(open(router(), tcp(lan, client, 25))).toBe(true);
+  });
+
+  it("each NIC's firewall=1 on its own: an unfiltered NIC lets everything through while the other filters", () => {
+    expect(open(router({}, { firewall: false }), tcp(outside, wan, 22))).toBe(true);
+    expect(open(router({}, { firewall: false }), udp(client, lan, 51820))).toBe(false);
+    expect(open(router({ firewall: false }), udp(client, lan, 51820))).toBe(true);
+    expect(open(router({ firewall: false }), tcp(outside, wan, 22))).toBe(false);
+  });
+
+  it("reads every NIC of a synthesized guest: net<n> from the nth network_device, its firewall and ip_config", () => {
+    const vm = {
+      node_name: "h",
+      network_device: [{ firewall: true }, { firewall: false }, { firewall: true }],
+      initialization: {
+        ip_config: [
+          { ipv4: { address: "10.0.0.2/24" } },
+          { ipv4: { address: "dhcp" } },
+          { ipv4: { address: "198.51.100.2/24" } },
+        ],
+      },
+    };
+    const ct = { node_name: "h", network_interface: [{ firewall: false }, { firewall: true }] };
+    const nics = vmNics({
+      resource: { proxmox_virtual_environment_vm: { r: vm }, proxmox_virtual_environment_container: { c: ct } },
+    });
+    expect(Object.entries(nics).map(([key, n]) => [key, n.vm, n.netid, n.firewall, n.address])).toEqual([
+      ["r", "r", "net0", true, "10.0.0.2"],
+      ["r/net1", "r", "net1", false, undefined],
+      ["r/net2", "r", "net2", true, "198.51.100.2"],
+      ["c", "c", "net0", false, undefined],
+      ["c/net1", "c", "net1", true, undefined],
+    ]);
   });
 });
 

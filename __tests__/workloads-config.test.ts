@@ -807,6 +807,41 @@ describe("workloads.yaml", () => {
       "containers[1].extra_networks[0].firewall: firewall: true filters nothing without firewall rules and options",
     ],
     [
+      "a guest rule for a NIC the guest lacks",
+      (w) => {
+        w.vms[0].extra_networks = [{ bridge: "vmbr1", firewall: true }];
+        w.vms[0].firewall = { rules: [{ action: "ACCEPT", macro: "SSH", iface: "net2" }] };
+      },
+      "vms[0].firewall.rules[0].iface: gpu-vm has no net2: its NICs are net0 (network), net1 (extra_networks[0])",
+    ],
+    [
+      "a guest rule for a NIC the firewall does not filter",
+      (w) => {
+        w.vms[0].extra_networks = [{ bridge: "vmbr1" }];
+        w.vms[0].firewall = { rules: [{ action: "ACCEPT", macro: "SSH", iface: "net1" }] };
+      },
+      "vms[0].firewall.rules[0].iface: net1 is not filtered (extra_networks[0] has no firewall: true)",
+    ],
+    [
+      "a guest rule for a first NIC with firewall: false",
+      (w) => {
+        w.vms[0].network.firewall = false;
+        w.vms[0].extra_networks = [{ bridge: "vmbr1", firewall: true }];
+        w.vms[0].firewall = { rules: [{ action: "ACCEPT", macro: "SSH", iface: "net0" }] };
+      },
+      "vms[0].firewall.rules[0].iface: net0 is not filtered (network.firewall: false)",
+    ],
+    [
+      "a zone rule for one NIC",
+      (w) => (w.zones[0].firewall = { rules: [{ action: "ACCEPT", macro: "SSH", iface: "net0" }] }),
+      "zones[0].firewall.rules[0].iface: a zone's rules filter every guest in it, whose NICs differ",
+    ],
+    [
+      "a rule for an interface that is no NIC",
+      (w) => (w.vms[0].firewall = { rules: [{ action: "ACCEPT", macro: "SSH", iface: "eth0" }] }),
+      "vms[0].firewall.rules[0].iface: expected a NIC of the guest: net0 (network), net1, net2, ...",
+    ],
+    [
       "a guest firewall on an unfiltered NIC",
       (w) => {
         w.containers[1].network.firewall = false;

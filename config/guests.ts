@@ -61,7 +61,7 @@ interface GuestBase {
   /** Gateway of a static address: the guest's own, else its zone's. */
   readonly gateway?: string;
   readonly dnsServers?: readonly string[];
-  /** <name>.<zone>.<domain>, or <name>.<domain> outside zones. */
+  /** The first NIC's DNS name: <name>.<zone>.<domain>, or <name>.<domain> outside zones. */
   readonly fqdn: string;
   /** The NICs after the first (extra_networks), as net1, net2, ... */
   readonly extraNics: readonly ExtraNic[];
@@ -94,6 +94,8 @@ export interface GuestFirewallRule {
   readonly proto?: string;
   readonly dport?: string;
   readonly sport?: string;
+  /** The one NIC (net0, net1, ...) the rule filters; every filtered NIC without it. */
+  readonly iface?: string;
   readonly comment?: string;
   readonly log?: string;
   readonly enabled: boolean;
@@ -107,6 +109,8 @@ export interface ExtraNic {
   readonly zone?: ResolvedZone;
   readonly address?: string;
   readonly addressCidr?: string;
+  /** <name>.<zone>.<domain> in a zone; none outside zones (the guest's <name>.<domain> is its first NIC's). */
+  readonly fqdn?: string;
 }
 
 export interface ContainerGuest extends GuestBase {
@@ -165,7 +169,7 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
       addressCidr,
       gateway: address ? (net.gateway ?? zone?.gateway) : undefined,
       dnsServers: net.dns_servers ?? zone?.dnsServers,
-      fqdn: [config.name, net.zone, workloads.domain].filter(Boolean).join("."),
+      fqdn: dnsName(config.name, net.zone, workloads.domain),
       nicFirewall,
       firewall: hasFirewall
         ? guestFirewall(
@@ -173,7 +177,8 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
             zone && zoneFirewall
               ? { config: zoneFirewall, path: ["zones", workloads.zones.indexOf(zone.config), "firewall"] }
               : undefined,
-            net.address === "dhcp",
+            // A lease on the first NIC, or on another the firewall filters.
+            net.address === "dhcp" || config.extra_networks.some((extra) => extra.firewall && extra.address === "dhcp"),
             zones,
           )
         : undefined,
@@ -182,6 +187,7 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
           path: [kind, index, "extra_networks", i],
           config: extra,
           ...nicAddress(extra, zones),
+          fqdn: extra.zone === undefined ? undefined : dnsName(config.name, extra.zone, workloads.domain),
         }),
       ),
     };
@@ -192,6 +198,11 @@ export function resolveGuests(workloads: WorkloadsConfig, defaults: GuestDefault
     ),
     ...workloads.vms.map((config, i): VmGuest => ({ kind: "vm", config, ...common("vms", i, config) })),
   ];
+}
+
+/** <name>.<zone>.<domain>, or <name>.<domain> without a zone. */
+function dnsName(name: string, zone: string | undefined, domain: string): string {
+  return [name, zone, domain].filter(Boolean).join(".");
 }
 
 /** A NIC's zone (when it names one that exists) and its static address, with its prefix when known. */
@@ -257,6 +268,7 @@ export function firewallRule(
     proto: rule.proto,
     dport: rule.dport === undefined ? undefined : String(rule.dport),
     sport: rule.sport === undefined ? undefined : String(rule.sport),
+    iface: rule.iface,
     comment: rule.comment,
     log: rule.log,
     enabled: rule.enabled,

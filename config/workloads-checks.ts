@@ -1,7 +1,7 @@
 // Rules of workloads.yaml across its entries and across files: conflicts between Talos nodes, VMs and
 // containers (ids, names, addresses, MACs), id ranges by purpose, zones and their subnets, hosts, PCI
 // devices, backups. Each issue has an exact path and a message that says what it collides with.
-import { firewallRule, resolveGuests, resolveZones, sharesTag, type ResolvedZone } from "./guests";
+import { firewallRule, type Guest, resolveGuests, resolveZones, sharesTag, type ResolvedZone } from "./guests";
 import { firewallRuleProblems } from "./pve-firewall";
 import {
   contains,
@@ -500,9 +500,23 @@ export function workloadsIssues(
   // ---- firewalls: rules as PVE verifies them (zone names resolved), and a NIC flag that filters something.
   const checkRules = (rules: WorkloadsConfig["zones"][number]["firewall"], path: KeyPath) =>
     rules?.rules.forEach((config, r) => issues.push(...firewallRuleIssues(config, [...path, "rules", r], zones)));
-  workloads.zones.forEach((zone, i) => checkRules(zone.firewall, ["zones", i, "firewall"]));
+  workloads.zones.forEach((zone, i) => {
+    checkRules(zone.firewall, ["zones", i, "firewall"]);
+    zone.firewall?.rules.forEach((rule, r) => {
+      if (rule.iface !== undefined)
+        error(
+          ["zones", i, "firewall", "rules", r, "iface"],
+          "a zone's rules filter every guest in it, whose NICs differ: write a rule for one NIC in its guest's firewall block",
+        );
+    });
+  });
   for (const g of guests) {
     checkRules(g.config.firewall, [...g.path, "firewall"]);
+    g.config.firewall?.rules.forEach((rule, r) => {
+      if (rule.iface === undefined) return;
+      const problem = ifaceProblem(g, rule.iface);
+      if (problem) error([...g.path, "firewall", "rules", r, "iface"], problem);
+    });
     const flag = g.config.network.firewall;
     const zoneFirewall = g.zone?.config.firewall;
     if (flag === true && !g.config.firewall && !zoneFirewall)
@@ -549,6 +563,17 @@ export function workloadsIssues(
   });
 
   return issues;
+}
+
+/** Why a guest's rule cannot filter `iface` (a NIC it lacks, or one the firewall does not filter), or undefined. */
+function ifaceProblem(g: Guest, iface: string): string | undefined {
+  const n = Number(iface.slice("net".length));
+  const nics = ["net0 (network)", ...g.extraNics.map((_, i) => `net${i + 1} (extra_networks[${i}])`)];
+  if (n >= nics.length) return `${g.config.name} has no ${iface}: its NICs are ${nics.join(", ")}`;
+  const filtered = n === 0 ? g.nicFirewall : g.extraNics[n - 1].config.firewall;
+  if (!filtered)
+    return `${iface} is not filtered (${n === 0 ? "network.firewall: false" : `extra_networks[${n - 1}] has no firewall: true`}): the rule would never be evaluated`;
+  return undefined;
 }
 
 /** The problems PVE's verify_rule finds in one rule, at the key of workloads.yaml they concern. */

@@ -258,6 +258,16 @@ export const firewallRuleSchema = z
       .optional()
       .describe("Destination port(s), or with proto icmp an ICMP type (echo-request). @default any"),
     sport: portSpec.optional().describe("Source port(s). @default any"),
+    iface: z
+      .string()
+      .regex(
+        /^net([0-9]|[12][0-9]|3[01])$/,
+        "expected a NIC of the guest: net0 (network), net1, net2, ... (extra_networks)",
+      )
+      .optional()
+      .describe(
+        "Guests only: the one NIC the rule filters, net0 (network) or net1, net2, ... (extra_networks in order), e.g. a router's WAN. @default every NIC with firewall: true",
+      ),
     comment: z
       .string()
       .max(200)
@@ -285,7 +295,7 @@ export const firewallSchema = z
       .boolean()
       .optional()
       .describe(
-        "Let DHCP through (requests out, leases in). @default the zone's; else on for a guest with address: dhcp",
+        "Let DHCP through (requests out, leases in). @default the zone's; else on for a guest with address: dhcp on network or on an extra NIC with firewall: true",
       ),
     macfilter: z
       .boolean()

@@ -23,6 +23,8 @@ export interface GuestFirewallRuleProps {
   readonly dport?: string;
   /** @default - any */
   readonly sport?: string;
+  /** The one NIC the rule filters (`net1`). @default - every NIC with firewall=1 */
+  readonly iface?: string;
   /** @default - none */
   readonly comment?: string;
   /** @default "nolog" */
@@ -81,6 +83,7 @@ export class GuestFirewall extends Construct {
         proto: r.proto,
         dport: r.dport,
         sport: r.sport,
+        iface: r.iface,
         comment: r.comment,
         log: r.log,
         enabled: r.enabled ?? true,

@@ -103,8 +103,8 @@ describe("a router VM with LAN, management and WAN NICs, a VPN container with /d
             clone: { template: 9000 },
             cloud_init: {},
             network: { zone: "lan", address: "10.20.0.2" },
-            // Filtered NICs need rules: SSH from the management network only.
-            firewall: { rules: [{ action: "ACCEPT", macro: "SSH", source: "mgmt" }] },
+            // Filtered NICs need rules: SSH from the management network only, on the management NIC (net1).
+            firewall: { rules: [{ action: "ACCEPT", macro: "SSH", source: "mgmt", iface: "net1" }] },
             extra_networks: [
               { zone: "mgmt", address: "192.168.60.2", mac_addr: "bc:24:11:60:00:02", firewall: true },
               { bridge: "vmbr0", vlan: 99 },
@@ -159,11 +159,15 @@ describe("a router VM with LAN, management and WAN NICs, a VPN container with /d
       path: "/dev/net/tun",
       mode: "0666",
     });
+    // The router's rule for its management NIC alone, as PVE stores it.
+    expect(judge.sim.state.firewall["150"].rules).toEqual([
+      expect.objectContaining({ macro: "SSH", source: "192.168.60.0/24", iface: "net1" }),
+    ]);
     // The untagged zone is no VNet: only the tagged one is in PVE's SDN configuration.
     expect(Object.keys(judge.sim.state.sdn.running.vnets)).toEqual(["lan"]);
   });
 
-  it("a second plan finds nothing to change (the NICs' order and the devices read back as written)", async () => {
+  it("a second plan finds nothing to change (the NICs' order, the devices and the rule's iface read back as written)", async () => {
     expect(changesOf(await planLayer(judge, stacks["01-infrastructure"], run()))).toEqual([]);
   });
 

@@ -1,13 +1,15 @@
 /**
- * What a synthesized layer-01 stack (its Terraform JSON) gives Proxmox and Cilium: each VM's NIC with its
+ * What a synthesized layer-01 stack (its Terraform JSON) gives Proxmox and Cilium: every NIC of each VM and
+ * container (`network_device` / `network_interface` n is net<n>, its address `ip_config` n) with the guest's
  * firewall rules and options as the bpg provider writes them (`enabled` is PVE's `enable`, `input_policy` its
  * `policy_in`, ...; the provider moves the rules into the order of the list), the nodes of the `talos_nodes`
  * output, and Cilium's Helm values with the chart's defaults where a value is not given (routingMode tunnel,
  * loadBalancer.mode snat, encryption off).
  */
 import { parse } from "yaml";
-import type { FirewallRule, VmFirewallOptions, VmNic } from "./pve-firewall";
 import type { ClusterNode, ClusterShape } from "./flows";
+import { nicKey } from "./network";
+import type { FirewallRule, VmFirewallOptions, VmNic } from "./pve-firewall";
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 export interface StackJson {
@@ -23,7 +25,7 @@ function vmKey(reference: unknown): string {
   return match ? match[1] : String(reference);
 }
 
-/** Each VM's and container's first NIC with its firewall, by the guest's resource key. */
+/** Every NIC of each VM and container with its firewall, by `nicKey` (the guest's resource key for net0). */
 export function vmNics(stack: StackJson): Record<string, VmNic> {
   const resources = stack.resource ?? {};
   const vms = resources.proxmox_virtual_environment_vm ?? {};
@@ -56,20 +58,27 @@ export function vmNics(stack: StackJson): Record<string, VmNic> {
       macfilter: o.macfilter,
     }),
   );
-  const nic = (key: string, guest: Record<string, any>, firewall: unknown): [string, VmNic] => [
-    key,
-    {
-      vm: key,
-      host: guest.node_name,
-      netid: "net0",
-      firewall: firewall === true,
-      options: options.get(key) ?? {},
-      rules: rules.get(key) ?? [],
-    },
-  ];
+  const nicsOf = (key: string, guest: Record<string, any>, devices: Record<string, any>[] = []) =>
+    devices.map((device, n): [string, VmNic] => {
+      const netid = `net${n}`;
+      // "dhcp", or the address with its prefix; a VM without cloud-init has no ip_config (Proxmox knows no address).
+      const address = guest.initialization?.ip_config?.[n]?.ipv4?.address;
+      return [
+        nicKey(key, netid),
+        {
+          vm: key,
+          host: guest.node_name,
+          netid,
+          firewall: device.firewall === true,
+          address: address === undefined || address === "dhcp" ? undefined : String(address).split("/")[0],
+          options: options.get(key) ?? {},
+          rules: rules.get(key) ?? [],
+        },
+      ];
+    });
   return Object.fromEntries([
-    ...Object.entries(vms).map(([key, vm]) => nic(key, vm, vm.network_device?.[0]?.firewall)),
-    ...Object.entries(containers).map(([key, ct]) => nic(key, ct, ct.network_interface?.[0]?.firewall)),
+    ...Object.entries(vms).flatMap(([key, vm]) => nicsOf(key, vm, vm.network_device)),
+    ...Object.entries(containers).flatMap(([key, ct]) => nicsOf(key, ct, ct.network_interface)),
   ]);
 }
 

@@ -1,8 +1,8 @@
 /**
- * Packets through Proxmox hosts: each packet leaves a VM (or comes from outside) and enters a VM (or leaves for
- * outside); on every host it crosses, the host's conntrack gives it a state, PVEFW-FORWARD judges that state, and
- * the tap chains of the VM it leaves and the VM it enters judge the rest. A flow is open when each of its
- * packets gets through.
+ * Packets through Proxmox hosts: each packet leaves a guest's NIC (or comes from outside) and enters a guest's NIC
+ * (or leaves for outside); on every host it crosses, the host's conntrack gives it a state, PVEFW-FORWARD judges
+ * that state, and the tap chains of the NIC it leaves and the NIC it enters judge the rest. A flow is open when
+ * each of its packets gets through.
  */
 import { ConntrackTable, type TrackedPacket } from "./conntrack";
 import { forwardChain, tapChain, type Verdict, type VmNic } from "./pve-firewall";
@@ -12,11 +12,16 @@ export interface ProxmoxFirewalls {
   readonly datacenterEnabled: boolean;
   /** Each host's `nf_conntrack_allow_invalid` (host.fw). */
   readonly allowInvalid: Readonly<Record<string, boolean>>;
-  /** The NIC of each VM, by VM name. */
+  /** Every NIC of every guest, by its key (`nicKey`). */
   readonly nics: Readonly<Record<string, VmNic>>;
 }
 
-/** One packet: from a VM's NIC or from outside, to a VM's NIC or outside. */
+/** A NIC's key: the guest's name for its first NIC (net0), `<guest>/<netid>` for the others. */
+export function nicKey(vm: string, netid: string): string {
+  return netid === "net0" ? vm : `${vm}/${netid}`;
+}
+
+/** One packet: from a guest's NIC or from outside, to a guest's NIC or outside (NICs by `nicKey`). */
 export interface Hop {
   readonly from?: string;
   readonly to?: string;
@@ -34,9 +39,9 @@ export function sendFlow(firewalls: ProxmoxFirewalls, hops: readonly Hop[]): Ver
   return { accepted: true };
 }
 
-function nicOf(firewalls: ProxmoxFirewalls, vm: string): VmNic {
-  const nic = firewalls.nics[vm];
-  if (!nic) throw new Error(`no VM ${vm} in the firewall configuration`);
+function nicOf(firewalls: ProxmoxFirewalls, key: string): VmNic {
+  const nic = firewalls.nics[key];
+  if (!nic) throw new Error(`no NIC ${key} in the firewall configuration`);
   return nic;
 }
 

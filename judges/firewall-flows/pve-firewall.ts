@@ -3,12 +3,12 @@
  * read from PVE::Firewall (src/PVE/Firewall.pm of proxmox/pve-firewall): `compile` (nothing at all without the
  * datacenter's `enable`), `compile_iptables_filter` (PVEFW-FORWARD: conntrack INVALID dropped unless the host's
  * `nf_conntrack_allow_invalid`, RELATED/ESTABLISHED accepted, then the bridge chains; a VM's chains only when its
- * options say `enable` and its NIC `firewall=1`), `ruleset_create_vm_chain` (DHCP, the MAC filter),
- * `ruleset_generate_vm_rules` (rules in file order, first match, `enable`, `iface`, `type`), `ipt_rule_to_cmds`
- * (source/dest, proto, dport/sport), `apply_macro` (a macro's rules with the rule's action, source and dest) and
- * `ruleset_add_chain_policy` with the standard chain PVEFW-Drop. The macro table is PVE's `$pve_fw_macros`
- * (config/pve-firewall.ts, which the config checks read too). What it does not model (security groups, ipsets,
- * aliases, service names, IPv6) throws NotModelled.
+ * options say `enable`, one per NIC with `firewall=1`), `ruleset_create_vm_chain` (DHCP, the MAC filter),
+ * `ruleset_generate_vm_rules` (rules in file order, first match, `enable`, `iface` naming another NIC skipped,
+ * `type`), `ipt_rule_to_cmds` (source/dest, proto, dport/sport), `apply_macro` (a macro's rules with the rule's
+ * action, source and dest) and `ruleset_add_chain_policy` with the standard chain PVEFW-Drop. The macro table is
+ * PVE's `$pve_fw_macros` (config/pve-firewall.ts, which the config checks read too). What it does not model
+ * (security groups, ipsets, aliases, service names, IPv6) throws NotModelled.
  */
 import { PVE_FIREWALL_MACROS } from "../../config/pve-firewall";
 import type { ConntrackState } from "./conntrack";
@@ -39,7 +39,10 @@ export interface VmFirewallOptions {
   readonly macfilter?: boolean;
 }
 
-/** One NIC of a VM on a host. */
+/**
+ * One NIC of a VM or container on a host. pve-firewall compiles a tap chain per NIC with `firewall=1`, each from
+ * the guest's one rule list and options (a rule with `iface` only into its NIC's chain).
+ */
 export interface VmNic {
   readonly vm: string;
   readonly host: string;
@@ -47,6 +50,8 @@ export interface VmNic {
   readonly netid: string;
   /** The NIC's `firewall=1`: without it the tap is not behind a firewall bridge. */
   readonly firewall: boolean;
+  /** Its static IPv4 address as Proxmox holds it (ipconfig<n>, a container's ip=), without prefix; none on DHCP. */
+  readonly address?: string;
   readonly options: VmFirewallOptions;
   readonly rules: readonly FirewallRule[];
 }
