@@ -1,7 +1,7 @@
 // npm run dns: the records of the cluster and its guests, and real DNS servers loading what it writes (BIND's
 // named-checkzone and named, dnsmasq, Unbound, each on 127.0.0.1, asked with dig).
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -16,13 +16,26 @@ import {
   startUnbound,
 } from "../judges/dns/servers";
 import { dnsOutput, parseDnsArgs } from "../scripts/dns/cli";
-import { dnsmasqConf, zoneFiles } from "../scripts/dns/formats";
+import { DEFAULT_ZONE_OPTIONS, dnsmasqConf, zoneFiles } from "../scripts/dns/formats";
 import { clusterRecords, compareNames } from "../scripts/dns/records";
 import { REPO } from "./support/synth";
 
 const run = promisify(execFile);
 const EXAMPLES = readdirSync(join(REPO, "examples")).sort();
-const recordsOf = (example: string) => clusterRecords(resolveCluster(loadConfig(join(REPO, "examples", example))));
+/** A router VM with NICs in two zones and on a WAN bridge, a container with two in one zone and one on DHCP. */
+const ROUTER = join(REPO, "__tests__/fixtures/router-homelab");
+const CONFIGS: Array<[string, string]> = [
+  ...EXAMPLES.map((example): [string, string] => [`examples/${example}`, join(REPO, "examples", example)]),
+  ["the router fixture", ROUTER],
+];
+const recordsIn = (dir: string) => clusterRecords(resolveCluster(loadConfig(dir)));
+const recordsOf = (example: string) => recordsIn(join(REPO, "examples", example));
+/** The addresses of `name`, sorted as the answers are compared. */
+const addressesOf = (set: ReturnType<typeof recordsIn>, name: string) =>
+  set.records
+    .filter((r) => r.name === name)
+    .map((r) => r.address)
+    .sort();
 
 describe("the records", () => {
   it("the API address and every node under <cluster>.<domain>, every guest as <name>.<zone>.<domain>", () => {
@@ -41,6 +54,23 @@ describe("the records", () => {
     ]);
   });
 
+  it("a guest's NICs: a name in each zone it has a fixed address in, a DHCP NIC's apart, a NIC outside zones unnamed", () => {
+    // router: lan (net0), mgmt (net1), a WAN bridge (net2); vpn: mgmt (net0 and net2), lan on DHCP (net1).
+    const set = recordsIn(ROUTER);
+    const guests = set.records.filter((r) => /^(vm|lxc) /.test(r.of));
+    expect(guests.map((r) => [r.name, r.address, r.of])).toEqual([
+      ["router.lan.internal", "10.20.20.2", "vm 100"],
+      ["router.mgmt.internal", "10.20.10.2", "vm 100"],
+      ["vpn.mgmt.internal", "10.20.10.3", "lxc 101"],
+      ["vpn.mgmt.internal", "10.20.10.4", "lxc 101"],
+    ]);
+    expect(set.dynamic).toEqual(["vpn.lan.internal"]);
+    const reverse = zoneFiles(set, { ...DEFAULT_ZONE_OPTIONS, reverse: true });
+    expect(reverse.get("20.20.10.in-addr.arpa")).toMatch(/^2 +IN PTR router\.lan\.internal\.$/m);
+    expect(reverse.get("10.20.10.in-addr.arpa")).toMatch(/^2 +IN PTR router\.mgmt\.internal\.$/m);
+    expect([...reverse.keys()].some((zone) => zone.endsWith("198.in-addr.arpa"))).toBe(false);
+  });
+
   it("guests on DHCP are named apart, with no address record", () => {
     const set = recordsOf("lxc-homelab");
     expect(set.dynamic.length).toBeGreaterThan(0);
@@ -56,11 +86,11 @@ describe("the records", () => {
   });
 
   it("sorted in DNS canonical order, the same bytes every time", () => {
-    for (const example of EXAMPLES) {
-      const set = recordsOf(example);
+    for (const [, dir] of CONFIGS) {
+      const set = recordsIn(dir);
       const names = set.records.map((r) => r.name);
       expect([...names].sort(compareNames)).toEqual(names);
-      const request = parseDnsArgs([join(REPO, "examples", example), "--out", "unused", "--reverse"]);
+      const request = parseDnsArgs([dir, "--out", "unused", "--reverse"]);
       expect(dnsOutput(request)).toEqual(dnsOutput(request));
     }
   });
@@ -120,24 +150,17 @@ describe("the records", () => {
 });
 
 // Real servers: .ci/run installs them; under CI a missing one is a broken setup, never a pass.
-describe.each(EXAMPLES)("%s: the files loaded by real DNS servers on 127.0.0.1", { timeout: 180_000 }, (example) => {
+describe.each(CONFIGS)("%s: the files loaded by real DNS servers on 127.0.0.1", { timeout: 180_000 }, (_, config) => {
   let dir: string;
   let files: Map<string, string>;
   let missing: string[];
   const servers: DnsServer[] = [];
-  const set = recordsOf(example);
+  const set = recordsIn(config);
 
   beforeAll(async () => {
     missing = await missingDnsTools();
     dir = mkdtempSync(join(tmpdir(), "dns-judge-"));
-    const request = parseDnsArgs([
-      join(REPO, "examples", example),
-      "--out",
-      dir,
-      "--reverse",
-      "--serial",
-      "2026120301",
-    ]);
+    const request = parseDnsArgs([config, "--out", dir, "--reverse", "--serial", "2026120301"]);
     files = dnsOutput(request);
     const { writeDnsOutput } = await import("../scripts/dns/cli");
     writeDnsOutput(dir, files);
@@ -165,7 +188,7 @@ describe.each(EXAMPLES)("%s: the files loaded by real DNS servers on 127.0.0.1",
     const named = await startNamed(dir, new Map(zones().map((z) => [z, `${z}.zone`])), set.records[0].name);
     servers.push(named);
     for (const record of set.records) {
-      expect(await named.ask(record.name, "A")).toEqual([record.address]);
+      expect((await named.ask(record.name, "A")).sort()).toEqual(addressesOf(set, record.name));
       expect(await named.ask(record.address, "PTR")).toEqual(
         set.records
           .filter((r) => r.address === record.address)
@@ -174,6 +197,7 @@ describe.each(EXAMPLES)("%s: the files loaded by real DNS servers on 127.0.0.1",
       );
     }
     expect(await named.ask(`no-such-guest.${set.domain}`, "A")).toEqual([]);
+    for (const name of set.dynamic) expect(await named.ask(name, "A")).toEqual([]);
   });
 
   it("dnsmasq loads its file and answers every name and address", async (ctx) => {
@@ -181,9 +205,15 @@ describe.each(EXAMPLES)("%s: the files loaded by real DNS servers on 127.0.0.1",
     const dnsmasq = await startDnsmasq(dir, join(dir, "dnsmasq.conf"), set.records[0].name);
     servers.push(dnsmasq);
     for (const record of set.records) {
-      expect(await dnsmasq.ask(record.name, "A")).toEqual([record.address]);
+      expect((await dnsmasq.ask(record.name, "A")).sort()).toEqual(addressesOf(set, record.name));
       expect(await dnsmasq.ask(record.address, "PTR")).toContain(`${record.name}.`);
     }
+    // Without --reverse: address= lines, one per address of a name.
+    writeFileSync(join(dir, "forward-dnsmasq.conf"), dnsmasqConf(set, false));
+    const forward = await startDnsmasq(dir, join(dir, "forward-dnsmasq.conf"), set.records[0].name);
+    servers.push(forward);
+    for (const record of set.records)
+      expect((await forward.ask(record.name, "A")).sort()).toEqual(addressesOf(set, record.name));
   });
 
   it("unbound loads its file and answers every name and address", async (ctx) => {
@@ -191,7 +221,7 @@ describe.each(EXAMPLES)("%s: the files loaded by real DNS servers on 127.0.0.1",
     const unbound = await startUnbound(dir, join(dir, "unbound.conf"), set.records[0].name);
     servers.push(unbound);
     for (const record of set.records) {
-      expect(await unbound.ask(record.name, "A")).toEqual([record.address]);
+      expect((await unbound.ask(record.name, "A")).sort()).toEqual(addressesOf(set, record.name));
       expect(await unbound.ask(record.address, "PTR")).toContain(`${record.name}.`);
     }
   });

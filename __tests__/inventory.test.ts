@@ -50,7 +50,7 @@ describe("npm run inventory", () => {
     ]);
   });
 
-  it("a guest with several NICs: each NIC's zone and address, net0 first", () => {
+  it("a guest with several NICs: each NIC's zone, DNS name and address, net0 first", () => {
     const dir = join(REPO, "examples/zoned-ha");
     const workloads = parse(readFileSync(join(dir, "workloads.yaml"), "utf8"));
     workloads.zones.push({ name: "wan", vlan: 0, cidr: "192.168.0.0/24" });
@@ -61,7 +61,11 @@ describe("npm run inventory", () => {
       workloads: stringify(workloads),
     });
     const firewall = inventoryRows(resolveCluster(config)).find((r) => r.name === "firewall");
-    expect(firewall).toMatchObject({ zone: "mgmt, wan, -", address: "10.10.10.2, 192.168.0.2, dhcp" });
+    expect(firewall).toMatchObject({
+      zone: "mgmt, wan, -",
+      dnsName: "firewall.mgmt.internal, firewall.wan.internal, -",
+      address: "10.10.10.2, 192.168.0.2, dhcp",
+    });
   });
 
   it("sizes and privilege of containers, disks of clones", () => {

@@ -94,9 +94,9 @@ export function inventoryRows(cluster: ResolvedCluster): InventoryRow[] {
       name: c.name,
       kind: g.kind,
       host: g.host,
-      // Every NIC, net0 first (the one DNS names): a router's LAN, then its other networks.
+      // Every NIC, net0 first: a router's LAN, then its other networks (an extra NIC outside zones has no name).
       zone: [g, ...g.extraNics].map((nic) => nic.zone?.config.name ?? "-").join(", "),
-      dnsName: g.fqdn,
+      dnsName: [g, ...g.extraNics].map((nic) => nic.fqdn ?? "-").join(", "),
       address: [g, ...g.extraNics].map((nic) => nic.address ?? "dhcp").join(", "),
       cores: g.kind === "vm" ? g.config.cores * g.config.sockets : c.cores,
       memory: c.memory,

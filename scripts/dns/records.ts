@@ -1,8 +1,10 @@
 // The address records of a cluster and its guests, for the user's own DNS: the API address and every Talos
-// node under <cluster>.<domain>, every guest with a fixed address as <name>.<zone>.<domain> (or <name>.<domain>
-// outside zones), with the domain of workloads.yaml ("internal" without it). DHCP guests have no address to
-// publish and are listed apart.
+// node under <cluster>.<domain>, every guest's first NIC with a fixed address as <name>.<zone>.<domain> (or
+// <name>.<domain> outside zones) and each of its extra NICs with a fixed address in a zone as
+// <name>.<that zone>.<domain>, with the domain of workloads.yaml ("internal" without it). A NIC on DHCP has no
+// address to publish: its name is listed apart. An extra NIC outside zones (a WAN on its own bridge) gets no name.
 import type { ResolvedCluster } from "../../config";
+import { ipv4ToInt } from "../../config/ipv4";
 
 export interface AddressRecord {
   /** Fully qualified, without the trailing dot, lower case. */
@@ -15,7 +17,7 @@ export interface AddressRecord {
 export interface ClusterRecords {
   readonly domain: string;
   readonly records: readonly AddressRecord[];
-  /** Guests whose address comes from DHCP: named here, published by whoever leases them the address. */
+  /** Names of NICs whose address comes from DHCP: published by whoever leases them the address. */
   readonly dynamic: readonly string[];
 }
 
@@ -35,13 +37,21 @@ export function clusterRecords(cluster: ResolvedCluster): ClusterRecords {
   ];
   const dynamic: string[] = [];
   for (const guest of cluster.workloads?.guests ?? []) {
-    if (guest.address === undefined) dynamic.push(guest.fqdn);
-    else records.push({ name: guest.fqdn, address: guest.address, of: `${guest.kind} ${guest.config.id}` });
+    for (const nic of [guest, ...guest.extraNics]) {
+      if (nic.fqdn === undefined) continue;
+      if (nic.address === undefined) dynamic.push(nic.fqdn);
+      else records.push({ name: nic.fqdn, address: nic.address, of: `${guest.kind} ${guest.config.id}` });
+    }
   }
+  const named = records.map((r) => ({ ...r, name: r.name.toLowerCase() }));
+  // A name with a fixed address on one NIC is published even when another NIC in that zone takes a lease.
+  const published = new Set(named.map((r) => r.name));
   return {
     domain,
-    records: records.map((r) => ({ ...r, name: r.name.toLowerCase() })).sort((a, b) => compareNames(a.name, b.name)),
-    dynamic: dynamic.sort(compareNames),
+    records: named.sort((a, b) => compareNames(a.name, b.name) || ipv4ToInt(a.address) - ipv4ToInt(b.address)),
+    dynamic: [...new Set(dynamic.map((name) => name.toLowerCase()))]
+      .filter((name) => !published.has(name))
+      .sort(compareNames),
   };
 }
 
