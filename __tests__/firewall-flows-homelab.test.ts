@@ -94,7 +94,8 @@ function lxcHomelabFlows(): Flow[] {
 
 /**
  * __tests__/fixtures/router-homelab: the router's LAN (net0), management network (net1) and WAN (net2) each
- * filtered, its own rules for one NIC each, the LAN zone's on all three; the VPN container's LAN NIC on DHCP.
+ * filtered, its own rules for one NIC each, the LAN zone's on all three; the VPN container's LAN NIC on DHCP and
+ * a second management NIC left unfiltered.
  */
 function routerHomelabFlows(): Flow[] {
   const router = { vm: "router", address: "10.20.20.2" };
@@ -103,6 +104,7 @@ function routerHomelabFlows(): Flow[] {
   const vpn = { vm: "vpn", address: "10.20.10.3" };
   // vpn takes its LAN address by DHCP: one the LAN's server would give it.
   const vpnLan = { vm: nicKey("vpn", "net1"), address: "10.20.20.150" };
+  const vpnUnfiltered = { vm: nicKey("vpn", "net2"), address: "10.20.10.4" };
   const mgmt: Endpoint = { address: "10.20.10.100" };
   const lan: Endpoint = { address: "10.20.20.100" };
   const lanDhcp: Endpoint = { address: "10.20.20.1" };
@@ -133,6 +135,7 @@ function routerHomelabFlows(): Flow[] {
     { name: "WireGuard to vpn from a LAN peer", open: true, hops: udp(lan, vpnLan, 51820) },
     { name: "WireGuard to vpn's management address", open: false, hops: udp(mgmt, vpn, 51820) },
     { name: "vpn gets its DHCP lease on the LAN", open: true, hops: dhcp(vpnLan, lanDhcp) },
+    { name: "anything to vpn's unfiltered NIC (no firewall: true)", open: true, hops: tcp(lan, vpnUnfiltered, 8080) },
   ];
 }
 
