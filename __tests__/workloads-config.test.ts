@@ -842,6 +842,16 @@ describe("workloads.yaml", () => {
       "vms[0].firewall.rules[0].iface: expected a NIC of the guest: net0 (network), net1, net2, ...",
     ],
     [
+      "ipfilter on a VM (PVE allows a VM's NIC its IPv6 link-local address only: all its IPv4 would be dropped)",
+      (w) => (w.vms[0].firewall = { ipfilter: true, rules: [] }),
+      "vms[0].firewall.ipfilter: ipfilter would drop every IPv4 packet VM gpu-vm sends",
+    ],
+    [
+      "ipfilter on a zone with a VM in it",
+      (w) => (w.zones[1].firewall = { ipfilter: true, rules: [] }),
+      "zones[1].firewall.ipfilter: ipfilter would drop every IPv4 packet VM gpu-vm sends",
+    ],
+    [
       "a guest firewall on an unfiltered NIC",
       (w) => {
         w.containers[1].network.firewall = false;
@@ -850,6 +860,15 @@ describe("workloads.yaml", () => {
       "containers[1].network.firewall: the guest's firewall block would filter nothing with firewall: false",
     ],
   ];
+
+  it("accepts ipfilter on a container (PVE allows it its configured addresses) and a VM's own ipfilter: false in a zone with it on", () => {
+    const edited = sources((w) => {
+      w.containers[0].firewall = { ipfilter: true, rules: [] };
+      w.zones[1].firewall = { ipfilter: true, rules: [] };
+      w.vms[0].firewall = { ipfilter: false, rules: [] };
+    });
+    expect(() => parseConfig(edited)).not.toThrow();
+  });
 
   it.each(cases)("rejects %s", (_what, edit, expected) => {
     const issues = issuesOf(sources(edit));

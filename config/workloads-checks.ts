@@ -517,6 +517,14 @@ export function workloadsIssues(
       const problem = ifaceProblem(g, rule.iface);
       if (problem) error([...g.path, "firewall", "rules", r, "iface"], problem);
     });
+    if (g.kind === "vm" && g.firewall?.ipfilter) {
+      const own = g.config.firewall?.ipfilter !== undefined;
+      const zoneIndex = workloads.zones.findIndex((z) => z.name === g.zone?.config.name);
+      error(
+        own ? [...g.path, "firewall", "ipfilter"] : ["zones", zoneIndex, "firewall", "ipfilter"],
+        `ipfilter would drop every IPv4 packet VM ${g.config.name} sends: PVE fills a VM's ipfilter-net<n> set with its IPv6 link-local address only (the configured addresses only for containers), and this project writes no IP sets; leave it off for VMs${own ? "" : ` (set ipfilter: false in ${g.config.name}'s own firewall block)`}`,
+      );
+    }
     const flag = g.config.network.firewall;
     const zoneFirewall = g.zone?.config.firewall;
     if (flag === true && !g.config.firewall && !zoneFirewall)

@@ -305,7 +305,7 @@ export const firewallSchema = z
       .boolean()
       .optional()
       .describe(
-        "Drop packets the guest sends from an address not its own (containers: their configured address). @default the zone's; else off",
+        "Drop packets the guest sends from an address not its own: containers only (PVE allows a container its configured addresses; a VM only its IPv6 link-local one, so a VM is refused). @default the zone's; else off",
       ),
     log_level_in: logLevel.optional().describe("Log level of the inbound policy. @default the zone's; else nolog"),
     log_level_out: logLevel.optional().describe("Log level of the outbound policy. @default the zone's; else nolog"),
