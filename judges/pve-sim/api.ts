@@ -62,6 +62,8 @@ export function runTask(
   user: string,
   work: () => readonly string[] | void,
 ): string {
+  // PVE::Tools upid_decode: the id is `[^:\s]*`; one with a colon would make the UPID unreadable (its user lost).
+  if (/[:\s]/.test(id)) throw new Error(`simulator bug: task id '${id}' cannot be in a UPID`);
   state.taskCounter++;
   const starttime = Math.floor(Date.now() / 1000);
   const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, "0");

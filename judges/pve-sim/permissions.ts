@@ -112,7 +112,8 @@ export function requirePermission(state: SimState, authid: string, check: PermCh
   throw forbidden(`${check.path}, ${what}`);
 }
 
-function passes(state: SimState, authid: string, check: PermCheck): boolean {
+/** Whether `authid` passes `check` (PVE's `$rpcenv->check(..., $noerr)`), for answers filtered by privilege. */
+export function passes(state: SimState, authid: string, check: PermCheck): boolean {
   const held = privilegesOn(state, authid, check.path);
   if (held === "all") return true;
   return check.any ? check.privs.some((p) => held.has(p)) : check.privs.every((p) => held.has(p));
@@ -143,6 +144,42 @@ const storage = (id: string, privs: readonly string[], any = false): PermCheck =
   privs,
   any,
 });
+
+/**
+ * PVE::Storage check_volume_access: Datastore.Allocate on the volume's storage passes; else an ISO, container
+ * template or import needs Datastore.AllocateSpace or .Audit, a volume of the VM `vmid` itself nothing, a
+ * backup Datastore.AllocateSpace and VM.Backup on its VM, a disk image of another VM Datastore.Audit and
+ * VM.Config.Disk on that VM; anything else is refused (`missing privileges to access <volid>`).
+ */
+export function volumeAccessChecks(
+  state: SimState,
+  authid: string,
+  volid: string,
+  vmid?: number,
+): readonly PermCheck[] {
+  const sid = volid.split(":")[0];
+  if (passes(state, authid, storage(sid, ["Datastore.Allocate"]))) return [];
+  const volume = state.volumes.find((v) => v.volid === volid);
+  const content = volume?.content ?? (/^[^:]+:(iso|vztmpl|import)\//.exec(volid)?.[1] || "images");
+  const owner = volume?.vmid ?? Number(/^[^:]+:(?:\d+\/)?(?:vm|base)-(\d+)-/.exec(volid)?.[1] ?? Number.NaN);
+  if (["iso", "vztmpl", "import"].includes(content))
+    return [storage(sid, ["Datastore.AllocateSpace", "Datastore.Audit"], true)];
+  if (!Number.isNaN(owner) && owner === vmid) return [];
+  if (content === "backup" && !Number.isNaN(owner))
+    return [storage(sid, ["Datastore.AllocateSpace"]), { path: `/vms/${owner}`, privs: ["VM.Backup"] }];
+  if ((content === "images" || content === "rootdir") && !Number.isNaN(owner))
+    return [storage(sid, ["Datastore.Audit"]), { path: `/vms/${owner}`, privs: ["VM.Config.Disk"] }];
+  throw new ApiError(500, `missing privileges to access ${volid}`);
+}
+
+/** Whether `authid` may see `volid` (a storage content listing skips the others). */
+export function canAccessVolume(state: SimState, authid: string, volid: string): boolean {
+  try {
+    return volumeAccessChecks(state, authid, volid).every((c) => passes(state, authid, c));
+  } catch {
+    return false;
+  }
+}
 
 /** Sys.AccessNetwork on the node (PVE 8.2), or the older Sys.Audit + Sys.Modify on `/`. */
 const accessNetwork = (ctx: Ctx): Rule => ({
@@ -223,6 +260,9 @@ function vmOptionChecks(ctx: Ctx, creating: boolean): Rule[] {
       const drive = value ? parsePropertyString(keysOf(key), value) : {};
       const file = drive.file ?? "";
       const cdrom = drive.media === "cdrom" || /-cloudinit|:cloudinit$/.test(file);
+      // $check_storage_access: a volume that exists already (another VM's disk, say) through check_volume_access.
+      if (value && /^[^:]+:(?!iso\/)/.test(file) && !/^[^:]+:(\d+(\.\d+)?|cloudinit)$/.test(file))
+        rules.push(...volumeAccessChecks(ctx.state, ctx.user, file, Number(str(ctx.params, "vmid"))));
       if (creating || !value) {
         const fresh = /^[^:]+:(\d+(\.\d+)?|cloudinit)$/.exec(file);
         if (fresh && !file.endsWith(":cloudinit")) rules.push(storage(file.split(":")[0], ["Datastore.AllocateSpace"]));
@@ -264,6 +304,23 @@ function vmOptionChecks(ctx: Ctx, creating: boolean): Rule[] {
 }
 
 const ALL: Rule[] = [];
+
+/**
+ * The calls of the Proxmox CSI plugin's controller beyond the provider's: a volume allocated on a storage
+ * (pve-storage PVE::API2::Storage::Content create), the storage's configuration read (PVE::API2::Storage::Config
+ * read), a disk unlinked from a VM (qemu-server PVE::API2::Qemu unlink: update_vm with `delete`, each drive
+ * by its kind).
+ */
+const STORAGE_VOLUME_RULES: Readonly<Record<string, (ctx: Ctx) => readonly Rule[]>> = {
+  "POST /nodes/{node}/storage/{storage}/content": (ctx) => [
+    storage(String(str(ctx.params, "storage")), ["Datastore.AllocateSpace"]),
+  ],
+  "GET /storage/{storage}": (ctx) => [storage(String(str(ctx.params, "storage")), ["Datastore.Allocate"])],
+  "PUT /nodes/{node}/qemu/{vmid}/unlink": (ctx) => [
+    vm(ctx, ["VM.Config.Disk"]),
+    ...vmOptionChecks({ ...ctx, params: { vmid: ctx.params.vmid, delete: ctx.params.idlist } }, false),
+  ],
+};
 
 /** The checks of each modelled call by `<METHOD> <schema path>`; a call not here is 501 for a restricted user. */
 const RULES: Readonly<Record<string, (ctx: Ctx) => readonly Rule[]>> = {
@@ -326,6 +383,7 @@ const RULES: Readonly<Record<string, (ctx: Ctx) => readonly Rule[]>> = {
   "POST /cluster/ha/resources": () => [{ path: "/", privs: ["Sys.Console"] }],
   "PUT /cluster/ha/resources/{sid}": () => [{ path: "/", privs: ["Sys.Console"] }],
   "DELETE /cluster/ha/resources/{sid}": () => [{ path: "/", privs: ["Sys.Console"] }],
+  ...STORAGE_VOLUME_RULES,
 };
 
 // /access: roles, users, API tokens and ACLs, as pve-access-control declares and checks them.

@@ -5,6 +5,7 @@
 import { ApiError, need, paramError, str, type Routes } from "../api";
 import { parseBoolean } from "../params";
 import { guestHolding, type SimState } from "../state";
+import { passes } from "../permissions";
 import { purgeFromRules } from "./ha-rules";
 import { containerResources } from "./lxc";
 
@@ -72,17 +73,16 @@ export const clusterRoutes: Routes = {
   },
   "GET /cluster/resources": (ctx) => {
     const type = str(ctx, "type");
-    if (type === "vm") return [...vmResources(ctx.state), ...containerResources(ctx.state)];
+    // A guest is listed only to whom holds VM.Audit on it (PVE::API2::Cluster resources).
+    const audited = (g: { vmid: number }) =>
+      passes(ctx.state, ctx.user, { path: `/vms/${g.vmid}`, privs: ["VM.Audit"] });
+    const guests = () => [...vmResources(ctx.state), ...containerResources(ctx.state)].filter(audited);
+    if (type === "vm") return guests();
     if (type === "storage") return storageResources(ctx.state);
     if (type === "node") return nodeResources(ctx.state);
     if (type !== undefined)
       throw new ApiError(501, `not modelled by the simulator: cluster resources of type '${type}'`);
-    return [
-      ...nodeResources(ctx.state),
-      ...storageResources(ctx.state),
-      ...vmResources(ctx.state),
-      ...containerResources(ctx.state),
-    ];
+    return [...nodeResources(ctx.state), ...storageResources(ctx.state), ...guests()];
   },
   "GET /cluster/ha/resources": (ctx) =>
     Object.entries(ctx.state.ha).map(([sid, r]) => ({ sid, type: sid.split(":")[0], ...r })),

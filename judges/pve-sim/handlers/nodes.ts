@@ -1,6 +1,6 @@
 /**
  * Per-host endpoints: the node list and status, tasks (PVE::API2::Tasks), storages and their content
- * (PVE::API2::Storage::Status, ::Content), download-url and query-url-metadata. The simulator never fetches a
+ * (PVE::API2::Storage::Status, ::Content: listed as the user may see it, disk images allocated), download-url and query-url-metadata. The simulator never fetches a
  * URL: a download creates the volume at once with a size derived from the URL, and query-url-metadata answers
  * that same size, so the provider sees a consistent file.
  */
@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { ApiError, need, paramError, str, type Ctx, type Routes } from "../api";
 import { storageOn, volumeOn, type SimState, type StorageDef, type Volume } from "../state";
 import { PVE_VERSION } from "./cluster";
+import { canAccessVolume } from "../permissions";
 import { volumeUsers } from "./vm-config";
 
 function nodeOf(ctx: Ctx): string {
@@ -62,6 +63,65 @@ function storageStatus(state: SimState, node: string, s: StorageDef) {
     avail: total - used,
     used_fraction: used / total,
   };
+}
+
+const BLOCK_STORAGES = new Set(["lvmthin", "lvm", "zfspool", "rbd"]);
+const FILE_STORAGES = new Set(["dir", "nfs", "cifs", "cephfs", "glusterfs"]);
+
+interface Allocation {
+  readonly vmid: number;
+  readonly filename: string;
+  /** PVE's `size`: KiB, or with the suffix M or G. */
+  readonly size: string;
+  readonly format?: string;
+}
+
+/**
+ * `POST .../storage/{storage}/content` (pve-storage PVE::API2::Storage::Content create, PVE::Storage
+ * vdisk_alloc): a disk image of VM `vmid` named `filename`, its format from the name's extension or `format`
+ * (else the storage's default: raw on block storages, qcow2 on file storages); a block storage (LvmThinPlugin,
+ * ...) takes raw only and a name `vm-<vmid>-*`, a file storage (Plugin) a name with its format's extension,
+ * stored under `<vmid>/`. Answers the volume id at once (no task).
+ */
+function allocateVolume(state: SimState, node: string, storage: StorageDef, request: Allocation): string {
+  const m = /^(\d+)([MG])?$/.exec(request.size);
+  if (!m) throw paramError("size", `unable to parse size '${request.size}'`);
+  const bytes = Number(m[1]) * 1024 * (m[2] === "G" ? 1024 ** 2 : m[2] === "M" ? 1024 : 1);
+  const named = /\.(raw|qcow2|vmdk)$/.exec(request.filename)?.[1];
+  if (named && request.format && request.format !== named)
+    throw paramError("format", `different storage formats (${request.format} != ${named})`);
+  const { vmid, filename } = request;
+  let volname: string;
+  let format: string;
+  if (BLOCK_STORAGES.has(storage.type)) {
+    format = named ?? request.format ?? "raw";
+    if (format !== "raw") throw new ApiError(500, `unsupported format '${format}'`);
+    if (!filename.startsWith(`vm-${vmid}-`))
+      throw new ApiError(500, `illegal name '${filename}' - should be 'vm-${vmid}-*'`);
+    volname = filename;
+  } else if (FILE_STORAGES.has(storage.type)) {
+    format = named ?? request.format ?? "qcow2";
+    const parsed = /^(?:base|vm)-\d+-\S+\.(raw|qcow2|vmdk|subvol)$/.exec(filename);
+    if (!parsed) throw new ApiError(500, `unable to parse volume filename '${filename}'`);
+    if (parsed[1] !== format)
+      throw new ApiError(500, `illegal name '${filename}' - wrong extension for format ('${parsed[1]} != '${format}')`);
+    volname = `${vmid}/${filename}`;
+  } else {
+    throw new ApiError(501, `not modelled by the simulator: allocating volumes on a '${storage.type}' storage`);
+  }
+  const volid = `${storage.id}:${volname}`;
+  if (volumeOn(state, volid, node)) throw new ApiError(500, `volume '${volid}' already exists`);
+  state.volumes.push({
+    volid,
+    storage: storage.id,
+    node,
+    content: "images",
+    format,
+    size: bytes,
+    vmid,
+    ctime: Math.floor(Date.now() / 1000),
+  });
+  return volid;
 }
 
 export const nodeRoutes: Routes = {
@@ -131,7 +191,17 @@ export const nodeRoutes: Routes = {
     return ctx.state.volumes
       .filter((v) => v.storage === storage.id && (storage.shared || v.node === node))
       .filter((v) => (!content || v.content === content) && (!vmid || String(v.vmid) === vmid))
+      .filter((v) => canAccessVolume(ctx.state, ctx.user, v.volid))
       .map(volumeView);
+  },
+  "POST /nodes/{node}/storage/{storage}/content": (ctx) => {
+    const node = nodeOf(ctx);
+    return allocateVolume(ctx.state, node, storageOf(ctx, node), {
+      vmid: Number(need(ctx, "vmid")),
+      filename: need(ctx, "filename"),
+      size: need(ctx, "size"),
+      format: str(ctx, "format"),
+    });
   },
   "GET /nodes/{node}/storage/{storage}/content/{volume}": (ctx) => {
     const node = nodeOf(ctx);
@@ -154,7 +224,9 @@ export const nodeRoutes: Routes = {
     if (!volume) throw new ApiError(500, `volume '${volid}' does not exist`);
     const users = volumeUsers(ctx.state, volid, node);
     if (users.length) throw new ApiError(500, `unable to delete volume '${volid}' - in use by VM ${users.join(", ")}`);
-    return ctx.task(node, "imgdel", volid, () => {
+    // The task's id is `<owner>@<storage>` (a volume id's colon cannot be in a UPID).
+    const id = `${volume.vmid !== undefined ? `${volume.vmid}@` : ""}${storage.id}`;
+    return ctx.task(node, "imgdel", id, () => {
       ctx.state.volumes = ctx.state.volumes.filter((v) => v !== volume);
       return [`removed volume '${volid}'`];
     });

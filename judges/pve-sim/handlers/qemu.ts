@@ -228,6 +228,19 @@ export const qemuRoutes: Routes = {
     const vm = vmOf(ctx);
     return ctx.task(vm.node, "qmconfig", String(vm.vmid), () => ["update VM config"]);
   },
+  // update_vm with `delete` = idlist; without `force` a disk of the VM becomes unusedN, another VM's disk (a CSI
+  // volume) is just detached (vmconfig_register_unused_drive: only volumes the VM owns).
+  "PUT /nodes/{node}/qemu/{vmid}/unlink": (ctx) => {
+    const vm = vmOf(ctx);
+    if (parseBoolean(str(ctx, "force") ?? "0"))
+      throw new ApiError(501, "not modelled by the simulator: unlink with force (the volumes destroyed)");
+    applyChange(ctx.state, vm, {
+      set: {},
+      delete: need(ctx, "idlist")
+        .split(/[,; ]+/)
+        .filter(Boolean),
+    });
+  },
   "GET /nodes/{node}/qemu/{vmid}/status/current": (ctx) => {
     const vm = vmOf(ctx);
     const agent = parseBoolean(parsePropertyString(keysOf("agent"), vm.config.agent ?? "0").enabled ?? "0");

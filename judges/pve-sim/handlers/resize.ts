@@ -1,11 +1,13 @@
 /**
  * Disk resize (qemu-server PVE::API2::Qemu resize_vm): a task that grows the volume behind a VM's disk to an
  * absolute size or by `+<size>`, writes the new `size=` into the drive, and refuses to shrink, to resize a
- * CD-ROM (the cloud-init drive is one) or a disk that does not exist.
+ * CD-ROM (the cloud-init drive is one) or a disk that does not exist; the user needs Datastore.AllocateSpace on
+ * the disk's storage.
  */
 import { ApiError, need, str, type Ctx, type Routes } from "../api";
 import { parsePropertyString, printPropertyString } from "../params";
 import { configDigest, volumeOn, type SimState, type VmState } from "../state";
+import { requirePermission } from "../permissions";
 import { formatSize, keysOf } from "./vm-config";
 
 const UNITS: Readonly<Record<string, number>> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -22,16 +24,21 @@ export function requestedSize(current: number, size: string): number {
 }
 
 /**
- * Grows disk `key` of `vm` to `size` (PVE's `size` parameter); throws PVE's message when it cannot. Shared by
- * the clone, whose provider resizes the cloned disk.
+ * Grows disk `key` of `vm` to `size` (PVE's `size` parameter) for `authid`; throws PVE's message when it
+ * cannot.
  */
-export function resizeDisk(state: SimState, vm: VmState, key: string, size: string): void {
+export function resizeDisk(state: SimState, vm: VmState, key: string, size: string, authid: string): void {
   const value = vm.config[key];
   if (value === undefined) throw new ApiError(500, `disk '${key}' does not exist`);
   const keys = keysOf(key);
   const drive = parsePropertyString(keys, value);
   if (!drive.file) throw new ApiError(500, `disk '${key}' has no associated volume`);
   if (drive.media === "cdrom") throw new ApiError(500, "you can't resize a cdrom");
+  // Checked in the worker, after the drive: a missing privilege fails the task, not the request.
+  requirePermission(state, authid, {
+    path: `/storage/${drive.file.split(":")[0]}`,
+    privs: ["Datastore.AllocateSpace"],
+  });
   const volume = volumeOn(state, drive.file, vm.node);
   if (!volume) throw new ApiError(500, `Could not determine current size of volume '${drive.file}'`);
   const newSize = requestedSize(volume.size, size);
@@ -55,7 +62,7 @@ export const resizeRoutes: Routes = {
       if (digest !== undefined && digest !== configDigest(vm))
         throw new ApiError(500, "checksum missmatch (file change by other user?)");
       const disk = need(ctx, "disk");
-      resizeDisk(ctx.state, vm, disk, need(ctx, "size"));
+      resizeDisk(ctx.state, vm, disk, need(ctx, "size"), ctx.user);
       return [`update VM ${vmid}: resize --disk ${disk} --size ${need(ctx, "size")}`];
     });
   },
