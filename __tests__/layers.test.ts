@@ -40,7 +40,7 @@ describe("00-persistent-auth", () => {
   it("gives the CSI role exactly the privileges the driver needs, on a cluster-specific user", () => {
     expect(resources(l00, "proxmox_virtual_environment_role").csi).toMatchObject({
       role_id: "homelab-csi",
-      privileges: ["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.Audit", "VM.Audit", "VM.Config.Disk"],
+      privileges: ["Datastore.Allocate", "Datastore.AllocateSpace", "VM.Audit", "VM.Config.Disk"],
     });
     expect(resources(l00, "proxmox_virtual_environment_user").csi.user_id).toBe("homelab-csi@pve");
     expect(resources(l00, "proxmox_acl").csi).toMatchObject({ path: "/", propagate: true });

@@ -77,7 +77,6 @@ describe.each(CASES)("$name: layers 00 and 01 applied into the Proxmox simulator
     expect(state.roles[`${cluster.cluster_name}-csi`]?.privs.sort()).toEqual([
       "Datastore.Allocate",
       "Datastore.AllocateSpace",
-      "Datastore.Audit",
       "VM.Audit",
       "VM.Config.Disk",
     ]);
