@@ -155,9 +155,15 @@ export interface TofuOptions {
  * The environment tofu runs with: the engine's CLI config, automation mode, no update check, and a proxy
  * that refuses everything, so any attempt to reach the internet fails fast (loopback is never proxied).
  */
-/** tofu's plugin cache: TF_PLUGIN_CACHE_DIR when set, else one beside the engine build. */
+/**
+ * tofu's plugin cache: TF_PLUGIN_CACHE_DIR when set, else one beside the engine build, one per vitest worker:
+ * the engine test files run two at a time, and tofu's cache is not safe for installs at once (a provider being
+ * installed by one init vanished under another run's plan).
+ */
 export function pluginCacheDir(engine: Engine): string {
-  return process.env.TF_PLUGIN_CACHE_DIR || join(dirname(engine.cliConfig), "plugin-cache");
+  if (process.env.TF_PLUGIN_CACHE_DIR) return process.env.TF_PLUGIN_CACHE_DIR;
+  const worker = process.env.VITEST_POOL_ID;
+  return join(dirname(engine.cliConfig), worker ? `plugin-cache-${worker}` : "plugin-cache");
 }
 
 function tofuEnv(engine: Engine, extra: TofuOptions["env"]): NodeJS.ProcessEnv {

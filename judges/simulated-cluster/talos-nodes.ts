@@ -36,11 +36,24 @@ export async function talosSimBuild(): Promise<TalosSimBuild> {
 }
 
 /**
+ * A random second octet in 100–249; inside vitest, from a band of its own per worker (VITEST_POOL_ID 1–3), so
+ * that the engine test files running at once never draw the same one.
+ */
+function loopbackSecondOctet(): number {
+  const worker = Number(process.env.VITEST_POOL_ID);
+  const band =
+    Number.isInteger(worker) && worker >= 1 && worker <= 3
+      ? { from: 100 + (worker - 1) * 50, size: 50 }
+      : { from: 100, size: 150 };
+  return band.from + Math.floor(Math.random() * band.size);
+}
+
+/**
  * Moves every loopback address of the config in `dir` (as judgedConfig wrote it: 127.a.b.c) to 127.<second>.b.c
  * with a second octet of its own, so that nodes and API addresses of tests running at the same time (they all
  * listen on Talos' fixed ports 50000 and 6443) never meet. 127.0.0.1 with a port (the judges' URLs) is kept.
  */
-export function ownLoopbackRange(dir: string, second = 100 + Math.floor(Math.random() * 150)): number {
+export function ownLoopbackRange(dir: string, second = loopbackSecondOctet()): number {
   for (const file of ["cluster.yaml", "nodes.yaml"]) {
     const path = join(dir, file);
     writeFileSync(
