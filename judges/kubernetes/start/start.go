@@ -63,14 +63,17 @@ type Server struct {
 	URL string
 	// Kubeconfig is an admin kubeconfig (system:masters) the judge minted from the CA.
 	Kubeconfig string
-	cmd        *exec.Cmd
-	done       chan struct{}
+	// EtcdURL is etcd's client URL (plain HTTP on Address), what `kube-judge etcd-snapshot` reads.
+	EtcdURL string
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
 type readyLine struct {
 	Ready      bool   `json:"ready"`
 	Server     string `json:"server"`
 	Kubeconfig string `json:"kubeconfig"`
+	Etcd       string `json:"etcd"`
 }
 
 // Start runs `kube-judge up` and returns when it reports ready, or its error (with the failing
@@ -152,7 +155,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	select {
 	case line := <-lines:
-		s.URL, s.Kubeconfig = line.Server, line.Kubeconfig
+		s.URL, s.Kubeconfig, s.EtcdURL = line.Server, line.Kubeconfig, line.Etcd
 		return s, nil
 	case <-s.done:
 		return nil, fmt.Errorf("kube-judge up stopped before ready: %s", strings.TrimSpace(stderr.String()))

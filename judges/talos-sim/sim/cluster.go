@@ -22,6 +22,8 @@ type etcdState struct {
 	BootstrapNode string       `json:"bootstrapNode,omitempty"`
 	Members       []etcdMember `json:"members"`
 	NextID        uint64       `json:"nextID"`
+	// Endpoint is the client URL of the Kubernetes judge's etcd on BootstrapNode, once it answers.
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 type etcdMember struct {

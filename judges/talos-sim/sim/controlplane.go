@@ -56,7 +56,7 @@ func (n *node) startControlPlane() error {
 	}
 
 	if n.opts.kubeJudge != "" {
-		n.controlPlane, err = startKubeJudge(n.opts.kubeJudge, spec, clusterConfig, func(format string, args ...any) { logf(n, format, args...) })
+		n.controlPlane, err = startKubeJudge(n.opts.kubeJudge, spec, clusterConfig, func(format string, args ...any) { logf(n, format, args...) }, n.recordEtcdEndpoint)
 	} else {
 		n.controlPlane, err = startReadyz(spec, clusterConfig)
 	}
@@ -264,7 +264,18 @@ type kubeJudgePlane struct {
 	server chan *start.Server
 }
 
-func startKubeJudge(binary string, spec controlPlaneSpec, c *v1alpha1.ClusterConfig, log func(string, ...any)) (controlPlane, error) {
+// recordEtcdEndpoint tells the cluster's controllers where the judge's etcd answers (for EtcdSnapshot).
+func (n *node) recordEtcdEndpoint(url string) {
+	_ = n.cluster.update(func(etcd *etcdState) error { //nolint:errcheck
+		if etcd.BootstrapNode == n.opts.address {
+			etcd.Endpoint = url
+		}
+
+		return nil
+	})
+}
+
+func startKubeJudge(binary string, spec controlPlaneSpec, c *v1alpha1.ClusterConfig, log func(string, ...any), etcdReady func(url string)) (controlPlane, error) {
 	pki := filepath.Join(spec.dir, "pki")
 
 	servingCert, err := os.ReadFile(filepath.Join(pki, "apiserver.crt"))
@@ -303,6 +314,7 @@ func startKubeJudge(binary string, spec controlPlaneSpec, c *v1alpha1.ClusterCon
 		if err != nil {
 			log("the Kubernetes judge did not start: %v", err)
 		} else {
+			etcdReady(server.EtcdURL)
 			log("the Kubernetes API answers at %s", server.URL)
 		}
 

@@ -210,11 +210,31 @@ func (s *machineService) Reboot(context.Context, *machine.RebootRequest) (*machi
 	return &machine.RebootResponse{Messages: []*machine.Reboot{{Metadata: s.meta(), ActorId: actor}}}, nil
 }
 
-// Reset wipes the node's configuration (back to maintenance mode at its next boot); gracefully, a controller
-// first leaves etcd. Without a reboot the node powers off: it answers nothing until its process starts again.
+// Reset wipes the node's system partitions: all of them, or those system_partitions_to_wipe names (STATE: the
+// configuration, back to maintenance mode at the next boot; EPHEMERAL: etcd's data, see wipeEphemeral);
+// gracefully, a controller first leaves etcd. Without a reboot the node powers off: it answers nothing until its
+// process starts again.
 func (s *machineService) Reset(_ context.Context, in *machine.ResetRequest) (*machine.ResetResponse, error) {
 	n := s.node
 	actor := newID()
+
+	wipeState, wipeEphemeral := true, true
+
+	if labels := in.GetSystemPartitionsToWipe(); len(labels) > 0 {
+		wipeState, wipeEphemeral = false, false
+
+		for _, p := range labels {
+			switch {
+			case !p.GetWipe():
+			case p.GetLabel() == "STATE":
+				wipeState = true
+			case p.GetLabel() == "EPHEMERAL":
+				wipeEphemeral = true
+			default:
+				return nil, status.Errorf(codes.Unimplemented, "wiping %s is not simulated (STATE and EPHEMERAL are)", p.GetLabel())
+			}
+		}
+	}
 
 	if in.GetGraceful() && n.isController() {
 		etcd, err := n.cluster.etcd()
@@ -243,7 +263,14 @@ func (s *machineService) Reset(_ context.Context, in *machine.ResetRequest) (*ma
 
 		n.events.publish(n.opts.address, actor, &machine.TaskEvent{Task: "stopAllServices", Action: machine.TaskEvent_START})
 		time.Sleep(200 * time.Millisecond)
-		n.wipe()
+
+		if wipeState {
+			n.wipeState()
+		}
+
+		if wipeEphemeral {
+			n.wipeEphemeral()
+		}
 
 		if in.GetReboot() {
 			n.rebootAndReport()

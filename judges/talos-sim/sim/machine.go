@@ -153,8 +153,9 @@ func (s *machineService) Kubeconfig(_ *emptypb.Empty, out machine.MachineService
 }
 
 // Bootstrap starts etcd and the Kubernetes control plane on the first controller, once per cluster: etcd
-// refuses a second bootstrap, on this controller or any other (their etcd has joined the first one).
-func (s *machineService) Bootstrap(context.Context, *machine.BootstrapRequest) (*machine.BootstrapResponse, error) {
+// refuses a second bootstrap, on this controller or any other (their etcd has joined the first one). With
+// recover_etcd, etcd starts on the snapshot EtcdRecover uploaded, restored into a new data folder.
+func (s *machineService) Bootstrap(_ context.Context, in *machine.BootstrapRequest) (*machine.BootstrapResponse, error) {
 	n := s.node
 	if !n.isController() {
 		return nil, status.Error(codes.Unimplemented, "bootstrap is only available on control plane nodes")
@@ -165,6 +166,12 @@ func (s *machineService) Bootstrap(context.Context, *machine.BootstrapRequest) (
 			etcd.join(n.opts.address)
 
 			return status.Error(codes.AlreadyExists, "etcd data directory is not empty")
+		}
+
+		if in.GetRecoverEtcd() {
+			if err := n.restoreEtcd(in.GetRecoverSkipHashCheck()); err != nil {
+				return err
+			}
 		}
 
 		etcd.Bootstrapped, etcd.BootstrapNode = true, n.opts.address
@@ -265,7 +272,8 @@ func (s *machineService) runningEtcd(api string) (etcdState, error) {
 }
 
 // ServiceList is the node's services as machined reports them: etcd and trustd on controllers, etcd running
-// once the cluster is bootstrapped and this controller is a member.
+// once this controller is a member (healthy while the cluster has its data), Preparing (waiting to join or for
+// a bootstrap) otherwise.
 func (s *machineService) ServiceList(context.Context, *emptypb.Empty) (*machine.ServiceListResponse, error) {
 	n := s.node
 	controller := n.isController()
@@ -287,17 +295,25 @@ func (s *machineService) ServiceList(context.Context, *emptypb.Empty) (*machine.
 	services := &machine.ServiceList{Metadata: s.meta()}
 
 	for _, name := range names {
-		state, healthy := "Running", true
-		if name == "etcd" && !member {
-			state, healthy = "Preparing", false
+		info := &machine.ServiceInfo{
+			Id:     name,
+			State:  "Running",
+			Events: &machine.ServiceEvents{},
+			Health: &machine.ServiceHealth{Healthy: true, LastChange: timestamppb.Now()},
 		}
 
-		services.Services = append(services.Services, &machine.ServiceInfo{
-			Id:     name,
-			State:  state,
-			Events: &machine.ServiceEvents{},
-			Health: &machine.ServiceHealth{Healthy: healthy, LastChange: timestamppb.Now()},
-		})
+		if name == "etcd" && !member {
+			// Talos' etcd service, its data folder empty: its pre state waits to join the cluster, or for a
+			// bootstrap (talosctl bootstrap, or bootstrap --recover-from).
+			info.State = "Preparing"
+			info.Health = &machine.ServiceHealth{Unknown: true}
+			info.Events.Events = []*machine.ServiceEvent{{Msg: "Running pre state", State: "Preparing", Ts: timestamppb.Now()}}
+		} else if name == "etcd" && !etcd.Bootstrapped {
+			// A member whose cluster lost its data (the bootstrapped controller was wiped): no quorum.
+			info.Health = &machine.ServiceHealth{Healthy: false, LastMessage: "etcd has no quorum: its cluster lost its data", LastChange: timestamppb.Now()}
+		}
+
+		services.Services = append(services.Services, info)
 	}
 
 	return &machine.ServiceListResponse{Messages: []*machine.ServiceList{services}}, nil

@@ -254,8 +254,8 @@ func (n *node) rebooting() bool {
 	return n.poweredOff || time.Now().Before(n.unavailable)
 }
 
-// wipe is a reset: the configuration and etcd's data are gone, the next boot is in maintenance mode.
-func (n *node) wipe() {
+// wipeState is wiping STATE: the configuration is gone, the next boot is in maintenance mode.
+func (n *node) wipeState() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 

@@ -6,6 +6,8 @@
 //	kube-judge scheduler ...            kube-scheduler
 //	kube-judge etcd ...                 etcd (see etcd.go)
 //	kube-judge up ...                   all of them, started and watched (see up.go)
+//	kube-judge etcd-snapshot ...        a snapshot of a running etcd, on stdout (see snapshot.go)
+//	kube-judge etcd-restore ...         a snapshot restored into a new etcd data folder (see snapshot.go)
 package main
 
 import (
@@ -21,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: kube-judge apiserver|controller-manager|scheduler|etcd|up [flags]")
+		fmt.Fprintln(os.Stderr, "usage: kube-judge apiserver|controller-manager|scheduler|etcd|up|etcd-snapshot|etcd-restore [flags]")
 		os.Exit(2)
 	}
 	name, args := os.Args[1], os.Args[2:]
@@ -37,6 +39,10 @@ func main() {
 		os.Exit(runEtcd(args))
 	case "up":
 		os.Exit(runUp(args))
+	case "etcd-snapshot":
+		os.Exit(runEtcdSnapshot(args))
+	case "etcd-restore":
+		os.Exit(runEtcdRestore(args))
 	default:
 		fmt.Fprintf(os.Stderr, "kube-judge: unknown component %q\n", name)
 		os.Exit(2)

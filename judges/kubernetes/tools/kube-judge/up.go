@@ -94,7 +94,9 @@ type readyLine struct {
 	Ready      bool   `json:"ready"`
 	Server     string `json:"server"`
 	Kubeconfig string `json:"kubeconfig"`
-	PID        int    `json:"pid"`
+	// Etcd is etcd's client URL (plain HTTP on the same address), for etcd-snapshot.
+	Etcd string `json:"etcd"`
+	PID  int    `json:"pid"`
 }
 
 func runUp(args []string) int {
@@ -252,7 +254,7 @@ func up(ctx context.Context, o *upOptions) error {
 		}
 	}
 
-	line, _ := json.Marshal(readyLine{Ready: true, Server: server, Kubeconfig: kubeconfigs["admin"], PID: os.Getpid()})
+	line, _ := json.Marshal(readyLine{Ready: true, Server: server, Kubeconfig: kubeconfigs["admin"], Etcd: etcdURL, PID: os.Getpid()})
 	fmt.Println(string(line))
 
 	select {
