@@ -7,6 +7,8 @@
 # Usage: ./bootstrap.sh [options]
 #        ./bootstrap.sh upgrade|restart [--plan] [--auto-approve] [--allow-dirty]
 #        ./bootstrap.sh doctor [--allow-dirty]
+#        ./bootstrap.sh etcd-snapshot [--out=<file>] [--allow-dirty]
+#        ./bootstrap.sh etcd-recover --from=<file> [--recover-skip-hash-check] [--plan] [--auto-approve] [--allow-dirty]
 #        ./bootstrap.sh migrate-state [--auto-approve] [--allow-dirty] [--overwrite-target-state]
 #        ./bootstrap.sh --plan --save-plans=<dir> [--only=<layer>|--start-from=<layer>]
 #        ./bootstrap.sh apply-plans --plans=<dir> [--auto-approve] [--allow-dirty]
@@ -77,6 +79,19 @@
 #                             waiting until its node answers talosctl and `talosctl health` passes before the next.
 #                             A rerun restarts only what is still pending. Needs PROXMOX_VE_API_TOKEN
 #   restart --plan            print which VMs would be restarted, in order (asks Proxmox, restarts nothing)
+#   etcd-snapshot             a snapshot of etcd (`talosctl etcd snapshot`) through the first controller of the config
+#                             that gives one, with credentials/talosconfig; no question asked, nothing changed
+#   --out=<file>              etcd-snapshot: where it goes (default backups/etcd-<UTC time>.db), a new file inside the
+#                             config folder (refused outside it, or when the file exists); keep backups/ out of git
+#   etcd-recover              disaster recovery once etcd lost its data (README: Take etcd snapshots, and recover from
+#                             one): refused unless every controller's etcd waits for a bootstrap (`talosctl service
+#                             etcd`: Preparing, after their EPHEMERAL was wiped); then, confirmed, `talosctl bootstrap
+#                             --recover-from` on the first controller (the others join it) and `talosctl health` until
+#                             it passes. Then ./bootstrap.sh lets the layers above 01 see the restored cluster
+#   --from=<file>             etcd-recover: the snapshot, a file inside the config folder
+#   --recover-skip-hash-check etcd-recover: a snapshot copied from a node's disk (not taken with etcd snapshot) has no
+#                             integrity hash
+#   etcd-recover --plan       the checks and what the recovery would run; nothing is restored
 #   doctor                    the preflight below for every layer, on its own (as a --plan run would check it);
 #                             changes nothing, plans nothing. Also: npm run doctor
 #   migrate-state             move every layer's state from previous_state_backend (where it is) to state_backend
@@ -137,7 +152,8 @@
 #                           at once)
 #   BOOTSTRAP_API_TIMEOUT   seconds to wait for the Kubernetes API (default: 600)
 #   BOOTSTRAP_API_INTERVAL  seconds between two attempts (default: 10)
-#   TALOSCTL                upgrade, restart, leaving nodes, a node-by-node apply of 01: the talosctl binary
+#   TALOSCTL                upgrade, restart, etcd-snapshot, etcd-recover, leaving nodes, a node-by-node apply of
+#                           01: the talosctl binary
 #                           (default: talosctl on PATH); it uses credentials/talosconfig beside cluster.yaml
 #   BOOTSTRAP_UPGRADE_TIMEOUT
 #                           upgrade, restart, node by node: seconds a node may take to answer again (default: 600)
@@ -405,20 +421,24 @@ run_phases() {
   done
 }
 
-# ./bootstrap.sh upgrade|restart: its own preflight, which prints the rolling order; then, confirmed, the roll-out.
+# ./bootstrap.sh upgrade|restart|etcd-recover: its own preflight, which prints the steps; then, confirmed, the steps.
 rolling() {
-  local answer="" start=${SECONDS}
+  local answer="" start=${SECONDS} question="run these steps, one node at a time?" resume="; run ./bootstrap.sh ${COMMAND} again to resume"
+  if [[ "${COMMAND}" == etcd-recover ]]; then
+    # Once bootstrapped from the snapshot, etcd has data again: a second run is refused by its own preflight.
+    question="restore etcd from the snapshot on the first controller?" resume=""
+  fi
   header "preflight (${COMMAND})"
   ts "${COMMAND}-preflight" || fail "preflight failed; nothing was changed"
   log "-- preflight passed in $((SECONDS - start))s"
   ((PLAN_ONLY)) && return 0
   if ((!AUTO_APPROVE)); then
-    read -r -p "${COMMAND}: run these steps, one node at a time? Only 'yes' is accepted: " answer || true
+    read -r -p "${COMMAND}: ${question} Only 'yes' is accepted: " answer || true
     [[ "${answer}" == yes ]] || fail "${COMMAND} declined; nothing was changed"
   fi
   header "${COMMAND}"
   start=${SECONDS}
-  ts "${COMMAND}-run" || fail "the ${COMMAND} stopped after $((SECONDS - start))s (see above); run ./bootstrap.sh ${COMMAND} again to resume"
+  ts "${COMMAND}-run" || fail "the ${COMMAND} stopped after $((SECONDS - start))s (see above)${resume}"
   log "-- ${COMMAND} done in $((SECONDS - start))s"
 }
 
@@ -486,6 +506,11 @@ main() {
   if [[ "${COMMAND}" == migrate-state ]]; then
     preflight
     migrate_state
+    return
+  fi
+  if [[ "${COMMAND}" == etcd-snapshot ]]; then
+    header "etcd-snapshot"
+    ts etcd-snapshot || fail "etcd-snapshot failed (see above); no snapshot was written"
     return
   fi
   if [[ "${COMMAND}" != layers ]]; then

@@ -24,6 +24,9 @@ const defaults: BootstrapOptions = {
   overwriteTargetState: false,
   savePlans: undefined,
   applyPlans: undefined,
+  etcdOut: undefined,
+  etcdFrom: undefined,
+  recoverSkipHashCheck: false,
 };
 
 function problems(argv: string[]): string[] {
@@ -91,6 +94,16 @@ describe("parseOptions accepts", () => {
       { command: "migrate-state", planOnly: true, overwriteTargetState: true, cluster: "prod" },
     ],
     [["restart", "--plan"], { command: "restart", planOnly: true }],
+    [["etcd-snapshot"], { command: "etcd-snapshot" }],
+    [
+      ["etcd-snapshot", "--out=backups/before-upgrade.db"],
+      { command: "etcd-snapshot", etcdOut: "backups/before-upgrade.db" },
+    ],
+    [["etcd-recover", "--from=backups/a.db"], { command: "etcd-recover", etcdFrom: "backups/a.db" }],
+    [
+      ["etcd-recover", "--from", "a.db", "--recover-skip-hash-check", "--plan"],
+      { command: "etcd-recover", etcdFrom: "a.db", recoverSkipHashCheck: true, planOnly: true },
+    ],
     [["--plan", "--save-plans=plans"], { planOnly: true, savePlans: "plans" }],
     [["--plan", "--only=00", "--save-plans", "p"], { planOnly: true, only: "00", savePlans: "p" }],
     // apply-plans is a run of the layers whose plans come from the folder.
@@ -126,6 +139,15 @@ describe("parseOptions refuses", () => {
       /^--start-from does not go with restart \(it takes --help, --plan, --auto-approve, --allow-dirty, --cluster\)$/,
     ],
     [["upgrad"], /^unexpected argument 'upgrad'/],
+    [["etcd-recover"], /^etcd-recover needs the snapshot to restore: --from=<file> \(inside the config folder\)$/],
+    [
+      ["etcd-snapshot", "--from=a.db"],
+      /^--from does not go with etcd-snapshot \(it takes --help, --allow-dirty, --cluster, --out\)$/,
+    ],
+    [["etcd-snapshot", "--plan"], /^--plan does not go with etcd-snapshot/],
+    [["etcd-recover", "--from=a.db", "--out=b.db"], /^--out does not go with etcd-recover/],
+    [["--out=a.db"], /^--out goes with etcd-snapshot only/],
+    [["--from=a.db", "--plan"], /^--from goes with etcd-recover only/],
     [
       ["upgrade", "--only=01"],
       /^--only does not go with upgrade \(it takes --help, --plan, --auto-approve, --allow-dirty, --cluster\)$/,

@@ -174,6 +174,8 @@ function run(argv: string[], world: World = {}, input: Partial<PreflightInput> =
     "migrate-state": STAGES,
     upgrade: UPGRADE_STAGES,
     restart: RESTART_STAGES,
+    "etcd-snapshot": UPGRADE_STAGES,
+    "etcd-recover": UPGRADE_STAGES,
   }[options.command];
   const result = runPreflight(preflightInput(argv, input), fake.deps, stages);
   return { ...result, ...fake, checks: result.problems.map((p) => p.check) };

@@ -540,6 +540,43 @@ describe("./bootstrap.sh doctor (npm run doctor)", () => {
   });
 });
 
+describe("./bootstrap.sh etcd-snapshot and etcd-recover", () => {
+  it("a snapshot outside the config folder is refused with every other problem, exit 1, nothing written", async () => {
+    const dir = await repo("etcd-out");
+    const engine = fakeEngine(join(work, "etcd-out-engine"));
+    const result = await runBootstrap(dir.dir, ["etcd-snapshot", "--out=../etcd.db"], {
+      env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env, TALOSCTL: "/nonexistent/talosctl" },
+    });
+    expect(result.status).toBe(1);
+    expect(result.output).toMatch(/^ {2}✗ out: --out=\.\.\/etcd\.db is \S+\/etcd\.db, outside the config folder /m);
+    expect(result.output).toMatch(/^ {2}✗ talosctl: talosctl is not usable/m);
+    expect(result.output).toMatch(/^bootstrap: error: etcd-snapshot failed \(see above\); no snapshot was written$/m);
+    expect(existsSync(join(dir.dir, "..", "etcd.db"))).toBe(false);
+    expect(existsSync(join(dir.dir, "backups"))).toBe(false);
+  });
+
+  it("etcd-recover without --from is a usage error, before any log", async () => {
+    const dir = await repo("etcd-recover-usage");
+    const result = await runBootstrap(dir.dir, ["etcd-recover"], { env: CLEAN_ENV });
+    expect(result.status).toBe(2);
+    expect(result.output).toContain(
+      "etcd-recover needs the snapshot to restore: --from=<file> (inside the config folder)",
+    );
+    expect(logFiles(dir.dir)).toEqual([]);
+  });
+
+  it("etcd-recover --from a file that is not there is refused at its flag, nothing asked of any node", async () => {
+    const dir = await repo("etcd-recover-from");
+    const engine = fakeEngine(join(work, "etcd-recover-from-engine"));
+    const result = await runBootstrap(dir.dir, ["etcd-recover", "--from=backups/none.db", "--auto-approve"], {
+      env: { ...CLEAN_ENV, ...TOKEN_ENV, ...engine.env, TALOSCTL: "/nonexistent/talosctl" },
+    });
+    expect(result.status).toBe(1);
+    expect(result.output).toMatch(/^ {2}✗ from: --from=backups\/none\.db: \S+\/backups\/none\.db does not exist$/m);
+    expect(result.output).toMatch(/^bootstrap: error: preflight failed; nothing was changed$/m);
+  });
+});
+
 describe("after a successful apply", () => {
   const withCredentials = async (prefix: string) => {
     const dir = await repo(prefix);

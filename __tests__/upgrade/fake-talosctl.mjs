@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // A recording stand-in for talosctl (no Talos node exists in the tests). Its world is a JSON file
-// (FAKE_TALOSCTL_STATE): { client, nodes: { <address>: { version, down } }, kubernetes, rejoinPolls,
-// failUpgradeOn, failHealth }. Every call is appended to FAKE_TALOSCTL_LOG as one JSON line (argv without
+// (FAKE_TALOSCTL_STATE): { client, nodes: { <address>: { version, down, etcd } }, kubernetes, rejoinPolls,
+// failUpgradeOn, failHealth, failSnapshotOn }. Every call is appended to FAKE_TALOSCTL_LOG as one JSON line (argv without
 // --talosconfig). An upgraded node answers nothing for `rejoinPolls` version calls, as a rebooting node does.
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const statePath = process.env.FAKE_TALOSCTL_STATE;
 const world = JSON.parse(readFileSync(statePath, "utf8"));
@@ -50,6 +50,29 @@ switch (argv[0]) {
     break;
   case "reset":
     world.nodes[node].reset = true;
+    save();
+    break;
+  case "service": {
+    const n = world.nodes[node];
+    if (!n || n.down > 0) fail(`rpc error: code = Unavailable desc = connection refused (${node})`);
+    process.stdout.write(`NODE     ${node}\nID       etcd\nSTATE    ${n.etcd ?? "Running"}\n`);
+    break;
+  }
+  case "etcd": {
+    // etcd snapshot <file>: as talosctl, never over an existing file's .part, the file written whole.
+    const file = argv[2];
+    if (world.failSnapshotOn === node)
+      fail(`error reading file: rpc error: code = Unavailable desc = etcd down on ${node}`);
+    if (existsSync(`${file}.part`)) fail("the .part file exists");
+    writeFileSync(file, `snapshot of ${node}`);
+    process.stdout.write(
+      `etcd snapshot saved to "${file}" (16 bytes)\nsnapshot info: hash 0badc0de, revision 7, total keys 3, total size 16\n`,
+    );
+    break;
+  }
+  case "bootstrap":
+    world.nodes[node].recoveredFrom = flag("recover-from");
+    world.nodes[node].etcd = "Running";
     save();
     break;
   default:

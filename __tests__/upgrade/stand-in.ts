@@ -10,14 +10,22 @@ export const FAKE_TALOSCTL = join(__dirname, "fake-talosctl.mjs");
 export interface StandInWorld {
   /** `talosctl version --client`. */
   readonly client: string;
-  /** By address: the Talos version a node answers, how many version calls it stays silent (rebooting), reset. */
-  readonly nodes: Record<string, { version: string; down?: number; reset?: boolean }>;
+  /**
+   * By address: the Talos version a node answers, how many version calls it stays silent (rebooting), reset, the
+   * STATE of its etcd service (default Running) and the snapshot `bootstrap --recover-from` restored.
+   */
+  readonly nodes: Record<
+    string,
+    { version: string; down?: number; reset?: boolean; etcd?: string; recoveredFrom?: string }
+  >;
   /** Set by upgrade-k8s. */
   readonly kubernetes?: string;
   /** Version calls an upgraded node stays silent. */
   readonly rejoinPolls?: number;
   readonly failUpgradeOn?: string;
   readonly failHealth?: boolean;
+  /** The node whose `etcd snapshot` fails. */
+  readonly failSnapshotOn?: string;
 }
 
 export interface StandIn {

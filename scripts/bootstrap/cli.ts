@@ -45,6 +45,13 @@
 //                              `restart`: the config, the engine, layer 01's talos_nodes output (the VMs), talosctl, and
 //                              which VMs have changes pending in Proxmox (PROXMOX_VE_API_TOKEN); prints the order
 //   restart-run --run-dir R    restarts them one at a time (BOOTSTRAP_UPGRADE_TIMEOUT, BOOTSTRAP_UPGRADE_INTERVAL)
+//   etcd-snapshot --run-dir R  the config, the engine, layer 01's talos_nodes output, talosctl, --out through the path
+//                              gate; then `talosctl etcd snapshot` through the first controller that gives one
+//   etcd-recover-preflight --run-dir R
+//                              the same checks, --from through the path gate, and every controller's etcd waiting for
+//                              a bootstrap (`talosctl service etcd`: Preparing); prints what the recovery does
+//   etcd-recover-run --run-dir R
+//                              `talosctl bootstrap --recover-from` on the first controller, then `talosctl health`
 //   migrate-state --run-dir R  after the preflight of every layer (on state_backend): each layer's state copied from
 //                              previous_state_backend, backed up first, verified by a plan with no changes
 //                              (migrate-state.ts; BOOTSTRAP_LOCK_TIMEOUT); exit 1 when it refused or stopped
@@ -76,6 +83,7 @@ import { describeUpgrade, runRemoval, runUpgrade, upgradePreflight } from "../up
 import { TalosctlCli } from "../upgrade/talosctl";
 import { ProxmoxApi, ProxmoxError } from "../upgrade/proxmox";
 import { formatRestartPlan, pendingRestarts, runRestarts, type PendingRestart } from "../upgrade/restart";
+import { recoverRefusals, recoverSource, runRecovery, snapshotTarget, takeSnapshot } from "../upgrade/etcd";
 import { persistentRefusal } from "./persistent-guard";
 import { asksClusterName, parseOptions, UsageError, type BootstrapOptions } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
@@ -649,7 +657,125 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
   "upgrade-run": (argv) => upgradeRunCommand(argv),
   "restart-preflight": (argv) => restartPreflightCommand(argv),
   "restart-run": (argv) => restartRunCommand(argv),
+  "etcd-snapshot": (argv) => etcdSnapshotCommand(argv),
+  "etcd-recover-preflight": (argv) => etcdRecoverPreflightCommand(argv),
+  "etcd-recover-run": (argv) => etcdRecoverRunCommand(argv),
 };
+
+/**
+ * What etcd-snapshot and etcd-recover check before they ask any node: the checks of `upgrade` (the config, the
+ * engine, layer 01's talos_nodes output), talosctl usable, credentials/talosconfig there.
+ */
+async function etcdPreflight(doc: RunDocument, hint: string) {
+  const { realDeps, runPreflight, UPGRADE_STAGES } = await import("./preflight");
+  const result = runPreflight(
+    {
+      options: doc.options,
+      repo: REPO,
+      configDir: doc.configDir,
+      outdir: doc.outdir,
+      env: process.env,
+      stdinIsTTY: process.stdin.isTTY === true,
+    },
+    realDeps(err),
+    UPGRADE_STAGES,
+  );
+  const problems: Problem[] = [...result.problems];
+  const talosconfig = join(doc.configDir, CREDENTIALS_DIR, "talosconfig");
+  const talosctl = upgradeTalosctl(talosconfig);
+  try {
+    await talosctl.clientVersion();
+  } catch (e) {
+    problems.push({ check: "talosctl", reason: `talosctl is not usable (${(e as Error).message})`, hint });
+  }
+  if (!existsSync(talosconfig))
+    problems.push({
+      check: "talosctl",
+      reason: `${talosconfig} does not exist`,
+      hint: "layer 01 writes it: ./bootstrap.sh --only=infrastructure",
+    });
+  const nodes = (result.upgrade?.nodes ?? []).map(({ name, address, controller }) => ({ name, address, controller }));
+  return {
+    problems,
+    talosctl,
+    talosconfig,
+    controllers: nodes.filter((n) => n.controller).map(({ name, address }) => ({ name, address })),
+    workers: nodes.filter((n) => !n.controller).map(({ name, address }) => ({ name, address })),
+  };
+}
+
+async function etcdSnapshotCommand(argv: string[]): Promise<number> {
+  const doc = readRun(parse(argv, []).runDir);
+  const hint = "nothing was written; fix this and run ./bootstrap.sh etcd-snapshot again";
+  const target = snapshotTarget(doc.configDir, doc.options.etcdOut, new Date());
+  const { problems, talosctl, controllers } = await etcdPreflight(doc, hint);
+  if ("reason" in target) problems.push({ check: "out", reason: target.reason, hint });
+  if (problems.length > 0 || "reason" in target) {
+    err("");
+    err(formatProblems(problems));
+    return 1;
+  }
+  mkdirSync(dirname(target.file), { recursive: true, mode: 0o700 });
+  err("");
+  try {
+    const from = await takeSnapshot(talosctl, controllers, target.file, (line) => err(`  ${line}`));
+    err(`etcd snapshot of ${from.name} in ${target.file}: keep it off the cluster, and out of git.`);
+    return 0;
+  } catch (e) {
+    err(`  ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+async function etcdRecoverPreflightCommand(argv: string[]): Promise<number> {
+  const args = parse(argv, []);
+  const doc = readRun(args.runDir);
+  const hint = "nothing was recovered; fix this and run ./bootstrap.sh etcd-recover again";
+  const source = recoverSource(doc.configDir, doc.options.etcdFrom ?? "");
+  const { problems, talosctl, talosconfig, controllers, workers } = await etcdPreflight(doc, hint);
+  if ("reason" in source) problems.push({ check: "from", reason: source.reason, hint });
+  if (problems.length === 0)
+    for (const reason of await recoverRefusals(talosctl, controllers))
+      problems.push({
+        check: "etcd",
+        reason,
+        hint: "etcd-recover restores a cluster that lost etcd: first wipe etcd's data on every controller (README: Take etcd snapshots, and recover from one)",
+      });
+  if (problems.length > 0 || "reason" in source) {
+    err("");
+    err(formatProblems(problems));
+    return 1;
+  }
+  writeRun(args.runDir, { ...doc, etcdRecover: { file: source.file, controllers, workers, talosconfig } });
+  const [first, ...others] = controllers;
+  err("");
+  err(`every controller's etcd waits for a bootstrap. The recovery:`);
+  err(`  ${first.name}: talosctl bootstrap --recover-from=${source.file}`);
+  if (others.length) err(`  ${others.map((c) => c.name).join(", ")}: join it (etcd's own join, nothing to run)`);
+  err(`  talosctl health, until it passes (BOOTSTRAP_UPGRADE_TIMEOUT)`);
+  return 0;
+}
+
+async function etcdRecoverRunCommand(argv: string[]): Promise<number> {
+  const doc = readRun(parse(argv, []).runDir);
+  if (!doc.etcdRecover) throw new Error("internal: the run document has no etcd-recover (its preflight did not pass)");
+  const { file, controllers, workers, talosconfig } = doc.etcdRecover;
+  try {
+    await runRecovery({
+      talosctl: upgradeTalosctl(talosconfig),
+      controllers,
+      workers,
+      file,
+      skipHashCheck: doc.options.recoverSkipHashCheck,
+      log: (line) => err(`  ${line}`),
+    });
+  } catch (e) {
+    err(`  ${(e as Error).message}`);
+    return 1;
+  }
+  err("etcd is recovered. Now let the layers above 01 see the restored cluster: ./bootstrap.sh");
+  return 0;
+}
 
 /** The check an upgrade refusal is reported under. */
 function checkOf(reason: string): string {

@@ -6,7 +6,7 @@ import { CLUSTER_NAME } from "../../config/clusters";
 import { isPersistentAuth } from "./layers";
 
 /** Subcommands: a word before or among the options. */
-export const COMMANDS = ["upgrade", "restart", "doctor", "migrate-state"] as const;
+export const COMMANDS = ["upgrade", "restart", "doctor", "migrate-state", "etcd-snapshot", "etcd-recover"] as const;
 
 export interface BootstrapOptions {
   /** `--help`: print the usage and do nothing else. */
@@ -15,7 +15,8 @@ export interface BootstrapOptions {
    * `layers`: apply, plan or destroy the layers; `upgrade`: the rolling Talos and Kubernetes upgrade of the nodes;
    * `restart`: the rolling restart of the VMs with changes pending in Proxmox; `doctor`: the preflight of a run
    * over every layer (as with --plan), and nothing else; `migrate-state`: copy each layer's state from
-   * previous_state_backend to state_backend (cluster.yaml), after that preflight.
+   * previous_state_backend to state_backend (cluster.yaml), after that preflight; `etcd-snapshot`: a snapshot of
+   * etcd through a controller; `etcd-recover`: etcd restored from a snapshot once every controller waits for it.
    * @default "layers" (no subcommand)
    */
   readonly command: "layers" | (typeof COMMANDS)[number];
@@ -59,6 +60,12 @@ export interface BootstrapOptions {
    * instead of planning them. A layer run (command `layers`) whose plans come from the folder.
    */
   readonly applyPlans?: string;
+  /** `etcd-snapshot --out=<file>`: where the snapshot goes, as typed. @default - backups/etcd-<UTC time>.db */
+  readonly etcdOut?: string;
+  /** `etcd-recover --from=<file>`: the snapshot to restore, as typed. */
+  readonly etcdFrom?: string;
+  /** `etcd-recover --recover-skip-hash-check`: a snapshot copied from a node's disk has no integrity hash. */
+  readonly recoverSkipHashCheck: boolean;
 }
 
 /** Bad command line: every problem, one per line. Exit status 2. */
@@ -92,6 +99,9 @@ export const OPTIONS = {
   "overwrite-target-state": { value: "none" },
   "save-plans": { value: "required", meta: "<dir>" },
   plans: { value: "required", meta: "<dir>" },
+  out: { value: "required", meta: "<file>" },
+  from: { value: "required", meta: "<file>" },
+  "recover-skip-hash-check": { value: "none" },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
 type OptionName = keyof typeof OPTIONS;
@@ -102,6 +112,16 @@ const COMMAND_OPTIONS: Readonly<Record<(typeof COMMANDS)[number], ReadonlySet<Op
   restart: new Set(["help", "plan", "auto-approve", "allow-dirty", "cluster"]),
   doctor: new Set(["help", "plan", "auto-approve", "allow-dirty", "cluster"]),
   "migrate-state": new Set(["help", "auto-approve", "allow-dirty", "cluster", "overwrite-target-state"]),
+  "etcd-snapshot": new Set(["help", "allow-dirty", "cluster", "out"]),
+  "etcd-recover": new Set([
+    "help",
+    "plan",
+    "auto-approve",
+    "allow-dirty",
+    "cluster",
+    "from",
+    "recover-skip-hash-check",
+  ]),
 };
 
 /** `apply-plans`: a layer run whose plans were saved by another; it takes these options alone. */
@@ -194,6 +214,9 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
     overwriteTargetState: given.has("overwrite-target-state"),
     savePlans: str("save-plans"),
     applyPlans: applyPlans ? (str("plans") ?? "") : undefined,
+    etcdOut: str("out"),
+    etcdFrom: str("from"),
+    recoverSkipHashCheck: given.has("recover-skip-hash-check"),
   };
   if (options.help) return options;
   if (options.cluster !== undefined && !CLUSTER_NAME.test(options.cluster))
@@ -209,11 +232,19 @@ export function parseOptions(argv: readonly string[]): BootstrapOptions {
           `--${name} does not go with ${command} (it takes ${[...allowed].map((o) => `--${o}`).join(", ")})`,
         );
     }
+    if (command === "etcd-recover" && !given.has("from"))
+      problems.push("etcd-recover needs the snapshot to restore: --from=<file> (inside the config folder)");
     if (problems.length > 0) throw new UsageError(problems);
     return options;
   }
 
   if (options.overwriteTargetState) problems.push("--overwrite-target-state goes with migrate-state only");
+  for (const [name, command] of [
+    ["out", "etcd-snapshot"],
+    ["from", "etcd-recover"],
+    ["recover-skip-hash-check", "etcd-recover"],
+  ] as const)
+    if (given.has(name)) problems.push(`--${name} goes with ${command} only: ./bootstrap.sh ${command} --${name}…`);
   if (applyPlans) {
     for (const name of given.keys())
       if (!APPLY_PLANS_OPTIONS.has(name))

@@ -358,7 +358,8 @@ function describeLockNote(n: LockNote): string {
 const terminal: Check = {
   name: "terminal",
   run({ input: { options, stdinIsTTY }, fail }) {
-    if (options.planOnly || options.autoApprove || stdinIsTTY) return;
+    // etcd-snapshot asks nothing (a timer may run it).
+    if (options.planOnly || options.autoApprove || stdinIsTTY || options.command === "etcd-snapshot") return;
     fail({
       reason: "stdin is not a terminal, so the plans cannot be confirmed",
       hint: "pass --auto-approve to apply each plan without asking, or --plan to apply nothing",
@@ -951,9 +952,9 @@ const sequence: Check = {
 
 const upgradeLayers: Check = {
   name: "layers",
-  run({ facts, ok }) {
+  run({ input, facts, ok }) {
     facts.scope = { layers: [TALOS_NODES_LAYER] };
-    ok(`upgrade reads the ${TALOS_NODES_OUTPUT} output of ${TALOS_NODES_LAYER} and changes no layer`);
+    ok(`${input.options.command} reads the ${TALOS_NODES_OUTPUT} output of ${TALOS_NODES_LAYER} and changes no layer`);
   },
 };
 

@@ -11,6 +11,7 @@ import type { Phase, PhaseAction } from "./phases";
 import type { PlanSummary } from "./plan-summary";
 import type { UpgradeNode, UpgradeTarget } from "../upgrade/plan";
 import type { RestartNode } from "../upgrade/restart";
+import type { EtcdNode } from "../upgrade/etcd";
 import type { SavedPlans } from "./saved-plans";
 
 /** How a phase ended, as bash knows it; the wording of the result depends on the phase's action (resultOf). */
@@ -69,6 +70,13 @@ export interface RunDocument {
   readonly restart?: {
     readonly nodes: readonly RestartNode[];
     readonly proxmox: { readonly url: string; readonly insecure: boolean };
+    readonly talosconfig: string;
+  };
+  /** `etcd-recover`: the snapshot (inside the config folder), the controllers and workers, and the talosconfig. */
+  readonly etcdRecover?: {
+    readonly file: string;
+    readonly controllers: readonly EtcdNode[];
+    readonly workers: readonly EtcdNode[];
     readonly talosconfig: string;
   };
 }

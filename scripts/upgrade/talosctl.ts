@@ -19,6 +19,12 @@ export interface Talosctl {
    * (its member is removed before anything is wiped); then wipe and power off.
    */
   resetGracefully(address: string): Promise<void>;
+  /** `talosctl etcd snapshot <file>` through one controller; what talosctl printed (the snapshot's size and hash). */
+  etcdSnapshot(controller: string, file: string): Promise<string>;
+  /** The STATE of `talosctl service etcd` on a controller ("Running", "Preparing", ...), undefined when it does not answer. */
+  etcdState(controller: string): Promise<string | undefined>;
+  /** `talosctl bootstrap --recover-from=<file>`: etcd restored from the snapshot on that controller alone; what talosctl printed. */
+  recoverEtcd(controller: string, file: string, skipHashCheck: boolean): Promise<string>;
 }
 
 export class TalosctlError extends Error {}
@@ -81,6 +87,25 @@ export class TalosctlCli implements Talosctl {
       "--wait",
       `--timeout=${this.timeout}`,
     ]);
+  }
+
+  async etcdSnapshot(controller: string, file: string): Promise<string> {
+    return (await this.run(["etcd", "snapshot", file, ...this.at(controller)])).stdout.trim();
+  }
+
+  async etcdState(controller: string): Promise<string | undefined> {
+    const result = await this.run(["service", "etcd", ...this.at(controller)], false);
+    return result.status === 0 ? /^STATE\s+(\S+)/m.exec(result.stdout)?.[1] : undefined;
+  }
+
+  async recoverEtcd(controller: string, file: string, skipHashCheck: boolean): Promise<string> {
+    const result = await this.run([
+      "bootstrap",
+      ...this.at(controller),
+      `--recover-from=${file}`,
+      ...(skipHashCheck ? ["--recover-skip-hash-check"] : []),
+    ]);
+    return result.stdout.trim();
   }
 
   private at(address: string): string[] {
