@@ -11,7 +11,9 @@ import type { ClusterNode, ClusterShape } from "./flows";
 import { nicKey } from "./network";
 import type { FirewallRule, VmFirewallOptions, VmNic } from "./pve-firewall";
 
-type Resources = Record<string, Record<string, Record<string, any>>>;
+// biome-ignore lint/suspicious/noExplicitAny: synthesized Terraform JSON, read field by field as bpg writes it
+type Json = any;
+type Resources = Record<string, Record<string, Record<string, Json>>>;
 export interface StackJson {
   readonly resource?: Resources;
   readonly output?: Record<string, { value: unknown }>;
@@ -30,10 +32,10 @@ export function vmNics(stack: StackJson): Record<string, VmNic> {
   const resources = stack.resource ?? {};
   const vms = resources.proxmox_virtual_environment_vm ?? {};
   const containers = resources.proxmox_virtual_environment_container ?? {};
-  const byVm = <T>(type: string, read: (r: Record<string, any>) => T) =>
+  const byVm = <T>(type: string, read: (r: Record<string, Json>) => T) =>
     new Map(Object.values(resources[type] ?? {}).map((r) => [vmKey(r.vm_id ?? r.container_id), read(r)]));
   const rules = byVm("proxmox_virtual_environment_firewall_rules", (r) =>
-    (r.rule as Record<string, any>[]).map(
+    (r.rule as Record<string, Json>[]).map(
       (rule): FirewallRule => ({
         type: rule.type ?? (rule.security_group ? "group" : "in"),
         action: rule.action ?? rule.security_group,
@@ -58,7 +60,7 @@ export function vmNics(stack: StackJson): Record<string, VmNic> {
       macfilter: o.macfilter,
     }),
   );
-  const nicsOf = (key: string, guest: Record<string, any>, devices: Record<string, any>[] = []) =>
+  const nicsOf = (key: string, guest: Record<string, Json>, devices: Record<string, Json>[] = []) =>
     devices.map((device, n): [string, VmNic] => {
       const netid = `net${n}`;
       // "dhcp", or the address with its prefix; a VM without cloud-init has no ip_config (Proxmox knows no address).
@@ -84,7 +86,7 @@ export function vmNics(stack: StackJson): Record<string, VmNic> {
 
 /** The cluster's nodes (named by their VM's resource key) from the `talos_nodes` output. */
 export function talosNodes(stack: StackJson): ClusterNode[] {
-  const entries = stack.output?.talos_nodes?.value as Array<Record<string, any>>;
+  const entries = stack.output?.talos_nodes?.value as Array<Record<string, Json>>;
   return entries.map((n) => ({ name: vmKey(n.proxmox_node), address: n.address, controller: n.controller }));
 }
 

@@ -29,6 +29,7 @@ export interface Ctx {
   /** The user the API token belongs to, e.g. `root@pam`. */
   readonly user: string;
   /** The task helper bound to this request's user. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a task's work returns its log lines, or nothing
   task(node: string, type: string, id: string, work: () => readonly string[] | void): string;
 }
 
@@ -60,6 +61,7 @@ export function runTask(
   type: string,
   id: string,
   user: string,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a task's work returns its log lines, or nothing
   work: () => readonly string[] | void,
 ): string {
   // PVE::Tools upid_decode: the id is `[^:\s]*`; one with a colon would make the UPID unreadable (its user lost).

@@ -240,6 +240,7 @@ function appliedNode(node: SimNode): { hostname: string; schedulable: boolean } 
   let hostname = node.name;
   let schedulable = !node.controller;
   for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
+    // biome-ignore lint/suspicious/noExplicitAny: a machine configuration document, read field by field
     const d = doc.toJS() as Record<string, any> | null;
     if (d?.kind === "HostnameConfig" && d.hostname) hostname = d.hostname;
     if (d?.machine?.network?.hostname) hostname = d.machine.network.hostname;

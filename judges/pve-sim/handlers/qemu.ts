@@ -90,7 +90,7 @@ function agentAddresses(state: SimState, vm: VmState) {
     const ip = vm.config[`ipconfig${n}`]
       ? parsePropertyString(PROPERTY_FORMATS["pve-qm-ipconfig"], vm.config[`ipconfig${n}`]).ip
       : undefined;
-    const [address, prefix] = ip && ip.includes("/") ? ip.split("/") : [undefined, undefined];
+    const [address, prefix] = ip?.includes("/") ? ip.split("/") : [undefined, undefined];
     interfaces.push({
       name: `eth${n}`,
       "hardware-address": (net.macaddr ?? "").toLowerCase(),

@@ -58,7 +58,7 @@ export function referencedVolumes(vm: VmState): Array<{ key: string; volid: stri
     for (const [key, value] of Object.entries(config)) {
       if (DRIVE.test(key) || /^unused\d+$/.test(key)) {
         const file = key.startsWith("unused") ? value : parsePropertyString(keysOf(key), value).file;
-        if (file && file.includes(":")) out.push({ key, volid: file });
+        if (file?.includes(":")) out.push({ key, volid: file });
       }
     }
   }
@@ -119,10 +119,9 @@ function resolveDrive(state: SimState, vm: VmState, key: string, value: string):
     if (existing) throw paramError(key, `a cloud-init drive already exists (${existing[0]})`);
     const storageId = cloudinit[1];
     const kept = vm.config[key] && parsePropertyString(keys, vm.config[key]).file;
-    drive.file =
-      kept && kept.includes("-cloudinit")
-        ? kept
-        : allocate(state, vm, storageId, `vm-${vm.vmid}-cloudinit`, 4 * 1024 ** 2, drive.format ?? "raw");
+    drive.file = kept?.includes("-cloudinit")
+      ? kept
+      : allocate(state, vm, storageId, `vm-${vm.vmid}-cloudinit`, 4 * 1024 ** 2, drive.format ?? "raw");
     drive.media = "cdrom";
     drive.size = "4M";
     delete drive.format;
