@@ -36,16 +36,14 @@ export async function talosSimBuild(): Promise<TalosSimBuild> {
 }
 
 /**
- * A random second octet in 100–249; inside vitest, from a band of its own per worker (VITEST_POOL_ID 1–3), so
- * that the engine test files running at once never draw the same one.
+ * A random second octet in 100–249; inside vitest, from a band of 50 per worker (VITEST_POOL_ID, which counts
+ * from 1 and may exceed the worker count), so that engine test files running at once draw apart.
  */
 function loopbackSecondOctet(): number {
   const worker = Number(process.env.VITEST_POOL_ID);
-  const band =
-    Number.isInteger(worker) && worker >= 1 && worker <= 3
-      ? { from: 100 + (worker - 1) * 50, size: 50 }
-      : { from: 100, size: 150 };
-  return band.from + Math.floor(Math.random() * band.size);
+  const from = Number.isInteger(worker) && worker >= 1 ? 100 + ((worker - 1) % 3) * 50 : 100;
+  const size = Number.isInteger(worker) && worker >= 1 ? 50 : 150;
+  return from + Math.floor(Math.random() * size);
 }
 
 /**
