@@ -85,6 +85,7 @@ import { ProxmoxApi, ProxmoxError } from "../upgrade/proxmox";
 import { formatRestartPlan, pendingRestarts, runRestarts, type PendingRestart } from "../upgrade/restart";
 import { recoverRefusals, recoverSource, runRecovery, snapshotTarget, takeSnapshot } from "../upgrade/etcd";
 import { persistentRefusal } from "./persistent-guard";
+import type { PreflightResult } from "./preflight";
 import { asksClusterName, parseOptions, UsageError, type BootstrapOptions } from "./options";
 import { describePlan, summarizePlan, type PlanJson } from "./plan-summary";
 import { describeRollout, outsideConfirmed, planRollout, RolloutError, runRollout, type Rollout } from "./rollout";
@@ -271,19 +272,7 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
   async preflight(argv) {
     const args = parse(argv, ["typed-cluster-name"]);
     const doc = readRun(args.runDir);
-    const { realDeps, runPreflight } = await import("./preflight");
-    const result = runPreflight(
-      {
-        options: doc.options,
-        repo: REPO,
-        configDir: doc.configDir,
-        outdir: doc.outdir,
-        env: process.env,
-        stdinIsTTY: process.stdin.isTTY === true,
-        typedClusterName: args.values["typed-cluster-name"],
-      },
-      realDeps(err),
-    );
+    const result = await checkRun(doc, "all", args.values["typed-cluster-name"]);
     const problems = [...result.problems];
     if (result.running?.bumps.length && result.cluster)
       problems.push(...(await versionBumpProblems(doc, result.running.bumps, result.cluster.talos.kubernetesVersion)));
@@ -662,13 +651,15 @@ const commands: Record<string, (args: string[]) => Promise<number> | number> = {
   "etcd-recover-run": (argv) => etcdRecoverRunCommand(argv),
 };
 
-/**
- * What etcd-snapshot and etcd-recover check before they ask any node: the checks of `upgrade` (the config, the
- * engine, layer 01's talos_nodes output), talosctl usable, credentials/talosconfig there.
- */
-async function etcdPreflight(doc: RunDocument, hint: string) {
-  const { realDeps, runPreflight, UPGRADE_STAGES } = await import("./preflight");
-  const result = runPreflight(
+/** Bootstrap's preflight on this run's config: every stage, or those of upgrade or restart. */
+async function checkRun(
+  doc: RunDocument,
+  stages: "all" | "upgrade" | "restart",
+  typedClusterName?: string,
+): Promise<PreflightResult> {
+  const preflight = await import("./preflight");
+  const chosen = { all: preflight.STAGES, upgrade: preflight.UPGRADE_STAGES, restart: preflight.RESTART_STAGES };
+  return preflight.runPreflight(
     {
       options: doc.options,
       repo: REPO,
@@ -676,10 +667,19 @@ async function etcdPreflight(doc: RunDocument, hint: string) {
       outdir: doc.outdir,
       env: process.env,
       stdinIsTTY: process.stdin.isTTY === true,
+      typedClusterName,
     },
-    realDeps(err),
-    UPGRADE_STAGES,
+    preflight.realDeps(err),
+    chosen[stages],
   );
+}
+
+/**
+ * What etcd-snapshot and etcd-recover check before they ask any node: the checks of `upgrade` (the config, the
+ * engine, layer 01's talos_nodes output), talosctl usable, credentials/talosconfig there.
+ */
+async function etcdPreflight(doc: RunDocument, hint: string) {
+  const result = await checkRun(doc, "upgrade");
   const problems: Problem[] = [...result.problems];
   const talosconfig = join(doc.configDir, CREDENTIALS_DIR, "talosconfig");
   const talosctl = upgradeTalosctl(talosconfig);
@@ -786,19 +786,7 @@ function checkOf(reason: string): string {
 async function upgradePreflightCommand(argv: string[]): Promise<number> {
   const args = parse(argv, []);
   const doc = readRun(args.runDir);
-  const { realDeps, runPreflight, UPGRADE_STAGES } = await import("./preflight");
-  const result = runPreflight(
-    {
-      options: doc.options,
-      repo: REPO,
-      configDir: doc.configDir,
-      outdir: doc.outdir,
-      env: process.env,
-      stdinIsTTY: process.stdin.isTTY === true,
-    },
-    realDeps(err),
-    UPGRADE_STAGES,
-  );
+  const result = await checkRun(doc, "upgrade");
   const problems = [...result.problems];
   const talosconfig = join(doc.configDir, CREDENTIALS_DIR, "talosconfig");
   const talosctl = upgradeTalosctl(talosconfig);
@@ -866,19 +854,7 @@ async function upgradeRunCommand(argv: string[]): Promise<number> {
 async function restartPreflightCommand(argv: string[]): Promise<number> {
   const args = parse(argv, []);
   const doc = readRun(args.runDir);
-  const { realDeps, runPreflight, RESTART_STAGES } = await import("./preflight");
-  const result = runPreflight(
-    {
-      options: doc.options,
-      repo: REPO,
-      configDir: doc.configDir,
-      outdir: doc.outdir,
-      env: process.env,
-      stdinIsTTY: process.stdin.isTTY === true,
-    },
-    realDeps(err),
-    RESTART_STAGES,
-  );
+  const result = await checkRun(doc, "restart");
   const problems = [...result.problems];
   const talosconfig = join(doc.configDir, CREDENTIALS_DIR, "talosconfig");
   let restarts: PendingRestart[] = [];
