@@ -7,22 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
+import { builtBinary } from "../built-binary";
 
 const execFileAsync = promisify(execFile);
-const BUILD = join(__dirname, "build.sh");
-
-let built: string | undefined;
 
 /** The judge's binary; fails with what to run when it is not built. */
-export async function proxmoxCsiJudgeBinary(): Promise<string> {
-  if (built) return built;
-  const result = await execFileAsync(BUILD, ["--print-env"]).catch((e: { stderr?: string }) => {
-    throw new Error(`the Proxmox CSI judge is not built: run judges/proxmox-csi/build.sh (${e.stderr?.trim()})`);
-  });
-  const line = result.stdout.split("\n").find((l) => l.startsWith("PROXMOX_CSI_JUDGE="));
-  if (!line) throw new Error(`judges/proxmox-csi/build.sh --print-env printed no PROXMOX_CSI_JUDGE: ${result.stdout}`);
-  built = line.slice("PROXMOX_CSI_JUDGE=".length);
-  return built;
+export function proxmoxCsiJudgeBinary(): Promise<string> {
+  return builtBinary(join(__dirname, "build.sh"), "PROXMOX_CSI_JUDGE", "the Proxmox CSI judge");
 }
 
 /** The controller's config.yaml as the chart writes it into its Secret: the chart's `config` values. */
